@@ -1,0 +1,91 @@
+// Package kernels defines Ops, the llm.c-style set of tensor operations the
+// decoder is written against, and the Buffer handle its backends hand out.
+//
+// Main types: Ops (one implementation per backend: kernels/cpu is the plain-Go
+// reference, kernels/cuda the GPU), Buffer (memory owned by one backend).
+//
+// Conventions every backend follows, so that the conformance suite can check
+// them all the same way:
+//   - Shapes are explicit arguments named as in llm.c: B batch, T time, C
+//     channels, NH heads, V vocabulary, N = B*T rows, OC output channels.
+//   - Forward outputs (activations) are overwritten.
+//   - Parameter gradients accumulate (+=), so micro-batches sum into them.
+//   - Activation gradients are overwritten, except where an op's comment says
+//     it accumulates (LayerNormBackward's dinp, for the residual stream).
+//   - Matrices are row-major. A linear layer's weight is (C, OC), the layout of
+//     GPT-2's Conv1D, so checkpoints need no transposes.
+package kernels
+
+// Buffer is a region of memory owned by one backend: float32 unless it was
+// made by AllocInt. Only the backend that made it can read or write it.
+type Buffer interface {
+	Len() int // elements, not bytes
+}
+
+// Ops is a compute backend. Every method runs on the backend's own device, in
+// the order called; host-side methods (Download, SumSquares, Sync) return only
+// when the data is on the host.
+type Ops interface {
+	Name() string
+
+	// Memory.
+	Alloc(n int) Buffer                // n float32, zeroed
+	AllocInt(n int) Buffer             // n int32, zeroed
+	Slice(b Buffer, off, n int) Buffer // a view of b[off:off+n], sharing memory
+	Upload(dst Buffer, src []float32)  // host → device, len(src) == dst.Len()
+	UploadInt(dst Buffer, src []int32) // host → device, len(src) == dst.Len()
+	Download(dst []float32, src Buffer)
+	Copy(dst, src Buffer) // same backend, equal lengths
+	Zero(b Buffer)
+
+	// EncoderForward: out (B,T,C) = wte[inp] (V,C) + wpe[t] (T,C); inp (B,T) int.
+	EncoderForward(out, inp, wte, wpe Buffer, B, T, C int)
+	// EncoderBackward: dwte, dwpe += scatter of dout (B,T,C) by inp (B,T).
+	EncoderBackward(dwte, dwpe, dout, inp Buffer, B, T, C int)
+
+	// LayerNormForward: out (N,C) = (inp-mean)*rstd*w + b; saves mean, rstd (N).
+	LayerNormForward(out, mean, rstd, inp, w, b Buffer, N, C int)
+	// LayerNormBackward: dinp (N,C) += (accumulates: the residual stream), dw, db (C) +=.
+	LayerNormBackward(dinp, dw, db, dout, inp, w, mean, rstd Buffer, N, C int)
+
+	// Gemm: c (M,N) = alpha * op(a) @ op(b) + beta * c, row-major, dense;
+	// op(a) is (M,K) (a is (K,M) when transA), op(b) is (K,N) ((N,K) when transB).
+	Gemm(transA, transB bool, M, N, K int, alpha float32, a, b Buffer, beta float32, c Buffer)
+	// BiasForward: out (N,OC) += bias (OC) on every row.
+	BiasForward(out, bias Buffer, N, OC int)
+	// BiasBackward: dbias (OC) += column sums of dout (N,OC).
+	BiasBackward(dbias, dout Buffer, N, OC int)
+
+	// AttentionForward: causal multi-head attention over qkv (B,T,3C), laid out
+	// as [q | k | v] per token, heads of size C/NH. out (B,T,C); lse (B,NH,T)
+	// keeps each query's log-sum-exp of scaled scores so the backward pass can
+	// recompute probabilities instead of storing a (T,T) matrix per head.
+	AttentionForward(out, lse, qkv Buffer, B, T, C, NH int)
+	// AttentionBackward: dqkv (B,T,3C) from dout (B,T,C), given the forward's
+	// qkv, out and lse. dqkv is overwritten.
+	AttentionBackward(dqkv, dout, qkv, out, lse Buffer, B, T, C, NH int)
+
+	// GeluForward: out (N) = gelu_tanh(inp).
+	GeluForward(out, inp Buffer, N int)
+	// GeluBackward: dinp (N) = gelu_tanh'(inp) * dout.
+	GeluBackward(dinp, inp, dout Buffer, N int)
+	// ResidualForward: out (N) = a + b; out may be a or b (element-wise).
+	ResidualForward(out, a, b Buffer, N int)
+
+	// CrossEntropyForwardBackward: for logits (N,V) and targets (N) int,
+	// losses (N) = -log softmax(logits)[target], and dlogits (N,V) =
+	// (softmax - onehot(target)) * dscale. dlogits may be logits itself.
+	CrossEntropyForwardBackward(losses, dlogits, logits, targets Buffer, N, V int, dscale float32)
+
+	// SumSquares returns sum(b[i]^2) accumulated in float64, in an order fixed by
+	// the length alone (so equal inputs give equal sums on any layout).
+	SumSquares(b Buffer) float64
+	// AdamW updates params (N) in place from grads*gradScale with moments m, v;
+	// t is the 1-based step for bias correction. Decoupled weight decay.
+	AdamW(params, grads, m, v Buffer, N int, p AdamParams, gradScale float32, t int)
+}
+
+// AdamParams are the AdamW hyper-parameters of one update.
+type AdamParams struct {
+	LR, Beta1, Beta2, Eps, WeightDecay float32
+}

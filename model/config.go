@@ -1,0 +1,110 @@
+// Package model describes a GPT-2 style decoder without computing anything:
+// its configuration and presets, the parameter layout with GPT-2 tensor
+// names, parameter/FLOP/memory estimates, and checkpoints.
+//
+// Main types: Config (the architecture), Tensor (one named parameter), Checkpoint.
+package model
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Config is the architecture of a GPT-2 style decoder: pre-LayerNorm blocks,
+// causal multi-head attention, an MLP of width 4C with tanh-GELU, and an LM
+// head tied to the token embedding.
+type Config struct {
+	V    int `json:"vocab_size"`  // vocabulary size (256 for byte-level text)
+	MaxT int `json:"n_positions"` // length of the position table: the longest context
+	C    int `json:"n_embd"`      // channels (model width)
+	NH   int `json:"n_head"`      // attention heads; C must be divisible by NH
+	L    int `json:"n_layer"`     // decoder blocks
+}
+
+// Presets are the named configurations; each comment says why it exists.
+var Presets = map[string]Config{
+	// tiny: the smallest model that still has every kind of layer, for tests.
+	"tiny": {V: 256, MaxT: 16, C: 32, NH: 4, L: 2},
+	// small: the default. Byte-level, about 1.6 M parameters, 8 blocks so it
+	// splits evenly over 1, 2, 4 or 8 devices, and small enough that its loss
+	// falls visibly within a minute on two CPU cores.
+	"small": {V: 256, MaxT: 128, C: 128, NH: 4, L: 8},
+	// gpt2-124m: GPT-2 small with the vocabulary padded to a multiple of 128
+	// (50304, as llm.c does) so GPU matmuls tile evenly.
+	"gpt2-124m": {V: 50304, MaxT: 1024, C: 768, NH: 12, L: 12},
+}
+
+// PresetNames lists the presets in a stable order, for help and errors.
+func PresetNames() []string {
+	names := make([]string, 0, len(Presets))
+	for n := range Presets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Preset returns the named preset or an error that lists the known ones.
+func Preset(name string) (Config, error) {
+	c, ok := Presets[name]
+	if !ok {
+		return Config{}, fmt.Errorf("model: unknown preset %q; choose one of %s", name, strings.Join(PresetNames(), ", "))
+	}
+	return c, nil
+}
+
+// Validate returns an error naming the first bad field and how to fix it.
+func (c Config) Validate() error {
+	positive := []struct {
+		v          int
+		field, flg string
+	}{
+		{c.V, "vocab_size (V)", "a checkpoint or preset with a vocabulary"},
+		{c.MaxT, "n_positions (T)", "--context"},
+		{c.C, "n_embd (C)", "--width"},
+		{c.NH, "n_head (NH)", "--heads"},
+		{c.L, "n_layer (L)", "--layers"},
+	}
+	for _, p := range positive {
+		if p.v <= 0 {
+			return fmt.Errorf("model: %s is %d; it must be at least 1 (set %s)", p.field, p.v, p.flg)
+		}
+	}
+	if c.C%c.NH != 0 {
+		return fmt.Errorf("model: n_embd (C=%d) is not divisible by n_head (NH=%d); choose --heads that divides --width (e.g. %d)", c.C, c.NH, largestDivisorAtMost(c.C, c.NH))
+	}
+	const maxElems = 1 << 31
+	if int64(c.V)*int64(c.C) >= maxElems || int64(c.C)*int64(4*c.C) >= maxElems {
+		return fmt.Errorf("model: n_embd (C=%d) with vocab_size (V=%d) makes a tensor of 2^31 or more elements; reduce --width", c.C, c.V)
+	}
+	return nil
+}
+
+// CheckContext returns an error when a run's context T does not fit the
+// position table.
+func (c Config) CheckContext(T int) error {
+	if T <= 0 {
+		return fmt.Errorf("model: context T=%d; it must be at least 1 (set --context)", T)
+	}
+	if T > c.MaxT {
+		return fmt.Errorf("model: context T=%d is larger than the position table (n_positions=%d); use --context %d or less", T, c.MaxT, c.MaxT)
+	}
+	return nil
+}
+
+// HeadSize is C/NH.
+func (c Config) HeadSize() int { return c.C / c.NH }
+
+func (c Config) String() string {
+	return fmt.Sprintf("V=%d T=%d C=%d NH=%d L=%d", c.V, c.MaxT, c.C, c.NH, c.L)
+}
+
+func largestDivisorAtMost(n, k int) int {
+	for d := k; d > 1; d-- {
+		if n%d == 0 {
+			return d
+		}
+	}
+	return 1
+}

@@ -1,0 +1,22 @@
+// Estimates: FLOPs per token and memory, for the planner and the reports.
+package model
+
+// FLOPsPerToken is the training cost of one token, forward and backward:
+// 6N for the matmuls with the parameters plus 6·L·C·T for attention (the
+// formula of the PaLM and nanoGPT papers, with T the context).
+func (c Config) FLOPsPerToken(T int) float64 {
+	return 6*float64(c.NumParams()) + 6*float64(c.L)*float64(c.C)*float64(T)
+}
+
+// BlockActElems is the number of float32 one block stashes per micro-batch of
+// B×T tokens: ln1, qkv, attention output, res2, ln2, fc, gelu(fc), output
+// (16·C per token), two LayerNorms' mean and rstd, and the attention's
+// log-sum-exp per head. transformer.blockActs allocates exactly this.
+func (c Config) BlockActElems(B, T int) int64 {
+	bt := int64(B) * int64(T)
+	return bt*16*int64(c.C) + 4*bt + bt*int64(c.NH)
+}
+
+// BytesPerParam is what training keeps per parameter: the value, its
+// gradient and AdamW's two moments, all float32.
+const BytesPerParam = 4 * 4

@@ -1,0 +1,364 @@
+// The executor: one worker per device runs its action list, timing every action with events.
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"baton/kernels"
+	"baton/transformer"
+)
+
+// Stage is a part of the model pinned to a device.
+type Stage struct {
+	Index    int
+	Device   Device
+	Stack    *transformer.Stack
+	tiedRecv kernels.Buffer // (V,C) the other end's part of the tied gradient
+}
+
+// StepInput is one training step's data and optimizer settings.
+type StepInput struct {
+	Tokens, Targets [][]int32 // per micro-batch, (B,T) each
+	DScale          float32   // 1 / tokens in the whole batch; 0 evaluates
+	AdamStep        int       // 1-based step for AdamW's bias correction
+	Adam            kernels.AdamParams
+	MaxGradNorm     float64 // clip the global gradient norm to this (0: no clipping)
+}
+
+// Record is one action's place on its device's timeline, from the step's origin.
+type Record struct {
+	Action     Action
+	Start, End time.Duration
+	Wait       time.Duration // receives: how long the device waited on its neighbour
+	start, end Event
+	w0, w1     Event
+}
+
+// StepResult is what one step did and how long every part of it took.
+type StepResult struct {
+	Loss     float64 // mean loss per token
+	GradNorm float64 // global gradient norm before clipping (0 when evaluating)
+	Records  [][]Record
+	Time     time.Duration // the step's span: origin to the last action's end
+}
+
+// Executor runs a lowered schedule over stages. It decides nothing: every
+// worker does what its list says, in order.
+type Executor struct {
+	Sched   *Schedule
+	Stages  []*Stage
+	Devices []Device
+	Timeout time.Duration // how long a receive may wait before the step fails
+}
+
+type mailKey struct {
+	kind      Kind // RecvF or RecvB: the receive that consumes it
+	stage, mb int
+}
+
+// run is the shared state of one step.
+type run struct {
+	ex       *Executor
+	in       *StepInput
+	lists    [][]Action
+	mail     map[mailKey]chan Event
+	tied     []chan Event // per stage: its part of the tied gradient has landed at the other end
+	squares  [][]float64  // per stage: gradient sums of squares
+	squared  []chan struct{}
+	lossSums []float64
+	progress []atomic.Int64 // per device: index of the action being run
+	abort    chan struct{}
+	once     sync.Once
+	err      error
+}
+
+// Run executes one training step of the schedule.
+func (ex *Executor) Run(in *StepInput) (*StepResult, error) {
+	return ex.execute(ex.Sched.Lists, in)
+}
+
+// Evaluate runs micro-batches forward only and returns the mean loss.
+func (ex *Executor) Evaluate(in *StepInput) (float64, error) {
+	lists := forwardOnly(ex.Sched)
+	e := *in
+	e.DScale = 0
+	r, err := ex.execute(lists, &e)
+	if err != nil {
+		return 0, err
+	}
+	return r.Loss, nil
+}
+
+// forwardOnly keeps a lowered schedule's forward actions and their transfers.
+func forwardOnly(s *Schedule) [][]Action {
+	out := make([][]Action, len(s.Lists))
+	for d, l := range s.Lists {
+		for _, a := range l {
+			if a.Kind == F || a.Kind == SendF || a.Kind == RecvF {
+				out[d] = append(out[d], a)
+			}
+		}
+	}
+	return out
+}
+
+func (ex *Executor) execute(lists [][]Action, in *StepInput) (*StepResult, error) {
+	p := len(ex.Stages)
+	r := &run{
+		ex: ex, in: in, lists: lists,
+		mail:     map[mailKey]chan Event{},
+		tied:     make([]chan Event, p),
+		squares:  make([][]float64, p),
+		squared:  make([]chan struct{}, p),
+		lossSums: make([]float64, len(in.Tokens)),
+		progress: make([]atomic.Int64, len(lists)),
+		abort:    make(chan struct{}),
+	}
+	for s := range p {
+		r.tied[s] = make(chan Event, 1)
+		r.squared[s] = make(chan struct{})
+	}
+	for _, l := range lists {
+		for _, a := range l {
+			if a.Kind == RecvF || a.Kind == RecvB {
+				r.mail[mailKey{a.Kind, a.Stage, a.Microbatch}] = make(chan Event, 1)
+			}
+		}
+	}
+	for _, d := range ex.Devices {
+		d.Sync()
+	}
+	records := make([][]Record, len(lists))
+	origins := make([]Event, len(lists))
+	var start, wg sync.WaitGroup
+	start.Add(1)
+	for d := range lists {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start.Wait()
+			origins[d] = ex.Devices[d].Record()
+			records[d] = r.worker(d)
+		}()
+	}
+	start.Done()
+	wg.Wait()
+	if r.err != nil {
+		return nil, r.err
+	}
+	res := &StepResult{Records: records}
+	for d, recs := range records {
+		dev := ex.Devices[d]
+		dev.Sync()
+		for i := range recs {
+			rec := &recs[i]
+			rec.Start, rec.End = dev.Elapsed(origins[d], rec.start), dev.Elapsed(origins[d], rec.end)
+			if rec.w0 != nil {
+				rec.Wait = dev.Elapsed(rec.w0, rec.w1)
+			}
+			res.Time = max(res.Time, rec.End)
+		}
+	}
+	var sum float64
+	for _, l := range r.lossSums {
+		sum += l
+	}
+	res.Loss = sum / float64(len(in.Tokens)*len(in.Tokens[0]))
+	if in.DScale != 0 {
+		res.GradNorm = r.gradNorm()
+	}
+	return res, nil
+}
+
+// fail records the first error and stops every worker.
+func (r *run) fail(err error) {
+	r.once.Do(func() {
+		r.err = err
+		close(r.abort)
+	})
+}
+
+var errAborted = errors.New("aborted")
+
+func (r *run) worker(d int) []Record {
+	dev := r.ex.Devices[d]
+	recs := make([]Record, 0, len(r.lists[d]))
+	for i, a := range r.lists[d] {
+		r.progress[d].Store(int64(i))
+		rec := Record{Action: a}
+		err := r.do(dev, a, &rec)
+		if err != nil {
+			if err != errAborted {
+				r.fail(fmt.Errorf("%s: action %s failed: %w\n%s", dev.Name(), a, err, r.grid(d, i)))
+			}
+			return recs
+		}
+		recs = append(recs, rec)
+	}
+	r.progress[d].Store(int64(len(r.lists[d])))
+	return recs
+}
+
+// do runs one action, turning a panic (a broken invariant in a kernel or a
+// stack) into an error so the grid can be printed.
+func (r *run) do(dev Device, a Action, rec *Record) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	st := r.ex.Stages[a.Stage]
+	stack := st.Stack
+	mb := a.Microbatch
+	rec.start = dev.Record()
+	switch a.Kind {
+	case F:
+		var tokens, targets []int32
+		if stack.Spec().Embed {
+			tokens = r.in.Tokens[mb]
+		}
+		if stack.Spec().Head {
+			targets = r.in.Targets[mb]
+		}
+		stack.Forward(mb, tokens, targets, r.in.DScale)
+		rec.end = dev.Record()
+		if stack.Spec().Head {
+			r.lossSums[mb] = stack.LossSum(mb)
+		}
+		return nil
+	case B:
+		stack.Backward(mb)
+	case SendF:
+		next := r.ex.Stages[a.Stage+1]
+		dev.CopyTo(next.Device, next.Stack.Input(mb), stack.Output(mb))
+		r.mail[mailKey{RecvF, a.Stage + 1, mb}] <- dev.Record()
+	case SendB:
+		prev := r.ex.Stages[a.Stage-1]
+		dev.CopyTo(prev.Device, prev.Stack.GradOutput(mb), stack.GradInput(mb))
+		r.mail[mailKey{RecvB, a.Stage - 1, mb}] <- dev.Record()
+	case RecvF, RecvB:
+		rec.w0 = rec.start
+		ev, err := r.receive(dev, a, r.mail[mailKey{a.Kind, a.Stage, mb}])
+		if err != nil {
+			return err
+		}
+		dev.Wait(ev)
+		rec.w1 = dev.Record()
+	case Step:
+		if err := r.step(st); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("the executor has no implementation of %s actions", a.Kind)
+	}
+	rec.end = dev.Record()
+	return nil
+}
+
+// receive waits for a neighbour's event, or fails after the timeout saying
+// what every device is doing.
+func (r *run) receive(dev Device, a Action, ch chan Event) (Event, error) {
+	timeout := r.ex.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Minute
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case ev := <-ch:
+		return ev, nil
+	case <-r.abort:
+		return nil, errAborted
+	case <-timer.C:
+		return nil, fmt.Errorf("waited %v for %s without progress; devices are at: %s", timeout, a, r.where())
+	}
+}
+
+// where says which action each device is on.
+func (r *run) where() string {
+	var parts []string
+	for d, l := range r.lists {
+		i := int(r.progress[d].Load())
+		at := "done"
+		if i < len(l) {
+			at = l[i].String()
+		}
+		parts = append(parts, fmt.Sprintf("%s at %s (%d/%d)", r.ex.Devices[d].Name(), at, i, len(l)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// grid prints every device's list with the failing action marked.
+func (r *run) grid(failDev, failIdx int) string {
+	var b strings.Builder
+	for d, l := range r.lists {
+		fmt.Fprintf(&b, "  %-8s", r.ex.Devices[d].Name())
+		for i, a := range l {
+			if d == failDev && i == failIdx {
+				fmt.Fprintf(&b, " >>%s<<", a)
+			} else {
+				fmt.Fprintf(&b, " %s", a)
+			}
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// step ends a stage's step: the tied embedding's gradient is made whole at
+// both ends, every stage publishes its gradients' sums of squares, and once
+// all have, each applies AdamW with the same clipping scale.
+func (r *run) step(st *Stage) error {
+	stack := st.Stack
+	first, last := r.ex.Stages[0], r.ex.Stages[len(r.ex.Stages)-1]
+	switch {
+	case first == last:
+		stack.FoldTiedGrad(nil)
+	case st == first || st == last:
+		other := last
+		if st == last {
+			other = first
+		}
+		st.Device.CopyTo(other.Device, other.tiedRecv, stack.TiedGrad())
+		r.tied[other.Index] <- st.Device.Record()
+		ev, err := r.receive(st.Device, Action{st.Index, Step, -1}, r.tied[st.Index])
+		if err != nil {
+			return err
+		}
+		st.Device.Wait(ev)
+		stack.FoldTiedGrad(st.tiedRecv)
+	}
+	r.squares[st.Index] = stack.GradSquares()
+	close(r.squared[st.Index])
+	for _, ch := range r.squared {
+		select {
+		case <-ch:
+		case <-r.abort:
+			return errAborted
+		}
+	}
+	scale := float32(1)
+	if norm := r.gradNorm(); r.in.MaxGradNorm > 0 && norm > r.in.MaxGradNorm {
+		scale = float32(r.in.MaxGradNorm / (norm + 1e-6))
+	}
+	stack.Step(r.in.AdamStep, r.in.Adam, scale)
+	return nil
+}
+
+// gradNorm adds every stage's squares in model order, so any split gives
+// the undivided model's norm bit for bit.
+func (r *run) gradNorm() float64 {
+	var sum float64
+	for _, sq := range r.squares {
+		for _, v := range sq {
+			sum += v
+		}
+	}
+	return math.Sqrt(sum)
+}

@@ -1,0 +1,100 @@
+// One pre-LayerNorm decoder block: forward and backward.
+package transformer
+
+import (
+	"baton/kernels"
+	"baton/model"
+)
+
+// blockActs are what one block keeps of one micro-batch for its backward pass.
+type blockActs struct {
+	ln1, ln1Mean, ln1Rstd kernels.Buffer // (B,T,C), (B,T), (B,T)
+	qkv                   kernels.Buffer // (B,T,3C)
+	atty                  kernels.Buffer // (B,T,C)
+	lse                   kernels.Buffer // (B,NH,T)
+	res2                  kernels.Buffer // (B,T,C) input + attention
+	ln2, ln2Mean, ln2Rstd kernels.Buffer // (B,T,C), (B,T), (B,T)
+	fch, fchGelu          kernels.Buffer // (B,T,4C)
+	out                   kernels.Buffer // (B,T,C) res2 + MLP: the next block's input
+}
+
+func newBlockActs(ops kernels.Ops, B, T, C, NH int) blockActs {
+	N := B * T
+	return blockActs{
+		ln1: ops.Alloc(N * C), ln1Mean: ops.Alloc(N), ln1Rstd: ops.Alloc(N),
+		qkv: ops.Alloc(N * 3 * C), atty: ops.Alloc(N * C), lse: ops.Alloc(B * NH * T),
+		res2: ops.Alloc(N * C),
+		ln2:  ops.Alloc(N * C), ln2Mean: ops.Alloc(N), ln2Rstd: ops.Alloc(N),
+		fch: ops.Alloc(N * 4 * C), fchGelu: ops.Alloc(N * 4 * C),
+		out: ops.Alloc(N * C),
+	}
+}
+
+// blockScratch is per-stack working memory, reused by every micro-batch.
+type blockScratch struct {
+	proj  kernels.Buffer // (B,T,C) attention or MLP projection before the residual add
+	dres2 kernels.Buffer // (B,T,C)
+	dln   kernels.Buffer // (B,T,C)
+	datty kernels.Buffer // (B,T,C)
+	dqkv  kernels.Buffer // (B,T,3C)
+	dfchG kernels.Buffer // (B,T,4C)
+	dfch  kernels.Buffer // (B,T,4C)
+}
+
+func newBlockScratch(ops kernels.Ops, N, C int) blockScratch {
+	return blockScratch{
+		proj: ops.Alloc(N * C), dres2: ops.Alloc(N * C), dln: ops.Alloc(N * C), datty: ops.Alloc(N * C),
+		dqkv: ops.Alloc(N * 3 * C), dfchG: ops.Alloc(N * 4 * C), dfch: ops.Alloc(N * 4 * C),
+	}
+}
+
+// dims are the sizes every layer function takes.
+type dims struct{ B, T, C, NH int }
+
+func (d dims) N() int { return d.B * d.T }
+
+// linearForward: out (N,OC) = inp (N,C) @ w (C,OC) + bias (OC).
+func linearForward(ops kernels.Ops, out, inp, w, bias kernels.Buffer, N, C, OC int) {
+	ops.Gemm(false, false, N, OC, C, 1, inp, w, 0, out)
+	ops.BiasForward(out, bias, N, OC)
+}
+
+// linearBackward: dinp (N,C) = dout @ wᵀ; dw (C,OC) += inpᵀ @ dout; dbias (OC) += Σ dout.
+func linearBackward(ops kernels.Ops, dinp, dw, dbias, dout, inp, w kernels.Buffer, N, C, OC int) {
+	ops.Gemm(false, true, N, C, OC, 1, dout, w, 0, dinp)
+	ops.Gemm(true, false, C, OC, N, 1, inp, dout, 1, dw)
+	ops.BiasBackward(dbias, dout, N, OC)
+}
+
+// blockForward runs one block on inp (B,T,C), leaving a.out (B,T,C).
+func blockForward(ops kernels.Ops, w []kernels.Buffer, a *blockActs, s *blockScratch, inp kernels.Buffer, d dims) {
+	N, C := d.N(), d.C
+	ops.LayerNormForward(a.ln1, a.ln1Mean, a.ln1Rstd, inp, w[model.Ln1W], w[model.Ln1B], N, C)
+	linearForward(ops, a.qkv, a.ln1, w[model.QKVW], w[model.QKVB], N, C, 3*C)
+	ops.AttentionForward(a.atty, a.lse, a.qkv, d.B, d.T, C, d.NH)
+	linearForward(ops, s.proj, a.atty, w[model.AttProjW], w[model.AttProjB], N, C, C)
+	ops.ResidualForward(a.res2, inp, s.proj, N*C)
+	ops.LayerNormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.res2, w[model.Ln2W], w[model.Ln2B], N, C)
+	linearForward(ops, a.fch, a.ln2, w[model.FcW], w[model.FcB], N, C, 4*C)
+	ops.GeluForward(a.fchGelu, a.fch, N*4*C)
+	linearForward(ops, s.proj, a.fchGelu, w[model.FcProjW], w[model.FcProjB], N, 4*C, C)
+	ops.ResidualForward(a.out, a.res2, s.proj, N*C)
+}
+
+// blockBackward turns dout (B,T,C), the gradient of a.out, into dinp (B,T,C),
+// the gradient of inp, accumulating parameter gradients into g. dinp may be dout.
+func blockBackward(ops kernels.Ops, w, g []kernels.Buffer, a *blockActs, s *blockScratch, inp, dout, dinp kernels.Buffer, d dims) {
+	N, C := d.N(), d.C
+	// MLP: out = res2 + proj(gelu(fc(ln2(res2)))).
+	linearBackward(ops, s.dfchG, g[model.FcProjW], g[model.FcProjB], dout, a.fchGelu, w[model.FcProjW], N, 4*C, C)
+	ops.GeluBackward(s.dfch, a.fch, s.dfchG, N*4*C)
+	linearBackward(ops, s.dln, g[model.FcW], g[model.FcB], s.dfch, a.ln2, w[model.FcW], N, C, 4*C)
+	ops.Copy(s.dres2, dout)
+	ops.LayerNormBackward(s.dres2, g[model.Ln2W], g[model.Ln2B], s.dln, a.res2, w[model.Ln2W], a.ln2Mean, a.ln2Rstd, N, C)
+	// Attention: res2 = inp + proj(attn(qkv(ln1(inp)))).
+	linearBackward(ops, s.datty, g[model.AttProjW], g[model.AttProjB], s.dres2, a.atty, w[model.AttProjW], N, C, C)
+	ops.AttentionBackward(s.dqkv, s.datty, a.qkv, a.atty, a.lse, d.B, d.T, C, d.NH)
+	linearBackward(ops, s.dln, g[model.QKVW], g[model.QKVB], s.dqkv, a.ln1, w[model.QKVW], N, C, 3*C)
+	ops.Copy(dinp, s.dres2)
+	ops.LayerNormBackward(dinp, g[model.Ln1W], g[model.Ln1B], s.dln, inp, w[model.Ln1W], a.ln1Mean, a.ln1Rstd, N, C)
+}

@@ -1,0 +1,45 @@
+// The head: final LayerNorm, the LM head tied to wte, and the cross-entropy loss.
+package transformer
+
+import "baton/kernels"
+
+// headScratch is the head's working memory, reused by every micro-batch: the
+// head's backward runs inside its forward, so the (B,T,V) logits live only
+// for the duration of one call and never need a stash.
+type headScratch struct {
+	lnf, lnfMean, lnfRstd kernels.Buffer // (B,T,C), (B,T), (B,T)
+	logits                kernels.Buffer // (B,T,V), turned into dlogits in place
+	dlnf                  kernels.Buffer // (B,T,C)
+}
+
+func newHeadScratch(ops kernels.Ops, N, C, V int) headScratch {
+	return headScratch{
+		lnf: ops.Alloc(N * C), lnfMean: ops.Alloc(N), lnfRstd: ops.Alloc(N),
+		logits: ops.Alloc(N * V), dlnf: ops.Alloc(N * C),
+	}
+}
+
+// headLogits: logits (B,T,V) = ln_f(x) (B,T,C) @ wteᵀ (C,V).
+func headLogits(ops kernels.Ops, h *headScratch, x, lnfW, lnfB, wte kernels.Buffer, N, C, V int) {
+	ops.LayerNormForward(h.lnf, h.lnfMean, h.lnfRstd, x, lnfW, lnfB, N, C)
+	ops.Gemm(false, true, N, V, C, 1, h.lnf, wte, 0, h.logits)
+}
+
+// headForwardBackward computes losses (B,T) of x (B,T,C) against targets (B,T)
+// and, at once, dx (B,T,C), the loss gradient scaled by dscale, accumulating
+// into dlnfW, dlnfB (C) and dwte (V,C).
+func headForwardBackward(ops kernels.Ops, h *headScratch, losses, dx, x, targets, lnfW, lnfB, wte, dlnfW, dlnfB, dwte kernels.Buffer, N, C, V int, dscale float32) {
+	headLogits(ops, h, x, lnfW, lnfB, wte, N, C, V)
+	ops.CrossEntropyForwardBackward(losses, h.logits, h.logits, targets, N, V, dscale)
+	ops.Gemm(false, false, N, C, V, 1, h.logits, wte, 0, h.dlnf) // dlnf (N,C) = dlogits @ wte
+	ops.Gemm(true, false, V, C, N, 1, h.logits, h.lnf, 1, dwte)  // dwte (V,C) += dlogitsᵀ @ lnf
+	ops.Zero(dx)
+	ops.LayerNormBackward(dx, dlnfW, dlnfB, h.dlnf, x, lnfW, h.lnfMean, h.lnfRstd, N, C)
+}
+
+// headLoss computes losses (B,T) only, for evaluation: the logits buffer
+// receives dlogits with a zero scale, which nothing reads.
+func headLoss(ops kernels.Ops, h *headScratch, losses, x, targets, lnfW, lnfB, wte kernels.Buffer, N, C, V int) {
+	headLogits(ops, h, x, lnfW, lnfB, wte, N, C, V)
+	ops.CrossEntropyForwardBackward(losses, h.logits, h.logits, targets, N, V, 0)
+}

@@ -1,0 +1,82 @@
+// The stack's end of a step: the tied embedding's gradient, norms, AdamW, and host access to tensors.
+package transformer
+
+import (
+	"baton/kernels"
+)
+
+// TiedGrad is this stack's part of the tied embedding's gradient, which the
+// stack at the other end must add to its own: the encoder's on the first
+// stack, the LM head's on a last stack that lacks the embedding.
+func (s *Stack) TiedGrad() kernels.Buffer {
+	if s.spec.Embed {
+		return s.G.T[s.wte]
+	}
+	return s.dwteHead
+}
+
+// HasTied says whether s holds an end of the tied embedding.
+func (s *Stack) HasTied() bool { return s.spec.Embed || s.spec.Head }
+
+// FoldTiedGrad makes the wte gradient whole: the encoder's plus the LM head's.
+// peer is the other end's TiedGrad copied to this device, or nil when s holds
+// both ends. Both ends compute the same sum (float addition is commutative),
+// so their AdamW updates keep the two copies of wte bit-identical.
+func (s *Stack) FoldTiedGrad(peer kernels.Buffer) {
+	g := s.G.T[s.wte]
+	n := s.cfg.V * s.cfg.C
+	switch {
+	case s.spec.Embed && s.spec.Head:
+		s.ops.ResidualForward(g, g, s.dwteHead, n)
+	case s.spec.Embed:
+		s.ops.ResidualForward(g, g, peer, n)
+	case s.spec.Head:
+		s.ops.ResidualForward(g, peer, s.dwteHead, n)
+	}
+}
+
+// GradSquares returns each gradient's sum of squares in model order, leaving
+// out the LM head's copy of wte (counted once, on the first stack), so the
+// lists of all stages, concatenated, are the undivided model's list.
+func (s *Stack) GradSquares() []float64 {
+	out := make([]float64, 0, len(s.G.T))
+	for i, g := range s.G.T {
+		if i == s.wte && !s.spec.Embed {
+			continue
+		}
+		out = append(out, s.ops.SumSquares(g))
+	}
+	return out
+}
+
+// Step applies AdamW (t is the 1-based step) to every parameter from its
+// gradient times gradScale, then zeroes the gradients. Weight decay applies
+// to matrices only, as in GPT-2 and nanoGPT.
+func (s *Stack) Step(t int, hp kernels.AdamParams, gradScale float32) {
+	for i, spec := range s.P.Specs {
+		h := hp
+		if !spec.Decay {
+			h.WeightDecay = 0
+		}
+		s.ops.AdamW(s.P.T[i], s.G.T[i], s.M.T[i], s.V.T[i], spec.Elems(), h, gradScale, t)
+	}
+	s.ZeroGrads()
+}
+
+// ZeroGrads clears the accumulated gradients.
+func (s *Stack) ZeroGrads() {
+	s.ops.Zero(s.G.All)
+	if s.dwteHead != nil {
+		s.ops.Zero(s.dwteHead)
+	}
+}
+
+// Read copies tensor i of p (s.P, s.G, s.M or s.V) to the host.
+func (s *Stack) Read(p *Params, i int) []float32 {
+	v := make([]float32, p.Specs[i].Elems())
+	s.ops.Download(v, p.T[i])
+	return v
+}
+
+// Write copies host values into tensor i of p.
+func (s *Stack) Write(p *Params, i int, v []float32) { s.ops.Upload(p.T[i], v) }

@@ -1,0 +1,258 @@
+// Stack: a contiguous part of the decoder with its parameters, gradients,
+// optimizer state and per-micro-batch activation stash.
+package transformer
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+
+	"baton/kernels"
+	"baton/model"
+)
+
+// Spec says which part of the decoder a Stack holds: blocks
+// [FirstBlock, FirstBlock+NumBlocks), plus the embedding when Embed (the first
+// stage) and the final LayerNorm, LM head and loss when Head (the last stage).
+type Spec struct {
+	FirstBlock, NumBlocks int
+	Embed, Head           bool
+}
+
+// Whole is the Spec of an undivided model.
+func Whole(cfg model.Config) Spec {
+	return Spec{FirstBlock: 0, NumBlocks: cfg.L, Embed: true, Head: true}
+}
+
+// Stack runs its part of the decoder on micro-batches of B sequences of T
+// tokens. Micro-batches are named by an id; each id's activations stay
+// stashed from Forward until its Backward, and stash memory is reused after.
+type Stack struct {
+	ops  kernels.Ops
+	cfg  model.Config
+	spec Spec
+	d    dims
+
+	P, G, M, V *Params // parameters, gradients, AdamW moments: one layout
+	wte, wpe   int     // tensor indices in P (-1 when absent); on a last stack without the embedding, wte is its tied copy
+	lnfW, lnfB int
+	blocks     []int // index in P of each block's first tensor
+
+	dwteHead kernels.Buffer // (V,C) the LM head's gradient of the tied embedding
+	scratch  blockScratch
+	head     headScratch
+	hostLoss []float32 // (B,T)
+
+	mu     sync.Mutex      // guards sets and free: a neighbour's transfer may acquire a stash
+	sets   map[int]*actSet // micro-batch id → its stash
+	free   []*actSet       // stashes whose backward is done
+	nsets  int
+	tokens []int32
+}
+
+// actSet is one micro-batch's stash on this stack.
+type actSet struct {
+	mb              int  // the micro-batch it holds
+	done            bool // its backward ran: reusable, but GradInput stays readable until then
+	tokens, targets kernels.Buffer // (B,T) int: first stage / last stage
+	in              kernels.Buffer // (B,T,C) the first block's input: embedding output or received activation
+	blocks          []blockActs
+	losses          kernels.Buffer // (B,T) last stage
+	dOut            kernels.Buffer // (B,T,C) gradient of the stack's output (received, or from the head)
+	dIn             kernels.Buffer // (B,T,C) gradient of in
+}
+
+// NewStack allocates a stack's parameters (zeroed: see Init or SetParam),
+// gradients, optimizer state and scratch for micro-batches of size B×T.
+func NewStack(ops kernels.Ops, cfg model.Config, spec Spec, B, T int) (*Stack, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.CheckContext(T); err != nil {
+		return nil, err
+	}
+	if spec.NumBlocks < 1 || spec.FirstBlock < 0 || spec.FirstBlock+spec.NumBlocks > cfg.L {
+		return nil, fmt.Errorf("transformer: blocks [%d, %d) are not a non-empty range of the model's %d layers", spec.FirstBlock, spec.FirstBlock+spec.NumBlocks, cfg.L)
+	}
+	if B < 1 {
+		return nil, fmt.Errorf("transformer: micro-batch size B=%d; it must be at least 1", B)
+	}
+	var specs []model.Tensor
+	if spec.Embed {
+		specs = append(specs, cfg.EmbeddingTensors()...)
+	}
+	s := &Stack{ops: ops, cfg: cfg, spec: spec, d: dims{B, T, cfg.C, cfg.NH}, wte: -1, wpe: -1, lnfW: -1, lnfB: -1, sets: map[int]*actSet{}}
+	for l := spec.FirstBlock; l < spec.FirstBlock+spec.NumBlocks; l++ {
+		s.blocks = append(s.blocks, len(specs))
+		specs = append(specs, cfg.BlockTensors(l)...)
+	}
+	if spec.Head {
+		specs = append(specs, cfg.HeadTensors()...)
+		if !spec.Embed {
+			specs = append(specs, cfg.EmbeddingTensors()[0]) // the tied LM head's own copy of wte
+		}
+	}
+	s.P, s.G, s.M, s.V = NewParams(ops, specs), NewParams(ops, specs), NewParams(ops, specs), NewParams(ops, specs)
+	s.wte, s.wpe = s.P.Index("wte.weight"), s.P.Index("wpe.weight")
+	s.lnfW, s.lnfB = s.P.Index("ln_f.weight"), s.P.Index("ln_f.bias")
+	N := B * T
+	s.scratch = newBlockScratch(ops, N, cfg.C)
+	if spec.Head {
+		s.head = newHeadScratch(ops, N, cfg.C, cfg.V)
+		s.dwteHead = ops.Alloc(cfg.V * cfg.C)
+		s.hostLoss = make([]float32, N)
+	}
+	return s, nil
+}
+
+// Spec returns what part of the decoder s holds.
+func (s *Stack) Spec() Spec { return s.spec }
+
+// Init sets every parameter to its GPT-2 initial value for seed.
+func (s *Stack) Init(seed uint64) {
+	for i, t := range s.P.Specs {
+		s.ops.Upload(s.P.T[i], InitValues(t, s.cfg.L, seed))
+	}
+}
+
+// Stashes is how many micro-batch stashes s has allocated: the most
+// micro-batches it ever had in flight at once.
+func (s *Stack) Stashes() int { return s.nsets }
+
+func (s *Stack) acquire(mb int) *actSet {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a, ok := s.sets[mb]; ok {
+		if a.done {
+			s.free = slices.DeleteFunc(s.free, func(f *actSet) bool { return f == a })
+			a.done = false
+		}
+		return a
+	}
+	var a *actSet
+	if n := len(s.free); n > 0 {
+		a, s.free = s.free[n-1], s.free[:n-1]
+		delete(s.sets, a.mb)
+		a.done = false
+	} else {
+		a = s.newSet()
+	}
+	a.mb = mb
+	s.sets[mb] = a
+	return a
+}
+
+func (s *Stack) newSet() *actSet {
+	ops, d := s.ops, s.d
+	N := d.N()
+	a := &actSet{in: ops.Alloc(N * d.C), dOut: ops.Alloc(N * d.C), dIn: ops.Alloc(N * d.C)}
+	if s.spec.Embed {
+		a.tokens = ops.AllocInt(N)
+	}
+	if s.spec.Head {
+		a.targets, a.losses = ops.AllocInt(N), ops.Alloc(N)
+	}
+	for range s.blocks {
+		a.blocks = append(a.blocks, newBlockActs(ops, d.B, d.T, d.C, d.NH))
+	}
+	s.nsets++
+	return a
+}
+
+func (s *Stack) set(mb int, what string) *actSet {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.sets[mb]
+	if !ok {
+		panic(fmt.Sprintf("transformer: %s of micro-batch %d, which has no stash on blocks [%d, %d)", what, mb, s.spec.FirstBlock, s.spec.FirstBlock+s.spec.NumBlocks))
+	}
+	return a
+}
+
+// Input is where micro-batch mb's input activation (B,T,C) goes before
+// Forward, on every stack but the first. The previous stage's transfer calls
+// it, from its own goroutine: the stash is taken when the activation arrives.
+func (s *Stack) Input(mb int) kernels.Buffer { return s.acquire(mb).in }
+
+// Output is micro-batch mb's output activation (B,T,C) after Forward.
+func (s *Stack) Output(mb int) kernels.Buffer {
+	a := s.set(mb, "Output")
+	return a.blocks[len(a.blocks)-1].out
+}
+
+// GradOutput is where the gradient of micro-batch mb's output (B,T,C) goes
+// before Backward, on every stack but the last.
+func (s *Stack) GradOutput(mb int) kernels.Buffer { return s.set(mb, "GradOutput").dOut }
+
+// GradInput is the gradient of micro-batch mb's input (B,T,C) after Backward.
+func (s *Stack) GradInput(mb int) kernels.Buffer { return s.set(mb, "GradInput").dIn }
+
+// Forward runs micro-batch mb through the stack. The first stack takes
+// tokens (B,T); the last takes targets (B,T), computes the loss and, fused
+// with it, the head's backward with the loss scaled by dscale (1 / the number
+// of tokens in the whole batch, so micro-batch gradients sum to the batch's).
+// dscale 0 means evaluation: no gradient, and the stash is free again at once
+// (Output and LossSum stay readable until the next Forward).
+func (s *Stack) Forward(mb int, tokens, targets []int32, dscale float32) {
+	a := s.acquire(mb)
+	ops, d := s.ops, s.d
+	if s.spec.Embed {
+		ops.UploadInt(a.tokens, tokens)
+		ops.EncoderForward(a.in, a.tokens, s.P.T[s.wte], s.P.T[s.wpe], d.B, d.T, d.C)
+	}
+	x := a.in
+	for i, first := range s.blocks {
+		blockForward(ops, s.P.T[first:first+model.NumBlockTensors], &a.blocks[i], &s.scratch, x, d)
+		x = a.blocks[i].out
+	}
+	if s.spec.Head && dscale == 0 {
+		ops.UploadInt(a.targets, targets)
+		headLoss(ops, &s.head, a.losses, x, a.targets, s.P.T[s.lnfW], s.P.T[s.lnfB], s.P.T[s.wte], d.N(), d.C, s.cfg.V)
+	} else if s.spec.Head {
+		ops.UploadInt(a.targets, targets)
+		headForwardBackward(ops, &s.head, a.losses, a.dOut, x, a.targets, s.P.T[s.lnfW], s.P.T[s.lnfB], s.P.T[s.wte],
+			s.G.T[s.lnfW], s.G.T[s.lnfB], s.dwteHead, d.N(), d.C, s.cfg.V, dscale)
+	}
+	if dscale == 0 {
+		s.release(a)
+	}
+}
+
+// release makes a stash reusable; the micro-batch keeps it until then.
+func (s *Stack) release(a *actSet) {
+	s.release(a)
+}
+
+// LossSum is the sum of micro-batch mb's per-token losses, added in float64
+// in token order (last stack only).
+func (s *Stack) LossSum(mb int) float64 {
+	s.ops.Download(s.hostLoss, s.set(mb, "LossSum").losses)
+	var sum float64
+	for _, l := range s.hostLoss {
+		sum += float64(l)
+	}
+	return sum
+}
+
+// Backward propagates micro-batch mb's output gradient (GradOutput, or the
+// head's own on the last stack) to GradInput, accumulating parameter
+// gradients; on the first stack it ends in the embedding's gradients. The
+// stash is reusable afterwards, once GradInput has been read.
+func (s *Stack) Backward(mb int) {
+	a := s.set(mb, "Backward")
+	ops, d := s.ops, s.d
+	dout := a.dOut
+	for i := len(s.blocks) - 1; i >= 0; i-- {
+		first := s.blocks[i]
+		inp := a.in
+		if i > 0 {
+			inp = a.blocks[i-1].out
+		}
+		blockBackward(ops, s.P.T[first:first+model.NumBlockTensors], s.G.T[first:first+model.NumBlockTensors], &a.blocks[i], &s.scratch, inp, dout, a.dIn, d)
+		dout = a.dIn
+	}
+	if s.spec.Embed {
+		ops.EncoderBackward(s.G.T[s.wte], s.G.T[s.wpe], a.dIn, a.tokens, d.B, d.T, d.C)
+	}
+	s.release(a)
+}
