@@ -1,0 +1,276 @@
+// Tests of the partition planner: balanced splits, explicit splits, errors, output forms.
+package model
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func cpus(n int) []string {
+	d := make([]string, n)
+	for i := range d {
+		d[i] = fmt.Sprintf("cpu:%d", i)
+	}
+	return d
+}
+
+func mustPlan(t *testing.T, cfg Config, p int, opts PlanOptions) *Plan {
+	t.Helper()
+	plan, err := Partition(cfg, cpus(p), opts)
+	if err != nil {
+		t.Fatalf("Partition(%v, %d devices, %+v): %v", cfg, p, opts, err)
+	}
+	return plan
+}
+
+func maxStageFLOPs(p *Plan) float64 {
+	m := 0.0
+	for _, s := range p.Stages {
+		m = max(m, s.FLOPsPerToken)
+	}
+	return m
+}
+
+func TestPlan24LayersOn4(t *testing.T) {
+	cfg := Presets["small"]
+	cfg.L = 24
+	plan := mustPlan(t, cfg, 4, PlanOptions{})
+	want := [][2]int{{0, 5}, {6, 11}, {12, 17}, {18, 23}}
+	for i, s := range plan.Stages {
+		if s.Index != i || s.Device != fmt.Sprintf("cpu:%d", i) || s.FirstLayer != want[i][0] || s.LastLayer != want[i][1] {
+			t.Errorf("stage %d = %+v, want layers %d–%d on cpu:%d", i, s, want[i][0], want[i][1], i)
+		}
+		if s.Embed != (i == 0) || s.Head != (i == 3) {
+			t.Errorf("stage %d: embed=%v head=%v", i, s.Embed, s.Head)
+		}
+	}
+}
+
+func TestPlanSmallEven(t *testing.T) {
+	for _, p := range []int{1, 2, 4, 8} {
+		plan := mustPlan(t, Presets["small"], p, PlanOptions{})
+		want := slices.Repeat([]int{8 / p}, p)
+		if got := plan.Split(); !slices.Equal(got, want) {
+			t.Errorf("small on %d devices: split %v, want %v", p, got, want)
+		}
+	}
+}
+
+func TestPlanGPT2On4(t *testing.T) {
+	cfg := Presets["gpt2-124m"]
+	plan := mustPlan(t, cfg, 4, PlanOptions{B: 4, T: 1024})
+	t.Logf("\n%s", plan)
+	split := plan.Split()
+	last := split[len(split)-1]
+	for i, k := range split[:len(split)-1] {
+		if last > k {
+			t.Errorf("split %v: last stage has %d blocks, more than stage %d's %d", split, last, i, k)
+		}
+	}
+	best, _ := bruteForce(cfg, 4, 1024)
+	if got := maxStageFLOPs(plan); got != best {
+		t.Errorf("split %v: largest stage %g FLOPs/token, brute force finds %g", split, got, best)
+	}
+}
+
+// bruteForce returns the least largest-stage cost over every contiguous split
+// of cfg.L blocks into p stages, and the least sum of squared block counts
+// among the splits that reach it.
+func bruteForce(cfg Config, p, T int) (float64, int) {
+	best, bestSq := math.Inf(1), 0
+	var rec func(split []int, left int)
+	rec = func(split []int, left int) {
+		if len(split) == p-1 {
+			if left < 1 {
+				return
+			}
+			full := append(slices.Clone(split), left)
+			m, sq := 0.0, 0
+			for s, k := range full {
+				c := float64(k) * cfg.BlockFLOPsPerToken(T)
+				if s == p-1 {
+					c += cfg.HeadFLOPsPerToken()
+				}
+				m = max(m, c)
+				sq += k * k
+			}
+			if m < best || (m == best && sq < bestSq) {
+				best, bestSq = m, sq
+			}
+			return
+		}
+		for k := 1; k <= left-(p-1-len(split)); k++ {
+			rec(append(split, k), left-k)
+		}
+	}
+	rec(nil, cfg.L)
+	return best, bestSq
+}
+
+func TestPlanMatchesBruteForce(t *testing.T) {
+	for _, V := range []int{256, 4096, 50304} {
+		for L := 1; L <= 12; L++ {
+			for p := 1; p <= min(L, 5); p++ {
+				cfg := Config{V: V, MaxT: 256, C: 128, NH: 4, L: L}
+				plan := mustPlan(t, cfg, p, PlanOptions{})
+				best, bestSq := bruteForce(cfg, p, 256)
+				sq := 0
+				for _, k := range plan.Split() {
+					sq += k * k
+				}
+				if got := maxStageFLOPs(plan); got != best || sq != bestSq {
+					t.Errorf("V=%d L=%d p=%d: split %v has max %g, squares %d; brute force %g, %d", V, L, p, plan.Split(), got, sq, best, bestSq)
+				}
+			}
+		}
+	}
+}
+
+func TestPlanParamsSum(t *testing.T) {
+	for _, name := range PresetNames() {
+		cfg := Presets[name]
+		for p := 1; p <= min(cfg.L, 4); p++ {
+			plan := mustPlan(t, cfg, p, PlanOptions{})
+			var sum int64
+			for _, s := range plan.Stages {
+				sum += s.Params
+			}
+			want := cfg.NumParams()
+			if p > 1 {
+				want += int64(cfg.V) * int64(cfg.C) // the head's copy of wte
+			}
+			if sum != want {
+				t.Errorf("%s on %d devices: stage params sum to %d, want %d", name, p, sum, want)
+			}
+		}
+	}
+}
+
+func TestPlanMemory(t *testing.T) {
+	cfg := Presets["small"]
+	one := mustPlan(t, cfg, 2, PlanOptions{B: 4, T: 64, InFlight: 1})
+	two := mustPlan(t, cfg, 2, PlanOptions{B: 4, T: 64, InFlight: 2})
+	for i := range one.Stages {
+		s1, s2 := one.Stages[i], two.Stages[i]
+		stash := 4 * cfg.StageActElems(s1.Blocks(), 4, 64)
+		if s2.MemBytes-s1.MemBytes != stash {
+			t.Errorf("stage %d: a second micro-batch in flight adds %d bytes, want %d", i, s2.MemBytes-s1.MemBytes, stash)
+		}
+		scratch := int64(0)
+		if s1.Head {
+			scratch = 4 * cfg.HeadScratchElems(4, 64)
+		}
+		if got, want := s1.MemBytes, s1.Params*BytesPerParam+stash+scratch; got != want {
+			t.Errorf("stage %d: %d bytes, want %d", i, got, want)
+		}
+	}
+}
+
+func TestPlanExplicit(t *testing.T) {
+	cfg := Presets["small"]
+	plan := mustPlan(t, cfg, 3, PlanOptions{Split: []int{3, 4, 1}})
+	if got := plan.Split(); !slices.Equal(got, []int{3, 4, 1}) {
+		t.Errorf("--split 3,4,1 gave %v", got)
+	}
+	again := mustPlan(t, cfg, 3, PlanOptions{Split: plan.Split()})
+	if !slices.Equal(again.Stages, plan.Stages) {
+		t.Errorf("Split round trip: %v then %v", plan.Stages, again.Stages)
+	}
+	mapped := mustPlan(t, cfg, 3, PlanOptions{LayerMap: []int{0, 0, 0, 1, 1, 1, 1, 2}})
+	if !slices.Equal(mapped.Stages, plan.Stages) {
+		t.Errorf("--layer-map 0,0,0,1,1,1,1,2 gave %v, want %v", mapped.Stages, plan.Stages)
+	}
+}
+
+func TestPlanErrors(t *testing.T) {
+	small := Presets["small"] // L=8
+	tiny := Presets["tiny"]   // L=2
+	cases := []struct {
+		cfg  Config
+		p    int
+		opts PlanOptions
+		want string
+	}{
+		{tiny, 4, PlanOptions{}, "4 devices but only 2 layers: every stage needs at least one layer; use --devices with at most 2 devices or more --layers"},
+		{small, 0, PlanOptions{}, "no devices"},
+		{small, 4, PlanOptions{Split: []int{2, 2, 2, 3}}, "--split 2,2,2,3 sums to 9 but the model has 8 layers"},
+		{small, 4, PlanOptions{Split: []int{4, 0, 2, 2}}, "gives stage 1 0 layers: every stage needs at least one layer"},
+		{small, 4, PlanOptions{Split: []int{5, -1, 2, 2}}, "gives stage 1 -1 layers"},
+		{small, 4, PlanOptions{Split: []int{4, 4}}, "--split 4,4 has 2 entries but there are 4 devices"},
+		{small, 2, PlanOptions{Split: []int{4, 4}, LayerMap: []int{0, 0, 0, 0, 1, 1, 1, 1}}, "both --split and --layer-map"},
+		{small, 2, PlanOptions{LayerMap: []int{0, 0, 1}}, "--layer-map 0,0,1 has 3 entries but the model has 8 layers"},
+		{small, 2, PlanOptions{LayerMap: []int{0, 0, 0, 0, 1, 1, 1, 2}}, "puts layer 7 on device 2 but there are 2 devices"},
+		{small, 2, PlanOptions{LayerMap: []int{0, 0, 0, 0, 1, 1, -1, 1}}, "puts layer 6 on device -1"},
+		{small, 3, PlanOptions{LayerMap: []int{0, 0, 0, 0, 2, 2, 2, 2}}, "gives device 1 (cpu:1) no layer"},
+		{small, 4, PlanOptions{LayerMap: []int{0, 1, 2, 3, 0, 1, 2, 3}}, "--layer-map 0,1,2,3,0,1,2,3 is not contiguous (device 0 runs layers 0, 4): every layer boundary would become a device crossing and the pipeline stays sequential; give each device one contiguous range, e.g. --split 2,2,2,2"},
+		{small, 2, PlanOptions{LayerMap: []int{1, 1, 1, 0, 0, 0, 0, 0}}, "runs device 0 after device 1: stages follow the order of --devices; list the devices in pipeline order and use --split 3,5"},
+		{small, 2, PlanOptions{T: 1000}, "context T=1000 is larger"},
+		{small, 2, PlanOptions{B: -1}, "B=-1"},
+		{small, 2, PlanOptions{InFlight: -2}, "in flight is -2"},
+		{Config{V: 256, MaxT: 16, C: 30, NH: 4, L: 2}, 2, PlanOptions{}, "not divisible"},
+	}
+	for _, c := range cases {
+		_, err := Partition(c.cfg, cpus(c.p), c.opts)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Partition(L=%d, %d devices, %+v) = %v, want an error containing %q", c.cfg.L, c.p, c.opts, err, c.want)
+		}
+	}
+}
+
+func TestPlanParseInts(t *testing.T) {
+	got, err := ParseInts("--split", " 6, 6,6 ,6")
+	if err != nil || !slices.Equal(got, []int{6, 6, 6, 6}) {
+		t.Errorf("ParseInts = %v, %v", got, err)
+	}
+	if got, err := ParseInts("split", ""); got != nil || err != nil {
+		t.Errorf("ParseInts of empty = %v, %v; want nil, nil", got, err)
+	}
+	for _, bad := range []string{"6,,6", "6,x", "6;6", "1.5"} {
+		_, err := ParseInts("split", bad)
+		if err == nil || !strings.Contains(err.Error(), "--split") || !strings.Contains(err.Error(), "not an integer") {
+			t.Errorf("ParseInts(%q) error %v, want one naming --split", bad, err)
+		}
+	}
+}
+
+func TestPlanOutput(t *testing.T) {
+	cfg := Presets["small"]
+	cfg.L = 24
+	plan := mustPlan(t, cfg, 4, PlanOptions{B: 8, T: 128})
+	s := plan.String()
+	for _, want := range []string{"0–5 +embed", "6–11", "18–23 +head", "cpu:3", "MiB", "%"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("String() lacks %q:\n%s", want, s)
+		}
+	}
+	data, err := json.Marshal(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw struct {
+		Stages []map[string]any `json:"stages"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		t.Fatal(err)
+	}
+	if len(raw.Stages) != 4 {
+		t.Fatalf("JSON has %d stages: %s", len(raw.Stages), data)
+	}
+	st := raw.Stages[1]
+	for _, k := range []string{"stage", "device", "first_layer", "last_layer", "embed", "head", "params", "flops_per_token", "mem_bytes"} {
+		if _, ok := st[k]; !ok {
+			t.Errorf("JSON stage lacks %q: %v", k, st)
+		}
+	}
+	if st["stage"] != 1.0 || st["device"] != "cpu:1" || st["first_layer"] != 6.0 || st["last_layer"] != 11.0 {
+		t.Errorf("JSON stage 1 = %v", st)
+	}
+	var back Plan
+	if err := json.Unmarshal(data, &back); err != nil || !slices.Equal(back.Stages, plan.Stages) || back.Config != plan.Config {
+		t.Errorf("JSON round trip: %v, %+v", err, back)
+	}
+}
