@@ -1,0 +1,163 @@
+// llm.c token shards: the .bin format's reader, writer and validation.
+
+package data
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+const (
+	// ShardMagic is the first int32 of an llm.c token shard.
+	ShardMagic = 20240520
+	// ShardVersion is the only version understood: uint16 tokens.
+	ShardVersion = 1
+	// shardHeader is the header's size in bytes: 256 little-endian int32.
+	shardHeader = 256 * 4
+)
+
+// ReadShard reads one llm.c token shard.
+func ReadShard(path string) ([]uint16, error) {
+	f, n, err := openShard(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	ts := make([]uint16, n)
+	if err := readTokens(f, ts, path); err != nil {
+		return nil, err
+	}
+	return ts, nil
+}
+
+// openShard opens path and checks its header; the file is left positioned
+// at the first of its n tokens.
+func openShard(path string) (f *os.File, n int, err error) {
+	f, err = os.Open(path)
+	if err != nil {
+		return nil, 0, missing(path, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+		}
+	}()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, fmt.Errorf("data: %v", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, 0, fmt.Errorf("data: %s is not a regular file; give an llm.c .bin shard", path)
+	}
+	n, err = shardLen(f, fi.Size(), path)
+	if err != nil {
+		return nil, 0, err
+	}
+	return f, n, nil
+}
+
+// shardLen reads and checks the header of a shard of size bytes read from r
+// and returns its token count. The count is checked against size before
+// anything is allocated, so a corrupt header cannot ask for huge memory.
+func shardLen(r io.Reader, size int64, name string) (int, error) {
+	var h [shardHeader]byte
+	if size < shardHeader {
+		return 0, fmt.Errorf("data: %s is truncated: %d bytes, shorter than the %d-byte llm.c shard header", name, size, shardHeader)
+	}
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return 0, fmt.Errorf("data: reading the header of %s: %v", name, err)
+	}
+	field := func(i int) int32 { return int32(binary.LittleEndian.Uint32(h[4*i:])) }
+	if m := field(0); m != ShardMagic {
+		return 0, fmt.Errorf("data: %s: not an llm.c token shard: magic %d, want %d", name, m, ShardMagic)
+	}
+	if v := field(1); v != ShardVersion {
+		return 0, fmt.Errorf("data: %s: unsupported llm.c shard version %d; only version %d (uint16 tokens) is supported", name, v, ShardVersion)
+	}
+	n := int64(field(2))
+	have := (size - shardHeader) / 2
+	switch {
+	case n < 0:
+		return 0, fmt.Errorf("data: %s is corrupt: header says %d tokens", name, n)
+	case n == 0:
+		return 0, fmt.Errorf("data: %s is an empty shard (header says 0 tokens); remove it or regenerate it", name)
+	case n > have:
+		return 0, fmt.Errorf("data: %s is truncated: header says %d tokens, file has %d", name, n, have)
+	case n < have || (size-shardHeader)%2 != 0:
+		return 0, fmt.Errorf("data: %s is corrupt: header says %d tokens, file has %d and %d stray bytes", name, n, have, (size-shardHeader)%2)
+	}
+	return int(n), nil
+}
+
+// readTokens fills ts with little-endian uint16 tokens from r, a block at a
+// time so that no second copy of the shard is ever in memory.
+func readTokens(r io.Reader, ts []uint16, name string) error {
+	buf := make([]byte, min(2*len(ts), 1<<20))
+	for done := 0; done < len(ts); {
+		b := buf[:min(len(buf), 2*(len(ts)-done))]
+		if _, err := io.ReadFull(r, b); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return fmt.Errorf("data: %s is truncated: it ended after %d of its tokens", name, done)
+			}
+			return fmt.Errorf("data: reading %s: %v", name, err)
+		}
+		for i := 0; i < len(b); i += 2 {
+			ts[done] = binary.LittleEndian.Uint16(b[i:])
+			done++
+		}
+	}
+	return nil
+}
+
+// WriteShard writes tokens as an llm.c shard at path. It writes a temporary
+// file in the same directory, syncs it and renames it over path, so a reader
+// never sees a half-written shard.
+func WriteShard(path string, tokens []uint16) (err error) {
+	if len(tokens) == 0 {
+		return fmt.Errorf("data: refusing to write %s: a shard needs at least one token", path)
+	}
+	if int64(len(tokens)) > 1<<31-1 {
+		return fmt.Errorf("data: refusing to write %s: %d tokens do not fit the int32 count of an llm.c header; split them over several shards", path, len(tokens))
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("data: %v", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	var h [shardHeader]byte
+	binary.LittleEndian.PutUint32(h[0:], ShardMagic)
+	binary.LittleEndian.PutUint32(h[4:], ShardVersion)
+	binary.LittleEndian.PutUint32(h[8:], uint32(len(tokens)))
+	if _, err := f.Write(h[:]); err != nil {
+		return fmt.Errorf("data: writing %s: %v", path, err)
+	}
+	buf := make([]byte, 0, min(2*len(tokens), 1<<20))
+	for i, t := range tokens {
+		buf = binary.LittleEndian.AppendUint16(buf, t)
+		if len(buf) == cap(buf) || i == len(tokens)-1 {
+			if _, err := f.Write(buf); err != nil {
+				return fmt.Errorf("data: writing %s: %v", path, err)
+			}
+			buf = buf[:0]
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("data: writing %s: %v", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("data: writing %s: %v", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("data: %v", err)
+	}
+	return nil
+}

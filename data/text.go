@@ -1,0 +1,208 @@
+// Byte-level text: reading a file or a directory tree into tokens, one per byte.
+
+package data
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// textFile is a candidate file of a directory walk.
+type textFile struct {
+	path string
+	size int64
+}
+
+// LoadText reads byte-level text from a file or a directory and splits it
+// (see splitStream). A directory is walked in sorted path order, skipping
+// hidden entries, symbolic links and files that look binary. When its text
+// exceeds limit bytes, every k-th file is taken, with k the smallest stride
+// that fits, so the sample spans the whole tree; the last file taken is cut
+// at the limit. limit <= 0 reads everything.
+func LoadText(path string, limit int64) (*Dataset, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, missing(path, err)
+	}
+	d := &Dataset{Source: path, Format: Text, V: TextVocab}
+	var ts []uint16
+	if fi.IsDir() {
+		ts, err = d.readTree(path, limit)
+	} else {
+		ts, err = d.readOne(path, fi, limit)
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.MaxToken = maxToken(ts)
+	d.Train, d.Val, d.Split = splitStream(ts)
+	return d, nil
+}
+
+// readOne reads a single text file named directly by the user.
+func (d *Dataset) readOne(path string, fi fs.FileInfo, limit int64) ([]uint16, error) {
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("data: %s is not a regular file or a directory", path)
+	}
+	if fi.Size() == 0 {
+		return nil, fmt.Errorf("data: %s is empty; give a file that holds text", path)
+	}
+	if why, err := sniff(path, fi.Size(), make([]byte, sniffLen)); err != nil {
+		return nil, err
+	} else if why != "" {
+		return nil, fmt.Errorf("data: %s looks binary (%s); give a text file, a directory of text files, or llm.c .bin shards", path, why)
+	}
+	n := fi.Size()
+	if limit > 0 && n > limit {
+		n = limit
+		d.Subset = fmt.Sprintf("first %d of %d bytes (limit %d)", limit, fi.Size(), limit)
+	}
+	ts := make([]uint16, n)
+	got, err := readBytes(path, ts, make([]byte, 64<<10))
+	if err != nil {
+		return nil, err
+	}
+	d.Files = []string{path}
+	return ts[:got], nil
+}
+
+// readTree walks root, samples its text files under limit and reads them.
+func (d *Dataset) readTree(root string, limit int64) ([]uint16, error) {
+	files, skipped, err := walkText(root)
+	if err != nil {
+		return nil, err
+	}
+	var total int64
+	for _, f := range files {
+		total += f.size
+	}
+	if total == 0 {
+		return nil, fmt.Errorf("data: %s has no text files (%s); give a directory that holds text, or llm.c .bin shards", root, skipped)
+	}
+	k := int64(1)
+	if limit > 0 && total > limit {
+		k = (total + limit - 1) / limit
+		d.Subset = fmt.Sprintf("every %dth of %d text files (%d bytes), up to %d bytes", k, len(files), total, limit)
+	}
+	var take []textFile
+	var n int64
+	for i := int64(0); i < int64(len(files)); i += k {
+		f := files[i]
+		if limit > 0 && n+f.size > limit {
+			f.size = limit - n
+		}
+		if f.size > 0 {
+			take = append(take, f)
+			n += f.size
+		}
+		if limit > 0 && n >= limit {
+			break
+		}
+	}
+	ts := make([]uint16, n)
+	buf := make([]byte, 64<<10)
+	var at int64
+	for _, f := range take {
+		got, err := readBytes(f.path, ts[at:at+f.size], buf)
+		if err != nil {
+			return nil, err
+		}
+		at += int64(got)
+		d.Files = append(d.Files, f.path)
+	}
+	return ts[:at], nil
+}
+
+// walkText lists the non-empty text files under root in sorted path order,
+// with a note of what it skipped for error messages.
+func walkText(root string) ([]textFile, string, error) {
+	// Resolve a symlinked root: WalkDir would report it as a link and stop.
+	real, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return nil, "", missing(root, err)
+	}
+	var all []textFile
+	var hidden, links, empty, other int
+	err = filepath.WalkDir(real, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("data: walking %s: %v", root, err)
+		}
+		if p == real {
+			return nil
+		}
+		if e.Name()[0] == '.' {
+			hidden++
+			if e.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch t := e.Type(); {
+		case t&fs.ModeSymlink != 0:
+			links++
+			return nil
+		case t.IsDir():
+			return nil
+		case !t.IsRegular():
+			other++
+			return nil
+		}
+		fi, err := e.Info()
+		if err != nil {
+			return fmt.Errorf("data: walking %s: %v", root, err)
+		}
+		if fi.Size() == 0 {
+			empty++
+			return nil
+		}
+		all = append(all, textFile{p, fi.Size()})
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	if real != root {
+		for i := range all {
+			all[i].path = root + all[i].path[len(real):]
+		}
+	}
+	slices.SortFunc(all, func(a, b textFile) int { return strings.Compare(a.path, b.path) })
+	text, binary, err := sniffAll(all)
+	if err != nil {
+		return nil, "", err
+	}
+	skipped := fmt.Sprintf("skipped %d binary, %d empty, %d hidden, %d symlinks, %d special", binary, empty, hidden, links, other)
+	return text, skipped, nil
+}
+
+// readBytes reads path into dst, one token per byte, through buf, and
+// returns how many tokens it wrote: fewer than len(dst) only if the file
+// shrank meanwhile.
+func readBytes(path string, dst []uint16, buf []byte) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("data: %v", err)
+	}
+	defer f.Close()
+	n := 0
+	for n < len(dst) {
+		m, err := f.Read(buf[:min(len(buf), len(dst)-n)])
+		for i, b := range buf[:m] {
+			dst[n+i] = uint16(b)
+		}
+		n += m
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return n, fmt.Errorf("data: reading %s: %v", path, err)
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,138 @@
+// Chrome trace event JSON (trace.json) of executed steps: one track per device, for Perfetto and chrome://tracing.
+package runtime
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+)
+
+// traceEvent is one entry of the trace event format's "traceEvents" array.
+type traceEvent struct {
+	Name string         `json:"name"`
+	Cat  string         `json:"cat,omitempty"`
+	Ph   string         `json:"ph"`
+	Ts   float64        `json:"ts"`            // microseconds
+	Dur  *float64       `json:"dur,omitempty"` // microseconds; complete events only, where 0 is meaningful
+	Pid  int            `json:"pid"`
+	Tid  int            `json:"tid"`
+	Args map[string]any `json:"args,omitempty"`
+}
+
+// tracePid is the one process every device's track belongs to.
+const tracePid = 1
+
+// traceCategory is the "cat" of an action: what Perfetto lets one filter on.
+func traceCategory(k Kind) string {
+	switch k {
+	case F:
+		return "forward"
+	case B, I, W:
+		return "backward"
+	case SendF, SendB:
+		return "send"
+	case RecvF, RecvB:
+		return "recv"
+	case Step:
+		return "step"
+	}
+	return k.String()
+}
+
+// traceWaitName names a receive's wait after the neighbour it waited on, as the report does.
+func traceWaitName(k Kind) string {
+	if k == RecvF {
+		return "wait prev"
+	}
+	return "wait next"
+}
+
+func traceMicros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// WriteTrace writes steps as Chrome trace event JSON, one track per
+// device named devices[d], the steps laid end to end: step k starts where
+// the steps before it ended, so a run reads as one continuous timeline.
+// A receive that waited gets a nested "wait prev" or "wait next" slice
+// covering the wait, so the bubbles show as slices of their own.
+func WriteTrace(w io.Writer, devices []string, steps []*StepResult) error {
+	for k, s := range steps {
+		if s == nil {
+			return fmt.Errorf("trace: step %d is nil", k)
+		}
+		if len(s.Records) > len(devices) {
+			return fmt.Errorf("trace: step %d has records for %d devices but %d device names were given", k, len(s.Records), len(devices))
+		}
+	}
+	bw := bufio.NewWriter(w)
+	first := true
+	emit := func(e traceEvent) error {
+		b, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		if !first {
+			bw.WriteString(",\n")
+		}
+		first = false
+		_, err = bw.Write(b)
+		return err
+	}
+	// One event per line: large traces stay greppable and diffable.
+	bw.WriteString("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n")
+	if err := emit(traceEvent{Name: "process_name", Ph: "M", Pid: tracePid, Args: map[string]any{"name": "baton"}}); err != nil {
+		return err
+	}
+	for d, name := range devices {
+		meta := []traceEvent{
+			{Name: "thread_name", Ph: "M", Pid: tracePid, Tid: d, Args: map[string]any{"name": name}},
+			{Name: "thread_sort_index", Ph: "M", Pid: tracePid, Tid: d, Args: map[string]any{"sort_index": d}},
+		}
+		for _, e := range meta {
+			if err := emit(e); err != nil {
+				return err
+			}
+		}
+	}
+	var origin time.Duration
+	for k, s := range steps {
+		for d, recs := range s.Records {
+			for _, r := range recs {
+				for _, e := range traceRecordEvents(r, d, k, origin) {
+					if err := emit(e); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		origin += s.Time
+	}
+	bw.WriteString("\n]}\n")
+	return bw.Flush()
+}
+
+// traceRecordEvents turns one record of device d in step k into its slice and,
+// for a receive that waited, the wait slice nested at its start.
+func traceRecordEvents(r Record, d, k int, origin time.Duration) []traceEvent {
+	a := r.Action
+	args := map[string]any{"stage": a.Stage, "microbatch": a.Microbatch, "step": k}
+	dur := traceMicros(r.End - r.Start)
+	ev := traceEvent{Name: a.String(), Cat: traceCategory(a.Kind), Ph: "X",
+		Ts: traceMicros(origin + r.Start), Dur: &dur, Pid: tracePid, Tid: d, Args: args}
+	isRecv := a.Kind == RecvF || a.Kind == RecvB
+	if !isRecv {
+		return []traceEvent{ev}
+	}
+	args["wait_us"] = traceMicros(r.Wait)
+	if r.Wait <= 0 {
+		return []traceEvent{ev}
+	}
+	// The executor times the wait from the receive's start, so the wait is
+	// the receive's first part and nests inside it; clamped because Perfetto
+	// drops slices that overhang their parent.
+	wdur := traceMicros(min(r.Wait, r.End-r.Start))
+	wait := traceEvent{Name: traceWaitName(a.Kind), Cat: "wait", Ph: "X", Ts: ev.Ts, Dur: &wdur, Pid: tracePid, Tid: d,
+		Args: map[string]any{"stage": a.Stage, "microbatch": a.Microbatch, "step": k}}
+	return []traceEvent{ev, wait}
+}

@@ -1,0 +1,177 @@
+// Tests of the Chrome trace writer on hand-made steps, read back as JSON.
+package runtime
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"math"
+	"testing"
+	"time"
+)
+
+type tracedEvent struct {
+	Name string         `json:"name"`
+	Cat  string         `json:"cat"`
+	Ph   string         `json:"ph"`
+	Ts   float64        `json:"ts"`
+	Dur  *float64       `json:"dur"`
+	Pid  int            `json:"pid"`
+	Tid  int            `json:"tid"`
+	Args map[string]any `json:"args"`
+}
+
+func traceRead(t *testing.T, devices []string, steps []*StepResult) []tracedEvent {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := WriteTrace(&buf, devices, steps); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		TraceEvents []tracedEvent `json:"traceEvents"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatalf("trace is not valid JSON: %v\n%s", err, buf.Bytes())
+	}
+	return doc.TraceEvents
+}
+
+// traceTwoStageStep: stage 0 computes forward, stage 1 waits for it, then the
+// gradient comes back and stage 0 waits for that.
+func traceTwoStageStep() *StepResult {
+	ms := func(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
+	return &StepResult{Time: ms(5), Records: [][]Record{
+		{
+			{Action: Action{0, F, 0}, Start: 0, End: ms(1)},
+			{Action: Action{0, SendF, 0}, Start: ms(1), End: ms(1.1)},
+			{Action: Action{0, RecvB, 0}, Start: ms(1.1), End: ms(3.3), Wait: ms(2.1)},
+			{Action: Action{0, B, 0}, Start: ms(3.3), End: ms(4.5)},
+			{Action: Action{0, Step, -1}, Start: ms(4.5), End: ms(5)},
+		},
+		{
+			{Action: Action{1, RecvF, 0}, Start: 0, End: ms(1.2), Wait: ms(1.1)},
+			{Action: Action{1, F, 0}, Start: ms(1.2), End: ms(2.2)},
+			{Action: Action{1, B, 0}, Start: ms(2.2), End: ms(3.1)},
+			{Action: Action{1, SendB, 0}, Start: ms(3.1), End: ms(3.2)},
+			{Action: Action{1, Step, -1}, Start: ms(3.2), End: ms(3.6)},
+		},
+	}}
+}
+
+func traceNear(a, b float64) bool { return math.Abs(a-b) < 1e-6 }
+
+func TestTraceTracksAndMetadata(t *testing.T) {
+	evs := traceRead(t, []string{"cuda:0", "cuda:1"}, []*StepResult{traceTwoStageStep()})
+	names, sorts := map[int]string{}, map[int]float64{}
+	process := ""
+	for _, e := range evs {
+		if e.Ph != "M" {
+			continue
+		}
+		switch e.Name {
+		case "process_name":
+			process, _ = e.Args["name"].(string)
+		case "thread_name":
+			names[e.Tid], _ = e.Args["name"].(string)
+		case "thread_sort_index":
+			sorts[e.Tid], _ = e.Args["sort_index"].(float64)
+		}
+	}
+	if process != "baton" {
+		t.Errorf("process name %q, want baton", process)
+	}
+	if names[0] != "cuda:0" || names[1] != "cuda:1" || len(names) != 2 {
+		t.Errorf("thread names %v", names)
+	}
+	if sorts[0] != 0 || sorts[1] != 1 || len(sorts) != 2 {
+		t.Errorf("thread sort indexes %v", sorts)
+	}
+}
+
+func TestTraceSlices(t *testing.T) {
+	s := traceTwoStageStep()
+	evs := traceRead(t, []string{"cuda:0", "cuda:1"}, []*StepResult{s, s})
+	type key struct {
+		name string
+		tid  int
+		step float64
+	}
+	slices := map[key]tracedEvent{}
+	for _, e := range evs {
+		if e.Ph != "X" {
+			continue
+		}
+		if e.Dur == nil || e.Pid != tracePid {
+			t.Errorf("%s: dur %v pid %d", e.Name, e.Dur, e.Pid)
+			continue
+		}
+		st, _ := e.Args["step"].(float64)
+		k := key{e.Name, e.Tid, st}
+		if _, dup := slices[k]; dup {
+			t.Errorf("slice %v twice", k)
+		}
+		slices[k] = e
+	}
+	if want := 2 * (10 + 2); len(slices) != want {
+		t.Errorf("%d slices, want %d (10 records and 2 waits per step)", len(slices), want)
+	}
+	for _, c := range []struct {
+		name      string
+		tid       int
+		step      float64
+		cat       string
+		ts, dur   float64
+		stage, mb float64
+	}{
+		{"0F0", 0, 0, "forward", 0, 1000, 0, 0},
+		{"1F0", 1, 1, "forward", 5000 + 1200, 1000, 1, 0},
+		{"0SEND_F0", 0, 1, "send", 5000 + 1000, 100, 0, 0},
+		{"1RECV_F0", 1, 0, "recv", 0, 1200, 1, 0},
+		{"wait prev", 1, 0, "wait", 0, 1100, 1, 0},
+		{"0RECV_B0", 0, 1, "recv", 5000 + 1100, 2200, 0, 0},
+		{"wait next", 0, 1, "wait", 5000 + 1100, 2100, 0, 0},
+		{"1B0", 1, 0, "backward", 2200, 900, 1, 0},
+		{"0STEP", 0, 1, "step", 5000 + 4500, 500, 0, -1},
+	} {
+		e, ok := slices[key{c.name, c.tid, c.step}]
+		if !ok {
+			t.Errorf("no slice %s on track %d in step %v", c.name, c.tid, c.step)
+			continue
+		}
+		if e.Cat != c.cat || !traceNear(e.Ts, c.ts) || !traceNear(*e.Dur, c.dur) {
+			t.Errorf("%s step %v: cat %q ts %v dur %v; want %q %v %v", c.name, c.step, e.Cat, e.Ts, *e.Dur, c.cat, c.ts, c.dur)
+		}
+		if e.Args["stage"] != c.stage || e.Args["microbatch"] != c.mb {
+			t.Errorf("%s: args %v; want stage %v micro-batch %v", c.name, e.Args, c.stage, c.mb)
+		}
+	}
+	if w := slices[key{"1RECV_F0", 1, 0}].Args["wait_us"]; w != 1100.0 {
+		t.Errorf("1RECV_F0 wait_us %v, want 1100", w)
+	}
+	if _, ok := slices[key{"1F0", 1, 0}].Args["wait_us"]; ok {
+		t.Errorf("a forward has wait_us")
+	}
+}
+
+func TestTraceNoWaitNoWaitSlice(t *testing.T) {
+	s := &StepResult{Time: time.Millisecond, Records: [][]Record{{}, {{Action: Action{1, RecvF, 0}, End: time.Millisecond}}}}
+	for _, e := range traceRead(t, []string{"a", "b"}, []*StepResult{s}) {
+		if e.Cat == "wait" {
+			t.Errorf("wait slice %v for a receive that did not wait", e)
+		}
+		if e.Name == "1RECV_F0" && e.Args["wait_us"] != 0.0 {
+			t.Errorf("wait_us %v, want 0", e.Args["wait_us"])
+		}
+	}
+}
+
+func TestTraceErrors(t *testing.T) {
+	if err := WriteTrace(io.Discard, []string{"cpu:0"}, []*StepResult{traceTwoStageStep()}); err == nil {
+		t.Error("no error with fewer device names than devices")
+	}
+	if err := WriteTrace(io.Discard, []string{"cpu:0"}, []*StepResult{nil}); err == nil {
+		t.Error("no error for a nil step")
+	}
+	// No steps is an empty trace, still valid.
+	traceRead(t, []string{"cpu:0"}, nil)
+}
