@@ -220,7 +220,10 @@ func (s *Stack) Forward(mb int, tokens, targets []int32, dscale float32) {
 
 // release makes a stash reusable; the micro-batch keeps it until then.
 func (s *Stack) release(a *actSet) {
-	s.release(a)
+	s.mu.Lock()
+	a.done = true
+	s.free = append(s.free, a)
+	s.mu.Unlock()
 }
 
 // LossSum is the sum of micro-batch mb's per-token losses, added in float64
@@ -254,5 +257,25 @@ func (s *Stack) Backward(mb int) {
 	if s.spec.Embed {
 		ops.EncoderBackward(s.G.T[s.wte], s.G.T[s.wpe], a.dIn, a.tokens, d.B, d.T, d.C)
 	}
+	s.release(a)
+}
+
+// Logits runs an undivided model on tokens (B,T) and writes the logits
+// (B,T,V) to out, for sampling. It uses the stash of micro-batch -1.
+func (s *Stack) Logits(tokens []int32, out []float32) {
+	if !s.spec.Embed || !s.spec.Head {
+		panic("transformer: Logits needs a stack that holds the whole model")
+	}
+	a := s.acquire(-1)
+	ops, d := s.ops, s.d
+	ops.UploadInt(a.tokens, tokens)
+	ops.EncoderForward(a.in, a.tokens, s.P.T[s.wte], s.P.T[s.wpe], d.B, d.T, d.C)
+	x := a.in
+	for i, first := range s.blocks {
+		blockForward(ops, s.P.T[first:first+model.NumBlockTensors], &a.blocks[i], &s.scratch, x, d)
+		x = a.blocks[i].out
+	}
+	headLogits(ops, &s.head, x, s.P.T[s.lnfW], s.P.T[s.lnfB], s.P.T[s.wte], d.N(), d.C, s.cfg.V)
+	ops.Download(out, s.head.logits)
 	s.release(a)
 }

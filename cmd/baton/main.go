@@ -1,0 +1,54 @@
+// Command baton trains GPT-style decoders split layer-wise over devices and
+// measures how long every device computes, waits and idles.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// usageError marks a bad flag or configuration: exit status 2, as for a
+// flag the parser rejects.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+func usage(err error) error {
+	if err == nil {
+		return nil
+	}
+	return usageError{err}
+}
+
+func main() {
+	root := &cobra.Command{
+		Use:   "baton",
+		Short: "Train GPT-style decoders split layer-wise across devices, and measure every device's idle time",
+		Long: `baton trains GPT-2 style transformer decoders split layer-wise into stages,
+one per device, and measures how long each device computes, waits on its
+neighbours and sits idle. Without a GPU it runs on virtual CPU devices
+(cpu:0,cpu:1,...); the -tags cuda build adds cuda:N devices.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
+	root.AddCommand(trainCmd(), sampleCmd(), planCmd(), scheduleCmd())
+	err := root.Execute()
+	if err == nil {
+		return
+	}
+	fmt.Fprintln(os.Stderr, "baton:", err)
+	var ue usageError
+	var ie interrupted
+	switch {
+	case errors.As(err, &ie):
+		os.Exit(ie.code)
+	case errors.As(err, &ue):
+		os.Exit(2)
+	default:
+		os.Exit(1)
+	}
+}

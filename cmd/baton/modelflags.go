@@ -1,0 +1,43 @@
+// Flags that choose a model: a preset and its overrides, shared by train and plan.
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"baton/model"
+)
+
+type modelFlags struct {
+	preset                        string
+	layers, width, heads, context int
+}
+
+func (f *modelFlags) add(fl *pflag.FlagSet) {
+	fl.StringVar(&f.preset, "model", "small", "model preset: "+strings.Join(model.PresetNames(), ", "))
+	fl.IntVar(&f.layers, "layers", 0, "decoder blocks (overrides the preset)")
+	fl.IntVar(&f.width, "width", 0, "channels C (overrides the preset)")
+	fl.IntVar(&f.heads, "heads", 0, "attention heads (overrides the preset)")
+	fl.IntVar(&f.context, "context", 0, "tokens per sequence T (default: the preset's position table)")
+}
+
+// model is the preset with the overrides applied, and its name ("custom"
+// once anything is overridden).
+func (f *modelFlags) model() (model.Config, string, error) {
+	mc, err := model.Preset(f.preset)
+	if err != nil {
+		return mc, "", fmt.Errorf("--model: %w", err)
+	}
+	name := f.preset
+	for _, o := range []struct {
+		v   int
+		dst *int
+	}{{f.layers, &mc.L}, {f.width, &mc.C}, {f.heads, &mc.NH}, {f.context, &mc.MaxT}} {
+		if o.v != 0 {
+			*o.dst, name = o.v, "custom"
+		}
+	}
+	return mc, name, mc.Validate()
+}

@@ -1,0 +1,46 @@
+// baton sample: generate text from a checkpoint.
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"baton/runtime"
+)
+
+func sampleCmd() *cobra.Command {
+	var c runtime.SampleConfig
+	var from string
+	cmd := &cobra.Command{
+		Use:     "sample",
+		Short:   "Generate text from a trained byte-level model",
+		Example: `  baton sample --from runs/mine --prompt "func main"`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if from == "" {
+				return usage(fmt.Errorf("--from is required: a run directory or a checkpoint directory"))
+			}
+			c.Checkpoint = from
+			if _, err := os.Stat(filepath.Join(from, "checkpoint")); err == nil {
+				c.Checkpoint = runtime.CheckpointDir(from)
+			}
+			out := cmd.OutOrStdout()
+			if err := runtime.Sample(c, out); err != nil {
+				return err
+			}
+			fmt.Fprintln(out)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&from, "from", "", "run directory (or checkpoint directory) to load")
+	fl.StringVar(&c.Prompt, "prompt", "", "text to continue")
+	fl.IntVar(&c.Tokens, "tokens", 256, "bytes to generate")
+	fl.Float64Var(&c.Temperature, "temperature", 0.8, "softmax temperature (0: always the most likely byte)")
+	fl.IntVar(&c.TopK, "top-k", 40, "sample among the k most likely bytes (0: all)")
+	fl.Uint64Var(&c.Seed, "seed", 1, "sampling seed")
+	return cmd
+}

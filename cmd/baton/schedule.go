@@ -1,0 +1,85 @@
+// baton schedule: a schedule's action grid and its simulated and analytic bubble, with no devices.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"baton/runtime"
+)
+
+// scheduleJSON is the machine-readable form of a schedule and its bubble.
+type scheduleJSON struct {
+	Schedule        string     `json:"schedule"`
+	Stages          int        `json:"stages"`
+	Microbatches    int        `json:"microbatches"`
+	Actions         [][]string `json:"actions"` // per device, lowered (sends and receives included)
+	PeakInFlight    []int      `json:"peak_in_flight"`
+	BubbleSimulated float64    `json:"bubble_simulated"`
+	BubbleAnalytic  float64    `json:"bubble_analytic"`
+}
+
+func scheduleCmd() *cobra.Command {
+	var name string
+	var stages, m int
+	var all, asJSON bool
+	var f, b float64
+	cmd := &cobra.Command{
+		Use:     "schedule",
+		Short:   "Print a pipeline schedule's action grid and its simulated bubble",
+		Example: "  baton schedule --schedule 1f1b --stages 4 --microbatches 8",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := runtime.Generate(name, stages, m)
+			if err != nil {
+				return usage(fmt.Errorf("--schedule: %w", err))
+			}
+			if f <= 0 || b <= 0 {
+				return usage(fmt.Errorf("--cost-f and --cost-b must be positive"))
+			}
+			lowered := runtime.Lower(s)
+			if err := runtime.Validate(lowered); err != nil {
+				return err
+			}
+			tl, err := runtime.Simulate(lowered, runtime.UniformCost(f, b))
+			if err != nil {
+				return err
+			}
+			analytic := runtime.AnalyticBubble(s.Name, s.Devices, s.Microbatches)
+			out := cmd.OutOrStdout()
+			if asJSON {
+				j := scheduleJSON{Schedule: s.Name, Stages: s.Stages, Microbatches: s.Microbatches,
+					PeakInFlight: s.PeakInFlight(), BubbleSimulated: tl.Bubble, BubbleAnalytic: analytic}
+				for _, l := range lowered.Lists {
+					row := []string{}
+					for _, a := range l {
+						row = append(row, a.String())
+					}
+					j.Actions = append(j.Actions, row)
+				}
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(j)
+			}
+			shown := s
+			if all {
+				shown = lowered
+			}
+			fmt.Fprintf(out, "%s, %d stages, %d micro-batches\n%s", s.Name, s.Stages, s.Microbatches, shown.Grid(all))
+			fmt.Fprintf(out, "peak micro-batches in flight per stage: %v\n", s.PeakInFlight())
+			fmt.Fprintf(out, "bubble: simulated %.1f%% (forward %g, backward %g), analytic %.1f%%\n", tl.Bubble*100, f, b, analytic*100)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&name, "schedule", "1f1b", "naive, gpipe or 1f1b")
+	fl.IntVar(&stages, "stages", 4, "pipeline stages (one per device)")
+	fl.IntVar(&m, "microbatches", 8, "micro-batches per step")
+	fl.BoolVar(&all, "all", false, "show sends and receives too")
+	fl.BoolVar(&asJSON, "json", false, "print JSON: the lowered action lists and the bubbles")
+	fl.Float64Var(&f, "cost-f", 1, "simulated cost of a forward")
+	fl.Float64Var(&b, "cost-b", 2, "simulated cost of a backward")
+	return cmd
+}

@@ -1,0 +1,234 @@
+// baton train: flags → runtime.TrainConfig → a run directory with checkpoint, summary, trace and timeline.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"baton/model"
+	"baton/runtime"
+)
+
+// interrupted is the error of a run stopped by a signal, with its exit status.
+type interrupted struct {
+	code int
+	msg  string
+}
+
+func (e interrupted) Error() string { return e.msg }
+
+type trainFlags struct {
+	modelFlags
+	devices, schedule, split, lmap string
+	microbatches, batch, steps     int
+	lr, minLR, weightDecay         float64
+	warmup                         int
+	maxGradNorm                    float64
+	seed                           uint64
+	data                           string
+	dataLimit                      int64
+	evalEvery, evalBatches         int
+	out                            string
+	resume, overwrite, quiet       bool
+	timeout                        time.Duration
+}
+
+func trainCmd() *cobra.Command {
+	var f trainFlags
+	cmd := &cobra.Command{
+		Use:   "train",
+		Short: "Train a model on CPU virtual devices or GPUs and report each device's idle time",
+		Example: `  baton train                                   # small model, 4 virtual CPU devices, 1f1b
+  baton train --devices cpu:0 --steps 300       # one device
+  baton train --schedule naive --devices cpu:0..3
+  baton train --resume --out runs/mine --steps 600`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runTrain(cmd, &f) },
+	}
+	fl := cmd.Flags()
+	f.modelFlags.add(fl)
+	fl.StringVar(&f.devices, "devices", "cpu:0,cpu:1,cpu:2,cpu:3", "devices, one stage each: cpu:0,cpu:1 or cpu:0..3; cuda:0 or cuda:0/4 in the cuda build")
+	fl.StringVar(&f.schedule, "schedule", "1f1b", "pipeline schedule: naive, gpipe or 1f1b")
+	fl.IntVar(&f.microbatches, "microbatches", 4, "micro-batches per step (must divide --batch; naive always uses 1)")
+	fl.StringVar(&f.split, "split", "", "decoder blocks per stage, e.g. 2,2,2,2 (default: balanced by a cost model)")
+	fl.StringVar(&f.lmap, "layer-map", "", "device index of each block, e.g. 0,0,1,1 (must be contiguous)")
+	fl.IntVar(&f.batch, "batch", 8, "sequences per step")
+	fl.IntVar(&f.steps, "steps", 300, "steps of the whole run (a resumed run stops where an uninterrupted one would)")
+	fl.Float64Var(&f.lr, "lr", 1e-3, "peak learning rate")
+	fl.Float64Var(&f.minLR, "min-lr", 1e-4, "learning rate at the end of the cosine decay")
+	fl.IntVar(&f.warmup, "warmup", 30, "linear warm-up steps")
+	fl.Float64Var(&f.weightDecay, "weight-decay", 0.1, "AdamW weight decay of the matrices")
+	fl.Float64Var(&f.maxGradNorm, "max-grad-norm", 1.0, "clip the global gradient norm (0: off)")
+	fl.Uint64Var(&f.seed, "seed", 1, "seed of the initial weights and of the batch order")
+	fl.StringVar(&f.data, "data", "", "text file, directory of text, or llm.c .bin shards (default: the Go standard library sources)")
+	fl.Int64Var(&f.dataLimit, "data-limit", 16<<20, "bytes of text to read at most")
+	fl.IntVar(&f.evalEvery, "eval-every", 100, "steps between validation passes")
+	fl.IntVar(&f.evalBatches, "eval-batches", 8, "validation batches per pass")
+	fl.StringVar(&f.out, "out", "", "run directory (default: runs/<date-time>)")
+	fl.BoolVar(&f.resume, "resume", false, "continue the run in --out from its checkpoint")
+	fl.BoolVar(&f.overwrite, "overwrite", false, "start over in an --out that already holds a checkpoint")
+	fl.BoolVar(&f.quiet, "quiet", false, "no progress bar or report table")
+	fl.DurationVar(&f.timeout, "timeout", 5*time.Minute, "fail a step whose device waits longer than this on a neighbour")
+	return cmd
+}
+
+// config turns flags into a run configuration, or an error naming the flag.
+func (f *trainFlags) config() (runtime.TrainConfig, error) {
+	mc, name, err := f.model()
+	if err != nil {
+		return runtime.TrainConfig{}, err
+	}
+	split, err := model.ParseInts("--split", f.split)
+	if err != nil {
+		return runtime.TrainConfig{}, err
+	}
+	lmap, err := model.ParseInts("--layer-map", f.lmap)
+	if err != nil {
+		return runtime.TrainConfig{}, err
+	}
+	out := f.out
+	if out == "" {
+		if f.resume {
+			return runtime.TrainConfig{}, fmt.Errorf("--resume needs --out, the run directory to continue")
+		}
+		out = "runs/" + time.Now().Format("2006-01-02T150405")
+	}
+	cfg := runtime.TrainConfig{
+		Preset: name, Model: mc, Devices: f.devices, Schedule: f.schedule, Microbatches: f.microbatches,
+		Batch: f.batch, Context: mc.MaxT, Steps: f.steps, LR: float32(f.lr), MinLR: float32(f.minLR),
+		Warmup: f.warmup, WeightDecay: float32(f.weightDecay), MaxGradNorm: f.maxGradNorm, Seed: f.seed,
+		Data: f.data, DataLimit: f.dataLimit, EvalEvery: f.evalEvery, EvalBatches: f.evalBatches,
+		Split: split, LayerMap: lmap, Timeout: f.timeout, Out: out, Resume: f.resume,
+	}
+	if f.resume {
+		if name == f.preset {
+			cfg.Model, cfg.Context = model.Config{}, 0 // the checkpoint's
+		}
+		return cfg, nil
+	}
+	if _, err := os.Stat(runtime.CheckpointDir(out)); err == nil && !f.overwrite {
+		return cfg, fmt.Errorf("--out %s already holds a checkpoint; pass --resume to continue it or --overwrite to start over", out)
+	}
+	return cfg, cfg.Validate()
+}
+
+func runTrain(cmd *cobra.Command, f *trainFlags) error {
+	cfg, err := f.config()
+	if err != nil {
+		return usage(err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	tr, err := runtime.NewTrainer(cfg)
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	cfg = tr.Config()
+	out := cmd.OutOrStdout()
+	if !f.quiet {
+		fmt.Fprintf(out, "model:  %s (%s), %.2fM parameters\n%s", cfg.Preset, cfg.Model, float64(cfg.Model.NumParams())/1e6, tr.Data())
+		fmt.Fprint(out, tr.Plan())
+	}
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	var sig os.Signal
+	go func() {
+		s, ok := <-sigs
+		if !ok {
+			return
+		}
+		sig = s
+		log.Warn("signal: finishing the current step and saving a checkpoint; send it again to exit at once", "signal", s)
+		stop()
+		if _, ok := <-sigs; ok {
+			fmt.Fprintln(os.Stderr, "baton: second signal, exiting now; the last complete checkpoint is intact")
+			os.Exit(exitCode(s))
+		}
+	}()
+
+	progress := newProgress(f.quiet, cfg.Steps, tr.StartStep(), log)
+	sum, err := tr.Run(ctx, progress.update)
+	progress.finish()
+	if err != nil {
+		return err
+	}
+	if !f.quiet {
+		fmt.Fprintf(out, "\nsteps %d  loss %.4f → %.4f  val %.4f  %.0f tokens/s\n", sum.Steps, sum.FirstLoss, sum.LastLoss, sum.ValLoss, sum.TokensPerSec)
+		if sum.Report != nil {
+			sum.Report.Print(out)
+		}
+		fmt.Fprintf(out, "wrote %s/summary.json, %s/trace.json (open in ui.perfetto.dev), %s/timeline.svg, checkpoint %s\n", cfg.Out, cfg.Out, cfg.Out, sum.Checkpoint)
+	}
+	if sum.Interrupted {
+		return interrupted{exitCode(sig), fmt.Sprintf("interrupted by %v at step %d; checkpoint saved in %s (continue with --resume --out %s)", sig, sum.Steps, sum.Checkpoint, cfg.Out)}
+	}
+	return nil
+}
+
+// exitCode is the shell's status for a signal: 128 + its number.
+func exitCode(s os.Signal) int {
+	if n, ok := s.(syscall.Signal); ok {
+		return 128 + int(n)
+	}
+	return 1
+}
+
+// progress shows a bar on a terminal and a log line every few steps elsewhere.
+type progress struct {
+	bar   *progressbar.ProgressBar
+	log   *slog.Logger
+	every int
+}
+
+func newProgress(quiet bool, steps, start int, log *slog.Logger) *progress {
+	p := &progress{log: log, every: max(1, (steps-start)/10)}
+	if quiet {
+		p.log = nil
+		return p
+	}
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		p.bar = progressbar.NewOptions(steps, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowCount(),
+			progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionSetWidth(24))
+		p.bar.Set(start)
+	}
+	return p
+}
+
+func (p *progress) update(s runtime.Progress) {
+	val := ""
+	if !math.IsNaN(s.ValLoss) {
+		val = fmt.Sprintf(" val %.3f", s.ValLoss)
+	}
+	switch {
+	case p.bar != nil:
+		p.bar.Describe(fmt.Sprintf("loss %.3f%s %.0f tok/s", s.Loss, val, s.TokensPerSec))
+		p.bar.Set(s.Step)
+		if val != "" {
+			p.bar.Clear()
+			fmt.Fprintf(os.Stderr, "step %d: loss %.4f%s\n", s.Step, s.Loss, val)
+		}
+	case p.log != nil && (s.Step%p.every == 0 || s.Step == s.Steps || val != ""):
+		p.log.Info("train", "step", s.Step, "of", s.Steps, "loss", fmt.Sprintf("%.4f", s.Loss), "val", val, "lr", s.LR, "grad_norm", fmt.Sprintf("%.3f", s.GradNorm), "tok/s", fmt.Sprintf("%.0f", s.TokensPerSec))
+	}
+}
+
+func (p *progress) finish() {
+	if p.bar != nil {
+		p.bar.Finish()
+		fmt.Fprintln(os.Stderr)
+	}
+}

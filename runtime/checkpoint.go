@@ -1,0 +1,66 @@
+// Checkpoints of a pipeline: tensors gathered from every stage by name, and scattered back on any layout.
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"baton/model"
+	"baton/transformer"
+)
+
+// TrainState is what a checkpoint needs beyond tensors to resume exactly.
+// Batches are a pure function of (Seed, step), so Step is the data position.
+type TrainState struct {
+	Step   int    `json:"step"`
+	Seed   uint64 `json:"seed"`
+	Preset string `json:"preset"`
+}
+
+// gather collects every parameter and AdamW moment by GPT-2 name; the tied
+// LM head's copy of wte on the last stage is the same tensor and is skipped.
+func gather(stages []*Stage, cfg model.Config, state TrainState) (*model.Checkpoint, error) {
+	ck := &model.Checkpoint{Config: cfg, Params: map[string][]float32{}, M: map[string][]float32{}, V: map[string][]float32{}}
+	for _, st := range stages {
+		s := st.Stack
+		for i, t := range s.P.Specs {
+			if _, ok := ck.Params[t.Name]; ok {
+				continue
+			}
+			ck.Params[t.Name] = s.Read(s.P, i)
+			ck.M[t.Name] = s.Read(s.M, i)
+			ck.V[t.Name] = s.Read(s.V, i)
+		}
+	}
+	raw, err := json.Marshal(state)
+	if err != nil {
+		return nil, err
+	}
+	ck.State = raw
+	return ck, nil
+}
+
+// scatter loads a checkpoint into stages of any layout: every stage takes
+// its tensors by name, so a model saved on 4 devices resumes on 1 or 2.
+func scatter(stages []*Stage, ck *model.Checkpoint) error {
+	for _, st := range stages {
+		s := st.Stack
+		for i, t := range s.P.Specs {
+			p, ok := ck.Params[t.Name]
+			if !ok {
+				return fmt.Errorf("checkpoint has no tensor %s", t.Name)
+			}
+			s.Write(s.P, i, p)
+			if ck.M != nil {
+				s.Write(s.M, i, ck.M[t.Name])
+				s.Write(s.V, i, ck.V[t.Name])
+			}
+		}
+	}
+	return nil
+}
+
+// stackSpec turns a planned stage into the part of the decoder it holds.
+func stackSpec(s model.Stage) transformer.Spec {
+	return transformer.Spec{FirstBlock: s.FirstLayer, NumBlocks: s.Blocks(), Embed: s.Embed, Head: s.Head}
+}
