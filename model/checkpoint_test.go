@@ -1,0 +1,239 @@
+// Tests of Save and Load: bit-exact round trips, config.json's field names, and input checks.
+package model
+
+import (
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nlpodyssey/safetensors"
+)
+
+// randomTensors fills every parameter of c with random bit patterns, NaN
+// payloads and infinities included, so that a round trip must be bit-exact.
+func randomTensors(c Config, r *rand.Rand) map[string][]float32 {
+	m := make(map[string][]float32)
+	for _, t := range c.AllTensors() {
+		v := make([]float32, t.Elems())
+		for i := range v {
+			v[i] = math.Float32frombits(r.Uint32())
+		}
+		m[t.Name] = v
+	}
+	return m
+}
+
+// tinyCheckpoint is a full checkpoint of the tiny preset; seed makes it distinct.
+func tinyCheckpoint(seed uint64) *Checkpoint {
+	c := Presets["tiny"]
+	r := rand.New(rand.NewPCG(seed, 1))
+	state, _ := json.Marshal(map[string]uint64{"step": seed, "seed": 42})
+	return &Checkpoint{
+		Config: c,
+		Params: randomTensors(c, r),
+		M:      randomTensors(c, r),
+		V:      randomTensors(c, r),
+		State:  state,
+	}
+}
+
+func sameTensors(t *testing.T, what string, got, want map[string][]float32) {
+	t.Helper()
+	if (got == nil) != (want == nil) || len(got) != len(want) {
+		t.Fatalf("%s: got %d tensors (nil %v), want %d (nil %v)", what, len(got), got == nil, len(want), want == nil)
+	}
+	for name, w := range want {
+		g, ok := got[name]
+		if !ok || len(g) != len(w) {
+			t.Fatalf("%s: tensor %s missing or of length %d, want %d", what, name, len(g), len(w))
+		}
+		for i := range w {
+			if math.Float32bits(g[i]) != math.Float32bits(w[i]) {
+				t.Fatalf("%s: %s[%d] = %#x, want %#x", what, name, i, math.Float32bits(g[i]), math.Float32bits(w[i]))
+			}
+		}
+	}
+}
+
+func sameCheckpoint(t *testing.T, got, want *Checkpoint) {
+	t.Helper()
+	if got.Config != want.Config {
+		t.Fatalf("Config = %v, want %v", got.Config, want.Config)
+	}
+	sameTensors(t, "Params", got.Params, want.Params)
+	sameTensors(t, "M", got.M, want.M)
+	sameTensors(t, "V", got.V, want.V)
+	if string(got.State) != string(want.State) {
+		t.Fatalf("State = %s, want %s", got.State, want.State)
+	}
+}
+
+func mustSave(t *testing.T, dir string, ck *Checkpoint) {
+	t.Helper()
+	if err := Save(dir, ck); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	want := tinyCheckpoint(1)
+	mustSave(t, dir, want)
+	got, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameCheckpoint(t, got, want)
+	if got.RecoveredFrom != "" {
+		t.Errorf("RecoveredFrom = %q for an intact checkpoint", got.RecoveredFrom)
+	}
+
+	// Saving over it replaces every file and leaves no sibling behind.
+	want2 := tinyCheckpoint(2)
+	want2.M, want2.V, want2.State = nil, nil, nil
+	mustSave(t, dir, want2)
+	got, err = Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameCheckpoint(t, got, want2)
+	for _, f := range []string{optimizerFile, stateFile} {
+		if _, err := os.Stat(filepath.Join(dir, f)); !os.IsNotExist(err) {
+			t.Errorf("%s present after saving without it: %v", f, err)
+		}
+	}
+	noSiblings(t, dir)
+}
+
+func noSiblings(t *testing.T, dir string) {
+	t.Helper()
+	for _, s := range []string{tmpSuffix, oldSuffix} {
+		if _, err := os.Stat(dir + s); !os.IsNotExist(err) {
+			t.Errorf("%s%s left behind after a completed Save (stat: %v)", dir, s, err)
+		}
+	}
+}
+
+func TestConfigJSONHasHFNames(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	mustSave(t, dir, tinyCheckpoint(1))
+	raw, err := os.ReadFile(filepath.Join(dir, configFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	c := Presets["tiny"]
+	want := map[string]any{
+		"model_type":          "gpt2",
+		"vocab_size":          float64(c.V),
+		"n_positions":         float64(c.MaxT),
+		"n_ctx":               float64(c.MaxT),
+		"n_embd":              float64(c.C),
+		"n_layer":             float64(c.L),
+		"n_head":              float64(c.NH),
+		"n_inner":             nil,
+		"activation_function": "gelu_new",
+		"layer_norm_epsilon":  1e-5,
+		"tie_word_embeddings": true,
+		"eos_token_id":        nil, // a byte vocabulary has no GPT-2 <|endoftext|>
+	}
+	for k, v := range want {
+		got, ok := m[k]
+		if !ok {
+			t.Errorf("config.json has no %q", k)
+		} else if got != v {
+			t.Errorf("config.json %q = %v, want %v", k, got, v)
+		}
+	}
+	if a, _ := m["architectures"].([]any); len(a) != 1 || a[0] != "GPT2LMHeadModel" {
+		t.Errorf("architectures = %v, want [GPT2LMHeadModel]", m["architectures"])
+	}
+
+	// transformers refuses safetensors without format metadata it knows.
+	st, err := os.ReadFile(filepath.Join(dir, modelFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, meta, err := safetensors.ReadMetadata(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := meta.Metadata()["format"]; f != "pt" {
+		t.Errorf("model.safetensors metadata format = %q, want pt", f)
+	}
+}
+
+func TestGPT2VocabularyGetsEOS(t *testing.T) {
+	b, err := encodeHFConfig(Presets["gpt2-124m"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["eos_token_id"] != float64(gpt2EOS) || m["bos_token_id"] != float64(gpt2EOS) {
+		t.Errorf("bos/eos = %v/%v, want %d", m["bos_token_id"], m["eos_token_id"], gpt2EOS)
+	}
+	c, err := decodeHFConfig(b)
+	if err != nil || c != Presets["gpt2-124m"] {
+		t.Errorf("decode = %v, %v; want %v", c, err, Presets["gpt2-124m"])
+	}
+}
+
+func TestSaveRejectsBadInput(t *testing.T) {
+	root := t.TempDir()
+	cases := []struct {
+		name   string
+		dir    string
+		change func(ck *Checkpoint)
+		want   string
+	}{
+		{"nil", "", nil, "nil Checkpoint"},
+		{"bad config", "", func(ck *Checkpoint) { ck.Config.NH = 5 }, "not divisible by n_head"},
+		{"missing param", "", func(ck *Checkpoint) { delete(ck.Params, "ln_f.bias") }, "Params has no tensor ln_f.bias"},
+		{"short param", "", func(ck *Checkpoint) { ck.Params["wpe.weight"] = ck.Params["wpe.weight"][:5] }, "Params[wpe.weight] has 5 values, want 512"},
+		{"extra param", "", func(ck *Checkpoint) { ck.Params["lm_head.weight"] = nil }, `Params has tensor "lm_head.weight"`},
+		{"M without V", "", func(ck *Checkpoint) { ck.V = nil }, "only one of M and V"},
+		{"short V", "", func(ck *Checkpoint) { ck.V["h.0.ln_1.bias"] = nil }, "V[h.0.ln_1.bias] has 0 values"},
+		{"bad state", "", func(ck *Checkpoint) { ck.State = json.RawMessage("{step") }, "State is not valid JSON"},
+		{"dot dir", ".", func(*Checkpoint) {}, "name a directory of its own"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var ck *Checkpoint
+			if tc.change != nil {
+				ck = tinyCheckpoint(1)
+				tc.change(ck)
+			}
+			dir := tc.dir
+			if dir == "" {
+				dir = filepath.Join(root, "ckpt")
+			}
+			err := Save(dir, ck)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Save error = %v, want one containing %q", err, tc.want)
+			}
+			if _, serr := os.Stat(dir); tc.dir == "" && !os.IsNotExist(serr) {
+				t.Errorf("rejected Save created %s", dir)
+			}
+		})
+	}
+}
+
+func TestSaveOverFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ckpt")
+	if err := os.WriteFile(path, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Save(path, tinyCheckpoint(1)); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Fatalf("Save over a file: error = %v, want 'not a directory'", err)
+	}
+}

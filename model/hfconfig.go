@@ -1,0 +1,135 @@
+// config.json: a Config in Hugging Face GPT2Config form, written and checked.
+package model
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// gpt2EOS is the <|endoftext|> id of GPT-2's tokenizer.
+const gpt2EOS = 50256
+
+// hfConfig is what Save writes. The field names are GPT2Config's so that
+// transformers (GPT2LMHeadModel.from_pretrained) and other tools read the
+// directory; the values describe what baton actually trains.
+type hfConfig struct {
+	ModelType     string   `json:"model_type"`
+	Architectures []string `json:"architectures"`
+	VocabSize     int      `json:"vocab_size"`
+	NPositions    int      `json:"n_positions"`
+	NCtx          int      `json:"n_ctx"` // older readers use n_ctx for n_positions
+	NEmbd         int      `json:"n_embd"`
+	NLayer        int      `json:"n_layer"`
+	NHead         int      `json:"n_head"`
+	NInner        *int     `json:"n_inner"` // null means 4*n_embd, baton's MLP width
+	// gelu_new is GELU's tanh approximation, the one the kernels compute.
+	ActivationFunction string  `json:"activation_function"`
+	LayerNormEpsilon   float64 `json:"layer_norm_epsilon"`
+	// The LM head is wte.weight, so the file has no lm_head.weight.
+	TieWordEmbeddings bool `json:"tie_word_embeddings"`
+	// baton trains without dropout; zero keeps fine-tuning elsewhere faithful.
+	ResidPdrop       float64 `json:"resid_pdrop"`
+	EmbdPdrop        float64 `json:"embd_pdrop"`
+	AttnPdrop        float64 `json:"attn_pdrop"`
+	InitializerRange float64 `json:"initializer_range"`
+	ScaleAttnWeights bool    `json:"scale_attn_weights"`
+	UseCache         bool    `json:"use_cache"`
+	// Only a GPT-2 sized vocabulary has GPT-2's <|endoftext|>; for byte-level
+	// and other vocabularies null stops tools from using an out-of-range id.
+	BosTokenID *int   `json:"bos_token_id"`
+	EosTokenID *int   `json:"eos_token_id"`
+	TorchDtype string `json:"torch_dtype"`
+}
+
+func encodeHFConfig(c Config) ([]byte, error) {
+	h := hfConfig{
+		ModelType:          "gpt2",
+		Architectures:      []string{"GPT2LMHeadModel"},
+		VocabSize:          c.V,
+		NPositions:         c.MaxT,
+		NCtx:               c.MaxT,
+		NEmbd:              c.C,
+		NLayer:             c.L,
+		NHead:              c.NH,
+		ActivationFunction: "gelu_new",
+		LayerNormEpsilon:   1e-5,
+		TieWordEmbeddings:  true,
+		InitializerRange:   0.02,
+		ScaleAttnWeights:   true,
+		UseCache:           true,
+		TorchDtype:         "float32",
+	}
+	if c.V > gpt2EOS {
+		eos := gpt2EOS
+		h.BosTokenID, h.EosTokenID = &eos, &eos
+	}
+	b, err := json.MarshalIndent(h, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// hfConfigIn is what Load reads: pointers tell a missing field from a zero,
+// and only the fields that change the computation are checked.
+type hfConfigIn struct {
+	ModelType          *string  `json:"model_type"`
+	VocabSize          *int     `json:"vocab_size"`
+	NPositions         *int     `json:"n_positions"`
+	NEmbd              *int     `json:"n_embd"`
+	NLayer             *int     `json:"n_layer"`
+	NHead              *int     `json:"n_head"`
+	NInner             *int     `json:"n_inner"`
+	ActivationFunction *string  `json:"activation_function"`
+	LayerNormEpsilon   *float64 `json:"layer_norm_epsilon"`
+	TieWordEmbeddings  *bool    `json:"tie_word_embeddings"`
+}
+
+// decodeHFConfig parses config.json and returns the Config it describes, or
+// an error (without the file name; the caller adds it) naming the field.
+func decodeHFConfig(data []byte) (Config, error) {
+	var h hfConfigIn
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&h); err != nil {
+		return Config{}, fmt.Errorf("not a JSON object of GPT2Config fields: %w", err)
+	}
+	if dec.More() {
+		return Config{}, fmt.Errorf("extra data after the JSON object; rewrite the file with one object")
+	}
+	required := []struct {
+		name string
+		v    *int
+	}{
+		{"vocab_size", h.VocabSize},
+		{"n_positions", h.NPositions},
+		{"n_embd", h.NEmbd},
+		{"n_head", h.NHead},
+		{"n_layer", h.NLayer},
+	}
+	for _, r := range required {
+		if r.v == nil {
+			return Config{}, fmt.Errorf("missing field %s; add it (a GPT2Config needs vocab_size, n_positions, n_embd, n_head, n_layer)", r.name)
+		}
+	}
+	c := Config{V: *h.VocabSize, MaxT: *h.NPositions, C: *h.NEmbd, NH: *h.NHead, L: *h.NLayer}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	if h.ModelType != nil && *h.ModelType != "gpt2" {
+		return Config{}, fmt.Errorf("model_type is %q; baton reads only \"gpt2\" checkpoints", *h.ModelType)
+	}
+	if h.NInner != nil && *h.NInner != 4*c.C {
+		return Config{}, fmt.Errorf("n_inner is %d; baton's MLP width is 4*n_embd=%d: set n_inner to null or %d", *h.NInner, 4*c.C, 4*c.C)
+	}
+	if a := h.ActivationFunction; a != nil && *a != "gelu_new" && *a != "gelu_pytorch_tanh" {
+		return Config{}, fmt.Errorf("activation_function is %q; baton computes only the tanh GELU (\"gelu_new\")", *a)
+	}
+	if e := h.LayerNormEpsilon; e != nil && *e != 1e-5 {
+		return Config{}, fmt.Errorf("layer_norm_epsilon is %g; baton's LayerNorm uses 1e-5", *e)
+	}
+	if t := h.TieWordEmbeddings; t != nil && !*t {
+		return Config{}, fmt.Errorf("tie_word_embeddings is false; baton's LM head is always wte.weight")
+	}
+	return c, nil
+}

@@ -1,0 +1,162 @@
+// Safetensors files of F32 tensors: streaming encode, and a decode that checks every name, dtype and shape.
+package model
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/nlpodyssey/safetensors"
+)
+
+// maxHeaderBytes is the safetensors format's own limit on the JSON header;
+// with the expected data size it bounds how much of a file Load reads.
+const maxHeaderBytes = 100_000_000
+
+// f32View is a safetensors.View that converts its floats to little-endian
+// bytes only when the writer asks for them, so saving holds one tensor's
+// bytes at a time rather than a second copy of the whole model.
+type f32View struct {
+	shape []uint64
+	data  []float32
+}
+
+func (v f32View) DType() safetensors.DType { return safetensors.F32 }
+func (v f32View) Shape() []uint64          { return v.shape }
+func (v f32View) DataLen() uint64          { return 4 * uint64(len(v.data)) }
+func (v f32View) Data() []byte {
+	b := make([]byte, 4*len(v.data))
+	for i, x := range v.data {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+	}
+	return b
+}
+
+// encodeTensors writes the named tensors (already checked against their
+// shapes) as one safetensors file. The "format": "pt" metadata is what
+// transformers expects of a PyTorch checkpoint.
+func encodeTensors(w io.Writer, ts []Tensor, data map[string][]float32) error {
+	views := make(map[string]f32View, len(ts))
+	for _, t := range ts {
+		shape := make([]uint64, len(t.Shape))
+		for i, d := range t.Shape {
+			shape[i] = uint64(d)
+		}
+		views[t.Name] = f32View{shape: shape, data: data[t.Name]}
+	}
+	return safetensors.SerializeToWriter(views, map[string]string{"format": "pt"}, w)
+}
+
+// readTensorFile reads and decodes a safetensors file that must hold exactly
+// want. It checks the file size before reading so that a wrong or corrupted
+// file cannot make it allocate more than the expected tensors plus the
+// largest header the format allows.
+func readTensorFile(path string, want []Tensor, c Config) (map[string][]float32, error) {
+	f, err := openFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	limit := 8 + maxHeaderBytes + 4*sumElems(want)
+	if st.Size() > limit {
+		return nil, fmt.Errorf("checkpoint %s: file is %d bytes, more than the %d bytes of F32 tensors for %v plus the largest safetensors header; it holds another model or extra tensors",
+			path, st.Size(), 4*sumElems(want), c)
+	}
+	buf := make([]byte, st.Size())
+	if _, err := io.ReadFull(f, buf); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: read: %w", path, err)
+	}
+	return decodeTensors(path, buf, want, c)
+}
+
+// decodeTensors parses a whole safetensors file and returns want's tensors.
+// Errors name the file and the tensor. It must not panic on any input:
+// FuzzLoadSafetensors checks that.
+func decodeTensors(path string, buf []byte, want []Tensor, c Config) (map[string][]float32, error) {
+	if int64(len(buf)) > 8+maxHeaderBytes+4*sumElems(want) {
+		return nil, fmt.Errorf("checkpoint %s: file is %d bytes, more than the tensors for %v and the largest header; it holds another model or extra tensors", path, len(buf), c)
+	}
+	if len(buf) >= 8 {
+		// Say what the library's "invalid header length" means.
+		if n := binary.LittleEndian.Uint64(buf); n > uint64(len(buf)-8) {
+			return nil, fmt.Errorf("checkpoint %s: header length field says %d bytes but the file has only %d after it; the file is truncated or corrupted: save it again or load the .old copy", path, n, len(buf)-8)
+		}
+	}
+	st, err := safetensors.Deserialize(buf)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: not a valid safetensors file (%d bytes; truncated or corrupted: save it again or load the .old copy): %w", path, len(buf), err)
+	}
+	out := make(map[string][]float32, len(want))
+	wanted := make(map[string]bool, len(want))
+	for _, t := range want {
+		wanted[t.Name] = true
+		tv, ok := st.Tensor(t.Name)
+		if !ok {
+			return nil, fmt.Errorf("checkpoint %s: missing tensor %s; the file and config.json (%v) describe different models", path, t.Name, c)
+		}
+		if tv.DType() != safetensors.F32 {
+			return nil, fmt.Errorf("checkpoint %s: tensor %s has dtype %v; baton reads only F32: convert the checkpoint to float32", path, t.Name, tv.DType())
+		}
+		if !sameShape(tv.Shape(), t.Shape) {
+			return nil, fmt.Errorf("checkpoint %s: tensor %s has shape %v, want %v for %s", path, t.Name, tv.Shape(), t.Shape, shapeReason(c, t.Name))
+		}
+		raw := tv.Data()
+		if len(raw) != 4*t.Elems() { // the library checks this; a panic here would cost more than the test
+			return nil, fmt.Errorf("checkpoint %s: tensor %s has %d bytes, want %d", path, t.Name, len(raw), 4*t.Elems())
+		}
+		vals := make([]float32, t.Elems())
+		for i := range vals {
+			vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+		}
+		out[t.Name] = vals
+	}
+	var extra []string
+	for _, name := range st.Names() {
+		if !wanted[name] {
+			extra = append(extra, name)
+		}
+	}
+	if len(extra) > 0 {
+		sort.Strings(extra)
+		more := ""
+		if len(extra) > 1 {
+			more = fmt.Sprintf(" (and %d more)", len(extra)-1)
+		}
+		return nil, fmt.Errorf("checkpoint %s: unexpected tensor %s%s; config.json (%v) has no such parameter: the file holds another model", path, extra[0], more, c)
+	}
+	return out, nil
+}
+
+func sameShape(got []uint64, want []int) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if got[i] != uint64(want[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// shapeReason names the config fields that determine a tensor's shape,
+// so a shape error points at the field that disagrees.
+func shapeReason(c Config, name string) string {
+	for _, p := range []string{mPrefix, vPrefix} {
+		name = strings.TrimPrefix(name, p)
+	}
+	switch name {
+	case "wte.weight":
+		return fmt.Sprintf("vocab_size=%d, n_embd=%d", c.V, c.C)
+	case "wpe.weight":
+		return fmt.Sprintf("n_positions=%d, n_embd=%d", c.MaxT, c.C)
+	}
+	return fmt.Sprintf("n_embd=%d", c.C)
+}
