@@ -4,10 +4,8 @@ package runtime
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"testing"
 
-	"baton/kernels"
 	"baton/model"
 )
 
@@ -24,51 +22,12 @@ type trained struct {
 // trainPipeline runs eqSteps steps of a schedule over p CPU devices.
 func trainPipeline(t *testing.T, schedule string, p, m int) trained {
 	t.Helper()
-	var names []string
-	var devs []Device
-	for i := range p {
-		names = append(names, fmt.Sprintf("cpu:%d", i))
-		devs = append(devs, NewCPUDevice(names[i]))
-	}
-	sched, err := Generate(schedule, p, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m = sched.Microbatches
-	plan, err := model.Partition(eqModel, names, model.PlanOptions{B: eqBatch / m, T: eqModel.MaxT})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stages, err := NewStages(devs, plan, eqBatch/m, eqModel.MaxT)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, st := range stages {
-		st.Stack.Init(7)
-	}
-	lowered := Lower(sched)
-	if err := Validate(lowered); err != nil {
-		t.Fatal(err)
-	}
-	ex := &Executor{Sched: lowered, Stages: stages, Devices: devs}
-	T := eqModel.MaxT
-	inputs, targets := make([]int32, eqBatch*T), make([]int32, eqBatch*T)
-	in := &StepInput{Tokens: microbatches(inputs, m), Targets: microbatches(targets, m), DScale: 1 / float32(eqBatch*T),
-		MaxGradNorm: 0.5, Adam: kernels.AdamParams{LR: 3e-3, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1}}
+	pl := newPipeline(t, eqModel, schedule, p, m, eqBatch)
 	var out trained
-	rng := rand.New(rand.NewPCG(1, 2))
-	for step := 1; step <= eqSteps; step++ {
-		for i := range inputs {
-			inputs[i], targets[i] = int32(rng.IntN(eqModel.V)), int32(rng.IntN(eqModel.V))
-		}
-		in.AdamStep = step
-		res, err := ex.Run(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out.losses = append(out.losses, res.Loss)
+	for range eqSteps {
+		out.losses = append(out.losses, pl.step(t).Loss)
 	}
-	ck, err := gather(stages, eqModel, TrainState{})
+	ck, err := gather(pl.stages, eqModel, TrainState{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,7 +72,7 @@ func BuildReport(s *Schedule, devs []Device, layers []string, steps []*StepResul
 			for _, rec := range recs {
 				dur := rec.End - rec.Start
 				k := key{rec.Action.Stage, rec.Action.Kind}
-				costSum[k] += dur.Seconds()
+				costSum[k] += (dur - rec.Wait).Seconds() // a receive's own cost is what it did after waiting
 				costN[k]++
 				switch rec.Action.Kind {
 				case F, B, I, W:
