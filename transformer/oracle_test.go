@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -152,7 +153,7 @@ func (o *oracle) eval(params map[string][]float64, grads bool) (float64, map[str
 	}
 	lnf := layerNorm(x, nodes["ln_f.weight"], nodes["ln_f.bias"])
 	logits := must(G.Mul(lnf, must(G.Transpose(nodes["wte.weight"])))) // (N,V), tied head
-	lse := must(G.Log(must(G.Sum(must(G.Exp(logits)), 1))))          // (N)
+	lse := must(G.Log(must(G.Sum(must(G.Exp(logits)), 1))))            // (N)
 	logp := must(G.BroadcastSub(logits, lse, nil, []byte{1}))
 	loss := must(G.Mul(must(G.Sum(must(G.HadamardProd(logp, Y)))), k(-1/float64(N))))
 
@@ -187,17 +188,23 @@ func (o *oracle) eval(params map[string][]float64, grads bool) (float64, map[str
 // Float32 tolerances against the float64 oracle: |got - want| <= atol + rtol·|want|.
 //
 // baton computes in float32 (unit roundoff 6e-8) with float64 reductions in
-// LayerNorm, softmax and cross-entropy. The gradients here are O(1e-2..1)
-// and travel through some 30 ops; measured errors are around 1e-7 absolute
-// (the table in the test log). rtol 1e-4 is about 1000 float32 ulps, atol
-// 1e-6 covers elements near zero, whose error is set by the magnitude of the
-// terms they are the sum of rather than by their own. Both are still far
-// below any real mistake (a wrong scale, mask, transpose or missed term moves
-// gradients by O(10%) or more).
+// LayerNorm, softmax and cross-entropy. The gradients here are O(1e-2..0.5)
+// and pass through some 30 ops; the errors measured over eight random
+// parameter draws are at most 2e-7 absolute, and the worst element used 13%
+// of the allowance below (the table in the test log shows it per tensor).
+// rtol 1e-4 is about 1000 float32 ulps of the element itself; atol 1e-6
+// covers elements near zero, whose error is set by the size of the terms
+// they sum rather than by their own size: the key part of attn.c_attn.bias
+// has an exact gradient of 0 (softmax ignores a per-query constant) and
+// baton's is ~5e-8. The loss differs by at most 1.3e-7. Real mistakes are
+// far outside this: LayerNorm eps 1e-4 instead of 1e-5 moves gradients by
+// 4e-4, GELU's 0.044715 → 0.04 by 5e-4, a 0.1% change to one term of the
+// LayerNorm backward by 1e-4 — all caught; a wrong attention scale, mask or
+// missing tied-gradient term moves them by O(0.1).
 const (
 	gradRtol = 1e-4
 	gradAtol = 1e-6
-	lossTol  = 1e-5 // on a loss of ~2.5
+	lossTol  = 1e-6 // on a loss of ~2.5
 )
 
 func TestDecoderMatchesGorgonia(t *testing.T) {
@@ -217,7 +224,7 @@ func TestDecoderMatchesGorgonia(t *testing.T) {
 			switch {
 			case s.Decay:
 				v[i] = float32(0.3 * r.NormFloat64())
-			case len(s.Name) > 7 && s.Name[len(s.Name)-7:] == ".weight": // LayerNorm gain
+			case strings.Contains(s.Name, "ln_") && strings.HasSuffix(s.Name, ".weight"):
 				v[i] = float32(1 + 0.1*r.NormFloat64())
 			default:
 				v[i] = float32(0.1 * r.NormFloat64())
@@ -243,6 +250,7 @@ func TestDecoderMatchesGorgonia(t *testing.T) {
 	// With h = 1e-5 the truncation error (h²·f''' ~ 1e-10) and the rounding
 	// error (1e-16·loss/h ~ 1e-11) are far below the 1e-7 allowed.
 	const h = 1e-5
+	var fdWorst float64
 	for _, name := range []string{"wte.weight", "wpe.weight", "h.0.ln_1.weight", "h.0.attn.c_attn.weight",
 		"h.0.attn.c_proj.bias", "h.1.ln_2.bias", "h.1.mlp.c_fc.weight", "h.1.mlp.c_proj.weight", "ln_f.weight"} {
 		for range 2 {
@@ -258,11 +266,14 @@ func TestDecoderMatchesGorgonia(t *testing.T) {
 			lm, _ := o.eval(vals64, false)
 			v[i] = old
 			fd := (lp - lm) / (2 * h)
+			fdWorst = max(fdWorst, math.Abs(fd-want[name][i]))
 			if d := math.Abs(fd - want[name][i]); d > 1e-7+1e-6*math.Abs(fd) {
 				t.Errorf("oracle: d loss/d %s[%d] = %.9g by autodiff, %.9g by finite differences (diff %.2g)", name, i, want[name][i], fd, d)
 			}
 		}
 	}
+
+	t.Logf("oracle vs finite differences: worst |diff| %.2g over 18 elements", fdWorst)
 
 	// baton.
 	stack, err := transformer.NewStack(cpu.New(), cfg, transformer.Whole(cfg), B, T)
@@ -360,7 +371,7 @@ var overfitParams = kernels.AdamParams{LR: 1e-2, Beta1: 0.9, Beta2: 0.95, Eps: 1
 
 func TestOverfitOneBatch(t *testing.T) {
 	losses, final := train(t, 1, 50, overfitParams)
-	if d := math.Abs(losses[0] - math.Log(256)); d > 0.05 {
+	if d := math.Abs(losses[0] - math.Log(256)); d > 0.1 {
 		t.Errorf("initial loss %.4f, want about ln(256) = %.4f: GPT-2 init gives near-uniform logits", losses[0], math.Log(256))
 	}
 	t.Logf("loss: step 1 %.4f, 10 %.4f, 25 %.4f, 50 %.4f, after the last update %.5f", losses[0], losses[9], losses[24], losses[49], final)

@@ -52,8 +52,8 @@ type Stack struct {
 
 // actSet is one micro-batch's stash on this stack.
 type actSet struct {
-	mb              int  // the micro-batch it holds
-	done            bool // its backward ran: reusable, but GradInput stays readable until then
+	mb              int            // the micro-batch it holds
+	done            bool           // its backward ran: reusable, but GradInput stays readable until then
 	tokens, targets kernels.Buffer // (B,T) int: first stage / last stage
 	in              kernels.Buffer // (B,T,C) the first block's input: embedding output or received activation
 	blocks          []blockActs
