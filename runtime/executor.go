@@ -148,9 +148,8 @@ func (ex *Executor) execute(lists [][]Action, in *StepInput) (*StepResult, error
 		}()
 	}
 	start.Done()
-	wg.Wait()
-	if r.err != nil {
-		return nil, r.err
+	if err := r.join(&wg); err != nil {
+		return nil, err
 	}
 	res := &StepResult{Records: records}
 	for d, recs := range records {
@@ -176,6 +175,25 @@ func (ex *Executor) execute(lists [][]Action, in *StepInput) (*StepResult, error
 	return res, nil
 }
 
+// join waits for the workers. After a failure it waits only a little for
+// the others to stop: a device stuck in a kernel or a copy cannot be
+// interrupted, and the caller must still get the error rather than hang.
+func (r *run) join(wg *sync.WaitGroup) error {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return r.err
+	case <-r.abort:
+	}
+	select {
+	case <-done:
+		return r.err
+	case <-time.After(min(5*time.Second, r.timeout())):
+		return fmt.Errorf("%w\nsome devices did not stop: %s", r.err, r.where())
+	}
+}
+
 // fail records the first error and stops every worker.
 func (r *run) fail(err error) {
 	r.once.Do(func() {
@@ -193,10 +211,16 @@ func (r *run) worker(d int) []Record {
 		r.progress[d].Store(int64(i))
 		rec := Record{Action: a}
 		err := r.do(dev, a, &rec)
-		if err != nil {
-			if err != errAborted {
-				r.fail(fmt.Errorf("%s: action %s failed: %w\n%s", dev.Name(), a, err, r.grid(d, i)))
-			}
+		var numeric *NumericError
+		switch {
+		case err == nil:
+		case err == errAborted:
+			return recs
+		case errors.As(err, &numeric):
+			r.fail(err) // not the schedule's fault: the grid would not help
+			return recs
+		default:
+			r.fail(fmt.Errorf("%s: action %s failed: %w\n%s", dev.Name(), a, err, r.grid(d, i)))
 			return recs
 		}
 		recs = append(recs, rec)
@@ -264,10 +288,7 @@ func (r *run) do(dev Device, a Action, rec *Record) (err error) {
 // receive waits for a neighbour's event, or fails after the timeout saying
 // what every device is doing.
 func (r *run) receive(dev Device, a Action, ch chan Event) (Event, error) {
-	timeout := r.ex.Timeout
-	if timeout <= 0 {
-		timeout = 10 * time.Minute
-	}
+	timeout := r.timeout()
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	select {
@@ -278,6 +299,14 @@ func (r *run) receive(dev Device, a Action, ch chan Event) (Event, error) {
 	case <-timer.C:
 		return nil, fmt.Errorf("waited %v for %s without progress; devices are at: %s", timeout, a, r.where())
 	}
+}
+
+// timeout is how long a receive may wait: the executor's, or 10 minutes.
+func (r *run) timeout() time.Duration {
+	if r.ex.Timeout > 0 {
+		return r.ex.Timeout
+	}
+	return 10 * time.Minute
 }
 
 // where says which action each device is on.
@@ -343,12 +372,50 @@ func (r *run) step(st *Stage) error {
 			return errAborted
 		}
 	}
+	norm := r.gradNorm()
+	if math.IsNaN(norm) || math.IsInf(norm, 0) {
+		return r.nonFinite()
+	}
 	scale := float32(1)
-	if norm := r.gradNorm(); r.in.MaxGradNorm > 0 && norm > r.in.MaxGradNorm {
+	if r.in.MaxGradNorm > 0 && norm > r.in.MaxGradNorm {
 		scale = float32(r.in.MaxGradNorm / (norm + 1e-6))
 	}
 	stack.Step(r.in.AdamStep, r.in.Adam, scale)
 	return nil
+}
+
+// nonFinite names where a NaN or infinity shows first: the loss, or else the
+// gradient nearest the loss (gradients flow backward, so the ones before it
+// are usually its consequence). Every stage returns it before stepping, so
+// no parameter is touched.
+func (r *run) nonFinite() error {
+	last := len(r.ex.Stages) - 1
+	for _, l := range r.lossSums {
+		if math.IsNaN(l) || math.IsInf(l, 0) {
+			return &NumericError{Step: r.in.AdamStep, Stage: last, Device: r.ex.Stages[last].Device.Name(), Tensor: "the loss", Value: l}
+		}
+	}
+	for s := last; s >= 0; s-- {
+		sq := r.squares[s]
+		for i := len(sq) - 1; i >= 0; i-- {
+			if v := sq[i]; math.IsNaN(v) || math.IsInf(v, 0) {
+				st := r.ex.Stages[s]
+				return &NumericError{Step: r.in.AdamStep, Stage: s, Device: st.Device.Name(), Tensor: "the gradient of " + st.Stack.GradNames()[i], Value: v}
+			}
+		}
+	}
+	return &NumericError{Step: r.in.AdamStep, Stage: -1, Tensor: "the gradient norm", Value: r.gradNorm()}
+}
+
+// NumericError is a NaN or infinity found in a loss or a gradient.
+type NumericError struct {
+	Step, Stage    int
+	Device, Tensor string
+	Value          float64
+}
+
+func (e *NumericError) Error() string {
+	return fmt.Sprintf("step %d: stage %d (%s): %s is %v; no parameter was updated (lower --lr or set --max-grad-norm)", e.Step, e.Stage, e.Device, e.Tensor, e.Value)
 }
 
 // gradNorm adds every stage's squares in model order, so any split gives

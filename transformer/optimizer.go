@@ -41,13 +41,27 @@ func (s *Stack) FoldTiedGrad(peer kernels.Buffer) {
 func (s *Stack) GradSquares() []float64 {
 	out := make([]float64, 0, len(s.G.T))
 	for i, g := range s.G.T {
-		if i == s.wte && !s.spec.Embed {
-			continue
+		if s.counted(i) {
+			out = append(out, s.ops.SumSquares(g))
 		}
-		out = append(out, s.ops.SumSquares(g))
 	}
 	return out
 }
+
+// GradNames names the tensors of GradSquares, in the same order.
+func (s *Stack) GradNames() []string {
+	out := make([]string, 0, len(s.G.T))
+	for i, t := range s.G.Specs {
+		if s.counted(i) {
+			out = append(out, t.Name)
+		}
+	}
+	return out
+}
+
+// counted says whether tensor i's gradient counts in the norm: all but the
+// LM head's copy of wte.
+func (s *Stack) counted(i int) bool { return i != s.wte || s.spec.Embed }
 
 // Step applies AdamW (t is the 1-based step) to every parameter from its
 // gradient times gradScale, then zeroes the gradients. Weight decay applies

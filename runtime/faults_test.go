@@ -1,0 +1,71 @@
+// Faults: a NaN stops the step before any update and names the tensor; a stalled device fails the step instead of hanging.
+package runtime
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"baton/kernels"
+)
+
+func TestNonFiniteLossNamesStageAndUpdatesNothing(t *testing.T) {
+	pl := newPipeline(t, eqModel, "1f1b", 2, 2, eqBatch)
+	pl.step(t)
+	st := pl.stages[1]
+	i := st.Stack.P.Index("h.3.mlp.c_fc.bias")
+	bad := st.Stack.Read(st.Stack.P, i)
+	bad[0] = float32(math.Inf(1))
+	st.Stack.Write(st.Stack.P, i, bad)
+	before := st.Stack.Read(st.Stack.P, 0)
+
+	_, err := pl.ex.Run(pl.in)
+	var ne *NumericError
+	if !errors.As(err, &ne) {
+		t.Fatalf("want a NumericError, got %v", err)
+	}
+	if ne.Stage != 1 || ne.Tensor != "the loss" || ne.Step != pl.in.AdamStep {
+		t.Errorf("error names stage %d tensor %q step %d: %v", ne.Stage, ne.Tensor, ne.Step, err)
+	}
+	after := st.Stack.Read(st.Stack.P, 0)
+	for j := range before {
+		if before[j] != after[j] {
+			t.Fatalf("%s changed although the step failed", st.Stack.P.Specs[0].Name)
+		}
+	}
+}
+
+// stalledDevice never delivers its sends: the copy hangs as a broken link would.
+type stalledDevice struct {
+	Device
+	release chan struct{}
+}
+
+func (d *stalledDevice) CopyTo(peer Device, dst, src kernels.Buffer) { <-d.release }
+
+func TestStalledDeviceFailsTheStepSayingWhoWaitsOnWhat(t *testing.T) {
+	pl := newPipeline(t, eqModel, "gpipe", 2, 2, eqBatch)
+	stall := &stalledDevice{Device: pl.devs[0], release: make(chan struct{})}
+	defer close(stall.release)
+	pl.ex.Devices[0] = stall
+	pl.stages[0].Device = stall
+	pl.ex.Timeout = 200 * time.Millisecond
+	done := make(chan error, 1)
+	go func() { _, err := pl.ex.Run(pl.in); done <- err }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("the executor hung")
+	}
+	if err == nil {
+		t.Fatal("a stalled device did not fail the step")
+	}
+	for _, want := range []string{"1RECV_F0", "cpu:0 at 0SEND_F0", "cpu:1 at 1RECV_F0", ">>1RECV_F0<<"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q:\n%v", want, err)
+		}
+	}
+}
