@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -35,6 +34,7 @@ type TrainConfig struct {
 	Data         string // path; "" is the default corpus
 	DataLimit    int64  // bytes of text to read
 	EvalEvery    int    // steps between validation passes (0: only at the end)
+	SaveEvery    int    // steps between checkpoints (0: only at the end)
 	EvalBatches  int    // validation batches per pass
 	Split        []int  // blocks per stage (overrides the planner)
 	LayerMap     []int  // a device index per block
@@ -99,7 +99,7 @@ type Summary struct {
 	StartStep    int          `json:"start_step"`
 	FirstLoss    float64      `json:"first_loss"`
 	LastLoss     float64      `json:"last_loss"`
-	ValLoss      float64      `json:"val_loss"`
+	ValLoss      *float64     `json:"val_loss"` // null when the run was interrupted before evaluating
 	TokensPerSec float64      `json:"tokens_per_sec"`
 	Seconds      float64      `json:"seconds"`
 	Interrupted  bool         `json:"interrupted"`
@@ -272,8 +272,7 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 	m := t.ex.Sched.Microbatches
 	lr := LRSchedule{Max: cfg.LR, Min: cfg.MinLR, Warmup: cfg.Warmup, End: cfg.Steps}
 	sum := &Summary{Preset: cfg.Preset, Config: cfg.Model, Params: cfg.Model.NumParams(), Schedule: t.ex.Sched.Name,
-		Microbatches: m, Batch: cfg.Batch, Context: cfg.Context, StartStep: t.start, Data: t.ds.Describe(), Plan: t.plan,
-		ValLoss: math.NaN()}
+		Microbatches: m, Batch: cfg.Batch, Context: cfg.Context, StartStep: t.start, Data: t.ds.Describe(), Plan: t.plan}
 	for _, d := range t.devs {
 		sum.Devices = append(sum.Devices, d.Name())
 	}
@@ -322,6 +321,11 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 				return nil, err
 			}
 		}
+		if cfg.SaveEvery > 0 && step%cfg.SaveEvery == 0 && step < cfg.Steps {
+			if err := t.save(step); err != nil {
+				return nil, err
+			}
+		}
 		if progress != nil {
 			progress(p)
 		}
@@ -332,9 +336,12 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 		sum.FirstLoss, sum.LastLoss = sum.Losses[0], sum.Losses[len(sum.Losses)-1]
 		sum.TokensPerSec = float64(len(sum.Losses)*cfg.Batch*cfg.Context) / trainTime.Seconds()
 	}
-	var err error
-	if sum.ValLoss, err = t.evaluate(in); err != nil {
-		return nil, err
+	if !sum.Interrupted {
+		val, err := t.evaluate(in)
+		if err != nil {
+			return nil, err
+		}
+		sum.ValLoss = &val
 	}
 	if err := t.save(step); err != nil {
 		return nil, err
@@ -377,9 +384,6 @@ func (t *Trainer) save(step int) error {
 }
 
 func (t *Trainer) writeSummary(sum *Summary) error {
-	if math.IsNaN(sum.ValLoss) {
-		return errors.New("validation loss is NaN")
-	}
 	raw, err := json.MarshalIndent(sum, "", "  ")
 	if err != nil {
 		return err

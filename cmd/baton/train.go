@@ -38,6 +38,7 @@ type trainFlags struct {
 	data                           string
 	dataLimit                      int64
 	evalEvery, evalBatches         int
+	saveEvery                      int
 	out                            string
 	resume, overwrite, quiet       bool
 	timeout                        time.Duration
@@ -74,6 +75,7 @@ func trainCmd() *cobra.Command {
 	fl.Int64Var(&f.dataLimit, "data-limit", 16<<20, "bytes of text to read at most")
 	fl.IntVar(&f.evalEvery, "eval-every", 100, "steps between validation passes")
 	fl.IntVar(&f.evalBatches, "eval-batches", 8, "validation batches per pass")
+	fl.IntVar(&f.saveEvery, "save-every", 100, "steps between checkpoints (0: only at the end)")
 	fl.StringVar(&f.out, "out", "", "run directory (default: runs/<date-time>)")
 	fl.BoolVar(&f.resume, "resume", false, "continue the run in --out from its checkpoint")
 	fl.BoolVar(&f.overwrite, "overwrite", false, "start over in an --out that already holds a checkpoint")
@@ -107,7 +109,7 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 		Preset: name, Model: mc, Devices: f.devices, Schedule: f.schedule, Microbatches: f.microbatches,
 		Batch: f.batch, Context: mc.MaxT, Steps: f.steps, LR: float32(f.lr), MinLR: float32(f.minLR),
 		Warmup: f.warmup, WeightDecay: float32(f.weightDecay), MaxGradNorm: f.maxGradNorm, Seed: f.seed,
-		Data: f.data, DataLimit: f.dataLimit, EvalEvery: f.evalEvery, EvalBatches: f.evalBatches,
+		Data: f.data, DataLimit: f.dataLimit, EvalEvery: f.evalEvery, EvalBatches: f.evalBatches, SaveEvery: f.saveEvery,
 		Split: split, LayerMap: lmap, Timeout: f.timeout, Out: out, Resume: f.resume,
 	}
 	if f.resume {
@@ -167,7 +169,11 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		return err
 	}
 	if !f.quiet {
-		fmt.Fprintf(out, "\nsteps %d  loss %.4f → %.4f  val %.4f  %.0f tokens/s\n", sum.Steps, sum.FirstLoss, sum.LastLoss, sum.ValLoss, sum.TokensPerSec)
+		val := "not measured (interrupted)"
+		if sum.ValLoss != nil {
+			val = fmt.Sprintf("%.4f", *sum.ValLoss)
+		}
+		fmt.Fprintf(out, "\nsteps %d  loss %.4f → %.4f  val %s  %.0f tokens/s\n", sum.Steps, sum.FirstLoss, sum.LastLoss, val, sum.TokensPerSec)
 		if sum.Report != nil {
 			sum.Report.Print(out)
 		}
