@@ -240,6 +240,7 @@ func (r *run) do(dev Device, a Action, rec *Record) (err error) {
 	st := r.ex.Stages[a.Stage]
 	stack := st.Stack
 	mb := a.Microbatch
+	evaluating := r.in.DScale == 0 // no backward follows: a stash is done once its output is passed on
 	rec.start = dev.Record()
 	switch a.Kind {
 	case F:
@@ -254,18 +255,28 @@ func (r *run) do(dev Device, a Action, rec *Record) (err error) {
 		rec.end = dev.Record()
 		if stack.Spec().Head {
 			r.lossSums[mb] = stack.LossSum(mb)
+			if evaluating {
+				stack.Release(mb)
+			}
 		}
 		return nil
 	case B:
 		stack.Backward(mb)
+		if stack.Spec().Embed {
+			stack.Release(mb)
+		}
 	case SendF:
 		next := r.ex.Stages[a.Stage+1]
 		dev.CopyTo(next.Device, next.Stack.Input(mb), stack.Output(mb))
 		r.mail[mailKey{RecvF, a.Stage + 1, mb}] <- dev.Record()
+		if evaluating {
+			stack.Release(mb)
+		}
 	case SendB:
 		prev := r.ex.Stages[a.Stage-1]
 		dev.CopyTo(prev.Device, prev.Stack.GradOutput(mb), stack.GradInput(mb))
 		r.mail[mailKey{RecvB, a.Stage - 1, mb}] <- dev.Record()
+		stack.Release(mb)
 	case RecvF, RecvB:
 		rec.w0 = rec.start
 		ev, err := r.receive(dev, a, r.mail[mailKey{a.Kind, a.Stage, mb}])

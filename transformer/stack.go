@@ -191,8 +191,7 @@ func (s *Stack) GradInput(mb int) kernels.Buffer { return s.set(mb, "GradInput")
 // tokens (B,T); the last takes targets (B,T), computes the loss and, fused
 // with it, the head's backward with the loss scaled by dscale (1 / the number
 // of tokens in the whole batch, so micro-batch gradients sum to the batch's).
-// dscale 0 means evaluation: no gradient, and the stash is free again at once
-// (Output and LossSum stay readable until the next Forward).
+// dscale 0 means evaluation: no gradient, and no Backward to follow.
 func (s *Stack) Forward(mb int, tokens, targets []int32, dscale float32) {
 	a := s.acquire(mb)
 	ops, d := s.ops, s.d
@@ -213,12 +212,15 @@ func (s *Stack) Forward(mb int, tokens, targets []int32, dscale float32) {
 		headForwardBackward(ops, &s.head, a.losses, a.dOut, x, a.targets, s.P.T[s.lnfW], s.P.T[s.lnfB], s.P.T[s.wte],
 			s.G.T[s.lnfW], s.G.T[s.lnfB], s.dwteHead, d.N(), d.C, s.cfg.V, dscale)
 	}
-	if dscale == 0 {
-		s.release(a)
-	}
 }
 
-// release makes a stash reusable; the micro-batch keeps it until then.
+// Release makes micro-batch mb's stash reusable. Its owner calls it once
+// nothing more will be read: after the backward's GradInput was sent (or
+// after Backward on the first stack), and in evaluation after the Output was
+// sent (or after LossSum on the last stack). Until then the stash stays
+// mb's even when a neighbour's transfer needs a new one.
+func (s *Stack) Release(mb int) { s.release(s.set(mb, "Release")) }
+
 func (s *Stack) release(a *actSet) {
 	s.mu.Lock()
 	a.done = true
@@ -239,8 +241,7 @@ func (s *Stack) LossSum(mb int) float64 {
 
 // Backward propagates micro-batch mb's output gradient (GradOutput, or the
 // head's own on the last stack) to GradInput, accumulating parameter
-// gradients; on the first stack it ends in the embedding's gradients. The
-// stash is reusable afterwards, once GradInput has been read.
+// gradients; on the first stack it ends in the embedding's gradients.
 func (s *Stack) Backward(mb int) {
 	a := s.set(mb, "Backward")
 	ops, d := s.ops, s.d
@@ -257,7 +258,6 @@ func (s *Stack) Backward(mb int) {
 	if s.spec.Embed {
 		ops.EncoderBackward(s.G.T[s.wte], s.G.T[s.wpe], a.dIn, a.tokens, d.B, d.T, d.C)
 	}
-	s.release(a)
 }
 
 // Logits runs an undivided model on tokens (B,T) and writes the logits
