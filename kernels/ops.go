@@ -23,7 +23,7 @@ type Buffer interface {
 }
 
 // Ops is a compute backend. Every method runs on the backend's own device, in
-// the order called; host-side methods (Download, SumSquares, Sync) return only
+// the order called; host-side methods (Download, SumSquares) return only
 // when the data is on the host.
 type Ops interface {
 	Name() string

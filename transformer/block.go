@@ -30,21 +30,34 @@ func newBlockActs(ops kernels.Ops, B, T, C, NH int) blockActs {
 	}
 }
 
+// linearGrads are the gradients of a block's four linear layers' outputs:
+// all their weight gradients need besides the stashed inputs. A full
+// backward keeps them in scratch for a moment; a split one (I now, W later)
+// stashes them per micro-batch until W.
+type linearGrads struct {
+	dqkv   kernels.Buffer // (B,T,3C) of attn.c_attn
+	dres2  kernels.Buffer // (B,T,C) of attn.c_proj (and of res2)
+	dfch   kernels.Buffer // (B,T,4C) of mlp.c_fc
+	dblock kernels.Buffer // (B,T,C) of mlp.c_proj: the block's output gradient
+}
+
+func newLinearGrads(ops kernels.Ops, N, C int) linearGrads {
+	return linearGrads{dqkv: ops.Alloc(N * 3 * C), dres2: ops.Alloc(N * C), dfch: ops.Alloc(N * 4 * C), dblock: ops.Alloc(N * C)}
+}
+
 // blockScratch is per-stack working memory, reused by every micro-batch.
 type blockScratch struct {
 	proj  kernels.Buffer // (B,T,C) attention or MLP projection before the residual add
-	dres2 kernels.Buffer // (B,T,C)
 	dln   kernels.Buffer // (B,T,C)
 	datty kernels.Buffer // (B,T,C)
-	dqkv  kernels.Buffer // (B,T,3C)
 	dfchG kernels.Buffer // (B,T,4C)
-	dfch  kernels.Buffer // (B,T,4C)
+	lin   linearGrads    // for backwards that are not split
 }
 
 func newBlockScratch(ops kernels.Ops, N, C int) blockScratch {
 	return blockScratch{
-		proj: ops.Alloc(N * C), dres2: ops.Alloc(N * C), dln: ops.Alloc(N * C), datty: ops.Alloc(N * C),
-		dqkv: ops.Alloc(N * 3 * C), dfchG: ops.Alloc(N * 4 * C), dfch: ops.Alloc(N * 4 * C),
+		proj: ops.Alloc(N * C), dln: ops.Alloc(N * C), datty: ops.Alloc(N * C), dfchG: ops.Alloc(N * 4 * C),
+		lin: newLinearGrads(ops, N, C),
 	}
 }
 
@@ -59,9 +72,13 @@ func linearForward(ops kernels.Ops, out, inp, w, bias kernels.Buffer, N, C, OC i
 	ops.BiasForward(out, bias, N, OC)
 }
 
-// linearBackward: dinp (N,C) = dout @ wᵀ; dw (C,OC) += inpᵀ @ dout; dbias (OC) += Σ dout.
-func linearBackward(ops kernels.Ops, dinp, dw, dbias, dout, inp, w kernels.Buffer, N, C, OC int) {
+// linearBackwardInput: dinp (N,C) = dout (N,OC) @ wᵀ.
+func linearBackwardInput(ops kernels.Ops, dinp, dout, w kernels.Buffer, N, C, OC int) {
 	ops.Gemm(false, true, N, C, OC, 1, dout, w, 0, dinp)
+}
+
+// linearBackwardWeight: dw (C,OC) += inpᵀ @ dout; dbias (OC) += Σ dout.
+func linearBackwardWeight(ops kernels.Ops, dw, dbias, dout, inp kernels.Buffer, N, C, OC int) {
 	ops.Gemm(true, false, C, OC, N, 1, inp, dout, 1, dw)
 	ops.BiasBackward(dbias, dout, N, OC)
 }
@@ -81,20 +98,34 @@ func blockForward(ops kernels.Ops, w []kernels.Buffer, a *blockActs, s *blockScr
 	ops.ResidualForward(a.out, a.res2, s.proj, N*C)
 }
 
-// blockBackward turns dout (B,T,C), the gradient of a.out, into dinp (B,T,C),
-// the gradient of inp, accumulating parameter gradients into g. dinp may be dout.
-func blockBackward(ops kernels.Ops, w, g []kernels.Buffer, a *blockActs, s *blockScratch, inp, dout, dinp kernels.Buffer, d dims) {
+// blockBackwardInput turns dout (B,T,C), the gradient of a.out, into dinp
+// (B,T,C), the gradient of inp: the critical path of the backward pass. It
+// accumulates the LayerNorms' parameter gradients into g and leaves the
+// linear layers' output gradients in lg for blockBackwardWeight. dinp may be dout.
+func blockBackwardInput(ops kernels.Ops, w, g []kernels.Buffer, a *blockActs, lg *linearGrads, s *blockScratch, inp, dout, dinp kernels.Buffer, d dims) {
 	N, C := d.N(), d.C
+	ops.Copy(lg.dblock, dout)
 	// MLP: out = res2 + proj(gelu(fc(ln2(res2)))).
-	linearBackward(ops, s.dfchG, g[model.FcProjW], g[model.FcProjB], dout, a.fchGelu, w[model.FcProjW], N, 4*C, C)
-	ops.GeluBackward(s.dfch, a.fch, s.dfchG, N*4*C)
-	linearBackward(ops, s.dln, g[model.FcW], g[model.FcB], s.dfch, a.ln2, w[model.FcW], N, C, 4*C)
-	ops.Copy(s.dres2, dout)
-	ops.LayerNormBackward(s.dres2, g[model.Ln2W], g[model.Ln2B], s.dln, a.res2, w[model.Ln2W], a.ln2Mean, a.ln2Rstd, N, C)
+	linearBackwardInput(ops, s.dfchG, lg.dblock, w[model.FcProjW], N, 4*C, C)
+	ops.GeluBackward(lg.dfch, a.fch, s.dfchG, N*4*C)
+	linearBackwardInput(ops, s.dln, lg.dfch, w[model.FcW], N, C, 4*C)
+	ops.Copy(lg.dres2, lg.dblock)
+	ops.LayerNormBackward(lg.dres2, g[model.Ln2W], g[model.Ln2B], s.dln, a.res2, w[model.Ln2W], a.ln2Mean, a.ln2Rstd, N, C)
 	// Attention: res2 = inp + proj(attn(qkv(ln1(inp)))).
-	linearBackward(ops, s.datty, g[model.AttProjW], g[model.AttProjB], s.dres2, a.atty, w[model.AttProjW], N, C, C)
-	ops.AttentionBackward(s.dqkv, s.datty, a.qkv, a.atty, a.lse, d.B, d.T, C, d.NH)
-	linearBackward(ops, s.dln, g[model.QKVW], g[model.QKVB], s.dqkv, a.ln1, w[model.QKVW], N, C, 3*C)
-	ops.Copy(dinp, s.dres2)
+	linearBackwardInput(ops, s.datty, lg.dres2, w[model.AttProjW], N, C, C)
+	ops.AttentionBackward(lg.dqkv, s.datty, a.qkv, a.atty, a.lse, d.B, d.T, C, d.NH)
+	linearBackwardInput(ops, s.dln, lg.dqkv, w[model.QKVW], N, C, 3*C)
+	ops.Copy(dinp, lg.dres2)
 	ops.LayerNormBackward(dinp, g[model.Ln1W], g[model.Ln1B], s.dln, inp, w[model.Ln1W], a.ln1Mean, a.ln1Rstd, N, C)
+}
+
+// blockBackwardWeight accumulates the four linear layers' weight and bias
+// gradients into g, from their stashed inputs and the output gradients lg.
+// It can run at any time after blockBackwardInput: nothing waits for it.
+func blockBackwardWeight(ops kernels.Ops, g []kernels.Buffer, a *blockActs, lg *linearGrads, d dims) {
+	N, C := d.N(), d.C
+	linearBackwardWeight(ops, g[model.FcProjW], g[model.FcProjB], lg.dblock, a.fchGelu, N, 4*C, C)
+	linearBackwardWeight(ops, g[model.FcW], g[model.FcB], lg.dfch, a.ln2, N, C, 4*C)
+	linearBackwardWeight(ops, g[model.AttProjW], g[model.AttProjB], lg.dres2, a.atty, N, C, C)
+	linearBackwardWeight(ops, g[model.QKVW], g[model.QKVB], lg.dqkv, a.ln1, N, C, 3*C)
 }

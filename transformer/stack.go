@@ -60,6 +60,7 @@ type actSet struct {
 	losses          kernels.Buffer // (B,T) last stage
 	dOut            kernels.Buffer // (B,T,C) gradient of the stack's output (received, or from the head)
 	dIn             kernels.Buffer // (B,T,C) gradient of in
+	lin             []linearGrads  // per block, for a split backward; allocated by the first one
 }
 
 // NewStack allocates a stack's parameters (zeroed: see Init or SetParam),
@@ -244,19 +245,63 @@ func (s *Stack) LossSum(mb int) float64 {
 // gradients; on the first stack it ends in the embedding's gradients.
 func (s *Stack) Backward(mb int) {
 	a := s.set(mb, "Backward")
-	ops, d := s.ops, s.d
-	dout := a.dOut
 	for i := len(s.blocks) - 1; i >= 0; i-- {
-		first := s.blocks[i]
-		inp := a.in
-		if i > 0 {
-			inp = a.blocks[i-1].out
-		}
-		blockBackward(ops, s.P.T[first:first+model.NumBlockTensors], s.G.T[first:first+model.NumBlockTensors], &a.blocks[i], &s.scratch, inp, dout, a.dIn, d)
-		dout = a.dIn
+		s.backwardInput(a, i, &s.scratch.lin)
+		s.backwardWeight(a, i, &s.scratch.lin)
 	}
+	s.embeddingBackward(a)
+}
+
+// BackwardInput is the first half of a split backward (zero-bubble
+// schedules): GradInput and the LayerNorms' gradients, stashing what the
+// linear layers' weight gradients need. BackwardWeight(mb) must follow.
+func (s *Stack) BackwardInput(mb int) {
+	a := s.set(mb, "BackwardInput")
+	if a.lin == nil {
+		N, C := s.d.N(), s.d.C
+		for range s.blocks {
+			a.lin = append(a.lin, newLinearGrads(s.ops, N, C))
+		}
+	}
+	for i := len(s.blocks) - 1; i >= 0; i-- {
+		s.backwardInput(a, i, &a.lin[i])
+	}
+}
+
+// BackwardWeight is the second half of a split backward: the linear layers'
+// and the embedding's weight gradients. Added in the same order as Backward
+// adds them, so splitting changes no bit of the result.
+func (s *Stack) BackwardWeight(mb int) {
+	a := s.set(mb, "BackwardWeight")
+	for i := len(s.blocks) - 1; i >= 0; i-- {
+		s.backwardWeight(a, i, &a.lin[i])
+	}
+	s.embeddingBackward(a)
+}
+
+// backwardInput runs block i's input-gradient half: from the stack's output
+// gradient (last block) or the next block's input gradient, into a.dIn.
+func (s *Stack) backwardInput(a *actSet, i int, lg *linearGrads) {
+	first := s.blocks[i]
+	inp, dout := a.in, a.dIn
+	if i > 0 {
+		inp = a.blocks[i-1].out
+	}
+	if i == len(s.blocks)-1 {
+		dout = a.dOut
+	}
+	blockBackwardInput(s.ops, s.P.T[first:first+model.NumBlockTensors], s.G.T[first:first+model.NumBlockTensors], &a.blocks[i], lg, &s.scratch, inp, dout, a.dIn, s.d)
+}
+
+func (s *Stack) backwardWeight(a *actSet, i int, lg *linearGrads) {
+	first := s.blocks[i]
+	blockBackwardWeight(s.ops, s.G.T[first:first+model.NumBlockTensors], &a.blocks[i], lg, s.d)
+}
+
+// embeddingBackward scatters the first block's input gradient into wte and wpe.
+func (s *Stack) embeddingBackward(a *actSet) {
 	if s.spec.Embed {
-		ops.EncoderBackward(s.G.T[s.wte], s.G.T[s.wpe], a.dIn, a.tokens, d.B, d.T, d.C)
+		s.ops.EncoderBackward(s.G.T[s.wte], s.G.T[s.wpe], a.dIn, a.tokens, s.d.B, s.d.T, s.d.C)
 	}
 }
 
