@@ -72,7 +72,8 @@ type run struct {
 	squares  [][]float64  // per stage: gradient sums of squares
 	squared  []chan struct{}
 	lossSums []float64
-	progress []atomic.Int64 // per device: index of the action being run
+	split    map[[2]int]bool // (stage, micro-batch) whose backward is split into I and W
+	progress []atomic.Int64  // per device: index of the action being run
 	abort    chan struct{}
 	once     sync.Once
 	err      error
@@ -119,6 +120,7 @@ func (ex *Executor) execute(lists [][]Action, in *StepInput) (*StepResult, error
 		lossSums: make([]float64, len(in.Tokens)),
 		progress: make([]atomic.Int64, len(lists)),
 		abort:    make(chan struct{}),
+		split:    map[[2]int]bool{},
 	}
 	for s := range p {
 		r.tied[s] = make(chan Event, 1)
@@ -128,6 +130,9 @@ func (ex *Executor) execute(lists [][]Action, in *StepInput) (*StepResult, error
 		for _, a := range l {
 			if a.Kind == RecvF || a.Kind == RecvB {
 				r.mail[mailKey{a.Kind, a.Stage, a.Microbatch}] = make(chan Event, 1)
+			}
+			if a.Kind == W {
+				r.split[[2]int{a.Stage, a.Microbatch}] = true
 			}
 		}
 	}
@@ -265,6 +270,11 @@ func (r *run) do(dev Device, a Action, rec *Record) (err error) {
 		if stack.Spec().Embed {
 			stack.Release(mb)
 		}
+	case I:
+		stack.BackwardInput(mb)
+	case W:
+		stack.BackwardWeight(mb) // after the SEND_B of its I, so the stash is done
+		stack.Release(mb)
 	case SendF:
 		next := r.ex.Stages[a.Stage+1]
 		dev.CopyTo(next.Device, next.Stack.Input(mb), stack.Output(mb))
@@ -276,7 +286,9 @@ func (r *run) do(dev Device, a Action, rec *Record) (err error) {
 		prev := r.ex.Stages[a.Stage-1]
 		dev.CopyTo(prev.Device, prev.Stack.GradOutput(mb), stack.GradInput(mb))
 		r.mail[mailKey{RecvB, a.Stage - 1, mb}] <- dev.Record()
-		stack.Release(mb)
+		if !r.split[[2]int{a.Stage, mb}] {
+			stack.Release(mb)
+		}
 	case RecvF, RecvB:
 		rec.w0 = rec.start
 		ev, err := r.receive(dev, a, r.mail[mailKey{a.Kind, a.Stage, mb}])

@@ -12,6 +12,10 @@ package runtime
 // placing each send right after the action that produced its data and each
 // receive right before the action that needs it adds no waiting of its own:
 // the lowered schedule deadlocks only if the compute order already does.
+// Neighbours are stages s and s+1, wherever they sit: with chunks, stage
+// p−1 on the last device sends to stage p on device 0, and with one device
+// every send and its receive are on the same list, the send first; a send is
+// a send even then, so the executor has one path between stages.
 // Communication already in s is dropped and derived again, so Lower is
 // idempotent. s is not modified.
 func Lower(s *Schedule) *Schedule {

@@ -71,3 +71,36 @@ func TestLowerOneStage(t *testing.T) {
 		t.Errorf("one stage lowered to %s, want %s", got, want)
 	}
 }
+
+// With several stages per device every stage boundary gets its sends and
+// receives, whether the neighbour is on another device (stage 1 → 2 goes
+// from device 1 to device 0) or, with one device, on the same one.
+func TestLowerSeveralStagesPerDevice(t *testing.T) {
+	for _, pv := range [][2]int{{2, 2}, {1, 3}, {3, 2}} {
+		p, v, m := pv[0], pv[1], 3*pv[0]
+		s, err := GenerateChunks("interleaved", p, m, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		low := Lower(s)
+		if err := Validate(low); err != nil {
+			t.Fatal(err)
+		}
+		n := map[[2]int]int{} // (stage, kind) → count
+		for d, l := range low.Lists {
+			for _, a := range l {
+				if s.DeviceOf(a.Stage) != d {
+					t.Errorf("p=%d v=%d: %s on device %d", p, v, a, d)
+				}
+				n[[2]int{a.Stage, int(a.Kind)}]++
+			}
+		}
+		for st := range s.Stages {
+			for k, want := range map[Kind]bool{SendF: st < s.Stages-1, RecvB: st < s.Stages-1, RecvF: st > 0, SendB: st > 0} {
+				if got := n[[2]int{st, int(k)}]; got != m && want || got != 0 && !want {
+					t.Errorf("p=%d v=%d: stage %d has %d %s", p, v, st, got, k)
+				}
+			}
+		}
+	}
+}

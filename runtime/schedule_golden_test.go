@@ -13,16 +13,19 @@ var updateGolden = flag.Bool("update", false, "rewrite the golden files under te
 
 func TestGoldenScheduleGrids(t *testing.T) {
 	for _, c := range []struct {
-		name string
-		p, m int
-		file string
+		name    string
+		p, m, v int
+		file    string
 	}{
-		{"naive", 2, 1, "naive_p2.txt"},
-		{"gpipe", 2, 4, "gpipe_p2_m4.txt"},
-		{"1f1b", 4, 8, "1f1b_p4_m8.txt"},
-		{"1f1b", 3, 2, "1f1b_p3_m2.txt"},
+		{"naive", 2, 1, 1, "naive_p2.txt"},
+		{"gpipe", 2, 4, 1, "gpipe_p2_m4.txt"},
+		{"1f1b", 4, 8, 1, "1f1b_p4_m8.txt"},
+		{"1f1b", 3, 2, 1, "1f1b_p3_m2.txt"},
+		{"interleaved", 2, 4, 2, "interleaved_p2_v2_m4.txt"},
+		{"zb-h1", 4, 8, 1, "zb-h1_p4_m8.txt"},
+		{"zb-h2", 4, 8, 1, "zb-h2_p4_m8.txt"},
 	} {
-		s, err := Generate(c.name, c.p, c.m)
+		s, err := GenerateChunks(c.name, c.p, c.m, c.v)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -30,7 +33,11 @@ func TestGoldenScheduleGrids(t *testing.T) {
 		if err := Validate(low); err != nil {
 			t.Fatal(err)
 		}
-		got := fmt.Sprintf("# %s, p=%d, m=%d, lowered, all actions\n", c.name, c.p, s.Microbatches) + low.Grid(true)
+		chunks := ""
+		if c.v > 1 {
+			chunks = fmt.Sprintf(", v=%d", c.v)
+		}
+		got := fmt.Sprintf("# %s, p=%d%s, m=%d, lowered, all actions\n", c.name, c.p, chunks, s.Microbatches) + low.Grid(true)
 		path := filepath.Join("testdata", "schedules", c.file)
 		if *updateGolden {
 			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

@@ -19,6 +19,10 @@ type Timeline struct {
 	IdleFrac []float64       // per device: 1 − Busy/StepTime (0 when StepTime is 0)
 	StepTime float64         // the latest end of any action
 	Bubble   float64         // mean of IdleFrac over devices
+
+	// The same step repeated with no barrier between steps: see steady.
+	SteadyPeriod float64 // time per step: the longest device span
+	SteadyBubble float64 // mean over devices of 1 − Busy/SteadyPeriod
 }
 
 // UniformCost is the cost model of the analytic bubble: every forward costs
@@ -105,5 +109,6 @@ func Simulate(s *Schedule, cost func(Action) float64) (*Timeline, error) {
 		}
 		tl.Bubble += tl.IdleFrac[d] / float64(p)
 	}
+	tl.steady()
 	return tl, nil
 }

@@ -151,3 +151,29 @@ func TestSimulateZeroCost(t *testing.T) {
 		t.Errorf("step %v bubble %v, want 0 and 0", tl.StepTime, tl.Bubble)
 	}
 }
+
+// zb-h2 is a parallelogram: device d works 3m without a gap from time d, so
+// overlapping steps leave no bubble. 1f1b keeps device 0 busy to the end.
+func TestSimulateSteady(t *testing.T) {
+	for _, c := range []struct {
+		name                 string
+		step, period, bubble float64
+		steadyBubble         float64
+	}{
+		{"zb-h2", 13, 12, 1.0 / 13, 0},
+		{"1f1b", 15, 15, 3.0 / 15, 3.0 / 15},
+	} {
+		s, err := Generate(c.name, 2, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tl, err := Simulate(Lower(s), UniformCost(1, 2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tl.StepTime != c.step || tl.SteadyPeriod != c.period || math.Abs(tl.Bubble-c.bubble) > 1e-12 || math.Abs(tl.SteadyBubble-c.steadyBubble) > 1e-12 {
+			t.Errorf("%s: step %v period %v bubble %v steady %v; want %v %v %v %v", c.name,
+				tl.StepTime, tl.SteadyPeriod, tl.Bubble, tl.SteadyBubble, c.step, c.period, c.bubble, c.steadyBubble)
+		}
+	}
+}

@@ -23,6 +23,7 @@ type TrainConfig struct {
 	Devices      string       // "cpu:0,cpu:1" …
 	Schedule     string       // naive, gpipe, 1f1b
 	Microbatches int          // per step; must divide Batch
+	Chunks       int          // stages per device (interleaved); 0 means 1
 	Batch        int          // sequences per step
 	Context      int          // tokens per sequence (T ≤ Model.MaxT)
 	Steps        int          // total steps of the run, counted from its start
@@ -107,6 +108,7 @@ type Summary struct {
 	Data         data.Info    `json:"data"`
 	Plan         *model.Plan  `json:"plan"`
 	Losses       []float64    `json:"losses"`
+	StageCosts   []StageCost  `json:"stage_costs"` // mean measured action times, for baton plan --replay
 	*Report                   // the idle report's fields, bubble_measured and per_device among them, inline
 }
 
@@ -152,13 +154,17 @@ func NewTrainer(cfg TrainConfig) (*Trainer, error) {
 	if err != nil {
 		return nil, err
 	}
-	sched, err := Generate(cfg.Schedule, len(names), cfg.Microbatches)
+	sched, err := GenerateChunks(cfg.Schedule, len(names), cfg.Microbatches, max(cfg.Chunks, 1))
 	if err != nil {
 		return nil, fmt.Errorf("--schedule: %w", err)
 	}
+	stageDevices := make([]string, sched.Stages)
+	for s := range stageDevices {
+		stageDevices[s] = names[sched.DeviceOf(s)]
+	}
 	m := sched.Microbatches
 	mbB := cfg.Batch / m
-	plan, err := model.Partition(cfg.Model, names, model.PlanOptions{Split: cfg.Split, LayerMap: cfg.LayerMap, B: mbB, T: cfg.Context, InFlight: maxInt(sched.PeakInFlight())})
+	plan, err := model.Partition(cfg.Model, stageDevices, model.PlanOptions{Split: cfg.Split, LayerMap: cfg.LayerMap, B: mbB, T: cfg.Context, InFlight: maxInt(sched.PeakInFlight())})
 	if err != nil {
 		return nil, err
 	}
@@ -208,12 +214,14 @@ func NewTrainer(cfg TrainConfig) (*Trainer, error) {
 	return t, nil
 }
 
-// NewStages builds one stage per planned stage on its device, with zeroed
-// parameters, for micro-batches of B×T tokens.
+// NewStages builds one stage per planned stage, with zeroed parameters, for
+// micro-batches of B×T tokens. Stage s goes on device s mod p, as
+// Schedule.DeviceOf says: with more stages than devices (interleaving),
+// device d holds stages d, d+p, d+2p, …
 func NewStages(devs []Device, plan *model.Plan, B, T int) ([]*Stage, error) {
 	var stages []*Stage
 	for i, ps := range plan.Stages {
-		dev := devs[i]
+		dev := devs[i%len(devs)]
 		stack, err := transformer.NewStack(dev.Ops(), plan.Config, stackSpec(ps), B, T)
 		if err != nil {
 			return nil, err
@@ -394,15 +402,20 @@ func (t *Trainer) writeSummary(sum *Summary) error {
 // writeReport builds the idle report from the measured steps and draws them:
 // trace.json (every kept step, for Perfetto) and timeline.svg (the last step).
 func (t *Trainer) writeReport(sum *Summary, measured []*StepResult) error {
-	layers := make([]string, len(t.plan.Stages))
+	layers := make([]string, len(t.devs))
 	for i, s := range t.plan.Stages {
-		layers[i] = fmt.Sprintf("%d-%d", s.FirstLayer, s.LastLayer)
+		d := t.ex.Sched.DeviceOf(i)
+		if layers[d] != "" {
+			layers[d] += ","
+		}
+		layers[d] += fmt.Sprintf("%d-%d", s.FirstLayer, s.LastLayer)
 	}
 	rep, err := BuildReport(t.ex.Sched, t.devs, layers, measured)
 	if err != nil {
 		return err
 	}
 	sum.Report = rep
+	sum.StageCosts = MeasuredCosts(measured, len(t.stages))
 	var trace, svg bytes.Buffer
 	if err := WriteTrace(&trace, sum.Devices, measured); err != nil {
 		return err

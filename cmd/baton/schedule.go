@@ -2,8 +2,8 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -23,7 +23,7 @@ type scheduleJSON struct {
 
 func scheduleCmd() *cobra.Command {
 	var name string
-	var stages, m int
+	var stages, m, chunks int
 	var all, asJSON bool
 	var f, b float64
 	cmd := &cobra.Command{
@@ -32,7 +32,7 @@ func scheduleCmd() *cobra.Command {
 		Example: "  baton schedule --schedule 1f1b --stages 4 --microbatches 8",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := runtime.Generate(name, stages, m)
+			s, err := runtime.GenerateChunks(name, stages, m, chunks)
 			if err != nil {
 				return usage(fmt.Errorf("--schedule: %w", err))
 			}
@@ -47,7 +47,7 @@ func scheduleCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			analytic := runtime.AnalyticBubble(s.Name, s.Devices, s.Microbatches)
+			analytic := s.AnalyticBubble()
 			out := cmd.OutOrStdout()
 			if asJSON {
 				j := scheduleJSON{Schedule: s.Name, Stages: s.Stages, Microbatches: s.Microbatches,
@@ -59,9 +59,7 @@ func scheduleCmd() *cobra.Command {
 					}
 					j.Actions = append(j.Actions, row)
 				}
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(j)
+				return writeJSON(out, j)
 			}
 			shown := s
 			if all {
@@ -74,8 +72,9 @@ func scheduleCmd() *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&name, "schedule", "1f1b", "naive, gpipe or 1f1b")
-	fl.IntVar(&stages, "stages", 4, "pipeline stages (one per device)")
+	fl.StringVar(&name, "schedule", "1f1b", strings.Join(runtime.ScheduleNames, ", "))
+	fl.IntVar(&stages, "stages", 4, "devices (with --chunks v, the pipeline has v stages per device)")
+	fl.IntVar(&chunks, "chunks", 1, "stages per device, for interleaved")
 	fl.IntVar(&m, "microbatches", 8, "micro-batches per step")
 	fl.BoolVar(&all, "all", false, "show sends and receives too")
 	fl.BoolVar(&asJSON, "json", false, "print JSON: the lowered action lists and the bubbles")

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,6 +32,7 @@ type trainFlags struct {
 	modelFlags
 	devices, schedule, split, lmap string
 	microbatches, batch, steps     int
+	chunks                         int
 	lr, minLR, weightDecay         float64
 	warmup                         int
 	maxGradNorm                    float64
@@ -59,8 +61,9 @@ func trainCmd() *cobra.Command {
 	fl := cmd.Flags()
 	f.modelFlags.add(fl)
 	fl.StringVar(&f.devices, "devices", "cpu:0,cpu:1,cpu:2,cpu:3", "devices, one stage each: cpu:0,cpu:1 or cpu:0..3; cuda:0 or cuda:0/4 in the cuda build")
-	fl.StringVar(&f.schedule, "schedule", "1f1b", "pipeline schedule: naive, gpipe or 1f1b")
+	fl.StringVar(&f.schedule, "schedule", "1f1b", "pipeline schedule: "+strings.Join(runtime.ScheduleNames, ", "))
 	fl.IntVar(&f.microbatches, "microbatches", 4, "micro-batches per step (must divide --batch; naive always uses 1)")
+	fl.IntVar(&f.chunks, "chunks", 1, "stages per device, for --schedule interleaved (device d holds stages d, d+p, …)")
 	fl.StringVar(&f.split, "split", "", "decoder blocks per stage, e.g. 2,2,2,2 (default: balanced by a cost model)")
 	fl.StringVar(&f.lmap, "layer-map", "", "device index of each block, e.g. 0,0,1,1 (must be contiguous)")
 	fl.IntVar(&f.batch, "batch", 8, "sequences per step")
@@ -106,7 +109,7 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 		out = "runs/" + time.Now().Format("2006-01-02T150405")
 	}
 	cfg := runtime.TrainConfig{
-		Preset: name, Model: mc, Devices: f.devices, Schedule: f.schedule, Microbatches: f.microbatches,
+		Preset: name, Model: mc, Devices: f.devices, Schedule: f.schedule, Microbatches: f.microbatches, Chunks: f.chunks,
 		Batch: f.batch, Context: mc.MaxT, Steps: f.steps, LR: float32(f.lr), MinLR: float32(f.minLR),
 		Warmup: f.warmup, WeightDecay: float32(f.weightDecay), MaxGradNorm: f.maxGradNorm, Seed: f.seed,
 		Data: f.data, DataLimit: f.dataLimit, EvalEvery: f.evalEvery, EvalBatches: f.evalBatches, SaveEvery: f.saveEvery,

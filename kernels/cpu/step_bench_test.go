@@ -1,0 +1,46 @@
+// The whole training step of the default model on this backend, in GFLOP/s.
+
+package cpu
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"baton/kernels"
+	"baton/model"
+	"baton/transformer"
+)
+
+// BenchmarkTrainingStep runs forward, backward and AdamW of the small
+// preset on one batch of B=8 sequences of T=128 tokens, counting
+// model.FLOPsPerToken per token (6N + 6·L·C·T).
+func BenchmarkTrainingStep(b *testing.B) {
+	cfg := model.Presets["small"]
+	const B, T = 8, 128
+	s, err := transformer.NewStack(New(), cfg, transformer.Whole(cfg), B, T)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.Init(1)
+	r := rand.New(rand.NewPCG(1, 1))
+	tokens, targets := make([]int32, B*T), make([]int32, B*T)
+	for i := range tokens {
+		tokens[i], targets[i] = int32(r.IntN(cfg.V)), int32(r.IntN(cfg.V))
+	}
+	hp := kernels.AdamParams{LR: 1e-3, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1}
+	step := func(t int) {
+		s.Forward(0, tokens, targets, 1/float32(B*T))
+		s.Backward(0)
+		s.FoldTiedGrad(nil)
+		s.Step(t, hp, 1)
+	}
+	step(1)
+	m := meter(b)
+	t := 1
+	for b.Loop() {
+		t++
+		step(t)
+	}
+	m.report(cfg.FLOPsPerToken(T) * B * T)
+	b.ReportMetric(float64(b.N*B*T)/b.Elapsed().Seconds(), "tokens/s")
+}

@@ -1,0 +1,184 @@
+// What-if replay: a run's measured action times, re-cut per layer, simulated under another schedule or split.
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"baton/model"
+)
+
+// StageCost is a stage's mean measured time per action kind, in seconds.
+type StageCost struct {
+	Stage int     `json:"stage"`
+	F     float64 `json:"f_s"`
+	B     float64 `json:"b_s"`
+	I     float64 `json:"i_s,omitempty"`
+	W     float64 `json:"w_s,omitempty"`
+	Send  float64 `json:"send_s"` // a send's copy, either direction
+}
+
+// MeasuredCosts averages the steps' action times per stage and kind.
+func MeasuredCosts(steps []*StepResult, stages int) []StageCost {
+	sum := make([][numKinds]float64, stages)
+	n := make([][numKinds]float64, stages)
+	for _, res := range steps {
+		for _, recs := range res.Records {
+			for _, r := range recs {
+				k := r.Action.Kind
+				if k == SendB {
+					k = SendF
+				}
+				sum[r.Action.Stage][k] += (r.End - r.Start - r.Wait).Seconds()
+				n[r.Action.Stage][k]++
+			}
+		}
+	}
+	mean := func(s, k int) float64 {
+		if n[s][k] == 0 {
+			return 0
+		}
+		return sum[s][k] / n[s][k]
+	}
+	out := make([]StageCost, stages)
+	for s := range out {
+		out[s] = StageCost{Stage: s, F: mean(s, int(F)), B: mean(s, int(B)), I: mean(s, int(I)), W: mean(s, int(W)), Send: mean(s, int(SendF))}
+	}
+	return out
+}
+
+// Replay re-cuts a run's measured stage costs into per-block costs, so any
+// other split or schedule of the same model can be priced. A stage's
+// forward time is shared among its blocks and the head by their FLOPs (the
+// head's backward runs inside its forward); backward times among the blocks.
+type Replay struct {
+	Config    model.Config
+	Context   int
+	Batch     int
+	blockF    []float64 // per block: forward seconds per micro-batch
+	blockB    []float64 // per block: full backward
+	blockWFr  float64   // the weight-gradient share of a block's backward
+	head      float64   // the head's forward+backward, fused in the last stage's F
+	send      float64
+	measuredM int
+}
+
+// NewReplay prices each block from a run's plan and measured costs.
+func NewReplay(cfg model.Config, T, batch, m int, plan *model.Plan, costs []StageCost) (*Replay, error) {
+	if len(costs) != len(plan.Stages) {
+		return nil, fmt.Errorf("replay: %d stage costs for %d planned stages", len(costs), len(plan.Stages))
+	}
+	r := &Replay{Config: cfg, Context: T, Batch: batch, measuredM: m, blockF: make([]float64, cfg.L), blockB: make([]float64, cfg.L)}
+	blockF, headF := cfg.BlockFLOPsPerToken(T)/3, cfg.HeadFLOPsPerToken()
+	C, Tf := float64(cfg.C), float64(T)
+	// Weight gradients are the four linear layers' dW: 24C² of a block
+	// backward's 48C² + 4TC FLOPs per token.
+	r.blockWFr = 24 * C * C / (48*C*C + 4*Tf*C)
+	var sends, nsend float64
+	for s, st := range plan.Stages {
+		c := costs[s]
+		back := c.B
+		if back == 0 {
+			back = c.I + c.W
+		}
+		n := float64(st.Blocks())
+		fwdFLOPs := n * blockF
+		if st.Head {
+			fwdFLOPs += headF
+			r.head = c.F * headF / fwdFLOPs
+		}
+		for l := st.FirstLayer; l <= st.LastLayer; l++ {
+			r.blockF[l] = c.F * blockF / fwdFLOPs
+			r.blockB[l] = back / n
+		}
+		if c.Send > 0 {
+			sends += c.Send
+			nsend++
+		}
+	}
+	if nsend > 0 {
+		r.send = sends / nsend
+	}
+	return r, nil
+}
+
+// Prediction is a replay's forecast for one schedule and split.
+type Prediction struct {
+	Schedule     string    `json:"schedule"`
+	Microbatches int       `json:"microbatches"`
+	Chunks       int       `json:"chunks"`
+	Split        []int     `json:"split"`
+	StepS        float64   `json:"pipeline_s"`
+	IdleFrac     []float64 `json:"idle_frac"`
+	Bubble       float64   `json:"bubble"`
+}
+
+// Predict simulates schedule over p devices with m micro-batches and v
+// chunks, on split (nil: the planner's). Per-micro-batch times scale with the
+// micro-batch size: batch/m sequences instead of the run's batch/measuredM.
+func (r *Replay) Predict(schedule string, p, m, v int, split []int) (*Prediction, error) {
+	sched, err := GenerateChunks(schedule, p, m, v)
+	if err != nil {
+		return nil, err
+	}
+	devs := make([]string, sched.Stages)
+	for s := range devs {
+		devs[s] = fmt.Sprintf("d%d", sched.DeviceOf(s))
+	}
+	plan, err := model.Partition(r.Config, devs, model.PlanOptions{Split: split, T: r.Context})
+	if err != nil {
+		return nil, err
+	}
+	scale := float64(r.measuredM) / float64(sched.Microbatches)
+	type cost struct{ f, b float64 }
+	stage := make([]cost, len(plan.Stages))
+	for s, st := range plan.Stages {
+		for l := st.FirstLayer; l <= st.LastLayer; l++ {
+			stage[s].f += r.blockF[l] * scale
+			stage[s].b += r.blockB[l] * scale
+		}
+		if st.Head {
+			stage[s].f += r.head * scale
+		}
+	}
+	tl, err := Simulate(Lower(sched), func(a Action) float64 {
+		c := stage[a.Stage]
+		switch a.Kind {
+		case F:
+			return c.f
+		case B:
+			return c.b
+		case I:
+			return c.b * (1 - r.blockWFr)
+		case W:
+			return c.b * r.blockWFr
+		case SendF, SendB:
+			return r.send * scale
+		}
+		return 0
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Prediction{Schedule: sched.Name, Microbatches: sched.Microbatches, Chunks: v, Split: plan.Split(),
+		StepS: tl.StepTime, IdleFrac: tl.IdleFrac, Bubble: tl.Bubble}, nil
+}
+
+// LoadReplay reads a run directory's summary.json.
+func LoadReplay(runDir string) (*Replay, *Summary, error) {
+	raw, err := os.ReadFile(filepath.Join(runDir, "summary.json"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("--replay: %v (give a run directory written by baton train)", err)
+	}
+	var sum Summary
+	if err := json.Unmarshal(raw, &sum); err != nil {
+		return nil, nil, fmt.Errorf("--replay: %s/summary.json: %v", runDir, err)
+	}
+	if sum.Plan == nil || len(sum.StageCosts) == 0 {
+		return nil, nil, fmt.Errorf("--replay: %s/summary.json has no measured stage costs; it must come from a completed baton train run", runDir)
+	}
+	r, err := NewReplay(sum.Config, sum.Context, sum.Batch, sum.Microbatches, sum.Plan, sum.StageCosts)
+	return r, &sum, err
+}
