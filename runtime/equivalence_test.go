@@ -9,8 +9,8 @@ import (
 	"baton/model"
 )
 
-// eqModel has 4 blocks so it splits over 1, 2 and 4 devices.
-var eqModel = model.Config{V: 64, MaxT: 8, C: 16, NH: 2, L: 4}
+// eqModel has 8 blocks so it splits over 1, 2 and 4 devices with 2 chunks each.
+var eqModel = model.Config{V: 64, MaxT: 8, C: 16, NH: 2, L: 8}
 
 const eqBatch, eqSteps = 8, 3
 
@@ -22,7 +22,13 @@ type trained struct {
 // trainPipeline runs eqSteps steps of a schedule over p CPU devices.
 func trainPipeline(t *testing.T, schedule string, p, m int) trained {
 	t.Helper()
-	pl := newPipeline(t, eqModel, schedule, p, m, eqBatch)
+	return trainChunked(t, schedule, p, m, 1)
+}
+
+// trainChunked runs eqSteps steps with v stages per device.
+func trainChunked(t *testing.T, schedule string, p, m, v int) trained {
+	t.Helper()
+	pl := newChunkedPipeline(t, eqModel, schedule, p, m, v, eqBatch)
 	var out trained
 	for range eqSteps {
 		out.losses = append(out.losses, pl.step(t).Loss)
@@ -38,10 +44,17 @@ func trainPipeline(t *testing.T, schedule string, p, m int) trained {
 func TestPipelineEqualsSingleDevice(t *testing.T) {
 	for _, m := range []int{1, 4, 8} {
 		ref := trainPipeline(t, "gpipe", 1, m)
-		for _, schedule := range []string{"naive", "gpipe", "1f1b"} {
+		for _, schedule := range ScheduleNames {
 			for _, p := range []int{1, 2, 4} {
-				t.Run(fmt.Sprintf("%s/p=%d/m=%d", schedule, p, m), func(t *testing.T) {
-					got := trainPipeline(t, schedule, p, m)
+				v := 1
+				if schedule == "interleaved" {
+					v = 2
+					if m%p != 0 {
+						continue
+					}
+				}
+				t.Run(fmt.Sprintf("%s/p=%d/m=%d/v=%d", schedule, p, m, v), func(t *testing.T) {
+					got := trainChunked(t, schedule, p, m, v)
 					want := ref
 					if schedule == "naive" {
 						// naive runs the whole batch as one micro-batch, whatever m says.

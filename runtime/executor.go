@@ -211,14 +211,27 @@ var errAborted = errors.New("aborted")
 
 func (r *run) worker(d int) []Record {
 	dev := r.ex.Devices[d]
-	recs := make([]Record, 0, len(r.lists[d]))
-	for i, a := range r.lists[d] {
+	list := r.lists[d]
+	recs := make([]Record, 0, len(list))
+	for i, a := range list {
 		r.progress[d].Store(int64(i))
-		rec := Record{Action: a}
-		err := r.do(dev, a, &rec)
+		var err error
+		if a.Kind == Step {
+			var steps []Record
+			steps, err = r.steps(dev, list[i:])
+			recs = append(recs, steps...)
+		} else {
+			rec := Record{Action: a}
+			err = guard(func() error { return r.do(dev, a, &rec) })
+			recs = append(recs, rec)
+		}
 		var numeric *NumericError
 		switch {
 		case err == nil:
+			if a.Kind == Step {
+				r.progress[d].Store(int64(len(list)))
+				return recs
+			}
 		case err == errAborted:
 			return recs
 		case errors.As(err, &numeric):
@@ -228,20 +241,24 @@ func (r *run) worker(d int) []Record {
 			r.fail(fmt.Errorf("%s: action %s failed: %w\n%s", dev.Name(), a, err, r.grid(d, i)))
 			return recs
 		}
-		recs = append(recs, rec)
 	}
-	r.progress[d].Store(int64(len(r.lists[d])))
+	r.progress[d].Store(int64(len(list)))
 	return recs
 }
 
-// do runs one action, turning a panic (a broken invariant in a kernel or a
-// stack) into an error so the grid can be printed.
-func (r *run) do(dev Device, a Action, rec *Record) (err error) {
+// guard turns a panic (a broken invariant in a kernel or a stack) into an
+// error, so the grid of actions can be printed.
+func guard(f func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic: %v", p)
 		}
 	}()
+	return f()
+}
+
+// do runs one action other than STEP.
+func (r *run) do(dev Device, a Action, rec *Record) error {
 	st := r.ex.Stages[a.Stage]
 	stack := st.Stack
 	mb := a.Microbatch
@@ -297,10 +314,6 @@ func (r *run) do(dev Device, a Action, rec *Record) (err error) {
 		}
 		dev.Wait(ev)
 		rec.w1 = dev.Record()
-	case Step:
-		if err := r.step(st); err != nil {
-			return err
-		}
 	default:
 		return fmt.Errorf("the executor has no implementation of %s actions", a.Kind)
 	}
@@ -363,31 +376,92 @@ func (r *run) grid(failDev, failIdx int) string {
 	return b.String()
 }
 
-// step ends a stage's step: the tied embedding's gradient is made whole at
-// both ends, every stage publishes its gradients' sums of squares, and once
-// all have, each applies AdamW with the same clipping scale.
-func (r *run) step(st *Stage) error {
-	stack := st.Stack
+// steps runs the STEPs that end a device's list, one per stage it holds,
+// in three phases over all of them, so that two stages on one device never
+// wait for each other's later STEP: first each end of the tied embedding
+// sends its part of the gradient to the other end; then each stage folds the
+// tied gradient and publishes its gradients' sums of squares; then, once
+// every stage has published, each applies AdamW with the same clipping scale.
+func (r *run) steps(dev Device, tail []Action) ([]Record, error) {
+	recs := make([]Record, len(tail))
+	stages := make([]*Stage, len(tail))
+	for i, a := range tail {
+		if a.Kind != Step {
+			return recs[:i], fmt.Errorf("%s follows a STEP: a device's STEPs must end its list", a)
+		}
+		recs[i].Action, stages[i] = a, r.ex.Stages[a.Stage]
+	}
+	recs[0].start = dev.Record()
+	err := guard(func() error {
+		for _, st := range stages {
+			r.sendTied(st)
+		}
+		for _, st := range stages {
+			if err := r.publishSquares(st); err != nil {
+				return err
+			}
+		}
+		for i, st := range stages {
+			if i > 0 {
+				recs[i].start = dev.Record()
+			}
+			if err := r.apply(st); err != nil {
+				return err
+			}
+			recs[i].end = dev.Record()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return recs, nil
+}
+
+// tiedPeer is the other end of the tied embedding for st, or nil when st
+// holds neither end or both.
+func (r *run) tiedPeer(st *Stage) *Stage {
 	first, last := r.ex.Stages[0], r.ex.Stages[len(r.ex.Stages)-1]
 	switch {
 	case first == last:
-		stack.FoldTiedGrad(nil)
-	case st == first || st == last:
-		other := last
-		if st == last {
-			other = first
-		}
-		st.Device.CopyTo(other.Device, other.tiedRecv, stack.TiedGrad())
+		return nil
+	case st == first:
+		return last
+	case st == last:
+		return first
+	}
+	return nil
+}
+
+// sendTied copies st's part of the tied gradient into the other end's memory.
+func (r *run) sendTied(st *Stage) {
+	if other := r.tiedPeer(st); other != nil {
+		st.Device.CopyTo(other.Device, other.tiedRecv, st.Stack.TiedGrad())
 		r.tied[other.Index] <- st.Device.Record()
+	}
+}
+
+// publishSquares makes st's tied gradient whole and publishes its squares.
+func (r *run) publishSquares(st *Stage) error {
+	stack := st.Stack
+	switch other := r.tiedPeer(st); {
+	case other != nil:
 		ev, err := r.receive(st.Device, Action{st.Index, Step, -1}, r.tied[st.Index])
 		if err != nil {
 			return err
 		}
 		st.Device.Wait(ev)
 		stack.FoldTiedGrad(st.tiedRecv)
+	case stack.HasTied():
+		stack.FoldTiedGrad(nil)
 	}
 	r.squares[st.Index] = stack.GradSquares()
 	close(r.squared[st.Index])
+	return nil
+}
+
+// apply waits until every stage has published its squares, then steps st.
+func (r *run) apply(st *Stage) error {
 	for _, ch := range r.squared {
 		select {
 		case <-ch:
@@ -403,7 +477,7 @@ func (r *run) step(st *Stage) error {
 	if r.in.MaxGradNorm > 0 && norm > r.in.MaxGradNorm {
 		scale = float32(r.in.MaxGradNorm / (norm + 1e-6))
 	}
-	stack.Step(r.in.AdamStep, r.in.Adam, scale)
+	st.Stack.Step(r.in.AdamStep, r.in.Adam, scale)
 	return nil
 }
 

@@ -15,7 +15,7 @@ func TestNonFiniteLossNamesStageAndUpdatesNothing(t *testing.T) {
 	pl := newPipeline(t, eqModel, "1f1b", 2, 2, eqBatch)
 	pl.step(t)
 	st := pl.stages[1]
-	i := st.Stack.P.Index("h.3.mlp.c_fc.bias")
+	i := st.Stack.P.Index("h.7.mlp.c_fc.bias")
 	bad := st.Stack.Read(st.Stack.P, i)
 	bad[0] = float32(math.Inf(1))
 	st.Stack.Write(st.Stack.P, i, bad)

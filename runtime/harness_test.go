@@ -21,6 +21,11 @@ type pipeline struct {
 }
 
 func newPipeline(tb testing.TB, cfg model.Config, schedule string, p, m, batch int) *pipeline {
+	return newChunkedPipeline(tb, cfg, schedule, p, m, 1, batch)
+}
+
+// newChunkedPipeline puts v stages on each of p devices.
+func newChunkedPipeline(tb testing.TB, cfg model.Config, schedule string, p, m, v, batch int) *pipeline {
 	tb.Helper()
 	var names []string
 	var devs []Device
@@ -28,12 +33,16 @@ func newPipeline(tb testing.TB, cfg model.Config, schedule string, p, m, batch i
 		names = append(names, fmt.Sprintf("cpu:%d", i))
 		devs = append(devs, NewCPUDevice(names[i]))
 	}
-	sched, err := Generate(schedule, p, m)
+	sched, err := GenerateChunks(schedule, p, m, v)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	m = sched.Microbatches
-	plan, err := model.Partition(cfg, names, model.PlanOptions{B: batch / m, T: cfg.MaxT})
+	stageDevices := make([]string, sched.Stages)
+	for s := range stageDevices {
+		stageDevices[s] = names[sched.DeviceOf(s)]
+	}
+	plan, err := model.Partition(cfg, stageDevices, model.PlanOptions{B: batch / m, T: cfg.MaxT})
 	if err != nil {
 		tb.Fatal(err)
 	}

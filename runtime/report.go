@@ -22,6 +22,13 @@ type DeviceStats struct {
 	IdleS      float64 `json:"idle_s"`      // pipeline time minus compute
 	IdleFrac   float64 `json:"idle_frac"`   // IdleS / pipeline time
 	PeakBytes  int64   `json:"peak_bytes"`
+
+	// The rest of the idle time by cause, so that IdleS = WaitPrevS +
+	// WaitNextS + TransferS + RecvCopyS + OptimizerInSpanS + GapS.
+	RecvCopyS        float64 `json:"recv_copy_s"`         // receives after their wait: the copy landing
+	OptimizerInSpanS float64 `json:"optimizer_in_span_s"` // the part of the optimizer step before the pipeline's end, waiting for the other stages' gradient norms
+	GapS             float64 `json:"gap_s"`               // covered by no action: host and launch overhead, jitter
+	Phases           Phases  `json:"phases"`
 }
 
 // Report is the idle report of a run's measured steps.
@@ -36,6 +43,7 @@ type Report struct {
 	BubbleSimulated float64       `json:"bubble_simulated"`
 	BubbleAnalytic  float64       `json:"bubble_analytic"`
 	PerDevice       []DeviceStats `json:"per_device"`
+	CriticalPath    *PathReport   `json:"critical_path"`
 }
 
 // BuildReport averages the steps' records. layers names each device's
@@ -54,43 +62,57 @@ func BuildReport(s *Schedule, devs []Device, layers []string, steps []*StepResul
 	}
 	costSum, costN := map[key]float64{}, map[key]float64{}
 	r.PerDevice = make([]DeviceStats, len(devs))
+	names := make([]string, len(devs))
 	for d, dev := range devs {
 		st := &r.PerDevice[d]
-		st.Device, st.Stage = dev.Name(), d
+		st.Device, st.Stage = dev.Name(), d // round-robin placement: device d's first stage is d
 		if d < len(layers) {
 			st.Layers = layers[d]
 		}
 		_, st.PeakBytes = dev.Memory()
+		names[d] = st.Device
 	}
+	r.CriticalPath = newPathReport(names, s.Stages)
 	for _, res := range steps {
 		span := pipelineSpan(res)
 		r.PipelineS += span.Seconds() / n
 		r.StepS += res.Time.Seconds() / n
+		r.CriticalPath.add(res, 1/n)
 		for d, recs := range res.Records {
-			st := &r.PerDevice[d]
-			var compute time.Duration
 			for _, rec := range recs {
-				dur := rec.End - rec.Start
 				k := key{rec.Action.Stage, rec.Action.Kind}
-				costSum[k] += (dur - rec.Wait).Seconds() // a receive's own cost is what it did after waiting
+				costSum[k] += (rec.End - rec.Start - rec.Wait).Seconds() // a receive's own cost is what it did after waiting
 				costN[k]++
-				switch rec.Action.Kind {
-				case F, B, I, W:
-					compute += dur
-				case RecvF:
-					st.WaitPrevS += rec.Wait.Seconds() / n
-				case RecvB:
-					st.WaitNextS += rec.Wait.Seconds() / n
-				case SendF, SendB:
-					st.TransferS += dur.Seconds() / n
-				case Step:
-					st.OptimizerS += dur.Seconds() / n
+			}
+			if d >= len(r.PerDevice) {
+				continue
+			}
+			st := &r.PerDevice[d]
+			var whole Split
+			segs := deviceSegments(recs, span)
+			whole.add(segs, 0, span, 1/n)
+			st.Phases.add(segs, recs, span, 1/n)
+			st.ComputeS += whole.ComputeS
+			st.IdleS += whole.IdleS
+			st.WaitPrevS += whole.WaitPrevS
+			st.WaitNextS += whole.WaitNextS
+			st.TransferS += whole.TransferS
+			st.RecvCopyS += whole.RecvCopyS
+			st.OptimizerInSpanS += whole.OptimizerS
+			st.GapS += whole.GapS
+			for _, rec := range recs {
+				if rec.Action.Kind == Step {
+					st.OptimizerS += (rec.End - rec.Start).Seconds() / n // the whole step, after the span too
 				}
 			}
-			st.ComputeS += compute.Seconds() / n
-			st.IdleS += (span - compute).Seconds() / n
 		}
 	}
+	r.CriticalPath.finish(func(stage int) string {
+		if d := s.DeviceOf(stage); d >= 0 && d < len(names) {
+			return names[d]
+		}
+		return "no device"
+	})
 	for d := range r.PerDevice {
 		st := &r.PerDevice[d]
 		if r.PipelineS > 0 {
@@ -136,8 +158,35 @@ func (r *Report) Print(w io.Writer) {
 			d.ComputeS*1e3, d.WaitPrevS*1e3, d.WaitNextS*1e3, d.TransferS*1e3, d.OptimizerS*1e3, d.IdleS*1e3, d.IdleFrac*100, float64(d.PeakBytes)/(1<<20))
 	}
 	tw.Flush()
+	r.printIdle(w)
 	fmt.Fprintf(w, "bubble: measured %.1f%%, simulated %.1f%% (replay of the measured action times), analytic %.1f%% (%s)\n",
 		r.BubbleMeasured*100, r.BubbleSimulated*100, r.BubbleAnalytic*100, analyticFormula(r.Schedule))
+}
+
+// printIdle writes where each device's idle time went: by pipeline phase,
+// and by cause (copies are sends and receive copies together), then the
+// critical path.
+func (r *Report) printIdle(w io.Writer) {
+	fmt.Fprintln(w, "idle by phase and by cause, ms:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "device\twarm-up\tsteady\tcool-down\t\twait prev\twait next\tcopies\toptimizer\tgaps\t")
+	for _, d := range r.PerDevice {
+		ph := d.Phases
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t\t%.1f\t%.1f\t%.2f\t%.1f\t%.2f\t\n", d.Device,
+			ph.Warmup.IdleS*1e3, ph.Steady.IdleS*1e3, ph.Cooldown.IdleS*1e3,
+			d.WaitPrevS*1e3, d.WaitNextS*1e3, (d.TransferS+d.RecvCopyS)*1e3, d.OptimizerInSpanS*1e3, d.GapS*1e3)
+	}
+	tw.Flush()
+	if cp := r.CriticalPath; cp != nil {
+		var parts []string
+		for _, d := range cp.PerDevice {
+			parts = append(parts, fmt.Sprintf("%s %.1f", d.Device, d.PathS*1e3))
+		}
+		if cp.GapS > 0 {
+			parts = append(parts, fmt.Sprintf("gaps %.2f", cp.GapS*1e3))
+		}
+		fmt.Fprintf(w, "critical path: %.1f ms (%s); held up by %s\n", cp.LengthS*1e3, strings.Join(parts, ", "), cp.HeldUpBy)
+	}
 }
 
 func analyticFormula(name string) string {

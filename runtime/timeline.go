@@ -44,6 +44,14 @@ var (
 	tlWaitNext = tlStyle{"wait-next", "url(#wait-next)", "", "wait on next stage"}
 	tlTransfer = tlStyle{"transfer", "#222", "", "send / receive copy"}
 	tlIdle     = tlStyle{"idle", "#e4e4e4", "", "idle"}
+	tlCritical = tlStyle{"critical", "none", "", "critical path"}
+)
+
+// The critical path's look: a dark outline inside its compute actions, and
+// an arrow for each hop from a send to the receive that waited for it.
+const (
+	tlPathColor  = "#111"
+	tlPathStroke = 2
 )
 
 // tlDefs are the hatch patterns of the two waits; the stripes lean opposite
@@ -53,13 +61,16 @@ const tlDefs = `<defs>
 	`<rect width="6" height="6" fill="#f9c9c9"/><line x1="0" y1="0" x2="0" y2="6" stroke="#d62728" stroke-width="3"/></pattern>
 <pattern id="wait-next" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(-45)">` +
 	`<rect width="6" height="6" fill="#fde0c2"/><line x1="0" y1="0" x2="0" y2="6" stroke="#ff7f0e" stroke-width="3"/></pattern>
+<marker id="hop" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="6" markerHeight="6" orient="auto-start-reverse">` +
+	`<path d="M0,0 L8,4 L0,8 z" fill="` + tlPathColor + `"/></marker>
 </defs>
 `
 
 // WriteTimeline draws one step as an SVG Gantt chart: device rows named by
 // devices, a time axis in milliseconds, one rectangle per action (data-action
 // holds its name, class its kind), waits hatched by neighbour, and the time
-// no action covers left as the row's grey background.
+// no action covers left as the row's grey background. The step's critical
+// path is outlined on top: its compute rectangles carry data-critical.
 func WriteTimeline(w io.Writer, devices []string, step *StepResult, title string) error {
 	if step == nil {
 		return fmt.Errorf("timeline: no step")
@@ -86,7 +97,12 @@ func WriteTimeline(w io.Writer, devices []string, step *StepResult, title string
 	x := func(t time.Duration) float64 { return left + plotW*float64(t)/float64(span) }
 	rowsEnd := float64(tlTop + rows*(tlRowH+tlRowGap))
 	axisY := rowsEnd + 2
-	legend := tlLegendItems(step)
+	path := CriticalPath(step)
+	critical := map[PathNode]bool{}
+	for _, n := range path {
+		critical[n] = true
+	}
+	legend := tlLegendItems(step, len(path) > 0)
 	legendLines := tlLegendLines(legend, tlWidth-2*16)
 	height := axisY + 40 + float64(len(legendLines))*20 + 8
 
@@ -103,10 +119,11 @@ func WriteTimeline(w io.Writer, devices []string, step *StepResult, title string
 		// The background is the idle time: whatever the actions leave uncovered.
 		fmt.Fprintf(bw, `<rect class="%s" x="%s" y="%s" width="%s" height="%d" fill="%s"/>`+"\n",
 			tlIdle.class, tlNum(left), tlNum(y), tlNum(plotW), tlRowH, tlIdle.fill)
-		for _, r := range recs {
-			tlRecord(bw, r, x, y)
+		for i, r := range recs {
+			tlRecord(bw, r, x, y, critical[PathNode{d, i}])
 		}
 	}
+	tlPath(bw, step, path, x)
 	tlAxis(bw, span, left, plotW, axisY)
 	tlLegend(bw, legendLines, axisY+40)
 	bw.WriteString("</svg>\n")
@@ -114,13 +131,18 @@ func WriteTimeline(w io.Writer, devices []string, step *StepResult, title string
 }
 
 // tlRecord draws one action in the row starting at y.
-func tlRecord(bw *bufio.Writer, r Record, x func(time.Duration) float64, y float64) {
+func tlRecord(bw *bufio.Writer, r Record, x func(time.Duration) float64, y float64, critical bool) {
 	a := r.Action
 	tip := fmt.Sprintf("%s  %s–%s", a, tlMs(r.Start), tlMs(r.End))
+	mark := ""
+	if critical {
+		tip += ", on the critical path"
+		mark = ` data-critical="true"`
+	}
 	if st, ok := tlCompute[a.Kind]; ok {
 		x0, wd := x(r.Start), max(x(r.End)-x(r.Start), tlMinRectW)
-		fmt.Fprintf(bw, `<rect class="%s" data-action="%s" x="%s" y="%s" width="%s" height="%d" fill="%s" stroke="#fff" stroke-width="0.5"><title>%s</title></rect>`+"\n",
-			st.class, a, tlNum(x0), tlNum(y), tlNum(wd), tlRowH, st.fill, tip)
+		fmt.Fprintf(bw, `<rect class="%s" data-action="%s"%s x="%s" y="%s" width="%s" height="%d" fill="%s" stroke="#fff" stroke-width="0.5"><title>%s</title></rect>`+"\n",
+			st.class, a, mark, tlNum(x0), tlNum(y), tlNum(wd), tlRowH, st.fill, tip)
 		label := strconv.Itoa(a.Microbatch)
 		if a.Kind == Step {
 			label = "step"
@@ -145,6 +167,33 @@ func tlRecord(bw *bufio.Writer, r Record, x func(time.Duration) float64, y float
 	if r.End > copyStart {
 		fmt.Fprintf(bw, `<rect class="%s" data-action="%s" x="%s" y="%s" width="%s" height="%d" fill="%s"><title>%s</title></rect>`+"\n",
 			tlTransfer.class, a, tlNum(x(copyStart)), tlNum(y+tlRowH-tlSendH), tlNum(max(x(r.End)-x(copyStart), tlMinRectW)), tlSendH, tlTransfer.fill, tip)
+	}
+}
+
+// tlPath draws the critical path over the rows: an outline just inside each
+// of its compute rectangles (drawn after the rows, so no neighbour covers
+// it), and an arrow from the end of each send whose receive waited to where
+// that receive's copy starts on the other row.
+func tlPath(bw *bufio.Writer, step *StepResult, path []PathNode, x func(time.Duration) float64) {
+	rowY := func(d int) float64 { return float64(tlTop + d*(tlRowH+tlRowGap)) }
+	for i, n := range path {
+		r := step.Records[n.Device][n.Index]
+		if r.Action.Kind.IsCompute() {
+			x0, wd := x(r.Start), max(x(r.End)-x(r.Start), tlMinRectW)
+			in := min(tlPathStroke/2.0, wd/4) // stay inside: the rectangle's neighbours touch it
+			fmt.Fprintf(bw, `<rect class="%s" x="%s" y="%s" width="%s" height="%s" fill="none" stroke="%s" stroke-width="%d"/>`+"\n",
+				tlCritical.class, tlNum(x0+in), tlNum(rowY(n.Device)+tlPathStroke/2.0), tlNum(wd-2*in), tlNum(tlRowH-tlPathStroke), tlPathColor, tlPathStroke)
+		}
+		if i == 0 || path[i-1].Device == n.Device {
+			continue
+		}
+		from := step.Records[path[i-1].Device][path[i-1].Index]
+		y1, y2 := rowY(path[i-1].Device)+tlRowH, rowY(n.Device)
+		if n.Device < path[i-1].Device {
+			y1, y2 = rowY(path[i-1].Device), rowY(n.Device)+tlRowH
+		}
+		fmt.Fprintf(bw, `<line class="hop" x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="1.5" marker-end="url(#hop)"><title>%s waited for %s</title></line>`+"\n",
+			tlNum(x(from.End)), tlNum(y1), tlNum(x(min(r.Start+max(r.Wait, 0), r.End))), tlNum(y2), tlPathColor, r.Action, from.Action)
 	}
 }
 
@@ -180,8 +229,9 @@ func tlNiceTick(raw float64) (float64, int) {
 	return step, max(0, -int(math.Floor(math.Log10(step)+1e-9)))
 }
 
-// tlLegendItems are the styles the step uses, in reading order, idle last.
-func tlLegendItems(step *StepResult) []tlStyle {
+// tlLegendItems are the styles the step uses, in reading order, then idle
+// and, when the step has one, the critical path.
+func tlLegendItems(step *StepResult, path bool) []tlStyle {
 	seen := map[string]bool{}
 	for _, recs := range step.Records {
 		for _, r := range recs {
@@ -204,7 +254,11 @@ func tlLegendItems(step *StepResult) []tlStyle {
 			out = append(out, st)
 		}
 	}
-	return append(out, tlIdle)
+	out = append(out, tlIdle)
+	if path {
+		out = append(out, tlCritical)
+	}
+	return out
 }
 
 // tlLegendLines breaks the legend into lines no wider than width.
@@ -231,10 +285,14 @@ func tlLegend(bw *bufio.Writer, lines [][]tlStyle, y float64) {
 		lx := 16.0
 		for _, it := range line {
 			fill := it.fill
-			if it.class == tlTransfer.class {
+			switch it.class {
+			case tlCritical.class:
+				fmt.Fprintf(bw, `<rect x="%s" y="%s" width="%d" height="%d" fill="#fff" stroke="%s" stroke-width="%d"/>`+"\n",
+					tlNum(lx+1), tlNum(y+1), tlLegendBox-2, tlLegendBox-2, tlPathColor, tlPathStroke)
+			case tlTransfer.class:
 				// Thin like the bars it stands for.
 				fmt.Fprintf(bw, `<rect x="%s" y="%s" width="%d" height="%d" fill="%s"/>`+"\n", tlNum(lx), tlNum(y+tlLegendBox-4), tlLegendBox, 4, fill)
-			} else {
+			default:
 				fmt.Fprintf(bw, `<rect x="%s" y="%s" width="%d" height="%d" fill="%s" stroke="#888" stroke-width="0.5"/>`+"\n", tlNum(lx), tlNum(y), tlLegendBox, tlLegendBox, fill)
 			}
 			fmt.Fprintf(bw, `<text x="%s" y="%s">%s</text>`+"\n", tlNum(lx+tlLegendBox+6), tlNum(y+tlLegendBox/2+tlMidText), html.EscapeString(it.legend))

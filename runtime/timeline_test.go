@@ -256,3 +256,54 @@ func TestTimelineNiceTick(t *testing.T) {
 		}
 	}
 }
+
+func TestTimelineCriticalPath(t *testing.T) {
+	step := traceTwoStageStep()
+	var buf bytes.Buffer
+	if err := WriteTimeline(&buf, []string{"cuda:0", "cuda:1"}, step, "naive"); err != nil {
+		t.Fatal(err)
+	}
+	rects, texts := tlParseSVG(t, buf.Bytes())
+	outlines := 0
+	for _, r := range rects {
+		if r.class == "critical" {
+			outlines++
+		}
+	}
+	// 0F0 1F0 1B0 0B0 are on the path; the steps are not.
+	if outlines != 4 {
+		t.Errorf("%d critical outlines, want 4", outlines)
+	}
+	dec := xml.NewDecoder(bytes.NewReader(buf.Bytes()))
+	var marked []string
+	hops := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		e, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		attrs := map[string]string{}
+		for _, a := range e.Attr {
+			attrs[a.Name.Local] = a.Value
+		}
+		if attrs["data-critical"] == "true" {
+			marked = append(marked, attrs["data-action"])
+		}
+		if e.Name.Local == "line" && attrs["class"] == "hop" {
+			hops++
+		}
+	}
+	if got, want := strings.Join(marked, " "), "0F0 0B0 1F0 1B0"; got != want {
+		t.Errorf("compute rects marked critical: %s, want %s", got, want)
+	}
+	if hops != 2 {
+		t.Errorf("%d hops drawn, want 2 (the forward and the backward handover)", hops)
+	}
+	if !strings.Contains(strings.Join(texts, "\n"), "critical path") {
+		t.Errorf("no critical path in the legend")
+	}
+}

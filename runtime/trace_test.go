@@ -4,6 +4,7 @@ package runtime
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"testing"
@@ -80,10 +81,10 @@ func TestTraceTracksAndMetadata(t *testing.T) {
 	if process != "baton" {
 		t.Errorf("process name %q, want baton", process)
 	}
-	if names[0] != "cuda:0" || names[1] != "cuda:1" || len(names) != 2 {
+	if names[0] != "cuda:0" || names[1] != "cuda:1" || names[2] != "critical path" || len(names) != 3 {
 		t.Errorf("thread names %v", names)
 	}
-	if sorts[0] != 0 || sorts[1] != 1 || len(sorts) != 2 {
+	if sorts[0] != 0 || sorts[1] != 1 || sorts[2] != 2 || len(sorts) != 3 {
 		t.Errorf("thread sort indexes %v", sorts)
 	}
 }
@@ -112,8 +113,8 @@ func TestTraceSlices(t *testing.T) {
 		}
 		slices[k] = e
 	}
-	if want := 2 * (10 + 2); len(slices) != want {
-		t.Errorf("%d slices, want %d (10 records and 2 waits per step)", len(slices), want)
+	if want := 2 * (10 + 2 + 8); len(slices) != want {
+		t.Errorf("%d slices, want %d (10 records, 2 waits and 8 critical-path actions per step)", len(slices), want)
 	}
 	for _, c := range []struct {
 		name      string
@@ -174,4 +175,94 @@ func TestTraceErrors(t *testing.T) {
 	}
 	// No steps is an empty trace, still valid.
 	traceRead(t, []string{"cpu:0"}, nil)
+}
+
+func TestTraceCriticalPath(t *testing.T) {
+	s := traceTwoStageStep()
+	evs := traceRead(t, []string{"cuda:0", "cuda:1"}, []*StepResult{s, s})
+	critical := map[string]int{} // "name on tid" → count over both steps
+	var track []tracedEvent
+	for _, e := range evs {
+		switch {
+		case e.Ph == "X" && e.Tid == 2:
+			track = append(track, e)
+		case e.Ph == "X" && e.Args["critical"] == true:
+			critical[fmt.Sprintf("%s on %d", e.Name, e.Tid)]++
+		}
+	}
+	want := []string{"0F0 on 0", "0SEND_F0 on 0", "1RECV_F0 on 1", "1F0 on 1", "1B0 on 1", "1SEND_B0 on 1", "0RECV_B0 on 0", "0B0 on 0"}
+	for _, w := range want {
+		if critical[w] != 2 {
+			t.Errorf("%s marked critical in %d steps, want 2", w, critical[w])
+		}
+	}
+	if len(critical) != len(want) {
+		t.Errorf("critical slices %v, want %v", critical, want)
+	}
+	// The track tiles each step: every slice starts where the one before ended.
+	if len(track) != 2*len(want) {
+		t.Fatalf("%d slices on the critical path track, want %d", len(track), 2*len(want))
+	}
+	at := 0.0
+	for i, e := range track {
+		if i == len(want) {
+			at = 5000 // the second step starts where the first ended
+		}
+		if !traceNear(e.Ts, at) {
+			t.Errorf("path slice %d (%s) starts at %v, want %v", i, e.Name, e.Ts, at)
+		}
+		at = e.Ts + *e.Dur
+	}
+	if !traceNear(at, 5000+4500) {
+		t.Errorf("the path ends at %v, want 9500", at)
+	}
+	if track[2].Name != "1RECV_F0" || !traceNear(*track[2].Dur, 100) {
+		t.Errorf("a receive that waited shows only its copy on the track: %s %v µs", track[2].Name, *track[2].Dur)
+	}
+}
+
+func TestTraceCriticalPathFlows(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteTrace(&buf, []string{"cuda:0", "cuda:1"}, []*StepResult{traceTwoStageStep()}); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		TraceEvents []struct {
+			Ph  string  `json:"ph"`
+			Ts  float64 `json:"ts"`
+			Tid int     `json:"tid"`
+			ID  int     `json:"id"`
+			BP  string  `json:"bp"`
+		} `json:"traceEvents"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	type end struct {
+		tid int
+		ts  float64
+	}
+	starts, finishes := map[int]end{}, map[int]end{}
+	for _, e := range doc.TraceEvents {
+		switch e.Ph {
+		case "s":
+			starts[e.ID] = end{e.Tid, e.Ts}
+		case "f":
+			if e.BP != "e" {
+				t.Errorf("flow end %d binds to the next slice, not the enclosing one", e.ID)
+			}
+			finishes[e.ID] = end{e.Tid, e.Ts}
+		}
+	}
+	// Two hops: 0SEND_F0 [1, 1.1] → 1RECV_F0's copy [1.1, 1.2]; 1SEND_B0 [3.1, 3.2] → 0RECV_B0's copy [3.2, 3.3].
+	want := map[int][2]end{1: {{0, 1050}, {1, 1150}}, 2: {{1, 3150}, {0, 3250}}}
+	if len(starts) != 2 || len(finishes) != 2 {
+		t.Fatalf("flow starts %v, ends %v; want two hops", starts, finishes)
+	}
+	for id, w := range want {
+		s, f := starts[id], finishes[id]
+		if s.tid != w[0].tid || !traceNear(s.ts, w[0].ts) || f.tid != w[1].tid || !traceNear(f.ts, w[1].ts) {
+			t.Errorf("flow %d from %v to %v, want %v to %v", id, s, f, w[0], w[1])
+		}
+	}
 }
