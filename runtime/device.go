@@ -52,9 +52,6 @@ func ParseDevices(list string) ([]Device, error) {
 	var devs []Device
 	for _, n := range names {
 		if strings.HasPrefix(n, "cuda:") {
-			if cudaOpener == nil {
-				return nil, fmt.Errorf("--devices %s: this binary was built without CUDA support; build with -tags cuda", n)
-			}
 			ds, err := cudaOpener(n)
 			if err != nil {
 				closeAll(devs)
@@ -116,6 +113,9 @@ func ExpandDevices(list string) ([]string, error) {
 				}
 			}
 			expanded = []string{name}
+		}
+		if kind == "cuda" && cudaOpener == nil {
+			return nil, fmt.Errorf("--devices %s: this binary was built without CUDA support; build with -tags cuda", name)
 		}
 		for _, e := range expanded {
 			if seen[e] {

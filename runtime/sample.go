@@ -24,9 +24,20 @@ type SampleConfig struct {
 	Seed        uint64
 }
 
+// Validate checks the settings, naming the flag to fix.
+func (c SampleConfig) Validate() error {
+	if c.Tokens < 0 || c.Temperature < 0 || c.TopK < 0 {
+		return fmt.Errorf("sample: --tokens, --temperature and --top-k must not be negative")
+	}
+	return nil
+}
+
 // Sample loads a byte-level checkpoint on the CPU and writes the prompt and
 // its continuation to w as they are generated.
 func Sample(cfg SampleConfig, w io.Writer) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
 	ck, err := model.Load(cfg.Checkpoint)
 	if err != nil {
 		return err
@@ -34,9 +45,6 @@ func Sample(cfg SampleConfig, w io.Writer) error {
 	mc := ck.Config
 	if mc.V != 256 {
 		return fmt.Errorf("sample: the model's vocabulary is %d; sampling decodes byte-level models (vocab_size 256) only", mc.V)
-	}
-	if cfg.Tokens < 0 || cfg.Temperature < 0 || cfg.TopK < 0 {
-		return fmt.Errorf("sample: --tokens, --temperature and --top-k must not be negative")
 	}
 	stack, err := transformer.NewStack(cpu.New(), mc, transformer.Whole(mc), 1, mc.MaxT)
 	if err != nil {

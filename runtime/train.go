@@ -67,8 +67,19 @@ func (c *TrainConfig) Validate() error {
 	if c.LR <= 0 || math.IsNaN(float64(c.LR)) {
 		return fmt.Errorf("--lr is %g; it must be a positive number", c.LR)
 	}
+	if c.MinLR < 0 || c.MinLR > c.LR {
+		return fmt.Errorf("--min-lr is %g; it must be between 0 and --lr (%g)", c.MinLR, c.LR)
+	}
 	if c.MaxGradNorm < 0 {
 		return fmt.Errorf("--max-grad-norm is %g; use 0 to turn clipping off or a positive norm", c.MaxGradNorm)
+	}
+	for _, n := range []struct {
+		v    int
+		flag string
+	}{{c.Warmup, "--warmup"}, {c.EvalEvery, "--eval-every"}, {c.SaveEvery, "--save-every"}, {c.EvalBatches, "--eval-batches"}, {c.Chunks, "--chunks"}} {
+		if n.v < 0 {
+			return fmt.Errorf("%s is %d; it must not be negative", n.flag, n.v)
+		}
 	}
 	if _, err := Generate(c.Schedule, 1, 1); err != nil {
 		return fmt.Errorf("--schedule: %w", err)
@@ -118,6 +129,7 @@ type Trainer struct {
 	devs    []Device
 	stages  []*Stage
 	plan    *model.Plan
+	sched   *Schedule // as generated; the executor runs it lowered
 	ds      *data.Dataset
 	train   *data.TrainLoader
 	val     *data.ValLoader
@@ -127,15 +139,33 @@ type Trainer struct {
 	targets []int32
 }
 
+// ConfigError is a run configuration that cannot work (flags, devices,
+// split, a checkpoint that does not fit): found before any data is loaded.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
 // NewTrainer checks cfg, plans the split, loads data, opens devices and
-// builds the stages, initialised or restored from Out's checkpoint.
+// builds the stages, initialised or restored from Out's checkpoint. Errors
+// in the configuration itself are *ConfigError.
 // With Resume and a zero Model, the checkpoint's model is used.
 func NewTrainer(cfg TrainConfig) (*Trainer, error) {
+	t, ck, err := plan(cfg)
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	return t.open(ck)
+}
+
+// plan checks everything that needs no data or devices: the configuration,
+// the checkpoint to resume, the schedule and the split.
+func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 	var ck *model.Checkpoint
 	if cfg.Resume {
 		var err error
 		if ck, err = model.Load(CheckpointDir(cfg.Out)); err != nil {
-			return nil, fmt.Errorf("--resume: %w", err)
+			return nil, nil, fmt.Errorf("--resume: %w", err)
 		}
 		if cfg.Model == (model.Config{}) {
 			cfg.Model = ck.Config
@@ -144,19 +174,19 @@ func NewTrainer(cfg TrainConfig) (*Trainer, error) {
 			cfg.Context = cfg.Model.MaxT
 		}
 		if ck.Config != cfg.Model {
-			return nil, fmt.Errorf("--resume: the checkpoint's model (%s) differs from the one asked for (%s); drop the model flags to use the checkpoint's", ck.Config, cfg.Model)
+			return nil, nil, fmt.Errorf("--resume: the checkpoint's model (%s) differs from the one asked for (%s); drop the model flags to use the checkpoint's", ck.Config, cfg.Model)
 		}
 	}
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	names, err := ExpandDevices(cfg.Devices)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sched, err := GenerateChunks(cfg.Schedule, len(names), cfg.Microbatches, max(cfg.Chunks, 1))
 	if err != nil {
-		return nil, fmt.Errorf("--schedule: %w", err)
+		return nil, nil, fmt.Errorf("--schedule: %w", err)
 	}
 	stageDevices := make([]string, sched.Stages)
 	for s := range stageDevices {
@@ -164,21 +194,29 @@ func NewTrainer(cfg TrainConfig) (*Trainer, error) {
 	}
 	m := sched.Microbatches
 	mbB := cfg.Batch / m
-	plan, err := model.Partition(cfg.Model, stageDevices, model.PlanOptions{Split: cfg.Split, LayerMap: cfg.LayerMap, B: mbB, T: cfg.Context, InFlight: maxInt(sched.PeakInFlight())})
+	pl, err := model.Partition(cfg.Model, stageDevices, model.PlanOptions{Split: cfg.Split, LayerMap: cfg.LayerMap, B: mbB, T: cfg.Context, InFlight: maxInt(sched.PeakInFlight())})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	t := &Trainer{cfg: cfg, plan: plan}
+	t := &Trainer{cfg: cfg, plan: pl, sched: sched}
 	if ck != nil {
 		var st TrainState
 		if err := json.Unmarshal(ck.State, &st); err != nil {
-			return nil, fmt.Errorf("--resume: %s/state.json: %v", CheckpointDir(cfg.Out), err)
+			return nil, nil, fmt.Errorf("--resume: %s/state.json: %v", CheckpointDir(cfg.Out), err)
 		}
 		t.start, t.cfg.Seed = st.Step, st.Seed
 		if t.start >= cfg.Steps {
-			return nil, fmt.Errorf("--resume: the checkpoint is at step %d, already at --steps %d; raise --steps to train further", t.start, cfg.Steps)
+			return nil, nil, fmt.Errorf("--resume: the checkpoint is at step %d, already at --steps %d; raise --steps to train further", t.start, cfg.Steps)
 		}
 	}
+	return t, ck, nil
+}
+
+// open loads the data, opens the devices and builds the stages.
+func (t *Trainer) open(ck *model.Checkpoint) (*Trainer, error) {
+	cfg, plan, sched := t.cfg, t.plan, t.sched
+	mbB := cfg.Batch / sched.Microbatches
+	var err error
 	if t.ds, err = data.Load(cfg.Data, cfg.DataLimit); err != nil {
 		return nil, err
 	}

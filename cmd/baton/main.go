@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"baton/runtime"
 )
 
 // usageError marks a bad flag or configuration: exit status 2, as for a
@@ -22,6 +25,9 @@ func usage(err error) error {
 	}
 	return usageError{err}
 }
+
+// noArgs refuses positional arguments as a usage error.
+func noArgs(cmd *cobra.Command, args []string) error { return usage(cobra.NoArgs(cmd, args)) }
 
 func main() {
 	root := &cobra.Command{
@@ -43,11 +49,14 @@ neighbours and sits idle. Without a GPU it runs on virtual CPU devices
 	fmt.Fprintln(os.Stderr, "baton:", err)
 	var ue usageError
 	var ie interrupted
+	var ce *runtime.ConfigError
 	switch {
 	case errors.As(err, &ie):
 		os.Exit(ie.code)
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), errors.As(err, &ce):
 		os.Exit(2)
+	case strings.HasPrefix(err.Error(), "unknown command"):
+		os.Exit(2) // cobra's own error for a command that does not exist
 	default:
 		os.Exit(1)
 	}

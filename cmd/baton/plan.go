@@ -27,7 +27,7 @@ func planCmd() *cobra.Command {
 		Short: "Show which layers each device runs, its memory, and the schedule's simulated idle time",
 		Example: `  baton plan --model gpt2-124m --devices cpu:0..3 --schedule 1f1b --microbatches 8
   baton plan --replay runs/mine --schedule interleaved --chunks 2    # what if, on a run's measured times`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.replay != "" {
 				return runReplay(cmd, &f)

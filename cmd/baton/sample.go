@@ -18,10 +18,13 @@ func sampleCmd() *cobra.Command {
 		Use:     "sample",
 		Short:   "Generate text from a trained byte-level model",
 		Example: `  baton sample --from runs/mine --prompt "func main"`,
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if from == "" {
 				return usage(fmt.Errorf("--from is required: a run directory or a checkpoint directory"))
+			}
+			if err := c.Validate(); err != nil {
+				return usage(err)
 			}
 			c.Checkpoint = from
 			if _, err := os.Stat(filepath.Join(from, "checkpoint")); err == nil {

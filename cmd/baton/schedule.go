@@ -30,7 +30,7 @@ func scheduleCmd() *cobra.Command {
 		Use:     "schedule",
 		Short:   "Print a pipeline schedule's action grid and its simulated bubble",
 		Example: "  baton schedule --schedule 1f1b --stages 4 --microbatches 8",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := runtime.GenerateChunks(name, stages, m, chunks)
 			if err != nil {

@@ -55,7 +55,7 @@ func trainCmd() *cobra.Command {
   baton train --devices cpu:0 --steps 300       # one device
   baton train --schedule naive --devices cpu:0..3
   baton train --resume --out runs/mine --steps 600`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runTrain(cmd, &f) },
 	}
 	fl := cmd.Flags()
@@ -141,7 +141,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	cfg = tr.Config()
 	out := cmd.OutOrStdout()
 	if !f.quiet {
-		fmt.Fprintf(out, "model:  %s (%s), %.2fM parameters\n%s", cfg.Preset, cfg.Model, float64(cfg.Model.NumParams())/1e6, tr.Data())
+		fmt.Fprintf(out, "model:  %s (%s), %.2fM parameters\n%s\n", cfg.Preset, cfg.Model, float64(cfg.Model.NumParams())/1e6, tr.Data())
 		fmt.Fprint(out, tr.Plan())
 	}
 

@@ -1,0 +1,230 @@
+// The CLI tests' harness: TestMain builds the baton binary once; helpers run it as a child process on a generated corpus.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite docs/bad-input.md from the bad-input catalogue")
+
+var (
+	batonBin string // the binary TestMain built
+	corpus   string // ~100 KB of generated code-like text
+	fixtures string // TestMain's scratch directory
+)
+
+// childTimeout bounds any one run of the binary, so a hang fails a test
+// instead of stalling the whole package.
+const childTimeout = 2 * time.Minute
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "baton-cli-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	fixtures = dir
+	batonBin = filepath.Join(dir, "baton")
+	// The tests exercise the binary a user runs, signals and exit statuses
+	// included, which calling main in-process could not show.
+	build := exec.Command("go", "build", "-o", batonBin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building baton: %v\n%s", err, out)
+		return 1
+	}
+	corpus = filepath.Join(dir, "corpus.txt")
+	if err := os.WriteFile(corpus, codeText(100<<10), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// codeText generates about n bytes of Go-like source, the same every time, so
+// that every message that names a size or a loss is reproducible.
+func codeText(n int) []byte {
+	r := rand.New(rand.NewPCG(1, 2))
+	ids := []string{"buf", "n", "err", "i", "sum", "key", "val", "out", "x", "y"}
+	id := func() string { return ids[r.IntN(len(ids))] }
+	var b bytes.Buffer
+	for f := 0; b.Len() < n; f++ {
+		fmt.Fprintf(&b, "// f%d adds %s to %s.\nfunc f%d(%s, %s int) (int, error) {\n", f, id(), id(), f, id(), id())
+		for range 2 + r.IntN(6) {
+			switch r.IntN(4) {
+			case 0:
+				fmt.Fprintf(&b, "\t%s := %s + %d\n", id(), id(), r.IntN(100))
+			case 1:
+				fmt.Fprintf(&b, "\tif %s > %d {\n\t\treturn %s, nil\n\t}\n", id(), r.IntN(10), id())
+			case 2:
+				fmt.Fprintf(&b, "\tfor i := range %d {\n\t\t%s += i\n\t}\n", r.IntN(64), id())
+			default:
+				fmt.Fprintf(&b, "\tif err != nil {\n\t\treturn 0, fmt.Errorf(\"f%d: %%w\", err)\n\t}\n", f)
+			}
+		}
+		b.WriteString("\treturn 0, nil\n}\n\n")
+	}
+	return b.Bytes()
+}
+
+// result is how a finished child ended.
+type result struct {
+	code           int // exit status; -1 when killed by a signal
+	stdout, stderr string
+}
+
+// baton runs the binary in dir with args and waits for it.
+func baton(t *testing.T, dir string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), childTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, batonBin, args...)
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("baton %s: %v", strings.Join(args, " "), err)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("baton %s: still running after %v; stderr:\n%s", strings.Join(args, " "), childTimeout, stderr.String())
+	}
+	return result{code: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// tinyTrain is a quick training command line: the tiny model on two virtual
+// devices (its two layers) and the generated corpus, with extra appended.
+func tinyTrain(out string, steps int, extra ...string) []string {
+	return append([]string{"train", "--model", "tiny", "--devices", "cpu:0,cpu:1", "--data", corpus,
+		"--steps", fmt.Sprint(steps), "--out", out}, extra...)
+}
+
+var (
+	baseOnce sync.Once
+	baseRun  string
+	baseErr  error
+)
+
+// trainedRun is a run directory of the tiny model trained for 2 steps,
+// made once; tests copy it before changing it.
+func trainedRun(t *testing.T) string {
+	t.Helper()
+	baseOnce.Do(func() {
+		dir := filepath.Join(fixtures, "base")
+		if baseErr = os.MkdirAll(dir, 0o755); baseErr != nil {
+			return
+		}
+		cmd := exec.Command(batonBin, tinyTrain("run", 2, "--quiet")...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			baseErr = fmt.Errorf("training the base run: %v\n%s", err, out)
+			return
+		}
+		baseRun = filepath.Join(dir, "run")
+	})
+	if baseErr != nil {
+		t.Fatal(baseErr)
+	}
+	return baseRun
+}
+
+// copyTree copies the directory src to dst.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		to := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(to, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(to, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// snapshot maps every path under dir to its kind and a hash of its content,
+// so that two snapshots differ if anything was created, changed or removed.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	snap := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		switch {
+		case d.IsDir():
+			snap[rel] = "dir"
+		case d.Type()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			snap[rel] = "link " + target
+		default:
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			snap[rel] = fmt.Sprintf("file %x", sha256.Sum256(b))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap
+}
+
+// changes lists what differs between two snapshots of one directory.
+func changes(before, after map[string]string) []string {
+	var out []string
+	for p, v := range after {
+		switch w, ok := before[p]; {
+		case !ok:
+			out = append(out, "created "+p)
+		case w != v:
+			out = append(out, "changed "+p)
+		}
+	}
+	for p := range before {
+		if _, ok := after[p]; !ok {
+			out = append(out, "removed "+p)
+		}
+	}
+	return out
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}

@@ -1,0 +1,122 @@
+//go:build unix
+
+// Interrupts: SIGINT and SIGTERM finish the step, save a checkpoint that resumes, and exit 130 or 143; a second signal exits at once.
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// lineLimit is how long a test waits for a line it expects: far more than
+// the run needs, so that only a hung run reaches it.
+const lineLimit = time.Minute
+
+func TestSIGINTSavesAndResumes(t *testing.T)  { testInterrupt(t, syscall.SIGINT, 130) }
+func TestSIGTERMSavesAndResumes(t *testing.T) { testInterrupt(t, syscall.SIGTERM, 143) }
+
+func testInterrupt(t *testing.T, sig syscall.Signal, want int) {
+	t.Parallel()
+	dir := t.TempDir()
+	// 1000 steps log a line every 100; the signal comes after the second,
+	// with 800 steps still to go, so it lands in the middle of the run.
+	c := startChild(t, dir, tinyTrain("run", 1000, "--save-every", "0", "--eval-every", "0")...)
+	c.waitLine(t, regexp.MustCompile(`msg=train step=200 `), lineLimit)
+	c.signal(t, sig)
+	code, killed := c.wait(t)
+	stderr := c.errText()
+	if killed || code != want {
+		t.Fatalf("after %v: exit status %d (killed by a signal: %v), want %d; stderr:\n%s", sig, code, killed, want, stderr)
+	}
+	m := regexp.MustCompile(`baton: interrupted by ` + regexp.QuoteMeta(sig.String()) +
+		` at step (\d+); checkpoint saved in (\S+) \(continue with --resume --out run\)`).FindStringSubmatch(stderr)
+	if m == nil {
+		t.Fatalf("stderr does not say where the checkpoint is:\n%s", stderr)
+	}
+	step, _ := strconv.Atoi(m[1])
+	if step < 200 || step >= 1000 {
+		t.Errorf("interrupted at step %d; the signal came after step 200 of 1000", step)
+	}
+	if m[2] != "run/checkpoint" {
+		t.Errorf("checkpoint reported in %s, want run/checkpoint", m[2])
+	}
+	ckDir := filepath.Join(dir, "run", "checkpoint")
+	got, ck := loadStep(t, ckDir)
+	if got != step {
+		t.Errorf("the checkpoint's state.json has step %d; stderr reported step %d", got, step)
+	}
+	if ck.RecoveredFrom != "" || exists(ckDir+".tmp") || exists(ckDir+".old") {
+		t.Errorf("a clean interrupt left an incomplete save behind (recovered from %q)", ck.RecoveredFrom)
+	}
+	if s := readSummary(t, dir); !s.Interrupted || s.Steps != step {
+		t.Errorf("summary.json says interrupted %v at step %d, want true at %d", s.Interrupted, s.Steps, step)
+	}
+
+	r := baton(t, dir, tinyTrain("run", step+10, "--save-every", "0", "--eval-every", "0", "--quiet", "--resume")...)
+	if r.code != 0 {
+		t.Fatalf("resume: exit status %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if got, _ := loadStep(t, ckDir); got != step+10 {
+		t.Errorf("after resuming to --steps %d the checkpoint is at step %d", step+10, got)
+	}
+	if s := readSummary(t, dir); s.StartStep != step || s.Steps != step+10 || s.Interrupted {
+		t.Errorf("resumed summary: start_step %d, steps %d, interrupted %v; want %d, %d, false", s.StartStep, s.Steps, s.Interrupted, step, step+10)
+	}
+}
+
+type summary struct {
+	Steps       int  `json:"steps"`
+	StartStep   int  `json:"start_step"`
+	Interrupted bool `json:"interrupted"`
+}
+
+func readSummary(t *testing.T, dir string) summary {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "run", "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// A large batch makes a step take a good fraction of a second, so both
+	// signals arrive within one step: the first cannot finish the run before
+	// the second is sent. 50 steps log every 5; a checkpoint every 2.
+	c := startChild(t, dir, tinyTrain("run", 50, "--batch", "512", "--save-every", "2", "--eval-every", "0")...)
+	c.waitLine(t, regexp.MustCompile(`msg=train step=5 `), lineLimit)
+	c.signal(t, syscall.SIGINT)
+	// Waiting for the first signal's warning keeps the kernel from merging
+	// the two signals into one.
+	c.waitLine(t, regexp.MustCompile(`signal: finishing the current step`), lineLimit)
+	c.signal(t, syscall.SIGINT)
+	code, killed := c.wait(t)
+	stderr := c.errText()
+	if killed || code != 130 {
+		t.Fatalf("after two SIGINTs: exit status %d (killed by a signal: %v), want 130; stderr:\n%s", code, killed, stderr)
+	}
+	if !strings.Contains(stderr, "second signal, exiting now") {
+		t.Errorf("stderr does not say the second signal ended the run:\n%s", stderr)
+	}
+	if strings.Contains(stderr, "checkpoint saved in") {
+		t.Errorf("the run finished its step and saved before the second signal; it should have exited at once:\n%s", stderr)
+	}
+	// Step 5 was logged after the checkpoint of step 4; step 6 was in flight.
+	step, _ := loadStep(t, filepath.Join(dir, "run", "checkpoint"))
+	if step != 4 && step != 6 {
+		t.Errorf("the last complete checkpoint is at step %d, want 4 (or 6, if its save completed before the exit)", step)
+	}
+}
