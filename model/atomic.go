@@ -1,4 +1,5 @@
 // Crash-safe file writing: whole files appear under their final name or not at all.
+
 package model
 
 import (

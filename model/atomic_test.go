@@ -1,4 +1,5 @@
 // Tests of WriteFileAtomic.
+
 package model
 
 import (

@@ -1,4 +1,5 @@
 // Checkpoints: the Checkpoint type and Save, which replaces a checkpoint directory atomically.
+
 package model
 
 import (

@@ -1,4 +1,5 @@
 // Tests that a Save stopped at any point, by a simulated or a real SIGKILL, leaves a loadable checkpoint.
+
 package model
 
 import (

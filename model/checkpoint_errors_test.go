@@ -1,4 +1,5 @@
 // Tests that Load refuses every kind of damaged checkpoint with a one-line error naming the file and tensor.
+
 package model
 
 import (

@@ -1,4 +1,5 @@
 // Tests of Save and Load: bit-exact round trips, config.json's field names, and input checks.
+
 package model
 
 import (

@@ -1,5 +1,6 @@
 // Per-layer costs for the partition planner: training FLOPs per token of one
 // block and of the head, and the activation memory each stage keeps.
+
 package model
 
 // BlockFLOPsPerToken is the training cost of one decoder block per token,

@@ -1,4 +1,5 @@
 // Estimates: FLOPs per token and memory, for the planner and the reports.
+
 package model
 
 // FLOPsPerToken is the training cost of one token, forward and backward:

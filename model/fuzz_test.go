@@ -1,4 +1,5 @@
 // Fuzz targets for the model flags: integer lists and configurations.
+
 package model
 
 import (

@@ -1,4 +1,5 @@
 // config.json: a Config in Hugging Face GPT2Config form, written and checked.
+
 package model
 
 import (

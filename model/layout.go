@@ -1,4 +1,5 @@
 // Parameter layout: every tensor's GPT-2 name and shape, grouped by layer.
+
 package model
 
 import "fmt"

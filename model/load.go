@@ -1,4 +1,5 @@
 // Load: reading a checkpoint directory back, checking every file, falling back to <dir>.old after an interrupted Save.
+
 package model
 
 import (

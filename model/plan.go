@@ -1,4 +1,5 @@
 // The partition planner: which decoder blocks each device runs as a pipeline stage.
+
 package model
 
 import (

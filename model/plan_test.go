@@ -1,4 +1,5 @@
 // Tests of the partition planner: balanced splits, explicit splits, errors, output forms.
+
 package model
 
 import (

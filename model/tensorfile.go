@@ -1,4 +1,5 @@
 // Safetensors files of F32 tensors: streaming encode, and a decode that checks every name, dtype and shape.
+
 package model
 
 import (

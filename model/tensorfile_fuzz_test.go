@@ -1,4 +1,5 @@
 // Fuzzing of the safetensors parse-and-check path that Load runs on model.safetensors.
+
 package model
 
 import (

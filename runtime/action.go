@@ -1,4 +1,5 @@
 // Actions: the values schedules are made of, printed as "2F0" and parsed back.
+
 package runtime
 
 import (

@@ -1,4 +1,5 @@
 // Tests of Action: printing, parsing back, and the errors of bad inputs.
+
 package runtime
 
 import (

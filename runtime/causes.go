@@ -1,4 +1,5 @@
 // Idle by cause: a device's timeline cut into compute, waits on each neighbour, copies, optimizer and uncovered gaps.
+
 package runtime
 
 import (

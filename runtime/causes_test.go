@@ -1,4 +1,5 @@
 // Tests of the idle split by cause on hand-made steps: the causes add up to the idle time, gaps included.
+
 package runtime
 
 import (

@@ -1,4 +1,5 @@
 // Checkpoints of a pipeline: tensors gathered from every stage by name, and scattered back on any layout.
+
 package runtime
 
 import (

@@ -1,4 +1,5 @@
 // Virtual CPU devices: the stream is the calling worker, events are timestamps.
+
 package runtime
 
 import (

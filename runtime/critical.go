@@ -1,4 +1,5 @@
 // The critical path of a step: the chain of actions, across devices, that set the step's length.
+
 package runtime
 
 import (

@@ -1,4 +1,5 @@
 // Tests of the critical path on hand-made steps: which actions, across which devices, set a step's length.
+
 package runtime
 
 import (

@@ -1,4 +1,5 @@
 // Level 3 of the testing plan: a pipeline over p virtual devices trains exactly as one device does.
+
 package runtime
 
 import (

@@ -1,4 +1,5 @@
 // The executor: one worker per device runs its action list, timing every action with events.
+
 package runtime
 
 import (

@@ -1,4 +1,5 @@
 // Faults: a NaN stops the step before any update and names the tensor; a stalled device fails the step instead of hanging.
+
 package runtime
 
 import (

@@ -1,4 +1,5 @@
 // Fuzz targets for what users type: actions and device lists.
+
 package runtime
 
 import (

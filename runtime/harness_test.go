@@ -1,4 +1,5 @@
 // A pipeline on virtual CPU devices with synthetic batches, shared by the tests and benchmarks.
+
 package runtime
 
 import (

@@ -1,4 +1,5 @@
 // Benchmarks of the idle time measured per device beside the analytic bubble, and the stash each schedule keeps.
+
 package runtime
 
 import (

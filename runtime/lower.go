@@ -1,4 +1,5 @@
 // Lowering: the pass that adds the sends and receives between neighbouring stages around compute actions.
+
 package runtime
 
 // Lower returns a copy of s with communication around every compute action:

@@ -1,4 +1,5 @@
 // Tests of Lower: where the sends and receives go, and that lowering twice changes nothing.
+
 package runtime
 
 import (

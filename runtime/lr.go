@@ -1,4 +1,5 @@
 // The learning-rate schedule: linear warm-up, then cosine decay to a floor.
+
 package runtime
 
 import "math"

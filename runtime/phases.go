@@ -1,4 +1,5 @@
 // Pipeline phases of a device: warm-up (before its first backward), steady (until its last forward ends), cool-down.
+
 package runtime
 
 import "time"

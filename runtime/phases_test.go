@@ -1,4 +1,5 @@
 // Tests of the pipeline phases on hand-made steps: where warm-up, steady and cool-down begin and end.
+
 package runtime
 
 import (

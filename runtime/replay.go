@@ -1,4 +1,5 @@
 // What-if replay: a run's measured action times, re-cut per layer, simulated under another schedule or split.
+
 package runtime
 
 import (

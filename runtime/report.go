@@ -1,4 +1,5 @@
 // The idle report: per device compute, waits, transfers and idle time, and the bubble measured, simulated and analytic.
+
 package runtime
 
 import (

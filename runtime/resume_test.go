@@ -1,4 +1,5 @@
 // Resume: 2N steps equal N steps, a stop, and N more, on the same layout or another.
+
 package runtime
 
 import (

@@ -1,4 +1,5 @@
 // Sampling text from a checkpoint, so a person can see what a model learned.
+
 package runtime
 
 import (

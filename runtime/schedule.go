@@ -1,4 +1,5 @@
 // Schedules as data: one action list per device, made by a named generator from (devices, micro-batches, chunks).
+
 package runtime
 
 import (

@@ -1,4 +1,5 @@
 // The analytic bubble: the idle fraction each schedule has in theory, for uniform costs and free communication.
+
 package runtime
 
 import (

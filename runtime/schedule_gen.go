@@ -1,4 +1,5 @@
 // The generators of naive, gpipe and 1f1b: per-stage orders of forwards and backwards, one stage per device.
+
 package runtime
 
 // genNaive is sequential model parallelism: the whole batch is one

@@ -1,4 +1,5 @@
 // Golden files: the lowered grids of small schedules, compared byte for byte; `go test -run Golden -update` rewrites them.
+
 package runtime
 
 import (

@@ -1,4 +1,5 @@
 // The text grid of a schedule: one row per device, one column per position in its list, for `baton schedule`.
+
 package runtime
 
 import (

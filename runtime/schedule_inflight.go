@@ -1,4 +1,5 @@
 // Micro-batches in flight per stage: how many activation stashes a schedule makes each stage hold at once.
+
 package runtime
 
 // PeakInFlight is, per stage, the largest number of micro-batches whose

@@ -1,4 +1,5 @@
 // The interleaved 1F1B generator (Megatron-LM's virtual pipeline): v chunks per device, p·v stages.
+
 package runtime
 
 import "fmt"

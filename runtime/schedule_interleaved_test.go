@@ -1,4 +1,5 @@
 // Tests of the interleaved generator: exact orders, warm-up counts, the reduction to 1f1b, several stages per device.
+
 package runtime
 
 import (

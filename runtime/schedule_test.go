@@ -1,4 +1,5 @@
 // Tests of the generators: Generate's errors, and generate → lower → validate → simulate over many (p, m).
+
 package runtime
 
 import (

@@ -1,4 +1,5 @@
 // The zero-bubble generators zb-h1 and zb-h2: a list scheduler that places split backwards (I, W) on unit costs.
+
 package runtime
 
 // genZBH1 caps stage s at p−s micro-batches in flight, what 1f1b holds, so

@@ -1,4 +1,5 @@
 // Tests of the zero-bubble generators: exact small orders, and their bubble and memory against 1f1b.
+
 package runtime
 
 import (

@@ -1,4 +1,5 @@
 // Simulate: a replay of a lowered schedule on a cost model, with no devices, that predicts idle time and finds deadlocks.
+
 package runtime
 
 import (

@@ -1,4 +1,5 @@
 // The deadlock report of Simulate: which device waits at which receive for which send.
+
 package runtime
 
 import (

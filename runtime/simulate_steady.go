@@ -1,4 +1,5 @@
 // The steady-state bubble: idle time per step when consecutive steps overlap instead of meeting at a barrier.
+
 package runtime
 
 // steady sets SteadyPeriod and SteadyBubble. Simulate's StepTime measures one

@@ -1,4 +1,5 @@
 // Tests of Simulate: exact timelines of small cases, deadlock reports, and bad inputs.
+
 package runtime
 
 import (

@@ -1,4 +1,5 @@
 // The soak benchmark: thousands of steps on 4 virtual devices, checking that memory and goroutines stay flat.
+
 package runtime
 
 import (

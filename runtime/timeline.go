@@ -1,4 +1,5 @@
 // The SVG timeline: a Gantt chart of one step, one row per device, that makes the bubbles visible.
+
 package runtime
 
 import (

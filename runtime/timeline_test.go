@@ -1,4 +1,5 @@
 // Tests of the SVG timeline on hand-made steps: well-formed XML, one rectangle per action.
+
 package runtime
 
 import (

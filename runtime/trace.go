@@ -1,4 +1,5 @@
 // Chrome trace event JSON (trace.json) of executed steps: one track per device and one for the critical path, for Perfetto and chrome://tracing.
+
 package runtime
 
 import (

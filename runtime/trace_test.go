@@ -1,4 +1,5 @@
 // Tests of the Chrome trace writer on hand-made steps, read back as JSON.
+
 package runtime
 
 import (

@@ -1,4 +1,5 @@
 // The training loop: a model planned onto devices, batches through a schedule, evaluation, checkpoints, the report.
+
 package runtime
 
 import (

@@ -1,4 +1,5 @@
 // Validate: the order and count rules every schedule obeys, checked action by action.
+
 package runtime
 
 import "fmt"

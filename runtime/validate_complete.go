@@ -1,4 +1,5 @@
 // Validate's last pass: what must exist somewhere (matching sends and receives, every micro-batch, a STEP).
+
 package runtime
 
 import "fmt"

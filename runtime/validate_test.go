@@ -1,4 +1,5 @@
 // Tests of Validate: hand-broken schedules are rejected with messages that point at the culprit.
+
 package runtime
 
 import (

@@ -1,4 +1,5 @@
 // One pre-LayerNorm decoder block: forward and backward.
+
 package transformer
 
 import (

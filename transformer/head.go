@@ -1,4 +1,5 @@
 // The head: final LayerNorm, the LM head tied to wte, and the cross-entropy loss.
+
 package transformer
 
 import "baton/kernels"

@@ -1,4 +1,5 @@
 // The stack's end of a step: the tied embedding's gradient, norms, AdamW, and host access to tensors.
+
 package transformer
 
 import (

@@ -2,6 +2,7 @@
 // decoder checked against gorgonia's autodiff in float64 (itself checked
 // against central finite differences), and two training-level properties of
 // a Stack: it can overfit one batch, and a seed fixes its losses bit for bit.
+
 package transformer_test
 
 import (

@@ -1,4 +1,5 @@
 // Params: a list of named tensors living in one device allocation, llm.c style.
+
 package transformer
 
 import (

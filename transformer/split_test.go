@@ -1,4 +1,5 @@
 // A split backward (I now, W later) gives exactly the gradients of a full one.
+
 package transformer_test
 
 import (

@@ -1,5 +1,6 @@
 // Stack: a contiguous part of the decoder with its parameters, gradients,
 // optimizer state and per-micro-batch activation stash.
+
 package transformer
 
 import (
@@ -196,15 +197,7 @@ func (s *Stack) GradInput(mb int) kernels.Buffer { return s.set(mb, "GradInput")
 func (s *Stack) Forward(mb int, tokens, targets []int32, dscale float32) {
 	a := s.acquire(mb)
 	ops, d := s.ops, s.d
-	if s.spec.Embed {
-		ops.UploadInt(a.tokens, tokens)
-		ops.EncoderForward(a.in, a.tokens, s.P.T[s.wte], s.P.T[s.wpe], d.B, d.T, d.C)
-	}
-	x := a.in
-	for i, first := range s.blocks {
-		blockForward(ops, s.P.T[first:first+model.NumBlockTensors], &a.blocks[i], &s.scratch, x, d)
-		x = a.blocks[i].out
-	}
+	x := s.forwardBlocks(a, tokens)
 	if s.spec.Head && dscale == 0 {
 		ops.UploadInt(a.targets, targets)
 		headLoss(ops, &s.head, a.losses, x, a.targets, s.P.T[s.lnfW], s.P.T[s.lnfB], s.P.T[s.wte], d.N(), d.C, s.cfg.V)
@@ -312,15 +305,24 @@ func (s *Stack) Logits(tokens []int32, out []float32) {
 		panic("transformer: Logits needs a stack that holds the whole model")
 	}
 	a := s.acquire(-1)
+	x := s.forwardBlocks(a, tokens)
+	headLogits(s.ops, &s.head, x, s.P.T[s.lnfW], s.P.T[s.lnfB], s.P.T[s.wte], s.d.N(), s.d.C, s.cfg.V)
+	s.ops.Download(out, s.head.logits)
+	s.release(a)
+}
+
+// forwardBlocks embeds tokens (first stack) and runs the blocks, returning
+// the last block's output (B,T,C).
+func (s *Stack) forwardBlocks(a *actSet, tokens []int32) kernels.Buffer {
 	ops, d := s.ops, s.d
-	ops.UploadInt(a.tokens, tokens)
-	ops.EncoderForward(a.in, a.tokens, s.P.T[s.wte], s.P.T[s.wpe], d.B, d.T, d.C)
+	if s.spec.Embed {
+		ops.UploadInt(a.tokens, tokens)
+		ops.EncoderForward(a.in, a.tokens, s.P.T[s.wte], s.P.T[s.wpe], d.B, d.T, d.C)
+	}
 	x := a.in
 	for i, first := range s.blocks {
 		blockForward(ops, s.P.T[first:first+model.NumBlockTensors], &a.blocks[i], &s.scratch, x, d)
 		x = a.blocks[i].out
 	}
-	headLogits(ops, &s.head, x, s.P.T[s.lnfW], s.P.T[s.lnfB], s.P.T[s.wte], d.N(), d.C, s.cfg.V)
-	ops.Download(out, s.head.logits)
-	s.release(a)
+	return x
 }

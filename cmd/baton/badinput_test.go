@@ -1,4 +1,5 @@
 // The bad-input catalogue: each bad command line ends with one line, the right exit status and no output; docs/bad-input.md is its rendering.
+
 package main
 
 import (

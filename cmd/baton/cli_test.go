@@ -1,4 +1,5 @@
 // The CLI tests' harness: TestMain builds the baton binary once; helpers run it as a child process on a generated corpus.
+
 package main
 
 import (

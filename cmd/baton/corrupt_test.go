@@ -1,4 +1,5 @@
 // Corrupted checkpoints for the bad-input catalogue: a safetensors rewriter and the damage it does.
+
 package main
 
 import (

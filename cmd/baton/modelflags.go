@@ -1,4 +1,5 @@
 // Flags that choose a model: a preset and its overrides, shared by train and plan.
+
 package main
 
 import (

@@ -1,4 +1,5 @@
 // baton plan: how a model splits over devices, its memory per device, the schedule's simulated idle time, and what-if replays of a run.
+
 package main
 
 import (

@@ -1,4 +1,5 @@
 // baton sample: generate text from a checkpoint.
+
 package main
 
 import (

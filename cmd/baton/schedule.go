@@ -1,4 +1,5 @@
 // baton schedule: a schedule's action grid and its simulated and analytic bubble, with no devices.
+
 package main
 
 import (

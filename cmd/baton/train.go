@@ -1,4 +1,5 @@
 // baton train: flags → runtime.TrainConfig → a run directory with checkpoint, summary, trace and timeline.
+
 package main
 
 import (
