@@ -1,6 +1,5 @@
 // Command baton trains GPT-style decoders split layer-wise over devices and
 // measures how long every device computes, waits and idles.
-
 package main
 
 import (
