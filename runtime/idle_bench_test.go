@@ -19,21 +19,23 @@ var idleModel = model.Config{V: 256, MaxT: 64, C: 64, NH: 4, L: 8}
 // the others, which makes them faster, so measured idle can differ from the
 // formula, which assumes each device has its own processor.
 func BenchmarkIdle(b *testing.B) {
-	cases := []struct {
+	type bench struct {
 		schedule string
-		p, m     int
-	}{{"naive", 1, 1}, {"naive", 2, 1}, {"naive", 4, 1}}
-	for _, s := range []string{"gpipe", "1f1b"} {
+		p, m, v  int
+	}
+	cases := []bench{{"naive", 1, 1, 1}, {"naive", 2, 1, 1}, {"naive", 4, 1, 1}}
+	for _, s := range []string{"gpipe", "1f1b", "interleaved", "zb-h1", "zb-h2"} {
+		v := 1
+		if s == "interleaved" {
+			v = 2
+		}
 		for _, m := range []int{4, 8, 16} {
-			cases = append(cases, struct {
-				schedule string
-				p, m     int
-			}{s, 4, m})
+			cases = append(cases, bench{s, 4, m, v})
 		}
 	}
 	for _, c := range cases {
-		b.Run(fmt.Sprintf("%s/p=%d/m=%d", c.schedule, c.p, c.m), func(b *testing.B) {
-			pl := newPipeline(b, idleModel, c.schedule, c.p, c.m, 16)
+		b.Run(fmt.Sprintf("%s/p=%d/m=%d/v=%d", c.schedule, c.p, c.m, c.v), func(b *testing.B) {
+			pl := newChunkedPipeline(b, idleModel, c.schedule, c.p, c.m, c.v, 16)
 			pl.step(b) // the first step allocates the stashes
 			var steps []*StepResult
 			b.ResetTimer()
@@ -49,7 +51,13 @@ func BenchmarkIdle(b *testing.B) {
 				b.ReportMetric(st.IdleFrac*100, fmt.Sprintf("idle%%/dev%d", d))
 			}
 			b.ReportMetric(rep.BubbleMeasured*100, "bubble%")
+			b.ReportMetric(rep.BubbleSimulated*100, "simulated%")
 			b.ReportMetric(rep.BubbleAnalytic*100, "analytic%")
+			stash := 0
+			for _, st := range pl.stages {
+				stash = max(stash, st.Stack.Stashes())
+			}
+			b.ReportMetric(float64(stash), "max-stash")
 			b.ReportMetric(float64(goruntime.GOMAXPROCS(0)), "cores")
 		})
 	}

@@ -55,7 +55,7 @@ func BuildReport(s *Schedule, devs []Device, layers []string, steps []*StepResul
 		return nil, fmt.Errorf("report: no measured steps")
 	}
 	r := &Report{Schedule: s.Name, Devices: len(devs), Microbatches: s.Microbatches, StepsMeasured: len(steps),
-		BubbleAnalytic: AnalyticBubble(s.Name, s.Devices, s.Microbatches)}
+		BubbleAnalytic: s.AnalyticBubble()}
 	n := float64(len(steps))
 	type key struct {
 		stage int

@@ -232,7 +232,12 @@ func (p *progress) update(s runtime.Progress) {
 			fmt.Fprintf(os.Stderr, "step %d: loss %.4f%s\n", s.Step, s.Loss, val)
 		}
 	case p.log != nil && (s.Step%p.every == 0 || s.Step == s.Steps || val != ""):
-		p.log.Info("train", "step", s.Step, "of", s.Steps, "loss", fmt.Sprintf("%.4f", s.Loss), "val", val, "lr", s.LR, "grad_norm", fmt.Sprintf("%.3f", s.GradNorm), "tok/s", fmt.Sprintf("%.0f", s.TokensPerSec))
+		attrs := []any{"step", s.Step, "of", s.Steps, "loss", fmt.Sprintf("%.4f", s.Loss)}
+		if val != "" {
+			attrs = append(attrs, "val_loss", fmt.Sprintf("%.4f", s.ValLoss))
+		}
+		attrs = append(attrs, "lr", fmt.Sprintf("%.3g", s.LR), "grad_norm", fmt.Sprintf("%.3f", s.GradNorm), "tok/s", fmt.Sprintf("%.0f", s.TokensPerSec))
+		p.log.Info("train", attrs...)
 	}
 }
 
