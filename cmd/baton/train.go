@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -44,6 +45,7 @@ type trainFlags struct {
 	saveEvery                      int
 	out                            string
 	resume, overwrite, quiet       bool
+	cpuprofile                     string
 	timeout                        time.Duration
 }
 
@@ -84,6 +86,7 @@ func trainCmd() *cobra.Command {
 	fl.BoolVar(&f.resume, "resume", false, "continue the run in --out from its checkpoint")
 	fl.BoolVar(&f.overwrite, "overwrite", false, "start over in an --out that already holds a checkpoint")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress bar or report table")
+	fl.StringVar(&f.cpuprofile, "cpuprofile", "", "write a Go CPU profile of the run to this file (go tool pprof)")
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Minute, "fail a step whose device waits longer than this on a neighbour")
 	return cmd
 }
@@ -166,6 +169,13 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		}
 	}()
 
+	if f.cpuprofile != "" {
+		stopProfile, err := startProfile(f.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
+	}
 	progress := newProgress(f.quiet, cfg.Steps, tr.StartStep(), log)
 	sum, err := tr.Run(ctx, progress.update)
 	progress.finish()
@@ -187,6 +197,19 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		return interrupted{exitCode(sig), fmt.Sprintf("interrupted by %v at step %d; checkpoint saved in %s (continue with --resume --out %s)", sig, sum.Steps, sum.Checkpoint, cfg.Out)}
 	}
 	return nil
+}
+
+// startProfile starts a CPU profile written to path.
+func startProfile(path string) (stop func(), err error) {
+	fh, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %v", err)
+	}
+	if err := pprof.StartCPUProfile(fh); err != nil {
+		fh.Close()
+		return nil, fmt.Errorf("--cpuprofile: %v", err)
+	}
+	return func() { pprof.StopCPUProfile(); fh.Close() }, nil
 }
 
 // exitCode is the shell's status for a signal: 128 + its number.
