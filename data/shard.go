@@ -8,7 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+
+	"baton/internal/fsutil"
 )
 
 const (
@@ -113,51 +114,34 @@ func readTokens(r io.Reader, ts []uint16, name string) error {
 	return nil
 }
 
-// WriteShard writes tokens as an llm.c shard at path. It writes a temporary
-// file in the same directory, syncs it and renames it over path, so a reader
+// WriteShard writes tokens as an llm.c shard at path, atomically: a reader
 // never sees a half-written shard.
-func WriteShard(path string, tokens []uint16) (err error) {
+func WriteShard(path string, tokens []uint16) error {
 	if len(tokens) == 0 {
 		return fmt.Errorf("data: refusing to write %s: a shard needs at least one token", path)
 	}
 	if int64(len(tokens)) > 1<<31-1 {
 		return fmt.Errorf("data: refusing to write %s: %d tokens do not fit the int32 count of an llm.c header; split them over several shards", path, len(tokens))
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("data: %v", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
+	err := fsutil.WriteAtomic(path, func(w io.Writer) error {
+		var h [shardHeader]byte
+		binary.LittleEndian.PutUint32(h[0:], ShardMagic)
+		binary.LittleEndian.PutUint32(h[4:], ShardVersion)
+		binary.LittleEndian.PutUint32(h[8:], uint32(len(tokens)))
+		if _, err := w.Write(h[:]); err != nil {
+			return err
 		}
-	}()
-	var h [shardHeader]byte
-	binary.LittleEndian.PutUint32(h[0:], ShardMagic)
-	binary.LittleEndian.PutUint32(h[4:], ShardVersion)
-	binary.LittleEndian.PutUint32(h[8:], uint32(len(tokens)))
-	if _, err := f.Write(h[:]); err != nil {
-		return fmt.Errorf("data: writing %s: %v", path, err)
-	}
-	buf := make([]byte, 0, min(2*len(tokens), 1<<20))
-	for i, t := range tokens {
-		buf = binary.LittleEndian.AppendUint16(buf, t)
-		if len(buf) == cap(buf) || i == len(tokens)-1 {
-			if _, err := f.Write(buf); err != nil {
-				return fmt.Errorf("data: writing %s: %v", path, err)
+		var b [2]byte
+		for _, t := range tokens {
+			binary.LittleEndian.PutUint16(b[:], t)
+			if _, err := w.Write(b[:]); err != nil {
+				return err
 			}
-			buf = buf[:0]
 		}
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("data: writing %s: %v", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("data: writing %s: %v", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("data: %v", err)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("data: %w", err)
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"baton/internal/fsutil"
 )
 
 // A checkpoint directory holds:
@@ -96,7 +98,7 @@ func Save(dir string, ck *Checkpoint) error {
 	if err := writeFiles(tmp, ck); err != nil {
 		return err
 	}
-	if err := syncDir(tmp); err != nil {
+	if err := fsutil.SyncDir(tmp); err != nil {
 		return err
 	}
 	if err := hook("written"); err != nil {
@@ -129,7 +131,7 @@ func Save(dir string, ck *Checkpoint) error {
 	if err := hook("renamed"); err != nil {
 		return err
 	}
-	if err := syncDir(parent); err != nil {
+	if err := fsutil.SyncDir(parent); err != nil {
 		return err
 	}
 	if err := hook("synced"); err != nil {
@@ -222,7 +224,7 @@ func writeFiles(tmp string, ck *Checkpoint) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: encode config.json: %w", tmp, err)
 	}
-	if err := writeFileSync(filepath.Join(tmp, configFile), func(w io.Writer) error {
+	if err := fsutil.WriteNew(filepath.Join(tmp, configFile), func(w io.Writer) error {
 		_, err := w.Write(cfg)
 		return err
 	}); err != nil {
@@ -231,7 +233,7 @@ func writeFiles(tmp string, ck *Checkpoint) error {
 	ts := ck.Config.AllTensors()
 	// SerializeToWriter builds only the header in memory and streams the
 	// tensors, one converted tensor at a time.
-	if err := writeFileSync(filepath.Join(tmp, modelFile), func(w io.Writer) error {
+	if err := fsutil.WriteNew(filepath.Join(tmp, modelFile), func(w io.Writer) error {
 		return encodeTensors(w, ts, ck.Params)
 	}); err != nil {
 		return err
@@ -243,14 +245,14 @@ func writeFiles(tmp string, ck *Checkpoint) error {
 			mv[vPrefix+t.Name] = ck.V[t.Name]
 		}
 		all := append(prefixed(mPrefix, ts), prefixed(vPrefix, ts)...)
-		if err := writeFileSync(filepath.Join(tmp, optimizerFile), func(w io.Writer) error {
+		if err := fsutil.WriteNew(filepath.Join(tmp, optimizerFile), func(w io.Writer) error {
 			return encodeTensors(w, all, mv)
 		}); err != nil {
 			return err
 		}
 	}
 	if ck.State != nil {
-		if err := writeFileSync(filepath.Join(tmp, stateFile), func(w io.Writer) error {
+		if err := fsutil.WriteNew(filepath.Join(tmp, stateFile), func(w io.Writer) error {
 			_, err := w.Write(ck.State)
 			return err
 		}); err != nil {

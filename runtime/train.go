@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"baton/data"
+	"baton/internal/fsutil"
 	"baton/kernels"
 	"baton/model"
 	"baton/transformer"
@@ -435,7 +436,7 @@ func (t *Trainer) writeSummary(sum *Summary) error {
 	if err != nil {
 		return err
 	}
-	return model.WriteFileAtomic(t.cfg.Out+"/summary.json", append(raw, '\n'))
+	return fsutil.WriteFileAtomic(t.cfg.Out+"/summary.json", append(raw, '\n'))
 }
 
 // writeReport builds the idle report from the measured steps and draws them:
@@ -459,7 +460,7 @@ func (t *Trainer) writeReport(sum *Summary, measured []*StepResult) error {
 	if err := WriteTrace(&trace, sum.Devices, measured); err != nil {
 		return err
 	}
-	if err := model.WriteFileAtomic(t.cfg.Out+"/trace.json", trace.Bytes()); err != nil {
+	if err := fsutil.WriteFileAtomic(t.cfg.Out+"/trace.json", trace.Bytes()); err != nil {
 		return err
 	}
 	title := fmt.Sprintf("%s, %d devices, %d micro-batches: bubble %.0f%% measured, %.0f%% analytic",
@@ -467,5 +468,5 @@ func (t *Trainer) writeReport(sum *Summary, measured []*StepResult) error {
 	if err := WriteTimeline(&svg, sum.Devices, measured[len(measured)-1], title); err != nil {
 		return err
 	}
-	return model.WriteFileAtomic(t.cfg.Out+"/timeline.svg", svg.Bytes())
+	return fsutil.WriteFileAtomic(t.cfg.Out+"/timeline.svg", svg.Bytes())
 }

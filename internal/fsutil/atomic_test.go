@@ -1,6 +1,6 @@
-// Tests of WriteFileAtomic.
+// Tests of the atomic writers.
 
-package model
+package fsutil
 
 import (
 	"os"

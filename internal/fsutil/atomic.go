@@ -1,0 +1,104 @@
+// Package fsutil writes files so that a crash at any moment leaves either the
+// old file or the whole new one, never a part: checkpoints, token shards,
+// summaries and reports all go through it.
+package fsutil
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+)
+
+// WriteFileAtomic replaces path with data; see WriteAtomic.
+func WriteFileAtomic(path string, data []byte) error {
+	return WriteAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteAtomic replaces path with what fill writes: into a temporary file in
+// the same directory (rename is atomic only within one file system), fsynced,
+// renamed over path, and the directory fsynced so that the rename itself
+// survives a power loss. The file gets mode 0644. On any error path is
+// unchanged and the temporary file is gone.
+func WriteAtomic(path string, fill func(w io.Writer) error) error {
+	dir, base := filepath.Split(filepath.Clean(path))
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: cannot create a temporary file beside it: %w", path, err)
+	}
+	tmp := f.Name()
+	// CreateTemp makes the file 0600; what baton writes is meant to be read.
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := fillSync(f, fill); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return SyncDir(dir)
+}
+
+// WriteNew creates path, which must not exist, streams its content from fill
+// and fsyncs it: for files inside a directory that is itself swapped in
+// atomically, as checkpoints are.
+func WriteNew(path string, fill func(w io.Writer) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := fillSync(f, fill); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// fillSync writes fill's output to f through a buffer, fsyncs and closes f.
+func fillSync(f *os.File, fill func(w io.Writer) error) error {
+	bw := bufio.NewWriterSize(f, 1<<20)
+	err := fill(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// SyncDir fsyncs a directory so that entries created or renamed in it are
+// durable. Windows cannot open a directory for syncing and makes renames
+// durable on its own, so there it does nothing.
+func SyncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}
