@@ -1,0 +1,159 @@
+// The end of a step: the tied embedding's gradient, the global gradient norm, clipping, AdamW, and numerical faults.
+
+package runtime
+
+import (
+	"fmt"
+	"math"
+)
+
+// steps runs the STEPs that end a device's list, one per stage it holds,
+// in three phases over all of them, so that two stages on one device never
+// wait for each other's later STEP: first each end of the tied embedding
+// sends its part of the gradient to the other end; then each stage folds the
+// tied gradient and publishes its gradients' sums of squares; then, once
+// every stage has published, each applies AdamW with the same clipping scale.
+func (r *run) steps(dev Device, tail []Action) ([]Record, error) {
+	recs := make([]Record, len(tail))
+	stages := make([]*Stage, len(tail))
+	for i, a := range tail {
+		if a.Kind != Step {
+			return recs[:i], fmt.Errorf("%s follows a STEP: a device's STEPs must end its list", a)
+		}
+		recs[i].Action, stages[i] = a, r.ex.Stages[a.Stage]
+	}
+	recs[0].start = dev.Record()
+	err := guard(func() error {
+		for _, st := range stages {
+			r.sendTied(st)
+		}
+		for _, st := range stages {
+			if err := r.publishSquares(st); err != nil {
+				return err
+			}
+		}
+		for i, st := range stages {
+			if i > 0 {
+				recs[i].start = dev.Record()
+			}
+			if err := r.apply(st); err != nil {
+				return err
+			}
+			recs[i].end = dev.Record()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return recs, nil
+}
+
+// tiedPeer is the other end of the tied embedding for st, or nil when st
+// holds neither end or both.
+func (r *run) tiedPeer(st *Stage) *Stage {
+	first, last := r.ex.Stages[0], r.ex.Stages[len(r.ex.Stages)-1]
+	switch {
+	case first == last:
+		return nil
+	case st == first:
+		return last
+	case st == last:
+		return first
+	}
+	return nil
+}
+
+// sendTied copies st's part of the tied gradient into the other end's memory.
+func (r *run) sendTied(st *Stage) {
+	if other := r.tiedPeer(st); other != nil {
+		st.Device.CopyTo(other.Device, other.tiedRecv, st.Stack.TiedGrad())
+		r.tied[other.Index] <- st.Device.Record()
+	}
+}
+
+// publishSquares makes st's tied gradient whole and publishes its squares.
+func (r *run) publishSquares(st *Stage) error {
+	stack := st.Stack
+	switch other := r.tiedPeer(st); {
+	case other != nil:
+		ev, err := r.receive(st.Device, Action{st.Index, Step, -1}, r.tied[st.Index])
+		if err != nil {
+			return err
+		}
+		st.Device.Wait(ev)
+		stack.FoldTiedGrad(st.tiedRecv)
+	case stack.HasTied():
+		stack.FoldTiedGrad(nil)
+	}
+	r.squares[st.Index] = stack.GradSquares()
+	close(r.squared[st.Index])
+	return nil
+}
+
+// apply waits until every stage has published its squares, then steps st.
+func (r *run) apply(st *Stage) error {
+	for _, ch := range r.squared {
+		select {
+		case <-ch:
+		case <-r.abort:
+			return errAborted
+		}
+	}
+	norm := r.gradNorm()
+	if math.IsNaN(norm) || math.IsInf(norm, 0) {
+		return r.nonFinite()
+	}
+	scale := float32(1)
+	if r.in.MaxGradNorm > 0 && norm > r.in.MaxGradNorm {
+		scale = float32(r.in.MaxGradNorm / (norm + 1e-6))
+	}
+	st.Stack.Step(r.in.AdamStep, r.in.Adam, scale)
+	return nil
+}
+
+// nonFinite names where a NaN or infinity shows first: the loss, or else the
+// gradient nearest the loss (gradients flow backward, so the ones before it
+// are usually its consequence). Every stage returns it before stepping, so
+// no parameter is touched.
+func (r *run) nonFinite() error {
+	last := len(r.ex.Stages) - 1
+	for _, l := range r.lossSums {
+		if math.IsNaN(l) || math.IsInf(l, 0) {
+			return &NumericError{Step: r.in.AdamStep, Stage: last, Device: r.ex.Stages[last].Device.Name(), Tensor: "the loss", Value: l}
+		}
+	}
+	for s := last; s >= 0; s-- {
+		sq := r.squares[s]
+		for i := len(sq) - 1; i >= 0; i-- {
+			if v := sq[i]; math.IsNaN(v) || math.IsInf(v, 0) {
+				st := r.ex.Stages[s]
+				return &NumericError{Step: r.in.AdamStep, Stage: s, Device: st.Device.Name(), Tensor: "the gradient of " + st.Stack.GradNames()[i], Value: v}
+			}
+		}
+	}
+	return &NumericError{Step: r.in.AdamStep, Stage: -1, Tensor: "the gradient norm", Value: r.gradNorm()}
+}
+
+// NumericError is a NaN or infinity found in a loss or a gradient.
+type NumericError struct {
+	Step, Stage    int
+	Device, Tensor string
+	Value          float64
+}
+
+func (e *NumericError) Error() string {
+	return fmt.Sprintf("step %d: stage %d (%s): %s is %v; no parameter was updated (lower --lr or set --max-grad-norm)", e.Step, e.Stage, e.Device, e.Tensor, e.Value)
+}
+
+// gradNorm adds every stage's squares in model order, so any split gives
+// the undivided model's norm bit for bit.
+func (r *run) gradNorm() float64 {
+	var sum float64
+	for _, sq := range r.squares {
+		for _, v := range sq {
+			sum += v
+		}
+	}
+	return math.Sqrt(sum)
+}

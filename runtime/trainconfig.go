@@ -1,0 +1,90 @@
+// A training run's configuration and its checks, made before any data is loaded.
+
+package runtime
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"baton/model"
+)
+
+// TrainConfig is everything a training run is told.
+type TrainConfig struct {
+	Preset       string       // name of the preset Model started from ("custom" when overridden)
+	Model        model.Config // architecture
+	Devices      string       // "cpu:0,cpu:1" …
+	Schedule     string       // naive, gpipe, 1f1b
+	Microbatches int          // per step; must divide Batch
+	Chunks       int          // stages per device (interleaved); 0 means 1
+	Batch        int          // sequences per step
+	Context      int          // tokens per sequence (T ≤ Model.MaxT)
+	Steps        int          // total steps of the run, counted from its start
+	LR, MinLR    float32      // peak and final learning rate
+	Warmup       int          // warm-up steps
+	WeightDecay  float32
+	MaxGradNorm  float64 // clip the global gradient norm (0: off)
+	Seed         uint64
+	Data         string // path; "" is the default corpus
+	DataLimit    int64  // bytes of text to read
+	EvalEvery    int    // steps between validation passes (0: only at the end)
+	SaveEvery    int    // steps between checkpoints (0: only at the end)
+	EvalBatches  int    // validation batches per pass
+	Split        []int  // blocks per stage (overrides the planner)
+	LayerMap     []int  // a device index per block
+	Timeout      time.Duration
+	Out          string // run directory: checkpoint, summary, trace, timeline
+	Resume       bool   // continue from Out's checkpoint
+}
+
+// Validate checks the run's settings before any work, naming the flag to fix.
+func (c *TrainConfig) Validate() error {
+	if err := c.Model.Validate(); err != nil {
+		return err
+	}
+	if err := c.Model.CheckContext(c.Context); err != nil {
+		return err
+	}
+	if c.Steps < 1 {
+		return fmt.Errorf("--steps is %d; it must be at least 1", c.Steps)
+	}
+	if c.Batch < 1 {
+		return fmt.Errorf("--batch is %d; it must be at least 1", c.Batch)
+	}
+	if c.Microbatches < 1 {
+		return fmt.Errorf("--microbatches is %d; it must be at least 1", c.Microbatches)
+	}
+	if c.Batch%c.Microbatches != 0 {
+		return fmt.Errorf("--microbatches %d does not divide --batch %d; choose a divisor of %d (or change --batch)", c.Microbatches, c.Batch, c.Batch)
+	}
+	if c.LR <= 0 || math.IsNaN(float64(c.LR)) {
+		return fmt.Errorf("--lr is %g; it must be a positive number", c.LR)
+	}
+	if c.MinLR < 0 || c.MinLR > c.LR {
+		return fmt.Errorf("--min-lr is %g; it must be between 0 and --lr (%g)", c.MinLR, c.LR)
+	}
+	if c.MaxGradNorm < 0 {
+		return fmt.Errorf("--max-grad-norm is %g; use 0 to turn clipping off or a positive norm", c.MaxGradNorm)
+	}
+	for _, n := range []struct {
+		v    int
+		flag string
+	}{{c.Warmup, "--warmup"}, {c.EvalEvery, "--eval-every"}, {c.SaveEvery, "--save-every"}, {c.EvalBatches, "--eval-batches"}, {c.Chunks, "--chunks"}} {
+		if n.v < 0 {
+			return fmt.Errorf("%s is %d; it must not be negative", n.flag, n.v)
+		}
+	}
+	if _, err := Generate(c.Schedule, 1, 1); err != nil {
+		return fmt.Errorf("--schedule: %w", err)
+	}
+	return nil
+}
+
+// ConfigError is a run configuration that cannot work (flags, devices,
+// split, a checkpoint that does not fit): found before any data is loaded.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
