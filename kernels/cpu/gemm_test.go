@@ -2,34 +2,8 @@ package cpu
 
 import (
 	"fmt"
-	"math"
 	"testing"
 )
-
-func TestGemmMatchesNaive(t *testing.T) {
-	r := newRand(1)
-	o := New()
-	sizes := [][3]int{{7, 13, 5}, {1, 1, 1}, {3, 1, 9}, {70, 130, 300}} // the last crosses every block edge
-	scalars := [][2]float32{{1, 0}, {0.5, 2}, {-1.5, 1}, {0, 0.5}, {0, 0}}
-	for _, s := range sizes {
-		M, N, K := s[0], s[1], s[2]
-		for _, tr := range transposes {
-			for _, ab := range scalars {
-				name := fmt.Sprintf("%dx%dx%d/tA=%v,tB=%v/alpha=%v,beta=%v", M, N, K, tr[0], tr[1], ab[0], ab[1])
-				a, b := randF32(r, M*K), randF32(r, K*N)
-				c := randF32(r, M*N)
-				if ab[1] == 0 {
-					for i := range c {
-						c[i] = float32(math.NaN()) // beta == 0 must not read c
-					}
-				}
-				want := naiveGemm(tr[0], tr[1], M, N, K, ab[0], a, b, ab[1], c)
-				o.Gemm(tr[0], tr[1], M, N, K, ab[0], a, b, ab[1], c)
-				checkClose(t, name, c, want, fwdTol)
-			}
-		}
-	}
-}
 
 func TestGemmEmpty(t *testing.T) {
 	o := New()
@@ -58,70 +32,6 @@ func TestGemmLayout(t *testing.T) {
 		o.Gemm(tr[0], tr[1], M, N, K, 1, a2, b2, 0, c2)
 		sameBits(t, fmt.Sprintf("tA=%v,tB=%v", tr[0], tr[1]), c1, c2)
 	}
-}
-
-// TestLinearBackward checks the Gemm calls that backpropagate through
-// out = op(A) op(B), for every transpose case, against finite differences.
-func TestLinearBackward(t *testing.T) {
-	r := newRand(3)
-	o := New()
-	M, N, K := 5, 7, 6
-	for _, tr := range transposes {
-		tA, tB := tr[0], tr[1]
-		name := fmt.Sprintf("tA=%v,tB=%v", tA, tB)
-		a, b := randF32(r, M*K), randF32(r, K*N)
-		R := randF32(r, M*N)
-		out := make(F32, M*N)
-		o.Gemm(tA, tB, M, N, K, 1, a, b, 0, out)
-		a64, b64, R64 := f64(a), f64(b), f64(R)
-		loss := func() float64 { return dotR(naiveGemm64(tA, tB, M, N, K, 1, a64, b64, 0, nil), R64) }
-		checkClose(t, name+"/out", out, naiveGemm64(tA, tB, M, N, K, 1, a64, b64, 0, nil), fwdTol)
-
-		// dout = R. The gradients of op(A) (M,K) and op(B) (K,N) are
-		// dout op(B)ᵀ and op(A)ᵀ dout; stored in A's and B's own layouts.
-		da, db := make(F32, M*K), make(F32, K*N)
-		switch {
-		case !tA && !tB:
-			o.Gemm(false, true, M, K, N, 1, R, b, 0, da) // dA (M,K) = dout Bᵀ
-			o.Gemm(true, false, K, N, M, 1, a, R, 0, db) // dB (K,N) = Aᵀ dout
-		case tA && !tB:
-			o.Gemm(false, true, K, M, N, 1, b, R, 0, da)  // dA (K,M) = B doutᵀ
-			o.Gemm(false, false, K, N, M, 1, a, R, 0, db) // dB (K,N) = A dout
-		case !tA && tB:
-			o.Gemm(false, false, M, K, N, 1, R, b, 0, da) // dA (M,K) = dout B
-			o.Gemm(true, false, N, K, M, 1, R, a, 0, db)  // dB (N,K) = doutᵀ A
-		case tA && tB:
-			o.Gemm(true, true, K, M, N, 1, b, R, 0, da) // dA (K,M) = Bᵀ doutᵀ
-			o.Gemm(true, true, N, K, M, 1, R, a, 0, db) // dB (N,K) = doutᵀ Aᵀ
-		}
-		checkClose(t, name+"/dA", da, fdGrad(a64, loss), bwdTol)
-		checkClose(t, name+"/dB", db, fdGrad(b64, loss), bwdTol)
-	}
-}
-
-func TestBias(t *testing.T) {
-	r := newRand(4)
-	o := New()
-	N, OC := 9, 11
-	x, bias, R := randF32(r, N*OC), randF32(r, OC), randF32(r, N*OC)
-	x64, bias64, R64 := f64(x), f64(bias), f64(R)
-	ref := func() []float64 {
-		out := make([]float64, N*OC)
-		for n := 0; n < N; n++ {
-			for j := 0; j < OC; j++ {
-				out[n*OC+j] = x64[n*OC+j] + bias64[j]
-			}
-		}
-		return out
-	}
-	out := cloneF32(x)
-	o.BiasForward(out, bias, N, OC)
-	checkClose(t, "BiasForward", out, ref(), fwdTol)
-
-	dbias := randF32(r, OC)
-	prior := cloneF32(dbias)
-	o.BiasBackward(dbias, R, N, OC)
-	checkClose(t, "BiasBackward (accumulated)", dbias, addInto(prior, fdGrad(bias64, func() float64 { return dotR(ref(), R64) })), bwdTol)
 }
 
 // TestGemmRowSubset: a row of c depends on its row of op(a), on op(b) and on
