@@ -1,3 +1,9 @@
+//go:build !cuda
+
+// gorgonia has a "cuda" build tag of its own that needs cuDNN and links
+// cuBLAS, so the oracle runs in the default build only: it checks the
+// transformer on the CPU backend, which the cuda build does not change.
+
 // Reference tests of the decoder's math (DESIGN.md, testing level 1): a whole
 // decoder checked against gorgonia's autodiff in float64 (itself checked
 // against central finite differences), and two training-level properties of
