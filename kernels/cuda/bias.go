@@ -1,0 +1,43 @@
+//go:build cuda
+
+// Bias: the broadcast add of a linear layer's bias, and its backward
+// (deterministic column sums, no atomics).
+
+package cuda
+
+import (
+	"unsafe"
+
+	"baton/kernels"
+)
+
+// BiasForward: out (N,OC) += bias (OC) on every row.
+func (o *Ops) BiasForward(out, bias kernels.Buffer, N, OC int) {
+	const op = "BiasForward"
+	cl := call{op, "N OC", [4]int{N, OC}}
+	empty := cl.checkDims(N, OC)
+	cl.checkLen("out", out, N*OC, false)
+	cl.checkLen("bias", bias, OC, false)
+	if empty {
+		return
+	}
+	pOut, pBias, n, oc := dptr(op, out), dptr(op, bias), i32(N), i32(OC)
+	o.launch(op, "bias_forward", eltGrid(N*OC, eltBlock), eltBlock, 0,
+		unsafe.Pointer(&pOut), unsafe.Pointer(&pBias), unsafe.Pointer(&n), unsafe.Pointer(&oc))
+}
+
+// BiasBackward: dbias (OC) += column sums of dout (N,OC), summed in float64
+// in an order that depends on N alone.
+func (o *Ops) BiasBackward(dbias, dout kernels.Buffer, N, OC int) {
+	const op = "BiasBackward"
+	cl := call{op, "N OC", [4]int{N, OC}}
+	empty := cl.checkDims(N, OC)
+	cl.checkLen("dbias", dbias, OC, false)
+	cl.checkLen("dout", dout, N*OC, false)
+	if empty {
+		return
+	}
+	pDbias, pDout, n, oc := dptr(op, dbias), dptr(op, dout), i32(N), i32(OC)
+	o.launch2(op, "bias_backward", (OC+colSumTile-1)/colSumTile, 1, colSumTile, colSumTile, 0,
+		unsafe.Pointer(&pDbias), unsafe.Pointer(&pDout), unsafe.Pointer(&n), unsafe.Pointer(&oc))
+}

@@ -1,0 +1,39 @@
+//go:build cuda
+
+// Cross-entropy: fused softmax, per-row loss and logit gradients (one block per row).
+
+package cuda
+
+import (
+	"unsafe"
+
+	"baton/kernels"
+)
+
+// ceBlock returns the block size for rows of V logits: V rounded up to a warp,
+// at most 1024. It depends on V alone, and with it the summation order.
+func ceBlock(V int) int {
+	return min(1024, (V+31)/32*32)
+}
+
+// CrossEntropyForwardBackward: losses (N) = -log softmax(logits)[target] and
+// dlogits (N,V) = (softmax - onehot(target)) * dscale; dlogits may be logits,
+// and dscale 0 writes zeros. A target outside [0, V) cannot panic on the
+// device: its loss is NaN.
+func (o *Ops) CrossEntropyForwardBackward(losses, dlogits, logits, targets kernels.Buffer, N, V int, dscale float32) {
+	const op = "CrossEntropyForwardBackward"
+	cl := call{op, "N V", [4]int{N, V}}
+	empty := cl.checkDims(N, V)
+	cl.checkLen("losses", losses, N, false)
+	cl.checkLen("dlogits", dlogits, N*V, false)
+	cl.checkLen("logits", logits, N*V, false)
+	cl.checkLen("targets", targets, N, true)
+	if empty {
+		return
+	}
+	pLosses, pDlogits, pLogits, pTargets := dptr(op, losses), dptr(op, dlogits), dptr(op, logits), dptr(op, targets)
+	n, v, ds := i32(N), i32(V), dscale
+	o.launch(op, "crossentropy_forward_backward", N, ceBlock(V), 0,
+		unsafe.Pointer(&pLosses), unsafe.Pointer(&pDlogits), unsafe.Pointer(&pLogits), unsafe.Pointer(&pTargets),
+		unsafe.Pointer(&n), unsafe.Pointer(&v), unsafe.Pointer(&ds))
+}

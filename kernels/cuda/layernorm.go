@@ -1,0 +1,70 @@
+//go:build cuda
+
+// LayerNorm: forward saving mean and rstd, and the backward for dinp
+// (accumulated) and dw, db (deterministic column sums, no atomics).
+
+package cuda
+
+import (
+	"unsafe"
+
+	"baton/kernels"
+)
+
+// lnRowsPerBlock: layernorm_forward and layernorm_backward_dinp give each row a
+// warp, 8 warps to a block.
+const lnRowsPerBlock = 8
+
+// colSumTile is the block side of the column-sum kernels (layernorm_backward_dwdb,
+// bias_backward): blocks of (32, 32) threads, one block per 32 columns, whose
+// rows are split 32 ways in a fixed interleave, so the summation order depends
+// on N alone.
+const colSumTile = 32
+
+// LayerNormForward: out (N,C) = (inp-mean)*rstd*w + b; saves mean, rstd (N).
+func (o *Ops) LayerNormForward(out, mean, rstd, inp, w, b kernels.Buffer, N, C int) {
+	const op = "LayerNormForward"
+	cl := call{op, "N C", [4]int{N, C}}
+	empty := cl.checkDims(N, C)
+	cl.checkLen("out", out, N*C, false)
+	cl.checkLen("mean", mean, N, false)
+	cl.checkLen("rstd", rstd, N, false)
+	cl.checkLen("inp", inp, N*C, false)
+	cl.checkLen("w", w, C, false)
+	cl.checkLen("b", b, C, false)
+	if empty {
+		return
+	}
+	pOut, pMean, pRstd, pInp, pW, pB := dptr(op, out), dptr(op, mean), dptr(op, rstd), dptr(op, inp), dptr(op, w), dptr(op, b)
+	n, c := i32(N), i32(C)
+	o.launch(op, "layernorm_forward", (N+lnRowsPerBlock-1)/lnRowsPerBlock, 32*lnRowsPerBlock, 0,
+		unsafe.Pointer(&pOut), unsafe.Pointer(&pMean), unsafe.Pointer(&pRstd), unsafe.Pointer(&pInp),
+		unsafe.Pointer(&pW), unsafe.Pointer(&pB), unsafe.Pointer(&n), unsafe.Pointer(&c))
+}
+
+// LayerNormBackward: dinp (N,C) += (accumulates: the residual stream), dw, db (C) +=.
+func (o *Ops) LayerNormBackward(dinp, dw, db, dout, inp, w, mean, rstd kernels.Buffer, N, C int) {
+	const op = "LayerNormBackward"
+	cl := call{op, "N C", [4]int{N, C}}
+	empty := cl.checkDims(N, C)
+	cl.checkLen("dinp", dinp, N*C, false)
+	cl.checkLen("dw", dw, C, false)
+	cl.checkLen("db", db, C, false)
+	cl.checkLen("dout", dout, N*C, false)
+	cl.checkLen("inp", inp, N*C, false)
+	cl.checkLen("w", w, C, false)
+	cl.checkLen("mean", mean, N, false)
+	cl.checkLen("rstd", rstd, N, false)
+	if empty {
+		return
+	}
+	pDinp, pDw, pDb, pDout := dptr(op, dinp), dptr(op, dw), dptr(op, db), dptr(op, dout)
+	pInp, pW, pMean, pRstd := dptr(op, inp), dptr(op, w), dptr(op, mean), dptr(op, rstd)
+	n, c := i32(N), i32(C)
+	o.launch(op, "layernorm_backward_dinp", (N+lnRowsPerBlock-1)/lnRowsPerBlock, 32*lnRowsPerBlock, 0,
+		unsafe.Pointer(&pDinp), unsafe.Pointer(&pDout), unsafe.Pointer(&pInp), unsafe.Pointer(&pW),
+		unsafe.Pointer(&pMean), unsafe.Pointer(&pRstd), unsafe.Pointer(&n), unsafe.Pointer(&c))
+	o.launch2(op, "layernorm_backward_dwdb", (C+colSumTile-1)/colSumTile, 1, colSumTile, colSumTile, 0,
+		unsafe.Pointer(&pDw), unsafe.Pointer(&pDb), unsafe.Pointer(&pDout), unsafe.Pointer(&pInp),
+		unsafe.Pointer(&pMean), unsafe.Pointer(&pRstd), unsafe.Pointer(&n), unsafe.Pointer(&c))
+}

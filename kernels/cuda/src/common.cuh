@@ -1,0 +1,52 @@
+// Shared device helpers of the kernels: warp and block reductions in a fixed order, so results are run-to-run deterministic.
+#pragma once
+
+#define FULL_MASK 0xffffffffu
+
+// warp_sum_f / warp_sum_d / warp_max_f: xor butterflies; every lane ends with the
+// same value (a+b == b+a), and the order depends on nothing but the lane numbers.
+__device__ __forceinline__ float warp_sum_f(float x) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(FULL_MASK, x, o);
+    return x;
+}
+
+__device__ __forceinline__ double warp_sum_d(double x) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(FULL_MASK, x, o);
+    return x;
+}
+
+__device__ __forceinline__ float warp_max_f(float x) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) x = fmaxf(x, __shfl_xor_sync(FULL_MASK, x, o));
+    return x;
+}
+
+// block_sum_d: sum over a 1-D block (blockDim.x a multiple of 32, at most 1024)
+// returned to every thread. scratch holds 32 doubles; the call synchronises
+// the block, so every thread must make it.
+__device__ __forceinline__ double block_sum_d(double x, double* scratch) {
+    int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nwarps = blockDim.x / 32;
+    x = warp_sum_d(x);
+    __syncthreads(); // scratch may still be read by a previous call
+    if (lane == 0) scratch[warp] = x;
+    __syncthreads();
+    x = lane < nwarps ? scratch[lane] : 0.0;
+    return warp_sum_d(x);
+}
+
+// block_max_f: as block_sum_d, for the maximum of floats.
+__device__ __forceinline__ float block_max_f(float x, float* scratch) {
+    int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nwarps = blockDim.x / 32;
+    x = warp_max_f(x);
+    __syncthreads();
+    if (lane == 0) scratch[warp] = x;
+    __syncthreads();
+    x = lane < nwarps ? scratch[lane] : -INFINITY;
+    return warp_max_f(x);
+}
+
+// qnan: the value written where an input (a token id) is out of range; a
+// kernel cannot panic, so the NaN carries the error into the loss.
+__device__ __forceinline__ float qnan() { return __int_as_float(0x7fc00000); }
