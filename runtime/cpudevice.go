@@ -32,6 +32,7 @@ func (d *CPUDevice) Record() Event              { return cpuEvent(time.Now()) }
 func (d *CPUDevice) Wait(Event)                 {} // the event was recorded before it could be handed over
 func (d *CPUDevice) Sync()                      {}
 func (d *CPUDevice) Close() error               { return nil }
+func (d *CPUDevice) Bind() (unbind func())      { return noUnbind }
 func (d *CPUDevice) Memory() (live, peak int64) { return d.ops.live.Load(), d.ops.peak.Load() }
 func (d *CPUDevice) Elapsed(a, b Event) time.Duration {
 	return time.Time(b.(cpuEvent)).Sub(time.Time(a.(cpuEvent)))
@@ -41,6 +42,8 @@ func (d *CPUDevice) Elapsed(a, b Event) time.Duration {
 func (d *CPUDevice) CopyTo(peer Device, dst, src kernels.Buffer) {
 	copy(cpu.Floats(dst), cpu.Floats(src))
 }
+
+func noUnbind() {}
 
 // countingOps counts the bytes a device allocates. Buffers are never freed
 // individually (stashes are pooled), so live only grows, and peak is live.

@@ -147,6 +147,7 @@ func (ex *Executor) execute(lists [][]Action, in *StepInput) (*StepResult, error
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer ex.Devices[d].Bind()()
 			start.Wait()
 			origins[d] = ex.Devices[d].Record()
 			records[d] = r.worker(d)
@@ -159,6 +160,7 @@ func (ex *Executor) execute(lists [][]Action, in *StepInput) (*StepResult, error
 	res := &StepResult{Records: records}
 	for d, recs := range records {
 		dev := ex.Devices[d]
+		unbind := dev.Bind()
 		dev.Sync()
 		for i := range recs {
 			rec := &recs[i]
@@ -168,6 +170,7 @@ func (ex *Executor) execute(lists [][]Action, in *StepInput) (*StepResult, error
 			}
 			res.Time = max(res.Time, rec.End)
 		}
+		unbind()
 	}
 	var sum float64
 	for _, l := range r.lossSums {

@@ -47,6 +47,7 @@ type trainFlags struct {
 	resume, overwrite, quiet       bool
 	cpuprofile                     string
 	timeout                        time.Duration
+	precision                      string
 }
 
 func trainCmd() *cobra.Command {
@@ -88,6 +89,7 @@ func trainCmd() *cobra.Command {
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress bar or report table")
 	fl.StringVar(&f.cpuprofile, "cpuprofile", "", "write a Go CPU profile of the run to this file (go tool pprof)")
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Minute, "fail a step whose device waits longer than this on a neighbour")
+	fl.StringVar(&f.precision, "precision", "fp32", "matmul precision of cuda: devices: fp32, or tf32 (tensor cores); cpu: devices ignore it")
 	return cmd
 }
 
@@ -132,6 +134,10 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 }
 
 func runTrain(cmd *cobra.Command, f *trainFlags) error {
+	if err := runtime.CheckPrecision(f.precision); err != nil {
+		return usage(err)
+	}
+	runtime.CUDAPrecision = f.precision
 	cfg, err := f.config()
 	if err != nil {
 		return usage(err)

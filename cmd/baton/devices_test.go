@@ -1,0 +1,37 @@
+// baton devices in the build without CUDA: no GPUs, the virtual CPU devices, and JSON for scripts.
+
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestDevicesCommand(t *testing.T) {
+	r := baton(t, t.TempDir(), "devices")
+	if r.code != 0 || !strings.Contains(r.stdout, "built without CUDA support") || !strings.Contains(r.stdout, "cpu:N") {
+		t.Fatalf("baton devices: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = baton(t, t.TempDir(), "devices", "--json")
+	var v struct {
+		CUDABuild bool `json:"cuda_build"`
+		Devices   []struct {
+			Kind string `json:"kind"`
+			SMs  int    `json:"sms"`
+		} `json:"devices"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || r.code != 0 {
+		t.Fatalf("baton devices --json: exit %d, %v\n%s", r.code, err, r.stdout)
+	}
+	if v.CUDABuild || len(v.Devices) != 1 || v.Devices[0].Kind != "cpu" || v.Devices[0].SMs < 1 {
+		t.Fatalf("baton devices --json: %+v", v)
+	}
+}
+
+func TestPrecisionFlag(t *testing.T) {
+	r := baton(t, t.TempDir(), "train", "--precision", "bf16")
+	if r.code != 2 || !strings.Contains(r.stderr, `--precision "bf16"`) {
+		t.Fatalf("baton train --precision bf16: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

@@ -1,0 +1,166 @@
+//go:build cuda
+
+// The real model on CUDA devices: the tiny model's losses against the CPU's, and many executor steps without growth.
+
+package runtime
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"baton/kernels"
+	"baton/model"
+)
+
+// devicePipeline is newChunkedPipeline over given devices.
+func devicePipeline(tb testing.TB, cfg model.Config, schedule string, devs []Device, m, batch int) *pipeline {
+	tb.Helper()
+	names := make([]string, len(devs))
+	for i, d := range devs {
+		names[i] = d.Name()
+	}
+	sched, err := GenerateChunks(schedule, len(devs), m, 1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m = sched.Microbatches
+	stageDevices := make([]string, sched.Stages)
+	for s := range stageDevices {
+		stageDevices[s] = names[sched.DeviceOf(s)]
+	}
+	plan, err := model.Partition(cfg, stageDevices, model.PlanOptions{B: batch / m, T: cfg.MaxT})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	stages, err := NewStages(devs, plan, batch/m, cfg.MaxT)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, st := range stages {
+		st.Stack.Init(7)
+	}
+	lowered := Lower(sched)
+	if err := Validate(lowered); err != nil {
+		tb.Fatal(err)
+	}
+	T := cfg.MaxT
+	inputs, targets := make([]int32, batch*T), make([]int32, batch*T)
+	return &pipeline{
+		ex: &Executor{Sched: lowered, Stages: stages, Devices: devs}, stages: stages, devs: devs,
+		in: &StepInput{Tokens: microbatches(inputs, m), Targets: microbatches(targets, m), DScale: 1 / float32(batch*T),
+			MaxGradNorm: 0.5, Adam: kernels.AdamParams{LR: 3e-3, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1}},
+		rng: rand.New(rand.NewPCG(1, 2)), v: cfg.V,
+	}
+}
+
+// tinyL4 is the tiny model with 4 layers.
+func tinyL4() model.Config {
+	cfg := model.Presets["tiny"]
+	cfg.L = 4
+	return cfg
+}
+
+// TestCUDATinyTracksCPU trains the tiny model (L=4) for 20 steps on cuda:0
+// with the CUDA kernels in fp32 and on cpu:0 with the reference kernels,
+// from the same weights on the same batches: the losses must agree within
+// 1e-3 relative at every step (float32 sums in different orders, amplified
+// a little by AdamW over 20 steps), and so must the split over cuda:0/2.
+func TestCUDATinyTracksCPU(t *testing.T) {
+	CUDAPrecision = "fp32"
+	cfg := tinyL4()
+	const steps = 20
+	cpu := devicePipeline(t, cfg, "1f1b", []Device{NewCPUDevice("cpu:0")}, 2, 4)
+	var want []float64
+	for range steps {
+		want = append(want, cpu.step(t).Loss)
+	}
+	for _, list := range []string{"cuda:0", "cuda:0/2"} {
+		t.Run(list, func(t *testing.T) {
+			devs := openDevices(t, list)
+			gpu := devicePipeline(t, cfg, "1f1b", asDevices(devs), 2, 4)
+			worst := 0.0
+			for i := range steps {
+				got := gpu.step(t).Loss
+				rel := math.Abs(got-want[i]) / math.Max(1, math.Abs(want[i]))
+				worst = max(worst, rel)
+				if rel > 1e-3 || math.IsNaN(got) {
+					t.Fatalf("step %d: loss %.6f on %s, %.6f on cpu:0 (relative difference %.2g > 1e-3)", i+1, got, list, want[i], rel)
+				}
+			}
+			t.Logf("%s: 20 losses within %.2g of cpu:0's (first %.4f, last %.4f)", list, worst, want[0], want[steps-1])
+		})
+	}
+}
+
+// TestCUDATrainerThousandSteps runs 1000 executor steps of the tiny model
+// over cuda:0/2: the allocators' live bytes, the GPU's free memory (within
+// 4 MiB) and the events made must not grow after the first steps.
+func TestCUDATrainerThousandSteps(t *testing.T) {
+	devs := openDevices(t, "cuda:0/2")
+	p := devicePipeline(t, tinyL4(), "1f1b", asDevices(devs), 2, 4)
+	measure := func() (live []int64, free int64, made int) {
+		for _, d := range devs {
+			l, _ := d.Memory()
+			live = append(live, l)
+			m, _ := d.Events()
+			made += m
+		}
+		unbind := devs[0].Bind()
+		defer unbind()
+		free, _, err := memInfo()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return live, free, made
+	}
+	for range 20 {
+		p.step(t)
+	}
+	live0, free0, made0 := measure()
+	for range 1000 {
+		p.step(t)
+	}
+	live1, free1, made1 := measure()
+	t.Logf("live %v → %v, free %d → %d, events made %d → %d", live0, live1, free0, free1, made0, made1)
+	for i := range live1 {
+		if live1[i] != live0[i] {
+			t.Errorf("%s: live bytes went from %d to %d over 1000 steps", devs[i].Name(), live0[i], live1[i])
+		}
+	}
+	if free0-free1 > 4<<20 {
+		t.Errorf("the GPU's free memory fell by %d bytes over 1000 steps", free0-free1)
+	}
+	if made1-made0 > 2*eventGCAt*len(devs) {
+		t.Errorf("%d events made over 1000 steps: they are not reused", made1-made0)
+	}
+}
+
+// TestCUDAOutOfMemory: stages too large for the GPU fail naming the device,
+// and closing the devices gives every byte back.
+func TestCUDAOutOfMemory(t *testing.T) {
+	devs, err := ParseDevices("cuda:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := devs[0].(*CUDADevice)
+	huge := model.Config{V: 50304, MaxT: 1024, C: 8192, NH: 64, L: 64} // ~54 B parameters × 4 copies
+	plan, err := model.Partition(huge, []string{d.Name()}, model.PlanOptions{B: 1, T: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = guard(func() error {
+		_, err := NewStages(devs, plan, 1, 1024)
+		return err
+	})
+	t.Logf("error: %v", err)
+	if err == nil {
+		t.Fatal("a model of 54 B parameters fit")
+	}
+	closeAll(devs)
+	gpus.Lock()
+	defer gpus.Unlock()
+	if len(gpus.m) != 0 {
+		t.Fatal("the GPU is still held after Close")
+	}
+}
