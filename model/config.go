@@ -108,3 +108,17 @@ func largestDivisorAtMost(n, k int) int {
 	}
 	return 1
 }
+
+// CUDAMaxHeadSize is the largest head (C/NH) the CUDA attention kernels hold
+// in registers (kernels/cuda.MaxHeadSize; a test there keeps the two equal).
+const CUDAMaxHeadSize = 128
+
+// CheckCUDA refuses shapes the CUDA kernels cannot run, naming the limit,
+// so that they fail before any work instead of with a wrong answer.
+func (c Config) CheckCUDA() error {
+	if hs := c.HeadSize(); hs > CUDAMaxHeadSize {
+		return fmt.Errorf("model: head size n_embd/n_head = %d/%d = %d is larger than the CUDA attention kernels' limit of %d; use more --heads (at least %d)",
+			c.C, c.NH, hs, CUDAMaxHeadSize, (c.C+CUDAMaxHeadSize-1)/CUDAMaxHeadSize)
+	}
+	return nil
+}

@@ -275,3 +275,15 @@ func TestPlanOutput(t *testing.T) {
 		t.Errorf("JSON round trip: %v, %+v", err, back)
 	}
 }
+
+func TestPlanCheckCUDAHeadSize(t *testing.T) {
+	ok := Config{V: 256, MaxT: 16, C: 256, NH: 2, L: 1}
+	if err := ok.CheckCUDA(); err != nil {
+		t.Fatalf("head size 128: %v", err)
+	}
+	bad := Config{V: 256, MaxT: 16, C: 258, NH: 2, L: 1}
+	err := bad.CheckCUDA()
+	if err == nil || !strings.Contains(err.Error(), "limit of 128") || !strings.Contains(err.Error(), "--heads") {
+		t.Fatalf("head size 129: %v", err)
+	}
+}

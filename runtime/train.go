@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 	"time"
 
 	"baton/data"
@@ -30,28 +31,29 @@ type Progress struct {
 
 // Summary is the run's result, written to summary.json.
 type Summary struct {
-	Preset       string       `json:"model"`
-	Config       model.Config `json:"config"`
-	Params       int64        `json:"params"`
-	Devices      []string     `json:"devices"`
-	Schedule     string       `json:"schedule"`
-	Microbatches int          `json:"microbatches"`
-	Batch        int          `json:"batch"`
-	Context      int          `json:"context"`
-	Steps        int          `json:"steps"`
-	StartStep    int          `json:"start_step"`
-	FirstLoss    float64      `json:"first_loss"`
-	LastLoss     float64      `json:"last_loss"`
-	ValLoss      *float64     `json:"val_loss"` // null when the run was interrupted before evaluating
-	TokensPerSec float64      `json:"tokens_per_sec"`
-	Seconds      float64      `json:"seconds"`
-	Interrupted  bool         `json:"interrupted"`
-	Checkpoint   string       `json:"checkpoint"`
-	Data         data.Info    `json:"data"`
-	Plan         *model.Plan  `json:"plan"`
-	Losses       []float64    `json:"losses"`
-	StageCosts   []StageCost  `json:"stage_costs"` // mean measured action times, for baton plan --replay
-	*Report                   // the idle report's fields, bubble_measured and per_device among them, inline
+	Preset       string         `json:"model"`
+	Config       model.Config   `json:"config"`
+	Params       int64          `json:"params"`
+	Devices      []string       `json:"devices"`
+	Schedule     string         `json:"schedule"`
+	Microbatches int            `json:"microbatches"`
+	Batch        int            `json:"batch"`
+	Context      int            `json:"context"`
+	Steps        int            `json:"steps"`
+	StartStep    int            `json:"start_step"`
+	FirstLoss    float64        `json:"first_loss"`
+	LastLoss     float64        `json:"last_loss"`
+	ValLoss      *float64       `json:"val_loss"` // null when the run was interrupted before evaluating
+	TokensPerSec float64        `json:"tokens_per_sec"`
+	Seconds      float64        `json:"seconds"`
+	Interrupted  bool           `json:"interrupted"`
+	Checkpoint   string         `json:"checkpoint"`
+	Data         data.Info      `json:"data"`
+	Plan         *model.Plan    `json:"plan"`
+	Losses       []float64      `json:"losses"`
+	StageCosts   []StageCost    `json:"stage_costs"`         // mean measured action times, for baton plan --replay
+	Transfers    []TransferStat `json:"transfers,omitempty"` // the path and bandwidth of each stage boundary (CUDA devices)
+	*Report                     // the idle report's fields, bubble_measured and per_device among them, inline
 }
 
 // Trainer owns a run: devices, stages, data, schedule and executor.
@@ -112,6 +114,14 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("--schedule: %w", err)
 	}
+	for _, n := range names {
+		if strings.HasPrefix(n, "cuda:") {
+			if err := cfg.Model.CheckCUDA(); err != nil {
+				return nil, nil, err
+			}
+			break
+		}
+	}
 	stageDevices := make([]string, sched.Stages)
 	for s := range stageDevices {
 		stageDevices[s] = names[sched.DeviceOf(s)]
@@ -150,7 +160,11 @@ func (t *Trainer) open(ck *model.Checkpoint) (*Trainer, error) {
 	if t.devs, err = ParseDevices(cfg.Devices); err != nil {
 		return nil, err
 	}
-	if t.stages, err = NewStages(t.devs, plan, mbB, cfg.Context); err != nil {
+	err = guard(func() error { // a device out of memory panics inside its Ops
+		t.stages, err = NewStages(t.devs, plan, mbB, cfg.Context)
+		return err
+	})
+	if err != nil {
 		t.Close()
 		return nil, err
 	}
@@ -378,6 +392,7 @@ func (t *Trainer) writeReport(sum *Summary, measured []*StepResult) error {
 	}
 	sum.Report = rep
 	sum.StageCosts = MeasuredCosts(measured, len(t.stages))
+	sum.Transfers = Transfers(t.devs)
 	var trace, svg bytes.Buffer
 	if err := WriteTrace(&trace, sum.Devices, measured); err != nil {
 		return err

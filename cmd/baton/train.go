@@ -197,6 +197,9 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		if sum.Report != nil {
 			sum.Report.Print(out)
 		}
+		for _, tr := range sum.Transfers {
+			fmt.Fprintln(out, "transfer:", tr)
+		}
 		fmt.Fprintf(out, "wrote %s/summary.json, %s/trace.json (open in ui.perfetto.dev), %s/timeline.svg, checkpoint %s\n", cfg.Out, cfg.Out, cfg.Out, sum.Checkpoint)
 	}
 	if sum.Interrupted {
