@@ -6,53 +6,10 @@ package runtime
 
 import (
 	"math"
-	"math/rand/v2"
 	"testing"
 
-	"baton/kernels"
 	"baton/model"
 )
-
-// devicePipeline is newChunkedPipeline over given devices.
-func devicePipeline(tb testing.TB, cfg model.Config, schedule string, devs []Device, m, batch int) *pipeline {
-	tb.Helper()
-	names := make([]string, len(devs))
-	for i, d := range devs {
-		names[i] = d.Name()
-	}
-	sched, err := GenerateChunks(schedule, len(devs), m, 1)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	m = sched.Microbatches
-	stageDevices := make([]string, sched.Stages)
-	for s := range stageDevices {
-		stageDevices[s] = names[sched.DeviceOf(s)]
-	}
-	plan, err := model.Partition(cfg, stageDevices, model.PlanOptions{B: batch / m, T: cfg.MaxT})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	stages, err := NewStages(devs, plan, batch/m, cfg.MaxT)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, st := range stages {
-		st.Stack.Init(7)
-	}
-	lowered := Lower(sched)
-	if err := Validate(lowered); err != nil {
-		tb.Fatal(err)
-	}
-	T := cfg.MaxT
-	inputs, targets := make([]int32, batch*T), make([]int32, batch*T)
-	return &pipeline{
-		ex: &Executor{Sched: lowered, Stages: stages, Devices: devs}, stages: stages, devs: devs,
-		in: &StepInput{Tokens: microbatches(inputs, m), Targets: microbatches(targets, m), DScale: 1 / float32(batch*T),
-			MaxGradNorm: 0.5, Adam: kernels.AdamParams{LR: 3e-3, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1}},
-		rng: rand.New(rand.NewPCG(1, 2)), v: cfg.V,
-	}
-}
 
 // tinyL4 is the tiny model with 4 layers.
 func tinyL4() model.Config {
@@ -70,7 +27,7 @@ func TestCUDATinyTracksCPU(t *testing.T) {
 	CUDAPrecision = "fp32"
 	cfg := tinyL4()
 	const steps = 20
-	cpu := devicePipeline(t, cfg, "1f1b", []Device{NewCPUDevice("cpu:0")}, 2, 4)
+	cpu := pipelineOn(t, cfg, "1f1b", []Device{NewCPUDevice("cpu:0")}, 2, 1, 4)
 	var want []float64
 	for range steps {
 		want = append(want, cpu.step(t).Loss)
@@ -78,7 +35,7 @@ func TestCUDATinyTracksCPU(t *testing.T) {
 	for _, list := range []string{"cuda:0", "cuda:0/2"} {
 		t.Run(list, func(t *testing.T) {
 			devs := openDevices(t, list)
-			gpu := devicePipeline(t, cfg, "1f1b", asDevices(devs), 2, 4)
+			gpu := pipelineOn(t, cfg, "1f1b", asDevices(devs), 2, 1, 4)
 			worst := 0.0
 			for i := range steps {
 				got := gpu.step(t).Loss
@@ -98,7 +55,7 @@ func TestCUDATinyTracksCPU(t *testing.T) {
 // 4 MiB) and the events made must not grow after the first steps.
 func TestCUDATrainerThousandSteps(t *testing.T) {
 	devs := openDevices(t, "cuda:0/2")
-	p := devicePipeline(t, tinyL4(), "1f1b", asDevices(devs), 2, 4)
+	p := pipelineOn(t, tinyL4(), "1f1b", asDevices(devs), 2, 1, 4)
 	measure := func() (live []int64, free int64, made int) {
 		for _, d := range devs {
 			l, _ := d.Memory()

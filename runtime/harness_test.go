@@ -25,16 +25,24 @@ func newPipeline(tb testing.TB, cfg model.Config, schedule string, p, m, batch i
 	return newChunkedPipeline(tb, cfg, schedule, p, m, 1, batch)
 }
 
-// newChunkedPipeline puts v stages on each of p devices.
+// newChunkedPipeline puts v stages on each of p CPU devices.
 func newChunkedPipeline(tb testing.TB, cfg model.Config, schedule string, p, m, v, batch int) *pipeline {
 	tb.Helper()
-	var names []string
 	var devs []Device
 	for i := range p {
-		names = append(names, fmt.Sprintf("cpu:%d", i))
-		devs = append(devs, NewCPUDevice(names[i]))
+		devs = append(devs, NewCPUDevice(fmt.Sprintf("cpu:%d", i)))
 	}
-	sched, err := GenerateChunks(schedule, p, m, v)
+	return pipelineOn(tb, cfg, schedule, devs, m, v, batch)
+}
+
+// pipelineOn puts v stages on each of the given devices.
+func pipelineOn(tb testing.TB, cfg model.Config, schedule string, devs []Device, m, v, batch int) *pipeline {
+	tb.Helper()
+	names := make([]string, len(devs))
+	for i, d := range devs {
+		names[i] = d.Name()
+	}
+	sched, err := GenerateChunks(schedule, len(devs), m, v)
 	if err != nil {
 		tb.Fatal(err)
 	}
