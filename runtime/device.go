@@ -78,6 +78,10 @@ func closeAll(devs []Device) {
 	}
 }
 
+// maxCPUDevices bounds a cpu:A..B range, which would otherwise let a typo
+// ask for millions of devices.
+const maxCPUDevices = 1024
+
 // ExpandDevices checks a device list and returns one name per device, with
 // "cpu:0..3" expanded and "cuda:0/4" expanded into its partitions
 // "cuda:0/4#0" … "cuda:0/4#3". It opens nothing. A GPU is used either whole
@@ -108,6 +112,9 @@ func ExpandDevices(list string) ([]string, error) {
 			b, err2 := strconv.Atoi(hi)
 			if err1 != nil || err2 != nil || a < 0 || b < a {
 				return nil, fmt.Errorf("--devices: bad range %q; write cpu:0..3", name)
+			}
+			if b-a >= maxCPUDevices {
+				return nil, fmt.Errorf("--devices: %s is %d devices; at most %d virtual CPU devices make sense (each is a stage)", name, b-a+1, maxCPUDevices)
 			}
 			for i := a; i <= b; i++ {
 				expanded = append(expanded, fmt.Sprintf("cpu:%d", i))

@@ -74,6 +74,7 @@ func badInputs() []badInput {
 		{name: "duplicate device", args: train("--devices=cpu:0,cpu:0"), code: 2, msg: "cpu:0 is listed twice"},
 		{name: "cuda device in the CPU build", args: train("--devices=cuda:0"), code: 2, msg: "built without CUDA support"},
 		{name: "bad device range", args: train("--devices=cpu:3..1"), code: 2, msg: `bad range "cpu:3..1"`},
+		{name: "device range of a hundred million", args: train("--devices=cpu:0..99999999"), code: 2, msg: "at most 1024 virtual CPU devices"},
 		{name: "empty device list", args: train("--devices="), code: 2, msg: "--devices is empty"},
 		{name: "more devices than layers", args: train("--devices=cpu:0..2"), code: 2, msg: "3 devices but only 2 layers"},
 		{name: "split not summing to the layers", args: train("--split=1,2"), code: 2, msg: "sums to 3 but the model has 2 layers"},
