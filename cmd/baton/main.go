@@ -41,7 +41,7 @@ neighbours and sits idle. Without a GPU it runs on virtual CPU devices
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
-	root.AddCommand(trainCmd(), sampleCmd(), planCmd(), scheduleCmd(), devicesCmd())
+	root.AddCommand(trainCmd(), sampleCmd(), planCmd(), scheduleCmd(), devicesCmd(), benchCmd())
 	err := root.Execute()
 	if err == nil {
 		return

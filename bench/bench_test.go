@@ -1,0 +1,159 @@
+// Tests of the writers on hand-made results, and of a two-point sweep on the real trainer.
+
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"baton/model"
+)
+
+// handMade is a sweep as Run would return it: naive on 1, 2, 4 devices and
+// two schedules at two micro-batch counts, with one point skipped.
+func handMade() []Result {
+	pt := func(s string, p, m int, meas float64) Result {
+		r := Result{Model: "tiny", Schedule: s, Microbatches: m, Chunks: 1, TokensPerSec: 1000 * float64(p), StepS: 0.1,
+			BubbleMeasured: meas, BubbleSimulated: meas + 0.01, BubbleAnalytic: meas - 0.01}
+		for d := range p {
+			r.Devices = append(r.Devices, "cpu:"+string(rune('0'+d)))
+			r.IdleFrac = append(r.IdleFrac, meas)
+			r.PeakBytes = append(r.PeakBytes, int64(1<<20)*int64(d+1))
+		}
+		return r
+	}
+	return []Result{
+		pt("naive", 1, 1, 0), pt("naive", 2, 1, 0.5), pt("naive", 4, 1, 0.75),
+		pt("1f1b", 4, 4, 0.43), pt("1f1b", 4, 8, 0.27), pt("gpipe", 4, 4, 0.44), pt("gpipe", 4, 8, 0.28),
+		{Model: "tiny", Schedule: "interleaved", Microbatches: 2, Chunks: 2, Skipped: "m must be a multiple of p"},
+	}
+}
+
+func TestWriteCSV(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteCSV(&b, handMade()); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&b).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "model,devices,schedule,microbatches,chunks,tokens_per_sec,bubble_measured,bubble_simulated,bubble_analytic,step_s," +
+		"idle_frac_0,idle_frac_1,idle_frac_2,idle_frac_3,peak_bytes_0,peak_bytes_1,peak_bytes_2,peak_bytes_3"
+	if got := strings.Join(rows[0], ","); got != want {
+		t.Errorf("header\n got %s\nwant %s", got, want)
+	}
+	if len(rows) != 1+7 { // the skipped point has no row
+		t.Fatalf("%d rows, want 8", len(rows))
+	}
+	if got := strings.Join(rows[2], ","); got != "tiny,2,naive,1,1,2000.0,0.500000,0.510000,0.490000,0.100000,0.500000,0.500000,,,1048576,2097152,," {
+		t.Errorf("naive p=2 row: %s", got)
+	}
+}
+
+func TestWriteMarkdown(t *testing.T) {
+	var b bytes.Buffer
+	rep := Report{Command: "go run ./cmd/baton bench --quick", Date: time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC),
+		Machine: Machine{CPU: "Test CPU", Cores: 2, Go: "go1.26", OS: "linux/amd64"},
+		Options: Options{Preset: "tiny", Model: model.Presets["tiny"], Batch: 8, Steps: 3, DataLimit: 1 << 20},
+		CSV:     "x.csv", Charts: []string{"x-textbook"}}
+	if err := WriteMarkdown(&b, rep, handMade()); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	if first, _, _ := strings.Cut(md, "\n"); first != "`go run ./cmd/baton bench --quick`" {
+		t.Errorf("first line %q is not the command", first)
+	}
+	for _, want := range []string{"Test CPU, 2 cores", "| 4 | 25.0% | 25.0% | 75.0%, 75.0%, 75.0%, 75.0% | 75.0% |",
+		"| 1f1b | 4 | 8 | 1 | 4000 | 100.0 | 27.0% | 28.0% | 26.0% |", "m must be a multiple of p", "![x-textbook](x-textbook.svg)",
+		"least idle schedule on 4 devices is 1f1b with m=8"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+func TestCharts(t *testing.T) {
+	dir := t.TempDir()
+	charts, err := Charts(handMade())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range charts {
+		names = append(names, c.Name)
+		if err := c.Save(dir); err != nil {
+			t.Fatal(err)
+		}
+		svg, err := os.ReadFile(filepath.Join(dir, c.Name+".svg"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(svg, []byte("<svg")) || !bytes.HasSuffix(bytes.TrimSpace(svg), []byte("</svg>")) {
+			t.Errorf("%s.svg is not an SVG document", c.Name)
+		}
+		f, err := os.Open(filepath.Join(dir, c.Name+".png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Errorf("%s.png: %v", c.Name, err)
+		} else if b := img.Bounds(); b.Dx() < 400 || b.Dy() < 300 {
+			t.Errorf("%s.png is %v", c.Name, b)
+		}
+	}
+	if got := strings.Join(names, ","); got != "textbook,bubble,scaling" {
+		t.Errorf("charts %s, want textbook,bubble,scaling", got)
+	}
+}
+
+func TestSlug(t *testing.T) {
+	m := Machine{CPU: "Intel(R) Xeon(R) CPU @ 2.10GHz", Cores: 2}
+	if got := m.Slug(); got != "intel-xeon-2-10ghz-2c" {
+		t.Errorf("slug %q", got)
+	}
+	m.GPUs = []string{"NVIDIA H100 80GB HBM3 (cuda:0, 132 SMs, 80 GiB)"}
+	if got := m.Slug(); got != "nvidia-h100-80gb-hbm3" {
+		t.Errorf("GPU slug %q", got)
+	}
+}
+
+// TestTinySweep runs two real points (naive and 1f1b on 2 virtual devices)
+// through the trainer and writes every file of a report.
+func TestTinySweep(t *testing.T) {
+	mc := model.Presets["tiny"]
+	o := Options{Preset: "tiny", Model: mc, Devices: []string{"cpu:0", "cpu:1"}, Ps: []int{2}, Schedules: []string{"naive", "1f1b"},
+		Microbatches: []int{2}, Chunks: 1, Batch: 4, Steps: 1, DataLimit: 64 << 10, Seed: 1, Command: "test"}
+	rs, err := Run(context.Background(), o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 2 {
+		t.Fatalf("%d results, want 2", len(rs))
+	}
+	for _, r := range rs {
+		if r.Skipped != "" || r.P() != 2 || len(r.IdleFrac) != 2 || len(r.PeakBytes) != 2 || r.TokensPerSec <= 0 || r.StepS <= 0 || r.PeakBytes[0] <= 0 {
+			t.Errorf("bad result %+v", r)
+		}
+	}
+	if rs[0].Microbatches != 1 || rs[0].BubbleAnalytic != 0.5 {
+		t.Errorf("naive ran m=%d with analytic bubble %g; want 1 and 0.5", rs[0].Microbatches, rs[0].BubbleAnalytic)
+	}
+	dir := t.TempDir()
+	paths, err := Write(dir, Report{Command: "test", Date: time.Now(), Machine: Describe(nil), Options: o}, rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) != 2*3+2 {
+		t.Errorf("wrote %v", paths)
+	}
+}

@@ -1,0 +1,151 @@
+// Machine: what a report's figures were measured on (CPU model and cores, memory, Go, OS, GPUs).
+
+package bench
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	goruntime "runtime"
+	"strings"
+
+	"baton/runtime"
+)
+
+// Machine describes the host and, when CUDA devices ran, the GPUs.
+type Machine struct {
+	CPU      string   // model name from /proc/cpuinfo
+	Cores    int      // logical CPUs the Go runtime may use
+	MemBytes int64    // from /proc/meminfo; 0 when unknown
+	Go       string   // runtime.Version()
+	OS       string   // PRETTY_NAME of /etc/os-release, GOOS/GOARCH
+	GPUs     []string // models of the GPUs that ran, empty for CPU devices
+}
+
+// Describe reads the host. gpus lists the GPU models behind the devices
+// that ran; pass nil for a CPU sweep (see GPUsOf).
+func Describe(gpus []string) Machine {
+	m := Machine{CPU: cpuModel(), Cores: goruntime.GOMAXPROCS(0), MemBytes: memTotal(), Go: goruntime.Version(), GPUs: gpus}
+	m.OS = goruntime.GOOS + "/" + goruntime.GOARCH
+	if pretty := osRelease(); pretty != "" {
+		m.OS = pretty + ", " + m.OS
+	}
+	return m
+}
+
+// GPUsOf returns the models of the GPUs behind cuda: device names, asking
+// the CUDA driver (the cuda build); nil when no name is a GPU.
+func GPUsOf(devices []string) []string {
+	seen := map[int]bool{}
+	for _, d := range devices {
+		if c, err := runtime.ParseCUDAName(d); err == nil {
+			seen[c.GPU] = true
+		}
+	}
+	if len(seen) == 0 {
+		return nil
+	}
+	infos, _, _ := runtime.ListDevices()
+	var out []string
+	for _, in := range infos {
+		if in.Kind == "cuda" && seen[in.Index] {
+			out = append(out, fmt.Sprintf("%s (%s, %d SMs, %.0f GiB)", in.Model, in.Name, in.SMs, float64(in.Memory)/(1<<30)))
+		}
+	}
+	return out
+}
+
+// String is one line for the report.
+func (m Machine) String() string {
+	s := fmt.Sprintf("%s, %d cores", m.CPU, m.Cores)
+	if m.MemBytes > 0 {
+		s += fmt.Sprintf(", %.0f GiB", float64(m.MemBytes)/(1<<30))
+	}
+	s += ", " + m.OS + ", " + m.Go
+	if len(m.GPUs) > 0 {
+		s = strings.Join(m.GPUs, "; ") + "; host " + s
+	}
+	return s
+}
+
+// Slug names the machine in file names: the GPU model when GPUs ran,
+// else the CPU model and core count, lower case with dashes.
+func (m Machine) Slug() string {
+	name := fmt.Sprintf("%s-%dc", m.CPU, m.Cores)
+	if len(m.GPUs) > 0 {
+		name = m.GPUs[0]
+		if i := strings.Index(name, " ("); i >= 0 {
+			name = name[:i]
+		}
+	}
+	return slug(name)
+}
+
+func slug(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	out := strings.TrimRight(b.String(), "-")
+	for _, noise := range []string{"-r-", "-tm-", "-cpu-"} { // (R), (TM), "CPU" say nothing in a file name
+		out = strings.ReplaceAll(out, noise, "-")
+	}
+	if out == "" {
+		return "unknown"
+	}
+	return out
+}
+
+func cpuModel() string {
+	if v := procField("/proc/cpuinfo", "model name"); v != "" {
+		return v
+	}
+	return goruntime.GOARCH
+}
+
+func memTotal() int64 {
+	var kb int64
+	if v := procField("/proc/meminfo", "MemTotal"); v != "" {
+		fmt.Sscanf(v, "%d", &kb)
+	}
+	return kb << 10
+}
+
+func osRelease() string {
+	f, err := os.Open("/etc/os-release")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "PRETTY_NAME="); ok {
+			return strings.Trim(v, `"`)
+		}
+	}
+	return ""
+}
+
+// procField is the value of the first "key: value" line of a /proc file.
+func procField(path, key string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(k) == key {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,166 @@
+// The sweep: the points of devices × schedule × micro-batches, each trained with runtime.Trainer and measured.
+
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"baton/model"
+	"baton/runtime"
+)
+
+// Options say what to sweep and how long to run each point.
+type Options struct {
+	Preset       string       // model name as reported ("tiny", "small", "custom")
+	Model        model.Config // architecture
+	Devices      []string     // expanded device names; a point with p devices uses the first p
+	Ps           []int        // device counts
+	Schedules    []string
+	Microbatches []int  // naive ignores them: it always runs one
+	Chunks       int    // stages per device of the interleaved schedule
+	Batch        int    // sequences per step; every m must divide it
+	Steps        int    // measured steps per point, after one warm-up step
+	Data         string // "" is the default corpus
+	DataLimit    int64
+	Seed         uint64
+	Command      string // the command line that reproduces the sweep, for the report
+}
+
+// Result is one point, measured over Steps steps after one warm-up.
+type Result struct {
+	Model           string
+	Devices         []string // names, one per pipeline device
+	Schedule        string
+	Microbatches    int // as run (naive: 1)
+	Chunks          int
+	TokensPerSec    float64 // batch tokens over the mean measured step time
+	StepS           float64 // mean measured step, optimizer included
+	BubbleMeasured  float64
+	BubbleSimulated float64   // the schedule replayed on the measured action times
+	BubbleAnalytic  float64   // the schedule's formula
+	IdleFrac        []float64 // per device, of the pipeline time
+	PeakBytes       []int64   // per device
+	Skipped         string    // why the point did not run ("" when it did)
+}
+
+// P is the number of devices of the point.
+func (r Result) P() int { return len(r.Devices) }
+
+// Point is one configuration to run.
+type Point struct {
+	P, M, Chunks int
+	Schedule     string
+}
+
+// Points enumerates the sweep: for each p, each schedule, each m; naive
+// runs once per p since its micro-batch count is always 1.
+func (o Options) Points() []Point {
+	var pts []Point
+	for _, p := range o.Ps {
+		for _, s := range o.Schedules {
+			if s == "naive" {
+				pts = append(pts, Point{P: p, M: 1, Chunks: 1, Schedule: s})
+				continue
+			}
+			v := 1
+			if s == "interleaved" {
+				v = max(o.Chunks, 1)
+			}
+			for _, m := range o.Microbatches {
+				pts = append(pts, Point{P: p, M: m, Chunks: v, Schedule: s})
+			}
+		}
+	}
+	return pts
+}
+
+// Run trains every point in turn and returns one Result per point, a
+// point whose configuration cannot work (a schedule that needs m to be a
+// multiple of p, more stages than layers) marked Skipped rather than
+// failing the sweep. log gets one line per point.
+func Run(ctx context.Context, o Options, log io.Writer) ([]Result, error) {
+	var out []Result
+	pts := o.Points()
+	for i, pt := range pts {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		t0 := time.Now()
+		r, err := RunPoint(ctx, o, pt)
+		if err != nil {
+			return out, fmt.Errorf("%s p=%d m=%d: %w", pt.Schedule, pt.P, pt.M, err)
+		}
+		out = append(out, r)
+		if log != nil {
+			if r.Skipped != "" {
+				fmt.Fprintf(log, "[%d/%d] %-11s p=%d m=%-2d skipped: %s\n", i+1, len(pts), pt.Schedule, pt.P, pt.M, r.Skipped)
+			} else {
+				fmt.Fprintf(log, "[%d/%d] %-11s p=%d m=%-2d %8.0f tokens/s  bubble %5.1f%% measured, %5.1f%% analytic  (%.1fs)\n",
+					i+1, len(pts), pt.Schedule, pt.P, r.Microbatches, r.TokensPerSec, r.BubbleMeasured*100, r.BubbleAnalytic*100, time.Since(t0).Seconds())
+			}
+		}
+	}
+	return out, nil
+}
+
+// RunPoint trains one point for 1+Steps steps in a temporary run
+// directory (the trainer always evaluates once and saves a checkpoint at
+// the end; neither is timed, and the directory is removed).
+func RunPoint(ctx context.Context, o Options, pt Point) (Result, error) {
+	r := Result{Model: o.Preset, Schedule: pt.Schedule, Microbatches: pt.M, Chunks: pt.Chunks}
+	if pt.P > len(o.Devices) {
+		r.Skipped = fmt.Sprintf("%d devices asked for, %d given", pt.P, len(o.Devices))
+		return r, nil
+	}
+	dir, err := os.MkdirTemp("", "baton-bench-")
+	if err != nil {
+		return r, err
+	}
+	defer os.RemoveAll(dir)
+	devs := o.Devices[:pt.P]
+	cfg := runtime.TrainConfig{
+		Preset: o.Preset, Model: o.Model, Schedule: pt.Schedule, Microbatches: pt.M, Chunks: pt.Chunks,
+		Batch: o.Batch, Context: o.Model.MaxT, Steps: 1 + o.Steps, LR: 1e-3, MinLR: 1e-4, Warmup: 1,
+		WeightDecay: 0.1, MaxGradNorm: 1, Seed: o.Seed, Data: o.Data, DataLimit: o.DataLimit,
+		EvalBatches: 1, Timeout: 5 * time.Minute, Out: dir,
+	}
+	for i, d := range devs {
+		if i > 0 {
+			cfg.Devices += ","
+		}
+		cfg.Devices += d
+	}
+	tr, err := runtime.NewTrainer(cfg)
+	if err != nil {
+		if _, ok := err.(*runtime.ConfigError); ok {
+			r.Skipped = err.Error()
+			return r, nil
+		}
+		return r, err
+	}
+	defer tr.Close()
+	sum, err := tr.Run(ctx, nil)
+	if err != nil {
+		return r, err
+	}
+	if sum.Report == nil || sum.Interrupted {
+		return r, fmt.Errorf("no measured steps")
+	}
+	rep := sum.Report
+	r.Devices = sum.Devices
+	r.Microbatches = rep.Microbatches
+	r.StepS = rep.StepS
+	if rep.StepS > 0 {
+		r.TokensPerSec = float64(o.Batch*o.Model.MaxT) / rep.StepS
+	}
+	r.BubbleMeasured, r.BubbleSimulated, r.BubbleAnalytic = rep.BubbleMeasured, rep.BubbleSimulated, rep.BubbleAnalytic
+	for _, d := range rep.PerDevice {
+		r.IdleFrac = append(r.IdleFrac, d.IdleFrac)
+		r.PeakBytes = append(r.PeakBytes, d.PeakBytes)
+	}
+	return r, nil
+}

@@ -1,0 +1,175 @@
+// Tables: the sweep's results as CSV (one row per point) and as the Markdown report.
+
+package bench
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxP is the widest pipeline among the results: the number of per-device columns.
+func maxP(rs []Result) int {
+	n := 0
+	for _, r := range rs {
+		n = max(n, r.P())
+	}
+	return n
+}
+
+// CSVHeader is the header of a CSV with per-device columns for p devices.
+func CSVHeader(p int) []string {
+	h := []string{"model", "devices", "schedule", "microbatches", "chunks", "tokens_per_sec",
+		"bubble_measured", "bubble_simulated", "bubble_analytic", "step_s"}
+	for d := range p {
+		h = append(h, fmt.Sprintf("idle_frac_%d", d))
+	}
+	for d := range p {
+		h = append(h, fmt.Sprintf("peak_bytes_%d", d))
+	}
+	return h
+}
+
+// WriteCSV writes one row per point that ran; skipped points are left out
+// (the report lists them). Per-device cells past a point's p are empty.
+func WriteCSV(w io.Writer, rs []Result) error {
+	p := maxP(rs)
+	cw := csv.NewWriter(w)
+	if err := cw.Write(CSVHeader(p)); err != nil {
+		return err
+	}
+	f := func(x float64) string { return strconv.FormatFloat(x, 'f', 6, 64) }
+	for _, r := range rs {
+		if r.Skipped != "" {
+			continue
+		}
+		row := []string{r.Model, strconv.Itoa(r.P()), r.Schedule, strconv.Itoa(r.Microbatches), strconv.Itoa(r.Chunks),
+			strconv.FormatFloat(r.TokensPerSec, 'f', 1, 64), f(r.BubbleMeasured), f(r.BubbleSimulated), f(r.BubbleAnalytic), f(r.StepS)}
+		idle, peak := make([]string, p), make([]string, p)
+		for d := range r.P() {
+			idle[d] = f(r.IdleFrac[d])
+			peak[d] = strconv.FormatInt(r.PeakBytes[d], 10)
+		}
+		row = append(append(row, idle...), peak...)
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// Report is what the Markdown report says beside the results.
+type Report struct {
+	Command string    // reproduces it; the report's first line
+	Date    time.Time // when the sweep ran
+	Machine Machine
+	Options Options
+	Elapsed time.Duration
+	CSV     string   // file name of the CSV
+	Charts  []string // base names of the charts (SVG and PNG beside the report)
+}
+
+// WriteMarkdown writes the dated report: the command, the machine, the
+// setup, the textbook table, every point, and the charts.
+func WriteMarkdown(w io.Writer, rep Report, rs []Result) error {
+	var b strings.Builder
+	o := rep.Options
+	fmt.Fprintf(&b, "`%s`\n\n", rep.Command)
+	fmt.Fprintf(&b, "# baton bench, %s\n\n", rep.Date.Format("2006-01-02"))
+	fmt.Fprintf(&b, "**Machine:** %s.\n\n", rep.Machine)
+	fmt.Fprintf(&b, "**Setup:** model `%s` (%s, %.2f M parameters), batch %d × %d tokens; each point trains 1 warm-up step and then %d measured steps with `runtime.Trainer` on %s; figures are means of the measured steps. The sweep took %s; the CSV behind the tables: [%s](%s).\n\n",
+		o.Preset, o.Model, float64(o.Model.NumParams())/1e6, o.Batch, o.Model.MaxT, o.Steps, corpus(o), rep.Elapsed.Round(time.Second), rep.CSV, rep.CSV)
+	b.WriteString("Every figure below was measured, except the columns labelled *analytic* (the schedule's formula) and *simulated* (the schedule replayed on the run's own measured action times). Idle is the fraction of the pipeline's time a device did not compute; the bubble is its mean over devices.\n\n")
+	if h := Headline(rs); h != "" {
+		fmt.Fprintf(&b, "**Headline:** %s\n\n", h)
+	}
+
+	b.WriteString("## Layer-wise parallelism as in the textbook (schedule `naive`)\n\n")
+	b.WriteString("| p | utilization measured | utilization analytic 1/p | idle measured per device | idle analytic (p−1)/p |\n| ---: | ---: | ---: | --- | ---: |\n")
+	for _, r := range Ran(rs, "naive") {
+		p := float64(r.P())
+		fmt.Fprintf(&b, "| %d | %.1f%% | %.1f%% | %s | %.1f%% |\n", r.P(), (1-r.BubbleMeasured)*100, 100/p, percents(r.IdleFrac), (p-1)/p*100)
+	}
+
+	b.WriteString("\n## Every point\n\n")
+	b.WriteString("| schedule | p | m | v | tokens/s | step ms | bubble measured | simulated | analytic | idle per device | peak MiB per device |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |\n")
+	var skipped []string
+	for _, r := range rs {
+		if r.Skipped != "" {
+			skipped = append(skipped, fmt.Sprintf("- `%s`, m=%d, v=%d: %s", r.Schedule, r.Microbatches, r.Chunks, r.Skipped))
+			continue
+		}
+		mib := make([]string, r.P())
+		for d, x := range r.PeakBytes {
+			mib[d] = fmt.Sprintf("%.1f", float64(x)/(1<<20))
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %.0f | %.1f | %.1f%% | %.1f%% | %.1f%% | %s | %s |\n", r.Schedule, r.P(), r.Microbatches, r.Chunks,
+			r.TokensPerSec, r.StepS*1000, r.BubbleMeasured*100, r.BubbleSimulated*100, r.BubbleAnalytic*100, percents(r.IdleFrac), strings.Join(mib, ", "))
+	}
+	if len(skipped) > 0 {
+		b.WriteString("\nPoints that could not run:\n\n" + strings.Join(skipped, "\n") + "\n")
+	}
+	if len(rep.Charts) > 0 {
+		b.WriteString("\n## Charts\n\n")
+		for _, c := range rep.Charts {
+			fmt.Fprintf(&b, "![%s](%s.svg)\n\n", c, c)
+		}
+		b.WriteString("Each chart is also written as PNG beside its SVG.\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// Headline sums up the textbook case and the best schedule at the widest p.
+func Headline(rs []Result) string {
+	var parts []string
+	naive := Ran(rs, "naive")
+	if n := len(naive); n > 0 && naive[n-1].P() > 1 {
+		r := naive[n-1]
+		parts = append(parts, fmt.Sprintf("naive on %d devices idles %.1f%% (analytic %.1f%%)", r.P(), r.BubbleMeasured*100, r.BubbleAnalytic*100))
+	}
+	var best *Result
+	p := maxP(rs)
+	for i, r := range rs {
+		if r.Skipped == "" && r.P() == p && p > 1 && r.Schedule != "naive" && (best == nil || r.BubbleMeasured < best.BubbleMeasured) {
+			best = &rs[i]
+		}
+	}
+	if best != nil {
+		parts = append(parts, fmt.Sprintf("the least idle schedule on %d devices is %s with m=%d at %.1f%% (analytic %.1f%%), %.0f tokens/s", p, best.Schedule, best.Microbatches, best.BubbleMeasured*100, best.BubbleAnalytic*100, best.TokensPerSec))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return strings.Join(parts, "; ") + "."
+}
+
+// Ran returns the points of a schedule that ran, in sweep order.
+func Ran(rs []Result, schedule string) []Result {
+	var out []Result
+	for _, r := range rs {
+		if r.Skipped == "" && r.Schedule == schedule {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func percents(xs []float64) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = fmt.Sprintf("%.1f%%", x*100)
+	}
+	return strings.Join(s, ", ")
+}
+
+func corpus(o Options) string {
+	if o.Data == "" {
+		return fmt.Sprintf("the Go standard library sources, %d MiB", o.DataLimit>>20)
+	}
+	return o.Data
+}

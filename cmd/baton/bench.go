@@ -1,0 +1,160 @@
+// baton bench: flags → a sweep of devices × schedule × micro-batches → a dated report with CSV and charts.
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"baton/bench"
+	"baton/model"
+	"baton/runtime"
+)
+
+type benchFlags struct {
+	modelFlags
+	devices, schedules, microbatches string
+	devicesMax, steps, batch, chunks int
+	data                             string
+	dataLimit                        int64
+	out                              string
+	quick                            bool
+}
+
+func benchCmd() *cobra.Command {
+	var f benchFlags
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Sweep devices × schedules × micro-batches and write a dated report with CSV and charts",
+		Long: `bench trains each point of devices × schedule × micro-batches for one warm-up
+step and --steps measured steps, and writes under --out a Markdown report
+named <date>-<machine>.md (its first line is the command that reproduces it),
+the CSV behind it, and three charts as SVG and PNG: the naive schedule against
+1/p and (p−1)/p, the bubble against micro-batches (measured, simulated,
+analytic), and tokens/s and peak memory per device against p.
+A point with p devices runs on the first p of --devices.`,
+		Example: `  baton bench --quick --out /tmp/bench        # under a minute
+  baton bench                                  # small model, p = 1, 2, 4, m = 4, 8`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd, &f) },
+	}
+	fl := cmd.Flags()
+	f.modelFlags.add(fl)
+	fl.StringVar(&f.devices, "devices", "", "devices to draw from, first p for a point of p devices (default: cpu:0..devices-max−1)")
+	fl.IntVar(&f.devicesMax, "devices-max", 4, "largest p; p runs over 1, 2, 4, … up to it")
+	fl.StringVar(&f.schedules, "schedules", "naive,gpipe,1f1b,interleaved,zb-h1", "schedules to sweep: "+strings.Join(runtime.ScheduleNames, ", "))
+	fl.StringVar(&f.microbatches, "microbatches", "4,8", "micro-batch counts to sweep (naive always runs 1)")
+	fl.IntVar(&f.chunks, "chunks", 2, "stages per device of the interleaved schedule")
+	fl.IntVar(&f.steps, "steps", 3, "measured steps per point, after one warm-up step")
+	fl.IntVar(&f.batch, "batch", 8, "sequences per step")
+	fl.StringVar(&f.data, "data", "", "text file, directory of text, or llm.c .bin shards (default: the Go standard library sources)")
+	fl.Int64Var(&f.dataLimit, "data-limit", 1<<20, "bytes of text to read at most")
+	fl.StringVar(&f.out, "out", "bench/results", "directory of the report, CSV and charts")
+	fl.BoolVar(&f.quick, "quick", false, "a reduced sweep that finishes in under a minute: the tiny model with 8 blocks (T=16, C=32)")
+	return cmd
+}
+
+// options turns flags into a sweep, or an error naming the flag.
+func (f *benchFlags) options(cmd *cobra.Command) (bench.Options, error) {
+	quickLayers := false
+	if f.quick {
+		// The tiny model needs 8 blocks for the interleaved schedule's 2×4
+		// stages; explicit flags still win over these.
+		set := cmd.Flags().Changed
+		if !set("model") {
+			f.preset = "tiny"
+		}
+		if !set("layers") && f.preset == "tiny" {
+			f.layers, quickLayers = 8, true
+		}
+	}
+	mc, name, err := f.model()
+	if err != nil {
+		return bench.Options{}, err
+	}
+	if quickLayers && name == "custom" {
+		name = "tiny (L=8)"
+	}
+	ms, err := model.ParseInts("--microbatches", f.microbatches)
+	if err != nil {
+		return bench.Options{}, err
+	}
+	if f.devicesMax < 1 {
+		return bench.Options{}, fmt.Errorf("--devices-max is %d; it must be at least 1", f.devicesMax)
+	}
+	if f.steps < 1 {
+		return bench.Options{}, fmt.Errorf("--steps is %d; it must be at least 1", f.steps)
+	}
+	list := f.devices
+	if list == "" {
+		list = fmt.Sprintf("cpu:0..%d", f.devicesMax-1)
+	}
+	devs, err := runtime.ExpandDevices(list)
+	if err != nil {
+		return bench.Options{}, err
+	}
+	var ps []int
+	for p := 1; p <= f.devicesMax; p *= 2 {
+		ps = append(ps, p)
+	}
+	scheds := strings.Split(f.schedules, ",")
+	for _, s := range scheds {
+		if !slices.Contains(runtime.ScheduleNames, s) {
+			return bench.Options{}, fmt.Errorf("--schedules: unknown schedule %q; choose from %s", s, strings.Join(runtime.ScheduleNames, ", "))
+		}
+	}
+	for _, m := range ms {
+		if m < 1 || f.batch%m != 0 {
+			return bench.Options{}, fmt.Errorf("--microbatches %d does not divide --batch %d", m, f.batch)
+		}
+	}
+	return bench.Options{Preset: name, Model: mc, Devices: devs, Ps: ps, Schedules: scheds, Microbatches: ms, Chunks: f.chunks,
+		Batch: f.batch, Steps: f.steps, Data: f.data, DataLimit: f.dataLimit, Seed: 1, Command: f.command(cmd)}, nil
+}
+
+// command is the command line that reproduces the sweep: every flag given.
+func (f *benchFlags) command(cmd *cobra.Command) string {
+	parts := []string{"go run ./cmd/baton bench"}
+	cmd.Flags().Visit(func(fl *pflag.Flag) {
+		if fl.Value.Type() == "bool" {
+			parts = append(parts, "--"+fl.Name)
+		} else {
+			parts = append(parts, "--"+fl.Name+" "+fl.Value.String())
+		}
+	})
+	return strings.Join(parts, " ")
+}
+
+func runBench(cmd *cobra.Command, f *benchFlags) error {
+	o, err := f.options(cmd)
+	if err != nil {
+		return usage(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "bench: %s, %d points, %d measured steps each\n", o.Model, len(o.Points()), o.Steps)
+	began := time.Now()
+	rs, err := bench.Run(ctx, o, out)
+	if err != nil {
+		return err
+	}
+	rep := bench.Report{Command: o.Command, Date: began, Machine: bench.Describe(bench.GPUsOf(o.Devices)), Options: o, Elapsed: time.Since(began)}
+	paths, err := bench.Write(f.out, rep, rs)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "bench: %s in %s\n", bench.Headline(rs), rep.Elapsed.Round(time.Second))
+	for _, p := range paths {
+		fmt.Fprintln(out, "wrote", p)
+	}
+	return nil
+}
