@@ -13,7 +13,6 @@ import (
 	"sort"
 	"sync"
 
-
 	"baton/kernels/cuda"
 )
 
