@@ -117,20 +117,7 @@ func (s *standIn) step(tb testing.TB) *StepResult {
 			tb.Fatal(err)
 		}
 	}
-	res := &StepResult{Records: records}
-	for d, recs := range records {
-		dev := s.devs[d]
-		dev.Sync()
-		for i := range recs {
-			rec := &recs[i]
-			rec.Start, rec.End = dev.Elapsed(origins[d], rec.start), dev.Elapsed(origins[d], rec.end)
-			if rec.w0 != nil {
-				rec.Wait = dev.Elapsed(rec.w0, rec.w1)
-			}
-			res.Time = max(res.Time, rec.End)
-		}
-	}
-	return res
+	return timeRecords(asDevices(s.devs), origins, records)
 }
 
 // TestCUDASchedulesIdle runs naive, gpipe and 1f1b over cuda:0/4 with equal

@@ -157,21 +157,7 @@ func (ex *Executor) execute(lists [][]Action, in *StepInput) (*StepResult, error
 	if err := r.join(&wg); err != nil {
 		return nil, err
 	}
-	res := &StepResult{Records: records}
-	for d, recs := range records {
-		dev := ex.Devices[d]
-		unbind := dev.Bind()
-		dev.Sync()
-		for i := range recs {
-			rec := &recs[i]
-			rec.Start, rec.End = dev.Elapsed(origins[d], rec.start), dev.Elapsed(origins[d], rec.end)
-			if rec.w0 != nil {
-				rec.Wait = dev.Elapsed(rec.w0, rec.w1)
-			}
-			res.Time = max(res.Time, rec.End)
-		}
-		unbind()
-	}
+	res := timeRecords(ex.Devices, origins, records)
 	var sum float64
 	for _, l := range r.lossSums {
 		sum += l
@@ -377,4 +363,25 @@ func (r *run) grid(failDev, failIdx int) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// timeRecords turns each device's recorded events into times from its step
+// origin, once the device has drained: GPU events can be read only then.
+func timeRecords(devs []Device, origins []Event, records [][]Record) *StepResult {
+	res := &StepResult{Records: records}
+	for d, recs := range records {
+		dev := devs[d]
+		unbind := dev.Bind()
+		dev.Sync()
+		for i := range recs {
+			rec := &recs[i]
+			rec.Start, rec.End = dev.Elapsed(origins[d], rec.start), dev.Elapsed(origins[d], rec.end)
+			if rec.w0 != nil {
+				rec.Wait = dev.Elapsed(rec.w0, rec.w1)
+			}
+			res.Time = max(res.Time, rec.End)
+		}
+		unbind()
+	}
+	return res
 }
