@@ -21,23 +21,30 @@ type StageCost struct {
 	Send  float64 `json:"send_s"` // a send's copy, either direction
 }
 
-// MeasuredCosts averages the steps' action times per stage and kind.
-func MeasuredCosts(steps []*StepResult, stages int) []StageCost {
-	sum := make([][numKinds]float64, stages)
-	n := make([][numKinds]float64, stages)
+// actionTimes sums the steps' action times per stage and kind, with their
+// counts. A receive's own time is what it did after waiting.
+func actionTimes(steps []*StepResult, stages int) (sum, n [][numKinds]float64) {
+	sum, n = make([][numKinds]float64, stages), make([][numKinds]float64, stages)
 	for _, res := range steps {
 		for _, recs := range res.Records {
 			for _, r := range recs {
-				k := r.Action.Kind
-				if k == SendB {
-					k = SendF
-				}
-				sum[r.Action.Stage][k] += (r.End - r.Start - r.Wait).Seconds()
-				n[r.Action.Stage][k]++
+				sum[r.Action.Stage][r.Action.Kind] += (r.End - r.Start - r.Wait).Seconds()
+				n[r.Action.Stage][r.Action.Kind]++
 			}
 		}
 	}
-	mean := func(s, k int) float64 {
+	return sum, n
+}
+
+// MeasuredCosts averages the steps' action times per stage and kind; sends
+// in either direction are one cost.
+func MeasuredCosts(steps []*StepResult, stages int) []StageCost {
+	sum, n := actionTimes(steps, stages)
+	for s := range sum {
+		sum[s][SendF] += sum[s][SendB]
+		n[s][SendF] += n[s][SendB]
+	}
+	mean := func(s int, k Kind) float64 {
 		if n[s][k] == 0 {
 			return 0
 		}
@@ -45,7 +52,7 @@ func MeasuredCosts(steps []*StepResult, stages int) []StageCost {
 	}
 	out := make([]StageCost, stages)
 	for s := range out {
-		out[s] = StageCost{Stage: s, F: mean(s, int(F)), B: mean(s, int(B)), I: mean(s, int(I)), W: mean(s, int(W)), Send: mean(s, int(SendF))}
+		out[s] = StageCost{Stage: s, F: mean(s, F), B: mean(s, B), I: mean(s, I), W: mean(s, W), Send: mean(s, SendF)}
 	}
 	return out
 }

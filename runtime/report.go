@@ -57,11 +57,6 @@ func BuildReport(s *Schedule, devs []Device, layers []string, steps []*StepResul
 	r := &Report{Schedule: s.Name, Devices: len(devs), Microbatches: s.Microbatches, StepsMeasured: len(steps),
 		BubbleAnalytic: s.AnalyticBubble()}
 	n := float64(len(steps))
-	type key struct {
-		stage int
-		kind  Kind
-	}
-	costSum, costN := map[key]float64{}, map[key]float64{}
 	r.PerDevice = make([]DeviceStats, len(devs))
 	names := make([]string, len(devs))
 	for d, dev := range devs {
@@ -80,11 +75,6 @@ func BuildReport(s *Schedule, devs []Device, layers []string, steps []*StepResul
 		r.StepS += res.Time.Seconds() / n
 		r.CriticalPath.add(res, 1/n)
 		for d, recs := range res.Records {
-			for _, rec := range recs {
-				k := key{rec.Action.Stage, rec.Action.Kind}
-				costSum[k] += (rec.End - rec.Start - rec.Wait).Seconds() // a receive's own cost is what it did after waiting
-				costN[k]++
-			}
 			if d >= len(r.PerDevice) {
 				continue
 			}
@@ -121,12 +111,12 @@ func BuildReport(s *Schedule, devs []Device, layers []string, steps []*StepResul
 		}
 		r.BubbleMeasured += st.IdleFrac / float64(len(devs))
 	}
+	costSum, costN := actionTimes(steps, s.Stages)
 	tl, err := Simulate(s, func(a Action) float64 {
-		k := key{a.Stage, a.Kind}
-		if a.Kind == Step || costN[k] == 0 {
+		if a.Kind == Step || costN[a.Stage][a.Kind] == 0 {
 			return 0
 		}
-		return costSum[k] / costN[k]
+		return costSum[a.Stage][a.Kind] / costN[a.Stage][a.Kind]
 	})
 	if err != nil {
 		return nil, fmt.Errorf("report: simulating the measured costs: %w", err)
