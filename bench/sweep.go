@@ -4,9 +4,11 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"baton/model"
@@ -126,17 +128,11 @@ func RunPoint(ctx context.Context, o Options, pt Point) (Result, error) {
 		Preset: o.Preset, Model: o.Model, Schedule: pt.Schedule, Microbatches: pt.M, Chunks: pt.Chunks,
 		Batch: o.Batch, Context: o.Model.MaxT, Steps: 1 + o.Steps, LR: 1e-3, MinLR: 1e-4, Warmup: 1,
 		WeightDecay: 0.1, MaxGradNorm: 1, Seed: o.Seed, Data: o.Data, DataLimit: o.DataLimit,
-		EvalBatches: 1, Timeout: 5 * time.Minute, Out: dir,
-	}
-	for i, d := range devs {
-		if i > 0 {
-			cfg.Devices += ","
-		}
-		cfg.Devices += d
+		EvalBatches: 1, Timeout: 5 * time.Minute, Out: dir, Devices: strings.Join(devs, ","),
 	}
 	tr, err := runtime.NewTrainer(cfg)
 	if err != nil {
-		if _, ok := err.(*runtime.ConfigError); ok {
+		if ce := (*runtime.ConfigError)(nil); errors.As(err, &ce) {
 			r.Skipped = err.Error()
 			return r, nil
 		}

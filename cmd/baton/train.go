@@ -130,7 +130,7 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 	if _, err := os.Stat(runtime.CheckpointDir(out)); err == nil && !f.overwrite {
 		return cfg, fmt.Errorf("--out %s already holds a checkpoint; pass --resume to continue it or --overwrite to start over", out)
 	}
-	return cfg, cfg.Validate()
+	return cfg, nil // runtime.NewTrainer validates, reporting a *runtime.ConfigError
 }
 
 func runTrain(cmd *cobra.Command, f *trainFlags) error {
