@@ -47,10 +47,7 @@ func pipelineOn(tb testing.TB, cfg model.Config, schedule string, devs []Device,
 		tb.Fatal(err)
 	}
 	m = sched.Microbatches
-	stageDevices := make([]string, sched.Stages)
-	for s := range stageDevices {
-		stageDevices[s] = names[sched.DeviceOf(s)]
-	}
+	stageDevices := sched.StageDevices(names)
 	plan, err := model.Partition(cfg, stageDevices, model.PlanOptions{B: batch / m, T: cfg.MaxT})
 	if err != nil {
 		tb.Fatal(err)

@@ -131,11 +131,11 @@ func (r *Replay) Predict(schedule string, p, m, v int, split []int) (*Prediction
 	if err != nil {
 		return nil, err
 	}
-	devs := make([]string, sched.Stages)
-	for s := range devs {
-		devs[s] = fmt.Sprintf("d%d", sched.DeviceOf(s))
+	names := make([]string, p)
+	for d := range names {
+		names[d] = fmt.Sprintf("d%d", d)
 	}
-	plan, err := model.Partition(r.Config, devs, model.PlanOptions{Split: split, T: r.Context})
+	plan, err := model.Partition(r.Config, sched.StageDevices(names), model.PlanOptions{Split: split, T: r.Context})
 	if err != nil {
 		return nil, err
 	}

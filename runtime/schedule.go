@@ -24,6 +24,16 @@ type Schedule struct {
 // the mapping is written down.
 func (s *Schedule) DeviceOf(stage int) int { return stage % s.Devices }
 
+// StageDevices names the device of every stage, given the devices' names:
+// what the planner takes to place stages.
+func (s *Schedule) StageDevices(names []string) []string {
+	out := make([]string, s.Stages)
+	for st := range out {
+		out[st] = names[s.DeviceOf(st)]
+	}
+	return out
+}
+
 // ScheduleNames lists the generators Generate knows, in order of refinement.
 var ScheduleNames = []string{"naive", "gpipe", "1f1b", "interleaved", "zb-h1", "zb-h2"}
 

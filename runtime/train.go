@@ -122,10 +122,7 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 			break
 		}
 	}
-	stageDevices := make([]string, sched.Stages)
-	for s := range stageDevices {
-		stageDevices[s] = names[sched.DeviceOf(s)]
-	}
+	stageDevices := sched.StageDevices(names)
 	m := sched.Microbatches
 	mbB := cfg.Batch / m
 	pl, err := model.Partition(cfg.Model, stageDevices, model.PlanOptions{Split: cfg.Split, LayerMap: cfg.LayerMap, B: mbB, T: cfg.Context, InFlight: maxInt(sched.PeakInFlight())})

@@ -73,10 +73,7 @@ func runPlan(out io.Writer, f *planFlags) error {
 	if opts.LayerMap, err = model.ParseInts("--layer-map", f.lmap); err != nil {
 		return usage(err)
 	}
-	stageDevices := make([]string, s.Stages)
-	for i := range stageDevices {
-		stageDevices[i] = names[s.DeviceOf(i)]
-	}
+	stageDevices := s.StageDevices(names)
 	plan, err := model.Partition(mc, stageDevices, opts)
 	if err != nil {
 		return usage(err)
