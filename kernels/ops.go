@@ -24,7 +24,8 @@ type Buffer interface {
 
 // Ops is a compute backend. Every method runs on the backend's own device, in
 // the order called; host-side methods (Download, SumSquares) return only
-// when the data is on the host.
+// when the data is on the host, and are the only ones that wait for the
+// device: a step loop calls each once per step, not per tensor or micro-batch.
 type Ops interface {
 	Name() string
 
@@ -77,9 +78,10 @@ type Ops interface {
 	// (softmax - onehot(target)) * dscale. dlogits may be logits itself.
 	CrossEntropyForwardBackward(losses, dlogits, logits, targets Buffer, N, V int, dscale float32)
 
-	// SumSquares returns sum(b[i]^2) accumulated in float64, in an order fixed by
-	// the length alone (so equal inputs give equal sums on any layout).
-	SumSquares(b Buffer) float64
+	// SumSquares sets sums[i] = sum(bufs[i][j]^2), accumulated in float64 in an
+	// order fixed by bufs[i]'s length alone (so equal inputs give equal sums on
+	// any layout). One round trip to the host for all the buffers.
+	SumSquares(sums []float64, bufs []Buffer)
 	// AdamW updates params (N) in place from grads*gradScale with moments m, v;
 	// t is the 1-based step for bias correction. Decoupled weight decay.
 	AdamW(params, grads, m, v Buffer, N int, p AdamParams, gradScale float32, t int)

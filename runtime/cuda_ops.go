@@ -56,9 +56,8 @@ func (o *deviceOps) Download(dst []float32, src kernels.Buffer) {
 func (o *deviceOps) Copy(dst, src kernels.Buffer) { o.bound(func() { o.Ops.Copy(dst, src) }) }
 func (o *deviceOps) Zero(b kernels.Buffer)        { o.bound(func() { o.Ops.Zero(b) }) }
 
-func (o *deviceOps) SumSquares(b kernels.Buffer) (s float64) {
-	o.bound(func() { s = o.Ops.SumSquares(b) })
-	return s
+func (o *deviceOps) SumSquares(sums []float64, bufs []kernels.Buffer) {
+	o.bound(func() { o.Ops.SumSquares(sums, bufs) })
 }
 
 func (o *deviceOps) Alloc(n int) kernels.Buffer {

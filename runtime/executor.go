@@ -117,7 +117,6 @@ func (ex *Executor) execute(lists [][]Action, in *StepInput) (*StepResult, error
 		tied:     make([]chan Event, p),
 		squares:  make([][]float64, p),
 		squared:  make([]chan struct{}, p),
-		lossSums: make([]float64, len(in.Tokens)),
 		progress: make([]atomic.Int64, len(lists)),
 		abort:    make(chan struct{}),
 		split:    map[[2]int]bool{},
@@ -156,6 +155,9 @@ func (ex *Executor) execute(lists [][]Action, in *StepInput) (*StepResult, error
 	start.Done()
 	if err := r.join(&wg); err != nil {
 		return nil, err
+	}
+	if in.DScale == 0 { // training read them at its STEP, before the gradient norm
+		r.lossSums = ex.Stages[p-1].Stack.LossSums(len(in.Tokens))
 	}
 	res := timeRecords(ex.Devices, origins, records)
 	var sum float64
@@ -264,11 +266,8 @@ func (r *run) do(dev Device, a Action, rec *Record) error {
 		}
 		stack.Forward(mb, tokens, targets, r.in.DScale)
 		rec.end = dev.Record()
-		if stack.Spec().Head {
-			r.lossSums[mb] = stack.LossSum(mb)
-			if evaluating {
-				stack.Release(mb)
-			}
+		if stack.Spec().Head && evaluating {
+			stack.Release(mb) // its losses stay in the step's loss buffer
 		}
 		return nil
 	case B:

@@ -86,6 +86,9 @@ func (r *run) publishSquares(st *Stage) error {
 	case stack.HasTied():
 		stack.FoldTiedGrad(nil)
 	}
+	if stack.Spec().Head {
+		r.lossSums = stack.LossSums(len(r.in.Tokens)) // for nonFinite, before any stage applies
+	}
 	r.squares[st.Index] = stack.GradSquares()
 	close(r.squared[st.Index])
 	return nil

@@ -40,12 +40,14 @@ func (s *Stack) FoldTiedGrad(peer kernels.Buffer) {
 // out the LM head's copy of wte (counted once, on the first stack), so the
 // lists of all stages, concatenated, are the undivided model's list.
 func (s *Stack) GradSquares() []float64 {
-	out := make([]float64, 0, len(s.G.T))
+	grads := make([]kernels.Buffer, 0, len(s.G.T))
 	for i, g := range s.G.T {
 		if s.counted(i) {
-			out = append(out, s.ops.SumSquares(g))
+			grads = append(grads, g)
 		}
 	}
+	out := make([]float64, len(grads))
+	s.ops.SumSquares(out, grads)
 	return out
 }
 

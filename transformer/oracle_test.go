@@ -294,7 +294,7 @@ func TestDecoderMatchesGorgonia(t *testing.T) {
 		stack.Write(stack.P, i, vals32[s.Name])
 	}
 	stack.Forward(0, tokens, targets, 1/float32(N))
-	loss := stack.LossSum(0) / float64(N)
+	loss := stack.LossSums(1)[0] / float64(N)
 	stack.Backward(0)
 	stack.FoldTiedGrad(nil)
 
@@ -363,13 +363,13 @@ func train(t *testing.T, seed uint64, steps int, hp kernels.AdamParams) (losses 
 	tokens, targets := batch(cfg.V, B, T, 42)
 	for step := 1; step <= steps; step++ {
 		stack.Forward(0, tokens, targets, 1/float32(B*T))
-		losses = append(losses, stack.LossSum(0)/(B*T))
+		losses = append(losses, stack.LossSums(1)[0]/(B*T))
 		stack.Backward(0)
 		stack.FoldTiedGrad(nil)
 		stack.Step(step, hp, 1)
 	}
 	stack.Forward(0, tokens, targets, 0) // evaluation only
-	return losses, stack.LossSum(0) / (B * T)
+	return losses, stack.LossSums(1)[0] / (B * T)
 }
 
 // overfitParams: a high learning rate is what memorising 64 random tokens

@@ -42,7 +42,8 @@ type Stack struct {
 	dwteHead kernels.Buffer // (V,C) the LM head's gradient of the tied embedding
 	scratch  blockScratch
 	head     headScratch
-	hostLoss []float32 // (B,T)
+	losses   kernels.Buffer // (m,B,T) per-token losses of the step's micro-batches (last stack), grown on demand
+	hostLoss []float32      // (m,B,T)
 
 	mu     sync.Mutex      // guards sets and free: a neighbour's transfer may acquire a stash
 	sets   map[int]*actSet // micro-batch id → its stash
@@ -58,7 +59,6 @@ type actSet struct {
 	tokens, targets kernels.Buffer // (B,T) int: first stage / last stage
 	in              kernels.Buffer // (B,T,C) the first block's input: embedding output or received activation
 	blocks          []blockActs
-	losses          kernels.Buffer // (B,T) last stage
 	dOut            kernels.Buffer // (B,T,C) gradient of the stack's output (received, or from the head)
 	dIn             kernels.Buffer // (B,T,C) gradient of in
 	lin             []linearGrads  // per block, for a split backward; allocated by the first one
@@ -102,7 +102,6 @@ func NewStack(ops kernels.Ops, cfg model.Config, spec Spec, B, T int) (*Stack, e
 	if spec.Head {
 		s.head = newHeadScratch(ops, N, cfg.C, cfg.V)
 		s.dwteHead = ops.Alloc(cfg.V * cfg.C)
-		s.hostLoss = make([]float32, N)
 	}
 	return s, nil
 }
@@ -152,7 +151,7 @@ func (s *Stack) newSet() *actSet {
 		a.tokens = ops.AllocInt(N)
 	}
 	if s.spec.Head {
-		a.targets, a.losses = ops.AllocInt(N), ops.Alloc(N)
+		a.targets = ops.AllocInt(N)
 	}
 	for range s.blocks {
 		a.blocks = append(a.blocks, newBlockActs(ops, d.B, d.T, d.C, d.NH))
@@ -200,10 +199,10 @@ func (s *Stack) Forward(mb int, tokens, targets []int32, dscale float32) {
 	x := s.forwardBlocks(a, tokens)
 	if s.spec.Head && dscale == 0 {
 		ops.UploadInt(a.targets, targets)
-		headLoss(ops, &s.head, a.losses, x, a.targets, s.P.T[s.lnfW], s.P.T[s.lnfB], s.P.T[s.wte], d.N(), d.C, s.cfg.V)
+		headLoss(ops, &s.head, s.lossSlot(mb), x, a.targets, s.P.T[s.lnfW], s.P.T[s.lnfB], s.P.T[s.wte], d.N(), d.C, s.cfg.V)
 	} else if s.spec.Head {
 		ops.UploadInt(a.targets, targets)
-		headForwardBackward(ops, &s.head, a.losses, a.dOut, x, a.targets, s.P.T[s.lnfW], s.P.T[s.lnfB], s.P.T[s.wte],
+		headForwardBackward(ops, &s.head, s.lossSlot(mb), a.dOut, x, a.targets, s.P.T[s.lnfW], s.P.T[s.lnfB], s.P.T[s.wte],
 			s.G.T[s.lnfW], s.G.T[s.lnfB], s.dwteHead, d.N(), d.C, s.cfg.V, dscale)
 	}
 }
@@ -211,7 +210,7 @@ func (s *Stack) Forward(mb int, tokens, targets []int32, dscale float32) {
 // Release makes micro-batch mb's stash reusable. Its owner calls it once
 // nothing more will be read: after the backward's GradInput was sent (or
 // after Backward on the first stack), and in evaluation after the Output was
-// sent (or after LossSum on the last stack). Until then the stash stays
+// sent (or after Forward on the last stack). Until then the stash stays
 // mb's even when a neighbour's transfer needs a new one.
 func (s *Stack) Release(mb int) { s.release(s.set(mb, "Release")) }
 
@@ -222,15 +221,49 @@ func (s *Stack) release(a *actSet) {
 	s.mu.Unlock()
 }
 
-// LossSum is the sum of micro-batch mb's per-token losses, added in float64
-// in token order (last stack only).
-func (s *Stack) LossSum(mb int) float64 {
-	s.ops.Download(s.hostLoss, s.set(mb, "LossSum").losses)
-	var sum float64
-	for _, l := range s.hostLoss {
-		sum += float64(l)
+// lossSlot is where micro-batch mb's per-token losses (B,T) go: its part of
+// one buffer for the step, so that the host reads them all in one copy. The
+// buffer grows (keeping what it holds) when mb is beyond it: a few times in a
+// run's first step, never after.
+func (s *Stack) lossSlot(mb int) kernels.Buffer {
+	N := s.d.N()
+	if have := s.lossCap(); (mb+1)*N > have {
+		grown := s.ops.Alloc(max((mb+1)*N, 2*have))
+		if have > 0 {
+			s.ops.Copy(s.ops.Slice(grown, 0, have), s.losses)
+		}
+		s.losses = grown
 	}
-	return sum
+	return s.ops.Slice(s.losses, mb*N, N)
+}
+
+func (s *Stack) lossCap() int {
+	if s.losses == nil {
+		return 0
+	}
+	return s.losses.Len()
+}
+
+// LossSums returns the per-token losses of micro-batches 0..m-1 (last stack
+// only, after their Forward), each micro-batch's added in float64 in token
+// order. It reads them back in one copy, which waits for the device.
+func (s *Stack) LossSums(m int) []float64 {
+	N := s.d.N()
+	if !s.spec.Head || m*N > s.lossCap() {
+		panic(fmt.Sprintf("transformer: LossSums(%d) on blocks [%d, %d), which hold losses of %d micro-batches", m, s.spec.FirstBlock, s.spec.FirstBlock+s.spec.NumBlocks, s.lossCap()/N))
+	}
+	if len(s.hostLoss) < m*N {
+		s.hostLoss = make([]float32, m*N)
+	}
+	host := s.hostLoss[:m*N]
+	s.ops.Download(host, s.ops.Slice(s.losses, 0, m*N))
+	sums := make([]float64, m)
+	for mb := range sums {
+		for _, l := range host[mb*N : (mb+1)*N] {
+			sums[mb] += float64(l)
+		}
+	}
+	return sums
 }
 
 // Backward propagates micro-batch mb's output gradient (GradOutput, or the

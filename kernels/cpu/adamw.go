@@ -3,6 +3,7 @@
 package cpu
 
 import (
+	"fmt"
 	"math"
 
 	"baton/kernels"
@@ -79,9 +80,18 @@ type sumSqState struct {
 
 var sumSqTasks taskPool[sumSqState]
 
-// SumSquares returns sum(b[i]^2) in float64, in an order fixed by the length.
-func (o *Ops) SumSquares(b kernels.Buffer) float64 {
-	x := Floats(b)
+// SumSquares sets sums[i] = sum(bufs[i][j]^2) in float64, in an order fixed
+// by the length.
+func (o *Ops) SumSquares(sums []float64, bufs []kernels.Buffer) {
+	if len(sums) != len(bufs) {
+		panic(fmt.Sprintf("cpu: SumSquares: %d sums for %d buffers", len(sums), len(bufs)))
+	}
+	for i, b := range bufs {
+		sums[i] = o.sumSquares(Floats(b))
+	}
+}
+
+func (o *Ops) sumSquares(x []float32) float64 {
 	n := len(x)
 	if n == 0 {
 		return 0

@@ -55,35 +55,57 @@ func (o *Ops) AdamW(params, grads, m, v kernels.Buffer, N int, p kernels.AdamPar
 		unsafe.Pointer(&gs), unsafe.Pointer(&bc1), unsafe.Pointer(&bc2))
 }
 
-// SumSquares returns sum(b[i]^2) accumulated in float64, in an order fixed by
-// the length alone: per-block partial sums (sumsq_partial), then one block
-// adding them by a fixed tree (sumsq_final), then a copy of the one float64
-// to the host, which waits for the stream. The partial sums live in a
-// scratch block from o's allocator, handed back once the copy is done.
-func (o *Ops) SumSquares(b kernels.Buffer) float64 {
+// SumSquares sets sums[i] = sum(bufs[i][j]^2), accumulated in float64 in an
+// order fixed by the length alone: per buffer, per-block partial sums
+// (sumsq_partial), then one block adding them by a fixed tree (sumsq_final)
+// into the buffer's result slot. Then one copy of all the results to the
+// host, which waits for the stream: one synchronisation for a whole stage's
+// gradients. The results and partial sums live in one scratch block from o's
+// allocator, handed back once the copy is done.
+func (o *Ops) SumSquares(sums []float64, bufs []kernels.Buffer) {
 	const op = "SumSquares"
-	src := asBuf(op, b)
-	if src.Int {
-		panic("cuda: SumSquares: the buffer is int32, not float32")
+	mustSameLen(op, len(sums), len(bufs))
+	srcs := make([]Buf, len(bufs))
+	slots := len(bufs) // float64s in the scratch: the results, then the partial sums
+	for i, b := range bufs {
+		srcs[i] = asBuf(op, b)
+		if srcs[i].Int {
+			panic(fmt.Sprintf("cuda: SumSquares: buffer %d is int32, not float32", i))
+		}
+		slots += sumSqGrid(srcs[i].N)
 	}
-	n := src.N
-	if n == 0 {
-		return 0
+	if len(bufs) == 0 {
+		return
 	}
-	G := min(sumSqMaxBlocks, (n+sumSqPerBlock-1)/sumSqPerBlock)
-	// Scratch: G partial sums then the result, float64 each (two float32 slots).
-	scratch, err := o.alloc.TryAlloc(2 * (G + 1))
+	scratch, err := o.alloc.TryAlloc(2 * slots)
 	if err != nil {
-		panic(fmt.Errorf("cuda: SumSquares(%d): scratch: %w", n, err))
+		panic(fmt.Errorf("cuda: SumSquares(%d buffers): scratch: %w", len(bufs), err))
 	}
 	defer o.alloc.Free(scratch)
-	pPartial, pResult, pX := scratch.Ptr, scratch.Ptr+cu.DevicePtr(8*G), src.Ptr
-	nn, g := int64(n), i32(G)
-	o.launch(op, "sumsq_partial", G, sumSqBlock, 0,
-		unsafe.Pointer(&pPartial), unsafe.Pointer(&pX), unsafe.Pointer(&nn))
-	o.launch(op, "sumsq_final", 1, sumSqFinalBlock, 0,
-		unsafe.Pointer(&pResult), unsafe.Pointer(&pPartial), unsafe.Pointer(&g))
-	var total [1]float64
-	o.Download(unsafe.Slice((*float32)(unsafe.Pointer(&total[0])), 2), Buf{Ptr: pResult, N: 2})
-	return total[0]
+	pPartial := scratch.Ptr + cu.DevicePtr(8*len(bufs))
+	for i, src := range srcs {
+		G := sumSqGrid(src.N)
+		if G == 0 {
+			continue
+		}
+		pResult, pX := scratch.Ptr+cu.DevicePtr(8*i), src.Ptr
+		nn, g := int64(src.N), i32(G)
+		o.launch(op, "sumsq_partial", G, sumSqBlock, 0,
+			unsafe.Pointer(&pPartial), unsafe.Pointer(&pX), unsafe.Pointer(&nn))
+		o.launch(op, "sumsq_final", 1, sumSqFinalBlock, 0,
+			unsafe.Pointer(&pResult), unsafe.Pointer(&pPartial), unsafe.Pointer(&g))
+		pPartial += cu.DevicePtr(8 * G)
+	}
+	o.Download(unsafe.Slice((*float32)(unsafe.Pointer(&sums[0])), 2*len(sums)), Buf{Ptr: scratch.Ptr, N: 2 * len(sums)})
+	for i, src := range srcs {
+		if src.N == 0 {
+			sums[i] = 0 // no kernel wrote its slot
+		}
+	}
+}
+
+// sumSqGrid is the number of blocks (and partial sums) of sumsq_partial for n
+// elements: 0 for none.
+func sumSqGrid(n int) int {
+	return min(sumSqMaxBlocks, (n+sumSqPerBlock-1)/sumSqPerBlock)
 }

@@ -1,7 +1,7 @@
 //go:build cuda
 
 // Tests of the GEMMs against the CPU backend (every transpose, odd sizes, both
-// precisions, the batched and strided forms) and the 4096³ benchmark.
+// precisions, the batched and strided forms).
 
 package cuda
 
@@ -11,8 +11,6 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
-
-	"gorgonia.org/cu"
 
 	"baton/kernels"
 	"baton/kernels/cpu"
@@ -203,57 +201,4 @@ func TestGemmShapeErrors(t *testing.T) {
 		}
 	}
 	tFree(o, a.(Buf), b.(Buf), c.(Buf), ia.(Buf))
-}
-
-// BenchmarkGemm measures 4096³ GEMMs with CUDA events (GPU time of b.N back-to-back
-// calls) and reports TFLOP/s. GPU.md's cuBLAS figures on the H100: fp32 51.7, tf32 432.
-func BenchmarkGemm(b *testing.B) {
-	const n = 4096
-	for _, prec := range []Precision{FP32, TF32} {
-		b.Run(fmt.Sprintf("%v/%d", prec, n), func(b *testing.B) {
-			o := testOps(b, prec)
-			x, y, z := o.Alloc(n*n).(Buf), o.Alloc(n*n).(Buf), o.Alloc(n*n).(Buf)
-			defer tFree(o, x, y, z)
-			for _, m := range []Buf{x, y} {
-				if err := cu.MemsetD32Async(m.Ptr, uint(math.Float32bits(0.01)), n*n, o.stream); err != nil {
-					b.Fatal(err)
-				}
-			}
-			for i := 0; i < 3; i++ {
-				o.Gemm(false, false, n, n, n, 1, x, y, 0, z)
-			}
-			start, err := cu.MakeEvent(cu.DefaultEvent)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer cu.DestroyEvent(&start)
-			stop, err := cu.MakeEvent(cu.DefaultEvent)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer cu.DestroyEvent(&stop)
-			if err := o.Sync(); err != nil {
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			if err := start.Record(o.stream); err != nil {
-				b.Fatal(err)
-			}
-			for i := 0; i < b.N; i++ {
-				o.Gemm(false, false, n, n, n, 1, x, y, 0, z)
-			}
-			if err := stop.Record(o.stream); err != nil {
-				b.Fatal(err)
-			}
-			if err := stop.Synchronize(); err != nil {
-				b.Fatal(err)
-			}
-			b.StopTimer()
-			ms, err := start.Elapsed(stop)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportMetric(2*float64(n)*n*n*float64(b.N)/(float64(ms)*1e9), "TFLOP/s")
-		})
-	}
 }

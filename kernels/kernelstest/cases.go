@@ -383,8 +383,8 @@ func crossEntropyCases(tol Tolerances) []opCase {
 }
 
 // sumSquaresCases check the value, and that it depends on the data and
-// length alone: the same values at other offsets, and a second call, give
-// the same float64 bits.
+// length alone: the same values at other offsets, a second call, and the
+// same buffer among others in one batched call give the same float64 bits.
 func sumSquaresCases(tol Tolerances) []opCase {
 	var cases []opCase
 	for _, n := range []int{1, 7, 1031, 1<<18 + 7} {
@@ -393,18 +393,18 @@ func sumSquaresCases(tol Tolerances) []opCase {
 			x := RandF32(r, n)
 			want := SumSquares(x)
 			xb := e.in("x", x)
-			got := e.o.SumSquares(xb.b)
+			got := sumSquares(e.o, xb.b)
 			if rel := math.Abs(got-want) / want; !(rel <= tol.SumSquares) {
 				e.t.Errorf("SumSquares (n=%d) = %.17g, want %.17g: relative error %.3g > tol %.0e", n, got, want, rel, tol.SumSquares)
 			} else if verbose() {
 				e.t.Logf("SumSquares (n=%d): relative error %.2g (tol %.0e)", n, rel, tol.SumSquares)
 			}
-			if again := e.o.SumSquares(xb.b); math.Float64bits(again) != math.Float64bits(got) {
+			if again := sumSquares(e.o, xb.b); math.Float64bits(again) != math.Float64bits(got) {
 				e.t.Errorf("SumSquares (n=%d): a second call gave %.17g, the first %.17g", n, again, got)
 			}
 			for _, off := range []int{misaligned, 37} {
 				o := newEnv(e.t, e.o, off)
-				if other := e.o.SumSquares(o.in("x", x).b); math.Float64bits(other) != math.Float64bits(got) {
+				if other := sumSquares(e.o, o.in("x", x).b); math.Float64bits(other) != math.Float64bits(got) {
 					e.t.Errorf("SumSquares (n=%d): the same values at offset %d gave %.17g, at offset %d %.17g: the order must depend on the length alone",
 						n, off, other, e.off, got)
 				}
@@ -413,7 +413,31 @@ func sumSquaresCases(tol Tolerances) []opCase {
 			return nil
 		}})
 	}
+	cases = append(cases, opCase{name: "batched", off: misaligned, run: func(e *env) []result {
+		// Lengths in a mixed order, an empty buffer among them: each sum must be
+		// the bits of the same buffer summed alone.
+		lengths := []int{1031, 0, 1, 1<<18 + 7, 7, 1031}
+		bufs := make([]kernels.Buffer, len(lengths))
+		for i, n := range lengths {
+			bufs[i] = e.in(name("x", i), RandF32(NewRand(seed(10, i)), n)).b
+		}
+		sums := make([]float64, len(bufs))
+		e.o.SumSquares(sums, bufs)
+		for i, b := range bufs {
+			if alone := sumSquares(e.o, b); math.Float64bits(sums[i]) != math.Float64bits(alone) {
+				e.t.Errorf("SumSquares of %d buffers: sums[%d] (n=%d) = %.17g, the buffer alone %.17g", len(bufs), i, lengths[i], sums[i], alone)
+			}
+		}
+		return nil
+	}})
 	return cases
+}
+
+// sumSquares is SumSquares of one buffer.
+func sumSquares(o kernels.Ops, b kernels.Buffer) float64 {
+	var s [1]float64
+	o.SumSquares(s[:], []kernels.Buffer{b})
+	return s[0]
 }
 
 // adamHypers: the model's usual settings, and a second set with no weight

@@ -33,6 +33,7 @@ type (
 	residualNotAliasSafe struct{ kernels.Ops }
 	ceIgnoresDscale      struct{ kernels.Ops }
 	sumSquaresFloat32    struct{ kernels.Ops }
+	sumSquaresOneSlot    struct{ kernels.Ops }
 	adamStepOffByOne     struct{ kernels.Ops }
 )
 
@@ -84,14 +85,24 @@ func (m ceIgnoresDscale) CrossEntropyForwardBackward(losses, dlogits, logits, ta
 	m.Ops.CrossEntropyForwardBackward(losses, dlogits, logits, targets, N, V, 1)
 }
 
-func (m sumSquaresFloat32) SumSquares(b kernels.Buffer) float64 {
-	h := make([]float32, b.Len())
-	m.Download(h, b)
-	var s float32
-	for _, v := range h {
-		s += v * v
+func (m sumSquaresFloat32) SumSquares(sums []float64, bufs []kernels.Buffer) {
+	for i, b := range bufs {
+		h := make([]float32, b.Len())
+		m.Download(h, b)
+		var s float32
+		for _, v := range h {
+			s += v * v
+		}
+		sums[i] = float64(s)
 	}
-	return float64(s)
+}
+
+// SumSquares with every result read from the first buffer's slot.
+func (m sumSquaresOneSlot) SumSquares(sums []float64, bufs []kernels.Buffer) {
+	m.Ops.SumSquares(sums[:1], bufs[:1])
+	for i := range sums {
+		sums[i] = sums[0]
+	}
 }
 
 func (m adamStepOffByOne) AdamW(params, grads, mm, v kernels.Buffer, N int, p kernels.AdamParams, gradScale float32, t int) {
@@ -117,6 +128,7 @@ func TestMutants(t *testing.T) {
 		{"ResidualForward", residualNotAliasSafe{base}, "worst at ["},
 		{"CrossEntropyForwardBackward", ceIgnoresDscale{base}, "dlogits (N="},
 		{"SumSquares", sumSquaresFloat32{base}, "relative error"},
+		{"SumSquares", sumSquaresOneSlot{base}, "the buffer alone"},
 		{"AdamW", adamStepOffByOne{base}, "params after step 1"},
 	} {
 		t.Run(mt.group, func(t *testing.T) {
