@@ -8,7 +8,9 @@ import (
 	"encoding/csv"
 	"image/png"
 	"os"
+	"math"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +22,7 @@ import (
 // two schedules at two micro-batch counts, with one point skipped.
 func handMade() []Result {
 	pt := func(s string, p, m int, meas float64) Result {
-		r := Result{Model: "tiny", Schedule: s, Microbatches: m, Chunks: 1, TokensPerSec: 1000 * float64(p), StepS: 0.1,
+		r := Result{Model: "tiny", Schedule: s, Precision: "fp32", Microbatches: m, Chunks: 1, TokensPerSec: 1000 * float64(p), StepS: 0.1,
 			BubbleMeasured: meas, BubbleSimulated: meas + 0.01, BubbleAnalytic: meas - 0.01}
 		for d := range p {
 			r.Devices = append(r.Devices, "cpu:"+string(rune('0'+d)))
@@ -45,7 +47,7 @@ func TestWriteCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "model,devices,schedule,microbatches,chunks,tokens_per_sec,bubble_measured,bubble_simulated,bubble_analytic,step_s," +
+	want := "model,devices,schedule,precision,microbatches,chunks,tokens_per_sec,bubble_measured,bubble_simulated,bubble_analytic,step_s," +
 		"idle_frac_0,idle_frac_1,idle_frac_2,idle_frac_3,peak_bytes_0,peak_bytes_1,peak_bytes_2,peak_bytes_3"
 	if got := strings.Join(rows[0], ","); got != want {
 		t.Errorf("header\n got %s\nwant %s", got, want)
@@ -53,7 +55,7 @@ func TestWriteCSV(t *testing.T) {
 	if len(rows) != 1+7 { // the skipped point has no row
 		t.Fatalf("%d rows, want 8", len(rows))
 	}
-	if got := strings.Join(rows[2], ","); got != "tiny,2,naive,1,1,2000.0,0.500000,0.510000,0.490000,0.100000,0.500000,0.500000,,,1048576,2097152,," {
+	if got := strings.Join(rows[2], ","); got != "tiny,2,naive,fp32,1,1,2000.0,0.500000,0.510000,0.490000,0.100000,0.500000,0.500000,,,1048576,2097152,," {
 		t.Errorf("naive p=2 row: %s", got)
 	}
 }
@@ -72,8 +74,98 @@ func TestWriteMarkdown(t *testing.T) {
 		t.Errorf("first line %q is not the command", first)
 	}
 	for _, want := range []string{"Test CPU, 2 cores", "| 4 | 25.0% | 25.0% | 75.0%, 75.0%, 75.0%, 75.0% | 75.0% |",
-		"| 1f1b | 4 | 8 | 1 | 4000 | 100.0 | 27.0% | 28.0% | 26.0% |", "m must be a multiple of p", "![x-textbook](x-textbook.svg)",
+		"| 1f1b | fp32 | 4 | 8 | 1 | 4000 | 100.0 | 27.0% | 28.0% | 26.0% |", "m must be a multiple of p", "![x-textbook](x-textbook.svg)",
 		"least idle schedule on 4 devices is 1f1b with m=8"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+// peerRows are PyTorch's figures as scripts/torch_peer.py writes them.
+const peerRows = `model,devices,schedule,precision,microbatches,chunks,tokens_per_sec,bubble_measured,bubble_simulated,bubble_analytic,step_s,idle_frac_0,peak_bytes_0
+tiny,1,torch-eager,fp32,1,1,500.0,,,,0.200000,,3145728
+tiny,1,torch-compile,bf16,1,1,4000.0,,,,0.025000,,1048576
+`
+
+func TestReadCSV(t *testing.T) {
+	peer, err := ReadCSV(strings.NewReader(peerRows))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(peer) != 2 {
+		t.Fatalf("%d rows, want 2", len(peer))
+	}
+	r := peer[0]
+	if r.Model != "tiny" || r.P() != 1 || r.Schedule != "torch-eager" || r.Precision != "fp32" || r.TokensPerSec != 500 || r.StepS != 0.2 ||
+		!math.IsNaN(r.BubbleMeasured) || len(r.IdleFrac) != 0 || len(r.PeakBytes) != 1 || r.PeakBytes[0] != 3<<20 {
+		t.Errorf("first row read as %+v", r)
+	}
+
+	// baton's own CSV, PyTorch's rows appended, reads back to the same CSV.
+	var b, again bytes.Buffer
+	if err := WriteCSV(&b, append(handMade(), peer...)); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadCSV(bytes.NewReader(b.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteCSV(&again, back); err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != again.String() {
+		t.Errorf("CSV changed on a round trip:\n%s\nthen\n%s", b.String(), again.String())
+	}
+
+	for _, bad := range []struct{ csv, want string }{
+		{"", "no header"},
+		{"model,devices,schedule,tokens_per_sec,step_s\n", `no "precision" column`},
+		{"model,devices,schedule,precision,tokens_per_sec,step_s\ntiny,1,torch-eager,fp32,fast,0.1\n", `line 2, tokens_per_sec: "fast" is not a number`},
+		{"model,devices,schedule,precision,tokens_per_sec,step_s\ntiny,0,torch-eager,fp32,1,0.1\n", "line 2, devices: 0"},
+		{"model,devices,schedule,precision,tokens_per_sec,step_s\ntiny,1,torch-eager,fp32,,0.1\n", "line 2: tokens_per_sec and step_s are required"},
+	} {
+		if _, err := ReadCSV(strings.NewReader(bad.csv)); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("ReadCSV(%q): error %v, want %q", bad.csv, err, bad.want)
+		}
+	}
+}
+
+// TestPeerHeader: scripts/torch_peer.py writes the header of a one-device CSV.
+func TestPeerHeader(t *testing.T) {
+	src, err := os.ReadFile("../scripts/torch_peer.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?s)CSV_HEADER = \[(.*?)\]`).FindSubmatch(src)
+	if m == nil {
+		t.Fatal("no CSV_HEADER list in scripts/torch_peer.py")
+	}
+	var names []string
+	for _, q := range regexp.MustCompile(`"([a-z_0-9]+)"`).FindAllSubmatch(m[1], -1) {
+		names = append(names, string(q[1]))
+	}
+	if got, want := strings.Join(names, ","), strings.Join(CSVHeader(1), ","); got != want {
+		t.Errorf("torch_peer.py's header\n %s\nbench's\n %s", got, want)
+	}
+}
+
+func TestWriteMarkdownPeer(t *testing.T) {
+	peer, err := ReadCSV(strings.NewReader(peerRows))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	rep := Report{Command: "c", Date: time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC), Machine: Machine{CPU: "Test CPU", Cores: 2},
+		Options: Options{Preset: "tiny", Model: model.Presets["tiny"], Batch: 8, Steps: 3}, Peer: peer}
+	if err := WriteMarkdown(&b, rep, handMade()); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{"## Beside PyTorch on the same GPU",
+		"| tiny | baton naive | fp32 | 1000 | 100.0 | 1 | 2.00× |", // baton's p=1 point: 1000 tokens/s vs eager's 500
+		"| tiny | PyTorch eager | fp32 | 500 | 200.0 | 3 | 1.00× |",
+		"| tiny | PyTorch compile | bf16 | 4000 | 25.0 | 1 |  |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
@@ -132,13 +224,23 @@ func TestSlug(t *testing.T) {
 func TestTinySweep(t *testing.T) {
 	mc := model.Presets["tiny"]
 	o := Options{Preset: "tiny", Model: mc, Devices: []string{"cpu:0", "cpu:1"}, Ps: []int{2}, Schedules: []string{"naive", "1f1b"},
-		Microbatches: []int{2}, Chunks: 1, Batch: 4, Steps: 1, DataLimit: 64 << 10, Seed: 1, Command: "test"}
-	rs, err := Run(context.Background(), o, nil)
+		Microbatches: []int{2}, Precisions: []string{"fp32", "tf32"}, Chunks: 1, Batch: 4, Steps: 1, DataLimit: 64 << 10, Seed: 1, Command: "test"}
+	all, err := Run(context.Background(), o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rs) != 2 {
-		t.Fatalf("%d results, want 2", len(rs))
+	var rs []Result
+	for _, r := range all {
+		if r.Precision == "tf32" {
+			if !strings.Contains(r.Skipped, "fp32 only") {
+				t.Errorf("tf32 on cpu: devices ran, or was skipped for another reason: %+v", r)
+			}
+			continue
+		}
+		rs = append(rs, r)
+	}
+	if len(rs) != 2 || len(all) != 4 {
+		t.Fatalf("%d results, %d of them fp32; want 4 and 2", len(all), len(rs))
 	}
 	for _, r := range rs {
 		if r.Skipped != "" || r.P() != 2 || len(r.IdleFrac) != 2 || len(r.PeakBytes) != 2 || r.TokensPerSec <= 0 || r.StepS <= 0 || r.PeakBytes[0] <= 0 {

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"fmt"
 	"image/color"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -18,6 +17,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"baton/internal/fsutil"
 )
 
 // Chart is a figure of one or more plots side by side.
@@ -233,10 +234,10 @@ func (c Chart) Save(dir string) error {
 	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&pb); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, c.Name+".svg"), sb.Bytes(), 0o644); err != nil {
+	if err := fsutil.WriteFileAtomic(filepath.Join(dir, c.Name+".svg"), sb.Bytes()); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, c.Name+".png"), pb.Bytes(), 0o644)
+	return fsutil.WriteFileAtomic(filepath.Join(dir, c.Name+".png"), pb.Bytes())
 }
 
 func (c Chart) draw(dc draw.Canvas) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,11 +23,12 @@ type Options struct {
 	Devices      []string     // expanded device names; a point with p devices uses the first p
 	Ps           []int        // device counts
 	Schedules    []string
-	Microbatches []int  // naive ignores them: it always runs one
-	Chunks       int    // stages per device of the interleaved schedule
-	Batch        int    // sequences per step; every m must divide it
-	Steps        int    // measured steps per point, after one warm-up step
-	Data         string // "" is the default corpus
+	Microbatches []int    // naive ignores them: it always runs one
+	Precisions   []string // matmul precisions of cuda: devices (fp32, tf32); cpu: devices compute in fp32 only
+	Chunks       int      // stages per device of the interleaved schedule
+	Batch        int      // sequences per step; every m must divide it
+	Steps        int      // measured steps per point, after one warm-up step
+	Data         string   // "" is the default corpus
 	DataLimit    int64
 	Seed         uint64
 	Command      string // the command line that reproduces the sweep, for the report
@@ -37,7 +39,8 @@ type Result struct {
 	Model           string
 	Devices         []string // names, one per pipeline device
 	Schedule        string
-	Microbatches    int // as run (naive: 1)
+	Precision       string // fp32 or tf32 (PyTorch rows: bf16 too)
+	Microbatches    int    // as run (naive: 1)
 	Chunks          int
 	TokensPerSec    float64 // batch tokens over the mean measured step time
 	StepS           float64 // mean measured step, optimizer included
@@ -54,30 +57,40 @@ func (r Result) P() int { return len(r.Devices) }
 
 // Point is one configuration to run.
 type Point struct {
-	P, M, Chunks int
-	Schedule     string
+	P, M, Chunks        int
+	Schedule, Precision string
 }
 
-// Points enumerates the sweep: for each p, each schedule, each m; naive
-// runs once per p since its micro-batch count is always 1.
+// Points enumerates the sweep: for each p, each schedule, each m, each
+// precision; naive runs once per p and precision since its micro-batch
+// count is always 1.
 func (o Options) Points() []Point {
 	var pts []Point
 	for _, p := range o.Ps {
 		for _, s := range o.Schedules {
-			if s == "naive" {
-				pts = append(pts, Point{P: p, M: 1, Chunks: 1, Schedule: s})
-				continue
-			}
-			v := 1
-			if s == "interleaved" {
+			ms, v := o.Microbatches, 1
+			switch s {
+			case "naive":
+				ms = []int{1}
+			case "interleaved":
 				v = max(o.Chunks, 1)
 			}
-			for _, m := range o.Microbatches {
-				pts = append(pts, Point{P: p, M: m, Chunks: v, Schedule: s})
+			for _, m := range ms {
+				for _, prec := range o.precisions() {
+					pts = append(pts, Point{P: p, M: m, Chunks: v, Schedule: s, Precision: prec})
+				}
 			}
 		}
 	}
 	return pts
+}
+
+// precisions are the sweep's precisions: fp32 alone unless it names others.
+func (o Options) precisions() []string {
+	if len(o.Precisions) == 0 {
+		return []string{"fp32"}
+	}
+	return o.Precisions
 }
 
 // Run trains every point in turn and returns one Result per point, a
@@ -94,15 +107,15 @@ func Run(ctx context.Context, o Options, log io.Writer) ([]Result, error) {
 		t0 := time.Now()
 		r, err := RunPoint(ctx, o, pt)
 		if err != nil {
-			return out, fmt.Errorf("%s p=%d m=%d: %w", pt.Schedule, pt.P, pt.M, err)
+			return out, fmt.Errorf("%s p=%d m=%d %s: %w", pt.Schedule, pt.P, pt.M, pt.Precision, err)
 		}
 		out = append(out, r)
 		if log != nil {
 			if r.Skipped != "" {
-				fmt.Fprintf(log, "[%d/%d] %-11s p=%d m=%-2d skipped: %s\n", i+1, len(pts), pt.Schedule, pt.P, pt.M, r.Skipped)
+				fmt.Fprintf(log, "[%d/%d] %-11s p=%d m=%-2d %s skipped: %s\n", i+1, len(pts), pt.Schedule, pt.P, pt.M, pt.Precision, r.Skipped)
 			} else {
-				fmt.Fprintf(log, "[%d/%d] %-11s p=%d m=%-2d %8.0f tokens/s  bubble %5.1f%% measured, %5.1f%% analytic  (%.1fs)\n",
-					i+1, len(pts), pt.Schedule, pt.P, r.Microbatches, r.TokensPerSec, r.BubbleMeasured*100, r.BubbleAnalytic*100, time.Since(t0).Seconds())
+				fmt.Fprintf(log, "[%d/%d] %-11s p=%d m=%-2d %s %8.0f tokens/s  bubble %5.1f%% measured, %5.1f%% analytic  (%.1fs)\n",
+					i+1, len(pts), pt.Schedule, pt.P, r.Microbatches, pt.Precision, r.TokensPerSec, r.BubbleMeasured*100, r.BubbleAnalytic*100, time.Since(t0).Seconds())
 			}
 		}
 	}
@@ -110,25 +123,31 @@ func Run(ctx context.Context, o Options, log io.Writer) ([]Result, error) {
 }
 
 // RunPoint trains one point for 1+Steps steps in a temporary run
-// directory (the trainer always evaluates once and saves a checkpoint at
-// the end; neither is timed, and the directory is removed).
+// directory (the trainer always evaluates once at the end, untimed; it
+// saves no checkpoint, and the directory is removed).
 func RunPoint(ctx context.Context, o Options, pt Point) (Result, error) {
-	r := Result{Model: o.Preset, Schedule: pt.Schedule, Microbatches: pt.M, Chunks: pt.Chunks}
+	r := Result{Model: o.Preset, Schedule: pt.Schedule, Precision: pt.Precision, Microbatches: pt.M, Chunks: pt.Chunks}
 	if pt.P > len(o.Devices) {
 		r.Skipped = fmt.Sprintf("%d devices asked for, %d given", pt.P, len(o.Devices))
 		return r, nil
 	}
+	devs := o.Devices[:pt.P]
+	if pt.Precision != "fp32" && slices.ContainsFunc(devs, func(d string) bool { return strings.HasPrefix(d, "cpu:") }) {
+		r.Skipped = "cpu: devices compute in fp32 only"
+		return r, nil
+	}
+	defer func(p string) { runtime.CUDAPrecision = p }(runtime.CUDAPrecision)
+	runtime.CUDAPrecision = pt.Precision // the trainer opens its devices with it
 	dir, err := os.MkdirTemp("", "baton-bench-")
 	if err != nil {
 		return r, err
 	}
 	defer os.RemoveAll(dir)
-	devs := o.Devices[:pt.P]
 	cfg := runtime.TrainConfig{
 		Preset: o.Preset, Model: o.Model, Schedule: pt.Schedule, Microbatches: pt.M, Chunks: pt.Chunks,
 		Batch: o.Batch, Context: o.Model.MaxT, Steps: 1 + o.Steps, LR: 1e-3, MinLR: 1e-4, Warmup: 1,
 		WeightDecay: 0.1, MaxGradNorm: 1, Seed: o.Seed, Data: o.Data, DataLimit: o.DataLimit,
-		EvalBatches: 1, Timeout: 5 * time.Minute, Out: dir, Devices: strings.Join(devs, ","),
+		EvalBatches: 1, Timeout: 5 * time.Minute, Out: dir, Devices: strings.Join(devs, ","), SkipCheckpoint: true,
 	}
 	tr, err := runtime.NewTrainer(cfg)
 	if err != nil {

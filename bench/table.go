@@ -6,6 +6,8 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -22,7 +24,7 @@ func maxP(rs []Result) int {
 
 // CSVHeader is the header of a CSV with per-device columns for p devices.
 func CSVHeader(p int) []string {
-	h := []string{"model", "devices", "schedule", "microbatches", "chunks", "tokens_per_sec",
+	h := []string{"model", "devices", "schedule", "precision", "microbatches", "chunks", "tokens_per_sec",
 		"bubble_measured", "bubble_simulated", "bubble_analytic", "step_s"}
 	for d := range p {
 		h = append(h, fmt.Sprintf("idle_frac_%d", d))
@@ -34,24 +36,34 @@ func CSVHeader(p int) []string {
 }
 
 // WriteCSV writes one row per point that ran; skipped points are left out
-// (the report lists them). Per-device cells past a point's p are empty.
+// (the report lists them). Per-device cells past a point's p, and figures a
+// row lacks (NaN: a PyTorch row's bubbles), are empty.
 func WriteCSV(w io.Writer, rs []Result) error {
 	p := maxP(rs)
 	cw := csv.NewWriter(w)
 	if err := cw.Write(CSVHeader(p)); err != nil {
 		return err
 	}
-	f := func(x float64) string { return strconv.FormatFloat(x, 'f', 6, 64) }
+	f := func(x float64) string {
+		if math.IsNaN(x) {
+			return ""
+		}
+		return strconv.FormatFloat(x, 'f', 6, 64)
+	}
 	for _, r := range rs {
 		if r.Skipped != "" {
 			continue
 		}
-		row := []string{r.Model, strconv.Itoa(r.P()), r.Schedule, strconv.Itoa(r.Microbatches), strconv.Itoa(r.Chunks),
+		row := []string{r.Model, strconv.Itoa(r.P()), r.Schedule, r.Precision, strconv.Itoa(r.Microbatches), strconv.Itoa(r.Chunks),
 			strconv.FormatFloat(r.TokensPerSec, 'f', 1, 64), f(r.BubbleMeasured), f(r.BubbleSimulated), f(r.BubbleAnalytic), f(r.StepS)}
 		idle, peak := make([]string, p), make([]string, p)
 		for d := range r.P() {
-			idle[d] = f(r.IdleFrac[d])
-			peak[d] = strconv.FormatInt(r.PeakBytes[d], 10)
+			if d < len(r.IdleFrac) {
+				idle[d] = f(r.IdleFrac[d])
+			}
+			if d < len(r.PeakBytes) {
+				peak[d] = strconv.FormatInt(r.PeakBytes[d], 10)
+			}
 		}
 		row = append(append(row, idle...), peak...)
 		if err := cw.Write(row); err != nil {
@@ -60,6 +72,102 @@ func WriteCSV(w io.Writer, rs []Result) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// ReadCSV reads rows in WriteCSV's format, columns found by their header
+// names: scripts/torch_peer.py writes PyTorch's figures so. Empty cells are
+// NaN (figures) or left out (per-device values).
+func ReadCSV(r io.Reader) ([]Result, error) {
+	rows, err := csv.NewReader(r).ReadAll()
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("no header")
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	for _, h := range []string{"model", "devices", "schedule", "precision", "tokens_per_sec", "step_s"} {
+		if _, ok := col[h]; !ok {
+			return nil, fmt.Errorf("no %q column in the header %q", h, strings.Join(rows[0], ","))
+		}
+	}
+	var out []Result
+	for n, row := range rows[1:] {
+		line := n + 2
+		cell := func(h string) string {
+			if i, ok := col[h]; ok && i < len(row) {
+				return row[i]
+			}
+			return ""
+		}
+		num := func(h string) (float64, error) {
+			c := cell(h)
+			if c == "" {
+				return math.NaN(), nil
+			}
+			x, err := strconv.ParseFloat(c, 64)
+			if err != nil {
+				return 0, fmt.Errorf("line %d, %s: %q is not a number", line, h, c)
+			}
+			return x, nil
+		}
+		integer := func(h string, dflt int) (int, error) {
+			c := cell(h)
+			if c == "" {
+				return dflt, nil
+			}
+			x, err := strconv.Atoi(c)
+			if err != nil {
+				return 0, fmt.Errorf("line %d, %s: %q is not an integer", line, h, c)
+			}
+			return x, nil
+		}
+		r := Result{Model: cell("model"), Schedule: cell("schedule"), Precision: cell("precision")}
+		p, err := integer("devices", 1)
+		if err == nil && p < 1 {
+			err = fmt.Errorf("line %d, devices: %d; want at least 1", line, p)
+		}
+		if err != nil {
+			return nil, err
+		}
+		r.Devices = make([]string, p)
+		if r.Microbatches, err = integer("microbatches", 1); err != nil {
+			return nil, err
+		}
+		if r.Chunks, err = integer("chunks", 1); err != nil {
+			return nil, err
+		}
+		for h, dst := range map[string]*float64{"tokens_per_sec": &r.TokensPerSec, "step_s": &r.StepS, "bubble_measured": &r.BubbleMeasured,
+			"bubble_simulated": &r.BubbleSimulated, "bubble_analytic": &r.BubbleAnalytic} {
+			if *dst, err = num(h); err != nil {
+				return nil, err
+			}
+		}
+		if math.IsNaN(r.TokensPerSec) || math.IsNaN(r.StepS) {
+			return nil, fmt.Errorf("line %d: tokens_per_sec and step_s are required", line)
+		}
+		for d := range p {
+			idle, err := num(fmt.Sprintf("idle_frac_%d", d))
+			if err != nil {
+				return nil, err
+			}
+			peak, err := integer(fmt.Sprintf("peak_bytes_%d", d), -1)
+			if err != nil {
+				return nil, err
+			}
+			if !math.IsNaN(idle) {
+				r.IdleFrac = append(r.IdleFrac, idle)
+			}
+			if peak >= 0 {
+				r.PeakBytes = append(r.PeakBytes, int64(peak))
+			}
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // Report is what the Markdown report says beside the results.
@@ -71,6 +179,8 @@ type Report struct {
 	Elapsed time.Duration
 	CSV     string   // file name of the CSV
 	Charts  []string // base names of the charts (SVG and PNG beside the report)
+	Peer    []Result // PyTorch on the same GPU (scripts/torch_peer.py), beside baton's one-device points
+	Tag     string   // names this sweep among others of the machine and day ("" for none)
 }
 
 // WriteMarkdown writes the dated report: the command, the machine, the
@@ -84,30 +194,37 @@ func WriteMarkdown(w io.Writer, rep Report, rs []Result) error {
 	fmt.Fprintf(&b, "**Setup:** model `%s` (%s, %.2f M parameters), batch %d × %d tokens; each point trains 1 warm-up step and then %d measured steps with `runtime.Trainer` on %s; figures are means of the measured steps. The sweep took %s; the CSV behind the tables: [%s](%s).\n\n",
 		o.Preset, o.Model, float64(o.Model.NumParams())/1e6, o.Batch, o.Model.MaxT, o.Steps, corpus(o), rep.Elapsed.Round(time.Second), rep.CSV, rep.CSV)
 	b.WriteString("Every figure below was measured, except the columns labelled *analytic* (the schedule's formula) and *simulated* (the schedule replayed on the run's own measured action times). Idle is the fraction of the pipeline's time a device did not compute; the bubble is its mean over devices.\n\n")
-	if h := Headline(rs); h != "" {
+	main := OfPrecision(rs, o.precisions()[0])
+	if h := Headline(main); h != "" {
 		fmt.Fprintf(&b, "**Headline:** %s\n\n", h)
+	}
+	if len(rep.Peer) > 0 {
+		writePeer(&b, rs, rep.Peer)
 	}
 
 	b.WriteString("## Layer-wise parallelism as in the textbook (schedule `naive`)\n\n")
+	if len(o.precisions()) > 1 {
+		fmt.Fprintf(&b, "In %s, as the charts.\n\n", o.precisions()[0])
+	}
 	b.WriteString("| p | utilization measured | utilization analytic 1/p | idle measured per device | idle analytic (p−1)/p |\n| ---: | ---: | ---: | --- | ---: |\n")
-	for _, r := range Ran(rs, "naive") {
+	for _, r := range Ran(main, "naive") {
 		p := float64(r.P())
 		fmt.Fprintf(&b, "| %d | %.1f%% | %.1f%% | %s | %.1f%% |\n", r.P(), (1-r.BubbleMeasured)*100, 100/p, percents(r.IdleFrac), (p-1)/p*100)
 	}
 
 	b.WriteString("\n## Every point\n\n")
-	b.WriteString("| schedule | p | m | v | tokens/s | step ms | bubble measured | simulated | analytic | idle per device | peak MiB per device |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |\n")
+	b.WriteString("| schedule | precision | p | m | v | tokens/s | step ms | bubble measured | simulated | analytic | idle per device | peak MiB per device |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |\n")
 	var skipped []string
 	for _, r := range rs {
 		if r.Skipped != "" {
-			skipped = append(skipped, fmt.Sprintf("- `%s`, m=%d, v=%d: %s", r.Schedule, r.Microbatches, r.Chunks, r.Skipped))
+			skipped = append(skipped, fmt.Sprintf("- `%s` %s, m=%d, v=%d: %s", r.Schedule, r.Precision, r.Microbatches, r.Chunks, r.Skipped))
 			continue
 		}
 		mib := make([]string, r.P())
 		for d, x := range r.PeakBytes {
 			mib[d] = fmt.Sprintf("%.1f", float64(x)/(1<<20))
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %.0f | %.1f | %.1f%% | %.1f%% | %.1f%% | %s | %s |\n", r.Schedule, r.P(), r.Microbatches, r.Chunks,
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %.0f | %.1f | %.1f%% | %.1f%% | %.1f%% | %s | %s |\n", r.Schedule, r.Precision, r.P(), r.Microbatches, r.Chunks,
 			r.TokensPerSec, r.StepS*1000, r.BubbleMeasured*100, r.BubbleSimulated*100, r.BubbleAnalytic*100, percents(r.IdleFrac), strings.Join(mib, ", "))
 	}
 	if len(skipped) > 0 {
@@ -122,6 +239,55 @@ func WriteMarkdown(w io.Writer, rep Report, rs []Result) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writePeer writes the table of baton's one-device points beside PyTorch's
+// rows of the same model, each with its ratio to PyTorch eager in the same
+// precision.
+func writePeer(b *strings.Builder, rs, peer []Result) {
+	eager := map[string]float64{}
+	for _, r := range peer {
+		if r.Schedule == "torch-eager" {
+			eager[r.Precision] = r.TokensPerSec
+		}
+	}
+	rows := []Result{}
+	for _, r := range rs {
+		if r.Skipped == "" && r.P() == 1 {
+			rows = append(rows, r)
+		}
+	}
+	rows = append(rows, peer...)
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Precision < rows[j].Precision })
+	b.WriteString("## Beside PyTorch on the same GPU\n\n")
+	b.WriteString("One device, the same model, batch and optimizer; PyTorch's rows come from `scripts/torch_peer.py` in the same run of `scripts/gpu-check.sh`.\n\n")
+	b.WriteString("| model | run | precision | tokens/s | step ms | peak MiB | vs PyTorch eager |\n| --- | --- | --- | ---: | ---: | ---: | ---: |\n")
+	for _, r := range rows {
+		run := "baton " + r.Schedule
+		if strings.HasPrefix(r.Schedule, "torch-") {
+			run = "PyTorch " + strings.TrimPrefix(r.Schedule, "torch-")
+		}
+		peak, ratio := "", ""
+		if len(r.PeakBytes) > 0 {
+			peak = fmt.Sprintf("%.0f", float64(r.PeakBytes[0])/(1<<20))
+		}
+		if e := eager[r.Precision]; e > 0 {
+			ratio = fmt.Sprintf("%.2f×", r.TokensPerSec/e)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %.0f | %.1f | %s | %s |\n", r.Model, run, r.Precision, r.TokensPerSec, r.StepS*1000, peak, ratio)
+	}
+	b.WriteString("\n")
+}
+
+// OfPrecision keeps the results of one precision (and those that name none).
+func OfPrecision(rs []Result, prec string) []Result {
+	var out []Result
+	for _, r := range rs {
+		if r.Precision == prec || r.Precision == "" {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Headline sums up the textbook case and the best schedule at the widest p.

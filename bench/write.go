@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+
+	"baton/internal/fsutil"
 )
 
 // Write puts the report, its CSV and its charts under dir and returns the
@@ -17,7 +20,10 @@ func Write(dir string, rep Report, rs []Result) ([]string, error) {
 		return nil, fmt.Errorf("--out: %v", err)
 	}
 	base := rep.Date.Format("2006-01-02") + "-" + rep.Machine.Slug()
-	charts, err := Charts(rs)
+	if rep.Tag != "" {
+		base += "-" + rep.Tag
+	}
+	charts, err := Charts(OfPrecision(rs, rep.Options.precisions()[0]))
 	if err != nil {
 		return nil, err
 	}
@@ -33,7 +39,7 @@ func Write(dir string, rep Report, rs []Result) ([]string, error) {
 		paths = append(paths, filepath.Join(dir, c.Name+".svg"), filepath.Join(dir, c.Name+".png"))
 	}
 	var csvBuf, md bytes.Buffer
-	if err := WriteCSV(&csvBuf, rs); err != nil {
+	if err := WriteCSV(&csvBuf, append(slices.Clip(rs), rep.Peer...)); err != nil {
 		return nil, err
 	}
 	if err := WriteMarkdown(&md, rep, rs); err != nil {
@@ -44,7 +50,7 @@ func Write(dir string, rep Report, rs []Result) ([]string, error) {
 		b    []byte
 	}{{rep.CSV, csvBuf.Bytes()}, {base + ".md", md.Bytes()}} {
 		p := filepath.Join(dir, f.name)
-		if err := os.WriteFile(p, f.b, 0o644); err != nil {
+		if err := fsutil.WriteFileAtomic(p, f.b); err != nil {
 			return nil, err
 		}
 		paths = append(paths, p)

@@ -302,7 +302,7 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 				return nil, err
 			}
 		}
-		if cfg.SaveEvery > 0 && step%cfg.SaveEvery == 0 && step < cfg.Steps {
+		if cfg.SaveEvery > 0 && step%cfg.SaveEvery == 0 && step < cfg.Steps && !cfg.SkipCheckpoint {
 			if err := t.save(step); err != nil {
 				return nil, err
 			}
@@ -324,10 +324,12 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 		}
 		sum.ValLoss = &val
 	}
-	if err := t.save(step); err != nil {
-		return nil, err
+	if !cfg.SkipCheckpoint {
+		if err := t.save(step); err != nil {
+			return nil, err
+		}
+		sum.Checkpoint = CheckpointDir(cfg.Out)
 	}
-	sum.Checkpoint = CheckpointDir(cfg.Out)
 	if len(measured) > 0 {
 		if err := t.writeReport(sum, measured); err != nil {
 			return nil, err

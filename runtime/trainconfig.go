@@ -36,6 +36,10 @@ type TrainConfig struct {
 	Timeout      time.Duration
 	Out          string // run directory: checkpoint, summary, trace, timeline
 	Resume       bool   // continue from Out's checkpoint
+
+	// SkipCheckpoint writes no checkpoint, not even at the end: for runs that
+	// are thrown away (a benchmark's points).
+	SkipCheckpoint bool
 }
 
 // Validate checks the run's settings before any work, naming the flag to fix.

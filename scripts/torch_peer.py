@@ -12,11 +12,13 @@ schedule (linear warm-up, then cosine to --min-lr), in each of the asked modes:
 autocast with fp32 master weights, as in nanoGPT/llm.c). Each mode runs --warmup-iters
 untimed steps (torch.compile's compilation, cuBLAS heuristics, the allocator), then
 --steps timed ones, and writes one CSV row in the format of baton's bench CSV
-(bench/table.go: model, devices, schedule, microbatches, chunks, tokens_per_sec,
-bubble_measured, bubble_simulated, bubble_analytic, step_s, idle_frac_0, peak_bytes_0),
-with devices = 1 (the device count, as baton writes it), schedule = torch-<mode>,
-microbatches = chunks = 1, the bubbles empty (no pipeline) and peak_bytes_0 =
-torch.cuda.max_memory_allocated.
+(bench/table.go: model, devices, schedule, precision, microbatches, chunks,
+tokens_per_sec, bubble_measured, bubble_simulated, bubble_analytic, step_s,
+idle_frac_0, peak_bytes_0), with devices = 1 (the device count, as baton writes
+it), schedule = torch-eager or torch-compile, precision = fp32, tf32 or bf16,
+microbatches = chunks = 1, the bubbles and idle empty (no pipeline) and
+peak_bytes_0 = torch.cuda.max_memory_allocated. `baton bench --peer FILE` puts
+these rows beside baton's.
 
 Tokens are uniformly random (the default; throughput does not depend on them), or
 bytes of a corpus file (--data, byte-level, so only for models with vocab >= 256).
@@ -39,7 +41,7 @@ PRESETS = {
     "gpt2-124m": dict(V=50304, T=1024, C=768, NH=12, L=12),
 }
 MODES = ["eager-fp32", "eager-tf32", "eager-bf16", "compile-fp32", "compile-tf32", "compile-bf16"]
-CSV_HEADER = ["model", "devices", "schedule", "microbatches", "chunks", "tokens_per_sec",
+CSV_HEADER = ["model", "devices", "schedule", "precision", "microbatches", "chunks", "tokens_per_sec",
               "bubble_measured", "bubble_simulated", "bubble_analytic", "step_s",
               "idle_frac_0", "peak_bytes_0"]
 
@@ -235,7 +237,7 @@ def run_mode(torch, args, cfg, mode):
     print("torch_peer: %-12s %s B=%d T=%d: %.0f tokens/s, %.2f ms/step, loss %.4f, peak %.0f MiB"
           % (mode, args.model, args.batch, args.seq, tps, step_s * 1e3, loss.item(), peak / 2**20),
           file=sys.stderr)
-    row = [args.model, "1", "torch-" + mode, "1", "1", "%.1f" % tps, "", "", "", "%.6f" % step_s, "", str(peak)]
+    row = [args.model, "1", "torch-" + how, prec, "1", "1", "%.1f" % tps, "", "", "", "%.6f" % step_s, "", str(peak)]
     del fwd, model, opt, data
     torch.cuda.empty_cache()
     if how == "compile":

@@ -22,6 +22,7 @@ import (
 type benchFlags struct {
 	modelFlags
 	devices, schedules, microbatches string
+	precisions, peer, tag            string
 	devicesMax, steps, batch, chunks int
 	data                             string
 	dataLimit                        int64
@@ -40,9 +41,14 @@ named <date>-<machine>.md (its first line is the command that reproduces it),
 the CSV behind it, and three charts as SVG and PNG: the naive schedule against
 1/p and (p−1)/p, the bubble against micro-batches (measured, simulated,
 analytic), and tokens/s and peak memory per device against p.
-A point with p devices runs on the first p of --devices.`,
+A point with p devices runs on the first p of --devices.
+--peer adds PyTorch's figures from scripts/torch_peer.py (same CSV format)
+beside baton's one-device points; --tag names a sweep so that several of
+one machine and day keep their own files.`,
 		Example: `  baton bench --quick --out /tmp/bench        # under a minute
-  baton bench                                  # small model, p = 1, 2, 4, m = 4, 8`,
+  baton bench                                  # small model, p = 1, 2, 4, m = 4, 8
+  baton bench --devices cuda:0 --devices-max 1 --model gpt2-124m --schedules naive \
+      --precision fp32,tf32 --peer peer.csv --tag gpt2   # one GPU beside PyTorch`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd, &f) },
 	}
@@ -52,6 +58,9 @@ A point with p devices runs on the first p of --devices.`,
 	fl.IntVar(&f.devicesMax, "devices-max", 4, "largest p; p runs over 1, 2, 4, … up to it")
 	fl.StringVar(&f.schedules, "schedules", "naive,gpipe,1f1b,interleaved,zb-h1", "schedules to sweep: "+strings.Join(runtime.ScheduleNames, ", "))
 	fl.StringVar(&f.microbatches, "microbatches", "4,8", "micro-batch counts to sweep (naive always runs 1)")
+	fl.StringVar(&f.precisions, "precision", "fp32", "matmul precisions to sweep: fp32, tf32 (cuda: devices; cpu: devices skip tf32)")
+	fl.StringVar(&f.peer, "peer", "", "CSV of PyTorch's figures on the same GPU (scripts/torch_peer.py) for the report")
+	fl.StringVar(&f.tag, "tag", "", "suffix of the report's file names: letters, digits and '-'")
 	fl.IntVar(&f.chunks, "chunks", 2, "stages per device of the interleaved schedule")
 	fl.IntVar(&f.steps, "steps", 3, "measured steps per point, after one warm-up step")
 	fl.IntVar(&f.batch, "batch", 8, "sequences per step")
@@ -116,7 +125,16 @@ func (f *benchFlags) options(cmd *cobra.Command) (bench.Options, error) {
 			return bench.Options{}, fmt.Errorf("--microbatches %d does not divide --batch %d", m, f.batch)
 		}
 	}
-	return bench.Options{Preset: name, Model: mc, Devices: devs, Ps: ps, Schedules: scheds, Microbatches: ms, Chunks: f.chunks,
+	precs := strings.Split(f.precisions, ",")
+	for _, p := range precs {
+		if err := runtime.CheckPrecision(p); err != nil {
+			return bench.Options{}, err
+		}
+	}
+	if strings.Trim(f.tag, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != "" {
+		return bench.Options{}, fmt.Errorf("--tag %q: use letters, digits and '-' only (it becomes part of file names)", f.tag)
+	}
+	return bench.Options{Preset: name, Model: mc, Devices: devs, Ps: ps, Schedules: scheds, Microbatches: ms, Precisions: precs, Chunks: f.chunks,
 		Batch: f.batch, Steps: f.steps, Data: f.data, DataLimit: f.dataLimit, Seed: 1, Command: f.command(cmd)}, nil
 }
 
@@ -138,6 +156,12 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	if err != nil {
 		return usage(err)
 	}
+	var peer []bench.Result
+	if f.peer != "" {
+		if peer, err = readPeer(f.peer); err != nil {
+			return err
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	out := cmd.OutOrStdout()
@@ -147,7 +171,8 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	if err != nil {
 		return err
 	}
-	rep := bench.Report{Command: o.Command, Date: began, Machine: bench.Describe(bench.GPUsOf(o.Devices)), Options: o, Elapsed: time.Since(began)}
+	rep := bench.Report{Command: o.Command, Date: began, Machine: bench.Describe(bench.GPUsOf(o.Devices)), Options: o, Elapsed: time.Since(began),
+		Peer: peer, Tag: f.tag}
 	paths, err := bench.Write(f.out, rep, rs)
 	if err != nil {
 		return err
@@ -157,4 +182,21 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 		fmt.Fprintln(out, "wrote", p)
 	}
 	return nil
+}
+
+// readPeer reads --peer's CSV, before the sweep, so that a bad file costs no run.
+func readPeer(path string) ([]bench.Result, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--peer: %v", err)
+	}
+	defer fh.Close()
+	rs, err := bench.ReadCSV(fh)
+	if err != nil {
+		return nil, fmt.Errorf("--peer %s: %v", path, err)
+	}
+	if len(rs) == 0 {
+		return nil, fmt.Errorf("--peer %s: no rows; run scripts/torch_peer.py --out %s first", path, path)
+	}
+	return rs, nil
 }
