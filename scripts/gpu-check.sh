@@ -1,39 +1,59 @@
 #!/usr/bin/env bash
 # GPU check: on a machine with a GPU and no Go toolchain, runs the prebuilt
-# CUDA test binaries and CLI (built by .ci/run into .gpu/: kernels.test,
-# runtime.test, baton) and writes what they said under OUT_DIR, in at most 8
-# files:
+# CUDA test binaries and CLI (scripts/build-cuda.sh .gpu builds them:
+# kernels.test, runtime.test, baton), PyTorch's peer figures, and the
+# benchmarks whose reports are committed, and writes what they said under
+# OUT_DIR in at most 8 files:
 #
-#   gpu-check.txt         one line per step: status, seconds, log
-#   devices.txt           baton devices (the GPUs, SMs, memory, peer access)
-#   kernels-test.log      kernels/cuda tests against the CPU kernels, and a short benchmark
-#   runtime-test.log      the CUDA device tests (waits, copy paths, partitions,
-#                         schedules' idle against analytic, 1000 steps) and the copy benchmark
-#   train-cuda0-4.log     baton train --devices cuda:0/4 (4 SM partitions), 20 steps of the small model
-#   train-cuda0.log       the same on the whole GPU
-#   summary-cuda0-4.json  the two runs' summary.json (losses, idle report)
-#   summary-cuda0.json
+#   gpu-check.txt     one line per step: status, seconds, log
+#   devices.txt       baton devices (the GPUs, SMs, memory, peer access)
+#   kernels-test.log  kernels/cuda: the conformance suite against the CPU kernels
+#                     (fp32, tf32), then every kernel's benchmark (GB/s, TFLOP/s)
+#   runtime-test.log  the CUDA device tests (waits, copy paths, partitions,
+#                     schedules' idle against analytic, 1000 steps, 20 steps
+#                     against cpu:0) and the copy benchmark
+#   peer.log          scripts/torch_peer.py: gpt2-124m, B=8, T=1024 in PyTorch
+#   bench.log         baton bench: gpt2-124m on cuda:0 (fp32, tf32) beside
+#                     PyTorch; the schedules on cuda:0/4
+#   train.log         baton train: gpt2-124m on cuda:0 (the batch at once) and on
+#                     cuda:0/4 (1f1b, m=8), tf32, 30 steps
+#   results.tar.gz    bench/results/: the two reports (Markdown, CSV, charts),
+#                     PyTorch's CSV, and the two runs' summary, trace and
+#                     timeline, laid out to be untarred at the repository root
 #
-# Every step is time-boxed so the whole check ends within 5 minutes. Exit
-# status: 0 when every step passed, 1 otherwise (every step runs regardless).
-# Usage: scripts/gpu-check.sh OUT_DIR
+# Steps: devices kernels runtime peer bench train (all by default; name some
+# to rerun only those). Every step is time-boxed; the tests take under 5
+# minutes, the whole check under 8. Exit status: 0 when every step passed,
+# 1 otherwise (every step runs regardless).
+# Usage: scripts/gpu-check.sh OUT_DIR [STEP...]
 set -u
 
-if [ $# -ne 1 ]; then
-  echo "usage: $0 OUT_DIR" >&2
+if [ $# -lt 1 ]; then
+  echo "usage: $0 OUT_DIR [devices|kernels|runtime|peer|bench|train ...]" >&2
   exit 2
 fi
 out=$1
+shift
+steps=${*:-devices kernels runtime peer bench train}
+for s in $steps; do
+  case $s in
+    devices | kernels | runtime | peer | bench | train) ;;
+    *)
+      echo "unknown step $s: choose from devices kernels runtime peer bench train" >&2
+      exit 2
+      ;;
+  esac
+done
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/.gpu
 mkdir -p "$out" || exit 2
 out=$(cd "$out" && pwd)
 status=$out/gpu-check.txt
-: >"$status"
+: >>"$status"
 
-for f in runtime.test baton; do
+for f in kernels.test runtime.test baton; do
   if [ ! -x "$bin/$f" ]; then
-    echo "missing $bin/$f: build it where Go is (.ci/run's CUDA section)" | tee -a "$status" >&2
+    echo "missing $bin/$f: build it where Go is (scripts/build-cuda.sh .gpu)" | tee -a "$status" >&2
     exit 2
   fi
 done
@@ -41,14 +61,23 @@ done
 # The driver and cuBLAS where the H100 machine keeps them (GPU.md).
 export LD_LIBRARY_PATH=/usr/local/nvidia/lib64:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+results=$work/bench/results
+day=$(date -u +%Y-%m-%d)
+runs=$results/$day-gpu-runs
+mkdir -p "$runs"
+data=(--data "$root" --data-limit 4194304) # the repository's own text: the machine has no Go sources
+
 failed=0
-# step NAME SECONDS LOG COMMAND...: runs COMMAND with a time limit, its output in LOG.
+# step NAME SECONDS LOG COMMAND...: runs COMMAND with a time limit, its output appended to LOG.
 step() {
   local name=$1 limit=$2 log=$3
   shift 3
   local t0 rc
   t0=$(date +%s)
-  (cd "$root" && timeout --kill-after=5 "$limit" "$@") >"$log" 2>&1
+  echo "\$ $*" >>"$log"
+  (cd "$root" && timeout --kill-after=5 "$limit" "$@") >>"$log" 2>&1
   rc=$?
   local verdict=ok
   if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
@@ -58,38 +87,72 @@ step() {
     verdict="FAIL (exit $rc)"
     failed=1
   fi
-  printf '%-15s %-22s %4ds  %s\n' "$name" "$verdict" "$(($(date +%s) - t0))" "$(basename "$log")" | tee -a "$status"
+  printf '%-24s %-20s %4ds  %s\n' "$name" "$verdict" "$(($(date +%s) - t0))" "$(basename "$log")" | tee -a "$status"
 }
 
+wants() { case " $steps " in *" $1 "*) return 0 ;; esac; return 1; }
+
 {
-  echo "gpu-check $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname)"
+  echo "gpu-check $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname): $steps"
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "nvidia-smi: unavailable"
 } | tee -a "$status"
 
-step devices 20 "$out/devices.txt" "$bin/baton" devices
-
-if [ -x "$bin/kernels.test" ]; then
-  step kernels 80 "$out/kernels-test.log" "$bin/kernels.test" -test.v -test.count=1 \
-    -test.bench=. -test.benchtime=5x -test.timeout=75s
-else
-  echo "kernels    skipped: no $bin/kernels.test (kernels/cuda had no tests when it was built)" | tee -a "$status"
+if wants devices; then
+  step devices 20 "$out/devices.txt" "$bin/baton" devices
 fi
 
-step runtime 100 "$out/runtime-test.log" "$bin/runtime.test" -test.v -test.count=1 -test.run=CUDA \
-  -test.bench=CUDA -test.benchtime=20x -test.timeout=95s
+if wants kernels; then
+  step "kernels tests" 90 "$out/kernels-test.log" "$bin/kernels.test" -test.v -test.count=1 -test.timeout=85s
+  step "kernels benchmarks" 120 "$out/kernels-test.log" "$bin/kernels.test" -test.run=NONE -test.bench=. \
+    -test.benchtime=10x -test.timeout=115s
+fi
 
-runs=$(mktemp -d)
-trap 'rm -rf "$runs"' EXIT
-for devs in cuda:0/4 cuda:0; do
-  tag=${devs//[:\/]/-}
-  tag=${tag/cuda-0/cuda0}
-  step "train $devs" 45 "$out/train-$tag.log" "$bin/baton" train --devices "$devs" --model small --steps 20 \
-    --batch 8 --microbatches 4 --save-every 0 --eval-batches 2 --data "$root/runtime" --data-limit 4194304 \
-    --out "$runs/$tag"
-  if [ -f "$runs/$tag/summary.json" ]; then
-    cp "$runs/$tag/summary.json" "$out/summary-$tag.json"
+if wants runtime; then
+  step runtime 120 "$out/runtime-test.log" "$bin/runtime.test" -test.v -test.count=1 -test.run=CUDA \
+    -test.bench=CUDA -test.benchtime=20x -test.timeout=115s
+fi
+
+peer=$results/$day-torch-peer.csv
+if wants peer; then
+  # Rows are written after each mode, so a timeout keeps the modes done.
+  step "torch peer" 200 "$out/peer.log" python3 scripts/torch_peer.py --model gpt2-124m --batch 8 --steps 10 \
+    --warmup-iters 3 --modes eager-fp32,eager-tf32,eager-bf16,compile-bf16 --out "$peer"
+fi
+
+if wants bench; then
+  peerflag=()
+  if [ -s "$peer" ]; then
+    peerflag=(--peer "$peer")
   fi
-done
+  step "bench gpt2 cuda:0" 150 "$out/bench.log" "$bin/baton" bench --devices cuda:0 --devices-max 1 \
+    --model gpt2-124m --batch 8 --schedules naive --precision fp32,tf32 --steps 5 "${data[@]}" \
+    "${peerflag[@]}" --tag gpt2-124m --out "$results"
+  step "bench gpt2 cuda:0/4" 180 "$out/bench.log" "$bin/baton" bench --devices cuda:0/4 --devices-max 4 \
+    --model gpt2-124m --batch 8 --schedules naive,gpipe,1f1b,zb-h1 --microbatches 8 --precision tf32 --steps 3 \
+    "${data[@]}" --tag gpt2-124m-partitions --out "$results"
+fi
+
+if wants train; then
+  # The whole GPU as PyTorch runs it (the batch at once), then the 4-partition pipeline.
+  for run in "cuda:0 naive 1" "cuda:0/4 1f1b 8"; do
+    read -r devs sched m <<<"$run"
+    tag=${devs//[:\/]/-}-$sched
+    step "train $devs $sched" 120 "$out/train.log" "$bin/baton" train --devices "$devs" --model gpt2-124m \
+      --batch 8 --schedule "$sched" --microbatches "$m" --precision tf32 --steps 30 --eval-batches 2 \
+      --save-every 0 --quiet "${data[@]}" --out "$work/$tag"
+    mkdir -p "$runs/$tag"
+    for f in summary.json trace.json timeline.svg; do
+      if [ -f "$work/$tag/$f" ]; then
+        cp "$work/$tag/$f" "$runs/$tag/"
+      fi
+    done
+  done
+fi
+
+if [ -n "$(find "$results" -type f | head -1)" ]; then
+  tar -C "$work" -czf "$out/results.tar.gz" bench
+  echo "results.tar.gz: $(tar -tzf "$out/results.tar.gz" | grep -c -v '/$') files" | tee -a "$status"
+fi
 
 if [ "$failed" -ne 0 ]; then
   echo "gpu-check: FAILED (see $status)" | tee -a "$status"

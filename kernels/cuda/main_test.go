@@ -23,9 +23,10 @@ var gpu struct {
 	ops   map[Precision]*Ops
 }
 
-// TestMain runs the tests on GPU 0. gorgonia.org/cu calls cuInit in its init and exits
-// when that fails, so without a driver this binary stops before TestMain; with a driver
-// but no device, TestMain skips every test with a message.
+// TestMain runs the tests on GPU 0. cuInit runs in package inits (internal/cudainit's,
+// then gorgonia.org/cu's), which exit when it fails, so without a driver or a device this
+// binary stops before TestMain, saying why; should the driver start and list no device,
+// TestMain skips every test with a message.
 func TestMain(m *testing.M) {
 	n, err := cu.NumDevices()
 	if err != nil || n == 0 {

@@ -31,6 +31,7 @@ import (
 
 	"gorgonia.org/cu"
 
+	_ "baton/internal/cudainit" // before cu's init: a clear line when there is no GPU
 	"baton/kernels"
 )
 
