@@ -126,24 +126,27 @@ func BenchmarkGPT2Gemm(b *testing.B) {
 	}
 }
 
-// BenchmarkAttention measures the fused causal attention at gpt2-124m's shapes.
-// FLOPs follow FlashAttention's convention: 4·B·T²·C/2 for the causal forward
-// (two products over half the scores), 2.5 times that for the backward.
+// BenchmarkAttention measures the causal attention at gpt2-124m's shapes: the
+// fused forward, and the backward (FP32: fused kernels; TF32: GEMMs on tensor
+// cores). FLOPs follow FlashAttention's convention: 4·B·T²·C/2 for the causal
+// forward (two products over half the scores), 2.5 times that for the backward.
 func BenchmarkAttention(b *testing.B) {
 	fwd := 4 * float64(gB) * gT * gT * gC / 2
-	o := testOps(b, FP32)
-	qkv, out, lse := filled(b, o, gN*3*gC, 0.01), o.Alloc(gN*gC).(Buf), o.Alloc(gB*gNH*gT).(Buf)
-	dout, dqkv := filled(b, o, gN*gC, 0.01), o.Alloc(gN*3*gC).(Buf)
-	defer tFree(o, qkv, out, lse, dout, dqkv)
-	b.Run("forward", func(b *testing.B) {
-		sec := gpuSeconds(b, o, func() { o.AttentionForward(out, lse, qkv, gB, gT, gC, gNH) })
-		reportFlops(b, o, fwd, sec)
-	})
-	b.Run("backward", func(b *testing.B) {
-		o.AttentionForward(out, lse, qkv, gB, gT, gC, gNH)
-		sec := gpuSeconds(b, o, func() { o.AttentionBackward(dqkv, dout, qkv, out, lse, gB, gT, gC, gNH) })
-		reportFlops(b, o, 2.5*fwd, sec)
-	})
+	for _, prec := range []Precision{FP32, TF32} {
+		o := testOps(b, prec)
+		qkv, out, lse := filled(b, o, gN*3*gC, 0.01), o.Alloc(gN*gC).(Buf), o.Alloc(gB*gNH*gT).(Buf)
+		dout, dqkv := filled(b, o, gN*gC, 0.01), o.Alloc(gN*3*gC).(Buf)
+		b.Run(fmt.Sprintf("%v/forward", prec), func(b *testing.B) {
+			sec := gpuSeconds(b, o, func() { o.AttentionForward(out, lse, qkv, gB, gT, gC, gNH) })
+			reportFlops(b, o, fwd, sec)
+		})
+		b.Run(fmt.Sprintf("%v/backward", prec), func(b *testing.B) {
+			o.AttentionForward(out, lse, qkv, gB, gT, gC, gNH)
+			sec := gpuSeconds(b, o, func() { o.AttentionBackward(dqkv, dout, qkv, out, lse, gB, gT, gC, gNH) })
+			reportFlops(b, o, 2.5*fwd, sec)
+		})
+		tFree(o, qkv, out, lse, dout, dqkv)
+	}
 }
 
 // BenchmarkMemoryBound measures every memory-bound kernel at gpt2-124m's shapes

@@ -1,7 +1,7 @@
 //go:build cuda
 
 // Gemm: the row-major matrix products of the backend on cuBLAS: kernels.Ops's Gemm,
-// and the strided batched form the attention kernels use.
+// and the strided batched form the TF32 attention backward uses.
 
 package cuda
 
@@ -34,25 +34,10 @@ func (o *Ops) Gemm(transA, transB bool, M, N, K int, alpha float32, a, b kernels
 	o.gemmStridedBatched("Gemm", transA, transB, M, N, K, alpha, a, lda, 0, b, ldb, 0, beta, c, N, 0, 1)
 }
 
-// gemmBatched runs batch independent Gemms on dense row-major matrices: for i in
-// [0, batch), c[i*strideC:] (M,N) = alpha * op(a[i*strideA:]) @ op(b[i*strideB:]) +
-// beta * c[i*strideC:], shapes as in Gemm, strides in elements (0 for a or b reuses one
-// matrix for every i). One cublasGemmStridedBatchedEx call; panics (naming op, the
-// shapes and the cuBLAS status) on bad shapes or a cuBLAS failure.
-func (o *Ops) gemmBatched(op string, transA, transB bool, M, N, K int, alpha float32,
-	a kernels.Buffer, strideA int, b kernels.Buffer, strideB int,
-	beta float32, c kernels.Buffer, strideC int, batch int) {
-	lda, ldb := K, N
-	if transA {
-		lda = M
-	}
-	if transB {
-		ldb = K
-	}
-	o.gemmStridedBatched(op, transA, transB, M, N, K, alpha, a, lda, strideA, b, ldb, strideB, beta, c, N, strideC, batch)
-}
-
-// gemmStridedBatched is gemmBatched on matrices that need not be dense: lda, ldb, ldc
+// gemmStridedBatched runs batch independent Gemms: for i in [0, batch),
+// c[i*strideC:] (M,N) = alpha * op(a[i*strideA:]) @ op(b[i*strideB:]) + beta *
+// c[i*strideC:], shapes as in Gemm, strides in elements (0 for a or b reuses one
+// matrix for every i), on matrices that need not be dense: lda, ldb, ldc
 // are the row strides (in elements) of a, b, c as stored (row-major), at least their
 // row lengths: a stored (M,K), or (K,M) when transA, takes lda >= K (M); b stored (K,N),
 // or (N,K) when transB, takes ldb >= N (K); c (M,N) takes ldc >= N. So a head's
@@ -95,7 +80,8 @@ func (o *Ops) gemmStridedBatched(op string, transA, transB bool, M, N, K int, al
 		fail("negative stride")
 	}
 	extC := extent(M, N, ldc)
-	if batch > 1 && strideC < extC && extC > 0 {
+	sideBySide := strideC >= N && (batch-1)*strideC+N <= ldc // column blocks of the same rows: heads of a (T, 3C) activation
+	if batch > 1 && strideC < extC && extC > 0 && !sideBySide {
 		fail("the outputs of the batch overlap (strideC %d < %d)", strideC, extC)
 	}
 	pa := gemmOperand(op, "a", a, batch, strideA, extent(rowsA, colsA, lda), fail)

@@ -97,9 +97,10 @@ func TestGemmMatchesCPU(t *testing.T) {
 	}
 }
 
-// TestGemmBatchedMatchesCPU checks gemmBatched (dense, padded strides, a shared
-// operand) and gemmStridedBatched (rows wider than the matrix, as heads inside a
-// (T, 3C) activation) against one CPU Gemm per batch element.
+// TestGemmBatchedMatchesCPU checks gemmStridedBatched (dense, padded strides, a
+// shared operand, rows wider than the matrix as heads inside a (T, 3C)
+// activation, outputs side by side in the columns of one matrix) against one
+// CPU Gemm per batch element.
 func TestGemmBatchedMatchesCPU(t *testing.T) {
 	ref := cpu.NewWorkers(1)
 	type cse struct {
@@ -108,6 +109,7 @@ func TestGemmBatchedMatchesCPU(t *testing.T) {
 		lda, ldb, ldc    int // 0: dense
 		padA, padB, padC int // stride = extent + pad
 		shareA           bool
+		sideC            bool // strideC = N: the outputs are column blocks of the same rows
 	}
 	cases := []cse{
 		{M: 17, N: 9, K: 33, batch: 3},
@@ -116,6 +118,7 @@ func TestGemmBatchedMatchesCPU(t *testing.T) {
 		{M: 16, N: 24, K: 8, batch: 4, tA: true, tB: true, shareA: true},
 		{M: 12, N: 12, K: 8, batch: 6, tB: true, lda: 3 * 8, ldb: 3 * 8, ldc: 40}, // q·kᵀ of heads in (T, 3C)
 		{M: 12, N: 8, K: 12, batch: 2, lda: 12, ldb: 24, ldc: 24},
+		{M: 12, N: 8, K: 12, batch: 3, tA: true, lda: 12, ldb: 24, ldc: 30, sideC: true}, // dK of heads into (T, 3C)
 	}
 	for _, prec := range []Precision{FP32, TF32} {
 		o := testOps(t, prec)
@@ -130,11 +133,13 @@ func TestGemmBatchedMatchesCPU(t *testing.T) {
 			if c.tB {
 				rowsB, colsB = c.N, c.K
 			}
-			dense := c.lda == 0
 			lda, ldb, ldc := max(c.lda, colsA), max(c.ldb, colsB), max(c.ldc, c.N)
 			sA, sB, sC := extent(rowsA, colsA, lda)+c.padA, extent(rowsB, colsB, ldb)+c.padB, extent(c.M, c.N, ldc)+c.padC
 			if c.shareA {
 				sA = 0
+			}
+			if c.sideC {
+				sC = c.N
 			}
 			a := randSlice(r, sA*(c.batch-1)+extent(rowsA, colsA, lda))
 			b := randSlice(r, sB*(c.batch-1)+extent(rowsB, colsB, ldb))
@@ -148,11 +153,7 @@ func TestGemmBatchedMatchesCPU(t *testing.T) {
 				tScatter(want[i*sC:], ci, c.M, c.N, ldc)
 			}
 			da, db, dc := tUpload(o, a), tUpload(o, b), tUpload(o, cc)
-			if dense {
-				o.gemmBatched("Test", c.tA, c.tB, c.M, c.N, c.K, 1.25, da, sA, db, sB, 0.5, dc, sC, c.batch)
-			} else {
-				o.gemmStridedBatched("Test", c.tA, c.tB, c.M, c.N, c.K, 1.25, da, lda, sA, db, ldb, sB, 0.5, dc, ldc, sC, c.batch)
-			}
+			o.gemmStridedBatched("Test", c.tA, c.tB, c.M, c.N, c.K, 1.25, da, lda, sA, db, ldb, sB, 0.5, dc, ldc, sC, c.batch)
 			got := tDownload(o, dc)
 			if e := relErr(got, want); e > gemmTol[prec] {
 				t.Errorf("%s: relative error %.3g > %g", name, e, gemmTol[prec])
@@ -192,7 +193,8 @@ func TestGemmShapeErrors(t *testing.T) {
 		{func() { o.Gemm(false, false, -1, 2, 2, 1, a, b, 0, c) }, "negative size"},
 		{func() { o.Gemm(false, false, 2, 2, 3, 1, ia, b, 0, c) }, "a is an int32 buffer"},
 		{func() { o.Gemm(false, false, 2, 2, 3, 1, cpu.F32(make([]float32, 6)), b, 0, c) }, "cpu.F32"},
-		{func() { o.gemmBatched("Attn", false, false, 2, 2, 1, 1, a, 2, b, 2, 0, c, 2, 2) }, "outputs of the batch overlap"},
+		{func() { o.gemmStridedBatched("Attn", false, false, 2, 2, 1, 1, a, 1, 2, b, 2, 2, 0, c, 2, 2, 2) }, "outputs of the batch overlap"},
+		{func() { o.gemmStridedBatched("Attn", false, false, 2, 2, 1, 1, a, 1, 2, b, 2, 2, 0, c, 3, 2, 2) }, "outputs of the batch overlap"},
 		{func() { o.gemmStridedBatched("Attn", false, false, 2, 2, 2, 1, a, 1, 0, b, 2, 0, 0, c, 2, 0, 1) }, "leading dimension"},
 	} {
 		msg := mustPanic(t, x.f)

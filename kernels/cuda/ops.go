@@ -35,8 +35,8 @@ import (
 	"baton/kernels"
 )
 
-// Precision selects how the GEMMs (Gemm, gemmBatched) compute: the other kernels are
-// float32 whatever it is.
+// Precision selects how the GEMMs compute (Gemm, and in TF32 the attention backward,
+// which then runs on GEMMs too): the other kernels are float32 whatever it is.
 type Precision int
 
 const (
@@ -104,6 +104,8 @@ type Ops struct {
 	stageHost unsafe.Pointer // pinned: stagingSlots × stagingSlotBytes
 	stageEv   [stagingSlots]cu.Event
 	stageNext int
+
+	scratch Buf // the TF32 attention backward's score matrices, grown on demand (attnScratch)
 
 	closed bool
 	owned  *owned // what OpenPrimary made for this Ops
@@ -230,6 +232,8 @@ func (o *Ops) Close() error {
 		if o.stream != (cu.Stream{}) {
 			keep(o.stream.Synchronize())
 		}
+		o.alloc.Free(o.scratch) // a zero Buf when never grown
+		o.scratch = Buf{}
 		keep(o.blas.destroy())
 		o.blas = nil
 		keep(o.unloadModules())

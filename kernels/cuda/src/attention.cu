@@ -321,3 +321,42 @@ __device__ __forceinline__ void attention_backward_dkdv_impl(float* dqkv, const 
 ATT_KERNELS(1, hs32)
 ATT_KERNELS(2, hs64)
 ATT_KERNELS(4, hs128)
+
+// The backward on tensor cores (TF32, Ops.attentionBackwardGemm): cuBLAS
+// computes S = scale QKᵀ and dP = dO Vᵀ per head into (NH, T, T) scratch; these
+// two kernels supply the rest between the GEMMs.
+
+// attention_bwd_rowdot: D (B, NH, T) = dout . out of each head's row, the
+// softmax backward's per-query term. One warp per (b, h, t); the grid covers
+// whole warps, so a warp past the end returns as one.
+extern "C" __global__ void attention_bwd_rowdot(float* D, const float* dout, const float* out, int B, int T, int C,
+                                                int NH) {
+    int row = (int)((blockIdx.x * (size_t)blockDim.x + threadIdx.x) / 32);
+    int lane = threadIdx.x % 32;
+    if (row >= B * NH * T) return;
+    int t = row % T, bh = row / T, b = bh / NH, h = bh % NH;
+    int hs = C / NH;
+    size_t base = ((size_t)b * T + t) * C + (size_t)h * hs;
+    float s = 0.0f;
+    for (int d = lane; d < hs; d += 32) s += dout[base + d] * out[base + d];
+    s = warp_sum_f(s);
+    if (lane == 0) D[row] = s;
+}
+
+// attention_bwd_scores: for batch element b, per head h and query t (one block
+// each), over keys j: P = j <= t ? expf(S - lse) : 0, written over S (the
+// scaled scores), and dS = P (dP - D) scale, written over dP. Both (NH, T, T).
+extern "C" __global__ void attention_bwd_scores(float* S, float* dP, const float* lse, const float* D, int b, int T,
+                                                int NH, float scale) {
+    int row = blockIdx.x; // h*T + t
+    int h = row / T, t = row % T;
+    size_t bht = ((size_t)b * NH + h) * T + t;
+    float L = lse[bht], d = D[bht];
+    float* s = S + (size_t)row * T;
+    float* dp = dP + (size_t)row * T;
+    for (int j = threadIdx.x; j < T; j += blockDim.x) {
+        float p = j <= t ? expf(s[j] - L) : 0.0f;
+        s[j] = p;
+        dp[j] = p * (dp[j] - d) * scale;
+    }
+}
