@@ -24,19 +24,15 @@ func (s *Schedule) AnalyticBubble() float64 {
 //	gpipe, 1f1b:  (p−1)/(m+p−1)    p−1 slots of ramp-up and drain around m of work
 //	interleaved:  (p−1)/(vm+p−1)   the ramp is p−1 chunk slots, each 1/v of a stage slot,
 //	                               around vm of them: the bubble (p−1)/(vm) of compute
-//	zb-h1:        2(p−1)/(3m+2(p−1))
-//	zb-h2:        e/(3m+e), e = p−1+max(0, p−m)
+//	zb-h1, zb-h2: e/(3m+e), e = p−1+max(0, p−m)
 //
 // The zero-bubble forms hold for the costs their generator plans with,
 // F = I = W (UniformCost(f, 2f)), with every device computing 3m. They are
 // closed forms of what the list scheduler makes, which the sweep test checks
-// for p ≤ 8 and m ≤ 32, not bounds proven for every size. zb-h1's last stage
-// may hold one micro-batch (p−s = 1), so it runs F I W back to back: the
-// step is its 3m plus p−1 forwards to reach it and p−1 input gradients back
-// to stage 0, 2(p−1) idle slots per device where 1f1b has 3(p−1) (the paper's
-// ZB-H1, with p in flight on every stage, reaches p−1). zb-h2 reaches the
-// floor of one step, p−1 (the last stage cannot start sooner), once m ≥ p.
-// Its zero bubble only shows when steps overlap: see Timeline.SteadyBubble.
+// for p ≤ 8 and m ≤ 32, not bounds proven for every size. Both reach the
+// floor of one step once m ≥ p: p−1 idle slots per device (the last stage
+// cannot start sooner), where 1f1b has 3(p−1). zb-h2's zero bubble only
+// shows when steps overlap: see Timeline.SteadyBubble.
 //
 // It is NaN for an unknown name, p, m or v < 1, v > 1 for a schedule
 // without chunks, or an interleaved m that is not a multiple of p.
@@ -53,9 +49,7 @@ func AnalyticBubbleChunks(name string, p, m, v int) float64 {
 		return float64(p-1) / float64(m+p-1)
 	case "interleaved":
 		return float64(p-1) / float64(v*m+p-1)
-	case "zb-h1":
-		return idle(2 * (p - 1))
-	case "zb-h2":
+	case "zb-h1", "zb-h2":
 		return idle(p - 1 + max(0, p-m))
 	}
 	return math.NaN()

@@ -188,7 +188,7 @@ func checkSchedule(t *testing.T, name string, p, m, v int) {
 		case "1f1b":
 			want = min(p-st, m)
 		case "zb-h1":
-			want = min(p-st, m) // the limit, and no more than 1f1b
+			want = min(p, m) // the paper's limit: 1f1b's peak, that of its stage 0, on every stage
 		case "zb-h2":
 			want = min(2*p-1, m)
 		case "interleaved":

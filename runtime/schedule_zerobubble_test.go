@@ -3,6 +3,7 @@
 package runtime
 
 import (
+	"math"
 	"slices"
 	"testing"
 )
@@ -15,10 +16,16 @@ func TestZeroBubbleOrders(t *testing.T) {
 		p, m int
 		want []string
 	}{
-		// zb-h1's last stage holds one micro-batch, so it runs F I W.
+		// zb-h1's last stage may hold p = 2: its W's wait for the tail.
 		{"zb-h1", 2, 2, []string{
 			"0F0 0F1 0I0 0W0 0I1 0W1 0STEP",
-			"1F0 1I0 1W0 1F1 1I1 1W1 1STEP"}},
+			"1F0 1I0 1F1 1I1 1W0 1W1 1STEP"}},
+		// With p = 3, stage 1 runs a third forward while its first gradient
+		// is still on the way; the last stage defers all its W's.
+		{"zb-h1", 3, 3, []string{
+			"0F0 0F1 0F2 0I0 0W0 0I1 0W1 0I2 0W2 0STEP",
+			"1F0 1F1 1F2 1I0 1W0 1I1 1W1 1I2 1W2 1STEP",
+			"2F0 2I0 2F1 2I1 2F2 2I2 2W0 2W1 2W2 2STEP"}},
 		// zb-h2's may hold three: its W's wait for the tail.
 		{"zb-h2", 2, 2, []string{
 			"0F0 0F1 0I0 0W0 0I1 0W1 0STEP",
@@ -38,9 +45,10 @@ func TestZeroBubbleOrders(t *testing.T) {
 }
 
 // The bubbles the paper promises, in this simulator, for p ≥ 2 and m ≥ p:
-// zb-h1 clearly below 1f1b (at most 0.8 of it; 2/3 as m grows) with no more
-// micro-batches in flight on any stage; zb-h2 lower still, and with steps
-// overlapping (Timeline.SteadyBubble) none at all once m ≥ 2p−1.
+// zb-h1 at most half of 1f1b's (a third as m grows), holding on no stage
+// more micro-batches than 1f1b's stage 0; zb-h2 the same in one step, and
+// with steps overlapping (Timeline.SteadyBubble) none at all once m ≥ 2p−1,
+// where zb-h1 still idles.
 func TestZeroBubbleAgainst1F1B(t *testing.T) {
 	sim := func(name string, p, m int) (*Schedule, *Timeline) {
 		s, err := Generate(name, p, m)
@@ -58,20 +66,17 @@ func TestZeroBubbleAgainst1F1B(t *testing.T) {
 			base, b := sim("1f1b", p, m)
 			h1s, h1 := sim("zb-h1", p, m)
 			_, h2 := sim("zb-h2", p, m)
-			if h1.Bubble > 0.8*b.Bubble {
-				t.Errorf("p=%d m=%d: zb-h1 bubble %.4f, 1f1b %.4f; want at most 0.8 of it", p, m, h1.Bubble, b.Bubble)
+			if h1.Bubble > 0.5*b.Bubble {
+				t.Errorf("p=%d m=%d: zb-h1 bubble %.4f, 1f1b %.4f; want at most half of it", p, m, h1.Bubble, b.Bubble)
 			}
-			peak, basePeak := h1s.PeakInFlight(), base.PeakInFlight()
-			for st := range peak {
-				if peak[st] > basePeak[st] {
-					t.Errorf("p=%d m=%d stage %d: zb-h1 holds %d micro-batches, 1f1b %d", p, m, st, peak[st], basePeak[st])
-				}
+			if peak, most := slices.Max(h1s.PeakInFlight()), slices.Max(base.PeakInFlight()); peak > most {
+				t.Errorf("p=%d m=%d: zb-h1 holds up to %d micro-batches on a stage, 1f1b %d", p, m, peak, most)
 			}
-			if h2.Bubble >= h1.Bubble {
-				t.Errorf("p=%d m=%d: zb-h2 bubble %.4f, not below zb-h1's %.4f", p, m, h2.Bubble, h1.Bubble)
+			if math.Abs(h2.Bubble-h1.Bubble) > 1e-12 {
+				t.Errorf("p=%d m=%d: zb-h2 bubble %.4f, zb-h1 %.4f; one step has one floor", p, m, h2.Bubble, h1.Bubble)
 			}
-			if m >= 2*p-1 && h2.SteadyBubble > 1e-12 {
-				t.Errorf("p=%d m=%d: zb-h2 steady bubble %.4f, want 0", p, m, h2.SteadyBubble)
+			if m >= 2*p-1 && (h2.SteadyBubble > 1e-12 || h1.SteadyBubble < 1e-3) {
+				t.Errorf("p=%d m=%d: steady bubble zb-h2 %.4f (want 0), zb-h1 %.4f (want > 0)", p, m, h2.SteadyBubble, h1.SteadyBubble)
 			}
 		}
 	}
@@ -90,29 +95,22 @@ func TestZeroBubbleDeterministic(t *testing.T) {
 	}
 }
 
-// Capped at 1f1b's p−s, zb-h1 is 1f1b with every B split in place.
-func TestZeroBubbleH1Is1F1BSplit(t *testing.T) {
+// zb-h1 warms up at least as 1f1b does: stage s runs min(p−s, m) forwards
+// before its first input gradient (more where it would wait anyway).
+func TestZeroBubbleH1WarmUp(t *testing.T) {
 	for p := 1; p <= 8; p++ {
 		for m := 1; m <= 32; m++ {
 			zb, err := Generate("zb-h1", p, m)
 			if err != nil {
 				t.Fatal(err)
 			}
-			base, err := Generate("1f1b", p, m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for d, l := range base.Lists {
-				var want []Action
-				for _, a := range l {
-					if a.Kind == B {
-						want = append(want, Action{Stage: a.Stage, Kind: I, Microbatch: a.Microbatch}, Action{Stage: a.Stage, Kind: W, Microbatch: a.Microbatch})
-						continue
-					}
-					want = append(want, a)
+			for st, l := range zb.Lists {
+				n := 0
+				for n < len(l) && l[n].Kind == F {
+					n++
 				}
-				if !slices.Equal(zb.Lists[d], want) {
-					t.Errorf("p=%d m=%d device %d:\n zb-h1 %s\n want  %s", p, m, d, joinActions(zb.Lists[d]), joinActions(want))
+				if want := min(p-st, m); n < want || n > min(p, m) {
+					t.Errorf("p=%d m=%d stage %d starts with %d forwards, want %d to %d: %s", p, m, st, n, want, min(p, m), joinActions(l))
 				}
 			}
 		}

@@ -78,11 +78,11 @@ func (o *Ops) AttentionForward(out, lse, qkv kernels.Buffer, B, T, C, NH int) {
 // AttentionBackward: dqkv (B,T,3C) (overwritten) from dout (B,T,C), given the
 // forward's qkv, out and lse.
 //
-// In FP32, two fused kernels, each recomputing p = exp(s - lse) and D =
-// dout·out: one per block of 64 queries writes dq (keys in order), one per
-// block of 64 keys writes dk and dv (queries in order), so every element is
-// summed by one thread in a fixed order: no atomics, deterministic. Memory:
-// nothing beyond dqkv (shared-memory tiles only).
+// In FP32, two fused kernels, each recomputing p = exp(s - lse): one per
+// block of 64 queries writes dq (keys in order) and D = dout·out per query,
+// one per block of 64 keys writes dk and dv (queries in order), so every
+// element is summed by one thread in a fixed order: no atomics,
+// deterministic. Memory: B·NH·T floats of scratch for D, kept by o.
 //
 // In TF32, attentionBackwardGemm: the products on tensor cores, with scores
 // materialised per batch element.
@@ -101,44 +101,39 @@ func (o *Ops) AttentionBackward(dqkv, dout, qkv, out, lse kernels.Buffer, B, T, 
 	}
 	scale := float32(1 / math.Sqrt(float64(hs)))
 	if o.prec == TF32 {
-		o.attentionBackwardGemm(asBuf(op, dqkv), asBuf(op, dout), asBuf(op, qkv), asBuf(op, out), asBuf(op, lse), B, T, C, NH, scale)
+		o.attentionBackwardGemm(asBuf(op, dqkv), asBuf(op, dout), asBuf(op, qkv), B, T, C, NH, scale)
 		return
 	}
 	pDqkv, pDout, pQkv, pOut, pLse := dptr(op, dqkv), dptr(op, dout), dptr(op, qkv), dptr(op, out), dptr(op, lse)
+	pD := o.attnScratch(B * NH * T).Ptr
 	t, c, nh := i32(T), i32(C), i32(NH)
-	args := []unsafe.Pointer{
-		unsafe.Pointer(&pDqkv), unsafe.Pointer(&pDout), unsafe.Pointer(&pQkv), unsafe.Pointer(&pOut),
-		unsafe.Pointer(&pLse), unsafe.Pointer(&t), unsafe.Pointer(&c), unsafe.Pointer(&nh), unsafe.Pointer(&scale),
-	}
 	gy := (T + attnRows - 1) / attnRows
-	o.launch2(op, kv.dq, B*NH, gy, attnRows*kv.tpr, 1, 0, args...)
-	o.launch2(op, kv.dkv, B*NH, gy, attnRows*kv.tpr, 1, 0, args...)
+	o.launch2(op, kv.dq, B*NH, gy, attnRows*kv.tpr, 1, 0,
+		unsafe.Pointer(&pDqkv), unsafe.Pointer(&pD), unsafe.Pointer(&pDout), unsafe.Pointer(&pQkv), unsafe.Pointer(&pOut),
+		unsafe.Pointer(&pLse), unsafe.Pointer(&t), unsafe.Pointer(&c), unsafe.Pointer(&nh), unsafe.Pointer(&scale))
+	o.launch2(op, kv.dkv, B*NH, gy, attnRows*kv.tpr, 1, 0,
+		unsafe.Pointer(&pDqkv), unsafe.Pointer(&pD), unsafe.Pointer(&pDout), unsafe.Pointer(&pQkv),
+		unsafe.Pointer(&pLse), unsafe.Pointer(&t), unsafe.Pointer(&c), unsafe.Pointer(&nh), unsafe.Pointer(&scale))
 }
 
 // attentionBackwardGemm is AttentionBackward with its five products as strided
 // batched GEMMs over the NH heads of one batch element at a time (TF32 tensor
 // cores): S = scale QKᵀ and dP = dO Vᵀ into two (NH,T,T) scratch matrices;
-// attention_bwd_scores turns them into P = causal exp(S - lse) and dS = P (dP -
-// D) scale in place; then dQ = dS K, dK = dSᵀ Q, dV = Pᵀ dO straight into
-// dqkv's head columns (row stride 3C, heads hs apart). D = dout·out per row
-// comes first, for all B, from attention_bwd_rowdot. The full T×T products do
-// twice the causal work, on units an order of magnitude faster than the FP32
-// kernels' FMAs. Memory: 2·NH·T² + B·NH·T floats of scratch, kept by o
-// between calls (96 MiB for gpt2-124m's NH = 12, T = 1024).
-func (o *Ops) attentionBackwardGemm(dqkv, dout, qkv, out, lse Buf, B, T, C, NH int, scale float32) {
+// attention_bwd_scores turns them into P = causal softmax of S and dS = P (dP -
+// D) scale in place, D = Σ P dP; then dQ = dS K, dK = dSᵀ Q, dV = Pᵀ dO
+// straight into dqkv's head columns (row stride 3C, heads hs apart). The full
+// T×T products do twice the causal work, on units an order of magnitude
+// faster than the FP32 kernels' FMAs. The forward's out and lse are not read:
+// P and D come from S and dP themselves, so that their TF32 errors cancel.
+// Memory: 2·NH·T² floats of scratch, kept by o between calls (96 MiB for
+// gpt2-124m's NH = 12, T = 1024).
+func (o *Ops) attentionBackwardGemm(dqkv, dout, qkv Buf, B, T, C, NH int, scale float32) {
 	const op = "AttentionBackward"
 	hs, C3, TT := C/NH, 3*C, T*T
-	scratch := o.attnScratch(2*NH*TT + B*NH*T)
+	scratch := o.attnScratch(2 * NH * TT)
 	S := Buf{Ptr: scratch.Ptr, N: NH * TT}
 	dP := Buf{Ptr: S.Ptr + cu.DevicePtr(4*NH*TT), N: NH * TT}
-	D := Buf{Ptr: dP.Ptr + cu.DevicePtr(4*NH*TT), N: B * NH * T}
-
-	pD, pDout, pOut := D.Ptr, dout.Ptr, out.Ptr
-	b32, t32, c32, nh32 := i32(B), i32(T), i32(C), i32(NH)
-	const rowdotBlock = 256 // 8 warps, one row each
-	o.launch(op, "attention_bwd_rowdot", (B*NH*T+rowdotBlock/32-1)/(rowdotBlock/32), rowdotBlock, 0,
-		unsafe.Pointer(&pD), unsafe.Pointer(&pDout), unsafe.Pointer(&pOut),
-		unsafe.Pointer(&b32), unsafe.Pointer(&t32), unsafe.Pointer(&c32), unsafe.Pointer(&nh32))
+	pS, pdP, t32 := S.Ptr, dP.Ptr, i32(T)
 
 	view := func(b Buf, off, n int) Buf { return Buf{Ptr: b.Ptr + cu.DevicePtr(4*off), N: n} }
 	for b := range B {
@@ -151,10 +146,8 @@ func (o *Ops) attentionBackwardGemm(dqkv, dout, qkv, out, lse Buf, B, T, C, NH i
 
 		o.gemmStridedBatched(op, false, true, T, T, hs, scale, Q, C3, hs, K, C3, hs, 0, S, T, TT, NH) // S (T,T) = scale Q Kᵀ
 		o.gemmStridedBatched(op, false, true, T, T, hs, 1, dO, C, hs, V, C3, hs, 0, dP, T, TT, NH)    // dP (T,T) = dO Vᵀ
-		pS, pdP, pLse, bb := S.Ptr, dP.Ptr, lse.Ptr, i32(b)
 		o.launch(op, "attention_bwd_scores", NH*T, 256, 0,
-			unsafe.Pointer(&pS), unsafe.Pointer(&pdP), unsafe.Pointer(&pLse), unsafe.Pointer(&pD),
-			unsafe.Pointer(&bb), unsafe.Pointer(&t32), unsafe.Pointer(&nh32), unsafe.Pointer(&scale))
+			unsafe.Pointer(&pS), unsafe.Pointer(&pdP), unsafe.Pointer(&t32), unsafe.Pointer(&scale))
 		o.gemmStridedBatched(op, false, false, T, hs, T, 1, dP, T, TT, K, C3, hs, 0, dQ, C3, hs, NH) // dQ (T,hs) = dS K
 		o.gemmStridedBatched(op, true, false, T, hs, T, 1, dP, T, TT, Q, C3, hs, 0, dK, C3, hs, NH)  // dK (T,hs) = dSᵀ Q
 		o.gemmStridedBatched(op, true, false, T, hs, T, 1, S, T, TT, dO, C, hs, 0, dV, C3, hs, NH)   // dV (T,hs) = Pᵀ dO
@@ -176,7 +169,7 @@ func (o *Ops) attnScratch(n int) Buf {
 	}
 	b, err := o.alloc.TryAlloc(n)
 	if err != nil {
-		panic(fmt.Errorf("cuda: AttentionBackward: scratch of %d floats for the TF32 path: %w", n, err))
+		panic(fmt.Errorf("cuda: AttentionBackward: scratch of %d floats: %w", n, err))
 	}
 	o.scratch = b
 	return b

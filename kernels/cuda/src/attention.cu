@@ -170,14 +170,16 @@ __device__ __forceinline__ void attention_forward_impl(float* out, float* lse, c
     }
 }
 
-// attention_backward_dq: dq part of dqkv (B, T, 3C) (overwritten) from dout (B, T, C),
-// qkv (B, T, 3C), out (B, T, C), lse (B, NH, T):
+// attention_backward_dq: dq part of dqkv (B, T, 3C) (overwritten) and Dg (B, NH, T)
+// from dout (B, T, C), qkv (B, T, 3C), out (B, T, C), lse (B, NH, T):
 //   p = expf(q.k * scale - lse), ds = p (dout.v - D) scale, D = dout.out,  dq = sum_k ds k.
-// One group per query row, keys in order over shared K/V tiles.
+// One group per query row, keys in order over shared K/V tiles. D is summed in
+// dot_row's order, so where out == v (one key: T = 1, or the first query)
+// dout.v - D is exactly 0; the dk/dv kernel reads it from Dg for that reason.
 template <int TPR>
-__device__ __forceinline__ void attention_backward_dq_impl(float* dqkv, const float* dout, const float* qkv,
-                                                           const float* out, const float* lse, int T, int C,
-                                                           int NH, float scale) {
+__device__ __forceinline__ void attention_backward_dq_impl(float* dqkv, float* Dg, const float* dout,
+                                                           const float* qkv, const float* out, const float* lse,
+                                                           int T, int C, int NH, float scale) {
     constexpr int HS = ATT_DPT * TPR;
     __shared__ __align__(16) float Ks[ATT_BC * HS]; // (ATT_BC, HS)
     __shared__ __align__(16) float Vs[ATT_BC * HS]; // (ATT_BC, HS)
@@ -211,6 +213,7 @@ __device__ __forceinline__ void attention_backward_dq_impl(float* dqkv, const fl
     }
     float D = dq[0];
     float L = active ? lse[(size_t)bh * T + t] : 0.0f;
+    if (active && tq == 0) Dg[(size_t)bh * T + t] = D;
 #pragma unroll
     for (int i = 0; i < ATT_DPT; i++) dq[i] = 0.0f;
 
@@ -232,13 +235,14 @@ __device__ __forceinline__ void attention_backward_dq_impl(float* dqkv, const fl
     if (active) store_row<TPR>(dqkv + bt * C3 + (size_t)h * hs, dq, 1.0f, hs, tq);
 }
 
-// attention_backward_dkdv: dk, dv parts of dqkv (B, T, 3C) (overwritten) from the same inputs:
+// attention_backward_dkdv: dk, dv parts of dqkv (B, T, 3C) (overwritten) from the same
+// inputs and the dq kernel's Dg (B, NH, T):
 //   dk = sum over queries i >= key of ds_i q_i,  dv = sum of p_i dout_i.
 // One group per key row; queries i = t0.. T-1 in order over shared Q/dO tiles
-// (with lse and D = dout.out per query, D summed by one warp per query).
+// (with lse and D per query).
 template <int TPR>
-__device__ __forceinline__ void attention_backward_dkdv_impl(float* dqkv, const float* dout, const float* qkv,
-                                                             const float* out, const float* lse, int T, int C,
+__device__ __forceinline__ void attention_backward_dkdv_impl(float* dqkv, const float* Dg, const float* dout,
+                                                             const float* qkv, const float* lse, int T, int C,
                                                              int NH, float scale) {
     constexpr int HS = ATT_DPT * TPR;
     __shared__ __align__(16) float Qs[ATT_BQ * HS];  // (ATT_BQ, HS)
@@ -250,10 +254,8 @@ __device__ __forceinline__ void attention_backward_dkdv_impl(float* dqkv, const 
     int tq = threadIdx.x % TPR;
     int j = t0 + threadIdx.x / TPR; // this group's key
     bool active = j < T;
-    int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nwarps = blockDim.x / 32;
     size_t C3 = 3 * (size_t)C;
     const float* qh = qkv + (size_t)b * T * C3 + (size_t)h * hs;
-    const float* oh = out + (size_t)b * T * C + (size_t)h * hs;  // (T, hs), row stride C
     const float* doh = dout + (size_t)b * T * C + (size_t)h * hs; // (T, hs), row stride C
 
     float k[ATT_DPT], v[ATT_DPT], dk[ATT_DPT], dv[ATT_DPT];
@@ -269,17 +271,10 @@ __device__ __forceinline__ void attention_backward_dkdv_impl(float* dqkv, const 
         __syncthreads();
         load_tile<HS>(Qs, qh, C3, i0, ATT_BQ, T, hs);
         load_tile<HS>(dOs, doh, C, i0, ATT_BQ, T, hs);
-        for (int i = warp; i < ATT_BQ; i += nwarps) { // uniform per warp
+        for (int i = threadIdx.x; i < ATT_BQ; i += blockDim.x) {
             int ti = i0 + i;
-            float part = 0.0f;
-            if (ti < T) {
-                for (int d = lane; d < hs; d += 32) part += doh[(size_t)ti * C + d] * oh[(size_t)ti * C + d];
-            }
-            part = warp_sum_f(part);
-            if (lane == 0) {
-                Ds[i] = part;
-                Ls[i] = ti < T ? lse[(size_t)bh * T + ti] : 0.0f;
-            }
+            Ds[i] = ti < T ? Dg[(size_t)bh * T + ti] : 0.0f;
+            Ls[i] = ti < T ? lse[(size_t)bh * T + ti] : 0.0f;
         }
         __syncthreads();
 #pragma unroll 1
@@ -308,14 +303,14 @@ __device__ __forceinline__ void attention_backward_dkdv_impl(float* dqkv, const 
         attention_forward_impl<TPR>(out, lse, qkv, T, C, NH, scale);                                              \
     }                                                                                                             \
     extern "C" __global__ void __launch_bounds__(ATT_BR * TPR)                                                    \
-        attention_backward_dq_##SUFFIX(float* dqkv, const float* dout, const float* qkv, const float* out,       \
-                                       const float* lse, int T, int C, int NH, float scale) {                     \
-        attention_backward_dq_impl<TPR>(dqkv, dout, qkv, out, lse, T, C, NH, scale);                              \
+        attention_backward_dq_##SUFFIX(float* dqkv, float* Dg, const float* dout, const float* qkv,              \
+                                       const float* out, const float* lse, int T, int C, int NH, float scale) {  \
+        attention_backward_dq_impl<TPR>(dqkv, Dg, dout, qkv, out, lse, T, C, NH, scale);                          \
     }                                                                                                             \
     extern "C" __global__ void __launch_bounds__(ATT_BR * TPR)                                                    \
-        attention_backward_dkdv_##SUFFIX(float* dqkv, const float* dout, const float* qkv, const float* out,     \
+        attention_backward_dkdv_##SUFFIX(float* dqkv, const float* Dg, const float* dout, const float* qkv,      \
                                          const float* lse, int T, int C, int NH, float scale) {                   \
-        attention_backward_dkdv_impl<TPR>(dqkv, dout, qkv, out, lse, T, C, NH, scale);                            \
+        attention_backward_dkdv_impl<TPR>(dqkv, Dg, dout, qkv, lse, T, C, NH, scale);                             \
     }
 
 ATT_KERNELS(1, hs32)
@@ -323,40 +318,37 @@ ATT_KERNELS(2, hs64)
 ATT_KERNELS(4, hs128)
 
 // The backward on tensor cores (TF32, Ops.attentionBackwardGemm): cuBLAS
-// computes S = scale QKᵀ and dP = dO Vᵀ per head into (NH, T, T) scratch; these
-// two kernels supply the rest between the GEMMs.
+// computes S = scale QKᵀ and dP = dO Vᵀ per head into (NH, T, T) scratch;
+// this kernel turns them into P and dS between the GEMMs.
 
-// attention_bwd_rowdot: D (B, NH, T) = dout . out of each head's row, the
-// softmax backward's per-query term. One warp per (b, h, t); the grid covers
-// whole warps, so a warp past the end returns as one.
-extern "C" __global__ void attention_bwd_rowdot(float* D, const float* dout, const float* out, int B, int T, int C,
-                                                int NH) {
-    int row = (int)((blockIdx.x * (size_t)blockDim.x + threadIdx.x) / 32);
-    int lane = threadIdx.x % 32;
-    if (row >= B * NH * T) return;
-    int t = row % T, bh = row / T, b = bh / NH, h = bh % NH;
-    int hs = C / NH;
-    size_t base = ((size_t)b * T + t) * C + (size_t)h * hs;
-    float s = 0.0f;
-    for (int d = lane; d < hs; d += 32) s += dout[base + d] * out[base + d];
-    s = warp_sum_f(s);
-    if (lane == 0) D[row] = s;
-}
-
-// attention_bwd_scores: for batch element b, per head h and query t (one block
-// each), over keys j: P = j <= t ? expf(S - lse) : 0, written over S (the
-// scaled scores), and dS = P (dP - D) scale, written over dP. Both (NH, T, T).
-extern "C" __global__ void attention_bwd_scores(float* S, float* dP, const float* lse, const float* D, int b, int T,
-                                                int NH, float scale) {
+// attention_bwd_scores: per row (h, t) of S and dP (one block each), over keys
+// j <= t: L = log-sum-exp of S's row, P = expf(S - L), D = sum of P dP; then
+// over all j < T: P (0 where j > t) written over S, dS = P (dP - D) scale
+// written over dP. P is normalised from the row's own S rather than the
+// forward's lse, and D (= dout.out) taken from the same dP, so that the TF32
+// errors of S and dP cancel where they would otherwise be amplified by exp
+// (with one key, P = 1 and dS = 0 exactly). blockDim.x is a multiple of 32;
+// every thread reaches every block reduction.
+extern "C" __global__ void attention_bwd_scores(float* S, float* dP, int T, float scale) {
+    __shared__ float fscratch[32];
+    __shared__ double dscratch[32];
     int row = blockIdx.x; // h*T + t
-    int h = row / T, t = row % T;
-    size_t bht = ((size_t)b * NH + h) * T + t;
-    float L = lse[bht], d = D[bht];
+    int t = row % T;
     float* s = S + (size_t)row * T;
     float* dp = dP + (size_t)row * T;
+    float m = -INFINITY;
+    for (int j = threadIdx.x; j <= t; j += blockDim.x) m = fmaxf(m, s[j]);
+    m = block_max_f(m, fscratch);
+    double sum = 0.0;
+    for (int j = threadIdx.x; j <= t; j += blockDim.x) sum += (double)expf(s[j] - m);
+    sum = block_sum_d(sum, dscratch);
+    float L = m + (float)log(sum);
+    double d = 0.0;
+    for (int j = threadIdx.x; j <= t; j += blockDim.x) d += (double)expf(s[j] - L) * (double)dp[j];
+    float D = (float)block_sum_d(d, dscratch);
     for (int j = threadIdx.x; j < T; j += blockDim.x) {
         float p = j <= t ? expf(s[j] - L) : 0.0f;
         s[j] = p;
-        dp[j] = p * (dp[j] - d) * scale;
+        dp[j] = p * (dp[j] - D) * scale;
     }
 }
