@@ -7,6 +7,7 @@ package runtime
 import (
 	goruntime "runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // cudaEvent is an Event of a CUDA device: a timing event recorded on its
@@ -14,8 +15,10 @@ import (
 // the device's pool: by then every wait on it has been enqueued (the driver
 // captured the record it waits for) and nobody can ask for its time.
 type cudaEvent struct {
-	ev  cuEvent
-	dev *CUDADevice
+	ev       cuEvent
+	dev      *CUDADevice
+	cleanup  goruntime.Cleanup
+	released atomic.Bool // Release returned it early: the cleanup must not
 }
 
 // eventPool reuses a device's events, so that a run of many steps makes a
@@ -100,6 +103,20 @@ func (p *eventPool) destroy() {
 // wrap makes the Event value for e, returning e to the pool when it is dropped.
 func (d *CUDADevice) wrap(e cuEvent) *cudaEvent {
 	w := &cudaEvent{ev: e, dev: d}
-	goruntime.AddCleanup(w, d.events.put, e)
+	w.cleanup = goruntime.AddCleanup(w, d.events.put, e)
 	return w
+}
+
+// Release returns e to the pool now, rather than when the garbage collector
+// finds it unreachable: for timing events whose times have been read and
+// that nothing waits on. A step's records make hundreds, and a pool refilled
+// only by collections keeps growing between them. Releasing twice is
+// harmless; so is releasing another device's event (ignored).
+func (d *CUDADevice) Release(e Event) {
+	w, ok := e.(*cudaEvent)
+	if !ok || w.dev != d || w.released.Swap(true) {
+		return
+	}
+	w.cleanup.Stop()
+	d.events.put(w.ev)
 }

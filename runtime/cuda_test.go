@@ -231,6 +231,7 @@ var copyCases = []copyCase{
 	}},
 	{"between partitions", PathContexts, func(tb testing.TB) (*CUDADevice, *CUDADevice) {
 		ds := openDevices(tb, "cuda:0/2")
+		needGreen(tb, ds) // the streams fallback shares one context: the first case's path
 		return ds[0], ds[1]
 	}},
 	{"between contexts", PathContexts, func(tb testing.TB) (*CUDADevice, *CUDADevice) {

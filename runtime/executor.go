@@ -55,6 +55,8 @@ type Executor struct {
 	Stages  []*Stage
 	Devices []Device
 	Timeout time.Duration // how long a receive may wait before the step fails
+
+	reserved bool // each stage holds the stashes the schedule may need (StashBound)
 }
 
 type mailKey struct {
@@ -135,8 +137,25 @@ func (ex *Executor) execute(lists [][]Action, in *StepInput) (*StepResult, error
 			}
 		}
 	}
-	for _, d := range ex.Devices {
-		d.Sync()
+	// Device faults outside the workers (CUDA devices panic) become the step's error.
+	err := guard(func() error {
+		if !ex.reserved {
+			// Before any worker runs: a stage's stashes are taken on its
+			// neighbour's goroutine, where they must not be allocated.
+			// Evaluation runs under the same bound (its sends then wait for
+			// releases).
+			for s, n := range StashBound(ex.Sched.Lists, p) {
+				ex.Stages[s].Stack.Reserve(n)
+			}
+			ex.reserved = true
+		}
+		for _, d := range ex.Devices {
+			d.Sync()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	records := make([][]Record, len(lists))
 	origins := make([]Event, len(lists))
@@ -146,9 +165,17 @@ func (ex *Executor) execute(lists [][]Action, in *StepInput) (*StepResult, error
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer ex.Devices[d].Bind()()
-			start.Wait()
-			origins[d] = ex.Devices[d].Record()
+			var unbind func()
+			err := guard(func() error { unbind = ex.Devices[d].Bind(); return nil })
+			if err == nil {
+				defer unbind()
+				start.Wait()
+				err = guard(func() error { origins[d] = ex.Devices[d].Record(); return nil })
+			}
+			if err != nil {
+				r.fail(fmt.Errorf("%s: %w", ex.Devices[d].Name(), err))
+				return
+			}
 			records[d] = r.worker(d)
 		}()
 	}
@@ -156,10 +183,17 @@ func (ex *Executor) execute(lists [][]Action, in *StepInput) (*StepResult, error
 	if err := r.join(&wg); err != nil {
 		return nil, err
 	}
-	if in.DScale == 0 { // training read them at its STEP, before the gradient norm
-		r.lossSums = ex.Stages[p-1].Stack.LossSums(len(in.Tokens))
+	var res *StepResult
+	err = guard(func() error {
+		if in.DScale == 0 { // training read them at its STEP, before the gradient norm
+			r.lossSums = ex.Stages[p-1].Stack.LossSums(len(in.Tokens))
+		}
+		res = timeRecords(ex.Devices, origins, records)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("the step's end: %w", err)
 	}
-	res := timeRecords(ex.Devices, origins, records)
 	var sum float64
 	for _, l := range r.lossSums {
 		sum += l
@@ -267,33 +301,41 @@ func (r *run) do(dev Device, a Action, rec *Record) error {
 		stack.Forward(mb, tokens, targets, r.in.DScale)
 		rec.end = dev.Record()
 		if stack.Spec().Head && evaluating {
-			stack.Release(mb) // its losses stay in the step's loss buffer
+			stack.Release(mb, dev.Record()) // its losses stay in the step's loss buffer
 		}
 		return nil
 	case B:
 		stack.Backward(mb)
 		if stack.Spec().Embed {
-			stack.Release(mb)
+			stack.Release(mb, dev.Record())
 		}
 	case I:
 		stack.BackwardInput(mb)
 	case W:
 		stack.BackwardWeight(mb) // after the SEND_B of its I, so the stash is done
-		stack.Release(mb)
+		stack.Release(mb, dev.Record())
+	// A send releases its stash before it posts the event: whoever the event
+	// reaches then also sees the stash free (StashBound counts on it).
 	case SendF:
 		next := r.ex.Stages[a.Stage+1]
-		dev.CopyTo(next.Device, next.Stack.Input(mb), stack.Output(mb))
-		r.mail[mailKey{RecvF, a.Stage + 1, mb}] <- dev.Record()
-		if evaluating {
-			stack.Release(mb)
+		in, fence := next.Stack.Input(mb)
+		if fence != nil {
+			dev.Wait(fence) // the next stage's device may still read the stash
 		}
+		dev.CopyTo(next.Device, in, stack.Output(mb))
+		ev := dev.Record()
+		if evaluating {
+			stack.Release(mb, ev)
+		}
+		r.mail[mailKey{RecvF, a.Stage + 1, mb}] <- ev
 	case SendB:
 		prev := r.ex.Stages[a.Stage-1]
 		dev.CopyTo(prev.Device, prev.Stack.GradOutput(mb), stack.GradInput(mb))
-		r.mail[mailKey{RecvB, a.Stage - 1, mb}] <- dev.Record()
+		ev := dev.Record()
 		if !r.split[[2]int{a.Stage, mb}] {
-			stack.Release(mb)
+			stack.Release(mb, ev)
 		}
+		r.mail[mailKey{RecvB, a.Stage - 1, mb}] <- ev
 	case RecvF, RecvB:
 		rec.w0 = rec.start
 		ev, err := r.receive(dev, a, r.mail[mailKey{a.Kind, a.Stage, mb}])
@@ -366,6 +408,8 @@ func (r *run) grid(failDev, failIdx int) string {
 
 // timeRecords turns each device's recorded events into times from its step
 // origin, once the device has drained: GPU events can be read only then.
+// The events are then dropped (and handed back to a device that pools them):
+// nothing reads them again.
 func timeRecords(devs []Device, origins []Event, records [][]Record) *StepResult {
 	res := &StepResult{Records: records}
 	for d, recs := range records {
@@ -380,7 +424,24 @@ func timeRecords(devs []Device, origins []Event, records [][]Record) *StepResult
 			}
 			res.Time = max(res.Time, rec.End)
 		}
+		if r, ok := dev.(eventReleaser); ok {
+			r.Release(origins[d])
+			for i := range recs {
+				for _, e := range []Event{recs[i].start, recs[i].end, recs[i].w0, recs[i].w1} {
+					if e != nil {
+						r.Release(e)
+					}
+				}
+			}
+		}
+		for i := range recs {
+			recs[i].start, recs[i].end, recs[i].w0, recs[i].w1 = nil, nil, nil, nil
+		}
 		unbind()
 	}
 	return res
 }
+
+// eventReleaser is a device that pools its events and takes back, at once,
+// those nobody will use again.
+type eventReleaser interface{ Release(e Event) }

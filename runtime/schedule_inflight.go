@@ -2,6 +2,8 @@
 
 package runtime
 
+import "slices"
+
 // PeakInFlight is, per stage, the largest number of micro-batches whose
 // forward has run and whose backward has not finished (B, or W when the
 // backward is split into I and W), following the lists in order. It bounds
@@ -28,4 +30,97 @@ func (s *Schedule) PeakInFlight() []int {
 		}
 	}
 	return peak
+}
+
+// StashBound is, per stage, the most micro-batch stashes the executor can
+// make the stage hold at once when it runs lists, whatever the timing of the
+// devices. A stage's stash for a micro-batch is taken by the previous
+// stage's SEND_F (Stack.Input, on the sender's goroutine) and handed back by
+// the stage's own release: after its SEND_B, or its W when the backward is
+// split; in evaluation after its SEND_F, or its F on the last stage. At a
+// send, a release counts only if it happens before the send, through the
+// device's own list and the events that sends post to receives: vector
+// clocks over the lists. Stage 0 takes its stashes on its own goroutine and
+// gets 0: it needs no bound.
+func StashBound(lists [][]Action, stages int) []int {
+	nd := len(lists)
+	owner := make([]int, stages)
+	evaluating, split := true, map[[2]int]bool{}
+	for d, l := range lists {
+		for _, a := range l {
+			if a.Stage >= 0 && a.Stage < stages {
+				owner[a.Stage] = d
+			}
+			switch a.Kind {
+			case B, I:
+				evaluating = false
+			case W:
+				evaluating = false
+				split[[2]int{a.Stage, a.Microbatch}] = true
+			}
+		}
+	}
+	releases := func(a Action) bool {
+		switch a.Kind {
+		case F:
+			return evaluating && a.Stage == stages-1
+		case B:
+			return a.Stage == 0
+		case W:
+			return true
+		case SendF:
+			return evaluating
+		case SendB:
+			return !split[[2]int{a.Stage, a.Microbatch}]
+		}
+		return false
+	}
+	// released[s][k]: releases of stage s among the first k actions of its device.
+	released := make([][]int, stages)
+	for s := range stages {
+		l := lists[owner[s]]
+		released[s] = make([]int, len(l)+1)
+		for k, a := range l {
+			released[s][k+1] = released[s][k]
+			if a.Stage == s && releases(a) {
+				released[s][k+1]++
+			}
+		}
+	}
+	pos, vc := make([]int, nd), make([][]int, nd)
+	for d := range vc {
+		vc[d] = make([]int, nd)
+	}
+	sent := map[mailKey][]int{} // the sender's clock when it posted the receive's event
+	taken, bound := make([]int, stages), make([]int, stages)
+	for progressed := true; progressed; {
+		progressed = false
+		for d, l := range lists {
+			for pos[d] < len(l) {
+				a := l[pos[d]]
+				if a.Kind == RecvF || a.Kind == RecvB {
+					clock, ok := sent[mailKey{a.Kind, a.Stage, a.Microbatch}]
+					if !ok {
+						break // not sent yet: another device first
+					}
+					for i, c := range clock {
+						vc[d][i] = max(vc[d][i], c)
+					}
+				}
+				pos[d]++
+				vc[d][d] = pos[d]
+				switch {
+				case a.Kind == SendF && a.Stage+1 < stages:
+					s := a.Stage + 1
+					taken[s]++
+					bound[s] = max(bound[s], taken[s]-released[s][vc[d][owner[s]]])
+					sent[mailKey{RecvF, s, a.Microbatch}] = slices.Clone(vc[d])
+				case a.Kind == SendB && a.Stage > 0:
+					sent[mailKey{RecvB, a.Stage - 1, a.Microbatch}] = slices.Clone(vc[d])
+				}
+				progressed = true
+			}
+		}
+	}
+	return bound
 }

@@ -22,8 +22,9 @@
 #                     timeline, laid out to be untarred at the repository root
 #
 # Steps: devices kernels runtime peer bench train (all by default; name some
-# to run only those). Every step is time-boxed: the tests (devices kernels
-# runtime) take under 4 minutes at most, the rest (peer bench train) under 6.
+# to run only those). Each test runs in a process of its own, time-boxed; the
+# tests (devices kernels runtime) take about 3 minutes, the rest (peer bench
+# train) at most 6.
 # Where one command may run 10 minutes at most, run the two halves as two
 # calls; gpu-check.txt is appended to, not replaced. Exit status: 0 when
 # every step passed, 1 otherwise (every step runs regardless).
@@ -60,8 +61,12 @@ for f in kernels.test runtime.test baton; do
   fi
 done
 
-# The driver and cuBLAS where the H100 machine keeps them (GPU.md).
-export LD_LIBRARY_PATH=/usr/local/nvidia/lib64:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# baton's binaries find the driver and cuBLAS where the H100 machine keeps
+# them (GPU.md); PyTorch keeps its own cuBLAS, which this must not shadow.
+libs=/usr/local/nvidia/lib64:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# The driver's JIT cache of the embedded PTX: every process, and every
+# context, would compile it again without a cache it can write.
+export CUDA_CACHE_PATH=${CUDA_CACHE_PATH:-/tmp/baton-cuda-cache} CUDA_CACHE_MAXSIZE=1073741824
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -89,7 +94,26 @@ step() {
     verdict="FAIL (exit $rc)"
     failed=1
   fi
-  printf '%-24s %-20s %4ds  %s\n' "$name" "$verdict" "$(($(date +%s) - t0))" "$(basename "$log")" | tee -a "$status"
+  printf '%-40s %-20s %4ds  %s\n' "$name" "$verdict" "$(($(date +%s) - t0))" "$(basename "$log")" | tee -a "$status"
+}
+
+# tests BINARY PATTERN SECONDS LOG: each test of BINARY matching PATTERN in a
+# process of its own, in source order, so that a crash (a device fault
+# panics on a goroutine of its own) costs that test alone.
+tests() {
+  local bin=$1 pattern=$2 limit=$3 log=$4 name
+  for name in $("$bin" -test.list "$pattern" 2>>"$log" | grep '^Test'); do
+    step "${bin##*/} $name" "$limit" "$log" env LD_LIBRARY_PATH="$libs" "$bin" -test.v -test.count=1 \
+      -test.run "^$name\$" -test.timeout="$((limit - 5))s"
+  done
+}
+
+# pack writes what the benchmarks and runs left so far into results.tar.gz,
+# so that a check cut short still brings back what it did.
+pack() {
+  if [ -n "$(find "$results" -type f | head -1)" ]; then
+    tar -C "$work" -czf "$out/results.tar.gz" bench
+  fi
 }
 
 wants() { case " $steps " in *" $1 "*) return 0 ;; esac; return 1; }
@@ -100,18 +124,19 @@ wants() { case " $steps " in *" $1 "*) return 0 ;; esac; return 1; }
 } | tee -a "$status"
 
 if wants devices; then
-  step devices 20 "$out/devices.txt" "$bin/baton" devices
+  step devices 20 "$out/devices.txt" env LD_LIBRARY_PATH="$libs" "$bin/baton" devices
 fi
 
 if wants kernels; then
-  step "kernels tests" 80 "$out/kernels-test.log" "$bin/kernels.test" -test.v -test.count=1 -test.timeout=85s
-  step "kernels benchmarks" 60 "$out/kernels-test.log" "$bin/kernels.test" -test.run=NONE -test.bench=. \
-    -test.benchtime=10x -test.timeout=55s
+  tests "$bin/kernels.test" . 60 "$out/kernels-test.log"
+  step "kernels benchmarks" 60 "$out/kernels-test.log" env LD_LIBRARY_PATH="$libs" "$bin/kernels.test" \
+    -test.run=NONE -test.bench=. -test.benchtime=10x -test.timeout=55s
 fi
 
 if wants runtime; then
-  step runtime 100 "$out/runtime-test.log" "$bin/runtime.test" -test.v -test.count=1 -test.run=CUDA \
-    -test.bench=CUDA -test.benchtime=20x -test.timeout=95s
+  tests "$bin/runtime.test" CUDA 60 "$out/runtime-test.log"
+  step "runtime benchmarks" 40 "$out/runtime-test.log" env LD_LIBRARY_PATH="$libs" "$bin/runtime.test" \
+    -test.run=NONE -test.bench=CUDA -test.benchtime=20x -test.timeout=35s
 fi
 
 peer=$results/$day-torch-peer.csv
@@ -119,6 +144,7 @@ if wants peer; then
   # Rows are written after each mode, so a timeout keeps the modes done.
   step "torch peer" 150 "$out/peer.log" python3 scripts/torch_peer.py --model gpt2-124m --batch 8 --steps 10 \
     --warmup-iters 3 --modes eager-fp32,eager-tf32,eager-bf16,compile-bf16 --out "$peer"
+  pack
 fi
 
 if wants bench; then
@@ -126,12 +152,14 @@ if wants bench; then
   if [ -s "$peer" ]; then
     peerflag=(--peer "$peer")
   fi
-  step "bench gpt2 cuda:0" 90 "$out/bench.log" "$bin/baton" bench --devices cuda:0 --devices-max 1 \
-    --model gpt2-124m --batch 8 --schedules naive --precision fp32,tf32 --steps 5 "${data[@]}" \
+  step "bench gpt2 cuda:0" 90 "$out/bench.log" env LD_LIBRARY_PATH="$libs" "$bin/baton" bench --devices cuda:0 \
+    --devices-max 1 --model gpt2-124m --batch 8 --schedules naive --precision fp32,tf32 --steps 5 "${data[@]}" \
     "${peerflag[@]}" --tag gpt2-124m --out "$results"
-  step "bench gpt2 cuda:0/4" 120 "$out/bench.log" "$bin/baton" bench --devices cuda:0/4 --devices-max 4 \
-    --model gpt2-124m --batch 8 --schedules naive,gpipe,1f1b,zb-h1 --microbatches 8 --precision tf32 --steps 3 \
-    "${data[@]}" --tag gpt2-124m-partitions --out "$results"
+  pack
+  step "bench gpt2 cuda:0/4" 120 "$out/bench.log" env LD_LIBRARY_PATH="$libs" "$bin/baton" bench --devices cuda:0/4 \
+    --devices-max 4 --model gpt2-124m --batch 8 --schedules naive,gpipe,1f1b,zb-h1 --microbatches 8 --precision tf32 \
+    --steps 3 "${data[@]}" --tag gpt2-124m-partitions --out "$results"
+  pack
 fi
 
 if wants train; then
@@ -139,20 +167,20 @@ if wants train; then
   for run in "cuda:0 naive 1" "cuda:0/4 1f1b 8"; do
     read -r devs sched m <<<"$run"
     tag=${devs//[:\/]/-}-$sched
-    step "train $devs $sched" 60 "$out/train.log" "$bin/baton" train --devices "$devs" --model gpt2-124m \
-      --batch 8 --schedule "$sched" --microbatches "$m" --precision tf32 --steps 30 --eval-batches 2 \
-      --save-every 0 --quiet "${data[@]}" --out "$work/$tag"
+    step "train $devs $sched" 60 "$out/train.log" env LD_LIBRARY_PATH="$libs" "$bin/baton" train --devices "$devs" \
+      --model gpt2-124m --batch 8 --schedule "$sched" --microbatches "$m" --precision tf32 --steps 30 \
+      --eval-batches 2 --save-every 0 --quiet "${data[@]}" --out "$work/$tag"
     mkdir -p "$runs/$tag"
     for f in summary.json trace.json timeline.svg; do
       if [ -f "$work/$tag/$f" ]; then
         cp "$work/$tag/$f" "$runs/$tag/"
       fi
     done
+    pack
   done
 fi
 
-if [ -n "$(find "$results" -type f | head -1)" ]; then
-  tar -C "$work" -czf "$out/results.tar.gz" bench
+if [ -f "$out/results.tar.gz" ]; then
   echo "results.tar.gz: $(tar -tzf "$out/results.tar.gz" | grep -c -v '/$') files" | tee -a "$status"
 fi
 

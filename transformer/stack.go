@@ -45,10 +45,13 @@ type Stack struct {
 	losses   kernels.Buffer // (m,B,T) per-token losses of the step's micro-batches (last stack), grown on demand
 	hostLoss []float32      // (m,B,T)
 
-	mu     sync.Mutex      // guards sets and free: a neighbour's transfer may acquire a stash
+	mu     sync.Mutex      // guards sets, free and nsets: a neighbour's transfer may acquire a stash
+	freed  sync.Cond       // on mu: a stash was released
 	sets   map[int]*actSet // micro-batch id → its stash
 	free   []*actSet       // stashes whose backward is done
 	nsets  int
+	limit  int // Reserve's count: Input waits for a release rather than allocate past it (0: no limit)
+	waits  int // times Input waited for a release
 	tokens []int32
 }
 
@@ -56,6 +59,7 @@ type Stack struct {
 type actSet struct {
 	mb              int            // the micro-batch it holds
 	done            bool           // its backward ran: reusable, but GradInput stays readable until then
+	fence           any            // Release's mark of the last use, for whoever reuses the stash
 	tokens, targets kernels.Buffer // (B,T) int: first stage / last stage
 	in              kernels.Buffer // (B,T,C) the first block's input: embedding output or received activation
 	blocks          []blockActs
@@ -84,6 +88,7 @@ func NewStack(ops kernels.Ops, cfg model.Config, spec Spec, B, T int) (*Stack, e
 		specs = append(specs, cfg.EmbeddingTensors()...)
 	}
 	s := &Stack{ops: ops, cfg: cfg, spec: spec, d: dims{B, T, cfg.C, cfg.NH}, wte: -1, wpe: -1, lnfW: -1, lnfB: -1, sets: map[int]*actSet{}}
+	s.freed.L = &s.mu
 	for l := spec.FirstBlock; l < spec.FirstBlock+spec.NumBlocks; l++ {
 		s.blocks = append(s.blocks, len(specs))
 		specs = append(specs, cfg.BlockTensors(l)...)
@@ -117,30 +122,74 @@ func (s *Stack) Init(seed uint64) {
 }
 
 // Stashes is how many micro-batch stashes s has allocated: the most
-// micro-batches it ever had in flight at once.
-func (s *Stack) Stashes() int { return s.nsets }
+// micro-batches it ever had in flight at once, or Reserve's count.
+func (s *Stack) Stashes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nsets
+}
 
-func (s *Stack) acquire(mb int) *actSet {
+// StashWaits is how many times Input waited for a Release because all
+// Reserve's stashes were taken: never in training when Reserve was sized by
+// StashBound; in evaluation, whose sends are not held back by backwards, it
+// is how the sender is kept from running ahead.
+func (s *Stack) StashWaits() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.waits
+}
+
+// Reserve allocates stashes until s has n, and makes n the most that Input
+// takes: past it, Input waits for a Release instead of allocating. Input
+// runs on the goroutine of the stage that sends the activation, where
+// allocating on this stack's device is not safe on every device (a CUDA
+// green context may be current on one thread only); so the executor
+// reserves, before a step, the most stashes its schedule can make the stage
+// hold, and Input never allocates.
+func (s *Stack) Reserve(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.nsets < n {
+		s.free = append(s.free, s.newSet())
+	}
+	s.limit = max(s.limit, n)
+}
+
+// acquire returns micro-batch mb's stash, taking a free one (or making one)
+// when mb has none, and the fence of the stash's previous use when it was
+// released (nil otherwise). forPeer is Input's call, which waits rather than
+// allocate past Reserve's limit.
+func (s *Stack) acquire(mb int, forPeer bool) (*actSet, any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if a, ok := s.sets[mb]; ok {
+		var fence any
 		if a.done {
 			s.free = slices.DeleteFunc(s.free, func(f *actSet) bool { return f == a })
-			a.done = false
+			a.done, fence = false, a.fence
 		}
-		return a
+		return a, fence
+	}
+	if forPeer && len(s.free) == 0 && s.limit > 0 && s.nsets >= s.limit {
+		s.waits++
+		for len(s.free) == 0 {
+			s.freed.Wait()
+		}
 	}
 	var a *actSet
+	var fence any
 	if n := len(s.free); n > 0 {
 		a, s.free = s.free[n-1], s.free[:n-1]
-		delete(s.sets, a.mb)
-		a.done = false
+		if s.sets[a.mb] == a { // a reserved stash has held no micro-batch yet
+			delete(s.sets, a.mb)
+		}
+		a.done, fence = false, a.fence
 	} else {
 		a = s.newSet()
 	}
 	a.mb = mb
 	s.sets[mb] = a
-	return a
+	return a, fence
 }
 
 func (s *Stack) newSet() *actSet {
@@ -172,8 +221,14 @@ func (s *Stack) set(mb int, what string) *actSet {
 
 // Input is where micro-batch mb's input activation (B,T,C) goes before
 // Forward, on every stack but the first. The previous stage's transfer calls
-// it, from its own goroutine: the stash is taken when the activation arrives.
-func (s *Stack) Input(mb int) kernels.Buffer { return s.acquire(mb).in }
+// it, from its own goroutine: the stash is taken when the activation is
+// sent. With it comes the fence given to Release by the stash's last user
+// (nil for a fresh stash): the copy into the stash must wait for it, since
+// this stack's device may still be reading the stash when the host moves on.
+func (s *Stack) Input(mb int) (kernels.Buffer, any) {
+	a, fence := s.acquire(mb, true)
+	return a.in, fence
+}
 
 // Output is micro-batch mb's output activation (B,T,C) after Forward.
 func (s *Stack) Output(mb int) kernels.Buffer {
@@ -194,7 +249,7 @@ func (s *Stack) GradInput(mb int) kernels.Buffer { return s.set(mb, "GradInput")
 // of tokens in the whole batch, so micro-batch gradients sum to the batch's).
 // dscale 0 means evaluation: no gradient, and no Backward to follow.
 func (s *Stack) Forward(mb int, tokens, targets []int32, dscale float32) {
-	a := s.acquire(mb)
+	a, _ := s.acquire(mb, false) // the owner's own stream orders it after the stash's last use
 	ops, d := s.ops, s.d
 	x := s.forwardBlocks(a, tokens)
 	if s.spec.Head && dscale == 0 {
@@ -211,13 +266,16 @@ func (s *Stack) Forward(mb int, tokens, targets []int32, dscale float32) {
 // nothing more will be read: after the backward's GradInput was sent (or
 // after Backward on the first stack), and in evaluation after the Output was
 // sent (or after Forward on the last stack). Until then the stash stays
-// mb's even when a neighbour's transfer needs a new one.
-func (s *Stack) Release(mb int) { s.release(s.set(mb, "Release")) }
+// mb's even when a neighbour's transfer needs a new one. fence marks, on the
+// owner's device, the end of the work that reads the stash; Input hands it
+// to the next user (nil where work runs when issued).
+func (s *Stack) Release(mb int, fence any) { s.release(s.set(mb, "Release"), fence) }
 
-func (s *Stack) release(a *actSet) {
+func (s *Stack) release(a *actSet, fence any) {
 	s.mu.Lock()
-	a.done = true
+	a.done, a.fence = true, fence
 	s.free = append(s.free, a)
+	s.freed.Broadcast()
 	s.mu.Unlock()
 }
 
@@ -337,11 +395,11 @@ func (s *Stack) Logits(tokens []int32, out []float32) {
 	if !s.spec.Embed || !s.spec.Head {
 		panic("transformer: Logits needs a stack that holds the whole model")
 	}
-	a := s.acquire(-1)
+	a, _ := s.acquire(-1, false)
 	x := s.forwardBlocks(a, tokens)
 	headLogits(s.ops, &s.head, x, s.P.T[s.lnfW], s.P.T[s.lnfB], s.P.T[s.wte], s.d.N(), s.d.C, s.cfg.V)
 	s.ops.Download(out, s.head.logits)
-	s.release(a)
+	s.release(a, nil) // Download waited for the device
 }
 
 // forwardBlocks embeds tokens (first stack) and runs the blocks, returning
