@@ -6,7 +6,6 @@
 package cuda
 
 import (
-	"fmt"
 	"math"
 	"unsafe"
 
@@ -82,7 +81,7 @@ func (o *Ops) AttentionForward(out, lse, qkv kernels.Buffer, B, T, C, NH int) {
 // block of 64 queries writes dq (keys in order) and D = dout·out per query,
 // one per block of 64 keys writes dk and dv (queries in order), so every
 // element is summed by one thread in a fixed order: no atomics,
-// deterministic. Memory: B·NH·T floats of scratch for D, kept by o.
+// deterministic. Memory: B·NH·T floats of o's scratch for D.
 //
 // In TF32, attentionBackwardGemm: the products on tensor cores, with scores
 // materialised per batch element.
@@ -105,7 +104,7 @@ func (o *Ops) AttentionBackward(dqkv, dout, qkv, out, lse kernels.Buffer, B, T, 
 		return
 	}
 	pDqkv, pDout, pQkv, pOut, pLse := dptr(op, dqkv), dptr(op, dout), dptr(op, qkv), dptr(op, out), dptr(op, lse)
-	pD := o.attnScratch(B * NH * T).Ptr
+	pD := o.scratchFloats(op, B*NH*T).Ptr
 	t, c, nh := i32(T), i32(C), i32(NH)
 	gy := (T + attnRows - 1) / attnRows
 	o.launch2(op, kv.dq, B*NH, gy, attnRows*kv.tpr, 1, 0,
@@ -125,12 +124,12 @@ func (o *Ops) AttentionBackward(dqkv, dout, qkv, out, lse kernels.Buffer, B, T, 
 // T×T products do twice the causal work, on units an order of magnitude
 // faster than the FP32 kernels' FMAs. The forward's out and lse are not read:
 // P and D come from S and dP themselves, so that their TF32 errors cancel.
-// Memory: 2·NH·T² floats of scratch, kept by o between calls (96 MiB for
-// gpt2-124m's NH = 12, T = 1024).
+// Memory: 2·NH·T² floats of o's scratch (96 MiB for gpt2-124m's NH = 12,
+// T = 1024).
 func (o *Ops) attentionBackwardGemm(dqkv, dout, qkv Buf, B, T, C, NH int, scale float32) {
 	const op = "AttentionBackward"
 	hs, C3, TT := C/NH, 3*C, T*T
-	scratch := o.attnScratch(2 * NH * TT)
+	scratch := o.scratchFloats(op, 2*NH*TT)
 	S := Buf{Ptr: scratch.Ptr, N: NH * TT}
 	dP := Buf{Ptr: S.Ptr + cu.DevicePtr(4*NH*TT), N: NH * TT}
 	pS, pdP, t32 := S.Ptr, dP.Ptr, i32(T)
@@ -152,25 +151,4 @@ func (o *Ops) attentionBackwardGemm(dqkv, dout, qkv Buf, B, T, C, NH int, scale 
 		o.gemmStridedBatched(op, true, false, T, hs, T, 1, dP, T, TT, Q, C3, hs, 0, dK, C3, hs, NH)  // dK (T,hs) = dSᵀ Q
 		o.gemmStridedBatched(op, true, false, T, hs, T, 1, S, T, TT, dO, C, hs, 0, dV, C3, hs, NH)   // dV (T,hs) = Pᵀ dO
 	}
-}
-
-// attnScratch returns o's attention scratch, at least n floats. A larger
-// request replaces it once o's stream has finished with the old one.
-func (o *Ops) attnScratch(n int) Buf {
-	if o.scratch.N >= n {
-		return o.scratch
-	}
-	if o.scratch.N > 0 {
-		if err := o.Sync(); err != nil {
-			panic(fmt.Errorf("cuda: AttentionBackward: before growing its scratch: %w", err))
-		}
-		o.alloc.Free(o.scratch)
-		o.scratch = Buf{}
-	}
-	b, err := o.alloc.TryAlloc(n)
-	if err != nil {
-		panic(fmt.Errorf("cuda: AttentionBackward: scratch of %d floats: %w", n, err))
-	}
-	o.scratch = b
-	return b
 }

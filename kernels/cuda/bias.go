@@ -38,6 +38,11 @@ func (o *Ops) BiasBackward(dbias, dout kernels.Buffer, N, OC int) {
 		return
 	}
 	pDbias, pDout, n, oc := dptr(op, dbias), dptr(op, dout), i32(N), i32(OC)
-	o.launch2(op, "bias_backward", (OC+colSumTile-1)/colSumTile, 1, colSumTile, colSumTile, 0,
-		unsafe.Pointer(&pDbias), unsafe.Pointer(&pDout), unsafe.Pointer(&n), unsafe.Pointer(&oc))
+	// Per-chunk column sums into o's scratch (R·OC float64), then their sum.
+	rpc, R := colSumChunks(N)
+	pPart, rpc32, r32 := o.scratchFloats(op, 2*R*OC).Ptr, i32(rpc), i32(R)
+	o.launch2(op, "bias_backward_partial", (OC+colSumTile-1)/colSumTile, R, colSumTile, colSumTile, 0,
+		unsafe.Pointer(&pPart), unsafe.Pointer(&pDout), unsafe.Pointer(&n), unsafe.Pointer(&oc), unsafe.Pointer(&rpc32))
+	o.launch(op, "bias_backward_final", eltGrid(OC, eltBlock), eltBlock, 0,
+		unsafe.Pointer(&pDbias), unsafe.Pointer(&pPart), unsafe.Pointer(&r32), unsafe.Pointer(&oc))
 }

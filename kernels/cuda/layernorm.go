@@ -8,6 +8,8 @@ package cuda
 import (
 	"unsafe"
 
+	"gorgonia.org/cu"
+
 	"baton/kernels"
 )
 
@@ -15,11 +17,21 @@ import (
 // warp, 8 warps to a block.
 const lnRowsPerBlock = 8
 
-// colSumTile is the block side of the column-sum kernels (layernorm_backward_dwdb,
-// bias_backward): blocks of (32, 32) threads, one block per 32 columns, whose
-// rows are split 32 ways in a fixed interleave, so the summation order depends
-// on N alone.
+// colSumTile is the block side of the column-sum kernels
+// (layernorm_backward_dwdb_partial, bias_backward_partial): blocks of (32, 32)
+// threads, one per 32 columns and chunk of rows, whose rows are split 32 ways
+// in a fixed interleave.
 const colSumTile = 32
+
+// colSumChunks splits N rows into R chunks of rpc for the column sums: at
+// least colSumMinRows rows a chunk, at most colSumMaxChunks chunks, so that a
+// large N fills the GPU with blocks (gpt2-124m's C = 768 alone gives 24) and
+// the order of the sums depends on N alone.
+func colSumChunks(N int) (rpc, R int) {
+	const colSumMinRows, colSumMaxChunks = 256, 64
+	rpc = max(colSumMinRows, (N+colSumMaxChunks-1)/colSumMaxChunks)
+	return rpc, (N + rpc - 1) / rpc
+}
 
 // LayerNormForward: out (N,C) = (inp-mean)*rstd*w + b; saves mean, rstd (N).
 func (o *Ops) LayerNormForward(out, mean, rstd, inp, w, b kernels.Buffer, N, C int) {
@@ -64,7 +76,14 @@ func (o *Ops) LayerNormBackward(dinp, dw, db, dout, inp, w, mean, rstd kernels.B
 	o.launch(op, "layernorm_backward_dinp", (N+lnRowsPerBlock-1)/lnRowsPerBlock, 32*lnRowsPerBlock, 0,
 		unsafe.Pointer(&pDinp), unsafe.Pointer(&pDout), unsafe.Pointer(&pInp), unsafe.Pointer(&pW),
 		unsafe.Pointer(&pMean), unsafe.Pointer(&pRstd), unsafe.Pointer(&n), unsafe.Pointer(&c))
-	o.launch2(op, "layernorm_backward_dwdb", (C+colSumTile-1)/colSumTile, 1, colSumTile, colSumTile, 0,
-		unsafe.Pointer(&pDw), unsafe.Pointer(&pDb), unsafe.Pointer(&pDout), unsafe.Pointer(&pInp),
-		unsafe.Pointer(&pMean), unsafe.Pointer(&pRstd), unsafe.Pointer(&n), unsafe.Pointer(&c))
+	// dw, db: per-chunk column sums into o's scratch (2·R·C float64), then their sum.
+	rpc, R := colSumChunks(N)
+	pPw := o.scratchFloats(op, 4*R*C).Ptr
+	pPb, rpc32, r32 := pPw+cu.DevicePtr(8*R*C), i32(rpc), i32(R)
+	o.launch2(op, "layernorm_backward_dwdb_partial", (C+colSumTile-1)/colSumTile, R, colSumTile, colSumTile, 0,
+		unsafe.Pointer(&pPw), unsafe.Pointer(&pPb), unsafe.Pointer(&pDout), unsafe.Pointer(&pInp),
+		unsafe.Pointer(&pMean), unsafe.Pointer(&pRstd), unsafe.Pointer(&n), unsafe.Pointer(&c), unsafe.Pointer(&rpc32))
+	o.launch(op, "layernorm_backward_dwdb_final", eltGrid(C, eltBlock), eltBlock, 0,
+		unsafe.Pointer(&pDw), unsafe.Pointer(&pDb), unsafe.Pointer(&pPw), unsafe.Pointer(&pPb),
+		unsafe.Pointer(&r32), unsafe.Pointer(&c))
 }

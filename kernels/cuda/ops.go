@@ -105,7 +105,7 @@ type Ops struct {
 	stageEv   [stagingSlots]cu.Event
 	stageNext int
 
-	scratch Buf // the TF32 attention backward's score matrices, grown on demand (attnScratch)
+	scratch Buf // for ops that keep data between their kernels, grown on demand (scratchFloats)
 
 	closed bool
 	owned  *owned // what OpenPrimary made for this Ops
@@ -494,4 +494,27 @@ func mustSameLen(op string, dst, src int) {
 	if dst != src {
 		panic(fmt.Sprintf("cuda: %s: lengths differ (dst %d, src %d)", op, dst, src))
 	}
+}
+
+// scratchFloats returns o's scratch, at least n floats, for an op whose
+// kernels pass data to each other (the attention backward, the column sums):
+// ops run one after another on o's stream, so one buffer serves them all. A
+// larger request replaces it once the stream has finished with the old one.
+func (o *Ops) scratchFloats(op string, n int) Buf {
+	if o.scratch.N >= n {
+		return o.scratch
+	}
+	if o.scratch.N > 0 {
+		if err := o.Sync(); err != nil {
+			panic(fmt.Errorf("cuda: %s: before growing the scratch: %w", op, err))
+		}
+		o.alloc.Free(o.scratch)
+		o.scratch = Buf{}
+	}
+	b, err := o.alloc.TryAlloc(n)
+	if err != nil {
+		panic(fmt.Errorf("cuda: %s: scratch of %d floats: %w", op, n, err))
+	}
+	o.scratch = b
+	return b
 }

@@ -9,23 +9,36 @@ extern "C" __global__ void bias_forward(float* out, const float* bias, int N, in
     }
 }
 
-// bias_backward: dbias (OC) += column sums of dout (N, OC).
-// Block (32, 32), grid ceil(OC/32): thread (x, y) sums column 32*blockIdx.x + x
-// over rows y, y+32, ... in float64; thread y == 0 adds the 32 partial sums in
-// order. The order depends on N alone: deterministic, no atomics.
-extern "C" __global__ void bias_backward(float* dbias, const float* dout, int N, int OC) {
-    __shared__ double part[32][33];
+// bias_backward_partial: part (R, OC) = column sums of dout (N, OC) over R
+// chunks of rpc rows, in float64. Block (32, 32), grid (ceil(OC/32), R):
+// thread (x, y) of block (bx, by) sums column 32*bx + x over the chunk's rows
+// by*rpc + y, + 32, ..., then thread y == 0 adds the 32 partial sums in
+// order. The host derives rpc and R from N alone, so the order depends on N
+// alone: deterministic, no atomics; and enough blocks to fill the GPU.
+extern "C" __global__ void bias_backward_partial(double* part, const float* dout, int N, int OC, int rpc) {
+    __shared__ double sum[32][33];
     int tx = threadIdx.x, ty = threadIdx.y;
     int j = blockIdx.x * 32 + tx;
+    int n0 = blockIdx.y * rpc, n1 = min(N, n0 + rpc);
     double acc = 0.0;
     if (j < OC) {
-        for (int n = ty; n < N; n += 32) acc += (double)dout[(size_t)n * OC + j];
+        for (int n = n0 + ty; n < n1; n += 32) acc += (double)dout[(size_t)n * OC + j];
     }
-    part[ty][tx] = acc;
+    sum[ty][tx] = acc;
     __syncthreads();
     if (ty == 0 && j < OC) {
         double total = 0.0;
-        for (int y = 0; y < 32; y++) total += part[y][tx];
+        for (int y = 0; y < 32; y++) total += sum[y][tx];
+        part[(size_t)blockIdx.y * OC + j] = total;
+    }
+}
+
+// bias_backward_final: dbias (OC) += the R chunk sums of part (R, OC), added
+// in chunk order. One thread per column, grid-stride.
+extern "C" __global__ void bias_backward_final(float* dbias, const double* part, int R, int OC) {
+    for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < OC; j += gridDim.x * blockDim.x) {
+        double total = 0.0;
+        for (int r = 0; r < R; r++) total += part[(size_t)r * OC + j];
         dbias[j] += (float)total;
     }
 }

@@ -58,20 +58,23 @@ extern "C" __global__ void layernorm_backward_dinp(float* dinp, const float* dou
     }
 }
 
-// layernorm_backward_dwdb: dw (C) += sum over rows of norm * dout, db (C) += sum of dout;
-// dout, inp (N, C); mean, rstd (N).
-// Block (32, 32), grid ceil(C/32): thread (x, y) sums column 32*blockIdx.x + x
-// over rows y, y+32, ... in float64; then thread y == 0 adds the 32 partial
-// sums in order y = 0..31. The order depends on N alone: deterministic, no atomics.
-extern "C" __global__ void layernorm_backward_dwdb(float* dw, float* db, const float* dout, const float* inp,
-                                                   const float* mean, const float* rstd, int N, int C) {
+// layernorm_backward_dwdb_partial: pw, pb (R, C) = sums over R chunks of rpc
+// rows of norm * dout and of dout, in float64; dout, inp (N, C); mean, rstd
+// (N). Block (32, 32), grid (ceil(C/32), R), as bias_backward_partial: thread
+// (x, y) sums column 32*bx + x over the chunk's rows by*rpc + y, + 32, ...;
+// thread y == 0 adds the 32 partial sums in order. The order depends on N
+// alone: deterministic, no atomics.
+extern "C" __global__ void layernorm_backward_dwdb_partial(double* pw, double* pb, const float* dout,
+                                                           const float* inp, const float* mean, const float* rstd,
+                                                           int N, int C, int rpc) {
     __shared__ double sw[32][33];
     __shared__ double sb[32][33];
     int tx = threadIdx.x, ty = threadIdx.y;
     int c = blockIdx.x * 32 + tx;
+    int n0 = blockIdx.y * rpc, n1 = min(N, n0 + rpc);
     double aw = 0.0, ab = 0.0;
     if (c < C) {
-        for (int n = ty; n < N; n += 32) {
+        for (int n = n0 + ty; n < n1; n += 32) {
             float x = inp[(size_t)n * C + c];
             float d = dout[(size_t)n * C + c];
             aw += (double)((x - mean[n]) * rstd[n] * d);
@@ -86,6 +89,21 @@ extern "C" __global__ void layernorm_backward_dwdb(float* dw, float* db, const f
         for (int y = 0; y < 32; y++) {
             tw += sw[y][tx];
             tb += sb[y][tx];
+        }
+        pw[(size_t)blockIdx.y * C + c] = tw;
+        pb[(size_t)blockIdx.y * C + c] = tb;
+    }
+}
+
+// layernorm_backward_dwdb_final: dw, db (C) += the R chunk sums of pw, pb
+// (R, C), added in chunk order. One thread per column, grid-stride.
+extern "C" __global__ void layernorm_backward_dwdb_final(float* dw, float* db, const double* pw, const double* pb,
+                                                         int R, int C) {
+    for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < C; c += gridDim.x * blockDim.x) {
+        double tw = 0.0, tb = 0.0;
+        for (int r = 0; r < R; r++) {
+            tw += pw[(size_t)r * C + c];
+            tb += pb[(size_t)r * C + c];
         }
         dw[c] += (float)tw;
         db[c] += (float)tb;
