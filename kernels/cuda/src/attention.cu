@@ -1,6 +1,9 @@
 // Attention: causal multi-head attention, a fused online-softmax forward and a backward recomputing p from lse.
 //
-// No (T, T) matrix in device memory, no scratch memory, no atomics.
+// The fused kernels keep no (T, T) matrix in device memory and use no atomics;
+// the backward passes D = dout.out from its dq kernel to its dk/dv kernel through
+// a (B, NH, T) buffer. (The TF32 backward's helper kernel, at the end, works on
+// (NH, T, T) score matrices that cuBLAS fills.)
 // Layout: qkv (B, T, 3C) as [q | k | v] per token, heads of size hs = C/NH at
 // offset h*hs of each part; out (B, T, C); lse (B, NH, T).
 //
