@@ -34,7 +34,7 @@ type Plan struct {
 	Config   Config  `json:"config"`
 	B        int     `json:"micro_batch"` // micro-batch size the memory estimate assumes
 	T        int     `json:"context"`     // tokens per sequence for FLOPs and memory
-	InFlight int     `json:"in_flight"`   // micro-batches stashed at once per stage
+	InFlight int     `json:"in_flight"`   // micro-batch stashes per stage: the most any stage allocates
 }
 
 // PlanOptions say how to split; without Split or LayerMap the planner balances.

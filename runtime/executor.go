@@ -56,7 +56,7 @@ type Executor struct {
 	Devices []Device
 	Timeout time.Duration // how long a receive may wait before the step fails
 
-	reserved bool // each stage holds the stashes the schedule may need (StashBound)
+	reservedFor *Schedule // the schedule whose StashBound the stages hold
 }
 
 type mailKey struct {
@@ -139,7 +139,7 @@ func (ex *Executor) execute(lists [][]Action, in *StepInput) (*StepResult, error
 	}
 	// Device faults outside the workers (CUDA devices panic) become the step's error.
 	err := guard(func() error {
-		if !ex.reserved {
+		if ex.reservedFor != ex.Sched {
 			// Before any worker runs: a stage's stashes are taken on its
 			// neighbour's goroutine, where they must not be allocated.
 			// Evaluation runs under the same bound (its sends then wait for
@@ -147,10 +147,13 @@ func (ex *Executor) execute(lists [][]Action, in *StepInput) (*StepResult, error
 			for s, n := range StashBound(ex.Sched.Lists, p) {
 				ex.Stages[s].Stack.Reserve(n)
 			}
-			ex.reserved = true
+			ex.reservedFor = ex.Sched
 		}
 		for _, d := range ex.Devices {
 			d.Sync()
+		}
+		for _, st := range ex.Stages {
+			st.Stack.Reclaim() // what a failed step left taken
 		}
 		return nil
 	})
@@ -224,11 +227,15 @@ func (r *run) join(wg *sync.WaitGroup) error {
 	}
 }
 
-// fail records the first error and stops every worker.
+// fail records the first error and stops every worker, a send waiting for
+// a stash of its neighbour's included.
 func (r *run) fail(err error) {
 	r.once.Do(func() {
 		r.err = err
 		close(r.abort)
+		for _, st := range r.ex.Stages {
+			st.Stack.Interrupt()
+		}
 	})
 }
 
@@ -413,33 +420,37 @@ func (r *run) grid(failDev, failIdx int) string {
 func timeRecords(devs []Device, origins []Event, records [][]Record) *StepResult {
 	res := &StepResult{Records: records}
 	for d, recs := range records {
-		dev := devs[d]
-		unbind := dev.Bind()
-		dev.Sync()
-		for i := range recs {
-			rec := &recs[i]
-			rec.Start, rec.End = dev.Elapsed(origins[d], rec.start), dev.Elapsed(origins[d], rec.end)
-			if rec.w0 != nil {
-				rec.Wait = dev.Elapsed(rec.w0, rec.w1)
-			}
-			res.Time = max(res.Time, rec.End)
+		res.Time = max(res.Time, timeDevice(devs[d], origins[d], recs))
+	}
+	return res
+}
+
+// timeDevice times one device's records and returns the end of its last.
+func timeDevice(dev Device, origin Event, recs []Record) (last time.Duration) {
+	defer dev.Bind()()
+	dev.Sync()
+	for i := range recs {
+		rec := &recs[i]
+		rec.Start, rec.End = dev.Elapsed(origin, rec.start), dev.Elapsed(origin, rec.end)
+		if rec.w0 != nil {
+			rec.Wait = dev.Elapsed(rec.w0, rec.w1)
 		}
-		if r, ok := dev.(eventReleaser); ok {
-			r.Release(origins[d])
-			for i := range recs {
-				for _, e := range []Event{recs[i].start, recs[i].end, recs[i].w0, recs[i].w1} {
-					if e != nil {
-						r.Release(e)
-					}
+		last = max(last, rec.End)
+	}
+	if r, ok := dev.(eventReleaser); ok {
+		r.Release(origin)
+		for i := range recs {
+			for _, e := range []Event{recs[i].start, recs[i].end, recs[i].w0, recs[i].w1} {
+				if e != nil {
+					r.Release(e)
 				}
 			}
 		}
-		for i := range recs {
-			recs[i].start, recs[i].end, recs[i].w0, recs[i].w1 = nil, nil, nil, nil
-		}
-		unbind()
 	}
-	return res
+	for i := range recs {
+		recs[i].start, recs[i].end, recs[i].w0, recs[i].w1 = nil, nil, nil, nil
+	}
+	return last
 }
 
 // eventReleaser is a device that pools its events and takes back, at once,

@@ -70,3 +70,39 @@ func TestStalledDeviceFailsTheStepSayingWhoWaitsOnWhat(t *testing.T) {
 		}
 	}
 }
+
+// failingDevice panics when it records an event once armed, as a CUDA
+// device does on a driver error.
+type failingDevice struct {
+	Device
+	armed bool
+}
+
+func (d *failingDevice) Record() Event {
+	if d.armed {
+		panic("device lost")
+	}
+	return d.Device.Record()
+}
+
+// An evaluation whose last stage fails while the first sends it more
+// activations than it has stashes (2, StashBound's for 1f1b, p=2): the send
+// that waits for a stash is interrupted, Evaluate returns the failure at once
+// (not after the grace given to stuck devices), and the next step runs.
+func TestFailureInterruptsASendWaitingForAStash(t *testing.T) {
+	pl := newPipeline(t, eqModel, "1f1b", 2, 4, eqBatch)
+	pl.step(t)
+	fail := &failingDevice{Device: pl.devs[1], armed: true}
+	pl.ex.Devices[1] = fail
+	pl.stages[1].Device = fail
+	t0 := time.Now()
+	_, err := pl.ex.Evaluate(pl.in)
+	if err == nil || !strings.Contains(err.Error(), "device lost") {
+		t.Fatalf("Evaluate: %v; want the device's failure", err)
+	}
+	if strings.Contains(err.Error(), "did not stop") || time.Since(t0) > 3*time.Second {
+		t.Errorf("Evaluate took %v and said %v: a waiting send was not interrupted", time.Since(t0), err)
+	}
+	fail.armed = false
+	pl.step(t)
+}

@@ -124,3 +124,14 @@ func StashBound(lists [][]Action, stages int) []int {
 	}
 	return bound
 }
+
+// Stashes is, per stage, the micro-batch stashes a run of s allocates: on
+// the first stage the peak in flight (it takes its own), after it the bound
+// the executor reserves (StashBound), which is at least the peak.
+func (s *Schedule) Stashes() []int {
+	out := StashBound(Lower(s).Lists, s.Stages)
+	if len(out) > 0 {
+		out[0] = max(out[0], s.PeakInFlight()[0])
+	}
+	return out
+}

@@ -125,7 +125,7 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 	stageDevices := sched.StageDevices(names)
 	m := sched.Microbatches
 	mbB := cfg.Batch / m
-	pl, err := model.Partition(cfg.Model, stageDevices, model.PlanOptions{Split: cfg.Split, LayerMap: cfg.LayerMap, B: mbB, T: cfg.Context, InFlight: maxInt(sched.PeakInFlight())})
+	pl, err := model.Partition(cfg.Model, stageDevices, model.PlanOptions{Split: cfg.Split, LayerMap: cfg.LayerMap, B: mbB, T: cfg.Context, InFlight: maxInt(sched.Stashes())})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -4,6 +4,7 @@
 package transformer
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -50,8 +51,9 @@ type Stack struct {
 	sets   map[int]*actSet // micro-batch id → its stash
 	free   []*actSet       // stashes whose backward is done
 	nsets  int
-	limit  int // Reserve's count: Input waits for a release rather than allocate past it (0: no limit)
-	waits  int // times Input waited for a release
+	limit  int  // Reserve's count: Input waits for a release rather than allocate past it (0: no limit)
+	waits  int  // times Input waited for a release
+	broken bool // Interrupt: a waiting Input gives up
 	tokens []int32
 }
 
@@ -129,6 +131,34 @@ func (s *Stack) Stashes() int {
 	return s.nsets
 }
 
+// ErrInterrupted is what an Input waiting for a stash panics with once
+// Interrupt is called.
+var ErrInterrupted = errors.New("transformer: interrupted while waiting for a stash")
+
+// Interrupt makes an Input that waits for a stash, or will, give up (it
+// panics with ErrInterrupted): the step it serves has failed elsewhere.
+func (s *Stack) Interrupt() {
+	s.mu.Lock()
+	s.broken = true
+	s.freed.Broadcast()
+	s.mu.Unlock()
+}
+
+// Reclaim hands back every stash and clears an Interrupt, for a new step
+// once no work of the last one remains (the devices have drained): a failed
+// step may have left stashes taken.
+func (s *Stack) Reclaim() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.broken = false
+	for _, a := range s.sets {
+		if !a.done {
+			a.done, a.fence = true, nil
+			s.free = append(s.free, a)
+		}
+	}
+}
+
 // StashWaits is how many times Input waited for a Release because all
 // Reserve's stashes were taken: never in training when Reserve was sized by
 // StashBound; in evaluation, whose sends are not held back by backwards, it
@@ -173,6 +203,9 @@ func (s *Stack) acquire(mb int, forPeer bool) (*actSet, any) {
 	if forPeer && len(s.free) == 0 && s.limit > 0 && s.nsets >= s.limit {
 		s.waits++
 		for len(s.free) == 0 {
+			if s.broken {
+				panic(ErrInterrupted)
+			}
 			s.freed.Wait()
 		}
 	}

@@ -66,7 +66,7 @@ func runPlan(out io.Writer, f *planFlags) error {
 	if f.batch < 1 || f.batch%s.Microbatches != 0 {
 		return usage(fmt.Errorf("--microbatches %d does not divide --batch %d", s.Microbatches, f.batch))
 	}
-	opts := model.PlanOptions{B: f.batch / s.Microbatches, T: mc.MaxT, InFlight: maxOf(s.PeakInFlight())}
+	opts := model.PlanOptions{B: f.batch / s.Microbatches, T: mc.MaxT, InFlight: maxOf(s.Stashes())}
 	if opts.Split, err = model.ParseInts("--split", f.split); err != nil {
 		return usage(err)
 	}
