@@ -5,6 +5,7 @@
 package runtime
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -18,34 +19,61 @@ func tinyL4() model.Config {
 	return cfg
 }
 
-// TestCUDATinyTracksCPU trains the tiny model (L=4) for 20 steps on cuda:0
-// with the CUDA kernels in fp32 and on cpu:0 with the reference kernels,
-// from the same weights on the same batches: the losses must agree within
-// 1e-3 relative at every step (float32 sums in different orders, amplified
-// a little by AdamW over 20 steps), and so must the split over cuda:0/2.
+// TestCUDATinyTracksCPU trains the tiny model (L=4) for 20 steps on CUDA
+// devices with the CUDA kernels in fp32 and on cpu:0 with the reference
+// kernels, from the same weights on the same batches: the losses must agree
+// within 1e-3 relative at every step (float32 sums in different orders,
+// amplified a little by AdamW over 20 steps), and so must an evaluation
+// after them. The runs cover the whole GPU, its split in two partitions,
+// and, with more micro-batches than stages, stashes reused across
+// micro-batches (the copy into one waits for its release fence) and the
+// split backward of zb-h1.
 func TestCUDATinyTracksCPU(t *testing.T) {
 	CUDAPrecision = "fp32"
 	cfg := tinyL4()
 	const steps = 20
-	cpu := pipelineOn(t, cfg, "1f1b", []Device{NewCPUDevice("cpu:0")}, 2, 1, 4)
-	var want []float64
-	for range steps {
-		want = append(want, cpu.step(t).Loss)
+	type ref struct {
+		losses []float64
+		eval   float64
 	}
-	for _, list := range []string{"cuda:0", "cuda:0/2"} {
-		t.Run(list, func(t *testing.T) {
-			devs := openDevices(t, list)
-			gpu := pipelineOn(t, cfg, "1f1b", asDevices(devs), 2, 1, 4)
+	refs := map[int]ref{}
+	for _, m := range []int{2, 4} {
+		cpu := pipelineOn(t, cfg, "1f1b", []Device{NewCPUDevice("cpu:0")}, m, 1, 4)
+		var r ref
+		for range steps {
+			r.losses = append(r.losses, cpu.step(t).Loss)
+		}
+		var err error
+		if r.eval, err = cpu.ex.Evaluate(cpu.in); err != nil {
+			t.Fatal(err)
+		}
+		refs[m] = r
+	}
+	for _, c := range []struct {
+		list, schedule string
+		m              int
+	}{{"cuda:0", "1f1b", 2}, {"cuda:0/2", "1f1b", 2}, {"cuda:0/2", "1f1b", 4}, {"cuda:0/2", "zb-h1", 4}} {
+		t.Run(fmt.Sprintf("%s/%s/m=%d", c.list, c.schedule, c.m), func(t *testing.T) {
+			want := refs[c.m]
+			devs := openDevices(t, c.list)
+			gpu := pipelineOn(t, cfg, c.schedule, asDevices(devs), c.m, 1, 4)
 			worst := 0.0
-			for i := range steps {
-				got := gpu.step(t).Loss
-				rel := math.Abs(got-want[i]) / math.Max(1, math.Abs(want[i]))
+			check := func(what string, got, want float64) {
+				rel := math.Abs(got-want) / math.Max(1, math.Abs(want))
 				worst = max(worst, rel)
 				if rel > 1e-3 || math.IsNaN(got) {
-					t.Fatalf("step %d: loss %.6f on %s, %.6f on cpu:0 (relative difference %.2g > 1e-3)", i+1, got, list, want[i], rel)
+					t.Fatalf("%s: loss %.6f on %s, %.6f on cpu:0 (relative difference %.2g > 1e-3)", what, got, c.list, want, rel)
 				}
 			}
-			t.Logf("%s: 20 losses within %.2g of cpu:0's (first %.4f, last %.4f)", list, worst, want[0], want[steps-1])
+			for i := range steps {
+				check(fmt.Sprintf("step %d", i+1), gpu.step(t).Loss, want.losses[i])
+			}
+			eval, err := gpu.ex.Evaluate(gpu.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check("evaluation", eval, want.eval)
+			t.Logf("20 losses and an evaluation within %.2g of cpu:0's (first %.4f, last %.4f)", worst, want.losses[0], want.losses[steps-1])
 		})
 	}
 }
