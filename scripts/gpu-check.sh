@@ -129,8 +129,8 @@ fi
 
 if wants kernels; then
   tests "$bin/kernels.test" . 60 "$out/kernels-test.log"
-  step "kernels benchmarks" 60 "$out/kernels-test.log" env LD_LIBRARY_PATH="$libs" "$bin/kernels.test" \
-    -test.run=NONE -test.bench=. -test.benchtime=10x -test.timeout=55s
+  step "kernels benchmarks" 90 "$out/kernels-test.log" env LD_LIBRARY_PATH="$libs" "$bin/kernels.test" \
+    -test.run=NONE -test.bench=. -test.benchtime=10x -test.timeout=85s
 fi
 
 if wants runtime; then
