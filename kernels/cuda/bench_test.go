@@ -29,6 +29,7 @@ const (
 // stream, and returns the GPU time of one call in seconds.
 func gpuSeconds(b *testing.B, o *Ops, f func()) float64 {
 	b.Helper()
+	testOps(b, o.prec) // a b.Run body runs on a goroutine of its own: the raw cu calls need the context current
 	f()
 	f()
 	start, err := cu.MakeEvent(cu.DefaultEvent)
@@ -69,6 +70,7 @@ func gpuSeconds(b *testing.B, o *Ops, f func()) float64 {
 // gigabytes through the staging slots would take seconds).
 func filled(b *testing.B, o *Ops, n int, v float32) Buf {
 	b.Helper()
+	testOps(b, o.prec) // as in gpuSeconds
 	x := o.Alloc(n).(Buf)
 	if err := cu.MemsetD32Async(x.Ptr, uint(math.Float32bits(v)), int64(n), o.stream); err != nil {
 		b.Fatal(err)
