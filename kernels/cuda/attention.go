@@ -99,7 +99,7 @@ func (o *Ops) AttentionBackward(dqkv, dout, qkv, out, lse kernels.Buffer, B, T, 
 		return
 	}
 	scale := float32(1 / math.Sqrt(float64(hs)))
-	if o.prec == TF32 {
+	if o.prec == TF32 || o.attnGemm {
 		o.attentionBackwardGemm(asBuf(op, dqkv), asBuf(op, dout), asBuf(op, qkv), B, T, C, NH, scale)
 		return
 	}

@@ -107,6 +107,12 @@ type Ops struct {
 
 	scratch Buf // for ops that keep data between their kernels, grown on demand (scratchFloats)
 
+	// attnGemm runs the attention backward on GEMMs in FP32 too (it always
+	// does in TF32): the tests keep that algorithm conformant in both
+	// precisions, and BenchmarkAttention times it beside the fused kernels,
+	// so that a GPU run shows which is the faster FP32 default.
+	attnGemm bool
+
 	closed bool
 	owned  *owned // what OpenPrimary made for this Ops
 }
