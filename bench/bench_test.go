@@ -208,6 +208,21 @@ func TestCharts(t *testing.T) {
 	}
 }
 
+func TestMachineNamesTheGPUDriver(t *testing.T) {
+	m := Machine{CPU: "Test CPU", Cores: 16, Go: "go1.26", OS: "linux/amd64",
+		GPUs: []string{"NVIDIA H100 80GB HBM3 (cuda:0, 132 SMs, 80 GiB)"}, Driver: "NVIDIA driver 580.65.06, CUDA 13.0"}
+	if got, want := m.String(), "NVIDIA H100 80GB HBM3 (cuda:0, 132 SMs, 80 GiB), NVIDIA driver 580.65.06, CUDA 13.0; host Test CPU, 16 cores"; !strings.HasPrefix(got, want) {
+		t.Errorf("machine %q, want it to start %q", got, want)
+	}
+	const proc = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.65.06  Sun Jul 27 07:09:29 UTC 2025\nGCC version:  gcc version 12.2.0\n"
+	if v := moduleVersion(proc); v != "580.65.06" {
+		t.Errorf("module version %q from %q", v, proc)
+	}
+	if v := moduleVersion("garbage"); v != "" {
+		t.Errorf("module version %q from garbage", v)
+	}
+}
+
 func TestSlug(t *testing.T) {
 	m := Machine{CPU: "Intel(R) Xeon(R) CPU @ 2.10GHz", Cores: 2}
 	if got := m.Slug(); got != "intel-xeon-2-10ghz-2c" {

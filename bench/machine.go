@@ -20,12 +20,16 @@ type Machine struct {
 	Go       string   // runtime.Version()
 	OS       string   // PRETTY_NAME of /etc/os-release, GOOS/GOARCH
 	GPUs     []string // models of the GPUs that ran, empty for CPU devices
+	Driver   string   // with GPUs: the NVIDIA driver's version and its CUDA version
 }
 
 // Describe reads the host. gpus lists the GPU models behind the devices
 // that ran; pass nil for a CPU sweep (see GPUsOf).
 func Describe(gpus []string) Machine {
 	m := Machine{CPU: cpuModel(), Cores: goruntime.GOMAXPROCS(0), MemBytes: memTotal(), Go: goruntime.Version(), GPUs: gpus}
+	if len(gpus) > 0 {
+		m.Driver = gpuDriver()
+	}
 	m.OS = goruntime.GOOS + "/" + goruntime.GOARCH
 	if pretty := osRelease(); pretty != "" {
 		m.OS = pretty + ", " + m.OS
@@ -63,9 +67,43 @@ func (m Machine) String() string {
 	}
 	s += ", " + m.OS + ", " + m.Go
 	if len(m.GPUs) > 0 {
-		s = strings.Join(m.GPUs, "; ") + "; host " + s
+		gpus := strings.Join(m.GPUs, "; ")
+		if m.Driver != "" {
+			gpus += ", " + m.Driver
+		}
+		s = gpus + "; host " + s
 	}
 	return s
+}
+
+// gpuDriver is the NVIDIA kernel module's version (from
+// /proc/driver/nvidia/version, where the host has it) and the CUDA version
+// of the driver API, e.g. "NVIDIA driver 580.65.06, CUDA 13.0".
+func gpuDriver() string {
+	var parts []string
+	if b, err := os.ReadFile("/proc/driver/nvidia/version"); err == nil {
+		if v := moduleVersion(string(b)); v != "" {
+			parts = append(parts, "NVIDIA driver "+v)
+		}
+	}
+	if _, cuda, _ := runtime.ListDevices(); cuda != "" {
+		parts = append(parts, cuda)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// moduleVersion finds the version in /proc/driver/nvidia/version's first
+// line: "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.65.06  Sun Jul ...".
+func moduleVersion(text string) string {
+	line, _, _ := strings.Cut(text, "\n")
+	_, rest, ok := strings.Cut(line, "Kernel Module")
+	if !ok {
+		return ""
+	}
+	if f := strings.Fields(rest); len(f) > 0 {
+		return f[0]
+	}
+	return ""
 }
 
 // Slug names the machine in file names: the GPU model when GPUs ran,
