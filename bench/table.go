@@ -140,9 +140,12 @@ func ReadCSV(r io.Reader) ([]Result, error) {
 		if r.Chunks, err = integer("chunks", 1); err != nil {
 			return nil, err
 		}
-		for h, dst := range map[string]*float64{"tokens_per_sec": &r.TokensPerSec, "step_s": &r.StepS, "bubble_measured": &r.BubbleMeasured,
-			"bubble_simulated": &r.BubbleSimulated, "bubble_analytic": &r.BubbleAnalytic} {
-			if *dst, err = num(h); err != nil {
+		for _, f := range []struct {
+			h   string
+			dst *float64
+		}{{"tokens_per_sec", &r.TokensPerSec}, {"step_s", &r.StepS}, {"bubble_measured", &r.BubbleMeasured},
+			{"bubble_simulated", &r.BubbleSimulated}, {"bubble_analytic", &r.BubbleAnalytic}} { // in column order: the first bad cell is named
+			if *f.dst, err = num(f.h); err != nil {
 				return nil, err
 			}
 		}
