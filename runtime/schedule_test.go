@@ -103,15 +103,7 @@ func TestScheduleOrders(t *testing.T) {
 			"2F0 2F1 2B0 2B1 2STEP",
 			"3F0 3B0 3F1 3B1 3STEP"}},
 	} {
-		s, err := Generate(c.name, c.p, c.m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for d, l := range s.Lists {
-			if got := joinActions(l); got != c.want[d] {
-				t.Errorf("%s p=%d m=%d device %d:\n got %s\nwant %s", c.name, c.p, c.m, d, got, c.want[d])
-			}
-		}
+		checkLists(t, c.name, c.p, c.m, c.want)
 	}
 }
 
@@ -294,6 +286,21 @@ func TestScheduleGrid(t *testing.T) {
 }
 
 // joinActions prints a list as space-separated actions.
+// checkLists generates the named schedule and compares each device's list
+// with want, one line per device.
+func checkLists(t *testing.T, name string, p, m int, want []string) {
+	t.Helper()
+	s, err := Generate(name, p, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for d, l := range s.Lists {
+		if got := joinActions(l); got != want[d] {
+			t.Errorf("%s p=%d m=%d device %d:\n got %s\nwant %s", name, p, m, d, got, want[d])
+		}
+	}
+}
+
 func joinActions(l []Action) string {
 	parts := make([]string, len(l))
 	for i, a := range l {

@@ -32,15 +32,7 @@ func TestZeroBubbleOrders(t *testing.T) {
 			"1F0 1I0 1F1 1I1 1W0 1W1 1STEP"}},
 		{"zb-h1", 1, 3, []string{"0F0 0I0 0W0 0F1 0I1 0W1 0F2 0I2 0W2 0STEP"}},
 	} {
-		s, err := Generate(c.name, c.p, c.m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for d, l := range s.Lists {
-			if got := joinActions(l); got != c.want[d] {
-				t.Errorf("%s p=%d m=%d device %d:\n got %s\nwant %s", c.name, c.p, c.m, d, got, c.want[d])
-			}
-		}
+		checkLists(t, c.name, c.p, c.m, c.want)
 	}
 }
 
