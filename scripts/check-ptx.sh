@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks that the committed PTX (kernels/cuda/ptx/*.ptx) is what scripts/build-kernels.sh
-# makes from kernels/cuda/src/*.cu today, byte for byte (nvcc is deterministic).
+# makes from kernels/cuda/src/*.cu today, byte for byte (nvcc is deterministic), and
+# that the test kernels' PTX (*/testdata/*.ptx) is their .cu's.
 # Exit 0: identical, or nvcc is absent (skipped, with a message). Exit 1: lists the files
 # that differ, are missing, or have no source.
 set -euo pipefail
@@ -31,6 +32,14 @@ for f in "$kdir"/ptx/*.ptx; do
 	name=$(basename "$f")
 	if [ ! -f "$tmp/$name" ]; then
 		bad+=("kernels/cuda/ptx/$name (no src/${name%.ptx}.cu)")
+	fi
+done
+
+for cu in "$root"/kernels/cuda/testdata/*.cu "$root"/runtime/testdata/*.cu; do
+	ptx=${cu%.cu}.ptx
+	"$NVCC" -ptx -arch=compute_80 -O3 -o "$tmp/test.ptx" "$cu"
+	if ! cmp -s "$tmp/test.ptx" "$ptx"; then
+		bad+=("${ptx#"$root"/} (differs from its .cu: see the command in the .cu)")
 	fi
 done
 

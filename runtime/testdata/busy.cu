@@ -7,7 +7,7 @@
 // its SMs with another such grid (two contexts time-slicing one GPU).
 //
 // Regenerate the PTX (CUDA 11.8's nvcc; the driver JIT-compiles it for newer GPUs):
-//   nvcc -ptx -arch=compute_80 -o runtime/testdata/busy.ptx runtime/testdata/busy.cu
+//   nvcc -ptx -arch=compute_80 -O3 -o runtime/testdata/busy.ptx runtime/testdata/busy.cu
 extern "C" __global__ void busy(float* out, long long iters) {
     float x = (float)threadIdx.x * 1e-3f;
     float y = 1.0f;
