@@ -130,6 +130,7 @@ func TestCUDASchedulesIdle(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := newStandIn(t, "cuda:0/4", name, 4, 2*time.Millisecond, 1<<18)
 			needGreen(t, s.devs)
+			needHardware(t, s.devs[0])
 			s.step(t) // warm-up
 			var steps []*StepResult
 			for range 3 {

@@ -65,6 +65,16 @@ func needGreen(tb testing.TB, ds []*CUDADevice) {
 	}
 }
 
+// needHardware skips a test whose point is how a real GPU times its work:
+// on cudaemu (scripts/build-cudaemu.sh), which runs kernels on the host's
+// cores, such times say nothing about a GPU.
+func needHardware(tb testing.TB, d *CUDADevice) {
+	tb.Helper()
+	if name := d.gpu.facts.name; strings.HasPrefix(name, "cudaemu") {
+		tb.Skipf("%s is %s: it times nothing a GPU does", d.Name(), name)
+	}
+}
+
 // busyBlocksPerSM blocks of busyThreads fill an SM once (2048 threads on Hopper and Ampere).
 const busyBlocksPerSM, busyThreads = 8, 256
 
@@ -143,6 +153,7 @@ func median(ds []time.Duration) time.Duration {
 func TestCUDAWaitMatchesKernel(t *testing.T) {
 	ds := openDevices(t, "cuda:0/2")
 	d0, d1 := ds[0], ds[1]
+	needHardware(t, d0)
 	t.Logf("%s: %s, %d SMs; %s: %s, %d SMs", d0.Name(), d0.Mode(), d0.SMs(), d1.Name(), d1.Mode(), d1.SMs())
 	k := newBusy(t, d0)
 	iters := k.calibrate(t, 20*time.Millisecond)
@@ -202,12 +213,14 @@ func TestCUDAPartitionsRunSideBySide(t *testing.T) {
 	t.Run("green partitions", func(t *testing.T) {
 		ds := openDevices(t, "cuda:0/2")
 		needGreen(t, ds)
+		needHardware(t, ds[0])
 		if r := ratio(t, newBusy(t, ds[0]), newBusy(t, ds[1])); r > 1.3 {
 			t.Errorf("two partitions took %.2f× the time of one; they should run side by side (< 1.3×)", r)
 		}
 	})
 	t.Run("plain contexts", func(t *testing.T) {
 		a, b := contextDevice(t, "ctx:a"), contextDevice(t, "ctx:b")
+		needHardware(t, a)
 		if r := ratio(t, newBusy(t, a), newBusy(t, b)); r < 1.6 {
 			t.Errorf("two contexts took %.2f× the time of one; kernels of two contexts should not overlap (> 1.6×)", r)
 		}
