@@ -5,6 +5,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -283,6 +284,13 @@ func (r *run) worker(d int) []Record {
 func guard(f func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
+			// A device's error (out of memory, a failed CUDA call) reads as
+			// itself; a bug in Go code (a runtime.Error, a string) says panic.
+			var bug goruntime.Error
+			if e, ok := p.(error); ok && !errors.As(e, &bug) {
+				err = e
+				return
+			}
 			err = fmt.Errorf("panic: %v", p)
 		}
 	}()
