@@ -9,6 +9,7 @@
 #   OUT_DIR/libcudaemu.so   the library
 #   OUT_DIR/libcuda.so.1    link to it: put OUT_DIR on LD_LIBRARY_PATH
 #   OUT_DIR/libcublas.so.13 link to it: found by baton's dlopen of cuBLAS
+#   OUT_DIR/cudaemu-selftest the emulator's own test (scripts/cudaemu/selftest.cpp)
 #
 # Settings (environment, read at run time): CUDAEMU_DEVICES (GPUs, 1),
 # CUDAEMU_SMS (SMs per GPU, 32: four partitions of 8), CUDAEMU_MEMORY_MIB (per GPU, 81920),
@@ -52,6 +53,8 @@ for f in driver block registry green cublas; do
   objs+=("$gen/$f.o")
 done
 g++ -shared -Wl,-soname,libcuda.so.1 -o "$out/libcudaemu.so" "${objs[@]}" -lpthread
+# shellcheck disable=SC2016 # $ORIGIN is for the dynamic linker, not the shell
+g++ "${flags[@]}" "$src/selftest.cpp" -L"$out" -lcudaemu -Wl,-rpath,'$ORIGIN' -o "$out/cudaemu-selftest"
 ln -sf libcudaemu.so "$out/libcuda.so.1"
 ln -sf libcudaemu.so "$out/libcublas.so.13"
 echo "build-cudaemu: $out/libcudaemu.so ($(grep -c 'CUDAEMU_KERNEL' "$gen"/*.cpp | awk -F: '{s += $2} END {print s}') kernels)"

@@ -25,6 +25,8 @@ go test -c -race -tags cuda -o "$work/runtime.test" ./runtime
 go build -tags cuda -o "$work/baton" ./cmd/baton
 emu=(env LD_LIBRARY_PATH="$work" BATON_CUBLAS="$work/libcublas.so.13")
 
+echo "== cudaemu's own test: the CUDA semantics it keeps, the misuse it catches"
+"$work/cudaemu-selftest" 2>/dev/null
 echo "== kernels/cuda on cudaemu: conformance (fp32, tf32), launches, allocator, GEMMs"
 "${emu[@]}" "$work/kernels.test" -test.count=1
 echo "== runtime's CUDA devices on cudaemu: copy paths, partitions, training against cpu:0, 1000 steps"
