@@ -28,6 +28,9 @@
 # Where one command may run 10 minutes at most, run the two halves as two
 # calls; gpu-check.txt is appended to, not replaced. Exit status: 0 when
 # every step passed, 1 otherwise (every step runs regardless).
+# GPU_CHECK_MODEL (default gpt2-124m) sets the model of peer, bench and train:
+# GPU_CHECK_MODEL=tiny with cudaemu's directory on LD_LIBRARY_PATH
+# (scripts/build-cudaemu.sh) is a dry run of the whole check without a GPU.
 # Usage: scripts/gpu-check.sh OUT_DIR [STEP...]
 set -u
 
@@ -75,6 +78,7 @@ day=$(date -u +%Y-%m-%d)
 runs=$results/$day-gpu-runs
 mkdir -p "$runs"
 data=(--data "$root" --data-limit 4194304) # the repository's own text: the machine has no Go sources
+model=${GPU_CHECK_MODEL:-gpt2-124m}
 
 failed=0
 # step NAME SECONDS LOG COMMAND...: runs COMMAND with a time limit, its output appended to LOG.
@@ -142,7 +146,7 @@ fi
 peer=$results/$day-torch-peer.csv
 if wants peer; then
   # Rows are written after each mode, so a timeout keeps the modes done.
-  step "torch peer" 150 "$out/peer.log" python3 scripts/torch_peer.py --model gpt2-124m --batch 8 --steps 10 \
+  step "torch peer" 150 "$out/peer.log" python3 scripts/torch_peer.py --model "$model" --batch 8 --steps 10 \
     --warmup-iters 3 --modes eager-fp32,eager-tf32,eager-bf16,compile-bf16 --out "$peer"
   pack
 fi
@@ -152,13 +156,13 @@ if wants bench; then
   if [ -s "$peer" ]; then
     peerflag=(--peer "$peer")
   fi
-  step "bench gpt2 cuda:0" 90 "$out/bench.log" env LD_LIBRARY_PATH="$libs" "$bin/baton" bench --devices cuda:0 \
-    --devices-max 1 --model gpt2-124m --batch 8 --schedules naive --precision fp32,tf32 --steps 5 "${data[@]}" \
-    "${peerflag[@]}" --tag gpt2-124m --out "$results"
+  step "bench $model cuda:0" 90 "$out/bench.log" env LD_LIBRARY_PATH="$libs" "$bin/baton" bench --devices cuda:0 \
+    --devices-max 1 --model "$model" --batch 8 --schedules naive --precision fp32,tf32 --steps 5 "${data[@]}" \
+    "${peerflag[@]}" --tag "$model" --out "$results"
   pack
-  step "bench gpt2 cuda:0/4" 180 "$out/bench.log" env LD_LIBRARY_PATH="$libs" "$bin/baton" bench --devices cuda:0/4 \
-    --devices-max 4 --model gpt2-124m --batch 8 --schedules naive,gpipe,1f1b,zb-h1 --microbatches 8 --precision tf32 \
-    --steps 3 "${data[@]}" --tag gpt2-124m-partitions --out "$results"
+  step "bench $model cuda:0/4" 180 "$out/bench.log" env LD_LIBRARY_PATH="$libs" "$bin/baton" bench --devices cuda:0/4 \
+    --devices-max 4 --model "$model" --batch 8 --schedules naive,gpipe,1f1b,zb-h1 --microbatches 8 --precision tf32 \
+    --steps 3 "${data[@]}" --tag "$model-partitions" --out "$results"
   pack
 fi
 
@@ -168,7 +172,7 @@ if wants train; then
     read -r devs sched m <<<"$run"
     tag=${devs//[:\/]/-}-$sched
     step "train $devs $sched" 60 "$out/train.log" env LD_LIBRARY_PATH="$libs" "$bin/baton" train --devices "$devs" \
-      --model gpt2-124m --batch 8 --schedule "$sched" --microbatches "$m" --precision tf32 --steps 30 \
+      --model "$model" --batch 8 --schedule "$sched" --microbatches "$m" --precision tf32 --steps 30 \
       --eval-batches 2 --save-every 0 --quiet "${data[@]}" --out "$work/$tag"
     mkdir -p "$runs/$tag"
     for f in summary.json trace.json timeline.svg; do

@@ -138,13 +138,20 @@ func (f *benchFlags) options(cmd *cobra.Command) (bench.Options, error) {
 		Batch: f.batch, Steps: f.steps, Data: f.data, DataLimit: f.dataLimit, Seed: 1, Command: f.command(cmd)}, nil
 }
 
-// command is the command line that reproduces the sweep: every flag given.
+// command is the command line that reproduces the sweep: every flag given but
+// --out (where the report goes does not change what it measures), with the
+// build tag of this binary.
 func (f *benchFlags) command(cmd *cobra.Command) string {
 	parts := []string{"go run ./cmd/baton bench"}
+	if runtime.CUDABuild() {
+		parts[0] = "go run -tags cuda ./cmd/baton bench"
+	}
 	cmd.Flags().Visit(func(fl *pflag.Flag) {
-		if fl.Value.Type() == "bool" {
+		switch {
+		case fl.Name == "out":
+		case fl.Value.Type() == "bool":
 			parts = append(parts, "--"+fl.Name)
-		} else {
+		default:
 			parts = append(parts, "--"+fl.Name+" "+fl.Value.String())
 		}
 	})
