@@ -133,6 +133,7 @@ struct Alloc {
     char* map = nullptr;
     size_t mapLen = 0, size = 0, rounded = 0;
     int dev = 0;
+    Ctx* ctx = nullptr;  // freed with it, as the driver frees a context's memory
 };
 
 struct Device {
@@ -271,13 +272,31 @@ void syncDevice(int dev) {
     for (Ctx* c : cs) syncCtx(c);
 }
 
-void destroyCtxStreams(Ctx* c) {
+// releaseCtx frees what a context holds, as the driver does when it destroys
+// one (or a primary context's last reference goes): its streams, events,
+// modules and memory. Handles to them are invalid afterwards, so a use after
+// that fails here as it would on a GPU. Its work is done (syncCtx) and mu held.
+void releaseCtx(Ctx* c) {
     for (auto& s : c->streams) {
         s->shutdown();
         streams.erase(s.get());
     }
     c->streams.clear();
     c->legacy->shutdown();
+    c->peers.clear();
+    for (auto it = events.begin(); it != events.end();) it = it->second->ctx == c ? events.erase(it) : std::next(it);
+    for (auto it = functions.begin(); it != functions.end();)
+        it = it->first->module->ctx == c ? functions.erase(it) : std::next(it);
+    for (auto it = modules.begin(); it != modules.end();) it = it->second->ctx == c ? modules.erase(it) : std::next(it);
+    for (auto it = allocs.begin(); it != allocs.end();) {
+        if (it->second.ctx != c) {
+            ++it;
+            continue;
+        }
+        devices[it->second.dev].used -= it->second.rounded;
+        munmap(it->second.map, it->second.mapLen);
+        it = allocs.erase(it);
+    }
 }
 
 // deviceRange checks that [p, p+n) lies in one device allocation.
@@ -400,7 +419,7 @@ CUresult destroyCtx(Ctx* c) {
     std::lock_guard<std::mutex> l(mu);
     auto it = contexts.find(c);
     if (it == contexts.end()) return say(CUDA_ERROR_INVALID_CONTEXT, "destroying a context that does not exist");
-    destroyCtxStreams(c);
+    releaseCtx(c);
     for (auto& o : contexts) o.first->peers.erase(c);
     for (auto& d : devices)
         if (d.primary) d.primary->peers.erase(c);
@@ -494,6 +513,8 @@ CUresult CUDAAPI cuDevicePrimaryCtxRetain(CUcontext* out, CUdevice d) {
     if (!dev.primary) {
         dev.primary = std::make_unique<Ctx>();
         initCtx(dev.primary.get(), d, numSMs(), false);
+    } else if (dev.primaryRefs == 0) {
+        dev.primary->legacy = newStream(dev.primary.get(), true);  // made again, under the same handle
     }
     dev.primaryRefs++;
     *out = reinterpret_cast<CUcontext>(dev.primary.get());
@@ -501,10 +522,20 @@ CUresult CUDAAPI cuDevicePrimaryCtxRetain(CUcontext* out, CUdevice d) {
 }
 
 CUresult CUDAAPI cuDevicePrimaryCtxRelease(CUdevice d) {
-    std::lock_guard<std::mutex> l(mu);
     if (!validDevice(d)) return CUDA_ERROR_INVALID_DEVICE;
-    if (devices[d].primaryRefs == 0) return say(CUDA_ERROR_INVALID_CONTEXT, "cuDevicePrimaryCtxRelease: not retained");
-    devices[d].primaryRefs--;
+    Ctx* c;
+    {
+        std::lock_guard<std::mutex> l(mu);
+        if (devices[d].primaryRefs == 0) return say(CUDA_ERROR_INVALID_CONTEXT, "cuDevicePrimaryCtxRelease: not retained");
+        c = devices[d].primary.get();
+        if (devices[d].primaryRefs > 1) {
+            devices[d].primaryRefs--;
+            return CUDA_SUCCESS;
+        }
+    }
+    syncCtx(c);
+    std::lock_guard<std::mutex> l(mu);
+    if (--devices[d].primaryRefs == 0) releaseCtx(c);  // the last reference: the context goes
     return CUDA_SUCCESS;
 }
 
@@ -623,6 +654,7 @@ CUresult CUDAAPI cuMemAlloc(CUdeviceptr* out, size_t n) {
     a.size = n;
     a.rounded = rounded;
     a.dev = c->dev;
+    a.ctx = c;
     allocs[reinterpret_cast<uintptr_t>(p)] = a;
     d.used += rounded;
     *out = reinterpret_cast<CUdeviceptr>(p);
@@ -875,8 +907,9 @@ CUresult CUDAAPI cuEventElapsedTime(float* ms, CUevent a, CUevent b) {
     if (r != CUDA_SUCCESS) return r;
     {
         std::lock_guard<std::mutex> l(mu);
-        if ((events[reinterpret_cast<Event*>(a)]->flags | events[reinterpret_cast<Event*>(b)]->flags) & CU_EVENT_DISABLE_TIMING)
-            return CUDA_ERROR_INVALID_HANDLE;
+        auto ea = events.find(reinterpret_cast<Event*>(a)), eb = events.find(reinterpret_cast<Event*>(b));
+        if (ea == events.end() || eb == events.end()) return CUDA_ERROR_INVALID_HANDLE;
+        if ((ea->second->flags | eb->second->flags) & CU_EVENT_DISABLE_TIMING) return CUDA_ERROR_INVALID_HANDLE;
     }
     if (!ma || !mb) return CUDA_ERROR_INVALID_HANDLE;
     if (!ma->reached() || !mb->reached()) return CUDA_ERROR_NOT_READY;

@@ -224,7 +224,9 @@ void semantics() {
     expect(launch("k_write", 1, 32, nullptr, {&out, &zero}) == CUDA_ERROR_INVALID_HANDLE,
            "a kernel of a module loaded in another context is refused");
     expect(cuEventRecord(e, nullptr) == CUDA_ERROR_INVALID_HANDLE, "an event is recorded only in its own context");
+    CUdeviceptr owned = alloc(64);
     must(cuCtxDestroy(other), "cuCtxDestroy");
+    expect(cuMemFree(owned) == CUDA_ERROR_INVALID_VALUE, "a destroyed context's memory went with it");
 }
 
 // misuse runs one case that must kill the process.
