@@ -157,24 +157,24 @@ func (t *Trainer) open(ck *model.Checkpoint) (*Trainer, error) {
 	if t.devs, err = ParseDevices(cfg.Devices); err != nil {
 		return nil, err
 	}
-	err = guard(func() error { // a device out of memory panics inside its Ops
-		t.stages, err = NewStages(t.devs, plan, mbB, cfg.Context)
-		return err
+	err = guard(func() error { // a device's failure (out of memory) panics inside its Ops
+		if t.stages, err = NewStages(t.devs, plan, mbB, cfg.Context); err != nil {
+			return err
+		}
+		if ck != nil {
+			if err := scatter(t.stages, ck); err != nil {
+				return fmt.Errorf("--resume: %w", err)
+			}
+			return nil
+		}
+		for _, st := range t.stages {
+			st.Stack.Init(t.cfg.Seed)
+		}
+		return nil
 	})
 	if err != nil {
 		t.Close()
 		return nil, err
-	}
-	for _, st := range t.stages {
-		if ck == nil {
-			st.Stack.Init(t.cfg.Seed)
-		}
-	}
-	if ck != nil {
-		if err := scatter(t.stages, ck); err != nil {
-			t.Close()
-			return nil, fmt.Errorf("--resume: %w", err)
-		}
 	}
 	lowered := Lower(sched)
 	if err := Validate(lowered); err != nil {
@@ -356,7 +356,12 @@ func (t *Trainer) evaluate(in *StepInput) (float64, error) {
 }
 
 func (t *Trainer) save(step int) error {
-	ck, err := gather(t.stages, t.cfg.Model, TrainState{Step: step, Seed: t.cfg.Seed, Preset: t.cfg.Preset})
+	var ck *model.Checkpoint
+	err := guard(func() error { // reading the parameters back may fail on a device
+		var err error
+		ck, err = gather(t.stages, t.cfg.Model, TrainState{Step: step, Seed: t.cfg.Seed, Preset: t.cfg.Preset})
+		return err
+	})
 	if err != nil {
 		return err
 	}
