@@ -49,4 +49,28 @@ train() {
 train partitions "" --devices cuda:0/2 --schedule zb-h1
 train peer-tf32 "CUDAEMU_DEVICES=2" --devices cuda:0,cuda:1 --precision tf32
 train staged "CUDAEMU_DEVICES=2 CUDAEMU_PEER=0" --devices cuda:0,cuda:1
+echo "== every driver call baton makes, failed once at a time: one clear error, never a crash"
+# CUDAEMU_FAIL=NAME:N fails the Nth call of NAME. A run must then end with
+# exit status 1 and a "baton: ..." line, or succeed (NAME called fewer than N
+# times); a panic trace, a fatal error or a signal is a defect.
+faults=0
+for call in cuMemAlloc cuMemHostAlloc cuStreamCreate cuEventCreate cuEventRecord cuStreamWaitEvent \
+  cuStreamSynchronize cuModuleLoadData cuLaunchKernel cuMemcpyPeerAsync cuMemcpyHtoDAsync cuMemcpyDtoHAsync \
+  cuMemcpyDtoDAsync; do
+  for n in 1 3 10 30 100 300 1000; do
+    rc=0
+    "${emu[@]}" CUDAEMU_FAIL="$call:$n" "$work/baton" train --quiet --model tiny --devices cuda:0/2 --steps 2 --batch 4 \
+      --microbatches 2 --eval-every 1 --eval-batches 1 --out "$out/fault" --overwrite >/dev/null 2>"$out/fault.err" || rc=$?
+    if { [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; } || grep -qE '^(panic|fatal error|goroutine |SIG)' "$out/fault.err" ||
+      { [ "$rc" -eq 1 ] && ! grep -q '^baton: ' "$out/fault.err"; }; then
+      echo "$call:$n: exit $rc"
+      cat "$out/fault.err"
+      faults=$((faults + 1))
+    fi
+  done
+done
+if [ "$faults" -ne 0 ]; then
+  echo "cuda-emulated: $faults injected failures were not handled"
+  exit 1
+fi
 echo "cuda-emulated: passed"

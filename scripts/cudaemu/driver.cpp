@@ -183,6 +183,22 @@ int numDevices() { return (int)envLong("CUDAEMU_DEVICES", 1); }
 int numSMs() { return (int)envLong("CUDAEMU_SMS", 32); }
 size_t totalMemory() { return (size_t)envLong("CUDAEMU_MEMORY_MIB", 80 << 10) << 20; }
 
+// injected fails the Nth call of one entry point, when CUDAEMU_FAIL=NAME:N is
+// set, with the error a GPU would give it (out of memory for allocations):
+// how baton copes with each failure can then be tested without a GPU.
+CUresult injected(const char* name) {
+    static const char* spec = getenv("CUDAEMU_FAIL");
+    static std::atomic<long> calls{0};
+    if (!spec || !*spec) return CUDA_SUCCESS;
+    const char* colon = strchr(spec, ':');
+    if (!colon || strncmp(spec, name, colon - spec) != 0 || name[colon - spec] != 0) return CUDA_SUCCESS;
+    if (++calls != strtol(colon + 1, nullptr, 10)) return CUDA_SUCCESS;
+    fprintf(stderr, "cudaemu: CUDAEMU_FAIL: failing call %ld of %s\n", calls.load(), name);
+    if (strstr(name, "Alloc")) return CUDA_ERROR_OUT_OF_MEMORY;
+    if (strstr(name, "Launch")) return CUDA_ERROR_LAUNCH_FAILED;
+    return CUDA_ERROR_UNKNOWN;
+}
+
 // say writes one line on stderr; the driver's error code goes back to the caller.
 CUresult say(CUresult r, const char* fmt, ...) {
     fprintf(stderr, "cudaemu: ");
@@ -321,6 +337,7 @@ bool pinnedRange(const void* h, size_t n) {
 // pageable memory return when done, as the driver's do.
 CUresult copyAsync(const char* op, uintptr_t dst, bool dstDevice, uintptr_t src, bool srcDevice, size_t n, CUstream h,
                    bool sync) {
+    if (CUresult r = injected(op)) return r;
     std::shared_ptr<Stream> s;
     Ctx* c;
     uint64_t seq;
@@ -540,6 +557,7 @@ CUresult CUDAAPI cuDevicePrimaryCtxRelease(CUdevice d) {
 }
 
 CUresult CUDAAPI cuCtxCreate(CUcontext* out, unsigned int flags, CUdevice d) {
+    if (CUresult r = injected("cuCtxCreate")) return r;
     (void)flags;
     std::lock_guard<std::mutex> l(mu);
     if (!validDevice(d)) return CUDA_ERROR_INVALID_DEVICE;
@@ -630,6 +648,7 @@ CUresult CUDAAPI cuMemGetInfo(size_t* free, size_t* total) {
 }
 
 CUresult CUDAAPI cuMemAlloc(CUdeviceptr* out, size_t n) {
+    if (CUresult r = injected("cuMemAlloc")) return r;
     std::lock_guard<std::mutex> l(mu);
     Ctx* c = current();
     if (!c) return say(CUDA_ERROR_INVALID_CONTEXT, "cuMemAlloc(%zu): no current context", n);
@@ -688,6 +707,7 @@ CUresult CUDAAPI cuMemFree(CUdeviceptr p) {
 }
 
 CUresult CUDAAPI cuMemHostAlloc(void** out, size_t n, unsigned int flags) {
+    if (CUresult r = injected("cuMemHostAlloc")) return r;
     (void)flags;
     void* p = aligned_alloc(4096, (n + 4095) / 4096 * 4096);
     if (!p) return CUDA_ERROR_OUT_OF_MEMORY;
@@ -754,6 +774,7 @@ CUresult CUDAAPI cuMemsetD8(CUdeviceptr dst, unsigned char v, size_t n) {
 }
 
 CUresult CUDAAPI cuStreamCreate(CUstream* out, unsigned int flags) {
+    if (CUresult r = injected("cuStreamCreate")) return r;
     std::lock_guard<std::mutex> l(mu);
     Ctx* c = current();
     if (!c) return say(CUDA_ERROR_INVALID_CONTEXT, "cuStreamCreate: no current context");
@@ -802,6 +823,7 @@ static std::shared_ptr<Stream> streamOf(CUstream h, const char* op) {
 }
 
 CUresult CUDAAPI cuStreamSynchronize(CUstream h) {
+    if (CUresult r = injected("cuStreamSynchronize")) return r;
     auto s = streamOf(h, "cuStreamSynchronize");
     if (!s) return CUDA_ERROR_INVALID_HANDLE;
     s->waitFor(s->tail());
@@ -816,6 +838,7 @@ CUresult CUDAAPI cuStreamQuery(CUstream h) {
 }
 
 CUresult CUDAAPI cuStreamWaitEvent(CUstream h, CUevent e, unsigned int flags) {
+    if (CUresult r = injected("cuStreamWaitEvent")) return r;
     if (flags != 0) return CUDA_ERROR_INVALID_VALUE;
     std::lock_guard<std::mutex> l(mu);
     Ctx* c = current();
@@ -837,6 +860,7 @@ CUresult CUDAAPI cuStreamWaitEvent(CUstream h, CUevent e, unsigned int flags) {
 }
 
 CUresult CUDAAPI cuEventCreate(CUevent* out, unsigned int flags) {
+    if (CUresult r = injected("cuEventCreate")) return r;
     std::lock_guard<std::mutex> l(mu);
     Ctx* c = current();
     if (!c) return say(CUDA_ERROR_INVALID_CONTEXT, "cuEventCreate: no current context");
@@ -856,6 +880,7 @@ CUresult CUDAAPI cuEventDestroy(CUevent h) {
 }
 
 CUresult CUDAAPI cuEventRecord(CUevent h, CUstream sh) {
+    if (CUresult r = injected("cuEventRecord")) return r;
     std::lock_guard<std::mutex> l(mu);
     auto ev = events.find(reinterpret_cast<Event*>(h));
     if (ev == events.end()) return say(CUDA_ERROR_INVALID_HANDLE, "cuEventRecord: %p is not an event", (void*)h);
@@ -918,6 +943,7 @@ CUresult CUDAAPI cuEventElapsedTime(float* ms, CUevent a, CUevent b) {
 }
 
 CUresult CUDAAPI cuModuleLoadData(CUmodule* out, const void* image) {
+    if (CUresult r = injected("cuModuleLoadData")) return r;
     std::lock_guard<std::mutex> l(mu);
     Ctx* c = current();
     if (!c) return say(CUDA_ERROR_INVALID_CONTEXT, "cuModuleLoadData: no current context");
@@ -976,6 +1002,7 @@ CUresult CUDAAPI cuFuncSetAttribute(CUfunction h, CUfunction_attribute a, int v)
 
 CUresult CUDAAPI cuLaunchKernel(CUfunction h, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                                 unsigned shared, CUstream sh, void** params, void** extra) {
+    if (CUresult r = injected("cuLaunchKernel")) return r;
     std::lock_guard<std::mutex> l(mu);
     auto it = functions.find(reinterpret_cast<Function*>(h));
     if (it == functions.end()) return say(CUDA_ERROR_INVALID_HANDLE, "cuLaunchKernel: %p is not a function", (void*)h);
@@ -1025,6 +1052,8 @@ CUresult CUDAAPI cuGetErrorName(CUresult r, const char** s) {
         NAME(CUDA_ERROR_PEER_ACCESS_UNSUPPORTED)
         NAME(CUDA_ERROR_PEER_ACCESS_ALREADY_ENABLED)
         NAME(CUDA_ERROR_NOT_SUPPORTED)
+        NAME(CUDA_ERROR_LAUNCH_FAILED)
+        NAME(CUDA_ERROR_UNKNOWN)
 #undef NAME
     default: return CUDA_ERROR_INVALID_VALUE;
     }
