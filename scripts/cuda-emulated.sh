@@ -49,6 +49,17 @@ train() {
 train partitions "" --devices cuda:0/2 --schedule zb-h1
 train peer-tf32 "CUDAEMU_DEVICES=2" --devices cuda:0,cuda:1 --precision tf32
 train staged "CUDAEMU_DEVICES=2 CUDAEMU_PEER=0" --devices cuda:0,cuda:1
+echo "== driver calls per step (tiny on cuda:0/2, 2 micro-batches): 8 steps less 4"
+for n in 4 8; do
+  train "steps$n" "CUDAEMU_STATS=$out/stats$n" --devices cuda:0/2 --steps "$n" --eval-every 1000 >/dev/null
+done
+join "$out/stats4" "$out/stats8" | awk '{printf "  %-22s %7.1f\n", $1, ($3 - $2) / 4}' | tee "$out/per-step"
+# The step loop allocates nothing (the caching allocator) and reads back one
+# buffer of losses plus one of gradient sums of squares per stage: 3 copies.
+awk '$1 ~ /^(cuMemAlloc|cuMemHostAlloc|cuStreamCreate|cuModuleLoadData)$/ && $2 != 0 { print "per step: " $0; bad = 1 }
+     $1 == "cuMemcpyDtoHAsync" && $2 != 3 { print "per step: " $0 " (want 3)"; bad = 1 }
+     END { exit bad }' "$out/per-step"
+
 echo "== every driver call baton makes, failed once at a time: one clear error, never a crash"
 # CUDAEMU_FAIL=NAME:N fails the Nth call of NAME. A run must then end with
 # exit status 1 and a "baton: ..." line, or succeed (NAME called fewer than N

@@ -183,20 +183,45 @@ int numDevices() { return (int)envLong("CUDAEMU_DEVICES", 1); }
 int numSMs() { return (int)envLong("CUDAEMU_SMS", 32); }
 size_t totalMemory() { return (size_t)envLong("CUDAEMU_MEMORY_MIB", 80 << 10) << 20; }
 
-// injected fails the Nth call of one entry point, when CUDAEMU_FAIL=NAME:N is
-// set, with the error a GPU would give it (out of memory for allocations):
-// how baton copes with each failure can then be tested without a GPU.
-CUresult injected(const char* name) {
+// enter counts a call of a driver entry point, for CUDAEMU_STATS, and fails
+// the Nth call of one of them when CUDAEMU_FAIL=NAME:N is set, with the error
+// a GPU would give it (out of memory for allocations): how baton copes with
+// each failure can then be tested without a GPU.
+std::mutex statsMu;
+std::map<std::string, long>& callCounts = *new std::map<std::string, long>;
+
+CUresult enter(const char* name) {
+    long calls;
+    {
+        std::lock_guard<std::mutex> l(statsMu);
+        calls = ++callCounts[name];
+    }
     static const char* spec = getenv("CUDAEMU_FAIL");
-    static std::atomic<long> calls{0};
     if (!spec || !*spec) return CUDA_SUCCESS;
     const char* colon = strchr(spec, ':');
     if (!colon || strncmp(spec, name, colon - spec) != 0 || name[colon - spec] != 0) return CUDA_SUCCESS;
-    if (++calls != strtol(colon + 1, nullptr, 10)) return CUDA_SUCCESS;
-    fprintf(stderr, "cudaemu: CUDAEMU_FAIL: failing call %ld of %s\n", calls.load(), name);
+    if (calls != strtol(colon + 1, nullptr, 10)) return CUDA_SUCCESS;
+    fprintf(stderr, "cudaemu: CUDAEMU_FAIL: failing call %ld of %s\n", calls, name);
     if (strstr(name, "Alloc")) return CUDA_ERROR_OUT_OF_MEMORY;
     if (strstr(name, "Launch")) return CUDA_ERROR_LAUNCH_FAILED;
     return CUDA_ERROR_UNKNOWN;
+}
+
+// writeStats writes the calls counted so far to $CUDAEMU_STATS, one "name
+// count" line each: when a context goes, since a Go program exits without
+// running the library's destructors.
+void writeStats() {
+    const char* path = getenv("CUDAEMU_STATS");
+    if (!path || !*path) return;
+    std::string tmp = std::string(path) + ".tmp";
+    FILE* f = fopen(tmp.c_str(), "w");
+    if (!f) return;
+    {
+        std::lock_guard<std::mutex> l(statsMu);
+        for (auto& c : callCounts) fprintf(f, "%s %ld\n", c.first.c_str(), c.second);
+    }
+    fclose(f);
+    rename(tmp.c_str(), path);
 }
 
 // say writes one line on stderr; the driver's error code goes back to the caller.
@@ -337,7 +362,7 @@ bool pinnedRange(const void* h, size_t n) {
 // pageable memory return when done, as the driver's do.
 CUresult copyAsync(const char* op, uintptr_t dst, bool dstDevice, uintptr_t src, bool srcDevice, size_t n, CUstream h,
                    bool sync) {
-    if (CUresult r = injected(op)) return r;
+    if (CUresult r = enter(op)) return r;
     std::shared_ptr<Stream> s;
     Ctx* c;
     uint64_t seq;
@@ -368,6 +393,7 @@ CUresult copyAsync(const char* op, uintptr_t dst, bool dstDevice, uintptr_t src,
 
 CUresult memsetAsync(const char* op, uintptr_t dst, size_t width, size_t height, size_t pitch, unsigned elem, uint32_t value,
                 CUstream h, bool sync) {
+    if (CUresult r = enter(op)) return r;
     std::shared_ptr<Stream> s;
     uint64_t seq;
     {
@@ -443,6 +469,7 @@ CUresult destroyCtx(Ctx* c) {
     contexts.erase(it);
     for (auto& e : ctxStack)
         if (e == c) e = nullptr;
+    writeStats();
     return CUDA_SUCCESS;
 }
 
@@ -553,11 +580,12 @@ CUresult CUDAAPI cuDevicePrimaryCtxRelease(CUdevice d) {
     syncCtx(c);
     std::lock_guard<std::mutex> l(mu);
     if (--devices[d].primaryRefs == 0) releaseCtx(c);  // the last reference: the context goes
+    writeStats();
     return CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuCtxCreate(CUcontext* out, unsigned int flags, CUdevice d) {
-    if (CUresult r = injected("cuCtxCreate")) return r;
+    if (CUresult r = enter("cuCtxCreate")) return r;
     (void)flags;
     std::lock_guard<std::mutex> l(mu);
     if (!validDevice(d)) return CUDA_ERROR_INVALID_DEVICE;
@@ -619,6 +647,7 @@ CUresult CUDAAPI cuCtxGetDevice(CUdevice* d) {
 }
 
 CUresult CUDAAPI cuCtxSynchronize(void) {
+    if (CUresult r = enter("cuCtxSynchronize")) return r;
     Ctx* c = current();
     if (!c) return CUDA_ERROR_INVALID_CONTEXT;
     syncCtx(c);
@@ -648,7 +677,7 @@ CUresult CUDAAPI cuMemGetInfo(size_t* free, size_t* total) {
 }
 
 CUresult CUDAAPI cuMemAlloc(CUdeviceptr* out, size_t n) {
-    if (CUresult r = injected("cuMemAlloc")) return r;
+    if (CUresult r = enter("cuMemAlloc")) return r;
     std::lock_guard<std::mutex> l(mu);
     Ctx* c = current();
     if (!c) return say(CUDA_ERROR_INVALID_CONTEXT, "cuMemAlloc(%zu): no current context", n);
@@ -681,6 +710,7 @@ CUresult CUDAAPI cuMemAlloc(CUdeviceptr* out, size_t n) {
 }
 
 CUresult CUDAAPI cuMemFree(CUdeviceptr p) {
+    if (CUresult r = enter("cuMemFree")) return r;
     int dev;
     {
         std::lock_guard<std::mutex> l(mu);
@@ -707,7 +737,7 @@ CUresult CUDAAPI cuMemFree(CUdeviceptr p) {
 }
 
 CUresult CUDAAPI cuMemHostAlloc(void** out, size_t n, unsigned int flags) {
-    if (CUresult r = injected("cuMemHostAlloc")) return r;
+    if (CUresult r = enter("cuMemHostAlloc")) return r;
     (void)flags;
     void* p = aligned_alloc(4096, (n + 4095) / 4096 * 4096);
     if (!p) return CUDA_ERROR_OUT_OF_MEMORY;
@@ -774,7 +804,7 @@ CUresult CUDAAPI cuMemsetD8(CUdeviceptr dst, unsigned char v, size_t n) {
 }
 
 CUresult CUDAAPI cuStreamCreate(CUstream* out, unsigned int flags) {
-    if (CUresult r = injected("cuStreamCreate")) return r;
+    if (CUresult r = enter("cuStreamCreate")) return r;
     std::lock_guard<std::mutex> l(mu);
     Ctx* c = current();
     if (!c) return say(CUDA_ERROR_INVALID_CONTEXT, "cuStreamCreate: no current context");
@@ -823,7 +853,7 @@ static std::shared_ptr<Stream> streamOf(CUstream h, const char* op) {
 }
 
 CUresult CUDAAPI cuStreamSynchronize(CUstream h) {
-    if (CUresult r = injected("cuStreamSynchronize")) return r;
+    if (CUresult r = enter("cuStreamSynchronize")) return r;
     auto s = streamOf(h, "cuStreamSynchronize");
     if (!s) return CUDA_ERROR_INVALID_HANDLE;
     s->waitFor(s->tail());
@@ -838,7 +868,7 @@ CUresult CUDAAPI cuStreamQuery(CUstream h) {
 }
 
 CUresult CUDAAPI cuStreamWaitEvent(CUstream h, CUevent e, unsigned int flags) {
-    if (CUresult r = injected("cuStreamWaitEvent")) return r;
+    if (CUresult r = enter("cuStreamWaitEvent")) return r;
     if (flags != 0) return CUDA_ERROR_INVALID_VALUE;
     std::lock_guard<std::mutex> l(mu);
     Ctx* c = current();
@@ -860,7 +890,7 @@ CUresult CUDAAPI cuStreamWaitEvent(CUstream h, CUevent e, unsigned int flags) {
 }
 
 CUresult CUDAAPI cuEventCreate(CUevent* out, unsigned int flags) {
-    if (CUresult r = injected("cuEventCreate")) return r;
+    if (CUresult r = enter("cuEventCreate")) return r;
     std::lock_guard<std::mutex> l(mu);
     Ctx* c = current();
     if (!c) return say(CUDA_ERROR_INVALID_CONTEXT, "cuEventCreate: no current context");
@@ -880,7 +910,7 @@ CUresult CUDAAPI cuEventDestroy(CUevent h) {
 }
 
 CUresult CUDAAPI cuEventRecord(CUevent h, CUstream sh) {
-    if (CUresult r = injected("cuEventRecord")) return r;
+    if (CUresult r = enter("cuEventRecord")) return r;
     std::lock_guard<std::mutex> l(mu);
     auto ev = events.find(reinterpret_cast<Event*>(h));
     if (ev == events.end()) return say(CUDA_ERROR_INVALID_HANDLE, "cuEventRecord: %p is not an event", (void*)h);
@@ -910,6 +940,7 @@ static std::shared_ptr<Mark> markOf(CUevent h, CUresult* r) {
 }
 
 CUresult CUDAAPI cuEventQuery(CUevent h) {
+    if (CUresult r = enter("cuEventQuery")) return r;
     CUresult r;
     auto m = markOf(h, &r);
     if (r != CUDA_SUCCESS || !m) return r;
@@ -917,6 +948,7 @@ CUresult CUDAAPI cuEventQuery(CUevent h) {
 }
 
 CUresult CUDAAPI cuEventSynchronize(CUevent h) {
+    if (CUresult r = enter("cuEventSynchronize")) return r;
     CUresult r;
     auto m = markOf(h, &r);
     if (r != CUDA_SUCCESS || !m) return r;
@@ -925,6 +957,7 @@ CUresult CUDAAPI cuEventSynchronize(CUevent h) {
 }
 
 CUresult CUDAAPI cuEventElapsedTime(float* ms, CUevent a, CUevent b) {
+    if (CUresult r = enter("cuEventElapsedTime")) return r;
     CUresult r;
     auto ma = markOf(a, &r);
     if (r != CUDA_SUCCESS) return r;
@@ -943,7 +976,7 @@ CUresult CUDAAPI cuEventElapsedTime(float* ms, CUevent a, CUevent b) {
 }
 
 CUresult CUDAAPI cuModuleLoadData(CUmodule* out, const void* image) {
-    if (CUresult r = injected("cuModuleLoadData")) return r;
+    if (CUresult r = enter("cuModuleLoadData")) return r;
     std::lock_guard<std::mutex> l(mu);
     Ctx* c = current();
     if (!c) return say(CUDA_ERROR_INVALID_CONTEXT, "cuModuleLoadData: no current context");
@@ -1002,7 +1035,7 @@ CUresult CUDAAPI cuFuncSetAttribute(CUfunction h, CUfunction_attribute a, int v)
 
 CUresult CUDAAPI cuLaunchKernel(CUfunction h, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                                 unsigned shared, CUstream sh, void** params, void** extra) {
-    if (CUresult r = injected("cuLaunchKernel")) return r;
+    if (CUresult r = enter("cuLaunchKernel")) return r;
     std::lock_guard<std::mutex> l(mu);
     auto it = functions.find(reinterpret_cast<Function*>(h));
     if (it == functions.end()) return say(CUDA_ERROR_INVALID_HANDLE, "cuLaunchKernel: %p is not a function", (void*)h);
