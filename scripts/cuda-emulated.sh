@@ -32,6 +32,9 @@ echo "== kernels/cuda on cudaemu: conformance (fp32, tf32), launches, allocator,
 echo "== runtime's CUDA devices on cudaemu: copy paths, partitions, training against cpu:0, 1000 steps"
 "${emu[@]}" "$work/runtime.test" -test.count=1 -test.run 'CUDA' -test.v | grep -E '^(--- |PASS|FAIL|ok)' | grep -v '^    '
 
+echo "== the CLI's and the benchmark's tests in the CUDA build, on cudaemu"
+"${emu[@]}" go test -count=1 -tags cuda ./cmd/... ./bench/...
+
 echo "== baton train on cudaemu"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
