@@ -260,13 +260,33 @@ void initCtx(Ctx* c, int dev, unsigned sms, bool green) {
     c->legacy = newStream(c, true);
 }
 
-// resolve maps a stream handle, within ctx c, to its queue; nullptr if it is
-// not a stream of c.
-std::shared_ptr<Stream> resolve(Ctx* c, CUstream h) {
-    if (h == nullptr || h == CU_STREAM_LEGACY || h == CU_STREAM_PER_THREAD) return c->legacy;
+bool isDefault(CUstream h) { return h == nullptr || h == CU_STREAM_LEGACY || h == CU_STREAM_PER_THREAD; }
+
+// anyStream maps a stream handle to its queue: a default handle to c's
+// legacy stream (none when c is null), any other to the stream made under it,
+// of whichever context; nullptr if there is none.
+std::shared_ptr<Stream> anyStream(Ctx* c, CUstream h) {
+    if (isDefault(h)) return c ? c->legacy : nullptr;
     auto it = streams.find(reinterpret_cast<Stream*>(h));
-    if (it == streams.end() || it->second->ctx != c) return nullptr;
-    return it->second;
+    return it == streams.end() ? nullptr : it->second;
+}
+
+// resolve is anyStream for a stream that must belong to c.
+std::shared_ptr<Stream> resolve(Ctx* c, CUstream h) {
+    auto s = anyStream(c, h);
+    return s && s->ctx == c ? s : nullptr;
+}
+
+// currentStream finds the current context and its stream h for op, which
+// work is about to be enqueued on; it says why and returns the driver's
+// error when either is missing. mu is held.
+CUresult currentStream(const std::string& op, CUstream h, Ctx** c, std::shared_ptr<Stream>* s) {
+    *c = current();
+    if (!*c) return say(CUDA_ERROR_INVALID_CONTEXT, "%s: no current context", op.c_str());
+    *s = resolve(*c, h);
+    if (!*s)
+        return say(CUDA_ERROR_INVALID_HANDLE, "%s: stream %p is not a stream of the current context", op.c_str(), (void*)h);
+    return CUDA_SUCCESS;
 }
 
 // The waits that give the legacy default stream its meaning: work on it waits
@@ -368,10 +388,7 @@ CUresult copyAsync(const char* op, uintptr_t dst, bool dstDevice, uintptr_t src,
     uint64_t seq;
     {
         std::lock_guard<std::mutex> l(mu);
-        c = current();
-        if (!c) return say(CUDA_ERROR_INVALID_CONTEXT, "%s: no current context", op);
-        s = resolve(c, h);
-        if (!s) return say(CUDA_ERROR_INVALID_HANDLE, "%s: stream %p is not a stream of the current context", op, (void*)h);
+        if (CUresult r = currentStream(op, h, &c, &s)) return r;
         if (dstDevice && !deviceRange(dst, n))
             return say(CUDA_ERROR_INVALID_VALUE, "%s: destination [%#lx, +%zu) is not inside one device allocation", op,
                        (unsigned long)dst, n);
@@ -398,10 +415,8 @@ CUresult memsetAsync(const char* op, uintptr_t dst, size_t width, size_t height,
     uint64_t seq;
     {
         std::lock_guard<std::mutex> l(mu);
-        Ctx* c = current();
-        if (!c) return say(CUDA_ERROR_INVALID_CONTEXT, "%s: no current context", op);
-        s = resolve(c, h);
-        if (!s) return say(CUDA_ERROR_INVALID_HANDLE, "%s: stream %p is not a stream of the current context", op, (void*)h);
+        Ctx* c;
+        if (CUresult r = currentStream(op, h, &c, &s)) return r;
         if (height > 0 && width > 0) {
             if (height > 1 && pitch < width * elem) return say(CUDA_ERROR_INVALID_VALUE, "%s: pitch %zu < width", op, pitch);
             if (!deviceRange(dst, (height - 1) * pitch + width * elem))
@@ -439,10 +454,9 @@ bool entryOf(const std::string& ptx, const char* name, unsigned* maxThreads) {
 
 CUresult enqueue(CUstream h, std::function<void()> work) {
     std::lock_guard<std::mutex> l(mu);
-    Ctx* c = current();
-    if (!c) return say(CUDA_ERROR_INVALID_CONTEXT, "work enqueued with no current context");
-    auto s = resolve(c, h);
-    if (!s) return say(CUDA_ERROR_INVALID_HANDLE, "stream %p is not a stream of the current context", (void*)h);
+    Ctx* c;
+    std::shared_ptr<Stream> s;
+    if (CUresult r = currentStream("cuBLAS", h, &c, &s)) return r;
     push(c, s, std::move(work));
     return CUDA_SUCCESS;
 }
@@ -836,20 +850,10 @@ CUresult CUDAAPI cuStreamDestroy(CUstream h) {
 
 static std::shared_ptr<Stream> streamOf(CUstream h, const char* op) {
     std::lock_guard<std::mutex> l(mu);
-    Ctx* c = current();
-    if (h == nullptr || h == CU_STREAM_LEGACY || h == CU_STREAM_PER_THREAD) {
-        if (!c) {
-            say(CUDA_ERROR_INVALID_CONTEXT, "%s: the default stream with no current context", op);
-            return nullptr;
-        }
-        return c->legacy;
-    }
-    auto it = streams.find(reinterpret_cast<Stream*>(h));
-    if (it == streams.end()) {
-        say(CUDA_ERROR_INVALID_HANDLE, "%s(%p): not a stream", op, (void*)h);
-        return nullptr;
-    }
-    return it->second;
+    auto s = anyStream(current(), h);
+    if (!s && isDefault(h)) say(CUDA_ERROR_INVALID_CONTEXT, "%s: the default stream with no current context", op);
+    if (!s && !isDefault(h)) say(CUDA_ERROR_INVALID_HANDLE, "%s(%p): not a stream", op, (void*)h);
+    return s;
 }
 
 CUresult CUDAAPI cuStreamSynchronize(CUstream h) {
@@ -875,14 +879,8 @@ CUresult CUDAAPI cuStreamWaitEvent(CUstream h, CUevent e, unsigned int flags) {
     if (!c) return say(CUDA_ERROR_INVALID_CONTEXT, "cuStreamWaitEvent: no current context");
     auto ev = events.find(reinterpret_cast<Event*>(e));
     if (ev == events.end()) return say(CUDA_ERROR_INVALID_HANDLE, "cuStreamWaitEvent: %p is not an event", (void*)e);
-    std::shared_ptr<Stream> s;
-    if (h == nullptr || h == CU_STREAM_LEGACY || h == CU_STREAM_PER_THREAD) {
-        s = c->legacy;
-    } else {
-        auto it = streams.find(reinterpret_cast<Stream*>(h));
-        if (it == streams.end()) return say(CUDA_ERROR_INVALID_HANDLE, "cuStreamWaitEvent: %p is not a stream", (void*)h);
-        s = it->second;
-    }
+    auto s = anyStream(c, h);  // the stream may be another context's
+    if (!s) return say(CUDA_ERROR_INVALID_HANDLE, "cuStreamWaitEvent: %p is not a stream", (void*)h);
     auto m = ev->second->mark;
     if (!m) return CUDA_SUCCESS;  // never recorded: nothing to wait for
     push(s->ctx, s, [m] { m->stream->waitFor(m->seq); });
@@ -915,10 +913,9 @@ CUresult CUDAAPI cuEventRecord(CUevent h, CUstream sh) {
     auto ev = events.find(reinterpret_cast<Event*>(h));
     if (ev == events.end()) return say(CUDA_ERROR_INVALID_HANDLE, "cuEventRecord: %p is not an event", (void*)h);
     Event* e = ev->second.get();
-    Ctx* c = current();
-    if (!c) return say(CUDA_ERROR_INVALID_CONTEXT, "cuEventRecord: no current context");
-    auto s = resolve(c, sh);
-    if (!s) return say(CUDA_ERROR_INVALID_HANDLE, "cuEventRecord: stream %p is not a stream of the current context", (void*)sh);
+    Ctx* c;
+    std::shared_ptr<Stream> s;
+    if (CUresult r = currentStream("cuEventRecord", sh, &c, &s)) return r;
     if (e->ctx != s->ctx)
         return say(CUDA_ERROR_INVALID_HANDLE, "cuEventRecord: the event and the stream belong to different contexts");
     auto m = std::make_shared<Mark>();
@@ -1040,13 +1037,11 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction h, unsigned gx, unsigned gy, unsigned
     auto it = functions.find(reinterpret_cast<Function*>(h));
     if (it == functions.end()) return say(CUDA_ERROR_INVALID_HANDLE, "cuLaunchKernel: %p is not a function", (void*)h);
     Function* f = it->second.get();
-    Ctx* c = current();
-    if (!c) return say(CUDA_ERROR_INVALID_CONTEXT, "cuLaunchKernel(%s): no current context", f->name.c_str());
+    Ctx* c;
+    std::shared_ptr<Stream> s;
+    if (CUresult r = currentStream("cuLaunchKernel(" + f->name + ")", sh, &c, &s)) return r;
     if (f->module->ctx != c)
         return say(CUDA_ERROR_INVALID_HANDLE, "cuLaunchKernel(%s): its module was loaded in another context", f->name.c_str());
-    auto s = resolve(c, sh);
-    if (!s) return say(CUDA_ERROR_INVALID_HANDLE, "cuLaunchKernel(%s): stream %p is not a stream of the current context",
-                       f->name.c_str(), (void*)sh);
     unsigned long threads = (unsigned long)bx * by * bz;
     if (gx == 0 || gy == 0 || gz == 0 || bx == 0 || by == 0 || bz == 0 || gy > 65535 || gz > 65535 || gx > 0x7fffffffu ||
         bx > 1024 || by > 1024 || bz > 64 || threads > 1024)
