@@ -29,7 +29,6 @@ struct Thread {
     int linear = 0;
     Wait wait = kRunning;
     uint64_t gen = 0;    // the barrier generation it waits to see pass
-    uint64_t slot = 0;   // its value in the warp exchange under way
     unsigned barriers = 0;  // __syncthreads passed
 };
 

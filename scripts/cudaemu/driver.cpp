@@ -92,8 +92,6 @@ struct Stream {
 
 struct Ctx {
     int dev = 0;
-    bool green = false;
-    unsigned sms = 0;
     std::shared_ptr<Stream> legacy;
     std::set<std::shared_ptr<Stream>> streams;
     std::set<Ctx*> peers;
@@ -253,10 +251,8 @@ std::shared_ptr<Stream> newStream(Ctx* c, bool blocking) {
     return s;
 }
 
-void initCtx(Ctx* c, int dev, unsigned sms, bool green) {
+void initCtx(Ctx* c, int dev) {
     c->dev = dev;
-    c->sms = sms;
-    c->green = green;
     c->legacy = newStream(c, true);
 }
 
@@ -461,11 +457,12 @@ CUresult enqueue(CUstream h, std::function<void()> work) {
     return CUDA_SUCCESS;
 }
 
-// Green contexts (green.cpp) are contexts with fewer SMs.
-Ctx* newGreenCtx(int dev, unsigned sms) {
+// Green contexts (green.cpp) are contexts like any other here: every context's
+// kernels run on all of the host's cores, whatever SMs it was given.
+Ctx* newGreenCtx(int dev) {
     std::lock_guard<std::mutex> l(mu);
     auto c = std::make_unique<Ctx>();
-    initCtx(c.get(), dev, sms, true);
+    initCtx(c.get(), dev);
     Ctx* p = c.get();
     contexts[p] = std::move(c);
     return p;
@@ -487,8 +484,8 @@ CUresult destroyCtx(Ctx* c) {
     return CUDA_SUCCESS;
 }
 
-int deviceSMs(int dev) { return dev >= 0 && dev < (int)devices.size() ? numSMs() : 0; }
 bool validDevice(int dev) { return dev >= 0 && dev < (int)devices.size(); }
+int deviceSMs(int dev) { return validDevice(dev) ? numSMs() : 0; }
 
 }  // namespace emu
 
@@ -570,7 +567,7 @@ CUresult CUDAAPI cuDevicePrimaryCtxRetain(CUcontext* out, CUdevice d) {
     Device& dev = devices[d];
     if (!dev.primary) {
         dev.primary = std::make_unique<Ctx>();
-        initCtx(dev.primary.get(), d, numSMs(), false);
+        initCtx(dev.primary.get(), d);
     } else if (dev.primaryRefs == 0) {
         dev.primary->legacy = newStream(dev.primary.get(), true);  // made again, under the same handle
     }
@@ -604,7 +601,7 @@ CUresult CUDAAPI cuCtxCreate(CUcontext* out, unsigned int flags, CUdevice d) {
     std::lock_guard<std::mutex> l(mu);
     if (!validDevice(d)) return CUDA_ERROR_INVALID_DEVICE;
     auto c = std::make_unique<Ctx>();
-    initCtx(c.get(), d, numSMs(), false);
+    initCtx(c.get(), d);
     Ctx* p = c.get();
     contexts[p] = std::move(c);
     ctxStack.push_back(p);

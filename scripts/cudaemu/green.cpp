@@ -1,6 +1,7 @@
 // cudaemu: green contexts (CUDA 12.4), handed out by cuGetProcAddress as the
-// real driver does: SM resources split into groups, each group a context of
-// its own with that many SMs. The resource layout is the 12.4 ABI's
+// real driver does: SM resources split into groups as the driver splits them,
+// each group made a context of its own (whose kernels, as every context's
+// here, run on all the host's cores). The resource layout is the 12.4 ABI's
 // CUdevResource (144 bytes), which runtime/cuda_driver.go declares too.
 #include <cstring>
 
@@ -8,7 +9,7 @@
 
 namespace emu {
 struct Ctx;
-Ctx* newGreenCtx(int dev, unsigned sms);
+Ctx* newGreenCtx(int dev);
 CUresult destroyCtx(Ctx* c);
 int deviceSMs(int dev);
 }  // namespace emu
@@ -27,9 +28,9 @@ struct DevResource {
 };
 static_assert(sizeof(DevResource) == 144, "CUdevResource is 144 bytes");
 
-struct Desc {
-    unsigned sms;
-};
+// A resource description: the emulator runs every context on all the host's
+// cores, so it keeps nothing of the SMs described.
+struct Desc {};
 
 struct Green {
     emu::Ctx* ctx;
@@ -72,16 +73,14 @@ CUresult splitByCount(DevResource* result, unsigned* nbGroups, const DevResource
 
 CUresult generateDesc(Desc** out, DevResource* rs, unsigned n) {
     if (!out || !rs || n == 0) return CUDA_ERROR_INVALID_VALUE;
-    unsigned sms = 0;
-    for (unsigned i = 0; i < n; i++) sms += rs[i].u.sm.smCount;
-    *out = new Desc{sms};
+    *out = new Desc{};
     return CUDA_SUCCESS;
 }
 
 CUresult greenCreate(Green** out, Desc* desc, CUdevice d, unsigned flags) {
     if (!out || !desc || flags != 1) return CUDA_ERROR_INVALID_VALUE;  // CU_GREEN_CTX_DEFAULT_STREAM is required
     if (emu::deviceSMs(d) == 0) return CUDA_ERROR_INVALID_DEVICE;
-    *out = new Green{emu::newGreenCtx(d, desc->sms)};
+    *out = new Green{emu::newGreenCtx(d)};
     return CUDA_SUCCESS;
 }
 
