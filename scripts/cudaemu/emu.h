@@ -30,13 +30,11 @@ unsigned warpBallot(unsigned mask, bool vote);
 int laneOf();
 
 template <typename T>
-T shflXor(unsigned mask, T v, int laneMask, int width) {
+T shflXor(unsigned mask, T v, int laneMask) {
     static_assert(sizeof(T) <= 8, "shuffle of a type wider than 8 bytes");
     uint64_t bits = 0;
     memcpy(&bits, &v, sizeof v);
-    int lane = laneOf();
-    int src = (lane & ~(width - 1)) | ((lane ^ laneMask) & (width - 1));
-    bits = warpExchange(bits, src, mask, "__shfl_xor_sync");
+    bits = warpExchange(bits, (laneOf() ^ laneMask) & 31, mask, "__shfl_xor_sync");
     T out;
     memcpy(&out, &bits, sizeof out);
     return out;

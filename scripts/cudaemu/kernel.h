@@ -1,6 +1,7 @@
 // cudaemu: the CUDA C++ dialect of kernels/cuda/src on the host. Force-included
 // (g++ -include) before a .cu file, so that the same source baton compiles to PTX
-// also runs on the CPU, one fiber per CUDA thread (block.cpp).
+// also runs on the CPU, one fiber per CUDA thread (block.cpp). It has what the
+// kernels use, no more: a kernel that needs another built-in adds it here.
 #pragma once
 
 #include <math.h>
@@ -16,10 +17,8 @@
 
 #define __global__
 #define __device__
-#define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
-#define __restrict__ __restrict
 #define __align__(n) __attribute__((aligned(n)))
 // Shared memory: one copy per OS thread, which runs one block at a time.
 #define __shared__ static thread_local
@@ -28,21 +27,15 @@
 #define blockIdx (emu::tlsBlockIdx)
 #define blockDim (emu::tlsBlockDim)
 #define gridDim (emu::tlsGridDim)
-#define warpSize 32
 
-struct __attribute__((aligned(8))) float2 {
-    float x, y;
-};
 struct __attribute__((aligned(16))) float4 {
     float x, y, z, w;
 };
-inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
-inline float2 make_float2(float x, float y) { return float2{x, y}; }
 
 inline void __syncthreads() { emu::syncthreads(); }
 template <typename T>
-inline T __shfl_xor_sync(unsigned mask, T v, int laneMask, int width = 32) {
-    return emu::shflXor(mask, v, laneMask, width);
+inline T __shfl_xor_sync(unsigned mask, T v, int laneMask) {
+    return emu::shflXor(mask, v, laneMask);
 }
 inline unsigned __ballot_sync(unsigned mask, int pred) { return emu::warpBallot(mask, pred != 0); }
 inline int __popc(unsigned x) { return __builtin_popcount(x); }
@@ -51,19 +44,6 @@ inline float __int_as_float(int i) {
     memcpy(&f, &i, sizeof f);
     return f;
 }
-inline int __float_as_int(float f) {
-    int i;
-    memcpy(&i, &f, sizeof i);
-    return i;
-}
 inline float __fmul_rn(float a, float b) { return a * b; }
-inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 
 inline int min(int a, int b) { return a < b ? a : b; }
-inline int max(int a, int b) { return a > b ? a : b; }
-inline unsigned min(unsigned a, unsigned b) { return a < b ? a : b; }
-inline unsigned max(unsigned a, unsigned b) { return a > b ? a : b; }
-inline long long min(long long a, long long b) { return a < b ? a : b; }
-inline long long max(long long a, long long b) { return a > b ? a : b; }
-inline float min(float a, float b) { return fminf(a, b); }
-inline float max(float a, float b) { return fmaxf(a, b); }
