@@ -28,6 +28,9 @@
 # Where one command may run 10 minutes at most, run the two halves as two
 # calls; gpu-check.txt is appended to, not replaced. Exit status: 0 when
 # every step passed, 1 otherwise (every step runs regardless).
+# GPU_CHECK_BUDGET (seconds, default none) bounds the whole check: each step's
+# limit is cut to what is left, and a step with under 10 seconds left is
+# skipped, so a check that must fit a lease ends in time to pack its results.
 # GPU_CHECK_MODEL (default gpt2-124m) sets the model of peer, bench and train:
 # GPU_CHECK_MODEL=tiny with cudaemu's directory on LD_LIBRARY_PATH
 # (scripts/build-cudaemu.sh) is a dry run of the whole check without a GPU.
@@ -81,12 +84,26 @@ data=(--data "$root" --data-limit 4194304) # the repository's own text: the mach
 model=${GPU_CHECK_MODEL:-gpt2-124m}
 
 failed=0
+deadline=
+if [ -n "${GPU_CHECK_BUDGET:-}" ]; then
+  deadline=$(($(date +%s) + GPU_CHECK_BUDGET))
+fi
 # step NAME SECONDS LOG COMMAND...: runs COMMAND with a time limit, its output appended to LOG.
 step() {
   local name=$1 limit=$2 log=$3
   shift 3
   local t0 rc
   t0=$(date +%s)
+  if [ -n "$deadline" ]; then
+    if [ $((deadline - t0)) -lt 10 ]; then
+      printf '%-40s %-20s %4ds  %s\n' "$name" "SKIPPED (budget)" 0 "$(basename "$log")" | tee -a "$status"
+      failed=1
+      return
+    fi
+    if [ $((deadline - t0)) -lt "$limit" ]; then
+      limit=$((deadline - t0))
+    fi
+  fi
   echo "\$ $*" >>"$log"
   (cd "$root" && timeout --kill-after=5 "$limit" "$@") >>"$log" 2>&1
   rc=$?
