@@ -218,6 +218,10 @@ func TestMachineNamesTheGPUDriver(t *testing.T) {
 	if v := moduleVersion(proc); v != "580.65.06" {
 		t.Errorf("module version %q from %q", v, proc)
 	}
+	const open = "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.159.04  Release Build  (dvs-builder@U22-I3-AE18-23-3)  Thu Jul 31 2025\n"
+	if v := moduleVersion(open); v != "580.159.04" {
+		t.Errorf("module version %q from %q", v, open)
+	}
 	if v := moduleVersion("garbage"); v != "" {
 		t.Errorf("module version %q from garbage", v)
 	}

@@ -93,15 +93,19 @@ func gpuDriver() string {
 }
 
 // moduleVersion finds the version in /proc/driver/nvidia/version's first
-// line: "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.65.06  Sun Jul ...".
+// line, the first dotted number after "Kernel Module": the proprietary
+// module writes "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.65.06  Sun Jul ...",
+// the open one "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.159.04  Release Build ...".
 func moduleVersion(text string) string {
 	line, _, _ := strings.Cut(text, "\n")
 	_, rest, ok := strings.Cut(line, "Kernel Module")
 	if !ok {
 		return ""
 	}
-	if f := strings.Fields(rest); len(f) > 0 {
-		return f[0]
+	for _, f := range strings.Fields(rest) {
+		if f[0] >= '0' && f[0] <= '9' && strings.Contains(f, ".") {
+			return f
+		}
 	}
 	return ""
 }

@@ -6,7 +6,8 @@
 # OUT_DIR in at most 8 files:
 #
 #   gpu-check.txt     one line per step: status, seconds, log
-#   devices.txt       baton devices (the GPUs, SMs, memory, peer access)
+#   devices.txt       baton devices (the GPUs, SMs, memory, peer access) and
+#                     the kernel module's version line
 #   kernels-test.log  kernels/cuda: the conformance suite against the CPU kernels
 #                     (fp32, tf32), then every kernel's benchmark (GB/s, TFLOP/s)
 #   runtime-test.log  the CUDA device tests (waits, copy paths, partitions,
@@ -146,6 +147,7 @@ wants() { case " $steps " in *" $1 "*) return 0 ;; esac; return 1; }
 
 if wants devices; then
   step devices 20 "$out/devices.txt" env LD_LIBRARY_PATH="$libs" "$bin/baton" devices
+  step "driver version" 5 "$out/devices.txt" cat /proc/driver/nvidia/version
 fi
 
 if wants kernels; then

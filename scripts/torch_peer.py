@@ -159,7 +159,7 @@ def build(torch, cfg):
             for blk in self.h:
                 x = blk(x)
             logits = F.linear(self.ln_f(x), self.wte.weight)  # the tied LM head
-            return F.cross_entropy(logits.view(-1, logits.size(-1)).float(), targets.view(-1))
+            return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1))
 
     return GPT()
 
