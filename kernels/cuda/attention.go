@@ -6,6 +6,7 @@
 package cuda
 
 import (
+	"fmt"
 	"math"
 	"unsafe"
 
@@ -15,26 +16,40 @@ import (
 )
 
 // MaxHeadSize is the largest head size hs = C/NH the attention kernels take:
-// each row's hs values live in the registers of a group of at most 4 threads,
-// 32 each. Configs with larger heads are refused before they reach a kernel.
+// heads are padded to 64 or 128 columns of their shared-memory tiles. Configs
+// with larger heads are refused before they reach a kernel.
 const MaxHeadSize = 128
 
-// attnRows is the rows (queries in the forward and dq kernels, keys in the dk,
-// dv kernel) of one attention block, which has attnRows*TPR threads.
-const attnRows = 64
+// Tiles of the attention kernels (src/attention.cu): a block of attnThreads
+// threads takes attnTile rows and walks the other side attnTile at a time.
+const (
+	attnTile    = 64
+	attnThreads = 256
+	attnPad     = 4 // floats of padding per row of a row-major tile
+)
 
-// attnVariant is one head-size bound's kernels: threads per row (TPR, the
-// bound being 32*TPR) and the names of its forward, dq and dk/dv kernels.
+// attnVariant is one padded head size's kernels and the dynamic shared memory
+// (bytes) each needs; the formulas are attention.cu's ATT_*_FLOATS.
 type attnVariant struct {
-	tpr              int
-	forward, dq, dkv string
+	hs                        int
+	forward, dq, dkv          string
+	forwardMem, dqMem, dkvMem int
 }
 
-var attnVariants = [...]attnVariant{
-	{1, "attention_forward_hs32", "attention_backward_dq_hs32", "attention_backward_dkdv_hs32"},
-	{2, "attention_forward_hs64", "attention_backward_dq_hs64", "attention_backward_dkdv_hs64"},
-	{4, "attention_forward_hs128", "attention_backward_dq_hs128", "attention_backward_dkdv_hs128"},
+func newAttnVariant(hs int) attnVariant {
+	rows, cols, scores := attnTile*(hs+attnPad), hs*attnTile, attnTile*(attnTile+attnPad)
+	return attnVariant{
+		hs:         hs,
+		forward:    fmt.Sprintf("attention_forward_hs%d", hs),
+		dq:         fmt.Sprintf("attention_backward_dq_hs%d", hs),
+		dkv:        fmt.Sprintf("attention_backward_dkdv_hs%d", hs),
+		forwardMem: 4 * (rows + 2*cols + scores),
+		dqMem:      4 * (2*rows + 3*cols + scores),
+		dkvMem:     4 * (2*cols + 2*rows + 2*attnTile*attnTile + 2*attnTile),
+	}
 }
+
+var attnVariants = [...]attnVariant{newAttnVariant(64), newAttnVariant(128)}
 
 // attnPick returns the variant for the head size C/NH, and the head size.
 func attnPick(cl call, C, NH int) (attnVariant, int) {
@@ -43,7 +58,7 @@ func attnPick(cl call, C, NH int) (attnVariant, int) {
 	}
 	hs := C / NH
 	for _, v := range attnVariants {
-		if hs <= 32*v.tpr {
+		if hs <= v.hs {
 			return v, hs
 		}
 	}
@@ -53,7 +68,7 @@ func attnPick(cl call, C, NH int) (attnVariant, int) {
 
 // AttentionForward: out (B,T,C) and lse (B,NH,T) from qkv (B,T,3C), causal,
 // scores scaled by 1/sqrt(hs). One fused kernel: per (b, h) and block of 64
-// queries, key/value tiles of 32 keys are staged in shared memory and folded
+// queries, key/value tiles of 64 keys are staged in shared memory and folded
 // into each query's running max, denominator and output by online softmax;
 // no (T,T) matrix and no scratch memory.
 func (o *Ops) AttentionForward(out, lse, qkv kernels.Buffer, B, T, C, NH int) {
@@ -69,7 +84,7 @@ func (o *Ops) AttentionForward(out, lse, qkv kernels.Buffer, B, T, C, NH int) {
 	}
 	pOut, pLse, pQkv := dptr(op, out), dptr(op, lse), dptr(op, qkv)
 	t, c, nh, scale := i32(T), i32(C), i32(NH), float32(1/math.Sqrt(float64(hs)))
-	o.launch2(op, kv.forward, B*NH, (T+attnRows-1)/attnRows, attnRows*kv.tpr, 1, 0,
+	o.launch2(op, kv.forward, B*NH, (T+attnTile-1)/attnTile, attnThreads, 1, kv.forwardMem,
 		unsafe.Pointer(&pOut), unsafe.Pointer(&pLse), unsafe.Pointer(&pQkv),
 		unsafe.Pointer(&t), unsafe.Pointer(&c), unsafe.Pointer(&nh), unsafe.Pointer(&scale))
 }
@@ -106,11 +121,11 @@ func (o *Ops) AttentionBackward(dqkv, dout, qkv, out, lse kernels.Buffer, B, T, 
 	pDqkv, pDout, pQkv, pOut, pLse := dptr(op, dqkv), dptr(op, dout), dptr(op, qkv), dptr(op, out), dptr(op, lse)
 	pD := o.scratchFloats(op, B*NH*T).Ptr
 	t, c, nh := i32(T), i32(C), i32(NH)
-	gy := (T + attnRows - 1) / attnRows
-	o.launch2(op, kv.dq, B*NH, gy, attnRows*kv.tpr, 1, 0,
+	gy := (T + attnTile - 1) / attnTile
+	o.launch2(op, kv.dq, B*NH, gy, attnThreads, 1, kv.dqMem,
 		unsafe.Pointer(&pDqkv), unsafe.Pointer(&pD), unsafe.Pointer(&pDout), unsafe.Pointer(&pQkv), unsafe.Pointer(&pOut),
 		unsafe.Pointer(&pLse), unsafe.Pointer(&t), unsafe.Pointer(&c), unsafe.Pointer(&nh), unsafe.Pointer(&scale))
-	o.launch2(op, kv.dkv, B*NH, gy, attnRows*kv.tpr, 1, 0,
+	o.launch2(op, kv.dkv, B*NH, gy, attnThreads, 1, kv.dkvMem,
 		unsafe.Pointer(&pDqkv), unsafe.Pointer(&pD), unsafe.Pointer(&pDout), unsafe.Pointer(&pQkv),
 		unsafe.Pointer(&pLse), unsafe.Pointer(&t), unsafe.Pointer(&c), unsafe.Pointer(&nh), unsafe.Pointer(&scale))
 }

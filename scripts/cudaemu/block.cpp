@@ -238,7 +238,14 @@ static void runBlock(int nthreads) {
     block = nullptr;
 }
 
-void runGrid(const char* name, Dim3 grid, Dim3 blockDim, const std::function<void()>& fn) {
+// The running block's dynamic shared memory: the launch's bytes, then a canary.
+// Filled with NaN before each block, since a GPU leaves it uninitialised.
+thread_local std::vector<unsigned char> dynShared;
+constexpr size_t kCanary = 64;
+
+void* dynamicShared() { return dynShared.data(); }
+
+void runGrid(const char* name, Dim3 grid, Dim3 blockDim, unsigned shared, const std::function<void()>& fn) {
     if (!stacks) {
         void* p = mmap(nullptr, kStack * kMaxThreads, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                        -1, 0);
@@ -258,7 +265,12 @@ void runGrid(const char* name, Dim3 grid, Dim3 blockDim, const std::function<voi
         for (unsigned y = 0; y < grid.y; y++)
             for (unsigned x = 0; x < grid.x; x++) {
                 tlsBlockIdx = Dim3{x, y, z};
+                dynShared.assign(shared + kCanary, 0xff);
+                for (size_t i = shared; i < dynShared.size(); i++) dynShared[i] = 0xa5;
                 runBlock(n);
+                for (size_t i = shared; i < dynShared.size(); i++)
+                    if (dynShared[i] != 0xa5)
+                        fail("write past the %u bytes of dynamic shared memory the launch gave", shared);
             }
     body = nullptr;
 }

@@ -1054,7 +1054,7 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction h, unsigned gx, unsigned gy, unsigned
     auto run = (*f->binder)(params);
     std::string name = f->name;
     Dim3 grid{gx, gy, gz}, block{bx, by, bz};
-    push(c, s, [name, grid, block, run] { runGrid(name.c_str(), grid, block, run); });
+    push(c, s, [name, grid, block, shared, run] { runGrid(name.c_str(), grid, block, shared, run); });
     return CUDA_SUCCESS;
 }
 

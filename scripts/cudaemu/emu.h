@@ -62,8 +62,10 @@ struct Registrar {
 // findKernel returns the binder registered under a PTX entry name, or nullptr.
 const Binder* findKernel(const char* name);
 
-// runGrid runs fn once per thread of the grid on the calling OS thread.
-void runGrid(const char* name, Dim3 grid, Dim3 block, const std::function<void()>& fn);
+// runGrid runs fn once per thread of the grid on the calling OS thread, each
+// block with shared bytes of dynamic shared memory at dynamicShared().
+void runGrid(const char* name, Dim3 grid, Dim3 block, unsigned shared, const std::function<void()>& fn);
+void* dynamicShared();
 
 // enqueue appends work to a stream (0: the legacy default stream) of the
 // current context, as a kernel launch would be.

@@ -22,6 +22,8 @@
 #define __align__(n) __attribute__((aligned(n)))
 // Shared memory: one copy per OS thread, which runs one block at a time.
 #define __shared__ static thread_local
+// The launch's dynamic shared memory (common.cuh's extern __shared__ array on a GPU).
+#define DYNAMIC_SHARED_FLOATS(name) float* name = static_cast<float*>(emu::dynamicShared())
 
 #define threadIdx (emu::threadIndex())
 #define blockIdx (emu::tlsBlockIdx)
@@ -31,6 +33,8 @@
 struct __attribute__((aligned(16))) float4 {
     float x, y, z, w;
 };
+
+inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
 
 inline void __syncthreads() { emu::syncthreads(); }
 template <typename T>

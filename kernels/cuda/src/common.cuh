@@ -3,6 +3,12 @@
 
 #define FULL_MASK 0xffffffffu
 
+// DYNAMIC_SHARED_FLOATS(name): float* name, the launch's dynamic shared memory.
+// (cudaemu's kernel.h defines its own before this header is read.)
+#ifndef DYNAMIC_SHARED_FLOATS
+#define DYNAMIC_SHARED_FLOATS(name) extern __shared__ __align__(16) float name[]
+#endif
+
 // warp_sum_f / warp_sum_d / warp_max_f: xor butterflies; every lane ends with the
 // same value (a+b == b+a), and the order depends on nothing but the lane numbers.
 __device__ __forceinline__ float warp_sum_f(float x) {
