@@ -21,43 +21,47 @@ import (
 const MaxHeadSize = 128
 
 // Tiles of the attention kernels (src/attention.cu): a block of attnThreads
-// threads takes attnTile rows and walks the other side attnTile at a time.
+// threads (4 warps of 16 rows) takes attnTile rows and walks the other side
+// attnTile at a time.
 const (
 	attnTile    = 64
-	attnThreads = 256
-	attnPad     = 4 // floats of padding per row of a row-major tile
+	attnThreads = 128
+	attnPad     = 4 // floats of padding per row of a shared tile
 )
 
-// attnVariant is one padded head size's kernels and the dynamic shared memory
-// (bytes) each needs; the formulas are attention.cu's ATT_*_FLOATS.
+// attnVariant is one padded head size's kernels in one precision, and the
+// dynamic shared memory (bytes) each needs, as the kernels lay it out.
 type attnVariant struct {
 	hs                        int
 	forward, dq, dkv          string
 	forwardMem, dqMem, dkvMem int
 }
 
-func newAttnVariant(hs int) attnVariant {
-	rows, cols, scores := attnTile*(hs+attnPad), hs*attnTile, attnTile*(attnTile+attnPad)
+// newAttnVariant: FP32's kernels split each operand for three TF32 products
+// (3xTF32), TF32's take one.
+func newAttnVariant(hs int, prec Precision) attnVariant {
+	// A (64, hs+4) tile per staged side, and each warp's (16, 68) scratch of
+	// scores (two in the dk/dv kernel, with lse and D of 64 queries).
+	tile, scratch := attnTile*(hs+attnPad), 4*16*(attnTile+attnPad)
+	suffix := fmt.Sprintf("hs%d_%v", hs, prec)
 	return attnVariant{
 		hs:         hs,
-		forward:    fmt.Sprintf("attention_forward_hs%d", hs),
-		dq:         fmt.Sprintf("attention_backward_dq_hs%d", hs),
-		dkv:        fmt.Sprintf("attention_backward_dkdv_hs%d", hs),
-		forwardMem: 4 * (rows + 2*cols + scores),
-		dqMem:      4 * (2*rows + 3*cols + scores),
-		dkvMem:     4 * (2*cols + 2*rows + 2*attnTile*attnTile + 2*attnTile),
+		forward:    "attention_forward_" + suffix,
+		dq:         "attention_backward_dq_" + suffix,
+		dkv:        "attention_backward_dkdv_" + suffix,
+		forwardMem: 4 * (3*tile + scratch),
+		dqMem:      4 * (4*tile + scratch),
+		dkvMem:     4 * (4*tile + 2*attnTile + 2*scratch),
 	}
 }
 
-var attnVariants = [...]attnVariant{newAttnVariant(64), newAttnVariant(128)}
-
-// attnPick returns the variant for the head size C/NH, and the head size.
-func attnPick(cl call, C, NH int) (attnVariant, int) {
+// attnPick returns o's variant for the head size C/NH, and the head size.
+func (o *Ops) attnPick(cl call, C, NH int) (attnVariant, int) {
 	if NH <= 0 || C%NH != 0 {
 		cl.fail("C must be a multiple of NH >= 1")
 	}
 	hs := C / NH
-	for _, v := range attnVariants {
+	for _, v := range o.attn {
 		if hs <= v.hs {
 			return v, hs
 		}
@@ -70,12 +74,13 @@ func attnPick(cl call, C, NH int) (attnVariant, int) {
 // scores scaled by 1/sqrt(hs). One fused kernel: per (b, h) and block of 64
 // queries, key/value tiles of 64 keys are staged in shared memory and folded
 // into each query's running max, denominator and output by online softmax;
-// no (T,T) matrix and no scratch memory.
+// no (T,T) matrix and no scratch memory. Products on tensor cores: 3xTF32 in
+// FP32 (about FP32's accuracy), TF32 in TF32.
 func (o *Ops) AttentionForward(out, lse, qkv kernels.Buffer, B, T, C, NH int) {
 	const op = "AttentionForward"
 	cl := call{op, "B T C NH", [4]int{B, T, C, NH}}
 	empty := cl.checkDims(B, T, C, NH, B*NH, 3*C)
-	kv, hs := attnPick(cl, C, NH)
+	kv, hs := o.attnPick(cl, C, NH)
 	cl.checkLen("out", out, B*T*C, false)
 	cl.checkLen("lse", lse, B*NH*T, false)
 	cl.checkLen("qkv", qkv, B*T*3*C, false)
@@ -92,19 +97,17 @@ func (o *Ops) AttentionForward(out, lse, qkv kernels.Buffer, B, T, C, NH int) {
 // AttentionBackward: dqkv (B,T,3C) (overwritten) from dout (B,T,C), given the
 // forward's qkv, out and lse.
 //
-// In FP32, two fused kernels, each recomputing p = exp(s - lse): one per
-// block of 64 queries writes dq (keys in order) and D = dout·out per query,
-// one per block of 64 keys writes dk and dv (queries in order), so every
-// element is summed by one thread in a fixed order: no atomics,
-// deterministic. Memory: B·NH·T floats of o's scratch for D.
-//
-// In TF32, attentionBackwardGemm: the products on tensor cores, with scores
-// materialised per batch element.
+// Two fused kernels, each recomputing p = exp(s - lse): one per block of 64
+// queries writes dq (keys in order) and D = dout·out per query, one per block
+// of 64 keys writes dk and dv (queries in order), so every element is summed
+// by one warp in a fixed order: no atomics, deterministic. Memory: B·NH·T
+// floats of o's scratch for D. Products on tensor cores: 3xTF32 in FP32, TF32
+// in TF32.
 func (o *Ops) AttentionBackward(dqkv, dout, qkv, out, lse kernels.Buffer, B, T, C, NH int) {
 	const op = "AttentionBackward"
 	cl := call{op, "B T C NH", [4]int{B, T, C, NH}}
 	empty := cl.checkDims(B, T, C, NH, B*NH, 3*C)
-	kv, hs := attnPick(cl, C, NH)
+	kv, hs := o.attnPick(cl, C, NH)
 	cl.checkLen("dqkv", dqkv, B*T*3*C, false)
 	cl.checkLen("dout", dout, B*T*C, false)
 	cl.checkLen("qkv", qkv, B*T*3*C, false)
@@ -114,7 +117,7 @@ func (o *Ops) AttentionBackward(dqkv, dout, qkv, out, lse kernels.Buffer, B, T, 
 		return
 	}
 	scale := float32(1 / math.Sqrt(float64(hs)))
-	if o.prec == TF32 || o.attnGemm {
+	if o.attnGemm {
 		o.attentionBackwardGemm(asBuf(op, dqkv), asBuf(op, dout), asBuf(op, qkv), B, T, C, NH, scale)
 		return
 	}

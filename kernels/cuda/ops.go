@@ -107,10 +107,12 @@ type Ops struct {
 
 	scratch Buf // for ops that keep data between their kernels, grown on demand (scratchFloats)
 
-	// attnGemm runs the attention backward on GEMMs in FP32 too (it always
-	// does in TF32): the tests keep that algorithm conformant in both
+	attn [2]attnVariant // the attention kernels in prec, for heads of up to 64 and 128
+
+	// attnGemm runs the attention backward on cuBLAS GEMMs instead of the
+	// fused kernels: the tests keep that algorithm conformant in both
 	// precisions, and BenchmarkAttention times it beside the fused kernels,
-	// so that a GPU run shows which is the faster FP32 default.
+	// so that a GPU run shows which is the faster default.
 	attnGemm bool
 
 	closed bool
@@ -158,7 +160,8 @@ func New(ctx cu.CUContext, stream cu.Stream, alloc *Allocator, prec Precision) (
 	if err != nil {
 		return nil, fmt.Errorf("cuda: New: embedded PTX: %w", err)
 	}
-	o := &Ops{ctx: ctx, stream: stream, alloc: alloc, prec: prec, kernels: map[string]*kernel{}, argbuf: newArgBuf()}
+	o := &Ops{ctx: ctx, stream: stream, alloc: alloc, prec: prec, kernels: map[string]*kernel{}, argbuf: newArgBuf(),
+		attn: [2]attnVariant{newAttnVariant(64, prec), newAttnVariant(128, prec)}}
 	err = withContext(ctx, func() error {
 		for _, m := range mods {
 			if err := o.loadModule(m.name, m.ptx); err != nil {

@@ -256,10 +256,19 @@ func attentionCases(tol Tolerances, backward bool) []opCase {
 			e.o.AttentionBackward(dqkv.b, e.in("dout", dout).b, qkv.b, e.in("out", f32(out64)).b, e.in("lse", f32(lse64)).b, B, T, C, NH)
 			got := e.get(dqkv)
 			want := AttentionBackward(F64(dout), F64(x), B, T, C, NH)
+			// dq, dk and dv are checked apiece but against the scale of all
+			// of dqkv: dq and dk are exactly 0 where a query sees one key (T
+			// = 1), as the difference of two equal dot products, which a
+			// backend computing them in two ways (fp32 and tensor cores)
+			// gets to within rounding, not to the bit.
+			whole := 0.0
+			for _, w := range want {
+				whole = max(whole, math.Abs(w))
+			}
 			var res []result
 			for part, p := range []string{"q", "k", "v"} {
 				res = append(res, result{name: "dqkv[" + p + "]", got: third(got, part, C), want: third(want, part, C),
-					shape: shape("B", B, "T", T, "C", C), tol: tol.Attention})
+					shape: shape("B", B, "T", T, "C", C), whole: whole, tol: tol.Attention})
 			}
 			return res
 		}})

@@ -30,6 +30,7 @@ type result struct {
 	base  []float64 // an accumulating output's prefilled values; nil if overwritten
 	shape []dim     // for naming the worst element; nil: flat index
 	row   int       // normalise per row of this many elements; 0: the whole tensor
+	whole float64   // for a part of a larger output: that output's max|want|, the least normaliser
 	tol   float64
 }
 
@@ -69,7 +70,7 @@ func (r *result) measure(tol float64) verdict {
 	}
 	for lo := 0; lo < n; lo += rowLen {
 		hi := min(lo+rowLen, n)
-		scale := errFloor
+		scale := max(errFloor, r.whole)
 		for i := lo; i < hi; i++ {
 			scale = max(scale, math.Abs(r.want[i]-r.baseAt(i)))
 		}
@@ -131,7 +132,9 @@ func (r *result) describe(v verdict, against string) string {
 		what = "max|want-prefill|"
 	}
 	where := "of the tensor"
-	if r.row > 0 && r.row < len(r.want) {
+	if r.whole > 0 && v.scale == r.whole {
+		where = "of the whole output it is a part of"
+	} else if r.row > 0 && r.row < len(r.want) {
 		where = fmt.Sprintf("of its row of %d", r.row)
 	}
 	fmt.Fprintf(&b, "\n\terror = |got-want| / %.4g (%s %s)", v.scale, what, where)

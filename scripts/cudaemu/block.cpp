@@ -8,6 +8,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "emu.h"
@@ -40,6 +41,7 @@ struct Warp {
     uint64_t gen = 0;
     uint64_t slots[2][32] = {};
     unsigned votes[2] = {};
+    unsigned char gathered[2][32][kGatherBytes] = {};
 };
 
 struct Block {
@@ -167,6 +169,14 @@ uint64_t warpExchange(uint64_t mine, int srcLane, unsigned mask, const char* op)
     uint64_t gen = arrive(w, mask, op);
     if (!(mask & (1u << srcLane))) fail("%s reads lane %d, which is not in its mask", op, srcLane);
     return w.slots[gen & 1][srcLane];
+}
+
+void warpGather(const void* mine, size_t n, void* all, const char* op) {
+    if (n > kGatherBytes) fail("%s gathers %zu bytes per lane, above cudaemu's %zu", op, n, kGatherBytes);
+    Warp& w = block->warps[tlsThread->linear / 32];
+    memcpy(w.gathered[w.gen & 1][tlsThread->linear % 32], mine, n);
+    uint64_t gen = arrive(w, 0xffffffffu, op);
+    for (int i = 0; i < 32; i++) memcpy(static_cast<char*>(all) + i * n, w.gathered[gen & 1][i], n);
 }
 
 unsigned warpBallot(unsigned mask, bool vote) {

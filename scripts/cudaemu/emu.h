@@ -27,6 +27,11 @@ const Dim3& threadIndex();
 void syncthreads();
 uint64_t warpExchange(uint64_t mine, int srcLane, unsigned mask, const char* op);
 unsigned warpBallot(unsigned mask, bool vote);
+// warpGather: each lane of a full warp gives n bytes (at most kGatherBytes)
+// and receives every lane's, lane i's at all + i*n: one exchange for a
+// collective that reads many lanes (the emulated mma).
+constexpr size_t kGatherBytes = 32;
+void warpGather(const void* mine, size_t n, void* all, const char* op);
 int laneOf();
 
 template <typename T>

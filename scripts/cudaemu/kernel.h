@@ -11,6 +11,9 @@
 
 #include "emu.h"
 
+// The kernels' common.cuh leaves the GPU's versions of what follows to nvcc.
+#define CUDAEMU 1
+
 
 // Registers a kernel under its PTX entry name (the generated footer of each .cu).
 #define CUDAEMU_KERNEL(name) static emu::Registrar cudaemu_reg_##name(#name, &name);
@@ -48,6 +51,40 @@ inline float __int_as_float(int i) {
     memcpy(&f, &i, sizeof f);
     return f;
 }
+inline unsigned __float_as_uint(float f) {
+    unsigned u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+inline float __uint_as_float(unsigned u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
 inline float __fmul_rn(float a, float b) { return a * b; }
+inline void __syncwarp() { emu::warpExchange(0, emu::laneOf(), 0xffffffffu, "__syncwarp"); }
+
+// mma_tf32: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32, d += a b for
+// the warp, in PTX's fragment layouts: lane (g, t) = (lane / 4, lane % 4)
+// holds A's (g, t), (g+8, t), (g, t+4), (g+8, t+4), B's (t, g), (t+4, g) and
+// D's (g, 2t), (g, 2t+1), (g+8, 2t), (g+8, 2t+1). The lanes gather every
+// fragment, and each sums the eight products of its elements in order, in float.
+inline void mma_tf32(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+    struct Frag {
+        unsigned a[4], b[2];
+    } mine = {{a[0], a[1], a[2], a[3]}, {b[0], b[1]}}, all[32];
+    emu::warpGather(&mine, sizeof mine, all, "mma_tf32");
+    int lane = emu::laneOf(), g = lane / 4, t = lane % 4;
+    for (int r = 0; r < 2; r++)
+        for (int c = 0; c < 2; c++) {
+            float acc = d[2 * r + c];
+            for (int k = 0; k < 8; k++) {
+                float x = __uint_as_float(all[4 * g + k % 4].a[r + 2 * (k / 4)]);  // A (g + 8r, k)
+                float y = __uint_as_float(all[4 * (2 * t + c) + k % 4].b[k / 4]);  // B (k, 2t + c)
+                acc += x * y;
+            }
+            d[2 * r + c] = acc;
+        }
+}
 
 inline int min(int a, int b) { return a < b ? a : b; }

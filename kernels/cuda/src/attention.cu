@@ -1,4 +1,4 @@
-// Attention: causal multi-head attention, a fused online-softmax forward and a backward recomputing p from lse.
+// Attention: causal multi-head attention on tensor cores, a fused online-softmax forward and a backward recomputing p from lse.
 //
 // The fused kernels keep no (T, T) matrix in device memory and use no atomics;
 // the backward passes D = dout.out from its dq kernel to its dk/dv kernel through
@@ -7,254 +7,303 @@
 // Layout: qkv (B, T, 3C) as [q | k | v] per token, heads of size hs = C/NH at
 // offset h*hs of each part; out (B, T, C); lse (B, NH, T).
 //
-// Tiles: a block takes 64 rows (queries, or keys in the dk/dv kernel) of one
-// (b, h) and walks the other side in tiles of 64, staging both in shared
-// memory (dynamic: the Go launcher sizes it with the same formulas, att*Floats
-// in attention.go). Every product of two tiles is a 64 x 64 x K matrix product
-// in which thread (ty, tx) = (tid / 16, tid % 16) of the 256 accumulates rows
-// 4ty..4ty+3 and columns 4tx..4tx+3 (+ 64c for the c-th 64 of a head's
-// columns) in registers, reading float4s of shared memory: 16 FMAs per two
-// loads, which keeps the FP32 units, not shared memory, the limit. Heads are
-// padded with zeros to HS = 64 or 128 (hs = C/NH at most 128: MaxHeadSize on
-// the Go side); rows past T are zero and masked.
-//
-// Shared layouts: "rows" tiles are row-major with HS + 4 floats per row (the
-// padding puts the two row groups a warp reads in different banks), "cols"
-// tiles are transposed, (HS, 64), and score tiles are (64, 68) or (64, 64).
-// Every sum runs in a fixed order: results are run-to-run deterministic.
+// Tiles: a block of 4 warps takes 64 rows (queries, or keys in the dk/dv
+// kernel) of one (b, h), 16 per warp, and walks the other side in tiles of
+// 64, staged row-major in shared memory (dynamic: the Go launcher sizes it
+// with the same formulas, newAttnVariant in attention.go). Heads are padded
+// with zeros to HS = 64 or 128 (hs = C/NH at most 128: MaxHeadSize on the Go
+// side); rows past T are zero and masked. Every product is a warp's
+// mma.m16n8k8 over TF32 operands (common.cuh). X3 (the FP32 kernels) splits
+// each operand x into hi = tf32(x) and lo = tf32(x - hi) and sums lo*hi +
+// hi*lo + hi*hi: about 21 bits of each product instead of 11, the error of
+// an FP32 dot product (CUTLASS's 3xTF32, which PyTorch's memory-efficient
+// attention uses for float32). Their rounding takes integer ops, not cvt. Every sum runs in a fixed order: results are
+// run-to-run deterministic.
 #include "common.cuh"
 
-#define ATT_TILE 64     // rows of a block, and of each tile it walks
-#define ATT_THREADS 256 // 16 x 16 threads, a 4 x 4 register tile each
-#define ATT_PAD 4       // floats of padding per row of a "rows" tile
+#define ATT_TILE 64    // rows of a block, and of each tile it walks
+#define ATT_THREADS 128 // 4 warps of 16 rows
+#define ATT_PAD 4      // floats of padding per shared row: conflict-free fragment loads
 #define ATT_SLD (ATT_TILE + ATT_PAD)
 
-// att_rows: dst (64, HS + 4) = rows r0.. of a head slice src (T rows, stride
-// floats apart), zero past T and hs. Consecutive threads read consecutive floats.
+// att_load: dst (64, HS + 4) = rows r0.. of a head slice src (T rows, stride
+// floats apart), zero past T and hs. Each thread issues its loads in batches
+// of ATT_BATCH before storing them, so that a tile costs a few memory
+// latencies, not one per element: float4s where src, stride and hs allow,
+// else floats.
+#define ATT_BATCH 4
 template <int HS>
-__device__ __forceinline__ void att_rows(float* dst, const float* src, size_t stride, int r0, int T, int hs) {
-    for (int e = threadIdx.x; e < ATT_TILE * HS; e += ATT_THREADS) {
-        int r = e / HS, d = e % HS, t = r0 + r;
-        dst[r * (HS + ATT_PAD) + d] = (t < T && d < hs) ? src[(size_t)t * stride + d] : 0.0f;
-    }
-}
-
-// att_cols: dst (HS, 64) = the same rows transposed; consecutive threads write
-// consecutive shared floats (the reads of a warp share cache lines across d).
-template <int HS>
-__device__ __forceinline__ void att_cols(float* dst, const float* src, size_t stride, int r0, int T, int hs) {
-    for (int e = threadIdx.x; e < ATT_TILE * HS; e += ATT_THREADS) {
-        int r = e % ATT_TILE, d = e / ATT_TILE, t = r0 + r;
-        dst[d * ATT_TILE + r] = (t < T && d < hs) ? src[(size_t)t * stride + d] : 0.0f;
-    }
-}
-
-// att_plain: dst (64, HS) = the same rows, row-major without padding.
-template <int HS>
-__device__ __forceinline__ void att_plain(float* dst, const float* src, size_t stride, int r0, int T, int hs) {
-    for (int e = threadIdx.x; e < ATT_TILE * HS; e += ATT_THREADS) {
-        int r = e / HS, d = e % HS, t = r0 + r;
-        dst[e] = (t < T && d < hs) ? src[(size_t)t * stride + d] : 0.0f;
-    }
-}
-
-// fma4x4: acc[a][b] += x[a] * y[b].
-__device__ __forceinline__ void fma4x4(float (&acc)[4][4], const float (&x)[4], float4 y) {
+__device__ __forceinline__ void att_load(float* dst, const float* src, size_t stride, int r0, int T, int hs) {
+    constexpr int LD = HS + ATT_PAD;
+    if (hs % 4 == 0 && stride % 4 == 0 && reinterpret_cast<size_t>(src) % 16 == 0) {
+        constexpr int Q = HS / 4, N = ATT_TILE * Q / ATT_THREADS; // float4s per row, per thread
+#pragma unroll 1
+        for (int i0 = 0; i0 < N; i0 += ATT_BATCH) {
+            float4 v[ATT_BATCH];
 #pragma unroll
-    for (int a = 0; a < 4; a++) {
-        acc[a][0] += x[a] * y.x;
-        acc[a][1] += x[a] * y.y;
-        acc[a][2] += x[a] * y.z;
-        acc[a][3] += x[a] * y.w;
+            for (int i = 0; i < ATT_BATCH; i++) {
+                int e = threadIdx.x + (i0 + i) * ATT_THREADS, t = r0 + e / Q, d = 4 * (e % Q);
+                v[i] = (t < T && d < hs) ? *reinterpret_cast<const float4*>(src + (size_t)t * stride + d)
+                                         : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+            }
+#pragma unroll
+            for (int i = 0; i < ATT_BATCH; i++) {
+                int e = threadIdx.x + (i0 + i) * ATT_THREADS;
+                *reinterpret_cast<float4*>(dst + (e / Q) * LD + 4 * (e % Q)) = v[i];
+            }
+        }
+        return;
+    }
+    constexpr int N = ATT_TILE * HS / ATT_THREADS;
+#pragma unroll 1
+    for (int i0 = 0; i0 < N; i0 += ATT_BATCH) {
+        float v[ATT_BATCH];
+#pragma unroll
+        for (int i = 0; i < ATT_BATCH; i++) {
+            int e = threadIdx.x + (i0 + i) * ATT_THREADS, t = r0 + e / HS, d = e % HS;
+            v[i] = (t < T && d < hs) ? src[(size_t)t * stride + d] : 0.0f;
+        }
+#pragma unroll
+        for (int i = 0; i < ATT_BATCH; i++) {
+            int e = threadIdx.x + (i0 + i) * ATT_THREADS;
+            dst[(e / HS) * LD + e % HS] = v[i];
+        }
     }
 }
 
-// mm_rows: acc[a][b] += sum over k < K of A[4ty+a][k] * B[k][4tx+b], A row-major
-// (lda floats a row), B k-major (ldb floats a row); k in order.
-template <int K>
-__device__ __forceinline__ void mm_rows(float (&acc)[4][4], const float* A, int lda, const float* B, int ldb) {
-    int ty = threadIdx.x / 16, tx = threadIdx.x % 16;
-    const float* a0 = A + 4 * ty * lda;
-    const float* b0 = B + 4 * tx;
-#pragma unroll 4
-    for (int k = 0; k < K; k += 4) {
-        float4 r[4];
+// split: hi = tf32(x), and with X3 the rest: hi toward zero, lo = x - hi
+// (exact) rounded, so that hi + lo keeps about 21 of x's 24 bits.
+template <bool X3, int N>
+__device__ __forceinline__ void split(unsigned (&hi)[N], unsigned (&lo)[N], const float (&x)[N]) {
 #pragma unroll
-        for (int a = 0; a < 4; a++) r[a] = *reinterpret_cast<const float4*>(a0 + a * lda + k);
-        float x[4][4] = {{r[0].x, r[1].x, r[2].x, r[3].x},
-                         {r[0].y, r[1].y, r[2].y, r[3].y},
-                         {r[0].z, r[1].z, r[2].z, r[3].z},
-                         {r[0].w, r[1].w, r[2].w, r[3].w}};
-#pragma unroll
-        for (int kk = 0; kk < 4; kk++) fma4x4(acc, x[kk], *reinterpret_cast<const float4*>(b0 + (k + kk) * ldb));
+    for (int i = 0; i < N; i++) {
+        hi[i] = X3 ? tf32_trunc(x[i]) : tf32_round(x[i]);
+        lo[i] = X3 ? tf32_round(x[i] - __uint_as_float(hi[i])) : 0u;
     }
 }
 
-// mm_cols: acc[a][b] += sum over k < 64 of A[k][4ty+a] * B[k][4tx+b], both
-// k-major; k in order.
-__device__ __forceinline__ void mm_cols(float (&acc)[4][4], const float* A, int lda, const float* B, int ldb) {
-    int ty = threadIdx.x / 16, tx = threadIdx.x % 16;
-#pragma unroll 4
-    for (int k = 0; k < ATT_TILE; k++) {
-        float4 r = *reinterpret_cast<const float4*>(A + k * lda + 4 * ty);
-        float x[4] = {r.x, r.y, r.z, r.w};
-        fma4x4(acc, x, *reinterpret_cast<const float4*>(B + k * ldb + 4 * tx));
+// mma_x: d += a b, in three products with X3 (the small ones first), else one.
+template <bool X3>
+__device__ __forceinline__ void mma_x(float (&d)[4], const unsigned (&ah)[4], const unsigned (&al)[4],
+                                      const unsigned (&bh)[2], const unsigned (&bl)[2]) {
+    if (X3) {
+        mma_tf32(d, al, bh);
+        mma_tf32(d, ah, bl);
+    }
+    mma_tf32(d, ah, bh);
+}
+
+// Fragments of lane (g, t) = (lane / 4, lane % 4) (PTX's m16n8k8 layouts):
+// A (16 x 8) rows g, g+8 and columns t, t+4; B (8 x 8) rows t, t+4 and column
+// g; the accumulator (16 x 8) rows g, g+8 and columns 2t, 2t+1, as
+// acc[0..3] = (g, 2t), (g, 2t+1), (g+8, 2t), (g+8, 2t+1).
+
+// frag_a: the A fragment of rows r0.. and columns k0.. of a row-major tile.
+__device__ __forceinline__ void frag_a(float (&a)[4], const float* A, int ld, int r0, int k0) {
+    int g = (threadIdx.x % 32) / 4, t = threadIdx.x % 4;
+    const float* p = A + (r0 + g) * ld + k0 + t;
+    a[0] = p[0];
+    a[1] = p[8 * ld];
+    a[2] = p[4];
+    a[3] = p[8 * ld + 4];
+}
+
+// mma_abt: acc (16 x 8NT) += A (rows r0.., K columns) times the transpose of
+// Bs's rows 0..8NT-1 (K columns): the scores of 16 rows against 8NT tokens.
+template <bool X3, int K, int NT>
+__device__ __forceinline__ void mma_abt(float (&acc)[NT][4], const float* A, int lda, int r0, const float* Bs,
+                                        int ldb) {
+    int g = (threadIdx.x % 32) / 4, t = threadIdx.x % 4;
+#pragma unroll 2
+    for (int k0 = 0; k0 < K; k0 += 8) {
+        float a[4];
+        unsigned ah[4], al[4];
+        frag_a(a, A, lda, r0, k0);
+        split<X3>(ah, al, a);
+#pragma unroll
+        for (int n = 0; n < NT; n++) {
+            const float* p = Bs + (8 * n + g) * ldb + k0 + t;
+            float b[2] = {p[0], p[4]};
+            unsigned bh[2], bl[2];
+            split<X3>(bh, bl, b);
+            mma_x<X3>(acc[n], ah, al, bh, bl);
+        }
     }
 }
 
-// row_max16 / row_sum16: over the 16 threads of a row group (one half warp),
-// every lane getting the same bits.
-__device__ __forceinline__ float row_max16(float x) {
+// mma_ab: acc (16 x 8NT) += A (rows r0.., 64 columns) times Bs (64 rows,
+// columns 0..8NT-1): the weighted sum of 64 tokens' rows.
+template <bool X3, int NT>
+__device__ __forceinline__ void mma_ab(float (&acc)[NT][4], const float* A, int lda, int r0, const float* Bs,
+                                       int ldb) {
+    int g = (threadIdx.x % 32) / 4, t = threadIdx.x % 4;
+#pragma unroll 2
+    for (int k0 = 0; k0 < ATT_TILE; k0 += 8) {
+        float a[4];
+        unsigned ah[4], al[4];
+        frag_a(a, A, lda, r0, k0);
+        split<X3>(ah, al, a);
 #pragma unroll
-    for (int o = 1; o < 16; o <<= 1) x = fmaxf(x, __shfl_xor_sync(FULL_MASK, x, o));
-    return x;
+        for (int n = 0; n < NT; n++) {
+            const float* p = Bs + (k0 + t) * ldb + 8 * n + g;
+            float b[2] = {p[0], p[4 * ldb]};
+            unsigned bh[2], bl[2];
+            split<X3>(bh, bl, b);
+            mma_x<X3>(acc[n], ah, al, bh, bl);
+        }
+    }
 }
-__device__ __forceinline__ float row_sum16(float x) {
-#pragma unroll
-    for (int o = 1; o < 16; o <<= 1) x += __shfl_xor_sync(FULL_MASK, x, o);
-    return x;
+
+// quad_max / quad_sum: over the 4 lanes (t) that share a fragment row, every
+// lane getting the same bits.
+__device__ __forceinline__ float quad_max(float x) {
+    x = fmaxf(x, __shfl_xor_sync(FULL_MASK, x, 1));
+    return fmaxf(x, __shfl_xor_sync(FULL_MASK, x, 2));
+}
+__device__ __forceinline__ float quad_sum(float x) {
+    x += __shfl_xor_sync(FULL_MASK, x, 1);
+    return x + __shfl_xor_sync(FULL_MASK, x, 2);
 }
 
 // zero: acc = 0.
-template <int N>
-__device__ __forceinline__ void zero(float (&acc)[N][4][4]) {
+template <int NT>
+__device__ __forceinline__ void zero(float (&acc)[NT][4]) {
 #pragma unroll
-    for (int c = 0; c < N; c++)
+    for (int n = 0; n < NT; n++)
 #pragma unroll
-        for (int a = 0; a < 4; a++)
-#pragma unroll
-            for (int b = 0; b < 4; b++) acc[c][a][b] = 0.0f;
+        for (int e = 0; e < 4; e++) acc[n][e] = 0.0f;
 }
 
-// store_head: dst rows r0+4ty+a (stride floats apart, head columns 64c+4tx+b
-// < hs, rows < T) = mul[a] * acc[c][a][b].
-template <int NC>
-__device__ __forceinline__ void store_head(float* dst, size_t stride, const float (&acc)[NC][4][4],
-                                           const float (&mul)[4], int r0, int T, int hs) {
-    int ty = threadIdx.x / 16, tx = threadIdx.x % 16;
+// store_rows: dst rows r0 + g (+8) (stride floats apart; rows < T, columns
+// < hs) = mul[half] * acc, an accumulator of 16 rows and HS columns.
+template <int NT>
+__device__ __forceinline__ void store_rows(float* dst, size_t stride, const float (&acc)[NT][4],
+                                           const float (&mul)[2], int r0, int T, int hs) {
+    int g = (threadIdx.x % 32) / 4, t = threadIdx.x % 4;
 #pragma unroll
-    for (int a = 0; a < 4; a++) {
-        int t = r0 + 4 * ty + a;
-        if (t >= T) continue;
+    for (int e = 0; e < 4; e++) {
+        int row = r0 + g + 8 * (e / 2);
+        if (row >= T) continue;
 #pragma unroll
-        for (int c = 0; c < NC; c++)
-#pragma unroll
-            for (int b = 0; b < 4; b++) {
-                int d = 64 * c + 4 * tx + b;
-                if (d < hs) dst[(size_t)t * stride + d] = mul[a] * acc[c][a][b];
-            }
+        for (int n = 0; n < NT; n++) {
+            int d = 8 * n + 2 * t + e % 2;
+            if (d < hs) dst[(size_t)row * stride + d] = mul[e / 2] * acc[n][e];
+        }
     }
 }
 
-// Shared floats of each kernel, in the order of their tiles below (the Go
-// launcher computes the same: attForwardFloats, attDqFloats, attDkdvFloats).
-#define ATT_FWD_FLOATS(HS) (ATT_TILE * ((HS) + ATT_PAD) + (HS) * ATT_TILE + ATT_TILE * (HS) + ATT_TILE * ATT_SLD)
-#define ATT_DQ_FLOATS(HS) (2 * ATT_TILE * ((HS) + ATT_PAD) + 3 * (HS) * ATT_TILE + ATT_TILE * ATT_SLD)
-#define ATT_DKDV_FLOATS(HS) (2 * (HS) * ATT_TILE + 2 * ATT_TILE * ((HS) + ATT_PAD) + 2 * ATT_TILE * ATT_TILE + 2 * ATT_TILE)
+// put_rows: the warp's (16, 64) scratch tile (ATT_SLD floats a row) = acc.
+__device__ __forceinline__ void put_rows(float* W, const float (&acc)[8][4]) {
+    int g = (threadIdx.x % 32) / 4, t = threadIdx.x % 4;
+#pragma unroll
+    for (int n = 0; n < 8; n++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) W[(g + 8 * (e / 2)) * ATT_SLD + 8 * n + 2 * t + e % 2] = acc[n][e];
+}
 
 // attention_forward: out (B, T, C), lse (B, NH, T) from qkv (B, T, 3C); scale = 1/sqrt(hs).
-// Block (b*NH + h, query tile): per key tile up to the diagonal, S = Q Kᵀ
-// (64 x 64) in registers, the online softmax (each thread keeps its rows'
-// running max and its own columns' share of the denominator, rescaled as the
-// max moves), P to shared memory, O += P V. Work: queries t0.. read keys 0..t0+63.
-template <int HS>
+// Block (b*NH + h, query tile); per key tile up to the diagonal: S = Q Kᵀ
+// (16 x 64 per warp) in registers, the online softmax (each lane keeps its two
+// rows' running max and its own columns' share of the denominator, rescaled
+// as the max moves), P through the warp's scratch, O += P V.
+template <int HS, bool X3>
 __device__ __forceinline__ void attention_forward_impl(float* out, float* lse, const float* qkv, int T, int C,
                                                        int NH, float scale) {
-    constexpr int NC = HS / 64, LD = HS + ATT_PAD;
+    constexpr int LD = HS + ATT_PAD, NT = HS / 8;
     DYNAMIC_SHARED_FLOATS(sm);
-    float* Qs = sm;                  // (64, HS + 4) rows
-    float* Kt = Qs + ATT_TILE * LD;  // (HS, 64) cols
-    float* Vs = Kt + HS * ATT_TILE;  // (64, HS) plain
-    float* Ps = Vs + ATT_TILE * HS;  // (64, 68) probabilities
+    float* Qs = sm;                 // (64, LD)
+    float* Ks = Qs + ATT_TILE * LD; // (64, LD)
+    float* Vs = Ks + ATT_TILE * LD; // (64, LD)
+    int w = threadIdx.x / 32, g = (threadIdx.x % 32) / 4, t = threadIdx.x % 4;
+    float* W = Vs + ATT_TILE * LD + w * 16 * ATT_SLD; // this warp's (16, 68) probabilities
     int hs = C / NH;
     int bh = blockIdx.x, b = bh / NH, h = bh % NH;
     int qt = gridDim.y - 1 - blockIdx.y; // the longest rows first
-    int t0 = qt * ATT_TILE;
-    int ty = threadIdx.x / 16, tx = threadIdx.x % 16;
+    int t0 = qt * ATT_TILE, r0 = 16 * w;
     size_t C3 = 3 * (size_t)C;
     const float* qh = qkv + (size_t)b * T * C3 + (size_t)h * hs; // (T, hs), row stride 3C
     const float* kh = qh + C;
     const float* vh = qh + 2 * (size_t)C;
 
-    att_rows<HS>(Qs, qh, C3, t0, T, hs);
-    float o[NC][4][4], m[4], l[4];
-    zero<NC>(o);
-#pragma unroll
-    for (int a = 0; a < 4; a++) {
-        m[a] = -INFINITY;
-        l[a] = 0.0f;
-    }
+    att_load<HS>(Qs, qh, C3, t0, T, hs);
+    float o[NT][4], m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+    zero<NT>(o);
     for (int kt = 0; kt <= qt; kt++) {
         int k0 = kt * ATT_TILE;
-        __syncthreads(); // the previous tile's K, V and P are no longer read
-        att_cols<HS>(Kt, kh, C3, k0, T, hs);
-        att_plain<HS>(Vs, vh, C3, k0, T, hs);
+        __syncthreads(); // the previous tile is no longer read
+        att_load<HS>(Ks, kh, C3, k0, T, hs);
+        att_load<HS>(Vs, vh, C3, k0, T, hs);
         __syncthreads();
-        float s[4][4] = {};
-        mm_rows<HS>(s, Qs, LD, Kt, ATT_TILE);
+        float s[8][4];
+        zero<8>(s);
+        mma_abt<X3, HS, 8>(s, Qs, LD, r0, Ks, LD);
 #pragma unroll
-        for (int a = 0; a < 4; a++) {
-            int i = t0 + 4 * ty + a;
+        for (int half = 0; half < 2; half++) {
+            int i = t0 + r0 + g + 8 * half;
             float mx = -INFINITY;
 #pragma unroll
-            for (int c = 0; c < 4; c++) {
-                int j = k0 + 4 * tx + c;
-                s[a][c] = j > i ? -INFINITY : s[a][c] * scale; // causal; keys past T are past every row < T
-                mx = fmaxf(mx, s[a][c]);
-            }
+            for (int n = 0; n < 8; n++)
+#pragma unroll
+                for (int c = 0; c < 2; c++) {
+                    int j = k0 + 8 * n + 2 * t + c;
+                    float v = j > i ? -INFINITY : s[n][2 * half + c] * scale; // causal; keys past T are past every row < T
+                    s[n][2 * half + c] = v;
+                    mx = fmaxf(mx, v);
+                }
             // Key 0 is in the first tile and masks for no row, so mnew is finite.
-            float mnew = fmaxf(m[a], row_max16(mx));
-            float corr = expf(m[a] - mnew);
-            float sum = 0.0f;
+            float mnew = fmaxf(m[half], quad_max(mx));
+            float corr = expf(m[half] - mnew), sum = 0.0f;
 #pragma unroll
-            for (int c = 0; c < 4; c++) {
-                s[a][c] = expf(s[a][c] - mnew);
-                sum += s[a][c];
+            for (int n = 0; n < 8; n++)
+#pragma unroll
+                for (int c = 0; c < 2; c++) {
+                    float p = expf(s[n][2 * half + c] - mnew);
+                    s[n][2 * half + c] = p;
+                    sum += p;
+                }
+            l[half] = l[half] * corr + sum;
+            m[half] = mnew;
+#pragma unroll
+            for (int n = 0; n < NT; n++) {
+                o[n][2 * half] *= corr;
+                o[n][2 * half + 1] *= corr;
             }
-            l[a] = l[a] * corr + sum;
-            m[a] = mnew;
-#pragma unroll
-            for (int c = 0; c < NC; c++)
-#pragma unroll
-                for (int e = 0; e < 4; e++) o[c][a][e] *= corr;
-            *reinterpret_cast<float4*>(Ps + (4 * ty + a) * ATT_SLD + 4 * tx) = make_float4(s[a][0], s[a][1], s[a][2], s[a][3]);
         }
-        __syncthreads();
-#pragma unroll
-        for (int c = 0; c < NC; c++) mm_rows<ATT_TILE>(o[c], Ps, ATT_SLD, Vs + 64 * c, HS);
+        put_rows(W, s);
+        __syncwarp();
+        mma_ab<X3, NT>(o, W, ATT_SLD, 0, Vs, LD);
     }
-    float inv[4];
+    float inv[2];
 #pragma unroll
-    for (int a = 0; a < 4; a++) {
-        float L = row_sum16(l[a]);
-        inv[a] = 1.0f / L;
-        int t = t0 + 4 * ty + a;
-        if (tx == 0 && t < T) lse[(size_t)bh * T + t] = m[a] + logf(L);
+    for (int half = 0; half < 2; half++) {
+        float L = quad_sum(l[half]);
+        inv[half] = 1.0f / L;
+        int row = t0 + r0 + g + 8 * half;
+        if (t == 0 && row < T) lse[(size_t)bh * T + row] = m[half] + logf(L);
     }
-    store_head<NC>(out + (size_t)b * T * C + (size_t)h * hs, C, o, inv, t0, T, hs);
+    store_rows<NT>(out + (size_t)b * T * C + (size_t)h * hs, C, o, inv, t0 + r0, T, hs);
 }
 
 // attention_backward_dq: the dq part of dqkv (B, T, 3C) (overwritten) and Dg
 // (B, NH, T) from dout (B, T, C), qkv, out (B, T, C) and lse (B, NH, T):
 //   P = exp(scale Q Kᵀ - lse), dS = P (dO Vᵀ - D) scale, D = rowsum(dO out),  dQ = dS K.
 // Block (b*NH + h, query tile); key tiles up to the diagonal, in order.
-template <int HS>
+template <int HS, bool X3>
 __device__ __forceinline__ void attention_backward_dq_impl(float* dqkv, float* Dg, const float* dout,
                                                            const float* qkv, const float* out, const float* lse,
                                                            int T, int C, int NH, float scale) {
-    constexpr int NC = HS / 64, LD = HS + ATT_PAD;
+    constexpr int LD = HS + ATT_PAD, NT = HS / 8;
     DYNAMIC_SHARED_FLOATS(sm);
-    float* Qs = sm;                   // (64, HS + 4) rows
-    float* dOs = Qs + ATT_TILE * LD;  // (64, HS + 4) rows
-    float* Kt = dOs + ATT_TILE * LD;  // (HS, 64) cols
-    float* Ks = Kt + HS * ATT_TILE;   // (64, HS) plain
-    float* Vt = Ks + ATT_TILE * HS;   // (HS, 64) cols
-    float* dSs = Vt + HS * ATT_TILE;  // (64, 68) score gradients
+    float* Qs = sm;                   // (64, LD)
+    float* dOs = Qs + ATT_TILE * LD;  // (64, LD)
+    float* Ks = dOs + ATT_TILE * LD;  // (64, LD)
+    float* Vs = Ks + ATT_TILE * LD;   // (64, LD)
+    int w = threadIdx.x / 32, g = (threadIdx.x % 32) / 4, t = threadIdx.x % 4;
+    float* W = Vs + ATT_TILE * LD + w * 16 * ATT_SLD; // this warp's (16, 68) dS
     int hs = C / NH;
     int bh = blockIdx.x, b = bh / NH, h = bh % NH;
     int qt = gridDim.y - 1 - blockIdx.y;
-    int t0 = qt * ATT_TILE;
-    int ty = threadIdx.x / 16, tx = threadIdx.x % 16;
+    int t0 = qt * ATT_TILE, r0 = 16 * w;
     size_t C3 = 3 * (size_t)C;
     const float* qh = qkv + (size_t)b * T * C3 + (size_t)h * hs;
     const float* kh = qh + C;
@@ -262,150 +311,146 @@ __device__ __forceinline__ void attention_backward_dq_impl(float* dqkv, float* D
     const float* doh = dout + (size_t)b * T * C + (size_t)h * hs; // (T, hs), row stride C
     const float* oh = out + (size_t)b * T * C + (size_t)h * hs;
 
-    att_rows<HS>(Qs, qh, C3, t0, T, hs);
-    att_rows<HS>(dOs, doh, C, t0, T, hs);
+    att_load<HS>(Qs, qh, C3, t0, T, hs);
+    att_load<HS>(dOs, doh, C, t0, T, hs);
+    att_load<HS>(Ks, oh, C, t0, T, hs); // out, until the first key tile
     __syncthreads();
-    // D per row, summed over k in mm_rows' order, so that where out == v (one
-    // key: T = 1, or the first query) dO.v - D is exactly 0; the dk/dv kernel
-    // reads it from Dg for that reason.
-    float D[4], L[4];
+    float D[2], L[2];
 #pragma unroll
-    for (int a = 0; a < 4; a++) {
-        int r = 4 * ty + a, t = t0 + r;
+    for (int half = 0; half < 2; half++) {
+        int r = r0 + g + 8 * half, row = t0 + r;
         float sum = 0.0f;
-        if (t < T)
-            for (int d = 0; d < hs; d++) sum += dOs[r * LD + d] * oh[(size_t)t * C + d];
-        D[a] = sum;
-        L[a] = t < T ? lse[(size_t)bh * T + t] : 0.0f;
-        if (tx == 0 && t < T) Dg[(size_t)bh * T + t] = D[a];
+        for (int d = 0; d < hs; d++) sum += dOs[r * LD + d] * Ks[r * LD + d];
+        D[half] = sum;
+        L[half] = row < T ? lse[(size_t)bh * T + row] : 0.0f;
+        if (t == 0 && row < T) Dg[(size_t)bh * T + row] = sum;
     }
-    float dq[NC][4][4];
-    zero<NC>(dq);
+    float dq[NT][4];
+    zero<NT>(dq);
     for (int kt = 0; kt <= qt; kt++) {
         int k0 = kt * ATT_TILE;
         __syncthreads();
-        att_cols<HS>(Kt, kh, C3, k0, T, hs);
-        att_plain<HS>(Ks, kh, C3, k0, T, hs);
-        att_cols<HS>(Vt, vh, C3, k0, T, hs);
+        att_load<HS>(Ks, kh, C3, k0, T, hs);
+        att_load<HS>(Vs, vh, C3, k0, T, hs);
         __syncthreads();
-        float s[4][4] = {}, dp[4][4] = {};
-        mm_rows<HS>(s, Qs, LD, Kt, ATT_TILE);
-        mm_rows<HS>(dp, dOs, LD, Vt, ATT_TILE);
+        float s[8][4], dp[8][4];
+        zero<8>(s);
+        zero<8>(dp);
+        mma_abt<X3, HS, 8>(s, Qs, LD, r0, Ks, LD);
+        mma_abt<X3, HS, 8>(dp, dOs, LD, r0, Vs, LD);
 #pragma unroll
-        for (int a = 0; a < 4; a++) {
-            int i = t0 + 4 * ty + a;
-            float ds[4];
+        for (int n = 0; n < 8; n++)
 #pragma unroll
-            for (int c = 0; c < 4; c++) {
-                int j = k0 + 4 * tx + c;
-                float p = (j <= i && i < T) ? expf(s[a][c] * scale - L[a]) : 0.0f;
-                ds[c] = p * (dp[a][c] - D[a]) * scale;
+            for (int e = 0; e < 4; e++) {
+                int i = t0 + r0 + g + 8 * (e / 2), j = k0 + 8 * n + 2 * t + e % 2;
+                float p = (j <= i && i < T) ? expf(s[n][e] * scale - L[e / 2]) : 0.0f;
+                s[n][e] = p * (dp[n][e] - D[e / 2]) * scale;
             }
-            *reinterpret_cast<float4*>(dSs + (4 * ty + a) * ATT_SLD + 4 * tx) = make_float4(ds[0], ds[1], ds[2], ds[3]);
-        }
-        __syncthreads();
-#pragma unroll
-        for (int c = 0; c < NC; c++) mm_rows<ATT_TILE>(dq[c], dSs, ATT_SLD, Ks + 64 * c, HS);
+        put_rows(W, s);
+        __syncwarp();
+        mma_ab<X3, NT>(dq, W, ATT_SLD, 0, Ks, LD);
     }
-    const float one[4] = {1.0f, 1.0f, 1.0f, 1.0f};
-    store_head<NC>(dqkv + (size_t)b * T * C3 + (size_t)h * hs, C3, dq, one, t0, T, hs);
+    const float one[2] = {1.0f, 1.0f};
+    store_rows<NT>(dqkv + (size_t)b * T * C3 + (size_t)h * hs, C3, dq, one, t0 + r0, T, hs);
 }
 
 // attention_backward_dkdv: the dk and dv parts of dqkv (B, T, 3C) (overwritten)
 // from the same inputs and the dq kernel's Dg (B, NH, T):
 //   dK = dSᵀ Q,  dV = Pᵀ dO, over the queries at or after each key.
-// Block (b*NH + h, key tile); query tiles from the diagonal on, in order.
-template <int HS>
+// Block (b*NH + h, key tile), a warp per 16 keys; query tiles from the
+// diagonal on, in order. Pᵀ and dSᵀ (keys x queries) come from K Qᵀ and V dOᵀ.
+template <int HS, bool X3>
 __device__ __forceinline__ void attention_backward_dkdv_impl(float* dqkv, const float* Dg, const float* dout,
                                                              const float* qkv, const float* lse, int T, int C,
                                                              int NH, float scale) {
-    constexpr int NC = HS / 64, LD = HS + ATT_PAD;
+    constexpr int LD = HS + ATT_PAD, NT = HS / 8;
     DYNAMIC_SHARED_FLOATS(sm);
-    float* Kt = sm;                   // (HS, 64) cols
-    float* Vt = Kt + HS * ATT_TILE;   // (HS, 64) cols
-    float* Qs = Vt + HS * ATT_TILE;   // (64, HS + 4) rows
-    float* dOs = Qs + ATT_TILE * LD;  // (64, HS + 4) rows
-    float* Ps = dOs + ATT_TILE * LD;  // (64, 64): P[query][key]
-    float* dSs = Ps + ATT_TILE * ATT_TILE; // (64, 64): dS[query][key]
-    float* Ls = dSs + ATT_TILE * ATT_TILE; // (64) lse of the query tile
-    float* Ds = Ls + ATT_TILE;             // (64) D of the query tile
+    float* Ks = sm;                   // (64, LD)
+    float* Vs = Ks + ATT_TILE * LD;   // (64, LD)
+    float* Qs = Vs + ATT_TILE * LD;   // (64, LD)
+    float* dOs = Qs + ATT_TILE * LD;  // (64, LD)
+    float* Ls = dOs + ATT_TILE * LD;  // (64) lse of the query tile
+    float* Ds = Ls + ATT_TILE;        // (64) D of the query tile
+    int w = threadIdx.x / 32, g = (threadIdx.x % 32) / 4, t = threadIdx.x % 4;
+    float* Wp = Ds + ATT_TILE + w * 32 * ATT_SLD; // this warp's (16, 68) Pᵀ
+    float* Wd = Wp + 16 * ATT_SLD;                // and (16, 68) dSᵀ
     int hs = C / NH;
     int bh = blockIdx.x, b = bh / NH, h = bh % NH;
     int kt = blockIdx.y; // early keys have the most queries
-    int k0 = kt * ATT_TILE;
-    int nt = gridDim.y;
-    int ty = threadIdx.x / 16, tx = threadIdx.x % 16;
+    int k0 = kt * ATT_TILE, r0 = 16 * w;
     size_t C3 = 3 * (size_t)C;
     const float* qh = qkv + (size_t)b * T * C3 + (size_t)h * hs;
     const float* kh = qh + C;
     const float* vh = qh + 2 * (size_t)C;
     const float* doh = dout + (size_t)b * T * C + (size_t)h * hs;
 
-    att_cols<HS>(Kt, kh, C3, k0, T, hs);
-    att_cols<HS>(Vt, vh, C3, k0, T, hs);
-    float dk[NC][4][4], dv[NC][4][4];
-    zero<NC>(dk);
-    zero<NC>(dv);
-    for (int qt = kt; qt < nt; qt++) {
+    att_load<HS>(Ks, kh, C3, k0, T, hs);
+    att_load<HS>(Vs, vh, C3, k0, T, hs);
+    float dk[NT][4], dv[NT][4];
+    zero<NT>(dk);
+    zero<NT>(dv);
+    for (int qt = kt; qt < (int)gridDim.y; qt++) {
         int t0 = qt * ATT_TILE;
         __syncthreads();
-        att_rows<HS>(Qs, qh, C3, t0, T, hs);
-        att_rows<HS>(dOs, doh, C, t0, T, hs);
+        att_load<HS>(Qs, qh, C3, t0, T, hs);
+        att_load<HS>(dOs, doh, C, t0, T, hs);
         for (int r = threadIdx.x; r < ATT_TILE; r += ATT_THREADS) {
-            int t = t0 + r;
-            Ls[r] = t < T ? lse[(size_t)bh * T + t] : 0.0f;
-            Ds[r] = t < T ? Dg[(size_t)bh * T + t] : 0.0f;
+            int row = t0 + r;
+            Ls[r] = row < T ? lse[(size_t)bh * T + row] : 0.0f;
+            Ds[r] = row < T ? Dg[(size_t)bh * T + row] : 0.0f;
         }
         __syncthreads();
-        float s[4][4] = {}, dp[4][4] = {};
-        mm_rows<HS>(s, Qs, LD, Kt, ATT_TILE);
-        mm_rows<HS>(dp, dOs, LD, Vt, ATT_TILE);
+        float s[8][4], dp[8][4];
+        zero<8>(s);
+        zero<8>(dp);
+        mma_abt<X3, HS, 8>(s, Ks, LD, r0, Qs, LD);
+        mma_abt<X3, HS, 8>(dp, Vs, LD, r0, dOs, LD);
 #pragma unroll
-        for (int a = 0; a < 4; a++) {
-            int r = 4 * ty + a, i = t0 + r;
-            float p[4], ds[4];
+        for (int n = 0; n < 8; n++)
 #pragma unroll
-            for (int c = 0; c < 4; c++) {
-                int j = k0 + 4 * tx + c;
-                p[c] = (j <= i && i < T) ? expf(s[a][c] * scale - Ls[r]) : 0.0f;
-                ds[c] = p[c] * (dp[a][c] - Ds[r]) * scale;
+            for (int e = 0; e < 4; e++) {
+                int c = 8 * n + 2 * t + e % 2, i = t0 + c, j = k0 + r0 + g + 8 * (e / 2);
+                float p = (j <= i && i < T) ? expf(s[n][e] * scale - Ls[c]) : 0.0f;
+                s[n][e] = p;
+                dp[n][e] = p * (dp[n][e] - Ds[c]) * scale;
             }
-            *reinterpret_cast<float4*>(Ps + r * ATT_TILE + 4 * tx) = make_float4(p[0], p[1], p[2], p[3]);
-            *reinterpret_cast<float4*>(dSs + r * ATT_TILE + 4 * tx) = make_float4(ds[0], ds[1], ds[2], ds[3]);
-        }
-        __syncthreads();
-#pragma unroll
-        for (int c = 0; c < NC; c++) {
-            mm_cols(dv[c], Ps, ATT_TILE, dOs + 64 * c, LD);
-            mm_cols(dk[c], dSs, ATT_TILE, Qs + 64 * c, LD);
-        }
+        put_rows(Wp, s);
+        put_rows(Wd, dp);
+        __syncwarp();
+        mma_ab<X3, NT>(dv, Wp, ATT_SLD, 0, dOs, LD);
+        mma_ab<X3, NT>(dk, Wd, ATT_SLD, 0, Qs, LD);
     }
-    const float one[4] = {1.0f, 1.0f, 1.0f, 1.0f};
+    const float one[2] = {1.0f, 1.0f};
     float* dst = dqkv + (size_t)b * T * C3 + (size_t)h * hs;
-    store_head<NC>(dst + C, C3, dk, one, k0, T, hs);
-    store_head<NC>(dst + 2 * (size_t)C, C3, dv, one, k0, T, hs);
+    store_rows<NT>(dst + C, C3, dk, one, k0 + r0, T, hs);
+    store_rows<NT>(dst + 2 * (size_t)C, C3, dv, one, k0 + r0, T, hs);
 }
 
-// The launchable kernels, one set per padded head size HS: 256 threads,
-// grid (B*NH, ceil(T/64)), ATT_*_FLOATS(HS) floats of dynamic shared memory.
-#define ATT_KERNELS(HS)                                                                                           \
-    extern "C" __global__ void __launch_bounds__(ATT_THREADS)                                                     \
-        attention_forward_hs##HS(float* out, float* lse, const float* qkv, int T, int C, int NH, float scale) {  \
-        attention_forward_impl<HS>(out, lse, qkv, T, C, NH, scale);                                               \
-    }                                                                                                             \
-    extern "C" __global__ void __launch_bounds__(ATT_THREADS)                                                     \
-        attention_backward_dq_hs##HS(float* dqkv, float* Dg, const float* dout, const float* qkv,                \
-                                     const float* out, const float* lse, int T, int C, int NH, float scale) {    \
-        attention_backward_dq_impl<HS>(dqkv, Dg, dout, qkv, out, lse, T, C, NH, scale);                           \
-    }                                                                                                             \
-    extern "C" __global__ void __launch_bounds__(ATT_THREADS)                                                     \
-        attention_backward_dkdv_hs##HS(float* dqkv, const float* Dg, const float* dout, const float* qkv,        \
-                                       const float* lse, int T, int C, int NH, float scale) {                     \
-        attention_backward_dkdv_impl<HS>(dqkv, Dg, dout, qkv, lse, T, C, NH, scale);                              \
+// The launchable kernels, one set per padded head size HS and precision
+// (fp32: 3xTF32; tf32: one TF32 product): 128 threads, grid (B*NH,
+// ceil(T/64)), the dynamic shared memory newAttnVariant computes.
+#define ATT_KERNELS(HS, PREC, X3)                                                                                   \
+    extern "C" __global__ void __launch_bounds__(ATT_THREADS)                                                       \
+        attention_forward_hs##HS##_##PREC(float* out, float* lse, const float* qkv, int T, int C, int NH,          \
+                                          float scale) {                                                            \
+        attention_forward_impl<HS, X3>(out, lse, qkv, T, C, NH, scale);                                             \
+    }                                                                                                               \
+    extern "C" __global__ void __launch_bounds__(ATT_THREADS)                                                       \
+        attention_backward_dq_hs##HS##_##PREC(float* dqkv, float* Dg, const float* dout, const float* qkv,         \
+                                              const float* out, const float* lse, int T, int C, int NH,            \
+                                              float scale) {                                                        \
+        attention_backward_dq_impl<HS, X3>(dqkv, Dg, dout, qkv, out, lse, T, C, NH, scale);                         \
+    }                                                                                                               \
+    extern "C" __global__ void __launch_bounds__(ATT_THREADS)                                                       \
+        attention_backward_dkdv_hs##HS##_##PREC(float* dqkv, const float* Dg, const float* dout, const float* qkv, \
+                                                const float* lse, int T, int C, int NH, float scale) {              \
+        attention_backward_dkdv_impl<HS, X3>(dqkv, Dg, dout, qkv, lse, T, C, NH, scale);                            \
     }
 
-ATT_KERNELS(64)
-ATT_KERNELS(128)
+ATT_KERNELS(64, fp32, true)
+ATT_KERNELS(128, fp32, true)
+ATT_KERNELS(64, tf32, false)
+ATT_KERNELS(128, tf32, false)
 
 // The backward on tensor cores (TF32, Ops.attentionBackwardGemm): cuBLAS
 // computes S = scale QKᵀ and dP = dO Vᵀ per head into (NH, T, T) scratch;

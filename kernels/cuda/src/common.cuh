@@ -3,10 +3,25 @@
 
 #define FULL_MASK 0xffffffffu
 
+// tf32_round / tf32_trunc: x as TF32 bits (10 mantissa bits), rounded to
+// nearest (ties away from zero, as cvt.rna) or toward zero. Integer ops:
+// they issue at full rate, where cvt.rna.tf32.f32 is a conversion.
+__device__ __forceinline__ unsigned tf32_round(float x) { return (__float_as_uint(x) + 0x1000u) & 0xffffe000u; }
+__device__ __forceinline__ unsigned tf32_trunc(float x) { return __float_as_uint(x) & 0xffffe000u; }
+
 // DYNAMIC_SHARED_FLOATS(name): float* name, the launch's dynamic shared memory.
-// (cudaemu's kernel.h defines its own before this header is read.)
-#ifndef DYNAMIC_SHARED_FLOATS
+// mma_tf32(d, a, b): d += a b, one warp's m16n8k8 product of TF32 fragments
+// with float accumulators (the fragment layouts are PTX's; attention.cu).
+// (cudaemu's kernel.h defines CUDAEMU and its own versions of the two.)
+#ifndef CUDAEMU
 #define DYNAMIC_SHARED_FLOATS(name) extern __shared__ __align__(16) float name[]
+
+__device__ __forceinline__ void mma_tf32(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+    asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+                 "{%0, %1, %2, %3};"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
 #endif
 
 // warp_sum_f / warp_sum_d / warp_max_f: xor butterflies; every lane ends with the
