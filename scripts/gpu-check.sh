@@ -81,7 +81,9 @@ results=$work/bench/results
 day=$(date -u +%Y-%m-%d)
 runs=$results/$day-gpu-runs
 mkdir -p "$runs"
-data=(--data "$root" --data-limit 4194304) # the repository's own text: the machine has no Go sources
+# The repository's own text (the machine has no Go sources), named relative
+# to the root, where every step runs, so that the reports' commands hold anywhere.
+data=(--data . --data-limit 4194304)
 model=${GPU_CHECK_MODEL:-gpt2-124m}
 
 failed=0
@@ -162,17 +164,23 @@ if wants runtime; then
     -test.run=NONE -test.bench=CUDA -test.benchtime=20x -test.timeout=35s
 fi
 
-peer=$results/$day-torch-peer.csv
+# PyTorch's CSV is written where the report names it (bench/results/, from
+# the root), and packed beside the reports.
+peer=bench/results/$day-torch-peer.csv
 if wants peer; then
+  rm -f "$root/$peer" # torch_peer appends: a committed file of the same day must not mix in
   # Rows are written after each mode, so a timeout keeps the modes done.
   step "torch peer" 150 "$out/peer.log" python3 scripts/torch_peer.py --model "$model" --batch 8 --steps 10 \
     --warmup-iters 3 --modes eager-fp32,eager-tf32,eager-bf16,compile-bf16 --out "$peer"
+  if [ -s "$root/$peer" ]; then
+    cp "$root/$peer" "$results/"
+  fi
   pack
 fi
 
 if wants bench; then
   peerflag=()
-  if [ -s "$peer" ]; then
+  if wants peer && [ -s "$root/$peer" ]; then
     peerflag=(--peer "$peer")
   fi
   step "bench $model cuda:0" 90 "$out/bench.log" env LD_LIBRARY_PATH="$libs" "$bin/baton" bench --devices cuda:0 \

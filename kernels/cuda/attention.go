@@ -16,7 +16,7 @@ import (
 )
 
 // MaxHeadSize is the largest head size hs = C/NH the attention kernels take:
-// heads are padded to 64 or 128 columns of their shared-memory tiles. Configs
+// heads are padded to 16, 32, 64 or 128 columns of their shared-memory tiles. Configs
 // with larger heads are refused before they reach a kernel.
 const MaxHeadSize = 128
 

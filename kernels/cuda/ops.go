@@ -107,7 +107,7 @@ type Ops struct {
 
 	scratch Buf // for ops that keep data between their kernels, grown on demand (scratchFloats)
 
-	attn [2]attnVariant // the attention kernels in prec, for heads of up to 64 and 128
+	attn [4]attnVariant // the attention kernels in prec, for heads of up to 16, 32, 64 and 128
 
 	// attnGemm runs the attention backward on cuBLAS GEMMs instead of the
 	// fused kernels: the tests keep that algorithm conformant in both
@@ -161,7 +161,7 @@ func New(ctx cu.CUContext, stream cu.Stream, alloc *Allocator, prec Precision) (
 		return nil, fmt.Errorf("cuda: New: embedded PTX: %w", err)
 	}
 	o := &Ops{ctx: ctx, stream: stream, alloc: alloc, prec: prec, kernels: map[string]*kernel{}, argbuf: newArgBuf(),
-		attn: [2]attnVariant{newAttnVariant(64, prec), newAttnVariant(128, prec)}}
+		attn: [4]attnVariant{newAttnVariant(16, prec), newAttnVariant(32, prec), newAttnVariant(64, prec), newAttnVariant(128, prec)}}
 	err = withContext(ctx, func() error {
 		for _, m := range mods {
 			if err := o.loadModule(m.name, m.ptx); err != nil {

@@ -11,8 +11,8 @@
 // kernel) of one (b, h), 16 per warp, and walks the other side in tiles of
 // 64, staged row-major in shared memory (dynamic: the Go launcher sizes it
 // with the same formulas, newAttnVariant in attention.go). Heads are padded
-// with zeros to HS = 64 or 128 (hs = C/NH at most 128: MaxHeadSize on the Go
-// side); rows past T are zero and masked. Every product is a warp's
+// with zeros to HS = 16, 32, 64 or 128 (hs = C/NH at most 128: MaxHeadSize
+// on the Go side); rows past T are zero and masked. Every product is a warp's
 // mma.m16n8k8 over TF32 operands (common.cuh). X3 (the FP32 kernels) splits
 // each operand x into hi = tf32(x) and lo = tf32(x - hi) and sums lo*hi +
 // hi*lo + hi*hi: about 21 bits of each product instead of 11, the error of
@@ -37,17 +37,18 @@ __device__ __forceinline__ void att_load(float* dst, const float* src, size_t st
     constexpr int LD = HS + ATT_PAD;
     if (hs % 4 == 0 && stride % 4 == 0 && reinterpret_cast<size_t>(src) % 16 == 0) {
         constexpr int Q = HS / 4, N = ATT_TILE * Q / ATT_THREADS; // float4s per row, per thread
+        constexpr int NB = N < ATT_BATCH ? N : ATT_BATCH;
 #pragma unroll 1
-        for (int i0 = 0; i0 < N; i0 += ATT_BATCH) {
-            float4 v[ATT_BATCH];
+        for (int i0 = 0; i0 < N; i0 += NB) {
+            float4 v[NB];
 #pragma unroll
-            for (int i = 0; i < ATT_BATCH; i++) {
+            for (int i = 0; i < NB; i++) {
                 int e = threadIdx.x + (i0 + i) * ATT_THREADS, t = r0 + e / Q, d = 4 * (e % Q);
                 v[i] = (t < T && d < hs) ? *reinterpret_cast<const float4*>(src + (size_t)t * stride + d)
                                          : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
             }
 #pragma unroll
-            for (int i = 0; i < ATT_BATCH; i++) {
+            for (int i = 0; i < NB; i++) {
                 int e = threadIdx.x + (i0 + i) * ATT_THREADS;
                 *reinterpret_cast<float4*>(dst + (e / Q) * LD + 4 * (e % Q)) = v[i];
             }
@@ -447,8 +448,12 @@ __device__ __forceinline__ void attention_backward_dkdv_impl(float* dqkv, const 
         attention_backward_dkdv_impl<HS, X3>(dqkv, Dg, dout, qkv, lse, T, C, NH, scale);                            \
     }
 
+ATT_KERNELS(16, fp32, true)
+ATT_KERNELS(32, fp32, true)
 ATT_KERNELS(64, fp32, true)
 ATT_KERNELS(128, fp32, true)
+ATT_KERNELS(16, tf32, false)
+ATT_KERNELS(32, tf32, false)
 ATT_KERNELS(64, tf32, false)
 ATT_KERNELS(128, tf32, false)
 

@@ -3,12 +3,25 @@
 
 // crossentropy_forward_backward: losses (N) = -log softmax(logits)[target] and
 // dlogits (N, V) = (softmax - onehot(target)) * dscale, from logits (N, V) and targets (N) int.
-// Grid N, 1-D blocks of a multiple of 32 threads (at most 1024). Stable: the row
-// max is subtracted before expf; the denominator is summed in float64 by a
-// fixed tree. dlogits may be logits: the target's logit is read before the
-// block's first barrier, and every other element is read and then written by
-// the same thread after the last one. dscale 0 writes zeros (evaluation). A
-// target outside [0, V) gives a NaN loss and no one-hot term.
+// Grid N, 1-D blocks of a multiple of 32 threads (at most 1024). Two passes
+// over the row: the first keeps each thread's running max and its sum of
+// expf(x - max) (float64, rescaled when the max grows), combined by fixed
+// trees; the second writes the gradients. float4s where V and the row allow.
+// dlogits may be logits: the target's logit is read before the block's first
+// barrier, and every other element is read and then written by the same
+// thread after the last one. dscale 0 writes zeros (evaluation). A target
+// outside [0, V) gives a NaN loss and no one-hot term.
+// ce_add folds x into a running max m and sum of expf(. - m). A -Inf logit
+// adds nothing (even before any finite one); a NaN makes the sum NaN.
+__device__ __forceinline__ void ce_add(float& m, double& sum, float x) {
+    if (x > m) {
+        sum = sum * (double)expf(m - x) + 1.0;
+        m = x;
+    } else if (x != -INFINITY) {
+        sum += (double)expf(x - m);
+    }
+}
+
 extern "C" __global__ void crossentropy_forward_backward(float* losses, float* dlogits, const float* logits,
                                                          const int* targets, int N, int V, float dscale) {
     __shared__ float smax[32];
@@ -17,19 +30,39 @@ extern "C" __global__ void crossentropy_forward_backward(float* losses, float* d
     if (n >= N) return; // uniform over the block
     const float* x = logits + (size_t)n * V; // (V)
     float* d = dlogits + (size_t)n * V;      // (V)
+    bool vec = V % 4 == 0 && reinterpret_cast<size_t>(x) % 16 == 0 && reinterpret_cast<size_t>(d) % 16 == 0;
     int ix = targets[n];
     bool ok = ix >= 0 && ix < V;
     float xt = ok ? x[ix] : 0.0f;
     float m = -INFINITY;
-    for (int i = threadIdx.x; i < V; i += blockDim.x) m = fmaxf(m, x[i]);
-    m = block_max_f(m, smax);
     double sum = 0.0;
-    for (int i = threadIdx.x; i < V; i += blockDim.x) sum += (double)expf(x[i] - m);
-    sum = block_sum_d(sum, ssum);
-    if (threadIdx.x == 0) losses[n] = ok ? (float)(log(sum) - (double)(xt - m)) : qnan();
+    if (vec) {
+        for (int i = threadIdx.x; i < V / 4; i += blockDim.x) {
+            float4 v = reinterpret_cast<const float4*>(x)[i];
+            ce_add(m, sum, v.x);
+            ce_add(m, sum, v.y);
+            ce_add(m, sum, v.z);
+            ce_add(m, sum, v.w);
+        }
+    } else {
+        for (int i = threadIdx.x; i < V; i += blockDim.x) ce_add(m, sum, x[i]);
+    }
+    float M = block_max_f(m, smax);
+    sum = block_sum_d(m == -INFINITY ? 0.0 : sum * (double)expf(m - M), ssum);
+    if (threadIdx.x == 0) losses[n] = ok ? (float)(log(sum) - (double)(xt - M)) : qnan();
     float s = (float)(1.0 / sum) * dscale;
+    if (vec) {
+        for (int i = threadIdx.x; i < V / 4; i += blockDim.x) {
+            float4 v = reinterpret_cast<const float4*>(x)[i];
+            float4 g = make_float4(__fmul_rn(expf(v.x - M), s), __fmul_rn(expf(v.y - M), s),
+                                   __fmul_rn(expf(v.z - M), s), __fmul_rn(expf(v.w - M), s));
+            if (ix >= 4 * i && ix < 4 * i + 4) (&g.x)[ix - 4 * i] -= dscale;
+            reinterpret_cast<float4*>(d)[i] = g;
+        }
+        return;
+    }
     for (int i = threadIdx.x; i < V; i += blockDim.x) {
-        float g = __fmul_rn(expf(x[i] - m), s);
+        float g = __fmul_rn(expf(x[i] - M), s);
         if (i == ix) g -= dscale;
         d[i] = g;
     }
