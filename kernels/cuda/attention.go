@@ -10,8 +10,6 @@ import (
 	"math"
 	"unsafe"
 
-	"gorgonia.org/cu"
-
 	"baton/kernels"
 )
 
@@ -117,10 +115,6 @@ func (o *Ops) AttentionBackward(dqkv, dout, qkv, out, lse kernels.Buffer, B, T, 
 		return
 	}
 	scale := float32(1 / math.Sqrt(float64(hs)))
-	if o.attnGemm {
-		o.attentionBackwardGemm(asBuf(op, dqkv), asBuf(op, dout), asBuf(op, qkv), B, T, C, NH, scale)
-		return
-	}
 	pDqkv, pDout, pQkv, pOut, pLse := dptr(op, dqkv), dptr(op, dout), dptr(op, qkv), dptr(op, out), dptr(op, lse)
 	pD := o.scratchFloats(op, B*NH*T).Ptr
 	t, c, nh := i32(T), i32(C), i32(NH)
@@ -131,42 +125,4 @@ func (o *Ops) AttentionBackward(dqkv, dout, qkv, out, lse kernels.Buffer, B, T, 
 	o.launch2(op, kv.dkv, B*NH, gy, attnThreads, 1, kv.dkvMem,
 		unsafe.Pointer(&pDqkv), unsafe.Pointer(&pD), unsafe.Pointer(&pDout), unsafe.Pointer(&pQkv),
 		unsafe.Pointer(&pLse), unsafe.Pointer(&t), unsafe.Pointer(&c), unsafe.Pointer(&nh), unsafe.Pointer(&scale))
-}
-
-// attentionBackwardGemm is AttentionBackward with its five products as strided
-// batched GEMMs over the NH heads of one batch element at a time (TF32 tensor
-// cores): S = scale QKᵀ and dP = dO Vᵀ into two (NH,T,T) scratch matrices;
-// attention_bwd_scores turns them into P = causal softmax of S and dS = P (dP -
-// D) scale in place, D = Σ P dP; then dQ = dS K, dK = dSᵀ Q, dV = Pᵀ dO
-// straight into dqkv's head columns (row stride 3C, heads hs apart). The full
-// T×T products do twice the causal work, on units an order of magnitude
-// faster than the FP32 kernels' FMAs. The forward's out and lse are not read:
-// P and D come from S and dP themselves, so that their TF32 errors cancel.
-// Memory: 2·NH·T² floats of o's scratch (96 MiB for gpt2-124m's NH = 12,
-// T = 1024).
-func (o *Ops) attentionBackwardGemm(dqkv, dout, qkv Buf, B, T, C, NH int, scale float32) {
-	const op = "AttentionBackward"
-	hs, C3, TT := C/NH, 3*C, T*T
-	scratch := o.scratchFloats(op, 2*NH*TT)
-	S := Buf{Ptr: scratch.Ptr, N: NH * TT}
-	dP := Buf{Ptr: S.Ptr + cu.DevicePtr(4*NH*TT), N: NH * TT}
-	pS, pdP, t32 := S.Ptr, dP.Ptr, i32(T)
-
-	view := func(b Buf, off, n int) Buf { return Buf{Ptr: b.Ptr + cu.DevicePtr(4*off), N: n} }
-	for b := range B {
-		// Head h of batch element b: rows t of width hs at column h*hs.
-		Q := view(qkv, b*T*C3, T*C3)
-		K, V := view(Q, C, T*C3-C), view(Q, 2*C, T*C3-2*C)
-		dO := view(dout, b*T*C, T*C)
-		dQ := view(dqkv, b*T*C3, T*C3)
-		dK, dV := view(dQ, C, T*C3-C), view(dQ, 2*C, T*C3-2*C)
-
-		o.gemmStridedBatched(op, false, true, T, T, hs, scale, Q, C3, hs, K, C3, hs, 0, S, T, TT, NH) // S (T,T) = scale Q Kᵀ
-		o.gemmStridedBatched(op, false, true, T, T, hs, 1, dO, C, hs, V, C3, hs, 0, dP, T, TT, NH)    // dP (T,T) = dO Vᵀ
-		o.launch(op, "attention_bwd_scores", NH*T, 256, 0,
-			unsafe.Pointer(&pS), unsafe.Pointer(&pdP), unsafe.Pointer(&t32), unsafe.Pointer(&scale))
-		o.gemmStridedBatched(op, false, false, T, hs, T, 1, dP, T, TT, K, C3, hs, 0, dQ, C3, hs, NH) // dQ (T,hs) = dS K
-		o.gemmStridedBatched(op, true, false, T, hs, T, 1, dP, T, TT, Q, C3, hs, 0, dK, C3, hs, NH)  // dK (T,hs) = dSᵀ Q
-		o.gemmStridedBatched(op, true, false, T, hs, T, 1, S, T, TT, dO, C, hs, 0, dV, C3, hs, NH)   // dV (T,hs) = Pᵀ dO
-	}
 }

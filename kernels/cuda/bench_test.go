@@ -129,9 +129,9 @@ func BenchmarkGPT2Gemm(b *testing.B) {
 }
 
 // BenchmarkAttention measures the causal attention at gpt2-124m's shapes: the
-// fused forward, and the backward (FP32: fused kernels, and for comparison
-// the GEMM algorithm in FP32 arithmetic; TF32: GEMMs on tensor cores). FLOPs follow FlashAttention's convention: 4·B·T²·C/2 for the causal
-// forward (two products over half the scores), 2.5 times that for the backward.
+// fused forward and the fused backward, in FP32 (3xTF32) and TF32. FLOPs
+// follow FlashAttention's convention: 4·B·T²·C/2 for the causal forward (two
+// products over half the scores), 2.5 times that for the backward.
 func BenchmarkAttention(b *testing.B) {
 	fwd := 4 * float64(gB) * gT * gT * gC / 2
 	for _, prec := range []Precision{FP32, TF32} {
@@ -147,14 +147,6 @@ func BenchmarkAttention(b *testing.B) {
 			sec := gpuSeconds(b, o, func() { o.AttentionBackward(dqkv, dout, qkv, out, lse, gB, gT, gC, gNH) })
 			reportFlops(b, o, 2.5*fwd, sec)
 		})
-		if prec == FP32 { // the alternative FP32 algorithm, to pick the faster default
-			b.Run("FP32/backward-on-gemms", func(b *testing.B) {
-				o.attnGemm = true
-				defer func() { o.attnGemm = false }()
-				sec := gpuSeconds(b, o, func() { o.AttentionBackward(dqkv, dout, qkv, out, lse, gB, gT, gC, gNH) })
-				reportFlops(b, o, 2.5*fwd, sec)
-			})
-		}
 		tFree(o, qkv, out, lse, dout, dqkv)
 	}
 }

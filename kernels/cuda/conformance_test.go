@@ -27,13 +27,4 @@ func TestConformance(t *testing.T) {
 			kernelstest.RunAgainst(t, shared, reference, tol)
 		})
 	}
-	// The FP32 backend with its attention backward on GEMMs, the alternative
-	// BenchmarkAttention times: it must meet the FP32 bounds too.
-	t.Run("FP32/attention-on-gemms", func(t *testing.T) {
-		o := gpu.ops[FP32]
-		o.attnGemm = true
-		defer func() { o.attnGemm = false }()
-		shared := func() kernels.Ops { return struct{ kernels.Ops }{o} }
-		kernelstest.RunAgainst(t, shared, func() kernels.Ops { return cpu.New() }, kernelstest.FP32)
-	})
 }

@@ -109,12 +109,6 @@ type Ops struct {
 
 	attn [4]attnVariant // the attention kernels in prec, for heads of up to 16, 32, 64 and 128
 
-	// attnGemm runs the attention backward on cuBLAS GEMMs instead of the
-	// fused kernels: the tests keep that algorithm conformant in both
-	// precisions, and BenchmarkAttention times it beside the fused kernels,
-	// so that a GPU run shows which is the faster default.
-	attnGemm bool
-
 	closed bool
 	owned  *owned // what OpenPrimary made for this Ops
 }

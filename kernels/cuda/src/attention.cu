@@ -1,9 +1,8 @@
 // Attention: causal multi-head attention on tensor cores, a fused online-softmax forward and a backward recomputing p from lse.
 //
-// The fused kernels keep no (T, T) matrix in device memory and use no atomics;
-// the backward passes D = dout.out from its dq kernel to its dk/dv kernel through
-// a (B, NH, T) buffer. (The TF32 backward's helper kernel, at the end, works on
-// (NH, T, T) score matrices that cuBLAS fills.)
+// The kernels keep no (T, T) matrix in device memory and use no atomics; the
+// backward passes D = dout.out from its dq kernel to its dk/dv kernel through a
+// (B, NH, T) buffer.
 // Layout: qkv (B, T, 3C) as [q | k | v] per token, heads of size hs = C/NH at
 // offset h*hs of each part; out (B, T, C); lse (B, NH, T).
 //
@@ -456,39 +455,3 @@ ATT_KERNELS(16, tf32, false)
 ATT_KERNELS(32, tf32, false)
 ATT_KERNELS(64, tf32, false)
 ATT_KERNELS(128, tf32, false)
-
-// The backward on tensor cores (TF32, Ops.attentionBackwardGemm): cuBLAS
-// computes S = scale QKᵀ and dP = dO Vᵀ per head into (NH, T, T) scratch;
-// this kernel turns them into P and dS between the GEMMs.
-
-// attention_bwd_scores: per row (h, t) of S and dP (one block each), over keys
-// j <= t: L = log-sum-exp of S's row, P = expf(S - L), D = sum of P dP; then
-// over all j < T: P (0 where j > t) written over S, dS = P (dP - D) scale
-// written over dP. P is normalised from the row's own S rather than the
-// forward's lse, and D (= dout.out) taken from the same dP, so that the TF32
-// errors of S and dP cancel where they would otherwise be amplified by exp
-// (with one key, P = 1 and dS = 0 exactly). blockDim.x is a multiple of 32;
-// every thread reaches every block reduction.
-extern "C" __global__ void attention_bwd_scores(float* S, float* dP, int T, float scale) {
-    __shared__ float fscratch[32];
-    __shared__ double dscratch[32];
-    int row = blockIdx.x; // h*T + t
-    int t = row % T;
-    float* s = S + (size_t)row * T;
-    float* dp = dP + (size_t)row * T;
-    float m = -INFINITY;
-    for (int j = threadIdx.x; j <= t; j += blockDim.x) m = fmaxf(m, s[j]);
-    m = block_max_f(m, fscratch);
-    double sum = 0.0;
-    for (int j = threadIdx.x; j <= t; j += blockDim.x) sum += (double)expf(s[j] - m);
-    sum = block_sum_d(sum, dscratch);
-    float L = m + (float)log(sum);
-    double d = 0.0;
-    for (int j = threadIdx.x; j <= t; j += blockDim.x) d += (double)expf(s[j] - L) * (double)dp[j];
-    float D = (float)block_sum_d(d, dscratch);
-    for (int j = threadIdx.x; j < T; j += blockDim.x) {
-        float p = j <= t ? expf(s[j] - L) : 0.0f;
-        s[j] = p;
-        dp[j] = p * (dp[j] - D) * scale;
-    }
-}
