@@ -29,7 +29,7 @@ src=$root/scripts/cudaemu
 gen=$(mktemp -d)
 trap 'rm -rf "$gen"' EXIT
 
-flags=(-std=c++17 -O3 -g -fPIC -Wall -Wno-unknown-pragmas -I/usr/local/cuda/include -I"$src")
+flags=(-std=c++17 -O3 -g -fPIC -ftls-model=initial-exec -Wall -Wno-unknown-pragmas -I/usr/local/cuda/include -I"$src")
 objs=()
 # kernel PTX CU: compiles CU for the host, registering every entry of PTX.
 kernel() {

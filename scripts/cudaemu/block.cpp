@@ -171,12 +171,12 @@ uint64_t warpExchange(uint64_t mine, int srcLane, unsigned mask, const char* op)
     return w.slots[gen & 1][srcLane];
 }
 
-void warpGather(const void* mine, size_t n, void* all, const char* op) {
+const unsigned char* warpGather(const void* mine, size_t n, const char* op) {
     if (n > kGatherBytes) fail("%s gathers %zu bytes per lane, above cudaemu's %zu", op, n, kGatherBytes);
     Warp& w = block->warps[tlsThread->linear / 32];
     memcpy(w.gathered[w.gen & 1][tlsThread->linear % 32], mine, n);
     uint64_t gen = arrive(w, 0xffffffffu, op);
-    for (int i = 0; i < 32; i++) memcpy(static_cast<char*>(all) + i * n, w.gathered[gen & 1][i], n);
+    return &w.gathered[gen & 1][0][0];
 }
 
 unsigned warpBallot(unsigned mask, bool vote) {

@@ -28,10 +28,11 @@ void syncthreads();
 uint64_t warpExchange(uint64_t mine, int srcLane, unsigned mask, const char* op);
 unsigned warpBallot(unsigned mask, bool vote);
 // warpGather: each lane of a full warp gives n bytes (at most kGatherBytes)
-// and receives every lane's, lane i's at all + i*n: one exchange for a
-// collective that reads many lanes (the emulated mma).
+// and gets every lane's, lane i's at the result + i*kGatherBytes: one
+// exchange for a collective that reads many lanes (the emulated mma). The
+// bytes stay until the warp's next-but-one exchange.
 constexpr size_t kGatherBytes = 32;
-void warpGather(const void* mine, size_t n, void* all, const char* op);
+const unsigned char* warpGather(const void* mine, size_t n, const char* op);
 int laneOf();
 
 template <typename T>

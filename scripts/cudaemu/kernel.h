@@ -72,15 +72,26 @@ inline void __syncwarp() { emu::warpExchange(0, emu::laneOf(), 0xffffffffu, "__s
 inline void mma_tf32(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
     struct Frag {
         unsigned a[4], b[2];
-    } mine = {{a[0], a[1], a[2], a[3]}, {b[0], b[1]}}, all[32];
-    emu::warpGather(&mine, sizeof mine, all, "mma_tf32");
-    int lane = emu::laneOf(), g = lane / 4, t = lane % 4;
+    } mine = {{a[0], a[1], a[2], a[3]}, {b[0], b[1]}};
+    const unsigned char* all = emu::warpGather(&mine, sizeof mine, "mma_tf32");
+    auto lane = [all](int i) {
+        Frag f;
+        memcpy(&f, all + i * emu::kGatherBytes, sizeof f);
+        return f;
+    };
+    int g = emu::laneOf() / 4, t = emu::laneOf() % 4;
+    Frag A[4], B[2][4];  // the lanes holding rows g, g+8 of A, and columns 2t, 2t+1 of B
+    for (int k = 0; k < 4; k++) {
+        A[k] = lane(4 * g + k);
+        B[0][k] = lane(8 * t + k);
+        B[1][k] = lane(8 * t + 4 + k);
+    }
     for (int r = 0; r < 2; r++)
         for (int c = 0; c < 2; c++) {
             float acc = d[2 * r + c];
             for (int k = 0; k < 8; k++) {
-                float x = __uint_as_float(all[4 * g + k % 4].a[r + 2 * (k / 4)]);  // A (g + 8r, k)
-                float y = __uint_as_float(all[4 * (2 * t + c) + k % 4].b[k / 4]);  // B (k, 2t + c)
+                float x = __uint_as_float(A[k % 4].a[r + 2 * (k / 4)]);  // A (g + 8r, k)
+                float y = __uint_as_float(B[c][k % 4].b[k / 4]);         // B (k, 2t + c)
                 acc += x * y;
             }
             d[2 * r + c] = acc;

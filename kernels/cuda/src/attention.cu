@@ -234,6 +234,7 @@ __device__ __forceinline__ void attention_forward_impl(float* out, float* lse, c
         att_load<HS>(Ks, kh, C3, k0, T, hs);
         att_load<HS>(Vs, vh, C3, k0, T, hs);
         __syncthreads();
+        if (t0 + r0 >= T) continue; // the warp's rows are all past T (it still takes every barrier)
         float s[8][4];
         zero<8>(s);
         mma_abt<X3, HS, 8>(s, Qs, LD, r0, Ks, LD);
@@ -333,6 +334,7 @@ __device__ __forceinline__ void attention_backward_dq_impl(float* dqkv, float* D
         att_load<HS>(Ks, kh, C3, k0, T, hs);
         att_load<HS>(Vs, vh, C3, k0, T, hs);
         __syncthreads();
+        if (t0 + r0 >= T) continue; // the warp's rows are all past T
         float s[8][4], dp[8][4];
         zero<8>(s);
         zero<8>(dp);
@@ -400,6 +402,7 @@ __device__ __forceinline__ void attention_backward_dkdv_impl(float* dqkv, const 
             Ds[r] = row < T ? Dg[(size_t)bh * T + row] : 0.0f;
         }
         __syncthreads();
+        if (k0 + r0 >= T) continue; // the warp's keys are all past T
         float s[8][4], dp[8][4];
         zero<8>(s);
         zero<8>(dp);
