@@ -109,8 +109,9 @@ func largestDivisorAtMost(n, k int) int {
 	return 1
 }
 
-// CUDAMaxHeadSize is the largest head (C/NH) the CUDA attention kernels hold
-// in registers (kernels/cuda.MaxHeadSize; a test there keeps the two equal).
+// CUDAMaxHeadSize is the largest head (C/NH) the CUDA attention kernels'
+// shared-memory tiles hold (kernels/cuda.MaxHeadSize; a test there keeps the
+// two equal).
 const CUDAMaxHeadSize = 128
 
 // CheckCUDA refuses shapes the CUDA kernels cannot run, naming the limit,

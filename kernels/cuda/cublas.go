@@ -7,7 +7,7 @@
 // symbols, so a binary linked to it fails to start where only CUDA 12 or 13 is
 // installed. The entry points used here (cublasCreate_v2, cublasDestroy_v2,
 // cublasSetStream_v2, cublasSetMathMode, cublasSgemm_v2, cublasGemmEx,
-// cublasGemmStridedBatchedEx, cublasSscal_v2) have the same C ABI in cuBLAS 11 to 13, so they are
+// cublasSscal_v2) have the same C ABI in cuBLAS 11 to 13, so they are
 // declared here by hand and resolved by name from whichever library is found:
 // $BATON_CUBLAS if set, then libcublas.so.13, .12, .11, libcublas.so.
 //
@@ -36,8 +36,6 @@ typedef int (*baton_sgemm_t)(void*, int, int, int, int, int, const float*, const
 typedef int (*baton_gemmex_t)(void*, int, int, int, int, int, const void*, const void*, int, int,
 	const void*, int, int, const void*, void*, int, int, int, int);
 typedef int (*baton_sscal_t)(void*, int, const float*, float*, int);
-typedef int (*baton_gemmbatched_t)(void*, int, int, int, int, int, const void*, const void*, int, int,
-	long long, const void*, int, int, long long, const void*, void*, int, int, long long, int, int, int);
 
 static void* baton_cublas_lib;
 static char baton_cublas_name[512];
@@ -48,7 +46,6 @@ static baton_setmath_t baton_cublas_setmath;
 static baton_getversion_t baton_cublas_getversion;
 static baton_sgemm_t baton_cublas_sgemm;
 static baton_gemmex_t baton_cublas_gemmex;
-static baton_gemmbatched_t baton_cublas_gemmbatched;
 static baton_sscal_t baton_cublas_sscal;
 
 // baton_cublas_open loads cuBLAS (first, if not empty, then the usual sonames) and
@@ -79,7 +76,6 @@ static int baton_cublas_open(const char* first, char* err, int errlen) {
 	BATON_SYM(baton_cublas_getversion, baton_getversion_t, "cublasGetVersion_v2")
 	BATON_SYM(baton_cublas_sgemm, baton_sgemm_t, "cublasSgemm_v2")
 	BATON_SYM(baton_cublas_gemmex, baton_gemmex_t, "cublasGemmEx")
-	BATON_SYM(baton_cublas_gemmbatched, baton_gemmbatched_t, "cublasGemmStridedBatchedEx")
 	BATON_SYM(baton_cublas_sscal, baton_sscal_t, "cublasSscal_v2")
 #undef BATON_SYM
 	return 0;
@@ -109,13 +105,6 @@ static int baton_gemmex(void* h, int ta, int tb, int m, int n, int k, float alph
 
 static int baton_sscal(void* h, int n, float alpha, unsigned long long x) {
 	return baton_cublas_sscal(h, n, &alpha, (float*)x, 1);
-}
-
-static int baton_gemm_batched(void* h, int ta, int tb, int m, int n, int k, float alpha,
-		unsigned long long a, int lda, long long sa, unsigned long long b, int ldb, long long sb,
-		float beta, unsigned long long c, int ldc, long long sc, int batch, int compute) {
-	return baton_cublas_gemmbatched(h, ta, tb, m, n, k, &alpha, (const void*)a, 0, lda, sa,
-		(const void*)b, 0, ldb, sb, &beta, (void*)c, 0, ldc, sc, batch, compute, -1);
 }
 */
 import "C"
@@ -270,16 +259,6 @@ func (c *cublasHandle) gemm(transA, transB bool, m, n, k int, alpha float32, a c
 	}
 	return cublasCheck("cublasGemmEx", C.baton_gemmex(c.h, ta, tb, C.int(m), C.int(n), C.int(k), C.float(alpha),
 		C.ulonglong(a), C.int(lda), C.ulonglong(b), C.int(ldb), C.float(beta), C.ulonglong(cp), C.int(ldc), c.compute))
-}
-
-// gemmBatched is cublasGemmStridedBatchedEx, column-major, strides in elements.
-func (c *cublasHandle) gemmBatched(transA, transB bool, m, n, k int, alpha float32,
-	a cu.DevicePtr, lda, strideA int, b cu.DevicePtr, ldb, strideB int,
-	beta float32, cp cu.DevicePtr, ldc, strideC, batch int) error {
-	return cublasCheck("cublasGemmStridedBatchedEx", C.baton_gemm_batched(c.h, cublasOp(transA), cublasOp(transB),
-		C.int(m), C.int(n), C.int(k), C.float(alpha),
-		C.ulonglong(a), C.int(lda), C.longlong(strideA), C.ulonglong(b), C.int(ldb), C.longlong(strideB),
-		C.float(beta), C.ulonglong(cp), C.int(ldc), C.longlong(strideC), C.int(batch), c.compute))
 }
 
 // scal is x[0:n] *= alpha (cublasSscal_v2, float32 whatever the precision).

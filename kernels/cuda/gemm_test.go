@@ -97,88 +97,6 @@ func TestGemmMatchesCPU(t *testing.T) {
 	}
 }
 
-// TestGemmBatchedMatchesCPU checks gemmStridedBatched (dense, padded strides, a
-// shared operand, rows wider than the matrix as heads inside a (T, 3C)
-// activation, outputs side by side in the columns of one matrix) against one
-// CPU Gemm per batch element.
-func TestGemmBatchedMatchesCPU(t *testing.T) {
-	ref := cpu.NewWorkers(1)
-	type cse struct {
-		M, N, K, batch   int
-		tA, tB           bool
-		lda, ldb, ldc    int // 0: dense
-		padA, padB, padC int // stride = extent + pad
-		shareA           bool
-		sideC            bool // strideC = N: the outputs are column blocks of the same rows
-	}
-	cases := []cse{
-		{M: 17, N: 9, K: 33, batch: 3},
-		{M: 64, N: 64, K: 32, batch: 8, tB: true},
-		{M: 32, N: 64, K: 64, batch: 5, tA: true, padA: 3, padB: 7, padC: 1},
-		{M: 16, N: 24, K: 8, batch: 4, tA: true, tB: true, shareA: true},
-		{M: 12, N: 12, K: 8, batch: 6, tB: true, lda: 3 * 8, ldb: 3 * 8, ldc: 40}, // q·kᵀ of heads in (T, 3C)
-		{M: 12, N: 8, K: 12, batch: 2, lda: 12, ldb: 24, ldc: 24},
-		{M: 12, N: 8, K: 12, batch: 3, tA: true, lda: 12, ldb: 24, ldc: 30, sideC: true}, // dK of heads into (T, 3C)
-	}
-	for _, prec := range []Precision{FP32, TF32} {
-		o := testOps(t, prec)
-		r := rand.New(rand.NewPCG(2, uint64(prec)))
-		for _, c := range cases {
-			name := fmt.Sprintf("%v/%+v", prec, c)
-			rowsA, colsA := c.M, c.K
-			if c.tA {
-				rowsA, colsA = c.K, c.M
-			}
-			rowsB, colsB := c.K, c.N
-			if c.tB {
-				rowsB, colsB = c.N, c.K
-			}
-			lda, ldb, ldc := max(c.lda, colsA), max(c.ldb, colsB), max(c.ldc, c.N)
-			sA, sB, sC := extent(rowsA, colsA, lda)+c.padA, extent(rowsB, colsB, ldb)+c.padB, extent(c.M, c.N, ldc)+c.padC
-			if c.shareA {
-				sA = 0
-			}
-			if c.sideC {
-				sC = c.N
-			}
-			a := randSlice(r, sA*(c.batch-1)+extent(rowsA, colsA, lda))
-			b := randSlice(r, sB*(c.batch-1)+extent(rowsB, colsB, ldb))
-			cc := randSlice(r, sC*(c.batch-1)+extent(c.M, c.N, ldc))
-			want := append([]float32(nil), cc...)
-			for i := 0; i < c.batch; i++ {
-				ai := tGather(a[i*sA:], rowsA, colsA, lda)
-				bi := tGather(b[i*sB:], rowsB, colsB, ldb)
-				ci := tGather(want[i*sC:], c.M, c.N, ldc)
-				ref.Gemm(c.tA, c.tB, c.M, c.N, c.K, 1.25, cpu.F32(ai), cpu.F32(bi), 0.5, cpu.F32(ci))
-				tScatter(want[i*sC:], ci, c.M, c.N, ldc)
-			}
-			da, db, dc := tUpload(o, a), tUpload(o, b), tUpload(o, cc)
-			o.gemmStridedBatched("Test", c.tA, c.tB, c.M, c.N, c.K, 1.25, da, lda, sA, db, ldb, sB, 0.5, dc, ldc, sC, c.batch)
-			got := tDownload(o, dc)
-			if e := relErr(got, want); e > gemmTol[prec] {
-				t.Errorf("%s: relative error %.3g > %g", name, e, gemmTol[prec])
-			}
-			tFree(o, da, db, dc)
-		}
-	}
-}
-
-// tGather copies a (rows, cols) matrix with row stride ld into a dense slice.
-func tGather(x []float32, rows, cols, ld int) []float32 {
-	out := make([]float32, rows*cols)
-	for i := 0; i < rows; i++ {
-		copy(out[i*cols:(i+1)*cols], x[i*ld:])
-	}
-	return out
-}
-
-// tScatter is tGather's inverse.
-func tScatter(x, dense []float32, rows, cols, ld int) {
-	for i := 0; i < rows; i++ {
-		copy(x[i*ld:i*ld+cols], dense[i*cols:])
-	}
-}
-
 func TestGemmShapeErrors(t *testing.T) {
 	o := testOps(t, FP32)
 	a, b, c := o.Alloc(6), o.Alloc(6), o.Alloc(4)
@@ -193,12 +111,9 @@ func TestGemmShapeErrors(t *testing.T) {
 		{func() { o.Gemm(false, false, -1, 2, 2, 1, a, b, 0, c) }, "negative size"},
 		{func() { o.Gemm(false, false, 2, 2, 3, 1, ia, b, 0, c) }, "a is an int32 buffer"},
 		{func() { o.Gemm(false, false, 2, 2, 3, 1, cpu.F32(make([]float32, 6)), b, 0, c) }, "cpu.F32"},
-		{func() { o.gemmStridedBatched("Attn", false, false, 2, 2, 1, 1, a, 1, 2, b, 2, 2, 0, c, 2, 2, 2) }, "outputs of the batch overlap"},
-		{func() { o.gemmStridedBatched("Attn", false, false, 2, 2, 1, 1, a, 1, 2, b, 2, 2, 0, c, 3, 2, 2) }, "outputs of the batch overlap"},
-		{func() { o.gemmStridedBatched("Attn", false, false, 2, 2, 2, 1, a, 1, 0, b, 2, 0, 0, c, 2, 0, 1) }, "leading dimension"},
 	} {
 		msg := mustPanic(t, x.f)
-		if !strings.Contains(msg, x.want) || !(strings.Contains(msg, "cuda: Gemm:") || strings.Contains(msg, "cuda: Attn:")) {
+		if !strings.Contains(msg, x.want) || !strings.Contains(msg, "cuda: Gemm:") {
 			t.Errorf("panic %q, want %q naming the op", msg, x.want)
 		}
 	}

@@ -35,8 +35,9 @@ import (
 	"baton/kernels"
 )
 
-// Precision selects how the GEMMs compute (Gemm, and in TF32 the attention backward,
-// which then runs on GEMMs too): the other kernels are float32 whatever it is.
+// Precision selects how the matrix products compute: Gemm on cuBLAS, and the
+// attention's on tensor cores (3xTF32 in FP32, TF32 in TF32); the other
+// kernels are float32 whatever it is.
 type Precision int
 
 const (

@@ -95,8 +95,8 @@ var FP32 = Tolerances{
 	SumSquares: 1e-7,
 }
 
-// TF32 is FP32 for a backend whose GEMMs (and attention, where it is built
-// on them) run on tensor cores in TF32: inputs rounded to 10 mantissa bits
+// TF32 is FP32 for a backend whose GEMMs and attention products run on
+// tensor cores in TF32: inputs rounded to 10 mantissa bits
 // (2^-11 ≈ 4.9e-4 relative each), products accumulated in float32. A K-term
 // dot product then errs by ~1e-3 of its terms' scale, ~3e-4 to 1e-3 of the
 // tensor's; 1e-2 is ten times that. Element-wise ops, LayerNorm, sums,

@@ -1,6 +1,6 @@
 // cudaemu: the cuBLAS entry points baton resolves with dlsym (cublasCreate_v2,
 // cublasSetStream_v2, cublasSetMathMode, cublasGetVersion_v2, cublasSgemm_v2,
-// cublasGemmEx, cublasGemmStridedBatchedEx, cublasSscal_v2), as column-major
+// cublasGemmEx, cublasSscal_v2), as column-major
 // GEMMs on the host that run in order on the handle's stream. FP32 storage
 // only, as baton uses; TF32 compute truncates A and B to TF32's 10-bit
 // mantissa, the coarsest rounding a tensor core may apply. Arguments are
@@ -46,11 +46,9 @@ struct Gemm {
     const float *a, *b;
     float* c;
     int lda, ldb, ldc;
-    long long sa, sb, sc;
-    int batch;
     bool tf32;
 
-    // run computes C = alpha op(A) op(B) + beta C for each batch; C is not read
+    // run computes C = alpha op(A) op(B) + beta C; C is not read
     // when beta is 0, as in cuBLAS. op(A) and op(B) are copied out column-major
     // first (rounded to TF32 where asked), so that the inner loop runs down
     // contiguous columns and vectorises.
@@ -59,36 +57,31 @@ struct Gemm {
         // so that each column of op(A) is read once for all of them.
         const int jb = std::max(1, std::min(256, (1 << 18) / std::max(m, 1)));
         std::vector<float> pa((size_t)m * k), pb((size_t)k * n), acc((size_t)jb * m);
-        for (int p = 0; p < batch; p++) {
-            const float* A = a + p * sa;
-            const float* B = b + p * sb;
-            float* C = c + p * sc;
-            for (int l = 0; l < k; l++)
-                for (int i = 0; i < m; i++) {
-                    float v = ta == kOpN ? A[i + (size_t)l * lda] : A[l + (size_t)i * lda];
-                    pa[i + (size_t)l * m] = tf32 ? toTF32(v) : v;
-                }
-            for (int j = 0; j < n; j++)
-                for (int l = 0; l < k; l++) {
-                    float v = tb == kOpN ? B[l + (size_t)j * ldb] : B[j + (size_t)l * ldb];
-                    pb[l + (size_t)j * k] = tf32 ? toTF32(v) : v;
-                }
-            for (int j0 = 0; j0 < n; j0 += jb) {
-                int nj = std::min(jb, n - j0);
-                std::fill(acc.begin(), acc.end(), 0.0f);
-                for (int l = 0; l < k; l++) {
-                    const float* col = &pa[(size_t)l * m];
-                    for (int jj = 0; jj < nj; jj++) {
-                        const float bl = pb[l + (size_t)(j0 + jj) * k];
-                        float* dst = &acc[(size_t)jj * m];
-                        for (int i = 0; i < m; i++) dst[i] += col[i] * bl;
-                    }
-                }
+        for (int l = 0; l < k; l++)
+            for (int i = 0; i < m; i++) {
+                float v = ta == kOpN ? a[i + (size_t)l * lda] : a[l + (size_t)i * lda];
+                pa[i + (size_t)l * m] = tf32 ? toTF32(v) : v;
+            }
+        for (int j = 0; j < n; j++)
+            for (int l = 0; l < k; l++) {
+                float v = tb == kOpN ? b[l + (size_t)j * ldb] : b[j + (size_t)l * ldb];
+                pb[l + (size_t)j * k] = tf32 ? toTF32(v) : v;
+            }
+        for (int j0 = 0; j0 < n; j0 += jb) {
+            int nj = std::min(jb, n - j0);
+            std::fill(acc.begin(), acc.end(), 0.0f);
+            for (int l = 0; l < k; l++) {
+                const float* col = &pa[(size_t)l * m];
                 for (int jj = 0; jj < nj; jj++) {
-                    float* out = C + (size_t)(j0 + jj) * ldc;
-                    const float* sum = &acc[(size_t)jj * m];
-                    for (int i = 0; i < m; i++) out[i] = beta == 0.0f ? alpha * sum[i] : alpha * sum[i] + beta * out[i];
+                    const float bl = pb[l + (size_t)(j0 + jj) * k];
+                    float* dst = &acc[(size_t)jj * m];
+                    for (int i = 0; i < m; i++) dst[i] += col[i] * bl;
                 }
+            }
+            for (int jj = 0; jj < nj; jj++) {
+                float* out = c + (size_t)(j0 + jj) * ldc;
+                const float* sum = &acc[(size_t)jj * m];
+                for (int i = 0; i < m; i++) out[i] = beta == 0.0f ? alpha * sum[i] : alpha * sum[i] + beta * out[i];
             }
         }
     }
@@ -96,7 +89,7 @@ struct Gemm {
 
 int validate(const char* call, const Gemm& g) {
     if ((g.ta != kOpN && g.ta != kOpT) || (g.tb != kOpN && g.tb != kOpT)) return complain(kInvalidValue, call, "bad transpose");
-    if (g.m < 0 || g.n < 0 || g.k < 0 || g.batch < 0) return complain(kInvalidValue, call, "negative size");
+    if (g.m < 0 || g.n < 0 || g.k < 0) return complain(kInvalidValue, call, "negative size");
     int rowsA = g.ta == kOpN ? g.m : g.k, rowsB = g.tb == kOpN ? g.k : g.n;
     if (g.lda < (rowsA > 1 ? rowsA : 1)) return complain(kInvalidValue, call, "lda below the rows of A");
     if (g.ldb < (rowsB > 1 ? rowsB : 1)) return complain(kInvalidValue, call, "ldb below the rows of B");
@@ -108,7 +101,7 @@ int submit(const char* call, void* h, Gemm g) {
     auto* hd = static_cast<Handle*>(h);
     if (!hd) return complain(kNotInitialized, call, "no handle");
     if (int s = validate(call, g)) return s;
-    if (g.m == 0 || g.n == 0 || g.batch == 0) return kSuccess;
+    if (g.m == 0 || g.n == 0) return kSuccess;
     CUcontext cur = nullptr;
     cuCtxGetCurrent(&cur);
     if (cur != hd->ctx) return complain(kExecutionFailed, call, "called with another context current than the handle's");
@@ -167,7 +160,7 @@ int cublasSgemm_v2(void* h, int ta, int tb, int m, int n, int k, const float* al
                    const float* b, int ldb, const float* beta, float* c, int ldc) {
     if (!h) return kNotInitialized;
     bool t = static_cast<Handle*>(h)->math == kTF32TensorOpMath;
-    return submit("cublasSgemm_v2", h, Gemm{ta, tb, m, n, k, *alpha, *beta, a, b, c, lda, ldb, ldc, 0, 0, 0, 1, t});
+    return submit("cublasSgemm_v2", h, Gemm{ta, tb, m, n, k, *alpha, *beta, a, b, c, lda, ldb, ldc, t});
 }
 
 int cublasGemmEx(void* h, int ta, int tb, int m, int n, int k, const void* alpha, const void* a, int atype, int lda,
@@ -179,23 +172,7 @@ int cublasGemmEx(void* h, int ta, int tb, int m, int n, int k, const void* alpha
     if (t < 0) return complain(kNotSupported, "cublasGemmEx", "compute type not emulated");
     return submit("cublasGemmEx", h,
                   Gemm{ta, tb, m, n, k, *static_cast<const float*>(alpha), *static_cast<const float*>(beta),
-                       static_cast<const float*>(a), static_cast<const float*>(b), static_cast<float*>(c), lda, ldb, ldc, 0, 0,
-                       0, 1, t == 1});
-}
-
-int cublasGemmStridedBatchedEx(void* h, int ta, int tb, int m, int n, int k, const void* alpha, const void* a, int atype,
-                               int lda, long long sa, const void* b, int btype, int ldb, long long sb, const void* beta, void* c,
-                               int ctype, int ldc, long long sc, int batch, int compute, int algo) {
-    (void)algo;
-    if (!h) return kNotInitialized;
-    if (atype != kR32F || btype != kR32F || ctype != kR32F)
-        return complain(kNotSupported, "cublasGemmStridedBatchedEx", "only CUDA_R_32F is emulated");
-    int t = computeTF32(static_cast<Handle*>(h), compute);
-    if (t < 0) return complain(kNotSupported, "cublasGemmStridedBatchedEx", "compute type not emulated");
-    return submit("cublasGemmStridedBatchedEx", h,
-                  Gemm{ta, tb, m, n, k, *static_cast<const float*>(alpha), *static_cast<const float*>(beta),
-                       static_cast<const float*>(a), static_cast<const float*>(b), static_cast<float*>(c), lda, ldb, ldc, sa, sb,
-                       sc, batch, t == 1});
+                       static_cast<const float*>(a), static_cast<const float*>(b), static_cast<float*>(c), lda, ldb, ldc, t == 1});
 }
 
 int cublasSscal_v2(void* h, int n, const float* alpha, float* x, int incx) {
