@@ -15,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"baton/kernels"
 	"baton/model"
+	"baton/runtime/device"
 )
 
 // handMade is a sweep as Run would return it: naive on 1, 2, 4 devices and
@@ -242,8 +244,12 @@ func TestSlug(t *testing.T) {
 // through the trainer and writes every file of a report.
 func TestTinySweep(t *testing.T) {
 	mc := model.Presets["tiny"]
-	o := Options{Preset: "tiny", Model: mc, Devices: []string{"cpu:0", "cpu:1"}, Ps: []int{2}, Schedules: []string{"naive", "1f1b"},
-		Microbatches: []int{2}, Precisions: []string{"fp32", "tf32"}, Chunks: 1, Batch: 4, Steps: 1, DataLimit: 64 << 10, Seed: 1, Command: "test"}
+	devs, err := device.Expand("cpu:0,cpu:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Preset: "tiny", Model: mc, Devices: devs, Ps: []int{2}, Schedules: []string{"naive", "1f1b"},
+		Microbatches: []int{2}, Precisions: kernels.Precisions, Chunks: 1, Batch: 4, Steps: 1, DataLimit: 64 << 10, Seed: 1, Command: "test"}
 	all, err := Run(context.Background(), o, nil)
 	if err != nil {
 		t.Fatal(err)

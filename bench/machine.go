@@ -3,13 +3,12 @@
 package bench
 
 import (
+	"baton/runtime/device"
 	"bufio"
 	"fmt"
 	"os"
 	goruntime "runtime"
 	"strings"
-
-	"baton/runtime"
 )
 
 // Machine describes the host and, when CUDA devices ran, the GPUs.
@@ -39,20 +38,20 @@ func Describe(gpus []string) Machine {
 
 // GPUsOf returns the models of the GPUs behind cuda: device names, asking
 // the CUDA driver (the cuda build); nil when no name is a GPU.
-func GPUsOf(devices []string) []string {
+func GPUsOf(devices []device.Name) []string {
 	seen := map[int]bool{}
 	for _, d := range devices {
-		if c, err := runtime.ParseCUDAName(d); err == nil {
-			seen[c.GPU] = true
+		if d.Kind == device.KindCUDA {
+			seen[d.Index] = true
 		}
 	}
 	if len(seen) == 0 {
 		return nil
 	}
-	infos, _, _ := runtime.ListDevices()
+	infos, _, _ := device.List()
 	var out []string
 	for _, in := range infos {
-		if in.Kind == "cuda" && seen[in.Index] {
+		if in.Kind == device.KindCUDA && seen[in.Index] {
 			out = append(out, fmt.Sprintf("%s (%s, %d SMs, %.0f GiB)", in.Model, in.Name, in.SMs, float64(in.Memory)/(1<<30)))
 		}
 	}
@@ -86,7 +85,7 @@ func gpuDriver() string {
 			parts = append(parts, "NVIDIA driver "+v)
 		}
 	}
-	if _, cuda, _ := runtime.ListDevices(); cuda != "" {
+	if _, cuda, _ := device.List(); cuda != "" {
 		parts = append(parts, cuda)
 	}
 	return strings.Join(parts, ", ")

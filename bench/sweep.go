@@ -9,26 +9,27 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strings"
 	"time"
 
+	"baton/kernels"
 	"baton/model"
 	"baton/runtime"
+	"baton/runtime/device"
 )
 
 // Options say what to sweep and how long to run each point.
 type Options struct {
-	Preset       string       // model name as reported ("tiny", "small", "custom")
-	Model        model.Config // architecture
-	Devices      []string     // expanded device names; a point with p devices uses the first p
-	Ps           []int        // device counts
+	Preset       string        // model name as reported ("tiny", "small", "custom")
+	Model        model.Config  // architecture
+	Devices      []device.Name // expanded; a point with p devices uses the first p
+	Ps           []int         // device counts
 	Schedules    []string
-	Microbatches []int    // naive ignores them: it always runs one
-	Precisions   []string // matmul precisions of cuda: devices (fp32, tf32); cpu: devices compute in fp32 only
-	Chunks       int      // stages per device of the interleaved schedule
-	Batch        int      // sequences per step; every m must divide it
-	Steps        int      // measured steps per point, after one warm-up step
-	Data         string   // "" is the default corpus
+	Microbatches []int               // naive ignores them: it always runs one
+	Precisions   []kernels.Precision // of cuda: devices' matrix products; cpu: devices compute in fp32 only
+	Chunks       int                 // stages per device of the interleaved schedule
+	Batch        int                 // sequences per step; every m must divide it
+	Steps        int                 // measured steps per point, after one warm-up step
+	Data         string              // "" is the default corpus
 	DataLimit    int64
 	Seed         uint64
 	Command      string // the command line that reproduces the sweep, for the report
@@ -57,8 +58,9 @@ func (r Result) P() int { return len(r.Devices) }
 
 // Point is one configuration to run.
 type Point struct {
-	P, M, Chunks        int
-	Schedule, Precision string
+	P, M, Chunks int
+	Schedule     string
+	Precision    kernels.Precision
 }
 
 // Points enumerates the sweep: for each p, each schedule, each m, each
@@ -86,9 +88,9 @@ func (o Options) Points() []Point {
 }
 
 // precisions are the sweep's precisions: fp32 alone unless it names others.
-func (o Options) precisions() []string {
+func (o Options) precisions() []kernels.Precision {
 	if len(o.Precisions) == 0 {
-		return []string{"fp32"}
+		return []kernels.Precision{kernels.FP32}
 	}
 	return o.Precisions
 }
@@ -126,18 +128,16 @@ func Run(ctx context.Context, o Options, log io.Writer) ([]Result, error) {
 // directory (the trainer always evaluates once at the end, untimed; it
 // saves no checkpoint, and the directory is removed).
 func RunPoint(ctx context.Context, o Options, pt Point) (Result, error) {
-	r := Result{Model: o.Preset, Schedule: pt.Schedule, Precision: pt.Precision, Microbatches: pt.M, Chunks: pt.Chunks}
+	r := Result{Model: o.Preset, Schedule: pt.Schedule, Precision: pt.Precision.String(), Microbatches: pt.M, Chunks: pt.Chunks}
 	if pt.P > len(o.Devices) {
 		r.Skipped = fmt.Sprintf("%d devices asked for, %d given", pt.P, len(o.Devices))
 		return r, nil
 	}
 	devs := o.Devices[:pt.P]
-	if pt.Precision != "fp32" && slices.ContainsFunc(devs, func(d string) bool { return strings.HasPrefix(d, "cpu:") }) {
+	if pt.Precision != kernels.FP32 && slices.ContainsFunc(devs, func(d device.Name) bool { return d.Kind == device.KindCPU }) {
 		r.Skipped = "cpu: devices compute in fp32 only"
 		return r, nil
 	}
-	defer func(p string) { runtime.CUDAPrecision = p }(runtime.CUDAPrecision)
-	runtime.CUDAPrecision = pt.Precision // the trainer opens its devices with it
 	dir, err := os.MkdirTemp("", "baton-bench-")
 	if err != nil {
 		return r, err
@@ -147,7 +147,7 @@ func RunPoint(ctx context.Context, o Options, pt Point) (Result, error) {
 		Preset: o.Preset, Model: o.Model, Schedule: pt.Schedule, Microbatches: pt.M, Chunks: pt.Chunks,
 		Batch: o.Batch, Context: o.Model.MaxT, Steps: 1 + o.Steps, LR: 1e-3, MinLR: 1e-4, Warmup: 1,
 		WeightDecay: 0.1, MaxGradNorm: 1, Seed: o.Seed, Data: o.Data, DataLimit: o.DataLimit,
-		EvalBatches: 1, Timeout: 5 * time.Minute, Out: dir, Devices: strings.Join(devs, ","), SkipCheckpoint: true,
+		EvalBatches: 1, Timeout: 5 * time.Minute, Out: dir, Devices: devs, Precision: pt.Precision, SkipCheckpoint: true,
 	}
 	tr, err := runtime.NewTrainer(cfg)
 	if err != nil {

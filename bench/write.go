@@ -23,7 +23,7 @@ func Write(dir string, rep Report, rs []Result) ([]string, error) {
 	if rep.Tag != "" {
 		base += "-" + rep.Tag
 	}
-	charts, err := Charts(OfPrecision(rs, rep.Options.precisions()[0]))
+	charts, err := Charts(OfPrecision(rs, rep.Options.precisions()[0].String()))
 	if err != nil {
 		return nil, err
 	}

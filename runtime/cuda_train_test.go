@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"baton/model"
+	"baton/runtime/device"
 )
 
 // tinyL4 is the tiny model with 4 layers.
@@ -38,7 +39,7 @@ func TestCUDATinyTracksCPU(t *testing.T) {
 	}
 	refs := map[int]ref{}
 	for _, m := range []int{2, 4} {
-		cpu := pipelineOn(t, cfg, "1f1b", []Device{NewCPUDevice("cpu:0")}, m, 1, 4)
+		cpu := pipelineOn(t, cfg, "1f1b", []device.Device{device.NewCPU("cpu:0")}, m, 1, 4)
 		var r ref
 		for range steps {
 			r.losses = append(r.losses, cpu.step(t).Loss)
@@ -140,7 +141,7 @@ func TestCUDAOutOfMemory(t *testing.T) {
 	})
 	t.Logf("error: %v", err)
 	if err == nil {
-		t.Fatal("a model of 54 B parameters fit")
+		t.Fatal("a model of 54 schedule.B parameters fit")
 	}
 	closeAll(devs)
 	gpus.Lock()

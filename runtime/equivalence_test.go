@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"baton/model"
+	"baton/runtime/schedule"
 )
 
 // eqModel has 8 blocks so it splits over 1, 2 and 4 devices with 2 chunks each.
@@ -45,7 +46,7 @@ func trainChunked(t *testing.T, schedule string, p, m, v int) trained {
 func TestPipelineEqualsSingleDevice(t *testing.T) {
 	for _, m := range []int{1, 4, 8} {
 		ref := trainPipeline(t, "gpipe", 1, m)
-		for _, schedule := range ScheduleNames {
+		for _, schedule := range schedule.ScheduleNames {
 			for _, p := range []int{1, 2, 4} {
 				v := 1
 				if schedule == "interleaved" {

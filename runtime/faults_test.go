@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"baton/kernels"
+	"baton/runtime/device"
 )
 
 func TestNonFiniteLossNamesStageAndUpdatesNothing(t *testing.T) {
@@ -40,11 +41,11 @@ func TestNonFiniteLossNamesStageAndUpdatesNothing(t *testing.T) {
 
 // stalledDevice never delivers its sends: the copy hangs as a broken link would.
 type stalledDevice struct {
-	Device
+	device.Device
 	release chan struct{}
 }
 
-func (d *stalledDevice) CopyTo(peer Device, dst, src kernels.Buffer) { <-d.release }
+func (d *stalledDevice) CopyTo(peer device.Device, dst, src kernels.Buffer) { <-d.release }
 
 func TestStalledDeviceFailsTheStepSayingWhoWaitsOnWhat(t *testing.T) {
 	pl := newPipeline(t, eqModel, "gpipe", 2, 2, eqBatch)
@@ -74,11 +75,11 @@ func TestStalledDeviceFailsTheStepSayingWhoWaitsOnWhat(t *testing.T) {
 // failingDevice panics when it records an event once armed, as a CUDA
 // device does on a driver error.
 type failingDevice struct {
-	Device
+	device.Device
 	armed bool
 }
 
-func (d *failingDevice) Record() Event {
+func (d *failingDevice) Record() device.Event {
 	if d.armed {
 		panic("device lost")
 	}

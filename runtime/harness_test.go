@@ -9,40 +9,42 @@ import (
 
 	"baton/kernels"
 	"baton/model"
+	"baton/runtime/device"
+	"baton/runtime/schedule"
 )
 
 // pipeline is a model split over p virtual devices, ready to run steps.
 type pipeline struct {
 	ex     *Executor
 	stages []*Stage
-	devs   []Device
+	devs   []device.Device
 	in     *StepInput
 	rng    *rand.Rand
 	v      int
 }
 
-func newPipeline(tb testing.TB, cfg model.Config, schedule string, p, m, batch int) *pipeline {
-	return newChunkedPipeline(tb, cfg, schedule, p, m, 1, batch)
+func newPipeline(tb testing.TB, cfg model.Config, name string, p, m, batch int) *pipeline {
+	return newChunkedPipeline(tb, cfg, name, p, m, 1, batch)
 }
 
 // newChunkedPipeline puts v stages on each of p CPU devices.
-func newChunkedPipeline(tb testing.TB, cfg model.Config, schedule string, p, m, v, batch int) *pipeline {
+func newChunkedPipeline(tb testing.TB, cfg model.Config, name string, p, m, v, batch int) *pipeline {
 	tb.Helper()
-	var devs []Device
+	var devs []device.Device
 	for i := range p {
-		devs = append(devs, NewCPUDevice(fmt.Sprintf("cpu:%d", i)))
+		devs = append(devs, device.NewCPU(fmt.Sprintf("cpu:%d", i)))
 	}
-	return pipelineOn(tb, cfg, schedule, devs, m, v, batch)
+	return pipelineOn(tb, cfg, name, devs, m, v, batch)
 }
 
 // pipelineOn puts v stages on each of the given devices.
-func pipelineOn(tb testing.TB, cfg model.Config, schedule string, devs []Device, m, v, batch int) *pipeline {
+func pipelineOn(tb testing.TB, cfg model.Config, name string, devs []device.Device, m, v, batch int) *pipeline {
 	tb.Helper()
 	names := make([]string, len(devs))
 	for i, d := range devs {
 		names[i] = d.Name()
 	}
-	sched, err := GenerateChunks(schedule, len(devs), m, v)
+	sched, err := schedule.GenerateChunks(name, len(devs), m, v)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -59,8 +61,8 @@ func pipelineOn(tb testing.TB, cfg model.Config, schedule string, devs []Device,
 	for _, st := range stages {
 		st.Stack.Init(7)
 	}
-	lowered := Lower(sched)
-	if err := Validate(lowered); err != nil {
+	lowered := schedule.Lower(sched)
+	if err := schedule.Validate(lowered); err != nil {
 		tb.Fatal(err)
 	}
 	T := cfg.MaxT

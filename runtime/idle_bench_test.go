@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"baton/model"
+	"baton/runtime/report"
 )
 
 // idleModel has 8 equal blocks and a cheap head, so stages are equal.
@@ -37,13 +38,17 @@ func BenchmarkIdle(b *testing.B) {
 		b.Run(fmt.Sprintf("%s/p=%d/m=%d/v=%d", c.schedule, c.p, c.m, c.v), func(b *testing.B) {
 			pl := newChunkedPipeline(b, idleModel, c.schedule, c.p, c.m, c.v, 16)
 			pl.step(b) // the first step allocates the stashes
-			var steps []*StepResult
+			var steps []*report.Step
 			b.ResetTimer()
 			for b.Loop() {
-				steps = append(steps, pl.step(b))
+				steps = append(steps, &pl.step(b).Step)
 			}
 			b.StopTimer()
-			rep, err := BuildReport(pl.ex.Sched, pl.devs, nil, steps)
+			devs := make([]report.DeviceInfo, len(pl.devs))
+			for d, dev := range pl.devs {
+				devs[d].Name = dev.Name()
+			}
+			rep, err := report.Build(pl.ex.Sched, devs, steps)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -55,7 +60,7 @@ func BenchmarkIdle(b *testing.B) {
 			b.ReportMetric(rep.BubbleAnalytic*100, "analytic%")
 			stash := 0
 			for _, st := range pl.stages {
-				stash = max(stash, st.Stack.Stashes())
+				stash = max(stash, st.Stashes())
 			}
 			b.ReportMetric(float64(stash), "max-stash")
 			b.ReportMetric(float64(goruntime.GOMAXPROCS(0)), "cores")
@@ -82,7 +87,7 @@ func TestStashGPipeVersus1F1B(t *testing.T) {
 					hi++ // whether an activation arrives early depends on timing
 				}
 			}
-			if got := st.Stack.Stashes(); got < lo || got > hi {
+			if got := st.Stashes(); got < lo || got > hi {
 				t.Errorf("%s stage %d: %d micro-batches stashed at peak, want %d..%d", s, i, got, lo, hi)
 			}
 			_, pk := pl.devs[i].Memory()

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"baton/model"
+	"baton/runtime/device"
 )
 
 // corpus writes a small text file for the trainer to read.
@@ -29,9 +30,14 @@ func corpus(t *testing.T) string {
 	return path
 }
 
-func resumeConfig(data, out, devices string, steps int) TrainConfig {
+func resumeConfig(t *testing.T, data, out, devices string, steps int) TrainConfig {
+	t.Helper()
+	names, err := device.Expand(devices)
+	if err != nil {
+		t.Fatal(err)
+	}
 	m := model.Config{V: 256, MaxT: 16, C: 16, NH: 2, L: 4}
-	return TrainConfig{Preset: "custom", Model: m, Devices: devices, Schedule: "1f1b", Microbatches: 2, Batch: 4,
+	return TrainConfig{Preset: "custom", Model: m, Devices: names, Schedule: "1f1b", Microbatches: 2, Batch: 4,
 		Context: 16, Steps: steps, LR: 3e-3, MinLR: 3e-4, Warmup: 2, WeightDecay: 0.1, MaxGradNorm: 1, Seed: 5,
 		Data: data, EvalBatches: 1, Out: out}
 }
@@ -61,7 +67,7 @@ func TestResumeIsExactOnAnyLayout(t *testing.T) {
 	data := corpus(t)
 	dir := t.TempDir()
 	const n = 4
-	whole := train(t, resumeConfig(data, filepath.Join(dir, "whole"), "cpu:0..3", 2*n), 0)
+	whole := train(t, resumeConfig(t, data, filepath.Join(dir, "whole"), "cpu:0..3", 2*n), 0)
 	wantParams, err := model.Load(CheckpointDir(filepath.Join(dir, "whole")))
 	if err != nil {
 		t.Fatal(err)
@@ -71,11 +77,11 @@ func TestResumeIsExactOnAnyLayout(t *testing.T) {
 	} {
 		t.Run(layout.first+"→"+layout.second, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "run")
-			first := train(t, resumeConfig(data, out, layout.first, 2*n), n)
+			first := train(t, resumeConfig(t, data, out, layout.first, 2*n), n)
 			if !first.Interrupted || first.Steps != n {
 				t.Fatalf("the first run stopped at step %d (interrupted %v), want %d", first.Steps, first.Interrupted, n)
 			}
-			cfg := resumeConfig(data, out, layout.second, 2*n)
+			cfg := resumeConfig(t, data, out, layout.second, 2*n)
 			cfg.Resume = true
 			second := train(t, cfg, 0)
 			if second.StartStep != n || second.Steps != 2*n {

@@ -3,6 +3,7 @@
 package runtime
 
 import (
+	"baton/runtime/schedule"
 	"fmt"
 	"testing"
 	"time"
@@ -15,11 +16,11 @@ func TestStashBoundClassic(t *testing.T) {
 	for p := 1; p <= 8; p++ {
 		for m := 1; m <= 16; m++ {
 			for _, name := range []string{"1f1b", "gpipe", "naive"} {
-				s, err := Generate(name, p, m)
+				s, err := schedule.Generate(name, p, m)
 				if err != nil {
 					t.Fatal(err)
 				}
-				got := StashBound(Lower(s).Lists, p)
+				got := schedule.StashBound(schedule.Lower(s).Lists, p)
 				for st := range p {
 					want := 0
 					switch {
@@ -43,7 +44,7 @@ func TestStashBoundClassic(t *testing.T) {
 // step waited for one (the bound covers every timing, so none could).
 // Evaluation runs under the same bound, its sends waiting when they must.
 func TestStashBoundHolds(t *testing.T) {
-	for _, name := range ScheduleNames {
+	for _, name := range schedule.ScheduleNames {
 		for _, p := range []int{2, 4} {
 			for _, m := range []int{4, 8} {
 				v := 1
@@ -53,11 +54,11 @@ func TestStashBoundHolds(t *testing.T) {
 				t.Run(fmt.Sprintf("%s/p=%d/m=%d", name, p, m), func(t *testing.T) {
 					pl := newChunkedPipeline(t, eqModel, name, p, m, v, 8)
 					pl.ex.Timeout = 30 * time.Second // a bound too small would deadlock
-					bound := StashBound(pl.ex.Sched.Lists, len(pl.stages))
+					bound := schedule.StashBound(pl.ex.Sched.Lists, len(pl.stages))
 					pl.step(t)
 					pl.step(t)
 					for s, st := range pl.stages[1:] {
-						if got, waits := st.Stack.Stashes(), st.Stack.StashWaits(); got != bound[s+1] || waits != 0 {
+						if got, waits := st.Stashes(), st.stashes.waited(); got != bound[s+1] || waits != 0 {
 							t.Errorf("stage %d: %d stashes, %d waits; want the bound %d and none", s+1, got, waits, bound[s+1])
 						}
 					}
@@ -65,7 +66,7 @@ func TestStashBoundHolds(t *testing.T) {
 						t.Fatal(err)
 					}
 					for s, st := range pl.stages[1:] {
-						if got := st.Stack.Stashes(); got != bound[s+1] {
+						if got := st.Stashes(); got != bound[s+1] {
 							t.Errorf("stage %d after evaluation: %d stashes, want %d", s+1, got, bound[s+1])
 						}
 					}

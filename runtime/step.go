@@ -3,6 +3,8 @@
 package runtime
 
 import (
+	"baton/runtime/device"
+	"baton/runtime/schedule"
 	"fmt"
 	"math"
 )
@@ -13,11 +15,11 @@ import (
 // sends its part of the gradient to the other end; then each stage folds the
 // tied gradient and publishes its gradients' sums of squares; then, once
 // every stage has published, each applies AdamW with the same clipping scale.
-func (r *run) steps(dev Device, tail []Action) ([]Record, error) {
-	recs := make([]Record, len(tail))
+func (r *run) steps(dev device.Device, tail []schedule.Action) ([]timedAction, error) {
+	recs := make([]timedAction, len(tail))
 	stages := make([]*Stage, len(tail))
 	for i, a := range tail {
-		if a.Kind != Step {
+		if a.Kind != schedule.Step {
 			return recs[:i], fmt.Errorf("%s follows a STEP: a device's STEPs must end its list", a)
 		}
 		recs[i].Action, stages[i] = a, r.ex.Stages[a.Stage]
@@ -77,7 +79,7 @@ func (r *run) publishSquares(st *Stage) error {
 	stack := st.Stack
 	switch other := r.tiedPeer(st); {
 	case other != nil:
-		ev, err := r.receive(st.Device, Action{st.Index, Step, -1}, r.tied[st.Index])
+		ev, err := r.receive(schedule.Action{Stage: st.Index, Kind: schedule.Step, Microbatch: -1}, r.tied[st.Index])
 		if err != nil {
 			return err
 		}

@@ -1,68 +1,25 @@
-// The training loop: a model planned onto devices, batches through a schedule, evaluation, checkpoints, the report.
+// A run: its configuration checked and planned onto devices, the stages built on them, initialised or restored.
 
 package runtime
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"math"
-	"os"
-	"strings"
-	"time"
 
 	"baton/data"
-	"baton/internal/fsutil"
-	"baton/kernels"
 	"baton/model"
+	"baton/runtime/device"
+	"baton/runtime/schedule"
 	"baton/transformer"
 )
-
-// Progress is what the loop reports after every step.
-type Progress struct {
-	Step, Steps  int
-	Loss         float64
-	LR           float32
-	GradNorm     float64
-	TokensPerSec float64
-	ValLoss      float64 // NaN unless this step evaluated
-}
-
-// Summary is the run's result, written to summary.json.
-type Summary struct {
-	Preset       string         `json:"model"`
-	Config       model.Config   `json:"config"`
-	Params       int64          `json:"params"`
-	Devices      []string       `json:"devices"`
-	Schedule     string         `json:"schedule"`
-	Microbatches int            `json:"microbatches"`
-	Batch        int            `json:"batch"`
-	Context      int            `json:"context"`
-	Steps        int            `json:"steps"`
-	StartStep    int            `json:"start_step"`
-	FirstLoss    float64        `json:"first_loss"`
-	LastLoss     float64        `json:"last_loss"`
-	ValLoss      *float64       `json:"val_loss"` // null when the run was interrupted before evaluating
-	TokensPerSec float64        `json:"tokens_per_sec"`
-	Seconds      float64        `json:"seconds"`
-	Interrupted  bool           `json:"interrupted"`
-	Checkpoint   string         `json:"checkpoint"`
-	Data         data.Info      `json:"data"`
-	Plan         *model.Plan    `json:"plan"`
-	Losses       []float64      `json:"losses"`
-	StageCosts   []StageCost    `json:"stage_costs"`         // mean measured action times, for baton plan --replay
-	Transfers    []TransferStat `json:"transfers,omitempty"` // the path and bandwidth of each stage boundary (CUDA devices)
-	*Report                     // the idle report's fields, bubble_measured and per_device among them, inline
-}
 
 // Trainer owns a run: devices, stages, data, schedule and executor.
 type Trainer struct {
 	cfg     TrainConfig
-	devs    []Device
+	devs    []device.Device
 	stages  []*Stage
 	plan    *model.Plan
-	sched   *Schedule // as generated; the executor runs it lowered
+	sched   *schedule.Schedule // as generated; the executor runs it lowered
 	ds      *data.Dataset
 	train   *data.TrainLoader
 	val     *data.ValLoader
@@ -106,23 +63,16 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}
-	names, err := ExpandDevices(cfg.Devices)
-	if err != nil {
-		return nil, nil, err
-	}
-	sched, err := GenerateChunks(cfg.Schedule, len(names), cfg.Microbatches, max(cfg.Chunks, 1))
+	sched, err := schedule.GenerateChunks(cfg.Schedule, len(cfg.Devices), cfg.Microbatches, max(cfg.Chunks, 1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("--schedule: %w", err)
 	}
-	for _, n := range names {
-		if strings.HasPrefix(n, "cuda:") {
-			if err := cfg.Model.CheckCUDA(); err != nil {
-				return nil, nil, err
-			}
-			break
+	if cfg.Devices[0].Kind == device.KindCUDA {
+		if err := cfg.Model.CheckCUDA(); err != nil {
+			return nil, nil, err
 		}
 	}
-	stageDevices := sched.StageDevices(names)
+	stageDevices := sched.StageDevices(device.Strings(cfg.Devices))
 	m := sched.Microbatches
 	mbB := cfg.Batch / m
 	pl, err := model.Partition(cfg.Model, stageDevices, model.PlanOptions{Split: cfg.Split, LayerMap: cfg.LayerMap, B: mbB, T: cfg.Context, InFlight: maxInt(sched.Stashes())})
@@ -154,7 +104,7 @@ func (t *Trainer) open(ck *model.Checkpoint) (*Trainer, error) {
 	if t.train, t.val, err = t.ds.Loaders(cfg.Model.V, cfg.Batch, cfg.Context, t.cfg.Seed); err != nil {
 		return nil, err
 	}
-	if t.devs, err = ParseDevices(cfg.Devices); err != nil {
+	if t.devs, err = device.Open(cfg.Devices, device.Options{Precision: cfg.Precision}); err != nil {
 		return nil, err
 	}
 	err = guard(func() error { // a device's failure (out of memory) panics inside its Ops
@@ -176,8 +126,8 @@ func (t *Trainer) open(ck *model.Checkpoint) (*Trainer, error) {
 		t.Close()
 		return nil, err
 	}
-	lowered := Lower(sched)
-	if err := Validate(lowered); err != nil {
+	lowered := schedule.Lower(sched)
+	if err := schedule.Validate(lowered); err != nil {
 		t.Close()
 		return nil, err
 	}
@@ -191,7 +141,7 @@ func (t *Trainer) open(ck *model.Checkpoint) (*Trainer, error) {
 // micro-batches of B×T tokens. Stage s goes on device s mod p, as
 // Schedule.DeviceOf says: with more stages than devices (interleaving),
 // device d holds stages d, d+p, d+2p, …
-func NewStages(devs []Device, plan *model.Plan, B, T int) ([]*Stage, error) {
+func NewStages(devs []device.Device, plan *model.Plan, B, T int) ([]*Stage, error) {
 	var stages []*Stage
 	for i, ps := range plan.Stages {
 		dev := devs[i%len(devs)]
@@ -199,7 +149,7 @@ func NewStages(devs []Device, plan *model.Plan, B, T int) ([]*Stage, error) {
 		if err != nil {
 			return nil, err
 		}
-		st := &Stage{Index: i, Device: dev, Stack: stack}
+		st := NewStage(i, dev, stack)
 		if len(plan.Stages) > 1 && stack.HasTied() {
 			st.tiedRecv = dev.Ops().Alloc(plan.Config.V * plan.Config.C)
 		}
@@ -232,182 +182,4 @@ func (t *Trainer) Data() data.Info { return t.ds.Describe() }
 func (t *Trainer) StartStep() int { return t.start }
 
 // Close releases the devices.
-func (t *Trainer) Close() { closeAll(t.devs) }
-
-// microbatches views a host batch (Batch, T) as m micro-batches.
-func microbatches(flat []int32, m int) [][]int32 {
-	n := len(flat) / m
-	out := make([][]int32, m)
-	for i := range out {
-		out[i] = flat[i*n : (i+1)*n]
-	}
-	return out
-}
-
-// Run trains until cfg.Steps or until ctx is cancelled, then evaluates,
-// saves a checkpoint and writes the report, trace and timeline under Out.
-// On cancellation the step in flight finishes first and the checkpoint is
-// written; the summary says Interrupted.
-func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, error) {
-	cfg := t.cfg
-	m := t.ex.Sched.Microbatches
-	lr := LRSchedule{Max: cfg.LR, Min: cfg.MinLR, Warmup: cfg.Warmup, End: cfg.Steps}
-	sum := &Summary{Preset: cfg.Preset, Config: cfg.Model, Params: cfg.Model.NumParams(), Schedule: t.ex.Sched.Name,
-		Microbatches: m, Batch: cfg.Batch, Context: cfg.Context, StartStep: t.start, Data: t.ds.Describe(), Plan: t.plan}
-	for _, d := range t.devs {
-		sum.Devices = append(sum.Devices, d.Name())
-	}
-	in := &StepInput{
-		Tokens: microbatches(t.inputs, m), Targets: microbatches(t.targets, m),
-		DScale:      1 / float32(cfg.Batch*cfg.Context),
-		MaxGradNorm: cfg.MaxGradNorm,
-		Adam:        kernels.AdamParams{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: cfg.WeightDecay},
-	}
-	var measured []*StepResult
-	keep := 10 // the last steps' records feed the report and trace
-	began := time.Now()
-	var trainTime time.Duration
-	step := t.start
-	for step < cfg.Steps {
-		if ctx.Err() != nil {
-			sum.Interrupted = true
-			break
-		}
-		step++
-		if err := t.train.Batch(step-1, t.inputs, t.targets); err != nil {
-			return nil, err
-		}
-		in.AdamStep = step
-		in.Adam.LR = lr.At(step)
-		t0 := time.Now()
-		res, err := t.ex.Run(in)
-		if err != nil {
-			return nil, fmt.Errorf("step %d: %w", step, err)
-		}
-		trainTime += time.Since(t0)
-		if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
-			return nil, fmt.Errorf("step %d: the loss is %v; lower --lr or set --max-grad-norm (the last checkpoint is unchanged)", step, res.Loss)
-		}
-		sum.Losses = append(sum.Losses, res.Loss)
-		if step > t.start+1 || cfg.Steps-t.start == 1 {
-			measured = append(measured, res)
-			if len(measured) > keep {
-				measured = measured[1:]
-			}
-		}
-		p := Progress{Step: step, Steps: cfg.Steps, Loss: res.Loss, LR: in.Adam.LR, GradNorm: res.GradNorm, ValLoss: math.NaN(),
-			TokensPerSec: float64((step-t.start)*cfg.Batch*cfg.Context) / trainTime.Seconds()}
-		if cfg.EvalEvery > 0 && step%cfg.EvalEvery == 0 && step < cfg.Steps {
-			if p.ValLoss, err = t.evaluate(in); err != nil {
-				return nil, err
-			}
-		}
-		if cfg.SaveEvery > 0 && step%cfg.SaveEvery == 0 && step < cfg.Steps && !cfg.SkipCheckpoint {
-			if err := t.save(step); err != nil {
-				return nil, err
-			}
-		}
-		if progress != nil {
-			progress(p)
-		}
-	}
-	sum.Steps = step
-	sum.Seconds = time.Since(began).Seconds()
-	if len(sum.Losses) > 0 {
-		sum.FirstLoss, sum.LastLoss = sum.Losses[0], sum.Losses[len(sum.Losses)-1]
-		sum.TokensPerSec = float64(len(sum.Losses)*cfg.Batch*cfg.Context) / trainTime.Seconds()
-	}
-	if !sum.Interrupted {
-		val, err := t.evaluate(in)
-		if err != nil {
-			return nil, err
-		}
-		sum.ValLoss = &val
-	}
-	if !cfg.SkipCheckpoint {
-		if err := t.save(step); err != nil {
-			return nil, err
-		}
-		sum.Checkpoint = CheckpointDir(cfg.Out)
-	}
-	if len(measured) > 0 {
-		if err := t.writeReport(sum, measured); err != nil {
-			return nil, err
-		}
-	}
-	return sum, t.writeSummary(sum)
-}
-
-// evaluate is the mean loss over the first EvalBatches validation batches.
-func (t *Trainer) evaluate(in *StepInput) (float64, error) {
-	n := min(max(t.cfg.EvalBatches, 1), t.val.Len())
-	var total float64
-	for i := range n {
-		if err := t.val.Batch(i, t.inputs, t.targets); err != nil {
-			return 0, err
-		}
-		loss, err := t.ex.Evaluate(in)
-		if err != nil {
-			return 0, fmt.Errorf("evaluation: %w", err)
-		}
-		total += loss
-	}
-	return total / float64(n), nil
-}
-
-func (t *Trainer) save(step int) error {
-	var ck *model.Checkpoint
-	err := guard(func() error { // reading the parameters back may fail on a device
-		var err error
-		ck, err = gather(t.stages, t.cfg.Model, TrainState{Step: step, Seed: t.cfg.Seed, Preset: t.cfg.Preset})
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(t.cfg.Out, 0o755); err != nil {
-		return fmt.Errorf("--out: %v", err)
-	}
-	return model.Save(CheckpointDir(t.cfg.Out), ck)
-}
-
-func (t *Trainer) writeSummary(sum *Summary) error {
-	raw, err := json.MarshalIndent(sum, "", "  ")
-	if err != nil {
-		return err
-	}
-	return fsutil.WriteFileAtomic(t.cfg.Out+"/summary.json", append(raw, '\n'))
-}
-
-// writeReport builds the idle report from the measured steps and draws them:
-// trace.json (every kept step, for Perfetto) and timeline.svg (the last step).
-func (t *Trainer) writeReport(sum *Summary, measured []*StepResult) error {
-	layers := make([]string, len(t.devs))
-	for i, s := range t.plan.Stages {
-		d := t.ex.Sched.DeviceOf(i)
-		if layers[d] != "" {
-			layers[d] += ","
-		}
-		layers[d] += fmt.Sprintf("%d-%d", s.FirstLayer, s.LastLayer)
-	}
-	rep, err := BuildReport(t.ex.Sched, t.devs, layers, measured)
-	if err != nil {
-		return err
-	}
-	sum.Report = rep
-	sum.StageCosts = MeasuredCosts(measured, len(t.stages))
-	sum.Transfers = Transfers(t.devs)
-	var trace, svg bytes.Buffer
-	if err := WriteTrace(&trace, sum.Devices, measured); err != nil {
-		return err
-	}
-	if err := fsutil.WriteFileAtomic(t.cfg.Out+"/trace.json", trace.Bytes()); err != nil {
-		return err
-	}
-	title := fmt.Sprintf("%s, %d devices, %d micro-batches: bubble %.0f%% measured, %.0f%% analytic",
-		rep.Schedule, rep.Devices, rep.Microbatches, rep.BubbleMeasured*100, rep.BubbleAnalytic*100)
-	if err := WriteTimeline(&svg, sum.Devices, measured[len(measured)-1], title); err != nil {
-		return err
-	}
-	return fsutil.WriteFileAtomic(t.cfg.Out+"/timeline.svg", svg.Bytes())
-}
+func (t *Trainer) Close() { device.CloseAll(t.devs) }

@@ -7,22 +7,26 @@ import (
 	"math"
 	"time"
 
+	"baton/kernels"
 	"baton/model"
+	"baton/runtime/device"
+	"baton/runtime/schedule"
 )
 
 // TrainConfig is everything a training run is told.
 type TrainConfig struct {
-	Preset       string       // name of the preset Model started from ("custom" when overridden)
-	Model        model.Config // architecture
-	Devices      string       // "cpu:0,cpu:1" …
-	Schedule     string       // naive, gpipe, 1f1b
-	Microbatches int          // per step; must divide Batch
-	Chunks       int          // stages per device (interleaved); 0 means 1
-	Batch        int          // sequences per step
-	Context      int          // tokens per sequence (T ≤ Model.MaxT)
-	Steps        int          // total steps of the run, counted from its start
-	LR, MinLR    float32      // peak and final learning rate
-	Warmup       int          // warm-up steps
+	Preset       string        // name of the preset Model started from ("custom" when overridden)
+	Model        model.Config  // architecture
+	Devices      []device.Name // from device.Expand
+	Precision    kernels.Precision
+	Schedule     string  // naive, gpipe, 1f1b
+	Microbatches int     // per step; must divide Batch
+	Chunks       int     // stages per device (interleaved); 0 means 1
+	Batch        int     // sequences per step
+	Context      int     // tokens per sequence (T ≤ Model.MaxT)
+	Steps        int     // total steps of the run, counted from its start
+	LR, MinLR    float32 // peak and final learning rate
+	Warmup       int     // warm-up steps
 	WeightDecay  float32
 	MaxGradNorm  float64 // clip the global gradient norm (0: off)
 	Seed         uint64
@@ -46,6 +50,9 @@ type TrainConfig struct {
 func (c *TrainConfig) Validate() error {
 	if err := c.Model.Validate(); err != nil {
 		return err
+	}
+	if len(c.Devices) == 0 {
+		return fmt.Errorf("--devices is empty; give e.g. cpu:0,cpu:1 or cuda:0")
 	}
 	if err := c.Model.CheckContext(c.Context); err != nil {
 		return err
@@ -79,7 +86,7 @@ func (c *TrainConfig) Validate() error {
 			return fmt.Errorf("%s is %d; it must not be negative", n.flag, n.v)
 		}
 	}
-	if _, err := Generate(c.Schedule, 1, 1); err != nil {
+	if _, err := schedule.Generate(c.Schedule, 1, 1); err != nil {
 		return fmt.Errorf("--schedule: %w", err)
 	}
 	return nil

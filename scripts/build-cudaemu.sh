@@ -45,7 +45,7 @@ kernel() {
 for ptx in "$root"/kernels/cuda/ptx/*.ptx; do
   kernel "$ptx" "$root/kernels/cuda/src/$(basename "$ptx" .ptx).cu"
 done
-for cu in "$root"/kernels/cuda/testdata/*.cu "$root"/runtime/testdata/*.cu; do
+for cu in "$root"/kernels/cuda/testdata/*.cu "$root"/runtime/device/cuda/testdata/*.cu; do
   kernel "${cu%.cu}.ptx" "$cu"
 done
 for f in driver block registry green cublas; do

@@ -35,7 +35,7 @@ for f in "$kdir"/ptx/*.ptx; do
 	fi
 done
 
-for cu in "$root"/kernels/cuda/testdata/*.cu "$root"/runtime/testdata/*.cu; do
+for cu in "$root"/kernels/cuda/testdata/*.cu "$root"/runtime/device/cuda/testdata/*.cu; do
 	ptx=${cu%.cu}.ptx
 	"$NVCC" -ptx -arch=compute_80 -O3 -o "$tmp/test.ptx" "$cu"
 	if ! cmp -s "$tmp/test.ptx" "$ptx"; then

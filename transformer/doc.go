@@ -4,6 +4,8 @@
 // cross-entropy loss), each as llm.c-style forward and backward functions.
 //
 // Main types: Stack (a contiguous run of the decoder — what one pipeline stage
-// holds — with its parameters, gradients, optimizer state and the stash of
-// activations of the micro-batches it has in flight), Spec, Params.
+// holds — with its parameters, gradients and optimizer state), Acts (one
+// micro-batch's stash of activations on a stack; the runtime pools them),
+// Spec, Params. Nothing here locks or waits: the runtime decides which
+// goroutine calls what, and when a stash is reused.
 package transformer

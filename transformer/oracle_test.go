@@ -293,9 +293,10 @@ func TestDecoderMatchesGorgonia(t *testing.T) {
 	for i, s := range stack.P.Specs {
 		stack.Write(stack.P, i, vals32[s.Name])
 	}
-	stack.Forward(0, tokens, targets, 1/float32(N))
+	acts := stack.NewActs()
+	stack.Forward(acts, 0, tokens, targets, 1/float32(N))
 	loss := stack.LossSums(1)[0] / float64(N)
-	stack.Backward(0)
+	stack.Backward(acts)
 	stack.FoldTiedGrad(nil)
 
 	if d := math.Abs(loss - wantLoss); d > lossTol {
@@ -361,14 +362,15 @@ func train(t *testing.T, seed uint64, steps int, hp kernels.AdamParams) (losses 
 	}
 	stack.Init(seed)
 	tokens, targets := batch(cfg.V, B, T, 42)
+	acts := stack.NewActs()
 	for step := 1; step <= steps; step++ {
-		stack.Forward(0, tokens, targets, 1/float32(B*T))
+		stack.Forward(acts, 0, tokens, targets, 1/float32(B*T))
 		losses = append(losses, stack.LossSums(1)[0]/(B*T))
-		stack.Backward(0)
+		stack.Backward(acts)
 		stack.FoldTiedGrad(nil)
 		stack.Step(step, hp, 1)
 	}
-	stack.Forward(0, tokens, targets, 0) // evaluation only
+	stack.Forward(acts, 0, tokens, targets, 0) // evaluation only
 	return losses, stack.LossSums(1)[0] / (B * T)
 }
 

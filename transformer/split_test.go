@@ -31,16 +31,18 @@ func TestSplitBackwardEqualsFullBackward(t *testing.T) {
 		}
 	}
 	full, split := newStack(), newStack()
+	fullActs, splitActs := make([]*transformer.Acts, m), make([]*transformer.Acts, m)
 	for i := range m {
-		full.Forward(i, tokens[i], targets[i], 1/float32(m*B*T))
-		split.Forward(i, tokens[i], targets[i], 1/float32(m*B*T))
+		fullActs[i], splitActs[i] = full.NewActs(), split.NewActs()
+		full.Forward(fullActs[i], i, tokens[i], targets[i], 1/float32(m*B*T))
+		split.Forward(splitActs[i], i, tokens[i], targets[i], 1/float32(m*B*T))
 	}
 	for i := range m {
-		full.Backward(i)
-		split.BackwardInput(i)
+		full.Backward(fullActs[i])
+		split.BackwardInput(splitActs[i])
 	}
 	for i := range m { // every W after every I, as a zero-bubble schedule may defer them
-		split.BackwardWeight(i)
+		split.BackwardWeight(splitActs[i])
 	}
 	full.FoldTiedGrad(nil)
 	split.FoldTiedGrad(nil)

@@ -15,8 +15,10 @@ import (
 	"github.com/spf13/pflag"
 
 	"baton/bench"
+	"baton/kernels"
 	"baton/model"
-	"baton/runtime"
+	"baton/runtime/device"
+	"baton/runtime/schedule"
 )
 
 type benchFlags struct {
@@ -56,7 +58,7 @@ one machine and day keep their own files.`,
 	f.modelFlags.add(fl)
 	fl.StringVar(&f.devices, "devices", "", "devices to draw from, first p for a point of p devices (default: cpu:0..devices-max−1)")
 	fl.IntVar(&f.devicesMax, "devices-max", 4, "largest p; p runs over 1, 2, 4, … up to it")
-	fl.StringVar(&f.schedules, "schedules", "naive,gpipe,1f1b,interleaved,zb-h1", "schedules to sweep: "+strings.Join(runtime.ScheduleNames, ", "))
+	fl.StringVar(&f.schedules, "schedules", "naive,gpipe,1f1b,interleaved,zb-h1", "schedules to sweep: "+strings.Join(schedule.ScheduleNames, ", "))
 	fl.StringVar(&f.microbatches, "microbatches", "4,8", "micro-batch counts to sweep (naive always runs 1)")
 	fl.StringVar(&f.precisions, "precision", "fp32", "matmul precisions to sweep: fp32, tf32 (cuda: devices; cpu: devices skip tf32)")
 	fl.StringVar(&f.peer, "peer", "", "CSV of PyTorch's figures on the same GPU (scripts/torch_peer.py) for the report")
@@ -106,7 +108,7 @@ func (f *benchFlags) options(cmd *cobra.Command) (bench.Options, error) {
 	if list == "" {
 		list = fmt.Sprintf("cpu:0..%d", f.devicesMax-1)
 	}
-	devs, err := runtime.ExpandDevices(list)
+	devs, err := device.Expand(list)
 	if err != nil {
 		return bench.Options{}, err
 	}
@@ -116,8 +118,8 @@ func (f *benchFlags) options(cmd *cobra.Command) (bench.Options, error) {
 	}
 	scheds := strings.Split(f.schedules, ",")
 	for _, s := range scheds {
-		if !slices.Contains(runtime.ScheduleNames, s) {
-			return bench.Options{}, fmt.Errorf("--schedules: unknown schedule %q; choose from %s", s, strings.Join(runtime.ScheduleNames, ", "))
+		if !slices.Contains(schedule.ScheduleNames, s) {
+			return bench.Options{}, fmt.Errorf("--schedules: unknown schedule %q; choose from %s", s, strings.Join(schedule.ScheduleNames, ", "))
 		}
 	}
 	for _, m := range ms {
@@ -125,11 +127,13 @@ func (f *benchFlags) options(cmd *cobra.Command) (bench.Options, error) {
 			return bench.Options{}, fmt.Errorf("--microbatches %d does not divide --batch %d", m, f.batch)
 		}
 	}
-	precs := strings.Split(f.precisions, ",")
-	for _, p := range precs {
-		if err := runtime.CheckPrecision(p); err != nil {
+	var precs []kernels.Precision
+	for _, s := range strings.Split(f.precisions, ",") {
+		p, err := parsePrecision(s)
+		if err != nil {
 			return bench.Options{}, err
 		}
+		precs = append(precs, p)
 	}
 	if strings.Trim(f.tag, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != "" {
 		return bench.Options{}, fmt.Errorf("--tag %q: use letters, digits and '-' only (it becomes part of file names)", f.tag)
@@ -143,7 +147,7 @@ func (f *benchFlags) options(cmd *cobra.Command) (bench.Options, error) {
 // build tag of this binary.
 func (f *benchFlags) command(cmd *cobra.Command) string {
 	parts := []string{"go run ./cmd/baton bench"}
-	if runtime.CUDABuild() {
+	if device.Available(device.KindCUDA) {
 		parts[0] = "go run -tags cuda ./cmd/baton bench"
 	}
 	cmd.Flags().Visit(func(fl *pflag.Flag) {

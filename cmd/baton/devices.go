@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"baton/runtime"
+	"baton/runtime/device"
 )
 
 func devicesCmd() *cobra.Command {
@@ -33,14 +33,14 @@ A binary built without -tags cuda lists only the virtual CPU devices.`,
 }
 
 func runDevices(out io.Writer, asJSON bool) error {
-	devs, driver, err := runtime.ListDevices()
+	devs, driver, err := device.List()
 	if asJSON {
 		v := struct {
-			CUDABuild bool                 `json:"cuda_build"`
-			Driver    string               `json:"driver,omitempty"`
-			Error     string               `json:"error,omitempty"`
-			Devices   []runtime.DeviceInfo `json:"devices"`
-		}{CUDABuild: runtime.CUDABuild(), Driver: driver, Devices: devs}
+			CUDABuild bool          `json:"cuda_build"`
+			Driver    string        `json:"driver,omitempty"`
+			Error     string        `json:"error,omitempty"`
+			Devices   []device.Info `json:"devices"`
+		}{CUDABuild: device.Available(device.KindCUDA), Driver: driver, Devices: devs}
 		if err != nil {
 			v.Error = err.Error()
 		}
@@ -48,14 +48,14 @@ func runDevices(out io.Writer, asJSON bool) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
 	}
-	var gpus []runtime.DeviceInfo
+	var gpus []device.Info
 	for _, d := range devs {
 		if d.Kind == "cuda" {
 			gpus = append(gpus, d)
 		}
 	}
 	switch {
-	case !runtime.CUDABuild():
+	case !device.Available(device.KindCUDA):
 		fmt.Fprintln(out, "GPUs: none (this binary was built without CUDA support; build with -tags cuda)")
 	case err != nil:
 		fmt.Fprintf(out, "GPUs: the CUDA driver could not be asked: %v\n", err)

@@ -12,6 +12,8 @@ import (
 
 	"baton/model"
 	"baton/runtime"
+	"baton/runtime/device"
+	"baton/runtime/schedule"
 )
 
 type planFlags struct {
@@ -41,7 +43,7 @@ func planCmd() *cobra.Command {
 	fl.StringVar(&f.devices, "devices", "cpu:0,cpu:1,cpu:2,cpu:3", "devices")
 	fl.StringVar(&f.split, "split", "", "decoder blocks per stage, e.g. 6,6,6,6")
 	fl.StringVar(&f.lmap, "layer-map", "", "device index of each block, e.g. 0,0,1,1")
-	fl.StringVar(&f.schedule, "schedule", "1f1b", strings.Join(runtime.ScheduleNames, ", "))
+	fl.StringVar(&f.schedule, "schedule", "1f1b", strings.Join(schedule.ScheduleNames, ", "))
 	fl.IntVar(&f.m, "microbatches", 4, "micro-batches per step")
 	fl.IntVar(&f.chunks, "chunks", 1, "stages per device (interleaved)")
 	fl.IntVar(&f.batch, "batch", 8, "sequences per step (for the memory estimate)")
@@ -55,11 +57,11 @@ func runPlan(out io.Writer, f *planFlags) error {
 	if err != nil {
 		return usage(err)
 	}
-	names, err := runtime.ExpandDevices(f.devices)
+	names, err := device.Expand(f.devices)
 	if err != nil {
 		return usage(err)
 	}
-	s, err := runtime.GenerateChunks(f.schedule, len(names), f.m, f.chunks)
+	s, err := schedule.GenerateChunks(f.schedule, len(names), f.m, f.chunks)
 	if err != nil {
 		return usage(fmt.Errorf("--schedule: %w", err))
 	}
@@ -73,12 +75,12 @@ func runPlan(out io.Writer, f *planFlags) error {
 	if opts.LayerMap, err = model.ParseInts("--layer-map", f.lmap); err != nil {
 		return usage(err)
 	}
-	stageDevices := s.StageDevices(names)
+	stageDevices := s.StageDevices(device.Strings(names))
 	plan, err := model.Partition(mc, stageDevices, opts)
 	if err != nil {
 		return usage(err)
 	}
-	tl, err := runtime.Simulate(runtime.Lower(s), planCost(plan))
+	tl, err := schedule.Simulate(schedule.Lower(s), planCost(plan))
 	if err != nil {
 		return err
 	}
@@ -113,7 +115,7 @@ func runReplay(cmd *cobra.Command, f *planFlags) error {
 	}
 	p := len(sum.Devices)
 	if cmd.Flags().Changed("devices") {
-		names, err := runtime.ExpandDevices(f.devices)
+		names, err := device.Expand(f.devices)
 		if err != nil {
 			return usage(err)
 		}
@@ -158,15 +160,15 @@ func writeJSON(w io.Writer, v any) error {
 
 // planCost makes each stage's forward cost its share of FLOPs (a third of
 // training FLOPs) and its backward twice that; I and W half a backward each.
-func planCost(p *model.Plan) func(runtime.Action) float64 {
-	return func(a runtime.Action) float64 {
+func planCost(p *model.Plan) func(schedule.Action) float64 {
+	return func(a schedule.Action) float64 {
 		f := p.Stages[a.Stage].FLOPsPerToken / 3
 		switch a.Kind {
-		case runtime.F:
+		case schedule.F:
 			return f
-		case runtime.B:
+		case schedule.B:
 			return 2 * f
-		case runtime.I, runtime.W:
+		case schedule.I, schedule.W:
 			return f
 		}
 		return 0

@@ -3,12 +3,11 @@
 package main
 
 import (
+	"baton/runtime/schedule"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"baton/runtime"
 )
 
 // scheduleJSON is the machine-readable form of a schedule and its bubble.
@@ -33,18 +32,18 @@ func scheduleCmd() *cobra.Command {
 		Example: "  baton schedule --schedule 1f1b --stages 4 --microbatches 8",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := runtime.GenerateChunks(name, stages, m, chunks)
+			s, err := schedule.GenerateChunks(name, stages, m, chunks)
 			if err != nil {
 				return usage(fmt.Errorf("--schedule: %w", err))
 			}
 			if f <= 0 || b <= 0 {
 				return usage(fmt.Errorf("--cost-f and --cost-b must be positive"))
 			}
-			lowered := runtime.Lower(s)
-			if err := runtime.Validate(lowered); err != nil {
+			lowered := schedule.Lower(s)
+			if err := schedule.Validate(lowered); err != nil {
 				return err
 			}
-			tl, err := runtime.Simulate(lowered, runtime.UniformCost(f, b))
+			tl, err := schedule.Simulate(lowered, schedule.UniformCost(f, b))
 			if err != nil {
 				return err
 			}
@@ -73,7 +72,7 @@ func scheduleCmd() *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&name, "schedule", "1f1b", strings.Join(runtime.ScheduleNames, ", "))
+	fl.StringVar(&name, "schedule", "1f1b", strings.Join(schedule.ScheduleNames, ", "))
 	fl.IntVar(&stages, "stages", 4, "devices (with --chunks v, the pipeline has v stages per device)")
 	fl.IntVar(&chunks, "chunks", 1, "stages per device, for interleaved")
 	fl.IntVar(&m, "microbatches", 8, "micro-batches per step")

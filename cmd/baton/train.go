@@ -18,8 +18,11 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"baton/kernels"
 	"baton/model"
 	"baton/runtime"
+	"baton/runtime/device"
+	"baton/runtime/schedule"
 )
 
 // interrupted is the error of a run stopped by a signal, with its exit status.
@@ -65,7 +68,7 @@ func trainCmd() *cobra.Command {
 	fl := cmd.Flags()
 	f.modelFlags.add(fl)
 	fl.StringVar(&f.devices, "devices", "cpu:0,cpu:1,cpu:2,cpu:3", "devices, one stage each: cpu:0,cpu:1 or cpu:0..3; cuda:0 or cuda:0/4 in the cuda build")
-	fl.StringVar(&f.schedule, "schedule", "1f1b", "pipeline schedule: "+strings.Join(runtime.ScheduleNames, ", "))
+	fl.StringVar(&f.schedule, "schedule", "1f1b", "pipeline schedule: "+strings.Join(schedule.ScheduleNames, ", "))
 	fl.IntVar(&f.microbatches, "microbatches", 4, "micro-batches per step (must divide --batch; naive always uses 1)")
 	fl.IntVar(&f.chunks, "chunks", 1, "stages per device, for --schedule interleaved (device d holds stages d, d+p, …)")
 	fl.StringVar(&f.split, "split", "", "decoder blocks per stage, e.g. 2,2,2,2 (default: balanced by a cost model)")
@@ -107,6 +110,14 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 	if err != nil {
 		return runtime.TrainConfig{}, err
 	}
+	devs, err := device.Expand(f.devices)
+	if err != nil {
+		return runtime.TrainConfig{}, err
+	}
+	prec, err := parsePrecision(f.precision)
+	if err != nil {
+		return runtime.TrainConfig{}, err
+	}
 	out := f.out
 	if out == "" {
 		if f.resume {
@@ -115,7 +126,7 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 		out = "runs/" + time.Now().Format("2006-01-02T150405")
 	}
 	cfg := runtime.TrainConfig{
-		Preset: name, Model: mc, Devices: f.devices, Schedule: f.schedule, Microbatches: f.microbatches, Chunks: f.chunks,
+		Preset: name, Model: mc, Devices: devs, Precision: prec, Schedule: f.schedule, Microbatches: f.microbatches, Chunks: f.chunks,
 		Batch: f.batch, Context: mc.MaxT, Steps: f.steps, LR: float32(f.lr), MinLR: float32(f.minLR),
 		Warmup: f.warmup, WeightDecay: float32(f.weightDecay), MaxGradNorm: f.maxGradNorm, Seed: f.seed,
 		Data: f.data, DataLimit: f.dataLimit, EvalEvery: f.evalEvery, EvalBatches: f.evalBatches, SaveEvery: f.saveEvery,
@@ -134,10 +145,6 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 }
 
 func runTrain(cmd *cobra.Command, f *trainFlags) error {
-	if err := runtime.CheckPrecision(f.precision); err != nil {
-		return usage(err)
-	}
-	runtime.CUDAPrecision = f.precision
 	cfg, err := f.config()
 	if err != nil {
 		return usage(err)
@@ -278,4 +285,13 @@ func (p *progress) finish() {
 		p.bar.Finish()
 		fmt.Fprintln(os.Stderr)
 	}
+}
+
+// parsePrecision parses --precision's value.
+func parsePrecision(s string) (kernels.Precision, error) {
+	p, err := kernels.ParsePrecision(s)
+	if err != nil {
+		return 0, fmt.Errorf("--%v", err)
+	}
+	return p, nil
 }

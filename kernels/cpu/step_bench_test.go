@@ -28,9 +28,10 @@ func BenchmarkTrainingStep(b *testing.B) {
 		tokens[i], targets[i] = int32(r.IntN(cfg.V)), int32(r.IntN(cfg.V))
 	}
 	hp := kernels.AdamParams{LR: 1e-3, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1}
+	acts := s.NewActs()
 	step := func(t int) {
-		s.Forward(0, tokens, targets, 1/float32(B*T))
-		s.Backward(0)
+		s.Forward(acts, 0, tokens, targets, 1/float32(B*T))
+		s.Backward(acts)
 		s.FoldTiedGrad(nil)
 		s.Step(t, hp, 1)
 	}

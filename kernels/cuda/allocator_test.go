@@ -32,7 +32,7 @@ func TestRoundBytes(t *testing.T) {
 }
 
 func TestAllocatorReuseAndAccounting(t *testing.T) {
-	testOps(t, FP32)
+	testOps(t, kernels.FP32)
 	a := NewAllocator(gpu.ctx, "test")
 	defer a.Release()
 	b1, err := a.TryAlloc(1000) // 4000 B → 4096
@@ -85,7 +85,7 @@ func TestAllocatorReuseAndAccounting(t *testing.T) {
 }
 
 func TestAllocatorFreeMisuse(t *testing.T) {
-	o := testOps(t, FP32)
+	o := testOps(t, kernels.FP32)
 	a := NewAllocator(gpu.ctx, "test")
 	defer a.Release()
 	b, err := a.TryAlloc(256)
@@ -104,7 +104,7 @@ func TestAllocatorFreeMisuse(t *testing.T) {
 }
 
 func TestOutOfMemory(t *testing.T) {
-	o := testOps(t, FP32)
+	o := testOps(t, kernels.FP32)
 	live := o.Allocator().Live()
 	const n = 1 << 42 // 16 TiB
 	_, err := o.TryAlloc(n)
@@ -131,7 +131,7 @@ func TestOutOfMemory(t *testing.T) {
 }
 
 func TestAllocIsZeroedOnReuse(t *testing.T) {
-	o := testOps(t, FP32)
+	o := testOps(t, kernels.FP32)
 	const n = 5000
 	b := o.Alloc(n).(Buf)
 	ones := make([]float32, n)
@@ -166,7 +166,7 @@ func TestAllocIsZeroedOnReuse(t *testing.T) {
 }
 
 func TestMemoryOps(t *testing.T) {
-	o := testOps(t, FP32)
+	o := testOps(t, kernels.FP32)
 	// 3 MiB + a bit: the upload takes four staging slots.
 	n := 3<<18 + 37
 	src := make([]float32, n)
@@ -242,7 +242,7 @@ func TestMemoryOps(t *testing.T) {
 // may overwrite its slice at once, many times over (more uploads than staging slots),
 // while the stream is busy.
 func TestUploadReusesSourceAtOnce(t *testing.T) {
-	o := testOps(t, FP32)
+	o := testOps(t, kernels.FP32)
 	const n, k = 70000, 3 * stagingSlots
 	busy, out := o.Alloc(4096*4096), o.Alloc(4096*4096)
 	defer o.Allocator().Free(busy.(Buf))
@@ -274,7 +274,7 @@ func TestUploadReusesSourceAtOnce(t *testing.T) {
 // own thread, with its own context current: the buffer comes from this device, zeroed,
 // and the neighbour's context is current again afterwards.
 func TestAllocFromAnotherThread(t *testing.T) {
-	o := testOps(t, FP32)
+	o := testOps(t, kernels.FP32)
 	type result struct {
 		b           Buf
 		before, aft cu.CUContext
@@ -314,15 +314,4 @@ func TestAllocFromAnotherThread(t *testing.T) {
 		}
 	}
 	o.Allocator().Free(r.b)
-}
-
-func TestParsePrecision(t *testing.T) {
-	for s, want := range map[string]Precision{"fp32": FP32, "TF32": TF32, " tf32 ": TF32} {
-		if p, err := ParsePrecision(s); err != nil || p != want {
-			t.Errorf("ParsePrecision(%q) = %v, %v", s, p, err)
-		}
-	}
-	if _, err := ParsePrecision("bf16"); err == nil || !strings.Contains(err.Error(), "--precision") {
-		t.Errorf("ParsePrecision(bf16): %v", err)
-	}
 }

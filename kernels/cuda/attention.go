@@ -37,7 +37,7 @@ type attnVariant struct {
 
 // newAttnVariant: FP32's kernels split each operand for three TF32 products
 // (3xTF32), TF32's take one.
-func newAttnVariant(hs int, prec Precision) attnVariant {
+func newAttnVariant(hs int, prec kernels.Precision) attnVariant {
 	// A (64, hs+4) tile per staged side, and each warp's (16, 68) scratch of
 	// scores (two in the dk/dv kernel, with lse and D of 64 queries).
 	tile, scratch := attnTile*(hs+attnPad), 4*16*(attnTile+attnPad)

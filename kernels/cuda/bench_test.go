@@ -81,7 +81,7 @@ func filled(b *testing.B, o *Ops, n int, v float32) Buf {
 // reportFlops reports TFLOP/s and the share of cuBLAS's measured peak for o's precision.
 func reportFlops(b *testing.B, o *Ops, flops, sec float64) {
 	peak := 51.7e12
-	if o.prec == TF32 {
+	if o.prec == kernels.TF32 {
 		peak = 432e12
 	}
 	b.ReportMetric(flops/sec/1e12, "TFLOP/s")
@@ -91,7 +91,7 @@ func reportFlops(b *testing.B, o *Ops, flops, sec float64) {
 // BenchmarkGemm measures 4096³ GEMMs, the size GPU.md's cuBLAS figures come from.
 func BenchmarkGemm(b *testing.B) {
 	const n = 4096
-	for _, prec := range []Precision{FP32, TF32} {
+	for _, prec := range []kernels.Precision{kernels.FP32, kernels.TF32} {
 		b.Run(fmt.Sprintf("%v/%d", prec, n), func(b *testing.B) {
 			o := testOps(b, prec)
 			x, y, z := filled(b, o, n*n, 0.01), filled(b, o, n*n, 0.01), o.Alloc(n*n).(Buf)
@@ -110,7 +110,7 @@ func BenchmarkGPT2Gemm(b *testing.B) {
 		name    string
 		in, out int
 	}{{"qkv", gC, 3 * gC}, {"attn-proj", gC, gC}, {"fc", gC, 4 * gC}, {"mlp-proj", 4 * gC, gC}, {"lm-head", gC, gV}}
-	for _, prec := range []Precision{FP32, TF32} {
+	for _, prec := range []kernels.Precision{kernels.FP32, kernels.TF32} {
 		for _, sh := range shapes {
 			b.Run(fmt.Sprintf("%v/%s", prec, sh.name), func(b *testing.B) {
 				o := testOps(b, prec)
@@ -134,7 +134,7 @@ func BenchmarkGPT2Gemm(b *testing.B) {
 // products over half the scores), 2.5 times that for the backward.
 func BenchmarkAttention(b *testing.B) {
 	fwd := 4 * float64(gB) * gT * gT * gC / 2
-	for _, prec := range []Precision{FP32, TF32} {
+	for _, prec := range []kernels.Precision{kernels.FP32, kernels.TF32} {
 		o := testOps(b, prec)
 		qkv, out, lse := filled(b, o, gN*3*gC, 0.01), o.Alloc(gN*gC).(Buf), o.Alloc(gB*gNH*gT).(Buf)
 		dout, dqkv := filled(b, o, gN*gC, 0.01), o.Alloc(gN*3*gC).(Buf)
@@ -155,7 +155,7 @@ func BenchmarkAttention(b *testing.B) {
 // and reports GB/s: the bytes it must read and write at least (each tensor
 // once), over its GPU time, and that as a share of HBM's 3.35 TB/s.
 func BenchmarkMemoryBound(b *testing.B) {
-	o := testOps(b, FP32)
+	o := testOps(b, kernels.FP32)
 	const f = 4 // bytes per float32 or int32
 	tokens := make([]int32, gN)
 	distinct := map[int32]bool{}

@@ -14,9 +14,9 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	for _, p := range []Precision{FP32, TF32} {
+	for _, p := range []kernels.Precision{kernels.FP32, kernels.TF32} {
 		tol := kernelstest.FP32
-		if p == TF32 {
+		if p == kernels.TF32 {
 			tol = kernelstest.TF32
 		}
 		t.Run(p.String(), func(t *testing.T) {

@@ -116,6 +116,8 @@ import (
 	"unsafe"
 
 	"gorgonia.org/cu"
+
+	"baton/kernels"
 )
 
 // cuBLAS constants (cublas_api.h, library_types.h), stable across versions 11 to 13.
@@ -209,7 +211,7 @@ type cublasHandle struct {
 
 // newCublasHandle creates a handle in the current context (the caller's), bound to
 // stream, in prec's math mode.
-func newCublasHandle(stream cu.Stream, prec Precision) (*cublasHandle, error) {
+func newCublasHandle(stream cu.Stream, prec kernels.Precision) (*cublasHandle, error) {
 	if err := loadCublas(); err != nil {
 		return nil, err
 	}
@@ -218,7 +220,7 @@ func newCublasHandle(stream cu.Stream, prec Precision) (*cublasHandle, error) {
 		return nil, fmt.Errorf("cuda: %w", err)
 	}
 	mode := C.int(cublasDefaultMath)
-	if prec == TF32 {
+	if prec == kernels.TF32 {
 		mode, c.compute = cublasTF32TensorOp, cublasCompute32FTF32
 	}
 	var v C.int
@@ -297,7 +299,7 @@ func PrimeCublas(ctx cu.CUContext) error {
 	var h *cublasHandle
 	err := withContext(ctx, func() error {
 		var err error
-		h, err = newCublasHandle(cu.Stream{}, FP32) // the NULL stream: the handle never runs work
+		h, err = newCublasHandle(cu.Stream{}, kernels.FP32) // the NULL stream: the handle never runs work
 		return err
 	})
 	if err != nil {

@@ -12,7 +12,7 @@
 //   - Buf: a device buffer (pointer, element count, int32 or float32); a Slice is a
 //     Buf pointing inside another.
 //   - Allocator: a caching allocator per context, which counts live and peak bytes.
-//   - Precision: FP32 or TF32, the arithmetic of the GEMMs (--precision).
+//   - kernels.Precision: FP32 or TF32, the arithmetic of the GEMMs.
 //
 // Threads: the caller makes the Ops' context current on its OS thread before calling
 // it (the runtime's device workers lock their thread and do so once). Alloc, AllocInt

@@ -18,7 +18,7 @@ import (
 
 // gemmTol is the relative error allowed against the CPU reference: the largest
 // difference over the largest magnitude of the reference.
-var gemmTol = map[Precision]float64{FP32: 1e-4, TF32: 1e-2}
+var gemmTol = map[kernels.Precision]float64{kernels.FP32: 1e-4, kernels.TF32: 1e-2}
 
 func randSlice(r *rand.Rand, n int) []float32 {
 	s := make([]float32, n)
@@ -67,7 +67,7 @@ func tFree(o *Ops, bs ...Buf) {
 func TestGemmMatchesCPU(t *testing.T) {
 	ref := cpu.NewWorkers(1)
 	sizes := [][3]int{{1, 1, 1}, {7, 13, 5}, {33, 65, 129}, {128, 96, 64}, {64, 768, 256}, {5, 3, 0}, {0, 4, 3}, {3, 0, 2}}
-	for _, prec := range []Precision{FP32, TF32} {
+	for _, prec := range []kernels.Precision{kernels.FP32, kernels.TF32} {
 		o := testOps(t, prec)
 		r := rand.New(rand.NewPCG(1, uint64(prec)))
 		for _, sz := range sizes {
@@ -98,7 +98,7 @@ func TestGemmMatchesCPU(t *testing.T) {
 }
 
 func TestGemmShapeErrors(t *testing.T) {
-	o := testOps(t, FP32)
+	o := testOps(t, kernels.FP32)
 	a, b, c := o.Alloc(6), o.Alloc(6), o.Alloc(4)
 	ia := o.AllocInt(6)
 	for _, x := range []struct {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"unsafe"
+
+	"baton/kernels"
 )
 
 // fill2dPTX is testdata/fill2d.cu compiled by nvcc 11.8 for compute_80.
@@ -61,7 +63,7 @@ func TestParsePTXEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := testOps(t, FP32)
+	o := testOps(t, kernels.FP32)
 	for _, m := range mods {
 		es, err := parsePTXEntries(m.ptx)
 		if err != nil {
@@ -86,7 +88,7 @@ func loadFill2d(t *testing.T, o *Ops) {
 }
 
 func TestLaunch(t *testing.T) {
-	o := testOps(t, FP32)
+	o := testOps(t, kernels.FP32)
 	loadFill2d(t, o)
 	const W, H = 100, 37
 	out := o.Alloc(W * H)
@@ -127,7 +129,7 @@ func TestLaunch(t *testing.T) {
 }
 
 func TestLaunchErrors(t *testing.T) {
-	o := testOps(t, FP32)
+	o := testOps(t, kernels.FP32)
 	loadFill2d(t, o)
 	var x int32
 	for _, c := range []struct {

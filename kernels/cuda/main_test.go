@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"gorgonia.org/cu"
+
+	"baton/kernels"
 )
 
 // gpu is what TestMain sets up: GPU 0's primary context, one allocator, and an Ops per
@@ -20,7 +22,7 @@ var gpu struct {
 	dev   cu.Device
 	ctx   cu.CUContext
 	alloc *Allocator
-	ops   map[Precision]*Ops
+	ops   map[kernels.Precision]*Ops
 }
 
 // TestMain runs the tests on GPU 0. cuInit runs in package inits (internal/cudainit's,
@@ -64,8 +66,8 @@ func setupGPU() error {
 		return err
 	}
 	gpu.alloc = NewAllocator(gpu.ctx, "cuda:0")
-	gpu.ops = map[Precision]*Ops{}
-	for _, p := range []Precision{FP32, TF32} {
+	gpu.ops = map[kernels.Precision]*Ops{}
+	for _, p := range []kernels.Precision{kernels.FP32, kernels.TF32} {
 		s, err := cu.MakeStream(cu.NonBlocking)
 		if err != nil {
 			return err
@@ -75,13 +77,13 @@ func setupGPU() error {
 		}
 	}
 	name, _ := gpu.dev.Name()
-	fmt.Fprintf(os.Stderr, "kernels/cuda: %s, driver %d, %s, %d kernels\n", name, cu.Version(), CublasLibrary(), len(gpu.ops[FP32].kernels))
+	fmt.Fprintf(os.Stderr, "kernels/cuda: %s, driver %d, %s, %d kernels\n", name, cu.Version(), CublasLibrary(), len(gpu.ops[kernels.FP32].kernels))
 	return nil
 }
 
 // testOps returns the shared Ops of precision p, with the test's goroutine locked to
 // its thread and the context current there, as a device worker would have it.
-func testOps(t testing.TB, p Precision) *Ops {
+func testOps(t testing.TB, p kernels.Precision) *Ops {
 	t.Helper()
 	runtime.LockOSThread()
 	t.Cleanup(runtime.UnlockOSThread)

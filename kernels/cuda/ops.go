@@ -35,42 +35,6 @@ import (
 	"baton/kernels"
 )
 
-// Precision selects how the matrix products compute: Gemm on cuBLAS, and the
-// attention's on tensor cores (3xTF32 in FP32, TF32 in TF32); the other
-// kernels are float32 whatever it is.
-type Precision int
-
-const (
-	// FP32 is IEEE float32 arithmetic throughout (cuBLAS CUBLAS_COMPUTE_32F, no tensor
-	// cores): 51.7 TFLOP/s at 4096³ on the H100, within 1e-4 of the CPU reference.
-	FP32 Precision = iota
-	// TF32 multiplies on tensor cores with 10-bit mantissas and accumulates in float32
-	// (CUBLAS_COMPUTE_32F_FAST_TF32): 432 TFLOP/s at 4096³, within about 1e-3.
-	TF32
-)
-
-// String is the flag spelling: "fp32" or "tf32".
-func (p Precision) String() string {
-	switch p {
-	case FP32:
-		return "fp32"
-	case TF32:
-		return "tf32"
-	}
-	return fmt.Sprintf("Precision(%d)", int(p))
-}
-
-// ParsePrecision parses the --precision flag: "fp32" or "tf32" (any case).
-func ParsePrecision(s string) (Precision, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "fp32":
-		return FP32, nil
-	case "tf32":
-		return TF32, nil
-	}
-	return 0, fmt.Errorf("--precision %q: want fp32 (exact float32 GEMMs) or tf32 (tensor-core GEMMs, about 8x faster)", s)
-}
-
 // Upload staging: pinned host slots the data is copied into, so that Upload can return
 // before the device has read it (see Upload).
 const (
@@ -93,7 +57,7 @@ type Ops struct {
 	ctx    cu.CUContext
 	stream cu.Stream
 	alloc  *Allocator
-	prec   Precision
+	prec   kernels.Precision
 
 	blas     *cublasHandle
 	modules  []ptxModule
@@ -133,14 +97,14 @@ type owned struct {
 //
 // New pushes ctx for its own calls: it may be called from any thread. Close releases
 // what New made; stream and alloc stay the caller's.
-func New(ctx cu.CUContext, stream cu.Stream, alloc *Allocator, prec Precision) (*Ops, error) {
+func New(ctx cu.CUContext, stream cu.Stream, alloc *Allocator, prec kernels.Precision) (*Ops, error) {
 	if alloc == nil {
 		return nil, errors.New("cuda: New: nil allocator")
 	}
 	if alloc.ctx != ctx {
 		return nil, fmt.Errorf("cuda: New: the allocator is for context %v, not %v", alloc.ctx, ctx)
 	}
-	if prec != FP32 && prec != TF32 {
+	if prec != kernels.FP32 && prec != kernels.TF32 {
 		return nil, fmt.Errorf("cuda: New: unknown precision %v", prec)
 	}
 	var dev cu.Device
@@ -189,7 +153,7 @@ func New(ctx cu.CUContext, stream cu.Stream, alloc *Allocator, prec Precision) (
 // the device's primary context and makes it current on the calling thread (so lock the
 // goroutine to its thread first: runtime.LockOSThread), creates a non-blocking stream
 // and an allocator. Close releases all of them too.
-func OpenPrimary(ordinal int, prec Precision) (*Ops, error) {
+func OpenPrimary(ordinal int, prec kernels.Precision) (*Ops, error) {
 	dev, err := cu.GetDevice(ordinal)
 	if err != nil {
 		return nil, fmt.Errorf("cuda: device %d: %w", ordinal, err)
@@ -282,7 +246,7 @@ func (o *Ops) Stream() cu.Stream { return o.stream }
 func (o *Ops) Allocator() *Allocator { return o.alloc }
 
 // Precision is the arithmetic of o's GEMMs.
-func (o *Ops) Precision() Precision { return o.prec }
+func (o *Ops) Precision() kernels.Precision { return o.prec }
 
 // Sync waits until all work enqueued on o's stream has finished, and reports an error
 // of any of it (a kernel fault surfaces here, or at the next Download).

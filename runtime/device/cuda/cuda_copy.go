@@ -1,0 +1,295 @@
+//go:build cuda
+
+// Transfers between CUDA devices: the path each pair of devices takes, the copy itself on the copy stream, and its timing.
+
+package cuda
+
+import (
+	"errors"
+	"fmt"
+	goruntime "runtime"
+	"unsafe"
+
+	"baton/kernels"
+	"baton/kernels/cuda"
+)
+
+// Paths a copy between two CUDA devices takes.
+const (
+	PathSameContext = "DtoD in one context"                        // cuMemcpyDtoDAsync
+	PathContexts    = "peer copy between contexts of one GPU"      // cuMemcpyPeerAsync
+	PathPeer        = "peer copy between GPUs (P2P)"               // cuMemcpyPeerAsync after cuCtxEnablePeerAccess
+	PathStaged      = "staged through pinned host memory (no P2P)" // DtoH then HtoD
+)
+
+// route is how d copies into one peer.
+type route struct {
+	peer *CUDADevice
+	path string
+	// Staging of the PathStaged route: pinned host memory, and the event
+	// after the last HtoD out of it (on the peer's copy stream), which the
+	// next DtoH into it waits for.
+	host     unsafe.Pointer
+	hostSize int64
+	lastOut  cuEvent
+	// The peer's zeroing fence generations this route's streams have waited
+	// for: d's copy stream, and the peer's copy stream when staged.
+	seen, seenStaged uint64
+}
+
+// stageAll makes every copy between contexts go through pinned host memory,
+// so that the tests can time and check that path on one GPU.
+var stageAll bool
+
+// pendingCopy is a copy whose timing events have not been read yet.
+type pendingCopy struct {
+	r          *route
+	bytes      int64
+	ready      cuEvent // d's compute stream: src is written
+	t0, t1     cuEvent // d's copy stream, around the copy (around the DtoH when staged)
+	h0, h1     cuEvent // the peer's copy stream, around the HtoD (staged only)
+	peerEvents bool    // h0 and h1 belong to the peer's pool
+}
+
+// bufPtr is the device address and byte size of a buffer of kernels/cuda.
+func bufPtr(b kernels.Buffer) (cuPtr, int64, error) {
+	cb, ok := b.(cuda.Buf)
+	if !ok {
+		return 0, 0, fmt.Errorf("buffer is %T, not a cuda.Buf", b)
+	}
+	return cuPtr(cb.Ptr), int64(cb.N) * 4, nil // float32 and int32 alike
+}
+
+// route returns how d copies into p, deciding it on first use: one context →
+// DtoD; two contexts of one GPU → peer copy; two GPUs with peer access →
+// enable it once, then peer copies; else staged through pinned host memory.
+// d's context is current; d.mu is held.
+func (d *CUDADevice) route(p *CUDADevice) (*route, error) {
+	if r, ok := d.routes[p]; ok {
+		return r, nil
+	}
+	r := &route{peer: p}
+	switch {
+	case d.ctx == p.ctx:
+		r.path = PathSameContext
+	case stageAll:
+		r.path = PathStaged
+	case d.gpu.index == p.gpu.index:
+		r.path = PathContexts
+	default:
+		can, err := canAccessPeer(d.gpu.dev, p.gpu.dev)
+		if err != nil {
+			return nil, err
+		}
+		r.path = PathStaged
+		if can {
+			if err := ctxEnablePeer(p.ctx); err != nil {
+				return nil, fmt.Errorf("enabling peer access to %s: %w", p.name, err)
+			}
+			r.path = PathPeer
+		}
+	}
+	d.routes[p] = r
+	return r, nil
+}
+
+// CopyTo copies src (d's) into dst (peer's) on d's copy stream: the copy
+// stream waits until the compute stream has written src, and the compute
+// stream then waits for the copy, so that the next Record covers it and dst
+// is whole by the time the peer waits on that event.
+func (d *CUDADevice) CopyTo(peer Device, dst, src kernels.Buffer) {
+	p, ok := peer.(*CUDADevice)
+	if !ok {
+		d.fail(fmt.Errorf("copy to %s: a CUDA device copies only to CUDA devices", peer.Name()))
+	}
+	dptr, n, err1 := bufPtr(dst)
+	sptr, m, err2 := bufPtr(src)
+	if err := errors.Join(err1, err2); err != nil {
+		d.fail(fmt.Errorf("copy to %s: %w", p.name, err))
+	}
+	if n != m {
+		d.fail(fmt.Errorf("copy to %s: source has %d bytes, destination %d", p.name, m, n))
+	}
+	prev := d.enter()
+	defer d.leave(prev)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.copyTo(p, dptr, sptr, n); err != nil {
+		d.fail(fmt.Errorf("copy of %d bytes to %s: %w", n, p.name, err))
+	}
+}
+
+func (d *CUDADevice) copyTo(p *CUDADevice, dst, src cuPtr, n int64) error {
+	r, err := d.route(p)
+	if err != nil {
+		return err
+	}
+	c := pendingCopy{r: r, bytes: n}
+	for _, e := range []*cuEvent{&c.ready, &c.t0, &c.t1} {
+		if *e, err = d.events.get(); err != nil {
+			return err
+		}
+	}
+	d.pending = append(d.pending, c) // from here on Sync returns the events
+	last := &d.pending[len(d.pending)-1]
+	if err := eventRecord(c.ready, d.compute); err != nil {
+		return err
+	}
+	if err := streamWait(d.copy, c.ready); err != nil {
+		return err
+	}
+	if r.path == PathStaged {
+		return d.copyStaged(last, dst, src, n)
+	}
+	if err := p.ops.waitZeroing(d.copy, &r.seen); err != nil {
+		return err
+	}
+	if err := eventRecord(c.t0, d.copy); err != nil {
+		return err
+	}
+	if r.path == PathSameContext {
+		err = copyDtoD(dst, src, n, d.copy)
+	} else {
+		err = copyPeer(dst, p.ctx, src, d.ctx, n, d.copy)
+	}
+	if err != nil {
+		return err
+	}
+	if err := eventRecord(c.t1, d.copy); err != nil {
+		return err
+	}
+	return streamWait(d.compute, c.t1)
+}
+
+// copyStaged copies through pinned host memory: DtoH on d's copy stream,
+// then HtoD on the peer's copy stream in the peer's context, which waits for
+// the DtoH; d's compute stream waits for the HtoD.
+func (d *CUDADevice) copyStaged(c *pendingCopy, dst, src cuPtr, n int64) error {
+	r, p := c.r, c.r.peer
+	if r.hostSize < n {
+		if r.host != nil { // nothing may still read the old buffer
+			if err := streamSync(d.copy); err != nil {
+				return err
+			}
+			if r.lastOut != nil {
+				if err := eventSync(r.lastOut); err != nil {
+					return err
+				}
+			}
+			if err := hostFree(r.host); err != nil {
+				return err
+			}
+			r.host, r.hostSize = nil, 0
+		}
+		h, err := hostAlloc(n)
+		if err != nil {
+			return err
+		}
+		r.host, r.hostSize = h, n
+	}
+	if r.lastOut != nil { // the previous HtoD has read the staging buffer
+		if err := streamWait(d.copy, r.lastOut); err != nil {
+			return err
+		}
+	}
+	if err := eventRecord(c.t0, d.copy); err != nil {
+		return err
+	}
+	if err := copyDtoH(r.host, src, n, d.copy); err != nil {
+		return err
+	}
+	if err := eventRecord(c.t1, d.copy); err != nil {
+		return err
+	}
+	// The peer's half, in the peer's context on this thread.
+	if err := ctxSetCurrent(p.ctx); err != nil {
+		return err
+	}
+	defer ctxSetCurrent(d.ctx)
+	var err error
+	if c.h0, err = p.events.get(); err != nil {
+		return err
+	}
+	if c.h1, err = p.events.get(); err != nil {
+		p.events.put(c.h0)
+		c.h0 = nil
+		return err
+	}
+	c.peerEvents = true
+	if err := streamWait(p.copy, c.t1); err != nil {
+		return err
+	}
+	if err := p.ops.waitZeroing(p.copy, &r.seenStaged); err != nil {
+		return err
+	}
+	if err := eventRecord(c.h0, p.copy); err != nil {
+		return err
+	}
+	if err := copyHtoD(dst, r.host, n, p.copy); err != nil {
+		return err
+	}
+	if err := eventRecord(c.h1, p.copy); err != nil {
+		return err
+	}
+	r.lastOut = c.h1
+	return streamWait(d.compute, c.h1)
+}
+
+// settleCopies reads the timings of the copies since the last Sync into the
+// statistics and returns their events to the pools. The streams are drained
+// (d's compute stream waited for every copy, the staged ones' HtoD included)
+// and d's context is current.
+func (d *CUDADevice) settleCopies() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var first error
+	for i := range d.pending {
+		c := &d.pending[i]
+		if first == nil && c.t0 != nil && c.t1 != nil {
+			ms, err := eventElapsed(c.t0, c.t1)
+			if err == nil && c.h0 != nil && c.h1 != nil { // the peer's events, in the peer's context
+				var hms float32
+				if err = ctxSetCurrent(c.r.peer.ctx); err == nil {
+					hms, err = eventElapsed(c.h0, c.h1)
+					err = errors.Join(err, ctxSetCurrent(d.ctx))
+				}
+				ms += hms
+			}
+			if err != nil {
+				first = err
+			} else {
+				d.count(c.r, c.bytes, float64(ms)/1e3)
+			}
+		}
+		for _, e := range []cuEvent{c.ready, c.t0, c.t1} {
+			if e != nil {
+				d.events.put(e)
+			}
+		}
+		if c.peerEvents {
+			for _, e := range []cuEvent{c.h0, c.h1} {
+				if e != nil {
+					c.r.peer.events.put(e)
+				}
+			}
+		}
+	}
+	for _, r := range d.routes {
+		r.lastOut = nil // complete: the compute stream waited for it
+	}
+	d.pending = d.pending[:0]
+	goruntime.KeepAlive(d)
+	return first
+}
+
+// count adds one copy to the statistics of its route.
+func (d *CUDADevice) count(r *route, bytes int64, seconds float64) {
+	s, ok := d.stats[r.peer.name]
+	if !ok {
+		s = &TransferStat{From: d.name, To: r.peer.name, Path: r.path}
+		d.stats[r.peer.name] = s
+	}
+	s.Copies++
+	s.Bytes += bytes
+	s.Seconds += seconds
+}

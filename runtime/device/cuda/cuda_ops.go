@@ -1,0 +1,104 @@
+//go:build cuda
+
+// A CUDA device's kernels as the stages see them: memory methods callable from any goroutine, and allocations fenced for the copies that fill them.
+
+package cuda
+
+import (
+	"sync"
+
+	"baton/kernels"
+	"baton/kernels/cuda"
+)
+
+// deviceOps are the device's kernels.Ops: kernels/cuda's, whose compute
+// methods need the device's context current on the calling thread (a bound
+// executor worker has it), with the methods the runtime also calls outside
+// the workers — uploads and downloads when it initialises, restores or saves
+// parameters — made to work from any goroutine by binding for the call.
+// Every other method of *cuda.Ops is promoted unchanged, so any optional
+// interface it implements stays visible.
+//
+// Allocations are fenced: kernels/cuda zeroes a new buffer on the compute
+// stream, and a neighbour's copy (on its own copy stream) may be the first
+// to write it. So each allocation re-records the device's zeroing fence, an
+// event after the zeroing, and every copy into the device waits for the
+// fence once per new record (see waitZeroing).
+type deviceOps struct {
+	*cuda.Ops
+	d *CUDADevice
+
+	mu    sync.Mutex
+	fence cuEvent // recorded on the compute stream after the latest allocation's zeroing
+	gen   uint64  // records of fence so far
+}
+
+var _ kernels.Ops = (*deviceOps)(nil)
+
+func (o *deviceOps) bound(f func()) {
+	prev := o.d.enter()
+	defer o.d.leave(prev)
+	f()
+}
+
+func (o *deviceOps) Upload(dst kernels.Buffer, src []float32) {
+	o.bound(func() { o.Ops.Upload(dst, src) })
+}
+
+func (o *deviceOps) UploadInt(dst kernels.Buffer, src []int32) {
+	o.bound(func() { o.Ops.UploadInt(dst, src) })
+}
+
+func (o *deviceOps) Download(dst []float32, src kernels.Buffer) {
+	o.bound(func() { o.Ops.Download(dst, src) })
+}
+
+func (o *deviceOps) Copy(dst, src kernels.Buffer) { o.bound(func() { o.Ops.Copy(dst, src) }) }
+func (o *deviceOps) Zero(b kernels.Buffer)        { o.bound(func() { o.Ops.Zero(b) }) }
+
+func (o *deviceOps) SumSquares(sums []float64, bufs []kernels.Buffer) {
+	o.bound(func() { o.Ops.SumSquares(sums, bufs) })
+}
+
+func (o *deviceOps) Alloc(n int) kernels.Buffer {
+	b := o.Ops.Alloc(n) // kernels/cuda pushes the context itself
+	o.fenceZeroing()
+	return b
+}
+
+func (o *deviceOps) AllocInt(n int) kernels.Buffer {
+	b := o.Ops.AllocInt(n)
+	o.fenceZeroing()
+	return b
+}
+
+// fenceZeroing records the fence after the zeroing just enqueued.
+func (o *deviceOps) fenceZeroing() {
+	o.bound(func() {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if o.fence == nil {
+			e, err := o.d.events.get() // kept until Close
+			o.d.must(err)
+			o.fence = e
+		}
+		o.d.must(eventRecord(o.fence, o.d.compute))
+		o.gen++
+	})
+}
+
+// waitZeroing makes stream s (of any context) wait for the zeroing of every
+// buffer allocated on the device so far, unless s already waited for the
+// latest fence (seen is s's record of the generation it waited for).
+func (o *deviceOps) waitZeroing(s cuStream, seen *uint64) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.fence == nil || *seen == o.gen {
+		return nil
+	}
+	if err := streamWait(s, o.fence); err != nil {
+		return err
+	}
+	*seen = o.gen
+	return nil
+}

@@ -1,0 +1,211 @@
+//go:build cuda
+
+// Schedules over SM partitions with stand-in stages (the busy kernel instead of the transformer): measured idle against the analytic bubble, and 1000 steps without growth.
+
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"baton/kernels"
+)
+
+// standIn runs a lowered schedule the way the executor does (events around
+// every action, a receive records, waits on the producer's event, records
+// again), with the busy kernel as every stage's compute: a forward costs
+// itersF, a full backward twice that, a split backward's I and W one each.
+type standIn struct {
+	devs   []*CUDADevice
+	sched  *Schedule // lowered
+	busy   []*busy
+	itersF int64
+	out    []kernels.Buffer // per stage: what it sends forward
+	in     []kernels.Buffer // per stage: where the activation lands
+	dIn    []kernels.Buffer // per stage: the gradient it sends back
+	dOut   []kernels.Buffer // per stage: where the gradient lands
+}
+
+// newStandIn opens list (one stage per device) under the named schedule.
+// Activations of actFloats floats pass between stages.
+func newStandIn(tb testing.TB, list, schedule string, m int, f time.Duration, actFloats int) *standIn {
+	tb.Helper()
+	devs := openDevices(tb, list)
+	sched, err := GenerateChunks(schedule, len(devs), m, 1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	lowered := Lower(sched)
+	if err := Validate(lowered); err != nil {
+		tb.Fatal(err)
+	}
+	s := &standIn{devs: devs, sched: lowered}
+	for _, d := range devs {
+		s.busy = append(s.busy, newBusy(tb, d))
+		ops := d.Ops()
+		s.out = append(s.out, ops.Alloc(actFloats))
+		s.in = append(s.in, ops.Alloc(actFloats))
+		s.dIn = append(s.dIn, ops.Alloc(actFloats))
+		s.dOut = append(s.dOut, ops.Alloc(actFloats))
+	}
+	s.itersF = s.busy[0].calibrate(tb, f)
+	return s
+}
+
+// step runs one step and returns its records, timed as the executor times them.
+func (s *standIn) step(tb testing.TB) *StepResult {
+	lists := s.sched.Lists
+	mail := map[mailKey]chan Event{}
+	for _, l := range lists {
+		for _, a := range l {
+			if a.Kind == RecvF || a.Kind == RecvB {
+				mail[mailKey{a.Kind, a.Stage, a.Microbatch}] = make(chan Event, 1)
+			}
+		}
+	}
+	for _, d := range s.devs {
+		d.Sync()
+	}
+	records := make([][]Record, len(lists))
+	origins := make([]Event, len(lists))
+	errs := make([]error, len(lists))
+	var wg sync.WaitGroup
+	for d := range lists {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dev := s.devs[d]
+			defer dev.Bind()()
+			origins[d] = dev.Record()
+			for _, a := range lists[d] {
+				rec := Record{Action: a}
+				rec.start = dev.Record()
+				switch a.Kind {
+				case F, I, W:
+					s.busy[a.Stage].launch(tb, s.itersF)
+				case B:
+					s.busy[a.Stage].launch(tb, 2*s.itersF)
+				case SendF:
+					dev.CopyTo(s.devs[a.Stage+1], s.in[a.Stage+1], s.out[a.Stage])
+					mail[mailKey{RecvF, a.Stage + 1, a.Microbatch}] <- dev.Record()
+				case SendB:
+					dev.CopyTo(s.devs[a.Stage-1], s.dOut[a.Stage-1], s.dIn[a.Stage])
+					mail[mailKey{RecvB, a.Stage - 1, a.Microbatch}] <- dev.Record()
+				case RecvF, RecvB:
+					rec.w0 = rec.start
+					select {
+					case ev := <-mail[mailKey{a.Kind, a.Stage, a.Microbatch}]:
+						dev.Wait(ev)
+					case <-time.After(time.Minute):
+						errs[d] = fmt.Errorf("%s: %s waited a minute", dev.Name(), a)
+						return
+					}
+					rec.w1 = dev.Record()
+				case Step:
+				}
+				rec.end = dev.Record()
+				records[d] = append(records[d], rec)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return timeRecords(asDevices(s.devs), origins, records)
+}
+
+// TestCUDASchedulesIdle runs naive, gpipe and 1f1b over cuda:0/4 with equal
+// stand-in stages (forward 2 ms, backward 4 ms) and compares the idle time
+// measured on every partition with the analytic bubble: naive (p−1)/p,
+// gpipe and 1f1b (p−1)/(m+p−1). Margin: 0.05 of the step, for launches,
+// events and the 1 MiB copies between stages.
+func TestCUDASchedulesIdle(t *testing.T) {
+	for _, name := range []string{"naive", "gpipe", "1f1b"} {
+		t.Run(name, func(t *testing.T) {
+			s := newStandIn(t, "cuda:0/4", name, 4, 2*time.Millisecond, 1<<18)
+			needGreen(t, s.devs)
+			needHardware(t, s.devs[0])
+			s.step(t) // warm-up
+			var steps []*StepResult
+			for range 3 {
+				steps = append(steps, s.step(t))
+			}
+			layers := make([]string, len(s.devs))
+			for i := range layers {
+				layers[i] = fmt.Sprint(i)
+			}
+			rep, err := BuildReport(s.sched, asDevices(s.devs), layers, steps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range rep.PerDevice {
+				t.Logf("%s: compute %.2f ms, idle %.2f ms (%.1f%%), wait prev %.2f ms, wait next %.2f ms, transfer %.3f ms",
+					d.Device, d.ComputeS*1e3, d.IdleS*1e3, d.IdleFrac*100, d.WaitPrevS*1e3, d.WaitNextS*1e3, d.TransferS*1e3)
+			}
+			t.Logf("%s, p=%d, m=%d: bubble measured %.3f, simulated %.3f, analytic %.3f; step %.2f ms",
+				rep.Schedule, rep.Devices, rep.Microbatches, rep.BubbleMeasured, rep.BubbleSimulated, rep.BubbleAnalytic, rep.StepS*1e3)
+			if math.Abs(rep.BubbleMeasured-rep.BubbleAnalytic) > 0.05 {
+				t.Errorf("%s: measured bubble %.3f, analytic %.3f: more than 0.05 apart", name, rep.BubbleMeasured, rep.BubbleAnalytic)
+			}
+		})
+	}
+}
+
+// TestCUDAThousandSteps runs 1000 stand-in steps of 1f1b over cuda:0/2 and
+// checks that nothing grows: the allocators' live bytes, the GPU's free
+// memory (streams, events and buffers alike; within 4 MiB) and the number of
+// events made (pooled: at most two collections' worth more than after the
+// first steps).
+func TestCUDAThousandSteps(t *testing.T) {
+	s := newStandIn(t, "cuda:0/2", "1f1b", 4, 20*time.Microsecond, 1<<12)
+	type snapshot struct {
+		live       []int64
+		free       int64
+		made, outs int
+	}
+	snap := func() snapshot {
+		var sn snapshot
+		for _, d := range s.devs {
+			live, _ := d.Memory()
+			sn.live = append(sn.live, live)
+			made, out := d.Events()
+			sn.made += made
+			sn.outs += out
+		}
+		unbind := s.devs[0].Bind()
+		defer unbind()
+		free, _, err := memInfo()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sn.free = free
+		return sn
+	}
+	for range 20 {
+		s.step(t)
+	}
+	before := snap()
+	start := time.Now()
+	for range 1000 {
+		s.step(t)
+	}
+	after := snap()
+	t.Logf("1000 steps in %v; before %+v, after %+v", time.Since(start), before, after)
+	for i := range after.live {
+		if after.live[i] != before.live[i] {
+			t.Errorf("%s: live bytes went from %d to %d", s.devs[i].Name(), before.live[i], after.live[i])
+		}
+	}
+	if before.free-after.free > 4<<20 {
+		t.Errorf("the GPU's free memory fell by %d bytes over 1000 steps", before.free-after.free)
+	}
+	if after.made-before.made > 2*eventGCAt*len(s.devs) {
+		t.Errorf("%d events made over 1000 steps (from %d to %d): they are not reused", after.made-before.made, before.made, after.made)
+	}
+}

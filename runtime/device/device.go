@@ -1,0 +1,113 @@
+// Package device is where a stage's kernels run: the Device and Event
+// interfaces, device names parsed once into a typed Name, the virtual CPU
+// device, and a registry that a build with more kinds of device (CUDA's,
+// in runtime/device/cuda) adds its driver to.
+//
+// Main types: Device (a stream of work with events and timers), Event (a
+// point on a device's stream), Name (a parsed device name: cpu:0, cuda:0,
+// cuda:0/4#2), Options (what a device is opened with, its precision among
+// them), Info (what List reports), CPU (the virtual CPU device).
+package device
+
+import (
+	"fmt"
+	"time"
+
+	"baton/kernels"
+)
+
+// Event is a point on one device's timeline, recorded in its stream order.
+type Event interface{}
+
+// Device is where a stage's kernels run, in the order they are issued (its
+// stream), with timers and memory accounting.
+type Device interface {
+	Name() string
+	Ops() kernels.Ops
+	// Record marks the current point of the device's stream.
+	Record() Event
+	// Wait makes the device's stream wait until e, recorded on any device, has passed.
+	Wait(e Event)
+	// Elapsed is the time from a to b, both recorded on this device.
+	Elapsed(a, b Event) time.Duration
+	// CopyTo copies src (this device's) into dst (owned by peer), in this device's stream.
+	CopyTo(peer Device, dst, src kernels.Buffer)
+	// Sync waits on the host until the device's stream is drained.
+	Sync()
+	// Memory is the bytes allocated now and at most, since the device was made.
+	Memory() (live, peak int64)
+	// Bind readies the calling goroutine to issue work on the device, and
+	// unbind undoes it: a CUDA device locks the goroutine to its OS thread
+	// and makes its context current there; a CPU device does nothing. Each
+	// executor worker binds its device for the whole step.
+	Bind() (unbind func())
+	Close() error
+}
+
+// Options are what devices are opened with.
+type Options struct {
+	// Precision is the arithmetic of the matrix products on devices that
+	// have a choice (CUDA); CPU devices compute in float32 whatever it is.
+	Precision kernels.Precision
+}
+
+// Driver opens and lists the devices of one kind other than the CPU's.
+type Driver struct {
+	Open func(n Name, opt Options) (Device, error)
+	// List describes every device of the kind without opening one, with
+	// the driver's version ("CUDA 12.8").
+	List func() (devs []Info, version string, err error)
+}
+
+var drivers = map[Kind]Driver{}
+
+// Register adds the driver of kind k; a build that has such devices calls
+// it from an init function.
+func Register(k Kind, d Driver) { drivers[k] = d }
+
+// Available says whether this binary can open devices of kind k.
+func Available(k Kind) bool {
+	_, ok := drivers[k]
+	return k == KindCPU || ok
+}
+
+// Open opens the named devices (from Expand) with opt. On an error every
+// device already opened is closed.
+func Open(names []Name, opt Options) ([]Device, error) {
+	var devs []Device
+	for _, n := range names {
+		if n.Kind == KindCPU {
+			devs = append(devs, NewCPU(n.String()))
+			continue
+		}
+		drv, ok := drivers[n.Kind]
+		if !ok {
+			CloseAll(devs)
+			return nil, fmt.Errorf("--devices %s: this binary was built without CUDA support; build with -tags cuda", n)
+		}
+		d, err := drv.Open(n, opt)
+		if err != nil {
+			CloseAll(devs)
+			return nil, err
+		}
+		devs = append(devs, d)
+	}
+	return devs, nil
+}
+
+// CloseAll closes every device, ignoring errors: for cleaning up after a
+// failure that is already being reported.
+func CloseAll(devs []Device) {
+	for _, d := range devs {
+		d.Close()
+	}
+}
+
+// Names are the devices' names, in order.
+func Names(devs []Device) []string {
+	out := make([]string, len(devs))
+	for i, d := range devs {
+		out[i] = d.Name()
+	}
+	return out
+}

@@ -1,0 +1,160 @@
+// The training loop: batches through the executor, evaluation, checkpoints, and progress after every step.
+
+package runtime
+
+import (
+	"baton/kernels"
+	"baton/model"
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"time"
+)
+
+// Progress is what the loop reports after every step.
+type Progress struct {
+	Step, Steps  int
+	Loss         float64
+	LR           float32
+	GradNorm     float64
+	TokensPerSec float64
+	ValLoss      float64 // NaN unless this step evaluated
+}
+
+// microbatches views a host batch (Batch, T) as m micro-batches.
+func microbatches(flat []int32, m int) [][]int32 {
+	n := len(flat) / m
+	out := make([][]int32, m)
+	for i := range out {
+		out[i] = flat[i*n : (i+1)*n]
+	}
+	return out
+}
+
+// Run trains until cfg.Steps or until ctx is cancelled, then evaluates,
+// saves a checkpoint and writes the report, trace and timeline under Out.
+// On cancellation the step in flight finishes first and the checkpoint is
+// written; the summary says Interrupted.
+func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, error) {
+	cfg := t.cfg
+	m := t.ex.Sched.Microbatches
+	lr := LRSchedule{Max: cfg.LR, Min: cfg.MinLR, Warmup: cfg.Warmup, End: cfg.Steps}
+	sum := &Summary{Preset: cfg.Preset, Config: cfg.Model, Params: cfg.Model.NumParams(), Schedule: t.ex.Sched.Name,
+		Microbatches: m, Batch: cfg.Batch, Context: cfg.Context, StartStep: t.start, Data: t.ds.Describe(), Plan: t.plan}
+	for _, d := range t.devs {
+		sum.Devices = append(sum.Devices, d.Name())
+	}
+	in := &StepInput{
+		Tokens: microbatches(t.inputs, m), Targets: microbatches(t.targets, m),
+		DScale:      1 / float32(cfg.Batch*cfg.Context),
+		MaxGradNorm: cfg.MaxGradNorm,
+		Adam:        kernels.AdamParams{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: cfg.WeightDecay},
+	}
+	var measured []*StepResult
+	keep := 10 // the last steps' records feed the report and trace
+	began := time.Now()
+	var trainTime time.Duration
+	step := t.start
+	for step < cfg.Steps {
+		if ctx.Err() != nil {
+			sum.Interrupted = true
+			break
+		}
+		step++
+		if err := t.train.Batch(step-1, t.inputs, t.targets); err != nil {
+			return nil, err
+		}
+		in.AdamStep = step
+		in.Adam.LR = lr.At(step)
+		t0 := time.Now()
+		res, err := t.ex.Run(in)
+		if err != nil {
+			return nil, fmt.Errorf("step %d: %w", step, err)
+		}
+		trainTime += time.Since(t0)
+		if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
+			return nil, fmt.Errorf("step %d: the loss is %v; lower --lr or set --max-grad-norm (the last checkpoint is unchanged)", step, res.Loss)
+		}
+		sum.Losses = append(sum.Losses, res.Loss)
+		if step > t.start+1 || cfg.Steps-t.start == 1 {
+			measured = append(measured, res)
+			if len(measured) > keep {
+				measured = measured[1:]
+			}
+		}
+		p := Progress{Step: step, Steps: cfg.Steps, Loss: res.Loss, LR: in.Adam.LR, GradNorm: res.GradNorm, ValLoss: math.NaN(),
+			TokensPerSec: float64((step-t.start)*cfg.Batch*cfg.Context) / trainTime.Seconds()}
+		if cfg.EvalEvery > 0 && step%cfg.EvalEvery == 0 && step < cfg.Steps {
+			if p.ValLoss, err = t.evaluate(in); err != nil {
+				return nil, err
+			}
+		}
+		if cfg.SaveEvery > 0 && step%cfg.SaveEvery == 0 && step < cfg.Steps && !cfg.SkipCheckpoint {
+			if err := t.save(step); err != nil {
+				return nil, err
+			}
+		}
+		if progress != nil {
+			progress(p)
+		}
+	}
+	sum.Steps = step
+	sum.Seconds = time.Since(began).Seconds()
+	if len(sum.Losses) > 0 {
+		sum.FirstLoss, sum.LastLoss = sum.Losses[0], sum.Losses[len(sum.Losses)-1]
+		sum.TokensPerSec = float64(len(sum.Losses)*cfg.Batch*cfg.Context) / trainTime.Seconds()
+	}
+	if !sum.Interrupted {
+		val, err := t.evaluate(in)
+		if err != nil {
+			return nil, err
+		}
+		sum.ValLoss = &val
+	}
+	if !cfg.SkipCheckpoint {
+		if err := t.save(step); err != nil {
+			return nil, err
+		}
+		sum.Checkpoint = CheckpointDir(cfg.Out)
+	}
+	if len(measured) > 0 {
+		if err := t.writeReport(sum, measured); err != nil {
+			return nil, err
+		}
+	}
+	return sum, t.writeSummary(sum)
+}
+
+// evaluate is the mean loss over the first EvalBatches validation batches.
+func (t *Trainer) evaluate(in *StepInput) (float64, error) {
+	n := min(max(t.cfg.EvalBatches, 1), t.val.Len())
+	var total float64
+	for i := range n {
+		if err := t.val.Batch(i, t.inputs, t.targets); err != nil {
+			return 0, err
+		}
+		loss, err := t.ex.Evaluate(in)
+		if err != nil {
+			return 0, fmt.Errorf("evaluation: %w", err)
+		}
+		total += loss
+	}
+	return total / float64(n), nil
+}
+
+func (t *Trainer) save(step int) error {
+	var ck *model.Checkpoint
+	err := guard(func() error { // reading the parameters back may fail on a device
+		var err error
+		ck, err = gather(t.stages, t.cfg.Model, TrainState{Step: step, Seed: t.cfg.Seed, Preset: t.cfg.Preset})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(t.cfg.Out, 0o755); err != nil {
+		return fmt.Errorf("--out: %v", err)
+	}
+	return model.Save(CheckpointDir(t.cfg.Out), ck)
+}

@@ -1,0 +1,36 @@
+// Package report turns timed steps into what a person reads: the idle
+// report (compute, waits by neighbour, copies, optimizer, gaps; by phase;
+// the critical path), the Chrome/Perfetto trace, the SVG timeline, and the
+// what-if replay of measured costs under another schedule or split.
+//
+// Main types: Record and Step (timed actions, measured or simulated, on one
+// time base), Report (the idle report), DeviceStats, Split, Phases,
+// PathReport, StageCost, Replay and Prediction.
+package report
+
+import (
+	"time"
+
+	"baton/runtime/schedule"
+)
+
+// Record is one action's place on its device's timeline. Times are from
+// the step's origin, which every device of the step shares.
+type Record struct {
+	Action     schedule.Action
+	Start, End time.Duration
+	Wait       time.Duration // receives: how long the device waited on its neighbour, from Start
+}
+
+// Step is one step's records, per device in list order, and its span.
+type Step struct {
+	Records [][]Record
+	Time    time.Duration // origin to the last action's end
+}
+
+// DeviceInfo is what the report says about a device besides its times.
+type DeviceInfo struct {
+	Name      string
+	Layers    string // the layers of its stages, "0-3,8-11"
+	PeakBytes int64
+}

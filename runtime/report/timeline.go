@@ -1,0 +1,313 @@
+// The SVG timeline: a Gantt chart of one step, one row per device, that makes the bubbles visible.
+
+package report
+
+import (
+	"baton/runtime/schedule"
+	"bufio"
+	"fmt"
+	"html"
+	"io"
+	"math"
+	"strconv"
+	"time"
+)
+
+// Layout of the chart, in pixels.
+const (
+	tlWidth     = 1000
+	tlRight     = 24
+	tlTop       = 44 // below the title
+	tlRowH      = 30
+	tlRowGap    = 8
+	tlSendH     = 6    // sends and receive copies: thin bars at the row's foot
+	tlCharW     = 6.2  // rough width of a character at 11px sans-serif, for fitting labels
+	tlMidText   = 4    // baseline offset that centres 11px text on a line (dominant-baseline is not honoured everywhere)
+	tlMinRectW  = 0.75 // so that very short actions still show
+	tlLegendBox = 12
+)
+
+// tlStyle is how one kind of slice is drawn, and what the legend calls it.
+type tlStyle struct {
+	class, fill, text, legend string
+}
+
+// The palette: compute in strong colours, waits hatched in red (previous
+// stage) and orange (next stage), idle as the row's light grey background.
+var (
+	tlCompute = map[schedule.Kind]tlStyle{
+		schedule.F:    {"F", "#4e79a7", "#fff", "forward (F)"},
+		schedule.B:    {"B", "#59a14f", "#fff", "backward (B)"},
+		schedule.I:    {"I", "#76b7b2", "#000", "input-grad backward (I)"},
+		schedule.W:    {"W", "#b07aa1", "#fff", "weight-grad backward (W)"},
+		schedule.Step: {"step", "#7f7f7f", "#fff", "optimizer step"},
+	}
+	tlWaitPrev = tlStyle{"wait-prev", "url(#wait-prev)", "", "wait on previous stage"}
+	tlWaitNext = tlStyle{"wait-next", "url(#wait-next)", "", "wait on next stage"}
+	tlTransfer = tlStyle{"transfer", "#222", "", "send / receive copy"}
+	tlIdle     = tlStyle{"idle", "#e4e4e4", "", "idle"}
+	tlCritical = tlStyle{"critical", "none", "", "critical path"}
+)
+
+// The critical path's look: a dark outline inside its compute actions, and
+// an arrow for each hop from a send to the receive that waited for it.
+const (
+	tlPathColor  = "#111"
+	tlPathStroke = 2
+)
+
+// tlDefs are the hatch patterns of the two waits; the stripes lean opposite
+// ways so the two stay apart in greyscale too.
+const tlDefs = `<defs>
+<pattern id="wait-prev" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">` +
+	`<rect width="6" height="6" fill="#f9c9c9"/><line x1="0" y1="0" x2="0" y2="6" stroke="#d62728" stroke-width="3"/></pattern>
+<pattern id="wait-next" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(-45)">` +
+	`<rect width="6" height="6" fill="#fde0c2"/><line x1="0" y1="0" x2="0" y2="6" stroke="#ff7f0e" stroke-width="3"/></pattern>
+<marker id="hop" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="6" markerHeight="6" orient="auto-start-reverse">` +
+	`<path d="M0,0 L8,4 L0,8 z" fill="` + tlPathColor + `"/></marker>
+</defs>
+`
+
+// WriteTimeline draws one step as an SVG Gantt chart: device rows named by
+// devices, a time axis in milliseconds, one rectangle per action (data-action
+// holds its name, class its kind), waits hatched by neighbour, and the time
+// no action covers left as the row's grey background. The step's critical
+// path is outlined on top: its compute rectangles carry data-critical.
+func WriteTimeline(w io.Writer, devices []string, step *Step, title string) error {
+	if step == nil {
+		return fmt.Errorf("timeline: no step")
+	}
+	if len(step.Records) > len(devices) {
+		return fmt.Errorf("timeline: records for %d devices but %d device names were given", len(step.Records), len(devices))
+	}
+	span := step.Time
+	for _, recs := range step.Records {
+		for _, r := range recs {
+			span = max(span, r.End)
+		}
+	}
+	if span <= 0 {
+		span = time.Millisecond // an empty step still draws an axis
+	}
+	rows := len(step.Records)
+	labelW := 0
+	for _, d := range devices[:rows] {
+		labelW = max(labelW, len(d))
+	}
+	left := 16 + math.Ceil(float64(labelW)*tlCharW*1.1) + 8
+	plotW := tlWidth - left - tlRight
+	x := func(t time.Duration) float64 { return left + plotW*float64(t)/float64(span) }
+	rowsEnd := float64(tlTop + rows*(tlRowH+tlRowGap))
+	axisY := rowsEnd + 2
+	path := CriticalPath(step)
+	critical := map[PathNode]bool{}
+	for _, n := range path {
+		critical[n] = true
+	}
+	legend := tlLegendItems(step, len(path) > 0)
+	legendLines := tlLegendLines(legend, tlWidth-2*16)
+	height := axisY + 40 + float64(len(legendLines))*20 + 8
+
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%s" viewBox="0 0 %d %s" font-family="sans-serif" font-size="11">`+"\n",
+		tlWidth, tlNum(height), tlWidth, tlNum(height))
+	bw.WriteString(tlDefs)
+	fmt.Fprintf(bw, `<rect width="100%%" height="100%%" fill="#fff"/>`+"\n")
+	fmt.Fprintf(bw, `<text x="16" y="26" font-size="15" font-weight="bold">%s</text>`+"\n", html.EscapeString(title))
+
+	for d, recs := range step.Records {
+		y := float64(tlTop + d*(tlRowH+tlRowGap))
+		fmt.Fprintf(bw, `<text x="16" y="%s">%s</text>`+"\n", tlNum(y+tlRowH/2+tlMidText), html.EscapeString(devices[d]))
+		// The background is the idle time: whatever the actions leave uncovered.
+		fmt.Fprintf(bw, `<rect class="%s" x="%s" y="%s" width="%s" height="%d" fill="%s"/>`+"\n",
+			tlIdle.class, tlNum(left), tlNum(y), tlNum(plotW), tlRowH, tlIdle.fill)
+		for i, r := range recs {
+			tlRecord(bw, r, x, y, critical[PathNode{d, i}])
+		}
+	}
+	tlPath(bw, step, path, x)
+	tlAxis(bw, span, left, plotW, axisY)
+	tlLegend(bw, legendLines, axisY+40)
+	bw.WriteString("</svg>\n")
+	return bw.Flush()
+}
+
+// tlRecord draws one action in the row starting at y.
+func tlRecord(bw *bufio.Writer, r Record, x func(time.Duration) float64, y float64, critical bool) {
+	a := r.Action
+	tip := fmt.Sprintf("%s  %s–%s", a, tlMs(r.Start), tlMs(r.End))
+	mark := ""
+	if critical {
+		tip += ", on the critical path"
+		mark = ` data-critical="true"`
+	}
+	if st, ok := tlCompute[a.Kind]; ok {
+		x0, wd := x(r.Start), max(x(r.End)-x(r.Start), tlMinRectW)
+		fmt.Fprintf(bw, `<rect class="%s" data-action="%s"%s x="%s" y="%s" width="%s" height="%d" fill="%s" stroke="#fff" stroke-width="0.5"><title>%s</title></rect>`+"\n",
+			st.class, a, mark, tlNum(x0), tlNum(y), tlNum(wd), tlRowH, st.fill, tip)
+		label := strconv.Itoa(a.Microbatch)
+		if a.Kind == schedule.Step {
+			label = "step"
+		}
+		if float64(len(label))*tlCharW+2 <= wd {
+			fmt.Fprintf(bw, `<text x="%s" y="%s" text-anchor="middle" fill="%s">%s</text>`+"\n",
+				tlNum(x0+wd/2), tlNum(y+tlRowH/2+tlMidText), st.text, label)
+		}
+		return
+	}
+	copyStart := r.Start
+	if (a.Kind == schedule.RecvF || a.Kind == schedule.RecvB) && r.Wait > 0 {
+		// The wait is the receive's first part: the executor times it from the receive's start.
+		st := tlWaitNext
+		if a.Kind == schedule.RecvF {
+			st = tlWaitPrev
+		}
+		copyStart = min(r.Start+r.Wait, r.End)
+		fmt.Fprintf(bw, `<rect class="%s" data-action="%s" x="%s" y="%s" width="%s" height="%d" fill="%s"><title>%s waited %s</title></rect>`+"\n",
+			st.class, a, tlNum(x(r.Start)), tlNum(y), tlNum(max(x(copyStart)-x(r.Start), tlMinRectW)), tlRowH, st.fill, tip, tlMs(r.Wait))
+	}
+	if r.End > copyStart {
+		fmt.Fprintf(bw, `<rect class="%s" data-action="%s" x="%s" y="%s" width="%s" height="%d" fill="%s"><title>%s</title></rect>`+"\n",
+			tlTransfer.class, a, tlNum(x(copyStart)), tlNum(y+tlRowH-tlSendH), tlNum(max(x(r.End)-x(copyStart), tlMinRectW)), tlSendH, tlTransfer.fill, tip)
+	}
+}
+
+// tlPath draws the critical path over the rows: an outline just inside each
+// of its compute rectangles (drawn after the rows, so no neighbour covers
+// it), and an arrow from the end of each send whose receive waited to where
+// that receive's copy starts on the other row.
+func tlPath(bw *bufio.Writer, step *Step, path []PathNode, x func(time.Duration) float64) {
+	rowY := func(d int) float64 { return float64(tlTop + d*(tlRowH+tlRowGap)) }
+	for i, n := range path {
+		r := step.Records[n.Device][n.Index]
+		if r.Action.Kind.IsCompute() {
+			x0, wd := x(r.Start), max(x(r.End)-x(r.Start), tlMinRectW)
+			in := min(tlPathStroke/2.0, wd/4) // stay inside: the rectangle's neighbours touch it
+			fmt.Fprintf(bw, `<rect class="%s" x="%s" y="%s" width="%s" height="%s" fill="none" stroke="%s" stroke-width="%d"/>`+"\n",
+				tlCritical.class, tlNum(x0+in), tlNum(rowY(n.Device)+tlPathStroke/2.0), tlNum(wd-2*in), tlNum(tlRowH-tlPathStroke), tlPathColor, tlPathStroke)
+		}
+		if i == 0 || path[i-1].Device == n.Device {
+			continue
+		}
+		from := step.Records[path[i-1].Device][path[i-1].Index]
+		y1, y2 := rowY(path[i-1].Device)+tlRowH, rowY(n.Device)
+		if n.Device < path[i-1].Device {
+			y1, y2 = rowY(path[i-1].Device), rowY(n.Device)+tlRowH
+		}
+		fmt.Fprintf(bw, `<line class="hop" x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="1.5" marker-end="url(#hop)"><title>%s waited for %s</title></line>`+"\n",
+			tlNum(x(from.End)), tlNum(y1), tlNum(x(min(r.Start+max(r.Wait, 0), r.End))), tlNum(y2), tlPathColor, r.Action, from.Action)
+	}
+}
+
+// tlAxis draws the time axis with about eight ticks at round milliseconds.
+func tlAxis(bw *bufio.Writer, span time.Duration, left, plotW, y float64) {
+	total := float64(span) / float64(time.Millisecond)
+	tick, decimals := tlNiceTick(total / 8)
+	fmt.Fprintf(bw, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#444"/>`+"\n", tlNum(left), tlNum(y), tlNum(left+plotW), tlNum(y))
+	for i := 0; float64(i)*tick <= total*(1+1e-9); i++ {
+		t := float64(i) * tick
+		tx := left + plotW*t/total
+		fmt.Fprintf(bw, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#444"/>`+"\n", tlNum(tx), tlNum(y), tlNum(tx), tlNum(y+4))
+		fmt.Fprintf(bw, `<text x="%s" y="%s" text-anchor="middle">%s</text>`+"\n", tlNum(tx), tlNum(y+16), strconv.FormatFloat(t, 'f', decimals, 64))
+	}
+	fmt.Fprintf(bw, `<text x="%s" y="%s" text-anchor="end" fill="#444">time (ms)</text>`+"\n", tlNum(left+plotW), tlNum(y+30))
+}
+
+// tlNiceTick rounds a tick interval up to 1, 2 or 5 times a power of ten, and
+// says how many decimals its labels need.
+func tlNiceTick(raw float64) (float64, int) {
+	if raw <= 0 || math.IsInf(raw, 0) || math.IsNaN(raw) {
+		return 1, 0
+	}
+	exp := math.Floor(math.Log10(raw))
+	pow := math.Pow(10, exp)
+	step := 10 * pow
+	for _, m := range []float64{1, 2, 5} {
+		if m*pow >= raw*(1-1e-9) {
+			step = m * pow
+			break
+		}
+	}
+	return step, max(0, -int(math.Floor(math.Log10(step)+1e-9)))
+}
+
+// tlLegendItems are the styles the step uses, in reading order, then idle
+// and, when the step has one, the critical path.
+func tlLegendItems(step *Step, path bool) []tlStyle {
+	seen := map[string]bool{}
+	for _, recs := range step.Records {
+		for _, r := range recs {
+			switch k := r.Action.Kind; {
+			case tlCompute[k].class != "":
+				seen[tlCompute[k].class] = true
+			case k == schedule.RecvF && r.Wait > 0:
+				seen[tlWaitPrev.class] = true
+			case k == schedule.RecvB && r.Wait > 0:
+				seen[tlWaitNext.class] = true
+			}
+			if !r.Action.Kind.IsCompute() && r.Action.Kind != schedule.Step {
+				seen[tlTransfer.class] = true
+			}
+		}
+	}
+	var out []tlStyle
+	for _, st := range []tlStyle{tlCompute[schedule.F], tlCompute[schedule.B], tlCompute[schedule.I], tlCompute[schedule.W], tlCompute[schedule.Step], tlWaitPrev, tlWaitNext, tlTransfer} {
+		if seen[st.class] {
+			out = append(out, st)
+		}
+	}
+	out = append(out, tlIdle)
+	if path {
+		out = append(out, tlCritical)
+	}
+	return out
+}
+
+// tlLegendLines breaks the legend into lines no wider than width.
+func tlLegendLines(items []tlStyle, width float64) [][]tlStyle {
+	var lines [][]tlStyle
+	var line []tlStyle
+	used := 0.0
+	for _, it := range items {
+		w := tlLegendItemW(it)
+		if len(line) > 0 && used+w > width {
+			lines, line, used = append(lines, line), nil, 0
+		}
+		line, used = append(line, it), used+w
+	}
+	return append(lines, line)
+}
+
+func tlLegendItemW(it tlStyle) float64 { return tlLegendBox + 6 + float64(len(it.legend))*tlCharW + 16 }
+
+// tlLegend draws the legend's swatches; they carry no data-action, so
+// they are never mistaken for actions.
+func tlLegend(bw *bufio.Writer, lines [][]tlStyle, y float64) {
+	for _, line := range lines {
+		lx := 16.0
+		for _, it := range line {
+			fill := it.fill
+			switch it.class {
+			case tlCritical.class:
+				fmt.Fprintf(bw, `<rect x="%s" y="%s" width="%d" height="%d" fill="#fff" stroke="%s" stroke-width="%d"/>`+"\n",
+					tlNum(lx+1), tlNum(y+1), tlLegendBox-2, tlLegendBox-2, tlPathColor, tlPathStroke)
+			case tlTransfer.class:
+				// Thin like the bars it stands for.
+				fmt.Fprintf(bw, `<rect x="%s" y="%s" width="%d" height="%d" fill="%s"/>`+"\n", tlNum(lx), tlNum(y+tlLegendBox-4), tlLegendBox, 4, fill)
+			default:
+				fmt.Fprintf(bw, `<rect x="%s" y="%s" width="%d" height="%d" fill="%s" stroke="#888" stroke-width="0.5"/>`+"\n", tlNum(lx), tlNum(y), tlLegendBox, tlLegendBox, fill)
+			}
+			fmt.Fprintf(bw, `<text x="%s" y="%s">%s</text>`+"\n", tlNum(lx+tlLegendBox+6), tlNum(y+tlLegendBox/2+tlMidText), html.EscapeString(it.legend))
+			lx += tlLegendItemW(it)
+		}
+		y += 20
+	}
+}
+
+// tlNum prints a coordinate with no more digits than a screen can show.
+func tlNum(v float64) string { return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64) }
+
+// tlMs prints a duration in milliseconds for tooltips.
+func tlMs(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 3, 64) + " ms"
+}

@@ -1,0 +1,68 @@
+// The interleaved 1F1B generator (Megatron-LM's virtual pipeline): v chunks per device, p·v stages.
+
+package schedule
+
+import "fmt"
+
+// checkInterleaved enforces Megatron's rule that micro-batches go through
+// the chunks in groups of p: each device runs p forwards of one chunk, then
+// p of the next, which only fills the pipeline when m is a multiple of p.
+func checkInterleaved(p, m, v int) error {
+	if v == 1 || m%p == 0 {
+		return nil
+	}
+	lo, hi := m/p*p, (m/p+1)*p
+	near := hi
+	if lo > 0 && m-lo < hi-m {
+		near = lo
+	}
+	return fmt.Errorf("%d micro-batches over %d devices; interleaving needs micro-batches to be a multiple of devices (Megatron's rule: they go through the chunks in groups of %d): use --microbatches %d", m, p, p, near)
+}
+
+// genInterleaved is interleaved 1F1B. Device d holds stages d, d+p, …,
+// d+(v−1)p (chunks 0..v−1). Its k-th forward handles chunk
+// (k mod pv) div p of micro-batch (k div pv)·p + k mod p: groups of p
+// micro-batches go through chunk 0, then chunk 1, and so on; its k-th
+// backward is the same with the chunks in reverse. Device d warms up with
+// (p−d−1)·2 + (v−1)·p forwards (at most all m·v), then alternates one
+// forward and one backward, then drains. The (v−1)·p is one group per
+// extra chunk: the first gradient cannot come back before micro-batch 0 went
+// through every chunk. The 2 per hop is Megatron-LM's and PyTorch's; in
+// Simulate, whose sends never block, 1 per hop reaches the same bubble under
+// uniform costs with fewer micro-batches in flight on the middle devices,
+// but the published count is kept. With v = 1 the schedule is exactly 1f1b
+// (whose warm-up is 1 per hop), as Megatron-LM falls back to the
+// non-interleaved schedule.
+func genInterleaved(s *Schedule) {
+	p, m, v := s.Devices, s.Microbatches, s.Chunks
+	if v == 1 {
+		gen1F1B(s)
+		return
+	}
+	total := m * v
+	at := func(d, k int, backward bool) Action {
+		c := k % (p * v) / p
+		kind := F
+		if backward {
+			c, kind = v-1-c, B
+		}
+		return Action{Stage: c*p + d, Kind: kind, Microbatch: k/(p*v)*p + k%p}
+	}
+	for d := range p {
+		warm := min((p-d-1)*2+(v-1)*p, total)
+		fwd, bwd := 0, 0
+		for ; fwd < warm; fwd++ {
+			s.add(at(d, fwd, false))
+		}
+		for ; fwd < total; fwd, bwd = fwd+1, bwd+1 {
+			s.add(at(d, fwd, false))
+			s.add(at(d, bwd, true))
+		}
+		for ; bwd < total; bwd++ {
+			s.add(at(d, bwd, true))
+		}
+		for c := range v {
+			s.add(Action{Stage: c*p + d, Kind: Step, Microbatch: -1})
+		}
+	}
+}

@@ -1,0 +1,114 @@
+// The run's record: summary.json with the idle report inline, trace.json and timeline.svg, and reading a summary back for a replay.
+
+package runtime
+
+import (
+	"baton/data"
+	"baton/internal/fsutil"
+	"baton/model"
+	"baton/runtime/device"
+	"baton/runtime/report"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Summary is the run's result, written to summary.json.
+type Summary struct {
+	Preset       string                `json:"model"`
+	Config       model.Config          `json:"config"`
+	Params       int64                 `json:"params"`
+	Devices      []string              `json:"devices"`
+	Schedule     string                `json:"schedule"`
+	Microbatches int                   `json:"microbatches"`
+	Batch        int                   `json:"batch"`
+	Context      int                   `json:"context"`
+	Steps        int                   `json:"steps"`
+	StartStep    int                   `json:"start_step"`
+	FirstLoss    float64               `json:"first_loss"`
+	LastLoss     float64               `json:"last_loss"`
+	ValLoss      *float64              `json:"val_loss"` // null when the run was interrupted before evaluating
+	TokensPerSec float64               `json:"tokens_per_sec"`
+	Seconds      float64               `json:"seconds"`
+	Interrupted  bool                  `json:"interrupted"`
+	Checkpoint   string                `json:"checkpoint"`
+	Data         data.Info             `json:"data"`
+	Plan         *model.Plan           `json:"plan"`
+	Losses       []float64             `json:"losses"`
+	StageCosts   []report.StageCost    `json:"stage_costs"`         // mean measured action times, for baton plan --replay
+	Transfers    []device.TransferStat `json:"transfers,omitempty"` // the path and bandwidth of each stage boundary (CUDA devices)
+	// ClockSkewS is how far apart the devices' step origins may lie, the
+	// most over the measured steps: 0 on CPU devices (one clock), else
+	// what the barrier that aligns them left (StepResult.ClockSkew).
+	ClockSkewS     float64 `json:"clock_skew_s"`
+	*report.Report         // the idle report's fields, bubble_measured and per_device among them, inline
+}
+
+func (t *Trainer) writeSummary(sum *Summary) error {
+	raw, err := json.MarshalIndent(sum, "", "  ")
+	if err != nil {
+		return err
+	}
+	return fsutil.WriteFileAtomic(t.cfg.Out+"/summary.json", append(raw, '\n'))
+}
+
+// writeReport builds the idle report from the measured steps and draws them:
+// trace.json (every kept step, for Perfetto) and timeline.svg (the last step).
+func (t *Trainer) writeReport(sum *Summary, measured []*StepResult) error {
+	devs := make([]report.DeviceInfo, len(t.devs))
+	for d, dev := range t.devs {
+		devs[d].Name = dev.Name()
+		_, devs[d].PeakBytes = dev.Memory()
+	}
+	for i, s := range t.plan.Stages {
+		d := &devs[t.ex.Sched.DeviceOf(i)]
+		if d.Layers != "" {
+			d.Layers += ","
+		}
+		d.Layers += fmt.Sprintf("%d-%d", s.FirstLayer, s.LastLayer)
+	}
+	steps := make([]*report.Step, len(measured))
+	for i, m := range measured {
+		steps[i] = &m.Step
+		sum.ClockSkewS = max(sum.ClockSkewS, m.ClockSkew.Seconds())
+	}
+	rep, err := report.Build(t.ex.Sched, devs, steps)
+	if err != nil {
+		return err
+	}
+	sum.Report = rep
+	sum.StageCosts = report.MeasuredCosts(steps, len(t.stages))
+	sum.Transfers = device.Transfers(t.devs)
+	var trace, svg bytes.Buffer
+	if err := report.WriteTrace(&trace, sum.Devices, steps); err != nil {
+		return err
+	}
+	if err := fsutil.WriteFileAtomic(t.cfg.Out+"/trace.json", trace.Bytes()); err != nil {
+		return err
+	}
+	title := fmt.Sprintf("%s, %d devices, %d micro-batches: bubble %.0f%% measured, %.0f%% analytic",
+		rep.Schedule, rep.Devices, rep.Microbatches, rep.BubbleMeasured*100, rep.BubbleAnalytic*100)
+	if err := report.WriteTimeline(&svg, sum.Devices, steps[len(steps)-1], title); err != nil {
+		return err
+	}
+	return fsutil.WriteFileAtomic(t.cfg.Out+"/timeline.svg", svg.Bytes())
+}
+
+// LoadReplay reads a run directory's summary.json.
+func LoadReplay(runDir string) (*report.Replay, *Summary, error) {
+	raw, err := os.ReadFile(filepath.Join(runDir, "summary.json"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("--replay: %v (give a run directory written by baton train)", err)
+	}
+	var sum Summary
+	if err := json.Unmarshal(raw, &sum); err != nil {
+		return nil, nil, fmt.Errorf("--replay: %s/summary.json: %v", runDir, err)
+	}
+	if sum.Plan == nil || len(sum.StageCosts) == 0 {
+		return nil, nil, fmt.Errorf("--replay: %s/summary.json has no measured stage costs; it must come from a completed baton train run", runDir)
+	}
+	r, err := report.NewReplay(sum.Config, sum.Context, sum.Batch, sum.Microbatches, sum.Plan, sum.StageCosts)
+	return r, &sum, err
+}

@@ -1,0 +1,111 @@
+// One time base for a step: every device's timeline starts at the same instant, so waits and flows between devices line up.
+
+package runtime
+
+import (
+	"time"
+
+	"baton/runtime/device"
+	"baton/runtime/report"
+)
+
+// sharedClock is a device whose events any device of its kind can compare
+// (virtual CPU devices read the host's one clock).
+type sharedClock interface{ SharedClock() bool }
+
+// timeBase is where a step's timelines start: origins[d] is device d's
+// origin event. Devices that share a clock share one origin event; others
+// are aligned by a barrier: each records its arrival, every device's
+// stream waits for all arrivals, then records its origin. The origins then
+// lie after the last arrival, apart only by how fast each stream resumes.
+type timeBase struct {
+	origins  []device.Event
+	arrivals []device.Event // nil when the devices share a clock
+}
+
+func newTimeBase(devs []device.Device) *timeBase {
+	b := &timeBase{origins: make([]device.Event, len(devs))}
+	if allShareClock(devs) {
+		origin := devs[0].Record()
+		for d := range devs {
+			b.origins[d] = origin
+		}
+		return b
+	}
+	b.arrivals = make([]device.Event, len(devs))
+	for d, dev := range devs {
+		b.arrivals[d] = dev.Record()
+	}
+	for d, dev := range devs {
+		for _, e := range b.arrivals {
+			dev.Wait(e)
+		}
+		b.origins[d] = dev.Record()
+	}
+	return b
+}
+
+func allShareClock(devs []device.Device) bool {
+	for _, d := range devs {
+		if c, ok := d.(sharedClock); !ok || !c.SharedClock() {
+			return false
+		}
+	}
+	return len(devs) > 0
+}
+
+// times turns each device's events into times from its origin, once the
+// device has drained (GPU events can be read only then), and estimates the
+// skew between the origins: the time the last device to arrive at the
+// barrier took to record its origin after its arrival, which is how long a
+// stream takes to resume after the barrier. The events are then dropped
+// (and handed back to a device that pools them): nothing reads them again.
+func (b *timeBase) times(devs []device.Device, records [][]timedAction) *StepResult {
+	res := &StepResult{Step: report.Step{Records: make([][]report.Record, len(records))}}
+	resume := time.Duration(-1)
+	for d, recs := range records {
+		var last time.Duration
+		res.Records[d], last = b.timeDevice(devs[d], d, recs)
+		res.Time = max(res.Time, last)
+		if b.arrivals != nil {
+			if r := devs[d].Elapsed(b.arrivals[d], b.origins[d]); resume < 0 || r < resume {
+				resume = r
+			}
+		}
+	}
+	res.ClockSkew = max(resume, 0)
+	for d, dev := range devs {
+		if rel, ok := dev.(device.EventReleaser); ok {
+			rel.Release(b.origins[d])
+			if b.arrivals != nil {
+				rel.Release(b.arrivals[d])
+			}
+		}
+	}
+	return res
+}
+
+// timeDevice times device d's actions and returns the end of its last.
+func (b *timeBase) timeDevice(dev device.Device, d int, recs []timedAction) (out []report.Record, last time.Duration) {
+	defer dev.Bind()()
+	dev.Sync()
+	origin := b.origins[d]
+	out = make([]report.Record, len(recs))
+	for i, rec := range recs {
+		out[i] = report.Record{Action: rec.Action, Start: dev.Elapsed(origin, rec.start), End: dev.Elapsed(origin, rec.end)}
+		if rec.w0 != nil {
+			out[i].Wait = dev.Elapsed(rec.w0, rec.w1)
+		}
+		last = max(last, out[i].End)
+	}
+	if rel, ok := dev.(device.EventReleaser); ok {
+		for _, rec := range recs {
+			for _, e := range []device.Event{rec.start, rec.end, rec.w0, rec.w1} {
+				if e != nil && e != origin {
+					rel.Release(e)
+				}
+			}
+		}
+	}
+	return out, last
+}

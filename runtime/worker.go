@@ -1,0 +1,179 @@
+// A device's worker: its action list run in order, each action bracketed by events, and what it says when the step fails.
+
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"baton/runtime/device"
+	"baton/runtime/schedule"
+)
+
+// timedAction is one action run by a worker and the events around it, on
+// the worker's device. A receive's wait runs from w0, when the device
+// became free (its previous action's end, or the step's origin), to w1.
+type timedAction struct {
+	schedule.Action
+	start, end, w0, w1 device.Event
+}
+
+// worker runs device d's list from origin and returns its timed actions.
+func (r *run) worker(d int, origin device.Event) []timedAction {
+	dev := r.ex.Devices[d]
+	list := r.lists[d]
+	recs := make([]timedAction, 0, len(list))
+	free := origin // when the device finished its last action
+	for i, a := range list {
+		r.progress[d].Store(int64(i))
+		var err error
+		if a.Kind == schedule.Step {
+			var steps []timedAction
+			steps, err = r.steps(dev, list[i:])
+			recs = append(recs, steps...)
+		} else {
+			rec := timedAction{Action: a}
+			err = guard(func() error { return r.do(dev, &rec, free) })
+			recs = append(recs, rec)
+			free = rec.end
+		}
+		var numeric *NumericError
+		switch {
+		case err == nil:
+			if a.Kind == schedule.Step {
+				r.progress[d].Store(int64(len(list)))
+				return recs
+			}
+		case err == errAborted:
+			return recs
+		case errors.As(err, &numeric):
+			r.fail(err) // not the schedule's fault: the grid would not help
+			return recs
+		default:
+			r.fail(fmt.Errorf("%s: action %s failed: %w\n%s", dev.Name(), a, err, r.grid(d, i)))
+			return recs
+		}
+	}
+	r.progress[d].Store(int64(len(list)))
+	return recs
+}
+
+// do runs one action other than STEP; free is when the device finished its
+// previous action.
+func (r *run) do(dev device.Device, rec *timedAction, free device.Event) error {
+	a := rec.Action
+	st := r.ex.Stages[a.Stage]
+	stack, mb := st.Stack, a.Microbatch
+	if a.Kind != schedule.RecvF && a.Kind != schedule.RecvB {
+		rec.start = dev.Record()
+	}
+	switch a.Kind {
+	case schedule.F:
+		var tokens, targets []int32
+		if stack.Spec().Embed {
+			tokens = r.in.Tokens[mb]
+		}
+		if stack.Spec().Head {
+			targets = r.in.Targets[mb]
+		}
+		stack.Forward(st.stashes.own(mb), mb, tokens, targets, r.in.DScale)
+	case schedule.B:
+		stack.Backward(st.stashes.get(mb, "B"))
+	case schedule.I:
+		stack.BackwardInput(st.stashes.get(mb, "I"))
+	case schedule.W:
+		stack.BackwardWeight(st.stashes.get(mb, "W")) // after the SEND_B of its I, so the stash is done
+	case schedule.SendF:
+		next := r.ex.Stages[a.Stage+1]
+		in, fence := next.stashes.input(mb)
+		if fence != nil {
+			dev.Wait(fence) // the next stage's device may still read the stash
+		}
+		dev.CopyTo(next.Device, in.Input(), st.stashes.get(mb, "SEND_F").Output())
+	case schedule.SendB:
+		prev := r.ex.Stages[a.Stage-1]
+		dev.CopyTo(prev.Device, prev.stashes.get(mb, "RECV_B").GradOutput(), st.stashes.get(mb, "SEND_B").GradInput())
+	case schedule.RecvF, schedule.RecvB:
+		// The wait is the device's: it starts when the device became
+		// free, not when this goroutine got here.
+		rec.start, rec.w0 = free, free
+		ev, err := r.receive(a, r.mail[a])
+		if err != nil {
+			return err
+		}
+		dev.Wait(ev)
+		rec.w1 = dev.Record()
+	default:
+		return fmt.Errorf("the executor has no implementation of %s actions", a.Kind)
+	}
+	rec.end = dev.Record()
+	if r.rules.Releases(a) {
+		// A fence of its own: the records' events go back to the device's
+		// pool after the step, and the stash keeps its fence until reused.
+		st.stashes.release(mb, dev.Record())
+	}
+	switch a.Kind {
+	case schedule.SendF:
+		r.mail[schedule.Action{Stage: a.Stage + 1, Kind: schedule.RecvF, Microbatch: mb}] <- rec.end
+	case schedule.SendB:
+		r.mail[schedule.Action{Stage: a.Stage - 1, Kind: schedule.RecvB, Microbatch: mb}] <- rec.end
+	}
+	return nil
+}
+
+// receive waits for a neighbour's event, or fails after the timeout saying
+// what every device is doing.
+func (r *run) receive(a schedule.Action, ch chan device.Event) (device.Event, error) {
+	timeout := r.timeout()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case ev := <-ch:
+		return ev, nil
+	case <-r.abort:
+		return nil, errAborted
+	case <-timer.C:
+		return nil, fmt.Errorf("waited %v for %s without progress; devices are at: %s", timeout, a, r.where())
+	}
+}
+
+// timeout is how long a receive may wait: the executor's, or 10 minutes.
+func (r *run) timeout() time.Duration {
+	if r.ex.Timeout > 0 {
+		return r.ex.Timeout
+	}
+	return 10 * time.Minute
+}
+
+// where says which action each device is on.
+func (r *run) where() string {
+	var parts []string
+	for d, l := range r.lists {
+		i := int(r.progress[d].Load())
+		at := "done"
+		if i < len(l) {
+			at = l[i].String()
+		}
+		parts = append(parts, fmt.Sprintf("%s at %s (%d/%d)", r.ex.Devices[d].Name(), at, i, len(l)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// grid prints every device's list with the failing action marked.
+func (r *run) grid(failDev, failIdx int) string {
+	var b strings.Builder
+	for d, l := range r.lists {
+		fmt.Fprintf(&b, "  %-8s", r.ex.Devices[d].Name())
+		for i, a := range l {
+			if d == failDev && i == failIdx {
+				fmt.Fprintf(&b, " >>%s<<", a)
+			} else {
+				fmt.Fprintf(&b, " %s", a)
+			}
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
