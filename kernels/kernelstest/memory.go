@@ -10,126 +10,139 @@ import (
 )
 
 func testMemory(t *testing.T, o kernels.Ops) {
-	t.Run("Name", func(t *testing.T) {
-		if o.Name() == "" {
-			t.Error("Name() is empty")
-		}
-	})
-	t.Run("Alloc", func(t *testing.T) {
-		for _, n := range []int{1, 7, 1031, 1<<16 + 3} {
-			b := o.Alloc(n)
-			if b.Len() != n {
-				t.Fatalf("Alloc(%d).Len() = %d", n, b.Len())
-			}
-			got := download(o, b)
-			if i := firstNot(got, func(i int, v float32) bool { return math.Float32bits(v) == 0 }); i >= 0 {
-				t.Errorf("Alloc(%d): element %d is %v, want +0 (zeroed)", n, i, got[i])
-			}
-		}
-	})
-	t.Run("UploadDownload", func(t *testing.T) {
-		// Bits must survive: NaN payloads, infinities, -0, subnormals.
-		special := []float32{float32(math.NaN()), math.Float32frombits(0x7fc01234), float32(math.Inf(1)), float32(math.Inf(-1)),
-			float32(math.Copysign(0, -1)), math.Float32frombits(1), math.MaxFloat32, -math.SmallestNonzeroFloat32, 1, -2.5}
-		for _, n := range []int{1, 10, 1031} {
-			data := RandF32(NewRand(seed(20, n)), n)
-			copy(data, special)
-			b := o.Alloc(n)
-			o.Upload(b, data)
-			sameBits(t, "Download after Upload", download(o, b), data)
-			sameBits(t, "second Download", download(o, b), data) // Download does not consume
-			data2 := RandF32(NewRand(seed(21, n)), n)
-			o.Upload(b, data2)
-			sameBits(t, "Download after a second Upload", download(o, b), data2)
-		}
-	})
-	t.Run("Slice", func(t *testing.T) {
-		const n = 100
-		p := o.Alloc(n)
-		o.Upload(p, iota32(n, 0))
-		s := o.Slice(p, 13, 29)
-		if s.Len() != 29 {
-			t.Fatalf("Slice(p, 13, 29).Len() = %d", s.Len())
-		}
-		sameBits(t, "Download(Slice(p, 13, 29))", download(o, s), iota32(29, 13))
-		ss := o.Slice(s, 5, 7) // a view of a view: p[18:25]
-		if ss.Len() != 7 {
-			t.Fatalf("Slice(Slice(p, 13, 29), 5, 7).Len() = %d", ss.Len())
-		}
-		sameBits(t, "Download(Slice(Slice(p, 13, 29), 5, 7))", download(o, ss), iota32(7, 18))
-		sameBits(t, "Download(Slice(p, 99, 1))", download(o, o.Slice(p, 99, 1)), []float32{99})
-		sameBits(t, "Download(Slice(p, 0, 100))", download(o, o.Slice(p, 0, n)), iota32(n, 0))
+	for _, c := range []struct {
+		name string
+		test func(*testing.T, kernels.Ops)
+	}{{"Name", memoryName}, {"Alloc", memoryAlloc}, {"UploadDownload", memoryUploadDownload}, {"Slice", memorySlice}, {"Zero", memoryZero}, {"Copy", memoryCopy}, {"Ints", memoryInts}} {
+		t.Run(c.name, func(t *testing.T) { c.test(t, o) })
+	}
+}
 
-		// Writes through a view land in the parent, and only there.
-		o.Upload(s, iota32(29, 1000))
-		want := iota32(n, 0)
-		copy(want[13:42], iota32(29, 1000))
-		sameBits(t, "parent after Upload(Slice(p, 13, 29))", download(o, p), want)
-		o.Upload(ss, iota32(7, 2000))
-		copy(want[18:25], iota32(7, 2000))
-		sameBits(t, "parent after Upload to a view of a view", download(o, p), want)
-		sameBits(t, "the outer view after Upload to a view of a view", download(o, s), want[13:42])
+func memoryName(t *testing.T, o kernels.Ops) {
+	if o.Name() == "" {
+		t.Error("Name() is empty")
+	}
+}
 
-		// Writes to the parent show through an existing view.
-		o.Upload(p, iota32(n, 3000))
-		sameBits(t, "Slice(p, 13, 29) after Upload(p)", download(o, s), iota32(29, 3013))
-	})
-	t.Run("Zero", func(t *testing.T) {
-		const n = 1031
-		p := o.Alloc(n)
-		data := RandF32(NewRand(seed(22)), n)
-		o.Upload(p, data)
-		o.Zero(o.Slice(p, 3, 1000))
-		want := append([]float32(nil), data...)
-		clear(want[3:1003])
-		sameBits(t, "after Zero(Slice(p, 3, 1000))", download(o, p), want)
-		o.Zero(p)
-		sameBits(t, "after Zero(p)", download(o, p), make([]float32, n))
-	})
-	t.Run("Copy", func(t *testing.T) {
-		const n = 1031
-		src, dst := o.Alloc(n), o.Alloc(n+2)
-		data, old := RandF32(NewRand(seed(23)), n), RandF32(NewRand(seed(24)), n+2)
-		data[0] = float32(math.NaN()) // a copy moves bits, not values
-		o.Upload(src, data)
-		o.Upload(dst, old)
-		o.Copy(o.Slice(dst, 1, n), src)
-		want := append([]float32(nil), old...)
-		copy(want[1:], data)
-		sameBits(t, "dst after Copy(Slice(dst, 1, n), src)", download(o, dst), want)
-		sameBits(t, "src after Copy", download(o, src), data)
-		o.Copy(src, o.Slice(dst, 2, n)) // from a view at another offset
-		sameBits(t, "after Copy(src, Slice(dst, 2, n))", download(o, src), want[2:])
-	})
-	// Ops has no DownloadInt: int buffers are read back through
-	// EncoderForward with C = 1, wte[i] = i and wpe = 0, which gives
-	// out[t] = float32(inp[t]). A failure here may be EncoderForward's.
-	t.Run("Ints", func(t *testing.T) {
-		const n = 37
-		b := o.AllocInt(n)
+func memoryAlloc(t *testing.T, o kernels.Ops) {
+	for _, n := range []int{1, 7, 1031, 1<<16 + 3} {
+		b := o.Alloc(n)
 		if b.Len() != n {
-			t.Fatalf("AllocInt(%d).Len() = %d", n, b.Len())
+			t.Fatalf("Alloc(%d).Len() = %d", n, b.Len())
 		}
-		sameInts(t, "AllocInt (zeroed)", readInts(o, b), make([]int32, n))
-		data := RandTokens(NewRand(seed(25)), n, 1000)
-		o.UploadInt(b, data)
-		sameInts(t, "after UploadInt", readInts(o, b), data)
-		v := o.Slice(b, 5, 20)
-		if v.Len() != 20 {
-			t.Fatalf("Slice of an int buffer: Len() = %d, want 20", v.Len())
+		got := download(o, b)
+		if i := firstNot(got, func(i int, v float32) bool { return math.Float32bits(v) == 0 }); i >= 0 {
+			t.Errorf("Alloc(%d): element %d is %v, want +0 (zeroed)", n, i, got[i])
 		}
-		sameInts(t, "Slice(b, 5, 20) of an int buffer", readInts(o, v), data[5:25])
-		o.UploadInt(v, make([]int32, 20))
-		want := append([]int32(nil), data...)
-		clear(want[5:25])
-		sameInts(t, "int parent after UploadInt to a view", readInts(o, b), want)
-		c := o.AllocInt(n)
-		o.Copy(c, b)
-		sameInts(t, "Copy of an int buffer", readInts(o, c), want)
-		o.Zero(o.Slice(c, 0, 5))
-		clear(want[:5])
-		sameInts(t, "int buffer after Zero of a view", readInts(o, c), want)
-	})
+	}
+}
+
+func memoryUploadDownload(t *testing.T, o kernels.Ops) {
+	// Bits must survive: NaN payloads, infinities, -0, subnormals.
+	special := []float32{float32(math.NaN()), math.Float32frombits(0x7fc01234), float32(math.Inf(1)), float32(math.Inf(-1)),
+		float32(math.Copysign(0, -1)), math.Float32frombits(1), math.MaxFloat32, -math.SmallestNonzeroFloat32, 1, -2.5}
+	for _, n := range []int{1, 10, 1031} {
+		data := RandF32(NewRand(seed(20, n)), n)
+		copy(data, special)
+		b := o.Alloc(n)
+		o.Upload(b, data)
+		sameBits(t, "Download after Upload", download(o, b), data)
+		sameBits(t, "second Download", download(o, b), data) // Download does not consume
+		data2 := RandF32(NewRand(seed(21, n)), n)
+		o.Upload(b, data2)
+		sameBits(t, "Download after a second Upload", download(o, b), data2)
+	}
+}
+
+func memorySlice(t *testing.T, o kernels.Ops) {
+	const n = 100
+	p := o.Alloc(n)
+	o.Upload(p, iota32(n, 0))
+	s := o.Slice(p, 13, 29)
+	if s.Len() != 29 {
+		t.Fatalf("Slice(p, 13, 29).Len() = %d", s.Len())
+	}
+	sameBits(t, "Download(Slice(p, 13, 29))", download(o, s), iota32(29, 13))
+	ss := o.Slice(s, 5, 7) // a view of a view: p[18:25]
+	if ss.Len() != 7 {
+		t.Fatalf("Slice(Slice(p, 13, 29), 5, 7).Len() = %d", ss.Len())
+	}
+	sameBits(t, "Download(Slice(Slice(p, 13, 29), 5, 7))", download(o, ss), iota32(7, 18))
+	sameBits(t, "Download(Slice(p, 99, 1))", download(o, o.Slice(p, 99, 1)), []float32{99})
+	sameBits(t, "Download(Slice(p, 0, 100))", download(o, o.Slice(p, 0, n)), iota32(n, 0))
+
+	// Writes through a view land in the parent, and only there.
+	o.Upload(s, iota32(29, 1000))
+	want := iota32(n, 0)
+	copy(want[13:42], iota32(29, 1000))
+	sameBits(t, "parent after Upload(Slice(p, 13, 29))", download(o, p), want)
+	o.Upload(ss, iota32(7, 2000))
+	copy(want[18:25], iota32(7, 2000))
+	sameBits(t, "parent after Upload to a view of a view", download(o, p), want)
+	sameBits(t, "the outer view after Upload to a view of a view", download(o, s), want[13:42])
+
+	// Writes to the parent show through an existing view.
+	o.Upload(p, iota32(n, 3000))
+	sameBits(t, "Slice(p, 13, 29) after Upload(p)", download(o, s), iota32(29, 3013))
+}
+
+func memoryZero(t *testing.T, o kernels.Ops) {
+	const n = 1031
+	p := o.Alloc(n)
+	data := RandF32(NewRand(seed(22)), n)
+	o.Upload(p, data)
+	o.Zero(o.Slice(p, 3, 1000))
+	want := append([]float32(nil), data...)
+	clear(want[3:1003])
+	sameBits(t, "after Zero(Slice(p, 3, 1000))", download(o, p), want)
+	o.Zero(p)
+	sameBits(t, "after Zero(p)", download(o, p), make([]float32, n))
+}
+
+func memoryCopy(t *testing.T, o kernels.Ops) {
+	const n = 1031
+	src, dst := o.Alloc(n), o.Alloc(n+2)
+	data, old := RandF32(NewRand(seed(23)), n), RandF32(NewRand(seed(24)), n+2)
+	data[0] = float32(math.NaN()) // a copy moves bits, not values
+	o.Upload(src, data)
+	o.Upload(dst, old)
+	o.Copy(o.Slice(dst, 1, n), src)
+	want := append([]float32(nil), old...)
+	copy(want[1:], data)
+	sameBits(t, "dst after Copy(Slice(dst, 1, n), src)", download(o, dst), want)
+	sameBits(t, "src after Copy", download(o, src), data)
+	o.Copy(src, o.Slice(dst, 2, n)) // from a view at another offset
+	sameBits(t, "after Copy(src, Slice(dst, 2, n))", download(o, src), want[2:])
+}
+
+// Ops has no DownloadInt: int buffers are read back through
+// EncoderForward with C = 1, wte[i] = i and wpe = 0, which gives
+// out[t] = float32(inp[t]). A failure here may be EncoderForward's.
+func memoryInts(t *testing.T, o kernels.Ops) {
+	const n = 37
+	b := o.AllocInt(n)
+	if b.Len() != n {
+		t.Fatalf("AllocInt(%d).Len() = %d", n, b.Len())
+	}
+	sameInts(t, "AllocInt (zeroed)", readInts(o, b), make([]int32, n))
+	data := RandTokens(NewRand(seed(25)), n, 1000)
+	o.UploadInt(b, data)
+	sameInts(t, "after UploadInt", readInts(o, b), data)
+	v := o.Slice(b, 5, 20)
+	if v.Len() != 20 {
+		t.Fatalf("Slice of an int buffer: Len() = %d, want 20", v.Len())
+	}
+	sameInts(t, "Slice(b, 5, 20) of an int buffer", readInts(o, v), data[5:25])
+	o.UploadInt(v, make([]int32, 20))
+	want := append([]int32(nil), data...)
+	clear(want[5:25])
+	sameInts(t, "int parent after UploadInt to a view", readInts(o, b), want)
+	c := o.AllocInt(n)
+	o.Copy(c, b)
+	sameInts(t, "Copy of an int buffer", readInts(o, c), want)
+	o.Zero(o.Slice(c, 0, 5))
+	clear(want[:5])
+	sameInts(t, "int buffer after Zero of a view", readInts(o, c), want)
 }
 
 // readInts reads an int buffer back through EncoderForward (see Ints).
