@@ -3,6 +3,7 @@
 package data
 
 import (
+	"baton/internal/field"
 	"errors"
 	"fmt"
 	"os"
@@ -98,7 +99,7 @@ func (d *Dataset) Check(V, T int) error {
 		tokens []uint16
 	}{{"training", d.Train}, {"validation", d.Val}} {
 		if len(s.tokens) < T+1 {
-			return fmt.Errorf("data: %s has only %d %s tokens; need at least T+1 = %d for --context %d (use a larger corpus or a smaller --context)",
+			return field.Errorf("context", "data: %s has only %d %s tokens; need at least T+1 = %d for {context} %d (use a larger corpus or a smaller {context})",
 				d.Source, len(s.tokens), s.name, T+1, T)
 		}
 	}

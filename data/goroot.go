@@ -3,8 +3,8 @@
 package data
 
 import (
+	"baton/internal/field"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,11 +25,11 @@ func DefaultTextPath() (string, error) {
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "go", "env", "GOROOT").Output()
 	if err != nil {
-		return "", fmt.Errorf("data: cannot find the Go sources for the default corpus (runtime.GOROOT() has no src, `go env GOROOT` failed: %v); give --data a text file, a directory or llm.c .bin shards", err)
+		return "", field.Errorf("data", "data: cannot find the Go sources for the default corpus (runtime.GOROOT() has no src, `go env GOROOT` failed: %v); give {data} a text file, a directory or llm.c .bin shards", err)
 	}
 	src := filepath.Join(strings.TrimSpace(string(out)), "src")
 	if !isDir(src) {
-		return "", fmt.Errorf("data: cannot find the Go sources for the default corpus (%s is not a directory); give --data a text file, a directory or llm.c .bin shards", src)
+		return "", field.Errorf("data", "data: cannot find the Go sources for the default corpus (%s is not a directory); give {data} a text file, a directory or llm.c .bin shards", src)
 	}
 	return src, nil
 }

@@ -3,6 +3,7 @@
 package data
 
 import (
+	"baton/internal/field"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -132,7 +133,7 @@ func checkShape(n, B, T int, split string) error {
 		return fmt.Errorf("data: batch shape B=%d, T=%d; both must be at least 1", B, T)
 	}
 	if n < T+1 {
-		return fmt.Errorf("data: the %s split has only %d tokens; need at least T+1 = %d for --context %d (use a larger corpus or a smaller --context)", split, n, T+1, T)
+		return field.Errorf("context", "data: the %s split has only %d tokens; need at least T+1 = %d for {context} %d (use a larger corpus or a smaller {context})", split, n, T+1, T)
 	}
 	return nil
 }

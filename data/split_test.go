@@ -75,7 +75,7 @@ func TestCheckContext(t *testing.T) {
 	}
 	err = d.Check(TextVocab, 1024)
 	want := "has only " // the message names the split, its size and T+1
-	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "need at least T+1 = 1025 for --context 1024") || !strings.Contains(err.Error(), root) {
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "need at least T+1 = 1025 for context 1024") || !strings.Contains(err.Error(), root) {
 		t.Fatalf("error %v; want one naming %s, its token count and T+1", err, root)
 	}
 	if _, _, err := d.Loaders(TextVocab, 4, 1024, 1); err == nil {

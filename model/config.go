@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"baton/internal/field"
 )
 
 // Config is the architecture of a GPT-2 style decoder: pre-LayerNorm blocks,
@@ -54,29 +56,31 @@ func Preset(name string) (Config, error) {
 	return c, nil
 }
 
-// Validate returns an error naming the first bad field and how to fix it.
+// Validate returns an error (a *field.Error) naming the first bad field and
+// how to fix it.
 func (c Config) Validate() error {
 	positive := []struct {
-		v          int
-		field, flg string
+		v           int
+		name, field string // the architecture's name for it; the field that sets it
+		set         string // how to set it, with field references
 	}{
-		{c.V, "vocab_size (V)", "a checkpoint or preset with a vocabulary"},
-		{c.MaxT, "n_positions (T)", "--context"},
-		{c.C, "n_embd (C)", "--width"},
-		{c.NH, "n_head (NH)", "--heads"},
-		{c.L, "n_layer (L)", "--layers"},
+		{c.V, "vocab_size (V)", "model", "a checkpoint or preset with a vocabulary"},
+		{c.MaxT, "n_positions (T)", "context", "{context}"},
+		{c.C, "n_embd (C)", "width", "{width}"},
+		{c.NH, "n_head (NH)", "heads", "{heads}"},
+		{c.L, "n_layer (L)", "layers", "{layers}"},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {
-			return fmt.Errorf("model: %s is %d; it must be at least 1 (set %s)", p.field, p.v, p.flg)
+			return field.Errorf(p.field, "model: %s is %d; it must be at least 1 (set "+p.set+")", p.name, p.v)
 		}
 	}
 	if c.C%c.NH != 0 {
-		return fmt.Errorf("model: n_embd (C=%d) is not divisible by n_head (NH=%d); choose --heads that divides --width (e.g. %d)", c.C, c.NH, largestDivisorAtMost(c.C, c.NH))
+		return field.Errorf("heads", "model: n_embd (C=%d) is not divisible by n_head (NH=%d); choose {heads} that divides {width} (e.g. %d)", c.C, c.NH, largestDivisorAtMost(c.C, c.NH))
 	}
 	const maxElems = 1 << 31
 	if int64(c.V)*int64(c.C) >= maxElems || int64(c.C)*int64(4*c.C) >= maxElems {
-		return fmt.Errorf("model: n_embd (C=%d) with vocab_size (V=%d) makes a tensor of 2^31 or more elements; reduce --width", c.C, c.V)
+		return field.Errorf("width", "model: n_embd (C=%d) with vocab_size (V=%d) makes a tensor of 2^31 or more elements; reduce {width}", c.C, c.V)
 	}
 	return nil
 }
@@ -85,10 +89,10 @@ func (c Config) Validate() error {
 // position table.
 func (c Config) CheckContext(T int) error {
 	if T <= 0 {
-		return fmt.Errorf("model: context T=%d; it must be at least 1 (set --context)", T)
+		return field.Errorf("context", "model: context T=%d; it must be at least 1 (set {context})", T)
 	}
 	if T > c.MaxT {
-		return fmt.Errorf("model: context T=%d is larger than the position table (n_positions=%d); use --context %d or less", T, c.MaxT, c.MaxT)
+		return field.Errorf("context", "model: context T=%d is larger than the position table (n_positions=%d); use {context} %d or less", T, c.MaxT, c.MaxT)
 	}
 	return nil
 }
@@ -118,7 +122,7 @@ const CUDAMaxHeadSize = 128
 // so that they fail before any work instead of with a wrong answer.
 func (c Config) CheckCUDA() error {
 	if hs := c.HeadSize(); hs > CUDAMaxHeadSize {
-		return fmt.Errorf("model: head size n_embd/n_head = %d/%d = %d is larger than the CUDA attention kernels' limit of %d; use more --heads (at least %d)",
+		return field.Errorf("heads", "model: head size n_embd/n_head = %d/%d = %d is larger than the CUDA attention kernels' limit of %d; use more {heads} (at least %d)",
 			c.C, c.NH, hs, CUDAMaxHeadSize, (c.C+CUDAMaxHeadSize-1)/CUDAMaxHeadSize)
 	}
 	return nil

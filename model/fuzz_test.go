@@ -1,23 +1,26 @@
-// Fuzz targets for the model flags: integer lists and configurations.
+// Fuzz targets for what users give the model: integer lists and configurations.
 
 package model
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
+
+	"baton/internal/field"
 )
 
-// FuzzParseInts: a list either fails naming the flag or round-trips.
+// FuzzParseInts: a list either fails with an error about its field or round-trips.
 func FuzzParseInts(f *testing.F) {
 	for _, s := range []string{"6,6,6,6", "1", "", " 2, 3 ", "1,,2", "-1", "9999999999999999999", "a"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		xs, err := ParseInts("--split", s)
+		xs, err := ParseInts("split", s)
 		if err != nil {
-			if !strings.Contains(err.Error(), "split") {
-				t.Fatalf("%q: error does not name the flag: %v", s, err)
+			if fe := (*field.Error)(nil); !errors.As(err, &fe) || fe.Field != "split" {
+				t.Fatalf("%q: error is not about field split: %v", s, err)
 			}
 			return
 		}
@@ -25,7 +28,7 @@ func FuzzParseInts(f *testing.F) {
 		for _, x := range xs {
 			parts = append(parts, strconv.Itoa(x))
 		}
-		ys, err := ParseInts("--split", strings.Join(parts, ","))
+		ys, err := ParseInts("split", strings.Join(parts, ","))
 		if err != nil || len(ys) != len(xs) {
 			t.Fatalf("%q → %v does not round-trip: %v %v", s, xs, ys, err)
 		}

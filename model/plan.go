@@ -3,12 +3,13 @@
 package model
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"baton/internal/field"
 )
 
 // Stage is one device's contiguous part of the decoder with its estimated cost.
@@ -39,8 +40,8 @@ type Plan struct {
 
 // PlanOptions say how to split; without Split or LayerMap the planner balances.
 type PlanOptions struct {
-	Split    []int // blocks per stage, in device order (--split 6,6,6,6)
-	LayerMap []int // a device index per block (--layer-map 0,0,1,1); must be contiguous
+	Split    []int // blocks per stage, in device order (6,6,6,6); field "split"
+	LayerMap []int // a device index per block (0,0,1,1); must be contiguous; field "layer-map"
 	B, T     int   // micro-batch for the memory estimate; 0 means B=1 and T=cfg.MaxT
 	InFlight int   // micro-batches in flight per stage for the memory estimate; 0 means 1
 }
@@ -54,10 +55,10 @@ func Partition(cfg Config, devices []string, opts PlanOptions) (*Plan, error) {
 	}
 	p := len(devices)
 	if p == 0 {
-		return nil, errors.New("model: no devices to plan for; give at least one with --devices, e.g. --devices cpu:0")
+		return nil, field.Errorf("devices", "model: no devices to plan for; give at least one with {devices}, e.g. {devices} cpu:0")
 	}
 	if p > cfg.L {
-		return nil, fmt.Errorf("model: %d devices but only %d layers: every stage needs at least one layer; use --devices with at most %d devices or more --layers", p, cfg.L, cfg.L)
+		return nil, field.Errorf("devices", "model: %d devices but only %d layers: every stage needs at least one layer; use {devices} with at most %d devices or more {layers}", p, cfg.L, cfg.L)
 	}
 	B, T, inFlight := opts.B, opts.T, opts.InFlight
 	if B == 0 {
@@ -83,7 +84,7 @@ func Partition(cfg Config, devices []string, opts PlanOptions) (*Plan, error) {
 	var err error
 	switch {
 	case len(opts.Split) > 0 && len(opts.LayerMap) > 0:
-		return nil, errors.New("model: both --split and --layer-map given; they say the same thing, keep one (a contiguous --layer-map is a --split)")
+		return nil, field.Errorf("split", "model: both {split} and {layer-map} given; they say the same thing, keep one (a contiguous {layer-map} is a {split})")
 	case len(opts.Split) > 0:
 		split, err = checkSplit(cfg.L, p, opts.Split)
 	case len(opts.LayerMap) > 0:
@@ -162,12 +163,10 @@ func (p *Plan) String() string {
 	return b.String()
 }
 
-// ParseInts reads a comma-separated list such as "6,6,6,6" given to flagName.
-// An empty string is no list (nil), so an unset flag needs no special case.
-func ParseInts(flagName, s string) ([]int, error) {
-	if !strings.HasPrefix(flagName, "-") {
-		flagName = "--" + flagName
-	}
+// ParseInts reads a comma-separated list such as "6,6,6,6" given to the
+// field name ("split"); its error is a *field.Error about that field. An
+// empty string is no list (nil), so an unset field needs no special case.
+func ParseInts(name, s string) ([]int, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}
@@ -176,7 +175,8 @@ func ParseInts(flagName, s string) ([]int, error) {
 	for i, f := range parts {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil {
-			return nil, fmt.Errorf("model: %s %q: entry %d (%q) is not an integer; give comma-separated integers, e.g. %s 6,6,6,6", flagName, s, i, strings.TrimSpace(f), flagName)
+			ref := "{" + name + "}"
+			return nil, field.Errorf(name, "model: "+ref+" %q: entry %d (%q) is not an integer; give comma-separated integers, e.g. "+ref+" 6,6,6,6", s, i, strings.TrimSpace(f))
 		}
 		out[i] = n
 	}
@@ -187,20 +187,20 @@ func ParseInts(flagName, s string) ([]int, error) {
 // of L blocks and all L blocks in total.
 func checkSplit(L, p int, split []int) ([]int, error) {
 	if len(split) != p {
-		return nil, fmt.Errorf("model: --split %s has %d entries but there are %d devices; give one block count per device (--devices), e.g. --split %s", joinInts(split), len(split), p, joinInts(evenSplit(L, p)))
+		return nil, field.Errorf("split", "model: {split} %s has %d entries but there are %d devices; give one block count per device ({devices}), e.g. {split} %s", joinInts(split), len(split), p, joinInts(evenSplit(L, p)))
 	}
 	sum := 0
 	for i, k := range split {
 		if k <= 0 {
-			return nil, fmt.Errorf("model: --split %s gives stage %d %d layers: every stage needs at least one layer; e.g. --split %s", joinInts(split), i, k, joinInts(evenSplit(L, p)))
+			return nil, field.Errorf("split", "model: {split} %s gives stage %d %d layers: every stage needs at least one layer; e.g. {split} %s", joinInts(split), i, k, joinInts(evenSplit(L, p)))
 		}
 		if k > L {
-			return nil, fmt.Errorf("model: --split %s gives stage %d %d layers but the model has only %d; e.g. --split %s", joinInts(split), i, k, L, joinInts(evenSplit(L, p)))
+			return nil, field.Errorf("split", "model: {split} %s gives stage %d %d layers but the model has only %d; e.g. {split} %s", joinInts(split), i, k, L, joinInts(evenSplit(L, p)))
 		}
 		sum += k
 	}
 	if sum != L {
-		return nil, fmt.Errorf("model: --split %s sums to %d but the model has %d layers; give counts that sum to %d, e.g. --split %s", joinInts(split), sum, L, L, joinInts(evenSplit(L, p)))
+		return nil, field.Errorf("split", "model: {split} %s sums to %d but the model has %d layers; give counts that sum to %d, e.g. {split} %s", joinInts(split), sum, L, L, joinInts(evenSplit(L, p)))
 	}
 	return append([]int(nil), split...), nil
 }
@@ -210,18 +210,18 @@ func checkSplit(L, p int, split []int) ([]int, error) {
 func layerMapSplit(L int, devices []string, m []int) ([]int, error) {
 	p := len(devices)
 	if len(m) != L {
-		return nil, fmt.Errorf("model: --layer-map %s has %d entries but the model has %d layers; give one device index per layer", joinInts(m), len(m), L)
+		return nil, field.Errorf("layer-map", "model: {layer-map} %s has %d entries but the model has %d layers; give one device index per layer", joinInts(m), len(m), L)
 	}
 	counts := make([]int, p)
 	for l, d := range m {
 		if d < 0 || d >= p {
-			return nil, fmt.Errorf("model: --layer-map %s puts layer %d on device %d but there are %d devices; use indices 0..%d into --devices", joinInts(m), l, d, p, p-1)
+			return nil, field.Errorf("layer-map", "model: {layer-map} %s puts layer %d on device %d but there are %d devices; use indices 0..%d into {devices}", joinInts(m), l, d, p, p-1)
 		}
 		counts[d]++
 	}
 	for d, n := range counts {
 		if n == 0 {
-			return nil, fmt.Errorf("model: --layer-map %s gives device %d (%s) no layer: every device is a stage and needs at least one layer; map a layer to it or drop it from --devices", joinInts(m), d, devices[d])
+			return nil, field.Errorf("layer-map", "model: {layer-map} %s gives device %d (%s) no layer: every device is a stage and needs at least one layer; map a layer to it or drop it from {devices}", joinInts(m), d, devices[d])
 		}
 	}
 	// runs[d] lists the start of each maximal run of layers on device d.
@@ -233,13 +233,13 @@ func layerMapSplit(L int, devices []string, m []int) ([]int, error) {
 	}
 	for d, r := range runs {
 		if len(r) > 1 {
-			return nil, fmt.Errorf("model: --layer-map %s is not contiguous (device %d runs layers %s): every layer boundary would become a device crossing and the pipeline stays sequential; give each device one contiguous range, e.g. --split %s",
+			return nil, field.Errorf("layer-map", "model: {layer-map} %s is not contiguous (device %d runs layers %s): every layer boundary would become a device crossing and the pipeline stays sequential; give each device one contiguous range, e.g. {split} %s",
 				joinInts(m), d, runsOf(m, d), joinInts(counts))
 		}
 	}
 	for l := 1; l < L; l++ {
 		if m[l] < m[l-1] {
-			return nil, fmt.Errorf("model: --layer-map %s runs device %d after device %d: stages follow the order of --devices; list the devices in pipeline order and use --split %s",
+			return nil, field.Errorf("layer-map", "model: {layer-map} %s runs device %d after device %d: stages follow the order of {devices}; list the devices in pipeline order and use {split} %s",
 				joinInts(m), m[l], m[l-1], joinInts(splitInMapOrder(m)))
 		}
 	}

@@ -4,12 +4,20 @@ package model
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strings"
 	"testing"
+
+	"baton/internal/field"
 )
+
+// asFlags is err's message as the CLI shows it, each field named as its flag.
+func asFlags(err error) string {
+	return field.Render(err, func(f string) string { return "--" + f })
+}
 
 func cpus(n int) []string {
 	d := make([]string, n)
@@ -216,14 +224,14 @@ func TestPlanErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		_, err := Partition(c.cfg, cpus(c.p), c.opts)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
+		if err == nil || !strings.Contains(asFlags(err), c.want) {
 			t.Errorf("Partition(L=%d, %d devices, %+v) = %v, want an error containing %q", c.cfg.L, c.p, c.opts, err, c.want)
 		}
 	}
 }
 
 func TestPlanParseInts(t *testing.T) {
-	got, err := ParseInts("--split", " 6, 6,6 ,6")
+	got, err := ParseInts("split", " 6, 6,6 ,6")
 	if err != nil || !slices.Equal(got, []int{6, 6, 6, 6}) {
 		t.Errorf("ParseInts = %v, %v", got, err)
 	}
@@ -232,8 +240,9 @@ func TestPlanParseInts(t *testing.T) {
 	}
 	for _, bad := range []string{"6,,6", "6,x", "6;6", "1.5"} {
 		_, err := ParseInts("split", bad)
-		if err == nil || !strings.Contains(err.Error(), "--split") || !strings.Contains(err.Error(), "not an integer") {
-			t.Errorf("ParseInts(%q) error %v, want one naming --split", bad, err)
+		var fe *field.Error
+		if !errors.As(err, &fe) || fe.Field != "split" || !strings.HasPrefix(asFlags(err), "model: --split ") || !strings.Contains(err.Error(), "not an integer") {
+			t.Errorf("ParseInts(%q) error %v, want one about field split", bad, err)
 		}
 	}
 }
@@ -283,7 +292,7 @@ func TestPlanCheckCUDAHeadSize(t *testing.T) {
 	}
 	bad := Config{V: 256, MaxT: 16, C: 258, NH: 2, L: 1}
 	err := bad.CheckCUDA()
-	if err == nil || !strings.Contains(err.Error(), "limit of 128") || !strings.Contains(err.Error(), "--heads") {
+	if err == nil || !strings.Contains(err.Error(), "limit of 128") || !strings.Contains(asFlags(err), "--heads") {
 		t.Fatalf("head size 129: %v", err)
 	}
 }

@@ -3,6 +3,7 @@
 package runtime
 
 import (
+	"baton/internal/field"
 	"baton/kernels"
 	"baton/model"
 	"context"
@@ -74,7 +75,7 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 		}
 		trainTime += time.Since(t0)
 		if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
-			return nil, fmt.Errorf("step %d: the loss is %v; lower --lr or set --max-grad-norm (the last checkpoint is unchanged)", step, res.Loss)
+			return nil, field.Errorf("lr", "step %d: the loss is %v; lower {lr} or set {max-grad-norm} (the last checkpoint is unchanged)", step, res.Loss)
 		}
 		sum.Losses = append(sum.Losses, res.Loss)
 		if step > t.start+1 || cfg.Steps-t.start == 1 {
@@ -154,7 +155,7 @@ func (t *Trainer) save(step int) error {
 		return err
 	}
 	if err := os.MkdirAll(t.cfg.Out, 0o755); err != nil {
-		return fmt.Errorf("--out: %v", err)
+		return field.Errorf("out", "{out}: %v", err)
 	}
 	return model.Save(CheckpointDir(t.cfg.Out), ck)
 }

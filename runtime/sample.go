@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"baton/internal/field"
 	"baton/kernels/cpu"
 	"baton/model"
 	"baton/transformer"
@@ -25,12 +26,21 @@ type SampleConfig struct {
 	Seed        uint64
 }
 
-// Validate checks the settings, naming the flag to fix.
+// Validate checks the settings; its error is a *field.Error naming the
+// field to fix.
 func (c SampleConfig) Validate() error {
-	if c.Tokens < 0 || c.Temperature < 0 || c.TopK < 0 {
-		return fmt.Errorf("sample: --tokens, --temperature and --top-k must not be negative")
+	bad := ""
+	switch {
+	case c.Tokens < 0:
+		bad = "tokens"
+	case c.Temperature < 0:
+		bad = "temperature"
+	case c.TopK < 0:
+		bad = "top-k"
+	default:
+		return nil
 	}
-	return nil
+	return field.Errorf(bad, "sample: {tokens}, {temperature} and {top-k} must not be negative")
 }
 
 // Sample loads a byte-level checkpoint on the CPU and writes the prompt and

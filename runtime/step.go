@@ -3,6 +3,7 @@
 package runtime
 
 import (
+	"baton/internal/field"
 	"baton/runtime/device"
 	"baton/runtime/schedule"
 	"fmt"
@@ -140,15 +141,21 @@ func (r *run) nonFinite() error {
 	return &NumericError{Step: r.in.AdamStep, Stage: -1, Tensor: "the gradient norm", Value: r.gradNorm()}
 }
 
-// NumericError is a NaN or infinity found in a loss or a gradient.
+// NumericError is a NaN or infinity found in a loss or a gradient. It is a
+// field.Renderer: its advice names the fields lr and max-grad-norm.
 type NumericError struct {
 	Step, Stage    int
 	Device, Tensor string
 	Value          float64
 }
 
-func (e *NumericError) Error() string {
-	return fmt.Sprintf("step %d: stage %d (%s): %s is %v; no parameter was updated (lower --lr or set --max-grad-norm)", e.Step, e.Stage, e.Device, e.Tensor, e.Value)
+func (e *NumericError) Error() string { return e.advice().Error() }
+
+// Render words the message with each field named by name.
+func (e *NumericError) Render(name func(field string) string) string { return e.advice().Render(name) }
+
+func (e *NumericError) advice() *field.Error {
+	return field.Errorf("lr", "step %d: stage %d (%s): %s is %v; no parameter was updated (lower {lr} or set {max-grad-norm})", e.Step, e.Stage, e.Device, e.Tensor, e.Value)
 }
 
 // gradNorm adds every stage's squares in model order, so any split gives

@@ -4,6 +4,7 @@ package runtime
 
 import (
 	"baton/data"
+	"baton/internal/field"
 	"baton/internal/fsutil"
 	"baton/model"
 	"baton/runtime/device"
@@ -37,7 +38,7 @@ type Summary struct {
 	Data         data.Info             `json:"data"`
 	Plan         *model.Plan           `json:"plan"`
 	Losses       []float64             `json:"losses"`
-	StageCosts   []report.StageCost    `json:"stage_costs"`         // mean measured action times, for baton plan --replay
+	StageCosts   []report.StageCost    `json:"stage_costs"`         // mean measured action times, for a replay (LoadReplay)
 	Transfers    []device.TransferStat `json:"transfers,omitempty"` // the path and bandwidth of each stage boundary (CUDA devices)
 	// ClockSkewS is how far apart the devices' step origins may lie, the
 	// most over the measured steps: 0 on CPU devices (one clock), else
@@ -100,14 +101,14 @@ func (t *Trainer) writeReport(sum *Summary, measured []*StepResult) error {
 func LoadReplay(runDir string) (*report.Replay, *Summary, error) {
 	raw, err := os.ReadFile(filepath.Join(runDir, "summary.json"))
 	if err != nil {
-		return nil, nil, fmt.Errorf("--replay: %v (give a run directory written by baton train)", err)
+		return nil, nil, field.Errorf("replay", "{replay}: %v (give a run directory written by baton train)", err)
 	}
 	var sum Summary
 	if err := json.Unmarshal(raw, &sum); err != nil {
-		return nil, nil, fmt.Errorf("--replay: %s/summary.json: %v", runDir, err)
+		return nil, nil, field.Errorf("replay", "{replay}: %s/summary.json: %v", runDir, err)
 	}
 	if sum.Plan == nil || len(sum.StageCosts) == 0 {
-		return nil, nil, fmt.Errorf("--replay: %s/summary.json has no measured stage costs; it must come from a completed baton train run", runDir)
+		return nil, nil, field.Errorf("replay", "{replay}: %s/summary.json has no measured stage costs; it must come from a completed baton train run", runDir)
 	}
 	r, err := report.NewReplay(sum.Config, sum.Context, sum.Batch, sum.Microbatches, sum.Plan, sum.StageCosts)
 	return r, &sum, err

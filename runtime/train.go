@@ -4,9 +4,9 @@ package runtime
 
 import (
 	"encoding/json"
-	"fmt"
 
 	"baton/data"
+	"baton/internal/field"
 	"baton/model"
 	"baton/runtime/device"
 	"baton/runtime/schedule"
@@ -48,7 +48,7 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 	if cfg.Resume {
 		var err error
 		if ck, err = model.Load(CheckpointDir(cfg.Out)); err != nil {
-			return nil, nil, fmt.Errorf("--resume: %w", err)
+			return nil, nil, field.Errorf("resume", "{resume}: %w", err)
 		}
 		if cfg.Model == (model.Config{}) {
 			cfg.Model = ck.Config
@@ -57,7 +57,7 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 			cfg.Context = cfg.Model.MaxT
 		}
 		if ck.Config != cfg.Model {
-			return nil, nil, fmt.Errorf("--resume: the checkpoint's model (%s) differs from the one asked for (%s); drop the model flags to use the checkpoint's", ck.Config, cfg.Model)
+			return nil, nil, field.Errorf("model", "{resume}: the checkpoint's model (%s) differs from the one asked for (%s); drop {layers}, {width}, {heads} and {context} to use the checkpoint's", ck.Config, cfg.Model)
 		}
 	}
 	if err := cfg.Validate(); err != nil {
@@ -65,7 +65,7 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 	}
 	sched, err := schedule.GenerateChunks(cfg.Schedule, len(cfg.Devices), cfg.Microbatches, max(cfg.Chunks, 1))
 	if err != nil {
-		return nil, nil, fmt.Errorf("--schedule: %w", err)
+		return nil, nil, field.Errorf("schedule", "{schedule}: %w", err)
 	}
 	if cfg.Devices[0].Kind == device.KindCUDA {
 		if err := cfg.Model.CheckCUDA(); err != nil {
@@ -83,11 +83,11 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 	if ck != nil {
 		var st TrainState
 		if err := json.Unmarshal(ck.State, &st); err != nil {
-			return nil, nil, fmt.Errorf("--resume: %s/state.json: %v", CheckpointDir(cfg.Out), err)
+			return nil, nil, field.Errorf("resume", "{resume}: %s/state.json: %v", CheckpointDir(cfg.Out), err)
 		}
 		t.start, t.cfg.Seed = st.Step, st.Seed
 		if t.start >= cfg.Steps {
-			return nil, nil, fmt.Errorf("--resume: the checkpoint is at step %d, already at --steps %d; raise --steps to train further", t.start, cfg.Steps)
+			return nil, nil, field.Errorf("steps", "{resume}: the checkpoint is at step %d, already at {steps} %d; raise {steps} to train further", t.start, cfg.Steps)
 		}
 	}
 	return t, ck, nil
@@ -113,7 +113,7 @@ func (t *Trainer) open(ck *model.Checkpoint) (*Trainer, error) {
 		}
 		if ck != nil {
 			if err := scatter(t.stages, ck); err != nil {
-				return fmt.Errorf("--resume: %w", err)
+				return field.Errorf("resume", "{resume}: %w", err)
 			}
 			return nil
 		}

@@ -3,10 +3,10 @@
 package runtime
 
 import (
-	"fmt"
 	"math"
 	"time"
 
+	"baton/internal/field"
 	"baton/kernels"
 	"baton/model"
 	"baton/runtime/device"
@@ -46,53 +46,54 @@ type TrainConfig struct {
 	SkipCheckpoint bool
 }
 
-// Validate checks the run's settings before any work, naming the flag to fix.
+// Validate checks the run's settings before any work; its error is a
+// *field.Error naming the field to fix.
 func (c *TrainConfig) Validate() error {
 	if err := c.Model.Validate(); err != nil {
 		return err
 	}
 	if len(c.Devices) == 0 {
-		return fmt.Errorf("--devices is empty; give e.g. cpu:0,cpu:1 or cuda:0")
+		return field.Errorf("devices", "{devices} is empty; give e.g. cpu:0,cpu:1 or cuda:0")
 	}
 	if err := c.Model.CheckContext(c.Context); err != nil {
 		return err
 	}
 	if c.Steps < 1 {
-		return fmt.Errorf("--steps is %d; it must be at least 1", c.Steps)
+		return field.Errorf("steps", "{steps} is %d; it must be at least 1", c.Steps)
 	}
 	if c.Batch < 1 {
-		return fmt.Errorf("--batch is %d; it must be at least 1", c.Batch)
+		return field.Errorf("batch", "{batch} is %d; it must be at least 1", c.Batch)
 	}
 	if c.Microbatches < 1 {
-		return fmt.Errorf("--microbatches is %d; it must be at least 1", c.Microbatches)
+		return field.Errorf("microbatches", "{microbatches} is %d; it must be at least 1", c.Microbatches)
 	}
 	if c.Batch%c.Microbatches != 0 {
-		return fmt.Errorf("--microbatches %d does not divide --batch %d; choose a divisor of %d (or change --batch)", c.Microbatches, c.Batch, c.Batch)
+		return field.Errorf("microbatches", "{microbatches} %d does not divide {batch} %d; choose a divisor of %d (or change {batch})", c.Microbatches, c.Batch, c.Batch)
 	}
 	if c.LR <= 0 || math.IsNaN(float64(c.LR)) {
-		return fmt.Errorf("--lr is %g; it must be a positive number", c.LR)
+		return field.Errorf("lr", "{lr} is %g; it must be a positive number", c.LR)
 	}
 	if c.MinLR < 0 || c.MinLR > c.LR {
-		return fmt.Errorf("--min-lr is %g; it must be between 0 and --lr (%g)", c.MinLR, c.LR)
+		return field.Errorf("min-lr", "{min-lr} is %g; it must be between 0 and {lr} (%g)", c.MinLR, c.LR)
 	}
 	if c.MaxGradNorm < 0 {
-		return fmt.Errorf("--max-grad-norm is %g; use 0 to turn clipping off or a positive norm", c.MaxGradNorm)
+		return field.Errorf("max-grad-norm", "{max-grad-norm} is %g; use 0 to turn clipping off or a positive norm", c.MaxGradNorm)
 	}
 	for _, n := range []struct {
 		v    int
-		flag string
-	}{{c.Warmup, "--warmup"}, {c.EvalEvery, "--eval-every"}, {c.SaveEvery, "--save-every"}, {c.EvalBatches, "--eval-batches"}, {c.Chunks, "--chunks"}} {
+		name string
+	}{{c.Warmup, "warmup"}, {c.EvalEvery, "eval-every"}, {c.SaveEvery, "save-every"}, {c.EvalBatches, "eval-batches"}, {c.Chunks, "chunks"}} {
 		if n.v < 0 {
-			return fmt.Errorf("%s is %d; it must not be negative", n.flag, n.v)
+			return field.Errorf(n.name, "{"+n.name+"} is %d; it must not be negative", n.v)
 		}
 	}
 	if _, err := schedule.Generate(c.Schedule, 1, 1); err != nil {
-		return fmt.Errorf("--schedule: %w", err)
+		return field.Errorf("schedule", "{schedule}: %w", err)
 	}
 	return nil
 }
 
-// ConfigError is a run configuration that cannot work (flags, devices,
+// ConfigError is a run configuration that cannot work (settings, devices,
 // split, a checkpoint that does not fit): found before any data is loaded.
 type ConfigError struct{ Err error }
 

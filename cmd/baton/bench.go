@@ -94,7 +94,7 @@ func (f *benchFlags) options(cmd *cobra.Command) (bench.Options, error) {
 	if quickLayers && name == "custom" {
 		name = "tiny (L=8)"
 	}
-	ms, err := model.ParseInts("--microbatches", f.microbatches)
+	ms, err := model.ParseInts("microbatches", f.microbatches)
 	if err != nil {
 		return bench.Options{}, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"baton/internal/field"
 	"baton/runtime"
 )
 
@@ -25,6 +26,10 @@ func usage(err error) error {
 	}
 	return usageError{err}
 }
+
+// flagName is how the CLI names a configuration field in a message: by its
+// flag, which has the field's name (the lower layers name fields, not flags).
+func flagName(f string) string { return "--" + f }
 
 // noArgs refuses positional arguments as a usage error.
 func noArgs(cmd *cobra.Command, args []string) error { return usage(cobra.NoArgs(cmd, args)) }
@@ -46,7 +51,7 @@ neighbours and sits idle. Without a GPU it runs on virtual CPU devices
 	if err == nil {
 		return
 	}
-	fmt.Fprintln(os.Stderr, "baton:", err)
+	fmt.Fprintln(os.Stderr, "baton:", field.Render(err, flagName))
 	var ue usageError
 	var ie interrupted
 	var ce *runtime.ConfigError

@@ -69,10 +69,10 @@ func runPlan(out io.Writer, f *planFlags) error {
 		return usage(fmt.Errorf("--microbatches %d does not divide --batch %d", s.Microbatches, f.batch))
 	}
 	opts := model.PlanOptions{B: f.batch / s.Microbatches, T: mc.MaxT, InFlight: maxOf(s.Stashes())}
-	if opts.Split, err = model.ParseInts("--split", f.split); err != nil {
+	if opts.Split, err = model.ParseInts("split", f.split); err != nil {
 		return usage(err)
 	}
-	if opts.LayerMap, err = model.ParseInts("--layer-map", f.lmap); err != nil {
+	if opts.LayerMap, err = model.ParseInts("layer-map", f.lmap); err != nil {
 		return usage(err)
 	}
 	stageDevices := s.StageDevices(device.Strings(names))
@@ -125,7 +125,7 @@ func runReplay(cmd *cobra.Command, f *planFlags) error {
 	if cmd.Flags().Changed("microbatches") {
 		m = f.m
 	}
-	split, err := model.ParseInts("--split", f.split)
+	split, err := model.ParseInts("split", f.split)
 	if err != nil {
 		return usage(err)
 	}

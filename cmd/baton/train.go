@@ -102,11 +102,11 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 	if err != nil {
 		return runtime.TrainConfig{}, err
 	}
-	split, err := model.ParseInts("--split", f.split)
+	split, err := model.ParseInts("split", f.split)
 	if err != nil {
 		return runtime.TrainConfig{}, err
 	}
-	lmap, err := model.ParseInts("--layer-map", f.lmap)
+	lmap, err := model.ParseInts("layer-map", f.lmap)
 	if err != nil {
 		return runtime.TrainConfig{}, err
 	}

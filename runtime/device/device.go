@@ -10,9 +10,9 @@
 package device
 
 import (
-	"fmt"
 	"time"
 
+	"baton/internal/field"
 	"baton/kernels"
 )
 
@@ -83,7 +83,7 @@ func Open(names []Name, opt Options) ([]Device, error) {
 		drv, ok := drivers[n.Kind]
 		if !ok {
 			CloseAll(devs)
-			return nil, fmt.Errorf("--devices %s: this binary was built without CUDA support; build with -tags cuda", n)
+			return nil, field.Errorf("devices", "{devices} %s: this binary was built without CUDA support; build with -tags cuda", n)
 		}
 		d, err := drv.Open(n, opt)
 		if err != nil {

@@ -3,12 +3,14 @@
 package device
 
 import (
-	"strings"
+	"errors"
 	"testing"
+
+	"baton/internal/field"
 )
 
-// FuzzExpandDevices: any device list either fails with a message naming
-// --devices or gives distinct CPU names (this build has no CUDA driver)
+// FuzzExpandDevices: any device list either fails with an error about the
+// field devices or gives distinct CPU names (this build has no CUDA driver)
 // that print as strings which parse back to them.
 func FuzzExpandDevices(f *testing.F) {
 	for _, s := range []string{"cpu:0,cpu:1", "cpu:0..3", "cuda:0/4", "cpu:0,cpu:0", "gpu:1", "cpu:3..1", ",", "cpu:-1"} {
@@ -17,8 +19,8 @@ func FuzzExpandDevices(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		names, err := Expand(s)
 		if err != nil {
-			if !strings.Contains(err.Error(), "--devices") {
-				t.Fatalf("%q: error does not name the flag: %v", s, err)
+			if fe := (*field.Error)(nil); !errors.As(err, &fe) || fe.Field != "devices" {
+				t.Fatalf("%q: error is not about field devices: %v", s, err)
 			}
 			return
 		}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"baton/internal/field"
 )
 
 // Kind is the kind of a device: which driver opens it.
@@ -61,7 +63,7 @@ const MaxPartitions = 256
 // as are cpu: and cuda: devices in one list (no transfer joins them).
 func Expand(list string) ([]Name, error) {
 	if strings.TrimSpace(list) == "" {
-		return nil, fmt.Errorf("--devices is empty; give e.g. cpu:0,cpu:1 or cuda:0")
+		return nil, field.Errorf("devices", "{devices} is empty; give e.g. cpu:0,cpu:1 or cuda:0")
 	}
 	seen := map[Name]bool{}
 	splits := map[int]int{} // GPU → partitions it is split into (0: used whole)
@@ -74,7 +76,7 @@ func Expand(list string) ([]Name, error) {
 		}
 		for _, e := range expanded {
 			if seen[e] {
-				return nil, fmt.Errorf("--devices: %s is listed twice; each stage needs its own device", e)
+				return nil, field.Errorf("devices", "{devices}: %s is listed twice; each stage needs its own device", e)
 			}
 			seen[e] = true
 			out = append(out, e)
@@ -84,7 +86,7 @@ func Expand(list string) ([]Name, error) {
 		}
 	}
 	if len(kinds) > 1 {
-		return nil, fmt.Errorf("--devices: cpu: and cuda: devices cannot be mixed in one run (no transfer joins a GPU and a virtual CPU device); list only one kind")
+		return nil, field.Errorf("devices", "{devices}: cpu: and cuda: devices cannot be mixed in one run (no transfer joins a GPU and a virtual CPU device); list only one kind")
 	}
 	return out, nil
 }
@@ -95,11 +97,11 @@ func expandOne(name string, splits map[int]int) ([]Name, error) {
 	kind, idx, ok := strings.Cut(name, ":")
 	switch {
 	case !ok || (kind != string(KindCPU) && kind != string(KindCUDA)):
-		return nil, fmt.Errorf("--devices: unknown device %q; use cpu:N (virtual CPU device), cuda:N (GPU N) or cuda:N/K (GPU N split into K SM partitions)", name)
+		return nil, field.Errorf("devices", "{devices}: unknown device %q; use cpu:N (virtual CPU device), cuda:N (GPU N) or cuda:N/K (GPU N split into K SM partitions)", name)
 	case kind == string(KindCPU):
 		return expandCPU(name, idx)
 	case !Available(KindCUDA):
-		return nil, fmt.Errorf("--devices %s: this binary was built without CUDA support; build with -tags cuda", name)
+		return nil, field.Errorf("devices", "{devices} %s: this binary was built without CUDA support; build with -tags cuda", name)
 	}
 	c, err := ParseName(name)
 	if err != nil {
@@ -107,9 +109,9 @@ func expandOne(name string, splits map[int]int) ([]Name, error) {
 	}
 	if k, ok := splits[c.Index]; ok && k != c.Parts {
 		if k == 0 || c.Parts == 0 {
-			return nil, fmt.Errorf("--devices: GPU %d is listed both whole (cuda:%d) and split (cuda:%d/%d); use it one way", c.Index, c.Index, c.Index, max(k, c.Parts))
+			return nil, field.Errorf("devices", "{devices}: GPU %d is listed both whole (cuda:%d) and split (cuda:%d/%d); use it one way", c.Index, c.Index, c.Index, max(k, c.Parts))
 		}
-		return nil, fmt.Errorf("--devices: GPU %d is split both %d and %d ways; split it one way", c.Index, k, c.Parts)
+		return nil, field.Errorf("devices", "{devices}: GPU %d is split both %d and %d ways; split it one way", c.Index, k, c.Parts)
 	}
 	splits[c.Index] = c.Parts
 	if c.Parts == 0 || c.Part >= 0 {
@@ -129,17 +131,17 @@ func expandCPU(name, idx string) ([]Name, error) {
 	if !isRange {
 		i, err := strconv.Atoi(idx)
 		if err != nil || i < 0 {
-			return nil, fmt.Errorf("--devices: bad device %q; the index after cpu: must be a number ≥ 0", name)
+			return nil, field.Errorf("devices", "{devices}: bad device %q; the index after cpu: must be a number ≥ 0", name)
 		}
 		return []Name{{Kind: KindCPU, Index: i, Part: -1}}, nil
 	}
 	a, err1 := strconv.Atoi(lo)
 	b, err2 := strconv.Atoi(hi)
 	if err1 != nil || err2 != nil || a < 0 || b < a {
-		return nil, fmt.Errorf("--devices: bad range %q; write cpu:0..3", name)
+		return nil, field.Errorf("devices", "{devices}: bad range %q; write cpu:0..3", name)
 	}
 	if b-a >= maxCPUDevices {
-		return nil, fmt.Errorf("--devices: %s is %d devices; at most %d virtual CPU devices make sense (each is a stage)", name, b-a+1, maxCPUDevices)
+		return nil, field.Errorf("devices", "{devices}: %s is %d devices; at most %d virtual CPU devices make sense (each is a stage)", name, b-a+1, maxCPUDevices)
 	}
 	out := make([]Name, 0, b-a+1)
 	for i := a; i <= b; i++ {
@@ -152,7 +154,7 @@ func expandCPU(name, idx string) ([]Name, error) {
 func ParseName(name string) (Name, error) {
 	if idx, ok := strings.CutPrefix(name, "cpu:"); ok {
 		if strings.Contains(idx, "..") {
-			return Name{}, fmt.Errorf("--devices: %q is a range; name one device", name)
+			return Name{}, field.Errorf("devices", "{devices}: %q is a range; name one device", name)
 		}
 		ns, err := expandCPU(name, idx)
 		if err != nil {
@@ -162,24 +164,24 @@ func ParseName(name string) (Name, error) {
 	}
 	idx, ok := strings.CutPrefix(name, "cuda:")
 	if !ok {
-		return Name{}, fmt.Errorf("--devices: unknown device %q; use cpu:N (virtual CPU device), cuda:N (GPU N) or cuda:N/K (GPU N split into K SM partitions)", name)
+		return Name{}, field.Errorf("devices", "{devices}: unknown device %q; use cpu:N (virtual CPU device), cuda:N (GPU N) or cuda:N/K (GPU N split into K SM partitions)", name)
 	}
 	c := Name{Kind: KindCUDA, Part: -1}
 	gpu, rest, split := strings.Cut(idx, "/")
 	var err error
 	if c.Index, err = strconv.Atoi(gpu); err != nil || c.Index < 0 {
-		return Name{}, fmt.Errorf("--devices: bad device %q; the GPU index after cuda: must be a number ≥ 0", name)
+		return Name{}, field.Errorf("devices", "{devices}: bad device %q; the GPU index after cuda: must be a number ≥ 0", name)
 	}
 	if !split {
 		return c, nil
 	}
 	parts, part, one := strings.Cut(rest, "#")
 	if c.Parts, err = strconv.Atoi(parts); err != nil || c.Parts < 1 || c.Parts > MaxPartitions {
-		return Name{}, fmt.Errorf("--devices: bad device %q; the partition count after / must be a number from 1 to %d, as in cuda:0/4", name, MaxPartitions)
+		return Name{}, field.Errorf("devices", "{devices}: bad device %q; the partition count after / must be a number from 1 to %d, as in cuda:0/4", name, MaxPartitions)
 	}
 	if one {
 		if c.Part, err = strconv.Atoi(part); err != nil || c.Part < 0 || c.Part >= c.Parts {
-			return Name{}, fmt.Errorf("--devices: bad device %q; the partition after # must be a number from 0 to %d", name, c.Parts-1)
+			return Name{}, field.Errorf("devices", "{devices}: bad device %q; the partition after # must be a number from 0 to %d", name, c.Parts-1)
 		}
 	}
 	return c, nil

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"baton/internal/field"
 )
 
 // fakeCUDA stands in for the cuda build's driver for the length of a test.
@@ -47,9 +49,10 @@ func TestExpandCUDANames(t *testing.T) {
 	} {
 		names, err := Expand(c.list)
 		got := Strings(names)
+		fe := (*field.Error)(nil)
 		switch {
-		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), "--devices")):
-			t.Errorf("%q: got %v, %v; want an error naming --devices with %q", c.list, got, err, c.err)
+		case c.err != "" && (!errors.As(err, &fe) || fe.Field != "devices" || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%q: got %v, %v; want an error about field devices with %q", c.list, got, err, c.err)
 		case c.err == "" && (err != nil || !slices.Equal(got, c.want)):
 			t.Errorf("%q: got %v, %v; want %v", c.list, got, err, c.want)
 		}
