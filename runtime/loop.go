@@ -33,27 +33,18 @@ func microbatches(flat []int32, m int) [][]int32 {
 	return out
 }
 
+// keepSteps is how many of the last steps' records feed the report and trace.
+const keepSteps = 10
+
 // Run trains until cfg.Steps or until ctx is cancelled, then evaluates,
 // saves a checkpoint and writes the report, trace and timeline under Out.
 // On cancellation the step in flight finishes first and the checkpoint is
 // written; the summary says Interrupted.
 func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, error) {
 	cfg := t.cfg
-	m := t.ex.Sched.Microbatches
+	sum, in := t.newSummary(), t.stepInput()
 	lr := LRSchedule{Max: cfg.LR, Min: cfg.MinLR, Warmup: cfg.Warmup, End: cfg.Steps}
-	sum := &Summary{Preset: cfg.Preset, Config: cfg.Model, Params: cfg.Model.NumParams(), Schedule: t.ex.Sched.Name,
-		Microbatches: m, Batch: cfg.Batch, Context: cfg.Context, StartStep: t.start, Data: t.ds.Describe(), Plan: t.plan}
-	for _, d := range t.devs {
-		sum.Devices = append(sum.Devices, d.Name())
-	}
-	in := &StepInput{
-		Tokens: microbatches(t.inputs, m), Targets: microbatches(t.targets, m),
-		DScale:      1 / float32(cfg.Batch*cfg.Context),
-		MaxGradNorm: cfg.MaxGradNorm,
-		Adam:        kernels.AdamParams{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: cfg.WeightDecay},
-	}
 	var measured []*StepResult
-	keep := 10 // the last steps' records feed the report and trace
 	began := time.Now()
 	var trainTime time.Duration
 	step := t.start
@@ -63,38 +54,22 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 			break
 		}
 		step++
-		if err := t.train.Batch(step-1, t.inputs, t.targets); err != nil {
+		in.AdamStep, in.Adam.LR = step, lr.At(step)
+		t0 := time.Now()
+		res, err := t.trainStep(in)
+		if err != nil {
 			return nil, err
 		}
-		in.AdamStep = step
-		in.Adam.LR = lr.At(step)
-		t0 := time.Now()
-		res, err := t.ex.Run(in)
-		if err != nil {
-			return nil, fmt.Errorf("step %d: %w", step, err)
-		}
 		trainTime += time.Since(t0)
-		if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
-			return nil, field.Errorf("lr", "step %d: the loss is %v; lower {lr} or set {max-grad-norm} (the last checkpoint is unchanged)", step, res.Loss)
-		}
 		sum.Losses = append(sum.Losses, res.Loss)
-		if step > t.start+1 || cfg.Steps-t.start == 1 {
+		if step > t.start+1 || cfg.Steps-t.start == 1 { // the first step allocates: not measured
 			measured = append(measured, res)
-			if len(measured) > keep {
-				measured = measured[1:]
-			}
+			measured = measured[max(0, len(measured)-keepSteps):]
 		}
 		p := Progress{Step: step, Steps: cfg.Steps, Loss: res.Loss, LR: in.Adam.LR, GradNorm: res.GradNorm, ValLoss: math.NaN(),
 			TokensPerSec: float64((step-t.start)*cfg.Batch*cfg.Context) / trainTime.Seconds()}
-		if cfg.EvalEvery > 0 && step%cfg.EvalEvery == 0 && step < cfg.Steps {
-			if p.ValLoss, err = t.evaluate(in); err != nil {
-				return nil, err
-			}
-		}
-		if cfg.SaveEvery > 0 && step%cfg.SaveEvery == 0 && step < cfg.Steps && !cfg.SkipCheckpoint {
-			if err := t.save(step); err != nil {
-				return nil, err
-			}
+		if err := t.between(step, in, &p); err != nil {
+			return nil, err
 		}
 		if progress != nil {
 			progress(p)
@@ -106,25 +81,88 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 		sum.FirstLoss, sum.LastLoss = sum.Losses[0], sum.Losses[len(sum.Losses)-1]
 		sum.TokensPerSec = float64(len(sum.Losses)*cfg.Batch*cfg.Context) / trainTime.Seconds()
 	}
+	if err := t.finish(sum, in, measured); err != nil {
+		return nil, err
+	}
+	return sum, nil
+}
+
+// newSummary is the summary of a run before its first step.
+func (t *Trainer) newSummary() *Summary {
+	cfg := t.cfg
+	sum := &Summary{Preset: cfg.Preset, Config: cfg.Model, Params: cfg.Model.NumParams(), Schedule: t.ex.Sched.Name,
+		Microbatches: t.ex.Sched.Microbatches, Batch: cfg.Batch, Context: cfg.Context, StartStep: t.start, Data: t.ds.Describe(), Plan: t.plan}
+	for _, d := range t.devs {
+		sum.Devices = append(sum.Devices, d.Name())
+	}
+	return sum
+}
+
+// stepInput is the step input over the trainer's batch buffers.
+func (t *Trainer) stepInput() *StepInput {
+	cfg, m := t.cfg, t.ex.Sched.Microbatches
+	return &StepInput{
+		Tokens: microbatches(t.inputs, m), Targets: microbatches(t.targets, m),
+		DScale:      1 / float32(cfg.Batch*cfg.Context),
+		MaxGradNorm: cfg.MaxGradNorm,
+		Adam:        kernels.AdamParams{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: cfg.WeightDecay},
+	}
+}
+
+// trainStep loads step in.AdamStep's batch and runs it.
+func (t *Trainer) trainStep(in *StepInput) (*StepResult, error) {
+	step := in.AdamStep
+	if err := t.train.Batch(step-1, t.inputs, t.targets); err != nil {
+		return nil, err
+	}
+	res, err := t.ex.Run(in)
+	if err != nil {
+		return nil, fmt.Errorf("step %d: %w", step, err)
+	}
+	if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
+		return nil, field.Errorf("lr", "step %d: the loss is %v; lower {lr} or set {max-grad-norm} (the last checkpoint is unchanged)", step, res.Loss)
+	}
+	return res, nil
+}
+
+// between evaluates and saves after step when the run asks to, except
+// after the last step, which finish does.
+func (t *Trainer) between(step int, in *StepInput, p *Progress) error {
+	cfg := t.cfg
+	var err error
+	if cfg.EvalEvery > 0 && step%cfg.EvalEvery == 0 && step < cfg.Steps {
+		if p.ValLoss, err = t.evaluate(in); err != nil {
+			return err
+		}
+	}
+	if cfg.SaveEvery > 0 && step%cfg.SaveEvery == 0 && step < cfg.Steps && !cfg.SkipCheckpoint {
+		return t.save(step)
+	}
+	return nil
+}
+
+// finish evaluates (unless interrupted), saves the checkpoint and writes
+// the run's report and summary.
+func (t *Trainer) finish(sum *Summary, in *StepInput, measured []*StepResult) error {
 	if !sum.Interrupted {
 		val, err := t.evaluate(in)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		sum.ValLoss = &val
 	}
-	if !cfg.SkipCheckpoint {
-		if err := t.save(step); err != nil {
-			return nil, err
+	if !t.cfg.SkipCheckpoint {
+		if err := t.save(sum.Steps); err != nil {
+			return err
 		}
-		sum.Checkpoint = CheckpointDir(cfg.Out)
+		sum.Checkpoint = CheckpointDir(t.cfg.Out)
 	}
 	if len(measured) > 0 {
 		if err := t.writeReport(sum, measured); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return sum, t.writeSummary(sum)
+	return t.writeSummary(sum)
 }
 
 // evaluate is the mean loss over the first EvalBatches validation batches.

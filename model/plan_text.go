@@ -1,0 +1,99 @@
+// A plan as text: its table, and the small formatters of counts, sizes and ranges it uses.
+
+package model
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// String is a table: one row per stage with its layers, parameters, memory
+// estimate and share of the FLOPs.
+func (p *Plan) String() string {
+	var total float64
+	for _, s := range p.Stages {
+		total += s.FLOPsPerToken
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "plan: %d layers on %d devices, split %s; memory for micro-batches of B=%d T=%d, %d in flight\n",
+		p.Config.L, len(p.Stages), joinInts(p.Split()), p.B, p.T, p.InFlight)
+	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "stage\tdevice\tlayers\tparams\tmemory\tFLOPs")
+	for _, s := range p.Stages {
+		layers := layerRange(s.FirstLayer, s.LastLayer)
+		if s.Embed {
+			layers += " +embed"
+		}
+		if s.Head {
+			layers += " +head"
+		}
+		share := 0.0
+		if total > 0 {
+			share = 100 * s.FLOPsPerToken / total
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%.1f%%\n", s.Index, s.Device, layers, humanCount(s.Params), humanBytes(s.MemBytes), share)
+	}
+	w.Flush()
+	return b.String()
+}
+
+// runsOf lists device d's runs of layers in m, e.g. "0–1, 4".
+func runsOf(m []int, d int) string {
+	var parts []string
+	for l := 0; l < len(m); l++ {
+		if m[l] != d {
+			continue
+		}
+		end := l
+		for end+1 < len(m) && m[end+1] == d {
+			end++
+		}
+		parts = append(parts, layerRange(l, end))
+		l = end
+	}
+	return strings.Join(parts, ", ")
+}
+
+func layerRange(first, last int) string {
+	if first == last {
+		return strconv.Itoa(first)
+	}
+	return fmt.Sprintf("%d–%d", first, last)
+}
+
+func joinInts(xs []int) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ",")
+}
+
+// humanCount writes a parameter count as 124.4M.
+func humanCount(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.2fB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.2fM", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1fk", float64(n)/1e3)
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// humanBytes writes a size in binary units, as 1.50 GiB.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, i := float64(n)/unit, 0
+	for f >= unit && i < 4 {
+		f /= unit
+		i++
+	}
+	return fmt.Sprintf("%.2f %ciB", f, "KMGTP"[i])
+}
