@@ -15,6 +15,7 @@ import (
 	"baton/model"
 	"baton/runtime"
 	"baton/runtime/device"
+	"baton/runtime/schedule"
 )
 
 // Options say what to sweep and how long to run each point.
@@ -64,17 +65,18 @@ type Point struct {
 }
 
 // Points enumerates the sweep: for each p, each schedule, each m, each
-// precision; naive runs once per p and precision since its micro-batch
-// count is always 1.
+// precision; a schedule that always runs one micro-batch (naive) runs once
+// per p and precision, and only a chunked one (interleaved) takes Chunks.
 func (o Options) Points() []Point {
 	var pts []Point
 	for _, p := range o.Ps {
 		for _, s := range o.Schedules {
 			ms, v := o.Microbatches, 1
-			switch s {
-			case "naive":
+			tr, _ := schedule.Lookup(s) // an unknown name has no traits, and RunPoint skips its points
+			if tr.OneMicrobatch {
 				ms = []int{1}
-			case "interleaved":
+			}
+			if tr.Chunked {
 				v = max(o.Chunks, 1)
 			}
 			for _, m := range ms {

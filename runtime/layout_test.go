@@ -16,7 +16,7 @@ import (
 // flagNameExceptions are the directories, from the repository root, whose
 // messages still spell flags because they are being rewritten (issue 14);
 // remove each once it names fields instead.
-var flagNameExceptions = []string{"runtime/schedule", "runtime/device/cuda"}
+var flagNameExceptions = []string{"runtime/device/cuda"}
 
 var flagLike = regexp.MustCompile(`--[a-z][a-z-]+`)
 

@@ -19,7 +19,7 @@ type Trainer struct {
 	devs    []device.Device
 	stages  []*Stage
 	plan    *model.Plan
-	sched   *schedule.Schedule // as generated; the executor runs it lowered
+	sched   *schedule.Schedule // as generated or given; the executor runs it lowered
 	ds      *data.Dataset
 	train   *data.TrainLoader
 	val     *data.ValLoader
@@ -60,12 +60,18 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 			return nil, nil, field.Errorf("model", "{resume}: the checkpoint's model (%s) differs from the one asked for (%s); drop {layers}, {width}, {heads} and {context} to use the checkpoint's", ck.Config, cfg.Model)
 		}
 	}
+	if s := cfg.Sched; s != nil { // a given schedule says its own name and sizes
+		cfg.Schedule, cfg.Microbatches, cfg.Chunks = s.Name, s.Microbatches, s.Chunks
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}
-	sched, err := schedule.GenerateChunks(cfg.Schedule, len(cfg.Devices), cfg.Microbatches, max(cfg.Chunks, 1))
-	if err != nil {
-		return nil, nil, field.Errorf("schedule", "{schedule}: %w", err)
+	sched := cfg.Sched
+	if sched == nil {
+		var err error
+		if sched, err = schedule.GenerateChunks(cfg.Schedule, len(cfg.Devices), cfg.Microbatches, max(cfg.Chunks, 1)); err != nil {
+			return nil, nil, field.Errorf("schedule", "{schedule}: %w", err)
+		}
 	}
 	if cfg.Devices[0].Kind == device.KindCUDA {
 		if err := cfg.Model.CheckCUDA(); err != nil {

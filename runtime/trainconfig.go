@@ -4,6 +4,7 @@ package runtime
 
 import (
 	"math"
+	"strings"
 	"time"
 
 	"baton/internal/field"
@@ -44,6 +45,12 @@ type TrainConfig struct {
 	// SkipCheckpoint writes no checkpoint, not even at the end: for runs that
 	// are thrown away (a benchmark's points).
 	SkipCheckpoint bool
+
+	// Sched, when set, is the schedule to run instead of one generated from
+	// Schedule, Microbatches and Chunks, which it then sets: a schedule
+	// file's, checked when schedule.ReadCSV read it. It has a list for each
+	// of Devices, and micro-batches that divide Batch.
+	Sched *schedule.Schedule
 }
 
 // Validate checks the run's settings before any work; its error is a
@@ -63,6 +70,11 @@ func (c *TrainConfig) Validate() error {
 	}
 	if c.Batch < 1 {
 		return field.Errorf("batch", "{batch} is %d; it must be at least 1", c.Batch)
+	}
+	if c.Sched != nil {
+		if err := c.checkSched(); err != nil {
+			return err
+		}
 	}
 	if c.Microbatches < 1 {
 		return field.Errorf("microbatches", "{microbatches} is %d; it must be at least 1", c.Microbatches)
@@ -87,8 +99,24 @@ func (c *TrainConfig) Validate() error {
 			return field.Errorf(n.name, "{"+n.name+"} is %d; it must not be negative", n.v)
 		}
 	}
-	if _, err := schedule.Generate(c.Schedule, 1, 1); err != nil {
-		return field.Errorf("schedule", "{schedule}: %w", err)
+	if c.Sched == nil {
+		if _, err := schedule.Generate(c.Schedule, 1, 1); err != nil {
+			return field.Errorf("schedule", "{schedule}: %w", err)
+		}
+	}
+	return nil
+}
+
+// checkSched checks a given schedule against the devices and the batch.
+func (c *TrainConfig) checkSched() error {
+	s, file := c.Sched, strings.TrimPrefix(c.Sched.Name, schedule.FilePrefix)
+	if s.Devices != len(c.Devices) {
+		return field.Errorf("schedule-file", "{schedule-file} %s has %d rows, one per device, but {devices} names %d; give as many devices as the file has rows",
+			file, s.Devices, len(c.Devices))
+	}
+	if c.Batch%s.Microbatches != 0 {
+		return field.Errorf("schedule-file", "{schedule-file} %s has %d micro-batches, which do not divide {batch} %d; give a {batch} that is a multiple of %d",
+			file, s.Microbatches, c.Batch, s.Microbatches)
 	}
 	return nil
 }

@@ -229,3 +229,33 @@ func exists(p string) bool {
 	_, err := os.Lstat(p)
 	return err == nil
 }
+
+// A schedule written by baton schedule --out runs with train and plan
+// --schedule-file, and the run's summary names it.
+func TestScheduleFileRuns(t *testing.T) {
+	dir := t.TempDir()
+	r := baton(t, dir, "schedule", "--schedule=zb-h1", "--stages=2", "--microbatches=4", "--out=zb.csv")
+	if r.code != 0 {
+		t.Fatalf("schedule --out: exit %d\n%s", r.code, r.stderr)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "zb.csv")); err != nil || !strings.HasPrefix(string(b), "0F0,0F1,0I0,0W0,") {
+		t.Fatalf("zb.csv: %v\n%s", err, b)
+	}
+	r = baton(t, dir, "plan", "--model=tiny", "--devices=cpu:0,cpu:1", "--schedule-file=zb.csv")
+	if r.code != 0 || !strings.Contains(r.stdout, "file:zb.csv with 4 micro-batches") {
+		t.Errorf("plan --schedule-file: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = baton(t, dir, tinyTrain("run", 2, "--schedule-file=zb.csv", "--quiet")...)
+	if r.code != 0 {
+		t.Fatalf("train --schedule-file: exit %d\n%s", r.code, r.stderr)
+	}
+	sum, err := os.ReadFile(filepath.Join(dir, "run", "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"schedule": "file:zb.csv"`, `"microbatches": 4`} {
+		if !strings.Contains(string(sum), want) {
+			t.Errorf("summary.json does not say %s", want)
+		}
+	}
+}

@@ -19,6 +19,7 @@ import (
 type planFlags struct {
 	model                                  modelFlags
 	devices, split, lmap, schedule, replay string
+	scheduleFile                           string
 	m, batch, chunks                       int
 	asJSON                                 bool
 }
@@ -33,9 +34,19 @@ func planCmd() *cobra.Command {
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.replay != "" {
+				if f.scheduleFile != "" {
+					return usage(fmt.Errorf("--replay predicts generated schedules only; drop --schedule-file"))
+				}
 				return runReplay(cmd, &f)
 			}
-			return runPlan(cmd.OutOrStdout(), &f)
+			var given *schedule.Schedule
+			if f.scheduleFile != "" {
+				var err error
+				if given, err = readScheduleFile(cmd, f.scheduleFile); err != nil {
+					return err
+				}
+			}
+			return runPlan(cmd.OutOrStdout(), &f, given)
 		},
 	}
 	fl := cmd.Flags()
@@ -44,6 +55,7 @@ func planCmd() *cobra.Command {
 	fl.StringVar(&f.split, "split", "", "decoder blocks per stage, e.g. 6,6,6,6")
 	fl.StringVar(&f.lmap, "layer-map", "", "device index of each block, e.g. 0,0,1,1")
 	fl.StringVar(&f.schedule, "schedule", "1f1b", strings.Join(schedule.ScheduleNames, ", "))
+	fl.StringVar(&f.scheduleFile, "schedule-file", "", "plan the schedule in this CSV file, one row of actions per device (see docs/schedule-files.md)")
 	fl.IntVar(&f.m, "microbatches", 4, "micro-batches per step")
 	fl.IntVar(&f.chunks, "chunks", 1, "stages per device (interleaved)")
 	fl.IntVar(&f.batch, "batch", 8, "sequences per step (for the memory estimate)")
@@ -52,7 +64,9 @@ func planCmd() *cobra.Command {
 	return cmd
 }
 
-func runPlan(out io.Writer, f *planFlags) error {
+// runPlan plans the model over the devices under the given schedule (a
+// schedule file's), or else the one the flags name.
+func runPlan(out io.Writer, f *planFlags, given *schedule.Schedule) error {
 	mc, _, err := f.model.model()
 	if err != nil {
 		return usage(err)
@@ -61,9 +75,15 @@ func runPlan(out io.Writer, f *planFlags) error {
 	if err != nil {
 		return usage(err)
 	}
-	s, err := schedule.GenerateChunks(f.schedule, len(names), f.m, f.chunks)
-	if err != nil {
-		return usage(fmt.Errorf("--schedule: %w", err))
+	s := given
+	switch {
+	case s == nil:
+		if s, err = schedule.GenerateChunks(f.schedule, len(names), f.m, f.chunks); err != nil {
+			return usage(fmt.Errorf("--schedule: %w", err))
+		}
+	case s.Devices != len(names):
+		return usage(fmt.Errorf("--schedule-file %s has %d rows, one per device, but --devices names %d; give as many devices as the file has rows",
+			f.scheduleFile, s.Devices, len(names)))
 	}
 	if f.batch < 1 || f.batch%s.Microbatches != 0 {
 		return usage(fmt.Errorf("--microbatches %d does not divide --batch %d", s.Microbatches, f.batch))

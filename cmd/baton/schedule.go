@@ -1,10 +1,12 @@
-// baton schedule: a schedule's action grid and its simulated and analytic bubble, with no devices.
+// baton schedule: a schedule's action grid and its simulated and analytic bubble, with no devices; schedule files written and read.
 
 package main
 
 import (
+	"baton/internal/fsutil"
 	"baton/runtime/schedule"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -22,15 +24,16 @@ type scheduleJSON struct {
 }
 
 func scheduleCmd() *cobra.Command {
-	var name string
+	var name, file string
 	var stages, m, chunks int
 	var all, asJSON bool
 	var f, b float64
 	cmd := &cobra.Command{
-		Use:     "schedule",
-		Short:   "Print a pipeline schedule's action grid and its simulated bubble",
-		Example: "  baton schedule --schedule 1f1b --stages 4 --microbatches 8",
-		Args:    noArgs,
+		Use:   "schedule",
+		Short: "Print a pipeline schedule's action grid and its simulated bubble",
+		Example: `  baton schedule --schedule 1f1b --stages 4 --microbatches 8
+  baton schedule --schedule zb-h1 --stages 4 --microbatches 8 --out zb.csv   # then: baton train --schedule-file zb.csv`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := schedule.GenerateChunks(name, stages, m, chunks)
 			if err != nil {
@@ -47,6 +50,15 @@ func scheduleCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			shown := s
+			if all {
+				shown = lowered
+			}
+			if file != "" {
+				if err := fsutil.WriteAtomic(file, shown.WriteCSV); err != nil {
+					return fmt.Errorf("--out: %w", err)
+				}
+			}
 			analytic := s.AnalyticBubble()
 			out := cmd.OutOrStdout()
 			if asJSON {
@@ -61,13 +73,13 @@ func scheduleCmd() *cobra.Command {
 				}
 				return writeJSON(out, j)
 			}
-			shown := s
-			if all {
-				shown = lowered
-			}
 			fmt.Fprintf(out, "%s, %d stages, %d micro-batches\n%s", s.Name, s.Stages, s.Microbatches, shown.Grid(all))
 			fmt.Fprintf(out, "peak micro-batches in flight per stage: %v\n", s.PeakInFlight())
-			fmt.Fprintf(out, "bubble: simulated %.1f%% (forward %g, backward %g), analytic %.1f%%\n", tl.Bubble*100, f, b, analytic*100)
+			fmt.Fprintf(out, "bubble: simulated %.1f%% (forward %g, backward %g), analytic %.1f%% = %s\n",
+				tl.Bubble*100, f, b, analytic*100, schedule.Formula(s.Name))
+			if file != "" {
+				fmt.Fprintf(out, "wrote %s: one row of actions per device (baton train --schedule-file %s runs it)\n", file, file)
+			}
 			return nil
 		},
 	}
@@ -80,5 +92,27 @@ func scheduleCmd() *cobra.Command {
 	fl.BoolVar(&asJSON, "json", false, "print JSON: the lowered action lists and the bubbles")
 	fl.Float64Var(&f, "cost-f", 1, "simulated cost of a forward")
 	fl.Float64Var(&b, "cost-b", 2, "simulated cost of a backward")
+	fl.StringVar(&file, "out", "", "write the schedule to this CSV file, one row per device (with --all, lowered); see docs/schedule-files.md")
 	return cmd
+}
+
+// readScheduleFile reads, validates and simulates a schedule file for
+// --schedule-file (schedule.ReadCSV), and checks that it was given alone:
+// the file says the schedule, its micro-batches and its chunks.
+func readScheduleFile(cmd *cobra.Command, path string) (*schedule.Schedule, error) {
+	for _, name := range []string{"schedule", "microbatches", "chunks"} {
+		if cmd.Flags().Changed(name) {
+			return nil, usage(fmt.Errorf("--schedule-file %s says the schedule, its micro-batches and chunks; drop --%s", path, name))
+		}
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, usage(fmt.Errorf("--schedule-file: %w", err))
+	}
+	defer fh.Close()
+	s, err := schedule.ReadCSV(fh, path)
+	if err != nil {
+		return nil, usage(err)
+	}
+	return s, nil
 }

@@ -36,6 +36,7 @@ func (e interrupted) Error() string { return e.msg }
 type trainFlags struct {
 	modelFlags
 	devices, schedule, split, lmap string
+	scheduleFile                   string
 	microbatches, batch, steps     int
 	chunks                         int
 	lr, minLR, weightDecay         float64
@@ -69,6 +70,7 @@ func trainCmd() *cobra.Command {
 	f.modelFlags.add(fl)
 	fl.StringVar(&f.devices, "devices", "cpu:0,cpu:1,cpu:2,cpu:3", "devices, one stage each: cpu:0,cpu:1 or cpu:0..3; cuda:0 or cuda:0/4 in the cuda build")
 	fl.StringVar(&f.schedule, "schedule", "1f1b", "pipeline schedule: "+strings.Join(schedule.ScheduleNames, ", "))
+	fl.StringVar(&f.scheduleFile, "schedule-file", "", "run the schedule in this CSV file, one row of actions per device (written by baton schedule --out; see docs/schedule-files.md)")
 	fl.IntVar(&f.microbatches, "microbatches", 4, "micro-batches per step (must divide --batch; naive always uses 1)")
 	fl.IntVar(&f.chunks, "chunks", 1, "stages per device, for --schedule interleaved (device d holds stages d, d+p, …)")
 	fl.StringVar(&f.split, "split", "", "decoder blocks per stage, e.g. 2,2,2,2 (default: balanced by a cost model)")
@@ -148,6 +150,11 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	cfg, err := f.config()
 	if err != nil {
 		return usage(err)
+	}
+	if f.scheduleFile != "" {
+		if cfg.Sched, err = readScheduleFile(cmd, f.scheduleFile); err != nil {
+			return err
+		}
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	tr, err := runtime.NewTrainer(cfg)

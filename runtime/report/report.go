@@ -149,7 +149,7 @@ func (r *Report) Print(w io.Writer) {
 	tw.Flush()
 	r.printIdle(w)
 	fmt.Fprintf(w, "bubble: measured %.1f%%, simulated %.1f%% (replay of the measured action times), analytic %.1f%% (%s)\n",
-		r.BubbleMeasured*100, r.BubbleSimulated*100, r.BubbleAnalytic*100, analyticFormula(r.Schedule))
+		r.BubbleMeasured*100, r.BubbleSimulated*100, r.BubbleAnalytic*100, schedule.Formula(r.Schedule))
 }
 
 // printIdle writes where each device's idle time went: by pipeline phase,
@@ -176,11 +176,4 @@ func (r *Report) printIdle(w io.Writer) {
 		}
 		fmt.Fprintf(w, "critical path: %.1f ms (%s); held up by %s\n", cp.LengthS*1e3, strings.Join(parts, ", "), cp.HeldUpBy)
 	}
-}
-
-func analyticFormula(name string) string {
-	if strings.EqualFold(name, "naive") {
-		return "(p-1)/p"
-	}
-	return "(p-1)/(m+p-1)"
 }

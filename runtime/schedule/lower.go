@@ -2,6 +2,8 @@
 
 package schedule
 
+import "slices"
+
 // Lower returns a copy of s with communication around every compute action:
 //
 //	RECV_F before each F of a stage that has a previous stage, SEND_F after
@@ -17,18 +19,24 @@ package schedule
 // p−1 on the last device sends to stage p on device 0, and with one device
 // every send and its receive are on the same list, the send first; a send is
 // a send even then, so the executor has one path between stages.
-// Communication already in s is dropped and derived again, so Lower is
+// A schedule that already has communication is lowered: Lower returns a
+// copy of it as it is, so that a lowered schedule file keeps its own
+// placement of sends and receives (Validate checks it), and Lower is
 // idempotent. s is not modified.
 func Lower(s *Schedule) *Schedule {
 	out := s.withLists()
+	if hasComm(s) {
+		for d, l := range s.Lists {
+			out.Lists[d] = slices.Clone(l)
+		}
+		return out
+	}
 	last := s.Stages - 1
 	for d, list := range s.Lists {
 		l := make([]Action, 0, 2*len(list))
 		for _, a := range list {
 			st, mb := a.Stage, a.Microbatch
 			switch a.Kind {
-			case SendF, RecvF, SendB, RecvB:
-				continue
 			case F:
 				if st > 0 {
 					l = append(l, Action{Stage: st, Kind: RecvF, Microbatch: mb})

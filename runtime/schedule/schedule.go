@@ -2,15 +2,14 @@
 
 package schedule
 
-import (
-	"fmt"
-	"strings"
-)
+import "fmt"
 
 // Schedule is what every device does in one training step, in order.
 // Lists[d] is device d's action list. A schedule from Generate holds compute
 // actions and STEPs only; Lower adds the sends and receives the executor needs.
 type Schedule struct {
+	// Name is a row of the trait table (Lookup), or FilePrefix and the
+	// name of the file a schedule was read from (ReadCSV).
 	Name         string
 	Devices      int // p
 	Stages       int // Devices × Chunks
@@ -34,28 +33,6 @@ func (s *Schedule) StageDevices(names []string) []string {
 	return out
 }
 
-// ScheduleNames lists the generators Generate knows, in order of refinement.
-var ScheduleNames = []string{"naive", "gpipe", "1f1b", "interleaved", "zb-h1", "zb-h2"}
-
-// generator fills the lists of a schedule whose sizes are already set.
-// chunked generators place several stages on each device; check, when set,
-// rejects sizes the generator cannot serve, before any list is made.
-type generator struct {
-	fill    func(s *Schedule)
-	chunked bool
-	check   func(p, m, v int) error
-}
-
-// scheduleGenerators maps a name of ScheduleNames to its generator.
-var scheduleGenerators = map[string]generator{
-	"naive":       {fill: genNaive},
-	"gpipe":       {fill: genGPipe},
-	"1f1b":        {fill: gen1F1B},
-	"interleaved": {fill: genInterleaved, chunked: true, check: checkInterleaved},
-	"zb-h1":       {fill: genZBH1},
-	"zb-h2":       {fill: genZBH2},
-}
-
 // Generate makes the named schedule for devices (p) devices and microbatches
 // (m) micro-batches, one stage per device: GenerateChunks with one chunk.
 func Generate(name string, devices, microbatches int) (*Schedule, error) {
@@ -64,16 +41,15 @@ func Generate(name string, devices, microbatches int) (*Schedule, error) {
 
 // GenerateChunks makes the named schedule for devices (p) devices,
 // microbatches (m) micro-batches and chunks (v) stages per device, so p·v
-// stages in all. Names are matched without regard to case. Only
-// "interleaved" takes more than one chunk. "naive" always has one
-// micro-batch: it is the textbook sequential execution of the whole batch,
-// whatever m is asked for.
+// stages in all, by the generator of the named row of the trait table
+// (Lookup). Only a Chunked generator takes more than one chunk; a
+// OneMicrobatch one makes one micro-batch whatever m is asked for.
 func GenerateChunks(name string, devices, microbatches, chunks int) (*Schedule, error) {
-	key := strings.ToLower(name)
-	gen, ok := scheduleGenerators[key]
-	if !ok {
-		return nil, fmt.Errorf("unknown schedule %q; known schedules: %s", name, strings.Join(ScheduleNames, ", "))
+	t, err := Lookup(name)
+	if err != nil {
+		return nil, err
 	}
+	key := t.Name
 	if devices < 1 {
 		return nil, fmt.Errorf("schedule %s: %d devices; want at least 1", key, devices)
 	}
@@ -83,20 +59,20 @@ func GenerateChunks(name string, devices, microbatches, chunks int) (*Schedule, 
 	if chunks < 1 {
 		return nil, fmt.Errorf("schedule %s: %d chunks; want at least 1 stage per device", key, chunks)
 	}
-	if chunks > 1 && !gen.chunked {
-		return nil, fmt.Errorf("schedule %s: %d chunks; %s puts one stage on each device, so chunks must be 1 (only interleaved takes --chunks)", key, chunks, key)
+	if chunks > 1 && !t.Chunked {
+		return nil, fmt.Errorf("schedule %s: %d chunks; %s puts one stage on each device, so chunks must be 1 (only %s takes chunks)", key, chunks, key, chunkedNames())
 	}
-	if gen.check != nil {
-		if err := gen.check(devices, microbatches, chunks); err != nil {
+	if t.check != nil {
+		if err := t.check(devices, microbatches, chunks); err != nil {
 			return nil, fmt.Errorf("schedule %s: %w", key, err)
 		}
 	}
-	if key == "naive" {
+	if t.OneMicrobatch {
 		microbatches = 1
 	}
 	s := &Schedule{Name: key, Devices: devices, Stages: devices * chunks, Microbatches: microbatches, Chunks: chunks,
 		Lists: make([][]Action, devices)}
-	gen.fill(s)
+	t.fill(s)
 	return s, nil
 }
 

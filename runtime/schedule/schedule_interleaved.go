@@ -16,7 +16,7 @@ func checkInterleaved(p, m, v int) error {
 	if lo > 0 && m-lo < hi-m {
 		near = lo
 	}
-	return fmt.Errorf("%d micro-batches over %d devices; interleaving needs micro-batches to be a multiple of devices (Megatron's rule: they go through the chunks in groups of %d): use --microbatches %d", m, p, p, near)
+	return fmt.Errorf("%d micro-batches over %d devices; interleaving needs micro-batches to be a multiple of devices (Megatron's rule: they go through the chunks in groups of %d): use %d micro-batches", m, p, p, near)
 }
 
 // genInterleaved is interleaved 1F1B. Device d holds stages d, d+p, …,

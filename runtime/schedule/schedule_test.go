@@ -21,12 +21,12 @@ func TestScheduleGenerateErrors(t *testing.T) {
 		{"1f1b", 2, 0, 1, "0 micro-batches; want at least 1"},
 		{"naive", 2, 0, 1, "0 micro-batches; want at least 1"},
 		{"interleaved", 2, 4, 0, "0 chunks; want at least 1 stage per device"},
-		{"1f1b", 2, 4, 2, "schedule 1f1b: 2 chunks; 1f1b puts one stage on each device, so chunks must be 1 (only interleaved takes --chunks)"},
-		{"zb-h1", 2, 4, 3, "only interleaved takes --chunks"},
+		{"1f1b", 2, 4, 2, "schedule 1f1b: 2 chunks; 1f1b puts one stage on each device, so chunks must be 1 (only interleaved takes chunks)"},
+		{"zb-h1", 2, 4, 3, "only interleaved takes chunks"},
 		{"interleaved", 4, 6, 2, "schedule interleaved: 6 micro-batches over 4 devices; interleaving needs micro-batches to be a multiple of devices"},
-		{"interleaved", 4, 6, 2, "use --microbatches 8"},
-		{"interleaved", 4, 5, 2, "use --microbatches 4"},
-		{"interleaved", 4, 3, 2, "use --microbatches 4"},
+		{"interleaved", 4, 6, 2, "use 8 micro-batches"},
+		{"interleaved", 4, 5, 2, "use 4 micro-batches"},
+		{"interleaved", 4, 3, 2, "use 4 micro-batches"},
 	} {
 		_, err := GenerateChunks(c.name, c.p, c.m, c.v)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -51,8 +51,9 @@ func TestScheduleGenerateShape(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		tr := traitsOf(t, name)
 		wantM := 5
-		if name == "naive" {
+		if tr.OneMicrobatch {
 			wantM = 1 // the whole batch is one micro-batch
 		}
 		if s.Name != name || s.Devices != 3 || s.Stages != 3 || s.Chunks != 1 || s.Microbatches != wantM || len(s.Lists) != 3 {
@@ -63,7 +64,7 @@ func TestScheduleGenerateShape(t *testing.T) {
 				t.Errorf("%s: device %d ends with %s, want %dSTEP", name, d, last, d)
 			}
 			allowed := map[Kind]bool{F: true, B: true, Step: true}
-			if splitsBackward(name) {
+			if tr.SplitBackward {
 				allowed = map[Kind]bool{F: true, I: true, W: true, Step: true}
 			}
 			for _, a := range l {
@@ -114,10 +115,11 @@ func TestScheduleOrders(t *testing.T) {
 // for uniform costs, and the in-flight bounds.
 func TestScheduleAllSizes(t *testing.T) {
 	for _, name := range ScheduleNames {
+		chunked := traitsOf(t, name).Chunked
 		for p := 1; p <= 8; p++ {
 			for m := 1; m <= 32; m++ {
 				for v := 1; v <= 4; v++ {
-					if v > 1 && (name != "interleaved" || m%p != 0) {
+					if v > 1 && (!chunked || m%p != 0) {
 						continue
 					}
 					t.Run(fmt.Sprintf("%s/p%d/m%d/v%d", name, p, m, v), func(t *testing.T) { checkSchedule(t, name, p, m, v) })
@@ -142,7 +144,8 @@ func checkSchedule(t *testing.T, name string, p, m, v int) {
 	if err := Validate(low); err != nil {
 		t.Fatalf("lowered: %v\n%s", err, low.Grid(true))
 	}
-	checkCounts(t, low, splitsBackward(name))
+	split := traitsOf(t, name).SplitBackward
+	checkCounts(t, low, split)
 	costs := [][2]float64{{1, 2}, {1, 1}}
 	for i, fb := range costs {
 		tl, err := Simulate(low, UniformCost(fb[0], fb[1]))
@@ -151,7 +154,7 @@ func checkSchedule(t *testing.T, name string, p, m, v int) {
 		}
 		// The zero-bubble lists are planned for F = I = W, UniformCost(1, 2):
 		// under other costs they only have to run.
-		if splitsBackward(name) && i > 0 {
+		if split && i > 0 {
 			continue
 		}
 		if want := AnalyticBubbleChunks(name, p, m, v); math.Abs(tl.Bubble-want) > 1e-9 {
@@ -229,8 +232,15 @@ func checkCounts(t *testing.T, s *Schedule, split bool) {
 	}
 }
 
-// splitsBackward says whether the named generator splits backwards into I and W.
-func splitsBackward(name string) bool { return strings.HasPrefix(strings.ToLower(name), "zb-") }
+// traitsOf is the named generator's row of the trait table.
+func traitsOf(t *testing.T, name string) Traits {
+	t.Helper()
+	tr, err := Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
 
 func TestScheduleAnalyticBubble(t *testing.T) {
 	for _, c := range []struct {

@@ -19,7 +19,8 @@ import "fmt"
 //     and no stage boundary lacks one.
 //
 // It does not look for deadlocks across devices: Simulate does. The error
-// names the device, the action's index in its list and the action.
+// names the device, the action's index in its list and the action, and
+// wraps an *ActionError that holds them.
 func Validate(s *Schedule) error {
 	if err := validateShape(s); err != nil {
 		return err
@@ -28,7 +29,7 @@ func Validate(s *Schedule) error {
 	for d, list := range s.Lists {
 		for i, a := range list {
 			if err := v.check(d, i, a); err != nil {
-				return fmt.Errorf("schedule %s: device %d, action %d (%s): %w", s.Name, d, i, a, err)
+				return fmt.Errorf("schedule %s: %w", s.Name, &ActionError{Device: d, Index: i, Action: a, Err: err})
 			}
 			v.at[a] = i
 		}
@@ -38,6 +39,25 @@ func Validate(s *Schedule) error {
 	}
 	return nil
 }
+
+// ActionError is a fault Validate found at one place of a schedule: action
+// Index (Action) of device Device's list or, with Index −1, the device's
+// list as a whole (an action it lacks). Callers that show a schedule in
+// other terms (ReadCSV: rows and columns of a file) read the place from it.
+type ActionError struct {
+	Device, Index int
+	Action        Action
+	Err           error
+}
+
+func (e *ActionError) Error() string {
+	if e.Index < 0 {
+		return fmt.Sprintf("device %d: %v", e.Device, e.Err)
+	}
+	return fmt.Sprintf("device %d, action %d (%s): %v", e.Device, e.Index, e.Action, e.Err)
+}
+
+func (e *ActionError) Unwrap() error { return e.Err }
 
 // validateShape checks the sizes before any action is looked at.
 func validateShape(s *Schedule) error {

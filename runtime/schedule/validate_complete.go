@@ -34,31 +34,34 @@ func (v *validator) complete() error {
 				continue
 			}
 			if q := partner(a); !v.seen(q.Stage, q.Kind, q.Microbatch) {
+				why := "nobody receives what it sends"
 				if a.Kind == RecvF || a.Kind == RecvB {
-					return fmt.Errorf("device %d, action %d (%s): no matching %s on device %d; the receive would wait forever",
-						d, i, a, q, s.DeviceOf(q.Stage))
+					why = "the receive would wait forever"
 				}
-				return fmt.Errorf("device %d, action %d (%s): no matching %s on device %d; nobody receives what it sends",
-					d, i, a, q, s.DeviceOf(q.Stage))
+				return &ActionError{Device: d, Index: i, Action: a,
+					Err: fmt.Errorf("no matching %s on device %d; %s", q, s.DeviceOf(q.Stage), why)}
 			}
 		}
 	}
 	for st := range s.Stages {
 		d := s.DeviceOf(st)
+		lacks := func(format string, args ...any) error {
+			return &ActionError{Device: d, Index: -1, Err: fmt.Errorf(format, args...)}
+		}
 		for mb := range s.Microbatches {
 			if !v.seen(st, F, mb) {
-				return fmt.Errorf("device %d: stage %d never runs the forward of micro-batch %d (%dF%d)", d, st, mb, st, mb)
+				return lacks("stage %d never runs the forward of micro-batch %d (%dF%d)", st, mb, st, mb)
 			}
-			if i, ok := v.at[Action{Stage: st, Kind: I, Microbatch: mb}]; ok && !v.seen(st, W, mb) {
-				return fmt.Errorf("device %d, action %d (%dI%d): micro-batch %d has no W after its I", d, i, st, mb, mb)
+			iAct := Action{Stage: st, Kind: I, Microbatch: mb}
+			if i, ok := v.at[iAct]; ok && !v.seen(st, W, mb) {
+				return &ActionError{Device: d, Index: i, Action: iAct, Err: fmt.Errorf("micro-batch %d has no W after its I", mb)}
 			}
 			if !v.seen(st, B, mb) && !v.seen(st, I, mb) {
-				return fmt.Errorf("device %d: stage %d never runs the backward of micro-batch %d (%dB%d, or %dI%d then %dW%d)",
-					d, st, mb, st, mb, st, mb, st, mb)
+				return lacks("stage %d never runs the backward of micro-batch %d (%dB%d, or %dI%d then %dW%d)", st, mb, st, mb, st, mb, st, mb)
 			}
 		}
 		if !v.seen(st, Step, -1) {
-			return fmt.Errorf("device %d: stage %d has no STEP; end its actions with %dSTEP", d, st, st)
+			return lacks("stage %d has no STEP; end its actions with %dSTEP", st, st)
 		}
 	}
 	return nil
