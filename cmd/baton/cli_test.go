@@ -234,9 +234,12 @@ func exists(p string) bool {
 // --schedule-file, and the run's summary names it.
 func TestScheduleFileRuns(t *testing.T) {
 	dir := t.TempDir()
-	r := baton(t, dir, "schedule", "--schedule=zb-h1", "--stages=2", "--microbatches=4", "--out=zb.csv")
+	r := baton(t, dir, "schedule", "--schedule=zb-h1", "--stages=2", "--microbatches=4", "--out=zb.csv", "--svg=zb.svg")
 	if r.code != 0 {
 		t.Fatalf("schedule --out: exit %d\n%s", r.code, r.stderr)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "zb.svg")); err != nil || !strings.Contains(string(b), `data-action="1W3"`) {
+		t.Errorf("zb.svg does not draw the simulated step's last W: %v", err)
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "zb.csv")); err != nil || !strings.HasPrefix(string(b), "0F0,0F1,0I0,0W0,") {
 		t.Fatalf("zb.csv: %v\n%s", err, b)

@@ -4,10 +4,13 @@ package main
 
 import (
 	"baton/internal/fsutil"
+	"baton/runtime/report"
 	"baton/runtime/schedule"
 	"fmt"
+	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -24,7 +27,7 @@ type scheduleJSON struct {
 }
 
 func scheduleCmd() *cobra.Command {
-	var name, file string
+	var name, file, svg string
 	var stages, m, chunks int
 	var all, asJSON bool
 	var f, b float64
@@ -57,6 +60,11 @@ func scheduleCmd() *cobra.Command {
 			if file != "" {
 				if err := fsutil.WriteAtomic(file, shown.WriteCSV); err != nil {
 					return fmt.Errorf("--out: %w", err)
+				}
+			}
+			if svg != "" {
+				if err := writeSimulatedTimeline(svg, lowered, tl, f, b); err != nil {
+					return fmt.Errorf("--svg: %w", err)
 				}
 			}
 			analytic := s.AnalyticBubble()
@@ -92,6 +100,7 @@ func scheduleCmd() *cobra.Command {
 	fl.BoolVar(&asJSON, "json", false, "print JSON: the lowered action lists and the bubbles")
 	fl.Float64Var(&f, "cost-f", 1, "simulated cost of a forward")
 	fl.Float64Var(&b, "cost-b", 2, "simulated cost of a backward")
+	fl.StringVar(&svg, "svg", "", "draw the simulated step to this SVG file, as baton train draws a measured one (one cost unit per millisecond)")
 	fl.StringVar(&file, "out", "", "write the schedule to this CSV file, one row per device (with --all, lowered); see docs/schedule-files.md")
 	return cmd
 }
@@ -115,4 +124,18 @@ func readScheduleFile(cmd *cobra.Command, path string) (*schedule.Schedule, erro
 		return nil, usage(err)
 	}
 	return s, nil
+}
+
+// writeSimulatedTimeline draws the step tl simulates for s as timeline.svg
+// draws a measured one, each cost unit a millisecond.
+func writeSimulatedTimeline(path string, s *schedule.Schedule, tl *schedule.Timeline, f, b float64) error {
+	devices := make([]string, s.Devices)
+	for d := range devices {
+		devices[d] = fmt.Sprintf("dev %d", d)
+	}
+	title := fmt.Sprintf("%s, %d devices, %d micro-batches, simulated with forward %g, backward %g: bubble %.0f%% (analytic %.0f%% = %s)",
+		s.Name, s.Devices, s.Microbatches, f, b, tl.Bubble*100, s.AnalyticBubble()*100, schedule.Formula(s.Name))
+	return fsutil.WriteAtomic(path, func(w io.Writer) error {
+		return report.WriteTimeline(w, devices, report.Simulated(tl, time.Millisecond), title)
+	})
 }

@@ -11,6 +11,7 @@ import (
 type TimedAction struct {
 	Action     Action
 	Start, End float64 // a receive starts when its device reaches it and ends after its send has
+	Wait       float64 // a receive's wait for its send, from Start
 }
 
 // Timeline is what Simulate predicts for one step.
@@ -87,7 +88,7 @@ func Simulate(s *Schedule, cost func(Action) float64) (*Timeline, error) {
 					return nil, fmt.Errorf("simulate %s: cost of %s is %v; costs must be finite and at least 0", s.Name, a, c)
 				}
 				end := ready + c
-				tl.Actions[d] = append(tl.Actions[d], TimedAction{Action: a, Start: clock[d], End: end})
+				tl.Actions[d] = append(tl.Actions[d], TimedAction{Action: a, Start: clock[d], End: end, Wait: ready - clock[d]})
 				if a.Kind == SendF || a.Kind == SendB {
 					sent[a] = end
 				}

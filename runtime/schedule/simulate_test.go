@@ -19,8 +19,8 @@ func TestSimulateNaiveTimeline(t *testing.T) {
 	}
 	// Device 1 waits 1 for the activation, device 0 waits 3 for the gradient.
 	want := [][]TimedAction{
-		{{Action{0, F, 0}, 0, 1}, {Action{0, SendF, 0}, 1, 1}, {Action{0, RecvB, 0}, 1, 4}, {Action{0, B, 0}, 4, 6}, {Action{0, Step, -1}, 6, 6}},
-		{{Action{1, RecvF, 0}, 0, 1}, {Action{1, F, 0}, 1, 2}, {Action{1, B, 0}, 2, 4}, {Action{1, SendB, 0}, 4, 4}, {Action{1, Step, -1}, 4, 4}},
+		{{Action{0, F, 0}, 0, 1, 0}, {Action{0, SendF, 0}, 1, 1, 0}, {Action{0, RecvB, 0}, 1, 4, 3}, {Action{0, B, 0}, 4, 6, 0}, {Action{0, Step, -1}, 6, 6, 0}},
+		{{Action{1, RecvF, 0}, 0, 1, 1}, {Action{1, F, 0}, 1, 2, 0}, {Action{1, B, 0}, 2, 4, 0}, {Action{1, SendB, 0}, 4, 4, 0}, {Action{1, Step, -1}, 4, 4, 0}},
 	}
 	for d := range want {
 		if len(tl.Actions[d]) != len(want[d]) {
