@@ -9,9 +9,39 @@ import (
 	"math"
 	"testing"
 
+	"baton/kernels"
 	"baton/model"
 	"baton/runtime/device"
+	"baton/runtime/device/cuda"
 )
+
+// openCUDA opens a device list in fp32 (device.Expand, then device.Open),
+// closing it when the test ends.
+func openCUDA(tb testing.TB, list string) []*cuda.Device {
+	tb.Helper()
+	names, err := device.Expand(list)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	devs, err := device.Open(names, device.Options{Precision: kernels.FP32})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { device.CloseAll(devs) })
+	out := make([]*cuda.Device, len(devs))
+	for i, d := range devs {
+		out[i] = d.(*cuda.Device)
+	}
+	return out
+}
+
+func asDevices(ds []*cuda.Device) []device.Device {
+	out := make([]device.Device, len(ds))
+	for i, d := range ds {
+		out[i] = d
+	}
+	return out
+}
 
 // tinyL4 is the tiny model with 4 layers.
 func tinyL4() model.Config {
@@ -30,7 +60,6 @@ func tinyL4() model.Config {
 // micro-batches (the copy into one waits for its release fence) and the
 // split backward of zb-h1.
 func TestCUDATinyTracksCPU(t *testing.T) {
-	CUDAPrecision = "fp32"
 	cfg := tinyL4()
 	const steps = 20
 	type ref struct {
@@ -56,7 +85,7 @@ func TestCUDATinyTracksCPU(t *testing.T) {
 	}{{"cuda:0", "1f1b", 2}, {"cuda:0/2", "1f1b", 2}, {"cuda:0/2", "1f1b", 4}, {"cuda:0/2", "zb-h1", 4}} {
 		t.Run(fmt.Sprintf("%s/%s/m=%d", c.list, c.schedule, c.m), func(t *testing.T) {
 			want := refs[c.m]
-			devs := openDevices(t, c.list)
+			devs := openCUDA(t, c.list)
 			gpu := pipelineOn(t, cfg, c.schedule, asDevices(devs), c.m, 1, 4)
 			worst := 0.0
 			check := func(what string, got, want float64) {
@@ -83,7 +112,7 @@ func TestCUDATinyTracksCPU(t *testing.T) {
 // over cuda:0/2: the allocators' live bytes, the GPU's free memory (within
 // 4 MiB) and the events made must not grow after the first steps.
 func TestCUDATrainerThousandSteps(t *testing.T) {
-	devs := openDevices(t, "cuda:0/2")
+	devs := openCUDA(t, "cuda:0/2")
 	p := pipelineOn(t, tinyL4(), "1f1b", asDevices(devs), 2, 1, 4)
 	measure := func() (live []int64, free int64, made int) {
 		for _, d := range devs {
@@ -92,9 +121,7 @@ func TestCUDATrainerThousandSteps(t *testing.T) {
 			m, _ := d.Events()
 			made += m
 		}
-		unbind := devs[0].Bind()
-		defer unbind()
-		free, _, err := memInfo()
+		free, _, err := devs[0].GPUMemory()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +144,7 @@ func TestCUDATrainerThousandSteps(t *testing.T) {
 	if free0-free1 > 4<<20 {
 		t.Errorf("the GPU's free memory fell by %d bytes over 1000 steps", free0-free1)
 	}
-	if made1-made0 > 2*eventGCAt*len(devs) {
+	if made1-made0 > 2*cuda.EventGCAt*len(devs) {
 		t.Errorf("%d events made over 1000 steps: they are not reused", made1-made0)
 	}
 }
@@ -125,11 +152,15 @@ func TestCUDATrainerThousandSteps(t *testing.T) {
 // TestCUDAOutOfMemory: stages too large for the GPU fail naming the device,
 // and closing the devices gives every byte back.
 func TestCUDAOutOfMemory(t *testing.T) {
-	devs, err := ParseDevices("cuda:0")
+	names, err := device.Expand("cuda:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := devs[0].(*CUDADevice)
+	devs, err := device.Open(names, device.Options{Precision: kernels.FP32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := devs[0]
 	huge := model.Config{V: 50304, MaxT: 1024, C: 8192, NH: 64, L: 64} // ~54 B parameters × 4 copies
 	plan, err := model.Partition(huge, []string{d.Name()}, model.PlanOptions{B: 1, T: 1024})
 	if err != nil {
@@ -141,12 +172,10 @@ func TestCUDAOutOfMemory(t *testing.T) {
 	})
 	t.Logf("error: %v", err)
 	if err == nil {
-		t.Fatal("a model of 54 schedule.B parameters fit")
+		t.Fatal("a model of 54 B parameters fit")
 	}
-	closeAll(devs)
-	gpus.Lock()
-	defer gpus.Unlock()
-	if len(gpus.m) != 0 {
+	device.CloseAll(devs)
+	if cuda.OpenGPUs() != 0 {
 		t.Fatal("the GPU is still held after Close")
 	}
 }

@@ -13,11 +13,6 @@ import (
 	"testing"
 )
 
-// flagNameExceptions are the directories, from the repository root, whose
-// messages still spell flags because they are being rewritten (issue 14);
-// remove each once it names fields instead.
-var flagNameExceptions = []string{"runtime/device/cuda"}
-
 var flagLike = regexp.MustCompile(`--[a-z][a-z-]+`)
 
 // TestNoFlagNames: lower layers name a configuration's fields (see
@@ -31,11 +26,6 @@ func TestNoFlagNames(t *testing.T) {
 			}
 			rel := filepath.ToSlash(strings.TrimPrefix(path, ".."+string(filepath.Separator)))
 			if d.IsDir() {
-				for _, skip := range flagNameExceptions {
-					if rel == skip {
-						return filepath.SkipDir
-					}
-				}
 				if d.Name() == "testdata" {
 					return filepath.SkipDir
 				}

@@ -23,6 +23,7 @@ work=$(cd "$work" && pwd)
 scripts/build-cudaemu.sh "$work"
 export CGO_ENABLED=1
 go test -c -race -tags cuda -o "$work/kernels.test" ./kernels/cuda
+go test -c -race -tags cuda -o "$work/device.test" ./runtime/device/cuda
 go test -c -race -tags cuda -o "$work/runtime.test" ./runtime
 go build -tags cuda -o "$work/baton" ./cmd/baton
 emu=(env LD_LIBRARY_PATH="$work" BATON_CUBLAS="$work/libcublas.so.13")
@@ -31,7 +32,9 @@ echo "== cudaemu's own test: the CUDA semantics it keeps, the misuse it catches"
 "$work/cudaemu-selftest" 2>/dev/null
 echo "== kernels/cuda on cudaemu: conformance (fp32, tf32), launches, allocator, GEMMs"
 "${emu[@]}" "$work/kernels.test" -test.count=1
-echo "== runtime's CUDA devices on cudaemu: copy paths, partitions, training against cpu:0, 1000 steps"
+echo "== the CUDA devices on cudaemu: waits, copy paths, partitions, stand-in schedules, 1000 steps"
+"${emu[@]}" "$work/device.test" -test.count=1 -test.run 'CUDA' -test.v | grep -E '^(--- |PASS|FAIL|ok)'
+echo "== training on CUDA devices on cudaemu: against cpu:0, 1000 executor steps, out of memory"
 "${emu[@]}" "$work/runtime.test" -test.count=1 -test.run 'CUDA' -test.v | grep -E '^(--- |PASS|FAIL|ok)'
 
 echo "== the CLI's and the benchmark's tests in the CUDA build, on cudaemu"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # GPU check: on a machine with a GPU and no Go toolchain, runs the prebuilt
 # CUDA test binaries and CLI (scripts/build-cuda.sh .gpu builds them:
-# kernels.test, runtime.test, baton), PyTorch's peer figures, and the
+# kernels.test, device.test, runtime.test, baton), PyTorch's peer figures, and the
 # benchmarks whose reports are committed, and writes what they said under
 # OUT_DIR in at most 8 files:
 #
@@ -10,9 +10,10 @@
 #                     the kernel module's version line
 #   kernels-test.log  kernels/cuda: the conformance suite against the CPU kernels
 #                     (fp32, tf32), then every kernel's benchmark (GB/s, TFLOP/s)
-#   runtime-test.log  the CUDA device tests (waits, copy paths, partitions,
-#                     schedules' idle against analytic, 1000 steps, 20 steps
-#                     against cpu:0) and the copy benchmark
+#   runtime-test.log  the CUDA device tests (device.test: waits, copy paths,
+#                     partitions, schedules' idle against analytic, 1000 steps),
+#                     the copy benchmark, and training on them (runtime.test:
+#                     20 steps against cpu:0, 1000 executor steps)
 #   peer.log          scripts/torch_peer.py: gpt2-124m, B=8, T=1024 in PyTorch
 #   bench.log         baton bench: gpt2-124m on cuda:0 (fp32, tf32) beside
 #                     PyTorch; the schedules on cuda:0/4
@@ -61,7 +62,7 @@ out=$(cd "$out" && pwd)
 status=$out/gpu-check.txt
 : >>"$status"
 
-for f in kernels.test runtime.test baton; do
+for f in kernels.test device.test runtime.test baton; do
   if [ ! -x "$bin/$f" ]; then
     echo "missing $bin/$f: build it where Go is (scripts/build-cuda.sh .gpu)" | tee -a "$status" >&2
     exit 2
@@ -159,9 +160,10 @@ if wants kernels; then
 fi
 
 if wants runtime; then
-  tests "$bin/runtime.test" CUDA 60 "$out/runtime-test.log"
-  step "runtime benchmarks" 40 "$out/runtime-test.log" env LD_LIBRARY_PATH="$libs" "$bin/runtime.test" \
+  tests "$bin/device.test" CUDA 60 "$out/runtime-test.log"
+  step "device benchmarks" 40 "$out/runtime-test.log" env LD_LIBRARY_PATH="$libs" "$bin/device.test" \
     -test.run=NONE -test.bench=CUDA -test.benchtime=20x -test.timeout=35s
+  tests "$bin/runtime.test" CUDA 60 "$out/runtime-test.log"
 fi
 
 # PyTorch's CSV is written where the report names it (bench/results/, from

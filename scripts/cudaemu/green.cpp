@@ -2,7 +2,7 @@
 // real driver does: SM resources split into groups as the driver splits them,
 // each group made a context of its own (whose kernels, as every context's
 // here, run on all the host's cores). The resource layout is the 12.4 ABI's
-// CUdevResource (144 bytes), which runtime/cuda_driver.go declares too.
+// CUdevResource (144 bytes), which runtime/device/cuda/green.go declares too.
 #include <cstring>
 
 #include "emu.h"

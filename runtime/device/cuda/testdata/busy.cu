@@ -1,4 +1,4 @@
-// Stand-in compute of known cost for the runtime's CUDA tests.
+// Stand-in compute of known cost for the CUDA device tests.
 //
 // Every thread runs iters steps of two dependent multiply-adds, so the time
 // of a launch is proportional to iters and to how many waves of blocks its

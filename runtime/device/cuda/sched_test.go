@@ -12,15 +12,19 @@ import (
 	"time"
 
 	"baton/kernels"
+	"baton/runtime/device"
+	"baton/runtime/report"
+	"baton/runtime/schedule"
 )
 
-// standIn runs a lowered schedule the way the executor does (events around
-// every action, a receive records, waits on the producer's event, records
-// again), with the busy kernel as every stage's compute: a forward costs
-// itersF, a full backward twice that, a split backward's I and W one each.
+// standIn runs a lowered schedule the way the executor does (one time base
+// for the step, events around every action, a receive records, waits on the
+// producer's event, records again), with the busy kernel as every stage's
+// compute: a forward costs itersF, a full backward twice that, a split
+// backward's I and W one each.
 type standIn struct {
-	devs   []*CUDADevice
-	sched  *Schedule // lowered
+	devs   []*Device
+	sched  *schedule.Schedule // lowered
 	busy   []*busy
 	itersF int64
 	out    []kernels.Buffer // per stage: what it sends forward
@@ -31,15 +35,15 @@ type standIn struct {
 
 // newStandIn opens list (one stage per device) under the named schedule.
 // Activations of actFloats floats pass between stages.
-func newStandIn(tb testing.TB, list, schedule string, m int, f time.Duration, actFloats int) *standIn {
+func newStandIn(tb testing.TB, list, name string, m int, f time.Duration, actFloats int) *standIn {
 	tb.Helper()
 	devs := openDevices(tb, list)
-	sched, err := GenerateChunks(schedule, len(devs), m, 1)
+	sched, err := schedule.GenerateChunks(name, len(devs), m, 1)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	lowered := Lower(sched)
-	if err := Validate(lowered); err != nil {
+	lowered := schedule.Lower(sched)
+	if err := schedule.Validate(lowered); err != nil {
 		tb.Fatal(err)
 	}
 	s := &standIn{devs: devs, sched: lowered}
@@ -55,61 +59,36 @@ func newStandIn(tb testing.TB, list, schedule string, m int, f time.Duration, ac
 	return s
 }
 
+// mailKey names the receive an event is for.
+type mailKey struct {
+	kind              schedule.Kind
+	stage, microbatch int
+}
+
+// timedAction is an action and the events around it (w0, w1 around a
+// receive's wait).
+type timedAction struct {
+	action             schedule.Action
+	start, end, w0, w1 device.Event
+}
+
 // step runs one step and returns its records, timed as the executor times them.
-func (s *standIn) step(tb testing.TB) *StepResult {
+func (s *standIn) step(tb testing.TB) *report.Step {
 	lists := s.sched.Lists
-	mail := map[mailKey]chan Event{}
+	mail := map[mailKey]chan device.Event{}
 	for _, l := range lists {
 		for _, a := range l {
-			if a.Kind == RecvF || a.Kind == RecvB {
-				mail[mailKey{a.Kind, a.Stage, a.Microbatch}] = make(chan Event, 1)
+			if a.Kind == schedule.RecvF || a.Kind == schedule.RecvB {
+				mail[mailKey{a.Kind, a.Stage, a.Microbatch}] = make(chan device.Event, 1)
 			}
 		}
 	}
-	for _, d := range s.devs {
-		d.Sync()
-	}
-	records := make([][]Record, len(lists))
-	origins := make([]Event, len(lists))
+	origins, arrivals := s.origins()
+	timed := make([][]timedAction, len(lists))
 	errs := make([]error, len(lists))
 	var wg sync.WaitGroup
 	for d := range lists {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			dev := s.devs[d]
-			defer dev.Bind()()
-			origins[d] = dev.Record()
-			for _, a := range lists[d] {
-				rec := Record{Action: a}
-				rec.start = dev.Record()
-				switch a.Kind {
-				case F, I, W:
-					s.busy[a.Stage].launch(tb, s.itersF)
-				case B:
-					s.busy[a.Stage].launch(tb, 2*s.itersF)
-				case SendF:
-					dev.CopyTo(s.devs[a.Stage+1], s.in[a.Stage+1], s.out[a.Stage])
-					mail[mailKey{RecvF, a.Stage + 1, a.Microbatch}] <- dev.Record()
-				case SendB:
-					dev.CopyTo(s.devs[a.Stage-1], s.dOut[a.Stage-1], s.dIn[a.Stage])
-					mail[mailKey{RecvB, a.Stage - 1, a.Microbatch}] <- dev.Record()
-				case RecvF, RecvB:
-					rec.w0 = rec.start
-					select {
-					case ev := <-mail[mailKey{a.Kind, a.Stage, a.Microbatch}]:
-						dev.Wait(ev)
-					case <-time.After(time.Minute):
-						errs[d] = fmt.Errorf("%s: %s waited a minute", dev.Name(), a)
-						return
-					}
-					rec.w1 = dev.Record()
-				case Step:
-				}
-				rec.end = dev.Record()
-				records[d] = append(records[d], rec)
-			}
-		}()
+		wg.Go(func() { timed[d], errs[d] = s.run(tb, d, mail) })
 	}
 	wg.Wait()
 	for _, err := range errs {
@@ -117,7 +96,86 @@ func (s *standIn) step(tb testing.TB) *StepResult {
 			tb.Fatal(err)
 		}
 	}
-	return timeRecords(asDevices(s.devs), origins, records)
+	return s.times(origins, arrivals, timed)
+}
+
+// origins aligns the devices' timelines as the executor does: each records
+// its arrival, every stream waits for all arrivals, then records its origin.
+func (s *standIn) origins() (origins, arrivals []device.Event) {
+	arrivals = make([]device.Event, len(s.devs))
+	for d, dev := range s.devs {
+		dev.Sync()
+		arrivals[d] = dev.Record()
+	}
+	origins = make([]device.Event, len(s.devs))
+	for d, dev := range s.devs {
+		for _, e := range arrivals {
+			dev.Wait(e)
+		}
+		origins[d] = dev.Record()
+	}
+	return origins, arrivals
+}
+
+// run issues device d's actions, as its executor worker would.
+func (s *standIn) run(tb testing.TB, d int, mail map[mailKey]chan device.Event) ([]timedAction, error) {
+	dev := s.devs[d]
+	defer dev.Bind()()
+	var out []timedAction
+	for _, a := range s.sched.Lists[d] {
+		rec := timedAction{action: a, start: dev.Record()}
+		switch a.Kind {
+		case schedule.F, schedule.I, schedule.W:
+			s.busy[a.Stage].launch(tb, s.itersF)
+		case schedule.B:
+			s.busy[a.Stage].launch(tb, 2*s.itersF)
+		case schedule.SendF:
+			dev.CopyTo(s.devs[a.Stage+1], s.in[a.Stage+1], s.out[a.Stage])
+			mail[mailKey{schedule.RecvF, a.Stage + 1, a.Microbatch}] <- dev.Record()
+		case schedule.SendB:
+			dev.CopyTo(s.devs[a.Stage-1], s.dOut[a.Stage-1], s.dIn[a.Stage])
+			mail[mailKey{schedule.RecvB, a.Stage - 1, a.Microbatch}] <- dev.Record()
+		case schedule.RecvF, schedule.RecvB:
+			rec.w0 = rec.start
+			select {
+			case ev := <-mail[mailKey{a.Kind, a.Stage, a.Microbatch}]:
+				dev.Wait(ev)
+			case <-time.After(time.Minute):
+				return nil, fmt.Errorf("%s: %s waited a minute", dev.Name(), a)
+			}
+			rec.w1 = dev.Record()
+		case schedule.Step:
+		}
+		rec.end = dev.Record()
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
+// times turns each device's events into times from its origin, then
+// returns every event of the step to its device's pool.
+func (s *standIn) times(origins, arrivals []device.Event, timed [][]timedAction) *report.Step {
+	step := &report.Step{Records: make([][]report.Record, len(timed))}
+	for d, recs := range timed {
+		dev := s.devs[d]
+		dev.Sync()
+		for _, rec := range recs {
+			r := report.Record{Action: rec.action, Start: dev.Elapsed(origins[d], rec.start), End: dev.Elapsed(origins[d], rec.end)}
+			if rec.w0 != nil {
+				r.Wait = dev.Elapsed(rec.w0, rec.w1)
+			}
+			step.Records[d] = append(step.Records[d], r)
+			step.Time = max(step.Time, r.End)
+			for _, e := range []device.Event{rec.start, rec.end, rec.w1} {
+				if e != nil {
+					dev.Release(e)
+				}
+			}
+		}
+		dev.Release(origins[d])
+		dev.Release(arrivals[d])
+	}
+	return step
 }
 
 // TestCUDASchedulesIdle runs naive, gpipe and 1f1b over cuda:0/4 with equal
@@ -132,15 +190,16 @@ func TestCUDASchedulesIdle(t *testing.T) {
 			needGreen(t, s.devs)
 			needHardware(t, s.devs[0])
 			s.step(t) // warm-up
-			var steps []*StepResult
+			var steps []*report.Step
 			for range 3 {
 				steps = append(steps, s.step(t))
 			}
-			layers := make([]string, len(s.devs))
-			for i := range layers {
-				layers[i] = fmt.Sprint(i)
+			infos := make([]report.DeviceInfo, len(s.devs))
+			for i, d := range s.devs {
+				_, peak := d.Memory()
+				infos[i] = report.DeviceInfo{Name: d.Name(), Layers: fmt.Sprint(i), PeakBytes: peak}
 			}
-			rep, err := BuildReport(s.sched, asDevices(s.devs), layers, steps)
+			rep, err := report.Build(s.sched, infos, steps)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -178,9 +237,7 @@ func TestCUDAThousandSteps(t *testing.T) {
 			sn.made += made
 			sn.outs += out
 		}
-		unbind := s.devs[0].Bind()
-		defer unbind()
-		free, _, err := memInfo()
+		free, _, err := s.devs[0].GPUMemory()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,7 +262,7 @@ func TestCUDAThousandSteps(t *testing.T) {
 	if before.free-after.free > 4<<20 {
 		t.Errorf("the GPU's free memory fell by %d bytes over 1000 steps", before.free-after.free)
 	}
-	if after.made-before.made > 2*eventGCAt*len(s.devs) {
+	if after.made-before.made > 2*EventGCAt*len(s.devs) {
 		t.Errorf("%d events made over 1000 steps (from %d to %d): they are not reused", after.made-before.made, before.made, after.made)
 	}
 }

@@ -8,15 +8,19 @@ import (
 	goruntime "runtime"
 	"sync"
 	"sync/atomic"
+
+	"gorgonia.org/cu"
+
+	"baton/runtime/device"
 )
 
-// cudaEvent is an Event of a CUDA device: a timing event recorded on its
-// compute stream. When the value becomes unreachable its CUevent returns to
+// cudaEvent is a device.Event of a CUDA device: a timing event recorded on its
+// compute stream. When the value becomes unreachable its cu.Event returns to
 // the device's pool: by then every wait on it has been enqueued (the driver
 // captured the record it waits for) and nobody can ask for its time.
 type cudaEvent struct {
-	ev       cuEvent
-	dev      *CUDADevice
+	ev       cu.Event
+	dev      *Device
 	cleanup  goruntime.Cleanup
 	released atomic.Bool // Release returned it early: the cleanup must not
 }
@@ -25,21 +29,22 @@ type cudaEvent struct {
 // bounded number of them. Events are made in the device's context.
 type eventPool struct {
 	mu     sync.Mutex
-	free   []cuEvent
+	free   []cu.Event
 	made   int // events made, all of which Close destroys
 	out    int // handed out and not yet back
-	all    []cuEvent
+	all    []cu.Event
 	closed bool
 	fresh  int // events made since the last forced collection
 }
 
-// eventGCAt is how many events may be out before a garbage collection is
-// forced to return the unreachable ones: a step holds a few hundred.
-const eventGCAt = 4096
+// EventGCAt is how many events a device may have out before a garbage
+// collection is forced to return the unreachable ones (a step holds a few
+// hundred): a long run makes at most about this many more than it needs.
+const EventGCAt = 4096
 
 // get takes an event from the pool or makes one; the device's context must
 // be current.
-func (p *eventPool) get() (cuEvent, error) {
+func (p *eventPool) get() (cu.Event, error) {
 	p.mu.Lock()
 	if n := len(p.free); n > 0 {
 		e := p.free[n-1]
@@ -50,7 +55,7 @@ func (p *eventPool) get() (cuEvent, error) {
 	}
 	// Many events out and none free: the executor's records hold events
 	// until they are dropped, and only a collection finds the dropped ones.
-	collect := p.out >= eventGCAt && p.fresh >= eventGCAt/4
+	collect := p.out >= EventGCAt && p.fresh >= EventGCAt/4
 	if collect {
 		p.fresh = 0
 	}
@@ -58,9 +63,9 @@ func (p *eventPool) get() (cuEvent, error) {
 	if collect {
 		goruntime.GC() // runs the cleanups of unreachable events; they refill free
 	}
-	e, err := eventCreate()
+	e, err := cu.MakeEvent(cu.DefaultEvent)
 	if err != nil {
-		return nil, err
+		return e, check("cuEventCreate", err)
 	}
 	p.mu.Lock()
 	p.made++
@@ -72,7 +77,7 @@ func (p *eventPool) get() (cuEvent, error) {
 }
 
 // put returns an event to the pool.
-func (p *eventPool) put(e cuEvent) {
+func (p *eventPool) put(e cu.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -95,13 +100,13 @@ func (p *eventPool) destroy() {
 	all := p.all
 	p.all, p.free, p.closed = nil, nil, true
 	p.mu.Unlock()
-	for _, e := range all {
-		eventDestroy(e)
+	for i := range all {
+		cu.DestroyEvent(&all[i])
 	}
 }
 
 // wrap makes the Event value for e, returning e to the pool when it is dropped.
-func (d *CUDADevice) wrap(e cuEvent) *cudaEvent {
+func (d *Device) wrap(e cu.Event) *cudaEvent {
 	w := &cudaEvent{ev: e, dev: d}
 	w.cleanup = goruntime.AddCleanup(w, d.events.put, e)
 	return w
@@ -112,7 +117,7 @@ func (d *CUDADevice) wrap(e cuEvent) *cudaEvent {
 // that nothing waits on. A step's records make hundreds, and a pool refilled
 // only by collections keeps growing between them. Releasing twice is
 // harmless; so is releasing another device's event (ignored).
-func (d *CUDADevice) Release(e Event) {
+func (d *Device) Release(e device.Event) {
 	w, ok := e.(*cudaEvent)
 	if !ok || w.dev != d || w.released.Swap(true) {
 		return

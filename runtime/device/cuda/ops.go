@@ -7,8 +7,10 @@ package cuda
 import (
 	"sync"
 
+	"gorgonia.org/cu"
+
 	"baton/kernels"
-	"baton/kernels/cuda"
+	kcuda "baton/kernels/cuda"
 )
 
 // deviceOps are the device's kernels.Ops: kernels/cuda's, whose compute
@@ -16,7 +18,7 @@ import (
 // executor worker has it), with the methods the runtime also calls outside
 // the workers — uploads and downloads when it initialises, restores or saves
 // parameters — made to work from any goroutine by binding for the call.
-// Every other method of *cuda.Ops is promoted unchanged, so any optional
+// Every other method of *kcuda.Ops is promoted unchanged, so any optional
 // interface it implements stays visible.
 //
 // Allocations are fenced: kernels/cuda zeroes a new buffer on the compute
@@ -25,12 +27,12 @@ import (
 // event after the zeroing, and every copy into the device waits for the
 // fence once per new record (see waitZeroing).
 type deviceOps struct {
-	*cuda.Ops
-	d *CUDADevice
+	*kcuda.Ops
+	d *Device
 
 	mu    sync.Mutex
-	fence cuEvent // recorded on the compute stream after the latest allocation's zeroing
-	gen   uint64  // records of fence so far
+	fence cu.Event // recorded on the compute stream after the latest allocation's zeroing
+	gen   uint64   // records of fence so far
 }
 
 var _ kernels.Ops = (*deviceOps)(nil)
@@ -77,12 +79,12 @@ func (o *deviceOps) fenceZeroing() {
 	o.bound(func() {
 		o.mu.Lock()
 		defer o.mu.Unlock()
-		if o.fence == nil {
+		if o.fence == (cu.Event{}) {
 			e, err := o.d.events.get() // kept until Close
 			o.d.must(err)
 			o.fence = e
 		}
-		o.d.must(eventRecord(o.fence, o.d.compute))
+		o.d.must(check("cuEventRecord", o.fence.Record(o.d.compute)))
 		o.gen++
 	})
 }
@@ -90,13 +92,13 @@ func (o *deviceOps) fenceZeroing() {
 // waitZeroing makes stream s (of any context) wait for the zeroing of every
 // buffer allocated on the device so far, unless s already waited for the
 // latest fence (seen is s's record of the generation it waited for).
-func (o *deviceOps) waitZeroing(s cuStream, seen *uint64) error {
+func (o *deviceOps) waitZeroing(s cu.Stream, seen *uint64) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.fence == nil || *seen == o.gen {
+	if o.fence == (cu.Event{}) || *seen == o.gen {
 		return nil
 	}
-	if err := streamWait(s, o.fence); err != nil {
+	if err := check("cuStreamWaitEvent", s.Wait(o.fence, 0)); err != nil {
 		return err
 	}
 	*seen = o.gen

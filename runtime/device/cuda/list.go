@@ -1,0 +1,53 @@
+//go:build cuda
+
+// Listing the GPUs without opening a context on any: model, SMs, memory, the partitions green contexts allow, peer access.
+
+package cuda
+
+import (
+	"fmt"
+
+	"gorgonia.org/cu"
+
+	"baton/runtime/device"
+)
+
+// listGPUs describes every GPU, with the driver's version.
+func listGPUs() ([]device.Info, string, error) {
+	n, err := cu.NumDevices()
+	if err != nil {
+		return nil, "", check("cuDeviceGetCount", err)
+	}
+	driver := driverVersion()
+	devs := make([]cu.Device, n)
+	out := make([]device.Info, n)
+	for i := range n {
+		if devs[i], err = cu.GetDevice(i); err != nil {
+			return nil, driver, check(fmt.Sprintf("cuDeviceGet(%d)", i), err)
+		}
+		f, err := deviceFacts(devs[i])
+		if err != nil {
+			return nil, driver, fmt.Errorf("GPU %d: %w", i, err)
+		}
+		out[i] = device.Info{Kind: device.KindCUDA, Name: fmt.Sprintf("cuda:%d", i), Index: i, Model: f.name,
+			Compute: fmt.Sprintf("%d.%d", f.major, f.minor), SMs: f.sms, Memory: f.memory}
+		if most, err := maxGreenPartitions(devs[i]); err != nil {
+			out[i].Note = "cuda:N/K uses streams of one context: " + err.Error()
+		} else {
+			out[i].MaxPartitions = most
+		}
+	}
+	for i := range n {
+		out[i].Peer = make([]bool, n)
+		for j := range n {
+			if i == j {
+				out[i].Peer[j] = true
+				continue
+			}
+			if out[i].Peer[j], err = canAccessPeer(devs[i], devs[j]); err != nil {
+				return nil, driver, fmt.Errorf("GPU %d → GPU %d: %w", i, j, err)
+			}
+		}
+	}
+	return out, driver, nil
+}
