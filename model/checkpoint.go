@@ -18,7 +18,13 @@ import (
 //	model.safetensors      parameters under GPT-2 names (wte.weight, ..., ln_f.bias), F32
 //	config.json            Hugging Face GPT2Config fields, so transformers can load the directory
 //	optimizer.safetensors  AdamW moments "m.<param>" and "v.<param>"; absent when saved without them
-//	state.json             the caller's training state (step, seed, data position, ...); absent when nil
+//	state.json             the caller's training state, a JSON object: its "step" (at least 1) is
+//	                       the training steps the weights hold; the rest (seed, data position, ...)
+//	                       is the caller's; absent when nil
+//
+// Every tensor holds finite numbers: Save refuses to write a NaN or an
+// infinity and Load refuses to read one, so a diverged run never replaces
+// the last good checkpoint and a damaged file fails at once, naming the tensor.
 const (
 	modelFile     = "model.safetensors"
 	configFile    = "config.json"
@@ -49,8 +55,12 @@ type Checkpoint struct {
 
 	// RecoveredFrom is set by Load when <dir> was missing or did not load
 	// and it read the previous checkpoint <dir>.old instead (a Save was
-	// interrupted): that path. Save ignores it.
+	// interrupted, or <dir> was damaged since): that path. Save ignores it.
 	RecoveredFrom string
+	// Warnings are what the user must be told about this checkpoint: with
+	// RecoveredFrom, what was wrong with <dir> and which step is lost. Save
+	// ignores them.
+	Warnings []string
 }
 
 // saveHook, when set by a test, runs after each step of Save's replacement
@@ -67,12 +77,16 @@ func hook(step string) error {
 
 // Save writes ck to dir, replacing any checkpoint there, so that a crash at
 // any moment leaves a checkpoint Load can read: the previous one or the new
-// one. It writes every file into <dir>.tmp and fsyncs it, renames <dir> to
-// <dir>.old, renames <dir>.tmp to <dir>, fsyncs the parent, then removes
-// <dir>.old. Two processes must not save to the same dir at once.
+// one. It writes every file into <dir>.tmp and fsyncs it, moves <dir> aside
+// to <dir>.old (see moveAside), renames <dir>.tmp to <dir>, fsyncs the
+// parent, then removes <dir>.old. Two processes must not save to the same
+// dir at once.
 //
-// On an error Save leaves whatever it had written: a stale <dir>.tmp is
-// ignored by Load and removed by the next Save.
+// Save writes nothing when ck does not pass checkSave (a non-finite
+// tensor among others). When writing <dir>.tmp fails (a full disk), Save
+// removes it, so it does not keep the space the next save needs; <dir> is
+// untouched. A crash leaves <dir>.tmp, which Load ignores and the next Save
+// removes.
 func Save(dir string, ck *Checkpoint) error {
 	dir, err := cleanDir(dir)
 	if err != nil {
@@ -95,35 +109,28 @@ func Save(dir string, ck *Checkpoint) error {
 	if err := os.Mkdir(tmp, 0o755); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", dir, err)
 	}
-	if err := writeFiles(tmp, ck); err != nil {
+	if err := removeOnError(tmp, writeFiles(tmp, ck)); err != nil {
+		return fmt.Errorf("checkpoint %s: not saved (any previous checkpoint there is unchanged): %w", dir, err)
+	}
+	if err := hook("files"); err != nil {
 		return err
 	}
-	if err := fsutil.SyncDir(tmp); err != nil {
-		return err
+	if err := removeOnError(tmp, fsutil.SyncDir(tmp)); err != nil {
+		return fmt.Errorf("checkpoint %s: not saved (any previous checkpoint there is unchanged): %w", dir, err)
 	}
 	if err := hook("written"); err != nil {
 		return err
 	}
 
-	_, err = os.Stat(dir)
-	hadDir := err == nil
-	if hadDir {
-		// A leftover .old beside a complete dir is from a save interrupted
-		// after its last rename; dir is the newer checkpoint, so drop .old.
-		// (Without dir, .old is the only checkpoint: it stays until the new
-		// one is in place.)
-		if err := os.RemoveAll(old); err != nil {
-			return fmt.Errorf("checkpoint %s: cannot remove the stale %s: %w", dir, old, err)
-		}
-		if err := os.Rename(dir, old); err != nil {
-			return fmt.Errorf("checkpoint %s: cannot move the previous checkpoint aside: %w", dir, err)
-		}
-		if err := hook("moved-old"); err != nil {
-			return err
-		}
+	hadOld, err := moveAside(dir, old)
+	if err != nil {
+		return err
+	}
+	if err := hook("moved-old"); err != nil {
+		return err
 	}
 	if err := os.Rename(tmp, dir); err != nil {
-		if hadDir {
+		if hadOld {
 			return fmt.Errorf("checkpoint %s: cannot move the new checkpoint in place (the previous one is in %s, where Load finds it): %w", dir, old, err)
 		}
 		return fmt.Errorf("checkpoint %s: cannot move the new checkpoint in place: %w", dir, err)
@@ -143,6 +150,41 @@ func Save(dir string, ck *Checkpoint) error {
 		return fmt.Errorf("checkpoint %s: saved, but cannot remove the previous checkpoint %s: %w", dir, old, err)
 	}
 	return nil
+}
+
+// moveAside makes way for the new checkpoint while keeping one Load can
+// read, and says whether there is one in old. Alone, dir is renamed to old.
+// When both exist, either a save was interrupted after its last rename or
+// dir was damaged since and Load fell back to old: dir goes and old stays,
+// since dir may be the one that does not load (a complete dir is newer,
+// but the new checkpoint replaces it in a moment).
+func moveAside(dir, old string) (bool, error) {
+	_, err := os.Stat(old)
+	hadOld := err == nil
+	if _, err := os.Stat(dir); err != nil {
+		return hadOld, nil
+	}
+	if hadOld {
+		if err := os.RemoveAll(dir); err != nil {
+			return false, fmt.Errorf("checkpoint %s: cannot remove it to make way for the new one (the previous one is in %s): %w", dir, old, err)
+		}
+		return true, nil
+	}
+	if err := os.Rename(dir, old); err != nil {
+		return false, fmt.Errorf("checkpoint %s: cannot move the previous checkpoint aside: %w", dir, err)
+	}
+	return true, nil
+}
+
+// removeOnError removes the partly written tmp when err is set, and returns err.
+func removeOnError(tmp string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if rerr := os.RemoveAll(tmp); rerr != nil {
+		return fmt.Errorf("%w (and the partial %s could not be removed: %v)", err, tmp, rerr)
+	}
+	return err
 }
 
 // cleanDir normalises dir so that dir+".tmp" is a sibling, not a child.
@@ -167,6 +209,9 @@ func checkSave(ck *Checkpoint) error {
 	if err := checkTensorMap("Params", ck.Params, ts); err != nil {
 		return err
 	}
+	if err := checkFiniteMap("Params", ck.Params, ts); err != nil {
+		return err
+	}
 	if (ck.M == nil) != (ck.V == nil) {
 		return errors.New("optimizer state has only one of M and V; set both (to save the moments) or neither")
 	}
@@ -177,9 +222,36 @@ func checkSave(ck *Checkpoint) error {
 		if err := checkTensorMap("V", ck.V, ts); err != nil {
 			return err
 		}
+		if err := checkFiniteMap("M", ck.M, ts); err != nil {
+			return err
+		}
+		if err := checkFiniteMap("V", ck.V, ts); err != nil {
+			return err
+		}
 	}
-	if ck.State != nil && !json.Valid(ck.State) {
-		return errors.New("State is not valid JSON; pass json.Marshal's output or nil")
+	if ck.State != nil {
+		if !json.Valid(ck.State) {
+			return errors.New("State is not valid JSON; pass json.Marshal's output or nil")
+		}
+		if _, err := stateStep(ck.State); err != nil {
+			return fmt.Errorf("State %w", err)
+		}
+	}
+	return nil
+}
+
+// ErrNotFinite is in the chain of Save's error when a tensor to save holds
+// a NaN or an infinity: the training diverged.
+var ErrNotFinite = errors.New("a checkpoint is never written with a non-finite value")
+
+// checkFiniteMap refuses a NaN or an infinity in any of m's tensors: a
+// checkpoint that holds one cannot be resumed, so writing it would only
+// replace the last good one.
+func checkFiniteMap(field string, m map[string][]float32, ts []Tensor) error {
+	for _, t := range ts {
+		if i := firstNonFinite(m[t.Name]); i >= 0 {
+			return fmt.Errorf("%s[%s][%d] is %v: %w, so the previous checkpoint is kept", field, t.Name, i, m[t.Name][i], ErrNotFinite)
+		}
 	}
 	return nil
 }
@@ -259,5 +331,5 @@ func writeFiles(tmp string, ck *Checkpoint) error {
 			return err
 		}
 	}
-	return hook("files")
+	return nil
 }

@@ -59,6 +59,9 @@ func TestSaveInterrupted(t *testing.T) {
 			if wantFrom := map[bool]string{true: dir + oldSuffix}[tc.recovered]; got.RecoveredFrom != wantFrom {
 				t.Errorf("RecoveredFrom = %q, want %q", got.RecoveredFrom, wantFrom)
 			}
+			if (len(got.Warnings) == 1) != tc.recovered || len(got.Warnings) > 1 {
+				t.Errorf("Warnings = %q; want one only when recovered", got.Warnings)
+			}
 
 			third := tinyCheckpoint(3)
 			mustSave(t, dir, third)

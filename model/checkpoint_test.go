@@ -14,14 +14,19 @@ import (
 	"github.com/nlpodyssey/safetensors"
 )
 
-// randomTensors fills every parameter of c with random bit patterns, NaN
-// payloads and infinities included, so that a round trip must be bit-exact.
+// randomTensors fills every parameter of c with random bit patterns of
+// finite numbers, subnormals and negative zero included, so that a round
+// trip must be bit-exact. (A checkpoint holds no NaN or infinity.)
 func randomTensors(c Config, r *rand.Rand) map[string][]float32 {
 	m := make(map[string][]float32)
 	for _, t := range c.AllTensors() {
 		v := make([]float32, t.Elems())
 		for i := range v {
-			v[i] = math.Float32frombits(r.Uint32())
+			bits := r.Uint32()
+			if bits&0x7f800000 == 0x7f800000 { // an all-ones exponent: NaN or ±Inf
+				bits ^= 0x00800000
+			}
+			v[i] = math.Float32frombits(bits)
 		}
 		m[t.Name] = v
 	}
@@ -205,6 +210,11 @@ func TestSaveRejectsBadInput(t *testing.T) {
 		{"M without V", "", func(ck *Checkpoint) { ck.V = nil }, "only one of M and V"},
 		{"short V", "", func(ck *Checkpoint) { ck.V["h.0.ln_1.bias"] = nil }, "V[h.0.ln_1.bias] has 0 values"},
 		{"bad state", "", func(ck *Checkpoint) { ck.State = json.RawMessage("{step") }, "State is not valid JSON"},
+		{"state without step", "", func(ck *Checkpoint) { ck.State = json.RawMessage(`{"seed": 1}`) }, `State has no "step"`},
+		{"state at step 0", "", func(ck *Checkpoint) { ck.State = json.RawMessage(`{"step": 0}`) }, `State has "step": 0`},
+		{"NaN param", "", func(ck *Checkpoint) { ck.Params["h.1.ln_2.weight"][3] = float32(math.NaN()) }, "Params[h.1.ln_2.weight][3] is NaN: a checkpoint is never written"},
+		{"infinite M", "", func(ck *Checkpoint) { ck.M["wte.weight"][0] = float32(math.Inf(-1)) }, "M[wte.weight][0] is -Inf"},
+		{"infinite V", "", func(ck *Checkpoint) { ck.V["ln_f.bias"][31] = float32(math.Inf(1)) }, "V[ln_f.bias][31] is +Inf"},
 		{"dot dir", ".", func(*Checkpoint) {}, "name a directory of its own"},
 	}
 	for _, tc := range cases {

@@ -78,12 +78,31 @@ func (c Config) Validate() error {
 	if c.C%c.NH != 0 {
 		return field.Errorf("heads", "model: n_embd (C=%d) is not divisible by n_head (NH=%d); choose {heads} that divides {width} (e.g. %d)", c.C, c.NH, largestDivisorAtMost(c.C, c.NH))
 	}
+	for _, m := range []struct {
+		v, most     int
+		name, field string
+	}{
+		{c.V, MaxVocab, "vocab_size (V)", "model"}, {c.MaxT, MaxContext, "n_positions (T)", "context"}, {c.L, MaxLayers, "n_layer (L)", "layers"},
+	} {
+		if m.v > m.most {
+			return field.Errorf(m.field, "model: %s is %d; at most %d is supported (set {"+m.field+"})", m.name, m.v, m.most)
+		}
+	}
 	const maxElems = 1 << 31
 	if int64(c.V)*int64(c.C) >= maxElems || int64(c.C)*int64(4*c.C) >= maxElems {
 		return field.Errorf("width", "model: n_embd (C=%d) with vocab_size (V=%d) makes a tensor of 2^31 or more elements; reduce {width}", c.C, c.V)
 	}
 	return nil
 }
+
+// Bounds on a model's sizes: beyond any model trained on a few devices, and
+// small enough that no count, estimate or buffer size overflows.
+const (
+	MaxVocab      = 1 << 24
+	MaxContext    = 1 << 20
+	MaxLayers     = 1 << 14
+	MaxStepTokens = 1 << 28 // tokens of one step: batch × context
+)
 
 // CheckContext returns an error when a run's context T does not fit the
 // position table.

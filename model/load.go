@@ -1,4 +1,4 @@
-// Load: reading a checkpoint directory back, checking every file, falling back to <dir>.old after an interrupted Save.
+// Load: reading a checkpoint directory back, checking every file, falling back to <dir>.old with a warning when it does not load.
 
 package model
 
@@ -10,19 +10,34 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"baton/internal/fsutil"
 )
 
-// Load reads the checkpoint in dir and checks it against its config.json:
-// every tensor present, F32, of the right shape, and nothing else. When dir
-// is missing or does not load but <dir>.old (left by an interrupted Save)
-// does, it returns that one with RecoveredFrom set. A <dir>.tmp is never
-// read: it may be half written.
-func Load(dir string) (*Checkpoint, error) {
+// Load reads the checkpoint in dir for its weights: config.json and
+// model.safetensors must be there; optimizer.safetensors and state.json
+// are read when present. See load for the checks.
+func Load(dir string) (*Checkpoint, error) { return load(dir, false) }
+
+// LoadResume reads the checkpoint in dir to continue training from: beyond
+// what Load needs, optimizer.safetensors (without it AdamW would restart
+// from zero moments) and state.json (without it, from step 0 on trained
+// weights) must be there.
+func LoadResume(dir string) (*Checkpoint, error) { return load(dir, true) }
+
+// load reads dir and checks every file: each a regular file (a named pipe
+// would block the read), complete, every tensor present, F32, of the shape
+// config.json gives, finite, and nothing else; state.json an object with a
+// step. When dir is missing or does not load but <dir>.old (left by an
+// interrupted Save) does, it returns that one with RecoveredFrom set and a
+// warning saying what was wrong with dir and which step is lost. A
+// <dir>.tmp is never read: it may be half written.
+func load(dir string, resume bool) (*Checkpoint, error) {
 	dir, err := cleanDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	ck, err := loadDir(dir)
+	ck, err := loadDir(dir, resume)
 	if err == nil {
 		return ck, nil
 	}
@@ -30,15 +45,16 @@ func Load(dir string) (*Checkpoint, error) {
 	if _, serr := os.Stat(old); serr != nil {
 		return nil, err
 	}
-	ck, oerr := loadDir(old)
+	ck, oerr := loadDir(old, resume)
 	if oerr != nil {
 		return nil, fmt.Errorf("%w (the previous checkpoint does not load either: %v)", err, oerr)
 	}
 	ck.RecoveredFrom = old
+	ck.Warnings = append(ck.Warnings, fallbackWarning(dir, err, ck))
 	return ck, nil
 }
 
-func loadDir(dir string) (*Checkpoint, error) {
+func loadDir(dir string, resume bool) (*Checkpoint, error) {
 	fi, err := os.Stat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("checkpoint %s: no such directory; check the path (Save creates it)", dir)
@@ -48,6 +64,17 @@ func loadDir(dir string) (*Checkpoint, error) {
 	}
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("checkpoint %s: not a directory; a checkpoint is a directory holding %s and %s", dir, modelFile, configFile)
+	}
+	// The small files first: a checkpoint that cannot be resumed is refused
+	// before its tensors are read.
+	state, err := readState(dir, resume)
+	if err != nil {
+		return nil, err
+	}
+	optPath := filepath.Join(dir, optimizerFile)
+	hasOpt, err := present(optPath, resume, "the AdamW moments it holds: without them training would restart them at zero")
+	if err != nil {
+		return nil, err
 	}
 
 	cfgPath := filepath.Join(dir, configFile)
@@ -59,55 +86,73 @@ func loadDir(dir string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", cfgPath, err)
 	}
-	ck := &Checkpoint{Config: cfg}
+	ck := &Checkpoint{Config: cfg, State: state}
 	ts := cfg.AllTensors()
 	if ck.Params, err = readTensorFile(filepath.Join(dir, modelFile), ts, cfg); err != nil {
 		return nil, err
 	}
-
-	optPath := filepath.Join(dir, optimizerFile)
-	if _, err := os.Stat(optPath); err == nil {
-		mv, err := readTensorFile(optPath, append(prefixed(mPrefix, ts), prefixed(vPrefix, ts)...), cfg)
-		if err != nil {
-			return nil, err
-		}
-		ck.M = make(map[string][]float32, len(ts))
-		ck.V = make(map[string][]float32, len(ts))
-		for _, t := range ts {
-			ck.M[t.Name] = mv[mPrefix+t.Name]
-			ck.V[t.Name] = mv[vPrefix+t.Name]
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("checkpoint %s: %w", optPath, err)
-	}
-
-	statePath := filepath.Join(dir, stateFile)
-	if _, err := os.Stat(statePath); errors.Is(err, fs.ErrNotExist) {
+	if !hasOpt {
 		return ck, nil
 	}
-	state, err := readCapped(statePath, maxStateBytes)
+	mv, err := readTensorFile(optPath, append(prefixed(mPrefix, ts), prefixed(vPrefix, ts)...), cfg)
+	if err != nil {
+		return nil, err
+	}
+	ck.M = make(map[string][]float32, len(ts))
+	ck.V = make(map[string][]float32, len(ts))
+	for _, t := range ts {
+		ck.M[t.Name] = mv[mPrefix+t.Name]
+		ck.V[t.Name] = mv[vPrefix+t.Name]
+	}
+	return ck, nil
+}
+
+// readState reads and checks dir's state.json; nil when it is absent and
+// not required.
+func readState(dir string, required bool) (json.RawMessage, error) {
+	path := filepath.Join(dir, stateFile)
+	ok, err := present(path, required, "the training step, seed and data position it holds: without them training would restart at step 0")
+	if !ok || err != nil {
+		return nil, err
+	}
+	state, err := readCapped(path, maxStateBytes)
 	if err != nil {
 		return nil, err
 	}
 	if !json.Valid(state) {
-		return nil, fmt.Errorf("checkpoint %s: not valid JSON; the file is corrupted: load the .old copy, or delete the file to resume without training state", statePath)
+		return nil, fmt.Errorf("checkpoint %s: not valid JSON; the file is damaged", path)
 	}
-	ck.State = json.RawMessage(state)
-	return ck, nil
+	if _, err := stateStep(state); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	return json.RawMessage(state), nil
+}
+
+// present says whether a file that a checkpoint may lack is there; a
+// required one that is missing is an error saying what it holds (why).
+// Anything at path counts, so that a dangling link or a named pipe is
+// refused when it is opened rather than taken for an absent file.
+func present(path string, required bool, why string) (bool, error) {
+	_, err := os.Lstat(path)
+	switch {
+	case err == nil:
+		return true, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return false, fmt.Errorf("checkpoint %s: %w", path, err)
+	case required:
+		return false, fmt.Errorf("checkpoint %s: missing; resuming needs %s", path, why)
+	}
+	return false, nil
 }
 
 // readCapped reads a whole file, refusing one larger than limit before
 // reading it.
 func readCapped(path string, limit int64) ([]byte, error) {
-	f, err := openFile(path)
+	f, fi, err := openFile(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
-	}
 	if fi.Size() > limit {
 		return nil, fmt.Errorf("checkpoint %s: file is %d bytes, more than the %d this file can reasonably have; is it the right file?", path, fi.Size(), limit)
 	}
@@ -121,15 +166,18 @@ func readCapped(path string, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-// openFile opens a checkpoint file; a missing file's error names the files
-// a checkpoint needs.
-func openFile(path string) (*os.File, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("checkpoint %s: missing; a checkpoint directory needs %s and %s (was it written by Save?)", path, modelFile, configFile)
+// openFile opens a checkpoint file, which must be a regular file; a
+// missing file's error names the files a checkpoint needs.
+func openFile(path string) (*os.File, fs.FileInfo, error) {
+	f, fi, err := fsutil.OpenRegular(path)
+	var nr *fsutil.NotRegularError
+	switch {
+	case err == nil:
+		return f, fi, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil, fmt.Errorf("checkpoint %s: missing; a checkpoint directory needs %s and %s (was it written by Save?)", path, modelFile, configFile)
+	case errors.As(err, &nr):
+		return nil, nil, fmt.Errorf("checkpoint %s: %s, not a regular file; a checkpoint holds only the regular files Save writes", path, fsutil.Kind(nr.Mode))
 	}
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
-	}
-	return f, nil
+	return nil, nil, fmt.Errorf("checkpoint %s: %w", path, err)
 }

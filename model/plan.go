@@ -72,6 +72,9 @@ func Partition(cfg Config, stageDevices []string, opts PlanOptions) (*Plan, erro
 	if err := cfg.CheckContext(T); err != nil {
 		return nil, err
 	}
+	if B > MaxStepTokens/T {
+		return nil, field.Errorf("batch", "model: a micro-batch of %d sequences of %d tokens is more than %d tokens; lower {batch}", B, T, MaxStepTokens)
+	}
 	if inFlight == 0 {
 		inFlight = 1
 	}

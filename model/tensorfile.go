@@ -1,4 +1,4 @@
-// Safetensors files of F32 tensors: streaming encode, and a decode that checks every name, dtype and shape.
+// Safetensors files of F32 tensors: streaming encode, and a decode that checks every name, dtype, shape and value.
 
 package model
 
@@ -56,15 +56,11 @@ func encodeTensors(w io.Writer, ts []Tensor, data map[string][]float32) error {
 // file cannot make it allocate more than the expected tensors plus the
 // largest header the format allows.
 func readTensorFile(path string, want []Tensor, c Config) (map[string][]float32, error) {
-	f, err := openFile(path)
+	f, st, err := openFile(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
-	}
 	limit := 8 + maxHeaderBytes + 4*sumElems(want)
 	if st.Size() > limit {
 		return nil, fmt.Errorf("checkpoint %s: file is %d bytes, more than the %d bytes of F32 tensors for %v plus the largest safetensors header; it holds another model or extra tensors",
@@ -87,12 +83,12 @@ func decodeTensors(path string, buf []byte, want []Tensor, c Config) (map[string
 	if len(buf) >= 8 {
 		// Say what the library's "invalid header length" means.
 		if n := binary.LittleEndian.Uint64(buf); n > uint64(len(buf)-8) {
-			return nil, fmt.Errorf("checkpoint %s: header length field says %d bytes but the file has only %d after it; the file is truncated or corrupted: save it again or load the .old copy", path, n, len(buf)-8)
+			return nil, fmt.Errorf("checkpoint %s: header length field says %d bytes but the file has only %d after it; the file is truncated or corrupted", path, n, len(buf)-8)
 		}
 	}
 	st, err := safetensors.Deserialize(buf)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: not a valid safetensors file (%d bytes; truncated or corrupted: save it again or load the .old copy): %w", path, len(buf), err)
+		return nil, fmt.Errorf("checkpoint %s: not a valid safetensors file (%d bytes; truncated or corrupted): %w", path, len(buf), err)
 	}
 	out := make(map[string][]float32, len(want))
 	wanted := make(map[string]bool, len(want))
@@ -116,6 +112,11 @@ func decodeTensors(path string, buf []byte, want []Tensor, c Config) (map[string
 		for i := range vals {
 			vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
 		}
+		// Found here, a NaN names its tensor; found by training, it would
+		// surface steps later as a diverged loss.
+		if i := firstNonFinite(vals); i >= 0 {
+			return nil, fmt.Errorf("checkpoint %s: tensor %s holds %v at index %d of %d; a checkpoint holds finite numbers only: the file is damaged or was written by a run that diverged", path, t.Name, vals[i], i, len(vals))
+		}
 		out[t.Name] = vals
 	}
 	var extra []string
@@ -133,6 +134,17 @@ func decodeTensors(path string, buf []byte, want []Tensor, c Config) (map[string
 		return nil, fmt.Errorf("checkpoint %s: unexpected tensor %s%s; config.json (%v) has no such parameter: the file holds another model", path, extra[0], more, c)
 	}
 	return out, nil
+}
+
+// firstNonFinite is the index of the first NaN or infinity in v, or -1.
+func firstNonFinite(v []float32) int {
+	for i, x := range v {
+		// x-x is 0 for every finite x and NaN for NaN and ±Inf.
+		if x-x != 0 {
+			return i
+		}
+	}
+	return -1
 }
 
 func sameShape(got []uint64, want []int) bool {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"baton/internal/field"
 	"baton/model"
 	"baton/transformer"
 )
@@ -17,6 +18,35 @@ type TrainState struct {
 	Seed   uint64 `json:"seed"`
 	Preset string `json:"preset"`
 }
+
+// resumeState reads a checkpoint's training state for a resumed run; dir
+// is where the checkpoint was to be, for messages. Every field must be
+// there: a missing seed read as 0 would silently change the batch order.
+func resumeState(ck *model.Checkpoint, dir string) (TrainState, error) {
+	if ck.RecoveredFrom != "" {
+		dir = ck.RecoveredFrom
+	}
+	var st struct {
+		Step   *int    `json:"step"`
+		Seed   *uint64 `json:"seed"`
+		Preset string  `json:"preset"`
+	}
+	if err := json.Unmarshal(ck.State, &st); err != nil {
+		return TrainState{}, field.Errorf("resume", "{resume}: %s/state.json: %v", dir, err)
+	}
+	switch {
+	case st.Step == nil || *st.Step < 1: // as model.LoadResume checks
+		return TrainState{}, field.Errorf("resume", `{resume}: %s/state.json has no "step" of at least 1; the run cannot say where to continue`, dir)
+	case st.Seed == nil:
+		return TrainState{}, field.Errorf("resume", `{resume}: %s/state.json has no "seed"; a resumed run must draw its batches with the seed of the run it continues`, dir)
+	}
+	return TrainState{Step: *st.Step, Seed: *st.Seed, Preset: st.Preset}, nil
+}
+
+// Warnings are what the user must be told before the run starts: that the
+// checkpoint to resume did not load and the previous one is used instead,
+// and which step is lost.
+func (t *Trainer) Warnings() []string { return t.warnings }
 
 // gather collects every parameter and AdamW moment by GPT-2 name; the tied
 // LM head's copy of wte on the last stage is the same tensor and is skipped.

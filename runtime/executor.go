@@ -61,7 +61,10 @@ type Executor struct {
 	Sched   *schedule.Schedule
 	Stages  []*Stage
 	Devices []device.Device
-	Timeout time.Duration // how long a receive may wait before the step fails
+	// Timeout is how long a receive may wait while no device progresses
+	// before the step fails, in the time the process ran (a stopped
+	// process stalls nothing); 0 waits without limit.
+	Timeout time.Duration
 
 	reservedFor *schedule.Schedule // the schedule whose StashBound the stages hold
 }
@@ -240,13 +243,28 @@ func (r *run) join(wg *sync.WaitGroup) error {
 		return r.err
 	case <-r.abort:
 	}
-	select {
-	case <-done:
-		return r.err
-	case <-time.After(min(5*time.Second, r.timeout())):
-		return fmt.Errorf("%w\nsome devices did not stop: %s", r.err, r.where())
+	// The grace runs on the watchdog's clock, so that a process stopped
+	// here does not report devices as stuck.
+	grace := joinGrace
+	if r.ex.Timeout > 0 {
+		grace = min(grace, r.ex.Timeout)
+	}
+	w := newWatchdog(grace, nil)
+	defer w.stop()
+	for {
+		select {
+		case <-done:
+			return r.err
+		case <-w.C():
+			if w.expired() {
+				return fmt.Errorf("%w\nsome devices did not stop: %s", r.err, r.where())
+			}
+		}
 	}
 }
+
+// joinGrace is how long the workers get to stop after a failure at most.
+const joinGrace = 5 * time.Second
 
 // fail records the first error and stops every worker, a send waiting for
 // a stash of its neighbour's included.

@@ -7,6 +7,7 @@ import (
 	"baton/kernels"
 	"baton/model"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -151,7 +152,9 @@ func (t *Trainer) finish(sum *Summary, in *StepInput, measured []*StepResult) er
 		}
 		sum.ValLoss = &val
 	}
-	if !t.cfg.SkipCheckpoint {
+	// A run stopped before its first step has trained nothing to save (and a
+	// checkpoint holds at least one step).
+	if !t.cfg.SkipCheckpoint && sum.Steps > 0 {
 		if err := t.save(sum.Steps); err != nil {
 			return err
 		}
@@ -195,5 +198,9 @@ func (t *Trainer) save(step int) error {
 	if err := os.MkdirAll(t.cfg.Out, 0o755); err != nil {
 		return field.Errorf("out", "{out}: %v", err)
 	}
-	return model.Save(CheckpointDir(t.cfg.Out), ck)
+	err = model.Save(CheckpointDir(t.cfg.Out), ck)
+	if errors.Is(err, model.ErrNotFinite) {
+		return field.Errorf("lr", "step %d: %w; the training diverged: lower {lr} or set {max-grad-norm}", step, err)
+	}
+	return err
 }

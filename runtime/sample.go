@@ -4,6 +4,7 @@ package runtime
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -24,23 +25,24 @@ type SampleConfig struct {
 	Temperature float64 // 0 picks the most likely byte
 	TopK        int     // sample among the k most likely (0: all)
 	Seed        uint64
+	// Warn, when set, is told what the user must know about the checkpoint
+	// before the text: that it did not load and the previous one is used
+	// (model.Checkpoint.Warnings).
+	Warn func(msg string)
 }
 
 // Validate checks the settings; its error is a *field.Error naming the
 // field to fix.
 func (c SampleConfig) Validate() error {
-	bad := ""
 	switch {
 	case c.Tokens < 0:
-		bad = "tokens"
-	case c.Temperature < 0:
-		bad = "temperature"
+		return field.Errorf("tokens", "sample: {tokens} is %d; it must not be negative", c.Tokens)
+	case !(c.Temperature >= 0) || math.IsInf(c.Temperature, 0):
+		return field.Errorf("temperature", "sample: {temperature} is %g; it must be a finite number of 0 or more (0: always the most likely byte)", c.Temperature)
 	case c.TopK < 0:
-		bad = "top-k"
-	default:
-		return nil
+		return field.Errorf("top-k", "sample: {top-k} is %d; it must not be negative (0: all)", c.TopK)
 	}
-	return field.Errorf(bad, "sample: {tokens}, {temperature} and {top-k} must not be negative")
+	return nil
 }
 
 // Sample loads a byte-level checkpoint on the CPU and writes the prompt and
@@ -53,6 +55,11 @@ func Sample(cfg SampleConfig, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if cfg.Warn != nil {
+		for _, msg := range ck.Warnings {
+			cfg.Warn(msg)
+		}
+	}
 	mc := ck.Config
 	if mc.V != 256 {
 		return fmt.Errorf("sample: the model's vocabulary is %d; sampling decodes byte-level models (vocab_size 256) only", mc.V)
@@ -64,13 +71,19 @@ func Sample(cfg SampleConfig, w io.Writer) error {
 	if err := scatter([]*Stage{{Stack: stack}}, &model.Checkpoint{Params: ck.Params}); err != nil {
 		return err
 	}
+	return generate(cfg, stack, mc, w)
+}
+
+// generate writes the prompt and cfg.Tokens bytes that stack (the whole
+// model mc) predicts after it. The prompt goes out with the first byte, so
+// that a model whose scores are not finite prints nothing, rather than the
+// prompt and NUL bytes.
+func generate(cfg SampleConfig, stack *transformer.Stack, mc model.Config, w io.Writer) error {
 	ctx := []byte(cfg.Prompt)
 	if len(ctx) == 0 {
 		ctx = []byte{'\n'}
 	}
-	if _, err := w.Write([]byte(cfg.Prompt)); err != nil {
-		return err
-	}
+	pending := []byte(cfg.Prompt)
 	T, V := mc.MaxT, mc.V
 	tokens := make([]int32, T)
 	logits := make([]float32, T*V)
@@ -85,13 +98,28 @@ func Sample(cfg SampleConfig, w io.Writer) error {
 			}
 		}
 		stack.Logits(tokens, logits)
-		next := pick(logits[(len(window)-1)*V:len(window)*V], probs, cfg.Temperature, cfg.TopK, rng)
+		row := logits[(len(window)-1)*V : len(window)*V]
+		if !finite(row) {
+			return errors.New("sample: the model's scores for the next byte are not finite numbers: its weights overflow (trained with too high a learning rate, or the checkpoint is damaged)")
+		}
+		next := pick(row, probs, cfg.Temperature, cfg.TopK, rng)
 		ctx = append(ctx, byte(next))
-		if _, err := w.Write([]byte{byte(next)}); err != nil {
+		if _, err := w.Write(append(pending, byte(next))); err != nil {
 			return err
 		}
+		pending = nil
 	}
-	return nil
+	_, err := w.Write(pending)
+	return err
+}
+
+func finite(xs []float32) bool {
+	for _, x := range xs {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // pick draws a token from one position's logits (V) with temperature and top-k.

@@ -3,10 +3,9 @@
 package runtime
 
 import (
-	"encoding/json"
-
 	"baton/data"
 	"baton/internal/field"
+	"baton/internal/fsutil"
 	"baton/model"
 	"baton/runtime/device"
 	"baton/runtime/schedule"
@@ -27,6 +26,10 @@ type Trainer struct {
 	start   int // steps already done (resume)
 	inputs  []int32
 	targets []int32
+
+	// warnings are for the user: the checkpoint to resume did not load
+	// and the previous one is used (model.Checkpoint.Warnings).
+	warnings []string
 }
 
 // NewTrainer checks cfg, plans the split, loads data, opens devices and
@@ -47,7 +50,7 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 	var ck *model.Checkpoint
 	if cfg.Resume {
 		var err error
-		if ck, err = model.Load(CheckpointDir(cfg.Out)); err != nil {
+		if ck, err = model.LoadResume(CheckpointDir(cfg.Out)); err != nil {
 			return nil, nil, field.Errorf("resume", "{resume}: %w", err)
 		}
 		if cfg.Model == (model.Config{}) {
@@ -85,13 +88,16 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := checkFits(cfg.Devices, pl); err != nil {
+		return nil, nil, err
+	}
 	t := &Trainer{cfg: cfg, plan: pl, sched: sched}
 	if ck != nil {
-		var st TrainState
-		if err := json.Unmarshal(ck.State, &st); err != nil {
-			return nil, nil, field.Errorf("resume", "{resume}: %s/state.json: %v", CheckpointDir(cfg.Out), err)
+		st, err := resumeState(ck, CheckpointDir(cfg.Out))
+		if err != nil {
+			return nil, nil, err
 		}
-		t.start, t.cfg.Seed = st.Step, st.Seed
+		t.start, t.cfg.Seed, t.warnings = st.Step, st.Seed, ck.Warnings
 		if t.start >= cfg.Steps {
 			return nil, nil, field.Errorf("steps", "{resume}: the checkpoint is at step %d, already at {steps} %d; raise {steps} to train further", t.start, cfg.Steps)
 		}
@@ -136,6 +142,11 @@ func (t *Trainer) open(ck *model.Checkpoint) (*Trainer, error) {
 	if err := schedule.Validate(lowered); err != nil {
 		t.Close()
 		return nil, err
+	}
+	// Last, so that a run refused for anything else leaves no directory.
+	if err := fsutil.ProbeDir(cfg.Out); err != nil {
+		t.Close()
+		return nil, &ConfigError{field.Errorf("out", "{out} %s: %w; give a directory baton can write to", cfg.Out, err)}
 	}
 	t.ex = &Executor{Sched: lowered, Stages: t.stages, Devices: t.devs, Timeout: cfg.Timeout}
 	t.inputs = make([]int32, cfg.Batch*cfg.Context)

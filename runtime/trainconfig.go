@@ -3,7 +3,6 @@
 package runtime
 
 import (
-	"math"
 	"strings"
 	"time"
 
@@ -82,22 +81,14 @@ func (c *TrainConfig) Validate() error {
 	if c.Batch%c.Microbatches != 0 {
 		return field.Errorf("microbatches", "{microbatches} %d does not divide {batch} %d; choose a divisor of %d (or change {batch})", c.Microbatches, c.Batch, c.Batch)
 	}
-	if c.LR <= 0 || math.IsNaN(float64(c.LR)) {
-		return field.Errorf("lr", "{lr} is %g; it must be a positive number", c.LR)
+	if err := c.validateOptimizer(); err != nil {
+		return err
 	}
-	if c.MinLR < 0 || c.MinLR > c.LR {
-		return field.Errorf("min-lr", "{min-lr} is %g; it must be between 0 and {lr} (%g)", c.MinLR, c.LR)
+	if err := c.validateCounts(); err != nil {
+		return err
 	}
-	if c.MaxGradNorm < 0 {
-		return field.Errorf("max-grad-norm", "{max-grad-norm} is %g; use 0 to turn clipping off or a positive norm", c.MaxGradNorm)
-	}
-	for _, n := range []struct {
-		v    int
-		name string
-	}{{c.Warmup, "warmup"}, {c.EvalEvery, "eval-every"}, {c.SaveEvery, "save-every"}, {c.EvalBatches, "eval-batches"}, {c.Chunks, "chunks"}} {
-		if n.v < 0 {
-			return field.Errorf(n.name, "{"+n.name+"} is %d; it must not be negative", n.v)
-		}
+	if c.Timeout < 0 {
+		return field.Errorf("timeout", "{timeout} is %v; give a positive duration such as 5m, or 0 to wait without limit", c.Timeout)
 	}
 	if c.Sched == nil {
 		if _, err := schedule.Generate(c.Schedule, 1, 1); err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"baton/runtime/device"
 	"baton/runtime/schedule"
@@ -123,28 +122,38 @@ func (r *run) do(dev device.Device, rec *timedAction, free device.Event) error {
 	return nil
 }
 
-// receive waits for a neighbour's event, or fails after the timeout saying
-// what every device is doing.
+// receive waits for a neighbour's event, or fails saying what every device
+// is doing once it has waited the executor's timeout while no device
+// progressed, in the time the process ran (see watchdog).
 func (r *run) receive(a schedule.Action, ch chan device.Event) (device.Event, error) {
-	timeout := r.timeout()
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	select {
+	select { // mostly the event is there already: no heartbeat to start
 	case ev := <-ch:
 		return ev, nil
-	case <-r.abort:
-		return nil, errAborted
-	case <-timer.C:
-		return nil, fmt.Errorf("waited %v for %s without progress; devices are at: %s", timeout, a, r.where())
+	default:
+	}
+	w := newWatchdog(r.ex.Timeout, r.moves)
+	defer w.stop()
+	for {
+		select {
+		case ev := <-ch:
+			return ev, nil
+		case <-r.abort:
+			return nil, errAborted
+		case <-w.C():
+			if w.expired() {
+				return nil, fmt.Errorf("waited %v for %s without progress; devices are at: %s", r.ex.Timeout, a, r.where())
+			}
+		}
 	}
 }
 
-// timeout is how long a receive may wait: the executor's, or 10 minutes.
-func (r *run) timeout() time.Duration {
-	if r.ex.Timeout > 0 {
-		return r.ex.Timeout
+// moves is a count that grows whenever any device goes on to its next action.
+func (r *run) moves() int64 {
+	var n int64
+	for d := range r.progress {
+		n += r.progress[d].Load()
 	}
-	return 10 * time.Minute
+	return n
 }
 
 // where says which action each device is on.

@@ -68,7 +68,7 @@ const (
 
 func badInputs() []badInput {
 	trained := "run/: a 2-step run of the tiny model"
-	return []badInput{
+	return append([]badInput{
 		// Devices and the split of layers over them: configuration.
 		{name: "unknown device", args: train("--devices=gpu:0"), code: 2, msg: `unknown device "gpu:0"`},
 		{name: "duplicate device", args: train("--devices=cpu:0,cpu:0"), code: 2, msg: "cpu:0 is listed twice"},
@@ -93,6 +93,7 @@ func badInputs() []badInput {
 		{name: "NaN learning rate", args: train("--lr=NaN"), code: 2, msg: "--lr is NaN"},
 		{name: "negative final learning rate", args: train("--min-lr=-1"), code: 2, msg: "--min-lr"},
 		{name: "negative gradient clip", args: train("--max-grad-norm=-1"), code: 2, msg: "--max-grad-norm is -1"},
+		{name: "negative timeout", args: train("--timeout=-1s"), code: 2, msg: "--timeout is -1s; give a positive duration such as 5m, or 0 to wait without limit"},
 		{name: "unknown schedule", args: train("--schedule=zigzag"), code: 2, msg: `unknown schedule "zigzag"`},
 		{name: "unknown flag", args: train("--bogus"), code: 2, msg: "unknown flag: --bogus"},
 		{name: "stray argument", args: train("extra"), code: 2, msg: `"extra"`},
@@ -174,7 +175,7 @@ func badInputs() []badInput {
 		{name: "bench peer file of another format", args: []string{"bench", "--quick", "--peer=peer.csv"}, fixture: "peer.csv: a CSV with the header model,tokens",
 			setup: writeFile("peer.csv", []byte("model,tokens\ntiny,5\n")), code: 1, msg: `--peer peer.csv: no "devices" column`},
 		{name: "unknown command", args: []string{"fly"}, code: 2, msg: `unknown command "fly"`},
-	}
+	}, damagedCheckpoints(trained)...)
 }
 
 func allBytes(n int) []byte {

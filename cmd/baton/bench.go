@@ -3,10 +3,9 @@
 package main
 
 import (
-	"context"
 	"fmt"
+	"log/slog"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"baton/bench"
+	"baton/internal/fsutil"
 	"baton/kernels"
 	"baton/model"
 	"baton/runtime/device"
@@ -173,13 +173,20 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 			return err
 		}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+	if err := fsutil.ProbeDir(f.out); err != nil { // before the sweep, not after it
+		return usage(fmt.Errorf("--out %s: %w; give a directory baton can write to", f.out, err))
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, sig, release := onStopSignal(log, "finishing the current step; no report will be written", "no report was written")
+	defer release()
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "bench: %s, %d points, %d measured steps each\n", o.Model, len(o.Points()), o.Steps)
 	began := time.Now()
 	rs, err := bench.Run(ctx, o, out)
 	if err != nil {
+		if s := sig(); s != nil { // the sweep stopped for it: a point's error is only the interruption
+			return interrupted{exitCode(s), fmt.Sprintf("interrupted by %v after %d of %d points; no report written", s, len(rs), len(o.Points()))}
+		}
 		return err
 	}
 	rep := bench.Report{Command: o.Command, Date: began, Machine: bench.Describe(bench.GPUsOf(o.Devices)), Options: o, Elapsed: time.Since(began),

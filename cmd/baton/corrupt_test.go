@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -96,9 +97,61 @@ func writeST(t *testing.T, path string, ts []stTensor, meta json.RawMessage) {
 // editModel rewrites run/checkpoint/model.safetensors through edit.
 func editModel(t *testing.T, dir string, edit func([]stTensor) []stTensor) {
 	t.Helper()
-	p := filepath.Join(dir, "run", "checkpoint", "model.safetensors")
-	ts, meta := readST(t, p)
-	writeST(t, p, edit(ts), meta)
+	editST(t, filepath.Join(dir, ckModel), edit)
+}
+
+// editST rewrites the safetensors file at path through edit.
+func editST(t *testing.T, path string, edit func([]stTensor) []stTensor) {
+	t.Helper()
+	ts, meta := readST(t, path)
+	writeST(t, path, edit(ts), meta)
+}
+
+// poison sets value i of a tensor in the safetensors file rel to v, a NaN
+// or an infinity, as a damaged disk or a diverged writer would leave it.
+func poison(rel, name string, i int, v float64) func(t *testing.T, dir string) {
+	return func(t *testing.T, dir string) {
+		editST(t, filepath.Join(dir, rel), func(ts []stTensor) []stTensor {
+			for _, x := range ts {
+				if x.name == name {
+					binary.LittleEndian.PutUint32(x.data[4*i:], math.Float32bits(float32(v)))
+				}
+			}
+			return ts
+		})
+	}
+}
+
+// symlink puts a link to target at rel, in place of what was there.
+func symlink(rel, target string) func(t *testing.T, dir string) {
+	return func(t *testing.T, dir string) {
+		p := filepath.Join(dir, rel)
+		if err := os.RemoveAll(p); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// hugeWeights replaces the run's checkpoint with one whose every weight is
+// 3e38: finite, so it loads, but its scores overflow.
+func hugeWeights(t *testing.T, dir string) {
+	ck := filepath.Join(dir, "run", "checkpoint")
+	c, err := model.Load(ck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range c.Params {
+		for i := range p {
+			p[i] = 3e38
+		}
+	}
+	c.M, c.V = nil, nil
+	if err := model.Save(ck, c); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // withRun puts a copy of the trained tiny run at dir/run and applies damage to it.

@@ -4,8 +4,8 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -28,9 +28,15 @@ func sampleCmd() *cobra.Command {
 				return usage(err)
 			}
 			c.Checkpoint = from
-			if _, err := os.Stat(filepath.Join(from, "checkpoint")); err == nil {
-				c.Checkpoint = runtime.CheckpointDir(from)
+			// A run directory; its checkpoint may be only checkpoint.old,
+			// after a save was interrupted.
+			for _, dir := range []string{runtime.CheckpointDir(from), runtime.CheckpointDir(from) + ".old"} {
+				if _, err := os.Stat(dir); err == nil {
+					c.Checkpoint = runtime.CheckpointDir(from)
+				}
 			}
+			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+			c.Warn = func(msg string) { log.Warn(msg) }
 			out := cmd.OutOrStdout()
 			if err := runtime.Sample(c, out); err != nil {
 				return err

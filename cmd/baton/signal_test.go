@@ -1,6 +1,6 @@
 //go:build unix
 
-// Interrupts: SIGINT and SIGTERM finish the step, save a checkpoint that resumes, and exit 130 or 143; a second signal exits at once.
+// Interrupts: SIGINT, SIGTERM and SIGHUP finish the step, save a checkpoint that resumes, and exit 130, 143 or 129; a second signal exits at once.
 package main
 
 import (
@@ -21,6 +21,7 @@ const lineLimit = time.Minute
 
 func TestSIGINTSavesAndResumes(t *testing.T)  { testInterrupt(t, syscall.SIGINT, 130) }
 func TestSIGTERMSavesAndResumes(t *testing.T) { testInterrupt(t, syscall.SIGTERM, 143) }
+func TestSIGHUPSavesAndResumes(t *testing.T)  { testInterrupt(t, syscall.SIGHUP, 129) }
 
 func testInterrupt(t *testing.T, sig syscall.Signal, want int) {
 	t.Parallel()

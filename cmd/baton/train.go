@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -11,6 +12,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"baton/internal/runlock"
 	"baton/kernels"
 	"baton/model"
 	"baton/runtime"
@@ -93,7 +96,7 @@ func trainCmd() *cobra.Command {
 	fl.BoolVar(&f.overwrite, "overwrite", false, "start over in an --out that already holds a checkpoint")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress bar or report table")
 	fl.StringVar(&f.cpuprofile, "cpuprofile", "", "write a Go CPU profile of the run to this file (go tool pprof)")
-	fl.DurationVar(&f.timeout, "timeout", 5*time.Minute, "fail a step whose device waits longer than this on a neighbour")
+	fl.DurationVar(&f.timeout, "timeout", 5*time.Minute, "fail a step when a device has waited this long on a neighbour while no device progressed; time the process spent stopped (SIGSTOP, a debugger) does not count (0: no limit)")
 	fl.StringVar(&f.precision, "precision", "fp32", "matmul precision of cuda: devices: fp32, or tf32 (tensor cores); cpu: devices ignore it")
 	return cmd
 }
@@ -134,6 +137,12 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 		Data: f.data, DataLimit: f.dataLimit, EvalEvery: f.evalEvery, EvalBatches: f.evalBatches, SaveEvery: f.saveEvery,
 		Split: split, LayerMap: lmap, Timeout: f.timeout, Out: out, Resume: f.resume,
 	}
+	if err := checkOutputs(
+		[]pathFlag{{"--out", out, true}, {"--cpuprofile", f.cpuprofile, false}},
+		[]pathFlag{{"--data", f.data, isDir(f.data)}, {"--schedule-file", f.scheduleFile, false}},
+	); err != nil {
+		return cfg, err
+	}
 	if f.resume {
 		if name == f.preset {
 			cfg.Model, cfg.Context = model.Config{}, 0 // the checkpoint's
@@ -156,12 +165,20 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 			return err
 		}
 	}
+	lock, err := lockOut(cfg.Out)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	tr, err := runtime.NewTrainer(cfg)
 	if err != nil {
 		return err
 	}
 	defer tr.Close()
+	for _, w := range tr.Warnings() { // even with --quiet: they say what is lost
+		log.Warn(w)
+	}
 	cfg = tr.Config()
 	out := cmd.OutOrStdout()
 	if !f.quiet {
@@ -169,25 +186,8 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		fmt.Fprint(out, tr.Plan())
 	}
 
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	var sig os.Signal
-	go func() {
-		s, ok := <-sigs
-		if !ok {
-			return
-		}
-		sig = s
-		log.Warn("signal: finishing the current step and saving a checkpoint; send it again to exit at once", "signal", s)
-		stop()
-		if _, ok := <-sigs; ok {
-			fmt.Fprintln(os.Stderr, "baton: second signal, exiting now; the last complete checkpoint is intact")
-			os.Exit(exitCode(s))
-		}
-	}()
+	ctx, sig, release := onStopSignal(log, "finishing the current step and saving a checkpoint", "the last complete checkpoint is intact")
+	defer release()
 
 	if f.cpuprofile != "" {
 		stopProfile, err := startProfile(f.cpuprofile)
@@ -217,9 +217,24 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		fmt.Fprintf(out, "wrote %s/summary.json, %s/trace.json (open in ui.perfetto.dev), %s/timeline.svg, checkpoint %s\n", cfg.Out, cfg.Out, cfg.Out, sum.Checkpoint)
 	}
 	if sum.Interrupted {
-		return interrupted{exitCode(sig), fmt.Sprintf("interrupted by %v at step %d; checkpoint saved in %s (continue with --resume --out %s)", sig, sum.Steps, sum.Checkpoint, cfg.Out)}
+		return interrupted{exitCode(sig()), fmt.Sprintf("interrupted by %v at step %d; checkpoint saved in %s (continue with --resume --out %s)", sig(), sum.Steps, sum.Checkpoint, cfg.Out)}
 	}
 	return nil
+}
+
+// lockOut locks the run directory for the run's life, before anything is
+// written there: a second run in it is refused at once (exit status 1, the
+// directory being busy, not the flags wrong), naming the first one's pid.
+func lockOut(dir string) (*runlock.Lock, error) {
+	l, err := runlock.Acquire(dir)
+	var busy *runlock.BusyError
+	switch {
+	case errors.As(err, &busy):
+		return nil, fmt.Errorf("--out %v; wait for that run to end or choose another --out", busy)
+	case err != nil:
+		return nil, usage(fmt.Errorf("--out %s: %w; give a directory baton can write to", dir, err))
+	}
+	return l, nil
 }
 
 // startProfile starts a CPU profile written to path.
@@ -233,6 +248,45 @@ func startProfile(path string) (stop func(), err error) {
 		return nil, fmt.Errorf("--cpuprofile: %v", err)
 	}
 	return func() { pprof.StopCPUProfile(); fh.Close() }, nil
+}
+
+// stopSignals end a run as Ctrl-C does: SIGTERM is how kill and job
+// schedulers stop it, SIGHUP how a closed terminal or SSH session does.
+var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
+// onStopSignal returns a context that the first stop signal cancels, after
+// a warning that says what happens now (doing); a second signal exits at
+// once with 128+its number, saying what is left (left). sig is the first
+// signal, nil before one; release stops listening.
+func onStopSignal(log *slog.Logger, doing, left string) (ctx context.Context, sig func() os.Signal, release func()) {
+	// The terminal that sent SIGHUP is gone, and so may be a pipe that
+	// stderr goes through (| tee): a warning written there must fail
+	// with EPIPE, not kill the process before it saves.
+	signal.Ignore(syscall.SIGPIPE)
+	ctx, stop := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, stopSignals...)
+	var first atomic.Value
+	go func() {
+		s, ok := <-sigs
+		if !ok {
+			return
+		}
+		first.Store(s)
+		log.Warn("signal: "+doing+"; send it again to exit at once", "signal", s)
+		stop()
+		if _, ok := <-sigs; ok {
+			fmt.Fprintf(os.Stderr, "baton: second signal, exiting now; %s\n", left)
+			os.Exit(exitCode(s))
+		}
+	}()
+	sig = func() os.Signal {
+		s, _ := first.Load().(os.Signal)
+		return s
+	}
+	// Stop guarantees no more deliveries, so closing sigs after it is safe,
+	// and ends the goroutine.
+	return ctx, sig, func() { signal.Stop(sigs); close(sigs); stop() }
 }
 
 // exitCode is the shell's status for a signal: 128 + its number.

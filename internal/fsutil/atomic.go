@@ -1,12 +1,15 @@
 // Package fsutil writes files so that a crash at any moment leaves either the
 // old file or the whole new one, never a part: checkpoints, token shards,
-// summaries and reports all go through it.
+// summaries and reports all go through it. OpenRegular reads only regular
+// files, so a named pipe or a device given as input cannot hang the reader.
 package fsutil
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -61,6 +64,10 @@ func WriteNew(path string, fill func(w io.Writer) error) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := fillSync(f, fill); err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) && pe.Path == path {
+			return err // it names path already: "write <path>: file too large"
+		}
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

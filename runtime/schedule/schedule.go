@@ -39,6 +39,14 @@ func Generate(name string, devices, microbatches int) (*Schedule, error) {
 	return GenerateChunks(name, devices, microbatches, 1)
 }
 
+// Bounds on a schedule's sizes, so that a typo cannot make the generators
+// and the simulator run for minutes: far past any pipeline baton runs.
+const (
+	MaxStages            = 1024
+	MaxMicrobatches      = 1 << 14
+	MaxStageMicrobatches = 1 << 18
+)
+
 // GenerateChunks makes the named schedule for devices (p) devices,
 // microbatches (m) micro-batches and chunks (v) stages per device, so p·v
 // stages in all, by the generator of the named row of the trait table
@@ -58,6 +66,10 @@ func GenerateChunks(name string, devices, microbatches, chunks int) (*Schedule, 
 	}
 	if chunks < 1 {
 		return nil, fmt.Errorf("schedule %s: %d chunks; want at least 1 stage per device", key, chunks)
+	}
+	if devices > MaxStages/chunks || microbatches > MaxMicrobatches || devices*chunks > MaxStageMicrobatches/microbatches {
+		return nil, fmt.Errorf("schedule %s: %d devices × %d chunks × %d micro-batches is too large to schedule; at most %d stages, %d micro-batches and %d stage micro-batches (stages × micro-batches)",
+			key, devices, chunks, microbatches, MaxStages, MaxMicrobatches, MaxStageMicrobatches)
 	}
 	if chunks > 1 && !t.Chunked {
 		return nil, fmt.Errorf("schedule %s: %d chunks; %s puts one stage on each device, so chunks must be 1 (only %s takes chunks)", key, chunks, key, chunkedNames())

@@ -1,0 +1,89 @@
+// Outputs never overwrite inputs: every path a command writes checked against every path it reads, before anything is written.
+
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// pathFlag is a path given to a flag; dir says the command writes or reads
+// a whole directory there (a file otherwise).
+type pathFlag struct {
+	flag, path string
+	dir        bool
+}
+
+// resolved is p made absolute, with symbolic links followed as far as the
+// path exists, so that two spellings of one place compare equal.
+func resolved(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return filepath.Clean(p)
+	}
+	rest := ""
+	for at := abs; ; {
+		if real, err := filepath.EvalSymlinks(at); err == nil {
+			return filepath.Join(real, rest)
+		}
+		parent := filepath.Dir(at)
+		if parent == at {
+			return abs
+		}
+		rest = filepath.Join(filepath.Base(at), rest)
+		at = parent
+	}
+}
+
+// within says whether p is dir or lies under it.
+func within(p, dir string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && (rel == "." || rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)))
+}
+
+// checkOutputs refuses an output that is an input, lies inside an input
+// directory (a resumed run would read its own outputs as data), or holds
+// an input inside an output directory a run rewrites. Unset paths are
+// skipped.
+func checkOutputs(outputs, inputs []pathFlag) error {
+	for _, o := range outputs {
+		if o.path == "" {
+			continue
+		}
+		op := resolved(o.path)
+		for _, in := range inputs {
+			if in.path == "" {
+				continue
+			}
+			ip := resolved(in.path)
+			switch {
+			case op == ip:
+				return fmt.Errorf("%s %s is also %s: an output would overwrite an input; write it somewhere else", o.flag, o.path, in.flag)
+			case in.dir && within(op, ip):
+				return fmt.Errorf("%s %s lies inside %s %s: baton would read its own output as input; write it outside", o.flag, o.path, in.flag, in.path)
+			case o.dir && !in.dir && within(ip, op) && isRunFile(op, ip):
+				return fmt.Errorf("%s %s is in %s %s, where a run writes its own %s; move it out", in.flag, in.path, o.flag, o.path, filepath.Base(ip))
+			}
+		}
+	}
+	return nil
+}
+
+// isRunFile says whether ip is one of the files a run writes in its
+// directory op.
+func isRunFile(op, ip string) bool {
+	rel, _ := filepath.Rel(op, ip)
+	switch filepath.ToSlash(rel) {
+	case "summary.json", "trace.json", "timeline.svg":
+		return true
+	}
+	return strings.HasPrefix(filepath.ToSlash(rel), "checkpoint")
+}
+
+// isDir says whether p names an existing directory.
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
