@@ -66,10 +66,41 @@ const (
 	ckState  = "run/checkpoint/state.json"
 )
 
-func badInputs() []badInput {
+// category is a group of cases: a section of docs/bad-input.md.
+type category struct {
+	name  string
+	cases []badInput
+}
+
+// catalogue is every case, by category.
+func catalogue() []category {
 	trained := "run/: a 2-step run of the tiny model"
-	return append([]badInput{
-		// Devices and the split of layers over them: configuration.
+	return []category{
+		{"Devices and the split of layers over them", append(deviceCases(), moreDeviceCases()...)},
+		{"The model and the optimisation", append(modelCases(), moreModelCases()...)},
+		{"Numbers: not finite, negative, zero, too large", numberCases()},
+		{"Data: missing or unusable files", append(dataCases(), moreDataCases()...)},
+		{"Output paths: writable, and never over an input", pathCases()},
+		{"The run directory and its checkpoint", runDirCases(trained)},
+		{"Damaged checkpoints", damagedCheckpoints(trained)},
+		{"Sampling", sampleCases(trained)},
+		{"Schedule files", append(scheduleFileCases(), moreScheduleFileCases()...)},
+		{"The commands that only compute", append(computeCases(), moreComputeCases()...)},
+	}
+}
+
+// badInputs is every case of the catalogue, in its order.
+func badInputs() []badInput {
+	var out []badInput
+	for _, c := range catalogue() {
+		out = append(out, c.cases...)
+	}
+	return out
+}
+
+// deviceCases are devices and the split of layers over them: configuration.
+func deviceCases() []badInput {
+	return []badInput{
 		{name: "unknown device", args: train("--devices=gpu:0"), code: 2, msg: `unknown device "gpu:0"`},
 		{name: "duplicate device", args: train("--devices=cpu:0,cpu:0"), code: 2, msg: "cpu:0 is listed twice"},
 		{name: "cuda device in the CPU build", args: train("--devices=cuda:0"), code: 2, msg: "built without CUDA support"},
@@ -81,7 +112,12 @@ func badInputs() []badInput {
 		{name: "empty stage in split", args: train("--split=2,0"), code: 2, msg: "gives stage 1 0 layers"},
 		{name: "split not integers", args: train("--split=1,x"), code: 2, msg: `("x") is not an integer`},
 		{name: "non-contiguous layer map", args: train("--layers=3", "--layer-map=0,1,0"), code: 2, msg: "is not contiguous"},
-		// The model and the optimisation.
+	}
+}
+
+// modelCases are the model and the optimisation.
+func modelCases() []badInput {
+	return []badInput{
 		{name: "micro-batches not dividing the batch", args: train("--microbatches=3"), code: 2, msg: "--microbatches 3 does not divide --batch 8"},
 		{name: "zero micro-batches", args: train("--microbatches=0"), code: 2, msg: "--microbatches is 0"},
 		{name: "width not divisible by heads", args: train("--width=30"), code: 2, msg: "not divisible by n_head"},
@@ -97,7 +133,12 @@ func badInputs() []badInput {
 		{name: "unknown schedule", args: train("--schedule=zigzag"), code: 2, msg: `unknown schedule "zigzag"`},
 		{name: "unknown flag", args: train("--bogus"), code: 2, msg: "unknown flag: --bogus"},
 		{name: "stray argument", args: train("extra"), code: 2, msg: `"extra"`},
-		// Data: missing or unusable files.
+	}
+}
+
+// dataCases are data files missing or unusable.
+func dataCases() []badInput {
+	return []badInput{
 		{name: "missing data path", args: train("--data=nope.txt"), code: 1, msg: "nope.txt does not exist"},
 		{name: "empty data file", args: train("--data=empty.txt"), fixture: "empty.txt: 0 bytes",
 			setup: writeFile("empty.txt", nil), code: 1, msg: "empty.txt is empty"},
@@ -114,8 +155,14 @@ func badInputs() []badInput {
 			setup: writeFile("train.bin", shard(20240520, 2, 1000, tokens(1000, 256))), code: 1, msg: "unsupported llm.c shard version 2"},
 		{name: "shard tokens beyond the vocabulary", args: train("--data=train.bin"), fixture: "train.bin: 4000 GPT-2 tokens up to 999",
 			setup: writeFile("train.bin", shard(20240520, 1, 4000, tokens(4000, 1000))), code: 1, msg: "vocabulary is 256"},
-		// The run directory and its checkpoint.
-		// --resume names what to continue: a checkpoint that is not there, or does not load, is a flag error.
+	}
+}
+
+// runDirCases are the run directory and its checkpoint. --resume names
+// what to continue: a checkpoint that is not there, or does not load, is a
+// flag error.
+func runDirCases(trained string) []badInput {
+	return []badInput{
 		{name: "resume without a checkpoint", args: train("--resume"), code: 2, msg: "run/checkpoint: no such directory"},
 		{name: "resume without out", args: []string{"train", "--model=tiny", "--resume"}, code: 2, msg: "--resume needs --out"},
 		{name: "out already holds a checkpoint", args: train(), fixture: trained, setup: withRun(nil), code: 2, msg: "--out run already holds a checkpoint"},
@@ -123,7 +170,12 @@ func badInputs() []badInput {
 		{name: "resume with another model", args: train("--resume", "--layers=3"), fixture: trained, setup: withRun(nil), code: 2, msg: "differs from the one asked for"},
 		{name: "resume with a corrupt state", args: train("--resume"), fixture: trained + `; state.json is "{step"`,
 			setup: withRun(writeFile(ckState, []byte("{step"))), code: 2, msg: "state.json: not valid JSON"},
-		// Sampling: the checkpoint must load.
+	}
+}
+
+// sampleCases are sampling: the checkpoint must load.
+func sampleCases(trained string) []badInput {
+	return []badInput{
 		{name: "sample without from", args: []string{"sample"}, code: 2, msg: "--from is required"},
 		{name: "sample from nowhere", args: []string{"sample", "--from=nowhere"}, code: 1, msg: "nowhere: no such directory"},
 		{name: "sample negative tokens", args: []string{"sample", "--from=run", "--tokens=-1"}, fixture: trained, setup: withRun(nil), code: 2, msg: "--tokens"},
@@ -143,7 +195,13 @@ func badInputs() []badInput {
 			setup: withRun(remove(ckConfig)), code: 1, msg: "config.json: missing"},
 		{name: "sample config of another model", args: []string{"sample", "--from=run"}, fixture: trained + "; n_layer 3 in config.json",
 			setup: withRun(configField("n_layer", 3)), code: 1, msg: "missing tensor h.2."},
-		// Schedule files: read, validated and simulated before any device runs them.
+	}
+}
+
+// scheduleFileCases are schedule files: read, validated and simulated
+// before any device runs them.
+func scheduleFileCases() []badInput {
+	return []badInput{
 		{name: "missing schedule file", args: train("--schedule-file=nope.csv"), code: 2, msg: "--schedule-file: open nope.csv: no such file"},
 		{name: "schedule file with an unknown action", args: train("--schedule-file=s.csv"), fixture: "s.csv: rows 0F0,0X0,0STEP and 1F0,1B0,1STEP",
 			setup: writeFile("s.csv", []byte("0F0,0X0,0STEP\n1F0,1B0,1STEP\n")), code: 2, msg: `row 1, column 2: action "0X0": unknown kind "X"`},
@@ -162,7 +220,12 @@ func badInputs() []badInput {
 		{name: "plan schedule file with stages not dealt over its rows", fixture: "s.csv: rows 0F0,0B0,0STEP and 1F0,1B0,1STEP,2F0,2B0,2STEP",
 			args:  []string{"plan", "--model=tiny", "--devices=cpu:0,cpu:1", "--schedule-file=s.csv"},
 			setup: writeFile("s.csv", []byte("0F0,0B0,0STEP\n1F0,1B0,1STEP,2F0,2B0,2STEP\n")), code: 2, msg: "stages 0..2 over 2 rows"},
-		// The commands that only compute.
+	}
+}
+
+// computeCases are the commands that only compute.
+func computeCases() []badInput {
+	return []badInput{
 		{name: "schedule unknown", args: []string{"schedule", "--schedule=zigzag"}, code: 2, msg: `unknown schedule "zigzag"`},
 		{name: "schedule zero stages", args: []string{"schedule", "--stages=0"}, code: 2, msg: "0 devices"},
 		{name: "schedule zero backward cost", args: []string{"schedule", "--cost-b=0"}, code: 2, msg: "must be positive"},
@@ -175,7 +238,7 @@ func badInputs() []badInput {
 		{name: "bench peer file of another format", args: []string{"bench", "--quick", "--peer=peer.csv"}, fixture: "peer.csv: a CSV with the header model,tokens",
 			setup: writeFile("peer.csv", []byte("model,tokens\ntiny,5\n")), code: 1, msg: `--peer peer.csv: no "devices" column`},
 		{name: "unknown command", args: []string{"fly"}, code: 2, msg: `unknown command "fly"`},
-	}, damagedCheckpoints(trained)...)
+	}
 }
 
 func allBytes(n int) []byte {
@@ -310,17 +373,26 @@ else (missing or corrupt data or checkpoints).
 This file is generated: ` + "`go test ./cmd/baton -run TestBadInput -update`" + ` rewrites it.
 
 `)
-	fmt.Fprintf(&b, "%d cases.\n\n| input | exit status | message |\n| --- | --- | --- |\n", len(cases))
-	for i, c := range cases {
-		in := code("baton " + strings.Join(c.args, " "))
-		if c.fixture != "" {
-			in += "<br>" + cell(c.fixture)
+	cats := catalogue()
+	fmt.Fprintf(&b, "%d cases, none of which panics, leaves a partial file or exits 0:\n\n| category | cases |\n| --- | ---: |\n", len(cases))
+	for _, c := range cats {
+		fmt.Fprintf(&b, "| %s | %d |\n", c.name, len(c.cases))
+	}
+	i := 0
+	for _, cat := range cats {
+		fmt.Fprintf(&b, "\n## %s\n\n| input | exit status | message |\n| --- | --- | --- |\n", cat.name)
+		for _, c := range cat.cases {
+			in := code("baton " + strings.Join(c.args, " "))
+			if c.fixture != "" {
+				in += "<br>" + cell(c.fixture)
+			}
+			msg := code(got[i].msg)
+			if got[i].failed {
+				msg = fmt.Sprintf("**not yet**: exits %d; see `TestBadInput/case/%s`", got[i].code, strings.ReplaceAll(c.name, " ", "_"))
+			}
+			fmt.Fprintf(&b, "| %s | %d | %s |\n", in, c.code, msg)
+			i++
 		}
-		msg := code(got[i].msg)
-		if got[i].failed {
-			msg = fmt.Sprintf("**not yet**: exits %d; see `TestBadInput/case/%s`", got[i].code, strings.ReplaceAll(c.name, " ", "_"))
-		}
-		fmt.Fprintf(&b, "| %s | %d | %s |\n", in, c.code, msg)
 	}
 	return b.String()
 }

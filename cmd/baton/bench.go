@@ -104,6 +104,15 @@ func (f *benchFlags) options(cmd *cobra.Command) (bench.Options, error) {
 	if f.steps < 1 {
 		return bench.Options{}, fmt.Errorf("--steps is %d; it must be at least 1", f.steps)
 	}
+	if f.batch < 1 {
+		return bench.Options{}, fmt.Errorf("--batch is %d; it must be at least 1", f.batch)
+	}
+	if f.chunks < 1 {
+		return bench.Options{}, fmt.Errorf("--chunks is %d; it must be at least 1 (stages per device of the interleaved schedule)", f.chunks)
+	}
+	if f.dataLimit < 0 {
+		return bench.Options{}, fmt.Errorf("--data-limit is %d; give a number of bytes, or 0 for no limit", f.dataLimit)
+	}
 	list := f.devices
 	if list == "" {
 		list = fmt.Sprintf("cpu:0..%d", f.devicesMax-1)

@@ -8,6 +8,7 @@ import (
 	"baton/runtime/schedule"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -42,8 +43,8 @@ func scheduleCmd() *cobra.Command {
 			if err != nil {
 				return usage(fmt.Errorf("--schedule: %w", err))
 			}
-			if f <= 0 || b <= 0 {
-				return usage(fmt.Errorf("--cost-f and --cost-b must be positive"))
+			if !(f > 0) || !(b > 0) || math.IsInf(f, 0) || math.IsInf(b, 0) {
+				return usage(fmt.Errorf("--cost-f is %g and --cost-b %g; both must be positive, finite numbers", f, b))
 			}
 			lowered := schedule.Lower(s)
 			if err := schedule.Validate(lowered); err != nil {

@@ -35,7 +35,13 @@ func WriteAtomic(path string, fill func(w io.Writer) error) error {
 	}
 	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("write %s: cannot create a temporary file beside it: %w", path, err)
+		// The temporary file's random name would make the message differ
+		// from run to run: name the directory and the cause alone.
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("write %s: cannot create a temporary file in %s: %w", path, dir, err)
 	}
 	tmp := f.Name()
 	// CreateTemp makes the file 0600; what baton writes is meant to be read.

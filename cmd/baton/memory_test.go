@@ -1,0 +1,35 @@
+// A run that cannot fit the memory the process may have is refused before it allocates, with both figures.
+
+package main
+
+import (
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestRunThatCannotFitIsRefused: under an address-space limit of 3 GiB
+// (ulimit -v, as prlimit --as sets it), gpt2-124m with 8 sequences of 1024
+// tokens, about 8 GiB planned, is refused at once, exit 2, saying how much
+// it needs, how much there is and what to lower; nothing is written.
+func TestRunThatCannotFitIsRefused(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash to set the limit with")
+	}
+	dir := t.TempDir()
+	script := `ulimit -v 3145728 && exec "$0" "$@"`
+	cmd := exec.Command(bash, "-c", script, batonBin, "train", "--model=gpt2-124m", "--devices=cpu:0", "--batch=8",
+		"--microbatches=1", "--steps=1", "--out=run")
+	cmd.Dir = dir
+	before := snapshot(t, dir)
+	out, _ := cmd.CombinedOutput()
+	need := regexp.MustCompile(`baton: the run needs about [0-9.]+ GiB of memory .* but 3\.00 GiB is available \(the address-space limit, RLIMIT_AS \(ulimit -v\)\); lower --batch`)
+	if code := cmd.ProcessState.ExitCode(); code != 2 || !need.Match(out) {
+		t.Fatalf("exit %d, want 2 with the memory needed and available:\n%s", code, out)
+	}
+	if ch := changes(before, snapshot(t, dir)); len(ch) > 0 {
+		t.Errorf("a refused run wrote %s", strings.Join(ch, ", "))
+	}
+}
