@@ -67,7 +67,7 @@ one machine and day keep their own files.`,
 	fl.IntVar(&f.steps, "steps", 3, "measured steps per point, after one warm-up step")
 	fl.IntVar(&f.batch, "batch", 8, "sequences per step")
 	fl.StringVar(&f.data, "data", "", "text file, directory of text, or llm.c .bin shards (default: the Go standard library sources)")
-	fl.Int64Var(&f.dataLimit, "data-limit", 1<<20, "bytes of text to read at most")
+	fl.Int64Var(&f.dataLimit, "data-limit", 1<<20, "bytes of text to read at most (0: all of it)")
 	fl.StringVar(&f.out, "out", "bench/results", "directory of the report, CSV and charts")
 	fl.BoolVar(&f.quick, "quick", false, "a reduced sweep that finishes in under a minute: the tiny model with 8 blocks (T=16, C=32)")
 	return cmd

@@ -87,7 +87,7 @@ func trainCmd() *cobra.Command {
 	fl.Float64Var(&f.maxGradNorm, "max-grad-norm", 1.0, "clip the global gradient norm (0: off)")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the initial weights and of the batch order")
 	fl.StringVar(&f.data, "data", "", "text file, directory of text, or llm.c .bin shards (default: the Go standard library sources)")
-	fl.Int64Var(&f.dataLimit, "data-limit", 16<<20, "bytes of text to read at most")
+	fl.Int64Var(&f.dataLimit, "data-limit", 16<<20, "bytes of text to read at most (0: all of it)")
 	fl.IntVar(&f.evalEvery, "eval-every", 100, "steps between validation passes")
 	fl.IntVar(&f.evalBatches, "eval-batches", 8, "validation batches per pass")
 	fl.IntVar(&f.saveEvery, "save-every", 100, "steps between checkpoints (0: only at the end)")
