@@ -3,12 +3,13 @@
 package bench
 
 import (
-	"baton/runtime/device"
 	"bufio"
 	"fmt"
 	"os"
 	goruntime "runtime"
 	"strings"
+
+	"baton/runtime/device"
 )
 
 // Machine describes the host and, when CUDA devices ran, the GPUs.

@@ -3,10 +3,11 @@
 package model
 
 import (
-	"baton/internal/field"
 	"math"
 	"strconv"
 	"strings"
+
+	"baton/internal/field"
 )
 
 // ParseInts reads a comma-separated list such as "6,6,6,6" given to the

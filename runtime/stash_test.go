@@ -3,10 +3,11 @@
 package runtime
 
 import (
-	"baton/runtime/schedule"
 	"fmt"
 	"testing"
 	"time"
+
+	"baton/runtime/schedule"
 )
 
 // 1f1b's stage s holds its p−s in flight plus the one its predecessor may

@@ -3,11 +3,12 @@
 package runtime
 
 import (
+	"fmt"
+	"math"
+
 	"baton/internal/field"
 	"baton/runtime/device"
 	"baton/runtime/schedule"
-	"fmt"
-	"math"
 )
 
 // steps runs the STEPs that end a device's list, one per stage it holds,

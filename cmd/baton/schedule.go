@@ -3,9 +3,6 @@
 package main
 
 import (
-	"baton/internal/fsutil"
-	"baton/runtime/report"
-	"baton/runtime/schedule"
 	"fmt"
 	"io"
 	"math"
@@ -14,6 +11,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"baton/internal/fsutil"
+	"baton/runtime/report"
+	"baton/runtime/schedule"
 )
 
 // scheduleJSON is the machine-readable form of a schedule and its bubble.

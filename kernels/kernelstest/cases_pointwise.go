@@ -3,9 +3,10 @@
 package kernelstest
 
 import (
-	"baton/kernels"
 	"fmt"
 	"math"
+
+	"baton/kernels"
 )
 
 // geluInput is 3x standard normal (into the tails, where tanh saturates),

@@ -3,10 +3,11 @@
 package report
 
 import (
-	"baton/runtime/schedule"
 	"cmp"
 	"slices"
 	"time"
+
+	"baton/runtime/schedule"
 )
 
 // cause is what a device was doing during one stretch of its timeline.

@@ -3,13 +3,14 @@
 package report
 
 import (
-	"baton/runtime/schedule"
 	"bytes"
 	"encoding/json"
 	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"baton/runtime/schedule"
 )
 
 func causesNear(a, b float64) bool { return math.Abs(a-b) < 1e-9 }

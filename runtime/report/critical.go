@@ -3,9 +3,10 @@
 package report
 
 import (
-	"baton/runtime/schedule"
 	"fmt"
 	"time"
+
+	"baton/runtime/schedule"
 )
 
 // PathNode is one action on a critical path: step.Records[Device][Index].

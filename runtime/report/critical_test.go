@@ -3,11 +3,12 @@
 package report
 
 import (
-	"baton/runtime/schedule"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"baton/runtime/schedule"
 )
 
 // pathString prints a path as "device:action" in time order.

@@ -3,8 +3,9 @@
 package report
 
 import (
-	"baton/runtime/schedule"
 	"time"
+
+	"baton/runtime/schedule"
 )
 
 // Phases is a device's time in the three phases of a pipelined step.

@@ -3,9 +3,10 @@
 package report
 
 import (
-	"baton/runtime/schedule"
 	"testing"
 	"time"
+
+	"baton/runtime/schedule"
 )
 
 // phaseRecord finds action a's record on device d.

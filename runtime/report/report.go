@@ -3,12 +3,13 @@
 package report
 
 import (
-	"baton/runtime/schedule"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"baton/runtime/schedule"
 )
 
 // DeviceStats are one device's mean times per step.

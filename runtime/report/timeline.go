@@ -3,7 +3,6 @@
 package report
 
 import (
-	"baton/runtime/schedule"
 	"bufio"
 	"fmt"
 	"html"
@@ -11,6 +10,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"baton/runtime/schedule"
 )
 
 // Layout of the chart, in pixels.

@@ -3,7 +3,6 @@
 package report
 
 import (
-	"baton/runtime/schedule"
 	"bytes"
 	"encoding/xml"
 	"fmt"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"baton/runtime/schedule"
 )
 
 // tlExampleStep replays a 1F1B-like schedule over p devices and m

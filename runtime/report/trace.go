@@ -3,12 +3,13 @@
 package report
 
 import (
-	"baton/runtime/schedule"
 	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
 	"time"
+
+	"baton/runtime/schedule"
 )
 
 // traceEvent is one entry of the trace event format's "traceEvents" array.

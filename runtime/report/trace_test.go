@@ -3,7 +3,6 @@
 package report
 
 import (
-	"baton/runtime/schedule"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -11,6 +10,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"baton/runtime/schedule"
 )
 
 type tracedEvent struct {
