@@ -91,10 +91,17 @@ func (b *timeBase) timeDevice(dev device.Device, d int, recs []timedAction) (out
 	dev.Sync()
 	origin := b.origins[d]
 	out = make([]report.Record, len(recs))
+	shared := b.arrivals == nil
 	for i, rec := range recs {
 		out[i] = report.Record{Action: rec.Action, Start: dev.Elapsed(origin, rec.start), End: dev.Elapsed(origin, rec.end)}
 		if rec.w0 != nil {
 			out[i].Wait = dev.Elapsed(rec.w0, rec.w1)
+			if shared {
+				// One clock: the wait ends when the send did. What follows,
+				// until the worker ran again, is the host's delay, not the
+				// neighbour's.
+				out[i].Wait = min(out[i].Wait, max(dev.Elapsed(rec.w0, rec.sent), 0))
+			}
 		}
 		last = max(last, out[i].End)
 	}

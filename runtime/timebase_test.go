@@ -65,7 +65,7 @@ func busy(stop chan struct{}) *sync.WaitGroup {
 // (and a send of a few microseconds), on every step. Before one time base,
 // a worker that woke late measured its wait from its own late origin.
 func TestWaitEqualsTheDelayedForward(t *testing.T) {
-	const delay = 100 * time.Millisecond
+	const delay = 300 * time.Millisecond
 	cpu0 := device.NewCPU("cpu:0")
 	slow := sleepyDevice{CPU: cpu0, ops: sleepyOps{Ops: cpu0.Ops(), delay: delay}}
 	pl := pipelineOn(t, eqModel, "naive", []device.Device{slow, device.NewCPU("cpu:1")}, 1, 1, eqBatch)

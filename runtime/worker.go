@@ -13,10 +13,11 @@ import (
 
 // timedAction is one action run by a worker and the events around it, on
 // the worker's device. A receive's wait runs from w0, when the device
-// became free (its previous action's end, or the step's origin), to w1.
+// became free (its previous action's end, or the step's origin), to w1;
+// sent is its send's event, on the sender's device.
 type timedAction struct {
 	schedule.Action
-	start, end, w0, w1 device.Event
+	start, end, w0, w1, sent device.Event
 }
 
 // worker runs device d's list from origin and returns its timed actions.
@@ -103,7 +104,7 @@ func (r *run) do(dev device.Device, rec *timedAction, free device.Event) error {
 			return err
 		}
 		dev.Wait(ev)
-		rec.w1 = dev.Record()
+		rec.w1, rec.sent = dev.Record(), ev
 	default:
 		return fmt.Errorf("the executor has no implementation of %s actions", a.Kind)
 	}
