@@ -13,6 +13,9 @@
 //     (seed, step), so a resumed run sees exactly the same data.
 //   - ValLoader: fixed sequential windows over the validation split, so
 //     every evaluation sees the same data.
+//   - GPT2: GPT-2's byte-level BPE (r50k_base, embedded), Encode and Decode.
+//   - TokenizeConfig: what Tokenize encodes into llm.c shards, one document
+//     per file with EndOfText before each.
 //
 // ReadShard and WriteShard read and write single llm.c shards.
 package data

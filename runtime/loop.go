@@ -43,9 +43,19 @@ const keepSteps = 10
 // written; the summary says Interrupted.
 func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, error) {
 	cfg := t.cfg
-	sum, in := t.newSummary(), t.stepInput()
+	if err := t.writeRecord(); err != nil {
+		return nil, err
+	}
+	metrics, kept, err := openMetrics(cfg.Out, t.start)
+	if err != nil {
+		return nil, err
+	}
+	defer metrics.close()
+	sum, in := t.newSummary(kept), t.stepInput()
+	prior := len(sum.Losses)
 	lr := LRSchedule{Max: cfg.LR, Min: cfg.MinLR, Warmup: cfg.Warmup, End: cfg.Steps}
 	var measured []*StepResult
+	var last Metric
 	began := time.Now()
 	var trainTime time.Duration
 	step := t.start
@@ -61,7 +71,8 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 		if err != nil {
 			return nil, err
 		}
-		trainTime += time.Since(t0)
+		took := time.Since(t0)
+		trainTime += took
 		sum.Losses = append(sum.Losses, res.Loss)
 		if step > t.start+1 || cfg.Steps-t.start == 1 { // the first step allocates: not measured
 			measured = append(measured, res)
@@ -69,7 +80,8 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 		}
 		p := Progress{Step: step, Steps: cfg.Steps, Loss: res.Loss, LR: in.Adam.LR, GradNorm: res.GradNorm, ValLoss: math.NaN(),
 			TokensPerSec: float64((step-t.start)*cfg.Batch*cfg.Context) / trainTime.Seconds()}
-		if err := t.between(step, in, &p); err != nil {
+		last = stepMetric(step, res, in.Adam.LR, took, cfg.Batch*cfg.Context)
+		if err := t.between(step, in, &p, &last, metrics); err != nil {
 			return nil, err
 		}
 		if progress != nil {
@@ -78,21 +90,29 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 	}
 	sum.Steps = step
 	sum.Seconds = time.Since(began).Seconds()
-	if len(sum.Losses) > 0 {
-		sum.FirstLoss, sum.LastLoss = sum.Losses[0], sum.Losses[len(sum.Losses)-1]
-		sum.TokensPerSec = float64(len(sum.Losses)*cfg.Batch*cfg.Context) / trainTime.Seconds()
+	if n := len(sum.Losses) - prior; n > 0 {
+		sum.FirstLoss, sum.LastLoss = sum.Losses[prior], sum.Losses[len(sum.Losses)-1]
+		sum.TokensPerSec = float64(n*cfg.Batch*cfg.Context) / trainTime.Seconds()
 	}
-	if err := t.finish(sum, in, measured); err != nil {
+	if err := t.finish(sum, in, measured, &last, metrics); err != nil {
 		return nil, err
 	}
 	return sum, nil
 }
 
-// newSummary is the summary of a run before its first step.
-func (t *Trainer) newSummary() *Summary {
+// logDue reports whether step's metrics line is to be written: every
+// LogEvery steps, on a step that evaluated, and on the run's last step.
+func (t *Trainer) logDue(m *Metric) bool {
+	return m.Step%max(t.cfg.LogEvery, 1) == 0 || m.ValLoss != nil || m.Step == t.cfg.Steps
+}
+
+// newSummary is the summary of a run before its first step, with the
+// losses of the steps before it on a resume (kept: the metrics log's).
+func (t *Trainer) newSummary(kept []Metric) *Summary {
 	cfg := t.cfg
-	sum := &Summary{Preset: cfg.Preset, Config: cfg.Model, Params: cfg.Model.NumParams(), Schedule: t.ex.Sched.Name,
+	sum := &Summary{SchemaVersion: SummarySchema, Version: Version(), Preset: cfg.Preset, Config: cfg.Model, Params: cfg.Model.NumParams(), Schedule: t.ex.Sched.Name,
 		Microbatches: t.ex.Sched.Microbatches, Batch: cfg.Batch, Context: cfg.Context, StartStep: t.start, Data: t.ds.Describe(), Plan: t.plan}
+	sum.Losses, sum.LossesFirstStep = priorLosses(cfg.Out, t.start, kept)
 	for _, d := range t.devs {
 		sum.Devices = append(sum.Devices, d.Name())
 	}
@@ -126,31 +146,47 @@ func (t *Trainer) trainStep(in *StepInput) (*StepResult, error) {
 	return res, nil
 }
 
-// between evaluates and saves after step when the run asks to, except
-// after the last step, which finish does.
-func (t *Trainer) between(step int, in *StepInput, p *Progress) error {
+// between evaluates, logs and saves after step when the run asks to,
+// except after the last step, which finish does. The metrics line goes
+// before the checkpoint, so that no checkpoint is ahead of the log.
+func (t *Trainer) between(step int, in *StepInput, p *Progress, m *Metric, metrics *metricsLog) error {
 	cfg := t.cfg
-	var err error
-	if cfg.EvalEvery > 0 && step%cfg.EvalEvery == 0 && step < cfg.Steps {
-		if p.ValLoss, err = t.evaluate(in); err != nil {
+	if step == cfg.Steps {
+		return nil
+	}
+	if cfg.EvalEvery > 0 && step%cfg.EvalEvery == 0 {
+		val, err := t.evaluate(in)
+		if err != nil {
+			return err
+		}
+		p.ValLoss, m.ValLoss = val, &val
+	}
+	if t.logDue(m) {
+		if err := metrics.write(*m); err != nil {
 			return err
 		}
 	}
-	if cfg.SaveEvery > 0 && step%cfg.SaveEvery == 0 && step < cfg.Steps && !cfg.SkipCheckpoint {
+	if cfg.SaveEvery > 0 && step%cfg.SaveEvery == 0 && !cfg.SkipCheckpoint {
 		return t.save(step)
 	}
 	return nil
 }
 
-// finish evaluates (unless interrupted), saves the checkpoint and writes
-// the run's report and summary.
-func (t *Trainer) finish(sum *Summary, in *StepInput, measured []*StepResult) error {
+// finish evaluates (unless interrupted), logs the last step, saves the
+// checkpoint and writes the run's report and summary.
+func (t *Trainer) finish(sum *Summary, in *StepInput, measured []*StepResult, last *Metric, metrics *metricsLog) error {
 	if !sum.Interrupted {
 		val, err := t.evaluate(in)
 		if err != nil {
 			return err
 		}
 		sum.ValLoss = &val
+		if last.Step == sum.Steps && sum.Steps == t.cfg.Steps {
+			last.ValLoss = &val
+			if err := metrics.write(*last); err != nil {
+				return err
+			}
+		}
 	}
 	// A run stopped before its first step has trained nothing to save (and a
 	// checkpoint holds at least one step).

@@ -87,7 +87,10 @@ func TestResumeIsExactOnAnyLayout(t *testing.T) {
 			if second.StartStep != n || second.Steps != 2*n {
 				t.Fatalf("resumed run went from step %d to %d, want %d to %d", second.StartStep, second.Steps, n, 2*n)
 			}
-			losses := append(first.Losses, second.Losses...)
+			losses := second.Losses // the whole run's, across the resume
+			if second.LossesFirstStep != 1 || len(losses) != len(whole.Losses) {
+				t.Fatalf("resumed summary has %d losses from step %d, want %d from step 1", len(losses), second.LossesFirstStep, len(whole.Losses))
+			}
 			for i, want := range whole.Losses {
 				if losses[i] != want {
 					t.Errorf("step %d: loss %v, uninterrupted %v", i+1, losses[i], want)

@@ -4,7 +4,6 @@ package runtime
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -21,8 +20,8 @@ import (
 type SampleConfig struct {
 	Checkpoint  string // a checkpoint directory (or a run directory holding checkpoint/)
 	Prompt      string
-	Tokens      int     // bytes to generate
-	Temperature float64 // 0 picks the most likely byte
+	Tokens      int     // tokens to generate (bytes, for a byte-level model)
+	Temperature float64 // 0 picks the most likely token
 	TopK        int     // sample among the k most likely (0: all)
 	Seed        uint64
 	// Warn, when set, is told what the user must know about the checkpoint
@@ -38,15 +37,16 @@ func (c SampleConfig) Validate() error {
 	case c.Tokens < 0:
 		return field.Errorf("tokens", "sample: {tokens} is %d; it must not be negative", c.Tokens)
 	case !(c.Temperature >= 0) || math.IsInf(c.Temperature, 0):
-		return field.Errorf("temperature", "sample: {temperature} is %g; it must be a finite number of 0 or more (0: always the most likely byte)", c.Temperature)
+		return field.Errorf("temperature", "sample: {temperature} is %g; it must be a finite number of 0 or more (0: always the most likely token)", c.Temperature)
 	case c.TopK < 0:
 		return field.Errorf("top-k", "sample: {top-k} is %d; it must not be negative (0: all)", c.TopK)
 	}
 	return nil
 }
 
-// Sample loads a byte-level checkpoint on the CPU and writes the prompt and
-// its continuation to w as they are generated.
+// Sample loads a checkpoint of a byte-level or GPT-2-vocabulary model on
+// the CPU and writes the prompt and its continuation to w as they are
+// generated.
 func Sample(cfg SampleConfig, w io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -61,8 +61,9 @@ func Sample(cfg SampleConfig, w io.Writer) error {
 		}
 	}
 	mc := ck.Config
-	if mc.V != 256 {
-		return fmt.Errorf("sample: the model's vocabulary is %d; sampling decodes byte-level models (vocab_size 256) only", mc.V)
+	text, err := codecFor(mc.V)
+	if err != nil {
+		return err
 	}
 	stack, err := transformer.NewStack(cpu.New(), mc, transformer.Whole(mc), 1, mc.MaxT)
 	if err != nil {
@@ -71,24 +72,28 @@ func Sample(cfg SampleConfig, w io.Writer) error {
 	if err := scatter([]*Stage{{Stack: stack}}, &model.Checkpoint{Params: ck.Params}); err != nil {
 		return err
 	}
-	return generate(cfg, stack, mc, w)
+	return generate(cfg, stack, mc, text, w)
 }
 
-// generate writes the prompt and cfg.Tokens bytes that stack (the whole
-// model mc) predicts after it. The prompt goes out with the first byte, so
-// that a model whose scores are not finite prints nothing, rather than the
-// prompt and NUL bytes.
-func generate(cfg SampleConfig, stack *transformer.Stack, mc model.Config, w io.Writer) error {
-	ctx := []byte(cfg.Prompt)
-	if len(ctx) == 0 {
-		ctx = []byte{'\n'}
+// generate writes the prompt and the cfg.Tokens tokens that stack (the
+// whole model mc) predicts after it, decoded by text. The prompt goes out
+// with the first token, so that a model whose scores are not finite prints
+// nothing, rather than the prompt and NUL bytes.
+func generate(cfg SampleConfig, stack *transformer.Stack, mc model.Config, text textCodec, w io.Writer) error {
+	ctx, err := text.encode(nil, []byte(cfg.Prompt))
+	if err != nil {
+		return err
 	}
-	pending := []byte(cfg.Prompt)
+	if len(ctx) == 0 {
+		ctx = []uint16{text.start}
+	}
+	out := &charWriter{w: w, pending: []byte(cfg.Prompt)}
 	T, V := mc.MaxT, mc.V
 	tokens := make([]int32, T)
 	logits := make([]float32, T*V)
-	probs := make([]float64, V)
+	probs := make([]float64, text.n)
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
+	var piece []byte
 	for range cfg.Tokens {
 		window := ctx[max(0, len(ctx)-T):]
 		for i := range tokens {
@@ -98,19 +103,21 @@ func generate(cfg SampleConfig, stack *transformer.Stack, mc model.Config, w io.
 			}
 		}
 		stack.Logits(tokens, logits)
-		row := logits[(len(window)-1)*V : len(window)*V]
+		// Padding rows (from text.n up) are never text: they are not drawn.
+		row := logits[(len(window)-1)*V : (len(window)-1)*V+text.n]
 		if !finite(row) {
-			return errors.New("sample: the model's scores for the next byte are not finite numbers: its weights overflow (trained with too high a learning rate, or the checkpoint is damaged)")
+			return fmt.Errorf("sample: the model's scores for the next %s are not finite numbers: its weights overflow (trained with too high a learning rate, or the checkpoint is damaged)", text.unit)
 		}
-		next := pick(row, probs, cfg.Temperature, cfg.TopK, rng)
-		ctx = append(ctx, byte(next))
-		if _, err := w.Write(append(pending, byte(next))); err != nil {
+		next := uint16(pick(row, probs, cfg.Temperature, cfg.TopK, rng))
+		ctx = append(ctx, next)
+		if piece, err = text.decode(piece[:0], ctx[len(ctx)-1:]); err != nil {
 			return err
 		}
-		pending = nil
+		if err := out.write(piece); err != nil {
+			return err
+		}
 	}
-	_, err := w.Write(pending)
-	return err
+	return out.flush()
 }
 
 func finite(xs []float32) bool {

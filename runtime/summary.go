@@ -16,30 +16,39 @@ import (
 	"path/filepath"
 )
 
+// SummarySchema is the version of summary.json's layout. 1: losses cover
+// the whole run from losses_first_step, across resumes.
+const SummarySchema = 1
+
 // Summary is the run's result, written to summary.json.
 type Summary struct {
-	Preset       string                `json:"model"`
-	Config       model.Config          `json:"config"`
-	Params       int64                 `json:"params"`
-	Devices      []string              `json:"devices"`
-	Schedule     string                `json:"schedule"`
-	Microbatches int                   `json:"microbatches"`
-	Batch        int                   `json:"batch"`
-	Context      int                   `json:"context"`
-	Steps        int                   `json:"steps"`
-	StartStep    int                   `json:"start_step"`
-	FirstLoss    float64               `json:"first_loss"`
-	LastLoss     float64               `json:"last_loss"`
-	ValLoss      *float64              `json:"val_loss"` // null when the run was interrupted before evaluating
-	TokensPerSec float64               `json:"tokens_per_sec"`
-	Seconds      float64               `json:"seconds"`
-	Interrupted  bool                  `json:"interrupted"`
-	Checkpoint   string                `json:"checkpoint"`
-	Data         data.Info             `json:"data"`
-	Plan         *model.Plan           `json:"plan"`
-	Losses       []float64             `json:"losses"`
-	StageCosts   []report.StageCost    `json:"stage_costs"`         // mean measured action times, for a replay (LoadReplay)
-	Transfers    []device.TransferStat `json:"transfers,omitempty"` // the path and bandwidth of each stage boundary (CUDA devices)
+	SchemaVersion int          `json:"schema_version"`
+	Version       BuildVersion `json:"version"`
+	Preset        string       `json:"model"`
+	Config        model.Config `json:"config"`
+	Params        int64        `json:"params"`
+	Devices       []string     `json:"devices"`
+	Schedule      string       `json:"schedule"`
+	Microbatches  int          `json:"microbatches"`
+	Batch         int          `json:"batch"`
+	Context       int          `json:"context"`
+	Steps         int          `json:"steps"`
+	StartStep     int          `json:"start_step"` // the step this process resumed from (0: it began the run)
+	FirstLoss     float64      `json:"first_loss"` // of this process's first step
+	LastLoss      float64      `json:"last_loss"`
+	ValLoss       *float64     `json:"val_loss"` // null when the run was interrupted before evaluating
+	TokensPerSec  float64      `json:"tokens_per_sec"`
+	Seconds       float64      `json:"seconds"`
+	Interrupted   bool         `json:"interrupted"`
+	Checkpoint    string       `json:"checkpoint"`
+	Data          data.Info    `json:"data"`
+	Plan          *model.Plan  `json:"plan"`
+	Losses        []float64    `json:"losses"` // every step's, from LossesFirstStep to Steps
+	// LossesFirstStep is the step of Losses[0]: 1, unless the record of
+	// earlier steps was lost (a run killed before it wrote metrics.jsonl).
+	LossesFirstStep int                   `json:"losses_first_step"`
+	StageCosts      []report.StageCost    `json:"stage_costs"`         // mean measured action times, for a replay (LoadReplay)
+	Transfers       []device.TransferStat `json:"transfers,omitempty"` // the path and bandwidth of each stage boundary (CUDA devices)
 	// ClockSkewS is how far apart the devices' step origins may lie, the
 	// most over the measured steps: 0 on CPU devices (one clock), else
 	// what the barrier that aligns them left (StepResult.ClockSkew).
@@ -95,6 +104,40 @@ func (t *Trainer) writeReport(sum *Summary, measured []*StepResult) error {
 		return err
 	}
 	return fsutil.WriteFileAtomic(t.cfg.Out+"/timeline.svg", svg.Bytes())
+}
+
+// priorLosses are the losses of steps before start, for a resumed run's
+// summary: from the previous summary and the metrics log (kept, up to
+// start), as far back as they run without a gap. first is the step of the
+// first one.
+func priorLosses(out string, start int, kept []Metric) (losses []float64, first int) {
+	byStep := map[int]float64{}
+	if raw, err := os.ReadFile(filepath.Join(out, "summary.json")); err == nil {
+		var prev Summary
+		if json.Unmarshal(raw, &prev) == nil {
+			from := prev.StartStep + 1 // before schema 1, losses began at the resume
+			if prev.SchemaVersion >= 1 {
+				from = max(prev.LossesFirstStep, 1)
+			}
+			for i, l := range prev.Losses {
+				byStep[from+i] = l
+			}
+		}
+	}
+	for _, m := range kept {
+		byStep[m.Step] = m.Loss
+	}
+	first = start + 1
+	for first > 1 {
+		if _, ok := byStep[first-1]; !ok {
+			break
+		}
+		first--
+	}
+	for s := first; s <= start; s++ {
+		losses = append(losses, byStep[s])
+	}
+	return losses, first
 }
 
 // LoadReplay reads a run directory's summary.json.

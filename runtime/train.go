@@ -48,6 +48,7 @@ func NewTrainer(cfg TrainConfig) (*Trainer, error) {
 // the checkpoint to resume, the schedule and the split.
 func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 	var ck *model.Checkpoint
+	fromCk := false // the model is the checkpoint's: so is its preset's name
 	if cfg.Resume {
 		var err error
 		if ck, err = model.LoadResume(CheckpointDir(cfg.Out)); err != nil {
@@ -55,6 +56,7 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 		}
 		if cfg.Model == (model.Config{}) {
 			cfg.Model = ck.Config
+			fromCk = true
 		}
 		if cfg.Context == 0 {
 			cfg.Context = cfg.Model.MaxT
@@ -98,6 +100,12 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 			return nil, nil, err
 		}
 		t.start, t.cfg.Seed, t.warnings = st.Step, st.Seed, ck.Warnings
+		if fromCk && st.Preset != "" {
+			t.cfg.Preset = st.Preset
+			if _, ok := model.Presets[st.Preset]; ok {
+				t.cfg.PresetBase = st.Preset
+			}
+		}
 		if t.start >= cfg.Steps {
 			return nil, nil, field.Errorf("steps", "{resume}: the checkpoint is at step %d, already at {steps} %d; raise {steps} to train further", t.start, cfg.Steps)
 		}
@@ -115,6 +123,9 @@ func (t *Trainer) open(ck *model.Checkpoint) (*Trainer, error) {
 	}
 	if t.train, t.val, err = t.ds.Loaders(cfg.Model.V, cfg.Batch, cfg.Context, t.cfg.Seed); err != nil {
 		return nil, err
+	}
+	if w := vocabWarning(cfg.Model.V, t.ds); w != "" {
+		t.warnings = append(t.warnings, w)
 	}
 	if t.devs, err = device.Open(cfg.Devices, device.Options{Precision: cfg.Precision}); err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 // TrainConfig is everything a training run is told.
 type TrainConfig struct {
 	Preset       string        // name of the preset Model started from ("custom" when overridden)
+	PresetBase   string        // the preset Model was derived from, also when Preset is "custom"; "" is Preset
 	Model        model.Config  // architecture
 	Devices      []device.Name // from device.Expand
 	Precision    kernels.Precision
@@ -40,6 +41,13 @@ type TrainConfig struct {
 	Timeout      time.Duration
 	Out          string // run directory: checkpoint, summary, trace, timeline
 	Resume       bool   // continue from Out's checkpoint
+	LogEvery     int    // steps between lines of metrics.jsonl (0 means 1)
+
+	// Command is the command line that started the run, and Overrides the
+	// settings it changed against the run's record on a resume: both go
+	// into run.json.
+	Command   []string
+	Overrides []Override
 
 	// SkipCheckpoint writes no checkpoint, not even at the end: for runs that
 	// are thrown away (a benchmark's points).
@@ -86,6 +94,9 @@ func (c *TrainConfig) Validate() error {
 	}
 	if err := c.validateCounts(); err != nil {
 		return err
+	}
+	if c.LogEvery < 0 {
+		return field.Errorf("log-every", "{log-every} is %d; give the steps between lines of metrics.jsonl, at least 1", c.LogEvery)
 	}
 	if c.Timeout < 0 {
 		return field.Errorf("timeout", "{timeout} is %v; give a positive duration such as 5m, or 0 to wait without limit", c.Timeout)

@@ -79,13 +79,14 @@ func catalogue() []category {
 		{"Devices and the split of layers over them", append(deviceCases(), moreDeviceCases()...)},
 		{"The model and the optimisation", append(modelCases(), moreModelCases()...)},
 		{"Numbers: not finite, negative, zero, too large", numberCases()},
-		{"Data: missing or unusable files", append(dataCases(), moreDataCases()...)},
+		{"Data: missing or unusable files", append(append(dataCases(), moreDataCases()...), tokenizeCases()...)},
 		{"Output paths: writable, and never over an input", pathCases()},
 		{"The run directory and its checkpoint", runDirCases(trained)},
 		{"Damaged checkpoints", damagedCheckpoints(trained)},
 		{"Sampling", sampleCases(trained)},
 		{"Schedule files", append(scheduleFileCases(), moreScheduleFileCases()...)},
 		{"The commands that only compute", append(computeCases(), moreComputeCases()...)},
+		recordCategory(),
 	}
 }
 

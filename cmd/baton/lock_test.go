@@ -16,9 +16,9 @@ func TestSecondRunInOneDirectoryIsRefused(t *testing.T) {
 	t.Parallel()
 	const steps = 600
 	dir := t.TempDir()
-	// No saves and no evaluation until the end: while the first run trains,
-	// nothing in its directory changes but by the second's doing.
-	args := tinyTrain("run", steps, "--save-every", "0", "--eval-every", "0")
+	// No saves, evaluation or metrics lines until the end: while the first
+	// run trains, nothing in its directory changes but by the second's doing.
+	args := tinyTrain("run", steps, "--save-every", "0", "--eval-every", "0", "--log-every", "1000")
 	first := startChild(t, dir, args...)
 	first.waitLine(t, regexp.MustCompile(`msg=train step=60 `), lineLimit)
 	before := snapshot(t, dir)

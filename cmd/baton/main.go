@@ -42,11 +42,13 @@ func main() {
 one per device, and measures how long each device computes, waits on its
 neighbours and sits idle. Without a GPU it runs on virtual CPU devices
 (cpu:0,cpu:1,...); the -tags cuda build adds cuda:N devices.`,
+		Version:       runtime.Version().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("baton {{.Version}}\n") // as baton version prints it
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
-	root.AddCommand(trainCmd(), sampleCmd(), planCmd(), scheduleCmd(), devicesCmd(), benchCmd())
+	root.AddCommand(trainCmd(), sampleCmd(), tokenizeCmd(), planCmd(), scheduleCmd(), devicesCmd(), benchCmd(), versionCmd())
 	err := root.Execute()
 	if err == nil {
 		return

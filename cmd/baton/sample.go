@@ -17,7 +17,7 @@ func sampleCmd() *cobra.Command {
 	var from string
 	cmd := &cobra.Command{
 		Use:     "sample",
-		Short:   "Generate text from a trained byte-level model",
+		Short:   "Generate text from a trained model (byte-level or GPT-2 tokens)",
 		Example: `  baton sample --from runs/mine --prompt "func main"`,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -48,9 +48,9 @@ func sampleCmd() *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&from, "from", "", "run directory (or checkpoint directory) to load")
 	fl.StringVar(&c.Prompt, "prompt", "", "text to continue")
-	fl.IntVar(&c.Tokens, "tokens", 256, "bytes to generate")
-	fl.Float64Var(&c.Temperature, "temperature", 0.8, "softmax temperature (0: always the most likely byte)")
-	fl.IntVar(&c.TopK, "top-k", 40, "sample among the k most likely bytes (0: all)")
+	fl.IntVar(&c.Tokens, "tokens", 256, "tokens to generate (bytes, for a byte-level model)")
+	fl.Float64Var(&c.Temperature, "temperature", 0.8, "softmax temperature (0: always the most likely token)")
+	fl.IntVar(&c.TopK, "top-k", 40, "sample among the k most likely tokens (0: all)")
 	fl.Uint64Var(&c.Seed, "seed", 1, "sampling seed")
 	return cmd
 }

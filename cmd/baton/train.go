@@ -52,6 +52,9 @@ type trainFlags struct {
 	saveEvery                      int
 	out                            string
 	resume, overwrite, quiet       bool
+	configFile                     string
+	override                       bool
+	logEvery                       int
 	cpuprofile                     string
 	timeout                        time.Duration
 	precision                      string
@@ -65,7 +68,8 @@ func trainCmd() *cobra.Command {
 		Example: `  baton train                                   # small model, 4 virtual CPU devices, 1f1b
   baton train --devices cpu:0 --steps 300       # one device
   baton train --schedule naive --devices cpu:0..3
-  baton train --resume --out runs/mine --steps 600`,
+  baton train --resume --out runs/mine --steps 600   # run.json gives every other setting
+  baton train --config runs/mine/run.json --out runs/again --lr 3e-3`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runTrain(cmd, &f) },
 	}
@@ -93,6 +97,9 @@ func trainCmd() *cobra.Command {
 	fl.IntVar(&f.saveEvery, "save-every", 100, "steps between checkpoints (0: only at the end)")
 	fl.StringVar(&f.out, "out", "", "run directory (default: runs/<date-time>)")
 	fl.BoolVar(&f.resume, "resume", false, "continue the run in --out from its checkpoint")
+	fl.StringVar(&f.configFile, "config", "", "read settings from this JSON or TOML file (a run.json too); flags given override it")
+	fl.BoolVar(&f.override, "override", false, "with --resume: let given flags change run.json's data, batch, micro-batches, schedule or learning-rate settings (recorded in run.json)")
+	fl.IntVar(&f.logEvery, "log-every", 1, "steps between lines of metrics.jsonl in --out")
 	fl.BoolVar(&f.overwrite, "overwrite", false, "start over in an --out that already holds a checkpoint")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress bar or report table")
 	fl.StringVar(&f.cpuprofile, "cpuprofile", "", "write a Go CPU profile of the run to this file (go tool pprof)")
@@ -123,6 +130,9 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 	if err != nil {
 		return runtime.TrainConfig{}, err
 	}
+	if f.logEvery < 1 {
+		return runtime.TrainConfig{}, fmt.Errorf("--log-every is %d; give the steps between lines of metrics.jsonl, at least 1", f.logEvery)
+	}
 	out := f.out
 	if out == "" {
 		if f.resume {
@@ -136,6 +146,7 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 		Warmup: f.warmup, WeightDecay: float32(f.weightDecay), MaxGradNorm: f.maxGradNorm, Seed: f.seed,
 		Data: f.data, DataLimit: f.dataLimit, EvalEvery: f.evalEvery, EvalBatches: f.evalBatches, SaveEvery: f.saveEvery,
 		Split: split, LayerMap: lmap, Timeout: f.timeout, Out: out, Resume: f.resume,
+		PresetBase: f.preset, LogEvery: f.logEvery, Command: append([]string{"baton"}, os.Args[1:]...),
 	}
 	if err := checkOutputs(
 		[]pathFlag{{"--out", out, true}, {"--cpuprofile", f.cpuprofile, false}},
@@ -156,10 +167,15 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 }
 
 func runTrain(cmd *cobra.Command, f *trainFlags) error {
+	overrides, err := f.settle(cmd.Flags())
+	if err != nil {
+		return usage(err)
+	}
 	cfg, err := f.config()
 	if err != nil {
 		return usage(err)
 	}
+	cfg.Overrides = overrides
 	if f.scheduleFile != "" {
 		if cfg.Sched, err = readScheduleFile(cmd, f.scheduleFile); err != nil {
 			return err
@@ -214,7 +230,8 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		for _, tr := range sum.Transfers {
 			fmt.Fprintln(out, "transfer:", tr)
 		}
-		fmt.Fprintf(out, "wrote %s/summary.json, %s/trace.json (open in ui.perfetto.dev), %s/timeline.svg, checkpoint %s\n", cfg.Out, cfg.Out, cfg.Out, sum.Checkpoint)
+		fmt.Fprintf(out, "wrote %s/run.json, %s/metrics.jsonl, %s/summary.json, %s/trace.json (open in ui.perfetto.dev), %s/timeline.svg, checkpoint %s\n",
+			cfg.Out, cfg.Out, cfg.Out, cfg.Out, cfg.Out, sum.Checkpoint)
 	}
 	if sum.Interrupted {
 		return interrupted{exitCode(sig()), fmt.Sprintf("interrupted by %v at step %d; checkpoint saved in %s (continue with --resume --out %s)", sig(), sum.Steps, sum.Checkpoint, cfg.Out)}

@@ -1,0 +1,175 @@
+// --config FILE: a run's settings from a JSON or TOML file (or a run.json), under the flags given on the command line.
+
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/spf13/pflag"
+
+	"baton/model"
+	"baton/runtime"
+)
+
+// settingKeys are the keys a configuration file may hold, in run.json's
+// order: the fields of runtime.Settings, each named as its flag.
+func settingKeys() []string {
+	t := reflect.TypeFor[runtime.Settings]()
+	keys := make([]string, t.NumField())
+	for i := range keys {
+		keys[i], _, _ = strings.Cut(t.Field(i).Tag.Get("json"), ",")
+	}
+	return keys
+}
+
+// applyConfig sets every flag that path names and the command line does
+// not: the command line wins.
+func applyConfig(fl *pflag.FlagSet, path string) error {
+	vals, err := readConfig(path)
+	if err != nil {
+		return err
+	}
+	for _, k := range orderedKeys(vals) {
+		v, err := flagValue(vals[k])
+		if err != nil {
+			return fmt.Errorf("--config %s: %s: %v", path, k, err)
+		}
+		if !given(fl, vals, k) && !samePreset(fl, k, v) {
+			if err := fl.Set(k, v); err != nil {
+				return fmt.Errorf("--config %s: %s = %s: %v", path, k, v, err)
+			}
+		}
+	}
+	return nil
+}
+
+// readConfig decodes a JSON (.json) or TOML (any other name) file into its
+// settings by key; a run.json gives its "config". A key that is no setting
+// is an error naming it.
+func readConfig(path string) (map[string]any, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--config: %v", err)
+	}
+	vals := map[string]any{}
+	if strings.EqualFold(filepath.Ext(path), ".json") {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber() // a seed above 2^53 stays exact
+		err = dec.Decode(&vals)
+	} else {
+		_, err = toml.Decode(string(raw), &vals)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--config %s: %v", path, err)
+	}
+	if inner, ok := vals["config"].(map[string]any); ok && vals["schema_version"] != nil {
+		vals = inner // a run's record: its settings, not its history
+	}
+	known := settingKeys()
+	for _, k := range orderedKeys(vals) {
+		if !slices.Contains(known, k) {
+			return nil, fmt.Errorf("--config %s: unknown field %q; the fields are those of run.json's \"config\": %s", path, k, strings.Join(known, ", "))
+		}
+	}
+	return vals, nil
+}
+
+// orderedKeys are m's keys in run.json's order, then any unknown ones sorted.
+func orderedKeys(m map[string]any) []string {
+	var known, unknown []string
+	for _, k := range settingKeys() {
+		if _, ok := m[k]; ok {
+			known = append(known, k)
+		}
+	}
+	for k := range m {
+		if !slices.Contains(known, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	slices.Sort(unknown)
+	return append(known, unknown...)
+}
+
+// given reports whether the command line set k, or chose otherwise what
+// k would set: a schedule file says the schedule, its micro-batches and
+// chunks (vals, a file's or a record's settings, may name one), and
+// --schedule excludes one.
+func given(fl *pflag.FlagSet, vals map[string]any, k string) bool {
+	switch k {
+	case "schedule", "microbatches", "chunks":
+		file, _ := vals["schedule-file"].(string)
+		return fl.Changed(k) || fl.Changed("schedule-file") || file != ""
+	case "schedule-file":
+		return fl.Changed(k) || fl.Changed("schedule")
+	}
+	return fl.Changed(k)
+}
+
+// flagValue is a decoded value as a flag's text: lists joined by commas,
+// as --devices and --split take them.
+func flagValue(v any) (string, error) {
+	switch v := v.(type) {
+	case string:
+		return v, nil
+	case json.Number:
+		return v.String(), nil
+	case int64:
+		return strconv.FormatInt(v, 10), nil
+	case float64:
+		if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+			return strconv.FormatFloat(v, 'f', -1, 64), nil // 8.0 is 8 to an integer flag
+		}
+		return strconv.FormatFloat(v, 'g', -1, 64), nil
+	case bool:
+		return strconv.FormatBool(v), nil
+	case []any:
+		parts := make([]string, len(v))
+		for i, e := range v {
+			s, err := flagValue(e)
+			if err != nil {
+				return "", err
+			}
+			parts[i] = s
+		}
+		return strings.Join(parts, ","), nil
+	case nil:
+		return "", nil
+	}
+	return "", fmt.Errorf("%v is a %T; give a number, a string or a list", v, v)
+}
+
+// samePreset reports whether k is a size of the model that v gives as the
+// --model preset already has it: setting it would only rename the model
+// "custom".
+func samePreset(fl *pflag.FlagSet, k, v string) bool {
+	mc, err := model.Preset(fl.Lookup("model").Value.String())
+	if err != nil {
+		return false
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return false
+	}
+	switch k {
+	case "layers":
+		return n == mc.L
+	case "width":
+		return n == mc.C
+	case "heads":
+		return n == mc.NH
+	case "context":
+		return n == mc.MaxT
+	}
+	return false
+}

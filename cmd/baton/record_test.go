@@ -1,0 +1,163 @@
+// The run's record: a resume takes run.json's settings, an override is recorded, and run.json or its TOML form fed back as --config repeats the run.
+
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/BurntSushi/toml"
+)
+
+// runRecord is the part of run.json the tests read.
+type runRecord struct {
+	Config    map[string]any `json:"config"`
+	Overrides []struct {
+		Field, From, To string
+		Step            int
+	} `json:"overrides"`
+	Starts []struct{ Step int } `json:"starts"`
+	Data   struct {
+		Source string `json:"source"`
+		SHA256 string `json:"sha256"`
+	} `json:"data"`
+}
+
+func readRecord(t *testing.T, dir string) runRecord {
+	t.Helper()
+	var r runRecord
+	readJSON(t, filepath.Join(dir, "run.json"), &r)
+	return r
+}
+
+func readJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// wholeSummary is the part of summary.json the tests read.
+type wholeSummary struct {
+	SchemaVersion   int       `json:"schema_version"`
+	Model           string    `json:"model"`
+	Losses          []float64 `json:"losses"`
+	LossesFirstStep int       `json:"losses_first_step"`
+	Data            struct {
+		Source string `json:"source"`
+	} `json:"data"`
+}
+
+func mustRun(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	if r := baton(t, dir, args...); r.code != 0 {
+		t.Fatalf("baton %v: exit status %d; stderr:\n%s", args, r.code, r.stderr)
+	}
+}
+
+// TestResumeKeepsTheRunsSettings: a resume given only --out and --steps
+// trains on the run's data and model, not the defaults (the Go sources and
+// the small model), and its summary's losses cover the whole run.
+func TestResumeKeepsTheRunsSettings(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mustRun(t, dir, tinyTrain("run", 2, "--quiet", "--batch", "4", "--microbatches", "2")...)
+	mustRun(t, dir, "train", "--resume", "--out", "run", "--steps", "4", "--quiet")
+	var s wholeSummary
+	readJSON(t, filepath.Join(dir, "run", "summary.json"), &s)
+	if s.Data.Source != corpus || s.Model != "tiny" {
+		t.Errorf("the resumed run trained %s on %s, want tiny on %s", s.Model, s.Data.Source, corpus)
+	}
+	if s.SchemaVersion != 1 || s.LossesFirstStep != 1 || len(s.Losses) != 4 {
+		t.Errorf("summary schema %d has %d losses from step %d, want schema 1 and 4 from step 1", s.SchemaVersion, len(s.Losses), s.LossesFirstStep)
+	}
+	r := readRecord(t, filepath.Join(dir, "run"))
+	if r.Config["batch"] != 4.0 || r.Config["steps"] != 4.0 || len(r.Starts) != 2 || r.Starts[1].Step != 2 {
+		t.Errorf("run.json after the resume: batch %v, steps %v, starts %+v; want 4, 4, and a start at step 2", r.Config["batch"], r.Config["steps"], r.Starts)
+	}
+}
+
+// TestOverrideIsRecorded: --override lets --lr change on a resume, records
+// the change at the checkpoint's step, and the next resume keeps it.
+func TestOverrideIsRecorded(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mustRun(t, dir, tinyTrain("run", 2, "--quiet")...)
+	mustRun(t, dir, "train", "--resume", "--out", "run", "--steps", "3", "--lr", "0.003", "--override", "--quiet")
+	mustRun(t, dir, "train", "--resume", "--out", "run", "--steps", "4", "--quiet")
+	r := readRecord(t, filepath.Join(dir, "run"))
+	if len(r.Overrides) != 1 || r.Overrides[0].Field != "lr" || r.Overrides[0].From != "0.001" || r.Overrides[0].To != "0.003" || r.Overrides[0].Step != 2 {
+		t.Errorf("run.json's overrides are %+v, want one: lr from 0.001 to 0.003 at step 2", r.Overrides)
+	}
+	if r.Config["lr"] != 0.003 {
+		t.Errorf("run.json's lr is %v after the override, want 0.003", r.Config["lr"])
+	}
+	m := readMetricsFile(t, filepath.Join(dir, "run"))
+	// Warm-up is 30 steps: the learning rate of step s is lr·s/30.
+	for i, want := range []float64{0.001 / 30, 0.002 / 30, 0.009 / 30, 0.012 / 30} {
+		if got := m[i]["lr"].(float64); math.Abs(got-want) > 1e-9 {
+			t.Errorf("step %d: lr %v, want %v", i+1, got, want)
+		}
+	}
+}
+
+// TestConfigRoundTrip: run.json fed back as --config, and the same settings
+// as TOML, give a run of the same configuration and losses; a flag given
+// beside --config wins.
+func TestConfigRoundTrip(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mustRun(t, dir, tinyTrain("a", 3, "--quiet", "--lr", "0.002", "--batch", "4", "--microbatches", "2",
+		"--warmup", "2", "--seed", "7", "--eval-every", "2", "--schedule", "gpipe", "--log-every", "2")...)
+	want := readRecord(t, filepath.Join(dir, "a"))
+	mustRun(t, dir, "train", "--config", "a/run.json", "--out", "b", "--quiet")
+	var tomlText bytes.Buffer
+	if err := toml.NewEncoder(&tomlText).Encode(want.Config); err != nil {
+		t.Fatal(err)
+	}
+	writeFile("c.toml", tomlText.Bytes())(t, dir)
+	mustRun(t, dir, "train", "--config", "c.toml", "--out", "c", "--quiet")
+	mustRun(t, dir, "train", "--config", "c.toml", "--out", "d", "--lr", "0.005", "--quiet")
+	for _, out := range []string{"b", "c"} {
+		got := readRecord(t, filepath.Join(dir, out))
+		if !reflect.DeepEqual(got.Config, want.Config) {
+			t.Errorf("%s/run.json's config is\n%v\nwant a/run.json's\n%v", out, got.Config, want.Config)
+		}
+		if got.Data.SHA256 != want.Data.SHA256 || got.Data.SHA256 == "" {
+			t.Errorf("%s: data checksum %q, want %q", out, got.Data.SHA256, want.Data.SHA256)
+		}
+		if a, b := readMetricsFile(t, filepath.Join(dir, "a")), readMetricsFile(t, filepath.Join(dir, out)); a[len(a)-1]["loss"] != b[len(b)-1]["loss"] {
+			t.Errorf("%s's last loss %v differs from a's %v", out, b[len(b)-1]["loss"], a[len(a)-1]["loss"])
+		}
+	}
+	if d := readRecord(t, filepath.Join(dir, "d")); d.Config["lr"] != 0.005 || d.Config["seed"] != 7.0 {
+		t.Errorf("with --lr 0.005 beside --config: lr %v, seed %v; want 0.005 and the file's 7", d.Config["lr"], d.Config["seed"])
+	}
+}
+
+// TestResumeWithoutRecord: a run directory from before run.json resumes on
+// the flags as it always did, its model named by the checkpoint rather
+// than by --model's default, and gains a run.json.
+func TestResumeWithoutRecord(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mustRun(t, dir, tinyTrain("run", 2, "--quiet")...)
+	if err := os.Remove(filepath.Join(dir, "run", "run.json")); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, dir, "train", "--resume", "--out", "run", "--steps", "3", "--data", corpus, "--devices", "cpu:0,cpu:1", "--quiet")
+	var s wholeSummary
+	readJSON(t, filepath.Join(dir, "run", "summary.json"), &s)
+	if r := readRecord(t, filepath.Join(dir, "run")); s.Model != "tiny" || r.Config["model"] != "tiny" {
+		t.Errorf("the resumed run is named %q in summary.json and %v in run.json, want tiny", s.Model, r.Config["model"])
+	}
+}

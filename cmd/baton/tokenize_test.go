@@ -1,0 +1,70 @@
+// Tests of baton tokenize as a user runs it: shards train can read, the text they hold, a quiet stderr off a terminal.
+
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"baton/data"
+)
+
+func TestTokenizeCommand(t *testing.T) {
+	dir := t.TempDir()
+	r := baton(t, dir, "tokenize", "--out", "shards", "--val-fraction", "0.1", corpus)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if r.stderr != "" {
+		t.Errorf("stderr is not a terminal, yet tokenize wrote to it: %q", r.stderr)
+	}
+	if !regexp.MustCompile(`^1 documents, \d+ bytes: \d+ training and \d+ validation tokens in 2 shards in shards \(\d+ tokens/s\)\n$`).MatchString(r.stdout) {
+		t.Errorf("stdout = %q", r.stdout)
+	}
+	ds, err := data.Load(filepath.Join(dir, "shards"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds.Val[0] != data.EndOfText || len(ds.Val) == 0 || len(ds.Train) < 8*len(ds.Val) {
+		t.Errorf("%d validation tokens starting %v, %d training", len(ds.Val), ds.Val[:1], len(ds.Train))
+	}
+	text, err := data.NewGPT2().Decode(nil, append(ds.Val[1:], ds.Train...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(corpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(text, want) {
+		t.Error("the shards do not decode to the corpus")
+	}
+	// GPT-2 tokens are beyond a byte-level model's vocabulary: still an error.
+	r = baton(t, dir, tinyTrain(filepath.Join(dir, "run"), 1, "--data", "shards")...)
+	if r.code != 1 || !regexp.MustCompile(`holds token \d+ but the model's vocabulary is 256`).MatchString(r.stderr) {
+		t.Errorf("training a byte-level model on GPT-2 shards: exit %d, %s", r.code, r.stderr)
+	}
+}
+
+// TestTokenizeInterrupted: Ctrl-C while encoding (the whole default corpus
+// takes half a minute) exits 130 and leaves no directory behind.
+func TestTokenizeInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	c := startChild(t, dir, "tokenize", "--out", "shards")
+	time.Sleep(time.Second) // past the walk of the corpus: into the encoding
+	c.signal(t, os.Interrupt)
+	code, killed := c.wait(t)
+	if code != 130 || killed || !strings.Contains(c.errText(), "no shard was written") {
+		t.Fatalf("exit %d (killed: %v); stderr:\n%s", code, killed, c.errText())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "shards")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("an interrupted tokenize left shards/ (%v)", err)
+	}
+}

@@ -1,0 +1,139 @@
+// metrics.jsonl: a line per logged step, fsynced as written, cut back to the checkpoint's step on a resume.
+
+package runtime
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"time"
+
+	"baton/internal/fsutil"
+)
+
+// MetricsFile is the metrics log's name in the run directory.
+const MetricsFile = "metrics.jsonl"
+
+// Metric is one line of metrics.jsonl: one step's numbers.
+type Metric struct {
+	Step         int      `json:"step"`
+	Loss         float64  `json:"loss"`
+	ValLoss      *float64 `json:"val_loss,omitempty"` // only on steps that evaluated
+	LR           float64  `json:"lr"`
+	GradNorm     float64  `json:"grad_norm"`    // before clipping
+	TokensPerSec float64  `json:"tokens_per_s"` // of this step alone
+	StepS        float64  `json:"step_s"`       // wall time of the step, batch loading included
+	// Idle is each device's share of the step's pipeline time (its start to
+	// the last forward or backward) in which it computed nothing, in the
+	// order of the run's devices.
+	Idle []float64 `json:"idle"`
+}
+
+// metricsLog appends lines to metrics.jsonl, each fsynced before the next
+// checkpoint can be written, so that a checkpoint never lies ahead of the log.
+type metricsLog struct {
+	f *os.File
+}
+
+// openMetrics opens Out's metrics.jsonl for the run about to start from
+// step start: a fresh run begins it empty; a resume keeps the lines up to
+// start, dropping those a killed run wrote after its last checkpoint (the
+// resumed run writes them again), and returns them.
+func openMetrics(out string, start int) (*metricsLog, []Metric, error) {
+	path := filepath.Join(out, MetricsFile)
+	var kept []Metric
+	if start > 0 {
+		var err error
+		if kept, err = readMetrics(path, start); err != nil {
+			return nil, nil, err
+		}
+	}
+	var buf bytes.Buffer
+	for _, m := range kept {
+		line, _ := json.Marshal(m)
+		buf.Write(append(line, '\n'))
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, nil, err
+	}
+	if err := fsutil.WriteFileAtomic(path, buf.Bytes()); err != nil {
+		return nil, nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &metricsLog{f: f}, kept, nil
+}
+
+// readMetrics is path's lines of steps up to last, in order. A line that
+// does not parse ends the log: only the last can be torn, by a crash
+// inside its write, and none after it was fsynced.
+func readMetrics(path string, last int) ([]Metric, error) {
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil, nil // a run from before baton wrote metrics
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []Metric
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		var m Metric
+		if json.Unmarshal(sc.Bytes(), &m) != nil {
+			break
+		}
+		if m.Step <= last && (len(out) == 0 || m.Step > out[len(out)-1].Step) {
+			out = append(out, m)
+		}
+	}
+	return out, sc.Err()
+}
+
+// write appends m and fsyncs it.
+func (l *metricsLog) write(m Metric) error {
+	line, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if _, err := l.f.Write(append(line, '\n')); err != nil {
+		return err
+	}
+	return l.f.Sync()
+}
+
+func (l *metricsLog) close() error { return l.f.Close() }
+
+// stepMetric is step's line from its result, its wall time and learning rate.
+func stepMetric(step int, res *StepResult, lr float32, took time.Duration, tokens int) Metric {
+	m := Metric{Step: step, Loss: res.Loss, LR: exact32(lr), GradNorm: res.GradNorm, StepS: took.Seconds()}
+	if took > 0 {
+		m.TokensPerSec = float64(tokens) / took.Seconds()
+	}
+	var span time.Duration
+	for _, recs := range res.Records {
+		for _, r := range recs {
+			if r.Action.Kind.IsCompute() {
+				span = max(span, r.End)
+			}
+		}
+	}
+	m.Idle = make([]float64, len(res.Records))
+	for d, recs := range res.Records {
+		var busy time.Duration
+		for _, r := range recs {
+			if r.Action.Kind.IsCompute() {
+				busy += min(r.End, span) - min(r.Start, span)
+			}
+		}
+		if span > 0 {
+			m.Idle[d] = 1 - busy.Seconds()/span.Seconds()
+		}
+	}
+	return m
+}

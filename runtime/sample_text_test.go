@@ -1,0 +1,97 @@
+// Tests of sampling text: GPT-2 prompts and outputs, padding never drawn, characters never split across writes.
+
+package runtime
+
+import (
+	"bytes"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"baton/data"
+	"baton/model"
+)
+
+// TestSampleGPT2SkipsPadding: a padded GPT-2-vocabulary model whose
+// padding rows score highest still samples text tokens only, and its
+// prompt and output are GPT-2 text. With every weight zero but ln_f.bias
+// (ones), the tied head scores token v by the sum of wte row v.
+func TestSampleGPT2SkipsPadding(t *testing.T) {
+	mc := model.Config{V: 50304, MaxT: 8, C: 8, NH: 1, L: 1}
+	params := map[string][]float32{}
+	for _, ts := range mc.AllTensors() {
+		params[ts.Name] = make([]float32, ts.Elems())
+	}
+	for i := range params["ln_f.bias"] {
+		params["ln_f.bias"][i] = 1
+	}
+	wte := params["wte.weight"]
+	for i := data.GPT2Vocab * mc.C; i < len(wte); i++ {
+		wte[i] = 10 // padding rows: the best scores, if they could be drawn
+	}
+	for i := range mc.C {
+		wte[15496*mc.C+i] = 5 // "Hello"
+	}
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	if err := model.Save(dir, &model.Checkpoint{Config: mc, Params: params}); err != nil {
+		t.Fatal(err)
+	}
+	var w bytes.Buffer
+	if err := Sample(SampleConfig{Checkpoint: dir, Prompt: "Hello world", Tokens: 2}, &w); err != nil {
+		t.Fatal(err)
+	}
+	if want := "Hello worldHelloHello"; w.String() != want {
+		t.Errorf("Sample = %q, want %q", w.String(), want)
+	}
+	mc.V = 1000
+	if _, err := codecFor(mc.V); err == nil {
+		t.Error("codecFor(1000) succeeded; want an error: neither bytes nor GPT-2")
+	}
+}
+
+// recorder keeps each write apart.
+type recorder struct{ writes []string }
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.writes = append(r.writes, string(b))
+	return len(b), nil
+}
+
+// TestCharWriter: GPT-2 splits "日本" over tokens that end inside a
+// character; every write holds whole characters, and together they are
+// the exact bytes.
+func TestCharWriter(t *testing.T) {
+	tok := data.NewGPT2()
+	text := "x 日本語 é \xff end"
+	ids, err := tok.Encode(nil, []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r recorder
+	cw := &charWriter{w: &r}
+	split := false
+	for _, id := range ids {
+		piece, err := tok.Decode(nil, []uint16{id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		split = split || unfinished(piece) > 0
+		if err := cw.write(piece); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cw.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if !split {
+		t.Fatalf("no token of %q ends inside a character; the test shows nothing", text)
+	}
+	if got := strings.Join(r.writes, ""); got != text {
+		t.Errorf("writes join to %q, want %q", got, text)
+	}
+	for _, w := range r.writes {
+		if unfinished([]byte(w)) > 0 {
+			t.Errorf("write %q ends inside a character (writes %q)", w, r.writes)
+		}
+	}
+}
