@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -34,8 +35,9 @@ var (
 	black  = color.Gray{}
 )
 
-// Charts builds the three charts a report shows; a chart whose points did
-// not run (no naive, a single m) is left out.
+// Charts builds the three charts a report shows. Each draws only lines,
+// series of two x values at least: a chart with no line (no naive, a single
+// m, a single p) is left out, as a lone point is a table's job.
 func Charts(rs []Result) ([]Chart, error) {
 	var out []Chart
 	for _, build := range []func([]Result) (*Chart, error){TextbookChart, BubbleChart, ScalingChart} {
@@ -54,9 +56,6 @@ func Charts(rs []Result) ([]Chart, error) {
 // utilization and idle per device beside the analytic 1/p and (p−1)/p.
 func TextbookChart(rs []Result) (*Chart, error) {
 	naive := Ran(rs, "naive")
-	if len(naive) == 0 {
-		return nil, nil
-	}
 	p := newPlot("Layer-wise parallelism, naive schedule", "devices p", "% of the step")
 	var util, utilA, idle, idleA, perDev plotter.XYs
 	var ticks []float64
@@ -70,6 +69,9 @@ func TextbookChart(rs []Result) (*Chart, error) {
 		for _, f := range r.IdleFrac {
 			perDev = append(perDev, plotter.XY{X: x, Y: f * 100})
 		}
+	}
+	if !isLine(util) {
+		return nil, nil
 	}
 	blue, red := plotutil.Color(2), plotutil.Color(0)
 	if err := addLine(p, "utilization, measured (1 − mean idle)", util, blue, solid, true); err != nil {
@@ -116,16 +118,14 @@ func BubbleChart(rs []Result) (*Chart, error) {
 				continue
 			}
 			x := float64(r.Microbatches)
-			if !slices.Contains(ms, x) {
-				ms = append(ms, x)
-			}
 			meas = append(meas, plotter.XY{X: x, Y: r.BubbleMeasured * 100})
 			sim = append(sim, plotter.XY{X: x, Y: r.BubbleSimulated * 100})
 			ana = append(ana, plotter.XY{X: x, Y: r.BubbleAnalytic * 100})
 		}
-		if len(meas) == 0 {
+		if !isLine(meas) {
 			continue
 		}
+		ms = addXs(ms, meas)
 		c := plotutil.Color(i)
 		if err := addLine(pl, s, meas, c, solid, true); err != nil {
 			return nil, err
@@ -164,10 +164,10 @@ func ScalingChart(rs []Result) (*Chart, error) {
 			mMax = max(mMax, r.Microbatches)
 		}
 	}
-	tp := newPlot(fmt.Sprintf("Throughput (m=%d; naive m=1)", mMax), "devices p", "tokens/s")
+	tp := newPlot("", "devices p", "tokens/s")
 	mem := newPlot("Peak memory per device", "devices p", "MiB (line: largest device; ×: each device)")
 	var ps []float64
-	drawn := 0
+	var drawn []string // what the title names: naive's m, the others'
 	for i, s := range schedules(rs) {
 		var tok, peak, each plotter.XYs
 		for _, r := range Ran(rs, s) {
@@ -175,9 +175,6 @@ func ScalingChart(rs []Result) (*Chart, error) {
 				continue
 			}
 			x := float64(r.P())
-			if !slices.Contains(ps, x) {
-				ps = append(ps, x)
-			}
 			tok = append(tok, plotter.XY{X: x, Y: r.TokensPerSec})
 			var top float64
 			for _, b := range r.PeakBytes {
@@ -187,9 +184,10 @@ func ScalingChart(rs []Result) (*Chart, error) {
 			}
 			peak = append(peak, plotter.XY{X: x, Y: top})
 		}
-		if len(tok) == 0 {
+		if !isLine(tok) {
 			continue
 		}
+		ps = addXs(ps, tok)
 		c := plotutil.Color(i)
 		if err := addLine(tp, s, tok, c, solid, true); err != nil {
 			return nil, err
@@ -203,11 +201,17 @@ func ScalingChart(rs []Result) (*Chart, error) {
 		}
 		sc.GlyphStyle = draw.GlyphStyle{Color: c, Radius: vg.Points(2.5), Shape: draw.CrossGlyph{}}
 		mem.Add(sc)
-		drawn++
+		label := fmt.Sprintf("m=%d", mMax)
+		if s == "naive" {
+			label = "naive m=1"
+		}
+		drawn = addOnce(drawn, label)
 	}
-	if drawn == 0 {
+	if len(drawn) == 0 {
 		return nil, nil
 	}
+	slices.Sort(drawn) // "m=…" before "naive m=1"
+	tp.Title.Text = fmt.Sprintf("Throughput (%s)", strings.Join(drawn, "; "))
 	slices.Sort(ps)
 	for _, pl := range []*plot.Plot{tp, mem} {
 		pl.X.Tick.Marker = ticksAt(ps)
@@ -283,6 +287,34 @@ func addLine(p *plot.Plot, name string, xys plotter.XYs, c color.Color, dash []v
 		p.Legend.Add(name, thumbs...)
 	}
 	return nil
+}
+
+// isLine reports whether xys spans two x values at least: a single point,
+// or points all at one x (one p, two precisions), shows no trend.
+func isLine(xys plotter.XYs) bool {
+	for _, xy := range xys {
+		if xy.X != xys[0].X {
+			return true
+		}
+	}
+	return false
+}
+
+// addXs adds the x values of xys that xs lacks.
+func addXs(xs []float64, xys plotter.XYs) []float64 {
+	for _, xy := range xys {
+		if !slices.Contains(xs, xy.X) {
+			xs = append(xs, xy.X)
+		}
+	}
+	return xs
+}
+
+func addOnce(ss []string, s string) []string {
+	if slices.Contains(ss, s) {
+		return ss
+	}
+	return append(ss, s)
 }
 
 // ticksAt labels exactly the given values, so p and m read as counts.

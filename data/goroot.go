@@ -13,6 +13,12 @@ import (
 	"time"
 )
 
+// giveData says what to do without the Go sources: most often baton runs
+// in a container (or on a host) with the binary alone, and the corpus must
+// come from outside.
+const giveData = "give {data} a text file, a directory or llm.c .bin shards " +
+	"(in a container without Go, mount one: docker run -v \"$PWD/corpus:/corpus:ro\" … train {data} /corpus)"
+
 // DefaultTextPath returns GOROOT/src. It prefers runtime.GOROOT(), which
 // costs nothing, and asks `go env GOROOT` only when that directory is
 // missing (a binary built with -trimpath, or moved to another machine).
@@ -25,11 +31,11 @@ func DefaultTextPath() (string, error) {
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "go", "env", "GOROOT").Output()
 	if err != nil {
-		return "", field.Errorf("data", "data: cannot find the Go sources for the default corpus (runtime.GOROOT() has no src, `go env GOROOT` failed: %v); give {data} a text file, a directory or llm.c .bin shards", err)
+		return "", field.Errorf("data", "data: cannot find the Go sources for the default corpus (runtime.GOROOT() has no src, `go env GOROOT` failed: %v); "+giveData, err)
 	}
 	src := filepath.Join(strings.TrimSpace(string(out)), "src")
 	if !isDir(src) {
-		return "", field.Errorf("data", "data: cannot find the Go sources for the default corpus (%s is not a directory); give {data} a text file, a directory or llm.c .bin shards", src)
+		return "", field.Errorf("data", "data: cannot find the Go sources for the default corpus (%s is not a directory); "+giveData, src)
 	}
 	return src, nil
 }

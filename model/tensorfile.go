@@ -98,24 +98,9 @@ func decodeTensors(path string, buf []byte, want []Tensor, c Config) (map[string
 		if !ok {
 			return nil, fmt.Errorf("checkpoint %s: missing tensor %s; the file and config.json (%v) describe different models", path, t.Name, c)
 		}
-		if tv.DType() != safetensors.F32 {
-			return nil, fmt.Errorf("checkpoint %s: tensor %s has dtype %v; baton reads only F32: convert the checkpoint to float32", path, t.Name, tv.DType())
-		}
-		if !sameShape(tv.Shape(), t.Shape) {
-			return nil, fmt.Errorf("checkpoint %s: tensor %s has shape %v, want %v for %s", path, t.Name, tv.Shape(), t.Shape, shapeReason(c, t.Name))
-		}
-		raw := tv.Data()
-		if len(raw) != 4*t.Elems() { // the library checks this; a panic here would cost more than the test
-			return nil, fmt.Errorf("checkpoint %s: tensor %s has %d bytes, want %d", path, t.Name, len(raw), 4*t.Elems())
-		}
-		vals := make([]float32, t.Elems())
-		for i := range vals {
-			vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-		}
-		// Found here, a NaN names its tensor; found by training, it would
-		// surface steps later as a diverged loss.
-		if i := firstNonFinite(vals); i >= 0 {
-			return nil, fmt.Errorf("checkpoint %s: tensor %s holds %v at index %d of %d; a checkpoint holds finite numbers only: the file is damaged or was written by a run that diverged", path, t.Name, vals[i], i, len(vals))
+		vals, err := tensorValues(path, tv, t, c)
+		if err != nil {
+			return nil, err
 		}
 		out[t.Name] = vals
 	}
@@ -134,6 +119,31 @@ func decodeTensors(path string, buf []byte, want []Tensor, c Config) (map[string
 		return nil, fmt.Errorf("checkpoint %s: unexpected tensor %s%s; config.json (%v) has no such parameter: the file holds another model", path, extra[0], more, c)
 	}
 	return out, nil
+}
+
+// tensorValues checks one stored tensor against t (F32, t's shape, every
+// value finite) and returns its values; errors name the file and the tensor.
+func tensorValues(path string, tv safetensors.TensorView, t Tensor, c Config) ([]float32, error) {
+	if tv.DType() != safetensors.F32 {
+		return nil, fmt.Errorf("checkpoint %s: tensor %s has dtype %v; baton reads only F32: convert the checkpoint to float32", path, t.Name, tv.DType())
+	}
+	if !sameShape(tv.Shape(), t.Shape) {
+		return nil, fmt.Errorf("checkpoint %s: tensor %s has shape %v, want %v for %s", path, t.Name, tv.Shape(), t.Shape, shapeReason(c, t.Name))
+	}
+	raw := tv.Data()
+	if len(raw) != 4*t.Elems() { // the library checks this; a panic here would cost more than the test
+		return nil, fmt.Errorf("checkpoint %s: tensor %s has %d bytes, want %d", path, t.Name, len(raw), 4*t.Elems())
+	}
+	vals := make([]float32, t.Elems())
+	for i := range vals {
+		vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+	}
+	// Found here, a NaN names its tensor; found by training, it would
+	// surface steps later as a diverged loss.
+	if i := firstNonFinite(vals); i >= 0 {
+		return nil, fmt.Errorf("checkpoint %s: tensor %s holds %v at index %d of %d; a checkpoint holds finite numbers only: the file is damaged or was written by a run that diverged", path, t.Name, vals[i], i, len(vals))
+	}
+	return vals, nil
 }
 
 // firstNonFinite is the index of the first NaN or infinity in v, or -1.

@@ -5,6 +5,7 @@ package runtime
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 
 	"baton/internal/field"
 	"baton/model"
@@ -41,6 +42,37 @@ func resumeState(ck *model.Checkpoint, dir string) (TrainState, error) {
 		return TrainState{}, field.Errorf("resume", `{resume}: %s/state.json has no "seed"; a resumed run must draw its batches with the seed of the run it continues`, dir)
 	}
 	return TrainState{Step: *st.Step, Seed: *st.Seed, Preset: st.Preset}, nil
+}
+
+// loadInit reads the weights a new run starts from: a baton run directory's
+// checkpoint (falling back to its .old as a resume does), or any GPT-2
+// directory model.LoadHF reads. Only the weights are kept: the run starts at
+// step 0 with fresh AdamW moments.
+func loadInit(dir string) (*model.Checkpoint, error) {
+	if _, err := os.Stat(CheckpointDir(dir)); err != nil {
+		return model.LoadHF(dir)
+	}
+	ck, err := model.Load(CheckpointDir(dir))
+	if err != nil {
+		return nil, err
+	}
+	return &model.Checkpoint{Config: ck.Config, Params: ck.Params, Warnings: ck.Warnings}, nil
+}
+
+// presetOf names the preset c is, or "custom" (then base is a preset of
+// the same vocabulary, which the model's sizes override in a record).
+func presetOf(c model.Config) (name, base string) {
+	for _, n := range model.PresetNames() {
+		if model.Presets[n] == c {
+			return n, n
+		}
+	}
+	for _, n := range model.PresetNames() {
+		if model.Presets[n].V == c.V {
+			return "custom", n
+		}
+	}
+	return "custom", ""
 }
 
 // Warnings are what the user must be told before the run starts: that the

@@ -37,7 +37,8 @@ type Settings struct {
 	WeightDecay  float64  `json:"weight-decay" toml:"weight-decay"`
 	MaxGradNorm  float64  `json:"max-grad-norm" toml:"max-grad-norm"`
 	Seed         uint64   `json:"seed" toml:"seed"`
-	Data         string   `json:"data" toml:"data"` // "" is the default corpus
+	InitFrom     string   `json:"init-from,omitempty" toml:"init-from,omitempty"` // the weights the run started from
+	Data         string   `json:"data" toml:"data"`                               // "" is the default corpus
 	DataLimit    int64    `json:"data-limit" toml:"data-limit"`
 	EvalEvery    int      `json:"eval-every" toml:"eval-every"`
 	EvalBatches  int      `json:"eval-batches" toml:"eval-batches"`
@@ -59,7 +60,7 @@ func (c TrainConfig) Settings() Settings {
 		Microbatches: c.Microbatches, Chunks: max(c.Chunks, 1), Split: c.Split, LayerMap: c.LayerMap,
 		Batch: c.Batch, Steps: c.Steps, LR: exact32(c.LR), MinLR: exact32(c.MinLR), Warmup: c.Warmup,
 		WeightDecay: exact32(c.WeightDecay), MaxGradNorm: c.MaxGradNorm, Seed: c.Seed,
-		Data: c.Data, DataLimit: c.DataLimit, EvalEvery: c.EvalEvery, EvalBatches: c.EvalBatches,
+		InitFrom: c.InitFrom, Data: c.Data, DataLimit: c.DataLimit, EvalEvery: c.EvalEvery, EvalBatches: c.EvalBatches,
 		SaveEvery: c.SaveEvery, LogEvery: max(c.LogEvery, 1), Timeout: c.Timeout.String(),
 	}
 	if c.Sched != nil {

@@ -47,23 +47,9 @@ func NewTrainer(cfg TrainConfig) (*Trainer, error) {
 // plan checks everything that needs no data or devices: the configuration,
 // the checkpoint to resume, the schedule and the split.
 func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
-	var ck *model.Checkpoint
-	fromCk := false // the model is the checkpoint's: so is its preset's name
-	if cfg.Resume {
-		var err error
-		if ck, err = model.LoadResume(CheckpointDir(cfg.Out)); err != nil {
-			return nil, nil, field.Errorf("resume", "{resume}: %w", err)
-		}
-		if cfg.Model == (model.Config{}) {
-			cfg.Model = ck.Config
-			fromCk = true
-		}
-		if cfg.Context == 0 {
-			cfg.Context = cfg.Model.MaxT
-		}
-		if ck.Config != cfg.Model {
-			return nil, nil, field.Errorf("model", "{resume}: the checkpoint's model (%s) differs from the one asked for (%s); drop {layers}, {width}, {heads} and {context} to use the checkpoint's", ck.Config, cfg.Model)
-		}
+	ck, fromCk, err := startFrom(&cfg)
+	if err != nil {
+		return nil, nil, err
 	}
 	if s := cfg.Sched; s != nil { // a given schedule says its own name and sizes
 		cfg.Schedule, cfg.Microbatches, cfg.Chunks = s.Name, s.Microbatches, s.Chunks
@@ -94,7 +80,13 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 		return nil, nil, err
 	}
 	t := &Trainer{cfg: cfg, plan: pl, sched: sched}
-	if ck != nil {
+	if ck != nil && cfg.InitFrom != "" {
+		t.warnings = ck.Warnings
+		if fromCk {
+			t.cfg.Preset, t.cfg.PresetBase = presetOf(cfg.Model)
+		}
+	}
+	if ck != nil && cfg.Resume {
 		st, err := resumeState(ck, CheckpointDir(cfg.Out))
 		if err != nil {
 			return nil, nil, err
@@ -113,11 +105,47 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 	return t, ck, nil
 }
 
+// startFrom loads the checkpoint a run starts from, if any: Out's to
+// resume (InitFrom is then only the run's history), or InitFrom's weights. A zero Model becomes the checkpoint's
+// (fromCk); a given one must be the checkpoint's.
+func startFrom(cfg *TrainConfig) (ck *model.Checkpoint, fromCk bool, err error) {
+	switch {
+	case cfg.Resume:
+		if ck, err = model.LoadResume(CheckpointDir(cfg.Out)); err != nil {
+			return nil, false, field.Errorf("resume", "{resume}: %w", err)
+		}
+	case cfg.InitFrom != "":
+		if ck, err = loadInit(cfg.InitFrom); err != nil {
+			return nil, false, field.Errorf("init-from", "{init-from} %w", err)
+		}
+	default:
+		return nil, false, nil
+	}
+	if cfg.Model == (model.Config{}) {
+		cfg.Model, fromCk = ck.Config, true
+	}
+	if cfg.Context == 0 {
+		cfg.Context = cfg.Model.MaxT
+	}
+	switch {
+	case ck.Config == cfg.Model:
+	case cfg.Resume:
+		return nil, false, field.Errorf("model", "{resume}: the checkpoint's model (%s) differs from the one asked for (%s); drop {layers}, {width}, {heads} and {context} to use the checkpoint's", ck.Config, cfg.Model)
+	default:
+		return nil, false, field.Errorf("init-from", "{init-from} %s holds the model %s, which differs from the one asked for (%s); drop {model}, {layers}, {width}, {heads} and {context} to use its own", cfg.InitFrom, ck.Config, cfg.Model)
+	}
+	return ck, fromCk, nil
+}
+
 // open loads the data, opens the devices and builds the stages.
 func (t *Trainer) open(ck *model.Checkpoint) (*Trainer, error) {
 	cfg, plan, sched := t.cfg, t.plan, t.sched
 	mbB := cfg.Batch / sched.Microbatches
 	var err error
+	ckField := "resume"
+	if !cfg.Resume {
+		ckField = "init-from"
+	}
 	if t.ds, err = data.Load(cfg.Data, cfg.DataLimit); err != nil {
 		return nil, err
 	}
@@ -136,7 +164,7 @@ func (t *Trainer) open(ck *model.Checkpoint) (*Trainer, error) {
 		}
 		if ck != nil {
 			if err := scatter(t.stages, ck); err != nil {
-				return field.Errorf("resume", "{resume}: %w", err)
+				return field.Errorf(ckField, "{"+ckField+"}: %w", err)
 			}
 			return nil
 		}

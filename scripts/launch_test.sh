@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tests scripts/launch.sh against a fake nvidia-smi (scripts/testdata/nvidia-smi) that
 # reports FAKE_GPUS GPUs: the --dry-run command for 0, 1 and 4 GPUs, --gpus, --split,
-# --out, and the errors. Needs no GPU; CI runs it (.ci/run).
+# --out, --dry-run with no nvidia-smi at all, and the errors. Needs no GPU; CI runs it (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -79,6 +79,22 @@ expect_err 1 "do not pass --devices" --dry-run --devices cuda:0
 expect_err 1 "give --out before the baton train flags" --dry-run --model small --out r
 err=$(NVIDIA_SMI=no-such-nvidia-smi scripts/launch.sh --dry-run 2>&1 >/dev/null) && fail "no nvidia-smi: succeeded"
 [[ $err == *"no-such-nvidia-smi not found"* ]] || fail "no nvidia-smi: error '$err'"
+# --dry-run needs no nvidia-smi when --gpus says which GPUs (none on PATH here).
+nosmi=$(mktemp -d)
+ln -s "$(command -v bash)" "$nosmi/bash"
+got=$(PATH="$nosmi" scripts/launch.sh --dry-run --gpus 0,1 --out r 2>/dev/null) ||
+  fail "dry-run without nvidia-smi: exited non-zero"
+[ "$got" = "baton train --devices cuda:0,cuda:1 --out r" ] || fail "dry-run without nvidia-smi: got '$got'"
+err=$(PATH="$nosmi" scripts/launch.sh --dry-run --gpus 0 --split 2 --out r 2>&1 >/dev/null) ||
+  fail "dry-run --split without nvidia-smi: exited non-zero"
+[[ $err == *"takes --gpus 0 as given, unchecked"* ]] || fail "dry-run without nvidia-smi: stderr '$err'"
+err=$(PATH="$nosmi" scripts/launch.sh --dry-run --gpus 0,0 2>&1 >/dev/null) && fail "dry-run without nvidia-smi, GPU twice: succeeded"
+[[ $err == *"GPU 0 is listed twice"* ]] || fail "dry-run without nvidia-smi, GPU twice: error '$err'"
+err=$(PATH="$nosmi" scripts/launch.sh --dry-run 2>&1 >/dev/null) && fail "dry-run without nvidia-smi or --gpus: succeeded"
+[[ $err == *"--dry-run without nvidia-smi needs --gpus LIST"* ]] || fail "dry-run without nvidia-smi or --gpus: error '$err'"
+err=$(PATH="$nosmi" scripts/launch.sh --gpus 0 2>&1 >/dev/null) && fail "run without nvidia-smi: succeeded"
+[[ $err == *"nvidia-smi not found"* ]] || fail "run without nvidia-smi: error '$err'"
+rm -rf "$nosmi"
 err=$(FAKE_SMI_FAIL=1 scripts/launch.sh --dry-run 2>&1 >/dev/null) && fail "failing nvidia-smi: succeeded"
 [[ $err == *"failed: NVIDIA-SMI has failed"* ]] || fail "failing nvidia-smi: error '$err'"
 err=$(CUDA_VISIBLE_DEVICES=1 scripts/launch.sh --dry-run 2>&1 >/dev/null) && fail "CUDA_VISIBLE_DEVICES: succeeded"

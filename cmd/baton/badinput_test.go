@@ -81,7 +81,7 @@ func catalogue() []category {
 		{"Numbers: not finite, negative, zero, too large", numberCases()},
 		{"Data: missing or unusable files", append(append(dataCases(), moreDataCases()...), tokenizeCases()...)},
 		{"Output paths: writable, and never over an input", pathCases()},
-		{"The run directory and its checkpoint", runDirCases(trained)},
+		{"The run directory and its checkpoint", append(runDirCases(trained), initFromCases(trained)...)},
 		{"Damaged checkpoints", damagedCheckpoints(trained)},
 		{"Sampling", sampleCases(trained)},
 		{"Schedule files", append(scheduleFileCases(), moreScheduleFileCases()...)},

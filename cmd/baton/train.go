@@ -7,16 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -52,6 +51,8 @@ type trainFlags struct {
 	saveEvery                      int
 	out                            string
 	resume, overwrite, quiet       bool
+	initFrom                       string
+	modelGiven                     bool // a model flag was given (or set by --config or run.json)
 	configFile                     string
 	override                       bool
 	logEvery                       int
@@ -97,6 +98,7 @@ func trainCmd() *cobra.Command {
 	fl.IntVar(&f.saveEvery, "save-every", 100, "steps between checkpoints (0: only at the end)")
 	fl.StringVar(&f.out, "out", "", "run directory (default: runs/<date-time>)")
 	fl.BoolVar(&f.resume, "resume", false, "continue the run in --out from its checkpoint")
+	fl.StringVar(&f.initFrom, "init-from", "", "start from the weights in this directory: a Hugging Face GPT-2 model (model.safetensors, config.json) or a baton run; step 0, fresh optimizer, the model its config.json says")
 	fl.StringVar(&f.configFile, "config", "", "read settings from this JSON or TOML file (a run.json too); flags given override it")
 	fl.BoolVar(&f.override, "override", false, "with --resume: let given flags change run.json's data, batch, micro-batches, schedule or learning-rate settings (recorded in run.json)")
 	fl.IntVar(&f.logEvery, "log-every", 1, "steps between lines of metrics.jsonl in --out")
@@ -145,12 +147,12 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 		Batch: f.batch, Context: mc.MaxT, Steps: f.steps, LR: float32(f.lr), MinLR: float32(f.minLR),
 		Warmup: f.warmup, WeightDecay: float32(f.weightDecay), MaxGradNorm: f.maxGradNorm, Seed: f.seed,
 		Data: f.data, DataLimit: f.dataLimit, EvalEvery: f.evalEvery, EvalBatches: f.evalBatches, SaveEvery: f.saveEvery,
-		Split: split, LayerMap: lmap, Timeout: f.timeout, Out: out, Resume: f.resume,
+		Split: split, LayerMap: lmap, Timeout: f.timeout, Out: out, Resume: f.resume, InitFrom: f.initFrom,
 		PresetBase: f.preset, LogEvery: f.logEvery, Command: append([]string{"baton"}, os.Args[1:]...),
 	}
 	if err := checkOutputs(
 		[]pathFlag{{"--out", out, true}, {"--cpuprofile", f.cpuprofile, false}},
-		[]pathFlag{{"--data", f.data, isDir(f.data)}, {"--schedule-file", f.scheduleFile, false}},
+		[]pathFlag{{"--data", f.data, isDir(f.data)}, {"--schedule-file", f.scheduleFile, false}, {"--init-from", f.initFrom, true}},
 	); err != nil {
 		return cfg, err
 	}
@@ -160,6 +162,9 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 		}
 		return cfg, nil
 	}
+	if f.initFrom != "" && !f.modelGiven {
+		cfg.Model, cfg.Context = model.Config{}, 0 // the directory's
+	}
 	if _, err := os.Stat(runtime.CheckpointDir(out)); err == nil && !f.overwrite {
 		return cfg, fmt.Errorf("--out %s already holds a checkpoint; pass --resume to continue it or --overwrite to start over", out)
 	}
@@ -167,10 +172,15 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 }
 
 func runTrain(cmd *cobra.Command, f *trainFlags) error {
-	overrides, err := f.settle(cmd.Flags())
+	fl := cmd.Flags()
+	if f.resume && fl.Changed("init-from") {
+		return usage(fmt.Errorf("--init-from starts a new run from a model's weights and --resume continues a run; give one of them"))
+	}
+	overrides, err := f.settle(fl)
 	if err != nil {
 		return usage(err)
 	}
+	f.modelGiven = slices.ContainsFunc([]string{"model", "layers", "width", "heads", "context"}, fl.Changed)
 	cfg, err := f.config()
 	if err != nil {
 		return usage(err)
@@ -186,7 +196,11 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		return err
 	}
 	defer lock.Release()
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	con := &console{w: os.Stderr}
+	log := slog.New(slog.NewTextHandler(con, nil))
+	if !cmd.Flags().Changed("devices") {
+		fitDefaultDevices(&cfg, log)
+	}
 	tr, err := runtime.NewTrainer(cfg)
 	if err != nil {
 		return err
@@ -212,7 +226,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		}
 		defer stopProfile()
 	}
-	progress := newProgress(f.quiet, cfg.Steps, tr.StartStep(), log)
+	progress := newProgress(con, term.IsTerminal(int(os.Stderr.Fd())), f.quiet, cfg.Steps, tr.StartStep(), log)
 	sum, err := tr.Run(ctx, progress.update)
 	progress.finish()
 	if err != nil {
@@ -237,6 +251,27 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		return interrupted{exitCode(sig()), fmt.Sprintf("interrupted by %v at step %d; checkpoint saved in %s (continue with --resume --out %s)", sig(), sum.Steps, sum.Checkpoint, cfg.Out)}
 	}
 	return nil
+}
+
+// fitDefaultDevices trims the default device list, which the user did not
+// choose, to the stages the model can fill: one layer each at least, so
+// that --model tiny (2 layers) trains out of the box. Devices the user
+// lists are never dropped: too many of them stays an error saying so.
+func fitDefaultDevices(cfg *runtime.TrainConfig, log *slog.Logger) {
+	fit := cfg.Model.L / max(1, cfg.Chunks)
+	if len(cfg.Split) > 0 {
+		fit = len(cfg.Split) / max(1, cfg.Chunks)
+	}
+	if fit < 1 || fit >= len(cfg.Devices) {
+		return // the model is the checkpoint's (resume), or every device fits
+	}
+	cfg.Devices = cfg.Devices[:fit]
+	names := make([]string, fit)
+	for i, d := range cfg.Devices {
+		names[i] = d.String()
+	}
+	log.Info(fmt.Sprintf("model %s has %d layers: training on %d of the default devices, %s (--devices chooses)",
+		cfg.Preset, cfg.Model.L, fit, strings.Join(names, ",")))
 }
 
 // lockOut locks the run directory for the run's life, before anything is
@@ -312,57 +347,6 @@ func exitCode(s os.Signal) int {
 		return 128 + int(n)
 	}
 	return 1
-}
-
-// progress shows a bar on a terminal and a log line every few steps elsewhere.
-type progress struct {
-	bar   *progressbar.ProgressBar
-	log   *slog.Logger
-	every int
-}
-
-func newProgress(quiet bool, steps, start int, log *slog.Logger) *progress {
-	p := &progress{log: log, every: max(1, (steps-start)/10)}
-	if quiet {
-		p.log = nil
-		return p
-	}
-	if term.IsTerminal(int(os.Stderr.Fd())) {
-		p.bar = progressbar.NewOptions(steps, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowCount(),
-			progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionSetWidth(24))
-		p.bar.Set(start)
-	}
-	return p
-}
-
-func (p *progress) update(s runtime.Progress) {
-	val := ""
-	if !math.IsNaN(s.ValLoss) {
-		val = fmt.Sprintf(" val %.3f", s.ValLoss)
-	}
-	switch {
-	case p.bar != nil:
-		p.bar.Describe(fmt.Sprintf("loss %.3f%s %.0f tok/s", s.Loss, val, s.TokensPerSec))
-		p.bar.Set(s.Step)
-		if val != "" {
-			p.bar.Clear()
-			fmt.Fprintf(os.Stderr, "step %d: loss %.4f%s\n", s.Step, s.Loss, val)
-		}
-	case p.log != nil && (s.Step%p.every == 0 || s.Step == s.Steps || val != ""):
-		attrs := []any{"step", s.Step, "of", s.Steps, "loss", fmt.Sprintf("%.4f", s.Loss)}
-		if val != "" {
-			attrs = append(attrs, "val_loss", fmt.Sprintf("%.4f", s.ValLoss))
-		}
-		attrs = append(attrs, "lr", fmt.Sprintf("%.3g", s.LR), "grad_norm", fmt.Sprintf("%.3f", s.GradNorm), "tok/s", fmt.Sprintf("%.0f", s.TokensPerSec))
-		p.log.Info("train", attrs...)
-	}
-}
-
-func (p *progress) finish() {
-	if p.bar != nil {
-		p.bar.Finish()
-		fmt.Fprintln(os.Stderr)
-	}
 }
 
 // parsePrecision parses --precision's value.

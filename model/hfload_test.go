@@ -1,0 +1,160 @@
+// LoadHF: a Hugging Face style directory (prefix, mask buffers, LM head, an unpadded vocabulary) loads under baton's names, padded with zero rows.
+
+package model
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nlpodyssey/safetensors"
+)
+
+// hfFixture writes dir as transformers saves GPT2LMHeadModel: config.json
+// with GPT2Config's keys and an unpadded vocabulary v0, every parameter
+// under "transformer.", the causal-mask buffers and a tied lm_head.weight.
+// It returns the parameters by GPT-2 name.
+func hfFixture(t *testing.T, dir string, c Config, edit func(views map[string]f32View)) map[string][]float32 {
+	t.Helper()
+	cfg := map[string]any{"model_type": "gpt2", "architectures": []string{"GPT2LMHeadModel"}, "vocab_size": c.V,
+		"n_positions": c.MaxT, "n_ctx": c.MaxT, "n_embd": c.C, "n_head": c.NH, "n_layer": c.L, "n_inner": nil,
+		"activation_function": "gelu_new", "layer_norm_epsilon": 1e-5, "bos_token_id": 50256, "task_specific_params": map[string]any{}}
+	raw, _ := json.Marshal(cfg)
+	if err := os.WriteFile(filepath.Join(dir, configFile), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	params := map[string][]float32{}
+	views := map[string]f32View{}
+	for i, ts := range c.AllTensors() {
+		v := make([]float32, ts.Elems())
+		for j := range v {
+			v[j] = float32(i+1) + float32(j)/1000
+		}
+		params[ts.Name] = v
+		views[hfPrefix+ts.Name] = f32View{shape: u64(ts.Shape), data: v}
+	}
+	for l := range c.L {
+		h := hfPrefix + "h." + string(rune('0'+l))
+		views[h+".attn.bias"] = f32View{shape: []uint64{1, 1, uint64(c.MaxT), uint64(c.MaxT)}, data: make([]float32, c.MaxT*c.MaxT)}
+		views[h+".attn.masked_bias"] = f32View{shape: []uint64{}, data: []float32{-1e4}}
+	}
+	views["lm_head.weight"] = views[hfPrefix+"wte.weight"]
+	if edit != nil {
+		edit(views)
+	}
+	var b bytes.Buffer
+	if err := safetensors.SerializeToWriter(views, map[string]string{"format": "pt"}, &b); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, modelFile), b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return params
+}
+
+func u64(s []int) []uint64 {
+	out := make([]uint64, len(s))
+	for i, d := range s {
+		out[i] = uint64(d)
+	}
+	return out
+}
+
+func TestLoadHFPadsTheVocabulary(t *testing.T) {
+	c := Config{V: 250, MaxT: 16, C: 16, NH: 2, L: 2}
+	dir := t.TempDir()
+	want := hfFixture(t, dir, c, nil)
+	ck, err := LoadHF(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	padded := c
+	padded.V = 256
+	if ck.Config != padded || ck.M != nil || ck.State != nil {
+		t.Fatalf("config %v (moments %v, state %s), want %v and weights only", ck.Config, ck.M != nil, ck.State, padded)
+	}
+	wte := ck.Params["wte.weight"]
+	if len(wte) != 256*16 {
+		t.Fatalf("wte has %d values, want 256×16", len(wte))
+	}
+	for i, x := range wte {
+		if i < 250*16 && x != want["wte.weight"][i] || i >= 250*16 && x != 0 {
+			t.Fatalf("wte[%d] = %v; want the stored rows, then zero rows", i, x)
+		}
+	}
+	for name, w := range want {
+		if name != "wte.weight" && !equal(ck.Params[name], w) {
+			t.Errorf("%s differs from the stored tensor", name)
+		}
+	}
+	if PaddedVocab(50257) != 50304 || PaddedVocab(256) != 256 {
+		t.Errorf("PaddedVocab(50257) = %d, PaddedVocab(256) = %d; want GPT-2's 50304 and 256", PaddedVocab(50257), PaddedVocab(256))
+	}
+}
+
+func equal(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestLoadHFErrors(t *testing.T) {
+	c := Config{V: 250, MaxT: 16, C: 16, NH: 2, L: 2}
+	for _, tc := range []struct {
+		name string
+		edit func(map[string]f32View)
+		msg  string
+	}{
+		{"shape", func(v map[string]f32View) {
+			v[hfPrefix+"h.1.mlp.c_fc.weight"] = f32View{shape: []uint64{16, 32}, data: make([]float32, 512)}
+		}, "tensor h.1.mlp.c_fc.weight has shape [16 32], want [16 64]"},
+		{"missing", func(v map[string]f32View) { delete(v, hfPrefix+"ln_f.bias") }, "missing tensor ln_f.bias"},
+		{"extra", func(v map[string]f32View) { v["h.9.attn.c_attn.weight"] = v[hfPrefix+"ln_f.bias"] }, "unexpected tensor h.9.attn.c_attn.weight"},
+		{"twice", func(v map[string]f32View) { v["ln_f.bias"] = v[hfPrefix+"ln_f.bias"] }, "are the same parameter"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			hfFixture(t, dir, c, tc.edit)
+			_, err := LoadHF(dir)
+			if err == nil || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("error %v, want one containing %q", err, tc.msg)
+			}
+		})
+	}
+	if _, err := LoadHF(filepath.Join(t.TempDir(), "nowhere")); err == nil || !strings.Contains(err.Error(), "no such directory") {
+		t.Errorf("missing directory: error %v", err)
+	}
+}
+
+// TestLoadHFGPT2Vocabulary loads GPT-2's own 50,257 rows, in a model
+// narrow enough to stay fast: 47 zero rows make 50,304.
+func TestLoadHFGPT2Vocabulary(t *testing.T) {
+	dir := t.TempDir()
+	want := hfFixture(t, dir, Config{V: 50257, MaxT: 8, C: 8, NH: 2, L: 1}, nil)
+	ck, err := LoadHF(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wte := ck.Params["wte.weight"]
+	if ck.Config.V != 50304 || !equal(wte[:50257*8], want["wte.weight"]) || firstNonZero(wte[50257*8:]) >= 0 {
+		t.Fatalf("V=%d; want 50304 with GPT-2's rows first and zero rows after", ck.Config.V)
+	}
+}
+
+func firstNonZero(v []float32) int {
+	for i, x := range v {
+		if x != 0 {
+			return i
+		}
+	}
+	return -1
+}
