@@ -15,12 +15,18 @@ import (
 
 // A checkpoint directory holds:
 //
-//	model.safetensors      parameters under GPT-2 names (wte.weight, ..., ln_f.bias), F32
-//	config.json            Hugging Face GPT2Config fields, so transformers can load the directory
-//	optimizer.safetensors  AdamW moments "m.<param>" and "v.<param>"; absent when saved without them
-//	state.json             the caller's training state, a JSON object: its "step" (at least 1) is
-//	                       the training steps the weights hold; the rest (seed, data position, ...)
-//	                       is the caller's; absent when nil
+//	model.safetensors                parameters under GPT-2 names (wte.weight, ..., ln_f.bias), F32
+//	config.json                      Hugging Face GPT2Config fields, so transformers can load the directory
+//	optimizer/optimizer.safetensors  AdamW moments "m.<param>" and "v.<param>"; absent when saved without them
+//	state.json                       the caller's training state, a JSON object: its "step" (at least 1) is
+//	                                 the training steps the weights hold; the rest (seed, data position, ...)
+//	                                 is the caller's; absent when nil
+//
+// The moments sit in a subdirectory so that the directory's top level holds
+// only the model: a tool that globs *.safetensors (as loaders of sharded
+// weights do) finds model.safetensors alone. Checkpoints written before
+// that hold optimizer.safetensors beside the model (legacyOptimizerFile);
+// Load still reads them.
 //
 // Every tensor holds finite numbers: Save refuses to write a NaN or an
 // infinity and Load refuses to read one, so a diverged run never replaces
@@ -28,8 +34,11 @@ import (
 const (
 	modelFile     = "model.safetensors"
 	configFile    = "config.json"
-	optimizerFile = "optimizer.safetensors"
+	optimizerDir  = "optimizer"
+	optimizerFile = optimizerDir + "/optimizer.safetensors"
 	stateFile     = "state.json"
+
+	legacyOptimizerFile = "optimizer.safetensors"
 
 	mPrefix = "m."
 	vPrefix = "v."
@@ -311,15 +320,7 @@ func writeFiles(tmp string, ck *Checkpoint) error {
 		return err
 	}
 	if ck.M != nil {
-		mv := make(map[string][]float32, 2*len(ts))
-		for _, t := range ts {
-			mv[mPrefix+t.Name] = ck.M[t.Name]
-			mv[vPrefix+t.Name] = ck.V[t.Name]
-		}
-		all := append(prefixed(mPrefix, ts), prefixed(vPrefix, ts)...)
-		if err := fsutil.WriteNew(filepath.Join(tmp, optimizerFile), func(w io.Writer) error {
-			return encodeTensors(w, all, mv)
-		}); err != nil {
+		if err := writeOptimizer(tmp, ts, ck); err != nil {
 			return err
 		}
 	}
@@ -332,4 +333,25 @@ func writeFiles(tmp string, ck *Checkpoint) error {
 		}
 	}
 	return nil
+}
+
+// writeOptimizer writes the AdamW moments into tmp's optimizer directory
+// and fsyncs that directory too: Save's fsync of tmp makes only tmp's own
+// entries durable, not the file's entry inside the subdirectory.
+func writeOptimizer(tmp string, ts []Tensor, ck *Checkpoint) error {
+	if err := os.Mkdir(filepath.Join(tmp, optimizerDir), 0o755); err != nil {
+		return err
+	}
+	mv := make(map[string][]float32, 2*len(ts))
+	for _, t := range ts {
+		mv[mPrefix+t.Name] = ck.M[t.Name]
+		mv[vPrefix+t.Name] = ck.V[t.Name]
+	}
+	all := append(prefixed(mPrefix, ts), prefixed(vPrefix, ts)...)
+	if err := fsutil.WriteNew(filepath.Join(tmp, optimizerFile), func(w io.Writer) error {
+		return encodeTensors(w, all, mv)
+	}); err != nil {
+		return err
+	}
+	return fsutil.SyncDir(filepath.Join(tmp, optimizerDir))
 }

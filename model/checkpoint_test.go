@@ -161,6 +161,13 @@ func TestConfigJSONHasHFNames(t *testing.T) {
 	if a, _ := m["architectures"].([]any); len(a) != 1 || a[0] != "GPT2LMHeadModel" {
 		t.Errorf("architectures = %v, want [GPT2LMHeadModel]", m["architectures"])
 	}
+	if n, ok := m["baton_vocab_note"]; ok {
+		t.Errorf("baton_vocab_note = %v for an unpadded byte vocabulary", n)
+	}
+	// Loaders of sharded weights glob *.safetensors: only the model's.
+	if g, _ := filepath.Glob(filepath.Join(dir, "*.safetensors")); len(g) != 1 || filepath.Base(g[0]) != modelFile {
+		t.Errorf("*.safetensors = %v, want %s alone", g, modelFile)
+	}
 
 	// transformers refuses safetensors without format metadata it knows.
 	st, err := os.ReadFile(filepath.Join(dir, modelFile))
@@ -187,6 +194,10 @@ func TestGPT2VocabularyGetsEOS(t *testing.T) {
 	}
 	if m["eos_token_id"] != float64(gpt2EOS) || m["bos_token_id"] != float64(gpt2EOS) {
 		t.Errorf("bos/eos = %v/%v, want %d", m["bos_token_id"], m["eos_token_id"], gpt2EOS)
+	}
+	// The padding is explained; Load reads past the note.
+	if n, _ := m["baton_vocab_note"].(string); !strings.Contains(n, "padded from GPT-2's 50257 tokens to 50304") {
+		t.Errorf("baton_vocab_note = %q, want it to say 50257 is padded to 50304", n)
 	}
 	c, err := decodeHFConfig(b)
 	if err != nil || c != Presets["gpt2-124m"] {

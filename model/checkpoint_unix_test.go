@@ -70,7 +70,7 @@ func TestLoadRefusesNonRegular(t *testing.T) {
 const fullDiskEnv = "BATON_TEST_FULL_DISK_DIR"
 
 // fullDiskLimit lets model.safetensors (about 136 KiB) be written whole and
-// stops optimizer.safetensors (twice that) partway, as a full disk would.
+// stops optimizer/optimizer.safetensors (twice that) partway, as a full disk would.
 const fullDiskLimit = 200 << 10
 
 func TestSaveFullDiskHelper(t *testing.T) {

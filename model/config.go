@@ -35,6 +35,12 @@ var Presets = map[string]Config{
 	// gpt2-124m: GPT-2 small with the vocabulary padded to a multiple of 128
 	// (50304, as llm.c does) so GPU matmuls tile evenly.
 	"gpt2-124m": {V: 50304, MaxT: 1024, C: 768, NH: 12, L: 12},
+	// gpt2-350m, gpt2-774m, gpt2-1558m: GPT-2 medium, large and XL, padded
+	// alike; the models that need more than one GPU's memory, for plan and
+	// for splits that must fit.
+	"gpt2-350m":  {V: 50304, MaxT: 1024, C: 1024, NH: 16, L: 24},
+	"gpt2-774m":  {V: 50304, MaxT: 1024, C: 1280, NH: 20, L: 36},
+	"gpt2-1558m": {V: 50304, MaxT: 1024, C: 1600, NH: 25, L: 48},
 }
 
 // PresetNames lists the presets in a stable order, for help and errors.

@@ -8,8 +8,11 @@ import (
 	"fmt"
 )
 
-// gpt2EOS is the <|endoftext|> id of GPT-2's tokenizer.
+// gpt2EOS is the <|endoftext|> id of GPT-2's tokenizer, its last token.
 const gpt2EOS = 50256
+
+// gpt2Vocab is the size of GPT-2's tokenizer's vocabulary.
+const gpt2Vocab = gpt2EOS + 1
 
 // hfConfig is what Save writes. The field names are GPT2Config's so that
 // transformers (GPT2LMHeadModel.from_pretrained) and other tools read the
@@ -41,6 +44,23 @@ type hfConfig struct {
 	BosTokenID *int   `json:"bos_token_id"`
 	EosTokenID *int   `json:"eos_token_id"`
 	TorchDtype string `json:"torch_dtype"`
+	// A note for whoever pairs the model with GPT-2's tokenizer, whose
+	// vocabulary is smaller than vocab_size; transformers keeps unknown keys
+	// as attributes and ignores them, and so does Load.
+	VocabNote string `json:"baton_vocab_note,omitempty"`
+}
+
+// vocabNote explains a vocabulary that is GPT-2's padded to PaddedVocab, as
+// the gpt2-124m preset and LoadHF make it; "" for any other, since Config
+// does not say whether another size was padded. The padded rows are not
+// zero after training: the loss's softmax spans all vocab_size logits.
+func vocabNote(v int) string {
+	if v == gpt2Vocab || v != PaddedVocab(gpt2Vocab) {
+		return ""
+	}
+	return fmt.Sprintf("vocab_size is padded from GPT-2's %d tokens to %d (a multiple of %d, so GPU matmuls tile evenly); "+
+		"ids %d to %d are padding that no tokenizer emits: to match GPT-2's tokenizer, keep the first %d rows of wte.weight "+
+		"(model.resize_token_embeddings(%d))", gpt2Vocab, v, VocabMultiple, gpt2Vocab, v-1, gpt2Vocab, gpt2Vocab)
 }
 
 func encodeHFConfig(c Config) ([]byte, error) {
@@ -60,6 +80,7 @@ func encodeHFConfig(c Config) ([]byte, error) {
 		ScaleAttnWeights:   true,
 		UseCache:           true,
 		TorchDtype:         "float32",
+		VocabNote:          vocabNote(c.V),
 	}
 	if c.V > gpt2EOS {
 		eos := gpt2EOS
@@ -73,7 +94,8 @@ func encodeHFConfig(c Config) ([]byte, error) {
 }
 
 // hfConfigIn is what Load reads: pointers tell a missing field from a zero,
-// and only the fields that change the computation are checked.
+// and only the fields that change the computation are checked; any other
+// key (baton_vocab_note among them) is ignored.
 type hfConfigIn struct {
 	ModelType          *string  `json:"model_type"`
 	VocabSize          *int     `json:"vocab_size"`

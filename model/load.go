@@ -15,12 +15,12 @@ import (
 )
 
 // Load reads the checkpoint in dir for its weights: config.json and
-// model.safetensors must be there; optimizer.safetensors and state.json
-// are read when present. See load for the checks.
+// model.safetensors must be there; the AdamW moments and state.json are
+// read when present. See load for the checks.
 func Load(dir string) (*Checkpoint, error) { return load(dir, false) }
 
 // LoadResume reads the checkpoint in dir to continue training from: beyond
-// what Load needs, optimizer.safetensors (without it AdamW would restart
+// what Load needs, optimizer/optimizer.safetensors (without it AdamW would restart
 // from zero moments) and state.json (without it, from step 0 on trained
 // weights) must be there.
 func LoadResume(dir string) (*Checkpoint, error) { return load(dir, true) }
@@ -71,8 +71,7 @@ func loadDir(dir string, resume bool) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	optPath := filepath.Join(dir, optimizerFile)
-	hasOpt, err := present(optPath, resume, "the AdamW moments it holds: without them training would restart them at zero")
+	optPath, hasOpt, err := optimizerPath(dir, resume)
 	if err != nil {
 		return nil, err
 	}
@@ -105,6 +104,29 @@ func loadDir(dir string, resume bool) (*Checkpoint, error) {
 		ck.V[t.Name] = mv[vPrefix+t.Name]
 	}
 	return ck, nil
+}
+
+// optimizerPath finds dir's AdamW moments: optimizer/optimizer.safetensors,
+// or optimizer.safetensors beside the model in a checkpoint saved before the
+// moments moved. Both at once is refused: which one the run wrote last is
+// unknown.
+func optimizerPath(dir string, required bool) (string, bool, error) {
+	path := filepath.Join(dir, optimizerFile)
+	legacy := filepath.Join(dir, legacyOptimizerFile)
+	hasLegacy, err := present(legacy, false, "")
+	if err != nil {
+		return "", false, err
+	}
+	has, err := present(path, required && !hasLegacy, "the AdamW moments it holds: without them training would restart them at zero")
+	switch {
+	case err != nil:
+		return "", false, err
+	case has && hasLegacy:
+		return "", false, fmt.Errorf("checkpoint %s: holds both %s and the older layout's %s; remove the stale one", dir, optimizerFile, legacyOptimizerFile)
+	case hasLegacy:
+		return legacy, true, nil
+	}
+	return path, has, nil
 }
 
 // readState reads and checks dir's state.json; nil when it is absent and

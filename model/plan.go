@@ -19,7 +19,8 @@ type Stage struct {
 	Head          bool    `json:"head"`            // holds ln_f, the tied LM head and the loss
 	Params        int64   `json:"params"`          // including the head's copy of wte on a last stage that is not also first
 	FLOPsPerToken float64 `json:"flops_per_token"` // training (forward+backward) cost per token
-	MemBytes      int64   `json:"mem_bytes"`       // parameters, gradients, AdamW state, stash and head scratch
+	MemBytes      int64   `json:"mem_bytes"`       // fp32 and tf32: parameters, gradients, AdamW state, stash and head scratch
+	MemBytesBF16  int64   `json:"mem_bytes_bf16"`  // an estimate for bf16, which training does not run yet (see StageMem)
 }
 
 // Blocks is the number of decoder blocks the stage runs.
@@ -120,7 +121,7 @@ func Partition(cfg Config, stageDevices []string, opts PlanOptions) (*Plan, erro
 			st.FLOPsPerToken += cfg.HeadFLOPsPerToken()
 			scratch = cfg.HeadScratchElems(B, T)
 		}
-		st.MemBytes = st.Params*BytesPerParam + 4*(int64(inFlight)*stash+scratch)
+		st.MemBytes, st.MemBytesBF16 = StageMem(st.Params, int64(inFlight)*stash+scratch)
 		plan.Stages = append(plan.Stages, st)
 	}
 	return plan, nil

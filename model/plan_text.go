@@ -10,7 +10,8 @@ import (
 )
 
 // String is a table: one row per stage with its layers, parameters, memory
-// estimate and share of the FLOPs.
+// estimates (fp32 and tf32 alike; bf16 an estimate of what is not trained
+// yet) and share of the FLOPs.
 func (p *Plan) String() string {
 	var total float64
 	for _, s := range p.Stages {
@@ -20,7 +21,7 @@ func (p *Plan) String() string {
 	fmt.Fprintf(&b, "plan: %d layers on %d devices, split %s; memory for micro-batches of B=%d T=%d, %d in flight\n",
 		p.Config.L, len(p.Stages), joinInts(p.Split()), p.B, p.T, p.InFlight)
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "stage\tdevice\tlayers\tparams\tmemory\tFLOPs")
+	fmt.Fprintln(w, "stage\tdevice\tlayers\tparams\tmemory fp32/tf32\tbf16 (estimate)\tFLOPs")
 	for _, s := range p.Stages {
 		layers := layerRange(s.FirstLayer, s.LastLayer)
 		if s.Embed {
@@ -33,7 +34,7 @@ func (p *Plan) String() string {
 		if total > 0 {
 			share = 100 * s.FLOPsPerToken / total
 		}
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%.1f%%\n", s.Index, s.Device, layers, humanCount(s.Params), humanBytes(s.MemBytes), share)
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%.1f%%\n", s.Index, s.Device, layers, humanCount(s.Params), HumanBytes(s.MemBytes), HumanBytes(s.MemBytesBF16), share)
 	}
 	w.Flush()
 	return b.String()
@@ -84,8 +85,8 @@ func humanCount(n int64) string {
 	return strconv.FormatInt(n, 10)
 }
 
-// humanBytes writes a size in binary units, as 1.50 GiB.
-func humanBytes(n int64) string {
+// HumanBytes writes a size in binary units, as 1.50 GiB.
+func HumanBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)

@@ -61,7 +61,7 @@ func TestResumeRefusesIncompleteCheckpoint(t *testing.T) {
 		damage func(ck string)
 		want   string
 	}{
-		{"no optimizer", func(ck string) { os.Remove(filepath.Join(ck, "optimizer.safetensors")) }, "optimizer.safetensors: missing; resuming needs the AdamW moments"},
+		{"no optimizer", func(ck string) { os.RemoveAll(filepath.Join(ck, "optimizer")) }, "optimizer/optimizer.safetensors: missing; resuming needs the AdamW moments"},
 		{"no state", func(ck string) { os.Remove(filepath.Join(ck, "state.json")) }, "state.json: missing; resuming needs the training step"},
 		{"empty state", func(ck string) { os.WriteFile(filepath.Join(ck, "state.json"), []byte("{}"), 0o644) }, `state.json: has no "step"`},
 		{"null state", func(ck string) { os.WriteFile(filepath.Join(ck, "state.json"), []byte("null"), 0o644) }, "state.json: is not a JSON object"},

@@ -1,23 +1,87 @@
-// Will the run fit: the plan's memory beside what the host can give, checked before anything is allocated.
+// Will the run fit: the plan's memory per device beside what the host or each GPU can give, checked before anything is allocated.
 
 package runtime
 
 import (
 	"fmt"
+	"strings"
 
 	"baton/internal/field"
 	"baton/model"
 	"baton/runtime/device"
 )
 
-// checkFits refuses a run on virtual CPU devices whose planned memory
-// (parameters, gradients, AdamW state, the stashes in flight and the
-// head's scratch, over every stage: the devices share the host) is more
-// than the process can have, saying both figures and what to lower. GPUs
-// are left to their own allocators, which fail with a clear error.
+// DeviceMem is what one device's memory must hold: the stages of a CPU
+// device, or of a whole GPU, summed over its partitions (cuda:N/K share
+// GPU N's memory) and, with interleaving, over its chunks.
+type DeviceMem struct {
+	Device    string `json:"device"`         // cpu:1, or cuda:0 for every partition of GPU 0
+	Stages    []int  `json:"stages"`         // the plan's stages it holds
+	Bytes     int64  `json:"mem_bytes"`      // fp32 and tf32
+	BytesBF16 int64  `json:"mem_bytes_bf16"` // the bf16 estimate
+}
+
+// MemFor is the device's bytes in precision prec, one of model.Precisions.
+func (d DeviceMem) MemFor(prec string) int64 {
+	if prec == "bf16" {
+		return d.BytesBF16
+	}
+	return d.Bytes
+}
+
+// DeviceMemory sums pl's stages per device of devs, in the order devices
+// first appear in the pipeline.
+func DeviceMemory(devs []device.Name, pl *model.Plan) []DeviceMem {
+	owner := map[string]string{}
+	for _, n := range devs {
+		owner[n.String()] = n.String()
+		if n.Kind == device.KindCUDA {
+			owner[n.String()] = fmt.Sprintf("cuda:%d", n.Index)
+		}
+	}
+	var out []DeviceMem
+	at := map[string]int{}
+	for _, s := range pl.Stages {
+		d, ok := owner[s.Device]
+		if !ok {
+			d = s.Device
+		}
+		i, ok := at[d]
+		if !ok {
+			i, at[d] = len(out), len(out)
+			out = append(out, DeviceMem{Device: d})
+		}
+		out[i].Stages = append(out[i].Stages, s.Index)
+		out[i].Bytes += s.MemBytes
+		out[i].BytesBF16 += s.MemBytesBF16
+	}
+	return out
+}
+
+// GPUMemory is each GPU's memory in bytes as the driver reports it, by
+// "cuda:N"; empty in a build without CUDA or where the driver cannot say.
+func GPUMemory() map[string]int64 {
+	infos, _, _ := device.List()
+	out := map[string]int64{}
+	for _, in := range infos {
+		if in.Kind == device.KindCUDA && in.Memory > 0 {
+			out[fmt.Sprintf("cuda:%d", in.Index)] = in.Memory
+		}
+	}
+	return out
+}
+
+// checkFits refuses a run whose planned memory (parameters, gradients,
+// AdamW state, the stashes in flight and the head's scratch) is more than
+// it can have: on virtual CPU devices, every stage's together beside what
+// the process may have (they share the host); on GPUs, each GPU's stages
+// beside its memory. Training runs fp32 or tf32, so the fp32 figures count.
 func checkFits(devs []device.Name, pl *model.Plan) error {
-	if len(devs) == 0 || devs[0].Kind != device.KindCPU {
+	if len(devs) == 0 {
 		return nil
+	}
+	if devs[0].Kind == device.KindCUDA {
+		return CheckDeviceFit(DeviceMemory(devs, pl), GPUMemory(), pl)
 	}
 	var need int64
 	for _, s := range pl.Stages {
@@ -29,6 +93,25 @@ func checkFits(devs []device.Name, pl *model.Plan) error {
 	}
 	return field.Errorf("batch", "the run needs about %s of memory (parameters, gradients, AdamW state, %d micro-batches of activations in flight of B=%d T=%d) but %s is available (%s); lower {batch}, raise {microbatches}, or choose a smaller model",
 		gib(need), pl.InFlight, pl.B, pl.T, gib(have), from)
+}
+
+// CheckDeviceFit refuses the first device whose fp32 bytes exceed its
+// memory in capacity (by DeviceMem.Device; a device missing from it is not
+// checked), naming both figures, its stages and what to lower.
+func CheckDeviceFit(mems []DeviceMem, capacity map[string]int64, pl *model.Plan) error {
+	for _, m := range mems {
+		have := capacity[m.Device]
+		if have == 0 || m.Bytes <= have {
+			continue
+		}
+		stages := make([]string, len(m.Stages))
+		for i, s := range m.Stages {
+			stages[i] = fmt.Sprintf("%d (layers %d–%d)", s, pl.Stages[s].FirstLayer, pl.Stages[s].LastLayer)
+		}
+		return field.Errorf("batch", "%s needs about %s for its stages %s (parameters, gradients, AdamW state, %d micro-batches of activations in flight of B=%d T=%d) but has %s of memory; lower {batch}, raise {microbatches}, spread the layers over more GPUs with {devices} or {split}, or choose a smaller model",
+			m.Device, gib(m.Bytes), strings.Join(stages, ", "), pl.InFlight, pl.B, pl.T, gib(have))
+	}
+	return nil
 }
 
 func gib(b int64) string { return fmt.Sprintf("%.2f GiB", float64(b)/(1<<30)) }

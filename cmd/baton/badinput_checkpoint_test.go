@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-const ckOpt = "run/checkpoint/optimizer.safetensors"
+const ckOpt = "run/checkpoint/optimizer/optimizer.safetensors"
 
 // damagedCheckpoints are cases of a run whose checkpoint (trained: the
 // fixture's description) is not what it claims. A resume needs every file,
@@ -16,8 +16,8 @@ const ckOpt = "run/checkpoint/optimizer.safetensors"
 // than print NUL bytes.
 func damagedCheckpoints(trained string) []badInput {
 	return []badInput{
-		{name: "resume without optimizer state", args: train("--resume"), fixture: trained + "; optimizer.safetensors removed",
-			setup: withRun(remove(ckOpt)), code: 2, msg: "optimizer.safetensors: missing; resuming needs the AdamW moments"},
+		{name: "resume without optimizer state", args: train("--resume"), fixture: trained + "; optimizer/optimizer.safetensors removed",
+			setup: withRun(remove(ckOpt)), code: 2, msg: "optimizer/optimizer.safetensors: missing; resuming needs the AdamW moments"},
 		{name: "resume without state.json", args: train("--resume"), fixture: trained + "; state.json removed",
 			setup: withRun(remove(ckState)), code: 2, msg: "state.json: missing; resuming needs the training step"},
 		{name: "resume with an empty state", args: train("--resume"), fixture: trained + "; state.json is {}",
@@ -36,8 +36,8 @@ func damagedCheckpoints(trained string) []badInput {
 			setup: withRun(writeFile(ckState, []byte(`{"step": 2}`))), code: 2, msg: `state.json has no "seed"`},
 		{name: "resume with truncated tensors", args: train("--resume"), fixture: trained + "; model.safetensors cut to half its size",
 			setup: withRun(truncateHalf(ckModel)), code: 2, msg: "model.safetensors: not a valid safetensors file"},
-		{name: "resume with a truncated optimizer state", args: train("--resume"), fixture: trained + "; optimizer.safetensors cut to half its size",
-			setup: withRun(truncateHalf(ckOpt)), code: 2, msg: "optimizer.safetensors: not a valid safetensors file"},
+		{name: "resume with a truncated optimizer state", args: train("--resume"), fixture: trained + "; optimizer/optimizer.safetensors cut to half its size",
+			setup: withRun(truncateHalf(ckOpt)), code: 2, msg: "optimizer/optimizer.safetensors: not a valid safetensors file"},
 		{name: "resume with a NaN weight", args: train("--resume"), fixture: trained + "; h.0.attn.c_attn.weight[7] set to NaN",
 			setup: withRun(poison(ckModel, "h.0.attn.c_attn.weight", 7, math.NaN())), code: 2, msg: "tensor h.0.attn.c_attn.weight holds NaN at index 7"},
 		{name: "resume with an infinite moment", args: train("--resume"), fixture: trained + "; v.ln_f.bias[0] set to +Inf",

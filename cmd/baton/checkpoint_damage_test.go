@@ -119,13 +119,13 @@ func TestFullDiskKeepsCheckpoint(t *testing.T) {
 	ck := filepath.Join(dir, "run", "checkpoint")
 	before := snapshot(t, ck)
 	// 200 KiB (bash counts 1024-byte blocks): model.safetensors fits,
-	// optimizer.safetensors does not. With SIGXFSZ ignored, the write that
+	// optimizer/optimizer.safetensors does not. With SIGXFSZ ignored, the write that
 	// crosses the limit fails with EFBIG instead of killing baton.
 	script := `ulimit -f 200 && trap '' XFSZ && exec "$0" "$@"`
 	cmd := exec.Command(bash, append([]string{"-c", script, batonBin}, tinyTrain("run", 4, "--resume", "--quiet")...)...)
 	cmd.Dir = dir
 	out, _ := cmd.CombinedOutput()
-	want := "baton: checkpoint run/checkpoint: not saved (any previous checkpoint there is unchanged): write run/checkpoint.tmp/optimizer.safetensors: file too large"
+	want := "baton: checkpoint run/checkpoint: not saved (any previous checkpoint there is unchanged): write run/checkpoint.tmp/optimizer/optimizer.safetensors: file too large"
 	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(out), want) {
 		t.Fatalf("exit %d, want 1 saying %q:\n%s", code, want, out)
 	}

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -19,9 +21,9 @@ import (
 type planFlags struct {
 	model                                  modelFlags
 	devices, split, lmap, schedule, replay string
-	scheduleFile                           string
-	m, batch, chunks                       int
-	asJSON                                 bool
+	scheduleFile, deviceMemory             string
+	m, batch, chunks, devicesMax           int
+	asJSON, devicesGiven                   bool
 }
 
 func planCmd() *cobra.Command {
@@ -30,6 +32,7 @@ func planCmd() *cobra.Command {
 		Use:   "plan",
 		Short: "Show which layers each device runs, its memory, and the schedule's simulated idle time",
 		Example: `  baton plan --model gpt2-124m --devices cpu:0..3 --schedule 1f1b --microbatches 8
+  baton plan --model gpt2-1558m --devices-max 8 --device-memory 80GiB --batch 8 --microbatches 8
   baton plan --replay runs/mine --schedule interleaved --chunks 2    # what if, on a run's measured times`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -39,6 +42,7 @@ func planCmd() *cobra.Command {
 				}
 				return runReplay(cmd, &f)
 			}
+			f.devicesGiven = cmd.Flags().Changed("devices")
 			var given *schedule.Schedule
 			if f.scheduleFile != "" {
 				var err error
@@ -60,12 +64,15 @@ func planCmd() *cobra.Command {
 	fl.IntVar(&f.chunks, "chunks", 1, "stages per device (interleaved)")
 	fl.IntVar(&f.batch, "batch", 8, "sequences per step (for the memory estimate)")
 	fl.StringVar(&f.replay, "replay", "", "a run directory: predict its step time under --schedule/--split/--chunks from its measured action times")
+	fl.StringVar(&f.deviceMemory, "device-memory", "", "each device's memory to check the plan against, e.g. 80GiB (a GPU's partitions share it; default: what the driver reports for cuda devices, no check for cpu)")
+	fl.IntVar(&f.devicesMax, "devices-max", 0, "also show the largest device's memory with the layers balanced over 1..N devices (the first N of --devices if given, else cpu:0..N−1)")
 	fl.BoolVar(&f.asJSON, "json", false, "print JSON")
 	return cmd
 }
 
 // runPlan plans the model over the devices under the given schedule (a
-// schedule file's), or else the one the flags name.
+// schedule file's), or else the one the flags name, with each device's
+// memory beside what it has and, with --devices-max, the memory over 1..N.
 func runPlan(out io.Writer, f *planFlags, given *schedule.Schedule) error {
 	mc, _, err := f.model.model()
 	if err != nil {
@@ -75,32 +82,20 @@ func runPlan(out io.Writer, f *planFlags, given *schedule.Schedule) error {
 	if err != nil {
 		return usage(err)
 	}
-	s := given
-	switch {
-	case s == nil:
-		if s, err = schedule.GenerateChunks(f.schedule, len(names), f.m, f.chunks); err != nil {
-			return usage(fmt.Errorf("--schedule: %w", err))
-		}
-	case s.Devices != len(names):
-		return usage(fmt.Errorf("--schedule-file %s has %d rows, one per device, but --devices names %d; give as many devices as the file has rows",
-			f.scheduleFile, s.Devices, len(names)))
-	}
-	if f.batch < 1 || f.batch%s.Microbatches != 0 {
-		return usage(fmt.Errorf("--microbatches %d does not divide --batch %d", s.Microbatches, f.batch))
-	}
-	opts := model.PlanOptions{B: f.batch / s.Microbatches, T: mc.MaxT, InFlight: maxOf(s.Stashes())}
-	if opts.Split, err = model.ParseInts("split", f.split); err != nil {
-		return usage(err)
-	}
-	if opts.LayerMap, err = model.ParseInts("layer-map", f.lmap); err != nil {
-		return usage(err)
-	}
-	stageDevices := s.StageDevices(device.Strings(names))
-	plan, err := model.Partition(mc, stageDevices, opts)
+	plan, s, err := planOn(mc, names, f, given)
 	if err != nil {
-		return usage(err)
+		return err
 	}
 	tl, err := schedule.Simulate(schedule.Lower(s), planCost(plan))
+	if err != nil {
+		return err
+	}
+	capacity, err := planCapacity(f, names)
+	if err != nil {
+		return err
+	}
+	mems := runtime.DeviceMemory(names, plan)
+	scaling, err := planScaling(mc, names, f, given)
 	if err != nil {
 		return err
 	}
@@ -108,21 +103,55 @@ func runPlan(out io.Writer, f *planFlags, given *schedule.Schedule) error {
 	if f.asJSON {
 		return writeJSON(out, struct {
 			*model.Plan
-			Schedule        string    `json:"schedule"`
-			Microbatches    int       `json:"microbatches"`
-			Chunks          int       `json:"chunks"`
-			IdleFrac        []float64 `json:"idle_frac_simulated"`
-			BubbleSimulated float64   `json:"bubble_simulated"`
-			BubbleAnalytic  float64   `json:"bubble_analytic"`
-		}{plan, s.Name, s.Microbatches, s.Chunks, tl.IdleFrac, tl.Bubble, analytic})
+			Schedule        string       `json:"schedule"`
+			Microbatches    int          `json:"microbatches"`
+			Chunks          int          `json:"chunks"`
+			IdleFrac        []float64    `json:"idle_frac_simulated"`
+			BubbleSimulated float64      `json:"bubble_simulated"`
+			BubbleAnalytic  float64      `json:"bubble_analytic"`
+			DeviceMemory    []deviceFit  `json:"device_memory"`
+			Scaling         []scalePoint `json:"devices_max,omitempty"`
+		}{plan, s.Name, s.Microbatches, s.Chunks, tl.IdleFrac, tl.Bubble, analytic, fits(mems, capacity), scaling})
 	}
 	fmt.Fprint(out, plan)
+	writeDeviceMemory(out, mems, capacity, f.deviceMemory != "")
+	writeScaling(out, scaling, s)
 	fmt.Fprintf(out, "\n%s with %d micro-batches, simulated with each stage's FLOPs as its cost:\n%s", s.Name, s.Microbatches, s.Grid(false))
 	for d, idle := range tl.IdleFrac {
 		fmt.Fprintf(out, "  %s idle %.1f%%\n", names[d], idle*100)
 	}
 	fmt.Fprintf(out, "bubble: simulated %.1f%%, analytic %.1f%% (equal stages)\n", tl.Bubble*100, analytic*100)
 	return nil
+}
+
+// planOn plans mc over names under the given schedule, or else the one the
+// flags name; its errors are usage errors.
+func planOn(mc model.Config, names []device.Name, f *planFlags, given *schedule.Schedule) (*model.Plan, *schedule.Schedule, error) {
+	s, err := given, error(nil)
+	switch {
+	case s == nil:
+		if s, err = schedule.GenerateChunks(f.schedule, len(names), f.m, f.chunks); err != nil {
+			return nil, nil, usage(fmt.Errorf("--schedule: %w", err))
+		}
+	case s.Devices != len(names):
+		return nil, nil, usage(fmt.Errorf("--schedule-file %s has %d rows, one per device, but --devices names %d; give as many devices as the file has rows",
+			f.scheduleFile, s.Devices, len(names)))
+	}
+	if f.batch < 1 || f.batch%s.Microbatches != 0 {
+		return nil, nil, usage(fmt.Errorf("--microbatches %d does not divide --batch %d", s.Microbatches, f.batch))
+	}
+	opts := model.PlanOptions{B: f.batch / s.Microbatches, T: mc.MaxT, InFlight: maxOf(s.Stashes())}
+	if opts.Split, err = model.ParseInts("split", f.split); err != nil {
+		return nil, nil, usage(err)
+	}
+	if opts.LayerMap, err = model.ParseInts("layer-map", f.lmap); err != nil {
+		return nil, nil, usage(err)
+	}
+	plan, err := model.Partition(mc, s.StageDevices(device.Strings(names)), opts)
+	if err != nil {
+		return nil, nil, usage(err)
+	}
+	return plan, s, nil
 }
 
 // runReplay predicts a run's step under another schedule, split or chunk
@@ -201,4 +230,160 @@ func maxOf(xs []int) int {
 		m = max(m, x)
 	}
 	return m
+}
+
+// deviceFit is one device's memory beside what it has, per precision.
+type deviceFit struct {
+	runtime.DeviceMem
+	Capacity int64           `json:"capacity,omitempty"` // bytes; 0 when unknown
+	Fits     map[string]bool `json:"fits,omitempty"`     // by precision, when Capacity is known
+}
+
+// planCapacity is each device's memory: --device-memory for every device,
+// else what the driver reports for a GPU; 0 (no check) for a CPU device.
+func planCapacity(f *planFlags, names []device.Name) (func(string) int64, error) {
+	if f.deviceMemory != "" {
+		b, err := model.ParseSize("device-memory", f.deviceMemory)
+		if err != nil {
+			return nil, usage(err)
+		}
+		return func(string) int64 { return b }, nil
+	}
+	gpus := map[string]int64{}
+	if len(names) > 0 && names[0].Kind == device.KindCUDA {
+		gpus = runtime.GPUMemory()
+	}
+	return func(d string) int64 { return gpus[d] }, nil
+}
+
+func fits(mems []runtime.DeviceMem, capacity func(string) int64) []deviceFit {
+	out := make([]deviceFit, len(mems))
+	for i, m := range mems {
+		out[i] = deviceFit{DeviceMem: m, Capacity: capacity(m.Device)}
+		if out[i].Capacity > 0 {
+			out[i].Fits = map[string]bool{}
+			for _, p := range model.Precisions {
+				out[i].Fits[p] = m.MemFor(p) <= out[i].Capacity
+			}
+		}
+	}
+	return out
+}
+
+// writeDeviceMemory prints each device's memory per precision and, where
+// its memory is known, whether it fits.
+func writeDeviceMemory(out io.Writer, mems []runtime.DeviceMem, capacity func(string) int64, given bool) {
+	fmt.Fprintln(out, "\nmemory per device (a GPU's partitions and a device's chunks together):")
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "  device\tstages\tfp32/tf32\tbf16 (estimate)\thas")
+	for _, d := range fits(mems, capacity) {
+		has := "unknown: give --device-memory"
+		if d.Capacity > 0 {
+			has = model.HumanBytes(d.Capacity)
+			if given {
+				has += " (--device-memory)"
+			}
+		}
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\n", d.Device, joinInts(d.Stages), fitCell(d, "fp32"), fitCell(d, "bf16"), has)
+	}
+	w.Flush()
+}
+
+func fitCell(d deviceFit, prec string) string {
+	s := model.HumanBytes(d.MemFor(prec))
+	switch {
+	case d.Fits == nil:
+		return s
+	case d.Fits[prec]:
+		return s + " fits"
+	}
+	return s + " TOO BIG"
+}
+
+// scalePoint is the plan balanced over Devices devices: its split and its
+// largest device's memory per precision, and whether every device fits.
+type scalePoint struct {
+	Devices  int              `json:"devices"`
+	Split    []int            `json:"split"`
+	MaxBytes map[string]int64 `json:"max_mem_bytes"`
+	Fits     map[string]bool  `json:"fits,omitempty"`
+}
+
+// planScaling plans the model balanced over 1..--devices-max devices (no
+// more than it has layers), under the flags' schedule.
+func planScaling(mc model.Config, names []device.Name, f *planFlags, given *schedule.Schedule) ([]scalePoint, error) {
+	n := f.devicesMax
+	switch {
+	case n == 0:
+		return nil, nil
+	case n < 0:
+		return nil, usage(fmt.Errorf("--devices-max is %d; give 1 or more", n))
+	case given != nil || f.split != "" || f.lmap != "":
+		return nil, usage(fmt.Errorf("--devices-max plans balanced splits of a generated schedule; drop --schedule-file, --split and --layer-map"))
+	case f.devicesGiven && len(names) < n:
+		return nil, usage(fmt.Errorf("--devices-max %d but --devices names %d; name at least as many, or leave --devices out for cpu:0..%d", n, len(names), n-1))
+	}
+	capacity, err := planCapacity(f, names)
+	if err != nil {
+		return nil, err
+	}
+	var out []scalePoint
+	for p := 1; p <= n && p*f.chunks <= mc.L; p++ {
+		devs := names[:min(p, len(names))]
+		if !f.devicesGiven {
+			devs = make([]device.Name, p)
+			for i := range devs {
+				devs[i] = device.Name{Kind: device.KindCPU, Index: i, Part: -1}
+			}
+		}
+		plan, _, err := planOn(mc, devs, f, nil)
+		if err != nil {
+			return nil, err
+		}
+		pt := scalePoint{Devices: p, Split: plan.Split(), MaxBytes: map[string]int64{}}
+		for _, d := range fits(runtime.DeviceMemory(devs, plan), capacity) {
+			for _, prec := range model.Precisions {
+				pt.MaxBytes[prec] = max(pt.MaxBytes[prec], d.MemFor(prec))
+				if d.Fits != nil {
+					if pt.Fits == nil {
+						pt.Fits = map[string]bool{"fp32": true, "tf32": true, "bf16": true}
+					}
+					pt.Fits[prec] = pt.Fits[prec] && d.Fits[prec]
+				}
+			}
+		}
+		out = append(out, pt)
+	}
+	return out, nil
+}
+
+// writeScaling prints the largest device's memory over 1..N devices.
+func writeScaling(out io.Writer, pts []scalePoint, s *schedule.Schedule) {
+	if len(pts) == 0 {
+		return
+	}
+	fmt.Fprintf(out, "\nlargest device's memory, layers balanced over 1–%d devices (%s, %d micro-batches):\n", pts[len(pts)-1].Devices, s.Name, s.Microbatches)
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "  devices\tsplit\tfp32/tf32\tbf16 (estimate)")
+	for _, p := range pts {
+		cell := func(prec string) string {
+			c := model.HumanBytes(p.MaxBytes[prec])
+			if p.Fits != nil && !p.Fits[prec] {
+				return c + " TOO BIG"
+			} else if p.Fits != nil {
+				return c + " fits"
+			}
+			return c
+		}
+		fmt.Fprintf(w, "  %d\t%s\t%s\t%s\n", p.Devices, joinInts(p.Split), cell("fp32"), cell("bf16"))
+	}
+	w.Flush()
+}
+
+func joinInts(xs []int) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ",")
 }

@@ -1,0 +1,64 @@
+// Memory per precision: what a stage keeps training in fp32 or tf32 and the bf16 estimate, and sizes as the user writes them.
+
+package model
+
+import (
+	"strconv"
+	"strings"
+
+	"baton/internal/field"
+)
+
+// Precisions are the precisions the memory estimate knows. fp32 and tf32
+// keep the same bytes (tf32 changes only how matmuls round); bf16 is an
+// estimate of mixed-precision training, which baton does not run yet.
+var Precisions = []string{"fp32", "tf32", "bf16"}
+
+// BytesPerParamBF16 is what bf16 mixed-precision training would keep per
+// parameter: everything fp32 training keeps (the fp32 master weights and
+// gradient, AdamW's two moments) plus the bf16 copies of the weight and its
+// gradient that the kernels read and write.
+const BytesPerParamBF16 = BytesPerParam + 2 + 2
+
+// StageMem is the bytes a stage of params parameters that holds actElems
+// activations (its stashes in flight and its scratch) needs in fp32 or tf32,
+// and in bf16, where activations take half. bf16 needs more than fp32 when
+// parameters outweigh activations: the fp32 masters stay.
+func StageMem(params, actElems int64) (fp32, bf16 int64) {
+	return params*BytesPerParam + 4*actElems, params*BytesPerParamBF16 + 2*actElems
+}
+
+// MemFor is the stage's bytes in precision prec, one of Precisions.
+func (s Stage) MemFor(prec string) int64 {
+	if prec == "bf16" {
+		return s.MemBytesBF16
+	}
+	return s.MemBytes
+}
+
+// units are the suffixes ParseSize accepts, longest first so "GiB" wins over "B".
+var units = []struct {
+	suffix string
+	mult   float64
+}{
+	{"tib", 1 << 40}, {"gib", 1 << 30}, {"mib", 1 << 20}, {"kib", 1 << 10},
+	{"tb", 1e12}, {"gb", 1e9}, {"mb", 1e6}, {"kb", 1e3},
+	{"t", 1 << 40}, {"g", 1 << 30}, {"m", 1 << 20}, {"k", 1 << 10}, {"b", 1},
+}
+
+// ParseSize reads a size such as 80GiB, 80G (binary, as GPUs report
+// memory), 85GB (decimal) or a byte count, for the field name.
+func ParseSize(name, s string) (int64, error) {
+	num, mult := strings.ToLower(strings.TrimSpace(s)), 1.0
+	for _, u := range units {
+		if strings.HasSuffix(num, u.suffix) {
+			num, mult = strings.TrimSpace(strings.TrimSuffix(num, u.suffix)), u.mult
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || f <= 0 || f*mult >= 1<<62 {
+		return 0, field.Errorf(name, "{"+name+"} %q is not a size; give one such as 80GiB, 24G or 40GB", s)
+	}
+	return int64(f * mult), nil
+}
