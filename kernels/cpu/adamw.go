@@ -14,6 +14,7 @@ type adamTask struct {
 	p                   kernels.AdamParams
 	gradScale           float32
 	bc1, bc2            float32 // 1 - beta^t: the bias corrections
+	simd                *simd
 }
 
 var adamTasks taskPool[adamTask]
@@ -38,12 +39,17 @@ func (o *Ops) AdamW(params, grads, m, v kernels.Buffer, N int, p kernels.AdamPar
 		gradScale: gradScale,
 		bc1:       float32(1 - math.Pow(float64(p.Beta1), float64(t))),
 		bc2:       float32(1 - math.Pow(float64(p.Beta2), float64(t))),
+		simd:      o.simd,
 	}
 	o.parallel(N, o.grain(N, 20), task)
 	adamTasks.put(task)
 }
 
 func (a *adamTask) run(lo, hi int) {
+	if a.simd != nil {
+		a.simd.adamW(a, lo, hi)
+		return
+	}
 	p := a.p
 	params, grads, m, v := a.params[lo:hi], a.grads[lo:hi], a.m[lo:hi], a.v[lo:hi]
 	grads, m, v = grads[:len(params)], m[:len(params)], v[:len(params)]
@@ -67,6 +73,7 @@ type sumSqTask struct {
 	x       []float32
 	partial []float64 // one per block
 	chunk   int
+	simd    *simd
 }
 
 // sumSqMaxBlocks bounds the partial sums kept in a pooled array; longer
@@ -99,7 +106,7 @@ func (o *Ops) sumSquares(x []float32) float64 {
 	chunk := max(sumSqChunk, (n+sumSqMaxBlocks-1)/sumSqMaxBlocks)
 	blocks := (n + chunk - 1) / chunk
 	s := sumSqTasks.get()
-	s.sumSqTask = sumSqTask{x: x, partial: s.store[:blocks], chunk: chunk}
+	s.sumSqTask = sumSqTask{x: x, partial: s.store[:blocks], chunk: chunk, simd: o.simd}
 	o.parallel(blocks, o.grain(blocks, 2*chunk), &s.sumSqTask)
 	var total float64
 	for _, p := range s.partial {
@@ -112,6 +119,10 @@ func (o *Ops) sumSquares(x []float32) float64 {
 func (s *sumSqTask) run(lo, hi int) {
 	for blk := lo; blk < hi; blk++ {
 		x := s.x[blk*s.chunk : min((blk+1)*s.chunk, len(s.x))]
+		if s.simd != nil {
+			s.partial[blk] = s.simd.sumSquares(x)
+			continue
+		}
 		var acc float64
 		for _, v := range x {
 			acc += float64(v) * float64(v)

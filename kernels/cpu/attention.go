@@ -1,4 +1,4 @@
-// Attention: causal multi-head attention, forward by online softmax and backward by recomputation from lse.
+// Attention: causal multi-head attention, forward by online softmax and backward by recomputation from lse (the generic path; attention_gemm_amd64.go is the SIMD one).
 
 package cpu
 
@@ -34,8 +34,12 @@ func (o *Ops) AttentionForward(out, lse, qkv kernels.Buffer, B, T, C, NH int) {
 		qkv: need("AttentionForward", "qkv", qkv, B*T*3*C),
 		T:   T, C: C, NH: NH,
 	}
-	n := B * NH * T
-	o.parallel(n, o.grain(n, 2*T*C/NH), forwardRows{t})
+	if o.simd != nil {
+		o.simd.attnForward(o, t, B)
+	} else {
+		n := B * NH * T
+		o.parallel(n, o.grain(n, 2*T*C/NH), forwardRows{t})
+	}
 	attnTasks.put(t)
 }
 
@@ -92,8 +96,12 @@ func (o *Ops) AttentionBackward(dqkv, dout, qkv, out, lse kernels.Buffer, B, T, 
 		lse:  need("AttentionBackward", "lse", lse, B*NH*T),
 		T:    T, C: C, NH: NH,
 	}
-	n := B * NH
-	o.parallel(n, o.grain(n, 5*T*T*C/NH), backwardHeads{t})
+	if o.simd != nil {
+		o.simd.attnBackward(o, t, B)
+	} else {
+		n := B * NH
+		o.parallel(n, o.grain(n, 5*T*T*C/NH), backwardHeads{t})
+	}
 	attnTasks.put(t)
 }
 

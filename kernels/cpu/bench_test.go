@@ -8,12 +8,8 @@
 package cpu
 
 import (
-	"fmt"
 	"testing"
 	"time"
-
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/gonum"
 
 	"baton/kernels"
 )
@@ -35,66 +31,6 @@ func (m flopMeter) report(flopsPerOp float64) {
 	if cpu := cpuTime() - m.cpu; cpu > 0 {
 		m.b.ReportMetric(total/cpu.Seconds()/1e9, "cpu-GFLOP/s")
 	}
-}
-
-// gemmBenchShapes: a square reference and the small model's matmuls with
-// B*T = 1024 rows: qkv (128→384), MLP up (128→512), MLP down (512→128).
-var gemmBenchShapes = [][3]int{{512, 512, 512}, {1024, 384, 128}, {1024, 512, 128}, {1024, 128, 512}}
-
-// BenchmarkGemm compares this backend's Gemm ("ours"), the pure-Go
-// register-blocked kernel ("purego") and gonum's Sgemm called directly
-// ("gonum"), for the three transpose cases a linear layer uses: forward
-// (N,N), input gradient (N,T), weight gradient (T,N).
-func BenchmarkGemm(b *testing.B) {
-	r := newRand(80)
-	o := New()
-	for _, s := range gemmBenchShapes {
-		M, N, K := s[0], s[1], s[2]
-		for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}} {
-			a, bb, c := kernels.Buffer(randF32(r, M*K)), kernels.Buffer(randF32(r, K*N)), kernels.Buffer(make(F32, M*N))
-			flops := 2 * float64(M) * float64(N) * float64(K)
-			name := fmt.Sprintf("%dx%dx%d/%s", M, N, K, transName(tr))
-			b.Run(name+"/ours", func(b *testing.B) {
-				m := meter(b)
-				for b.Loop() {
-					o.Gemm(tr[0], tr[1], M, N, K, 1, a, bb, 0, c)
-				}
-				m.report(flops)
-			})
-			b.Run(name+"/purego", func(b *testing.B) {
-				bufs := newPGBufs(pgTiles(M, N))
-				m := meter(b)
-				for b.Loop() {
-					pureGemm(o, tr[0], tr[1], M, N, K, 1, Floats(a), Floats(bb), 0, Floats(c), bufs)
-				}
-				m.report(flops)
-			})
-			b.Run(name+"/gonum", func(b *testing.B) {
-				ta, tb, lda, ldb := blas.NoTrans, blas.NoTrans, K, N
-				if tr[0] {
-					ta, lda = blas.Trans, M
-				}
-				if tr[1] {
-					tb, ldb = blas.Trans, K
-				}
-				m := meter(b)
-				for b.Loop() {
-					gonum.Implementation{}.Sgemm(ta, tb, M, N, K, 1, Floats(a), lda, Floats(bb), ldb, 0, Floats(c), N)
-				}
-				m.report(flops)
-			})
-		}
-	}
-}
-
-func transName(tr [2]bool) string {
-	n := [2]string{"N", "N"}
-	for i, t := range tr {
-		if t {
-			n[i] = "T"
-		}
-	}
-	return n[0] + n[1]
 }
 
 // BenchmarkAttention: B=8, T=128, C=128, NH=4 (the small model). FLOPs

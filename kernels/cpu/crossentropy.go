@@ -13,6 +13,7 @@ type ceTask struct {
 	targets                 []int32
 	V                       int
 	dscale                  float32
+	simd                    *simd
 }
 
 var ceTasks taskPool[ceTask]
@@ -31,6 +32,7 @@ func (o *Ops) CrossEntropyForwardBackward(losses, dlogits, logits, targets kerne
 		targets: needInt("CrossEntropyForwardBackward", "targets", targets, N),
 		V:       V,
 		dscale:  dscale,
+		simd:    o.simd,
 	}
 	o.parallel(N, o.grain(N, 30*V), t)
 	ceTasks.put(t)
@@ -42,6 +44,10 @@ func (c *ceTask) run(lo, hi int) {
 		x := c.logits[n*V : (n+1)*V]  // (V)
 		d := c.dlogits[n*V : (n+1)*V] // (V)
 		ix := tokenIndex("CrossEntropyForwardBackward", c.targets[n], V)
+		if c.simd != nil {
+			c.losses[n] = c.simd.ceRow(d, x, ix, c.dscale)
+			continue
+		}
 		xt := x[ix]
 		m := x[0]
 		for _, v := range x[1:] {

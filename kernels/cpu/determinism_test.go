@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"runtime"
 	"testing"
 
 	"baton/kernels"
@@ -87,19 +88,22 @@ func opCases() []opCase {
 	}
 }
 
-// TestDeterminism: one worker and four workers give bit-identical outputs,
-// and the four-worker run really did split its work.
+// TestDeterminism: one worker and four workers give bit-identical outputs
+// on every instruction set, and the four-worker run really did split its
+// work.
 func TestDeterminism(t *testing.T) {
-	serial, par := NewWorkers(1), NewWorkers(4)
-	for _, c := range opCases() {
-		want := c.run(serial)
-		before := parallelRuns.Load()
-		got := c.run(par)
-		if parallelRuns.Load() == before {
-			t.Errorf("%s: the 4-worker run never went parallel; enlarge the case", c.name)
-		}
-		for i := range want {
-			sameBits(t, c.name, got[i], want[i])
+	for _, isa := range hostISAs() {
+		serial, par := newOps(1, isa), newOps(4, isa)
+		for _, c := range opCases() {
+			want := c.run(serial)
+			before := parallelRuns.Load()
+			got := c.run(par)
+			if parallelRuns.Load() == before {
+				t.Errorf("%v %s: the 4-worker run never went parallel; enlarge the case", isa, c.name)
+			}
+			for i := range want {
+				sameBits(t, isa.String()+" "+c.name, got[i], want[i])
+			}
 		}
 	}
 }
@@ -107,10 +111,12 @@ func TestDeterminism(t *testing.T) {
 // TestNoAllocs: in steady state no op allocates, parallel or not (the case
 // functions allocate their outputs, so each op is measured on its own).
 func TestNoAllocs(t *testing.T) {
-	if raceEnabled {
-		t.Skip("sync.Pool drops items at random under the race detector")
+	for _, isa := range hostISAs() {
+		t.Run(isa.String(), func(t *testing.T) { testNoAllocs(t, newOps(4, isa)) })
 	}
-	o := NewWorkers(4)
+}
+
+func testNoAllocs(t *testing.T, o *Ops) {
 	r := newRand(71)
 	const B, T, C, NH, V = 8, 32, 160, 4, 300
 	const BT = B * T
@@ -152,9 +158,14 @@ func TestNoAllocs(t *testing.T) {
 		"Zero":       func() { o.Zero(dx) },
 	}
 	for name, f := range ops {
-		f() // warm the pools
+		f() // fill the free lists
 		if n := testing.AllocsPerRun(20, f); n != 0 {
 			t.Errorf("%s: %v allocations per call, want 0", name, n)
+		}
+		// A garbage collection empties a sync.Pool; the free lists keep
+		// their tasks and scratch across it.
+		if n := testing.AllocsPerRun(3, func() { runtime.GC(); f() }); n != 0 {
+			t.Errorf("%s: %v allocations per call after a garbage collection, want 0", name, n)
 		}
 	}
 }

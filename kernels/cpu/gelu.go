@@ -9,12 +9,14 @@ const geluK = 0.7978845608028654
 
 // The element-wise ops read element i before writing element i, so an
 // output may alias an input (GeluBackward(d, x, d) updates d in place).
-// All float32, with tanhf (mathf.go).
+// All float32, with tanhf (mathf.go); the SIMD path's GELU is a vector
+// form of the same approximation (_asm/gelu.go) and its add is this add.
 
 // eltTask is one element-wise op; items are elements.
 type eltTask struct {
 	kind      eltKind
 	out, a, b []float32
+	simd      *simd
 }
 
 type eltKind int
@@ -29,7 +31,7 @@ var eltTasks taskPool[eltTask]
 
 func (o *Ops) elementwise(kind eltKind, out, a, b []float32, cost int) {
 	t := eltTasks.get()
-	*t = eltTask{kind: kind, out: out, a: a, b: b}
+	*t = eltTask{kind: kind, out: out, a: a, b: b, simd: o.simd}
 	n := len(out)
 	o.parallel(n, o.grain(n, cost), t)
 	eltTasks.put(t)
@@ -53,17 +55,23 @@ func (o *Ops) ResidualForward(out, a, b kernels.Buffer, N int) {
 func (e *eltTask) run(lo, hi int) {
 	out := e.out[lo:hi]
 	a := e.a[lo:hi]
-	switch e.kind {
-	case geluFwd:
+	switch {
+	case e.kind == geluFwd && e.simd != nil:
+		e.simd.geluForward(out, a)
+	case e.kind == geluBwd && e.simd != nil:
+		e.simd.geluBackward(out, a, e.b[lo:hi])
+	case e.kind == residual && e.simd != nil:
+		e.simd.add(out, a, e.b[lo:hi])
+	case e.kind == geluFwd:
 		for i, x := range a {
 			out[i] = gelu(x)
 		}
-	case geluBwd:
+	case e.kind == geluBwd:
 		d := e.b[lo:hi]
 		for i, x := range a {
 			out[i] = geluGrad(x) * d[i]
 		}
-	case residual:
+	case e.kind == residual:
 		b := e.b[lo:hi]
 		for i, x := range a {
 			out[i] = x + b[i]

@@ -19,6 +19,15 @@ import (
 
 var transposes = [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}}
 
+// hostISAs are the instruction sets this host runs, generic first: the
+// backend's own tests run on each.
+func hostISAs() []isa {
+	if hostISA() == generic {
+		return []isa{generic}
+	}
+	return []isa{generic, hostISA()}
+}
+
 func newRand(seed uint64) *rand.Rand { return kernelstest.NewRand(seed) }
 
 // randF32 returns n standard normal values.

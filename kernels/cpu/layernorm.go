@@ -20,6 +20,7 @@ const lnEps = 1e-5
 type lnTask struct {
 	out, mean, rstd, inp, w, b []float32
 	C                          int
+	simd                       *simd
 }
 
 var lnTasks taskPool[lnTask]
@@ -35,6 +36,7 @@ func (o *Ops) LayerNormForward(out, mean, rstd, inp, w, b kernels.Buffer, N, C i
 		w:    need("LayerNormForward", "w", w, C),
 		b:    need("LayerNormForward", "b", b, C),
 		C:    C,
+		simd: o.simd,
 	}
 	o.parallel(N, o.grain(N, 8*C), t)
 	lnTasks.put(t)
@@ -44,6 +46,10 @@ func (l *lnTask) run(lo, hi int) {
 	C := l.C
 	for n := lo; n < hi; n++ {
 		x := l.inp[n*C : (n+1)*C] // (C)
+		if l.simd != nil {
+			l.mean[n], l.rstd[n] = l.simd.lnRow(l.out[n*C:(n+1)*C], x, l.w[:C], l.b[:C])
+			continue
+		}
 		var sum float64
 		for _, v := range x {
 			sum += float64(v)
@@ -72,6 +78,7 @@ type lnBackTask struct {
 	dinp, dw, db, dout, inp, w, mean, rstd []float32
 	N, C                                   int
 	rows                                   bool
+	simd                                   *simd
 }
 
 var lnBackTasks taskPool[lnBackTask]
@@ -89,6 +96,7 @@ func (o *Ops) LayerNormBackward(dinp, dw, db, dout, inp, w, mean, rstd kernels.B
 		mean: need("LayerNormBackward", "mean", mean, N),
 		rstd: need("LayerNormBackward", "rstd", rstd, N),
 		N:    N, C: C, rows: true,
+		simd: o.simd,
 	}
 	o.parallel(N, o.grain(N, 10*C), t)
 	t.rows = false
@@ -115,6 +123,10 @@ func (l *lnBackTask) runRows(lo, hi int) {
 		d := l.dout[n*C : (n+1)*C]  // (C)
 		di := l.dinp[n*C : (n+1)*C] // (C)
 		m, s := l.mean[n], l.rstd[n]
+		if l.simd != nil {
+			l.simd.lnBackRow(di, x, d, w, m, s)
+			continue
+		}
 		var sumD, sumDN float64
 		for i, v := range x {
 			dnorm := w[i] * d[i]

@@ -58,7 +58,7 @@ type job struct {
 // determinism check really compared a parallel run with a serial one.
 var parallelRuns atomic.Int64
 
-var jobs = sync.Pool{New: func() any { return new(job) }}
+var jobs freeList[job]
 
 func (j *job) work() {
 	for {
@@ -83,7 +83,7 @@ func (o *Ops) parallel(n, grain int, t task) {
 		return
 	}
 	parallelRuns.Add(1)
-	j := jobs.Get().(*job)
+	j := jobs.get()
 	j.t, j.n, j.grain = t, n, grain
 	j.next.Store(0)
 	j.wg.Add(helpers)
@@ -93,7 +93,7 @@ func (o *Ops) parallel(n, grain int, t task) {
 	j.work()
 	j.wg.Wait()
 	j.t = nil
-	jobs.Put(j)
+	jobs.put(j)
 }
 
 // grain picks a chunk size for n items of the given cost each: big enough to
@@ -101,22 +101,4 @@ func (o *Ops) parallel(n, grain int, t task) {
 func (o *Ops) grain(n, cost int) int {
 	g := (minChunkCost + cost - 1) / max(cost, 1)
 	return max(g, (n+4*o.workers-1)/(4*o.workers))
-}
-
-// taskPool recycles one op's argument structs, so handing a task to the
-// helpers (which makes it escape) costs no allocation in steady state.
-type taskPool[T any] struct{ p sync.Pool }
-
-func (tp *taskPool[T]) get() *T {
-	if t, ok := tp.p.Get().(*T); ok {
-		return t
-	}
-	return new(T)
-}
-
-// put clears t first so the pool keeps no buffers alive.
-func (tp *taskPool[T]) put(t *T) {
-	var zero T
-	*t = zero
-	tp.p.Put(t)
 }

@@ -4,6 +4,7 @@ package cpu
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"baton/kernels"
@@ -13,11 +14,17 @@ import (
 
 // BenchmarkTrainingStep runs forward, backward and AdamW of the small
 // preset on one batch of B=8 sequences of T=128 tokens, counting
-// model.FLOPsPerToken per token (6N + 6·L·C·T).
+// model.FLOPsPerToken per token (6N + 6·L·C·T), on each instruction set.
 func BenchmarkTrainingStep(b *testing.B) {
+	for _, isa := range hostISAs() {
+		b.Run(isa.String(), func(b *testing.B) { benchStep(b, newOps(runtime.GOMAXPROCS(0), isa)) })
+	}
+}
+
+func benchStep(b *testing.B, o *Ops) {
 	cfg := model.Presets["small"]
 	const B, T = 8, 128
-	s, err := transformer.NewStack(New(), cfg, transformer.Whole(cfg), B, T)
+	s, err := transformer.NewStack(o, cfg, transformer.Whole(cfg), B, T)
 	if err != nil {
 		b.Fatal(err)
 	}

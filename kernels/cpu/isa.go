@@ -1,0 +1,69 @@
+// ISA: the instruction set the kernels use, chosen once at start-up; BATON_CPU=generic forces the portable path.
+
+package cpu
+
+import (
+	"fmt"
+	"os"
+)
+
+//go:generate sh -c "cd _asm && go run . -out ../simd_amd64.s -stubs ../simd_amd64.go -pkg cpu"
+
+// isa names a set of kernels. Every Ops value keeps one for its life: the
+// paths round differently, so mixing them would break the bit-identical
+// pipeline (each path on its own is deterministic).
+type isa int
+
+const (
+	generic isa = iota // portable Go: the fallback and the reference
+	avx2               // AVX2 and FMA micro-kernels in assembly (amd64)
+)
+
+func (i isa) String() string {
+	if i == avx2 {
+		return "avx2"
+	}
+	return "generic"
+}
+
+// simd is what an instruction set replaces of the generic kernels (nil for
+// generic). Each entry computes what its generic twin does; where it sums,
+// it sums in an order of its own, fixed like the generic one by the shapes
+// alone. The entries marked "to the bit" give the generic bits.
+type simd struct {
+	gemm         func(o *Ops, g gemmArgs)
+	geluForward  func(out, x []float32)        // out = gelu(x)
+	geluBackward func(dinp, x, dout []float32) // dinp = gelu'(x) * dout; dinp may be dout
+	attnForward  func(o *Ops, a *attnTask, B int)
+	attnBackward func(o *Ops, a *attnTask, B int)
+	adamW        func(a *adamTask, lo, hi int)          // the update of elements [lo, hi)
+	sumSquares   func(x []float32) float64              // in float64, in an order fixed by len(x)
+	addColSums   func(dst, src []float32, rows, ld int) // bias.go's addColSums, to the bit
+	add          func(dst, a, b []float32)              // dst = a + b, to the bit
+	lnRow        func(out, x, w, b []float32) (mean, rstd float32)
+	lnBackRow    func(dinp, x, dout, w []float32, mean, rstd float32) // dinp +=
+	ceRow        func(d, x []float32, ix int, dscale float32) float32 // the row's loss; d may be x
+}
+
+// bestISA is what New and NewWorkers use: the host's best instruction set
+// (hostISA, per architecture), or the one BATON_CPU names.
+var bestISA = chooseISA(os.Getenv("BATON_CPU"), hostISA())
+
+// chooseISA reads BATON_CPU: empty picks host, "generic" forces the portable
+// path, "avx2" insists on the SIMD one. Anything else, or an instruction set
+// the host lacks, panics at start-up: a typo must not silently measure or
+// test another path than the one asked for.
+func chooseISA(env string, host isa) isa {
+	switch env {
+	case "":
+		return host
+	case generic.String():
+		return generic
+	case avx2.String():
+		if host == avx2 {
+			return avx2
+		}
+		panic("cpu: BATON_CPU=avx2, but this CPU lacks AVX2 or FMA (or this is not amd64)")
+	}
+	panic(fmt.Sprintf("cpu: BATON_CPU=%q: want generic, avx2, or unset for the best this CPU has", env))
+}
