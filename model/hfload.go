@@ -52,14 +52,9 @@ func LoadHF(dir string) (*Checkpoint, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("%s: not a directory; give a directory holding %s and %s", dir, modelFile, configFile)
 	}
-	cfgPath := filepath.Join(dir, configFile)
-	raw, err := readCapped(cfgPath, maxConfigBytes)
+	stored, err := readConfig(dir)
 	if err != nil {
 		return nil, err
-	}
-	stored, err := decodeHFConfig(raw)
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", cfgPath, err)
 	}
 	params, err := readHFTensors(filepath.Join(dir, modelFile), stored)
 	if err != nil {

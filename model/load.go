@@ -76,14 +76,9 @@ func loadDir(dir string, resume bool) (*Checkpoint, error) {
 		return nil, err
 	}
 
-	cfgPath := filepath.Join(dir, configFile)
-	raw, err := readCapped(cfgPath, maxConfigBytes)
+	cfg, err := readConfig(dir)
 	if err != nil {
 		return nil, err
-	}
-	cfg, err := decodeHFConfig(raw)
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", cfgPath, err)
 	}
 	ck := &Checkpoint{Config: cfg, State: state}
 	ts := cfg.AllTensors()
@@ -202,4 +197,18 @@ func openFile(path string) (*os.File, fs.FileInfo, error) {
 		return nil, nil, fmt.Errorf("checkpoint %s: %s, not a regular file; a checkpoint holds only the regular files Save writes", path, fsutil.Kind(nr.Mode))
 	}
 	return nil, nil, fmt.Errorf("checkpoint %s: %w", path, err)
+}
+
+// readConfig reads and decodes dir's config.json (Hugging Face's GPT2Config keys).
+func readConfig(dir string) (Config, error) {
+	path := filepath.Join(dir, configFile)
+	raw, err := readCapped(path, maxConfigBytes)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg, err := decodeHFConfig(raw)
+	if err != nil {
+		return Config{}, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	return cfg, nil
 }
