@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -233,19 +234,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		return err
 	}
 	if !f.quiet {
-		val := "not measured (interrupted)"
-		if sum.ValLoss != nil {
-			val = fmt.Sprintf("%.4f", *sum.ValLoss)
-		}
-		fmt.Fprintf(out, "\nsteps %d  loss %.4f → %.4f  val %s  %.0f tokens/s\n", sum.Steps, sum.FirstLoss, sum.LastLoss, val, sum.TokensPerSec)
-		if sum.Report != nil {
-			sum.Report.Print(out)
-		}
-		for _, tr := range sum.Transfers {
-			fmt.Fprintln(out, "transfer:", tr)
-		}
-		fmt.Fprintf(out, "wrote %s/run.json, %s/metrics.jsonl, %s/summary.json, %s/trace.json (open in ui.perfetto.dev), %s/timeline.svg, checkpoint %s\n",
-			cfg.Out, cfg.Out, cfg.Out, cfg.Out, cfg.Out, sum.Checkpoint)
+		printSummary(out, sum, cfg.Out)
 	}
 	if sum.Interrupted {
 		return interrupted{exitCode(sig()), fmt.Sprintf("interrupted by %v at step %d; checkpoint saved in %s (continue with --resume --out %s)", sig(), sum.Steps, sum.Checkpoint, cfg.Out)}
@@ -356,4 +345,22 @@ func parsePrecision(s string) (kernels.Precision, error) {
 		return 0, fmt.Errorf("--%v", err)
 	}
 	return p, nil
+}
+
+// printSummary writes what a finished run did: losses, throughput, the idle
+// report, the transfers and the files it wrote under dir.
+func printSummary(out io.Writer, sum *runtime.Summary, dir string) {
+	val := "not measured (interrupted)"
+	if sum.ValLoss != nil {
+		val = fmt.Sprintf("%.4f", *sum.ValLoss)
+	}
+	fmt.Fprintf(out, "\nsteps %d  loss %.4f → %.4f  val %s  %.0f tokens/s\n", sum.Steps, sum.FirstLoss, sum.LastLoss, val, sum.TokensPerSec)
+	if sum.Report != nil {
+		sum.Report.Print(out)
+	}
+	for _, tr := range sum.Transfers {
+		fmt.Fprintln(out, "transfer:", tr)
+	}
+	fmt.Fprintf(out, "wrote %s/run.json, %s/metrics.jsonl, %s/summary.json, %s/trace.json (open in ui.perfetto.dev), %s/timeline.svg, checkpoint %s\n",
+		dir, dir, dir, dir, dir, sum.Checkpoint)
 }
