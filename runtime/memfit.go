@@ -92,7 +92,7 @@ func checkFits(devs []device.Name, pl *model.Plan) error {
 		return nil
 	}
 	return field.Errorf("batch", "the run needs about %s of memory (parameters, gradients, AdamW state, %d micro-batches of activations in flight of B=%d T=%d) but %s is available (%s); lower {batch}, raise {microbatches}, or choose a smaller model",
-		gib(need), pl.InFlight, pl.B, pl.T, gib(have), from)
+		model.HumanBytes(need), pl.InFlight, pl.B, pl.T, model.HumanBytes(have), from)
 }
 
 // CheckDeviceFit refuses the first device whose fp32 bytes exceed its
@@ -109,9 +109,7 @@ func CheckDeviceFit(mems []DeviceMem, capacity map[string]int64, pl *model.Plan)
 			stages[i] = fmt.Sprintf("%d (layers %d–%d)", s, pl.Stages[s].FirstLayer, pl.Stages[s].LastLayer)
 		}
 		return field.Errorf("batch", "%s needs about %s for its stages %s (parameters, gradients, AdamW state, %d micro-batches of activations in flight of B=%d T=%d) but has %s of memory; lower {batch}, raise {microbatches}, spread the layers over more GPUs with {devices} or {split}, or choose a smaller model",
-			m.Device, gib(m.Bytes), strings.Join(stages, ", "), pl.InFlight, pl.B, pl.T, gib(have))
+			m.Device, model.HumanBytes(m.Bytes), strings.Join(stages, ", "), pl.InFlight, pl.B, pl.T, model.HumanBytes(have))
 	}
 	return nil
 }
-
-func gib(b int64) string { return fmt.Sprintf("%.2f GiB", float64(b)/(1<<30)) }

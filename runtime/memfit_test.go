@@ -45,7 +45,7 @@ func TestCheckDeviceFit(t *testing.T) {
 	if !errors.As(err, &fe) || fe.Field != "batch" {
 		t.Fatalf("cuda:0 a byte short: %v, want a batch field error", err)
 	}
-	for _, want := range []string{"cuda:0 needs about " + gib(gpu0), "but has " + gib(gpu0-1), "stages 0 (layers", "{devices}"} {
+	for _, want := range []string{"cuda:0 needs about " + model.HumanBytes(gpu0), "but has " + model.HumanBytes(gpu0-1), "stages 0 (layers", "{devices}"} {
 		if !strings.Contains(fe.Render(func(f string) string { return "{" + f + "}" }), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}

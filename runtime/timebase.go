@@ -94,20 +94,20 @@ func (b *timeBase) timeDevice(dev device.Device, d int, recs []timedAction) (out
 	shared := b.arrivals == nil
 	for i, rec := range recs {
 		out[i] = report.Record{Action: rec.Action, Start: dev.Elapsed(origin, rec.start), End: dev.Elapsed(origin, rec.end)}
-		if rec.w0 != nil {
-			out[i].Wait = dev.Elapsed(rec.w0, rec.w1)
+		if rec.w1 != nil {
+			out[i].Wait = dev.Elapsed(rec.start, rec.w1)
 			if shared {
 				// One clock: the wait ends when the send did. What follows,
 				// until the worker ran again, is the host's delay, not the
 				// neighbour's.
-				out[i].Wait = min(out[i].Wait, max(dev.Elapsed(rec.w0, rec.sent), 0))
+				out[i].Wait = min(out[i].Wait, max(dev.Elapsed(rec.start, rec.sent), 0))
 			}
 		}
 		last = max(last, out[i].End)
 	}
 	if rel, ok := dev.(device.EventReleaser); ok {
 		for _, rec := range recs {
-			for _, e := range []device.Event{rec.start, rec.end, rec.w0, rec.w1} {
+			for _, e := range []device.Event{rec.start, rec.end, rec.w1} {
 				if e != nil && e != origin {
 					rel.Release(e)
 				}

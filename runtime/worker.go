@@ -12,12 +12,12 @@ import (
 )
 
 // timedAction is one action run by a worker and the events around it, on
-// the worker's device. A receive's wait runs from w0, when the device
-// became free (its previous action's end, or the step's origin), to w1;
+// the worker's device. A receive starts when the device became free (its
+// previous action's end, or the step's origin) and waits from there to w1;
 // sent is its send's event, on the sender's device.
 type timedAction struct {
 	schedule.Action
-	start, end, w0, w1, sent device.Event
+	start, end, w1, sent device.Event
 }
 
 // worker runs device d's list from origin and returns its timed actions.
@@ -98,7 +98,7 @@ func (r *run) do(dev device.Device, rec *timedAction, free device.Event) error {
 	case schedule.RecvF, schedule.RecvB:
 		// The wait is the device's: it starts when the device became
 		// free, not when this goroutine got here.
-		rec.start, rec.w0 = free, free
+		rec.start = free
 		ev, err := r.receive(a, r.mail[a])
 		if err != nil {
 			return err

@@ -11,6 +11,9 @@ import (
 	"baton/model"
 )
 
+// modelFlagNames are the flags that say the model: the preset and its overrides.
+var modelFlagNames = []string{"model", "layers", "width", "heads", "context"}
+
 type modelFlags struct {
 	preset                        string
 	layers, width, heads, context int

@@ -284,17 +284,19 @@ func writeDeviceMemory(out io.Writer, mems []runtime.DeviceMem, capacity func(st
 				has += " (--device-memory)"
 			}
 		}
-		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\n", d.Device, joinInts(d.Stages), fitCell(d, "fp32"), fitCell(d, "bf16"), has)
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\n", d.Device, joinInts(d.Stages), sizeCell(d.MemFor("fp32"), d.Fits, "fp32"), sizeCell(d.MemFor("bf16"), d.Fits, "bf16"), has)
 	}
 	w.Flush()
 }
 
-func fitCell(d deviceFit, prec string) string {
-	s := model.HumanBytes(d.MemFor(prec))
+// sizeCell is bytes in precision prec, and whether they fit where fits
+// knows (nil: the memory is unknown).
+func sizeCell(bytes int64, fits map[string]bool, prec string) string {
+	s := model.HumanBytes(bytes)
 	switch {
-	case d.Fits == nil:
+	case fits == nil:
 		return s
-	case d.Fits[prec]:
+	case fits[prec]:
 		return s + " fits"
 	}
 	return s + " TOO BIG"
@@ -366,16 +368,7 @@ func writeScaling(out io.Writer, pts []scalePoint, s *schedule.Schedule) {
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "  devices\tsplit\tfp32/tf32\tbf16 (estimate)")
 	for _, p := range pts {
-		cell := func(prec string) string {
-			c := model.HumanBytes(p.MaxBytes[prec])
-			if p.Fits != nil && !p.Fits[prec] {
-				return c + " TOO BIG"
-			} else if p.Fits != nil {
-				return c + " fits"
-			}
-			return c
-		}
-		fmt.Fprintf(w, "  %d\t%s\t%s\t%s\n", p.Devices, joinInts(p.Split), cell("fp32"), cell("bf16"))
+		fmt.Fprintf(w, "  %d\t%s\t%s\t%s\n", p.Devices, joinInts(p.Split), sizeCell(p.MaxBytes["fp32"], p.Fits, "fp32"), sizeCell(p.MaxBytes["bf16"], p.Fits, "bf16"))
 	}
 	w.Flush()
 }

@@ -24,7 +24,7 @@ import (
 // logging, timeout) change how or how long it runs, not what it learns:
 // --steps is how a run is extended.
 var (
-	fixedSettings   = []string{"model", "layers", "width", "heads", "context", "seed"}
+	fixedSettings   = append(slices.Clone(modelFlagNames), "seed")
 	guardedSettings = []string{"data", "data-limit", "batch", "microbatches", "schedule", "schedule-file",
 		"lr", "min-lr", "warmup", "weight-decay", "max-grad-norm"}
 )

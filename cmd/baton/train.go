@@ -181,7 +181,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	if err != nil {
 		return usage(err)
 	}
-	f.modelGiven = slices.ContainsFunc([]string{"model", "layers", "width", "heads", "context"}, fl.Changed)
+	f.modelGiven = slices.ContainsFunc(modelFlagNames, fl.Changed)
 	cfg, err := f.config()
 	if err != nil {
 		return usage(err)
