@@ -23,12 +23,19 @@ func (c Config) HeadFLOPsPerToken() float64 {
 	return 3 * 2 * float64(c.C) * float64(c.V)
 }
 
-// StageActElems is the float32 count a stage stashes per micro-batch in
-// flight: each of its blocks' activations (BlockActElems) and its input
-// (B,T,C): the embedding output on the first stage, the received activation
-// on the others.
+// StageActElems is StageActElemsFor without recomputation.
 func (c Config) StageActElems(blocks, B, T int) int64 {
-	return int64(blocks)*c.BlockActElems(B, T) + int64(B)*int64(T)*int64(c.C)
+	return c.StageActElemsFor(blocks, B, T, RecomputeNone)
+}
+
+// StageActElemsFor is the float32 count a stage stashes per micro-batch in
+// flight under recompute mode r: each of its blocks' activations
+// (BlockActElems) and its input (B,T,C): the embedding output on the first
+// stage, the received activation on the others. It leaves out what a
+// stage keeps once, whatever the micro-batches in flight: scratch, and under
+// RecomputeBlock the one block's activations the backward rebuilds.
+func (c Config) StageActElemsFor(blocks, B, T int, r Recompute) int64 {
+	return int64(blocks)*c.BlockActElems(B, T, r) + int64(B)*int64(T)*int64(c.C)
 }
 
 // HeadScratchElems is the float32 count of the last stage's logits, (B,T,V).

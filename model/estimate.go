@@ -10,12 +10,22 @@ func (c Config) FLOPsPerToken(T int) float64 {
 }
 
 // BlockActElems is the number of float32 one block stashes per micro-batch of
-// B×T tokens: ln1, qkv, attention output, res2, ln2, fc, gelu(fc), output
-// (16·C per token), two LayerNorms' mean and rstd, and the attention's
-// log-sum-exp per head. transformer.blockActs allocates exactly this.
-func (c Config) BlockActElems(B, T int) int64 {
-	bt := int64(B) * int64(T)
-	return bt*16*int64(c.C) + 4*bt + bt*int64(c.NH)
+// B×T tokens under recompute mode r; transformer.blockActs allocates exactly
+// this. RecomputeNone stashes ln1, qkv, attention output, res2, ln2, fc,
+// gelu(fc), output (16·C per token), two LayerNorms' mean and rstd, and the
+// attention's log-sum-exp per head. RecomputeGELU drops gelu(fc): 4·C per
+// token fewer. RecomputeBlock keeps only the output (C per token): the
+// backward rebuilds the rest from the block's input, which is the previous
+// block's output or the stage's input, stashed already.
+func (c Config) BlockActElems(B, T int, r Recompute) int64 {
+	bt, C := int64(B)*int64(T), int64(c.C)
+	switch r {
+	case RecomputeGELU:
+		return bt*12*C + 4*bt + bt*int64(c.NH)
+	case RecomputeBlock:
+		return bt * C
+	}
+	return bt*16*C + 4*bt + bt*int64(c.NH)
 }
 
 // BytesPerParam is what training keeps per parameter: the value, its

@@ -34,14 +34,18 @@ type Plan struct {
 	B        int     `json:"micro_batch"` // micro-batch size the memory estimate assumes
 	T        int     `json:"context"`     // tokens per sequence for FLOPs and memory
 	InFlight int     `json:"in_flight"`   // micro-batch stashes per stage: the most any stage allocates
+	// Recompute is what each block's forward leaves for its backward to
+	// recompute; the stashes' memory is counted for it.
+	Recompute Recompute `json:"recompute"`
 }
 
 // PlanOptions say how to split; without Split or LayerMap the planner balances.
 type PlanOptions struct {
-	Split    []int // blocks per stage, in pipeline order (6,6,6,6); field "split"
-	LayerMap []int // a stage index per block (0,0,1,1); must be contiguous; field "layer-map"
-	B, T     int   // micro-batch for the memory estimate; 0 means B=1 and T=cfg.MaxT
-	InFlight int   // micro-batches in flight per stage for the memory estimate; 0 means 1
+	Split     []int     // blocks per stage, in pipeline order (6,6,6,6); field "split"
+	LayerMap  []int     // a stage index per block (0,0,1,1); must be contiguous; field "layer-map"
+	B, T      int       // micro-batch for the memory estimate; 0 means B=1 and T=cfg.MaxT
+	InFlight  int       // micro-batches in flight per stage for the memory estimate; 0 means 1
+	Recompute Recompute // what each block recomputes in its backward rather than stash; field "recompute"
 }
 
 // Partition splits cfg's blocks into one stage per entry of stageDevices,
@@ -99,14 +103,14 @@ func Partition(cfg Config, stageDevices []string, opts PlanOptions) (*Plan, erro
 		return nil, err
 	}
 
-	plan := &Plan{Config: cfg, B: B, T: T, InFlight: inFlight}
+	plan := &Plan{Config: cfg, B: B, T: T, InFlight: inFlight, Recompute: opts.Recompute}
 	first := 0
 	for s, k := range split {
 		st := Stage{Index: s, Device: stageDevices[s], FirstLayer: first, LastLayer: first + k - 1, Embed: s == 0, Head: s == p-1}
 		first += k
 		st.Params = int64(k) * cfg.BlockParams()
 		st.FLOPsPerToken = float64(k) * cfg.BlockFLOPsPerToken(T)
-		stash := cfg.StageActElems(k, B, T)
+		stash := cfg.StageActElemsFor(k, B, T, opts.Recompute)
 		var scratch int64
 		if st.Embed {
 			st.Params += cfg.EmbeddingParams()

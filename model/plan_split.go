@@ -34,20 +34,20 @@ func ParseInts(name, s string) ([]int, error) {
 // of L blocks and all L blocks in total.
 func checkSplit(L, p int, split []int) ([]int, error) {
 	if len(split) != p {
-		return nil, field.Errorf("split", "model: {split} %s has %d entries but there are %d devices; give one block count per device ({devices}), e.g. {split} %s", joinInts(split), len(split), p, joinInts(evenSplit(L, p)))
+		return nil, field.Errorf("split", "model: {split} %s has %d entries but there are %d devices; give one block count per device ({devices}), e.g. {split} %s", JoinInts(split), len(split), p, JoinInts(evenSplit(L, p)))
 	}
 	sum := 0
 	for i, k := range split {
 		if k <= 0 {
-			return nil, field.Errorf("split", "model: {split} %s gives stage %d %d layers: every stage needs at least one layer; e.g. {split} %s", joinInts(split), i, k, joinInts(evenSplit(L, p)))
+			return nil, field.Errorf("split", "model: {split} %s gives stage %d %d layers: every stage needs at least one layer; e.g. {split} %s", JoinInts(split), i, k, JoinInts(evenSplit(L, p)))
 		}
 		if k > L {
-			return nil, field.Errorf("split", "model: {split} %s gives stage %d %d layers but the model has only %d; e.g. {split} %s", joinInts(split), i, k, L, joinInts(evenSplit(L, p)))
+			return nil, field.Errorf("split", "model: {split} %s gives stage %d %d layers but the model has only %d; e.g. {split} %s", JoinInts(split), i, k, L, JoinInts(evenSplit(L, p)))
 		}
 		sum += k
 	}
 	if sum != L {
-		return nil, field.Errorf("split", "model: {split} %s sums to %d but the model has %d layers; give counts that sum to %d, e.g. {split} %s", joinInts(split), sum, L, L, joinInts(evenSplit(L, p)))
+		return nil, field.Errorf("split", "model: {split} %s sums to %d but the model has %d layers; give counts that sum to %d, e.g. {split} %s", JoinInts(split), sum, L, L, JoinInts(evenSplit(L, p)))
 	}
 	return append([]int(nil), split...), nil
 }
@@ -57,18 +57,18 @@ func checkSplit(L, p int, split []int) ([]int, error) {
 func layerMapSplit(L int, devices []string, m []int) ([]int, error) {
 	p := len(devices)
 	if len(m) != L {
-		return nil, field.Errorf("layer-map", "model: {layer-map} %s has %d entries but the model has %d layers; give one device index per layer", joinInts(m), len(m), L)
+		return nil, field.Errorf("layer-map", "model: {layer-map} %s has %d entries but the model has %d layers; give one device index per layer", JoinInts(m), len(m), L)
 	}
 	counts := make([]int, p)
 	for l, d := range m {
 		if d < 0 || d >= p {
-			return nil, field.Errorf("layer-map", "model: {layer-map} %s puts layer %d on device %d but there are %d devices; use indices 0..%d into {devices}", joinInts(m), l, d, p, p-1)
+			return nil, field.Errorf("layer-map", "model: {layer-map} %s puts layer %d on device %d but there are %d devices; use indices 0..%d into {devices}", JoinInts(m), l, d, p, p-1)
 		}
 		counts[d]++
 	}
 	for d, n := range counts {
 		if n == 0 {
-			return nil, field.Errorf("layer-map", "model: {layer-map} %s gives device %d (%s) no layer: every device is a stage and needs at least one layer; map a layer to it or drop it from {devices}", joinInts(m), d, devices[d])
+			return nil, field.Errorf("layer-map", "model: {layer-map} %s gives device %d (%s) no layer: every device is a stage and needs at least one layer; map a layer to it or drop it from {devices}", JoinInts(m), d, devices[d])
 		}
 	}
 	// runs[d] lists the start of each maximal run of layers on device d.
@@ -81,34 +81,39 @@ func layerMapSplit(L int, devices []string, m []int) ([]int, error) {
 	for d, r := range runs {
 		if len(r) > 1 {
 			return nil, field.Errorf("layer-map", "model: {layer-map} %s is not contiguous (device %d runs layers %s): every layer boundary would become a device crossing and the pipeline stays sequential; give each device one contiguous range, e.g. {split} %s",
-				joinInts(m), d, runsOf(m, d), joinInts(counts))
+				JoinInts(m), d, runsOf(m, d), JoinInts(counts))
 		}
 	}
 	for l := 1; l < L; l++ {
 		if m[l] < m[l-1] {
 			return nil, field.Errorf("layer-map", "model: {layer-map} %s runs device %d after device %d: stages follow the order of {devices}; list the devices in pipeline order and use {split} %s",
-				joinInts(m), m[l], m[l-1], joinInts(splitInMapOrder(m)))
+				JoinInts(m), m[l], m[l-1], JoinInts(splitInMapOrder(m)))
 		}
 	}
 	return counts, nil
 }
 
 // balance returns the split of cfg.L blocks over p stages that minimises the
-// largest stage cost (FLOPs per token, the head's on the last stage); among
-// those, the one with the most even block counts (least sum of squares); among
-// those, the one that puts extra blocks on earlier stages. Exact: a dynamic
-// program over contiguous splits, O(p·L²), run twice (the optimum, then the
-// most even split within it).
+// largest stage cost in FLOPs per token (the head's on the last stage).
 func balance(cfg Config, p, T int) []int {
-	L := cfg.L
 	block, head := cfg.BlockFLOPsPerToken(T), cfg.HeadFLOPsPerToken()
-	cost := func(s, k int) float64 {
+	return MinMaxSplit(cfg.L, p, func(s, k int) float64 {
 		c := float64(k) * block
 		if s == p-1 {
 			c += head
 		}
 		return c
-	}
+	})
+}
+
+// MinMaxSplit returns the split of L blocks over p stages that minimises the
+// largest cost(stage, blocks); among those, the one with the most even block
+// counts (least sum of squares); among those, the one that puts extra blocks
+// on earlier stages. A cost of +Inf marks a stage that cannot hold so many
+// blocks (its memory): nil when no split avoids one. Exact: a dynamic program
+// over contiguous splits, O(p·L²), run twice (the optimum, then the most
+// even split within it).
+func MinMaxSplit(L, p int, cost func(stage, blocks int) float64) []int {
 	// worst[s][i]: the least possible largest cost of stages s.. over blocks i..
 	worst := make([][]float64, p+1)
 	for s := range worst {
@@ -126,6 +131,9 @@ func balance(cfg Config, p, T int) []int {
 		}
 	}
 	limit := worst[0][0]
+	if math.IsInf(limit, 1) {
+		return nil
+	}
 	// squares[s][i]: the least sum of squared block counts of stages s.. over
 	// blocks i.., with no stage above limit; -1 where none fits.
 	squares := make([][]int, p+1)

@@ -19,7 +19,7 @@ func (p *Plan) String() string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "plan: %d layers on %d devices, split %s; memory for micro-batches of B=%d T=%d, %d in flight\n",
-		p.Config.L, len(p.Stages), joinInts(p.Split()), p.B, p.T, p.InFlight)
+		p.Config.L, len(p.Stages), JoinInts(p.Split()), p.B, p.T, p.InFlight)
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "stage\tdevice\tlayers\tparams\tmemory fp32/tf32\tbf16 (estimate)\tFLOPs")
 	for _, s := range p.Stages {
@@ -64,7 +64,8 @@ func layerRange(first, last int) string {
 	return fmt.Sprintf("%d–%d", first, last)
 }
 
-func joinInts(xs []int) string {
+// JoinInts writes a split as the flags take it: "6,6,6,6".
+func JoinInts(xs []int) string {
 	s := make([]string, len(xs))
 	for i, x := range xs {
 		s[i] = strconv.Itoa(x)

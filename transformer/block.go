@@ -7,7 +7,9 @@ import (
 	"baton/model"
 )
 
-// blockActs are what one block keeps of one micro-batch for its backward pass.
+// blockActs are what one block keeps of one micro-batch for its backward
+// pass, as its Spec's model.Recompute says: everything (none), everything
+// but fchGelu (gelu), or only out (block). model.Config.BlockActElems counts them.
 type blockActs struct {
 	ln1, ln1Mean, ln1Rstd kernels.Buffer // (B,T,C), (B,T), (B,T)
 	qkv                   kernels.Buffer // (B,T,3C)
@@ -19,16 +21,31 @@ type blockActs struct {
 	out                   kernels.Buffer // (B,T,C) res2 + MLP: the next block's input
 }
 
-func newBlockActs(ops kernels.Ops, B, T, C, NH int) blockActs {
-	N := B * T
-	return blockActs{
+// newBlockActs allocates one block's stash under r.
+func newBlockActs(ops kernels.Ops, d dims, r model.Recompute) blockActs {
+	var a blockActs
+	if r != model.RecomputeBlock {
+		a = newInnerActs(ops, d, r == model.RecomputeNone)
+	}
+	a.out = ops.Alloc(d.N() * d.C)
+	return a
+}
+
+// newInnerActs allocates every blockActs buffer but out, and fchGelu only
+// when withGelu: all a block's backward reads.
+func newInnerActs(ops kernels.Ops, d dims, withGelu bool) blockActs {
+	N, C := d.N(), d.C
+	a := blockActs{
 		ln1: ops.Alloc(N * C), ln1Mean: ops.Alloc(N), ln1Rstd: ops.Alloc(N),
-		qkv: ops.Alloc(N * 3 * C), atty: ops.Alloc(N * C), lse: ops.Alloc(B * NH * T),
+		qkv: ops.Alloc(N * 3 * C), atty: ops.Alloc(N * C), lse: ops.Alloc(d.B * d.NH * d.T),
 		res2: ops.Alloc(N * C),
 		ln2:  ops.Alloc(N * C), ln2Mean: ops.Alloc(N), ln2Rstd: ops.Alloc(N),
-		fch: ops.Alloc(N * 4 * C), fchGelu: ops.Alloc(N * 4 * C),
-		out: ops.Alloc(N * C),
+		fch: ops.Alloc(N * 4 * C),
 	}
+	if withGelu {
+		a.fchGelu = ops.Alloc(N * 4 * C)
+	}
+	return a
 }
 
 // linearGrads are the gradients of a block's four linear layers' outputs:
@@ -53,13 +70,23 @@ type blockScratch struct {
 	datty kernels.Buffer // (B,T,C)
 	dfchG kernels.Buffer // (B,T,4C)
 	lin   linearGrads    // for backwards that are not split
+	gelu  kernels.Buffer // (B,T,4C) gelu(fch) under RecomputeGELU, where the stash has no fchGelu
+	acts  blockActs      // under RecomputeBlock: one block's activations but out, rebuilt for its backward
 }
 
-func newBlockScratch(ops kernels.Ops, N, C int) blockScratch {
-	return blockScratch{
+func newBlockScratch(ops kernels.Ops, d dims, r model.Recompute) blockScratch {
+	N, C := d.N(), d.C
+	s := blockScratch{
 		proj: ops.Alloc(N * C), dln: ops.Alloc(N * C), datty: ops.Alloc(N * C), dfchG: ops.Alloc(N * 4 * C),
 		lin: newLinearGrads(ops, N, C),
 	}
+	switch r {
+	case model.RecomputeGELU:
+		s.gelu = ops.Alloc(N * 4 * C)
+	case model.RecomputeBlock:
+		s.acts = newInnerActs(ops, d, true)
+	}
+	return s
 }
 
 // dims are the sizes every layer function takes.
@@ -87,6 +114,18 @@ func linearBackwardWeight(ops kernels.Ops, dw, dbias, dout, inp kernels.Buffer, 
 // blockForward runs one block on inp (B,T,C), leaving a.out (B,T,C).
 func blockForward(ops kernels.Ops, w []kernels.Buffer, a *blockActs, s *blockScratch, inp kernels.Buffer, d dims) {
 	N, C := d.N(), d.C
+	fchGelu := blockForwardToGelu(ops, w, a, s, inp, d)
+	linearForward(ops, s.proj, fchGelu, w[model.FcProjW], w[model.FcProjB], N, 4*C, C)
+	ops.ResidualForward(a.out, a.res2, s.proj, N*C)
+}
+
+// blockForwardToGelu runs one block on inp (B,T,C) up to the MLP
+// projection, returning that projection's input gelu(fch) (B,T,4C): a.fchGelu,
+// or s.gelu where a keeps none. It leaves in a all the block's backward
+// reads, so it is also what RecomputeBlock runs again: the forward but for
+// one of its four matmuls (4C² of 12C² multiply-adds per token).
+func blockForwardToGelu(ops kernels.Ops, w []kernels.Buffer, a *blockActs, s *blockScratch, inp kernels.Buffer, d dims) kernels.Buffer {
+	N, C := d.N(), d.C
 	ops.LayerNormForward(a.ln1, a.ln1Mean, a.ln1Rstd, inp, w[model.Ln1W], w[model.Ln1B], N, C)
 	linearForward(ops, a.qkv, a.ln1, w[model.QKVW], w[model.QKVB], N, C, 3*C)
 	ops.AttentionForward(a.atty, a.lse, a.qkv, d.B, d.T, C, d.NH)
@@ -94,9 +133,12 @@ func blockForward(ops kernels.Ops, w []kernels.Buffer, a *blockActs, s *blockScr
 	ops.ResidualForward(a.res2, inp, s.proj, N*C)
 	ops.LayerNormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.res2, w[model.Ln2W], w[model.Ln2B], N, C)
 	linearForward(ops, a.fch, a.ln2, w[model.FcW], w[model.FcB], N, C, 4*C)
-	ops.GeluForward(a.fchGelu, a.fch, N*4*C)
-	linearForward(ops, s.proj, a.fchGelu, w[model.FcProjW], w[model.FcProjB], N, 4*C, C)
-	ops.ResidualForward(a.out, a.res2, s.proj, N*C)
+	fchGelu := a.fchGelu
+	if fchGelu == nil {
+		fchGelu = s.gelu
+	}
+	ops.GeluForward(fchGelu, a.fch, N*4*C)
+	return fchGelu
 }
 
 // blockBackwardInput turns dout (B,T,C), the gradient of a.out, into dinp
@@ -123,9 +165,16 @@ func blockBackwardInput(ops kernels.Ops, w, g []kernels.Buffer, a *blockActs, lg
 // blockBackwardWeight accumulates the four linear layers' weight and bias
 // gradients into g, from their stashed inputs and the output gradients lg.
 // It can run at any time after blockBackwardInput: nothing waits for it.
-func blockBackwardWeight(ops kernels.Ops, g []kernels.Buffer, a *blockActs, lg *linearGrads, d dims) {
+// Where a keeps no fchGelu (RecomputeGELU) it runs the GELU again into
+// s.gelu: one elementwise pass over (B,T,4C).
+func blockBackwardWeight(ops kernels.Ops, g []kernels.Buffer, a *blockActs, lg *linearGrads, s *blockScratch, d dims) {
 	N, C := d.N(), d.C
-	linearBackwardWeight(ops, g[model.FcProjW], g[model.FcProjB], lg.dblock, a.fchGelu, N, 4*C, C)
+	fchGelu := a.fchGelu
+	if fchGelu == nil {
+		fchGelu = s.gelu
+		ops.GeluForward(fchGelu, a.fch, N*4*C)
+	}
+	linearBackwardWeight(ops, g[model.FcProjW], g[model.FcProjB], lg.dblock, fchGelu, N, 4*C, C)
 	linearBackwardWeight(ops, g[model.FcW], g[model.FcB], lg.dfch, a.ln2, N, C, 4*C)
 	linearBackwardWeight(ops, g[model.AttProjW], g[model.AttProjB], lg.dres2, a.atty, N, C, C)
 	linearBackwardWeight(ops, g[model.QKVW], g[model.QKVB], lg.dqkv, a.ln1, N, C, 3*C)

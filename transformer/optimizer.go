@@ -1,4 +1,4 @@
-// The stack's end of a step: the tied embedding's gradient, norms, AdamW, and host access to tensors.
+// The stack's end of a step: the tied embedding's gradient, norms, AdamW and its undo, and host access to tensors.
 
 package transformer
 
@@ -67,9 +67,16 @@ func (s *Stack) GradNames() []string {
 func (s *Stack) counted(i int) bool { return i != s.wte || s.spec.Embed }
 
 // Step applies AdamW (t is the 1-based step) to every parameter from its
-// gradient times gradScale, then zeroes the gradients. Weight decay applies
-// to matrices only, as in GPT-2 and nanoGPT.
+// gradient times gradScale, then zeroes the gradients.
 func (s *Stack) Step(t int, hp kernels.AdamParams, gradScale float32) {
+	s.Update(t, hp, gradScale)
+	s.ZeroGrads()
+}
+
+// Update is Step keeping the gradients, so that an update undone by
+// Backup.Restore can be applied again with another gradScale. Weight decay
+// applies to matrices only, as in GPT-2 and nanoGPT.
+func (s *Stack) Update(t int, hp kernels.AdamParams, gradScale float32) {
 	for i, spec := range s.P.Specs {
 		h := hp
 		if !spec.Decay {
@@ -77,7 +84,37 @@ func (s *Stack) Step(t int, hp kernels.AdamParams, gradScale float32) {
 		}
 		s.ops.AdamW(s.P.T[i], s.G.T[i], s.M.T[i], s.V.T[i], spec.Elems(), h, gradScale, t)
 	}
-	s.ZeroGrads()
+}
+
+// Backup is a copy of a stack's parameters and AdamW moments on its device:
+// restoring it undoes an Update exactly, where inverting AdamW in floating
+// point would not.
+type Backup struct {
+	s       *Stack
+	p, m, v kernels.Buffer // each as long as s.P.All
+}
+
+// NewBackup allocates a Backup of s, as much memory again as s's
+// parameters and moments together. Save fills it.
+func (s *Stack) NewBackup() *Backup {
+	n := s.P.All.Len()
+	return &Backup{s: s, p: s.ops.Alloc(n), m: s.ops.Alloc(n), v: s.ops.Alloc(n)}
+}
+
+// Save copies the stack's parameters and moments into b.
+func (b *Backup) Save() {
+	s := b.s
+	s.ops.Copy(b.p, s.P.All)
+	s.ops.Copy(b.m, s.M.All)
+	s.ops.Copy(b.v, s.V.All)
+}
+
+// Restore copies the last Save back into the stack's parameters and moments.
+func (b *Backup) Restore() {
+	s := b.s
+	s.ops.Copy(s.P.All, b.p)
+	s.ops.Copy(s.M.All, b.m)
+	s.ops.Copy(s.V.All, b.v)
 }
 
 // ZeroGrads clears the accumulated gradients.

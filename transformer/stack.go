@@ -12,9 +12,12 @@ import (
 // Spec says which part of the decoder a Stack holds: blocks
 // [FirstBlock, FirstBlock+NumBlocks), plus the embedding when Embed (the first
 // stage) and the final LayerNorm, LM head and loss when Head (the last stage).
+// Recompute says what its blocks' backward rebuilds rather than stash per
+// micro-batch; it changes no bit of any result.
 type Spec struct {
 	FirstBlock, NumBlocks int
 	Embed, Head           bool
+	Recompute             model.Recompute
 }
 
 // Whole is the Spec of an undivided model.
@@ -43,6 +46,12 @@ type Stack struct {
 	losses   kernels.Buffer // (m,B,T) per-token losses of the step's micro-batches (last stack), grown on demand
 	hostLoss []float32      // (m,B,T)
 	sample   *Acts          // Logits' stash, made on first use
+
+	// Probe, when set, is called as each unit of work ends inside Forward,
+	// Backward, BackwardInput and BackwardWeight, with the unit's index in
+	// model order (model.Config.UnitName): the embedding, each block, the
+	// head. Whoever runs the stack records an event there to time layers.
+	Probe func(unit int)
 }
 
 // Acts is one micro-batch's stash on a stack: its input, every block's
@@ -72,6 +81,9 @@ func NewStack(ops kernels.Ops, cfg model.Config, spec Spec, B, T int) (*Stack, e
 	if B < 1 {
 		return nil, fmt.Errorf("transformer: micro-batch size B=%d; it must be at least 1", B)
 	}
+	if !spec.Recompute.Valid() {
+		return nil, fmt.Errorf("transformer: recompute mode %v is not one of none, gelu, block", spec.Recompute)
+	}
 	var specs []model.Tensor
 	if spec.Embed {
 		specs = append(specs, cfg.EmbeddingTensors()...)
@@ -91,7 +103,7 @@ func NewStack(ops kernels.Ops, cfg model.Config, spec Spec, B, T int) (*Stack, e
 	s.wte, s.wpe = s.P.Index("wte.weight"), s.P.Index("wpe.weight")
 	s.lnfW, s.lnfB = s.P.Index("ln_f.weight"), s.P.Index("ln_f.bias")
 	N := B * T
-	s.scratch = newBlockScratch(ops, N, cfg.C)
+	s.scratch = newBlockScratch(ops, s.d, spec.Recompute)
 	if spec.Head {
 		s.head = newHeadScratch(ops, N, cfg.C, cfg.V)
 		s.dwteHead = ops.Alloc(cfg.V * cfg.C)
@@ -109,7 +121,9 @@ func (s *Stack) Init(seed uint64) {
 	}
 }
 
-// NewActs allocates a stash for one micro-batch on s's device.
+// NewActs allocates a stash for one micro-batch on s's device: besides the
+// gradients at the two ends, model.Config.StageActElems(.., s.Spec().Recompute)
+// float32.
 func (s *Stack) NewActs() *Acts {
 	ops, d := s.ops, s.d
 	N := d.N()
@@ -121,7 +135,7 @@ func (s *Stack) NewActs() *Acts {
 		a.targets = ops.AllocInt(N)
 	}
 	for range s.blocks {
-		a.blocks = append(a.blocks, newBlockActs(ops, d.B, d.T, d.C, d.NH))
+		a.blocks = append(a.blocks, newBlockActs(ops, d, s.spec.Recompute))
 	}
 	return a
 }
@@ -157,7 +171,20 @@ func (s *Stack) Forward(a *Acts, mb int, tokens, targets []int32, dscale float32
 		headForwardBackward(ops, &s.head, s.lossSlot(mb), a.dOut, x, a.targets, s.P.T[s.lnfW], s.P.T[s.lnfB], s.P.T[s.wte],
 			s.G.T[s.lnfW], s.G.T[s.lnfB], s.dwteHead, d.N(), d.C, s.cfg.V, dscale)
 	}
+	if s.spec.Head {
+		s.probe(s.cfg.HeadUnit())
+	}
 }
+
+// probe marks the end of unit's work when someone times the layers.
+func (s *Stack) probe(unit int) {
+	if s.Probe != nil {
+		s.Probe(unit)
+	}
+}
+
+// blockUnit is the unit index of the stack's i-th block.
+func (s *Stack) blockUnit(i int) int { return model.BlockUnit(s.spec.FirstBlock + i) }
 
 // lossSlot is where micro-batch mb's per-token losses (B,T) go: its part of
 // one buffer for the step, so that the host reads them all in one copy. The
@@ -207,10 +234,14 @@ func (s *Stack) LossSums(m int) []float64 {
 // Backward propagates the output gradient of a's micro-batch (GradOutput,
 // or the head's own on the last stack) to GradInput, accumulating parameter
 // gradients; on the first stack it ends in the embedding's gradients.
+// Under RecomputeBlock each block first runs its forward again (see
+// backwardActs), once for both halves.
 func (s *Stack) Backward(a *Acts) {
 	for i := len(s.blocks) - 1; i >= 0; i-- {
-		s.backwardInput(a, i, &s.scratch.lin)
-		s.backwardWeight(a, i, &s.scratch.lin)
+		ba := s.backwardActs(a, i)
+		s.backwardInput(a, ba, i, &s.scratch.lin)
+		s.backwardWeight(ba, i, &s.scratch.lin)
+		s.probe(s.blockUnit(i))
 	}
 	s.embeddingBackward(a)
 }
@@ -226,43 +257,87 @@ func (s *Stack) BackwardInput(a *Acts) {
 		}
 	}
 	for i := len(s.blocks) - 1; i >= 0; i-- {
-		s.backwardInput(a, i, &a.lin[i])
+		s.backwardInput(a, s.backwardActs(a, i), i, &a.lin[i])
+		s.probe(s.blockUnit(i))
 	}
 }
 
 // BackwardWeight is the second half of a split backward: the linear layers'
 // and the embedding's weight gradients. Added in the same order as Backward
 // adds them, so splitting changes no bit of the result.
+//
+// Under RecomputeBlock each block's forward runs again here, as it did in
+// BackwardInput: other micro-batches' work may have reused the scratch in
+// between. That costs W about two thirds of a forward (three of the four
+// matmuls and the attention), a split backward twice what a full one pays.
+// Keeping instead the linear layers' inputs (ln1, atty, ln2, gelu(fch): 7·C
+// per token and block) from I to W in every stash that runs a split
+// backward would make its blocks keep 17·C per token with linearGrads'
+// 9·C, not 10·C, against RecomputeNone's 25·C: half of what RecomputeBlock
+// saves, and memory is what it is chosen for.
 func (s *Stack) BackwardWeight(a *Acts) {
 	for i := len(s.blocks) - 1; i >= 0; i-- {
-		s.backwardWeight(a, i, &a.lin[i])
+		s.backwardWeight(s.backwardActs(a, i), i, &a.lin[i])
+		s.probe(s.blockUnit(i))
 	}
 	s.embeddingBackward(a)
 }
 
-// backwardInput runs block i's input-gradient half: from the stack's output
-// gradient (last block) or the next block's input gradient, into a.dIn.
-func (s *Stack) backwardInput(a *Acts, i int, lg *linearGrads) {
-	first := s.blocks[i]
-	inp, dout := a.in, a.dIn
+// blockInput is block i's input (B,T,C): the previous block's output, or
+// the stack's input.
+func (a *Acts) blockInput(i int) kernels.Buffer {
 	if i > 0 {
-		inp = a.blocks[i-1].out
+		return a.blocks[i-1].out
 	}
+	return a.in
+}
+
+// forwardActs is where block i's forward leaves its activations: its stash,
+// or under RecomputeBlock the scratch but for out, which is stashed.
+func (s *Stack) forwardActs(a *Acts, i int) blockActs {
+	if s.spec.Recompute != model.RecomputeBlock {
+		return a.blocks[i]
+	}
+	ba := s.scratch.acts
+	ba.out = a.blocks[i].out
+	return ba
+}
+
+// backwardActs are block i's activations for its backward: its stash, or
+// under RecomputeBlock the scratch, rebuilt from the block's input by
+// blockForwardToGelu: the forward but for the MLP projection, at each
+// backward half that needs them.
+func (s *Stack) backwardActs(a *Acts, i int) *blockActs {
+	if s.spec.Recompute != model.RecomputeBlock {
+		return &a.blocks[i]
+	}
+	first := s.blocks[i]
+	blockForwardToGelu(s.ops, s.P.T[first:first+model.NumBlockTensors], &s.scratch.acts, &s.scratch, a.blockInput(i), s.d)
+	return &s.scratch.acts
+}
+
+// backwardInput runs block i's input-gradient half on its activations ba:
+// from the stack's output gradient (last block) or the next block's input
+// gradient, into a.dIn.
+func (s *Stack) backwardInput(a *Acts, ba *blockActs, i int, lg *linearGrads) {
+	first := s.blocks[i]
+	dout := a.dIn
 	if i == len(s.blocks)-1 {
 		dout = a.dOut
 	}
-	blockBackwardInput(s.ops, s.P.T[first:first+model.NumBlockTensors], s.G.T[first:first+model.NumBlockTensors], &a.blocks[i], lg, &s.scratch, inp, dout, a.dIn, s.d)
+	blockBackwardInput(s.ops, s.P.T[first:first+model.NumBlockTensors], s.G.T[first:first+model.NumBlockTensors], ba, lg, &s.scratch, a.blockInput(i), dout, a.dIn, s.d)
 }
 
-func (s *Stack) backwardWeight(a *Acts, i int, lg *linearGrads) {
+func (s *Stack) backwardWeight(ba *blockActs, i int, lg *linearGrads) {
 	first := s.blocks[i]
-	blockBackwardWeight(s.ops, s.G.T[first:first+model.NumBlockTensors], &a.blocks[i], lg, s.d)
+	blockBackwardWeight(s.ops, s.G.T[first:first+model.NumBlockTensors], ba, lg, &s.scratch, s.d)
 }
 
 // embeddingBackward scatters the first block's input gradient into wte and wpe.
 func (s *Stack) embeddingBackward(a *Acts) {
 	if s.spec.Embed {
 		s.ops.EncoderBackward(s.G.T[s.wte], s.G.T[s.wpe], a.dIn, a.tokens, s.d.B, s.d.T, s.d.C)
+		s.probe(model.EmbeddingUnit)
 	}
 }
 
@@ -287,11 +362,14 @@ func (s *Stack) forwardBlocks(a *Acts, tokens []int32) kernels.Buffer {
 	if s.spec.Embed {
 		ops.UploadInt(a.tokens, tokens)
 		ops.EncoderForward(a.in, a.tokens, s.P.T[s.wte], s.P.T[s.wpe], d.B, d.T, d.C)
+		s.probe(model.EmbeddingUnit)
 	}
 	x := a.in
 	for i, first := range s.blocks {
-		blockForward(ops, s.P.T[first:first+model.NumBlockTensors], &a.blocks[i], &s.scratch, x, d)
+		ba := s.forwardActs(a, i)
+		blockForward(ops, s.P.T[first:first+model.NumBlockTensors], &ba, &s.scratch, x, d)
 		x = a.blocks[i].out
+		s.probe(s.blockUnit(i))
 	}
 	return x
 }
