@@ -124,6 +124,6 @@ func scatter(stages []*Stage, ck *model.Checkpoint) error {
 }
 
 // stackSpec turns a planned stage into the part of the decoder it holds.
-func stackSpec(s model.Stage) transformer.Spec {
-	return transformer.Spec{FirstBlock: s.FirstLayer, NumBlocks: s.Blocks(), Embed: s.Embed, Head: s.Head}
+func stackSpec(s model.Stage, r model.Recompute) transformer.Spec {
+	return transformer.Spec{FirstBlock: s.FirstLayer, NumBlocks: s.Blocks(), Embed: s.Embed, Head: s.Head, Recompute: r}
 }

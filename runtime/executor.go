@@ -41,6 +41,9 @@ type StepInput struct {
 	AdamStep        int       // 1-based step for AdamW's bias correction
 	Adam            kernels.AdamParams
 	MaxGradNorm     float64 // clip the global gradient norm to this (0: no clipping)
+	// ProfileLayers times each unit (the embedding, each block, the head)
+	// inside every F, B, I and W: an event at each unit's end.
+	ProfileLayers bool
 }
 
 // StepResult is what one step did and how long every part of it took, on
@@ -53,6 +56,11 @@ type StepResult struct {
 	// devices that read one clock (CPU), else the time the last device to
 	// reach the step's barrier took to record its origin after it.
 	ClockSkew time.Duration
+	// Redone says the eager optimizer's step was undone because the global
+	// norm clipped (and then redone clipped) or was not finite; RedoTime is
+	// the host's time for the undo and redo, waiting for the devices.
+	Redone   bool
+	RedoTime time.Duration
 }
 
 // Executor runs a lowered schedule over stages. It decides nothing: every
@@ -65,8 +73,16 @@ type Executor struct {
 	// before the step fails, in the time the process ran (a stopped
 	// process stalls nothing); 0 waits without limit.
 	Timeout time.Duration
+	// EagerOptimizer steps each stage as soon as its own gradients are
+	// ready, unclipped, instead of waiting at the step's end for every
+	// stage's part of the global gradient norm; the step's end then undoes
+	// and redoes the steps the norm says should have clipped, from a copy of
+	// the parameters and moments (as much memory again as those), so the
+	// results are the default's bit for bit.
+	EagerOptimizer bool
 
 	reservedFor *schedule.Schedule // the schedule whose StashBound the stages hold
+	eager       eagerBackups
 }
 
 // run is the shared state of one step.
@@ -207,7 +223,8 @@ func (ex *Executor) execute(lists [][]schedule.Action, in *StepInput) (*StepResu
 	return r.finish(base, records)
 }
 
-// finish reads the losses back and the records' times, once the workers are done.
+// finish reads the losses back and the records' times, and settles an
+// eager optimizer's step, once the workers are done.
 func (r *run) finish(base *timeBase, records [][]timedAction) (*StepResult, error) {
 	var res *StepResult
 	err := guard(func() error {
@@ -228,6 +245,11 @@ func (r *run) finish(base *timeBase, records [][]timedAction) (*StepResult, erro
 	res.Loss = sum / float64(len(r.in.Tokens)*len(r.in.Tokens[0]))
 	if r.in.DScale != 0 {
 		res.GradNorm = r.gradNorm()
+		if r.ex.EagerOptimizer {
+			if err := r.validateEager(res); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return res, nil
 }

@@ -22,6 +22,7 @@ type Progress struct {
 	GradNorm     float64
 	TokensPerSec float64
 	ValLoss      float64 // NaN unless this step evaluated
+	Notice       string  // a line for the user about this step ("" none): a rebalance
 }
 
 // microbatches views a host batch (Batch, T) as m micro-batches.
@@ -52,6 +53,8 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 	}
 	defer metrics.close()
 	sum, in := t.newSummary(kept), t.stepInput()
+	rb := newRebalancer(cfg)
+	in.ProfileLayers = cfg.ProfileLayers || rb != nil
 	prior := len(sum.Losses)
 	lr := LRSchedule{Max: cfg.LR, Min: cfg.MinLR, Warmup: cfg.Warmup, End: cfg.Steps}
 	var measured []*StepResult
@@ -74,6 +77,10 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 		took := time.Since(t0)
 		trainTime += took
 		sum.Losses = append(sum.Losses, res.Loss)
+		if res.Redone {
+			sum.OptimizerRedone++
+			sum.OptimizerRedoS += res.RedoTime.Seconds()
+		}
 		if step > t.start+1 || cfg.Steps-t.start == 1 { // the first step allocates: not measured
 			measured = append(measured, res)
 			measured = measured[max(0, len(measured)-keepSteps):]
@@ -81,6 +88,12 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 		p := Progress{Step: step, Steps: cfg.Steps, Loss: res.Loss, LR: in.Adam.LR, GradNorm: res.GradNorm, ValLoss: math.NaN(),
 			TokensPerSec: float64((step-t.start)*cfg.Batch*cfg.Context) / trainTime.Seconds()}
 		last = stepMetric(step, res, in.Adam.LR, took, cfg.Batch*cfg.Context)
+		if rb != nil {
+			var moved bool
+			if p.Notice, moved = rb.after(t, step, res); moved {
+				measured = measured[:0] // the report is of the final split
+			}
+		}
 		if err := t.between(step, in, &p, &last, metrics); err != nil {
 			return nil, err
 		}
@@ -89,6 +102,10 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 		}
 	}
 	sum.Steps = step
+	sum.Plan = t.plan
+	if rb != nil {
+		sum.Rebalances = rb.moves
+	}
 	sum.Seconds = time.Since(began).Seconds()
 	if n := len(sum.Losses) - prior; n > 0 {
 		sum.FirstLoss, sum.LastLoss = sum.Losses[prior], sum.Losses[len(sum.Losses)-1]

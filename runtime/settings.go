@@ -45,6 +45,15 @@ type Settings struct {
 	SaveEvery    int      `json:"save-every" toml:"save-every"`
 	LogEvery     int      `json:"log-every" toml:"log-every"`
 	Timeout      string   `json:"timeout" toml:"timeout"` // a Go duration: "5m0s"
+
+	ProfileLayers   bool    `json:"profile-layers,omitempty" toml:"profile-layers,omitempty"`
+	Balance         string  `json:"balance,omitempty" toml:"balance,omitempty"`
+	Rebalance       string  `json:"rebalance,omitempty" toml:"rebalance,omitempty"`
+	RebalanceWarmup int     `json:"rebalance-warmup,omitempty" toml:"rebalance-warmup,omitempty"`
+	RebalanceEvery  int     `json:"rebalance-every,omitempty" toml:"rebalance-every,omitempty"`
+	RebalanceGain   float64 `json:"rebalance-gain,omitempty" toml:"rebalance-gain,omitempty"`
+	OptimizerStep   string  `json:"optimizer-step,omitempty" toml:"optimizer-step,omitempty"`
+	Recompute       string  `json:"recompute,omitempty" toml:"recompute,omitempty"`
 }
 
 // Settings is the run's configuration as recorded: c after the trainer
@@ -62,6 +71,9 @@ func (c TrainConfig) Settings() Settings {
 		WeightDecay: exact32(c.WeightDecay), MaxGradNorm: c.MaxGradNorm, Seed: c.Seed,
 		InitFrom: c.InitFrom, Data: c.Data, DataLimit: c.DataLimit, EvalEvery: c.EvalEvery, EvalBatches: c.EvalBatches,
 		SaveEvery: c.SaveEvery, LogEvery: max(c.LogEvery, 1), Timeout: c.Timeout.String(),
+		ProfileLayers: c.ProfileLayers, Balance: c.Balance, Rebalance: c.Rebalance.Mode,
+		RebalanceWarmup: c.Rebalance.Warmup, RebalanceEvery: c.Rebalance.Every, RebalanceGain: c.Rebalance.MinGain,
+		OptimizerStep: c.OptimizerStep, Recompute: c.Recompute.String(),
 	}
 	if c.Sched != nil {
 		s.Schedule, s.ScheduleFile = "", strings.TrimPrefix(c.Sched.Name, schedule.FilePrefix)

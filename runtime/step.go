@@ -16,7 +16,8 @@ import (
 // wait for each other's later STEP: first each end of the tied embedding
 // sends its part of the gradient to the other end; then each stage folds the
 // tied gradient and publishes its gradients' sums of squares; then, once
-// every stage has published, each applies AdamW with the same clipping scale.
+// every stage has published, each applies AdamW with the same clipping scale
+// (under the eager optimizer at once, unclipped: see eager.go).
 func (r *run) steps(dev device.Device, tail []schedule.Action) ([]timedAction, error) {
 	recs := make([]timedAction, len(tail))
 	stages := make([]*Stage, len(tail))
@@ -98,8 +99,13 @@ func (r *run) publishSquares(st *Stage) error {
 	return nil
 }
 
-// apply waits until every stage has published its squares, then steps st.
+// apply waits until every stage has published its squares, then steps st;
+// the eager optimizer steps it without waiting.
 func (r *run) apply(st *Stage) error {
+	if r.ex.EagerOptimizer {
+		r.applyEager(st)
+		return nil
+	}
 	for _, ch := range r.squared {
 		select {
 		case <-ch:
@@ -111,18 +117,23 @@ func (r *run) apply(st *Stage) error {
 	if math.IsNaN(norm) || math.IsInf(norm, 0) {
 		return r.nonFinite()
 	}
-	scale := float32(1)
-	if r.in.MaxGradNorm > 0 && norm > r.in.MaxGradNorm {
-		scale = float32(r.in.MaxGradNorm / (norm + 1e-6))
-	}
-	st.Stack.Step(r.in.AdamStep, r.in.Adam, scale)
+	st.Stack.Step(r.in.AdamStep, r.in.Adam, r.clipScale(norm))
 	return nil
+}
+
+// clipScale is the factor on every gradient that clips a finite global
+// norm to MaxGradNorm: 1 when it needs no clipping.
+func (r *run) clipScale(norm float64) float32 {
+	if r.in.MaxGradNorm > 0 && norm > r.in.MaxGradNorm {
+		return float32(r.in.MaxGradNorm / (norm + 1e-6))
+	}
+	return 1
 }
 
 // nonFinite names where a NaN or infinity shows first: the loss, or else the
 // gradient nearest the loss (gradients flow backward, so the ones before it
-// are usually its consequence). Every stage returns it before stepping, so
-// no parameter is touched.
+// are usually its consequence). Every stage returns it before stepping (the
+// eager optimizer undoes its steps first), so no parameter is touched.
 func (r *run) nonFinite() error {
 	last := len(r.ex.Stages) - 1
 	for _, l := range r.lossSums {

@@ -46,8 +46,15 @@ type Summary struct {
 	Losses        []float64    `json:"losses"` // every step's, from LossesFirstStep to Steps
 	// LossesFirstStep is the step of Losses[0]: 1, unless the record of
 	// earlier steps was lost (a run killed before it wrote metrics.jsonl).
-	LossesFirstStep int                   `json:"losses_first_step"`
-	StageCosts      []report.StageCost    `json:"stage_costs"`         // mean measured action times, for a replay (LoadReplay)
+	LossesFirstStep int                `json:"losses_first_step"`
+	StageCosts      []report.StageCost `json:"stage_costs"`           // mean measured action times, for a replay (LoadReplay)
+	LayerCosts      []report.LayerCost `json:"layer_costs,omitempty"` // mean measured unit times (--profile-layers, rebalancing runs)
+	Diagnosis       *report.Diagnosis  `json:"diagnosis,omitempty"`   // the idle time in words, with the changes the replay suggests
+	Rebalances      []Move             `json:"rebalances,omitempty"`  // the re-splits of a run that balanced itself
+	// OptimizerRedone counts the steps an eager optimizer undid and redid
+	// (the norm clipped, or was not finite), and OptimizerRedoS their time.
+	OptimizerRedone int                   `json:"optimizer_redone_steps,omitempty"`
+	OptimizerRedoS  float64               `json:"optimizer_redo_s,omitempty"`
 	Transfers       []device.TransferStat `json:"transfers,omitempty"` // the path and bandwidth of each stage boundary (CUDA devices)
 	// ClockSkewS is how far apart the devices' step origins may lie, the
 	// most over the measured steps: 0 on CPU devices (one clock), else
@@ -90,6 +97,12 @@ func (t *Trainer) writeReport(sum *Summary, measured []*StepResult) error {
 	}
 	sum.Report = rep
 	sum.StageCosts = report.MeasuredCosts(steps, len(t.stages))
+	sum.LayerCosts = report.LayerCosts(steps, t.cfg.Model.UnitName)
+	if t.cfg.Sched == nil { // the replay prices generated schedules only
+		if sum.Diagnosis, err = Diagnose(sum, len(sum.Devices), 0); err != nil {
+			return err
+		}
+	}
 	sum.Transfers = device.Transfers(t.devs)
 	var trace, svg bytes.Buffer
 	if err := report.WriteTrace(&trace, sum.Devices, steps); err != nil {
@@ -140,6 +153,48 @@ func priorLosses(out string, start int, kept []Metric) (losses []float64, first 
 	return losses, first
 }
 
+// Choice is how the run ran, as a replay prices it.
+func (s *Summary) Choice() report.Choice {
+	return report.Choice{Schedule: s.Schedule, Devices: len(s.Devices), Microbatches: s.Microbatches,
+		Chunks: len(s.Plan.Stages) / len(s.Devices), Split: s.Plan.Split(), Recompute: s.Plan.Recompute}
+}
+
+// Diagnose explains a run's measured steps (its summary, with the report
+// and measured costs) and prices the changes it suggests on p devices of
+// capacity bytes each (0: the run's GPUs' memory, or no limit on CPU).
+func Diagnose(sum *Summary, p int, capacity int64) (*report.Diagnosis, error) {
+	r, err := report.NewReplay(sum.Config, sum.Context, sum.Batch, sum.Microbatches, sum.Plan, sum.StageCosts, sum.LayerCosts)
+	if err != nil {
+		return nil, err
+	}
+	if capacity == 0 {
+		capacity = smallestGPU(sum.Devices)
+	}
+	return report.Diagnose(sum.Report, r, sum.Choice(), report.Space{Devices: p, Capacity: capacity})
+}
+
+// smallestGPU is the least memory of the run's GPUs, shared among the
+// partitions of one (0 on CPU devices, or where the driver cannot say):
+// the search's memory limit per device.
+func smallestGPU(devices []string) int64 {
+	mem := GPUMemory()
+	parts := map[string]int{}
+	for _, d := range devices {
+		n, err := device.ParseName(d)
+		if err != nil || n.Kind != device.KindCUDA {
+			return 0
+		}
+		parts[fmt.Sprintf("cuda:%d", n.Index)]++
+	}
+	var least int64
+	for gpu, k := range parts {
+		if m := mem[gpu] / int64(k); m > 0 && (least == 0 || m < least) {
+			least = m
+		}
+	}
+	return least
+}
+
 // LoadReplay reads a run directory's summary.json.
 func LoadReplay(runDir string) (*report.Replay, *Summary, error) {
 	raw, err := os.ReadFile(filepath.Join(runDir, "summary.json"))
@@ -153,6 +208,6 @@ func LoadReplay(runDir string) (*report.Replay, *Summary, error) {
 	if sum.Plan == nil || len(sum.StageCosts) == 0 {
 		return nil, nil, field.Errorf("replay", "{replay}: %s/summary.json has no measured stage costs; it must come from a completed baton train run", runDir)
 	}
-	r, err := report.NewReplay(sum.Config, sum.Context, sum.Batch, sum.Microbatches, sum.Plan, sum.StageCosts)
+	r, err := report.NewReplay(sum.Config, sum.Context, sum.Batch, sum.Microbatches, sum.Plan, sum.StageCosts, sum.LayerCosts)
 	return r, &sum, err
 }

@@ -93,7 +93,7 @@ func (b *timeBase) timeDevice(dev device.Device, d int, recs []timedAction) (out
 	out = make([]report.Record, len(recs))
 	shared := b.arrivals == nil
 	for i, rec := range recs {
-		out[i] = report.Record{Action: rec.Action, Start: dev.Elapsed(origin, rec.start), End: dev.Elapsed(origin, rec.end)}
+		out[i] = report.Record{Action: rec.Action, Start: dev.Elapsed(origin, rec.start), End: dev.Elapsed(origin, rec.end), Units: unitTimes(dev, rec)}
 		if rec.w1 != nil {
 			out[i].Wait = dev.Elapsed(rec.start, rec.w1)
 			if shared {
@@ -112,7 +112,25 @@ func (b *timeBase) timeDevice(dev device.Device, d int, recs []timedAction) (out
 					rel.Release(e)
 				}
 			}
+			for _, u := range rec.units {
+				rel.Release(u.at)
+			}
 		}
 	}
 	return out, last
+}
+
+// unitTimes is each timed unit's time: from the previous unit's end, or
+// the action's start.
+func unitTimes(dev device.Device, rec timedAction) []report.UnitTime {
+	if len(rec.units) == 0 {
+		return nil
+	}
+	out := make([]report.UnitTime, len(rec.units))
+	from := rec.start
+	for i, u := range rec.units {
+		out[i] = report.UnitTime{Unit: u.unit, Time: dev.Elapsed(from, u.at)}
+		from = u.at
+	}
+	return out
 }

@@ -72,7 +72,7 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 	stageDevices := sched.StageDevices(device.Strings(cfg.Devices))
 	m := sched.Microbatches
 	mbB := cfg.Batch / m
-	pl, err := model.Partition(cfg.Model, stageDevices, model.PlanOptions{Split: cfg.Split, LayerMap: cfg.LayerMap, B: mbB, T: cfg.Context, InFlight: maxInt(sched.Stashes())})
+	pl, err := model.Partition(cfg.Model, stageDevices, model.PlanOptions{Split: cfg.Split, LayerMap: cfg.LayerMap, B: mbB, T: cfg.Context, InFlight: maxInt(sched.Stashes()), Recompute: cfg.Recompute})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -187,7 +187,7 @@ func (t *Trainer) open(ck *model.Checkpoint) (*Trainer, error) {
 		t.Close()
 		return nil, &ConfigError{field.Errorf("out", "{out} %s: %w; give a directory baton can write to", cfg.Out, err)}
 	}
-	t.ex = &Executor{Sched: lowered, Stages: t.stages, Devices: t.devs, Timeout: cfg.Timeout}
+	t.ex = &Executor{Sched: lowered, Stages: t.stages, Devices: t.devs, Timeout: cfg.Timeout, EagerOptimizer: cfg.OptimizerStep == "eager"}
 	t.inputs = make([]int32, cfg.Batch*cfg.Context)
 	t.targets = make([]int32, cfg.Batch*cfg.Context)
 	return t, nil
@@ -201,7 +201,7 @@ func NewStages(devs []device.Device, plan *model.Plan, B, T int) ([]*Stage, erro
 	var stages []*Stage
 	for i, ps := range plan.Stages {
 		dev := devs[i%len(devs)]
-		stack, err := transformer.NewStack(dev.Ops(), plan.Config, stackSpec(ps), B, T)
+		stack, err := transformer.NewStack(dev.Ops(), plan.Config, stackSpec(ps, plan.Recompute), B, T)
 		if err != nil {
 			return nil, err
 		}

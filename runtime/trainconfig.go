@@ -44,6 +44,24 @@ type TrainConfig struct {
 	InitFrom     string // start from the weights in this directory (a GPT-2 model or a run); with Resume, only recorded
 	LogEvery     int    // steps between lines of metrics.jsonl (0 means 1)
 
+	// ProfileLayers times each unit (embedding, block, head) inside every
+	// compute action, for summary.json's layer_costs.
+	ProfileLayers bool
+	// Balance is how the split is chosen when none is given: "flops" (the
+	// cost model; "" too) or "measured" (the FLOPs split for a warm-up of
+	// Rebalance.Warmup steps, then the split balanced on their measured
+	// layer times, once).
+	Balance   string
+	Rebalance Rebalance
+	// OptimizerStep is "default" ("" too): every stage steps once the
+	// global gradient norm is known; or "eager": each steps as soon as its
+	// own gradients are ready and the step's end redoes the steps the norm
+	// says had to clip (Executor.EagerOptimizer).
+	OptimizerStep string
+	// Recompute is what each block's forward leaves for its backward to
+	// recompute: less memory per micro-batch in flight, the same results.
+	Recompute model.Recompute
+
 	// Command is the command line that started the run, and Overrides the
 	// settings it changed against the run's record on a resume: both go
 	// into run.json.
@@ -107,7 +125,12 @@ func (c *TrainConfig) Validate() error {
 			return field.Errorf("schedule", "{schedule}: %w", err)
 		}
 	}
-	return nil
+	switch c.OptimizerStep {
+	case "", "default", "eager":
+	default:
+		return field.Errorf("optimizer-step", "{optimizer-step} %q is not one of default, eager", c.OptimizerStep)
+	}
+	return c.validateBalance()
 }
 
 // checkSched checks a given schedule against the devices and the batch.

@@ -18,6 +18,13 @@ import (
 type timedAction struct {
 	schedule.Action
 	start, end, w1, sent device.Event
+	units                []unitMark // with ProfileLayers: where each unit of a compute action ended
+}
+
+// unitMark is the event at which a unit (model.Config.UnitName) ended.
+type unitMark struct {
+	unit int
+	at   device.Event
 }
 
 // worker runs device d's list from origin and returns its timed actions.
@@ -65,26 +72,13 @@ func (r *run) worker(d int, origin device.Event) []timedAction {
 func (r *run) do(dev device.Device, rec *timedAction, free device.Event) error {
 	a := rec.Action
 	st := r.ex.Stages[a.Stage]
-	stack, mb := st.Stack, a.Microbatch
+	mb := a.Microbatch
 	if a.Kind != schedule.RecvF && a.Kind != schedule.RecvB {
 		rec.start = dev.Record()
 	}
 	switch a.Kind {
-	case schedule.F:
-		var tokens, targets []int32
-		if stack.Spec().Embed {
-			tokens = r.in.Tokens[mb]
-		}
-		if stack.Spec().Head {
-			targets = r.in.Targets[mb]
-		}
-		stack.Forward(st.stashes.own(mb), mb, tokens, targets, r.in.DScale)
-	case schedule.B:
-		stack.Backward(st.stashes.get(mb, "B"))
-	case schedule.I:
-		stack.BackwardInput(st.stashes.get(mb, "I"))
-	case schedule.W:
-		stack.BackwardWeight(st.stashes.get(mb, "W")) // after the SEND_B of its I, so the stash is done
+	case schedule.F, schedule.B, schedule.I, schedule.W:
+		r.compute(dev, st, rec)
 	case schedule.SendF:
 		next := r.ex.Stages[a.Stage+1]
 		in, fence := next.stashes.input(mb)
@@ -121,6 +115,40 @@ func (r *run) do(dev device.Device, rec *timedAction, free device.Event) error {
 		r.mail[schedule.Action{Stage: a.Stage - 1, Kind: schedule.RecvB, Microbatch: mb}] <- rec.end
 	}
 	return nil
+}
+
+// compute runs a forward or backward action. A slowed device stretches
+// each unit it times (or the whole action), so per-unit times show the
+// slow-down as the action's do.
+func (r *run) compute(dev device.Device, st *Stage, rec *timedAction) {
+	stack, mb := st.Stack, rec.Microbatch
+	last := rec.start
+	if r.in.ProfileLayers {
+		stack.Probe = func(unit int) {
+			device.StretchSince(dev, last)
+			last = dev.Record()
+			rec.units = append(rec.units, unitMark{unit, last})
+		}
+		defer func() { stack.Probe = nil }()
+	}
+	switch rec.Kind {
+	case schedule.F:
+		var tokens, targets []int32
+		if stack.Spec().Embed {
+			tokens = r.in.Tokens[mb]
+		}
+		if stack.Spec().Head {
+			targets = r.in.Targets[mb]
+		}
+		stack.Forward(st.stashes.own(mb), mb, tokens, targets, r.in.DScale)
+	case schedule.B:
+		stack.Backward(st.stashes.get(mb, "B"))
+	case schedule.I:
+		stack.BackwardInput(st.stashes.get(mb, "I"))
+	case schedule.W:
+		stack.BackwardWeight(st.stashes.get(mb, "W")) // after the SEND_B of its I, so the stash is done
+	}
+	device.StretchSince(dev, last)
 }
 
 // receive waits for a neighbour's event, or fails saying what every device

@@ -76,7 +76,7 @@ type category struct {
 func catalogue() []category {
 	trained := "run/: a 2-step run of the tiny model"
 	return []category{
-		{"Devices and the split of layers over them", append(deviceCases(), moreDeviceCases()...)},
+		{"Devices and the split of layers over them", append(append(deviceCases(), moreDeviceCases()...), balanceCases()...)},
 		{"The model and the optimisation", append(modelCases(), moreModelCases()...)},
 		{"Numbers: not finite, negative, zero, too large", numberCases()},
 		{"Data: missing or unusable files", append(append(dataCases(), moreDataCases()...), tokenizeCases()...)},

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -22,6 +21,8 @@ type planFlags struct {
 	model                                  modelFlags
 	devices, split, lmap, schedule, replay string
 	scheduleFile, deviceMemory             string
+	balance, recompute                     string
+	top                                    int
 	m, batch, chunks, devicesMax           int
 	asJSON, devicesGiven                   bool
 }
@@ -33,14 +34,21 @@ func planCmd() *cobra.Command {
 		Short: "Show which layers each device runs, its memory, and the schedule's simulated idle time",
 		Example: `  baton plan --model gpt2-124m --devices cpu:0..3 --schedule 1f1b --microbatches 8
   baton plan --model gpt2-1558m --devices-max 8 --device-memory 80GiB --batch 8 --microbatches 8
-  baton plan --replay runs/mine --schedule interleaved --chunks 2    # what if, on a run's measured times`,
+  baton plan --replay runs/mine --schedule interleaved --chunks 2    # what if, on a run's measured times
+  baton plan --replay runs/mine --balance measured                   # the best splits and schedules for its measured times`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.balance != "flops" && f.balance != "measured" {
+				return usage(fmt.Errorf("--balance %q is not one of flops, measured", f.balance))
+			}
 			if f.replay != "" {
 				if f.scheduleFile != "" {
 					return usage(fmt.Errorf("--replay predicts generated schedules only; drop --schedule-file"))
 				}
 				return runReplay(cmd, &f)
+			}
+			if f.balance == "measured" {
+				return usage(fmt.Errorf("--balance measured needs --replay RUN_DIR: the measured costs come from a finished run (train it with --profile-layers for per-layer times)"))
 			}
 			f.devicesGiven = cmd.Flags().Changed("devices")
 			var given *schedule.Schedule
@@ -66,6 +74,9 @@ func planCmd() *cobra.Command {
 	fl.StringVar(&f.replay, "replay", "", "a run directory: predict its step time under --schedule/--split/--chunks from its measured action times")
 	fl.StringVar(&f.deviceMemory, "device-memory", "", "each device's memory to check the plan against, e.g. 80GiB (a GPU's partitions share it; default: what the driver reports for cuda devices, no check for cpu)")
 	fl.IntVar(&f.devicesMax, "devices-max", 0, "also show the largest device's memory with the layers balanced over 1..N devices (the first N of --devices if given, else cpu:0..N−1)")
+	fl.StringVar(&f.balance, "balance", "flops", "with --replay: flops, or measured to search every schedule, micro-batch count, chunk count and split on the run's measured times")
+	fl.IntVar(&f.top, "top", 5, "with --balance measured: how many of the best choices to print")
+	fl.StringVar(&f.recompute, "recompute", "none", "what each block's forward leaves for its backward to recompute: none, gelu, block (the memory estimate counts it)")
 	fl.BoolVar(&f.asJSON, "json", false, "print JSON")
 	return cmd
 }
@@ -141,6 +152,9 @@ func planOn(mc model.Config, names []device.Name, f *planFlags, given *schedule.
 		return nil, nil, usage(fmt.Errorf("--microbatches %d does not divide --batch %d", s.Microbatches, f.batch))
 	}
 	opts := model.PlanOptions{B: f.batch / s.Microbatches, T: mc.MaxT, InFlight: maxOf(s.Stashes())}
+	if opts.Recompute, err = model.ParseRecompute(f.recompute); err != nil {
+		return nil, nil, usage(err)
+	}
 	if opts.Split, err = model.ParseInts("split", f.split); err != nil {
 		return nil, nil, usage(err)
 	}
@@ -152,53 +166,6 @@ func planOn(mc model.Config, names []device.Name, f *planFlags, given *schedule.
 		return nil, nil, usage(err)
 	}
 	return plan, s, nil
-}
-
-// runReplay predicts a run's step under another schedule, split or chunk
-// count from its measured action times, beside the run's own replay (which
-// should match what was measured: the check on the method).
-func runReplay(cmd *cobra.Command, f *planFlags) error {
-	r, sum, err := runtime.LoadReplay(f.replay)
-	if err != nil {
-		return usage(err)
-	}
-	p := len(sum.Devices)
-	if cmd.Flags().Changed("devices") {
-		names, err := device.Expand(f.devices)
-		if err != nil {
-			return usage(err)
-		}
-		p = len(names)
-	}
-	m := sum.Microbatches
-	if cmd.Flags().Changed("microbatches") {
-		m = f.m
-	}
-	split, err := model.ParseInts("split", f.split)
-	if err != nil {
-		return usage(err)
-	}
-	same, err := r.Predict(sum.Schedule, len(sum.Devices), sum.Microbatches, len(sum.Plan.Stages)/len(sum.Devices), sum.Plan.Split())
-	if err != nil {
-		return err
-	}
-	what, err := r.Predict(f.schedule, p, m, f.chunks, split)
-	if err != nil {
-		return usage(err)
-	}
-	out := cmd.OutOrStdout()
-	if f.asJSON {
-		return writeJSON(out, map[string]any{"measured_pipeline_s": sum.PipelineS, "measured_bubble": sum.BubbleMeasured, "replayed": same, "predicted": what})
-	}
-	fmt.Fprintf(out, "run %s: %s, split %v, %d micro-batches: measured %.1f ms per step, bubble %.1f%%\n",
-		f.replay, sum.Schedule, sum.Plan.Split(), sum.Microbatches, sum.PipelineS*1e3, sum.BubbleMeasured*100)
-	fmt.Fprintf(out, "  replayed on its own measured times: %.1f ms, bubble %.1f%%\n", same.StepS*1e3, same.Bubble*100)
-	fmt.Fprintf(out, "what if %s, split %v, %d micro-batches, %d chunks: predicted %.1f ms per step (%.2fx), bubble %.1f%%\n",
-		what.Schedule, what.Split, what.Microbatches, what.Chunks, what.StepS*1e3, sum.PipelineS/what.StepS, what.Bubble*100)
-	for d, idle := range what.IdleFrac {
-		fmt.Fprintf(out, "  device %d idle %.1f%%\n", d, idle*100)
-	}
-	return nil
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -284,7 +251,7 @@ func writeDeviceMemory(out io.Writer, mems []runtime.DeviceMem, capacity func(st
 				has += " (--device-memory)"
 			}
 		}
-		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\n", d.Device, joinInts(d.Stages), sizeCell(d.MemFor("fp32"), d.Fits, "fp32"), sizeCell(d.MemFor("bf16"), d.Fits, "bf16"), has)
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\n", d.Device, model.JoinInts(d.Stages), sizeCell(d.MemFor("fp32"), d.Fits, "fp32"), sizeCell(d.MemFor("bf16"), d.Fits, "bf16"), has)
 	}
 	w.Flush()
 }
@@ -368,15 +335,7 @@ func writeScaling(out io.Writer, pts []scalePoint, s *schedule.Schedule) {
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "  devices\tsplit\tfp32/tf32\tbf16 (estimate)")
 	for _, p := range pts {
-		fmt.Fprintf(w, "  %d\t%s\t%s\t%s\n", p.Devices, joinInts(p.Split), sizeCell(p.MaxBytes["fp32"], p.Fits, "fp32"), sizeCell(p.MaxBytes["bf16"], p.Fits, "bf16"))
+		fmt.Fprintf(w, "  %d\t%s\t%s\t%s\n", p.Devices, model.JoinInts(p.Split), sizeCell(p.MaxBytes["fp32"], p.Fits, "fp32"), sizeCell(p.MaxBytes["bf16"], p.Fits, "bf16"))
 	}
 	w.Flush()
-}
-
-func joinInts(xs []int) string {
-	s := make([]string, len(xs))
-	for i, x := range xs {
-		s[i] = strconv.Itoa(x)
-	}
-	return strings.Join(s, ",")
 }

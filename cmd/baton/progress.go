@@ -89,6 +89,14 @@ func newProgress(con *console, tty, quiet bool, steps, start int, log *slog.Logg
 
 func (p *progress) update(s runtime.Progress) {
 	p.last = s.Step
+	if s.Notice != "" {
+		switch {
+		case p.bar != nil:
+			fmt.Fprintf(p.con, "step %d: %s\n", s.Step, s.Notice)
+		case p.log != nil:
+			p.log.Info(s.Notice, "step", s.Step)
+		}
+	}
 	val := ""
 	if !math.IsNaN(s.ValLoss) {
 		val = fmt.Sprintf(" val %.3f", s.ValLoss)

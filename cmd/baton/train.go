@@ -60,6 +60,12 @@ type trainFlags struct {
 	cpuprofile                     string
 	timeout                        time.Duration
 	precision                      string
+	profileLayers                  bool
+	balance, rebalance             string
+	rebalanceWarmup                int
+	rebalanceEvery                 int
+	rebalanceGain                  float64
+	optimizerStep, recompute       string
 }
 
 func trainCmd() *cobra.Command {
@@ -108,6 +114,14 @@ func trainCmd() *cobra.Command {
 	fl.StringVar(&f.cpuprofile, "cpuprofile", "", "write a Go CPU profile of the run to this file (go tool pprof)")
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Minute, "fail a step when a device has waited this long on a neighbour while no device progressed; time the process spent stopped (SIGSTOP, a debugger) does not count (0: no limit)")
 	fl.StringVar(&f.precision, "precision", "fp32", "matmul precision of cuda: devices: fp32, or tf32 (tensor cores); cpu: devices ignore it")
+	fl.BoolVar(&f.profileLayers, "profile-layers", false, "time every layer (embedding, each block, head) inside each forward and backward, for summary.json's layer_costs")
+	fl.StringVar(&f.balance, "balance", "flops", "how the split is chosen without --split: flops (a cost model), or measured (the FLOPs split for --rebalance-warmup steps, then the split balanced on their measured layer times)")
+	fl.StringVar(&f.rebalance, "rebalance", "off", "auto: check the split every --rebalance-every steps on measured layer times and re-split between two steps when it predicts --rebalance-gain")
+	fl.IntVar(&f.rebalanceWarmup, "rebalance-warmup", 3, "measured steps before a balance check")
+	fl.IntVar(&f.rebalanceEvery, "rebalance-every", 50, "steps between balance checks (--rebalance auto)")
+	fl.Float64Var(&f.rebalanceGain, "rebalance-gain", 0.05, "the predicted gain a re-split needs (a fraction of the step time)")
+	fl.StringVar(&f.recompute, "recompute", "none", "what each block's forward leaves for its backward to recompute: none, gelu (saves 4C floats per token per block, costs a GELU), block (keeps only the block's output; costs about two thirds of a forward again)")
+	fl.StringVar(&f.optimizerStep, "optimizer-step", "default", "default: every stage waits for the global gradient norm; eager: each steps as soon as its gradients are ready, and steps the norm says had to clip are undone and redone (same results, 12 more bytes per parameter)")
 	return cmd
 }
 
@@ -133,8 +147,15 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 	if err != nil {
 		return runtime.TrainConfig{}, err
 	}
+	recompute, err := model.ParseRecompute(f.recompute)
+	if err != nil {
+		return runtime.TrainConfig{}, err
+	}
 	if f.logEvery < 1 {
 		return runtime.TrainConfig{}, fmt.Errorf("--log-every is %d; give the steps between lines of metrics.jsonl, at least 1", f.logEvery)
+	}
+	if f.rebalanceWarmup < 1 || f.rebalanceEvery < 1 {
+		return runtime.TrainConfig{}, fmt.Errorf("--rebalance-warmup is %d and --rebalance-every %d; give each at least 1 step", f.rebalanceWarmup, f.rebalanceEvery)
 	}
 	out := f.out
 	if out == "" {
@@ -150,6 +171,8 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 		Data: f.data, DataLimit: f.dataLimit, EvalEvery: f.evalEvery, EvalBatches: f.evalBatches, SaveEvery: f.saveEvery,
 		Split: split, LayerMap: lmap, Timeout: f.timeout, Out: out, Resume: f.resume, InitFrom: f.initFrom,
 		PresetBase: f.preset, LogEvery: f.logEvery, Command: append([]string{"baton"}, os.Args[1:]...),
+		ProfileLayers: f.profileLayers, Balance: f.balance, OptimizerStep: f.optimizerStep, Recompute: recompute,
+		Rebalance: runtime.Rebalance{Mode: f.rebalance, Warmup: f.rebalanceWarmup, Every: f.rebalanceEvery, MinGain: f.rebalanceGain},
 	}
 	if err := checkOutputs(
 		[]pathFlag{{"--out", out, true}, {"--cpuprofile", f.cpuprofile, false}},
@@ -357,6 +380,9 @@ func printSummary(out io.Writer, sum *runtime.Summary, dir string) {
 	fmt.Fprintf(out, "\nsteps %d  loss %.4f → %.4f  val %s  %.0f tokens/s\n", sum.Steps, sum.FirstLoss, sum.LastLoss, val, sum.TokensPerSec)
 	if sum.Report != nil {
 		sum.Report.Print(out)
+	}
+	if sum.Diagnosis != nil {
+		sum.Diagnosis.Print(out)
 	}
 	for _, tr := range sum.Transfers {
 		fmt.Fprintln(out, "transfer:", tr)

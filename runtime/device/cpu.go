@@ -19,11 +19,19 @@ import (
 type CPU struct {
 	name string
 	ops  *countingOps
+	slow float64 // >1: every unit of work takes this many times as long (see Stretch)
 }
 
 // NewCPU makes a virtual CPU device.
 func NewCPU(name string) *CPU {
 	return &CPU{name: name, ops: &countingOps{Ops: cpu.New()}}
+}
+
+// NewSlowCPU makes a virtual CPU device slow times slower than NewCPU's.
+func NewSlowCPU(name string, slow float64) *CPU {
+	d := NewCPU(name)
+	d.slow = slow
+	return d
 }
 
 // cpuEvent is an instant of the host's clock.

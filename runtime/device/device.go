@@ -77,7 +77,7 @@ func Open(names []Name, opt Options) ([]Device, error) {
 	var devs []Device
 	for _, n := range names {
 		if n.Kind == KindCPU {
-			devs = append(devs, NewCPU(n.String()))
+			devs = append(devs, NewSlowCPU(n.String(), n.Slow))
 			continue
 		}
 		drv, ok := drivers[n.Kind]

@@ -19,18 +19,22 @@ const (
 	KindCUDA Kind = "cuda" // a GPU, or an SM partition of one
 )
 
-// Name is a parsed device name. A CPU device is Index; a CUDA device is GPU
-// Index whole (Parts 0), or partition Part of it split into Parts (Part -1:
-// all of them, as written "cuda:0/4", before Expand).
+// Name is a parsed device name. A CPU device is Index, made Slow times
+// slower when Slow > 1 ("cpu:1~2"); a CUDA device is GPU Index whole
+// (Parts 0), or partition Part of it split into Parts (Part -1: all of them,
+// as written "cuda:0/4", before Expand).
 type Name struct {
 	Kind        Kind
 	Index       int
 	Parts, Part int
+	Slow        float64
 }
 
-// String is the device's name: "cpu:1", "cuda:0", "cuda:0/4" or "cuda:0/4#2".
+// String is the device's name: "cpu:1", "cpu:1~2", "cuda:0", "cuda:0/4" or "cuda:0/4#2".
 func (n Name) String() string {
 	switch {
+	case n.Kind == KindCPU && n.Slow > 1:
+		return fmt.Sprintf("%s:%d~%s", n.Kind, n.Index, strconv.FormatFloat(n.Slow, 'g', -1, 64))
 	case n.Kind == KindCPU || n.Parts == 0:
 		return fmt.Sprintf("%s:%d", n.Kind, n.Index)
 	case n.Part < 0:
@@ -75,10 +79,12 @@ func Expand(list string) ([]Name, error) {
 			return nil, err
 		}
 		for _, e := range expanded {
-			if seen[e] {
+			key := e
+			key.Slow = 0 // cpu:1 and cpu:1~2 are one device
+			if seen[key] {
 				return nil, field.Errorf("devices", "{devices}: %s is listed twice; each stage needs its own device", e)
 			}
-			seen[e] = true
+			seen[key] = true
 			out = append(out, e)
 			if len(kinds) == 0 || kinds[0] != e.Kind {
 				kinds = append(kinds, e.Kind)
@@ -97,7 +103,7 @@ func expandOne(name string, splits map[int]int) ([]Name, error) {
 	kind, idx, ok := strings.Cut(name, ":")
 	switch {
 	case !ok || (kind != string(KindCPU) && kind != string(KindCUDA)):
-		return nil, field.Errorf("devices", "{devices}: unknown device %q; use cpu:N (virtual CPU device), cuda:N (GPU N) or cuda:N/K (GPU N split into K SM partitions)", name)
+		return nil, field.Errorf("devices", "{devices}: unknown device %q; use cpu:N (virtual CPU device, cpu:N~F for one F times slower), cuda:N (GPU N) or cuda:N/K (GPU N split into K SM partitions)", name)
 	case kind == string(KindCPU):
 		return expandCPU(name, idx)
 	case !Available(KindCUDA):
@@ -125,15 +131,30 @@ func expandOne(name string, splits map[int]int) ([]Name, error) {
 	return out, nil
 }
 
-// expandCPU expands "cpu:N" or "cpu:A..B".
+// maxSlow bounds a CPU device's slow-down: beyond it a step takes hours.
+const maxSlow = 100
+
+// expandCPU expands "cpu:N" or "cpu:A..B", either with "~F" after it to make
+// the devices F times slower.
 func expandCPU(name, idx string) ([]Name, error) {
+	idx, factor, slowed := strings.Cut(idx, "~")
+	slow := 0.0
+	if slowed {
+		f, err := strconv.ParseFloat(factor, 64)
+		if err != nil || !(f >= 1 && f <= maxSlow) {
+			return nil, field.Errorf("devices", "{devices}: bad device %q; the slow-down after ~ must be a number from 1 to %d, as in cpu:1~2 (twice as slow)", name, maxSlow)
+		}
+		if f > 1 { // 1× is no slow-down: cpu:1~1 is cpu:1
+			slow = f
+		}
+	}
 	lo, hi, isRange := strings.Cut(idx, "..")
 	if !isRange {
 		i, err := strconv.Atoi(idx)
 		if err != nil || i < 0 {
 			return nil, field.Errorf("devices", "{devices}: bad device %q; the index after cpu: must be a number ≥ 0", name)
 		}
-		return []Name{{Kind: KindCPU, Index: i, Part: -1}}, nil
+		return []Name{{Kind: KindCPU, Index: i, Part: -1, Slow: slow}}, nil
 	}
 	a, err1 := strconv.Atoi(lo)
 	b, err2 := strconv.Atoi(hi)
@@ -145,7 +166,7 @@ func expandCPU(name, idx string) ([]Name, error) {
 	}
 	out := make([]Name, 0, b-a+1)
 	for i := a; i <= b; i++ {
-		out = append(out, Name{Kind: KindCPU, Index: i, Part: -1})
+		out = append(out, Name{Kind: KindCPU, Index: i, Part: -1, Slow: slow})
 	}
 	return out, nil
 }

@@ -1,9 +1,10 @@
-// What-if replay: a run's measured action times, re-cut per layer, simulated under another schedule or split.
+// What-if replay: a run's measured costs, per device and per unit, simulated under another schedule, split or micro-batch count.
 
 package report
 
 import (
 	"fmt"
+	"math"
 
 	"baton/model"
 	"baton/runtime/schedule"
@@ -55,50 +56,53 @@ func MeasuredCosts(steps []*Step, stages int) []StageCost {
 	return out
 }
 
-// Replay re-cuts a run's measured stage costs into per-block costs, so any
-// other split or schedule of the same model can be priced. A stage's
-// forward time is shared among its blocks and the head by their FLOPs (the
-// head's backward runs inside its forward); backward times among the blocks.
-type Replay struct {
-	Config    model.Config
-	Context   int
-	Batch     int
-	blockF    []float64 // per block: forward seconds per micro-batch
-	blockB    []float64 // per block: full backward
-	blockWFr  float64   // the weight-gradient share of a block's backward
-	head      float64   // the head's forward+backward, fused in the last stage's F
-	send      float64
-	measuredM int
+// unitCost is a unit's seconds per micro-batch: its forward, its backward
+// whole (B) and split (I then W).
+type unitCost struct{ F, B, I, W float64 }
+
+func (c unitCost) scaled(k float64) unitCost {
+	return unitCost{c.F * k, c.B * k, c.I * k, c.W * k}
 }
 
-// NewReplay prices each block from a run's plan and measured costs.
-func NewReplay(cfg model.Config, T, batch, m int, plan *model.Plan, costs []StageCost) (*Replay, error) {
+func (c unitCost) plus(o unitCost) unitCost {
+	return unitCost{c.F + o.F, c.B + o.B, c.I + o.I, c.W + o.W}
+}
+
+// Replay prices any split or schedule of a run's model from what the run
+// measured. Every decoder block costs the same on a given device (they
+// have one shape), so a device's cost of a block is its speed: a block
+// moved to another device costs what that device's blocks cost, which is
+// what makes a slow device's share shrink. The embedding is always on the
+// first device and the head on the last, whatever the split.
+//
+// With per-layer times (--profile-layers) the costs are measured per unit;
+// without, a stage's forward time is shared among its blocks and the head
+// by their FLOPs (the head's backward runs inside its forward), and its
+// backward among its blocks.
+type Replay struct {
+	Config   model.Config
+	Context  int
+	Batch    int
+	Measured string // "layers" or "stages": where the costs come from
+
+	block     []unitCost // per device of the measured run: one decoder block
+	embed     unitCost   // on the first device; its backward is part of B, or of W when split
+	head      unitCost   // on the last device; F holds its fused backward
+	send      float64
+	measuredM int
+	recompute model.Recompute // what the measured run's blocks recomputed
+}
+
+// NewReplay prices the units from a run's plan and measured costs: its
+// layers' when it timed them (layers non-empty), else its stages'.
+func NewReplay(cfg model.Config, T, batch, m int, plan *model.Plan, costs []StageCost, layers []LayerCost) (*Replay, error) {
 	if len(costs) != len(plan.Stages) {
 		return nil, fmt.Errorf("replay: %d stage costs for %d planned stages", len(costs), len(plan.Stages))
 	}
-	r := &Replay{Config: cfg, Context: T, Batch: batch, measuredM: m, blockF: make([]float64, cfg.L), blockB: make([]float64, cfg.L)}
-	blockF, headF := cfg.BlockFLOPsPerToken(T)/3, cfg.HeadFLOPsPerToken()
-	C, Tf := float64(cfg.C), float64(T)
-	// Weight gradients are the four linear layers' dW: 24C² of a block
-	// backward's 48C² + 4TC FLOPs per token.
-	r.blockWFr = 24 * C * C / (48*C*C + 4*Tf*C)
+	p := planDevices(plan)
+	r := &Replay{Config: cfg, Context: T, Batch: batch, measuredM: m, block: make([]unitCost, p), recompute: plan.Recompute}
 	var sends, nsend float64
-	for s, st := range plan.Stages {
-		c := costs[s]
-		back := c.B
-		if back == 0 {
-			back = c.I + c.W
-		}
-		n := float64(st.Blocks())
-		fwdFLOPs := n * blockF
-		if st.Head {
-			fwdFLOPs += headF
-			r.head = c.F * headF / fwdFLOPs
-		}
-		for l := st.FirstLayer; l <= st.LastLayer; l++ {
-			r.blockF[l] = c.F * blockF / fwdFLOPs
-			r.blockB[l] = back / n
-		}
+	for _, c := range costs {
 		if c.Send > 0 {
 			sends += c.Send
 			nsend++
@@ -107,59 +111,212 @@ func NewReplay(cfg model.Config, T, batch, m int, plan *model.Plan, costs []Stag
 	if nsend > 0 {
 		r.send = sends / nsend
 	}
+	if len(layers) > 0 {
+		r.Measured = "layers"
+		return r, r.fromLayers(layers)
+	}
+	r.Measured = "stages"
+	r.fromStages(plan, costs, p)
 	return r, nil
 }
 
-// Prediction is a replay's forecast for one schedule and split.
-type Prediction struct {
-	Schedule     string    `json:"schedule"`
-	Microbatches int       `json:"microbatches"`
-	Chunks       int       `json:"chunks"`
-	Split        []int     `json:"split"`
-	StepS        float64   `json:"pipeline_s"`
-	IdleFrac     []float64 `json:"idle_frac"`
-	Bubble       float64   `json:"bubble"`
+// planDevices is the number of devices a plan's stages lie on (stage s on
+// device s mod p).
+func planDevices(plan *model.Plan) int {
+	seen := map[string]bool{}
+	for _, s := range plan.Stages {
+		seen[s.Device] = true
+	}
+	return len(seen)
 }
 
-// Predict simulates schedule over p devices with m micro-batches and v
-// chunks, on split (nil: the planner's). Per-micro-batch times scale with the
+// weightShare is the weight-gradient part of a block's backward FLOPs: the
+// four linear layers' dW, 24C² of 48C² + 4TC per token. It splits a
+// backward measured whole into the I and W a split schedule would run.
+func (r *Replay) weightShare() float64 {
+	C, T := float64(r.Config.C), float64(r.Context)
+	return 24 * C * C / (48*C*C + 4*T*C)
+}
+
+// completed fills a unit's missing backward form from the one measured.
+func (r *Replay) completed(c unitCost) unitCost {
+	switch {
+	case c.B == 0:
+		c.B = c.I + c.W
+	case c.I == 0 && c.W == 0:
+		c.I, c.W = c.B*(1-r.weightShare()), c.B*r.weightShare()
+	}
+	return c
+}
+
+func (r *Replay) fromLayers(layers []LayerCost) error {
+	n := make([]float64, len(r.block))
+	for _, l := range layers {
+		c := unitCost{l.F, l.B, l.I, l.W}
+		switch {
+		case l.Unit == model.EmbeddingUnit:
+			// The embedding's backward runs in B, or in W when split: never in I.
+			r.embed = unitCost{F: c.F, B: c.B + c.W, W: c.B + c.W}
+		case l.Unit == r.Config.HeadUnit():
+			r.head = c
+		case l.Device < 0 || l.Device >= len(r.block):
+			return fmt.Errorf("replay: layer %s on device %d of %d", l.Name, l.Device, len(r.block))
+		default:
+			r.block[l.Device] = r.block[l.Device].plus(r.completed(c))
+			n[l.Device]++
+		}
+	}
+	for d := range r.block {
+		if n[d] == 0 {
+			return fmt.Errorf("replay: device %d has no timed block", d)
+		}
+		r.block[d] = r.block[d].scaled(1 / n[d])
+	}
+	return nil
+}
+
+func (r *Replay) fromStages(plan *model.Plan, costs []StageCost, p int) {
+	blockF, headF := r.Config.BlockFLOPsPerToken(r.Context)/3, r.Config.HeadFLOPsPerToken()
+	n := make([]float64, p)
+	for s, st := range plan.Stages {
+		c, k := costs[s], float64(st.Blocks())
+		fwd := k * blockF
+		if st.Head {
+			fwd += headF
+			r.head = unitCost{F: c.F * headF / fwd}
+		}
+		one := r.completed(unitCost{F: c.F * blockF / fwd, B: c.B / k, I: c.I / k, W: c.W / k})
+		r.block[s%p] = r.block[s%p].plus(one.scaled(k))
+		n[s%p] += k
+	}
+	for d := range r.block {
+		r.block[d] = r.block[d].scaled(1 / n[d])
+	}
+}
+
+// blockOn is a block's cost on device d: measured, or for a device the run
+// did not have, the mean over those it had.
+func (r *Replay) blockOn(d int) unitCost {
+	if d < len(r.block) {
+		return r.block[d]
+	}
+	var sum unitCost
+	for _, c := range r.block {
+		sum = sum.plus(c)
+	}
+	return sum.scaled(1 / float64(len(r.block)))
+}
+
+// stageCost is the cost per micro-batch of stage s of a pipeline of
+// stages stages over p devices, holding k blocks that recompute as rc says,
+// at the run's micro-batch.
+func (r *Replay) stageCost(s, stages, p, k int, rc model.Recompute) unitCost {
+	c := r.recomputed(r.blockOn(s%p), rc).scaled(float64(k))
+	if s == 0 {
+		c = c.plus(r.embed)
+	}
+	if s == stages-1 {
+		c = c.plus(r.head)
+	}
+	return c
+}
+
+// BalancedSplit is the exact min–max split of the blocks over the stages
+// of p devices × v chunks on the measured costs (a stage's forward and
+// backward per micro-batch, its blocks recomputing as rc says), with fits
+// saying whether stage s can hold k blocks (its device's memory; nil: any
+// number); nil when no split fits.
+func (r *Replay) BalancedSplit(p, v int, rc model.Recompute, fits func(stage, blocks int) bool) []int {
+	stages := p * v
+	return model.MinMaxSplit(r.Config.L, stages, func(s, k int) float64 {
+		if fits != nil && !fits(s, k) {
+			return math.Inf(1)
+		}
+		c := r.stageCost(s, stages, p, k, rc)
+		return c.F + c.B
+	})
+}
+
+// Choice is one way to run the replayed model: a generated schedule over
+// Devices devices with Microbatches micro-batches and Chunks chunks, the
+// blocks split as Split says (nil: balanced by FLOPs, as the planner does),
+// and what the blocks recompute.
+type Choice struct {
+	Schedule     string          `json:"schedule"`
+	Devices      int             `json:"devices"`
+	Microbatches int             `json:"microbatches"`
+	Chunks       int             `json:"chunks"`
+	Split        []int           `json:"split"`
+	Recompute    model.Recompute `json:"recompute"`
+}
+
+// Prediction is a replay's forecast for one choice.
+type Prediction struct {
+	Choice
+	StepS    float64   `json:"pipeline_s"`
+	IdleFrac []float64 `json:"idle_frac"`
+	Bubble   float64   `json:"bubble"`
+	// PeakBytes is each device's memory for training in fp32 or tf32.
+	PeakBytes []int64 `json:"peak_bytes"`
+}
+
+// rebuildShare is what recomputation adds to a block's backward, as a
+// share of its forward: under block, the forward up to GELU again
+// (two thirds of it) in a full backward, and in each of a split one's
+// I and W; under gelu, one GELU, next to nothing.
+func rebuildShare(r model.Recompute) float64 {
+	if r == model.RecomputeBlock {
+		return 2.0 / 3
+	}
+	return 0
+}
+
+// recomputed is a block's cost under r, from its cost as measured under
+// the run's own recomputation.
+func (r *Replay) recomputed(c unitCost, to model.Recompute) unitCost {
+	extra := (rebuildShare(to) - rebuildShare(r.recompute)) * c.F
+	return unitCost{c.F, c.B + extra, c.I + extra, c.W + extra}
+}
+
+// Predict simulates a choice. Per-micro-batch times scale with the
 // micro-batch size: batch/m sequences instead of the run's batch/measuredM.
-func (r *Replay) Predict(name string, p, m, v int, split []int) (*Prediction, error) {
-	sched, err := schedule.GenerateChunks(name, p, m, v)
+func (r *Replay) Predict(c Choice) (*Prediction, error) {
+	sched, err := schedule.GenerateChunks(c.Schedule, c.Devices, c.Microbatches, max(c.Chunks, 1))
 	if err != nil {
 		return nil, err
 	}
+	p := c.Devices
 	names := make([]string, p)
 	for d := range names {
 		names[d] = fmt.Sprintf("d%d", d)
 	}
-	plan, err := model.Partition(r.Config, sched.StageDevices(names), model.PlanOptions{Split: split, T: r.Context})
+	m := sched.Microbatches
+	if r.Batch%m != 0 {
+		return nil, fmt.Errorf("%d micro-batches do not divide the batch of %d", m, r.Batch)
+	}
+	plan, err := model.Partition(r.Config, sched.StageDevices(names), model.PlanOptions{Split: c.Split, B: r.Batch / m, T: r.Context,
+		InFlight: maxOf(sched.Stashes()), Recompute: c.Recompute})
 	if err != nil {
 		return nil, err
 	}
-	scale := float64(r.measuredM) / float64(sched.Microbatches)
-	type cost struct{ f, b float64 }
-	stage := make([]cost, len(plan.Stages))
+	scale := float64(r.measuredM) / float64(m)
+	stage := make([]unitCost, len(plan.Stages))
+	peak := make([]int64, p)
 	for s, st := range plan.Stages {
-		for l := st.FirstLayer; l <= st.LastLayer; l++ {
-			stage[s].f += r.blockF[l] * scale
-			stage[s].b += r.blockB[l] * scale
-		}
-		if st.Head {
-			stage[s].f += r.head * scale
-		}
+		stage[s] = r.stageCost(s, len(plan.Stages), p, st.Blocks(), c.Recompute).scaled(scale)
+		peak[s%p] += st.MemBytes
 	}
 	tl, err := schedule.Simulate(schedule.Lower(sched), func(a schedule.Action) float64 {
 		c := stage[a.Stage]
 		switch a.Kind {
 		case schedule.F:
-			return c.f
+			return c.F
 		case schedule.B:
-			return c.b
+			return c.B
 		case schedule.I:
-			return c.b * (1 - r.blockWFr)
+			return c.I
 		case schedule.W:
-			return c.b * r.blockWFr
+			return c.W
 		case schedule.SendF, schedule.SendB:
 			return r.send * scale
 		}
@@ -168,6 +325,14 @@ func (r *Replay) Predict(name string, p, m, v int, split []int) (*Prediction, er
 	if err != nil {
 		return nil, err
 	}
-	return &Prediction{Schedule: sched.Name, Microbatches: sched.Microbatches, Chunks: v, Split: plan.Split(),
-		StepS: tl.StepTime, IdleFrac: tl.IdleFrac, Bubble: tl.Bubble}, nil
+	c.Schedule, c.Microbatches, c.Chunks, c.Split = sched.Name, m, sched.Chunks, plan.Split()
+	return &Prediction{Choice: c, StepS: tl.StepTime, IdleFrac: tl.IdleFrac, Bubble: tl.Bubble, PeakBytes: peak}, nil
+}
+
+func maxOf(xs []int) int {
+	m := 1
+	for _, x := range xs {
+		m = max(m, x)
+	}
+	return m
 }

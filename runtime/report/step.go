@@ -20,6 +20,14 @@ type Record struct {
 	Action     schedule.Action
 	Start, End time.Duration
 	Wait       time.Duration // receives: how long the device waited on its neighbour, from Start
+	Units      []UnitTime    // compute actions of a step that timed layers: each unit's time, in the order run
+}
+
+// UnitTime is how long one unit of a compute action took: the embedding,
+// a block or the head (model.Config.UnitName).
+type UnitTime struct {
+	Unit int
+	Time time.Duration
 }
 
 // Step is one step's records, per device in list order, and its span.

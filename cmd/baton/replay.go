@@ -1,0 +1,134 @@
+// baton plan --replay: a finished run's diagnosis, what-if predictions on its measured times, and the search for the best way to run it.
+
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"baton/model"
+	"baton/runtime"
+	"baton/runtime/device"
+	"baton/runtime/report"
+)
+
+// runReplay predicts a run's step under another schedule, split or chunk
+// count from its measured times, beside the run's own replay (which should
+// match what was measured: the check on the method), and says what idled
+// and why; with --balance measured it searches for the best choices.
+func runReplay(cmd *cobra.Command, f *planFlags) error {
+	r, sum, err := runtime.LoadReplay(f.replay)
+	if err != nil {
+		return usage(err)
+	}
+	fl := cmd.Flags()
+	p := len(sum.Devices)
+	if fl.Changed("devices") {
+		names, err := device.Expand(f.devices)
+		if err != nil {
+			return usage(err)
+		}
+		p = len(names)
+	}
+	m := sum.Microbatches
+	if fl.Changed("microbatches") {
+		m = f.m
+	}
+	rc := sum.Plan.Recompute
+	if fl.Changed("recompute") {
+		if rc, err = model.ParseRecompute(f.recompute); err != nil {
+			return usage(err)
+		}
+	}
+	var capacity int64
+	if f.deviceMemory != "" {
+		if capacity, err = model.ParseSize("device-memory", f.deviceMemory); err != nil {
+			return usage(err)
+		}
+	}
+	split, err := model.ParseInts("split", f.split)
+	if err != nil {
+		return usage(err)
+	}
+	if f.balance == "measured" {
+		if split != nil {
+			return usage(fmt.Errorf("--balance measured chooses the split; drop --split"))
+		}
+		if f.top < 1 {
+			return usage(fmt.Errorf("--top is %d; give how many choices to print, at least 1", f.top))
+		}
+		return runSearch(cmd.OutOrStdout(), f, r, sum, report.Space{Devices: p, Capacity: capacity})
+	}
+	same, err := r.Predict(sum.Choice())
+	if err != nil {
+		return err
+	}
+	what, err := r.Predict(report.Choice{Schedule: f.schedule, Devices: p, Microbatches: m, Chunks: f.chunks, Split: split, Recompute: rc})
+	if err != nil {
+		return usage(err)
+	}
+	diag, err := diagnosis(sum, p, capacity)
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	if f.asJSON {
+		return writeJSON(out, map[string]any{"measured_pipeline_s": sum.PipelineS, "measured_bubble": sum.BubbleMeasured, "costs_from": r.Measured,
+			"replayed": same, "predicted": what, "diagnosis": diag})
+	}
+	writeMeasured(out, f.replay, sum, r, same)
+	fmt.Fprintf(out, "what if %s: predicted %.1f ms per step (%.2fx), bubble %.1f%%\n", what.Choice, what.StepS*1e3, sum.PipelineS/what.StepS, what.Bubble*100)
+	for d, idle := range what.IdleFrac {
+		fmt.Fprintf(out, "  device %d idle %.1f%%\n", d, idle*100)
+	}
+	if diag != nil {
+		diag.Print(out)
+	}
+	return nil
+}
+
+// diagnosis is the run's own when the run is replayed as it ran, else one
+// for the devices and memory asked about.
+func diagnosis(sum *runtime.Summary, p int, capacity int64) (*report.Diagnosis, error) {
+	if sum.Report == nil {
+		return nil, nil
+	}
+	if sum.Diagnosis != nil && p == len(sum.Devices) && capacity == 0 {
+		return sum.Diagnosis, nil
+	}
+	return runtime.Diagnose(sum, p, capacity)
+}
+
+func writeMeasured(out io.Writer, dir string, sum *runtime.Summary, r *report.Replay, same *report.Prediction) {
+	fmt.Fprintf(out, "run %s: %s: measured %.1f ms per step, bubble %.1f%%\n", dir, sum.Choice(), sum.PipelineS*1e3, sum.BubbleMeasured*100)
+	fmt.Fprintf(out, "  replayed on its own measured times (from its %s): %.1f ms, bubble %.1f%%\n", r.Measured, same.StepS*1e3, same.Bubble*100)
+}
+
+// runSearch prints the best choices the replay finds for the run's model.
+func runSearch(out io.Writer, f *planFlags, r *report.Replay, sum *runtime.Summary, sp report.Space) error {
+	same, err := r.Predict(sum.Choice())
+	if err != nil {
+		return err
+	}
+	all := r.Search(sp)
+	best := all[:min(f.top, len(all))]
+	if f.asJSON {
+		return writeJSON(out, map[string]any{"measured_pipeline_s": sum.PipelineS, "costs_from": r.Measured, "replayed": same, "best": best, "tried": len(all)})
+	}
+	writeMeasured(out, f.replay, sum, r, same)
+	if len(all) == 0 {
+		return fmt.Errorf("no choice fits %s per device; raise --device-memory or use more --devices", model.HumanBytes(sp.Capacity))
+	}
+	fmt.Fprintf(out, "the best %d of %d choices on %d devices, by predicted step time:\n", len(best), len(all), sp.Devices)
+	w := tabwriter.NewWriter(out, 2, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "  schedule\tm\tchunks\tsplit\tbalance\trecompute\tstep ms\tvs now\tbubble\tpeak memory/device\t")
+	for _, c := range best {
+		fmt.Fprintf(w, "  %s\t%d\t%d\t%s\t%s\t%s\t%.1f\t%.2fx\t%.1f%%\t%s\t\n", c.Schedule, c.Microbatches, c.Chunks, model.JoinInts(c.Split), c.Balance,
+			c.Recompute, c.StepS*1e3, same.StepS/c.StepS, c.Bubble*100, model.HumanBytes(slices.Max(c.PeakBytes)))
+	}
+	return w.Flush()
+}

@@ -1,0 +1,76 @@
+// Slowed CPU devices: cpu:N~F parsed, printed and opened, and their work stretched F times.
+
+package device
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSlowedCPUNames(t *testing.T) {
+	for _, c := range []struct {
+		list string
+		want []string
+		err  string
+	}{
+		{list: "cpu:0,cpu:1~2", want: []string{"cpu:0", "cpu:1~2"}},
+		{list: "cpu:0..2~1.5", want: []string{"cpu:0~1.5", "cpu:1~1.5", "cpu:2~1.5"}},
+		{list: "cpu:3~1", want: []string{"cpu:3"}}, // 1× is no slow-down
+		{list: "cpu:1~0.5", err: "from 1 to 100"},
+		{list: "cpu:1~101", err: "from 1 to 100"},
+		{list: "cpu:1~NaN", err: "from 1 to 100"},
+		{list: "cpu:1~", err: "from 1 to 100"},
+		{list: "cpu:1,cpu:1~2", err: "cpu:1~2 is listed twice"},
+	} {
+		names, err := Expand(c.list)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%s: error %v, want one saying %q", c.list, err, c.err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(Strings(names), c.want) {
+			t.Errorf("%s: %v %v, want %v", c.list, Strings(names), err, c.want)
+			continue
+		}
+		for _, n := range names { // a name reads back as itself
+			if back, err := ParseName(n.String()); err != nil || back != n {
+				t.Errorf("%s reads back as %+v (%v)", n, back, err)
+			}
+		}
+	}
+}
+
+// TestStretchMakesWorkSlower: a unit of work on cpu:0~3 ends no sooner than
+// three times its own length after it began (a sleep's lower bound, not a
+// measurement of speed), and an unslowed device adds nothing.
+func TestStretchMakesWorkSlower(t *testing.T) {
+	devs, err := Open(mustExpand(t, "cpu:0~3,cpu:1"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const work = 20 * time.Millisecond
+	slow, plain := devs[0], devs[1]
+	start := slow.Record()
+	time.Sleep(work)
+	StretchSince(slow, start)
+	if got := slow.Elapsed(start, slow.Record()); got < 3*work {
+		t.Errorf("stretched work took %v, want at least %v", got, 3*work)
+	}
+	start = plain.Record()
+	StretchSince(plain, start)
+	if got := plain.Elapsed(start, plain.Record()); got > work {
+		t.Errorf("an unslowed device's stretch took %v", got)
+	}
+}
+
+func mustExpand(t *testing.T, list string) []Name {
+	t.Helper()
+	names, err := Expand(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
+}

@@ -1,0 +1,267 @@
+// Live rebalancing: the split re-cut on measured layer times between two steps, the moved blocks' state carried by name.
+
+package runtime
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"baton/internal/field"
+	"baton/model"
+	"baton/runtime/device"
+	"baton/runtime/report"
+)
+
+// Rebalance says whether and how a run re-splits itself while training.
+type Rebalance struct {
+	Mode    string  // "off" ("" too) or "auto"
+	Warmup  int     // measured steps before a check (0 means 3); the first step after a start or a move is not measured
+	Every   int     // steps between checks (0 means 50)
+	MinGain float64 // the predicted gain a move needs, a fraction (0 means 0.05)
+}
+
+func (r Rebalance) warmup() int { return cmpOr(r.Warmup, 3) }
+func (r Rebalance) every() int  { return cmpOr(r.Every, 50) }
+
+func (r Rebalance) minGain() float64 {
+	if r.MinGain == 0 {
+		return 0.05
+	}
+	return r.MinGain
+}
+
+func cmpOr(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// validateBalance checks the balancing settings: a measured split needs a
+// generated schedule (the replay prices only those), stages to balance,
+// and no split given by hand.
+func (c *TrainConfig) validateBalance() error {
+	switch c.Balance {
+	case "", "flops", "measured":
+	default:
+		return field.Errorf("balance", "{balance} %q is not one of flops, measured", c.Balance)
+	}
+	switch c.Rebalance.Mode {
+	case "", "off", "auto":
+	default:
+		return field.Errorf("rebalance", "{rebalance} %q is not one of off, auto", c.Rebalance.Mode)
+	}
+	r := c.Rebalance
+	switch {
+	case r.Warmup < 0:
+		return field.Errorf("rebalance-warmup", "{rebalance-warmup} is %d; give the measured steps before a check, at least 1", r.Warmup)
+	case r.Every < 0:
+		return field.Errorf("rebalance-every", "{rebalance-every} is %d; give the steps between checks, at least 1", r.Every)
+	case !(r.MinGain >= 0 && r.MinGain < 1):
+		return field.Errorf("rebalance-gain", "{rebalance-gain} is %g; give the predicted gain a move needs as a fraction from 0 to 1, e.g. 0.05", r.MinGain)
+	}
+	if !c.balancesLive() {
+		return nil
+	}
+	what := "{rebalance} auto"
+	if c.Balance == "measured" {
+		what = "{balance} measured"
+	}
+	switch {
+	case len(c.Split) > 0 || len(c.LayerMap) > 0:
+		return field.Errorf("balance", what+" chooses the split itself; drop {split} and {layer-map}, or {balance}/{rebalance}")
+	case c.Sched != nil:
+		return field.Errorf("balance", what+" predicts generated schedules only; drop {schedule-file} or {balance}/{rebalance}")
+	case len(c.Devices)*max(c.Chunks, 1) < 2:
+		return field.Errorf("balance", what+" needs two stages or more to balance; give more {devices}")
+	}
+	return nil
+}
+
+// balancesLive says whether the run re-splits itself while training.
+func (c *TrainConfig) balancesLive() bool {
+	return c.Balance == "measured" || c.Rebalance.Mode == "auto"
+}
+
+// Move is one re-split of a running pipeline, as summary.json records it.
+type Move struct {
+	Step          int     `json:"step"` // the last step on the old split
+	From          []int   `json:"from"`
+	To            []int   `json:"to"`
+	PredictedGain float64 `json:"predicted_gain"`          // 1 − predicted step time on To / on From, both replayed from the same measured steps
+	MeasuredGain  float64 `json:"measured_gain,omitempty"` // 1 − mean step time after / before, once measured
+	Seconds       float64 `json:"seconds"`                 // the move itself
+	before        float64 // mean step time of the steps that priced the move
+}
+
+// rebalancer watches a running pipeline's measured steps and re-splits it
+// when the replay of those steps predicts a gain.
+type rebalancer struct {
+	cfg    Rebalance
+	once   bool          // --balance measured: one check, any gain
+	window []*StepResult // measured steps since the last check or move
+	skip   bool          // the next step is the first on new stages: not measured
+	next   int           // the step from which the next check may run
+	moves  []Move        // done, the last one's measured gain pending while pending
+	open   *Move         // the last move, until its gain is measured
+	done   bool          // no more checks (once, after its check)
+	notify func(string)  // tells the user
+	replay func() (*report.Replay, error)
+}
+
+func newRebalancer(cfg TrainConfig) *rebalancer {
+	if !cfg.balancesLive() {
+		return nil
+	}
+	return &rebalancer{cfg: cfg.Rebalance, once: cfg.Balance == "measured" && cfg.Rebalance.Mode != "auto", skip: true}
+}
+
+// after takes step's result and, when a check is due, re-splits t. It
+// returns a line for the user, or "", and whether the stages changed.
+func (rb *rebalancer) after(t *Trainer, step int, res *StepResult) (string, bool) {
+	if rb.skip {
+		rb.skip = false
+		return "", false
+	}
+	rb.window = append(rb.window, res)
+	if len(rb.window) < rb.cfg.warmup() {
+		return "", false
+	}
+	if rb.open != nil { // the last move's gain, on as many steps as priced it
+		rb.open.MeasuredGain = 1 - meanStepS(rb.window)/rb.open.before
+		msg := fmt.Sprintf("rebalance at step %d: measured %.0f%% shorter steps (predicted %.0f%%)", rb.open.Step, 100*rb.open.MeasuredGain, 100*rb.open.PredictedGain)
+		rb.open = nil
+		rb.window = rb.window[:0]
+		return msg, false
+	}
+	if rb.done || step < rb.next {
+		rb.window = rb.window[1:]
+		return "", false
+	}
+	msg, moved := t.rebalance(step, rb)
+	rb.window = rb.window[:0]
+	rb.next = step + rb.cfg.every()
+	rb.done = rb.once
+	if moved {
+		rb.skip = true
+		rb.open = &rb.moves[len(rb.moves)-1]
+	}
+	return msg, moved
+}
+
+// meanStepS is the mean whole-step time of steps.
+func meanStepS(steps []*StepResult) float64 {
+	var sum time.Duration
+	for _, s := range steps {
+		sum += s.Time
+	}
+	return sum.Seconds() / float64(len(steps))
+}
+
+// rebalance prices the current split and the balanced one on the window's
+// measured layer times and moves to the balanced one when it predicts at
+// least the minimum gain (any gain, once). On an error the old split stays.
+func (t *Trainer) rebalance(step int, rb *rebalancer) (string, bool) {
+	steps := make([]*report.Step, len(rb.window))
+	for i, r := range rb.window {
+		steps[i] = &r.Step
+	}
+	cfg, s := t.cfg, t.ex.Sched
+	p, v := len(t.devs), s.Chunks
+	r, err := report.NewReplay(cfg.Model, cfg.Context, cfg.Batch, s.Microbatches, t.plan,
+		report.MeasuredCosts(steps, len(t.stages)), report.LayerCosts(steps, cfg.Model.UnitName))
+	if err != nil {
+		return fmt.Sprintf("rebalance at step %d: %v; the split stays", step, err), false
+	}
+	from := t.plan.Split()
+	to := r.BalancedSplit(p, v, cfg.Recompute, nil)
+	now := report.Choice{Schedule: s.Name, Devices: p, Microbatches: s.Microbatches, Chunks: v, Split: from, Recompute: cfg.Recompute}
+	cur, err1 := r.Predict(now)
+	now.Split = to
+	bal, err2 := r.Predict(now)
+	if err := cmpErr(err1, err2); err != nil || to == nil {
+		return fmt.Sprintf("rebalance at step %d: no balanced split (%v); the split stays", step, err), false
+	}
+	gain := 1 - bal.StepS/cur.StepS
+	need := rb.cfg.minGain()
+	if rb.once {
+		need = 0
+	}
+	if slices.Equal(from, to) || gain <= need {
+		return fmt.Sprintf("rebalance at step %d: split %s is balanced (%s would gain %.1f%%, %.0f%% needed)", step, model.JoinInts(from), model.JoinInts(to), 100*gain, 100*need), false
+	}
+	began := time.Now()
+	if err := t.resplit(to); err != nil {
+		return fmt.Sprintf("rebalance at step %d: moving to split %s failed (%v); the split %s stays", step, model.JoinInts(to), err, model.JoinInts(from)), false
+	}
+	rb.moves = append(rb.moves, Move{Step: step, From: from, To: to, PredictedGain: gain, Seconds: time.Since(began).Seconds(), before: meanStepS(rb.window)})
+	return fmt.Sprintf("rebalance at step %d: split %s → %s (%s), predicted %.0f%% shorter steps (%.1f → %.1f ms)",
+		step, model.JoinInts(from), model.JoinInts(to), movedBlocks(t.plan, from), 100*gain, cur.StepS*1e3, bal.StepS*1e3), true
+}
+
+func cmpErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// movedBlocks says which blocks changed device, in words.
+func movedBlocks(now *model.Plan, from []int) string {
+	var parts []string
+	first := 0
+	for s, k := range from {
+		for l := first; l < first+k; l++ {
+			for _, st := range now.Stages {
+				if l >= st.FirstLayer && l <= st.LastLayer && st.Index != s {
+					parts = append(parts, fmt.Sprintf("h.%d to %s", l, st.Device))
+				}
+			}
+		}
+		first += k
+	}
+	if len(parts) > 4 {
+		return fmt.Sprintf("%d blocks moved", len(parts))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// resplit rebuilds the stages on split, on the same devices, carrying
+// every parameter and AdamW moment by name (through the host, as a
+// checkpoint does). The old stages stay in place until the new ones hold
+// everything, so an error leaves the run as it was. Gradients are zero
+// between steps, and the schedule is unchanged: the run goes on exactly as
+// one that had used split from this step on.
+func (t *Trainer) resplit(split []int) error {
+	cfg, s := t.cfg, t.ex.Sched
+	mbB := cfg.Batch / s.Microbatches
+	stageDevices := s.StageDevices(device.Names(t.devs))
+	pl, err := model.Partition(cfg.Model, stageDevices, model.PlanOptions{Split: split, B: mbB, T: cfg.Context, InFlight: maxInt(s.Stashes()), Recompute: cfg.Recompute})
+	if err != nil {
+		return err
+	}
+	if err := checkFits(cfg.Devices, pl); err != nil {
+		return err
+	}
+	var stages []*Stage
+	err = guard(func() error {
+		ck, err := gather(t.stages, cfg.Model, TrainState{})
+		if err != nil {
+			return err
+		}
+		if stages, err = NewStages(t.devs, pl, mbB, cfg.Context); err != nil {
+			return err
+		}
+		return scatter(stages, ck)
+	})
+	if err != nil {
+		return err
+	}
+	t.stages, t.plan = stages, pl
+	t.ex = &Executor{Sched: t.ex.Sched, Stages: stages, Devices: t.devs, Timeout: t.ex.Timeout, EagerOptimizer: t.ex.EagerOptimizer}
+	return nil
+}

@@ -1,0 +1,170 @@
+// The diagnosis: why each device idled, measured, and the change that would remove most of it, predicted by the replay.
+
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"baton/model"
+)
+
+// String words a choice as the flags say it: "1f1b, 8 micro-batches,
+// split 3,1,2,2", with chunks and recomputation when they are not the default.
+func (c Choice) String() string {
+	s := fmt.Sprintf("%s, %d micro-batches", c.Schedule, c.Microbatches)
+	if c.Chunks > 1 {
+		s += fmt.Sprintf(", %d chunks", c.Chunks)
+	}
+	s += ", split " + model.JoinInts(c.Split)
+	if c.Recompute != model.RecomputeNone {
+		s += ", recompute " + c.Recompute.String()
+	}
+	return s
+}
+
+// Diagnosis is a run's idle time in words: a few sentences on the run and
+// one per device, with the changes they suggest as the replay predicts them.
+type Diagnosis struct {
+	Run     []string `json:"run"`
+	Devices []string `json:"devices"`
+	// Replayed is the run's own choice replayed on its measured costs: the
+	// check on the predictions beside it.
+	Replayed   *Prediction `json:"replayed"`
+	Rebalanced *Prediction `json:"rebalanced,omitempty"` // the same schedule on the measured min–max split, when it differs
+	Best       *Candidate  `json:"best,omitempty"`       // the search's fastest choice, when it differs from both
+}
+
+// worthwhile is the predicted gain below which a change is not suggested:
+// within the replay's own error.
+const worthwhile = 0.03
+
+// Diagnose explains rep, a run of now measured by r, and suggests changes
+// from r's predictions within sp.
+func Diagnose(rep *Report, r *Replay, now Choice, sp Space) (*Diagnosis, error) {
+	cur, err := r.Predict(now)
+	if err != nil {
+		return nil, fmt.Errorf("diagnosis: replaying the run: %w", err)
+	}
+	dg := &Diagnosis{Replayed: cur}
+	suggested := false
+	gain := func(p *Prediction) float64 { return 1 - p.StepS/cur.StepS }
+	names := make([]string, len(rep.PerDevice))
+	for d, st := range rep.PerDevice {
+		names[d] = st.Device
+	}
+	dg.Run = append(dg.Run, fmt.Sprintf("The bubble measured %.0f%%, against %.0f%% for %s with equal stages; the replay of the measured times gives %.0f%%.",
+		100*rep.BubbleMeasured, 100*rep.BubbleAnalytic, rep.Schedule, 100*cur.Bubble))
+	if lo, hi := computeRange(rep); hi > 0 && rep.PerDevice[lo].ComputeS > 0 && rep.PerDevice[hi].ComputeS/rep.PerDevice[lo].ComputeS > 1.1 {
+		dg.Run = append(dg.Run, fmt.Sprintf("The stages are unbalanced: %s computes %.1f ms per step, %s %.1f ms (%.1f×).",
+			names[hi], 1e3*rep.PerDevice[hi].ComputeS, names[lo], 1e3*rep.PerDevice[lo].ComputeS, rep.PerDevice[hi].ComputeS/rep.PerDevice[lo].ComputeS))
+	}
+	if split := r.BalancedSplit(now.Devices, max(now.Chunks, 1), now.Recompute, nil); split != nil && !slices.Equal(split, now.Split) {
+		c := now
+		c.Split = split
+		if p, err := r.Predict(c); err == nil {
+			dg.Rebalanced = p
+			if g := gain(p); g >= worthwhile {
+				suggested = true
+				dg.Run = append(dg.Run, fmt.Sprintf("Splitting %s instead of %s (or balancing on measured times) predicts %.0f%% shorter steps (%.1f → %.1f ms, bubble %.0f%%).",
+					model.JoinInts(split), model.JoinInts(now.Split), 100*g, 1e3*cur.StepS, 1e3*p.StepS, 100*p.Bubble))
+			}
+		}
+	}
+	if all := r.Search(sp); len(all) > 0 {
+		best := all[0]
+		if g := gain(&best.Prediction); g >= worthwhile && (dg.Rebalanced == nil || best.StepS < dg.Rebalanced.StepS*(1-worthwhile)) {
+			dg.Best, suggested = &best, true
+			dg.Run = append(dg.Run, fmt.Sprintf("The best the planner found is %s: %.0f%% shorter steps (%.1f ms, bubble %.0f%%).",
+				best.Choice, 100*g, 1e3*best.StepS, 100*best.Bubble))
+		}
+	}
+	if !suggested {
+		dg.Run = append(dg.Run, fmt.Sprintf("No split, schedule or micro-batch count the planner tried predicts %.0f%% shorter steps or more.", 100*worthwhile))
+	}
+	for d, st := range rep.PerDevice {
+		dg.Devices = append(dg.Devices, deviceSentence(st, names, d, rep.PipelineS))
+	}
+	return dg, nil
+}
+
+// computeRange is the devices computing least and most.
+func computeRange(rep *Report) (lo, hi int) {
+	for d, st := range rep.PerDevice {
+		if st.ComputeS < rep.PerDevice[lo].ComputeS {
+			lo = d
+		}
+		if st.ComputeS > rep.PerDevice[hi].ComputeS {
+			hi = d
+		}
+	}
+	return lo, hi
+}
+
+// idleCause is one named share of a device's idle time and its split by phase.
+type idleCause struct {
+	what   string
+	s      float64
+	phases [3]float64 // warm-up, steady, cool-down
+}
+
+// deviceSentence says how much device d idled and why: its largest cause,
+// in points of the pipeline's time, and the phase it fell in.
+func deviceSentence(st DeviceStats, names []string, d int, pipeline float64) string {
+	if pipeline <= 0 {
+		return st.Device + " has no measured time."
+	}
+	p := len(names)
+	prev, next := names[(d-1+p)%p], names[(d+1)%p]
+	ph := st.Phases
+	byPhase := func(f func(Split) float64) [3]float64 {
+		return [3]float64{f(ph.Warmup), f(ph.Steady), f(ph.Cooldown)}
+	}
+	causes := []idleCause{
+		{"waiting on " + prev + " (the stage before)", st.WaitPrevS, byPhase(func(s Split) float64 { return s.WaitPrevS })},
+		{"waiting on " + next + " (the stage after) for gradients", st.WaitNextS, byPhase(func(s Split) float64 { return s.WaitNextS })},
+		{"copying activations and gradients", st.TransferS + st.RecvCopyS, byPhase(func(s Split) float64 { return s.TransferS + s.RecvCopyS })},
+		{"at the optimizer barrier (waiting for the global gradient norm, which the eager optimizer step removes)", st.OptimizerInSpanS, byPhase(func(s Split) float64 { return s.OptimizerS })},
+		{"in gaps no action covers (host overhead)", st.GapS, byPhase(func(s Split) float64 { return s.GapS })},
+	}
+	slices.SortStableFunc(causes, func(a, b idleCause) int { return cmp.Compare(b.s, a.s) })
+	top := causes[0]
+	s := fmt.Sprintf("%s idled %.0f%% of the pipeline", st.Device, 100*st.IdleFrac)
+	if top.s <= 0 || st.IdleFrac < 0.005 {
+		return s + "."
+	}
+	s += fmt.Sprintf(", %.0f points of it %s", 100*top.s/pipeline, top.what)
+	if phase := phaseOf(top.phases); phase != "" {
+		s += " " + phase
+	}
+	if second := causes[1]; second.s/pipeline >= 0.05 {
+		s += fmt.Sprintf("; %.0f points %s", 100*second.s/pipeline, second.what)
+	}
+	return s + "."
+}
+
+// phaseOf names the phase holding most of a cause, when one holds most.
+func phaseOf(by [3]float64) string {
+	total := by[0] + by[1] + by[2]
+	i := 0
+	for j := range by {
+		if by[j] > by[i] {
+			i = j
+		}
+	}
+	if total <= 0 || by[i] < 0.6*total {
+		return ""
+	}
+	return [3]string{"in the warm-up", "in the steady phase", "in the cool-down"}[i]
+}
+
+// Print writes the diagnosis as paragraphs.
+func (dg *Diagnosis) Print(w io.Writer) {
+	fmt.Fprintf(w, "diagnosis: %s\n", strings.Join(dg.Run, " "))
+	for _, s := range dg.Devices {
+		fmt.Fprintf(w, "  %s\n", s)
+	}
+}

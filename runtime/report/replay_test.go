@@ -1,0 +1,147 @@
+// The replay prices blocks per device: a slow device's blocks cost what it measured wherever the split puts them, and the balanced split gives it fewer.
+
+package report
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"baton/model"
+	"baton/runtime/schedule"
+)
+
+var replayModel = model.Config{V: 64, MaxT: 8, C: 16, NH: 2, L: 8}
+
+// slowSecond are per-unit costs of replayModel split 2,2,2,2 over four
+// devices with device 1 four times slower: milliseconds of F and B.
+func slowSecond() []LayerCost {
+	ms := func(x float64) float64 { return x / 1e3 }
+	costs := []LayerCost{{Unit: 0, Name: "embedding", Device: 0, F: ms(1), B: ms(0.5)}}
+	for l := range replayModel.L {
+		d, k := l/2, 1.0
+		if d == 1 {
+			k = 4
+		}
+		costs = append(costs, LayerCost{Unit: l + 1, Name: replayModel.UnitName(l + 1), Device: d, F: ms(k), B: ms(2 * k)})
+	}
+	return append(costs, LayerCost{Unit: replayModel.HeadUnit(), Name: "head", Device: 3, F: ms(3)})
+}
+
+func slowReplay(t *testing.T, m int) *Replay {
+	t.Helper()
+	plan, err := model.Partition(replayModel, []string{"d0", "d1", "d2", "d3"}, model.PlanOptions{Split: []int{2, 2, 2, 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewReplay(replayModel, 8, 8, m, plan, make([]StageCost, 4), slowSecond())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestReplayPricesEachDevicesBlocks: naive runs one micro-batch through the
+// stages in turn, so its step is every stage's F and B added up, each
+// block priced on the device the split gives it.
+func TestReplayPricesEachDevicesBlocks(t *testing.T) {
+	r := slowReplay(t, 1)
+	for _, c := range []struct {
+		split []int
+		want  float64 // ms: F + B of each stage
+	}{
+		{[]int{2, 2, 2, 2}, (1 + 2 + 0.5 + 4) + (8 + 16) + (2 + 4) + (2 + 3 + 4)},
+		{[]int{3, 1, 2, 2}, (1 + 3 + 0.5 + 6) + (4 + 8) + (2 + 4) + (2 + 3 + 4)},
+		{[]int{1, 1, 1, 5}, (1 + 1 + 0.5 + 2) + (4 + 8) + (1 + 2) + (5 + 3 + 10)},
+	} {
+		p, err := r.Predict(Choice{Schedule: "naive", Devices: 4, Microbatches: 1, Split: c.split})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(p.StepS*1e3-c.want) > 1e-9 {
+			t.Errorf("split %v: predicted %.6f ms, want %.6f", c.split, p.StepS*1e3, c.want)
+		}
+	}
+}
+
+func TestBalancedSplitUnloadsTheSlowDevice(t *testing.T) {
+	r := slowReplay(t, 4)
+	split := r.BalancedSplit(4, 1, model.RecomputeNone, nil)
+	// Stage costs F+B: d0 3k+1.5, d1 12k, d2 3k, d3 3k+3. With d1 holding
+	// one block (12) the other seven go 3,2,2 or 2,2,3 at most 12.
+	if !slices.Equal(split, []int{3, 1, 2, 2}) {
+		t.Fatalf("balanced split %v, want 3,1,2,2", split)
+	}
+	even := Choice{Schedule: "1f1b", Devices: 4, Microbatches: 4, Split: []int{2, 2, 2, 2}}
+	bal := even
+	bal.Split = split
+	a, err1 := r.Predict(even)
+	b, err2 := r.Predict(bal)
+	if err1 != nil || err2 != nil || b.StepS >= a.StepS*0.7 {
+		t.Fatalf("balanced %v (%v) against even %v (%v): want at least 30%% shorter", b, err2, a, err1)
+	}
+	if fit := r.BalancedSplit(4, 1, model.RecomputeNone, func(s, k int) bool { return s != 0 || k <= 2 }); fit[0] > 2 {
+		t.Errorf("with stage 0 capped at 2 blocks the split is %v", fit)
+	}
+	if none := r.BalancedSplit(4, 1, model.RecomputeNone, func(int, int) bool { return false }); none != nil {
+		t.Errorf("with nothing fitting the split is %v, want none", none)
+	}
+}
+
+// TestDiagnoseSuggestsTheBalancedSplit: a simulated run of the even split
+// (its stage costs only, as a run without --profile-layers records them)
+// is diagnosed as unbalanced, with the measured split and its gain.
+func TestDiagnoseSuggestsTheBalancedSplit(t *testing.T) {
+	truth := slowReplay(t, 4)
+	even := Choice{Schedule: "1f1b", Devices: 4, Microbatches: 4, Split: []int{2, 2, 2, 2}}
+	sched, err := schedule.GenerateChunks("1f1b", 4, 4, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, _ := model.Partition(replayModel, []string{"d0", "d1", "d2", "d3"}, model.PlanOptions{Split: even.Split})
+	stage := make([]unitCost, 4)
+	for s, st := range plan.Stages {
+		stage[s] = truth.stageCost(s, 4, 4, st.Blocks(), model.RecomputeNone)
+	}
+	tl, err := schedule.Simulate(schedule.Lower(sched), func(a schedule.Action) float64 {
+		switch a.Kind {
+		case schedule.F:
+			return stage[a.Stage].F
+		case schedule.B:
+			return stage[a.Stage].B
+		}
+		return 0
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := Simulated(tl, time.Second)
+	devs := []DeviceInfo{{Name: "cpu:0"}, {Name: "cpu:1~4"}, {Name: "cpu:2"}, {Name: "cpu:3"}}
+	rep, err := Build(schedule.Lower(sched), devs, []*Step{step})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewReplay(replayModel, 8, 8, 4, plan, MeasuredCosts([]*Step{step}, 4), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dg, err := Diagnose(rep, r, even, Space{Devices: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dg.Rebalanced == nil || !slices.Equal(dg.Rebalanced.Split, []int{3, 1, 2, 2}) {
+		t.Fatalf("diagnosis suggests %+v, want the split 3,1,2,2", dg.Rebalanced)
+	}
+	if math.Abs(dg.Replayed.StepS-rep.PipelineS) > 1e-6*rep.PipelineS {
+		t.Errorf("the run's own replay predicts %.4fs; it measured %.4fs", dg.Replayed.StepS, rep.PipelineS)
+	}
+	text := dg.Run
+	if len(text) < 3 || !strings.Contains(text[1], "cpu:1~4 computes") || !strings.Contains(text[2], "Splitting 3,1,2,2 instead of 2,2,2,2") {
+		t.Errorf("diagnosis says %q", text)
+	}
+	if len(dg.Devices) != 4 || !strings.Contains(dg.Devices[0], "cpu:0 idled") || !strings.Contains(dg.Devices[0], "waiting on cpu:1~4") {
+		t.Errorf("device sentences %q", dg.Devices)
+	}
+}
