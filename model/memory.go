@@ -20,6 +20,10 @@ var Precisions = []string{"fp32", "tf32", "bf16"}
 // gradient that the kernels read and write.
 const BytesPerParamBF16 = BytesPerParam + 2 + 2
 
+// EagerBytesPerParam is what an eager optimizer step keeps besides: a
+// copy of the value and AdamW's two moments, to redo a step that had to clip.
+const EagerBytesPerParam = 3 * 4
+
 // StageMem is the bytes a stage of params parameters that holds actElems
 // activations (its stashes in flight and its scratch) needs in fp32 or tf32,
 // and in bf16, where activations take half. bf16 needs more than fp32 when

@@ -46,6 +46,9 @@ type PlanOptions struct {
 	B, T      int       // micro-batch for the memory estimate; 0 means B=1 and T=cfg.MaxT
 	InFlight  int       // micro-batches in flight per stage for the memory estimate; 0 means 1
 	Recompute Recompute // what each block recomputes in its backward rather than stash; field "recompute"
+	// EagerOptimizer counts the copy of parameters and AdamW moments an
+	// eager optimizer step keeps to redo a step (12 bytes per parameter).
+	EagerOptimizer bool
 }
 
 // Partition splits cfg's blocks into one stage per entry of stageDevices,
@@ -103,32 +106,58 @@ func Partition(cfg Config, stageDevices []string, opts PlanOptions) (*Plan, erro
 		return nil, err
 	}
 
+	opts.B, opts.T, opts.InFlight = B, T, inFlight
 	plan := &Plan{Config: cfg, B: B, T: T, InFlight: inFlight, Recompute: opts.Recompute}
 	first := 0
 	for s, k := range split {
 		st := Stage{Index: s, Device: stageDevices[s], FirstLayer: first, LastLayer: first + k - 1, Embed: s == 0, Head: s == p-1}
 		first += k
-		st.Params = int64(k) * cfg.BlockParams()
+		st.Params = cfg.StageParams(k, st.Embed, st.Head)
 		st.FLOPsPerToken = float64(k) * cfg.BlockFLOPsPerToken(T)
-		stash := cfg.StageActElemsFor(k, B, T, opts.Recompute)
-		var scratch int64
-		if st.Embed {
-			st.Params += cfg.EmbeddingParams()
-		}
 		if st.Head {
-			st.Params += cfg.HeadParams()
-			if !st.Embed {
-				// The LM head is tied to wte: a last stage apart from the first
-				// keeps its own copy, with gradient and AdamW state.
-				st.Params += int64(cfg.V) * int64(cfg.C)
-			}
 			st.FLOPsPerToken += cfg.HeadFLOPsPerToken()
-			scratch = cfg.HeadScratchElems(B, T)
 		}
-		st.MemBytes, st.MemBytesBF16 = StageMem(st.Params, int64(inFlight)*stash+scratch)
+		st.MemBytes, st.MemBytesBF16 = cfg.StageBytes(k, st.Embed, st.Head, opts)
 		plan.Stages = append(plan.Stages, st)
 	}
 	return plan, nil
+}
+
+// StageParams is the parameter count of a stage of k blocks, with the
+// embedding and the head as it holds them.
+func (c Config) StageParams(k int, embed, head bool) int64 {
+	n := int64(k) * c.BlockParams()
+	if embed {
+		n += c.EmbeddingParams()
+	}
+	if head {
+		n += c.HeadParams()
+		if !embed {
+			// The LM head is tied to wte: a last stage apart from the first
+			// keeps its own copy, with gradient and AdamW state.
+			n += int64(c.V) * int64(c.C)
+		}
+	}
+	return n
+}
+
+// StageBytes is what a stage of k blocks needs in fp32 (and tf32) and in
+// bf16: parameters, gradients, AdamW state (and an eager step's copy), the
+// stashes of o.InFlight micro-batches of o.B×o.T tokens recomputing as
+// o.Recompute says, and the head's logits. o's sizes must be resolved
+// (Partition resolves them).
+func (c Config) StageBytes(k int, embed, head bool, o PlanOptions) (fp32, bf16 int64) {
+	params := c.StageParams(k, embed, head)
+	acts := int64(o.InFlight) * c.StageActElemsFor(k, o.B, o.T, o.Recompute)
+	if head {
+		acts += c.HeadScratchElems(o.B, o.T)
+	}
+	fp32, bf16 = StageMem(params, acts)
+	if o.EagerOptimizer {
+		fp32 += params * EagerBytesPerParam
+		bf16 += params * EagerBytesPerParam
+	}
+	return fp32, bf16
 }
 
 // tooManyStages says that L layers cannot give each stage one, in the

@@ -99,3 +99,16 @@ func TestPartitionRecomputeShrinksStash(t *testing.T) {
 		}
 	}
 }
+
+// TestStageBytesCountsTheEagerCopy: an eager optimizer step keeps 12 more
+// bytes per parameter, in fp32 and in bf16.
+func TestStageBytesCountsTheEagerCopy(t *testing.T) {
+	c := Presets["tiny"]
+	o := PlanOptions{B: 2, T: 16, InFlight: 2}
+	fp32, bf16 := c.StageBytes(1, true, true, o)
+	o.EagerOptimizer = true
+	fp32e, bf16e := c.StageBytes(1, true, true, o)
+	if want := EagerBytesPerParam * c.StageParams(1, true, true); fp32e-fp32 != want || bf16e-bf16 != want {
+		t.Errorf("eager adds %d and %d bytes, want %d", fp32e-fp32, bf16e-bf16, want)
+	}
+}

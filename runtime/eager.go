@@ -17,17 +17,25 @@ type eagerBackups struct {
 	of   []*transformer.Backup // per stage; each made by its stage's worker, on its device, at its first eager step
 }
 
-// applyEager steps st unclipped (gradient scale 1, the step the default
-// takes when the norm needs no clipping), saving its parameters and moments
-// first and keeping its gradients, so that validateEager can redo the step.
-func (r *run) applyEager(st *Stage) {
+// beginEager steps st's tensors but the tied embedding unclipped (gradient
+// scale 1, the step the default takes when the norm needs no clipping),
+// saving its parameters and moments first and keeping its gradients, so
+// that validateEager can redo the step. It waits for nothing: the tied
+// embedding, whose gradient needs the other end's part, is stepped by
+// applyEager once folded.
+func (r *run) beginEager(st *Stage) {
 	b := &r.ex.eager
 	b.once.Do(func() { b.of = make([]*transformer.Backup, len(r.ex.Stages)) })
 	if b.of[st.Index] == nil {
 		b.of[st.Index] = st.Stack.NewBackup()
 	}
 	b.of[st.Index].Save()
-	st.Stack.Update(r.in.AdamStep, r.in.Adam, 1)
+	st.Stack.UpdateUntied(r.in.AdamStep, r.in.Adam, 1)
+}
+
+// applyEager ends st's eager step: the tied embedding, its gradient folded.
+func (r *run) applyEager(st *Stage) {
+	st.Stack.UpdateTied(r.in.AdamStep, r.in.Adam, 1)
 }
 
 // validateEager ends an eager step once the workers are done and the global

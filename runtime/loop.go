@@ -6,11 +6,14 @@ import (
 	"baton/internal/field"
 	"baton/kernels"
 	"baton/model"
+	"baton/runtime/device"
 	"context"
 	"errors"
 	"fmt"
 	"math"
 	"os"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -53,7 +56,7 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 	}
 	defer metrics.close()
 	sum, in := t.newSummary(kept), t.stepInput()
-	rb := newRebalancer(cfg)
+	rb, slow := newRebalancer(cfg), newStragglers(device.Names(t.devs))
 	in.ProfileLayers = cfg.ProfileLayers || rb != nil
 	prior := len(sum.Losses)
 	lr := LRSchedule{Max: cfg.LR, Min: cfg.MinLR, Warmup: cfg.Warmup, End: cfg.Steps}
@@ -88,11 +91,14 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 		p := Progress{Step: step, Steps: cfg.Steps, Loss: res.Loss, LR: in.Adam.LR, GradNorm: res.GradNorm, ValLoss: math.NaN(),
 			TokensPerSec: float64((step-t.start)*cfg.Batch*cfg.Context) / trainTime.Seconds()}
 		last = stepMetric(step, res, in.Adam.LR, took, cfg.Batch*cfg.Context)
+		p.Notice = slow.observe(step, res)
 		if rb != nil {
-			var moved bool
-			if p.Notice, moved = rb.after(t, step, res); moved {
+			note, moved := rb.after(t, step, res)
+			if moved {
 				measured = measured[:0] // the report is of the final split
+				slow.reset()
 			}
+			p.Notice = strings.Join(slices.DeleteFunc([]string{p.Notice, note}, func(s string) bool { return s == "" }), "; ")
 		}
 		if err := t.between(step, in, &p, &last, metrics); err != nil {
 			return nil, err
@@ -106,6 +112,7 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 	if rb != nil {
 		sum.Rebalances = rb.moves
 	}
+	sum.Stragglers = slow.found
 	sum.Seconds = time.Since(began).Seconds()
 	if n := len(sum.Losses) - prior; n > 0 {
 		sum.FirstLoss, sum.LastLoss = sum.Losses[prior], sum.Losses[len(sum.Losses)-1]

@@ -3,6 +3,7 @@
 package runtime
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -76,6 +77,22 @@ func TestProfileLayersTimesEveryUnitOnce(t *testing.T) {
 						t.Fatalf("%s timed units without ProfileLayers", r.Action)
 					}
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkProfileLayers is the cost of timing every unit: a step of the
+// equivalence model on 2 devices with and without ProfileLayers.
+func BenchmarkProfileLayers(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("profile=%v", on), func(b *testing.B) {
+			pl := newPipeline(b, eqModel, "1f1b", 2, 4, eqBatch)
+			pl.in.ProfileLayers = on
+			pl.step(b)
+			b.ResetTimer()
+			for range b.N {
+				pl.step(b)
 			}
 		})
 	}

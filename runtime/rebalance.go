@@ -176,7 +176,7 @@ func (t *Trainer) rebalance(step int, rb *rebalancer) (string, bool) {
 		return fmt.Sprintf("rebalance at step %d: %v; the split stays", step, err), false
 	}
 	from := t.plan.Split()
-	to := r.BalancedSplit(p, v, cfg.Recompute, nil)
+	to := r.BalancedSplit(p, v, cfg.Recompute, t.stageFits())
 	now := report.Choice{Schedule: s.Name, Devices: p, Microbatches: s.Microbatches, Chunks: v, Split: from, Recompute: cfg.Recompute}
 	cur, err1 := r.Predict(now)
 	now.Split = to
@@ -230,6 +230,30 @@ func movedBlocks(now *model.Plan, from []int) string {
 	return strings.Join(parts, ", ")
 }
 
+// stageFits says whether stage s can hold k blocks: on GPUs, within its
+// GPU's memory shared evenly among the GPU's stages; on virtual CPU
+// devices any number (they share the host, whose memory checkFits weighs
+// against the whole plan before a move).
+func (t *Trainer) stageFits() func(s, k int) bool {
+	caps := GPUMemory()
+	if len(caps) == 0 || t.cfg.Devices[0].Kind != device.KindCUDA {
+		return nil
+	}
+	sched := t.ex.Sched
+	gpuOf := make([]string, len(t.stages))
+	shares := map[string]int64{}
+	for s := range t.stages {
+		gpuOf[s] = fmt.Sprintf("cuda:%d", t.cfg.Devices[sched.DeviceOf(s)].Index)
+		shares[gpuOf[s]]++
+	}
+	opts, last := planOptions(t.cfg, sched), len(t.stages)-1
+	return func(s, k int) bool {
+		b, _ := t.cfg.Model.StageBytes(k, s == 0, s == last, opts)
+		c := caps[gpuOf[s]]
+		return c == 0 || b <= c/shares[gpuOf[s]]
+	}
+}
+
 // resplit rebuilds the stages on split, on the same devices, carrying
 // every parameter and AdamW moment by name (through the host, as a
 // checkpoint does). The old stages stay in place until the new ones hold
@@ -239,8 +263,9 @@ func movedBlocks(now *model.Plan, from []int) string {
 func (t *Trainer) resplit(split []int) error {
 	cfg, s := t.cfg, t.ex.Sched
 	mbB := cfg.Batch / s.Microbatches
-	stageDevices := s.StageDevices(device.Names(t.devs))
-	pl, err := model.Partition(cfg.Model, stageDevices, model.PlanOptions{Split: split, B: mbB, T: cfg.Context, InFlight: maxInt(s.Stashes()), Recompute: cfg.Recompute})
+	opts := planOptions(cfg, s)
+	opts.Split = split
+	pl, err := model.Partition(cfg.Model, s.StageDevices(device.Names(t.devs)), opts)
 	if err != nil {
 		return err
 	}

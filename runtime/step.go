@@ -32,6 +32,11 @@ func (r *run) steps(dev device.Device, tail []schedule.Action) ([]timedAction, e
 		for _, st := range stages {
 			r.sendTied(st)
 		}
+		if r.ex.EagerOptimizer {
+			for _, st := range stages {
+				r.beginEager(st)
+			}
+		}
 		for _, st := range stages {
 			if err := r.publishSquares(st); err != nil {
 				return err

@@ -50,6 +50,7 @@ type Summary struct {
 	StageCosts      []report.StageCost `json:"stage_costs"`           // mean measured action times, for a replay (LoadReplay)
 	LayerCosts      []report.LayerCost `json:"layer_costs,omitempty"` // mean measured unit times (--profile-layers, rebalancing runs)
 	Diagnosis       *report.Diagnosis  `json:"diagnosis,omitempty"`   // the idle time in words, with the changes the replay suggests
+	Stragglers      []Straggler        `json:"stragglers,omitempty"`  // devices whose compute time per step drifted above their own mean
 	Rebalances      []Move             `json:"rebalances,omitempty"`  // the re-splits of a run that balanced itself
 	// OptimizerRedone counts the steps an eager optimizer undid and redid
 	// (the norm clipped, or was not finite), and OptimizerRedoS their time.

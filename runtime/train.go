@@ -70,9 +70,9 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 		}
 	}
 	stageDevices := sched.StageDevices(device.Strings(cfg.Devices))
-	m := sched.Microbatches
-	mbB := cfg.Batch / m
-	pl, err := model.Partition(cfg.Model, stageDevices, model.PlanOptions{Split: cfg.Split, LayerMap: cfg.LayerMap, B: mbB, T: cfg.Context, InFlight: maxInt(sched.Stashes()), Recompute: cfg.Recompute})
+	opts := planOptions(cfg, sched)
+	opts.Split, opts.LayerMap = cfg.Split, cfg.LayerMap
+	pl, err := model.Partition(cfg.Model, stageDevices, opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -103,6 +103,12 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 		}
 	}
 	return t, ck, nil
+}
+
+// planOptions are the memory estimate's settings for cfg run under sched.
+func planOptions(cfg TrainConfig, sched *schedule.Schedule) model.PlanOptions {
+	return model.PlanOptions{B: cfg.Batch / sched.Microbatches, T: cfg.Context, InFlight: maxInt(sched.Stashes()),
+		Recompute: cfg.Recompute, EagerOptimizer: cfg.OptimizerStep == "eager"}
 }
 
 // startFrom loads the checkpoint a run starts from, if any: Out's to

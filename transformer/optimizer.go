@@ -74,10 +74,32 @@ func (s *Stack) Step(t int, hp kernels.AdamParams, gradScale float32) {
 }
 
 // Update is Step keeping the gradients, so that an update undone by
-// Backup.Restore can be applied again with another gradScale. Weight decay
-// applies to matrices only, as in GPT-2 and nanoGPT.
+// Backup.Restore can be applied again with another gradScale.
 func (s *Stack) Update(t int, hp kernels.AdamParams, gradScale float32) {
+	s.update(t, hp, gradScale, func(int) bool { return true })
+}
+
+// UpdateUntied is Update of every tensor but the tied embedding's, whose
+// gradient is whole only once FoldTiedGrad has the other end's part: an
+// eager step updates the rest without waiting for it. UpdateTied does the
+// tied one; the two together are Update, bit for bit (AdamW updates each
+// tensor on its own).
+func (s *Stack) UpdateUntied(t int, hp kernels.AdamParams, gradScale float32) {
+	s.update(t, hp, gradScale, func(i int) bool { return i != s.wte })
+}
+
+// UpdateTied is Update of the tied embedding alone, after FoldTiedGrad.
+func (s *Stack) UpdateTied(t int, hp kernels.AdamParams, gradScale float32) {
+	s.update(t, hp, gradScale, func(i int) bool { return i == s.wte })
+}
+
+// update applies AdamW to the tensors which selects. Weight decay applies
+// to matrices only, as in GPT-2 and nanoGPT.
+func (s *Stack) update(t int, hp kernels.AdamParams, gradScale float32, which func(i int) bool) {
 	for i, spec := range s.P.Specs {
+		if !which(i) {
+			continue
+		}
 		h := hp
 		if !spec.Decay {
 			h.WeightDecay = 0

@@ -145,3 +145,30 @@ func TestDiagnoseSuggestsTheBalancedSplit(t *testing.T) {
 		t.Errorf("device sentences %q", dg.Devices)
 	}
 }
+
+// TestSearchKeepsToTheMemoryLimit: below the least memory any choice
+// needs without recomputation, the search finds only choices that
+// recompute, each within the limit.
+func TestSearchKeepsToTheMemoryLimit(t *testing.T) {
+	r := slowReplay(t, 4)
+	all := r.Search(Space{Devices: 4})
+	if len(all) == 0 || all[0].StepS > all[len(all)-1].StepS {
+		t.Fatalf("%d choices, not fastest first", len(all))
+	}
+	least := slices.Max(all[0].PeakBytes)
+	for _, c := range all {
+		least = min(least, slices.Max(c.PeakBytes))
+		if c.Recompute != model.RecomputeNone {
+			t.Fatalf("without a memory limit the search recomputes: %s", c.Choice)
+		}
+	}
+	limited := r.Search(Space{Devices: 4, Capacity: least - 1})
+	if len(limited) == 0 {
+		t.Fatal("nothing fits one byte below the least memory; recomputation should")
+	}
+	for _, c := range limited {
+		if c.Recompute == model.RecomputeNone || slices.Max(c.PeakBytes) > least-1 {
+			t.Errorf("%s needs %d bytes, over the limit %d or without recomputation", c.Choice, slices.Max(c.PeakBytes), least-1)
+		}
+	}
+}

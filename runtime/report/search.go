@@ -55,7 +55,7 @@ func (r *Replay) Search(sp Space) []Candidate {
 					for _, bal := range []string{"flops", "measured"} {
 						c := Choice{Schedule: name, Devices: sp.Devices, Microbatches: m, Chunks: v, Recompute: rc}
 						if bal == "measured" {
-							if c.Split = r.BalancedSplit(sp.Devices, v, rc, nil); c.Split == nil {
+							if c.Split = r.BalancedSplit(sp.Devices, v, rc, r.fitsIn(c, sp.Capacity)); c.Split == nil {
 								continue
 							}
 						}
@@ -78,6 +78,24 @@ func (r *Replay) Search(sp Space) []Candidate {
 		return cmp.Or(cmp.Compare(a.StepS, b.StepS), cmp.Compare(slices.Max(a.PeakBytes), slices.Max(b.PeakBytes)))
 	})
 	return out
+}
+
+// fitsIn says whether stage s of choice c can hold k blocks in a device of
+// capacity bytes shared by its c.Chunks stages (nil: no limit).
+func (r *Replay) fitsIn(c Choice, capacity int64) func(s, k int) bool {
+	if capacity == 0 {
+		return nil
+	}
+	sched, err := schedule.GenerateChunks(c.Schedule, c.Devices, c.Microbatches, c.Chunks)
+	if err != nil {
+		return nil // Predict refuses it
+	}
+	stages := c.Devices * c.Chunks
+	o := model.PlanOptions{B: r.Batch / sched.Microbatches, T: r.Context, InFlight: maxOf(sched.Stashes()), Recompute: c.Recompute}
+	return func(s, k int) bool {
+		b, _ := r.Config.StageBytes(k, s == 0, s == stages-1, o)
+		return b*int64(c.Chunks) <= capacity
+	}
 }
 
 func fits(peak []int64, capacity int64) bool {

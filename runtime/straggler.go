@@ -1,0 +1,105 @@
+// Stragglers: a device whose compute time per step drifts above its own recent mean while the others' does not.
+
+package runtime
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Straggler is one warning, as summary.json records it.
+type Straggler struct {
+	Step    int     `json:"step"`
+	Device  string  `json:"device"`
+	RecentS float64 `json:"recent_s"` // mean compute per step over the last stragglerRecent steps
+	BeforeS float64 `json:"before_s"` // over the stragglerBase steps before them
+	Others  float64 `json:"others"`   // the median drift of the other devices, a ratio
+}
+
+const (
+	stragglerBase   = 10  // steps a device's own mean is taken over
+	stragglerRecent = 3   // steps whose mean is compared with it
+	stragglerDrift  = 1.3 // recent/before above which a device straggles…
+	stragglerApart  = 1.2 // …and by this much more than the median device drifted
+	stragglerQuiet  = 50  // steps before the same device is warned about again
+)
+
+// stragglers keeps each device's compute time per step.
+type stragglers struct {
+	names   []string
+	compute [][]time.Duration // per device: the last stragglerBase+stragglerRecent steps
+	quiet   []int             // per device: the step before which it is not warned about again
+	found   []Straggler
+}
+
+func newStragglers(names []string) *stragglers {
+	return &stragglers{names: names, compute: make([][]time.Duration, len(names)), quiet: make([]int, len(names))}
+}
+
+// reset forgets the history: the stages changed (a rebalance).
+func (s *stragglers) reset() {
+	for d := range s.compute {
+		s.compute[d] = s.compute[d][:0]
+	}
+}
+
+// observe adds step's compute times and returns a warning, or "".
+func (s *stragglers) observe(step int, res *StepResult) string {
+	const window = stragglerBase + stragglerRecent
+	for d, recs := range res.Records {
+		var c time.Duration
+		for _, r := range recs {
+			if r.Action.Kind.IsCompute() {
+				c += r.End - r.Start
+			}
+		}
+		s.compute[d] = append(s.compute[d], c)
+		if n := len(s.compute[d]); n > window {
+			s.compute[d] = s.compute[d][n-window:]
+		}
+	}
+	if len(s.compute[0]) < window {
+		return ""
+	}
+	drift := make([]float64, len(s.names))
+	for d, c := range s.compute {
+		drift[d] = mean(c[stragglerBase:]) / mean(c[:stragglerBase])
+	}
+	var msgs []string
+	for d, r := range drift {
+		others := median(append(slices.Clone(drift[:d]), drift[d+1:]...))
+		if r < stragglerDrift || r < stragglerApart*others || step < s.quiet[d] {
+			continue
+		}
+		c := s.compute[d]
+		st := Straggler{Step: step, Device: s.names[d], RecentS: mean(c[stragglerBase:]), BeforeS: mean(c[:stragglerBase]), Others: others}
+		s.found = append(s.found, st)
+		s.quiet[d] = step + stragglerQuiet
+		msgs = append(msgs, fmt.Sprintf("%s is straggling: it computed %.1f ms per step over the last %d steps, %.0f%% above its %.1f ms of the %d before (the other devices: %+.0f%%)",
+			st.Device, 1e3*st.RecentS, stragglerRecent, 100*(r-1), 1e3*st.BeforeS, stragglerBase, 100*(others-1)))
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func mean(xs []time.Duration) float64 {
+	var sum time.Duration
+	for _, x := range xs {
+		sum += x
+	}
+	return sum.Seconds() / float64(len(xs))
+}
+
+// median of xs; 1 (no drift) for none.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 1
+	}
+	xs = slices.Clone(xs)
+	slices.Sort(xs)
+	if n := len(xs); n%2 == 0 {
+		return (xs[n/2-1] + xs[n/2]) / 2
+	}
+	return xs[len(xs)/2]
+}
