@@ -1,6 +1,6 @@
 //go:build cuda
 
-// The cuda build's devices: registers the CUDA driver, so that --devices takes cuda:N and cuda:N/K.
+// The cuda build's devices: registers the CUDA driver, so that --devices takes cuda:N, cuda:N/K and cuda:N/[S0,S1,…].
 
 package main
 

@@ -1,8 +1,9 @@
 // cudaemu's own test: the CUDA semantics baton's tests rely on hold (warp
 // shuffles and votes, barriers, stream order, events, memory filled with
-// NaNs), and every misuse the emulator promises to catch is caught: each such
-// case runs in a child process (this program, given the case's name), which
-// must die with the promised message. Exit 0: all passed.
+// NaNs, green contexts of several SM groups of one split), and every misuse
+// the emulator promises to catch is caught: each such case runs in a child
+// process (this program, given the case's name), which must die with the
+// promised message. Exit 0: all passed.
 #include "kernel.h"
 
 #include <sys/wait.h>
@@ -229,6 +230,49 @@ void semantics() {
     expect(cuMemFree(owned) == CUDA_ERROR_INVALID_VALUE, "a destroyed context's memory went with it");
 }
 
+// Resource is the 12.4 ABI's CUdevResource (144 bytes), as green.cpp has it.
+struct Resource {
+    int type;
+    unsigned char pad[92];
+    union {
+        unsigned smCount;
+        unsigned char oversize[48];
+    } u;
+};
+
+// green checks what baton's uneven partitions rely on: groups of one split
+// make one green context of all their SMs, which it reports; groups of two
+// splits are refused, as the driver documents.
+void green() {
+    using GetRes = CUresult (*)(CUdevice, Resource*, int);
+    using Split = CUresult (*)(Resource*, unsigned*, const Resource*, Resource*, unsigned, unsigned);
+    using Desc = CUresult (*)(void**, Resource*, unsigned);
+    using Create = CUresult (*)(void**, void*, CUdevice, unsigned);
+    using GreenRes = CUresult (*)(void*, Resource*, int);
+    using Destroy = CUresult (*)(void*);
+    void *getRes, *split, *desc, *create, *greenRes, *destroy;
+    must(cuGetProcAddress("cuDeviceGetDevResource", &getRes, 12040, 0), "cuGetProcAddress");
+    must(cuGetProcAddress("cuDevSmResourceSplitByCount", &split, 12040, 0), "cuGetProcAddress");
+    must(cuGetProcAddress("cuDevResourceGenerateDesc", &desc, 12040, 0), "cuGetProcAddress");
+    must(cuGetProcAddress("cuGreenCtxCreate", &create, 12040, 0), "cuGetProcAddress");
+    must(cuGetProcAddress("cuGreenCtxGetDevResource", &greenRes, 12040, 0), "cuGetProcAddress");
+    must(cuGetProcAddress("cuGreenCtxDestroy", &destroy, 12040, 0), "cuGetProcAddress");
+    Resource all, a[4], b[4], rest, held;
+    must(reinterpret_cast<GetRes>(getRes)(0, &all, 1), "cuDeviceGetDevResource");
+    unsigned na = 4, nb = 4;
+    must(reinterpret_cast<Split>(split)(a, &na, &all, &rest, 0, 8), "cuDevSmResourceSplitByCount");
+    must(reinterpret_cast<Split>(split)(b, &nb, &all, &rest, 0, 8), "cuDevSmResourceSplitByCount");
+    void *d, *g;
+    must(reinterpret_cast<Desc>(desc)(&d, a, 3), "cuDevResourceGenerateDesc");
+    must(reinterpret_cast<Create>(create)(&g, d, 0, 1), "cuGreenCtxCreate");
+    must(reinterpret_cast<GreenRes>(greenRes)(g, &held, 1), "cuGreenCtxGetDevResource");
+    expect(na >= 3 && held.u.smCount == 3 * a[0].u.smCount, "a green context of 3 groups of one split holds all their SMs");
+    must(reinterpret_cast<Destroy>(destroy)(g), "cuGreenCtxDestroy");
+    Resource mixed[2] = {a[0], b[1]};
+    expect(reinterpret_cast<Desc>(desc)(&d, mixed, 2) == static_cast<CUresult>(915),
+           "groups of two splits make no descriptor (CUDA_ERROR_INVALID_RESOURCE_CONFIGURATION)");
+}
+
 // misuse runs one case that must kill the process.
 void misuse(const char* name) {
     CUdeviceptr out = alloc(64 * sizeof(float));
@@ -277,6 +321,7 @@ int main(int argc, char** argv) {
         return 0;  // not caught: the parent reports it
     }
     semantics();
+    green();
     child(argv[0], "k_divergent_barrier", "different numbers of __syncthreads", false);
     child(argv[0], "k_shuffle_exited", "exited while lanes of its warp wait", false);
     child(argv[0], "k_barrier_in_shuffle", "__syncthreads while lanes of this warp wait", false);

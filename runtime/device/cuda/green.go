@@ -37,6 +37,7 @@ static CUresult (*bt_pGenerateDesc)(bt_resourceDesc*, bt_devResource*, unsigned 
 static CUresult (*bt_pGreenCreate)(bt_greenCtx*, bt_resourceDesc, CUdevice, unsigned int);
 static CUresult (*bt_pCtxFromGreen)(CUcontext*, bt_greenCtx);
 static CUresult (*bt_pGreenDestroy)(bt_greenCtx);
+static CUresult (*bt_pGreenGetResource)(bt_greenCtx, bt_devResource*, int);
 
 // bt_greenOpen resolves the entry points; it returns NULL, or the name of
 // the first one this driver lacks.
@@ -47,10 +48,10 @@ static const char* bt_greenOpen(void) {
 	getProc gp = (getProc)dlsym(lib, "cuGetProcAddress");
 	if (!gp) return "cuGetProcAddress";
 	const char* names[] = {"cuDeviceGetDevResource", "cuDevSmResourceSplitByCount", "cuDevResourceGenerateDesc",
-		"cuGreenCtxCreate", "cuCtxFromGreenCtx", "cuGreenCtxDestroy"};
+		"cuGreenCtxCreate", "cuCtxFromGreenCtx", "cuGreenCtxDestroy", "cuGreenCtxGetDevResource"};
 	void** slots[] = {(void**)&bt_pGetDevResource, (void**)&bt_pSplitByCount, (void**)&bt_pGenerateDesc,
-		(void**)&bt_pGreenCreate, (void**)&bt_pCtxFromGreen, (void**)&bt_pGreenDestroy};
-	for (int i = 0; i < 6; i++) {
+		(void**)&bt_pGreenCreate, (void**)&bt_pCtxFromGreen, (void**)&bt_pGreenDestroy, (void**)&bt_pGreenGetResource};
+	for (int i = 0; i < 7; i++) {
 		void* f = 0;
 		if (gp(names[i], &f, 12040, 0) != CUDA_SUCCESS || !f) return names[i];
 		*slots[i] = f;
@@ -76,19 +77,24 @@ static CUresult bt_split(CUdevice d, unsigned int minCount, bt_devResource* grou
 	return CUDA_SUCCESS;
 }
 
-// bt_greenCreate makes a green context holding group g and the CUcontext
-// that stands for it, and pushes that context on the calling thread: the
-// caller pops it with cu.PopCurrentCtx, which is how the handle reaches Go
-// as cu's own type (cu makes a CUContext from no C handle of ours). Flag 1
-// is CU_GREEN_CTX_DEFAULT_STREAM, which 12.4 requires.
-static CUresult bt_greenCreate(CUdevice d, bt_devResource* g, bt_greenCtx* green) {
+// bt_greenCreate makes a green context holding the n groups from g on (of
+// one split: the driver combines no others), sets *sms to the SMs the
+// driver says it holds, and pushes the CUcontext that stands for it on the
+// calling thread: the caller pops it with cu.PopCurrentCtx, which is how the
+// handle reaches Go as cu's own type (cu makes a CUContext from no C handle
+// of ours). Flag 1 is CU_GREEN_CTX_DEFAULT_STREAM, which 12.4 requires.
+static CUresult bt_greenCreate(CUdevice d, bt_devResource* g, unsigned int n, bt_greenCtx* green, unsigned int* sms) {
 	bt_resourceDesc desc;
+	bt_devResource held;
 	CUcontext ctx;
-	CUresult r = bt_pGenerateDesc(&desc, g, 1);
+	CUresult r = bt_pGenerateDesc(&desc, g, n);
 	if (r != CUDA_SUCCESS) return r;
 	r = bt_pGreenCreate(green, desc, d, 1);
 	if (r != CUDA_SUCCESS) return r;
-	r = bt_pCtxFromGreen(&ctx, *green);
+	memset(&held, 0, sizeof held);
+	r = bt_pGreenGetResource(*green, &held, 1);
+	*sms = held.u.sm.smCount;
+	if (r == CUDA_SUCCESS) r = bt_pCtxFromGreen(&ctx, *green);
 	if (r == CUDA_SUCCESS) r = cuCtxPushCurrent(ctx);
 	if (r != CUDA_SUCCESS) {
 		bt_pGreenDestroy(*green);
@@ -161,23 +167,23 @@ func splitSMs(d cu.Device, n, minCount int) (smSplit, error) {
 	return s, nil
 }
 
-// greenCreate makes a green context of group i of s and its CUcontext.
-func greenCreate(d cu.Device, s smSplit, i int) (greenCtx, cu.CUContext, error) {
+// greenCreate makes a green context of the n groups of s from group i on,
+// and its CUcontext; sms are the SMs the driver says the context holds.
+func greenCreate(d cu.Device, s smSplit, i, n int) (gc greenCtx, ctx cu.CUContext, sms int, err error) {
 	size := int(C.bt_devResourceSize())
-	g := C.CBytes(s.groups[i*size : (i+1)*size])
+	g := C.CBytes(s.groups[i*size : (i+n)*size])
 	defer C.free(g)
 	goruntime.LockOSThread() // the context is pushed on this thread until popped
 	defer goruntime.UnlockOSThread()
-	var gc greenCtx
-	if err := checkC("cuGreenCtxCreate", C.bt_greenCreate(C.CUdevice(d), (*C.bt_devResource)(g), &gc)); err != nil {
-		return nil, cu.CUContext{}, err
+	var held C.uint
+	if err := checkC("cuGreenCtxCreate", C.bt_greenCreate(C.CUdevice(d), (*C.bt_devResource)(g), C.uint(n), &gc, &held)); err != nil {
+		return nil, cu.CUContext{}, 0, err
 	}
-	ctx, err := cu.PopCurrentCtx()
-	if err != nil {
+	if ctx, err = cu.PopCurrentCtx(); err != nil {
 		C.bt_greenDestroy(gc)
-		return nil, cu.CUContext{}, check("cuCtxPopCurrent", err)
+		return nil, cu.CUContext{}, 0, check("cuCtxPopCurrent", err)
 	}
-	return gc, ctx, nil
+	return gc, ctx, int(held), nil
 }
 
 func greenDestroy(g greenCtx) error { return checkC("cuGreenCtxDestroy", C.bt_greenDestroy(g)) }

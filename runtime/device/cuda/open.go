@@ -31,7 +31,7 @@ type gpuState struct {
 	// device runs on it, fallback partitions share it, and the first cuBLAS
 	// handle of a split GPU is made on it (see primeCuBLAS).
 	primary cu.CUContext
-	parts   int // 0: used whole; K: split into K partitions
+	splitAs device.Name // how it is split (Part -1), as cuda:N/K or cuda:N/[S0,S1,…]; Parts 0: not split
 	split   []partition
 	taken   []bool
 }
@@ -56,7 +56,8 @@ func OpenGPUs() int {
 	return len(gpus.m)
 }
 
-// open opens one device named by device.Expand: cuda:N or cuda:N/K#i.
+// open opens one device named by device.Expand: cuda:N, cuda:N/K#i or
+// cuda:N/[S0,S1,…]#i.
 func open(n device.Name, opt device.Options) (device.Device, error) {
 	name := n.String()
 	gpus.Lock()
@@ -112,24 +113,26 @@ func gpuOf(i int, name string) (*gpuState, error) {
 
 // open makes the device n of g. The registry's lock is held.
 func (g *gpuState) open(n device.Name, name string, opt device.Options) (*Device, error) {
+	splitAs := n
+	splitAs.Part = -1
 	if n.Parts == 0 {
-		if g.parts != 0 {
-			return nil, field.Errorf("devices", "{devices} %s: GPU %d is already split into %d partitions", name, g.index, g.parts)
+		if g.splitAs.Parts != 0 {
+			return nil, field.Errorf("devices", "{devices} %s: GPU %d is already split as %s", name, g.index, g.splitAs)
 		}
 		if g.refs > 1 {
 			return nil, field.Errorf("devices", "{devices} %s: GPU %d is already open", name, g.index)
 		}
 		return g.newDevice(name, -1, "primary", g.primary, g.facts.sms, opt)
 	}
-	if g.parts == 0 {
+	if g.splitAs.Parts == 0 {
 		if g.refs > 1 {
 			return nil, field.Errorf("devices", "{devices} %s: GPU %d is already open whole", name, g.index)
 		}
-		if err := g.makeSplit(n.Parts); err != nil {
+		if err := g.makeSplit(splitAs); err != nil {
 			return nil, err
 		}
-	} else if g.parts != n.Parts {
-		return nil, field.Errorf("devices", "{devices} %s: GPU %d is already split into %d partitions", name, g.index, g.parts)
+	} else if g.splitAs != splitAs {
+		return nil, field.Errorf("devices", "{devices} %s: GPU %d is already split as %s", name, g.index, g.splitAs)
 	}
 	if n.Part < 0 {
 		return nil, field.Errorf("devices", "{devices} %s: name one partition, as in %s#0", name, name)
@@ -208,7 +211,7 @@ func (g *gpuState) releaseIfUnused() {
 			greenDestroy(p.green)
 		}
 	}
-	g.split, g.taken, g.parts = nil, nil, 0
+	g.split, g.taken, g.splitAs = nil, nil, device.Name{}
 	g.dev.ReleasePrimaryCtx()
 	delete(gpus.m, g.index)
 }
