@@ -85,6 +85,9 @@ func (t *Trainer) Warnings() []string { return t.warnings }
 func gather(stages []*Stage, cfg model.Config, state TrainState) (*model.Checkpoint, error) {
 	ck := &model.Checkpoint{Config: cfg, Params: map[string][]float32{}, M: map[string][]float32{}, V: map[string][]float32{}}
 	for _, st := range stages {
+		if st == nil {
+			continue // another rank's
+		}
 		s := st.Stack
 		for i, t := range s.P.Specs {
 			if _, ok := ck.Params[t.Name]; ok {
@@ -107,6 +110,9 @@ func gather(stages []*Stage, cfg model.Config, state TrainState) (*model.Checkpo
 // its tensors by name, so a model saved on 4 devices resumes on 1 or 2.
 func scatter(stages []*Stage, ck *model.Checkpoint) error {
 	for _, st := range stages {
+		if st == nil {
+			continue // another rank's
+		}
 		s := st.Stack
 		for i, t := range s.P.Specs {
 			p, ok := ck.Params[t.Name]

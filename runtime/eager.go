@@ -85,7 +85,7 @@ func (r *run) validateEager(res *StepResult) error {
 // eachStage runs f on every stage in turn with its device bound to the
 // calling goroutine, stopping at the first device fault.
 func (r *run) eachStage(f func(st *Stage)) error {
-	for _, st := range r.ex.Stages {
+	for _, st := range r.ex.localStages() {
 		err := guard(func() error {
 			unbind := st.Device.Bind()
 			defer unbind()

@@ -12,6 +12,7 @@ import (
 
 	"baton/kernels"
 	"baton/runtime/device"
+	"baton/runtime/dist"
 	"baton/runtime/report"
 	"baton/runtime/schedule"
 	"baton/transformer"
@@ -56,6 +57,9 @@ type StepResult struct {
 	// devices that read one clock (CPU), else the time the last device to
 	// reach the step's barrier took to record its origin after it.
 	ClockSkew time.Duration
+	// Origin is the host's wall time at the step's origin: where a rank's
+	// step lies on a timeline of several ranks.
+	Origin time.Time
 	// Redone says the eager optimizer's step was undone because the global
 	// norm clipped (and then redone clipped) or was not finite; RedoTime is
 	// the host's time for the undo and redo, waiting for the devices.
@@ -80,8 +84,13 @@ type Executor struct {
 	// the parameters and moments (as much memory again as those), so the
 	// results are the default's bit for bit.
 	EagerOptimizer bool
+	// Group, in a run of several processes, says which rank holds each
+	// device; Stages and Devices then hold nil for the other ranks' (nil:
+	// every device is this process's).
+	Group *Group
 
 	reservedFor *schedule.Schedule // the schedule whose StashBound the stages hold
+	seq         int64              // steps run, evaluations included: the same on every rank, so it names their messages
 	eager       eagerBackups
 }
 
@@ -97,6 +106,7 @@ type run struct {
 	squared  []chan struct{}
 	lossSums []float64
 	progress []atomic.Int64 // per device: index of the action being run
+	seq      int64          // the executor's count of steps, this one's
 	abort    chan struct{}
 	once     sync.Once
 	err      error
@@ -142,6 +152,7 @@ func (ex *Executor) newRun(lists [][]schedule.Action, in *StepInput) *run {
 		squared:  make([]chan struct{}, p),
 		progress: make([]atomic.Int64, len(lists)),
 		abort:    make(chan struct{}),
+		seq:      ex.seq,
 	}
 	for s := range p {
 		r.tied[s] = make(chan device.Event, 1)
@@ -167,14 +178,16 @@ func (ex *Executor) prepare() error {
 	return guard(func() error {
 		if ex.reservedFor != ex.Sched {
 			for s, n := range schedule.StashBound(ex.Sched.Lists, len(ex.Stages)) {
-				ex.Stages[s].stashes.reserve(n)
+				if !ex.remote(s) {
+					ex.Stages[s].stashes.reserve(n)
+				}
 			}
 			ex.reservedFor = ex.Sched
 		}
-		for _, d := range ex.Devices {
+		for _, d := range ex.localDevices() {
 			d.Sync()
 		}
-		for _, st := range ex.Stages {
+		for _, st := range ex.localStages() {
 			st.stashes.reclaim()
 		}
 		return nil
@@ -185,12 +198,17 @@ func (ex *Executor) execute(lists [][]schedule.Action, in *StepInput) (*StepResu
 	if err := ex.prepare(); err != nil {
 		return nil, err
 	}
+	ex.seq++
 	r := ex.newRun(lists, in)
 	records := make([][]timedAction, len(lists))
 	var base *timeBase
 	var ready, wg sync.WaitGroup
 	gate := make(chan struct{})
+	r.receiveSquares(&wg)
 	for d := range lists {
+		if ex.Devices[d] == nil {
+			continue // another rank's
+		}
 		wg.Add(1)
 		ready.Add(1)
 		go func() {
@@ -223,20 +241,66 @@ func (ex *Executor) execute(lists [][]schedule.Action, in *StepInput) (*StepResu
 	return r.finish(base, records)
 }
 
+// localDevices are the devices of this process, in order.
+func (ex *Executor) localDevices() []device.Device {
+	var out []device.Device
+	for _, d := range ex.Devices {
+		if d != nil {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// localStages are the stages of this process, in order.
+func (ex *Executor) localStages() []*Stage {
+	var out []*Stage
+	for _, st := range ex.Stages {
+		if st != nil {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// evaluationLosses reads an evaluation's losses from the last stage: here
+// (then sent to the other ranks), or from its rank.
+func (r *run) evaluationLosses() error {
+	last := len(r.ex.Stages) - 1
+	tag := r.tag(msgLosses, last, 0)
+	if r.ex.remote(last) {
+		msg, err := r.receiveMessage(schedule.Action{Stage: last, Kind: schedule.F, Microbatch: -1}, last, tag)
+		if err != nil {
+			return err
+		}
+		r.lossSums = make([]float64, len(r.in.Tokens))
+		return dist.DecodeFloat64s(msg, r.lossSums)
+	}
+	err := guard(func() error { r.lossSums = r.ex.Stages[last].Stack.LossSums(len(r.in.Tokens)); return nil })
+	if err != nil {
+		return fmt.Errorf("the step's end: %w", err)
+	}
+	if r.ex.Group != nil {
+		return r.sendValues(tag, r.lossSums)
+	}
+	return nil
+}
+
 // finish reads the losses back and the records' times, and settles an
 // eager optimizer's step, once the workers are done.
 func (r *run) finish(base *timeBase, records [][]timedAction) (*StepResult, error) {
 	var res *StepResult
 	err := guard(func() error {
-		if r.in.DScale == 0 { // training read them at its STEP, before the gradient norm
-			last := r.ex.Stages[len(r.ex.Stages)-1]
-			r.lossSums = last.Stack.LossSums(len(r.in.Tokens))
-		}
 		res = base.times(r.ex.Devices, records)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("the step's end: %w", err)
+	}
+	if r.in.DScale == 0 { // training read them at its STEP, before the gradient norm
+		if err := r.evaluationLosses(); err != nil {
+			return nil, err
+		}
 	}
 	var sum float64
 	for _, l := range r.lossSums {
@@ -294,7 +358,7 @@ func (r *run) fail(err error) {
 	r.once.Do(func() {
 		r.err = err
 		close(r.abort)
-		for _, st := range r.ex.Stages {
+		for _, st := range r.ex.localStages() {
 			st.stashes.interrupt()
 		}
 	})

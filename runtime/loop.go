@@ -6,13 +6,14 @@ import (
 	"baton/internal/field"
 	"baton/kernels"
 	"baton/model"
-	"baton/runtime/device"
 	"context"
 	"errors"
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -47,16 +48,20 @@ const keepSteps = 10
 // written; the summary says Interrupted.
 func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, error) {
 	cfg := t.cfg
-	if err := t.writeRecord(); err != nil {
-		return nil, err
+	var metrics *metricsLog // rank 0 keeps the run's record and log
+	var kept []Metric
+	if t.lead() {
+		if err := t.writeRecord(); err != nil {
+			return nil, err
+		}
+		var err error
+		if metrics, kept, err = openMetrics(cfg.Out, t.start); err != nil {
+			return nil, err
+		}
+		defer metrics.close()
 	}
-	metrics, kept, err := openMetrics(cfg.Out, t.start)
-	if err != nil {
-		return nil, err
-	}
-	defer metrics.close()
 	sum, in := t.newSummary(kept), t.stepInput()
-	rb, slow := newRebalancer(cfg), newStragglers(device.Names(t.devs))
+	rb, slow := newRebalancer(cfg), newStragglers(cfg.deviceNames())
 	in.ProfileLayers = cfg.ProfileLayers || rb != nil
 	prior := len(sum.Losses)
 	lr := LRSchedule{Max: cfg.LR, Min: cfg.MinLR, Warmup: cfg.Warmup, End: cfg.Steps}
@@ -66,7 +71,14 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 	var trainTime time.Duration
 	step := t.start
 	for step < cfg.Steps {
-		if ctx.Err() != nil {
+		stop := ctx.Err() != nil
+		if g := cfg.Group; g != nil {
+			var err error
+			if stop, err = g.anyStop(step+1, stop); err != nil {
+				return nil, err
+			}
+		}
+		if stop {
 			sum.Interrupted = true
 			break
 		}
@@ -124,6 +136,10 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 	return sum, nil
 }
 
+// lead says whether this process keeps the run's record, log, checkpoint
+// and report: the only one, or rank 0 of several.
+func (t *Trainer) lead() bool { return t.cfg.Group == nil || t.cfg.Group.Rank() == 0 }
+
 // logDue reports whether step's metrics line is to be written: every
 // LogEvery steps, on a step that evaluated, and on the run's last step.
 func (t *Trainer) logDue(m *Metric) bool {
@@ -137,9 +153,7 @@ func (t *Trainer) newSummary(kept []Metric) *Summary {
 	sum := &Summary{SchemaVersion: SummarySchema, Version: Version(), Preset: cfg.Preset, Config: cfg.Model, Params: cfg.Model.NumParams(), Schedule: t.ex.Sched.Name,
 		Microbatches: t.ex.Sched.Microbatches, Batch: cfg.Batch, Context: cfg.Context, StartStep: t.start, Data: t.ds.Describe(), Plan: t.plan}
 	sum.Losses, sum.LossesFirstStep = priorLosses(cfg.Out, t.start, kept)
-	for _, d := range t.devs {
-		sum.Devices = append(sum.Devices, d.Name())
-	}
+	sum.Devices = cfg.deviceNames()
 	return sum
 }
 
@@ -228,6 +242,15 @@ func (t *Trainer) finish(sum *Summary, in *StepInput, measured []*StepResult, la
 	return t.writeSummary(sum)
 }
 
+// ownDir is where this process writes its summary: the run directory, or
+// for a rank other than 0, ranks/N in it (rank 0 writes the whole run's).
+func (t *Trainer) ownDir() string {
+	if t.lead() {
+		return t.cfg.Out
+	}
+	return filepath.Join(t.cfg.Out, "ranks", strconv.Itoa(t.cfg.Group.Rank()))
+}
+
 // evaluate is the mean loss over the first EvalBatches validation batches.
 func (t *Trainer) evaluate(in *StepInput) (float64, error) {
 	n := min(max(t.cfg.EvalBatches, 1), t.val.Len())
@@ -255,12 +278,18 @@ func (t *Trainer) save(step int) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(t.cfg.Out, 0o755); err != nil {
-		return field.Errorf("out", "{out}: %v", err)
+	write := func(ck *model.Checkpoint) error {
+		if err := os.MkdirAll(t.cfg.Out, 0o755); err != nil {
+			return field.Errorf("out", "{out}: %v", err)
+		}
+		err := model.Save(CheckpointDir(t.cfg.Out), ck)
+		if errors.Is(err, model.ErrNotFinite) {
+			return field.Errorf("lr", "step %d: %w; the training diverged: lower {lr} or set {max-grad-norm}", step, err)
+		}
+		return err
 	}
-	err = model.Save(CheckpointDir(t.cfg.Out), ck)
-	if errors.Is(err, model.ErrNotFinite) {
-		return field.Errorf("lr", "step %d: %w; the training diverged: lower {lr} or set {max-grad-norm}", step, err)
+	if t.cfg.Group != nil {
+		return t.saveGroup(step, ck, write)
 	}
-	return err
+	return write(ck)
 }

@@ -96,7 +96,11 @@ func readMetrics(path string, last int) ([]Metric, error) {
 }
 
 // write appends m and fsyncs it.
+// write appends m; a nil log (a rank other than 0's) writes nothing.
 func (l *metricsLog) write(m Metric) error {
+	if l == nil {
+		return nil
+	}
 	line, err := json.Marshal(m)
 	if err != nil {
 		return err
@@ -107,7 +111,12 @@ func (l *metricsLog) write(m Metric) error {
 	return l.f.Sync()
 }
 
-func (l *metricsLog) close() error { return l.f.Close() }
+func (l *metricsLog) close() error {
+	if l == nil {
+		return nil
+	}
+	return l.f.Close()
+}
 
 // stepMetric is step's line from its result, its wall time and learning rate.
 func stepMetric(step int, res *StepResult, lr float32, took time.Duration, tokens int) Metric {

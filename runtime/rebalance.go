@@ -70,11 +70,13 @@ func (c *TrainConfig) validateBalance() error {
 		what = "{balance} measured"
 	}
 	switch {
+	case c.Group != nil:
+		return field.Errorf("balance", what+" re-splits a pipeline within one process; a run of several processes keeps its split (drop {balance}/{rebalance})")
 	case len(c.Split) > 0 || len(c.LayerMap) > 0:
 		return field.Errorf("balance", what+" chooses the split itself; drop {split} and {layer-map}, or {balance}/{rebalance}")
 	case c.Sched != nil:
 		return field.Errorf("balance", what+" predicts generated schedules only; drop {schedule-file} or {balance}/{rebalance}")
-	case len(c.Devices)*max(c.Chunks, 1) < 2:
+	case c.numDevices()*max(c.Chunks, 1) < 2:
 		return field.Errorf("balance", what+" needs two stages or more to balance; give more {devices}")
 	}
 	return nil

@@ -5,9 +5,11 @@ package runtime
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"baton/internal/field"
 	"baton/runtime/device"
+	"baton/runtime/dist"
 	"baton/runtime/schedule"
 )
 
@@ -30,7 +32,9 @@ func (r *run) steps(dev device.Device, tail []schedule.Action) ([]timedAction, e
 	recs[0].start = dev.Record()
 	err := guard(func() error {
 		for _, st := range stages {
-			r.sendTied(st)
+			if err := r.sendTied(st); err != nil {
+				return err
+			}
 		}
 		if r.ex.EagerOptimizer {
 			for _, st := range stages {
@@ -59,35 +63,54 @@ func (r *run) steps(dev device.Device, tail []schedule.Action) ([]timedAction, e
 	return recs, nil
 }
 
-// tiedPeer is the other end of the tied embedding for st, or nil when st
-// holds neither end or both.
-func (r *run) tiedPeer(st *Stage) *Stage {
-	first, last := r.ex.Stages[0], r.ex.Stages[len(r.ex.Stages)-1]
+// tiedPeer is the stage at the other end of the tied embedding from stage
+// s, or -1 when s holds neither end or both.
+func (r *run) tiedPeer(s int) int {
+	last := len(r.ex.Stages) - 1
 	switch {
-	case first == last:
-		return nil
-	case st == first:
+	case last == 0:
+		return -1
+	case s == 0:
 		return last
-	case st == last:
-		return first
+	case s == last:
+		return 0
+	}
+	return -1
+}
+
+// sendTied copies st's part of the tied gradient into the other end's
+// memory, or to its rank.
+func (r *run) sendTied(st *Stage) error {
+	other := r.tiedPeer(st.Index)
+	switch {
+	case other < 0:
+	case r.ex.remote(other):
+		return r.sendBuffer(st.Device, other, r.tag(msgTied, other, 0), st.Stack.TiedGrad())
+	default:
+		peer := r.ex.Stages[other]
+		st.Device.CopyTo(peer.Device, peer.tiedRecv, st.Stack.TiedGrad())
+		r.tied[other] <- st.Device.Record()
 	}
 	return nil
 }
 
-// sendTied copies st's part of the tied gradient into the other end's memory.
-func (r *run) sendTied(st *Stage) {
-	if other := r.tiedPeer(st); other != nil {
-		st.Device.CopyTo(other.Device, other.tiedRecv, st.Stack.TiedGrad())
-		r.tied[other.Index] <- st.Device.Record()
-	}
-}
-
-// publishSquares makes st's tied gradient whole and publishes its squares.
+// publishSquares makes st's tied gradient whole and publishes its squares
+// (to the other ranks too, with the losses of the last stage).
 func (r *run) publishSquares(st *Stage) error {
 	stack := st.Stack
-	switch other := r.tiedPeer(st); {
-	case other != nil:
-		ev, err := r.receive(schedule.Action{Stage: st.Index, Kind: schedule.Step, Microbatch: -1}, r.tied[st.Index])
+	wait := schedule.Action{Stage: st.Index, Kind: schedule.Step, Microbatch: -1}
+	switch other := r.tiedPeer(st.Index); {
+	case other >= 0 && r.ex.remote(other):
+		msg, err := r.receiveMessage(wait, other, r.tag(msgTied, st.Index, 0))
+		if err != nil {
+			return err
+		}
+		if err := landBuffer(st.Device, st.tiedRecv, msg); err != nil {
+			return err
+		}
+		stack.FoldTiedGrad(st.tiedRecv)
+	case other >= 0:
+		ev, err := r.receive(wait, r.tied[st.Index])
 		if err != nil {
 			return err
 		}
@@ -100,7 +123,66 @@ func (r *run) publishSquares(st *Stage) error {
 		r.lossSums = stack.LossSums(len(r.in.Tokens)) // for nonFinite, before any stage applies
 	}
 	r.squares[st.Index] = stack.GradSquares()
+	if r.ex.Group != nil {
+		// One message: the count of squares, the squares, then the losses
+		// when st is the last stage.
+		msg := append([]float64{float64(len(r.squares[st.Index]))}, r.squares[st.Index]...)
+		if stack.Spec().Head {
+			msg = append(msg, r.lossSums...)
+		}
+		if err := r.sendValues(r.tag(msgSquares, st.Index, 0), msg); err != nil {
+			return err
+		}
+	}
 	close(r.squared[st.Index])
+	return nil
+}
+
+// receiveSquares starts, for a training step in a run of several ranks, a
+// goroutine per stage of another rank that waits for its squares (and, from
+// the last stage, the losses) and publishes them as that stage's own
+// publishSquares would.
+func (r *run) receiveSquares(wg *sync.WaitGroup) {
+	if r.ex.Group == nil || r.in.DScale == 0 {
+		return
+	}
+	for s := range r.ex.Stages {
+		if !r.ex.remote(s) {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wait := schedule.Action{Stage: s, Kind: schedule.Step, Microbatch: -1}
+			msg, err := r.receiveMessage(wait, s, r.tag(msgSquares, s, 0))
+			if err == nil {
+				err = r.publishRemote(s, msg)
+			}
+			switch {
+			case err == errAborted:
+			case err != nil:
+				r.fail(fmt.Errorf("stage %d's gradient norms: %w", s, err))
+			}
+		}()
+	}
+}
+
+// publishRemote reads stage s's squares message (its count, the squares,
+// then the losses of the last stage) and publishes them.
+func (r *run) publishRemote(s int, msg []byte) error {
+	all := make([]float64, len(msg)/8)
+	if err := dist.DecodeFloat64s(msg, all); err != nil {
+		return err
+	}
+	if len(all) == 0 || int(all[0]) > len(all)-1 {
+		return fmt.Errorf("a squares message of %d values", len(all))
+	}
+	n := int(all[0])
+	r.squares[s] = all[1 : 1+n]
+	if s == len(r.ex.Stages)-1 {
+		r.lossSums = all[1+n:]
+	}
+	close(r.squared[s])
 	return nil
 }
 
@@ -143,15 +225,18 @@ func (r *run) nonFinite() error {
 	last := len(r.ex.Stages) - 1
 	for _, l := range r.lossSums {
 		if math.IsNaN(l) || math.IsInf(l, 0) {
-			return &NumericError{Step: r.in.AdamStep, Stage: last, Device: r.ex.Stages[last].Device.Name(), Tensor: "the loss", Value: l}
+			return &NumericError{Step: r.in.AdamStep, Stage: last, Device: r.ex.deviceName(last), Tensor: "the loss", Value: l}
 		}
 	}
 	for s := last; s >= 0; s-- {
 		sq := r.squares[s]
 		for i := len(sq) - 1; i >= 0; i-- {
 			if v := sq[i]; math.IsNaN(v) || math.IsInf(v, 0) {
-				st := r.ex.Stages[s]
-				return &NumericError{Step: r.in.AdamStep, Stage: s, Device: st.Device.Name(), Tensor: "the gradient of " + st.Stack.GradNames()[i], Value: v}
+				tensor := fmt.Sprintf("gradient %d of the stage (its rank names it)", i)
+				if st := r.ex.Stages[s]; st != nil {
+					tensor = "the gradient of " + st.Stack.GradNames()[i]
+				}
+				return &NumericError{Step: r.in.AdamStep, Stage: s, Device: r.ex.deviceName(s), Tensor: tensor, Value: v}
 			}
 		}
 	}

@@ -49,6 +49,9 @@ func (s *stragglers) reset() {
 func (s *stragglers) observe(step int, res *StepResult) string {
 	const window = stragglerBase + stragglerRecent
 	for d, recs := range res.Records {
+		if len(recs) == 0 {
+			continue // another rank's device: that rank watches it
+		}
 		var c time.Duration
 		for _, r := range recs {
 			if r.Action.Kind.IsCompute() {
@@ -60,16 +63,25 @@ func (s *stragglers) observe(step int, res *StepResult) string {
 			s.compute[d] = s.compute[d][n-window:]
 		}
 	}
-	if len(s.compute[0]) < window {
-		return ""
-	}
-	drift := make([]float64, len(s.names))
+	drift := map[int]float64{} // the devices watched here with a full window
 	for d, c := range s.compute {
-		drift[d] = mean(c[stragglerBase:]) / mean(c[:stragglerBase])
+		if len(c) == window {
+			drift[d] = mean(c[stragglerBase:]) / mean(c[:stragglerBase])
+		}
 	}
 	var msgs []string
-	for d, r := range drift {
-		others := median(append(slices.Clone(drift[:d]), drift[d+1:]...))
+	for d := range s.compute {
+		r, ok := drift[d]
+		if !ok {
+			continue
+		}
+		var rest []float64
+		for e, x := range drift {
+			if e != d {
+				rest = append(rest, x)
+			}
+		}
+		others := median(rest)
 		if r < stragglerDrift || r < stragglerApart*others || step < s.quiet[d] {
 			continue
 		}

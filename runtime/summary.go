@@ -60,8 +60,11 @@ type Summary struct {
 	// ClockSkewS is how far apart the devices' step origins may lie, the
 	// most over the measured steps: 0 on CPU devices (one clock), else
 	// what the barrier that aligns them left (StepResult.ClockSkew).
-	ClockSkewS     float64 `json:"clock_skew_s"`
-	*report.Report         // the idle report's fields, bubble_measured and per_device among them, inline
+	ClockSkewS float64 `json:"clock_skew_s"`
+	// ClockUncertaintyS, in a run of several processes, is how far off the
+	// ranks' clocks may be from rank 0's, on which the report places them.
+	ClockUncertaintyS float64 `json:"clock_uncertainty_s,omitempty"`
+	*report.Report            // the idle report's fields, bubble_measured and per_device among them, inline
 }
 
 func (t *Trainer) writeSummary(sum *Summary) error {
@@ -69,16 +72,32 @@ func (t *Trainer) writeSummary(sum *Summary) error {
 	if err != nil {
 		return err
 	}
-	return fsutil.WriteFileAtomic(t.cfg.Out+"/summary.json", append(raw, '\n'))
+	if err := os.MkdirAll(t.ownDir(), 0o755); err != nil {
+		return err
+	}
+	return fsutil.WriteFileAtomic(filepath.Join(t.ownDir(), "summary.json"), append(raw, '\n'))
 }
 
 // writeReport builds the idle report from the measured steps and draws them:
 // trace.json (every kept step, for Perfetto) and timeline.svg (the last step).
 func (t *Trainer) writeReport(sum *Summary, measured []*StepResult) error {
-	devs := make([]report.DeviceInfo, len(t.devs))
-	for d, dev := range t.devs {
-		devs[d].Name = dev.Name()
-		_, devs[d].PeakBytes = dev.Memory()
+	names := t.cfg.deviceNames()
+	peaks := map[int]int64{}
+	for d, dev := range t.ex.Devices {
+		if dev != nil {
+			_, peaks[d] = dev.Memory()
+		}
+	}
+	if t.cfg.Group != nil {
+		var err error
+		if measured, err = t.mergeSteps(measured, peaks); err != nil || !t.lead() {
+			return err // a rank other than 0 has sent its part
+		}
+		sum.ClockUncertaintyS = t.cfg.Group.Uncertainty.Seconds()
+	}
+	devs := make([]report.DeviceInfo, len(names))
+	for d := range devs {
+		devs[d].Name, devs[d].PeakBytes = names[d], peaks[d]
 	}
 	for i, s := range t.plan.Stages {
 		d := &devs[t.ex.Sched.DeviceOf(i)]

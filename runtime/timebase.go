@@ -21,24 +21,40 @@ type sharedClock interface{ SharedClock() bool }
 type timeBase struct {
 	origins  []device.Event
 	arrivals []device.Event // nil when the devices share a clock
+	wall     time.Time
 }
 
+// newTimeBase takes the step's origins on devs; a nil device (another
+// rank's) gets none. Wall is the host's time at the origin, which places
+// this rank's step on a timeline shared with the other ranks.
 func newTimeBase(devs []device.Device) *timeBase {
-	b := &timeBase{origins: make([]device.Event, len(devs))}
+	b := &timeBase{origins: make([]device.Event, len(devs)), wall: time.Now()}
 	if allShareClock(devs) {
-		origin := devs[0].Record()
-		for d := range devs {
-			b.origins[d] = origin
+		var origin device.Event
+		for d, dev := range devs {
+			if dev != nil {
+				if origin == nil {
+					origin = dev.Record()
+				}
+				b.origins[d] = origin
+			}
 		}
 		return b
 	}
 	b.arrivals = make([]device.Event, len(devs))
 	for d, dev := range devs {
-		b.arrivals[d] = dev.Record()
+		if dev != nil {
+			b.arrivals[d] = dev.Record()
+		}
 	}
 	for d, dev := range devs {
+		if dev == nil {
+			continue
+		}
 		for _, e := range b.arrivals {
-			dev.Wait(e)
+			if e != nil {
+				dev.Wait(e)
+			}
 		}
 		b.origins[d] = dev.Record()
 	}
@@ -46,12 +62,17 @@ func newTimeBase(devs []device.Device) *timeBase {
 }
 
 func allShareClock(devs []device.Device) bool {
+	n := 0
 	for _, d := range devs {
+		if d == nil {
+			continue
+		}
 		if c, ok := d.(sharedClock); !ok || !c.SharedClock() {
 			return false
 		}
+		n++
 	}
-	return len(devs) > 0
+	return n > 0
 }
 
 // times turns each device's events into times from its origin, once the
@@ -61,9 +82,12 @@ func allShareClock(devs []device.Device) bool {
 // stream takes to resume after the barrier. The events are then dropped
 // (and handed back to a device that pools them): nothing reads them again.
 func (b *timeBase) times(devs []device.Device, records [][]timedAction) *StepResult {
-	res := &StepResult{Step: report.Step{Records: make([][]report.Record, len(records))}}
+	res := &StepResult{Step: report.Step{Records: make([][]report.Record, len(records))}, Origin: b.wall}
 	resume := time.Duration(-1)
 	for d, recs := range records {
+		if devs[d] == nil {
+			continue
+		}
 		var last time.Duration
 		res.Records[d], last = b.timeDevice(devs[d], d, recs)
 		res.Time = max(res.Time, last)
@@ -75,7 +99,7 @@ func (b *timeBase) times(devs []device.Device, records [][]timedAction) *StepRes
 	}
 	res.ClockSkew = max(resume, 0)
 	for d, dev := range devs {
-		if rel, ok := dev.(device.EventReleaser); ok {
+		if rel, ok := dev.(device.EventReleaser); ok && dev != nil {
 			rel.Release(b.origins[d])
 			if b.arrivals != nil {
 				rel.Release(b.arrivals[d])
@@ -96,7 +120,7 @@ func (b *timeBase) timeDevice(dev device.Device, d int, recs []timedAction) (out
 		out[i] = report.Record{Action: rec.Action, Start: dev.Elapsed(origin, rec.start), End: dev.Elapsed(origin, rec.end), Units: unitTimes(dev, rec)}
 		if rec.w1 != nil {
 			out[i].Wait = dev.Elapsed(rec.start, rec.w1)
-			if shared {
+			if shared && rec.sent != nil {
 				// One clock: the wait ends when the send did. What follows,
 				// until the worker ran again, is the host's delay, not the
 				// neighbour's.

@@ -60,7 +60,7 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 	sched := cfg.Sched
 	if sched == nil {
 		var err error
-		if sched, err = schedule.GenerateChunks(cfg.Schedule, len(cfg.Devices), cfg.Microbatches, max(cfg.Chunks, 1)); err != nil {
+		if sched, err = schedule.GenerateChunks(cfg.Schedule, cfg.numDevices(), cfg.Microbatches, max(cfg.Chunks, 1)); err != nil {
 			return nil, nil, field.Errorf("schedule", "{schedule}: %w", err)
 		}
 	}
@@ -69,14 +69,14 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 			return nil, nil, err
 		}
 	}
-	stageDevices := sched.StageDevices(device.Strings(cfg.Devices))
+	stageDevices := sched.StageDevices(cfg.deviceNames())
 	opts := planOptions(cfg, sched)
 	opts.Split, opts.LayerMap = cfg.Split, cfg.LayerMap
 	pl, err := model.Partition(cfg.Model, stageDevices, opts)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := checkFits(cfg.Devices, pl); err != nil {
+	if err := checkFits(cfg.Devices, cfg.Group.own(pl)); err != nil {
 		return nil, nil, err
 	}
 	t := &Trainer{cfg: cfg, plan: pl, sched: sched}
@@ -164,8 +164,9 @@ func (t *Trainer) open(ck *model.Checkpoint) (*Trainer, error) {
 	if t.devs, err = device.Open(cfg.Devices, device.Options{Precision: cfg.Precision}); err != nil {
 		return nil, err
 	}
+	all := cfg.Group.place(t.devs)
 	err = guard(func() error { // a device's failure (out of memory) panics inside its Ops
-		if t.stages, err = NewStages(t.devs, plan, mbB, cfg.Context); err != nil {
+		if t.stages, err = NewStages(all, plan, mbB, cfg.Context); err != nil {
 			return err
 		}
 		if ck != nil {
@@ -175,7 +176,9 @@ func (t *Trainer) open(ck *model.Checkpoint) (*Trainer, error) {
 			return nil
 		}
 		for _, st := range t.stages {
-			st.Stack.Init(t.cfg.Seed)
+			if st != nil {
+				st.Stack.Init(t.cfg.Seed)
+			}
 		}
 		return nil
 	})
@@ -193,7 +196,7 @@ func (t *Trainer) open(ck *model.Checkpoint) (*Trainer, error) {
 		t.Close()
 		return nil, &ConfigError{field.Errorf("out", "{out} %s: %w; give a directory baton can write to", cfg.Out, err)}
 	}
-	t.ex = &Executor{Sched: lowered, Stages: t.stages, Devices: t.devs, Timeout: cfg.Timeout, EagerOptimizer: cfg.OptimizerStep == "eager"}
+	t.ex = &Executor{Sched: lowered, Stages: t.stages, Devices: all, Timeout: cfg.Timeout, EagerOptimizer: cfg.OptimizerStep == "eager", Group: cfg.Group}
 	t.inputs = make([]int32, cfg.Batch*cfg.Context)
 	t.targets = make([]int32, cfg.Batch*cfg.Context)
 	return t, nil
@@ -202,11 +205,16 @@ func (t *Trainer) open(ck *model.Checkpoint) (*Trainer, error) {
 // NewStages builds one stage per planned stage, with zeroed parameters, for
 // micro-batches of B×T tokens. Stage s goes on device s mod p, as
 // Schedule.DeviceOf says: with more stages than devices (interleaving),
-// device d holds stages d, d+p, d+2p, …
+// device d holds stages d, d+p, d+2p, … A nil device is another rank's:
+// its stages are nil here.
 func NewStages(devs []device.Device, plan *model.Plan, B, T int) ([]*Stage, error) {
 	var stages []*Stage
 	for i, ps := range plan.Stages {
 		dev := devs[i%len(devs)]
+		if dev == nil {
+			stages = append(stages, nil)
+			continue
+		}
 		stack, err := transformer.NewStack(dev.Ops(), plan.Config, stackSpec(ps, plan.Recompute), B, T)
 		if err != nil {
 			return nil, err

@@ -72,6 +72,11 @@ type TrainConfig struct {
 	// are thrown away (a benchmark's points).
 	SkipCheckpoint bool
 
+	// Group, in a run of several processes, is this process's place in it
+	// (Join): Devices are then this rank's own, and the schedule runs over
+	// every rank's.
+	Group *Group
+
 	// Sched, when set, is the schedule to run instead of one generated from
 	// Schedule, Microbatches and Chunks, which it then sets: a schedule
 	// file's, checked when schedule.ReadCSV read it. It has a list for each
@@ -136,15 +141,31 @@ func (c *TrainConfig) Validate() error {
 // checkSched checks a given schedule against the devices and the batch.
 func (c *TrainConfig) checkSched() error {
 	s, file := c.Sched, strings.TrimPrefix(c.Sched.Name, schedule.FilePrefix)
-	if s.Devices != len(c.Devices) {
+	if s.Devices != c.numDevices() {
 		return field.Errorf("schedule-file", "{schedule-file} %s has %d rows, one per device, but {devices} names %d; give as many devices as the file has rows",
-			file, s.Devices, len(c.Devices))
+			file, s.Devices, c.numDevices())
 	}
 	if c.Batch%s.Microbatches != 0 {
 		return field.Errorf("schedule-file", "{schedule-file} %s has %d micro-batches, which do not divide {batch} %d; give a {batch} that is a multiple of %d",
 			file, s.Microbatches, c.Batch, s.Microbatches)
 	}
 	return nil
+}
+
+// numDevices is how many devices the schedule runs on: every rank's.
+func (c *TrainConfig) numDevices() int {
+	if c.Group != nil {
+		return len(c.Group.Ranks)
+	}
+	return len(c.Devices)
+}
+
+// deviceNames names the devices the schedule runs on: every rank's.
+func (c *TrainConfig) deviceNames() []string {
+	if c.Group != nil {
+		return c.Group.Names
+	}
+	return device.Strings(c.Devices)
 }
 
 // ConfigError is a run configuration that cannot work (settings, devices,

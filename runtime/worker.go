@@ -80,19 +80,39 @@ func (r *run) do(dev device.Device, rec *timedAction, free device.Event) error {
 	case schedule.F, schedule.B, schedule.I, schedule.W:
 		r.compute(dev, st, rec)
 	case schedule.SendF:
+		out := st.stashes.get(mb, "SEND_F").Output()
+		if r.ex.remote(a.Stage + 1) {
+			if err := r.sendBuffer(dev, a.Stage+1, r.tag(msgActivation, a.Stage+1, mb), out); err != nil {
+				return err
+			}
+			break
+		}
 		next := r.ex.Stages[a.Stage+1]
 		in, fence := next.stashes.input(mb)
 		if fence != nil {
 			dev.Wait(fence) // the next stage's device may still read the stash
 		}
-		dev.CopyTo(next.Device, in.Input(), st.stashes.get(mb, "SEND_F").Output())
+		dev.CopyTo(next.Device, in.Input(), out)
 	case schedule.SendB:
+		grad := st.stashes.get(mb, "SEND_B").GradInput()
+		if r.ex.remote(a.Stage - 1) {
+			if err := r.sendBuffer(dev, a.Stage-1, r.tag(msgGradient, a.Stage-1, mb), grad); err != nil {
+				return err
+			}
+			break
+		}
 		prev := r.ex.Stages[a.Stage-1]
-		dev.CopyTo(prev.Device, prev.stashes.get(mb, "RECV_B").GradOutput(), st.stashes.get(mb, "SEND_B").GradInput())
+		dev.CopyTo(prev.Device, prev.stashes.get(mb, "RECV_B").GradOutput(), grad)
 	case schedule.RecvF, schedule.RecvB:
 		// The wait is the device's: it starts when the device became
 		// free, not when this goroutine got here.
 		rec.start = free
+		if from := r.sender(a); r.ex.remote(from) {
+			if err := r.receiveRemote(dev, st, rec, from); err != nil {
+				return err
+			}
+			break
+		}
 		ev, err := r.receive(a, r.mail[a])
 		if err != nil {
 			return err
@@ -108,13 +128,46 @@ func (r *run) do(dev device.Device, rec *timedAction, free device.Event) error {
 		// pool after the step, and the stash keeps its fence until reused.
 		st.stashes.release(mb, dev.Record())
 	}
-	switch a.Kind {
-	case schedule.SendF:
+	switch {
+	case a.Kind == schedule.SendF && !r.ex.remote(a.Stage+1):
 		r.mail[schedule.Action{Stage: a.Stage + 1, Kind: schedule.RecvF, Microbatch: mb}] <- rec.end
-	case schedule.SendB:
+	case a.Kind == schedule.SendB && !r.ex.remote(a.Stage-1):
 		r.mail[schedule.Action{Stage: a.Stage - 1, Kind: schedule.RecvB, Microbatch: mb}] <- rec.end
 	}
 	return nil
+}
+
+// sender is the stage whose send a receive waits for.
+func (r *run) sender(a schedule.Action) int {
+	if a.Kind == schedule.RecvF {
+		return a.Stage - 1
+	}
+	return a.Stage + 1
+}
+
+// receiveRemote waits for a receive's message from another rank and lands
+// it in the stage's stash: the activation in the stash it takes for the
+// micro-batch (after the fence of its last use), the gradient in the
+// micro-batch's. The wait ends when the message arrived; the copy follows.
+func (r *run) receiveRemote(dev device.Device, st *Stage, rec *timedAction, from int) error {
+	a := rec.Action
+	kind := msgActivation
+	if a.Kind == schedule.RecvB {
+		kind = msgGradient
+	}
+	msg, err := r.receiveMessage(a, from, r.tag(kind, a.Stage, a.Microbatch))
+	if err != nil {
+		return err
+	}
+	rec.w1 = dev.Record()
+	if a.Kind == schedule.RecvB {
+		return landBuffer(dev, st.stashes.get(a.Microbatch, "RECV_B").GradOutput(), msg)
+	}
+	in, fence := st.stashes.input(a.Microbatch)
+	if fence != nil {
+		dev.Wait(fence)
+	}
+	return landBuffer(dev, in.Input(), msg)
 }
 
 // compute runs a forward or backward action. A slowed device stretches
@@ -189,6 +242,9 @@ func (r *run) moves() int64 {
 func (r *run) where() string {
 	var parts []string
 	for d, l := range r.lists {
+		if r.ex.Devices[d] == nil {
+			continue // another rank's: its progress is not known here
+		}
 		i := int(r.progress[d].Load())
 		at := "done"
 		if i < len(l) {
@@ -203,7 +259,7 @@ func (r *run) where() string {
 func (r *run) grid(failDev, failIdx int) string {
 	var b strings.Builder
 	for d, l := range r.lists {
-		fmt.Fprintf(&b, "  %-8s", r.ex.Devices[d].Name())
+		fmt.Fprintf(&b, "  %-8s", r.ex.devName(d))
 		for i, a := range l {
 			if d == failDev && i == failIdx {
 				fmt.Fprintf(&b, " >>%s<<", a)

@@ -19,11 +19,14 @@
 #                     PyTorch; the schedules on cuda:0/4
 #   train.log         baton train: gpt2-124m on cuda:0 (the batch at once) and on
 #                     cuda:0/4 (1f1b, m=8), tf32, 30 steps
+#   balance.log       balancing on cuda:0/4, tf32, m=8: 1f1b and zb-h1 on the FLOPs
+#                     split (timing every layer) and with --balance measured; the
+#                     replay's predictions of three other runs beside the runs
 #   results.tar.gz    bench/results/: the two reports (Markdown, CSV, charts),
 #                     PyTorch's CSV, and the two runs' summary, trace and
 #                     timeline, laid out to be untarred at the repository root
 #
-# Steps: devices kernels runtime peer bench train (all by default; name some
+# Steps: devices kernels runtime peer bench train balance (all by default; name some
 # to run only those). Each test runs in a process of its own, time-boxed; the
 # whole check took 2 minutes 20 seconds on an H100 (the tests under 1, PyTorch
 # about 1); the steps' limits add up to more, so where a lease is short set
@@ -40,17 +43,17 @@
 set -u
 
 if [ $# -lt 1 ]; then
-  echo "usage: $0 OUT_DIR [devices|kernels|runtime|peer|bench|train ...]" >&2
+  echo "usage: $0 OUT_DIR [devices|kernels|runtime|peer|bench|train|balance ...]" >&2
   exit 2
 fi
 out=$1
 shift
-steps=${*:-devices kernels runtime peer bench train}
+steps=${*:-devices kernels runtime peer bench train balance}
 for s in $steps; do
   case $s in
-    devices | kernels | runtime | peer | bench | train) ;;
+    devices | kernels | runtime | peer | bench | train | balance) ;;
     *)
-      echo "unknown step $s: choose from devices kernels runtime peer bench train" >&2
+      echo "unknown step $s: choose from devices kernels runtime peer bench train balance" >&2
       exit 2
       ;;
   esac
@@ -211,6 +214,45 @@ if wants train; then
     done
     pack
   done
+fi
+
+# keep copies a run's summary, trace and timeline beside the reports.
+keep() {
+  mkdir -p "$runs/$1"
+  for f in summary.json trace.json timeline.svg; do
+    if [ -f "$work/$1/$f" ]; then
+      cp "$work/$1/$f" "$runs/$1/"
+    fi
+  done
+}
+
+if wants balance; then
+  # The FLOPs split against the measured one (issue 17): measured bubble
+  # beside analytic, and the replay's what-ifs beside the runs they predict.
+  common=(--devices cuda:0/4 --model "$model" --batch 8 --microbatches 8 --precision tf32 --steps 30
+    --eval-batches 1 --save-every 0 --quiet "${data[@]}")
+  for sched in 1f1b zb-h1; do
+    step "balance $sched flops" 60 "$out/balance.log" env LD_LIBRARY_PATH="$libs" "$bin/baton" train "${common[@]}" \
+      --schedule "$sched" --profile-layers --out "$work/balance-$sched-flops"
+    keep "balance-$sched-flops"
+    step "balance $sched measured" 60 "$out/balance.log" env LD_LIBRARY_PATH="$libs" "$bin/baton" train "${common[@]}" \
+      --schedule "$sched" --balance measured --rebalance-warmup 5 --out "$work/balance-$sched-measured"
+    keep "balance-$sched-measured"
+    pack
+  done
+  base=$work/balance-1f1b-flops
+  if [ -f "$base/summary.json" ]; then
+    step "balance replay" 20 "$out/balance.log" env LD_LIBRARY_PATH="$libs" "$bin/baton" plan --replay "$base" --balance measured
+    for change in "gpipe 8" "1f1b 4" "zb-h2 8"; do
+      read -r sched m <<<"$change"
+      step "what-if $sched m=$m" 10 "$out/balance.log" env LD_LIBRARY_PATH="$libs" "$bin/baton" plan --replay "$base" \
+        --schedule "$sched" --microbatches "$m"
+      step "run $sched m=$m" 60 "$out/balance.log" env LD_LIBRARY_PATH="$libs" "$bin/baton" train "${common[@]}" \
+        --schedule "$sched" --microbatches "$m" --out "$work/whatif-$sched-$m"
+      keep "whatif-$sched-$m"
+    done
+    pack
+  fi
 fi
 
 if [ -f "$out/results.tar.gz" ]; then

@@ -49,6 +49,7 @@ neighbours and sits idle. Without a GPU it runs on virtual CPU devices
 	root.SetVersionTemplate("baton {{.Version}}\n") // as baton version prints it
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
 	root.AddCommand(trainCmd(), sampleCmd(), tokenizeCmd(), planCmd(), scheduleCmd(), devicesCmd(), benchCmd(), versionCmd())
+	root.AddCommand(launchCmd(), launchProbeCmd())
 	err := root.Execute()
 	if err == nil {
 		return

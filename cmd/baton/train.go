@@ -25,6 +25,7 @@ import (
 	"baton/model"
 	"baton/runtime"
 	"baton/runtime/device"
+	"baton/runtime/dist"
 	"baton/runtime/schedule"
 )
 
@@ -215,14 +216,26 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 			return err
 		}
 	}
-	lock, err := lockOut(cfg.Out)
+	env, err := dist.EnvFrom(os.Getenv)
+	if err != nil {
+		return usage(err)
+	}
+	lock, err := lockOut(rankDir(cfg.Out, env))
 	if err != nil {
 		return err
 	}
 	defer lock.Release()
 	con := &console{w: os.Stderr}
 	log := slog.New(slog.NewTextHandler(con, nil))
-	if !cmd.Flags().Changed("devices") {
+	switch {
+	case env.WorldSize > 1:
+		group, err := joinRanks(fl, &cfg, env)
+		if err != nil {
+			return err
+		}
+		defer group.Close()
+		f.quiet = f.quiet || env.Rank != 0 // rank 0 speaks for the run
+	case !fl.Changed("devices"):
 		fitDefaultDevices(&cfg, log)
 	}
 	tr, err := runtime.NewTrainer(cfg)

@@ -1,0 +1,66 @@
+// baton train as one rank of several processes: its devices, its own directory, and the rendezvous with the others.
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"baton/runtime"
+	"baton/runtime/device"
+	"baton/runtime/dist"
+)
+
+// joinTimeout bounds the rendezvous when --timeout is 0 (no limit on a
+// step's waits): ranks that never all arrive must still end.
+const joinTimeout = 5 * time.Minute
+
+// joinRanks makes cfg a rank's: its own devices (cuda:LOCAL_RANK, or
+// cpu:0, unless --devices names them), then joins the others, which must
+// have been started with the same settings.
+func joinRanks(fl *pflag.FlagSet, cfg *runtime.TrainConfig, env dist.Env) (*runtime.Group, error) {
+	if !fl.Changed("out") && !fl.Changed("config") {
+		return nil, usage(fmt.Errorf("a run of %d processes (%s) needs --out: the run directory, the same on every rank", env.WorldSize, env.Source))
+	}
+	if !fl.Changed("devices") {
+		cfg.Devices = []device.Name{rankDevice(env)}
+	}
+	timeout := cfg.Timeout
+	if timeout == 0 {
+		timeout = joinTimeout
+	}
+	g, err := runtime.Join(context.Background(), env, *cfg, timeout)
+	if err != nil {
+		return nil, fmt.Errorf("rank %d of %d: %w", env.Rank, env.WorldSize, err)
+	}
+	g.Timeout = timeout
+	cfg.Group = g
+	return g, nil
+}
+
+// rankDevice is a rank's device when --devices is not given: the GPU of its
+// local rank where this build has GPUs, else one virtual CPU device.
+func rankDevice(env dist.Env) device.Name {
+	if infos, _, err := device.List(); err == nil {
+		for _, in := range infos {
+			if in.Kind == device.KindCUDA && in.Index == env.LocalRank {
+				return device.Name{Kind: device.KindCUDA, Index: env.LocalRank, Part: -1}
+			}
+		}
+	}
+	return device.Name{Kind: device.KindCPU, Part: -1}
+}
+
+// rankDir is the directory a rank locks and writes its own part in: the run
+// directory for rank 0, ranks/N in it for the others.
+func rankDir(out string, env dist.Env) string {
+	if env.Rank == 0 {
+		return out
+	}
+	return filepath.Join(out, "ranks", strconv.Itoa(env.Rank))
+}

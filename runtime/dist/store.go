@@ -1,0 +1,448 @@
+// The rendezvous store: a key-value store rank 0 serves at MASTER_ADDR:MASTER_PORT, where ranks leave what the others must learn before they connect.
+
+package dist
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"sync"
+	"time"
+)
+
+// The store's protocol. A connection opens with storeMagic and
+// storeVersion (6 bytes, little-endian), which the server echoes. Then
+// requests, each answered before the next:
+//
+//	set: 'S', key length uint16, key, value length uint32, value -> '+'
+//	get: 'G', key length uint16, key, wait int64 (ns) -> '+', value length uint32, value
+//	                                                  or '-' when not set within wait
+const (
+	storeMagic   uint32 = 0x424e5453 // "STNB" little-endian
+	storeVersion uint16 = 1
+
+	opSet, opGet        = 'S', 'G'
+	statusOK, statusNot = '+', '-'
+
+	// maxValue bounds a value: far above what ranks exchange, far below
+	// what a stray client's bytes would make the server allocate.
+	maxValue = 64 << 20
+	// maxWait bounds how long the server holds one get.
+	maxWait = time.Second
+	// getSlice is how long a Get waits on the server at a time: the most it
+	// is late to notice its context cancelled.
+	getSlice = 250 * time.Millisecond
+	// storeIOTimeout is how long an answer may take beyond its wait before
+	// the client takes the server for gone: a host that vanished sends no
+	// reset.
+	storeIOTimeout = 10 * time.Second
+)
+
+// StoreServer serves the store to any number of clients.
+type StoreServer struct {
+	ln net.Listener
+
+	mu      sync.Mutex
+	kv      map[string][]byte
+	changed chan struct{} // closed and replaced at every set: wakes the waiting gets
+	conns   map[net.Conn]struct{}
+	closed  bool
+	done    chan struct{}
+
+	wg sync.WaitGroup
+}
+
+// ServeStore listens at addr (host:port; ":port" for all interfaces) and
+// serves the store until Close.
+func ServeStore(addr string) (*StoreServer, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("dist: serving the store at %s: %w", addr, err)
+	}
+	s := &StoreServer{
+		ln:      ln,
+		kv:      make(map[string][]byte),
+		changed: make(chan struct{}),
+		conns:   make(map[net.Conn]struct{}),
+		done:    make(chan struct{}),
+	}
+	s.wg.Add(1)
+	go s.accept()
+	return s, nil
+}
+
+// Addr is the address the server listens at.
+func (s *StoreServer) Addr() string { return s.ln.Addr().String() }
+
+// Close stops the server, drops its clients, and returns when its
+// goroutines have ended.
+func (s *StoreServer) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.done)
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	err := s.ln.Close()
+	s.wg.Wait()
+	return err
+}
+
+func (s *StoreServer) accept() {
+	defer s.wg.Done()
+	for {
+		conn, err := s.ln.Accept()
+		if err != nil {
+			select {
+			case <-s.done:
+				return
+			case <-time.After(10 * time.Millisecond): // out of descriptors, say: try again
+				continue
+			}
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			conn.Close()
+			return
+		}
+		s.conns[conn] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.serve(conn)
+	}
+}
+
+// serve answers one client's requests until it leaves, errs or the server
+// closes.
+func (s *StoreServer) serve(conn net.Conn) {
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, conn)
+		s.mu.Unlock()
+		conn.Close()
+	}()
+	r, w := bufio.NewReader(conn), bufio.NewWriter(conn)
+	var hi [6]byte
+	if _, err := io.ReadFull(r, hi[:]); err != nil || binary.LittleEndian.Uint32(hi[:]) != storeMagic {
+		return
+	}
+	peerVersion := binary.LittleEndian.Uint16(hi[4:])
+	putStoreHello(hi[:])
+	if _, err := conn.Write(hi[:]); err != nil || peerVersion != storeVersion {
+		return
+	}
+	for {
+		op, key, value, wait, err := readRequest(r)
+		if err != nil {
+			return
+		}
+		switch op {
+		case opSet:
+			s.set(key, value)
+			w.WriteByte(statusOK)
+		case opGet:
+			if v, ok := s.wait(key, wait); ok {
+				w.WriteByte(statusOK)
+				w.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(v))))
+				w.Write(v)
+			} else {
+				w.WriteByte(statusNot)
+			}
+		}
+		conn.SetWriteDeadline(time.Now().Add(storeIOTimeout))
+		if w.Flush() != nil {
+			return
+		}
+	}
+}
+
+func (s *StoreServer) set(key string, value []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.kv[key] = value
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// wait is key's value once set, or false after d (at most maxWait).
+func (s *StoreServer) wait(key string, d time.Duration) ([]byte, bool) {
+	t := time.NewTimer(min(d, maxWait))
+	defer t.Stop()
+	for {
+		s.mu.Lock()
+		v, ok := s.kv[key]
+		changed := s.changed
+		s.mu.Unlock()
+		if ok || d <= 0 {
+			return v, ok
+		}
+		select {
+		case <-changed:
+		case <-t.C:
+			return nil, false
+		case <-s.done:
+			return nil, false
+		}
+	}
+}
+
+func putStoreHello(b []byte) {
+	binary.LittleEndian.PutUint32(b, storeMagic)
+	binary.LittleEndian.PutUint16(b[4:], storeVersion)
+}
+
+// readRequest reads one request; any malformed one is an error, and the
+// server drops its client.
+func readRequest(r *bufio.Reader) (op byte, key string, value []byte, wait time.Duration, err error) {
+	var b [3]byte
+	if _, err = io.ReadFull(r, b[:]); err != nil {
+		return
+	}
+	op = b[0]
+	if op != opSet && op != opGet {
+		return 0, "", nil, 0, fmt.Errorf("unknown store request %q", op)
+	}
+	k := make([]byte, binary.LittleEndian.Uint16(b[1:]))
+	if _, err = io.ReadFull(r, k); err != nil {
+		return
+	}
+	key = string(k)
+	var n [8]byte
+	if op == opGet {
+		_, err = io.ReadFull(r, n[:])
+		return op, key, nil, time.Duration(binary.LittleEndian.Uint64(n[:])), err
+	}
+	if _, err = io.ReadFull(r, n[:4]); err != nil {
+		return
+	}
+	size := binary.LittleEndian.Uint32(n[:4])
+	if size > maxValue {
+		return 0, "", nil, 0, fmt.Errorf("store value of %d bytes", size)
+	}
+	value = make([]byte, size)
+	_, err = io.ReadFull(r, value)
+	return op, key, value, 0, err
+}
+
+// Store is a client of the store: one connection, used by one call at a
+// time (a Get that waits lets others in between its waits on the server).
+// Once its connection is lost every call fails.
+type Store struct {
+	addr string
+
+	mu   sync.Mutex
+	conn net.Conn
+	r    *bufio.Reader
+	w    *bufio.Writer
+	err  error // why the connection is no longer usable
+}
+
+// errWrongStore is an answer no retry will change: not a baton store, or
+// another version of one.
+var errWrongStore = errors.New("not this baton's store")
+
+// DialStore connects to the store at addr, trying again with a short
+// backoff until ctx ends: rank 0, which serves it, may start after the
+// other ranks.
+func DialStore(ctx context.Context, addr string) (*Store, error) {
+	start := time.Now()
+	var last error
+	for backoff := 20 * time.Millisecond; ; backoff = min(2*backoff, 500*time.Millisecond) {
+		st, err := dialStore(ctx, addr)
+		if err == nil {
+			return st, nil
+		}
+		if errors.Is(err, errWrongStore) {
+			return nil, err
+		}
+		if last == nil || ctx.Err() == nil {
+			last = err // the error of a try that ctx did not cut short says more
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("dist: rank 0 (MASTER_ADDR:MASTER_PORT %s) did not answer in %v (%v): %w",
+				addr, time.Since(start).Round(time.Millisecond), last, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// dialStore is one try of DialStore: the connection and the hello.
+func dialStore(ctx context.Context, addr string) (*Store, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(storeIOTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	conn.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	var hi [6]byte
+	putStoreHello(hi[:])
+	_, err = conn.Write(hi[:])
+	if err == nil {
+		_, err = io.ReadFull(conn, hi[:])
+	}
+	stop()
+	conn.SetDeadline(time.Time{})
+	switch {
+	case err == nil && ctx.Err() != nil:
+		err = ctx.Err()
+	case err != nil:
+	case binary.LittleEndian.Uint32(hi[:]) != storeMagic:
+		err = fmt.Errorf("dist: %s is %w (it answered %q): MASTER_ADDR:MASTER_PORT must be where rank 0 serves the store", addr, errWrongStore, hi[:])
+	case binary.LittleEndian.Uint16(hi[4:]) != storeVersion:
+		err = fmt.Errorf("dist: the store at %s speaks protocol %d, this rank %d (%w): start every rank from the same build",
+			addr, binary.LittleEndian.Uint16(hi[4:]), storeVersion, errWrongStore)
+	}
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return &Store{addr: addr, conn: conn, r: bufio.NewReader(conn), w: bufio.NewWriter(conn)}, nil
+}
+
+// Set sets key to value (a few MiB at most: maxValue), replacing any value
+// it had.
+func (s *Store) Set(key string, value []byte) error {
+	if len(key) > math.MaxUint16 || len(value) > maxValue {
+		return fmt.Errorf("dist: store key of %d bytes or value of %d bytes is too long (at most %d and %d)", len(key), len(value), math.MaxUint16, maxValue)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	s.conn.SetDeadline(time.Now().Add(storeIOTimeout))
+	s.request(opSet, key)
+	s.w.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(value))))
+	s.w.Write(value)
+	if err := s.w.Flush(); err != nil {
+		return s.lost(err)
+	}
+	status, err := s.r.ReadByte()
+	if err != nil {
+		return s.lost(err)
+	}
+	if status != statusOK {
+		return s.lost(fmt.Errorf("answer %q to a set", status))
+	}
+	return nil
+}
+
+// Get waits until key is set, and returns its value, or fails when ctx
+// ends first, naming the key and how long it waited.
+func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
+	if len(key) > math.MaxUint16 {
+		return nil, fmt.Errorf("dist: store key of %d bytes is too long (at most %d)", len(key), math.MaxUint16)
+	}
+	start := time.Now()
+	for {
+		wait := getSlice
+		if d, ok := ctx.Deadline(); ok {
+			wait = min(wait, time.Until(d))
+		}
+		if err := ctx.Err(); err != nil || wait < 0 {
+			if err == nil {
+				err = context.DeadlineExceeded
+			}
+			return nil, fmt.Errorf("dist: store key %q was not set after waiting %v: %w", key, time.Since(start).Round(time.Millisecond), err)
+		}
+		v, ok, err := s.get(key, wait)
+		if err != nil || ok {
+			return v, err
+		}
+	}
+}
+
+// get is one get request: key's value, or false when it was not set
+// within wait.
+func (s *Store) get(key string, wait time.Duration) ([]byte, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return nil, false, s.err
+	}
+	s.conn.SetDeadline(time.Now().Add(wait + storeIOTimeout))
+	s.request(opGet, key)
+	s.w.Write(binary.LittleEndian.AppendUint64(nil, uint64(wait)))
+	if err := s.w.Flush(); err != nil {
+		return nil, false, s.lost(err)
+	}
+	status, err := s.r.ReadByte()
+	if err != nil {
+		return nil, false, s.lost(err)
+	}
+	switch status {
+	case statusNot:
+		return nil, false, nil
+	case statusOK:
+	default:
+		return nil, false, s.lost(fmt.Errorf("answer %q to a get", status))
+	}
+	var n [4]byte
+	if _, err := io.ReadFull(s.r, n[:]); err != nil {
+		return nil, false, s.lost(err)
+	}
+	size := binary.LittleEndian.Uint32(n[:])
+	if size > maxValue {
+		return nil, false, s.lost(fmt.Errorf("a value of %d bytes", size))
+	}
+	v := make([]byte, size)
+	if _, err := io.ReadFull(s.r, v); err != nil {
+		return nil, false, s.lost(err)
+	}
+	return v, true, nil
+}
+
+// request starts a request: its op and key.
+func (s *Store) request(op byte, key string) {
+	s.w.WriteByte(op)
+	s.w.Write(binary.LittleEndian.AppendUint16(nil, uint16(len(key))))
+	s.w.WriteString(key)
+}
+
+// lost marks the connection unusable (a request may be half answered).
+func (s *Store) lost(err error) error {
+	s.err = fmt.Errorf("dist: store at %s: connection lost: %w", s.addr, err)
+	s.conn.Close()
+	return s.err
+}
+
+// localHost is the host this client's connection came from: an address
+// the store's host, and so the other ranks, can reach this one at.
+func (s *Store) localHost() string {
+	host, _, err := net.SplitHostPort(s.conn.LocalAddr().String())
+	if err != nil {
+		return s.conn.LocalAddr().String()
+	}
+	return host
+}
+
+// Close closes the connection; later calls fail.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		s.err = fmt.Errorf("dist: store at %s: closed", s.addr)
+		return s.conn.Close()
+	}
+	return nil
+}

@@ -1,0 +1,221 @@
+// A run of several processes: which rank holds each device, and the messages a step sends between ranks.
+
+package runtime
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"baton/kernels"
+	"baton/model"
+	"baton/runtime/device"
+	"baton/runtime/dist"
+	"baton/runtime/schedule"
+)
+
+// Group is this process's place in a run of several: the ranks' mesh, and
+// the rank that holds each device of the schedule. Every rank runs the same
+// schedule and plan; its executor runs the lists of its own devices, and a
+// send or receive whose neighbour stage is in another rank goes through the
+// mesh.
+type Group struct {
+	Mesh  *dist.Mesh
+	Ranks []int    // per device of the schedule, in order: the rank that holds it
+	Names []string // per device of the schedule: its name, "rank1/cpu:0"
+	// Offsets is each rank's clock minus rank 0's, and Uncertainty the
+	// most either may be off (ClockOffset's round trip halved).
+	Offsets     []time.Duration
+	Uncertainty time.Duration
+	// Timeout bounds every wait between steps (a checkpoint's parts, the
+	// stop flags, the records): a rank that died or hangs fails the run.
+	Timeout time.Duration
+
+	server *dist.StoreServer // rank 0's
+}
+
+// Rank is this process's rank.
+func (g *Group) Rank() int { return g.Mesh.Rank() }
+
+// The kinds of message a step sends between ranks.
+const (
+	msgActivation uint8 = iota + 1 // a SEND_F's (B,T,C), to the next stage
+	msgGradient                    // a SEND_B's (B,T,C), to the previous stage
+	msgTied                        // one end's part of the tied embedding's gradient, to the other end
+	msgSquares                     // a stage's gradient sums of squares (and the last stage's losses), to every rank
+	msgLosses                      // an evaluation's losses, from the last stage to every rank
+	msgStop                        // whether a rank was asked to stop, after each step, to every rank
+	msgRecords                     // a rank's measured steps, to rank 0 for the merged report
+	msgTensors                     // a rank's parameters and moments, to rank 0 for a checkpoint
+	msgCommit                      // rank 0's word on a checkpoint, to every rank
+)
+
+// send sends v to rank to as message tag, between steps.
+func (g *Group) send(to int, tag dist.Tag, v []byte) error { return g.Mesh.Send(to, tag, v) }
+
+// receive waits for message tag from rank from, between steps: within the
+// group's timeout, and failing at once when the mesh breaks.
+func (g *Group) receive(from int, tag dist.Tag, what string) ([]byte, error) {
+	var expire <-chan time.Time
+	if g.Timeout > 0 {
+		t := time.NewTimer(g.Timeout)
+		defer t.Stop()
+		expire = t.C
+	}
+	select {
+	case msg := <-g.Mesh.Inbox(from, tag):
+		return msg, nil
+	case <-g.Mesh.Broken():
+		return nil, fmt.Errorf("%s: %w", what, g.Mesh.Err())
+	case <-expire:
+		return nil, fmt.Errorf("%s: rank %d (%s) sent nothing for %v", what, from, g.Mesh.Host(from), g.Timeout)
+	}
+}
+
+// anyStop tells every rank whether this one was asked to stop before step
+// and says whether any was: so that all stop after the same step.
+func (g *Group) anyStop(step int, stop bool) (bool, error) {
+	tag := dist.Tag{Kind: msgStop, Step: int64(step)}
+	flag := []byte{0}
+	if stop {
+		flag[0] = 1
+	}
+	for r := range g.Mesh.World() {
+		if r != g.Rank() {
+			if err := g.send(r, tag, flag); err != nil {
+				return false, err
+			}
+		}
+	}
+	for r := range g.Mesh.World() {
+		if r == g.Rank() {
+			continue
+		}
+		msg, err := g.receive(r, tag, fmt.Sprintf("before step %d", step))
+		if err != nil {
+			return false, err
+		}
+		stop = stop || len(msg) == 1 && msg[0] == 1
+	}
+	return stop, nil
+}
+
+// place spreads this rank's devices over the schedule's, nil for the other
+// ranks'; in a single process (g nil) they are the schedule's.
+func (g *Group) place(own []device.Device) []device.Device {
+	if g == nil {
+		return own
+	}
+	all := make([]device.Device, len(g.Ranks))
+	i := 0
+	for d, r := range g.Ranks {
+		if r == g.Rank() {
+			all[d], i = own[i], i+1
+		}
+	}
+	return all
+}
+
+// own is the part of pl on this rank's devices, for its memory check.
+func (g *Group) own(pl *model.Plan) *model.Plan {
+	if g == nil {
+		return pl
+	}
+	mine := *pl
+	mine.Stages = nil
+	for _, s := range pl.Stages {
+		if g.Ranks[slices.Index(g.Names, s.Device)] == g.Rank() {
+			mine.Stages = append(mine.Stages, s)
+		}
+	}
+	return &mine
+}
+
+// rankOf is the rank that holds stage s, or -1 in a single process.
+func (ex *Executor) rankOf(s int) int {
+	if ex.Group == nil {
+		return -1
+	}
+	return ex.Group.Ranks[ex.Sched.DeviceOf(s)]
+}
+
+// deviceName names stage s's device, in this rank or another.
+func (ex *Executor) deviceName(s int) string { return ex.devName(ex.Sched.DeviceOf(s)) }
+
+// devName names device d of the schedule, in this rank or another.
+func (ex *Executor) devName(d int) string {
+	if ex.Devices[d] != nil {
+		return ex.Devices[d].Name()
+	}
+	return ex.Group.Names[d]
+}
+
+// remote says whether stage s is in another rank.
+func (ex *Executor) remote(s int) bool { return ex.Stages[s] == nil }
+
+// tag names a message of the run's step seq.
+func (r *run) tag(kind uint8, stage, mb int) dist.Tag {
+	return dist.Tag{Kind: kind, Stage: int32(stage), Microbatch: int32(mb), Step: r.seq}
+}
+
+// sendBuffer copies src, on dev, to the rank of stage to, as message tag.
+func (r *run) sendBuffer(dev device.Device, to int, tag dist.Tag, src kernels.Buffer) error {
+	host := make([]float32, src.Len())
+	dev.Ops().Download(host, src)
+	return r.ex.Group.Mesh.Send(r.ex.rankOf(to), tag, dist.EncodeFloat32s(host))
+}
+
+// landBuffer writes an arrived message into dst on dev.
+func landBuffer(dev device.Device, dst kernels.Buffer, msg []byte) error {
+	host := make([]float32, dst.Len())
+	if err := dist.DecodeFloat32s(msg, host); err != nil {
+		return err
+	}
+	dev.Ops().Upload(dst, host)
+	return nil
+}
+
+// sendValues sends v to every other rank as message tag.
+func (r *run) sendValues(tag dist.Tag, v []float64) error {
+	g := r.ex.Group
+	payload := dist.EncodeFloat64s(v)
+	for rank := range g.Mesh.World() {
+		if rank != g.Rank() {
+			if err := g.Mesh.Send(rank, tag, payload); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// receiveMessage waits for message tag from stage from's rank, or fails as
+// a local receive does: on the executor's timeout without progress, on an
+// abort, or at once when the mesh breaks (a rank died or its link did),
+// saying which rank and where this one was.
+func (r *run) receiveMessage(a schedule.Action, from int, tag dist.Tag) ([]byte, error) {
+	g := r.ex.Group
+	inbox := g.Mesh.Inbox(r.ex.rankOf(from), tag)
+	select {
+	case msg := <-inbox:
+		return msg, nil
+	default:
+	}
+	w := newWatchdog(r.ex.Timeout, r.moves)
+	defer w.stop()
+	for {
+		select {
+		case msg := <-inbox:
+			return msg, nil
+		case <-r.abort:
+			return nil, errAborted
+		case <-g.Mesh.Broken():
+			return nil, fmt.Errorf("%w; this rank was at %s", g.Mesh.Err(), a)
+		case <-w.C():
+			if w.expired() {
+				rank := r.ex.rankOf(from)
+				return nil, fmt.Errorf("waited %v for %s from rank %d (%s) without progress; this rank's devices are at: %s", r.ex.Timeout, a, rank, g.Mesh.Host(rank), r.where())
+			}
+		}
+	}
+}

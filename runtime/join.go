@@ -1,0 +1,191 @@
+// Joining a run of several processes: the rendezvous on rank 0's store, the check that every rank was started alike, the mesh, and the clocks.
+
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"reflect"
+	"strconv"
+	"time"
+
+	"baton/internal/field"
+	"baton/runtime/device"
+	"baton/runtime/dist"
+)
+
+// clockSamples is how many round trips a rank's clock offset is taken from.
+const clockSamples = 16
+
+// joinEntry is what a rank tells the others through the store.
+type joinEntry struct {
+	Version  string   `json:"version"`
+	Settings Settings `json:"settings"` // its devices left out: each rank has its own
+	Devices  []string `json:"devices"`
+}
+
+// Join brings this process into the run env describes, within timeout:
+// rank 0 serves the store at MASTER_ADDR:MASTER_PORT; every rank publishes
+// its version, settings and devices, and is refused (each rank says why)
+// when any rank's differ from rank 0's; the ranks connect to each other;
+// each measures its clock against rank 0's. cfg is this rank's
+// configuration, its Devices its own.
+func Join(ctx context.Context, env dist.Env, cfg TrainConfig, timeout time.Duration) (*Group, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	addr := net.JoinHostPort(env.MasterAddr, strconv.Itoa(env.MasterPort))
+	var server *dist.StoreServer
+	if env.Rank == 0 {
+		var err error
+		if server, err = dist.ServeStore(net.JoinHostPort("", strconv.Itoa(env.MasterPort))); err != nil {
+			return nil, fmt.Errorf("rank 0: serving the rendezvous at port %d (MASTER_PORT): %w", env.MasterPort, err)
+		}
+	}
+	st, err := dist.DialStore(ctx, addr)
+	if err != nil {
+		closeServer(server)
+		return nil, err
+	}
+	g, err := join(ctx, st, env, cfg)
+	st.Close()
+	if err != nil {
+		closeServer(server)
+		return nil, err
+	}
+	g.server = server
+	return g, nil
+}
+
+func closeServer(s *dist.StoreServer) {
+	if s != nil {
+		s.Close()
+	}
+}
+
+func join(ctx context.Context, st *dist.Store, env dist.Env, cfg TrainConfig) (*Group, error) {
+	mine := joinEntry{Version: Version().String(), Settings: cfg.Settings(), Devices: device.Strings(cfg.Devices)}
+	mine.Settings.Devices = nil
+	raw, err := json.Marshal(mine)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Set("join/"+strconv.Itoa(env.Rank), raw); err != nil {
+		return nil, err
+	}
+	entries := make([]joinEntry, env.WorldSize)
+	for r := range entries {
+		v, err := st.Get(ctx, "join/"+strconv.Itoa(r))
+		if err != nil {
+			return nil, fmt.Errorf("waiting for rank %d to join: %w", r, err)
+		}
+		if err := json.Unmarshal(v, &entries[r]); err != nil {
+			return nil, fmt.Errorf("rank %d's entry in the store: %w", r, err)
+		}
+	}
+	// Every rank checks every entry itself, so that all say why a rank is
+	// refused; rank 0 keeps the store until each has read them all.
+	if err := st.Set("read/"+strconv.Itoa(env.Rank), nil); err != nil {
+		return nil, err
+	}
+	if env.Rank == 0 {
+		for r := range entries {
+			if _, err := st.Get(ctx, "read/"+strconv.Itoa(r)); err != nil {
+				return nil, fmt.Errorf("waiting for rank %d to read the others' settings: %w", r, err)
+			}
+		}
+	}
+	if err := sameStart(entries); err != nil {
+		return nil, err
+	}
+	mesh, err := dist.Connect(ctx, st, env.Rank, env.WorldSize, "")
+	if err != nil {
+		return nil, err
+	}
+	g := &Group{Mesh: mesh, Offsets: make([]time.Duration, env.WorldSize)}
+	for r, e := range entries {
+		for _, d := range e.Devices {
+			g.Ranks = append(g.Ranks, r)
+			g.Names = append(g.Names, fmt.Sprintf("rank%d/%s", r, d))
+		}
+	}
+	if err := g.measureClocks(ctx, st); err != nil {
+		mesh.Close()
+		return nil, err
+	}
+	return g, nil
+}
+
+// sameStart refuses ranks started unlike rank 0: another build, or a
+// setting of another value, named with both values.
+func sameStart(entries []joinEntry) error {
+	want := entries[0]
+	for r, e := range entries[1:] {
+		r++
+		if e.Version != want.Version {
+			return field.Errorf("version", "rank %d runs baton %s but rank 0 runs %s; start every rank from the same build", r, e.Version, want.Version)
+		}
+		a, b := reflect.ValueOf(want.Settings), reflect.ValueOf(e.Settings)
+		for i := range a.NumField() {
+			if !reflect.DeepEqual(a.Field(i).Interface(), b.Field(i).Interface()) {
+				name := settingName(a.Type().Field(i))
+				return field.Errorf(name, "rank %d was started with {%s} %v but rank 0 with %v; start every rank with the same settings (only {devices} may differ)",
+					r, name, b.Field(i).Interface(), a.Field(i).Interface())
+			}
+		}
+		if len(e.Devices) == 0 {
+			return field.Errorf("devices", "rank %d has no devices; give each rank its own with {devices}", r)
+		}
+	}
+	return nil
+}
+
+// settingName is a Settings field's name as errors name it: its JSON key.
+func settingName(f reflect.StructField) string {
+	name := f.Tag.Get("json")
+	for i, c := range name {
+		if c == ',' {
+			return name[:i]
+		}
+	}
+	return name
+}
+
+// measureClocks takes each rank's clock offset against rank 0 and shares
+// them through the store, with the largest uncertainty.
+func (g *Group) measureClocks(ctx context.Context, st *dist.Store) error {
+	rank := g.Rank()
+	var mine struct{ Offset, Uncertainty time.Duration }
+	if rank != 0 {
+		off, unc, err := g.Mesh.ClockOffset(0, clockSamples)
+		if err != nil {
+			return fmt.Errorf("measuring the clock against rank 0: %w", err)
+		}
+		// ClockOffset is rank 0's clock minus this one's; a rank's offset is its own minus rank 0's.
+		mine.Offset, mine.Uncertainty = -off, unc
+	}
+	raw, _ := json.Marshal(mine)
+	if err := st.Set("clock/"+strconv.Itoa(rank), raw); err != nil {
+		return err
+	}
+	for r := range g.Offsets {
+		v, err := st.Get(ctx, "clock/"+strconv.Itoa(r))
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(v, &mine); err != nil {
+			return err
+		}
+		g.Offsets[r] = mine.Offset
+		g.Uncertainty = max(g.Uncertainty, mine.Uncertainty)
+	}
+	return nil
+}
+
+// Close leaves the run: the mesh, and on rank 0 the store.
+func (g *Group) Close() error {
+	err := g.Mesh.Close()
+	closeServer(g.server)
+	return err
+}

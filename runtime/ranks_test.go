@@ -1,0 +1,140 @@
+// Several processes: ranks joined over loopback train bit-identically to one process with the same plan, and refuse a rank started otherwise.
+
+package runtime
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"baton/model"
+	"baton/runtime/dist"
+)
+
+// freePort is a TCP port nobody listens on now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// runRanks runs cfgs[r] as rank r of len(cfgs), each in a goroutine as
+// each would in its own process, and returns every rank's summary and error.
+func runRanks(t *testing.T, cfgs []TrainConfig) ([]*Summary, []error) {
+	t.Helper()
+	port := freePort(t)
+	sums, errs := make([]*Summary, len(cfgs)), make([]error, len(cfgs))
+	var wg sync.WaitGroup
+	for r := range cfgs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			env := dist.Env{Rank: r, WorldSize: len(cfgs), LocalRank: r, LocalWorldSize: len(cfgs), MasterAddr: "127.0.0.1", MasterPort: port}
+			cfg := cfgs[r]
+			g, err := Join(context.Background(), env, cfg, 20*time.Second)
+			if err != nil {
+				errs[r] = err
+				return
+			}
+			defer g.Close()
+			g.Timeout = 20 * time.Second
+			cfg.Group = g
+			tr, err := NewTrainer(cfg)
+			if err != nil {
+				errs[r] = err
+				return
+			}
+			defer tr.Close()
+			sums[r], errs[r] = tr.Run(context.Background(), nil)
+		}()
+	}
+	wg.Wait()
+	return sums, errs
+}
+
+func TestRanksTrainAsOneProcess(t *testing.T) {
+	data := corpus(t)
+	for _, c := range []struct {
+		schedule string
+		chunks   int
+		perRank  []string
+	}{
+		{"1f1b", 1, []string{"cpu:0,cpu:1", "cpu:0,cpu:1"}},
+		{"zb-h1", 1, []string{"cpu:0", "cpu:0", "cpu:0", "cpu:0"}},
+		{"interleaved", 2, []string{"cpu:0", "cpu:0"}},
+	} {
+		t.Run(c.schedule, func(t *testing.T) {
+			dir := t.TempDir()
+			one := resumeConfig(t, data, filepath.Join(dir, "one"), "cpu:0..3", 4)
+			one.Model.L, one.Schedule, one.Chunks, one.Microbatches = 8, c.schedule, c.chunks, 4
+			if c.chunks > 1 {
+				one.Devices = one.Devices[:len(c.perRank)]
+			}
+			want := train(t, one, 0)
+			cfgs := make([]TrainConfig, len(c.perRank))
+			for r, devs := range c.perRank {
+				cfgs[r] = resumeConfig(t, data, filepath.Join(dir, "ranks"), devs, 4)
+				cfgs[r].Model, cfgs[r].Schedule, cfgs[r].Chunks, cfgs[r].Microbatches = one.Model, c.schedule, c.chunks, 4
+			}
+			sums, errs := runRanks(t, cfgs)
+			for r, err := range errs {
+				if err != nil {
+					t.Fatalf("rank %d: %v", r, err)
+				}
+			}
+			for r, sum := range sums {
+				for i := range want.Losses {
+					if sum.Losses[i] != want.Losses[i] {
+						t.Errorf("rank %d, step %d: loss %v, one process %v", r, i+1, sum.Losses[i], want.Losses[i])
+					}
+				}
+			}
+			got, err1 := model.Load(CheckpointDir(filepath.Join(dir, "ranks")))
+			ref, err2 := model.Load(CheckpointDir(filepath.Join(dir, "one")))
+			if err1 != nil || err2 != nil {
+				t.Fatal(err1, err2)
+			}
+			if len(got.Params) != len(ref.Params) {
+				t.Fatalf("the ranks' checkpoint has %d tensors, one process's %d", len(got.Params), len(ref.Params))
+			}
+			for name, w := range ref.Params {
+				for j := range w {
+					if got.Params[name][j] != w[j] || got.M[name][j] != ref.M[name][j] || got.V[name][j] != ref.V[name][j] {
+						t.Fatalf("%s[%d] differs from one process's", name, j)
+					}
+				}
+			}
+			lead := sums[0]
+			if lead.Report == nil || len(lead.Report.PerDevice) != len(want.Devices) || lead.Devices[0] != "rank0/cpu:0" {
+				t.Fatalf("rank 0's report covers %v; want every rank's devices, rank0/cpu:0 first", lead.Devices)
+			}
+			for d, st := range lead.Report.PerDevice {
+				if st.ComputeS <= 0 {
+					t.Errorf("device %d (%s) has no compute in the merged report", d, st.Device)
+				}
+			}
+		})
+	}
+}
+
+func TestRankStartedOtherwiseIsRefused(t *testing.T) {
+	data := corpus(t)
+	out := filepath.Join(t.TempDir(), "run")
+	a := resumeConfig(t, data, out, "cpu:0", 4)
+	b := resumeConfig(t, data, out, "cpu:0", 4)
+	b.LR = 2e-3
+	_, errs := runRanks(t, []TrainConfig{a, b})
+	for r, err := range errs {
+		if err == nil || !strings.Contains(err.Error(), "rank 1 was started with {lr} 0.002 but rank 0 with 0.003") {
+			t.Errorf("rank %d: %v", r, err)
+		}
+	}
+}
