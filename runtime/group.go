@@ -83,7 +83,7 @@ func (g *Group) anyStop(step int, stop bool) (bool, error) {
 	for r := range g.Mesh.World() {
 		if r != g.Rank() {
 			if err := g.send(r, tag, flag); err != nil {
-				return false, err
+				return false, fmt.Errorf("before step %d: %w", step, err)
 			}
 		}
 	}
@@ -158,12 +158,23 @@ func (r *run) tag(kind uint8, stage, mb int) dist.Tag {
 	return dist.Tag{Kind: kind, Stage: int32(stage), Microbatch: int32(mb), Step: r.seq}
 }
 
-// sendBuffer copies src, on dev, to the rank of stage to, as message tag.
+// sendBuffer copies src, on dev, to the rank of stage to, as message tag;
+// a failure says which message was lost.
 func (r *run) sendBuffer(dev device.Device, to int, tag dist.Tag, src kernels.Buffer) error {
 	host := make([]float32, src.Len())
 	dev.Ops().Download(host, src)
-	return r.ex.Group.Mesh.Send(r.ex.rankOf(to), tag, dist.EncodeFloat32s(host))
+	if err := r.ex.Group.Mesh.Send(r.ex.rankOf(to), tag, dist.EncodeFloat32s(host)); err != nil {
+		return &linkError{fmt.Errorf("%w; this rank was sending %s", err, tag)}
+	}
+	return nil
 }
+
+// linkError is a failure of the mesh, not of the schedule: the worker
+// reports it as it is, without the grid of actions.
+type linkError struct{ err error }
+
+func (e *linkError) Error() string { return e.err.Error() }
+func (e *linkError) Unwrap() error { return e.err }
 
 // landBuffer writes an arrived message into dst on dev.
 func landBuffer(dev device.Device, dst kernels.Buffer, msg []byte) error {
@@ -210,7 +221,7 @@ func (r *run) receiveMessage(a schedule.Action, from int, tag dist.Tag) ([]byte,
 		case <-r.abort:
 			return nil, errAborted
 		case <-g.Mesh.Broken():
-			return nil, fmt.Errorf("%w; this rank was at %s", g.Mesh.Err(), a)
+			return nil, &linkError{fmt.Errorf("%w; this rank was at %s", g.Mesh.Err(), a)}
 		case <-w.C():
 			if w.expired() {
 				rank := r.ex.rankOf(from)

@@ -32,7 +32,7 @@ func (t *Trainer) saveGroup(step int, ck *model.Checkpoint, save func(*model.Che
 			return err
 		}
 		if err := g.send(0, parts, buf.Bytes()); err != nil {
-			return err
+			return fmt.Errorf("%s: %w", what, err)
 		}
 		word, err := g.receive(0, commit, what)
 		if err != nil {
@@ -65,7 +65,7 @@ func (t *Trainer) saveGroup(step int, ck *model.Checkpoint, save func(*model.Che
 	}
 	for r := 1; r < g.Mesh.World(); r++ {
 		if serr := g.send(r, commit, word); serr != nil && err == nil {
-			err = serr
+			err = fmt.Errorf("%s is saved, but telling rank %d failed: %w", what, r, serr)
 		}
 	}
 	return err
@@ -102,7 +102,10 @@ func (t *Trainer) mergeSteps(measured []*StepResult, peaks map[int]int64) ([]*St
 		if err := gob.NewEncoder(&buf).Encode(mine); err != nil {
 			return nil, err
 		}
-		return nil, g.send(0, tag, buf.Bytes())
+		if err := g.send(0, tag, buf.Bytes()); err != nil {
+			return nil, fmt.Errorf("sending the measured steps for the report: %w", err)
+		}
+		return nil, nil
 	}
 	for r := 1; r < g.Mesh.World(); r++ {
 		msg, err := g.receive(r, tag, "the measured steps for the report")

@@ -130,8 +130,8 @@ func sameStart(entries []joinEntry) error {
 		for i := range a.NumField() {
 			if !reflect.DeepEqual(a.Field(i).Interface(), b.Field(i).Interface()) {
 				name := settingName(a.Type().Field(i))
-				return field.Errorf(name, "rank %d was started with {%s} %v but rank 0 with %v; start every rank with the same settings (only {devices} may differ)",
-					r, name, b.Field(i).Interface(), a.Field(i).Interface())
+				return field.Errorf(name, "rank %d was started with {"+name+"} %v but rank 0 with %v; start every rank with the same settings (only {devices} may differ)",
+					r, b.Field(i).Interface(), a.Field(i).Interface())
 			}
 		}
 		if len(e.Devices) == 0 {

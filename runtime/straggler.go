@@ -24,6 +24,10 @@ const (
 	stragglerDrift  = 1.3 // recent/before above which a device straggles…
 	stragglerApart  = 1.2 // …and by this much more than the median device drifted
 	stragglerQuiet  = 50  // steps before the same device is warned about again
+	// stragglerFloor is the least slow-down per step worth a warning: a
+	// step of a few milliseconds drifts by more than the ratios above on
+	// any shared machine.
+	stragglerFloor = 5 * time.Millisecond
 )
 
 // stragglers keeps each device's compute time per step.
@@ -82,10 +86,11 @@ func (s *stragglers) observe(step int, res *StepResult) string {
 			}
 		}
 		others := median(rest)
-		if r < stragglerDrift || r < stragglerApart*others || step < s.quiet[d] {
+		c := s.compute[d]
+		gap := time.Duration((mean(c[stragglerBase:]) - mean(c[:stragglerBase])) * float64(time.Second))
+		if r < stragglerDrift || r < stragglerApart*others || gap < stragglerFloor || step < s.quiet[d] {
 			continue
 		}
-		c := s.compute[d]
 		st := Straggler{Step: step, Device: s.names[d], RecentS: mean(c[stragglerBase:]), BeforeS: mean(c[:stragglerBase]), Others: others}
 		s.found = append(s.found, st)
 		s.quiet[d] = step + stragglerQuiet

@@ -47,6 +47,7 @@ func (r *run) worker(d int, origin device.Event) []timedAction {
 			free = rec.end
 		}
 		var numeric *NumericError
+		var link *linkError
 		switch {
 		case err == nil:
 			if a.Kind == schedule.Step {
@@ -55,7 +56,7 @@ func (r *run) worker(d int, origin device.Event) []timedAction {
 			}
 		case err == errAborted:
 			return recs
-		case errors.As(err, &numeric):
+		case errors.As(err, &numeric), errors.As(err, &link):
 			r.fail(err) // not the schedule's fault: the grid would not help
 			return recs
 		default:

@@ -32,8 +32,14 @@ type child struct {
 // startChild starts baton in dir; the test's cleanup kills it if it still runs.
 func startChild(t *testing.T, dir string, args ...string) *child {
 	t.Helper()
+	return startChildEnv(t, dir, nil, args...)
+}
+
+// startChildEnv is startChild with the environment env (nil: the test's).
+func startChildEnv(t *testing.T, dir string, env []string, args ...string) *child {
+	t.Helper()
 	c := &child{cmd: exec.Command(batonBin, args...), lines: make(chan string, 4096), readDone: make(chan struct{})}
-	c.cmd.Dir = dir
+	c.cmd.Dir, c.cmd.Env = dir, env
 	c.cmd.Stdout = &c.stdout
 	pipe, err := c.cmd.StderrPipe()
 	if err != nil {

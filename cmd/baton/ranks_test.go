@@ -1,0 +1,156 @@
+//go:build unix
+
+// Ranks as separate processes, started with torchrun's variables set by hand: one process's results, a rank killed or stopped, a rank started otherwise; every rank ends, the last checkpoint loads, and a resume on another rank count continues exactly.
+package main
+
+import (
+	"baton/model"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// rankEnv is torchrun's environment for rank r of world on this host.
+func rankEnv(r, world, port int) []string {
+	return append(os.Environ(), fmt.Sprintf("RANK=%d", r), fmt.Sprintf("WORLD_SIZE=%d", world), fmt.Sprintf("LOCAL_RANK=%d", r),
+		fmt.Sprintf("LOCAL_WORLD_SIZE=%d", world), "MASTER_ADDR=127.0.0.1", fmt.Sprintf("MASTER_PORT=%d", port))
+}
+
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startRanks starts world ranks of `baton train` in dir, one device each,
+// with args after the tiny model's.
+func startRanks(t *testing.T, dir string, world int, args ...string) []*child {
+	t.Helper()
+	port := freeTCPPort(t)
+	ranks := make([]*child, world)
+	for r := range ranks {
+		base := append([]string{"train", "--model", "tiny", "--devices", "cpu:0", "--data", corpus}, args...)
+		ranks[r] = startChildEnv(t, dir, rankEnv(r, world, port), base...)
+	}
+	return ranks
+}
+
+// waitCheckpoint waits until run's checkpoint holds step at least.
+func waitCheckpoint(t *testing.T, run string, step int) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if ck, err := model.Load(filepath.Join(run, "checkpoint")); err == nil {
+			var st trainState
+			if json.Unmarshal(ck.State, &st) == nil && st.Step >= step {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no checkpoint of step %d in %s within a minute", step, run)
+}
+
+// endsWithin waits for c to exit, failing unless it does so within limit
+// with a non-zero status and a line matching re.
+func endsWithin(t *testing.T, c *child, name string, limit time.Duration, re *regexp.Regexp) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-done:
+		case <-time.After(limit):
+			c.cmd.Process.Kill()
+		}
+	}()
+	start := time.Now()
+	code, killed := c.wait(t)
+	close(done)
+	if took := time.Since(start); took >= limit || killed || code == 0 {
+		t.Fatalf("%s ended after %v (limit %v) with status %d (killed: %v); stderr:\n%s", name, took, limit, code, killed, c.errText())
+	}
+	if !re.MatchString(c.errText()) {
+		t.Errorf("%s's stderr does not say %q:\n%s", name, re, c.errText())
+	}
+}
+
+// resumesExactly resumes run on devices for 3 more steps than its
+// checkpoint and checks it against a run that was never stopped.
+func resumesExactly(t *testing.T, dir, run, devices string) {
+	t.Helper()
+	step, _ := loadStep(t, filepath.Join(dir, run, "checkpoint"))
+	resume := append(tinyTrain(run, step+3, "--resume", "--quiet", "--eval-every", "0", "--eval-batches", "1"), "--devices", devices)
+	if r := baton(t, dir, resume...); r.code != 0 {
+		t.Fatalf("resuming on %s: status %d\n%s", devices, r.code, r.stderr)
+	}
+	whole := tinyTrain("whole", step+3, "--quiet", "--eval-every", "0", "--eval-batches", "1", "--save-every", "5")
+	if r := baton(t, dir, whole...); r.code != 0 {
+		t.Fatalf("the uninterrupted run: status %d\n%s", r.code, r.stderr)
+	}
+	_, got := loadStep(t, filepath.Join(dir, run, "checkpoint"))
+	_, want := loadStep(t, filepath.Join(dir, "whole", "checkpoint"))
+	for name, w := range want.Params {
+		for j := range w {
+			if got.Params[name][j] != w[j] || got.M[name][j] != want.M[name][j] {
+				t.Fatalf("%s[%d]: the resumed run differs from the uninterrupted one", name, j)
+			}
+		}
+	}
+}
+
+// Where a rank fails, its one line names the other rank, its host, and
+// what this rank was doing: an action of the step, or between steps the
+// stop flags, or a checkpoint's parts.
+var (
+	between     = `(before step \d+|step \d+'s checkpoint[^:]*)`
+	lostRank1   = regexp.MustCompile(between + `: rank 1 \(127\.0\.0\.1\): |rank 1 \(127\.0\.0\.1\): connection lost: [^\n]*; this rank was (at|sending)`)
+	silentRank1 = regexp.MustCompile(`waited 2s for \S+ from rank 1 \(127\.0\.0\.1\) without progress|` + between + `: rank 1 \(127\.0\.0\.1\) sent nothing for 2s`)
+)
+
+func TestRankKilledStopsTheOthers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ranks := startRanks(t, dir, 2, "--steps", "100000", "--save-every", "5", "--eval-every", "0", "--eval-batches", "1", "--out", "run", "--timeout", "20s")
+	waitCheckpoint(t, filepath.Join(dir, "run"), 10)
+	ranks[1].signal(t, syscall.SIGKILL)
+	ranks[1].wait(t)
+	endsWithin(t, ranks[0], "rank 0", 10*time.Second, lostRank1)
+	resumesExactly(t, dir, "run", "cpu:0,cpu:1")
+}
+
+func TestRankStoppedPastTheTimeout(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ranks := startRanks(t, dir, 2, "--steps", "100000", "--save-every", "5", "--eval-every", "0", "--eval-batches", "1", "--out", "run", "--timeout", "2s")
+	waitCheckpoint(t, filepath.Join(dir, "run"), 10)
+	ranks[1].signal(t, syscall.SIGSTOP)
+	endsWithin(t, ranks[0], "rank 0", 10*time.Second, silentRank1)
+	ranks[1].signal(t, syscall.SIGCONT)
+	endsWithin(t, ranks[1], "rank 1", 10*time.Second, regexp.MustCompile(`rank 0 \(127\.0\.0\.1\)`))
+	resumesExactly(t, dir, "run", "cpu:0")
+}
+
+func TestRankStartedOtherwiseIsRefusedByAll(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	port := freeTCPPort(t)
+	common := []string{"train", "--model", "tiny", "--devices", "cpu:0", "--data", corpus, "--steps", "3", "--out", "run"}
+	a := startChildEnv(t, dir, rankEnv(0, 2, port), common...)
+	b := startChildEnv(t, dir, rankEnv(1, 2, port), append(common, "--lr", "0.002")...)
+	re := regexp.MustCompile(`rank 1 was started with --lr 0\.002 but rank 0 with 0\.001`)
+	endsWithin(t, a, "rank 0", 20*time.Second, re)
+	endsWithin(t, b, "rank 1", 20*time.Second, re)
+	if exists(filepath.Join(dir, "run", "checkpoint")) {
+		t.Error("a refused run left a checkpoint")
+	}
+}
