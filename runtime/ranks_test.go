@@ -133,7 +133,7 @@ func TestRankStartedOtherwiseIsRefused(t *testing.T) {
 	b.LR = 2e-3
 	_, errs := runRanks(t, []TrainConfig{a, b})
 	for r, err := range errs {
-		if err == nil || !strings.Contains(err.Error(), "rank 1 was started with {lr} 0.002 but rank 0 with 0.003") {
+		if err == nil || !strings.Contains(err.Error(), "rank 1 was started with lr 0.002 but rank 0 with 0.003") {
 			t.Errorf("rank %d: %v", r, err)
 		}
 	}
