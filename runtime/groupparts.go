@@ -77,6 +77,9 @@ type rankSteps struct {
 	Origins []time.Time
 	Records []map[int][]report.Record // per step: device → records
 	Peaks   map[int]int64
+	// Offset is the rank's clock minus rank 0's, measured again at the
+	// run's end (clocks drift), and Uncertainty how far off it may be.
+	Offset, Uncertainty time.Duration
 }
 
 // mergeSteps gives rank 0 every rank's records of the measured steps, on
@@ -88,7 +91,12 @@ func (t *Trainer) mergeSteps(measured []*StepResult, peaks map[int]int64) ([]*St
 	g := t.cfg.Group
 	tag := dist.Tag{Kind: msgRecords}
 	if g.Rank() != 0 {
-		mine := rankSteps{Peaks: peaks}
+		off, unc, err := g.Mesh.ClockOffset(0, clockSamples)
+		if err != nil {
+			return nil, fmt.Errorf("measuring the clock against rank 0 for the report: %w", err)
+		}
+		// ClockOffset is rank 0's clock minus this one's.
+		mine := rankSteps{Peaks: peaks, Offset: -off, Uncertainty: unc}
 		for _, m := range measured {
 			recs := map[int][]report.Record{}
 			for d, r := range m.Records {
@@ -119,6 +127,7 @@ func (t *Trainer) mergeSteps(measured []*StepResult, peaks map[int]int64) ([]*St
 		for d, p := range part.Peaks {
 			peaks[d] = p
 		}
+		g.Offsets[r], g.Uncertainty = part.Offset, max(g.Uncertainty, part.Uncertainty)
 		n := min(len(measured), len(part.Records))
 		measured = measured[len(measured)-n:]
 		part.Origins, part.Records = part.Origins[len(part.Origins)-n:], part.Records[len(part.Records)-n:]

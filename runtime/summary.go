@@ -64,7 +64,10 @@ type Summary struct {
 	// ClockUncertaintyS, in a run of several processes, is how far off the
 	// ranks' clocks may be from rank 0's, on which the report places them.
 	ClockUncertaintyS float64 `json:"clock_uncertainty_s,omitempty"`
-	*report.Report            // the idle report's fields, bubble_measured and per_device among them, inline
+	// ClockOffsetsS is each rank's clock minus rank 0's, as measured at
+	// the run's end, by which the report moves each rank's records.
+	ClockOffsetsS  []float64 `json:"clock_offsets_s,omitempty"`
+	*report.Report           // the idle report's fields, bubble_measured and per_device among them, inline
 }
 
 func (t *Trainer) writeSummary(sum *Summary) error {
@@ -94,6 +97,9 @@ func (t *Trainer) writeReport(sum *Summary, measured []*StepResult) error {
 			return err // a rank other than 0 has sent its part
 		}
 		sum.ClockUncertaintyS = t.cfg.Group.Uncertainty.Seconds()
+		for _, off := range t.cfg.Group.Offsets {
+			sum.ClockOffsetsS = append(sum.ClockOffsetsS, off.Seconds())
+		}
 	}
 	devs := make([]report.DeviceInfo, len(names))
 	for d := range devs {
