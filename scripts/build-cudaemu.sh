@@ -10,6 +10,8 @@
 #   OUT_DIR/libcuda.so.1    link to it: put OUT_DIR on LD_LIBRARY_PATH
 #   OUT_DIR/libcublas.so.13 link to it: found by baton's dlopen of cuBLAS
 #   OUT_DIR/cudaemu-selftest the emulator's own test (scripts/cudaemu/selftest.cpp)
+#   OUT_DIR/libnccl.so.2    NCCL's point-to-point calls between processes (nccl.cpp)
+#   OUT_DIR/cudaemu-nccl-selftest its test: two processes (nccl-selftest.cpp)
 #
 # Settings (environment, read at run time): CUDAEMU_DEVICES (GPUs, 1),
 # CUDAEMU_SMS (SMs per GPU, 32: four partitions of 8), CUDAEMU_MEMORY_MIB (per GPU, 81920),
@@ -57,4 +59,12 @@ g++ -shared -Wl,-soname,libcuda.so.1 -o "$out/libcudaemu.so" "${objs[@]}" -lpthr
 g++ "${flags[@]}" "$src/selftest.cpp" -L"$out" -lcudaemu -Wl,-rpath,'$ORIGIN' -o "$out/cudaemu-selftest"
 ln -sf libcudaemu.so "$out/libcuda.so.1"
 ln -sf libcudaemu.so "$out/libcublas.so.13"
+# A library of its own, as NCCL is, on libcudaemu's streams; dlopened, so its
+# thread-locals take the general TLS model.
+# shellcheck disable=SC2016 # $ORIGIN is for the dynamic linker, not the shell
+g++ "${flags[@]}" -ftls-model=global-dynamic -shared -Wl,-soname,libnccl.so.2 -o "$out/libnccl.so.2" "$src/nccl.cpp" \
+  -L"$out" -l:libcudaemu.so -Wl,-rpath,'$ORIGIN' -lpthread
+# shellcheck disable=SC2016
+g++ "${flags[@]}" "$src/nccl-selftest.cpp" -L"$out" -l:libnccl.so.2 -l:libcudaemu.so -Wl,-rpath,'$ORIGIN' \
+  -o "$out/cudaemu-nccl-selftest"
 echo "build-cudaemu: $out/libcudaemu.so ($(grep -c 'CUDAEMU_KERNEL' "$gen"/*.cpp | awk -F: '{s += $2} END {print s}') kernels)"

@@ -12,13 +12,19 @@ import (
 	"baton/runtime/device"
 )
 
-// listGPUs describes every GPU, with the driver's version.
+// listGPUs describes every GPU, with the driver's version and NCCL's
+// (what a run of several processes on GPUs will need).
 func listGPUs() ([]device.Info, string, error) {
 	n, err := cu.NumDevices()
 	if err != nil {
 		return nil, "", check("cuDeviceGetCount", err)
 	}
 	driver := driverVersion()
+	if v, err := NCCLVersion(); err == nil {
+		driver += ", NCCL " + v
+	} else {
+		driver += ", no NCCL"
+	}
 	devs := make([]cu.Device, n)
 	out := make([]device.Info, n)
 	for i := range n {

@@ -170,7 +170,7 @@ func (c *Comm) Recv(dst kernels.Buffer, peer int) error {
 		if err := c.lib.post(c.lastRecv, false, ptr, n, peer, c.comm, c.recvStream); err != nil {
 			return err
 		}
-		return nil
+		return c.lead(c.recvStream)
 	})
 }
 
