@@ -37,6 +37,8 @@ func TestBoundaries(t *testing.T) {
 		{pkg: "baton/runtime/device", never: []string{"baton/runtime", "baton/transformer", "baton/model", "gorgonia.org/cu"}},
 		{pkg: "baton/runtime/device/cuda", cuda: true, never: []string{"baton/runtime/report", "baton/runtime/schedule", "baton/transformer"}},
 		{pkg: "baton/runtime/report", never: []string{"baton/runtime/device", "baton/kernels", "baton/transformer"}},
+		// The network under several processes: the standard library only.
+		{pkg: "baton/runtime/dist", never: []string{"baton/"}},
 		// The decoder's math only.
 		{pkg: "baton/transformer", never: []string{"baton/runtime"}, direct: []string{"sync", "sync/atomic"}},
 		// The driver API only behind the cuda build tag.

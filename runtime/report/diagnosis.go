@@ -127,7 +127,7 @@ func deviceSentence(st DeviceStats, names []string, d int, pipeline float64) str
 		{"waiting on " + prev + " (the stage before)", st.WaitPrevS, byPhase(func(s Split) float64 { return s.WaitPrevS })},
 		{"waiting on " + next + " (the stage after) for gradients", st.WaitNextS, byPhase(func(s Split) float64 { return s.WaitNextS })},
 		{"copying activations and gradients", st.TransferS + st.RecvCopyS, byPhase(func(s Split) float64 { return s.TransferS + s.RecvCopyS })},
-		{"at the optimizer barrier (waiting for the global gradient norm, which the eager optimizer step removes)", st.OptimizerInSpanS, byPhase(func(s Split) float64 { return s.OptimizerS })},
+		{"at the optimizer step, waiting for the other stages (the global gradient norm, which the eager optimizer step no longer waits for, or the tied embedding's gradient)", st.OptimizerInSpanS, byPhase(func(s Split) float64 { return s.OptimizerS })},
 		{"in gaps no action covers (host overhead)", st.GapS, byPhase(func(s Split) float64 { return s.GapS })},
 	}
 	slices.SortStableFunc(causes, func(a, b idleCause) int { return cmp.Compare(b.s, a.s) })
