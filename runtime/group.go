@@ -205,28 +205,17 @@ func (r *run) sendValues(tag dist.Tag, v []float64) error {
 // abort, or at once when the mesh breaks (a rank died or its link did),
 // saying which rank and where this one was.
 func (r *run) receiveMessage(a schedule.Action, from int, tag dist.Tag) ([]byte, error) {
-	g := r.ex.Group
-	inbox := g.Mesh.Inbox(r.ex.rankOf(from), tag)
-	select {
-	case msg := <-inbox:
-		return msg, nil
-	default:
-	}
-	w := newWatchdog(r.ex.Timeout, r.moves)
-	defer w.stop()
-	for {
-		select {
-		case msg := <-inbox:
-			return msg, nil
-		case <-r.abort:
-			return nil, errAborted
-		case <-g.Mesh.Broken():
-			return nil, &linkError{fmt.Errorf("%w; this rank was at %s", g.Mesh.Err(), a)}
-		case <-w.C():
-			if w.expired() {
-				rank := r.ex.rankOf(from)
-				return nil, fmt.Errorf("waited %v for %s from rank %d (%s) without progress; this rank's devices are at: %s", r.ex.Timeout, a, rank, g.Mesh.Host(rank), r.where())
-			}
-		}
-	}
+	g, rank := r.ex.Group, r.ex.rankOf(from)
+	broken := &brokenLink{c: g.Mesh.Broken(), err: func() error {
+		return &linkError{fmt.Errorf("%w; this rank was at %s", g.Mesh.Err(), a)}
+	}}
+	return await(r, g.Mesh.Inbox(rank, tag), broken, func() error {
+		return fmt.Errorf("waited %v for %s from rank %d (%s) without progress; this rank's devices are at: %s", r.ex.Timeout, a, rank, g.Mesh.Host(rank), r.where())
+	})
+}
+
+// brokenLink is a mesh's failure as await sees it: closed, and its error.
+type brokenLink struct {
+	c   <-chan struct{}
+	err func() error
 }

@@ -209,22 +209,38 @@ func (r *run) compute(dev device.Device, st *Stage, rec *timedAction) {
 // is doing once it has waited the executor's timeout while no device
 // progressed, in the time the process ran (see watchdog).
 func (r *run) receive(a schedule.Action, ch chan device.Event) (device.Event, error) {
-	select { // mostly the event is there already: no heartbeat to start
-	case ev := <-ch:
-		return ev, nil
+	return await(r, ch, nil, func() error {
+		return fmt.Errorf("waited %v for %s without progress; devices are at: %s", r.ex.Timeout, a, r.where())
+	})
+}
+
+// await waits for ch, failing with expired's error once the executor's
+// timeout has passed without progress, errAborted on an abort, and with
+// broken's error when broken closes (nil: never).
+func await[T any](r *run, ch <-chan T, broken *brokenLink, expired func() error) (T, error) {
+	var none T
+	select { // mostly it is there already: no heartbeat to start
+	case v := <-ch:
+		return v, nil
 	default:
 	}
 	w := newWatchdog(r.ex.Timeout, r.moves)
 	defer w.stop()
+	var gone <-chan struct{}
+	if broken != nil {
+		gone = broken.c
+	}
 	for {
 		select {
-		case ev := <-ch:
-			return ev, nil
+		case v := <-ch:
+			return v, nil
 		case <-r.abort:
-			return nil, errAborted
+			return none, errAborted
+		case <-gone:
+			return none, broken.err()
 		case <-w.C():
 			if w.expired() {
-				return nil, fmt.Errorf("waited %v for %s without progress; devices are at: %s", r.ex.Timeout, a, r.where())
+				return none, expired()
 			}
 		}
 	}
