@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -251,19 +250,6 @@ func signalRank(p *os.Process, s os.Signal) {
 	if err := p.Signal(s); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		p.Kill()
 	}
-}
-
-// ownGroup puts a rank in a process group of its own, so that a terminal's
-// Ctrl-C, sent to the whole foreground group, reaches launch alone, which
-// passes it on once: twice would make a rank exit at once, unsaved. The
-// field exists on Unix only, hence reflection, which keeps this file
-// building everywhere; Windows has no such groups to leave.
-func ownGroup(c *exec.Cmd) {
-	attr := &syscall.SysProcAttr{}
-	if f := reflect.ValueOf(attr).Elem().FieldByName("Setpgid"); f.IsValid() {
-		f.SetBool(true)
-	}
-	c.SysProcAttr = attr
 }
 
 // output sends a rank's stdout and stderr to launch's, a whole line at a
