@@ -58,8 +58,16 @@ train() {
   echo "$name ($*): $(grep -o '"last_loss": *[0-9.]*' "$out/$name/summary.json")"
 }
 train partitions "" --devices cuda:0/2 --schedule zb-h1
+train partitions-1f1b "" --devices cuda:0/2
 train peer-tf32 "CUDAEMU_DEVICES=2" --devices cuda:0,cuda:1 --precision tf32
 train staged "CUDAEMU_DEVICES=2 CUDAEMU_PEER=0" --devices cuda:0,cuda:1
+echo "== two ranks (baton launch), each on cuda:0 of its own process, against one process on cuda:0/2"
+"${emu[@]}" "$work/baton" launch --nproc-per-node 2 -- train --quiet --model tiny --devices cuda:0 --steps 4 --batch 4 \
+  --microbatches 2 --eval-every 4 --out "$out/ranks"
+for f in model.safetensors optimizer/optimizer.safetensors; do
+  cmp "$out/ranks/checkpoint/$f" "$out/partitions-1f1b/checkpoint/$f" || { echo "two ranks' $f differs from one process's"; exit 1; }
+done
+echo "two ranks: the same checkpoint as one process"
 echo "== driver calls per step (tiny on cuda:0/2, 2 micro-batches): 8 steps less 4"
 for n in 4 8; do
   train "steps$n" "CUDAEMU_STATS=$out/stats$n" --devices cuda:0/2 --steps "$n" --eval-every 1000 >/dev/null

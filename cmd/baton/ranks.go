@@ -28,7 +28,11 @@ func joinRanks(fl *pflag.FlagSet, cfg *runtime.TrainConfig, env dist.Env) (*runt
 		return nil, usage(fmt.Errorf("a run of %d processes (%s) needs --out: the run directory, the same on every rank", env.WorldSize, env.Source))
 	}
 	if !fl.Changed("devices") {
-		cfg.Devices = []device.Name{rankDevice(env)}
+		d, err := rankDevice(env)
+		if err != nil {
+			return nil, usage(err)
+		}
+		cfg.Devices = []device.Name{d}
 	}
 	timeout := cfg.Timeout
 	if timeout == 0 {
@@ -44,16 +48,25 @@ func joinRanks(fl *pflag.FlagSet, cfg *runtime.TrainConfig, env dist.Env) (*runt
 }
 
 // rankDevice is a rank's device when --devices is not given: the GPU of its
-// local rank where this build has GPUs, else one virtual CPU device.
-func rankDevice(env dist.Env) device.Name {
-	if infos, _, err := device.List(); err == nil {
-		for _, in := range infos {
-			if in.Kind == device.KindCUDA && in.Index == env.LocalRank {
-				return device.Name{Kind: device.KindCUDA, Index: env.LocalRank, Part: -1}
-			}
+// local rank where this build sees GPUs (refused when the host has fewer
+// GPUs than local ranks: part of the model on a CPU would be a surprise),
+// else one virtual CPU device.
+func rankDevice(env dist.Env) (device.Name, error) {
+	infos, _, _ := device.List()
+	gpus := 0
+	for _, in := range infos {
+		if in.Kind == device.KindCUDA {
+			gpus++
 		}
 	}
-	return device.Name{Kind: device.KindCPU, Part: -1}
+	switch {
+	case gpus == 0:
+		return device.Name{Kind: device.KindCPU, Part: -1}, nil
+	case env.LocalRank >= gpus:
+		return device.Name{}, fmt.Errorf("rank %d is local rank %d but this host has %d GPUs: give each rank its devices with --devices (--devices cuda:0 on every rank shares GPU 0), or start at most %d ranks here",
+			env.Rank, env.LocalRank, gpus, gpus)
+	}
+	return device.Name{Kind: device.KindCUDA, Index: env.LocalRank, Part: -1}, nil
 }
 
 // rankDir is the directory a rank locks and writes its own part in: the run
