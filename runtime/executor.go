@@ -89,8 +89,9 @@ type Executor struct {
 	// every device is this process's).
 	Group *Group
 
-	reservedFor *schedule.Schedule // the schedule whose StashBound the stages hold
-	seq         int64              // steps run, evaluations included: the same on every rank, so it names their messages
+	links       map[linkKey]device.PeerLink // a run of several processes' links between devices (openLinks)
+	reservedFor *schedule.Schedule          // the schedule whose StashBound the stages hold
+	seq         int64                       // steps run, evaluations included: the same on every rank, so it names their messages
 	eager       eagerBackups
 }
 
@@ -296,6 +297,9 @@ func (r *run) finish(base *timeBase, records [][]timedAction) (*StepResult, erro
 	})
 	if err != nil {
 		return nil, fmt.Errorf("the step's end: %w", err)
+	}
+	if err := r.ex.linkErr(); err != nil {
+		return nil, err
 	}
 	if r.in.DScale == 0 { // training read them at its STEP, before the gradient norm
 		if err := r.evaluationLosses(); err != nil {

@@ -15,9 +15,10 @@ import (
 // stash is one of a stage's stashes and whom it serves.
 type stash struct {
 	acts  *transformer.Acts
-	mb    int          // the micro-batch it holds
-	done  bool         // released: reusable, but its buffers stay readable until taken again
-	fence device.Event // the release's mark of the last use, for whoever takes it next
+	mb    int            // the micro-batch it holds
+	done  bool           // released: reusable, but its buffers stay readable until taken again
+	fence device.Event   // the release's mark of the last use, for whoever takes it next
+	sends []device.Event // the ends of its buffers' sends over links to other processes, not yet waited for
 }
 
 // stashPool lends a stage's stashes to micro-batches. The previous stage's
@@ -169,6 +170,31 @@ func (p *stashPool) get(mb int, what string) *transformer.Acts {
 		panic(fmt.Sprintf("%s of micro-batch %d, which has no stash on this stage", what, mb))
 	}
 	return s.acts
+}
+
+// sent records that a send over a link reads micro-batch mb's stash until
+// ev: whoever takes the stash for another micro-batch waits for it first
+// (waitSends), since a link's send runs on a stream of its own.
+func (p *stashPool) sent(mb int, ev device.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s, ok := p.sets[mb]; ok {
+		s.sends = append(s.sends, ev)
+	}
+}
+
+// takeSends returns the sends still reading micro-batch mb's stash from its
+// previous micro-batch, once, for its new user to wait for.
+func (p *stashPool) takeSends(mb int) []device.Event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s, ok := p.sets[mb]
+	if !ok || s.mb != mb {
+		return nil
+	}
+	out := s.sends
+	s.sends = nil
+	return out
 }
 
 // release makes micro-batch mb's stash reusable. fence marks, on the

@@ -84,6 +84,11 @@ func (r *run) sendTied(st *Stage) error {
 	other := r.tiedPeer(st.Index)
 	switch {
 	case other < 0:
+	case r.ex.link(msgTied, 0) != nil:
+		// Both ends exchange their parts in one call; publishSquares folds.
+		if err := r.ex.link(msgTied, 0).Exchange(st.Stack.TiedGrad(), st.tiedRecv); err != nil {
+			return &linkError{fmt.Errorf("the tied embedding's gradient: %w", err)}
+		}
 	case r.ex.remote(other):
 		return r.sendBuffer(st.Device, other, r.tag(msgTied, other, 0), st.Stack.TiedGrad())
 	default:
@@ -100,6 +105,8 @@ func (r *run) publishSquares(st *Stage) error {
 	stack := st.Stack
 	wait := schedule.Action{Stage: st.Index, Kind: schedule.Step, Microbatch: -1}
 	switch other := r.tiedPeer(st.Index); {
+	case other >= 0 && r.ex.link(msgTied, 0) != nil:
+		stack.FoldTiedGrad(st.tiedRecv) // sendTied's exchange landed it
 	case other >= 0 && r.ex.remote(other):
 		msg, err := r.receiveMessage(wait, other, r.tag(msgTied, st.Index, 0))
 		if err != nil {

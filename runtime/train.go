@@ -197,6 +197,10 @@ func (t *Trainer) open(ck *model.Checkpoint) (*Trainer, error) {
 		return nil, &ConfigError{field.Errorf("out", "{out} %s: %w; give a directory baton can write to", cfg.Out, err)}
 	}
 	t.ex = &Executor{Sched: lowered, Stages: t.stages, Devices: all, Timeout: cfg.Timeout, EagerOptimizer: cfg.OptimizerStep == "eager", Group: cfg.Group}
+	if t.ex.links, err = t.openLinks(); err != nil {
+		t.Close()
+		return nil, err
+	}
 	t.inputs = make([]int32, cfg.Batch*cfg.Context)
 	t.targets = make([]int32, cfg.Batch*cfg.Context)
 	return t, nil
@@ -251,5 +255,10 @@ func (t *Trainer) Data() data.Info { return t.ds.Describe() }
 // StartStep is the number of steps already done before this run (resume).
 func (t *Trainer) StartStep() int { return t.start }
 
-// Close releases the devices.
-func (t *Trainer) Close() { device.CloseAll(t.devs) }
+// Close releases the links and the devices.
+func (t *Trainer) Close() {
+	if t.ex != nil {
+		closeLinks(t.ex.links)
+	}
+	device.CloseAll(t.devs)
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"baton/kernels"
 	"baton/runtime/device"
 	"baton/runtime/schedule"
 )
@@ -82,6 +83,14 @@ func (r *run) do(dev device.Device, rec *timedAction, free device.Event) error {
 		r.compute(dev, st, rec)
 	case schedule.SendF:
 		out := st.stashes.get(mb, "SEND_F").Output()
+		if l := r.ex.link(msgActivation, a.Stage+1); l != nil {
+			ev, err := l.Send(out)
+			if err != nil {
+				return &linkError{fmt.Errorf("%s: %w", a, err)}
+			}
+			st.stashes.sent(mb, ev)
+			break
+		}
 		if r.ex.remote(a.Stage + 1) {
 			if err := r.sendBuffer(dev, a.Stage+1, r.tag(msgActivation, a.Stage+1, mb), out); err != nil {
 				return err
@@ -93,9 +102,18 @@ func (r *run) do(dev device.Device, rec *timedAction, free device.Event) error {
 		if fence != nil {
 			dev.Wait(fence) // the next stage's device may still read the stash
 		}
+		waitSends(dev, next, mb)
 		dev.CopyTo(next.Device, in.Input(), out)
 	case schedule.SendB:
 		grad := st.stashes.get(mb, "SEND_B").GradInput()
+		if l := r.ex.link(msgGradient, a.Stage-1); l != nil {
+			ev, err := l.Send(grad)
+			if err != nil {
+				return &linkError{fmt.Errorf("%s: %w", a, err)}
+			}
+			st.stashes.sent(mb, ev)
+			break
+		}
 		if r.ex.remote(a.Stage - 1) {
 			if err := r.sendBuffer(dev, a.Stage-1, r.tag(msgGradient, a.Stage-1, mb), grad); err != nil {
 				return err
@@ -156,19 +174,44 @@ func (r *run) receiveRemote(dev device.Device, st *Stage, rec *timedAction, from
 	if a.Kind == schedule.RecvB {
 		kind = msgGradient
 	}
+	var dst kernels.Buffer
+	if a.Kind == schedule.RecvB {
+		dst = st.stashes.get(a.Microbatch, "RECV_B").GradOutput()
+	} else {
+		in, fence := st.stashes.input(a.Microbatch)
+		if fence != nil {
+			dev.Wait(fence)
+		}
+		waitSends(dev, st, a.Microbatch)
+		dst = in.Input()
+	}
+	if l := r.ex.link(kind, a.Stage); l != nil {
+		// The device's stream waits for the data: the wait ends, on the
+		// device's timeline, when they have come.
+		if err := l.Recv(dst); err != nil {
+			return &linkError{fmt.Errorf("%s: %w", a, err)}
+		}
+		rec.w1 = dev.Record()
+		return nil
+	}
 	msg, err := r.receiveMessage(a, from, r.tag(kind, a.Stage, a.Microbatch))
 	if err != nil {
 		return err
 	}
 	rec.w1 = dev.Record()
-	if a.Kind == schedule.RecvB {
-		return landBuffer(dev, st.stashes.get(a.Microbatch, "RECV_B").GradOutput(), msg)
+	return landBuffer(dev, dst, msg)
+}
+
+// waitSends makes dev wait for the sends over links that still read stage
+// st's stash of micro-batch mb from its previous micro-batch, and hands
+// their events back to st's device.
+func waitSends(dev device.Device, st *Stage, mb int) {
+	for _, ev := range st.stashes.takeSends(mb) {
+		dev.Wait(ev)
+		if rel, ok := st.Device.(device.EventReleaser); ok {
+			rel.Release(ev)
+		}
 	}
-	in, fence := st.stashes.input(a.Microbatch)
-	if fence != nil {
-		dev.Wait(fence)
-	}
-	return landBuffer(dev, in.Input(), msg)
 }
 
 // compute runs a forward or backward action. A slowed device stretches
@@ -194,7 +237,9 @@ func (r *run) compute(dev device.Device, st *Stage, rec *timedAction) {
 		if stack.Spec().Head {
 			targets = r.in.Targets[mb]
 		}
-		stack.Forward(st.stashes.own(mb), mb, tokens, targets, r.in.DScale)
+		acts := st.stashes.own(mb)
+		waitSends(dev, st, mb)
+		stack.Forward(acts, mb, tokens, targets, r.in.DScale)
 	case schedule.B:
 		stack.Backward(st.stashes.get(mb, "B"))
 	case schedule.I:

@@ -58,16 +58,29 @@ train() {
   echo "$name ($*): $(grep -o '"last_loss": *[0-9.]*' "$out/$name/summary.json")"
 }
 train partitions "" --devices cuda:0/2 --schedule zb-h1
-train partitions-1f1b "" --devices cuda:0/2
 train peer-tf32 "CUDAEMU_DEVICES=2" --devices cuda:0,cuda:1 --precision tf32
 train staged "CUDAEMU_DEVICES=2 CUDAEMU_PEER=0" --devices cuda:0,cuda:1
-echo "== two ranks (baton launch), each on cuda:0 of its own process, against one process on cuda:0/2"
-"${emu[@]}" "$work/baton" launch --nproc-per-node 2 -- train --quiet --model tiny --devices cuda:0 --steps 4 --batch 4 \
-  --microbatches 2 --eval-every 4 --out "$out/ranks"
-for f in model.safetensors optimizer/optimizer.safetensors; do
-  cmp "$out/ranks/checkpoint/$f" "$out/partitions-1f1b/checkpoint/$f" || { echo "two ranks' $f differs from one process's"; exit 1; }
-done
-echo "two ranks: the same checkpoint as one process"
+echo "== two ranks (baton launch) against one process: through NCCL (cudaemu's), and through the host (BATON_NCCL=off)"
+# ranks NAME ONE EACH FLAGS...: one process on the devices ONE, then 2 ranks each on EACH of its own process;
+# the same stages, so their checkpoints must be the same bytes.
+ranks() {
+  local name=$1 one=$2 each=$3
+  shift 3
+  local common=(--quiet --model tiny --layers 4 --steps 3 --batch 4 --microbatches 2 --eval-every 3 "$@")
+  "${emu[@]}" "$work/baton" train "${common[@]}" --devices "$one" --out "$out/one-$name"
+  "${emu[@]}" "$work/baton" launch --nproc-per-node 2 -- train "${common[@]}" --devices "$each" --out "$out/ranks-$name"
+  for f in model.safetensors optimizer/optimizer.safetensors; do
+    cmp "$out/ranks-$name/checkpoint/$f" "$out/one-$name/checkpoint/$f" || { echo "$name: two ranks' $f differs from one process's"; exit 1; }
+  done
+  echo "$name: two ranks, the same checkpoint as one process"
+}
+ranks 1f1b cuda:0/2 cuda:0
+ranks zb-h1 cuda:0/2 cuda:0 --schedule zb-h1
+ranks interleaved cuda:0/2 cuda:0 --schedule interleaved --chunks 2
+ranks two-each cuda:0/4 cuda:0/2
+export BATON_NCCL=off
+ranks host cuda:0/2 cuda:0
+unset BATON_NCCL
 echo "== driver calls per step (tiny on cuda:0/2, 2 micro-batches): 8 steps less 4"
 for n in 4 8; do
   train "steps$n" "CUDAEMU_STATS=$out/stats$n" --devices cuda:0/2 --steps "$n" --eval-every 1000 >/dev/null

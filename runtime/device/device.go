@@ -57,6 +57,11 @@ type Driver struct {
 	// List describes every device of the kind without opening one, with
 	// the driver's version ("CUDA 12.8").
 	List func() (devs []Info, version string, err error)
+	// LinkID and OpenLink, where devices of the kind can reach a device of
+	// another process directly (NCCL), make and open such links (nil: the
+	// processes' data go through the host).
+	LinkID   func() ([]byte, error)
+	OpenLink func(dev Device, id []byte, end int) (PeerLink, error)
 }
 
 var drivers = map[Kind]Driver{}

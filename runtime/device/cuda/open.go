@@ -17,7 +17,7 @@ import (
 )
 
 func init() {
-	device.Register(device.KindCUDA, device.Driver{Open: open, List: listGPUs})
+	device.Register(device.KindCUDA, device.Driver{Open: open, List: listGPUs, LinkID: newLinkID, OpenLink: openLink})
 }
 
 // gpuState is one GPU as the open devices share it: its primary context,
