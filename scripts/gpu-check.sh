@@ -19,6 +19,9 @@
 #                     PyTorch; the schedules on cuda:0/4
 #   train.log         baton train: gpt2-124m on cuda:0 (the batch at once) and on
 #                     cuda:0/4 (1f1b, m=8), tf32, 30 steps
+#   ranks.log         two ranks (baton launch) on the one GPU, gpt2-124m, tf32: through
+#                     NCCL (NCCL_MULTI_RANK_GPU_ENABLE=1 for NCCL 2.30's two ranks on one
+#                     GPU), then through the host (BATON_NCCL=off), against one process
 #   balance.log       balancing on cuda:0/4, tf32, m=8: 1f1b and zb-h1 on the FLOPs
 #                     split (timing every layer) and with --balance measured; the
 #                     replay's predictions of three other runs beside the runs
@@ -43,17 +46,17 @@
 set -u
 
 if [ $# -lt 1 ]; then
-  echo "usage: $0 OUT_DIR [devices|kernels|runtime|peer|bench|train|balance ...]" >&2
+  echo "usage: $0 OUT_DIR [devices|kernels|runtime|peer|bench|train|ranks|balance ...]" >&2
   exit 2
 fi
 out=$1
 shift
-steps=${*:-devices kernels runtime peer bench train balance}
+steps=${*:-devices kernels runtime peer bench train ranks balance}
 for s in $steps; do
   case $s in
-    devices | kernels | runtime | peer | bench | train | balance) ;;
+    devices | kernels | runtime | peer | bench | train | ranks | balance) ;;
     *)
-      echo "unknown step $s: choose from devices kernels runtime peer bench train balance" >&2
+      echo "unknown step $s: choose from devices kernels runtime peer bench train ranks balance" >&2
       exit 2
       ;;
   esac
@@ -226,11 +229,29 @@ keep() {
   done
 }
 
+if wants ranks; then
+  # Two processes on the one GPU (cuda:0/2's stages), against one process on cuda:0/2.
+  common=(--model "$model" --batch 8 --microbatches 8 --precision tf32 --steps 20 --eval-batches 1 --save-every 0 --quiet "${data[@]}")
+  step "ranks one process" 60 "$out/ranks.log" env LD_LIBRARY_PATH="$libs" "$bin/baton" train "${common[@]}" \
+    --devices cuda:0/2 --out "$work/ranks-one"
+  keep ranks-one
+  step "ranks through NCCL" 90 "$out/ranks.log" env LD_LIBRARY_PATH="$libs" NCCL_MULTI_RANK_GPU_ENABLE=1 "$bin/baton" launch \
+    --nproc-per-node 2 -- train "${common[@]}" --devices cuda:0 --out "$work/ranks-nccl"
+  keep ranks-nccl
+  step "ranks through the host" 90 "$out/ranks.log" env LD_LIBRARY_PATH="$libs" BATON_NCCL=off "$bin/baton" launch \
+    --nproc-per-node 2 -- train "${common[@]}" --devices cuda:0 --out "$work/ranks-host"
+  keep ranks-host
+  pack
+fi
+
 if wants balance; then
   # The FLOPs split against the measured one (issue 17): measured bubble
   # beside analytic, and the replay's what-ifs beside the runs they predict.
   common=(--devices cuda:0/4 --model "$model" --batch 8 --microbatches 8 --precision tf32 --steps 30
     --eval-batches 1 --save-every 0 --quiet "${data[@]}")
+  if [ "$model" = tiny ]; then
+    common+=(--layers 8) # the dry run's model, deep enough for 4 stages
+  fi
   for sched in 1f1b zb-h1; do
     step "balance $sched flops" 60 "$out/balance.log" env LD_LIBRARY_PATH="$libs" "$bin/baton" train "${common[@]}" \
       --schedule "$sched" --profile-layers --out "$work/balance-$sched-flops"
