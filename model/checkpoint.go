@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"baton/internal/fsutil"
 )
@@ -61,6 +63,9 @@ type Checkpoint struct {
 	Params map[string][]float32
 	M, V   map[string][]float32 // AdamW moments; both nil when absent
 	State  json.RawMessage      // owned by the caller; nil when absent
+	// Extra are files Save writes beside the model by name (the tokenizer's
+	// for a GPT-2 vocabulary: vocab.json, merges.txt); Load ignores them.
+	Extra map[string][]byte
 
 	// RecoveredFrom is set by Load when <dir> was missing or did not load
 	// and it read the previous checkpoint <dir>.old instead (a Save was
@@ -321,6 +326,17 @@ func writeFiles(tmp string, ck *Checkpoint) error {
 	}
 	if ck.M != nil {
 		if err := writeOptimizer(tmp, ts, ck); err != nil {
+			return err
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(ck.Extra)) {
+		if name != filepath.Base(name) || name == configFile || name == modelFile || name == stateFile {
+			return fmt.Errorf("checkpoint %s: an extra file named %q would not sit beside the model", tmp, name)
+		}
+		if err := fsutil.WriteNew(filepath.Join(tmp, name), func(w io.Writer) error {
+			_, err := w.Write(ck.Extra[name])
+			return err
+		}); err != nil {
 			return err
 		}
 	}

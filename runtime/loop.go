@@ -3,6 +3,7 @@
 package runtime
 
 import (
+	"baton/data"
 	"baton/internal/field"
 	"baton/kernels"
 	"baton/model"
@@ -277,6 +278,11 @@ func (t *Trainer) save(step int) error {
 	})
 	if err != nil {
 		return err
+	}
+	if t.ds.Describe().V == data.GPT2Vocab { // GPT-2's tokens: its tokenizer beside the model, for transformers
+		if ck.Extra, err = data.NewGPT2().TokenizerFiles(); err != nil {
+			return err
+		}
 	}
 	write := func(ck *model.Checkpoint) error {
 		if err := os.MkdirAll(t.cfg.Out, 0o755); err != nil {
