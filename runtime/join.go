@@ -9,6 +9,7 @@ import (
 	"net"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"baton/internal/field"
@@ -143,12 +144,7 @@ func sameStart(entries []joinEntry) error {
 
 // settingName is a Settings field's name as errors name it: its JSON key.
 func settingName(f reflect.StructField) string {
-	name := f.Tag.Get("json")
-	for i, c := range name {
-		if c == ',' {
-			return name[:i]
-		}
-	}
+	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 	return name
 }
 

@@ -3,6 +3,7 @@
 package runtime
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -22,22 +23,9 @@ type Rebalance struct {
 	MinGain float64 // the predicted gain a move needs, a fraction (0 means 0.05)
 }
 
-func (r Rebalance) warmup() int { return cmpOr(r.Warmup, 3) }
-func (r Rebalance) every() int  { return cmpOr(r.Every, 50) }
-
-func (r Rebalance) minGain() float64 {
-	if r.MinGain == 0 {
-		return 0.05
-	}
-	return r.MinGain
-}
-
-func cmpOr(v, def int) int {
-	if v == 0 {
-		return def
-	}
-	return v
-}
+func (r Rebalance) warmup() int      { return cmp.Or(r.Warmup, 3) }
+func (r Rebalance) every() int       { return cmp.Or(r.Every, 50) }
+func (r Rebalance) minGain() float64 { return cmp.Or(r.MinGain, 0.05) }
 
 // validateBalance checks the balancing settings: a measured split needs a
 // generated schedule (the replay prices only those), stages to balance,
@@ -183,7 +171,7 @@ func (t *Trainer) rebalance(step int, rb *rebalancer) (string, bool) {
 	cur, err1 := r.Predict(now)
 	now.Split = to
 	bal, err2 := r.Predict(now)
-	if err := cmpErr(err1, err2); err != nil || to == nil {
+	if err := cmp.Or(err1, err2); err != nil || to == nil {
 		return fmt.Sprintf("rebalance at step %d: no balanced split (%v); the split stays", step, err), false
 	}
 	gain := 1 - bal.StepS/cur.StepS
@@ -201,15 +189,6 @@ func (t *Trainer) rebalance(step int, rb *rebalancer) (string, bool) {
 	rb.moves = append(rb.moves, Move{Step: step, From: from, To: to, PredictedGain: gain, Seconds: time.Since(began).Seconds(), before: meanStepS(rb.window)})
 	return fmt.Sprintf("rebalance at step %d: split %s → %s (%s), predicted %.0f%% shorter steps (%.1f → %.1f ms)",
 		step, model.JoinInts(from), model.JoinInts(to), movedBlocks(t.plan, from), 100*gain, cur.StepS*1e3, bal.StepS*1e3), true
-}
-
-func cmpErr(errs ...error) error {
-	for _, e := range errs {
-		if e != nil {
-			return e
-		}
-	}
-	return nil
 }
 
 // movedBlocks says which blocks changed device, in words.

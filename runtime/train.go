@@ -107,7 +107,7 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 
 // planOptions are the memory estimate's settings for cfg run under sched.
 func planOptions(cfg TrainConfig, sched *schedule.Schedule) model.PlanOptions {
-	return model.PlanOptions{B: cfg.Batch / sched.Microbatches, T: cfg.Context, InFlight: maxInt(sched.Stashes()),
+	return model.PlanOptions{B: cfg.Batch / sched.Microbatches, T: cfg.Context, InFlight: sched.InFlight(),
 		Recompute: cfg.Recompute, EagerOptimizer: cfg.OptimizerStep == "eager"}
 }
 
@@ -230,14 +230,6 @@ func NewStages(devs []device.Device, plan *model.Plan, B, T int) ([]*Stage, erro
 		stages = append(stages, st)
 	}
 	return stages, nil
-}
-
-func maxInt(xs []int) int {
-	m := 1
-	for _, x := range xs {
-		m = max(m, x)
-	}
-	return m
 }
 
 // CheckpointDir is where a run directory keeps its checkpoint.

@@ -151,7 +151,7 @@ func planOn(mc model.Config, names []device.Name, f *planFlags, given *schedule.
 	if f.batch < 1 || f.batch%s.Microbatches != 0 {
 		return nil, nil, usage(fmt.Errorf("--microbatches %d does not divide --batch %d", s.Microbatches, f.batch))
 	}
-	opts := model.PlanOptions{B: f.batch / s.Microbatches, T: mc.MaxT, InFlight: maxOf(s.Stashes())}
+	opts := model.PlanOptions{B: f.batch / s.Microbatches, T: mc.MaxT, InFlight: s.InFlight()}
 	if opts.Recompute, err = model.ParseRecompute(f.recompute); err != nil {
 		return nil, nil, usage(err)
 	}
@@ -189,14 +189,6 @@ func planCost(p *model.Plan) func(schedule.Action) float64 {
 		}
 		return 0
 	}
-}
-
-func maxOf(xs []int) int {
-	m := 1
-	for _, x := range xs {
-		m = max(m, x)
-	}
-	return m
 }
 
 // deviceFit is one device's memory beside what it has, per precision.

@@ -295,7 +295,7 @@ func (r *Replay) Predict(c Choice) (*Prediction, error) {
 		return nil, fmt.Errorf("%d micro-batches do not divide the batch of %d", m, r.Batch)
 	}
 	plan, err := model.Partition(r.Config, sched.StageDevices(names), model.PlanOptions{Split: c.Split, B: r.Batch / m, T: r.Context,
-		InFlight: maxOf(sched.Stashes()), Recompute: c.Recompute})
+		InFlight: sched.InFlight(), Recompute: c.Recompute})
 	if err != nil {
 		return nil, err
 	}
@@ -327,12 +327,4 @@ func (r *Replay) Predict(c Choice) (*Prediction, error) {
 	}
 	c.Schedule, c.Microbatches, c.Chunks, c.Split = sched.Name, m, sched.Chunks, plan.Split()
 	return &Prediction{Choice: c, StepS: tl.StepTime, IdleFrac: tl.IdleFrac, Bubble: tl.Bubble, PeakBytes: peak}, nil
-}
-
-func maxOf(xs []int) int {
-	m := 1
-	for _, x := range xs {
-		m = max(m, x)
-	}
-	return m
 }

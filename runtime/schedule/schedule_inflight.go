@@ -114,6 +114,12 @@ func (s *Schedule) Stashes() []int {
 	return out
 }
 
+// InFlight is the most stashes any stage of s allocates (Stashes), at
+// least 1: what a memory estimate counts per stage.
+func (s *Schedule) InFlight() int {
+	return slices.Max(append(s.Stashes(), 1))
+}
+
 // StashRules say when a stage hands back the stash of a micro-batch: the
 // one rule that the executor follows and StashBound counts on.
 type StashRules struct {
