@@ -112,10 +112,10 @@ func (a gemmBackward) run(lo, hi int) {
 		oneWorker.gemmStrided(gemmArgs{transB: true, M: T, N: T, K: hs, alpha: 1, a: dout, b: qkv[2*C:], c: s.dp}, C, 3*C, Tp, lowerC)
 		for t := 0; t < T; t++ {
 			p, dp := s.p[t*Tp:(t+1)*Tp], s.dp[t*Tp:(t+1)*Tp]
-			D := dot(dout[t*C:t*C+hs], out[t*C:t*C+hs])
-			for i := range p[:t+1] {
-				dp[i] = p[i] * (dp[i] - D) * scale // dL/d(q·k)
-			}
+			D := dotVec(dout[t*C:t*C+hs], out[t*C:t*C+hs])
+			// dL/d(q·k) = p (dp - D) scale over keys 0..t; the padding
+			// keys up to a multiple of 8 have p = 0 and are cleared anyway.
+			softmaxGrad(&dp[0], &p[0], roundUp(t+1, 8), D, scale)
 			clear(dp[t+1:])
 		}
 		oneWorker.gemmStrided(gemmArgs{M: T, N: hs, K: T, alpha: 1, a: s.dp, b: qkv[C:], c: dqkv}, Tp, 3*C, 3*C, lowerA)

@@ -43,7 +43,8 @@ func modelGemms(prefix string, cfg model.Config, BT int) []gemmShape {
 }
 
 // benchGemmShapes: 512³ in the three forms, the small model at B=8, T=128,
-// and gpt2-124m at B=4, T=64 (the configurations a and c).
+// its C=256 variant at B=4, T=64, and gpt2-124m at B=4, T=64 (the issue's
+// configurations a, b and c).
 func benchGemmShapes() []gemmShape {
 	s := []gemmShape{
 		{"512³/-/NN", false, false, 512, 512, 512},
@@ -51,6 +52,9 @@ func benchGemmShapes() []gemmShape {
 		{"512³/-/TN", true, false, 512, 512, 512},
 	}
 	s = append(s, modelGemms("small", model.Presets["small"], 8*128)...)
+	b := model.Presets["small"] // the configuration (b): C=256, B=4, T=64
+	b.C = 256
+	s = append(s, modelGemms("b", b, 4*64)...)
 	return append(s, modelGemms("gpt2-124m", model.Presets["gpt2-124m"], 4*64)...)
 }
 

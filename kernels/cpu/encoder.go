@@ -48,6 +48,7 @@ type encoderBackTask struct {
 	dwte, dwpe, dout []float32
 	inp              []int32
 	T, C, V          int
+	simd             *simd
 }
 
 var encoderBackTasks taskPool[encoderBackTask]
@@ -65,6 +66,7 @@ func (o *Ops) EncoderBackward(dwte, dwpe, dout, inp kernels.Buffer, B, T, C int)
 		dout: need("EncoderBackward", "dout", dout, B*T*C),
 		inp:  needInt("EncoderBackward", "inp", inp, B*T),
 		T:    T, C: C, V: len(dwt) / max(C, 1),
+		simd: o.simd,
 	}
 	groups := (C + colSumWidth - 1) / colSumWidth
 	o.parallel(groups, o.grain(groups, 2*B*T*colSumWidth), t)
@@ -79,6 +81,10 @@ func (e *encoderBackTask) run(lo, hi int) {
 		d := e.dout[bt*C+c0 : bt*C+c1]          // (c1-c0)
 		dw := e.dwte[ix*C+c0 : ix*C+c1]         // (c1-c0)
 		dp := e.dwpe[bt%e.T*C+c0 : bt%e.T*C+c1] // (c1-c0)
+		if e.simd != nil {
+			e.simd.addTo2(dw, dp, d)
+			continue
+		}
 		for i, g := range d {
 			dw[i] += g
 			dp[i] += g

@@ -40,9 +40,11 @@ type simd struct {
 	sumSquares   func(x []float32) float64              // in float64, in an order fixed by len(x)
 	addColSums   func(dst, src []float32, rows, ld int) // bias.go's addColSums, to the bit
 	add          func(dst, a, b []float32)              // dst = a + b, to the bit
+	addTo2       func(a, b, x []float32)                // a += x, then b += x, to the bit
 	lnRow        func(out, x, w, b []float32) (mean, rstd float32)
-	lnBackRow    func(dinp, x, dout, w []float32, mean, rstd float32) // dinp +=
-	ceRow        func(d, x []float32, ix int, dscale float32) float32 // the row's loss; d may be x
+	lnBackRow    func(dinp, x, dout, w []float32, mean, rstd float32)   // dinp +=
+	lnBackCols   func(dw, db, x, d, mean, rstd []float32, rows, ld int) // layernorm.go's runCols for a column group, to the bit
+	ceRow        func(d, x []float32, ix int, dscale float32) float32   // the row's loss; d may be x
 }
 
 // bestISA is what New and NewWorkers use: the host's best instruction set

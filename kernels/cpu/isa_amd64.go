@@ -21,8 +21,10 @@ var avx2Kernels = simd{
 	sumSquares:   sumSquaresVec,
 	addColSums:   addColSumsVec,
 	add:          addSlices,
+	addTo2:       addTo2Vec,
 	lnRow:        lnRowVec,
 	lnBackRow:    lnBackRowVec,
+	lnBackCols:   lnBackColsVec,
 	ceRow:        ceRowVec,
 }
 

@@ -147,6 +147,10 @@ func (l *lnBackTask) runCols(lo, hi int) {
 	C := l.C
 	for g := lo; g < hi; g++ {
 		c0, c1 := g*colSumWidth, min((g+1)*colSumWidth, C)
+		if l.simd != nil {
+			l.simd.lnBackCols(l.dw[c0:c1], l.db[c0:c1], l.inp[c0:], l.dout[c0:], l.mean, l.rstd, l.N, C)
+			continue
+		}
 		var accW, accB [colSumWidth]float64
 		aw, ab := accW[:c1-c0], accB[:c1-c0]
 		for n := 0; n < l.N; n++ {

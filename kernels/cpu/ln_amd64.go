@@ -63,3 +63,30 @@ func lnBackRowVec(di, x, d, w []float32, m, s float32) {
 		di[i] += (w[i]*d[i] - meanD - norm*meanDN) * s
 	}
 }
+
+// lnBackColsVec is layernorm.go's runCols for one group of columns
+// (len(dw) <= colSumWidth, x and d starting at the group's first column,
+// rows ld floats apart): the same float32 products and float64 sums in the
+// same order, so the generic bits.
+func lnBackColsVec(dw, db, x, d, mean, rstd []float32, rows, ld int) {
+	var accW, accB [colSumWidth]float64
+	j := 0
+	if rows > 0 {
+		for ; j+16 <= len(dw); j += 16 {
+			lnColSums16(&accW[j], &accB[j], &x[j], &d[j], &mean[0], &rstd[0], rows, ld)
+		}
+	}
+	for r := 0; r < rows && j < len(dw); r++ {
+		xr := x[r*ld+j : r*ld+len(dw)]
+		dr := d[r*ld+j : r*ld+len(dw)]
+		m, s := mean[r], rstd[r]
+		for i, v := range xr {
+			accW[j+i] += float64((v - m) * s * dr[i])
+			accB[j+i] += float64(dr[i])
+		}
+	}
+	for i := range dw {
+		dw[i] += float32(accW[i])
+		db[i] += float32(accB[i])
+	}
+}

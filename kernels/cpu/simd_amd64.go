@@ -80,6 +80,12 @@ func colSums32(dst *float64, src *float32, rows int, ld int)
 //go:noescape
 func addVec(dst *float32, a *float32, b *float32, n int)
 
+// addTo2 adds x[i] to a[i], then to b[i], for i < n, a multiple of 8 (the
+// encoder's scatter into a dwte row and a dwpe row); a may be b, x neither.
+//
+//go:noescape
+func addTo2(a *float32, b *float32, x *float32, n int)
+
 // rowSum returns the float64 sum of x[i] for i < n, a multiple of 8.
 //
 //go:noescape
@@ -106,6 +112,27 @@ func lnBackSums(x *float32, d *float32, w *float32, n int, mean float32, rstd fl
 //
 //go:noescape
 func lnBackOut(di *float32, x *float32, d *float32, w *float32, n int, mean float32, rstd float32, meanD float32, meanDN float32)
+
+// lnColSums16 adds to accW[j] and accB[j], j < 16, the float64 sums over
+// rows r = 0..rows-1 in order of (x[r*ld+j]-mean[r])*rstd[r]*d[r*ld+j]
+// (rounded to float32 after each operation) and of d[r*ld+j]: the
+// generic column loop of LayerNormBackward's dw and db, to the bit.
+//
+//go:noescape
+func lnColSums16(accW *float64, accB *float64, x *float32, d *float32, mean *float32, rstd *float32, rows int, ld int)
+
+// dotF32 returns the sum of x[i]*y[i] for i < n, a multiple of 8: eight
+// lane sums (lane j takes i ≡ j mod 8 in order, one FMA per term), then
+// added in a fixed tree.
+//
+//go:noescape
+func dotF32(x *float32, y *float32, n int) float32
+
+// softmaxGrad sets dp[i] = p[i]*(dp[i]-d)*scale for i < n, a multiple of 8,
+// rounding after each operation: the generic loop's bits.
+//
+//go:noescape
+func softmaxGrad(dp *float32, p *float32, n int, d float32, scale float32)
 
 // fmaLoop runs n iterations of 12 independent ymm FMAs (192 flops each)
 // on zeros, which no denormal path can slow down.

@@ -839,6 +839,32 @@ done:
 	VZEROUPPER
 	RET
 
+// func addTo2(a *float32, b *float32, x *float32, n int)
+// Requires: AVX
+TEXT ·addTo2(SB), NOSPLIT, $0-32
+	MOVQ  a+0(FP), AX
+	MOVQ  b+8(FP), CX
+	MOVQ  x+16(FP), DX
+	MOVQ  n+24(FP), BX
+	TESTQ BX, BX
+	JZ    done
+
+loop:
+	VMOVUPS (DX), Y0
+	VADDPS  (AX), Y0, Y1
+	VMOVUPS Y1, (AX)
+	VADDPS  (CX), Y0, Y1
+	VMOVUPS Y1, (CX)
+	ADDQ    $0x20, AX
+	ADDQ    $0x20, CX
+	ADDQ    $0x20, DX
+	SUBQ    $0x08, BX
+	JNZ     loop
+
+done:
+	VZEROUPPER
+	RET
+
 // func rowSum(x *float32, n int) float64
 // Requires: AVX, SSE2
 TEXT ·rowSum(SB), NOSPLIT, $0-24
@@ -1021,6 +1047,138 @@ out_loop:
 	JNZ     out_loop
 
 out_done:
+	VZEROUPPER
+	RET
+
+// func lnColSums16(accW *float64, accB *float64, x *float32, d *float32, mean *float32, rstd *float32, rows int, ld int)
+// Requires: AVX
+TEXT ·lnColSums16(SB), NOSPLIT, $0-64
+	MOVQ    accW+0(FP), AX
+	MOVQ    accB+8(FP), CX
+	MOVQ    x+16(FP), DX
+	MOVQ    d+24(FP), BX
+	MOVQ    mean+32(FP), SI
+	MOVQ    rstd+40(FP), DI
+	MOVQ    rows+48(FP), R8
+	MOVQ    ld+56(FP), R9
+	SHLQ    $0x02, R9
+	VMOVUPD (AX), Y0
+	VMOVUPD (CX), Y1
+	VMOVUPD 32(AX), Y2
+	VMOVUPD 32(CX), Y3
+	VMOVUPD 64(AX), Y4
+	VMOVUPD 64(CX), Y5
+	VMOVUPD 96(AX), Y6
+	VMOVUPD 96(CX), Y7
+	TESTQ   R8, R8
+	JZ      done
+
+loop:
+	VBROADCASTSS (SI), Y8
+	VBROADCASTSS (DI), Y9
+	VMOVUPS      (DX), X10
+	VSUBPS       X8, X10, X10
+	VMULPS       X9, X10, X10
+	VMULPS       (BX), X10, X10
+	VCVTPS2PD    X10, Y10
+	VADDPD       Y10, Y0, Y0
+	VCVTPS2PD    (BX), Y10
+	VADDPD       Y10, Y1, Y1
+	VMOVUPS      16(DX), X10
+	VSUBPS       X8, X10, X10
+	VMULPS       X9, X10, X10
+	VMULPS       16(BX), X10, X10
+	VCVTPS2PD    X10, Y10
+	VADDPD       Y10, Y2, Y2
+	VCVTPS2PD    16(BX), Y10
+	VADDPD       Y10, Y3, Y3
+	VMOVUPS      32(DX), X10
+	VSUBPS       X8, X10, X10
+	VMULPS       X9, X10, X10
+	VMULPS       32(BX), X10, X10
+	VCVTPS2PD    X10, Y10
+	VADDPD       Y10, Y4, Y4
+	VCVTPS2PD    32(BX), Y10
+	VADDPD       Y10, Y5, Y5
+	VMOVUPS      48(DX), X10
+	VSUBPS       X8, X10, X10
+	VMULPS       X9, X10, X10
+	VMULPS       48(BX), X10, X10
+	VCVTPS2PD    X10, Y8
+	VADDPD       Y8, Y6, Y6
+	VCVTPS2PD    48(BX), Y8
+	VADDPD       Y8, Y7, Y7
+	ADDQ         R9, DX
+	ADDQ         R9, BX
+	ADDQ         $0x04, SI
+	ADDQ         $0x04, DI
+	DECQ         R8
+	JNZ          loop
+
+done:
+	VMOVUPD Y0, (AX)
+	VMOVUPD Y1, (CX)
+	VMOVUPD Y2, 32(AX)
+	VMOVUPD Y3, 32(CX)
+	VMOVUPD Y4, 64(AX)
+	VMOVUPD Y5, 64(CX)
+	VMOVUPD Y6, 96(AX)
+	VMOVUPD Y7, 96(CX)
+	VZEROUPPER
+	RET
+
+// func dotF32(x *float32, y *float32, n int) float32
+// Requires: AVX, FMA3, SSE
+TEXT ·dotF32(SB), NOSPLIT, $0-28
+	MOVQ   x+0(FP), AX
+	MOVQ   y+8(FP), CX
+	MOVQ   n+16(FP), DX
+	VXORPS Y0, Y0, Y0
+	TESTQ  DX, DX
+	JZ     dot_done
+
+dot_loop:
+	VMOVUPS     (AX), Y1
+	VFMADD231PS (CX), Y1, Y0
+	ADDQ        $0x20, AX
+	ADDQ        $0x20, CX
+	SUBQ        $0x08, DX
+	JNZ         dot_loop
+
+dot_done:
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VZEROUPPER
+	MOVSS        X0, ret+24(FP)
+	RET
+
+// func softmaxGrad(dp *float32, p *float32, n int, d float32, scale float32)
+// Requires: AVX
+TEXT ·softmaxGrad(SB), NOSPLIT, $0-32
+	MOVQ         dp+0(FP), AX
+	MOVQ         p+8(FP), CX
+	MOVQ         n+16(FP), DX
+	VBROADCASTSS d+24(FP), Y0
+	VBROADCASTSS scale+28(FP), Y1
+	TESTQ        DX, DX
+	JZ           grad_done
+
+grad_loop:
+	VMOVUPS (AX), Y2
+	VSUBPS  Y0, Y2, Y2
+	VMULPS  (CX), Y2, Y2
+	VMULPS  Y1, Y2, Y2
+	VMOVUPS Y2, (AX)
+	ADDQ    $0x20, AX
+	ADDQ    $0x20, CX
+	SUBQ    $0x08, DX
+	JNZ     grad_loop
+
+grad_done:
 	VZEROUPPER
 	RET
 

@@ -17,13 +17,24 @@ import (
 // model.FLOPsPerToken per token (6N + 6·L·C·T), on each instruction set.
 func BenchmarkTrainingStep(b *testing.B) {
 	for _, isa := range hostISAs() {
-		b.Run(isa.String(), func(b *testing.B) { benchStep(b, newOps(runtime.GOMAXPROCS(0), isa)) })
+		b.Run(isa.String(), func(b *testing.B) {
+			benchStep(b, newOps(runtime.GOMAXPROCS(0), isa), model.Presets["small"], 8, 128)
+		})
 	}
 }
 
-func benchStep(b *testing.B, o *Ops) {
-	cfg := model.Presets["small"]
-	const B, T = 8, 128
+// BenchmarkTrainingStepB is BenchmarkTrainingStep at the issue's
+// configuration (b): V=256 C=256 L=4 NH=4, B=4 sequences of T=64 tokens.
+func BenchmarkTrainingStepB(b *testing.B) {
+	cfg := model.Config{V: 256, MaxT: 64, C: 256, NH: 4, L: 4}
+	for _, isa := range hostISAs() {
+		b.Run(isa.String(), func(b *testing.B) {
+			benchStep(b, newOps(runtime.GOMAXPROCS(0), isa), cfg, 4, 64)
+		})
+	}
+}
+
+func benchStep(b *testing.B, o *Ops, cfg model.Config, B, T int) {
 	s, err := transformer.NewStack(o, cfg, transformer.Whole(cfg), B, T)
 	if err != nil {
 		b.Fatal(err)
@@ -49,6 +60,6 @@ func benchStep(b *testing.B, o *Ops) {
 		t++
 		step(t)
 	}
-	m.report(cfg.FLOPsPerToken(T) * B * T)
+	m.report(cfg.FLOPsPerToken(T) * float64(B*T))
 	b.ReportMetric(float64(b.N*B*T)/b.Elapsed().Seconds(), "tokens/s")
 }

@@ -119,3 +119,32 @@ func maxOf(x []float32) float32 {
 	}
 	return m
 }
+
+// addTo2Vec: a += x, then b += x, over len(x), the tail in Go (the generic
+// loop's bits). a may be b.
+func addTo2Vec(a, b, x []float32) {
+	a, b = a[:len(x)], b[:len(x)]
+	n := len(x) &^ 7
+	if n > 0 {
+		addTo2(&a[0], &b[0], &x[0], n)
+	}
+	for i := n; i < len(x); i++ {
+		a[i] += x[i]
+		b[i] += x[i]
+	}
+}
+
+// dotVec returns x·y (len(y) >= len(x)): dotF32 over the first len(x)&^7
+// terms, then the rest added in order.
+func dotVec(x, y []float32) float32 {
+	y = y[:len(x)]
+	n := len(x) &^ 7
+	var s float32
+	if n > 0 {
+		s = dotF32(&x[0], &y[0], n)
+	}
+	for i := n; i < len(x); i++ {
+		s += x[i] * y[i]
+	}
+	return s
+}

@@ -149,3 +149,58 @@ func TestMaxOf(t *testing.T) {
 		}
 	}
 }
+
+// TestAddTo2Vec: the encoder's vector scatter gives the generic loop's bits
+// on every tail length, a and b distinct or the same row.
+func TestAddTo2Vec(t *testing.T) {
+	r := newRand(91)
+	for n := 0; n <= 41; n++ {
+		x, a, b := randF32(r, n), randF32(r, n), randF32(r, n)
+		ga, gb, wa, wb := cloneF32(a), cloneF32(b), cloneF32(a), cloneF32(b)
+		addTo2Vec(ga, gb, x)
+		for i, v := range x {
+			wa[i] += v
+			wb[i] += v
+		}
+		sameBits(t, "a", ga, wa)
+		sameBits(t, "b", gb, wb)
+		same, want := cloneF32(a), cloneF32(a)
+		addTo2Vec(same, same, x)
+		for i, v := range x {
+			want[i] += v
+			want[i] += v
+		}
+		sameBits(t, "a = b", same, want)
+	}
+}
+
+// TestDotVec: within float32 rounding of the float64 dot product, on every
+// tail length.
+func TestDotVec(t *testing.T) {
+	r := newRand(92)
+	for n := 0; n <= 70; n++ {
+		x, y := randF32(r, n), randF32(r, n+3) // y may be longer
+		var want, mag float64
+		for i, v := range x {
+			want += float64(v) * float64(y[i])
+			mag += math.Abs(float64(v) * float64(y[i]))
+		}
+		if got := dotVec(x, y); math.Abs(float64(got)-want) > 1e-6*mag+1e-30 {
+			t.Fatalf("n=%d: dotVec = %v, want %v", n, got, want)
+		}
+	}
+}
+
+// TestSoftmaxGrad: the vector softmax gradient gives the generic loop's bits.
+func TestSoftmaxGrad(t *testing.T) {
+	r := newRand(93)
+	const n = 64
+	p, dp := randF32(r, n), randF32(r, n)
+	got, want := cloneF32(dp), cloneF32(dp)
+	const D, scale = float32(0.37), float32(0.125)
+	softmaxGrad(&got[0], &p[0], n, D, scale)
+	for i := range want {
+		want[i] = p[i] * (want[i] - D) * scale
+	}
+	sameBits(t, "dp", got, want)
+}

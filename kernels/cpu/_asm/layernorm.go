@@ -197,3 +197,60 @@ func lnBackOut() {
 	VZEROUPPER()
 	RET()
 }
+
+func lnColSums16() {
+	TEXT("lnColSums16", NOSPLIT, "func(accW, accB *float64, x, d, mean, rstd *float32, rows, ld int)")
+	Pragma("noescape")
+	Doc(
+		"lnColSums16 adds to accW[j] and accB[j], j < 16, the float64 sums over",
+		"rows r = 0..rows-1 in order of (x[r*ld+j]-mean[r])*rstd[r]*d[r*ld+j]",
+		"(rounded to float32 after each operation) and of d[r*ld+j]: the",
+		"generic column loop of LayerNormBackward's dw and db, to the bit.",
+	)
+	accW := Mem{Base: Load(Param("accW"), GP64())}
+	accB := Mem{Base: Load(Param("accB"), GP64())}
+	x := Mem{Base: Load(Param("x"), GP64())}
+	d := Mem{Base: Load(Param("d"), GP64())}
+	mean := Mem{Base: Load(Param("mean"), GP64())}
+	rstd := Mem{Base: Load(Param("rstd"), GP64())}
+	rows := Load(Param("rows"), GP64())
+	ld := Load(Param("ld"), GP64())
+	SHLQ(U8(2), ld)
+	var aw, ab [4]VecVirtual
+	for i := range aw {
+		aw[i], ab[i] = YMM(), YMM()
+		VMOVUPD(accW.Offset(32*i), aw[i])
+		VMOVUPD(accB.Offset(32*i), ab[i])
+	}
+	TESTQ(rows, rows)
+	JZ(LabelRef("done"))
+	Label("loop")
+	m, s := YMM(), YMM()
+	VBROADCASTSS(mean, m)
+	VBROADCASTSS(rstd, s)
+	for i := range aw { // four columns at a time
+		v, w := XMM(), YMM()
+		VMOVUPS(x.Offset(16*i), v)
+		VSUBPS(m.AsX(), v, v)
+		VMULPS(s.AsX(), v, v)
+		VMULPS(d.Offset(16*i), v, v)
+		VCVTPS2PD(v, w)
+		VADDPD(w, aw[i], aw[i])
+		g := YMM()
+		VCVTPS2PD(d.Offset(16*i), g)
+		VADDPD(g, ab[i], ab[i])
+	}
+	ADDQ(ld, x.Base)
+	ADDQ(ld, d.Base)
+	ADDQ(U8(4), mean.Base)
+	ADDQ(U8(4), rstd.Base)
+	DECQ(rows)
+	JNZ(LabelRef("loop"))
+	Label("done")
+	for i := range aw {
+		VMOVUPD(aw[i], accW.Offset(32*i))
+		VMOVUPD(ab[i], accB.Offset(32*i))
+	}
+	VZEROUPPER()
+	RET()
+}
