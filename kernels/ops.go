@@ -31,6 +31,7 @@ type Ops interface {
 
 	// Memory.
 	Alloc(n int) Buffer                // n float32, zeroed
+	AllocAs(n int, s Storage) Buffer   // n zeroed elements of what s holds (see Storage)
 	AllocInt(n int) Buffer             // n int32, zeroed
 	Slice(b Buffer, off, n int) Buffer // a view of b[off:off+n], sharing memory
 	Upload(dst Buffer, src []float32)  // host → device, len(src) == dst.Len()
@@ -46,6 +47,13 @@ type Ops interface {
 
 	// LayerNormForward: out (N,C) = (inp-mean)*rstd*w + b; saves mean, rstd (N).
 	LayerNormForward(out, mean, rstd, inp, w, b Buffer, N, C int)
+	// ResidualLayerNormForward fuses ResidualForward and LayerNormForward:
+	// res (N,C) = a + b (res may be a or b), then out (N,C) = (res-mean)*rstd*w
+	// + bias, saving mean, rstd (N), each row's statistics taken from res as
+	// it is stored (in bf16 storage, the rounded sum). It reads a and b once
+	// and gives the bits of ResidualForward(res, a, b, N*C) followed by
+	// LayerNormForward(out, mean, rstd, res, w, bias, N, C) on the same backend.
+	ResidualLayerNormForward(res, out, mean, rstd, a, b, w, bias Buffer, N, C int)
 	// LayerNormBackward: dinp (N,C) += (accumulates: the residual stream), dw, db (C) +=.
 	LayerNormBackward(dinp, dw, db, dout, inp, w, mean, rstd Buffer, N, C int)
 
@@ -87,7 +95,30 @@ type Ops interface {
 	AdamW(params, grads, m, v Buffer, N int, p AdamParams, gradScale float32, t int)
 }
 
+// Storage says what a float buffer holds, so that a backend whose precision
+// stores values in a narrower type (BF16) knows which buffers must stay
+// float32. Every other backend and precision makes float32 for all three.
+// Ops take any float buffer where the interface says float32; Upload and
+// Download convert, so the host always sees float32.
+type Storage int
+
+const (
+	// Exact is float32 in every precision: LayerNorm's mean and rstd, the
+	// attention's log-sum-exp, the losses, AdamW's moments (Alloc makes it).
+	Exact Storage = iota
+	// Working holds activations and gradients: bfloat16 under BF16.
+	Working
+	// Weights holds parameters: under BF16 a bfloat16 copy that the products
+	// read, beside a float32 master that AdamW updates and that Upload,
+	// Download and Copy move, so checkpoints keep every bit of the masters.
+	Weights
+)
+
 // AdamParams are the AdamW hyper-parameters of one update.
 type AdamParams struct {
 	LR, Beta1, Beta2, Eps, WeightDecay float32
+	// Seed picks the random bits of stochastic rounding for this tensor
+	// (bf16 parameters, when the backend rounds so), so that tensors do not
+	// share one stream; every other update ignores it.
+	Seed uint64
 }

@@ -8,7 +8,7 @@ import (
 )
 
 func TestParsePrecision(t *testing.T) {
-	for s, want := range map[string]Precision{"fp32": FP32, "TF32": TF32, " tf32 ": TF32} {
+	for s, want := range map[string]Precision{"fp32": FP32, "TF32": TF32, " tf32 ": TF32, "bf16": BF16} {
 		if p, err := ParsePrecision(s); err != nil || p != want {
 			t.Errorf("ParsePrecision(%q) = %v, %v", s, p, err)
 		}
@@ -18,7 +18,7 @@ func TestParsePrecision(t *testing.T) {
 			t.Errorf("%v prints as %q, which parses to %v, %v", p, p.String(), q, err)
 		}
 	}
-	if _, err := ParsePrecision("bf16"); err == nil || !strings.Contains(err.Error(), "fp32") {
-		t.Errorf("ParsePrecision(bf16): %v", err)
+	if _, err := ParsePrecision("fp16"); err == nil || !strings.Contains(err.Error(), "bf16") {
+		t.Errorf("ParsePrecision(fp16): %v", err)
 	}
 }

@@ -50,6 +50,11 @@ func opCases() []opCase {
 			o.LayerNormBackward(dinp, dw, db, dout, x, w, mean, rstd, BT, C)
 			return []F32{out, mean, rstd, dinp, dw, db}
 		}},
+		{"ResidualLayerNorm", func(o *Ops) []F32 {
+			res, out, mean, rstd := make(F32, BT*C), make(F32, BT*C), make(F32, BT), make(F32, BT)
+			o.ResidualLayerNormForward(res, out, mean, rstd, x, dout, w, bias, BT, C)
+			return []F32{res, out, mean, rstd}
+		}},
 		{"Bias", func(o *Ops) []F32 {
 			out, db := cloneF32(x), make(F32, C)
 			o.BiasForward(out, bias, BT, C)
@@ -141,6 +146,9 @@ func testNoAllocs(t *testing.T, o *Ops) {
 		"LayerNormForward": func() { o.LayerNormForward(out, mean, rstd, x, w, b, BT, C) },
 		"LayerNormBackward": func() {
 			o.LayerNormBackward(dx, dw, db, dout, x, w, mean, rstd, BT, C)
+		},
+		"ResidualLayerNormForward": func() {
+			o.ResidualLayerNormForward(dx, out, mean, rstd, x, dout, w, b, BT, C)
 		},
 		"BiasForward":       func() { o.BiasForward(out, b, BT, C) },
 		"BiasBackward":      func() { o.BiasBackward(db, dout, BT, C) },

@@ -15,11 +15,20 @@ type freeList[T any] struct {
 	free []*T
 }
 
+// freeCap is the room a free list makes for returned values at once: more
+// than calls run at once on this project's machines, so that a put never
+// grows it (an allocation whenever a new most of calls at once is reached,
+// which the order of concurrent calls decides).
+const freeCap = 64
+
 func (f *freeList[T]) get() *T {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n := len(f.free)
 	if n == 0 {
+		if f.free == nil {
+			f.free = make([]*T, 0, freeCap)
+		}
 		return new(T)
 	}
 	t := f.free[n-1]

@@ -1,7 +1,9 @@
 //go:build cuda
 
-// AdamW: the optimizer update, and SumSquares, the float64 sum of squares used
-// for gradient norms (a fixed two-pass reduction, so the same on every run).
+// AdamW: the optimizer update (of float32 parameters, or of bf16 parameters
+// through their float32 masters, with the rounding of their bf16 copies set by
+// SetBF16Rounding), and SumSquares, the float64 sum of squares used for
+// gradient norms (a fixed two-pass reduction, so the same on every run).
 
 package cuda
 
@@ -27,9 +29,25 @@ const (
 	sumSqFinalBlock = 1024
 )
 
+// SetBF16Rounding sets how AdamW writes a bf16 parameter (kernels.Weights under
+// kernels.BF16) from its updated float32 master from now on: to the nearest
+// bf16, ties to even (stochastic false, the default); or stochastically, up or
+// down with the probabilities that make the rounded value the master on
+// average, from random bits that are a hash of seed, the tensor's
+// kernels.AdamParams.Seed, the step t of the AdamW call and the element's index
+// in the params buffer given to it, so a run repeats bit for bit on any layout.
+// The masters are the same either way; float32 parameters are unaffected. Not
+// safe to call concurrently with AdamW.
+func (o *Ops) SetBF16Rounding(stochastic bool, seed uint64) {
+	o.stochastic, o.roundSeed = stochastic, seed
+}
+
 // AdamW updates params (N) in place from grads*gradScale with moments m, v;
 // t is the 1-based step for bias correction (1-beta^t, computed here in
-// float64 as the CPU does). Decoupled weight decay.
+// float64 as the CPU does). Decoupled weight decay. Under kernels.BF16, params
+// is a bf16 parameter with a float32 master (AllocAs(N, kernels.Weights)) and
+// grads bf16: the master is updated as a float32 parameter is, and the bf16
+// copy rewritten from it (see SetBF16Rounding); m and v are float32 always.
 func (o *Ops) AdamW(params, grads, m, v kernels.Buffer, N int, p kernels.AdamParams, gradScale float32, t int) {
 	const op = "AdamW"
 	cl := call{op, "N t", [4]int{N, t}}
@@ -41,6 +59,12 @@ func (o *Ops) AdamW(params, grads, m, v kernels.Buffer, N int, p kernels.AdamPar
 	cl.checkLen("grads", grads, N, false)
 	cl.checkLen("m", m, N, false)
 	cl.checkLen("v", v, N, false)
+	cl.exact("m", m)
+	cl.exact("v", v)
+	bf16 := cl.storage("params grads", params, grads)
+	if pb, ok := params.(Buf); ok && bf16 && pb.Master == 0 {
+		cl.fail("params is bf16 without a float32 master: allocate it with AllocAs(n, kernels.Weights)")
+	}
 	if empty {
 		return
 	}
@@ -49,6 +73,24 @@ func (o *Ops) AdamW(params, grads, m, v kernels.Buffer, N int, p kernels.AdamPar
 	lr, b1, b2, eps, wd, gs := p.LR, p.Beta1, p.Beta2, p.Eps, p.WeightDecay, gradScale
 	bc1 := float32(1 - math.Pow(float64(p.Beta1), float64(t)))
 	bc2 := float32(1 - math.Pow(float64(p.Beta2), float64(t)))
+	if bf16 {
+		// The tensor's seed through a multiplication by an odd constant, so
+		// that tensors whose seeds differ in a few bits get unrelated streams.
+		seed := o.roundSeed ^ p.Seed*0x9e3779b97f4a7c15
+		pMaster, stochastic, step := asBuf(op, params).Master, int32(0), int32(t)
+		if o.stochastic {
+			stochastic = 1
+		}
+		if t > math.MaxInt32 {
+			cl.fail("step t must be below 2^31")
+		}
+		o.launch(op, "adamw_update_bf16", eltGrid(N, eltBlock), eltBlock, 0,
+			unsafe.Pointer(&pParams), unsafe.Pointer(&pMaster), unsafe.Pointer(&pGrads), unsafe.Pointer(&pM), unsafe.Pointer(&pV),
+			unsafe.Pointer(&n), unsafe.Pointer(&lr), unsafe.Pointer(&b1), unsafe.Pointer(&b2), unsafe.Pointer(&eps),
+			unsafe.Pointer(&wd), unsafe.Pointer(&gs), unsafe.Pointer(&bc1), unsafe.Pointer(&bc2),
+			unsafe.Pointer(&stochastic), unsafe.Pointer(&seed), unsafe.Pointer(&step))
+		return
+	}
 	o.launch(op, "adamw_update", eltGrid(N, eltBlock), eltBlock, 0,
 		unsafe.Pointer(&pParams), unsafe.Pointer(&pGrads), unsafe.Pointer(&pM), unsafe.Pointer(&pV), unsafe.Pointer(&n),
 		unsafe.Pointer(&lr), unsafe.Pointer(&b1), unsafe.Pointer(&b2), unsafe.Pointer(&eps), unsafe.Pointer(&wd),
@@ -56,7 +98,8 @@ func (o *Ops) AdamW(params, grads, m, v kernels.Buffer, N int, p kernels.AdamPar
 }
 
 // SumSquares sets sums[i] = sum(bufs[i][j]^2), accumulated in float64 in an
-// order fixed by the length alone: per buffer, per-block partial sums
+// order fixed by the length alone (of the values Download gives: a bf16
+// buffer's widened exactly, a bf16 parameter's float32 master): per buffer, per-block partial sums
 // (sumsq_partial), then one block adding them by a fixed tree (sumsq_final)
 // into the buffer's result slot. Then one copy of all the results to the
 // host, which waits for the stream: one synchronisation for a whole stage's
@@ -89,8 +132,15 @@ func (o *Ops) SumSquares(sums []float64, bufs []kernels.Buffer) {
 			continue
 		}
 		pResult, pX := scratch.Ptr+cu.DevicePtr(8*i), src.Ptr
+		kernel := "sumsq_partial"
+		switch {
+		case src.Master != 0:
+			pX = src.Master
+		case src.BF16:
+			kernel = "sumsq_partial_bf16"
+		}
 		nn, g := int64(src.N), i32(G)
-		o.launch(op, "sumsq_partial", G, sumSqBlock, 0,
+		o.launch(op, kernel, G, sumSqBlock, 0,
 			unsafe.Pointer(&pPartial), unsafe.Pointer(&pX), unsafe.Pointer(&nn))
 		o.launch(op, "sumsq_final", 1, sumSqFinalBlock, 0,
 			unsafe.Pointer(&pResult), unsafe.Pointer(&pPartial), unsafe.Pointer(&g))

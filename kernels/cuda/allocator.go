@@ -18,19 +18,34 @@ import (
 	"baton/kernels"
 )
 
-// Buf is device memory made by this backend: N float32 elements at Ptr, or N int32
-// when Int (made by AllocInt). A Slice is a Buf too, pointing inside another.
+// Buf is device memory made by this backend: N float32 elements at Ptr, N int32 when
+// Int (made by AllocInt), or N bfloat16 when BF16 (AllocAs under kernels.BF16). A
+// bf16 parameter (kernels.Weights) also has its float32 master at Master; every other
+// Buf has Master 0. A Slice is a Buf too, pointing inside another.
 type Buf struct {
-	Ptr cu.DevicePtr
-	N   int
-	Int bool
+	Ptr    cu.DevicePtr
+	N      int
+	Int    bool
+	BF16   bool
+	Master cu.DevicePtr
 }
 
 // Len reports the number of elements.
 func (b Buf) Len() int { return b.N }
 
-// bytes is the size of b's elements in bytes (both element types are 4 bytes).
-func (b Buf) bytes() int64 { return 4 * int64(b.N) }
+// ElemBytes is the size of one element: 2 for bf16, 4 for float32 and int32.
+func (b Buf) ElemBytes() int64 {
+	if b.BF16 {
+		return 2
+	}
+	return 4
+}
+
+// Bytes is the size of b's elements at Ptr (not counting a master copy).
+func (b Buf) Bytes() int64 { return b.ElemBytes() * int64(b.N) }
+
+// bytes is Bytes, for this package's own copies.
+func (b Buf) bytes() int64 { return b.Bytes() }
 
 // dptr returns the device pointer of a Buf made by this backend; any other Buffer (a
 // cpu slice, nil) panics with a message naming op.
@@ -101,17 +116,19 @@ func roundBytes(n int64) int64 {
 // device is out of memory (after giving the cache back to the driver and retrying). The
 // error names the device, its context, the size asked and the bytes live, and wraps
 // cu.OutOfMemory. Ops.TryAlloc is the zeroed form.
-func (a *Allocator) TryAlloc(n int) (Buf, error) { return a.get(n, false) }
+func (a *Allocator) TryAlloc(n int) (Buf, error) { return a.get(Buf{N: n}) }
 
-// get hands out a block of n 4-byte elements.
-func (a *Allocator) get(n int, isInt bool) (Buf, error) {
+// get hands out a block for like's N elements of like's type (like's pointers are
+// ignored).
+func (a *Allocator) get(like Buf) (Buf, error) {
+	n := like.N
 	if n < 0 || int64(n) > math.MaxInt64/4 {
 		return Buf{}, fmt.Errorf("cuda: %s: allocation of %d elements", a.name, n)
 	}
 	if n == 0 {
-		return Buf{Int: isInt}, nil
+		return Buf{Int: like.Int, BF16: like.BF16}, nil
 	}
-	size := roundBytes(4 * int64(n))
+	size := roundBytes(like.ElemBytes() * int64(n))
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var ptr cu.DevicePtr
@@ -131,21 +148,25 @@ func (a *Allocator) get(n int, isInt bool) (Buf, error) {
 		}
 		if err != nil {
 			return Buf{}, fmt.Errorf("cuda: %s (context %v): allocating %d bytes (%d elements, %d rounded) with %d bytes live: %w",
-				a.name, a.ctx, 4*int64(n), n, size, a.liveBytes, err)
+				a.name, a.ctx, like.ElemBytes()*int64(n), n, size, a.liveBytes, err)
 		}
 		a.mallocs++
 	}
 	a.live[ptr] = size
 	a.liveBytes += size
 	a.peakBytes = max(a.peakBytes, a.liveBytes)
-	return Buf{Ptr: ptr, N: n, Int: isInt}, nil
+	return Buf{Ptr: ptr, N: n, Int: like.Int, BF16: like.BF16}, nil
 }
 
-// Free hands b back to the cache. b must be a whole block from this allocator (not a
-// Slice of one), still live; anything else panics. A zero-length Buf is ignored.
+// Free hands b back to the cache (and its master copy, when it has one). b must be a
+// whole block from this allocator (not a Slice of one), still live; anything else
+// panics. A zero-length Buf is ignored.
 func (a *Allocator) Free(b Buf) {
 	if b.N == 0 && b.Ptr == 0 {
 		return
+	}
+	if b.Master != 0 {
+		a.Free(Buf{Ptr: b.Master, N: b.N})
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()

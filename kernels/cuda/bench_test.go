@@ -2,7 +2,9 @@
 
 // Benchmarks of every kernel on GPU time (CUDA events): GB/s for the memory-bound
 // ones beside the H100's 3.35 TB/s, TFLOP/s for the GEMMs and attention beside
-// cuBLAS's measured 51.7 (fp32) and 432 (tf32), at gpt2-124m's shapes.
+// cuBLAS's measured 51.7 (fp32), 432 (tf32) and 876 (bf16 GemmEx), at gpt2-124m's
+// shapes. The bf16 rows run the BF16 precision's operands: bf16 activations and
+// parameters (kernels.Working, kernels.Weights), fp32 lse.
 
 package cuda
 
@@ -15,6 +17,7 @@ import (
 	"gorgonia.org/cu"
 
 	"baton/kernels"
+	"baton/kernels/kernelstest"
 )
 
 // gpt2-124m at B=8, T=1024 (model/presets.go), the shapes of issue 5's throughput target.
@@ -78,11 +81,38 @@ func filled(b *testing.B, o *Ops, n int, v float32) Buf {
 	return x
 }
 
+// filledAs is filled for a buffer of storage s: under BF16 a bf16 one (for Weights,
+// its bf16 copy only), every element v rounded to bf16; n must be even (the memset
+// writes two bf16 at a time).
+func filledAs(b *testing.B, o *Ops, n int, v float32, s kernels.Storage) Buf {
+	b.Helper()
+	testOps(b, o.prec) // as in gpuSeconds
+	x := o.AllocAs(n, s).(Buf)
+	word, words := uint(math.Float32bits(v)), int64(n)
+	if x.BF16 {
+		if n%2 != 0 {
+			b.Fatalf("filledAs: odd n = %d", n)
+		}
+		h := uint(math.Float32bits(kernelstest.RoundBF16(v)) >> 16)
+		word, words = h<<16|h, int64(n/2)
+	}
+	if err := cu.MemsetD32Async(x.Ptr, word, words, o.stream); err != nil {
+		b.Fatal(err)
+	}
+	return x
+}
+
+// benchPrecisions are the precisions of the GEMM and attention benchmarks.
+var benchPrecisions = []kernels.Precision{kernels.FP32, kernels.TF32, kernels.BF16}
+
 // reportFlops reports TFLOP/s and the share of cuBLAS's measured peak for o's precision.
 func reportFlops(b *testing.B, o *Ops, flops, sec float64) {
 	peak := 51.7e12
-	if o.prec == kernels.TF32 {
+	switch o.prec {
+	case kernels.TF32:
 		peak = 432e12
+	case kernels.BF16:
+		peak = 876e12
 	}
 	b.ReportMetric(flops/sec/1e12, "TFLOP/s")
 	b.ReportMetric(100*flops/sec/peak, "%cuBLAS-peak")
@@ -91,10 +121,11 @@ func reportFlops(b *testing.B, o *Ops, flops, sec float64) {
 // BenchmarkGemm measures 4096³ GEMMs, the size GPU.md's cuBLAS figures come from.
 func BenchmarkGemm(b *testing.B) {
 	const n = 4096
-	for _, prec := range []kernels.Precision{kernels.FP32, kernels.TF32} {
+	for _, prec := range benchPrecisions {
 		b.Run(fmt.Sprintf("%v/%d", prec, n), func(b *testing.B) {
 			o := testOps(b, prec)
-			x, y, z := filled(b, o, n*n, 0.01), filled(b, o, n*n, 0.01), o.Alloc(n*n).(Buf)
+			x, y := filledAs(b, o, n*n, 0.01, kernels.Working), filledAs(b, o, n*n, 0.01, kernels.Working)
+			z := o.AllocAs(n*n, kernels.Working).(Buf)
 			defer tFree(o, x, y, z)
 			sec := gpuSeconds(b, o, func() { o.Gemm(false, false, n, n, n, 1, x, y, 0, z) })
 			reportFlops(b, o, 2*float64(n)*n*n, sec)
@@ -110,12 +141,13 @@ func BenchmarkGPT2Gemm(b *testing.B) {
 		name    string
 		in, out int
 	}{{"qkv", gC, 3 * gC}, {"attn-proj", gC, gC}, {"fc", gC, 4 * gC}, {"mlp-proj", 4 * gC, gC}, {"lm-head", gC, gV}}
-	for _, prec := range []kernels.Precision{kernels.FP32, kernels.TF32} {
+	for _, prec := range benchPrecisions {
 		for _, sh := range shapes {
 			b.Run(fmt.Sprintf("%v/%s", prec, sh.name), func(b *testing.B) {
 				o := testOps(b, prec)
-				x, w, y := filled(b, o, gN*sh.in, 0.01), filled(b, o, sh.in*sh.out, 0.01), filled(b, o, gN*sh.out, 0.01)
-				dx, dw := o.Alloc(gN*sh.in).(Buf), o.Alloc(sh.in*sh.out).(Buf)
+				x, w := filledAs(b, o, gN*sh.in, 0.01, kernels.Working), filledAs(b, o, sh.in*sh.out, 0.01, kernels.Weights)
+				y := filledAs(b, o, gN*sh.out, 0.01, kernels.Working)
+				dx, dw := o.AllocAs(gN*sh.in, kernels.Working).(Buf), o.AllocAs(sh.in*sh.out, kernels.Working).(Buf)
 				defer tFree(o, x, w, y, dx, dw)
 				sec := gpuSeconds(b, o, func() {
 					o.Gemm(false, false, gN, sh.out, sh.in, 1, x, w, 0, y) // y (N,out) = x (N,in) · w (in,out)
@@ -128,16 +160,86 @@ func BenchmarkGPT2Gemm(b *testing.B) {
 	}
 }
 
+// BenchmarkGPT2Epilogue measures the forward matmuls that carry a bias (and GELU)
+// at gpt2-124m's shapes fused in one cuBLASLt call (GemmBias, GemmBiasGELU), and the
+// backward product through the GELU (GemmDGELU), against their unfused form (Gemm,
+// BiasForward, GeluForward, GeluBackward): the benchmark that decides whether the
+// transformer fuses them (issue 16). TF32 always runs unfused.
+func BenchmarkGPT2Epilogue(b *testing.B) {
+	shapes := []struct {
+		name    string
+		in, out int
+		gelu    bool
+	}{{"qkv", gC, 3 * gC, false}, {"attn-proj", gC, gC, false}, {"fc-gelu", gC, 4 * gC, true}, {"mlp-proj", 4 * gC, gC, false}}
+	for _, prec := range []kernels.Precision{kernels.FP32, kernels.BF16} {
+		for _, sh := range shapes {
+			for _, fused := range []bool{true, false} {
+				mode := "unfused"
+				if fused {
+					mode = "fused"
+				}
+				b.Run(fmt.Sprintf("%v/%s/%s", prec, sh.name, mode), func(b *testing.B) {
+					o := testOps(b, prec)
+					x, w := filledAs(b, o, gN*sh.in, 0.01, kernels.Working), filledAs(b, o, sh.in*sh.out, 0.01, kernels.Weights)
+					bias := filledAs(b, o, sh.out, 0.01, kernels.Weights)
+					pre, y := o.AllocAs(gN*sh.out, kernels.Working).(Buf), o.AllocAs(gN*sh.out, kernels.Working).(Buf)
+					defer tFree(o, x, w, bias, pre, y)
+					sec := gpuSeconds(b, o, func() {
+						switch {
+						case fused && sh.gelu:
+							o.GemmBiasGELU(false, false, gN, sh.out, sh.in, x, w, bias, pre, y)
+						case fused:
+							o.GemmBias(false, false, gN, sh.out, sh.in, x, w, bias, y)
+						case sh.gelu:
+							o.Gemm(false, false, gN, sh.out, sh.in, 1, x, w, 0, pre)
+							o.BiasForward(pre, bias, gN, sh.out)
+							o.GeluForward(y, pre, gN*sh.out)
+						default:
+							o.Gemm(false, false, gN, sh.out, sh.in, 1, x, w, 0, y)
+							o.BiasForward(y, bias, gN, sh.out)
+						}
+					})
+					reportFlops(b, o, 2*float64(gN)*float64(sh.in)*float64(sh.out), sec)
+				})
+			}
+		}
+		// The backward through fc's GELU: dpre (N,4C) = (dy (N,C) · w_projᵀ) * GELU'(pre).
+		for _, fused := range []bool{true, false} {
+			mode := "unfused"
+			if fused {
+				mode = "fused"
+			}
+			b.Run(fmt.Sprintf("%v/mlp-proj-dgelu/%s", prec, mode), func(b *testing.B) {
+				o := testOps(b, prec)
+				dy, w := filledAs(b, o, gN*gC, 0.01, kernels.Working), filledAs(b, o, 4*gC*gC, 0.01, kernels.Weights)
+				pre, dpre := filledAs(b, o, gN*4*gC, 0.5, kernels.Working), o.AllocAs(gN*4*gC, kernels.Working).(Buf)
+				defer tFree(o, dy, w, pre, dpre)
+				sec := gpuSeconds(b, o, func() {
+					if fused {
+						o.GemmDGELU(false, true, gN, 4*gC, gC, dy, w, pre, dpre)
+						return
+					}
+					o.Gemm(false, true, gN, 4*gC, gC, 1, dy, w, 0, dpre)
+					o.GeluBackward(dpre, pre, dpre, gN*4*gC)
+				})
+				reportFlops(b, o, 2*float64(gN)*float64(gC)*float64(4*gC), sec)
+			})
+		}
+	}
+}
+
 // BenchmarkAttention measures the causal attention at gpt2-124m's shapes: the
-// fused forward and the fused backward, in FP32 (3xTF32) and TF32. FLOPs
+// fused forward and the fused backward, in FP32 (3xTF32), TF32 and BF16 (bf16
+// operands on mma.m16n8k16, fp32 lse). FLOPs
 // follow FlashAttention's convention: 4·B·T²·C/2 for the causal forward (two
 // products over half the scores), 2.5 times that for the backward.
 func BenchmarkAttention(b *testing.B) {
 	fwd := 4 * float64(gB) * gT * gT * gC / 2
-	for _, prec := range []kernels.Precision{kernels.FP32, kernels.TF32} {
+	for _, prec := range benchPrecisions {
 		o := testOps(b, prec)
-		qkv, out, lse := filled(b, o, gN*3*gC, 0.01), o.Alloc(gN*gC).(Buf), o.Alloc(gB*gNH*gT).(Buf)
-		dout, dqkv := filled(b, o, gN*gC, 0.01), o.Alloc(gN*3*gC).(Buf)
+		qkv, out := filledAs(b, o, gN*3*gC, 0.01, kernels.Working), o.AllocAs(gN*gC, kernels.Working).(Buf)
+		lse := o.AllocAs(gB*gNH*gT, kernels.Exact).(Buf)
+		dout, dqkv := filledAs(b, o, gN*gC, 0.01, kernels.Working), o.AllocAs(gN*3*gC, kernels.Working).(Buf)
 		b.Run(fmt.Sprintf("%v/forward", prec), func(b *testing.B) {
 			sec := gpuSeconds(b, o, func() { o.AttentionForward(out, lse, qkv, gB, gT, gC, gNH) })
 			reportFlops(b, o, fwd, sec)
@@ -185,6 +287,11 @@ func BenchmarkMemoryBound(b *testing.B) {
 			out, mean, rstd := o.Alloc(NC).(Buf), o.Alloc(gN).(Buf), o.Alloc(gN).(Buf)
 			inp, w, bias := filled(b, o, NC, 0.01), filled(b, o, gC, 1), o.Alloc(gC).(Buf)
 			return func() { o.LayerNormForward(out, mean, rstd, inp, w, bias, gN, gC) }, []Buf{out, mean, rstd, inp, w, bias}
+		}},
+		{"ResidualLayerNormForward", f * int64(4*NC+2*gC+2*gN), func(b *testing.B) (func(), []Buf) {
+			res, out, mean, rstd := o.Alloc(NC).(Buf), o.Alloc(NC).(Buf), o.Alloc(gN).(Buf), o.Alloc(gN).(Buf)
+			x, y, w, bias := filled(b, o, NC, 0.01), filled(b, o, NC, 0.02), filled(b, o, gC, 1), o.Alloc(gC).(Buf)
+			return func() { o.ResidualLayerNormForward(res, out, mean, rstd, x, y, w, bias, gN, gC) }, []Buf{res, out, mean, rstd, x, y, w, bias}
 		}},
 		{"LayerNormBackward", f * int64(4*NC+5*gC+2*gN), func(b *testing.B) (func(), []Buf) {
 			dinp, dw, db := o.Alloc(NC).(Buf), o.Alloc(gC).(Buf), o.Alloc(gC).(Buf)

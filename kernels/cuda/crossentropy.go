@@ -1,6 +1,8 @@
 //go:build cuda
 
-// Cross-entropy: fused softmax, per-row loss and logit gradients (one block per row).
+// Cross-entropy: fused softmax, per-row loss and logit gradients (one block per
+// row), on float32 or bf16 logits; the losses and the softmax statistics are
+// float32 in both.
 
 package cuda
 
@@ -28,12 +30,17 @@ func (o *Ops) CrossEntropyForwardBackward(losses, dlogits, logits, targets kerne
 	cl.checkLen("dlogits", dlogits, N*V, false)
 	cl.checkLen("logits", logits, N*V, false)
 	cl.checkLen("targets", targets, N, true)
+	cl.exact("losses", losses)
+	kernel := "crossentropy_forward_backward"
+	if cl.storage("dlogits logits", dlogits, logits) {
+		kernel = "crossentropy_forward_backward_bf16"
+	}
 	if empty {
 		return
 	}
 	pLosses, pDlogits, pLogits, pTargets := dptr(op, losses), dptr(op, dlogits), dptr(op, logits), dptr(op, targets)
 	n, v, ds := i32(N), i32(V), dscale
-	o.launch(op, "crossentropy_forward_backward", N, ceBlock(V), 0,
+	o.launch(op, kernel, N, ceBlock(V), 0,
 		unsafe.Pointer(&pLosses), unsafe.Pointer(&pDlogits), unsafe.Pointer(&pLogits), unsafe.Pointer(&pTargets),
 		unsafe.Pointer(&n), unsafe.Pointer(&v), unsafe.Pointer(&ds))
 }

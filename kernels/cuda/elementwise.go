@@ -1,7 +1,8 @@
 //go:build cuda
 
-// Element-wise ops (GELU forward and backward, the residual add) and the shape
-// checks and launch sizes that every launcher of this package uses.
+// Element-wise ops (GELU forward and backward, the residual add), in float32 or
+// bf16 storage, and the shape checks and launch sizes that every launcher of
+// this package uses.
 
 package cuda
 
@@ -88,21 +89,30 @@ func (c call) checkDims(dims ...int) (empty bool) {
 	return empty
 }
 
+// eltGridBF16 is the grid of a bf16 element-wise kernel over n elements: its
+// threads take 8 elements (128 bits) at a time where the views are aligned.
+func eltGridBF16(n int) int { return eltGrid((n+7)/8, eltBlock) }
+
 // i32 is a kernel's int argument (the shape checks bound it first).
 func i32(n int) int32 { return int32(n) }
 
-// GeluForward: out (N) = gelu_tanh(inp).
+// GeluForward: out (N) = gelu_tanh(inp); out and inp both float32 or both bf16.
 func (o *Ops) GeluForward(out, inp kernels.Buffer, N int) {
 	const op = "GeluForward"
 	cl := call{op, "N", [4]int{N}}
 	empty := cl.checkDims(N)
 	cl.checkLen("out", out, N, false)
 	cl.checkLen("inp", inp, N, false)
+	bf16 := cl.storage("out inp", out, inp)
 	if empty {
 		return
 	}
+	kernel, grid := "gelu_forward", eltGrid(N, eltBlock)
+	if bf16 {
+		kernel, grid = "gelu_forward_bf16", eltGridBF16(N)
+	}
 	pOut, pInp, n := dptr(op, out), dptr(op, inp), i32(N)
-	o.launch(op, "gelu_forward", eltGrid(N, eltBlock), eltBlock, 0,
+	o.launch(op, kernel, grid, eltBlock, 0,
 		unsafe.Pointer(&pOut), unsafe.Pointer(&pInp), unsafe.Pointer(&n))
 }
 
@@ -114,11 +124,16 @@ func (o *Ops) GeluBackward(dinp, inp, dout kernels.Buffer, N int) {
 	cl.checkLen("dinp", dinp, N, false)
 	cl.checkLen("inp", inp, N, false)
 	cl.checkLen("dout", dout, N, false)
+	bf16 := cl.storage("dinp inp dout", dinp, inp, dout)
 	if empty {
 		return
 	}
+	kernel, grid := "gelu_backward", eltGrid(N, eltBlock)
+	if bf16 {
+		kernel, grid = "gelu_backward_bf16", eltGridBF16(N)
+	}
 	pDinp, pInp, pDout, n := dptr(op, dinp), dptr(op, inp), dptr(op, dout), i32(N)
-	o.launch(op, "gelu_backward", eltGrid(N, eltBlock), eltBlock, 0,
+	o.launch(op, kernel, grid, eltBlock, 0,
 		unsafe.Pointer(&pDinp), unsafe.Pointer(&pInp), unsafe.Pointer(&pDout), unsafe.Pointer(&n))
 }
 
@@ -130,10 +145,15 @@ func (o *Ops) ResidualForward(out, a, b kernels.Buffer, N int) {
 	cl.checkLen("out", out, N, false)
 	cl.checkLen("a", a, N, false)
 	cl.checkLen("b", b, N, false)
+	bf16 := cl.storage("out a b", out, a, b)
 	if empty {
 		return
 	}
+	kernel, grid := "residual_forward", eltGrid(N, eltBlock)
+	if bf16 {
+		kernel, grid = "residual_forward_bf16", eltGridBF16(N)
+	}
 	pOut, pA, pB, n := dptr(op, out), dptr(op, a), dptr(op, b), i32(N)
-	o.launch(op, "residual_forward", eltGrid(N, eltBlock), eltBlock, 0,
+	o.launch(op, kernel, grid, eltBlock, 0,
 		unsafe.Pointer(&pOut), unsafe.Pointer(&pA), unsafe.Pointer(&pB), unsafe.Pointer(&n))
 }

@@ -1,7 +1,8 @@
 //go:build cuda
 
 // Encoder: token + position embedding forward, and its scatter-add backward
-// (deterministic: no atomics; see encoder_backward_wte in src/encoder.cu).
+// (deterministic: no atomics; see encoder_backward_wte in src/encoder.cu), in
+// float32 or bf16 storage.
 
 package cuda
 
@@ -31,12 +32,16 @@ func (o *Ops) EncoderForward(out, inp, wte, wpe kernels.Buffer, B, T, C int) {
 	cl.checkLen("inp", inp, B*T, true)
 	cl.checkLen("wpe", wpe, T*C, false)
 	V := vocabRows(cl, "wte", wte, C)
+	kernel := "encoder_forward"
+	if cl.storage("out wte wpe", out, wte, wpe) {
+		kernel = "encoder_forward_bf16"
+	}
 	if empty {
 		return
 	}
 	pOut, pInp, pWte, pWpe := dptr(op, out), dptr(op, inp), dptr(op, wte), dptr(op, wpe)
 	bt, t, c, v := i32(B*T), i32(T), i32(C), i32(V)
-	o.launch(op, "encoder_forward", eltGrid(B*T*C, eltBlock), eltBlock, 0,
+	o.launch(op, kernel, eltGrid(B*T*C, eltBlock), eltBlock, 0,
 		unsafe.Pointer(&pOut), unsafe.Pointer(&pInp), unsafe.Pointer(&pWte), unsafe.Pointer(&pWpe),
 		unsafe.Pointer(&bt), unsafe.Pointer(&t), unsafe.Pointer(&c), unsafe.Pointer(&v))
 }
@@ -45,6 +50,9 @@ func (o *Ops) EncoderForward(out, inp, wte, wpe kernels.Buffer, B, T, C int) {
 // Every element of dwte and dwpe is summed by one thread, its terms in
 // position order (b, t): the CPU's order, so the result is bit-identical to
 // the CPU backend and the same on every run. Ids outside [0, V) are skipped.
+// In bf16 the sums are float32 in registers, rounded once per run of one
+// row's positions in a block's bucket (once in all where a bucket holds one
+// row, as when V <= 1024 / ceil(C/256)).
 func (o *Ops) EncoderBackward(dwte, dwpe, dout, inp kernels.Buffer, B, T, C int) {
 	const op = "EncoderBackward"
 	cl := call{op, "B T C", [4]int{B, T, C}}
@@ -53,19 +61,23 @@ func (o *Ops) EncoderBackward(dwte, dwpe, dout, inp kernels.Buffer, B, T, C int)
 	cl.checkLen("dout", dout, B*T*C, false)
 	cl.checkLen("inp", inp, B*T, true)
 	V := vocabRows(cl, "dwte", dwte, C)
+	wpeKernel, wteKernel := "encoder_backward_wpe", "encoder_backward_wte"
+	if cl.storage("dwte dwpe dout", dwte, dwpe, dout) {
+		wpeKernel, wteKernel = "encoder_backward_wpe_bf16", "encoder_backward_wte_bf16"
+	}
 	if empty {
 		return
 	}
 	pDwte, pDwpe, pDout, pInp := dptr(op, dwte), dptr(op, dwpe), dptr(op, dout), dptr(op, inp)
 	b, bt, t, c, v := i32(B), i32(B*T), i32(T), i32(C), i32(V)
 
-	o.launch(op, "encoder_backward_wpe", eltGrid(T*C, eltBlock), eltBlock, 0,
+	o.launch(op, wpeKernel, eltGrid(T*C, eltBlock), eltBlock, 0,
 		unsafe.Pointer(&pDwpe), unsafe.Pointer(&pDout), unsafe.Pointer(&b), unsafe.Pointer(&t), unsafe.Pointer(&c))
 
 	chunks := (C + wteBlock - 1) / wteBlock
 	G := min(V, max(1, wteBlocks/chunks))
 	g := i32(G)
-	o.launch2(op, "encoder_backward_wte", chunks, G, wteBlock, 1, 0,
+	o.launch2(op, wteKernel, chunks, G, wteBlock, 1, 0,
 		unsafe.Pointer(&pDwte), unsafe.Pointer(&pDout), unsafe.Pointer(&pInp),
 		unsafe.Pointer(&bt), unsafe.Pointer(&c), unsafe.Pointer(&v), unsafe.Pointer(&g))
 }

@@ -58,7 +58,15 @@ func tDownload(o *Ops, b kernels.Buffer) []float32 {
 	return x
 }
 
+// tFree hands buffers back to the allocator once o's stream is done with them: the
+// tests' Ops share one allocator over three streams, so a block freed while an upload
+// into it is still queued on o's stream (an op that returned early, a download of zero
+// elements, which do not synchronise) could be handed to another precision's Ops and
+// overwritten under it by that late copy.
 func tFree(o *Ops, bs ...Buf) {
+	if err := o.Sync(); err != nil {
+		panic(err)
+	}
 	for _, b := range bs {
 		o.Allocator().Free(b)
 	}

@@ -67,7 +67,7 @@ func setupGPU() error {
 	}
 	gpu.alloc = NewAllocator(gpu.ctx, "cuda:0")
 	gpu.ops = map[kernels.Precision]*Ops{}
-	for _, p := range []kernels.Precision{kernels.FP32, kernels.TF32} {
+	for _, p := range []kernels.Precision{kernels.FP32, kernels.TF32, kernels.BF16} {
 		s, err := cu.MakeStream(cu.NonBlocking)
 		if err != nil {
 			return err

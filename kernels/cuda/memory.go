@@ -29,7 +29,7 @@ import (
 // Alloc returns n zeroed float32 (see TryAlloc); it panics with TryAlloc's error when the
 // device is out of memory (kernels.Ops has no error result; the executor reports it).
 func (o *Ops) Alloc(n int) kernels.Buffer {
-	b, err := o.allocZeroed(n, false)
+	b, err := o.allocZeroed(Buf{N: n})
 	if err != nil {
 		panic(err)
 	}
@@ -38,9 +38,31 @@ func (o *Ops) Alloc(n int) kernels.Buffer {
 
 // AllocInt returns n zeroed int32; out of memory panics as Alloc does.
 func (o *Ops) AllocInt(n int) kernels.Buffer {
-	b, err := o.allocZeroed(n, true)
+	b, err := o.allocZeroed(Buf{N: n, Int: true})
 	if err != nil {
 		panic(err)
+	}
+	return b
+}
+
+// AllocAs returns n zeroed elements of what s holds in o's precision: float32, except
+// under kernels.BF16, where Working is bf16 and Weights is bf16 with a float32 master
+// (see Buf). Out of memory panics as Alloc does.
+func (o *Ops) AllocAs(n int, s kernels.Storage) kernels.Buffer {
+	if o.prec != kernels.BF16 || s == kernels.Exact {
+		return o.Alloc(n)
+	}
+	b, err := o.allocZeroed(Buf{N: n, BF16: true})
+	if err != nil {
+		panic(err)
+	}
+	if s == kernels.Weights {
+		m, err := o.allocZeroed(Buf{N: n})
+		if err != nil {
+			o.alloc.Free(b)
+			panic(err)
+		}
+		b.Master = m.Ptr
 	}
 	return b
 }
@@ -56,18 +78,20 @@ func (o *Ops) AllocInt(n int) kernels.Buffer {
 // from another thread whose current context is not o's (a neighbour's transfer),
 // TryAlloc waits for the zeroing before it returns, so the buffer is ready for any
 // stream.
-func (o *Ops) TryAlloc(n int) (Buf, error) { return o.allocZeroed(n, false) }
+func (o *Ops) TryAlloc(n int) (Buf, error) { return o.allocZeroed(Buf{N: n}) }
 
-func (o *Ops) allocZeroed(n int, isInt bool) (Buf, error) {
+// allocZeroed allocates like's N elements of like's type, zeroed (see TryAlloc).
+func (o *Ops) allocZeroed(like Buf) (Buf, error) {
 	var b Buf
+	n := like.N
 	err := withContext(o.ctx, func() error {
 		var err error
-		if b, err = o.alloc.get(n, isInt); err != nil || n == 0 {
+		if b, err = o.alloc.get(like); err != nil || n == 0 {
 			return err
 		}
-		if err := cu.MemsetD32Async(b.Ptr, 0, int64(n), o.stream); err != nil {
+		if err := cu.MemsetD8Async(b.Ptr, 0, b.bytes(), o.stream); err != nil {
 			o.alloc.Free(b)
-			return fmt.Errorf("cuda: Alloc(%d): cuMemsetD32Async: %w", n, err)
+			return fmt.Errorf("cuda: Alloc(%d): cuMemsetD8Async: %w", n, err)
 		}
 		return nil
 	})
@@ -88,7 +112,12 @@ func (o *Ops) Slice(b kernels.Buffer, off, n int) kernels.Buffer {
 	if off < 0 || n < 0 || off > s.N-n {
 		panic(fmt.Sprintf("cuda: Slice: [%d:%d] out of range of a buffer of %d elements", off, off+n, s.N))
 	}
-	return Buf{Ptr: s.Ptr + cu.DevicePtr(4*off), N: n, Int: s.Int}
+	v := s
+	v.Ptr, v.N = s.Ptr+cu.DevicePtr(s.ElemBytes()*int64(off)), n
+	if s.Master != 0 {
+		v.Master = s.Master + cu.DevicePtr(4*off)
+	}
+	return v
 }
 
 // Upload copies src into dst (float32). It returns once src has been copied into a
@@ -109,8 +138,20 @@ func (o *Ops) Upload(dst kernels.Buffer, src []float32) {
 		panic("cuda: Upload: dst is an int32 buffer (use UploadInt)")
 	}
 	mustSameLen("Upload", d.N, len(src))
-	if len(src) > 0 {
-		o.htod("Upload", d.Ptr, unsafe.Pointer(&src[0]), d.bytes())
+	if len(src) == 0 {
+		return
+	}
+	host := unsafe.Pointer(&src[0])
+	switch {
+	case !d.BF16:
+		o.htod("Upload", d.Ptr, host, d.bytes())
+	case d.Master != 0: // a parameter: the master, then its bf16 copy from it
+		o.htod("Upload", d.Master, host, 4*int64(d.N))
+		o.convert("Upload", "f32_to_bf16_n", d.Ptr, d.Master, d.N)
+	default:
+		tmp := o.scratchFloats("Upload", d.N)
+		o.htod("Upload", tmp.Ptr, host, 4*int64(d.N))
+		o.convert("Upload", "f32_to_bf16_n", d.Ptr, tmp.Ptr, d.N)
 	}
 }
 
@@ -151,7 +192,8 @@ func (o *Ops) htod(op string, dst cu.DevicePtr, src unsafe.Pointer, bytes int64)
 	}
 }
 
-// Download copies src (float32) into dst once the work enqueued before it on o's stream
+// Download copies src (float32, or bf16 widened exactly, or a bf16 parameter's float32
+// master) into dst once the work enqueued before it on o's stream
 // has finished, and returns when dst holds the data.
 func (o *Ops) Download(dst []float32, src kernels.Buffer) {
 	defer o.enter()()
@@ -163,19 +205,29 @@ func (o *Ops) Download(dst []float32, src kernels.Buffer) {
 	if len(dst) == 0 {
 		return
 	}
-	r := C.baton_dtoh_sync(unsafe.Pointer(&dst[0]), C.CUdeviceptr(s.Ptr), C.size_t(s.bytes()),
+	from := s.Ptr
+	switch {
+	case s.Master != 0: // a parameter: its master, every bit of it
+		from = s.Master
+	case s.BF16:
+		tmp := o.scratchFloats("Download", s.N)
+		o.convert("Download", "bf16_to_f32_n", tmp.Ptr, s.Ptr, s.N)
+		from = tmp.Ptr
+	}
+	r := C.baton_dtoh_sync(unsafe.Pointer(&dst[0]), C.CUdeviceptr(from), C.size_t(4*int64(s.N)),
 		C.CUstream(unsafe.Pointer(o.stream.C())))
 	if err := cuCheck(r); err != nil {
 		panic(fmt.Errorf("cuda: Download(%d): %w (the fault may be an earlier kernel's on this stream)", s.N, err))
 	}
 }
 
-// Copy copies src into dst on o's stream; both float32 or both int32, equal lengths.
+// Copy copies src into dst on o's stream: equal lengths of one element type (a bf16
+// parameter's master copy too, so both must have one or neither).
 func (o *Ops) Copy(dst, src kernels.Buffer) {
 	defer o.enter()()
 	d, s := asBuf("Copy", dst), asBuf("Copy", src)
-	if d.Int != s.Int {
-		panic(fmt.Sprintf("cuda: Copy: element types differ (dst int32 %v, src int32 %v)", d.Int, s.Int))
+	if d.Int != s.Int || d.BF16 != s.BF16 || (d.Master == 0) != (s.Master == 0) {
+		panic(fmt.Sprintf("cuda: Copy: element types differ (dst %s, src %s)", d.kind(), s.kind()))
 	}
 	mustSameLen("Copy", d.N, s.N)
 	if d.N == 0 {
@@ -183,6 +235,11 @@ func (o *Ops) Copy(dst, src kernels.Buffer) {
 	}
 	if err := cu.MemcpyDtoDAsync(d.Ptr, s.Ptr, d.bytes(), o.stream); err != nil {
 		panic(fmt.Errorf("cuda: Copy(%d): cuMemcpyDtoDAsync: %w", d.N, err))
+	}
+	if d.Master != 0 {
+		if err := cu.MemcpyDtoDAsync(d.Master, s.Master, 4*int64(d.N), o.stream); err != nil {
+			panic(fmt.Errorf("cuda: Copy(%d): the masters: cuMemcpyDtoDAsync: %w", d.N, err))
+		}
 	}
 }
 
@@ -193,8 +250,13 @@ func (o *Ops) Zero(b kernels.Buffer) {
 	if z.N == 0 {
 		return
 	}
-	if err := cu.MemsetD32Async(z.Ptr, 0, int64(z.N), o.stream); err != nil {
-		panic(fmt.Errorf("cuda: Zero(%d): cuMemsetD32Async: %w", z.N, err))
+	if err := cu.MemsetD8Async(z.Ptr, 0, z.bytes(), o.stream); err != nil {
+		panic(fmt.Errorf("cuda: Zero(%d): cuMemsetD8Async: %w", z.N, err))
+	}
+	if z.Master != 0 {
+		if err := cu.MemsetD8Async(z.Master, 0, 4*int64(z.N), o.stream); err != nil {
+			panic(fmt.Errorf("cuda: Zero(%d): the master: cuMemsetD8Async: %w", z.N, err))
+		}
 	}
 }
 

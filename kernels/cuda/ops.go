@@ -64,6 +64,9 @@ type Ops struct {
 
 	attn [4]attnVariant // the attention kernels in prec, for heads of up to 16, 32, 64 and 128
 
+	stochastic bool   // bf16 parameters' copies rounded stochastically by AdamW (SetBF16Rounding)
+	roundSeed  uint64 // the seed of that rounding
+
 	closed bool
 	owned  *owned // what OpenPrimary made for this Ops
 }
@@ -94,7 +97,7 @@ func New(ctx cu.CUContext, stream cu.Stream, alloc *Allocator, prec kernels.Prec
 	if alloc.ctx != ctx {
 		return nil, fmt.Errorf("cuda: New: the allocator is for context %v, not %v", alloc.ctx, ctx)
 	}
-	if prec != kernels.FP32 && prec != kernels.TF32 {
+	if prec != kernels.FP32 && prec != kernels.TF32 && prec != kernels.BF16 {
 		return nil, fmt.Errorf("cuda: New: unknown precision %v", prec)
 	}
 	var dev cu.Device

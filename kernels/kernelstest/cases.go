@@ -9,10 +9,11 @@ package kernelstest
 // GEMMs crossing 64-, 128- and 256-element blocks in M, N and K). Each op
 // also runs one shape with misaligned views.
 func groups(tol Tolerances) []group {
-	return []group{
+	gs := []group{
 		{"EncoderForward", encoderCases(tol, false)},
 		{"EncoderBackward", encoderCases(tol, true)},
 		{"LayerNormForward", layerNormCases(tol, false)},
+		{"ResidualLayerNormForward", residualLayerNormCases(tol)},
 		{"LayerNormBackward", layerNormCases(tol, true)},
 		{"Gemm", gemmCases(tol)},
 		{"BiasForward", biasCases(tol, false)},
@@ -26,6 +27,12 @@ func groups(tol Tolerances) []group {
 		{"SumSquares", sumSquaresCases(tol)},
 		{"AdamW", adamWCases(tol)},
 	}
+	for _, g := range gs {
+		for i := range g.cases {
+			g.cases[i].bf16 = tol.BF16
+		}
+	}
+	return gs
 }
 
 // addTo returns base + d: the reference of an output that accumulates.
@@ -100,11 +107,11 @@ func layerNormCases(tol Tolerances, backward bool) []opCase {
 		cases = append(cases, opCase{name: name("N", N, "C", C), off: aligned, run: func(e *env) []result {
 			r := NewRand(seed(2, N, C))
 			x, w, b := layerNormInput(r, N, C), RandF32(r, C), RandF32(r, C)
+			inp, wb, bb := e.in("inp", x), e.in("w", w), e.in("b", b) // first: under BF16 they round x, w, b
 			out64, mean64, rstd64 := LayerNormForward(F64(x), F64(w), F64(b), N, C)
-			inp, wb := e.in("inp", x), e.in("w", w)
 			if !backward {
 				out, mean, rstd := e.out("out", nan(N*C)), e.out("mean", nan(N)), e.out("rstd", nan(N))
-				e.o.LayerNormForward(out.b, mean.b, rstd.b, inp.b, wb.b, e.in("b", b).b, N, C)
+				e.o.LayerNormForward(out.b, mean.b, rstd.b, inp.b, wb.b, bb.b, N, C)
 				return []result{
 					{name: "out", got: e.get(out), want: out64, shape: shape("N", N, "C", C), row: C, tol: tol.LayerNorm},
 					{name: "mean", got: e.get(mean), want: mean64, shape: shape("N", N), tol: tol.LayerNorm},

@@ -21,8 +21,8 @@ func gemmCases(tol Tolerances) []opCase {
 			cases = append(cases, opCase{name: name("M", M, "N", N, "K", K, "tA", tA, "tB", tB), off: aligned, run: func(e *env) []result {
 				r := NewRand(seed(3, M, N, K, b2i(tA), b2i(tB)))
 				a, b := RandF32(r, M*K), RandF32(r, K*N)
+				ga, gb := e.in("a", a), e.in("b", b)                   // first: under BF16 this rounds a and b, which the reference must see
 				ab := Gemm(tA, tB, M, N, K, 1, F64(a), F64(b), 0, nil) // op(a) op(b), shared by every (alpha, beta)
-				ga, gb := e.in("a", a), e.in("b", b)
 				var res []result
 				for _, s := range gemmScalars {
 					alpha, beta := s[0], s[1]
@@ -112,8 +112,8 @@ func attentionCases(tol Tolerances, backward bool) []opCase {
 			// Scores of standard deviation ~4 for any head size: sharp
 			// softmaxes, where an online max changes often.
 			x := scaled(RandF32(r, B*T*3*C), 2)
+			qkv := e.in("qkv", x) // first: under BF16 this rounds x, which the references must see
 			out64, lse64 := AttentionForward(F64(x), B, T, C, NH)
-			qkv := e.in("qkv", x)
 			if !backward {
 				out, lse := e.out("out", nan(B*T*C)), e.out("lse", nan(B*NH*T))
 				e.o.AttentionForward(out.b, lse.b, qkv.b, B, T, C, NH)

@@ -16,13 +16,20 @@
 // accumulate (prefilled with known values), inputs are left unchanged,
 // nothing is written outside a buffer (and what is read outside one is NaN,
 // which shows in the outputs), aliasing that the contract allows works,
-// Slice views share memory at any offset. RunAgainst also compares each
+// Slice views share memory at any offset, and a fused op gives the bits of
+// its unfused ops on the same backend. RunAgainst also compares each
 // op's outputs with a second backend's on the same inputs.
 //
 // The float64 references (EncoderForward, LayerNormBackward, Gemm,
 // AttentionForward, ...) are exported for backends' own tests.
 //
-// Main types: Tolerances (presets FP32 and TF32).
+// Under the BF16 preset the suite runs the ops on bf16 storage: every buffer
+// is allocated with AllocAs by its role (roleOf), and every float input and
+// prefill is rounded to bf16 (RoundBF16) in place before it is uploaded, so
+// that the float64 references and, in RunAgainst, the other backend see the
+// very values the bf16 backend stores.
+//
+// Main types: Tolerances (presets FP32, TF32 and BF16).
 package kernelstest
 
 import (
@@ -47,8 +54,8 @@ type Tolerances struct {
 	// Sum: EncoderBackward and BiasBackward, sums of up to 1031 rows (on a
 	// GPU in any order: atomics, tree reductions).
 	Sum float64
-	// LayerNorm: forward out (per row), mean, rstd (per element); backward
-	// dinp (per row), dw, db.
+	// LayerNorm: forward out (per row), mean, rstd (per element), alone or
+	// fused after the residual add; backward dinp (per row), dw, db.
 	LayerNorm float64
 	// Gemm: every transpose, alpha and beta; K up to 1031.
 	Gemm float64
@@ -58,6 +65,13 @@ type Tolerances struct {
 	CrossEntropy float64
 	// SumSquares: |got-want|/want of the float64 sum.
 	SumSquares float64
+	// BF16: the backend stores activations, gradients and parameters in
+	// bfloat16 (kernels.BF16). The suite then allocates each buffer by its
+	// role (AllocAs), rounds every float input and prefill to bf16 before
+	// uploading it (the references see the rounded values), and lets each
+	// element of an output stored in bf16 differ from its reference by one
+	// rounding, BF16Unit of its own magnitude, beyond the bound of its family.
+	BF16 bool
 }
 
 // FP32 is what a backend computing in float32 throughout must meet. Each
@@ -113,6 +127,48 @@ var TF32 = Tolerances{
 	SumSquares:   FP32.SumSquares,
 }
 
+// BF16Eps is bfloat16's machine epsilon, 2^-7 ≈ 7.8e-3: the spacing of bf16
+// values between 1 and 2 (7 stored mantissa bits). BF16Unit, 2^-8 ≈ 3.9e-3, is
+// half of it: the largest relative error of one rounding to nearest.
+const (
+	BF16Eps  = 0x1p-7
+	BF16Unit = BF16Eps / 2
+)
+
+// BF16 is what a backend storing in bfloat16 and computing in float32 must
+// meet (kernels.BF16: activations, gradients and parameters in bf16; LayerNorm
+// statistics, the log-sum-exp, losses, the masters and AdamW moments in
+// float32; every product and reduction accumulated in float32 or wider).
+//
+// The inputs are rounded to bf16 before the references see them, so input
+// rounding is no error here; what remains is the rounding of each stored
+// output (allowed element by element: BF16Unit = eps/2 of its own magnitude,
+// see Tolerances.BF16) and the arithmetic. The element-wise ops, LayerNorm,
+// the sums, cross-entropy, SumSquares and AdamW compute in float32 (their
+// sums float64) on the widened inputs, as the float32 kernels do, so they
+// keep about FP32's bounds, stated here in units of eps: eps/2^9 ≈ 1.5e-5
+// (FP32 has 1e-5), eps/2^16 ≈ 1.2e-7 for SumSquares (FP32's 1e-7). A real
+// bug that hides below these must change every output by less than half a
+// bf16 rounding. AdamW's params are compared through their float32 masters.
+//
+// The products round more than their output: GEMMs multiply bf16 operands
+// and accumulate in float32 (split-K partials or a bf16 epilogue may round
+// once more): eps/8 ≈ 9.8e-4. Attention rounds its probabilities P (and in the
+// backward dS) to bf16 for the tensor-core products: each term of a row's
+// sum errs by up to eps/2 of itself, a few eps/2 of the row's scale after the
+// backward's chained products: 4 eps ≈ 3.1e-2 (TF32's 1e-2 is for operands
+// rounded at 2^-11).
+var BF16 = Tolerances{
+	Elementwise:  BF16Eps / (1 << 9),
+	Sum:          BF16Eps / (1 << 9),
+	LayerNorm:    BF16Eps / (1 << 9),
+	Gemm:         BF16Eps / 8,
+	Attention:    4 * BF16Eps,
+	CrossEntropy: BF16Eps / (1 << 9),
+	SumSquares:   BF16Eps / (1 << 16),
+	BF16:         true,
+}
+
 // Run runs the conformance suite on the backend newOps makes: a subtest per
 // op of kernels.Ops (Memory, EncoderForward, ..., AdamW), and under each a
 // subtest per shape and variant. newOps is called once per op; when the
@@ -131,7 +187,7 @@ func RunAgainst(t *testing.T, newOps, reference func() kernels.Ops, tol Toleranc
 }
 
 func run(t *testing.T, newOps, reference func() kernels.Ops, tol Tolerances) {
-	t.Run("Memory", func(t *testing.T) { testMemory(t, open(t, newOps)) })
+	t.Run("Memory", func(t *testing.T) { testMemory(t, open(t, newOps), tol.BF16) })
 	for _, g := range groups(tol) {
 		t.Run(g.name, func(t *testing.T) {
 			o := open(t, newOps)
@@ -157,6 +213,9 @@ func run(t *testing.T, newOps, reference func() kernels.Ops, tol Tolerances) {
 					}
 					for i := range got {
 						r := got[i]
+						if r.own {
+							continue
+						}
 						r.want = F64(other[i].got)
 						r.check(t, "backend "+ref.Name())
 					}
@@ -191,8 +250,13 @@ func call(t tb, o kernels.Ops, c opCase) (res []result, ok bool) {
 			res, ok = nil, false
 		}
 	}()
-	e := newEnv(t, o, c.off)
+	e := newEnv(t, o, c.off, c.bf16)
 	res = c.run(e)
+	for i := range res {
+		if e.storedBF16(res[i].got) {
+			res[i].stored = BF16Unit
+		}
+	}
 	e.verify()
 	return res, true
 }
@@ -202,7 +266,8 @@ func call(t tb, o kernels.Ops, c opCase) (res []result, ok bool) {
 // calls the op, and returns its outputs beside their references.
 type opCase struct {
 	name string
-	off  int // the views' offset in their allocations
+	off  int  // the views' offset in their allocations
+	bf16 bool // Tolerances.BF16: buffers by role, inputs rounded to bf16
 	run  func(e *env) []result
 }
 

@@ -1,4 +1,4 @@
-// The memory methods: Alloc, AllocInt, Slice, Upload, UploadInt, Download, Copy, Zero.
+// The memory methods: Alloc, AllocInt, AllocAs, Slice, Upload, UploadInt, Download, Copy, Zero.
 
 package kernelstest
 
@@ -9,12 +9,57 @@ import (
 	"baton/kernels"
 )
 
-func testMemory(t *testing.T, o kernels.Ops) {
+func testMemory(t *testing.T, o kernels.Ops, bf16 bool) {
 	for _, c := range []struct {
 		name string
 		test func(*testing.T, kernels.Ops)
 	}{{"Name", memoryName}, {"Alloc", memoryAlloc}, {"UploadDownload", memoryUploadDownload}, {"Slice", memorySlice}, {"Zero", memoryZero}, {"Copy", memoryCopy}, {"Ints", memoryInts}} {
 		t.Run(c.name, func(t *testing.T) { c.test(t, o) })
+	}
+	t.Run("AllocAs", func(t *testing.T) { memoryAllocAs(t, o, bf16) })
+}
+
+// memoryAllocAs: a buffer of each storage is zeroed, has its length, and
+// reads back what was uploaded: every bit for Exact and Weights (a parameter
+// reads back its float32 master), and for Working the bits or, under BF16 on
+// a backend that stores it in bf16, RoundBF16 of them (which of the two the
+// first read-back tells); views at odd offsets, Copy and Zero move the same.
+func memoryAllocAs(t *testing.T, o kernels.Ops, bf16 bool) {
+	for _, s := range []kernels.Storage{kernels.Exact, kernels.Working, kernels.Weights} {
+		what := [...]string{"Exact", "Working", "Weights"}[s]
+		rounds := false
+		stored := func(x []float32) []float32 { // what a buffer of s holds of x
+			if rounds {
+				return RoundBF16s(append([]float32(nil), x...))
+			}
+			return x
+		}
+		const n = 1031
+		b := o.AllocAs(n, s)
+		if b.Len() != n {
+			t.Fatalf("AllocAs(%d, %s).Len() = %d", n, what, b.Len())
+		}
+		sameBits(t, "AllocAs(n, "+what+") (zeroed)", download(o, b), make([]float32, n))
+		data := RandF32(NewRand(seed(26, int(s))), n)
+		copy(data, []float32{float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.Copysign(0, -1)), 1 + 0x1p-8, 1 + 3*0x1p-8, 1e-40})
+		o.Upload(b, data)
+		if bf16 && s == kernels.Working {
+			rounds = math.Float32bits(download(o, b)[3]) != math.Float32bits(data[3]) // 1 + 2^-8 is no bf16
+		}
+		sameBits(t, what+": Download after Upload", download(o, b), stored(data))
+		v := o.Slice(b, 3, 1000) // 3 elements in: 6 bytes for bf16, 12 for float32
+		sameBits(t, what+": Download(Slice(b, 3, 1000))", download(o, v), stored(data)[3:1003])
+		other := RandF32(NewRand(seed(27, int(s))), 1000)
+		o.Upload(v, other)
+		want := append(stored(data)[:3:3], stored(other)...)
+		want = append(want, stored(data)[1003:]...)
+		sameBits(t, what+": parent after Upload(Slice(b, 3, 1000))", download(o, b), want)
+		c := o.AllocAs(n+1, s)
+		o.Copy(o.Slice(c, 1, n), b)
+		sameBits(t, what+": Copy into a view at offset 1", download(o, o.Slice(c, 1, n)), want)
+		o.Zero(o.Slice(c, 5, 7))
+		clear(want[4:11])
+		sameBits(t, what+": after Zero(Slice(c, 5, 7))", download(o, o.Slice(c, 1, n)), want)
 	}
 }
 

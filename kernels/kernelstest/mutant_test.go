@@ -4,6 +4,7 @@ package kernelstest
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -31,6 +32,7 @@ type (
 	attnAccumulates      struct{ kernels.Ops }
 	geluClobbersInput    struct{ kernels.Ops }
 	residualNotAliasSafe struct{ kernels.Ops }
+	fusedLNOneULP        struct{ kernels.Ops } // within every tolerance, but not the unfused bits
 	ceIgnoresDscale      struct{ kernels.Ops }
 	sumSquaresFloat32    struct{ kernels.Ops }
 	sumSquaresOneSlot    struct{ kernels.Ops }
@@ -81,6 +83,14 @@ func (m residualNotAliasSafe) ResidualForward(out, a, b kernels.Buffer, N int) {
 	m.Ops.ResidualForward(out, a, b, N)
 }
 
+func (m fusedLNOneULP) ResidualLayerNormForward(res, out, mean, rstd, a, b, w, bias kernels.Buffer, N, C int) {
+	m.Ops.ResidualLayerNormForward(res, out, mean, rstd, a, b, w, bias, N, C)
+	h := make([]float32, out.Len())
+	m.Download(h, out)
+	h[len(h)-1] = math.Nextafter32(h[len(h)-1], float32(math.Inf(1)))
+	m.Upload(out, h)
+}
+
 func (m ceIgnoresDscale) CrossEntropyForwardBackward(losses, dlogits, logits, targets kernels.Buffer, N, V int, dscale float32) {
 	m.Ops.CrossEntropyForwardBackward(losses, dlogits, logits, targets, N, V, 1)
 }
@@ -126,6 +136,7 @@ func TestMutants(t *testing.T) {
 		{"AttentionBackward", attnAccumulates{base}, "dqkv[q]"},
 		{"GeluBackward", geluClobbersInput{base}, "dout (7 elements) is an input but changed"},
 		{"ResidualForward", residualNotAliasSafe{base}, "worst at ["},
+		{"ResidualLayerNormForward", fusedLNOneULP{base}, "out: 1 of "},
 		{"CrossEntropyForwardBackward", ceIgnoresDscale{base}, "dlogits (N="},
 		{"SumSquares", sumSquaresFloat32{base}, "relative error"},
 		{"SumSquares", sumSquaresOneSlot{base}, "the buffer alone"},

@@ -98,4 +98,42 @@ inline void mma_tf32(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[
         }
 }
 
+// mma_bf16: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32, d += a b for
+// the warp, in PTX's fragment layouts: each register holds two bf16, the lower
+// index in its low half; lane (g, t) holds A's (g, 2t..2t+1), (g+8, 2t..2t+1),
+// (g, 2t+8..2t+9), (g+8, 2t+8..2t+9) in a[0..3], B's rows 2t..2t+1 and
+// 2t+8..2t+9 of column g in b[0..1], and D as mma_tf32. The lanes gather every
+// fragment, and each sums the sixteen products of its elements (bf16 widened
+// exactly, each product a float) in order k = 0..15, in float, onto d.
+inline void mma_bf16(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+    struct Frag {
+        unsigned a[4], b[2];
+    } mine = {{a[0], a[1], a[2], a[3]}, {b[0], b[1]}};
+    const unsigned char* all = emu::warpGather(&mine, sizeof mine, "mma_bf16");
+    auto lane = [all](int i) {
+        Frag f;
+        memcpy(&f, all + i * emu::kGatherBytes, sizeof f);
+        return f;
+    };
+    auto half = [](unsigned r, int hi) { return __uint_as_float(hi ? r & 0xffff0000u : r << 16); };
+    int g = emu::laneOf() / 4, t = emu::laneOf() % 4;
+    Frag A[4], B[2][4];  // the lanes holding rows g, g+8 of A, and columns 2t, 2t+1 of B
+    for (int q = 0; q < 4; q++) {
+        A[q] = lane(4 * g + q);
+        B[0][q] = lane(8 * t + q);
+        B[1][q] = lane(8 * t + 4 + q);
+    }
+    for (int r = 0; r < 2; r++)
+        for (int c = 0; c < 2; c++) {
+            float acc = d[2 * r + c];
+            for (int k = 0; k < 16; k++) {
+                int q = (k % 8) / 2, hi = k % 2;
+                float x = half(A[q].a[r + 2 * (k / 8)], hi);  // A (g + 8r, k)
+                float y = half(B[c][q].b[k / 8], hi);         // B (k, 2t + c)
+                acc += x * y;
+            }
+            d[2 * r + c] = acc;
+        }
+}
+
 inline int min(int a, int b) { return a < b ? a : b; }

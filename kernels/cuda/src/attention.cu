@@ -174,10 +174,11 @@ __device__ __forceinline__ void zero(float (&acc)[NT][4]) {
         for (int e = 0; e < 4; e++) acc[n][e] = 0.0f;
 }
 
-// store_rows: dst rows r0 + g (+8) (stride floats apart; rows < T, columns
-// < hs) = mul[half] * acc, an accumulator of 16 rows and HS columns.
-template <int NT>
-__device__ __forceinline__ void store_rows(float* dst, size_t stride, const float (&acc)[NT][4],
+// store_rows: dst rows r0 + g (+8) (stride elements apart; rows < T, columns
+// < hs) = mul[half] * acc, an accumulator of 16 rows and HS columns (rounded
+// to bf16 once where dst is bf16).
+template <int NT, typename E>
+__device__ __forceinline__ void store_rows(E* dst, size_t stride, const float (&acc)[NT][4],
                                            const float (&mul)[2], int r0, int T, int hs) {
     int g = (threadIdx.x % 32) / 4, t = threadIdx.x % 4;
 #pragma unroll
@@ -187,7 +188,7 @@ __device__ __forceinline__ void store_rows(float* dst, size_t stride, const floa
 #pragma unroll
         for (int n = 0; n < NT; n++) {
             int d = 8 * n + 2 * t + e % 2;
-            if (d < hs) dst[(size_t)row * stride + d] = mul[e / 2] * acc[n][e];
+            if (d < hs) stf(dst + (size_t)row * stride + d, mul[e / 2] * acc[n][e]);
         }
     }
 }
@@ -201,14 +202,164 @@ __device__ __forceinline__ void put_rows(float* W, const float (&acc)[8][4]) {
         for (int e = 0; e < 4; e++) W[(g + 8 * (e / 2)) * ATT_SLD + 8 * n + 2 * t + e % 2] = acc[n][e];
 }
 
+// ---- bf16: loads, fragments and products of the *_bf16 kernels ----
+
+// bf16x4: four bf16 in 8 bytes, the vector load of att_load's bf16 form.
+struct __align__(8) bf16x4 {
+    unsigned lo, hi; // elements 0, 1 (low half first) and 2, 3
+};
+
+// att_load (bf16 source): as the float form, each element widened exactly into
+// the float tile; 8-byte loads of 4 elements where src, stride and hs allow.
+template <int HS>
+__device__ __forceinline__ void att_load(float* dst, const bf16* src, size_t stride, int r0, int T, int hs) {
+    constexpr int LD = HS + ATT_PAD;
+    if (hs % 4 == 0 && stride % 4 == 0 && reinterpret_cast<size_t>(src) % 8 == 0) {
+        constexpr int Q = HS / 4, N = ATT_TILE * Q / ATT_THREADS; // 4-element groups per row, per thread
+        constexpr int NB = N < ATT_BATCH ? N : ATT_BATCH;
+#pragma unroll 1
+        for (int i0 = 0; i0 < N; i0 += NB) {
+            bf16x4 v[NB];
+#pragma unroll
+            for (int i = 0; i < NB; i++) {
+                int e = threadIdx.x + (i0 + i) * ATT_THREADS, t = r0 + e / Q, d = 4 * (e % Q);
+                v[i] = (t < T && d < hs) ? *reinterpret_cast<const bf16x4*>(src + (size_t)t * stride + d) : bf16x4{0u, 0u};
+            }
+#pragma unroll
+            for (int i = 0; i < NB; i++) {
+                int e = threadIdx.x + (i0 + i) * ATT_THREADS;
+                *reinterpret_cast<float4*>(dst + (e / Q) * LD + 4 * (e % Q)) =
+                    make_float4(__uint_as_float(v[i].lo << 16), __uint_as_float(v[i].lo & 0xffff0000u),
+                                __uint_as_float(v[i].hi << 16), __uint_as_float(v[i].hi & 0xffff0000u));
+            }
+        }
+        return;
+    }
+    constexpr int N = ATT_TILE * HS / ATT_THREADS;
+#pragma unroll 1
+    for (int i0 = 0; i0 < N; i0 += ATT_BATCH) {
+        float v[ATT_BATCH];
+#pragma unroll
+        for (int i = 0; i < ATT_BATCH; i++) {
+            int e = threadIdx.x + (i0 + i) * ATT_THREADS, t = r0 + e / HS, d = e % HS;
+            v[i] = (t < T && d < hs) ? bf16_to_f32(src[(size_t)t * stride + d]) : 0.0f;
+        }
+#pragma unroll
+        for (int i = 0; i < ATT_BATCH; i++) {
+            int e = threadIdx.x + (i0 + i) * ATT_THREADS;
+            dst[(e / HS) * LD + e % HS] = v[i];
+        }
+    }
+}
+
+// pack_bf16: two floats of a tile that are bf16 values (exact: the low 16 bits
+// are zero) as one bf16x2 register, lo in the low half.
+__device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
+    return (__float_as_uint(lo) >> 16) | (__float_as_uint(hi) & 0xffff0000u);
+}
+
+// Fragments of lane (g, t) for m16n8k16 (PTX's layouts): A (16 x 16) a[0] =
+// (g, 2t..2t+1), a[1] = (g+8, 2t..), a[2] = (g, 2t+8..), a[3] = (g+8, 2t+8..);
+// B (16 x 8) b[0] = rows 2t, 2t+1 of column g, b[1] = rows 2t+8, 2t+9; the
+// accumulator as m16n8k8's.
+
+// frag_a16: the A fragment of rows r0.. and columns k0..k0+15 of a row-major float tile.
+__device__ __forceinline__ void frag_a16(unsigned (&a)[4], const float* A, int ld, int r0, int k0) {
+    int g = (threadIdx.x % 32) / 4, t = threadIdx.x % 4;
+    const float* p = A + (r0 + g) * ld + k0 + 2 * t;
+    a[0] = pack_bf16(p[0], p[1]);
+    a[1] = pack_bf16(p[8 * ld], p[8 * ld + 1]);
+    a[2] = pack_bf16(p[8], p[9]);
+    a[3] = pack_bf16(p[8 * ld + 8], p[8 * ld + 9]);
+}
+
+// mma_abt_bf16: mma_abt on bf16 tiles, k-steps of 16.
+template <int K, int NT>
+__device__ __forceinline__ void mma_abt_bf16(float (&acc)[NT][4], const float* A, int lda, int r0, const float* Bs,
+                                             int ldb) {
+    int g = (threadIdx.x % 32) / 4, t = threadIdx.x % 4;
+#pragma unroll 2
+    for (int k0 = 0; k0 < K; k0 += 16) {
+        unsigned a[4];
+        frag_a16(a, A, lda, r0, k0);
+#pragma unroll
+        for (int n = 0; n < NT; n++) {
+            const float* p = Bs + (8 * n + g) * ldb + k0 + 2 * t;
+            const unsigned b[2] = {pack_bf16(p[0], p[1]), pack_bf16(p[8], p[9])};
+            mma_bf16(acc[n], a, b);
+        }
+    }
+}
+
+// mma_ab_bf16: mma_ab on bf16 tiles, k-steps of 16.
+template <int NT>
+__device__ __forceinline__ void mma_ab_bf16(float (&acc)[NT][4], const float* A, int lda, int r0, const float* Bs,
+                                            int ldb) {
+    int g = (threadIdx.x % 32) / 4, t = threadIdx.x % 4;
+#pragma unroll 2
+    for (int k0 = 0; k0 < ATT_TILE; k0 += 16) {
+        unsigned a[4];
+        frag_a16(a, A, lda, r0, k0);
+#pragma unroll
+        for (int n = 0; n < NT; n++) {
+            const float* p = Bs + (k0 + 2 * t) * ldb + 8 * n + g;
+            const unsigned b[2] = {pack_bf16(p[0], p[ldb]), pack_bf16(p[8 * ldb], p[9 * ldb])};
+            mma_bf16(acc[n], a, b);
+        }
+    }
+}
+
+// put_rows_bf16: put_rows with every value rounded to bf16 (P and dS, before
+// they are multiplied again).
+__device__ __forceinline__ void put_rows_bf16(float* W, const float (&acc)[8][4]) {
+    int g = (threadIdx.x % 32) / 4, t = threadIdx.x % 4;
+#pragma unroll
+    for (int n = 0; n < 8; n++)
+#pragma unroll
+        for (int e = 0; e < 4; e++)
+            W[(g + 8 * (e / 2)) * ATT_SLD + 8 * n + 2 * t + e % 2] = bf16_to_f32(f32_to_bf16(acc[n][e]));
+}
+
+// AttOps<X3, E>: the products of the kernels on elements E: float (3xTF32 with
+// X3, else TF32) or bf16 (m16n8k16 on bf16, X3 unused).
+template <bool X3, typename E>
+struct AttOps {
+    template <int K, int NT>
+    static __device__ __forceinline__ void abt(float (&acc)[NT][4], const float* A, int lda, int r0, const float* Bs,
+                                               int ldb) {
+        mma_abt<X3, K, NT>(acc, A, lda, r0, Bs, ldb);
+    }
+    template <int NT>
+    static __device__ __forceinline__ void ab(float (&acc)[NT][4], const float* A, int lda, int r0, const float* Bs,
+                                              int ldb) {
+        mma_ab<X3, NT>(acc, A, lda, r0, Bs, ldb);
+    }
+    static __device__ __forceinline__ void put(float* W, const float (&acc)[8][4]) { put_rows(W, acc); }
+};
+template <bool X3>
+struct AttOps<X3, bf16> {
+    template <int K, int NT>
+    static __device__ __forceinline__ void abt(float (&acc)[NT][4], const float* A, int lda, int r0, const float* Bs,
+                                               int ldb) {
+        mma_abt_bf16<K, NT>(acc, A, lda, r0, Bs, ldb);
+    }
+    template <int NT>
+    static __device__ __forceinline__ void ab(float (&acc)[NT][4], const float* A, int lda, int r0, const float* Bs,
+                                              int ldb) {
+        mma_ab_bf16<NT>(acc, A, lda, r0, Bs, ldb);
+    }
+    static __device__ __forceinline__ void put(float* W, const float (&acc)[8][4]) { put_rows_bf16(W, acc); }
+};
+
 // attention_forward: out (B, T, C), lse (B, NH, T) from qkv (B, T, 3C); scale = 1/sqrt(hs).
 // Block (b*NH + h, query tile); per key tile up to the diagonal: S = Q Kᵀ
 // (16 x 64 per warp) in registers, the online softmax (each lane keeps its two
 // rows' running max and its own columns' share of the denominator, rescaled
 // as the max moves), P through the warp's scratch, O += P V.
-template <int HS, bool X3>
-__device__ __forceinline__ void attention_forward_impl(float* out, float* lse, const float* qkv, int T, int C,
-                                                       int NH, float scale) {
+template <int HS, bool X3, typename E>
+__device__ __forceinline__ void attention_forward_impl(E* out, float* lse, const E* qkv, int T, int C, int NH,
+                                                       float scale) {
+    typedef AttOps<X3, E> Ops;
     constexpr int LD = HS + ATT_PAD, NT = HS / 8;
     DYNAMIC_SHARED_FLOATS(sm);
     float* Qs = sm;                 // (64, LD)
@@ -221,9 +372,9 @@ __device__ __forceinline__ void attention_forward_impl(float* out, float* lse, c
     int qt = gridDim.y - 1 - blockIdx.y; // the longest rows first
     int t0 = qt * ATT_TILE, r0 = 16 * w;
     size_t C3 = 3 * (size_t)C;
-    const float* qh = qkv + (size_t)b * T * C3 + (size_t)h * hs; // (T, hs), row stride 3C
-    const float* kh = qh + C;
-    const float* vh = qh + 2 * (size_t)C;
+    const E* qh = qkv + (size_t)b * T * C3 + (size_t)h * hs; // (T, hs), row stride 3C
+    const E* kh = qh + C;
+    const E* vh = qh + 2 * (size_t)C;
 
     att_load<HS>(Qs, qh, C3, t0, T, hs);
     float o[NT][4], m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
@@ -237,7 +388,7 @@ __device__ __forceinline__ void attention_forward_impl(float* out, float* lse, c
         if (t0 + r0 >= T) continue; // the warp's rows are all past T (it still takes every barrier)
         float s[8][4];
         zero<8>(s);
-        mma_abt<X3, HS, 8>(s, Qs, LD, r0, Ks, LD);
+        Ops::template abt<HS, 8>(s, Qs, LD, r0, Ks, LD);
 #pragma unroll
         for (int half = 0; half < 2; half++) {
             int i = t0 + r0 + g + 8 * half;
@@ -270,9 +421,9 @@ __device__ __forceinline__ void attention_forward_impl(float* out, float* lse, c
                 o[n][2 * half + 1] *= corr;
             }
         }
-        put_rows(W, s);
+        Ops::put(W, s);
         __syncwarp();
-        mma_ab<X3, NT>(o, W, ATT_SLD, 0, Vs, LD);
+        Ops::template ab<NT>(o, W, ATT_SLD, 0, Vs, LD);
     }
     float inv[2];
 #pragma unroll
@@ -289,10 +440,11 @@ __device__ __forceinline__ void attention_forward_impl(float* out, float* lse, c
 // (B, NH, T) from dout (B, T, C), qkv, out (B, T, C) and lse (B, NH, T):
 //   P = exp(scale Q Kᵀ - lse), dS = P (dO Vᵀ - D) scale, D = rowsum(dO out),  dQ = dS K.
 // Block (b*NH + h, query tile); key tiles up to the diagonal, in order.
-template <int HS, bool X3>
-__device__ __forceinline__ void attention_backward_dq_impl(float* dqkv, float* Dg, const float* dout,
-                                                           const float* qkv, const float* out, const float* lse,
-                                                           int T, int C, int NH, float scale) {
+template <int HS, bool X3, typename E>
+__device__ __forceinline__ void attention_backward_dq_impl(E* dqkv, float* Dg, const E* dout, const E* qkv,
+                                                           const E* out, const float* lse, int T, int C, int NH,
+                                                           float scale) {
+    typedef AttOps<X3, E> Ops;
     constexpr int LD = HS + ATT_PAD, NT = HS / 8;
     DYNAMIC_SHARED_FLOATS(sm);
     float* Qs = sm;                   // (64, LD)
@@ -306,11 +458,11 @@ __device__ __forceinline__ void attention_backward_dq_impl(float* dqkv, float* D
     int qt = gridDim.y - 1 - blockIdx.y;
     int t0 = qt * ATT_TILE, r0 = 16 * w;
     size_t C3 = 3 * (size_t)C;
-    const float* qh = qkv + (size_t)b * T * C3 + (size_t)h * hs;
-    const float* kh = qh + C;
-    const float* vh = qh + 2 * (size_t)C;
-    const float* doh = dout + (size_t)b * T * C + (size_t)h * hs; // (T, hs), row stride C
-    const float* oh = out + (size_t)b * T * C + (size_t)h * hs;
+    const E* qh = qkv + (size_t)b * T * C3 + (size_t)h * hs;
+    const E* kh = qh + C;
+    const E* vh = qh + 2 * (size_t)C;
+    const E* doh = dout + (size_t)b * T * C + (size_t)h * hs; // (T, hs), row stride C
+    const E* oh = out + (size_t)b * T * C + (size_t)h * hs;
 
     att_load<HS>(Qs, qh, C3, t0, T, hs);
     att_load<HS>(dOs, doh, C, t0, T, hs);
@@ -338,8 +490,8 @@ __device__ __forceinline__ void attention_backward_dq_impl(float* dqkv, float* D
         float s[8][4], dp[8][4];
         zero<8>(s);
         zero<8>(dp);
-        mma_abt<X3, HS, 8>(s, Qs, LD, r0, Ks, LD);
-        mma_abt<X3, HS, 8>(dp, dOs, LD, r0, Vs, LD);
+        Ops::template abt<HS, 8>(s, Qs, LD, r0, Ks, LD);
+        Ops::template abt<HS, 8>(dp, dOs, LD, r0, Vs, LD);
 #pragma unroll
         for (int n = 0; n < 8; n++)
 #pragma unroll
@@ -348,9 +500,9 @@ __device__ __forceinline__ void attention_backward_dq_impl(float* dqkv, float* D
                 float p = (j <= i && i < T) ? expf(s[n][e] * scale - L[e / 2]) : 0.0f;
                 s[n][e] = p * (dp[n][e] - D[e / 2]) * scale;
             }
-        put_rows(W, s);
+        Ops::put(W, s);
         __syncwarp();
-        mma_ab<X3, NT>(dq, W, ATT_SLD, 0, Ks, LD);
+        Ops::template ab<NT>(dq, W, ATT_SLD, 0, Ks, LD);
     }
     const float one[2] = {1.0f, 1.0f};
     store_rows<NT>(dqkv + (size_t)b * T * C3 + (size_t)h * hs, C3, dq, one, t0 + r0, T, hs);
@@ -361,10 +513,10 @@ __device__ __forceinline__ void attention_backward_dq_impl(float* dqkv, float* D
 //   dK = dSᵀ Q,  dV = Pᵀ dO, over the queries at or after each key.
 // Block (b*NH + h, key tile), a warp per 16 keys; query tiles from the
 // diagonal on, in order. Pᵀ and dSᵀ (keys x queries) come from K Qᵀ and V dOᵀ.
-template <int HS, bool X3>
-__device__ __forceinline__ void attention_backward_dkdv_impl(float* dqkv, const float* Dg, const float* dout,
-                                                             const float* qkv, const float* lse, int T, int C,
-                                                             int NH, float scale) {
+template <int HS, bool X3, typename E>
+__device__ __forceinline__ void attention_backward_dkdv_impl(E* dqkv, const float* Dg, const E* dout, const E* qkv,
+                                                             const float* lse, int T, int C, int NH, float scale) {
+    typedef AttOps<X3, E> Ops;
     constexpr int LD = HS + ATT_PAD, NT = HS / 8;
     DYNAMIC_SHARED_FLOATS(sm);
     float* Ks = sm;                   // (64, LD)
@@ -381,10 +533,10 @@ __device__ __forceinline__ void attention_backward_dkdv_impl(float* dqkv, const 
     int kt = blockIdx.y; // early keys have the most queries
     int k0 = kt * ATT_TILE, r0 = 16 * w;
     size_t C3 = 3 * (size_t)C;
-    const float* qh = qkv + (size_t)b * T * C3 + (size_t)h * hs;
-    const float* kh = qh + C;
-    const float* vh = qh + 2 * (size_t)C;
-    const float* doh = dout + (size_t)b * T * C + (size_t)h * hs;
+    const E* qh = qkv + (size_t)b * T * C3 + (size_t)h * hs;
+    const E* kh = qh + C;
+    const E* vh = qh + 2 * (size_t)C;
+    const E* doh = dout + (size_t)b * T * C + (size_t)h * hs;
 
     att_load<HS>(Ks, kh, C3, k0, T, hs);
     att_load<HS>(Vs, vh, C3, k0, T, hs);
@@ -406,8 +558,8 @@ __device__ __forceinline__ void attention_backward_dkdv_impl(float* dqkv, const 
         float s[8][4], dp[8][4];
         zero<8>(s);
         zero<8>(dp);
-        mma_abt<X3, HS, 8>(s, Ks, LD, r0, Qs, LD);
-        mma_abt<X3, HS, 8>(dp, Vs, LD, r0, dOs, LD);
+        Ops::template abt<HS, 8>(s, Ks, LD, r0, Qs, LD);
+        Ops::template abt<HS, 8>(dp, Vs, LD, r0, dOs, LD);
 #pragma unroll
         for (int n = 0; n < 8; n++)
 #pragma unroll
@@ -417,44 +569,47 @@ __device__ __forceinline__ void attention_backward_dkdv_impl(float* dqkv, const 
                 s[n][e] = p;
                 dp[n][e] = p * (dp[n][e] - Ds[c]) * scale;
             }
-        put_rows(Wp, s);
-        put_rows(Wd, dp);
+        Ops::put(Wp, s);
+        Ops::put(Wd, dp);
         __syncwarp();
-        mma_ab<X3, NT>(dv, Wp, ATT_SLD, 0, dOs, LD);
-        mma_ab<X3, NT>(dk, Wd, ATT_SLD, 0, Qs, LD);
+        Ops::template ab<NT>(dv, Wp, ATT_SLD, 0, dOs, LD);
+        Ops::template ab<NT>(dk, Wd, ATT_SLD, 0, Qs, LD);
     }
     const float one[2] = {1.0f, 1.0f};
-    float* dst = dqkv + (size_t)b * T * C3 + (size_t)h * hs;
+    E* dst = dqkv + (size_t)b * T * C3 + (size_t)h * hs;
     store_rows<NT>(dst + C, C3, dk, one, k0 + r0, T, hs);
     store_rows<NT>(dst + 2 * (size_t)C, C3, dv, one, k0 + r0, T, hs);
 }
 
 // The launchable kernels, one set per padded head size HS and precision
-// (fp32: 3xTF32; tf32: one TF32 product): 128 threads, grid (B*NH,
-// ceil(T/64)), the dynamic shared memory newAttnVariant computes.
-#define ATT_KERNELS(HS, PREC, X3)                                                                                   \
+// (fp32: 3xTF32; tf32: one TF32 product; bf16: bf16 operands, m16n8k16):
+// 128 threads, grid (B*NH, ceil(T/64)), the dynamic shared memory
+// newAttnVariant computes (the same for every precision: the tiles are float).
+#define ATT_KERNELS(HS, PREC, X3, E)                                                                                \
     extern "C" __global__ void __launch_bounds__(ATT_THREADS)                                                       \
-        attention_forward_hs##HS##_##PREC(float* out, float* lse, const float* qkv, int T, int C, int NH,          \
-                                          float scale) {                                                            \
-        attention_forward_impl<HS, X3>(out, lse, qkv, T, C, NH, scale);                                             \
+        attention_forward_hs##HS##_##PREC(E* out, float* lse, const E* qkv, int T, int C, int NH, float scale) {   \
+        attention_forward_impl<HS, X3, E>(out, lse, qkv, T, C, NH, scale);                                          \
     }                                                                                                               \
     extern "C" __global__ void __launch_bounds__(ATT_THREADS)                                                       \
-        attention_backward_dq_hs##HS##_##PREC(float* dqkv, float* Dg, const float* dout, const float* qkv,         \
-                                              const float* out, const float* lse, int T, int C, int NH,            \
-                                              float scale) {                                                        \
-        attention_backward_dq_impl<HS, X3>(dqkv, Dg, dout, qkv, out, lse, T, C, NH, scale);                         \
+        attention_backward_dq_hs##HS##_##PREC(E* dqkv, float* Dg, const E* dout, const E* qkv, const E* out,       \
+                                              const float* lse, int T, int C, int NH, float scale) {                \
+        attention_backward_dq_impl<HS, X3, E>(dqkv, Dg, dout, qkv, out, lse, T, C, NH, scale);                      \
     }                                                                                                               \
     extern "C" __global__ void __launch_bounds__(ATT_THREADS)                                                       \
-        attention_backward_dkdv_hs##HS##_##PREC(float* dqkv, const float* Dg, const float* dout, const float* qkv, \
+        attention_backward_dkdv_hs##HS##_##PREC(E* dqkv, const float* Dg, const E* dout, const E* qkv,             \
                                                 const float* lse, int T, int C, int NH, float scale) {              \
-        attention_backward_dkdv_impl<HS, X3>(dqkv, Dg, dout, qkv, lse, T, C, NH, scale);                            \
+        attention_backward_dkdv_impl<HS, X3, E>(dqkv, Dg, dout, qkv, lse, T, C, NH, scale);                         \
     }
 
-ATT_KERNELS(16, fp32, true)
-ATT_KERNELS(32, fp32, true)
-ATT_KERNELS(64, fp32, true)
-ATT_KERNELS(128, fp32, true)
-ATT_KERNELS(16, tf32, false)
-ATT_KERNELS(32, tf32, false)
-ATT_KERNELS(64, tf32, false)
-ATT_KERNELS(128, tf32, false)
+ATT_KERNELS(16, fp32, true, float)
+ATT_KERNELS(32, fp32, true, float)
+ATT_KERNELS(64, fp32, true, float)
+ATT_KERNELS(128, fp32, true, float)
+ATT_KERNELS(16, tf32, false, float)
+ATT_KERNELS(32, tf32, false, float)
+ATT_KERNELS(64, tf32, false, float)
+ATT_KERNELS(128, tf32, false, float)
+ATT_KERNELS(16, bf16, false, bf16)
+ATT_KERNELS(32, bf16, false, bf16)
+ATT_KERNELS(64, bf16, false, bf16)
+ATT_KERNELS(128, bf16, false, bf16)

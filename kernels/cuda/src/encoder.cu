@@ -1,27 +1,29 @@
-// Encoder: token + position embedding forward, and its scatter-add backward without atomics.
-#include "common.cuh"
+// Encoder: token + position embedding forward, and its scatter-add backward without atomics, on float32 or bf16 storage.
+#include "bf16x8.cuh"
 
 // encoder_forward: out (BT, C) = wte[inp] (V, C) + wpe[t] (T, C); inp (BT) int, t = bt % T.
 // One thread per element, grid-stride. A token id outside [0, V) writes NaN.
-extern "C" __global__ void encoder_forward(float* out, const int* inp, const float* wte, const float* wpe,
-                                           int BT, int T, int C, int V) {
+template <typename S>
+__device__ __forceinline__ void encoder_forward_t(S* out, const int* inp, const S* wte, const S* wpe, int BT, int T,
+                                                  int C, int V) {
     size_t n = (size_t)BT * C;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         int bt = (int)(i / C), c = (int)(i % C);
         int ix = inp[bt];
         int t = bt % T;
-        out[i] = (ix >= 0 && ix < V) ? wte[(size_t)ix * C + c] + wpe[(size_t)t * C + c] : qnan();
+        stf(out + i, (ix >= 0 && ix < V) ? ldf(wte + (size_t)ix * C + c) + ldf(wpe + (size_t)t * C + c) : qnan());
     }
 }
 
 // encoder_backward_wpe: dwpe (T, C) += sum over b of dout (B, T, C), b in order 0..B-1.
 // One thread per (t, c), grid-stride: each element gets the CPU's sequence of adds.
-extern "C" __global__ void encoder_backward_wpe(float* dwpe, const float* dout, int B, int T, int C) {
+template <typename S>
+__device__ __forceinline__ void encoder_backward_wpe_t(S* dwpe, const S* dout, int B, int T, int C) {
     size_t n = (size_t)T * C;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        float acc = dwpe[i];
-        for (int b = 0; b < B; b++) acc += dout[(size_t)b * n + i];
-        dwpe[i] = acc;
+        float acc = ldf(dwpe + i);
+        for (int b = 0; b < B; b++) acc += ldf(dout + (size_t)b * n + i);
+        stf(dwpe + i, acc);
     }
 }
 
@@ -36,12 +38,10 @@ extern "C" __global__ void encoder_backward_wpe(float* dwpe, const float* dout, 
 // positions of one row (a frequent token, padding) is summed in a register
 // (loaded from dwte at the run's start, stored at its end: the same float32
 // additions as a read-modify-write per term, without a memory round trip
-// each). Out-of-range ids are skipped (encoder_forward wrote NaN for them).
-extern "C" __global__ void encoder_backward_wte(float* dwte, const float* dout, const int* inp,
-                                                int BT, int C, int V, int G) {
-    __shared__ int pos[1024];
-    __shared__ int row[1024];
-    __shared__ int warpCount[32];
+// each; in bf16, one rounding per run). Out-of-range ids are skipped (encoder_forward wrote NaN for them).
+template <typename S>
+__device__ __forceinline__ void encoder_backward_wte_t(int* pos, int* row, int* warpCount, S* dwte, const S* dout,
+                                                       const int* inp, int BT, int C, int V, int G) {
     int tid = threadIdx.x, lane = tid % 32, warp = tid / 32, nwarps = blockDim.x / 32;
     int c = blockIdx.x * blockDim.x + tid;
     int bucket = blockIdx.y;
@@ -70,14 +70,50 @@ extern "C" __global__ void encoder_backward_wte(float* dwte, const float* dout, 
             for (int k = 0; k < total; k++) {
                 int r = row[k];
                 if (r != cur) { // a run of one row ends: store it, load the next
-                    if (cur >= 0) dwte[(size_t)cur * C + c] = acc;
+                    if (cur >= 0) stf(dwte + (size_t)cur * C + c, acc);
                     cur = r;
-                    acc = dwte[(size_t)cur * C + c];
+                    acc = ldf(dwte + (size_t)cur * C + c);
                 }
-                acc += dout[(size_t)pos[k] * C + c];
+                acc += ldf(dout + (size_t)pos[k] * C + c);
             }
         }
         __syncthreads(); // pos, row and warpCount are rewritten by the next tile
     }
-    if (c < C && cur >= 0) dwte[(size_t)cur * C + c] = acc;
+    if (c < C && cur >= 0) stf(dwte + (size_t)cur * C + c, acc);
+}
+
+// The entries: S is the storage of the float operands (wte and wpe: a
+// parameter's float32 values or its bf16 copy); the math is float32 in both.
+extern "C" __global__ void encoder_forward(float* out, const int* inp, const float* wte, const float* wpe,
+                                           int BT, int T, int C, int V) {
+    encoder_forward_t(out, inp, wte, wpe, BT, T, C, V);
+}
+
+extern "C" __global__ void encoder_backward_wpe(float* dwpe, const float* dout, int B, int T, int C) {
+    encoder_backward_wpe_t(dwpe, dout, B, T, C);
+}
+
+extern "C" __global__ void encoder_backward_wte(float* dwte, const float* dout, const int* inp,
+                                                int BT, int C, int V, int G) {
+    __shared__ int pos[1024];
+    __shared__ int row[1024];
+    __shared__ int warpCount[32];
+    encoder_backward_wte_t(pos, row, warpCount, dwte, dout, inp, BT, C, V, G);
+}
+
+extern "C" __global__ void encoder_forward_bf16(bf16* out, const int* inp, const bf16* wte, const bf16* wpe,
+                                                int BT, int T, int C, int V) {
+    encoder_forward_t(out, inp, wte, wpe, BT, T, C, V);
+}
+
+extern "C" __global__ void encoder_backward_wpe_bf16(bf16* dwpe, const bf16* dout, int B, int T, int C) {
+    encoder_backward_wpe_t(dwpe, dout, B, T, C);
+}
+
+extern "C" __global__ void encoder_backward_wte_bf16(bf16* dwte, const bf16* dout, const int* inp,
+                                                     int BT, int C, int V, int G) {
+    __shared__ int pos[1024];
+    __shared__ int row[1024];
+    __shared__ int warpCount[32];
+    encoder_backward_wte_t(pos, row, warpCount, dwte, dout, inp, BT, C, V, G);
 }
