@@ -168,10 +168,12 @@ func Save(dir string, ck *Checkpoint) error {
 
 // moveAside makes way for the new checkpoint while keeping one Load can
 // read, and says whether there is one in old. Alone, dir is renamed to old.
-// When both exist, either a save was interrupted after its last rename or
-// dir was damaged since and Load fell back to old: dir goes and old stays,
-// since dir may be the one that does not load (a complete dir is newer,
-// but the new checkpoint replaces it in a moment).
+// When both exist, either a save was interrupted after its last rename (dir
+// is the newer and loads) or dir was damaged since and Load fell back to
+// old. The one that loads is kept, as old: a crash between the removal and
+// the rename then leaves it where Load looks (dir, or old). Removing dir
+// whenever both exist would lose its step to a crash in that window, as a
+// run killed twice in a row showed (TestKillDuringCheckpoints).
 func moveAside(dir, old string) (bool, error) {
 	_, err := os.Stat(old)
 	hadOld := err == nil
@@ -179,10 +181,15 @@ func moveAside(dir, old string) (bool, error) {
 		return hadOld, nil
 	}
 	if hadOld {
-		if err := os.RemoveAll(dir); err != nil {
-			return false, fmt.Errorf("checkpoint %s: cannot remove it to make way for the new one (the previous one is in %s): %w", dir, old, err)
+		if _, err := loadDir(dir, false); err != nil { // damaged: old is the checkpoint
+			if err := os.RemoveAll(dir); err != nil {
+				return false, fmt.Errorf("checkpoint %s: cannot remove it to make way for the new one (the previous one is in %s): %w", dir, old, err)
+			}
+			return true, nil
 		}
-		return true, nil
+		if err := os.RemoveAll(old); err != nil {
+			return false, fmt.Errorf("checkpoint %s: cannot remove the stale %s left by an interrupted save: %w", dir, old, err)
+		}
 	}
 	if err := os.Rename(dir, old); err != nil {
 		return false, fmt.Errorf("checkpoint %s: cannot move the previous checkpoint aside: %w", dir, err)

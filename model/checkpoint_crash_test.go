@@ -74,6 +74,50 @@ func TestSaveInterrupted(t *testing.T) {
 	}
 }
 
+// TestSaveInterruptedTwice: a save stopped after its last rename leaves the
+// new checkpoint and a stale .old; the next save stopped after moving aside
+// must not lose the newer one (it keeps the one that loads, as .old), and a
+// damaged newer one gives way to .old.
+func TestSaveInterruptedTwice(t *testing.T) {
+	crash := errors.New("simulated crash")
+	crashAt := func(at string) {
+		saveHook = func(step string) error {
+			if step == at {
+				return crash
+			}
+			return nil
+		}
+	}
+	defer func() { saveHook = nil }()
+	for _, damaged := range []bool{false, true} {
+		t.Run(map[bool]string{false: "newer loads", true: "newer damaged"}[damaged], func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "ckpt")
+			mustSave(t, dir, tinyCheckpoint(1))
+			crashAt("renamed") // dir holds step 2, .old still step 1
+			if err := Save(dir, tinyCheckpoint(2)); !errors.Is(err, crash) {
+				t.Fatalf("Save = %v, want the simulated crash", err)
+			}
+			want := tinyCheckpoint(2)
+			if damaged {
+				if err := os.Truncate(filepath.Join(dir, modelFile), 10); err != nil {
+					t.Fatal(err)
+				}
+				want = tinyCheckpoint(1)
+			}
+			crashAt("moved-old")
+			if err := Save(dir, tinyCheckpoint(3)); !errors.Is(err, crash) {
+				t.Fatalf("Save = %v, want the simulated crash", err)
+			}
+			saveHook = nil
+			got, err := Load(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameCheckpoint(t, got, want)
+		})
+	}
+}
+
 func TestLoadIgnoresHalfWrittenTmp(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ckpt")
 	want := tinyCheckpoint(1)

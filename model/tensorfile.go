@@ -9,6 +9,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"unsafe"
 
 	"github.com/nlpodyssey/safetensors"
 )
@@ -17,9 +18,11 @@ import (
 // with the expected data size it bounds how much of a file Load reads.
 const maxHeaderBytes = 100_000_000
 
-// f32View is a safetensors.View that converts its floats to little-endian
-// bytes only when the writer asks for them, so saving holds one tensor's
-// bytes at a time rather than a second copy of the whole model.
+// f32View is a safetensors.View of float32s: on a little-endian machine its
+// bytes are the floats' own memory, elsewhere a little-endian copy made when
+// the writer asks for them. A copy per tensor would be garbage as large as
+// the checkpoint that the collector frees only once the heap has doubled:
+// GPT-2 124M's save peaked at 1.6 times the training's memory with it.
 type f32View struct {
 	shape []uint64
 	data  []float32
@@ -29,12 +32,21 @@ func (v f32View) DType() safetensors.DType { return safetensors.F32 }
 func (v f32View) Shape() []uint64          { return v.shape }
 func (v f32View) DataLen() uint64          { return 4 * uint64(len(v.data)) }
 func (v f32View) Data() []byte {
+	if len(v.data) == 0 {
+		return nil
+	}
+	if littleEndian {
+		return unsafe.Slice((*byte)(unsafe.Pointer(&v.data[0])), 4*len(v.data))
+	}
 	b := make([]byte, 4*len(v.data))
 	for i, x := range v.data {
 		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
 	}
 	return b
 }
+
+// littleEndian says whether this machine stores a float32 as safetensors does.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 // encodeTensors writes the named tensors (already checked against their
 // shapes) as one safetensors file. The "format": "pt" metadata is what
