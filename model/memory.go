@@ -1,4 +1,4 @@
-// Memory per precision: what a stage keeps training in fp32 or tf32 and the bf16 estimate, and sizes as the user writes them.
+// Memory per precision: what a stage keeps training in fp32 or tf32 and in bf16, and sizes as the user writes them.
 
 package model
 
@@ -10,15 +10,15 @@ import (
 )
 
 // Precisions are the precisions the memory estimate knows. fp32 and tf32
-// keep the same bytes (tf32 changes only how matmuls round); bf16 is an
-// estimate of mixed-precision training, which baton does not run yet.
+// keep the same bytes (tf32 changes only how matmuls round); bf16 keeps
+// activations and gradients in half the bytes, and a bf16 copy of each weight.
 var Precisions = []string{"fp32", "tf32", "bf16"}
 
-// BytesPerParamBF16 is what bf16 mixed-precision training would keep per
-// parameter: everything fp32 training keeps (the fp32 master weights and
-// gradient, AdamW's two moments) plus the bf16 copies of the weight and its
-// gradient that the kernels read and write.
-const BytesPerParamBF16 = BytesPerParam + 2 + 2
+// BytesPerParamBF16 is what bf16 mixed-precision training keeps per
+// parameter (kernels.Storage): the float32 master weight and AdamW's two
+// float32 moments, the bf16 copy of the weight the kernels read, and the
+// bf16 gradient: the same 16 bytes as fp32 training, laid out otherwise.
+const BytesPerParamBF16 = 4 + 2 + 2 + 2*4
 
 // EagerBytesPerParam is what an eager optimizer step keeps besides: a
 // copy of the value and AdamW's two moments, to redo a step that had to clip.

@@ -21,7 +21,7 @@ func (p *Plan) String() string {
 	fmt.Fprintf(&b, "plan: %d layers on %d devices, split %s; memory for micro-batches of B=%d T=%d, %d in flight\n",
 		p.Config.L, len(p.Stages), JoinInts(p.Split()), p.B, p.T, p.InFlight)
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "stage\tdevice\tlayers\tparams\tmemory fp32/tf32\tbf16 (estimate)\tFLOPs")
+	fmt.Fprintln(w, "stage\tdevice\tlayers\tparams\tmemory fp32/tf32\tbf16\tFLOPs")
 	for _, s := range p.Stages {
 		layers := layerRange(s.FirstLayer, s.LastLayer)
 		if s.Embed {
