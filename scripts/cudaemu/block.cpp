@@ -52,6 +52,16 @@ struct Block {
 };
 
 thread_local char* stacks = nullptr;  // kMaxThreads stacks of kStack bytes
+// The stacks go with their thread: each stream is a thread, and a process
+// that opens and closes many contexts would otherwise run out of mappings
+// (each thread's stacks are 2·kMaxThreads of them, with their guard pages).
+struct StacksOwner {
+    ~StacksOwner() {
+        if (stacks) munmap(stacks, kStack * kMaxThreads);
+        stacks = nullptr;
+    }
+};
+thread_local StacksOwner stacksOwner;
 thread_local Block* block = nullptr;
 thread_local void* schedulerSP = nullptr;
 thread_local const std::function<void()>* body = nullptr;
@@ -264,6 +274,7 @@ void runGrid(const char* name, Dim3 grid, Dim3 blockDim, unsigned shared, const 
             abort();
         }
         stacks = static_cast<char*>(p);
+        (void)&stacksOwner;  // registers its destructor for this thread
         for (int i = 0; i < kMaxThreads; i++) mprotect(stacks + (size_t)i * kStack, 4096, PROT_NONE);
     }
     kernelName = name;

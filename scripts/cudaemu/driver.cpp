@@ -2,7 +2,9 @@
 // a queue worked through by an OS thread of its own, in order; events mark
 // places in those queues; device memory is host memory between guard pages,
 // filled with NaNs when made; kernels are the .cu sources compiled for the host
-// (block.cpp), found by their PTX entry names. Every check the real driver makes
+// (block.cpp), found by their PTX entry names. A stream may capture its work
+// into a graph instead of running it (cuStreamBeginCapture), and a graph's
+// instance replays that work, in order, on any stream of its context. Every check the real driver makes
 // that baton relies on (a current context, handles from the right context,
 // launch bounds, sizes) answers with the driver's error code, and a line on
 // stderr saying what was wrong.
@@ -10,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdarg>
@@ -34,6 +37,31 @@ using Clock = std::chrono::steady_clock;
 
 struct Ctx;
 
+// A capture in progress on a stream (cuStreamBeginCapture): the work enqueued
+// on the stream since, kept instead of run, until cuStreamEndCapture makes it
+// a graph. An error that the driver says invalidates the capture marks it so:
+// later work on the stream is refused, and ending it gives no graph.
+struct Capture {
+    uint64_t id = 0;
+    CUstreamCaptureMode mode = CU_STREAM_CAPTURE_MODE_GLOBAL;
+    std::thread::id thread;  // the thread that began it
+    bool invalidated = false;
+    std::vector<std::function<void()>> nodes;
+};
+
+// A graph (CUgraph) is the work of one capture, in stream order; an
+// instance of one (CUgraphExec) shares it, so that destroying either while a
+// launch is queued leaves the launch its work, as the driver does.
+using Nodes = std::shared_ptr<const std::vector<std::function<void()>>>;
+struct Graph {
+    Ctx* ctx = nullptr;
+    Nodes nodes;
+};
+struct GraphExec {
+    Ctx* ctx = nullptr;
+    Nodes nodes;
+};
+
 struct Stream {
     Ctx* ctx = nullptr;
     bool blocking = true;  // synchronises with the legacy default stream
@@ -43,6 +71,7 @@ struct Stream {
     uint64_t enqueued = 0, done = 0;
     bool stop = false;
     std::thread worker;
+    std::shared_ptr<Capture> capture;  // guarded by the driver's mu
 
     void run() {
         for (;;) {
@@ -101,6 +130,7 @@ struct Ctx {
 struct Mark {
     std::shared_ptr<Stream> stream;
     uint64_t seq = 0;
+    uint64_t capture = 0;  // nonzero: recorded in that capture, so never reached
     std::atomic<int64_t> ns{0};
     bool reached() {
         std::lock_guard<std::mutex> l(stream->mu);
@@ -158,6 +188,9 @@ struct State {
     std::unordered_map<Function*, std::unique_ptr<Function>> functions;
     std::map<uintptr_t, Alloc> allocs;   // by device address
     std::map<uintptr_t, size_t> pinned;  // host allocations made by the driver
+    std::unordered_map<Graph*, std::unique_ptr<Graph>> graphs;
+    std::unordered_map<GraphExec*, std::unique_ptr<GraphExec>> execs;
+    uint64_t captures = 0;  // captures begun: their ids
 };
 State& state = *new State;
 std::mutex& mu = state.mu;
@@ -170,6 +203,8 @@ auto& modules = state.modules;
 auto& functions = state.functions;
 auto& allocs = state.allocs;
 auto& pinned = state.pinned;
+auto& graphs = state.graphs;
+auto& execs = state.execs;
 thread_local std::vector<Ctx*> ctxStack;
 
 long envLong(const char* name, long def) {
@@ -299,13 +334,64 @@ std::vector<std::pair<std::shared_ptr<Stream>, uint64_t>> implicitWaits(Ctx* c, 
     return w;
 }
 
+// push enqueues work on s, or adds it to s's capture (returning 0: no place
+// in the queue). mu is held; captureGate has let the work through.
 uint64_t push(Ctx* c, const std::shared_ptr<Stream>& s, std::function<void()> work) {
+    if (s->capture) {
+        s->capture->nodes.push_back(std::move(work));
+        return 0;
+    }
     auto waits = implicitWaits(c, s);
     if (waits.empty()) return s->push(std::move(work));
     return s->push([waits, work = std::move(work)] {
         for (auto& w : waits) w.first->waitFor(w.second);
         work();
     });
+}
+
+// invalidate ends the usefulness of a capture: what the driver does on an
+// error during one. Its stream keeps capturing (refusing work) until
+// cuStreamEndCapture.
+void invalidate(const std::shared_ptr<Capture>& cap) {
+    if (cap) cap->invalidated = true;
+}
+
+// unsafeCall is the driver's rule for "potentially unsafe" calls (a
+// synchronous copy or memset, an allocation, a free, a context-wide
+// synchronisation) during a capture: refused, and the capture invalidated,
+// when the calling thread began a capture in global or thread-local mode, or
+// any thread began one in global mode. mu is held.
+CUresult unsafeCall(const char* op) {
+    CUresult r = CUDA_SUCCESS;
+    for (auto& st : streams) {
+        auto& cap = st.second->capture;
+        if (!cap || cap->invalidated) continue;
+        bool mine = cap->thread == std::this_thread::get_id() && cap->mode != CU_STREAM_CAPTURE_MODE_RELAXED;
+        if (mine || cap->mode == CU_STREAM_CAPTURE_MODE_GLOBAL) {
+            invalidate(cap);
+            r = say(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, "%s: not permitted while a stream is capturing (capture %llu invalidated)", op,
+                    (unsigned long long)cap->id);
+        }
+    }
+    return r;
+}
+
+// captureGate checks work about to be enqueued on s (of context c) against
+// the captures: refused on a stream whose capture was invalidated; on the
+// legacy stream, refused while a blocking stream of its context captures
+// (the implicit dependency the driver forbids, which invalidates that
+// capture). mu is held.
+CUresult captureGate(const char* op, Ctx* c, const std::shared_ptr<Stream>& s) {
+    if (s->capture && s->capture->invalidated)
+        return say(CUDA_ERROR_STREAM_CAPTURE_INVALIDATED, "%s: the stream's capture was invalidated by an earlier error", op);
+    if (s != c->legacy) return CUDA_SUCCESS;
+    CUresult r = CUDA_SUCCESS;
+    for (auto& o : c->streams)
+        if (o->capture && o->blocking) {
+            invalidate(o->capture);
+            r = say(CUDA_ERROR_STREAM_CAPTURE_IMPLICIT, "%s: the legacy stream while a blocking stream of its context captures", op);
+        }
+    return r;
 }
 
 void syncCtx(Ctx* c) {
@@ -345,6 +431,8 @@ void releaseCtx(Ctx* c) {
     for (auto it = functions.begin(); it != functions.end();)
         it = it->first->module->ctx == c ? functions.erase(it) : std::next(it);
     for (auto it = modules.begin(); it != modules.end();) it = it->second->ctx == c ? modules.erase(it) : std::next(it);
+    for (auto it = graphs.begin(); it != graphs.end();) it = it->second->ctx == c ? graphs.erase(it) : std::next(it);
+    for (auto it = execs.begin(); it != execs.end();) it = it->second->ctx == c ? execs.erase(it) : std::next(it);
     for (auto it = allocs.begin(); it != allocs.end();) {
         if (it->second.ctx != c) {
             ++it;
@@ -391,7 +479,17 @@ CUresult copyAsync(const char* op, uintptr_t dst, bool dstDevice, uintptr_t src,
         if (srcDevice && !deviceRange(src, n))
             return say(CUDA_ERROR_INVALID_VALUE, "%s: source [%#lx, +%zu) is not inside one device allocation", op,
                        (unsigned long)src, n);
+        if (sync)
+            if (CUresult r = unsafeCall(op)) return r;
+        if (CUresult r = captureGate(op, c, s)) return r;
         if (n == 0) return CUDA_SUCCESS;
+        if (s->capture && ((!srcDevice && !pinnedRange(reinterpret_cast<void*>(src), n)) ||
+                           (!dstDevice && !pinnedRange(reinterpret_cast<void*>(dst), n)))) {
+            // A graph would read or write that memory long after the call:
+            // the driver captures copies of pinned host memory only.
+            invalidate(s->capture);
+            return say(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, "%s: a copy of pageable host memory on a capturing stream", op);
+        }
         if (!srcDevice && !sync && !pinnedRange(reinterpret_cast<void*>(src), n)) {
             auto staged = std::make_shared<std::vector<char>>(reinterpret_cast<char*>(src), reinterpret_cast<char*>(src) + n);
             seq = push(c, s, [dst, staged] { memcpy(reinterpret_cast<void*>(dst), staged->data(), staged->size()); });
@@ -413,6 +511,9 @@ CUresult memsetAsync(const char* op, uintptr_t dst, size_t width, size_t height,
         std::lock_guard<std::mutex> l(mu);
         Ctx* c;
         if (CUresult r = currentStream(op, h, &c, &s)) return r;
+        if (sync)
+            if (CUresult r = unsafeCall(op)) return r;
+        if (CUresult r = captureGate(op, c, s)) return r;
         if (height > 0 && width > 0) {
             if (height > 1 && pitch < width * elem) return say(CUDA_ERROR_INVALID_VALUE, "%s: pitch %zu < width", op, pitch);
             if (!deviceRange(dst, (height - 1) * pitch + width * elem))
@@ -453,6 +554,7 @@ CUresult enqueue(CUstream h, std::function<void()> work) {
     Ctx* c;
     std::shared_ptr<Stream> s;
     if (CUresult r = currentStream("cuBLAS", h, &c, &s)) return r;
+    if (CUresult r = captureGate("cuBLAS", c, s)) return r;
     push(c, s, std::move(work));
     return CUDA_SUCCESS;
 }
@@ -661,6 +763,15 @@ CUresult CUDAAPI cuCtxSynchronize(void) {
     if (CUresult r = enter("cuCtxSynchronize")) return r;
     Ctx* c = current();
     if (!c) return CUDA_ERROR_INVALID_CONTEXT;
+    {
+        std::lock_guard<std::mutex> l(mu);
+        if (CUresult r = unsafeCall("cuCtxSynchronize")) return r;
+        for (auto& s : c->streams)
+            if (s->capture) {
+                invalidate(s->capture);
+                return say(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, "cuCtxSynchronize: a stream of the context is capturing");
+            }
+    }
     syncCtx(c);
     return CUDA_SUCCESS;
 }
@@ -692,15 +803,20 @@ CUresult CUDAAPI cuMemAlloc(CUdeviceptr* out, size_t n) {
     std::lock_guard<std::mutex> l(mu);
     Ctx* c = current();
     if (!c) return say(CUDA_ERROR_INVALID_CONTEXT, "cuMemAlloc(%zu): no current context", n);
+    if (CUresult r = unsafeCall("cuMemAlloc")) return r;
     if (n == 0) return CUDA_ERROR_INVALID_VALUE;
     Device& d = devices[c->dev];
-    if (n > totalMemory() - d.used) return CUDA_ERROR_OUT_OF_MEMORY;
+    if (n > totalMemory() - d.used) {
+        if (n <= totalMemory() && envLong("CUDAEMU_VERBOSE_OOM", 0))
+            say(CUDA_ERROR_OUT_OF_MEMORY, "cuMemAlloc(%zu): device %d has %zu of %zu bytes in use", n, c->dev, d.used, totalMemory());
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     size_t rounded = (n + 255) / 256 * 256;
     size_t body = (rounded + page - 1) / page * page;
     size_t len = body + 2 * page;
     void* m = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (m == MAP_FAILED) return CUDA_ERROR_OUT_OF_MEMORY;
+    if (m == MAP_FAILED) return say(CUDA_ERROR_OUT_OF_MEMORY, "cuMemAlloc(%zu): mmap of %zu bytes: %s", n, len, strerror(errno));
     char* map = static_cast<char*>(m);
     mprotect(map, page, PROT_NONE);
     mprotect(map + page + body, page, PROT_NONE);
@@ -725,6 +841,7 @@ CUresult CUDAAPI cuMemFree(CUdeviceptr p) {
     int dev;
     {
         std::lock_guard<std::mutex> l(mu);
+        if (CUresult r = unsafeCall("cuMemFree")) return r;
         auto it = allocs.find(p);
         if (it == allocs.end()) return say(CUDA_ERROR_INVALID_VALUE, "cuMemFree(%#llx): not the start of an allocation", p);
         dev = it->second.dev;
@@ -853,10 +970,20 @@ static std::shared_ptr<Stream> streamOf(CUstream h, const char* op) {
     return s;
 }
 
+// refuseWhileCapturing refuses a wait for, or a query of, a stream that is
+// capturing (its work has not run and will not), invalidating the capture.
+static CUresult refuseWhileCapturing(const std::shared_ptr<Stream>& s, const char* op) {
+    std::lock_guard<std::mutex> l(mu);
+    if (!s->capture) return CUDA_SUCCESS;
+    invalidate(s->capture);
+    return say(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, "%s: the stream is capturing", op);
+}
+
 CUresult CUDAAPI cuStreamSynchronize(CUstream h) {
     if (CUresult r = enter("cuStreamSynchronize")) return r;
     auto s = streamOf(h, "cuStreamSynchronize");
     if (!s) return CUDA_ERROR_INVALID_HANDLE;
+    if (CUresult r = refuseWhileCapturing(s, "cuStreamSynchronize")) return r;
     s->waitFor(s->tail());
     return CUDA_SUCCESS;
 }
@@ -864,6 +991,7 @@ CUresult CUDAAPI cuStreamSynchronize(CUstream h) {
 CUresult CUDAAPI cuStreamQuery(CUstream h) {
     auto s = streamOf(h, "cuStreamQuery");
     if (!s) return CUDA_ERROR_INVALID_HANDLE;
+    if (CUresult r = refuseWhileCapturing(s, "cuStreamQuery")) return r;
     std::lock_guard<std::mutex> l(s->mu);
     return s->done == s->enqueued ? CUDA_SUCCESS : CUDA_ERROR_NOT_READY;
 }
@@ -878,8 +1006,18 @@ CUresult CUDAAPI cuStreamWaitEvent(CUstream h, CUevent e, unsigned int flags) {
     if (ev == events.end()) return say(CUDA_ERROR_INVALID_HANDLE, "cuStreamWaitEvent: %p is not an event", (void*)e);
     auto s = anyStream(c, h);  // the stream may be another context's
     if (!s) return say(CUDA_ERROR_INVALID_HANDLE, "cuStreamWaitEvent: %p is not a stream", (void*)h);
+    if (CUresult r = captureGate("cuStreamWaitEvent", s->ctx, s)) return r;
     auto m = ev->second->mark;
     if (!m) return CUDA_SUCCESS;  // never recorded: nothing to wait for
+    if (m->capture || s->capture) {
+        // Inside one capture the work is in stream order already; a
+        // dependency across a capture's boundary is the driver's isolation error.
+        if (s->capture && m->capture == s->capture->id) return CUDA_SUCCESS;
+        invalidate(s->capture);
+        for (auto& st : streams)
+            if (st.second->capture && st.second->capture->id == m->capture) invalidate(st.second->capture);
+        return say(CUDA_ERROR_STREAM_CAPTURE_ISOLATION, "cuStreamWaitEvent: a wait across a capture's boundary");
+    }
     push(s->ctx, s, [m] { m->stream->waitFor(m->seq); });
     return CUDA_SUCCESS;
 }
@@ -915,8 +1053,16 @@ CUresult CUDAAPI cuEventRecord(CUevent h, CUstream sh) {
     if (CUresult r = currentStream("cuEventRecord", sh, &c, &s)) return r;
     if (e->ctx != s->ctx)
         return say(CUDA_ERROR_INVALID_HANDLE, "cuEventRecord: the event and the stream belong to different contexts");
+    if (CUresult r = captureGate("cuEventRecord", c, s)) return r;
     auto m = std::make_shared<Mark>();
     m->stream = s;
+    if (s->capture) {
+        // A place in the capture, which only waits of the same capture may
+        // use: no node, and no time.
+        m->capture = s->capture->id;
+        e->mark = m;
+        return CUDA_SUCCESS;
+    }
     m->seq = push(c, s, [m] { m->ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count(); });
     e->mark = m;
     return CUDA_SUCCESS;
@@ -930,7 +1076,12 @@ static std::shared_ptr<Mark> markOf(CUevent h, CUresult* r) {
         return nullptr;
     }
     *r = CUDA_SUCCESS;
-    return ev->second->mark;
+    auto m = ev->second->mark;
+    if (m && m->capture) {
+        *r = say(CUDA_ERROR_CAPTURED_EVENT, "event %p was last recorded in a capturing stream", (void*)h);
+        return nullptr;
+    }
+    return m;
 }
 
 CUresult CUDAAPI cuEventQuery(CUevent h) {
@@ -1051,10 +1202,118 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction h, unsigned gx, unsigned gy, unsigned
         return say(CUDA_ERROR_INVALID_VALUE, "cuLaunchKernel(%s): %u bytes of dynamic shared memory, above its limit of %d",
                    f->name.c_str(), shared, f->maxDynamicShared);
     if (extra) return say(CUDA_ERROR_INVALID_VALUE, "cuLaunchKernel(%s): extra is not emulated", f->name.c_str());
+    if (CUresult r = captureGate("cuLaunchKernel", c, s)) return r;
     auto run = (*f->binder)(params);
     std::string name = f->name;
     Dim3 grid{gx, gy, gz}, block{bx, by, bz};
     push(c, s, [name, grid, block, shared, run] { runGrid(name.c_str(), grid, block, shared, run); });
+    return CUDA_SUCCESS;
+}
+
+// Stream capture and graphs: work enqueued on a capturing stream becomes a
+// node of its graph instead of running; an instance of the graph replays the
+// nodes in capture order on the stream it is launched on.
+
+CUresult CUDAAPI cuStreamBeginCapture(CUstream h, CUstreamCaptureMode mode) {
+    if (CUresult r = enter("cuStreamBeginCapture")) return r;
+    std::lock_guard<std::mutex> l(mu);
+    Ctx* c;
+    std::shared_ptr<Stream> s;
+    if (CUresult r = currentStream("cuStreamBeginCapture", h, &c, &s)) return r;
+    if (s == c->legacy) return say(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, "cuStreamBeginCapture: the legacy stream cannot capture");
+    if (s->capture) return say(CUDA_ERROR_ILLEGAL_STATE, "cuStreamBeginCapture: the stream is capturing already");
+    if (mode != CU_STREAM_CAPTURE_MODE_GLOBAL && mode != CU_STREAM_CAPTURE_MODE_THREAD_LOCAL && mode != CU_STREAM_CAPTURE_MODE_RELAXED)
+        return CUDA_ERROR_INVALID_VALUE;
+    auto cap = std::make_shared<Capture>();
+    cap->id = ++state.captures;
+    cap->mode = mode;
+    cap->thread = std::this_thread::get_id();
+    s->capture = cap;
+    return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuStreamEndCapture(CUstream h, CUgraph* out) {
+    if (CUresult r = enter("cuStreamEndCapture")) return r;
+    std::lock_guard<std::mutex> l(mu);
+    Ctx* c;
+    std::shared_ptr<Stream> s;
+    if (CUresult r = currentStream("cuStreamEndCapture", h, &c, &s)) return r;
+    if (!s->capture) return say(CUDA_ERROR_ILLEGAL_STATE, "cuStreamEndCapture: the stream is not capturing");
+    auto cap = s->capture;
+    if (cap->mode != CU_STREAM_CAPTURE_MODE_RELAXED && cap->thread != std::this_thread::get_id())
+        return say(CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD, "cuStreamEndCapture: on another thread than the capture began");
+    s->capture = nullptr;
+    *out = nullptr;
+    if (cap->invalidated) return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+    auto g = std::make_unique<Graph>();
+    g->ctx = c;
+    g->nodes = std::make_shared<const std::vector<std::function<void()>>>(std::move(cap->nodes));
+    Graph* p = g.get();
+    graphs[p] = std::move(g);
+    *out = reinterpret_cast<CUgraph>(p);
+    return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuStreamIsCapturing(CUstream h, CUstreamCaptureStatus* status) {
+    std::lock_guard<std::mutex> l(mu);
+    Ctx* c;
+    std::shared_ptr<Stream> s;
+    if (CUresult r = currentStream("cuStreamIsCapturing", h, &c, &s)) return r;
+    *status = !s->capture                ? CU_STREAM_CAPTURE_STATUS_NONE
+              : s->capture->invalidated ? CU_STREAM_CAPTURE_STATUS_INVALIDATED
+                                        : CU_STREAM_CAPTURE_STATUS_ACTIVE;
+    return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuGraphInstantiateWithFlags(CUgraphExec* out, CUgraph h, unsigned long long flags) {
+    if (CUresult r = enter("cuGraphInstantiate")) return r;
+    if (flags != 0) return say(CUDA_ERROR_INVALID_VALUE, "cuGraphInstantiateWithFlags: flags %llu are not emulated", flags);
+    std::lock_guard<std::mutex> l(mu);
+    auto it = graphs.find(reinterpret_cast<Graph*>(h));
+    if (it == graphs.end()) return say(CUDA_ERROR_INVALID_HANDLE, "cuGraphInstantiate: %p is not a graph", (void*)h);
+    auto e = std::make_unique<GraphExec>();
+    e->ctx = it->second->ctx;
+    e->nodes = it->second->nodes;
+    GraphExec* p = e.get();
+    execs[p] = std::move(e);
+    *out = reinterpret_cast<CUgraphExec>(p);
+    return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuGraphLaunch(CUgraphExec h, CUstream sh) {
+    if (CUresult r = enter("cuGraphLaunch")) return r;
+    std::lock_guard<std::mutex> l(mu);
+    auto it = execs.find(reinterpret_cast<GraphExec*>(h));
+    if (it == execs.end()) return say(CUDA_ERROR_INVALID_HANDLE, "cuGraphLaunch: %p is not a graph instance", (void*)h);
+    Ctx* c;
+    std::shared_ptr<Stream> s;
+    if (CUresult r = currentStream("cuGraphLaunch", sh, &c, &s)) return r;
+    if (it->second->ctx != c)
+        return say(CUDA_ERROR_INVALID_CONTEXT, "cuGraphLaunch: the graph was captured in another context");
+    if (CUresult r = captureGate("cuGraphLaunch", c, s)) return r;
+    Nodes nodes = it->second->nodes;
+    if (s->capture) {  // a launch into a capture becomes its nodes there
+        for (auto& n : *nodes) s->capture->nodes.push_back(n);
+        return CUDA_SUCCESS;
+    }
+    push(c, s, [nodes] {
+        for (auto& n : *nodes) n();
+    });
+    return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuGraphExecDestroy(CUgraphExec h) {
+    if (CUresult r = enter("cuGraphExecDestroy")) return r;
+    std::lock_guard<std::mutex> l(mu);
+    if (!execs.erase(reinterpret_cast<GraphExec*>(h)))
+        return say(CUDA_ERROR_INVALID_HANDLE, "cuGraphExecDestroy(%p): not a graph instance", (void*)h);
+    return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuGraphDestroy(CUgraph h) {
+    if (CUresult r = enter("cuGraphDestroy")) return r;
+    std::lock_guard<std::mutex> l(mu);
+    if (!graphs.erase(reinterpret_cast<Graph*>(h))) return say(CUDA_ERROR_INVALID_HANDLE, "cuGraphDestroy(%p): not a graph", (void*)h);
     return CUDA_SUCCESS;
 }
 
@@ -1079,6 +1338,16 @@ CUresult CUDAAPI cuGetErrorName(CUresult r, const char** s) {
         NAME(CUDA_ERROR_NOT_SUPPORTED)
         NAME(CUDA_ERROR_LAUNCH_FAILED)
         NAME(CUDA_ERROR_UNKNOWN)
+        NAME(CUDA_ERROR_ILLEGAL_STATE)
+        NAME(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED)
+        NAME(CUDA_ERROR_STREAM_CAPTURE_INVALIDATED)
+        NAME(CUDA_ERROR_STREAM_CAPTURE_MERGE)
+        NAME(CUDA_ERROR_STREAM_CAPTURE_UNMATCHED)
+        NAME(CUDA_ERROR_STREAM_CAPTURE_UNJOINED)
+        NAME(CUDA_ERROR_STREAM_CAPTURE_ISOLATION)
+        NAME(CUDA_ERROR_STREAM_CAPTURE_IMPLICIT)
+        NAME(CUDA_ERROR_CAPTURED_EVENT)
+        NAME(CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD)
 #undef NAME
     default: return CUDA_ERROR_INVALID_VALUE;
     }

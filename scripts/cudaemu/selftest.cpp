@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 extern "C" __global__ void k_warp_sum(float* out) {
@@ -273,6 +274,132 @@ void green() {
            "groups of two splits make no descriptor (CUDA_ERROR_INVALID_RESOURCE_CONFIGURATION)");
 }
 
+// graphs checks stream capture: captured work does not run until its graph
+// is launched, and then runs in order on the launch stream, each launch
+// again; and what the driver forbids during a capture is refused with its
+// error, invalidating the capture where the driver does.
+void graphs() {
+    CUstream a, blocking;
+    must(cuStreamCreate(&a, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+    must(cuStreamCreate(&blocking, CU_STREAM_DEFAULT), "cuStreamCreate");
+    CUdeviceptr x = alloc(4 * sizeof(float)), y = alloc(4 * sizeof(float)), out = alloc(64 * sizeof(float));
+    float h[4];
+    auto fill = [&](CUdeviceptr p, float v) {
+        unsigned bits;
+        memcpy(&bits, &v, 4);
+        must(cuMemsetD32(p, bits, 4), "cuMemsetD32");
+    };
+    fill(x, 0);
+    fill(y, 0);
+    CUstreamCaptureStatus st;
+    must(cuStreamBeginCapture(a, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL), "cuStreamBeginCapture");
+    must(cuStreamIsCapturing(a, &st), "cuStreamIsCapturing");
+    expect(st == CU_STREAM_CAPTURE_STATUS_ACTIVE, "a stream reports its capture");
+    float one = 1;
+    unsigned oneBits;
+    memcpy(&oneBits, &one, 4);
+    must(cuMemsetD32Async(x, oneBits, 4, a), "cuMemsetD32Async");
+    must(cuMemcpyDtoDAsync(y, x, 4 * sizeof(float), a), "cuMemcpyDtoDAsync");
+    int i = 3;
+    must(launch("k_write", 1, 32, a, {&out, &i}), "k_write");
+    CUevent inside;
+    must(cuEventCreate(&inside, CU_EVENT_DEFAULT), "cuEventCreate");
+    must(cuEventRecord(inside, a), "cuEventRecord");
+    expect(cuStreamWaitEvent(a, inside, 0) == CUDA_SUCCESS, "a capturing stream waits on an event of its own capture");
+    expect(cuEventQuery(inside) == CUDA_ERROR_CAPTURED_EVENT, "an event recorded in a capture cannot be queried (CUDA_ERROR_CAPTURED_EVENT)");
+    usleep(10000);
+    CUstream b;
+    must(cuStreamCreate(&b, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+    must(cuMemcpyDtoHAsync(h, y, sizeof h, b), "cuMemcpyDtoHAsync");  // another stream's: allowed, and the capture stays valid
+    expect(h[0] == 0, "captured work does not run");
+    CUgraph g;
+    must(cuStreamEndCapture(a, &g), "cuStreamEndCapture");
+    CUgraphExec e;
+    must(cuGraphInstantiateWithFlags(&e, g, 0), "cuGraphInstantiateWithFlags");
+    must(cuGraphDestroy(g), "cuGraphDestroy");
+    CUevent t0, t1;
+    must(cuEventCreate(&t0, CU_EVENT_DEFAULT), "cuEventCreate");
+    must(cuEventCreate(&t1, CU_EVENT_DEFAULT), "cuEventCreate");
+    must(cuEventRecord(t0, a), "cuEventRecord");
+    must(cuGraphLaunch(e, a), "cuGraphLaunch");
+    must(cuEventRecord(t1, a), "cuEventRecord");
+    must(cuStreamSynchronize(a), "cuStreamSynchronize");
+    must(cuMemcpyDtoH(h, y, sizeof h), "cuMemcpyDtoH");
+    float o[4];
+    must(cuMemcpyDtoH(o, out + 3 * sizeof(float), sizeof(float)), "cuMemcpyDtoH");
+    float ms = -1;
+    expect(h[0] == 1 && h[3] == 1 && o[0] == 1 && cuEventElapsedTime(&ms, t0, t1) == CUDA_SUCCESS && ms >= 0,
+           "a launched graph runs its memset, copy and kernel in order, between events around the launch");
+    fill(y, 0);
+    fill(x, 5);
+    must(cuGraphLaunch(e, a), "cuGraphLaunch");
+    must(cuStreamSynchronize(a), "cuStreamSynchronize");
+    must(cuMemcpyDtoH(h, y, sizeof h), "cuMemcpyDtoH");
+    expect(h[0] == 1 && h[2] == 1, "each launch replays the work");
+    must(cuGraphExecDestroy(e), "cuGraphExecDestroy");
+
+    // end expects the capture on s to have been invalidated.
+    auto end = [&](CUstream s) {
+        CUgraph none = reinterpret_cast<CUgraph>(1);
+        return cuStreamEndCapture(s, &none) == CUDA_ERROR_STREAM_CAPTURE_INVALIDATED && none == nullptr;
+    };
+    must(cuStreamBeginCapture(a, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL), "cuStreamBeginCapture");
+    expect(cuStreamSynchronize(a) == CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, "cuStreamSynchronize on a capturing stream is refused");
+    must(cuStreamIsCapturing(a, &st), "cuStreamIsCapturing");
+    expect(st == CU_STREAM_CAPTURE_STATUS_INVALIDATED, "... and invalidates its capture");
+    expect(launch("k_write", 1, 32, a, {&out, &i}) == CUDA_ERROR_STREAM_CAPTURE_INVALIDATED,
+           "work on a stream whose capture was invalidated is refused");
+    expect(end(a), "ending an invalidated capture gives no graph (CUDA_ERROR_STREAM_CAPTURE_INVALIDATED)");
+
+    must(cuStreamBeginCapture(a, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL), "cuStreamBeginCapture");
+    must(cuEventRecord(inside, a), "cuEventRecord");
+    expect(cuEventSynchronize(inside) == CUDA_ERROR_CAPTURED_EVENT, "a host wait on an event recorded in a capture is refused");
+    expect(cuStreamQuery(a) == CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED && end(a), "cuStreamQuery on a capturing stream is refused");
+
+    must(cuStreamBeginCapture(a, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL), "cuStreamBeginCapture");
+    expect(cuMemcpyHtoD(x, h, sizeof h) == CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED && end(a),
+           "a synchronous copy on the capturing thread is refused and invalidates the capture");
+
+    must(cuStreamBeginCapture(a, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL), "cuStreamBeginCapture");
+    CUdeviceptr more;
+    expect(cuMemAlloc(&more, 64) == CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED && end(a), "cuMemAlloc on the capturing thread is refused");
+
+    must(cuStreamBeginCapture(a, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL), "cuStreamBeginCapture");
+    expect(cuMemcpyHtoDAsync(x, h, sizeof h, a) == CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED && end(a),
+           "a copy of pageable host memory on a capturing stream is refused");
+
+    must(cuStreamBeginCapture(a, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL), "cuStreamBeginCapture");
+    CUevent outside;
+    must(cuEventCreate(&outside, CU_EVENT_DEFAULT), "cuEventCreate");
+    must(cuEventRecord(outside, blocking), "cuEventRecord");
+    expect(cuStreamWaitEvent(a, outside, 0) == CUDA_ERROR_STREAM_CAPTURE_ISOLATION && end(a),
+           "a capturing stream's wait on an event recorded outside the capture is refused (isolation)");
+
+    must(cuStreamBeginCapture(blocking, CU_STREAM_CAPTURE_MODE_RELAXED), "cuStreamBeginCapture");
+    expect(launch("k_write", 1, 32, nullptr, {&out, &i}) == CUDA_ERROR_STREAM_CAPTURE_IMPLICIT && end(blocking),
+           "the legacy stream while a blocking stream captures is refused (implicit dependency)");
+
+    expect(cuStreamBeginCapture(nullptr, CU_STREAM_CAPTURE_MODE_GLOBAL) == CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED,
+           "the legacy stream cannot capture");
+    must(cuStreamBeginCapture(a, CU_STREAM_CAPTURE_MODE_GLOBAL), "cuStreamBeginCapture");
+    CUresult other = CUDA_SUCCESS;
+    CUcontext ctx;
+    must(cuCtxGetCurrent(&ctx), "cuCtxGetCurrent");
+    std::thread([&] {
+        cuCtxSetCurrent(ctx);
+        CUgraph none;
+        other = cuStreamEndCapture(a, &none);
+    }).join();
+    CUgraph empty;
+    expect(other == CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD && cuStreamEndCapture(a, &empty) == CUDA_SUCCESS,
+           "a capture not begun relaxed ends on its own thread only");
+    must(cuGraphDestroy(empty), "cuGraphDestroy");
+    must(cuStreamIsCapturing(a, &st), "cuStreamIsCapturing");
+    expect(st == CU_STREAM_CAPTURE_STATUS_NONE, "an ended capture leaves the stream as it was");
+    must(launch("k_write", 1, 32, a, {&out, &i}), "k_write");
+    must(cuStreamSynchronize(a), "cuStreamSynchronize");
+}
+
 // misuse runs one case that must kill the process.
 void misuse(const char* name) {
     CUdeviceptr out = alloc(64 * sizeof(float));
@@ -322,6 +449,7 @@ int main(int argc, char** argv) {
     }
     semantics();
     green();
+    graphs();
     child(argv[0], "k_divergent_barrier", "different numbers of __syncthreads", false);
     child(argv[0], "k_shuffle_exited", "exited while lanes of its warp wait", false);
     child(argv[0], "k_barrier_in_shuffle", "__syncthreads while lanes of this warp wait", false);
