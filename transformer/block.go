@@ -27,7 +27,7 @@ func newBlockActs(ops kernels.Ops, d dims, r model.Recompute) blockActs {
 	if r != model.RecomputeBlock {
 		a = newInnerActs(ops, d, r == model.RecomputeNone)
 	}
-	a.out = ops.Alloc(d.N() * d.C)
+	a.out = working(ops, d.N()*d.C)
 	return a
 }
 
@@ -36,14 +36,14 @@ func newBlockActs(ops kernels.Ops, d dims, r model.Recompute) blockActs {
 func newInnerActs(ops kernels.Ops, d dims, withGelu bool) blockActs {
 	N, C := d.N(), d.C
 	a := blockActs{
-		ln1: ops.Alloc(N * C), ln1Mean: ops.Alloc(N), ln1Rstd: ops.Alloc(N),
-		qkv: ops.Alloc(N * 3 * C), atty: ops.Alloc(N * C), lse: ops.Alloc(d.B * d.NH * d.T),
-		res2: ops.Alloc(N * C),
-		ln2:  ops.Alloc(N * C), ln2Mean: ops.Alloc(N), ln2Rstd: ops.Alloc(N),
-		fch: ops.Alloc(N * 4 * C),
+		ln1: working(ops, N*C), ln1Mean: ops.Alloc(N), ln1Rstd: ops.Alloc(N),
+		qkv: working(ops, N*3*C), atty: working(ops, N*C), lse: ops.Alloc(d.B * d.NH * d.T),
+		res2: working(ops, N*C),
+		ln2:  working(ops, N*C), ln2Mean: ops.Alloc(N), ln2Rstd: ops.Alloc(N),
+		fch: working(ops, N*4*C),
 	}
 	if withGelu {
-		a.fchGelu = ops.Alloc(N * 4 * C)
+		a.fchGelu = working(ops, N*4*C)
 	}
 	return a
 }
@@ -60,7 +60,7 @@ type linearGrads struct {
 }
 
 func newLinearGrads(ops kernels.Ops, N, C int) linearGrads {
-	return linearGrads{dqkv: ops.Alloc(N * 3 * C), dres2: ops.Alloc(N * C), dfch: ops.Alloc(N * 4 * C), dblock: ops.Alloc(N * C)}
+	return linearGrads{dqkv: working(ops, N*3*C), dres2: working(ops, N*C), dfch: working(ops, N*4*C), dblock: working(ops, N*C)}
 }
 
 // blockScratch is per-stack working memory, reused by every micro-batch.
@@ -77,17 +77,22 @@ type blockScratch struct {
 func newBlockScratch(ops kernels.Ops, d dims, r model.Recompute) blockScratch {
 	N, C := d.N(), d.C
 	s := blockScratch{
-		proj: ops.Alloc(N * C), dln: ops.Alloc(N * C), datty: ops.Alloc(N * C), dfchG: ops.Alloc(N * 4 * C),
+		proj: working(ops, N*C), dln: working(ops, N*C), datty: working(ops, N*C), dfchG: working(ops, N*4*C),
 		lin: newLinearGrads(ops, N, C),
 	}
 	switch r {
 	case model.RecomputeGELU:
-		s.gelu = ops.Alloc(N * 4 * C)
+		s.gelu = working(ops, N*4*C)
 	case model.RecomputeBlock:
 		s.acts = newInnerActs(ops, d, true)
 	}
 	return s
 }
+
+// working allocates n activations or gradients: the precision's storage (bf16
+// under kernels.BF16), where statistics (LayerNorm's mean and rstd, the
+// log-sum-exp, the losses) are ops.Alloc's float32.
+func working(ops kernels.Ops, n int) kernels.Buffer { return ops.AllocAs(n, kernels.Working) }
 
 // dims are the sizes every layer function takes.
 type dims struct{ B, T, C, NH int }
@@ -130,8 +135,8 @@ func blockForwardToGelu(ops kernels.Ops, w []kernels.Buffer, a *blockActs, s *bl
 	linearForward(ops, a.qkv, a.ln1, w[model.QKVW], w[model.QKVB], N, C, 3*C)
 	ops.AttentionForward(a.atty, a.lse, a.qkv, d.B, d.T, C, d.NH)
 	linearForward(ops, s.proj, a.atty, w[model.AttProjW], w[model.AttProjB], N, C, C)
-	ops.ResidualForward(a.res2, inp, s.proj, N*C)
-	ops.LayerNormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.res2, w[model.Ln2W], w[model.Ln2B], N, C)
+	// res2 = inp + proj, ln2 = LN(res2): one pass (the bits of the two ops).
+	ops.ResidualLayerNormForward(a.res2, a.ln2, a.ln2Mean, a.ln2Rstd, inp, s.proj, w[model.Ln2W], w[model.Ln2B], N, C)
 	linearForward(ops, a.fch, a.ln2, w[model.FcW], w[model.FcB], N, C, 4*C)
 	fchGelu := a.fchGelu
 	if fchGelu == nil {

@@ -15,8 +15,8 @@ type headScratch struct {
 
 func newHeadScratch(ops kernels.Ops, N, C, V int) headScratch {
 	return headScratch{
-		lnf: ops.Alloc(N * C), lnfMean: ops.Alloc(N), lnfRstd: ops.Alloc(N),
-		logits: ops.Alloc(N * V), dlnf: ops.Alloc(N * C),
+		lnf: working(ops, N*C), lnfMean: ops.Alloc(N), lnfRstd: ops.Alloc(N),
+		logits: working(ops, N*V), dlnf: working(ops, N*C),
 	}
 }
 

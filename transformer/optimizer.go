@@ -38,17 +38,19 @@ func (s *Stack) FoldTiedGrad(peer kernels.Buffer) {
 
 // GradSquares returns each gradient's sum of squares in model order, leaving
 // out the LM head's copy of wte (counted once, on the first stack), so the
-// lists of all stages, concatenated, are the undivided model's list.
+// lists of all stages, concatenated, are the undivided model's list. The
+// slice is the stack's, valid until the next call.
 func (s *Stack) GradSquares() []float64 {
-	grads := make([]kernels.Buffer, 0, len(s.G.T))
-	for i, g := range s.G.T {
-		if s.counted(i) {
-			grads = append(grads, g)
+	if s.squares == nil { // the same tensors every step: found once
+		for i, g := range s.G.T {
+			if s.counted(i) {
+				s.sqGrads = append(s.sqGrads, g)
+			}
 		}
+		s.squares = make([]float64, len(s.sqGrads))
 	}
-	out := make([]float64, len(grads))
-	s.ops.SumSquares(out, grads)
-	return out
+	s.ops.SumSquares(s.squares, s.sqGrads)
+	return s.squares
 }
 
 // GradNames names the tensors of GradSquares, in the same order.
@@ -101,11 +103,22 @@ func (s *Stack) update(t int, hp kernels.AdamParams, gradScale float32, which fu
 			continue
 		}
 		h := hp
+		h.Seed = nameSeed(spec.Name)
 		if !spec.Decay {
 			h.WeightDecay = 0
 		}
 		s.ops.AdamW(s.P.T[i], s.G.T[i], s.M.T[i], s.V.T[i], spec.Elems(), h, gradScale, t)
 	}
+}
+
+// nameSeed is a tensor's seed for stochastic rounding: FNV-1a of its name,
+// so both ends of the tied embedding round alike, on any layout.
+func nameSeed(name string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(name); i++ {
+		h = (h ^ uint64(name[i])) * 1099511628211
+	}
+	return h
 }
 
 // Backup is a copy of a stack's parameters and AdamW moments on its device:
@@ -120,7 +133,7 @@ type Backup struct {
 // parameters and moments together. Save fills it.
 func (s *Stack) NewBackup() *Backup {
 	n := s.P.All.Len()
-	return &Backup{s: s, p: s.ops.Alloc(n), m: s.ops.Alloc(n), v: s.ops.Alloc(n)}
+	return &Backup{s: s, p: s.ops.AllocAs(n, kernels.Weights), m: s.ops.Alloc(n), v: s.ops.Alloc(n)}
 }
 
 // Save copies the stack's parameters and moments into b.

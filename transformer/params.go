@@ -20,13 +20,14 @@ type Params struct {
 	T     []kernels.Buffer // T[i] views Specs[i]
 }
 
-// NewParams allocates zeroed storage for specs on ops.
-func NewParams(ops kernels.Ops, specs []model.Tensor) *Params {
+// NewParams allocates zeroed storage for specs on ops, as s: kernels.Weights for
+// parameters, Working for their gradients, Exact for AdamW's moments.
+func NewParams(ops kernels.Ops, specs []model.Tensor, s kernels.Storage) *Params {
 	n := 0
 	for _, s := range specs {
 		n += s.Elems()
 	}
-	p := &Params{Specs: specs, All: ops.Alloc(n)}
+	p := &Params{Specs: specs, All: ops.AllocAs(n, s)}
 	off := 0
 	for _, s := range specs {
 		p.T = append(p.T, ops.Slice(p.All, off, s.Elems()))
@@ -51,12 +52,19 @@ func (p *Params) Index(name string) int {
 // (seed, name), so a model split into any stages starts from the same weights.
 func InitValues(t model.Tensor, L int, seed uint64) []float32 {
 	v := make([]float32, t.Elems())
+	initInto(v, t, L, seed)
+	return v
+}
+
+// initInto writes InitValues(t, L, seed) into v, which holds t.Elems().
+func initInto(v []float32, t model.Tensor, L int, seed uint64) {
 	switch {
 	case strings.Contains(t.Name, "ln_") && strings.HasSuffix(t.Name, ".weight"):
 		for i := range v {
 			v[i] = 1
 		}
 	case strings.HasSuffix(t.Name, ".bias"):
+		clear(v)
 	default:
 		std := 0.02
 		if strings.HasSuffix(t.Name, "c_proj.weight") {
@@ -69,5 +77,4 @@ func InitValues(t model.Tensor, L int, seed uint64) []float32 {
 			v[i] = float32(r.NormFloat64() * std)
 		}
 	}
-	return v
 }

@@ -93,6 +93,11 @@ func (c *allocCounter) Alloc(n int) kernels.Buffer {
 	return c.Ops.Alloc(n)
 }
 
+func (c *allocCounter) AllocAs(n int, s kernels.Storage) kernels.Buffer {
+	c.n += int64(n)
+	return c.Ops.AllocAs(n, s)
+}
+
 func TestNewActsAllocatesStageActElems(t *testing.T) {
 	cfg := model.Presets["small"]
 	const B, T = 2, 16

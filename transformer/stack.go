@@ -4,6 +4,7 @@ package transformer
 
 import (
 	"fmt"
+	"slices"
 
 	"baton/kernels"
 	"baton/model"
@@ -45,7 +46,14 @@ type Stack struct {
 	head     headScratch
 	losses   kernels.Buffer // (m,B,T) per-token losses of the step's micro-batches (last stack), grown on demand
 	hostLoss []float32      // (m,B,T)
-	sample   *Acts          // Logits' stash, made on first use
+	// Views and results kept from step to step, so that a step in steady
+	// state allocates nothing (a view is an allocation on some backends).
+	lossSlots []kernels.Buffer // (B,T) each: lossSlot's views of losses
+	lossRead  kernels.Buffer   // (m,B,T) LossSums' view of losses' first m slots
+	lossSums  []float64        // (m) LossSums' result
+	squares   []float64        // GradSquares' result
+	sqGrads   []kernels.Buffer // GradSquares' gradients
+	sample    *Acts            // Logits' stash, made on first use
 
 	// Probe, when set, is called as each unit of work ends inside Forward,
 	// Backward, BackwardInput and BackwardWeight, with the unit's index in
@@ -99,14 +107,15 @@ func NewStack(ops kernels.Ops, cfg model.Config, spec Spec, B, T int) (*Stack, e
 			specs = append(specs, cfg.EmbeddingTensors()[0]) // the tied LM head's own copy of wte
 		}
 	}
-	s.P, s.G, s.M, s.V = NewParams(ops, specs), NewParams(ops, specs), NewParams(ops, specs), NewParams(ops, specs)
+	s.P, s.G = NewParams(ops, specs, kernels.Weights), NewParams(ops, specs, kernels.Working)
+	s.M, s.V = NewParams(ops, specs, kernels.Exact), NewParams(ops, specs, kernels.Exact)
 	s.wte, s.wpe = s.P.Index("wte.weight"), s.P.Index("wpe.weight")
 	s.lnfW, s.lnfB = s.P.Index("ln_f.weight"), s.P.Index("ln_f.bias")
 	N := B * T
 	s.scratch = newBlockScratch(ops, s.d, spec.Recompute)
 	if spec.Head {
 		s.head = newHeadScratch(ops, N, cfg.C, cfg.V)
-		s.dwteHead = ops.Alloc(cfg.V * cfg.C)
+		s.dwteHead = working(ops, cfg.V*cfg.C)
 	}
 	return s, nil
 }
@@ -116,8 +125,14 @@ func (s *Stack) Spec() Spec { return s.spec }
 
 // Init sets every parameter to its GPT-2 initial value for seed.
 func (s *Stack) Init(seed uint64) {
+	// One host buffer for every tensor, the largest's size: a fresh one per
+	// tensor would be the model's size again in garbage (0.5 GB for GPT-2).
+	var buf []float32
 	for i, t := range s.P.Specs {
-		s.ops.Upload(s.P.T[i], InitValues(t, s.cfg.L, seed))
+		v := slices.Grow(buf[:0], t.Elems())[:t.Elems()]
+		initInto(v, t, s.cfg.L, seed)
+		s.ops.Upload(s.P.T[i], v)
+		buf = v
 	}
 }
 
@@ -127,7 +142,7 @@ func (s *Stack) Init(seed uint64) {
 func (s *Stack) NewActs() *Acts {
 	ops, d := s.ops, s.d
 	N := d.N()
-	a := &Acts{in: ops.Alloc(N * d.C), dOut: ops.Alloc(N * d.C), dIn: ops.Alloc(N * d.C)}
+	a := &Acts{in: working(ops, N*d.C), dOut: working(ops, N*d.C), dIn: working(ops, N*d.C)}
 	if s.spec.Embed {
 		a.tokens = ops.AllocInt(N)
 	}
@@ -198,8 +213,12 @@ func (s *Stack) lossSlot(mb int) kernels.Buffer {
 			s.ops.Copy(s.ops.Slice(grown, 0, have), s.losses)
 		}
 		s.losses = grown
+		s.lossSlots, s.lossRead = s.lossSlots[:0], nil
+		for i := range grown.Len() / N {
+			s.lossSlots = append(s.lossSlots, s.ops.Slice(grown, i*N, N))
+		}
 	}
-	return s.ops.Slice(s.losses, mb*N, N)
+	return s.lossSlots[mb]
 }
 
 func (s *Stack) lossCap() int {
@@ -211,7 +230,8 @@ func (s *Stack) lossCap() int {
 
 // LossSums returns the per-token losses of micro-batches 0..m-1 (last stack
 // only, after their Forward), each micro-batch's added in float64 in token
-// order. It reads them back in one copy, which waits for the device.
+// order. It reads them back in one copy, which waits for the device. The
+// slice is the stack's, valid until the next call.
 func (s *Stack) LossSums(m int) []float64 {
 	N := s.d.N()
 	if !s.spec.Head || m*N > s.lossCap() {
@@ -221,8 +241,15 @@ func (s *Stack) LossSums(m int) []float64 {
 		s.hostLoss = make([]float32, m*N)
 	}
 	host := s.hostLoss[:m*N]
-	s.ops.Download(host, s.ops.Slice(s.losses, 0, m*N))
-	sums := make([]float64, m)
+	if s.lossRead == nil || s.lossRead.Len() != m*N {
+		s.lossRead = s.ops.Slice(s.losses, 0, m*N)
+	}
+	s.ops.Download(host, s.lossRead)
+	if cap(s.lossSums) < m {
+		s.lossSums = make([]float64, m)
+	}
+	sums := s.lossSums[:m]
+	clear(sums)
 	for mb := range sums {
 		for _, l := range host[mb*N : (mb+1)*N] {
 			sums[mb] += float64(l)
