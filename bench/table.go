@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"baton/runtime/report"
 )
 
 // maxP is the widest pipeline among the results: the number of per-device columns.
@@ -103,7 +105,7 @@ func WriteMarkdown(w io.Writer, rep Report, rs []Result) error {
 		fmt.Fprintf(&b, "**Headline:** %s\n\n", h)
 	}
 	if len(rep.Peer) > 0 {
-		writePeer(&b, rs, rep.Peer)
+		writePeer(&b, rep, rs)
 	}
 
 	b.WriteString("## Layer-wise parallelism as in the textbook (schedule `naive`)\n\n")
@@ -148,7 +150,12 @@ func WriteMarkdown(w io.Writer, rep Report, rs []Result) error {
 // writePeer writes the table of baton's one-device points beside PyTorch's
 // rows of the same model, each with its ratio to PyTorch eager in the same
 // precision.
-func writePeer(b *strings.Builder, rs, peer []Result) {
+func writePeer(b *strings.Builder, rep Report, rs []Result) {
+	peer, o := rep.Peer, rep.Options
+	var gpuPeak report.Peak
+	if len(rep.Machine.GPUs) > 0 {
+		gpuPeak, _ = report.PeakOf(rep.Machine.GPUs[0])
+	}
 	eager := map[string]float64{}
 	for _, r := range peer {
 		if r.Schedule == "torch-eager" {
@@ -164,8 +171,8 @@ func writePeer(b *strings.Builder, rs, peer []Result) {
 	rows = append(rows, peer...)
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Precision < rows[j].Precision })
 	b.WriteString("## Beside PyTorch on the same GPU\n\n")
-	b.WriteString("One device, the same model, batch and optimizer; PyTorch's rows come from `scripts/torch_peer.py` in the same run of `scripts/gpu-check.sh`.\n\n")
-	b.WriteString("| model | run | precision | tokens/s | step ms | peak MiB | vs PyTorch eager |\n| --- | --- | --- | ---: | ---: | ---: | ---: |\n")
+	b.WriteString("One device, the same model, batch and optimizer; PyTorch's rows come from `scripts/torch_peer.py` in the same run of `scripts/gpu-check.sh`. MFU is the model's training FLOPs (6N + 6LCT per token) per second against the GPU's dense peak in the row's precision.\n\n")
+	b.WriteString("| model | run | precision | tokens/s | step ms | peak MiB | vs PyTorch eager | MFU |\n| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, r := range rows {
 		run := "baton " + r.Schedule
 		if strings.HasPrefix(r.Schedule, "torch-") {
@@ -178,7 +185,11 @@ func writePeer(b *strings.Builder, rs, peer []Result) {
 		if e := eager[r.Precision]; e > 0 {
 			ratio = fmt.Sprintf("%.2f×", r.TokensPerSec/e)
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %.0f | %.1f | %s | %s |\n", r.Model, run, r.Precision, r.TokensPerSec, r.StepS*1000, peak, ratio)
+		mfu := ""
+		if d := gpuPeak.Dense(r.Precision); d > 0 {
+			mfu = fmt.Sprintf("%.1f%%", 100*r.TokensPerSec*o.Model.FLOPsPerToken(o.Model.MaxT)/d)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %.0f | %.1f | %s | %s | %s |\n", r.Model, run, r.Precision, r.TokensPerSec, r.StepS*1000, peak, ratio, mfu)
 	}
 	b.WriteString("\n")
 }

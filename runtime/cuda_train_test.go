@@ -17,13 +17,16 @@ import (
 
 // openCUDA opens a device list in fp32 (device.Expand, then device.Open),
 // closing it when the test ends.
-func openCUDA(tb testing.TB, list string) []*cuda.Device {
+func openCUDA(tb testing.TB, list string) []*cuda.Device { return openCUDAIn(tb, list, kernels.FP32) }
+
+// openCUDAIn is openCUDA in precision prec.
+func openCUDAIn(tb testing.TB, list string, prec kernels.Precision) []*cuda.Device {
 	tb.Helper()
 	names, err := device.Expand(list)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	devs, err := device.Open(names, device.Options{Precision: kernels.FP32})
+	devs, err := device.Open(names, device.Options{Precision: prec})
 	if err != nil {
 		tb.Fatal(err)
 	}

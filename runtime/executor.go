@@ -24,12 +24,36 @@ type Stage struct {
 	Device   device.Device
 	Stack    *transformer.Stack
 	stashes  *stashPool
+	graphs   stageGraphs    // its actions' CUDA graphs (graphs.go)
 	tiedRecv kernels.Buffer // (V,C) the other end's part of the tied gradient
+	// Device's optional interfaces, found once (see devices): nil where
+	// it has none.
+	releaser  device.EventReleaser
+	stretcher device.Stretcher
 }
 
 // NewStage makes stage index of stack on dev.
 func NewStage(index int, dev device.Device, stack *transformer.Stack) *Stage {
-	return &Stage{Index: index, Device: dev, Stack: stack, stashes: newStashPool(stack)}
+	st := &Stage{Index: index, Device: dev, Stack: stack, stashes: newStashPool(stack)}
+	st.releaser, _ = dev.(device.EventReleaser)
+	st.stretcher, _ = dev.(device.Stretcher)
+	return st
+}
+
+// release hands ev, an event of the stage's device that nobody will use
+// again, back to the device when it pools its events (nil: nothing).
+func (st *Stage) release(ev device.Event) {
+	if st.releaser != nil && ev != nil {
+		st.releaser.Release(ev)
+	}
+}
+
+// stretch makes the work on a slowed device since since take longer
+// (device.StretchSince).
+func (st *Stage) stretch(since device.Event) {
+	if st.stretcher != nil {
+		st.stretcher.Stretch(since)
+	}
 }
 
 // Stashes is how many micro-batch stashes the stage has allocated.
@@ -84,6 +108,12 @@ type Executor struct {
 	// the parameters and moments (as much memory again as those), so the
 	// results are the default's bit for bit.
 	EagerOptimizer bool
+	// CUDAGraphs runs each compute action (F, B, I, W) of a stage on a
+	// device that can (CUDA) as a graph: captured on its second run per stash
+	// (and per loss slot on the last stage), then replayed in one launch,
+	// between the same events as its kernels would be (graphs.go). Steps
+	// that time layers run their actions directly.
+	CUDAGraphs bool
 	// Group, in a run of several processes, says which rank holds each
 	// device; Stages and Devices then hold nil for the other ranks' (nil:
 	// every device is this process's).
@@ -93,29 +123,55 @@ type Executor struct {
 	reservedFor *schedule.Schedule          // the schedule whose StashBound the stages hold
 	seq         int64                       // steps run, evaluations included: the same on every rank, so it names their messages
 	eager       eagerBackups
+	// trained is the last training step's state, reset and run again by
+	// the next one while steps succeed, so that a step in steady state
+	// allocates nothing (see run.reset); a failed step drops it.
+	trained *run
+	dogs    watchdogs // the waits' watchdogs, kept from step to step
 }
 
-// run is the shared state of one step.
+// run is the shared state of one step. A successful step leaves it ready
+// for the next over the same lists (reset): every mailbox emptied, every
+// token taken.
 type run struct {
-	ex       *Executor
-	in       *StepInput
-	lists    [][]schedule.Action
-	rules    schedule.StashRules
-	mail     map[schedule.Action]chan device.Event // per receive: its send's event
-	tied     []chan device.Event                   // per stage: its part of the tied gradient has landed at the other end
-	squares  [][]float64                           // per stage: gradient sums of squares
+	ex      *Executor
+	in      *StepInput
+	lists   [][]schedule.Action
+	rules   schedule.StashRules
+	mail    map[schedule.Action]chan device.Event // per receive: its send's event
+	tied    []chan device.Event                   // per stage: its part of the tied gradient has landed at the other end
+	squares [][]float64                           // per stage: gradient sums of squares
+	// squared holds, once stage s has published its squares, a token for
+	// each stage of this process that applies (readers): each takes one.
 	squared  []chan struct{}
+	readers  int
 	lossSums []float64
 	progress []atomic.Int64 // per device: index of the action being run
+	moved    func() int64   // moves, made once: a method value is an allocation
 	seq      int64          // the executor's count of steps, this one's
 	abort    chan struct{}
 	once     sync.Once
 	err      error
+
+	records [][]timedAction // per device: its worker's timed actions, kept for their capacity
+	base    timeBase        // the step's origins, set before the workers start
+	ready   sync.WaitGroup  // the workers are bound to their devices
+	gate    chan struct{}   // a token per worker: the origin is taken, go
+	done    chan struct{}   // a token per worker and squares receiver that ended
+	started int             // workers and receivers started: the tokens join waits for
 }
 
 // Run executes one training step of the schedule.
 func (ex *Executor) Run(in *StepInput) (*StepResult, error) {
-	return ex.execute(ex.Sched.Lists, in)
+	return ex.execute(ex.Sched.Lists, in, nil)
+}
+
+// RunInto is Run with the result written into res, whose slices are
+// reused where they are large enough: a caller that recycles its results
+// makes a step in steady state allocate nothing. res must not be read
+// while it runs.
+func (ex *Executor) RunInto(in *StepInput, res *StepResult) (*StepResult, error) {
+	return ex.execute(ex.Sched.Lists, in, res)
 }
 
 // Evaluate runs micro-batches forward only and returns the mean loss.
@@ -123,7 +179,7 @@ func (ex *Executor) Evaluate(in *StepInput) (float64, error) {
 	lists := forwardOnly(ex.Sched)
 	e := *in
 	e.DScale = 0
-	r, err := ex.execute(lists, &e)
+	r, err := ex.execute(lists, &e, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -154,10 +210,17 @@ func (ex *Executor) newRun(lists [][]schedule.Action, in *StepInput) *run {
 		progress: make([]atomic.Int64, len(lists)),
 		abort:    make(chan struct{}),
 		seq:      ex.seq,
+		records:  make([][]timedAction, len(lists)),
+		gate:     make(chan struct{}, len(lists)),
+		done:     make(chan struct{}, len(lists)+p),
+	}
+	r.moved = r.moves
+	if !ex.EagerOptimizer {
+		r.readers = len(ex.localStages())
 	}
 	for s := range p {
 		r.tied[s] = make(chan device.Event, 1)
-		r.squared[s] = make(chan struct{})
+		r.squared[s] = make(chan struct{}, max(r.readers, 1))
 	}
 	for _, l := range lists {
 		for _, a := range l {
@@ -167,6 +230,32 @@ func (ex *Executor) newRun(lists [][]schedule.Action, in *StepInput) *run {
 		}
 	}
 	return r
+}
+
+// runFor is the state for a step over lists: the last training step's,
+// reset, when lists are the schedule's and it succeeded; else a new one
+// (evaluation's forward-only lists, the first step, a new schedule).
+func (ex *Executor) runFor(lists [][]schedule.Action, in *StepInput) *run {
+	train := len(lists) > 0 && len(ex.Sched.Lists) == len(lists) && &lists[0] == &ex.Sched.Lists[0]
+	if r := ex.trained; train && r != nil && &r.lists[0] == &lists[0] {
+		r.reset(in)
+		return r
+	}
+	r := ex.newRun(lists, in)
+	if train {
+		ex.trained = r
+	}
+	return r
+}
+
+// reset readies a run whose last step succeeded for the next: its
+// mailboxes are empty and its tokens taken, so only the counters and the
+// step's input change.
+func (r *run) reset(in *StepInput) {
+	r.in, r.seq, r.started = in, r.ex.seq, 0
+	for d := range r.progress {
+		r.progress[d].Store(0)
+	}
 }
 
 // prepare readies the stages for a step: the stashes the schedule needs,
@@ -185,72 +274,131 @@ func (ex *Executor) prepare() error {
 			}
 			ex.reservedFor = ex.Sched
 		}
-		for _, d := range ex.localDevices() {
-			d.Sync()
+		for _, d := range ex.Devices {
+			if d != nil { // another rank's
+				d.Sync()
+			}
 		}
-		for _, st := range ex.localStages() {
-			st.stashes.reclaim()
+		for _, st := range ex.Stages {
+			if st != nil {
+				st.stashes.reclaim()
+			}
 		}
 		return nil
 	})
 }
 
-func (ex *Executor) execute(lists [][]schedule.Action, in *StepInput) (*StepResult, error) {
+// execute runs lists once. res, when not nil, is filled in place of a new
+// result, its slices reused (RunInto).
+func (ex *Executor) execute(lists [][]schedule.Action, in *StepInput, res *StepResult) (*StepResult, error) {
 	if err := ex.prepare(); err != nil {
+		ex.trained = nil
 		return nil, err
 	}
 	ex.seq++
-	r := ex.newRun(lists, in)
-	records := make([][]timedAction, len(lists))
-	var base *timeBase
-	var ready, wg sync.WaitGroup
-	gate := make(chan struct{})
-	r.receiveSquares(&wg)
-	for d := range lists {
+	r := ex.runFor(lists, in)
+	out, err := r.execute(res)
+	if err != nil {
+		ex.trained = nil // its mailboxes and tokens may hold what the failure left
+	}
+	return out, err
+}
+
+func (r *run) execute(res *StepResult) (*StepResult, error) {
+	ex := r.ex
+	r.receiveSquares()
+	workers := 0
+	for d := range r.lists {
 		if ex.Devices[d] == nil {
 			continue // another rank's
 		}
-		wg.Add(1)
-		ready.Add(1)
-		go func() {
-			defer wg.Done()
-			var unbind func()
-			err := guard(func() error { unbind = ex.Devices[d].Bind(); return nil })
-			ready.Done()
-			if err != nil {
-				r.fail(fmt.Errorf("%s: %w", ex.Devices[d].Name(), err))
-				return
-			}
-			defer unbind()
-			<-gate
-			if base != nil {
-				records[d] = r.worker(d, base.origins[d])
-			}
-		}()
+		workers++
+		r.started++
+		r.ready.Add(1)
+		deviceWorkers.start(deviceJob{r, d})
 	}
 	// The origin is taken once every worker is bound and waiting, so that
 	// no device's timeline starts before its worker can run.
-	ready.Wait()
-	err := guard(func() error { base = newTimeBase(ex.Devices); return nil })
+	r.ready.Wait()
+	err := guard(func() error { r.base.take(ex.Devices); return nil })
 	if err != nil {
+		r.base.origins = nil
 		r.fail(err)
 	}
-	close(gate)
-	if err := r.join(&wg); err != nil {
+	for range workers {
+		r.gate <- struct{}{}
+	}
+	if err := r.join(); err != nil {
 		return nil, err
 	}
-	return r.finish(base, records)
+	return r.finish(res)
 }
 
-// localDevices are the devices of this process, in order.
-func (ex *Executor) localDevices() []device.Device {
-	var out []device.Device
-	for _, d := range ex.Devices {
-		if d != nil {
-			out = append(out, d)
-		}
+// deviceJob is device d's worker for run r.
+type deviceJob struct {
+	r *run
+	d int
+}
+
+// run binds the device, waits at the gate and runs the device's list;
+// the pool then leaves a token in done.
+func (j deviceJob) run() {
+	r, d := j.r, j.d
+	var unbind func()
+	err := guard(func() error { unbind = r.ex.Devices[d].Bind(); return nil })
+	r.ready.Done()
+	if err != nil {
+		r.fail(fmt.Errorf("%s: %w", r.ex.Devices[d].Name(), err))
+		<-r.gate
+		return
 	}
-	return out
+	defer unbind()
+	<-r.gate
+	if r.base.origins != nil {
+		r.records[d] = r.worker(d, r.base.origins[d], r.records[d][:0])
+	}
+}
+
+// workerPool runs device workers on goroutines that outlive a step: a
+// step hands each of its devices' jobs to an idle one and starts one only
+// when none is idle, so steps in steady state start no goroutine (whose
+// closure would be an allocation). The pool grows to the most devices run
+// at once in the process, and its goroutines wait for work until the
+// process ends.
+type workerPool struct {
+	mu   sync.Mutex
+	idle int // workers done with their job, and so bound to take one from jobs
+	jobs chan deviceJob
+}
+
+var deviceWorkers = workerPool{jobs: make(chan deviceJob, 16)}
+
+func (p *workerPool) start(j deviceJob) {
+	p.mu.Lock()
+	idle := p.idle > 0
+	if idle {
+		p.idle--
+	}
+	p.mu.Unlock()
+	if idle {
+		p.jobs <- j
+		return
+	}
+	go p.serve(j)
+}
+
+// serve runs j, then the jobs start hands it. A worker counts as idle
+// before it says its job is done, so that the next step, which begins only
+// after that, finds it even if it has not yet come back to jobs.
+func (p *workerPool) serve(j deviceJob) {
+	for {
+		j.run()
+		p.mu.Lock()
+		p.idle++
+		p.mu.Unlock()
+		j.r.done <- struct{}{}
+		j = <-p.jobs
+	}
 }
 
 // localStages are the stages of this process, in order.
@@ -289,10 +437,9 @@ func (r *run) evaluationLosses() error {
 
 // finish reads the losses back and the records' times, and settles an
 // eager optimizer's step, once the workers are done.
-func (r *run) finish(base *timeBase, records [][]timedAction) (*StepResult, error) {
-	var res *StepResult
+func (r *run) finish(res *StepResult) (*StepResult, error) {
 	err := guard(func() error {
-		res = base.times(r.ex.Devices, records)
+		res = r.base.times(r.ex.Devices, r.records, res)
 		return nil
 	})
 	if err != nil {
@@ -325,13 +472,19 @@ func (r *run) finish(base *timeBase, records [][]timedAction) (*StepResult, erro
 // join waits for the workers. After a failure it waits only a little for
 // the others to stop: a device stuck in a kernel or a copy cannot be
 // interrupted, and the caller must still get the error rather than hang.
-func (r *run) join(wg *sync.WaitGroup) error {
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
+func (r *run) join() error {
+	n := r.started
+	for n > 0 {
+		select {
+		case <-r.done:
+			n--
+			continue
+		case <-r.abort:
+		}
+		break
+	}
+	if n == 0 {
 		return r.err
-	case <-r.abort:
 	}
 	// The grace runs on the watchdog's clock, so that a process stopped
 	// here does not report devices as stuck.
@@ -343,8 +496,10 @@ func (r *run) join(wg *sync.WaitGroup) error {
 	defer w.stop()
 	for {
 		select {
-		case <-done:
-			return r.err
+		case <-r.done:
+			if n--; n == 0 {
+				return r.err
+			}
 		case <-w.C():
 			if w.expired() {
 				return fmt.Errorf("%w\nsome devices did not stop: %s", r.err, r.where())

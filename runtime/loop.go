@@ -65,8 +65,14 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 	rb, slow := newRebalancer(cfg), newStragglers(cfg.deviceNames())
 	in.ProfileLayers = cfg.ProfileLayers || rb != nil
 	prior := len(sum.Losses)
+	sum.Losses = slices.Grow(sum.Losses, cfg.Steps-t.start)
 	lr := LRSchedule{Max: cfg.LR, Min: cfg.MinLR, Warmup: cfg.Warmup, End: cfg.Steps}
-	var measured []*StepResult
+	measured := make([]*StepResult, 0, keepSteps)
+	// The steps run into these results in turn, each reused once neither
+	// measured nor the kernel profile (keepSteps each) holds it, so that a
+	// step in steady state allocates none; a rebalancer keeps a window of
+	// its own, so with one every step gets a new result.
+	var results [keepSteps + 2]StepResult
 	var last Metric
 	began := time.Now()
 	var trainTime time.Duration
@@ -86,9 +92,18 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 		step++
 		in.AdamStep, in.Adam.LR = step, lr.At(step)
 		t0 := time.Now()
-		res, err := t.trainStep(in)
+		var into *StepResult
+		if rb == nil {
+			into = &results[step%len(results)]
+		}
+		res, err := t.trainStep(in, into)
 		if err != nil {
 			return nil, err
+		}
+		if step == t.start+1 && rb == nil { // the later steps' results take the first's shape
+			for i := range results {
+				results[i].reserve(res)
+			}
 		}
 		took := time.Since(t0)
 		trainTime += took
@@ -98,12 +113,14 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 			sum.OptimizerRedoS += res.RedoTime.Seconds()
 		}
 		if step > t.start+1 || cfg.Steps-t.start == 1 { // the first step allocates: not measured
+			if len(measured) == keepSteps {
+				measured = append(measured[:0], measured[1:]...)
+			}
 			measured = append(measured, res)
-			measured = measured[max(0, len(measured)-keepSteps):]
 		}
 		p := Progress{Step: step, Steps: cfg.Steps, Loss: res.Loss, LR: in.Adam.LR, GradNorm: res.GradNorm, ValLoss: math.NaN(),
 			TokensPerSec: float64((step-t.start)*cfg.Batch*cfg.Context) / trainTime.Seconds()}
-		last = stepMetric(step, res, in.Adam.LR, took, cfg.Batch*cfg.Context)
+		last = stepMetric(step, res, in.Adam.LR, took, cfg.Batch*cfg.Context, last.Idle)
 		p.Notice = slow.observe(step, res)
 		if rb != nil {
 			note, moved := rb.after(t, step, res)
@@ -155,6 +172,7 @@ func (t *Trainer) newSummary(kept []Metric) *Summary {
 		Microbatches: t.ex.Sched.Microbatches, Batch: cfg.Batch, Context: cfg.Context, StartStep: t.start, Data: t.ds.Describe(), Plan: t.plan}
 	sum.Losses, sum.LossesFirstStep = priorLosses(cfg.Out, t.start, kept)
 	sum.Devices = cfg.deviceNames()
+	sum.Precision = cfg.Precision.String()
 	return sum
 }
 
@@ -169,16 +187,19 @@ func (t *Trainer) stepInput() *StepInput {
 	}
 }
 
-// trainStep loads step in.AdamStep's batch and runs it.
-func (t *Trainer) trainStep(in *StepInput) (*StepResult, error) {
+// trainStep loads step in.AdamStep's batch and runs it, into the result
+// into when not nil (Executor.RunInto).
+func (t *Trainer) trainStep(in *StepInput, into *StepResult) (*StepResult, error) {
 	step := in.AdamStep
 	if err := t.train.Batch(step-1, t.inputs, t.targets); err != nil {
 		return nil, err
 	}
-	res, err := t.ex.Run(in)
+	t.kprof.discard() // what evaluation and checkpoints ran is not the step's
+	res, err := t.ex.RunInto(in, into)
 	if err != nil {
 		return nil, fmt.Errorf("step %d: %w", step, err)
 	}
+	t.kprof.keep(res)
 	if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
 		return nil, field.Errorf("lr", "step %d: the loss is %v; lower {lr} or set {max-grad-norm} (the last checkpoint is unchanged)", step, res.Loss)
 	}

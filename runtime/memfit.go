@@ -75,13 +75,13 @@ func GPUMemory() map[string]int64 {
 // AdamW state, the stashes in flight and the head's scratch) is more than
 // it can have: on virtual CPU devices, every stage's together beside what
 // the process may have (they share the host); on GPUs, each GPU's stages
-// beside its memory. Training runs fp32 or tf32, so the fp32 figures count.
-func checkFits(devs []device.Name, pl *model.Plan) error {
+// beside its memory, in the run's precision (prec, one of model.Precisions).
+func checkFits(devs []device.Name, pl *model.Plan, prec string) error {
 	if len(devs) == 0 {
 		return nil
 	}
 	if devs[0].Kind == device.KindCUDA {
-		return CheckDeviceFit(DeviceMemory(devs, pl), GPUMemory(), pl)
+		return CheckDeviceFit(DeviceMemory(devs, pl), GPUMemory(), pl, prec)
 	}
 	var need int64
 	for _, s := range pl.Stages {
@@ -95,13 +95,13 @@ func checkFits(devs []device.Name, pl *model.Plan) error {
 		model.HumanBytes(need), pl.InFlight, pl.B, pl.T, model.HumanBytes(have), from)
 }
 
-// CheckDeviceFit refuses the first device whose fp32 bytes exceed its
+// CheckDeviceFit refuses the first device whose bytes in prec exceed its
 // memory in capacity (by DeviceMem.Device; a device missing from it is not
 // checked), naming both figures, its stages and what to lower.
-func CheckDeviceFit(mems []DeviceMem, capacity map[string]int64, pl *model.Plan) error {
+func CheckDeviceFit(mems []DeviceMem, capacity map[string]int64, pl *model.Plan, prec string) error {
 	for _, m := range mems {
 		have := capacity[m.Device]
-		if have == 0 || m.Bytes <= have {
+		if have == 0 || m.MemFor(prec) <= have {
 			continue
 		}
 		stages := make([]string, len(m.Stages))
@@ -109,7 +109,7 @@ func CheckDeviceFit(mems []DeviceMem, capacity map[string]int64, pl *model.Plan)
 			stages[i] = fmt.Sprintf("%d (layers %d–%d)", s, pl.Stages[s].FirstLayer, pl.Stages[s].LastLayer)
 		}
 		return field.Errorf("batch", "%s needs about %s for its stages %s (parameters, gradients, AdamW state, %d micro-batches of activations in flight of B=%d T=%d) but has %s of memory; lower {batch}, raise {microbatches}, spread the layers over more GPUs with {devices} or {split}, or choose a smaller model",
-			m.Device, model.HumanBytes(m.Bytes), strings.Join(stages, ", "), pl.InFlight, pl.B, pl.T, model.HumanBytes(have))
+			m.Device, model.HumanBytes(m.MemFor(prec)), strings.Join(stages, ", "), pl.InFlight, pl.B, pl.T, model.HumanBytes(have))
 	}
 	return nil
 }

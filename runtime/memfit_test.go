@@ -34,13 +34,21 @@ func TestCheckDeviceFit(t *testing.T) {
 		t.Errorf("cuda:0 needs %d bytes, want its two partitions' %d", got, want)
 	}
 	gpu0 := mems[0].Bytes
-	if err := CheckDeviceFit(mems, map[string]int64{"cuda:0": gpu0, "cuda:1": mems[1].Bytes}, pl); err != nil {
+	if err := CheckDeviceFit(mems, map[string]int64{"cuda:0": gpu0, "cuda:1": mems[1].Bytes}, pl, "fp32"); err != nil {
 		t.Errorf("exactly enough memory refused: %v", err)
 	}
-	if err := CheckDeviceFit(mems, map[string]int64{"cuda:1": 1}, pl); err == nil || !strings.Contains(err.Error(), "cuda:1 needs") {
+	if err := CheckDeviceFit(mems, map[string]int64{"cuda:1": 1}, pl, "fp32"); err == nil || !strings.Contains(err.Error(), "cuda:1 needs") {
 		t.Errorf("a 1-byte cuda:1 (cuda:0 unknown, unchecked): %v", err)
 	}
-	err = CheckDeviceFit(mems, map[string]int64{"cuda:0": gpu0 - 1, "cuda:1": 80 << 30}, pl)
+	// bf16 halves the activations: what fits in bf16 need not in fp32.
+	if bf := mems[0].MemFor("bf16"); bf >= gpu0 {
+		t.Errorf("cuda:0 needs %d bytes in bf16, not less than fp32's %d", bf, gpu0)
+	} else if err := CheckDeviceFit(mems, map[string]int64{"cuda:0": bf}, pl, "bf16"); err != nil {
+		t.Errorf("enough memory for bf16 refused in bf16: %v", err)
+	} else if err := CheckDeviceFit(mems, map[string]int64{"cuda:0": bf}, pl, "fp32"); err == nil {
+		t.Error("the bf16 figure passed for an fp32 run")
+	}
+	err = CheckDeviceFit(mems, map[string]int64{"cuda:0": gpu0 - 1, "cuda:1": 80 << 30}, pl, "fp32")
 	var fe *field.Error
 	if !errors.As(err, &fe) || fe.Field != "batch" {
 		t.Fatalf("cuda:0 a byte short: %v, want a batch field error", err)

@@ -118,8 +118,9 @@ func (l *metricsLog) close() error {
 	return l.f.Close()
 }
 
-// stepMetric is step's line from its result, its wall time and learning rate.
-func stepMetric(step int, res *StepResult, lr float32, took time.Duration, tokens int) Metric {
+// stepMetric is step's line from its result, its wall time and learning
+// rate; its Idle reuses idle's array when it is large enough.
+func stepMetric(step int, res *StepResult, lr float32, took time.Duration, tokens int, idle []float64) Metric {
 	m := Metric{Step: step, Loss: res.Loss, LR: exact32(lr), GradNorm: res.GradNorm, StepS: took.Seconds()}
 	if took > 0 {
 		m.TokensPerSec = float64(tokens) / took.Seconds()
@@ -132,7 +133,7 @@ func stepMetric(step int, res *StepResult, lr float32, took time.Duration, token
 			}
 		}
 	}
-	m.Idle = make([]float64, len(res.Records))
+	m.Idle = resize(idle, len(res.Records))
 	for d, recs := range res.Records {
 		var busy time.Duration
 		for _, r := range recs {

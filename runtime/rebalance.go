@@ -250,7 +250,7 @@ func (t *Trainer) resplit(split []int) error {
 	if err != nil {
 		return err
 	}
-	if err := checkFits(cfg.Devices, pl); err != nil {
+	if err := checkFits(cfg.Devices, pl, cfg.Precision.String()); err != nil {
 		return err
 	}
 	var stages []*Stage
@@ -268,6 +268,6 @@ func (t *Trainer) resplit(split []int) error {
 		return err
 	}
 	t.stages, t.plan = stages, pl
-	t.ex = &Executor{Sched: t.ex.Sched, Stages: stages, Devices: t.devs, Timeout: t.ex.Timeout, EagerOptimizer: t.ex.EagerOptimizer}
+	t.ex = &Executor{Sched: t.ex.Sched, Stages: stages, Devices: t.devs, Timeout: t.ex.Timeout, EagerOptimizer: t.ex.EagerOptimizer, CUDAGraphs: t.ex.CUDAGraphs}
 	return nil
 }

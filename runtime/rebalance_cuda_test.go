@@ -18,7 +18,7 @@ func stepsOn(t *testing.T, tr *Trainer, from, to int) []float64 {
 	var losses []float64
 	for step := from; step <= to; step++ {
 		in.AdamStep, in.Adam.LR = step, tr.cfg.LR
-		res, err := tr.trainStep(in)
+		res, err := tr.trainStep(in, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -81,7 +81,7 @@ func TestFailedMoveKeepsTheSplit(t *testing.T) {
 	}
 	in := tr.stepInput()
 	in.AdamStep = 1
-	if _, err := tr.trainStep(in); err != nil {
+	if _, err := tr.trainStep(in, nil); err != nil {
 		t.Fatalf("a step after the failed move: %v", err)
 	}
 }

@@ -14,7 +14,7 @@ import (
 )
 
 // corpus writes a small text file for the trainer to read.
-func corpus(t *testing.T) string {
+func corpus(t testing.TB) string {
 	t.Helper()
 	words := []string{"func", "main", "return", "if", "err", "nil", "for", "range", "go", "defer", "{", "}", "(", ")", "\n"}
 	r := rand.New(rand.NewPCG(3, 4))
@@ -30,7 +30,7 @@ func corpus(t *testing.T) string {
 	return path
 }
 
-func resumeConfig(t *testing.T, data, out, devices string, steps int) TrainConfig {
+func resumeConfig(t testing.TB, data, out, devices string, steps int) TrainConfig {
 	t.Helper()
 	names, err := device.Expand(devices)
 	if err != nil {

@@ -23,6 +23,7 @@ type Settings struct {
 	Context      int      `json:"context" toml:"context"`
 	Devices      []string `json:"devices" toml:"devices"`
 	Precision    string   `json:"precision" toml:"precision"`
+	BF16Rounding string   `json:"bf16-rounding,omitempty" toml:"bf16-rounding,omitempty"` // "stochastic", or "" for nearest
 	Schedule     string   `json:"schedule,omitempty" toml:"schedule,omitempty"`
 	ScheduleFile string   `json:"schedule-file,omitempty" toml:"schedule-file,omitempty"`
 	Microbatches int      `json:"microbatches" toml:"microbatches"`
@@ -47,6 +48,8 @@ type Settings struct {
 	Timeout      string   `json:"timeout" toml:"timeout"` // a Go duration: "5m0s"
 
 	ProfileLayers   bool    `json:"profile-layers,omitempty" toml:"profile-layers,omitempty"`
+	ProfileKernels  bool    `json:"profile-kernels,omitempty" toml:"profile-kernels,omitempty"`
+	CUDAGraphs      string  `json:"cuda-graphs,omitempty" toml:"cuda-graphs,omitempty"` // on or off as given; "" for auto
 	Balance         string  `json:"balance,omitempty" toml:"balance,omitempty"`
 	Rebalance       string  `json:"rebalance,omitempty" toml:"rebalance,omitempty"`
 	RebalanceWarmup int     `json:"rebalance-warmup,omitempty" toml:"rebalance-warmup,omitempty"`
@@ -65,13 +68,13 @@ func (c TrainConfig) Settings() Settings {
 	}
 	s := Settings{
 		Model: base, Layers: c.Model.L, Width: c.Model.C, Heads: c.Model.NH, Context: c.Context,
-		Devices: device.Strings(c.Devices), Precision: c.Precision.String(), Schedule: c.Schedule,
+		Devices: device.Strings(c.Devices), Precision: c.Precision.String(), BF16Rounding: rounding(c.StochasticRounding), Schedule: c.Schedule,
 		Microbatches: c.Microbatches, Chunks: max(c.Chunks, 1), Split: c.Split, LayerMap: c.LayerMap,
 		Batch: c.Batch, Steps: c.Steps, LR: exact32(c.LR), MinLR: exact32(c.MinLR), Warmup: c.Warmup,
 		WeightDecay: exact32(c.WeightDecay), MaxGradNorm: c.MaxGradNorm, Seed: c.Seed,
 		InitFrom: c.InitFrom, Data: c.Data, DataLimit: c.DataLimit, EvalEvery: c.EvalEvery, EvalBatches: c.EvalBatches,
 		SaveEvery: c.SaveEvery, LogEvery: max(c.LogEvery, 1), Timeout: c.Timeout.String(),
-		ProfileLayers: c.ProfileLayers, Balance: c.Balance, Rebalance: c.Rebalance.Mode,
+		ProfileLayers: c.ProfileLayers, ProfileKernels: c.ProfileKernels, CUDAGraphs: graphsSetting(c.CUDAGraphs), Balance: c.Balance, Rebalance: c.Rebalance.Mode,
 		RebalanceWarmup: c.Rebalance.Warmup, RebalanceEvery: c.Rebalance.Every, RebalanceGain: c.Rebalance.MinGain,
 		OptimizerStep: c.OptimizerStep, Recompute: c.Recompute.String(),
 	}
@@ -86,4 +89,20 @@ func (c TrainConfig) Settings() Settings {
 func exact32(x float32) float64 {
 	v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(x), 'g', -1, 32), 64)
 	return v
+}
+
+// rounding is Settings.BF16Rounding for a run that rounds stochastically or not.
+func rounding(stochastic bool) string {
+	if stochastic {
+		return "stochastic"
+	}
+	return ""
+}
+
+// graphsSetting is Settings.CUDAGraphs for TrainConfig.CUDAGraphs: "" for auto.
+func graphsSetting(s string) string {
+	if s == "auto" {
+		return ""
+	}
+	return s
 }

@@ -110,30 +110,30 @@ func (p *stashPool) waited() int {
 // waiting for a release when every reserved stash is taken, and returns it
 // with the fence of its previous use (nil for a fresh one): the copy into
 // it must wait for the fence, since the stage's device may still be reading
-// the stash when the host moves on.
+// the stash when the host moves on. The fence is the caller's from then on,
+// to hand back to the stage's device once waited for (releaseEvent).
 func (p *stashPool) input(mb int) (*transformer.Acts, device.Event) {
-	s, fence := p.acquire(mb, true)
-	return s.acts, fence
+	return p.acquire(mb, true)
 }
 
 // own is micro-batch mb's stash for the stage's own worker, taken now if
 // mb has none (the first stage's forward): the worker's own stream orders
-// its use after the stash's last one, so no fence is needed.
-func (p *stashPool) own(mb int) *transformer.Acts {
-	s, _ := p.acquire(mb, false)
-	return s.acts
+// its use after the stash's last one, so no fence is needed, and the fence
+// of its last use is returned only to be handed back to the device.
+func (p *stashPool) own(mb int) (*transformer.Acts, device.Event) {
+	return p.acquire(mb, false)
 }
 
-func (p *stashPool) acquire(mb int, forPeer bool) (*stash, device.Event) {
+func (p *stashPool) acquire(mb int, forPeer bool) (*transformer.Acts, device.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if s, ok := p.sets[mb]; ok {
 		var fence device.Event
 		if s.done {
 			p.free = slices.DeleteFunc(p.free, func(f *stash) bool { return f == s })
-			s.done, fence = false, s.fence
+			s.done, fence, s.fence = false, s.fence, nil
 		}
-		return s, fence
+		return s.acts, fence
 	}
 	if forPeer && len(p.free) == 0 && p.limit > 0 && p.made >= p.limit {
 		p.waits++
@@ -151,14 +151,14 @@ func (p *stashPool) acquire(mb int, forPeer bool) (*stash, device.Event) {
 		if p.sets[s.mb] == s {
 			delete(p.sets, s.mb)
 		}
-		s.done, fence = false, s.fence
+		s.done, fence, s.fence = false, s.fence, nil
 	} else {
 		s = &stash{acts: p.stack.NewActs()}
 		p.made++
 	}
 	s.mb = mb
 	p.sets[mb] = s
-	return s, fence
+	return s.acts, fence
 }
 
 // get is micro-batch mb's stash, which must be taken.

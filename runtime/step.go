@@ -5,7 +5,6 @@ package runtime
 import (
 	"fmt"
 	"math"
-	"sync"
 
 	"baton/internal/field"
 	"baton/runtime/device"
@@ -20,47 +19,46 @@ import (
 // tied gradient and publishes its gradients' sums of squares; then, once
 // every stage has published, each applies AdamW with the same clipping scale
 // (under the eager optimizer at once, unclipped: see eager.go).
-func (r *run) steps(dev device.Device, tail []schedule.Action) ([]timedAction, error) {
-	recs := make([]timedAction, len(tail))
-	stages := make([]*Stage, len(tail))
+//
+// It appends the STEPs' records to recs.
+func (r *run) steps(dev device.Device, tail []schedule.Action, recs []timedAction) ([]timedAction, error) {
 	for i, a := range tail {
 		if a.Kind != schedule.Step {
-			return recs[:i], fmt.Errorf("%s follows a STEP: a device's STEPs must end its list", a)
+			return recs, fmt.Errorf("%s follows a STEP: a device's STEPs must end its list", a)
 		}
-		recs[i].Action, stages[i] = a, r.ex.Stages[a.Stage]
+		recs = append(recs, timedAction{Action: tail[i]})
 	}
-	recs[0].start = dev.Record()
+	own := recs[len(recs)-len(tail):]
+	stage := func(i int) *Stage { return r.ex.Stages[tail[i].Stage] }
+	own[0].start = dev.Record()
 	err := guard(func() error {
-		for _, st := range stages {
-			if err := r.sendTied(st); err != nil {
+		for i := range tail {
+			if err := r.sendTied(stage(i)); err != nil {
 				return err
 			}
 		}
 		if r.ex.EagerOptimizer {
-			for _, st := range stages {
-				r.beginEager(st)
+			for i := range tail {
+				r.beginEager(stage(i))
 			}
 		}
-		for _, st := range stages {
-			if err := r.publishSquares(st); err != nil {
+		for i := range tail {
+			if err := r.publishSquares(stage(i)); err != nil {
 				return err
 			}
 		}
-		for i, st := range stages {
+		for i := range tail {
 			if i > 0 {
-				recs[i].start = dev.Record()
+				own[i].start = dev.Record()
 			}
-			if err := r.apply(st); err != nil {
+			if err := r.apply(stage(i)); err != nil {
 				return err
 			}
-			recs[i].end = dev.Record()
+			own[i].end = dev.Record()
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return recs, nil
+	return recs, err
 }
 
 // tiedPeer is the stage at the other end of the tied embedding from stage
@@ -122,6 +120,7 @@ func (r *run) publishSquares(st *Stage) error {
 			return err
 		}
 		st.Device.Wait(ev)
+		r.ex.Stages[other].release(ev)
 		stack.FoldTiedGrad(st.tiedRecv)
 	case stack.HasTied():
 		stack.FoldTiedGrad(nil)
@@ -141,15 +140,22 @@ func (r *run) publishSquares(st *Stage) error {
 			return err
 		}
 	}
-	close(r.squared[st.Index])
+	r.published(st.Index)
 	return nil
+}
+
+// published leaves stage s's tokens in squared: its squares are there.
+func (r *run) published(s int) {
+	for range r.readers {
+		r.squared[s] <- struct{}{}
+	}
 }
 
 // receiveSquares starts, for a training step in a run of several ranks, a
 // goroutine per stage of another rank that waits for its squares (and, from
 // the last stage, the losses) and publishes them as that stage's own
-// publishSquares would.
-func (r *run) receiveSquares(wg *sync.WaitGroup) {
+// publishSquares would; each leaves a token in done when it ends.
+func (r *run) receiveSquares() {
 	if r.ex.Group == nil || r.in.DScale == 0 {
 		return
 	}
@@ -157,9 +163,9 @@ func (r *run) receiveSquares(wg *sync.WaitGroup) {
 		if !r.ex.remote(s) {
 			continue
 		}
-		wg.Add(1)
+		r.started++
 		go func() {
-			defer wg.Done()
+			defer func() { r.done <- struct{}{} }()
 			wait := schedule.Action{Stage: s, Kind: schedule.Step, Microbatch: -1}
 			msg, err := r.receiveMessage(wait, s, r.tag(msgSquares, s, 0))
 			if err == nil {
@@ -189,7 +195,7 @@ func (r *run) publishRemote(s int, msg []byte) error {
 	if s == len(r.ex.Stages)-1 {
 		r.lossSums = all[1+n:]
 	}
-	close(r.squared[s])
+	r.published(s)
 	return nil
 }
 

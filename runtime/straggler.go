@@ -4,6 +4,7 @@ package runtime
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -36,10 +37,18 @@ type stragglers struct {
 	compute [][]time.Duration // per device: the last stragglerBase+stragglerRecent steps
 	quiet   []int             // per device: the step before which it is not warned about again
 	found   []Straggler
+	drift   []float64 // per device: recent/before, NaN without a full window (observe's, kept for its array)
+	rest    []float64 // the others' drifts (observe's, kept for its array)
 }
 
 func newStragglers(names []string) *stragglers {
-	return &stragglers{names: names, compute: make([][]time.Duration, len(names)), quiet: make([]int, len(names))}
+	const window = stragglerBase + stragglerRecent
+	s := &stragglers{names: names, compute: make([][]time.Duration, len(names)), quiet: make([]int, len(names)),
+		drift: make([]float64, len(names)), rest: make([]float64, 0, len(names))}
+	for d := range s.compute {
+		s.compute[d] = make([]time.Duration, 0, window+1)
+	}
+	return s
 }
 
 // reset forgets the history: the stages changed (a rebalance).
@@ -62,26 +71,27 @@ func (s *stragglers) observe(step int, res *StepResult) string {
 				c += r.End - r.Start
 			}
 		}
-		s.compute[d] = append(s.compute[d], c)
-		if n := len(s.compute[d]); n > window {
-			s.compute[d] = s.compute[d][n-window:]
+		if len(s.compute[d]) == window { // shifted in place: its array stays
+			s.compute[d] = append(s.compute[d][:0], s.compute[d][1:]...)
 		}
+		s.compute[d] = append(s.compute[d], c)
 	}
-	drift := map[int]float64{} // the devices watched here with a full window
+	drift := s.drift // the devices watched here with a full window; NaN the others
 	for d, c := range s.compute {
+		drift[d] = math.NaN()
 		if len(c) == window {
 			drift[d] = mean(c[stragglerBase:]) / mean(c[:stragglerBase])
 		}
 	}
 	var msgs []string
 	for d := range s.compute {
-		r, ok := drift[d]
-		if !ok {
+		r := drift[d]
+		if math.IsNaN(r) {
 			continue
 		}
-		var rest []float64
+		rest := s.rest[:0]
 		for e, x := range drift {
-			if e != d {
+			if e != d && !math.IsNaN(x) {
 				rest = append(rest, x)
 			}
 		}
@@ -108,12 +118,11 @@ func mean(xs []time.Duration) float64 {
 	return sum.Seconds() / float64(len(xs))
 }
 
-// median of xs; 1 (no drift) for none.
+// median of xs, which it sorts; 1 (no drift) for none.
 func median(xs []float64) float64 {
 	if len(xs) == 0 {
 		return 1
 	}
-	xs = slices.Clone(xs)
 	slices.Sort(xs)
 	if n := len(xs); n%2 == 0 {
 		return (xs[n/2-1] + xs[n/2]) / 2

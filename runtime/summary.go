@@ -28,6 +28,8 @@ type Summary struct {
 	Config        model.Config `json:"config"`
 	Params        int64        `json:"params"`
 	Devices       []string     `json:"devices"`
+	Precision     string       `json:"precision"`             // fp32, tf32 or bf16 (cpu: devices compute fp32 whatever it says)
+	CUDAGraphs    bool         `json:"cuda_graphs,omitempty"` // compute actions ran as replayed CUDA graphs (--cuda-graphs)
 	Schedule      string       `json:"schedule"`
 	Microbatches  int          `json:"microbatches"`
 	Batch         int          `json:"batch"`
@@ -49,6 +51,7 @@ type Summary struct {
 	LossesFirstStep int                `json:"losses_first_step"`
 	StageCosts      []report.StageCost `json:"stage_costs"`           // mean measured action times, for a replay (LoadReplay)
 	LayerCosts      []report.LayerCost `json:"layer_costs,omitempty"` // mean measured unit times (--profile-layers, rebalancing runs)
+	Roofline        *report.Roofline   `json:"roofline,omitempty"`    // every kernel of a step against what the GPU allows (measured with --profile-kernels)
 	Diagnosis       *report.Diagnosis  `json:"diagnosis,omitempty"`   // the idle time in words, with the changes the replay suggests
 	Stragglers      []Straggler        `json:"stragglers,omitempty"`  // devices whose compute time per step drifted above their own mean
 	Rebalances      []Move             `json:"rebalances,omitempty"`  // the re-splits of a run that balanced itself
@@ -71,6 +74,7 @@ type Summary struct {
 }
 
 func (t *Trainer) writeSummary(sum *Summary) error {
+	sum.CUDAGraphs = t.ex != nil && t.ex.CUDAGraphs
 	raw, err := json.MarshalIndent(sum, "", "  ")
 	if err != nil {
 		return err
@@ -122,6 +126,7 @@ func (t *Trainer) writeReport(sum *Summary, measured []*StepResult) error {
 		return err
 	}
 	sum.Report = rep
+	sum.Roofline = t.roofline(measured, rep.StepS)
 	sum.StageCosts = report.MeasuredCosts(steps, len(t.stages))
 	sum.LayerCosts = report.LayerCosts(steps, t.cfg.Model.UnitName)
 	if t.cfg.Sched == nil { // the replay prices generated schedules only

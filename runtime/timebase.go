@@ -22,14 +22,37 @@ type timeBase struct {
 	origins  []device.Event
 	arrivals []device.Event // nil when the devices share a clock
 	wall     time.Time
+	devs     devices // what the devices can do, found at the first take
 }
 
-// newTimeBase takes the step's origins on devs; a nil device (another
-// rank's) gets none. Wall is the host's time at the origin, which places
-// this rank's step on a timeline shared with the other ranks.
-func newTimeBase(devs []device.Device) *timeBase {
-	b := &timeBase{origins: make([]device.Event, len(devs)), wall: time.Now()}
-	if allShareClock(devs) {
+// devices is what a step's devices can do, found once: a type assertion
+// to an interface, made at every step, now and then allocates (the
+// runtime builds its cache for the call site at a random moment).
+type devices struct {
+	known  bool
+	shared bool                   // allShareClock
+	rel    []device.EventReleaser // per device: nil unless it pools its events
+}
+
+func (c *devices) find(devs []device.Device) {
+	if c.known {
+		return
+	}
+	c.known, c.shared = true, allShareClock(devs)
+	c.rel = make([]device.EventReleaser, len(devs))
+	for d, dev := range devs {
+		c.rel[d], _ = dev.(device.EventReleaser)
+	}
+}
+
+// take takes the step's origins on devs, reusing b's slices; a nil device
+// (another rank's) gets none. Wall is the host's time at the origin, which
+// places this rank's step on a timeline shared with the other ranks.
+func (b *timeBase) take(devs []device.Device) {
+	b.devs.find(devs)
+	b.origins, b.wall = resize(b.origins, len(devs)), time.Now()
+	b.arrivals = b.arrivals[:0]
+	if b.devs.shared {
 		var origin device.Event
 		for d, dev := range devs {
 			if dev != nil {
@@ -39,9 +62,10 @@ func newTimeBase(devs []device.Device) *timeBase {
 				b.origins[d] = origin
 			}
 		}
-		return b
+		b.arrivals = nil
+		return
 	}
-	b.arrivals = make([]device.Event, len(devs))
+	b.arrivals = resize(b.arrivals, len(devs))
 	for d, dev := range devs {
 		if dev != nil {
 			b.arrivals[d] = dev.Record()
@@ -58,7 +82,16 @@ func newTimeBase(devs []device.Device) *timeBase {
 		}
 		b.origins[d] = dev.Record()
 	}
-	return b
+}
+
+// resize is s with n elements, all zero, reusing its array when it can.
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
 }
 
 func allShareClock(devs []device.Device) bool {
@@ -81,15 +114,24 @@ func allShareClock(devs []device.Device) bool {
 // barrier took to record its origin after its arrival, which is how long a
 // stream takes to resume after the barrier. The events are then dropped
 // (and handed back to a device that pools them): nothing reads them again.
-func (b *timeBase) times(devs []device.Device, records [][]timedAction) *StepResult {
-	res := &StepResult{Step: report.Step{Records: make([][]report.Record, len(records))}, Origin: b.wall}
+// The result is res, overwritten with its slices reused, or a new one.
+func (b *timeBase) times(devs []device.Device, records [][]timedAction, res *StepResult) *StepResult {
+	if res == nil {
+		res = &StepResult{}
+	}
+	kept := res.Records // each device's slice is reused by timeDevice
+	if cap(kept) < len(records) {
+		kept = make([][]report.Record, len(records))
+	}
+	*res = StepResult{Step: report.Step{Records: kept[:len(records)]}, Origin: b.wall}
 	resume := time.Duration(-1)
 	for d, recs := range records {
 		if devs[d] == nil {
+			res.Records[d] = nil
 			continue
 		}
 		var last time.Duration
-		res.Records[d], last = b.timeDevice(devs[d], d, recs)
+		res.Records[d], last = b.timeDevice(devs[d], b.devs.rel[d], d, recs, res.Records[d])
 		res.Time = max(res.Time, last)
 		if b.arrivals != nil {
 			if r := devs[d].Elapsed(b.arrivals[d], b.origins[d]); resume < 0 || r < resume {
@@ -98,8 +140,8 @@ func (b *timeBase) times(devs []device.Device, records [][]timedAction) *StepRes
 		}
 	}
 	res.ClockSkew = max(resume, 0)
-	for d, dev := range devs {
-		if rel, ok := dev.(device.EventReleaser); ok && dev != nil {
+	for d := range devs {
+		if rel := b.devs.rel[d]; rel != nil {
 			rel.Release(b.origins[d])
 			if b.arrivals != nil {
 				rel.Release(b.arrivals[d])
@@ -109,12 +151,31 @@ func (b *timeBase) times(devs []device.Device, records [][]timedAction) *StepRes
 	return res
 }
 
+// reserve sizes r's slices to hold a result of the shape of like, so that
+// a step run into r (Executor.RunInto) allocates nothing.
+func (r *StepResult) reserve(like *StepResult) {
+	if r == like {
+		return
+	}
+	if cap(r.Records) < len(like.Records) {
+		r.Records = make([][]report.Record, len(like.Records))
+	}
+	r.Records = r.Records[:len(like.Records)]
+	for d, recs := range like.Records {
+		if cap(r.Records[d]) < len(recs) {
+			r.Records[d] = make([]report.Record, 0, len(recs))
+		}
+	}
+}
+
 // timeDevice times device d's actions and returns the end of its last.
-func (b *timeBase) timeDevice(dev device.Device, d int, recs []timedAction) (out []report.Record, last time.Duration) {
+// out's array is reused when it is large enough.
+// rel is dev when it pools its events, else nil.
+func (b *timeBase) timeDevice(dev device.Device, rel device.EventReleaser, d int, recs []timedAction, out []report.Record) (_ []report.Record, last time.Duration) {
 	defer dev.Bind()()
 	dev.Sync()
 	origin := b.origins[d]
-	out = make([]report.Record, len(recs))
+	out = resize(out, len(recs))
 	shared := b.arrivals == nil
 	for i, rec := range recs {
 		out[i] = report.Record{Action: rec.Action, Start: dev.Elapsed(origin, rec.start), End: dev.Elapsed(origin, rec.end), Units: unitTimes(dev, rec)}
@@ -129,7 +190,7 @@ func (b *timeBase) timeDevice(dev device.Device, d int, recs []timedAction) (out
 		}
 		last = max(last, out[i].End)
 	}
-	if rel, ok := dev.(device.EventReleaser); ok {
+	if rel != nil {
 		for _, rec := range recs {
 			for _, e := range []device.Event{rec.start, rec.end, rec.w1} {
 				if e != nil && e != origin {

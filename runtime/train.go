@@ -6,6 +6,7 @@ import (
 	"baton/data"
 	"baton/internal/field"
 	"baton/internal/fsutil"
+	"baton/kernels"
 	"baton/model"
 	"baton/runtime/device"
 	"baton/runtime/schedule"
@@ -23,7 +24,8 @@ type Trainer struct {
 	train   *data.TrainLoader
 	val     *data.ValLoader
 	ex      *Executor
-	start   int // steps already done (resume)
+	kprof   *kernelProfile // --profile-kernels: the stages' timed Ops (nil: off)
+	start   int            // steps already done (resume)
 	inputs  []int32
 	targets []int32
 
@@ -76,7 +78,7 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := checkFits(cfg.Devices, cfg.Group.own(pl)); err != nil {
+	if err := checkFits(cfg.Devices, cfg.Group.own(pl), cfg.Precision.String()); err != nil {
 		return nil, nil, err
 	}
 	t := &Trainer{cfg: cfg, plan: pl, sched: sched}
@@ -161,12 +163,13 @@ func (t *Trainer) open(ck *model.Checkpoint) (*Trainer, error) {
 	if w := vocabWarning(cfg.Model.V, t.ds); w != "" {
 		t.warnings = append(t.warnings, w)
 	}
-	if t.devs, err = device.Open(cfg.Devices, device.Options{Precision: cfg.Precision}); err != nil {
+	if t.devs, err = device.Open(cfg.Devices, device.Options{Precision: cfg.Precision, StochasticRounding: cfg.StochasticRounding, Seed: cfg.Seed}); err != nil {
 		return nil, err
 	}
 	all := cfg.Group.place(t.devs)
 	err = guard(func() error { // a device's failure (out of memory) panics inside its Ops
-		if t.stages, err = NewStages(all, plan, mbB, cfg.Context); err != nil {
+		t.kprof = newKernelProfile(cfg.ProfileKernels)
+		if t.stages, err = newStages(all, plan, mbB, cfg.Context, t.kprof.opsOf); err != nil {
 			return err
 		}
 		if ck != nil {
@@ -196,7 +199,7 @@ func (t *Trainer) open(ck *model.Checkpoint) (*Trainer, error) {
 		t.Close()
 		return nil, &ConfigError{field.Errorf("out", "{out} %s: %w; give a directory baton can write to", cfg.Out, err)}
 	}
-	t.ex = &Executor{Sched: lowered, Stages: t.stages, Devices: all, Timeout: cfg.Timeout, EagerOptimizer: cfg.OptimizerStep == "eager", Group: cfg.Group}
+	t.ex = &Executor{Sched: lowered, Stages: t.stages, Devices: all, Timeout: cfg.Timeout, EagerOptimizer: cfg.OptimizerStep == "eager", Group: cfg.Group, CUDAGraphs: cfg.graphsOn()}
 	if t.ex.links, err = t.openLinks(); err != nil {
 		t.Close()
 		return nil, err
@@ -212,6 +215,11 @@ func (t *Trainer) open(ck *model.Checkpoint) (*Trainer, error) {
 // device d holds stages d, d+p, d+2p, … A nil device is another rank's:
 // its stages are nil here.
 func NewStages(devs []device.Device, plan *model.Plan, B, T int) ([]*Stage, error) {
+	return newStages(devs, plan, B, T, device.Device.Ops)
+}
+
+// newStages is NewStages with each stack computing on opsOf(its device).
+func newStages(devs []device.Device, plan *model.Plan, B, T int, opsOf func(device.Device) kernels.Ops) ([]*Stage, error) {
 	var stages []*Stage
 	for i, ps := range plan.Stages {
 		dev := devs[i%len(devs)]
@@ -219,13 +227,13 @@ func NewStages(devs []device.Device, plan *model.Plan, B, T int) ([]*Stage, erro
 			stages = append(stages, nil)
 			continue
 		}
-		stack, err := transformer.NewStack(dev.Ops(), plan.Config, stackSpec(ps, plan.Recompute), B, T)
+		stack, err := transformer.NewStack(opsOf(dev), plan.Config, stackSpec(ps, plan.Recompute), B, T)
 		if err != nil {
 			return nil, err
 		}
 		st := NewStage(i, dev, stack)
 		if len(plan.Stages) > 1 && stack.HasTied() {
-			st.tiedRecv = dev.Ops().Alloc(plan.Config.V * plan.Config.C)
+			st.tiedRecv = dev.Ops().AllocAs(plan.Config.V*plan.Config.C, kernels.Working)
 		}
 		stages = append(stages, st)
 	}

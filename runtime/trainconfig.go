@@ -15,38 +15,49 @@ import (
 
 // TrainConfig is everything a training run is told.
 type TrainConfig struct {
-	Preset       string        // name of the preset Model started from ("custom" when overridden)
-	PresetBase   string        // the preset Model was derived from, also when Preset is "custom"; "" is Preset
-	Model        model.Config  // architecture
-	Devices      []device.Name // from device.Expand
-	Precision    kernels.Precision
-	Schedule     string  // naive, gpipe, 1f1b
-	Microbatches int     // per step; must divide Batch
-	Chunks       int     // stages per device (interleaved); 0 means 1
-	Batch        int     // sequences per step
-	Context      int     // tokens per sequence (T ≤ Model.MaxT)
-	Steps        int     // total steps of the run, counted from its start
-	LR, MinLR    float32 // peak and final learning rate
-	Warmup       int     // warm-up steps
-	WeightDecay  float32
-	MaxGradNorm  float64 // clip the global gradient norm (0: off)
-	Seed         uint64
-	Data         string // path; "" is the default corpus
-	DataLimit    int64  // bytes of text to read
-	EvalEvery    int    // steps between validation passes (0: only at the end)
-	SaveEvery    int    // steps between checkpoints (0: only at the end)
-	EvalBatches  int    // validation batches per pass
-	Split        []int  // blocks per stage (overrides the planner)
-	LayerMap     []int  // a device index per block
-	Timeout      time.Duration
-	Out          string // run directory: checkpoint, summary, trace, timeline
-	Resume       bool   // continue from Out's checkpoint
-	InitFrom     string // start from the weights in this directory (a GPT-2 model or a run); with Resume, only recorded
-	LogEvery     int    // steps between lines of metrics.jsonl (0 means 1)
+	Preset     string        // name of the preset Model started from ("custom" when overridden)
+	PresetBase string        // the preset Model was derived from, also when Preset is "custom"; "" is Preset
+	Model      model.Config  // architecture
+	Devices    []device.Name // from device.Expand
+	Precision  kernels.Precision
+	// StochasticRounding: AdamW rounds bf16 weights' copies stochastically
+	// (from Seed) rather than to nearest; BF16 only.
+	StochasticRounding bool
+	Schedule           string  // naive, gpipe, 1f1b
+	Microbatches       int     // per step; must divide Batch
+	Chunks             int     // stages per device (interleaved); 0 means 1
+	Batch              int     // sequences per step
+	Context            int     // tokens per sequence (T ≤ Model.MaxT)
+	Steps              int     // total steps of the run, counted from its start
+	LR, MinLR          float32 // peak and final learning rate
+	Warmup             int     // warm-up steps
+	WeightDecay        float32
+	MaxGradNorm        float64 // clip the global gradient norm (0: off)
+	Seed               uint64
+	Data               string // path; "" is the default corpus
+	DataLimit          int64  // bytes of text to read
+	EvalEvery          int    // steps between validation passes (0: only at the end)
+	SaveEvery          int    // steps between checkpoints (0: only at the end)
+	EvalBatches        int    // validation batches per pass
+	Split              []int  // blocks per stage (overrides the planner)
+	LayerMap           []int  // a device index per block
+	Timeout            time.Duration
+	Out                string // run directory: checkpoint, summary, trace, timeline
+	Resume             bool   // continue from Out's checkpoint
+	InitFrom           string // start from the weights in this directory (a GPT-2 model or a run); with Resume, only recorded
+	LogEvery           int    // steps between lines of metrics.jsonl (0 means 1)
 
 	// ProfileLayers times each unit (embedding, block, head) inside every
 	// compute action, for summary.json's layer_costs.
 	ProfileLayers bool
+	// CUDAGraphs is "on", "off" or "auto" ("" too): whether each compute
+	// action runs as a replayed CUDA graph (Executor.CUDAGraphs); auto is on
+	// where every device is a CUDA device and ProfileKernels is off.
+	CUDAGraphs string
+	// ProfileKernels times every kernel call between two events of its
+	// device, for summary.json's roofline: each kernel's measured time
+	// beside the time the GPU allows it.
+	ProfileKernels bool
 	// Balance is how the split is chosen when none is given: "flops" (the
 	// cost model; "" too) or "measured" (the FLOPs split for a warm-up of
 	// Rebalance.Warmup steps, then the split balanced on their measured
@@ -96,6 +107,12 @@ func (c *TrainConfig) Validate() error {
 	if err := c.Model.CheckContext(c.Context); err != nil {
 		return err
 	}
+	if err := c.checkPrecision(); err != nil {
+		return err
+	}
+	if err := c.checkCUDAGraphs(); err != nil {
+		return err
+	}
 	if c.Steps < 1 {
 		return field.Errorf("steps", "{steps} is %d; it must be at least 1", c.Steps)
 	}
@@ -134,6 +151,9 @@ func (c *TrainConfig) Validate() error {
 	case "", "default", "eager":
 	default:
 		return field.Errorf("optimizer-step", "{optimizer-step} %q is not one of default, eager", c.OptimizerStep)
+	}
+	if c.ProfileKernels && c.balancesLive() {
+		return field.Errorf("profile-kernels", "{profile-kernels} times the kernels of the stages the run starts with, and {balance} measured or {rebalance} auto builds new ones; drop one of them")
 	}
 	return c.validateBalance()
 }

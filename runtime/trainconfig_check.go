@@ -6,7 +6,9 @@ import (
 	"math"
 
 	"baton/internal/field"
+	"baton/kernels"
 	"baton/model"
+	"baton/runtime/device"
 )
 
 // validateOptimizer checks the learning-rate schedule, weight decay and
@@ -22,6 +24,24 @@ func (c *TrainConfig) validateOptimizer() error {
 		return field.Errorf("weight-decay", "{weight-decay} is %g; it must be a finite number of 0 or more (0: none)", c.WeightDecay)
 	case !(c.MaxGradNorm >= 0) || math.IsInf(c.MaxGradNorm, 0):
 		return field.Errorf("max-grad-norm", "{max-grad-norm} is %g; use 0 to turn clipping off or a positive, finite norm", c.MaxGradNorm)
+	}
+	return nil
+}
+
+// checkPrecision refuses bf16 on a CPU device: the CPU backend computes and
+// stores float32 whatever the precision, so a bf16 run there would be an fp32
+// run under another name.
+func (c *TrainConfig) checkPrecision() error {
+	if c.Precision != kernels.BF16 {
+		if c.StochasticRounding {
+			return field.Errorf("bf16-rounding", "{bf16-rounding} stochastic rounds bf16 weights, and {precision} is %v: give {precision} bf16, or {bf16-rounding} nearest", c.Precision)
+		}
+		return nil
+	}
+	for _, d := range c.Devices {
+		if d.Kind == device.KindCPU {
+			return field.Errorf("precision", "{precision} bf16 needs CUDA devices, and %s is a CPU device (which computes in float32): give cuda devices in {devices}, or {precision} fp32", d)
+		}
 	}
 	return nil
 }

@@ -2,7 +2,10 @@
 
 package runtime
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // maxBeat is the watchdog's heartbeat at most: fine enough for the default
 // timeout of minutes, and a wait of a few ticks a second costs nothing.
@@ -35,7 +38,14 @@ type watchdog struct {
 
 // newWatchdog starts timing a wait that may last limit (0: forever).
 func newWatchdog(limit time.Duration, moved func() int64) *watchdog {
-	w := &watchdog{limit: limit, moved: moved, last: time.Now()}
+	w := &watchdog{}
+	w.start(limit, moved)
+	return w
+}
+
+// start times a new wait on w, as newWatchdog would, reusing its ticker.
+func (w *watchdog) start(limit time.Duration, moved func() int64) {
+	*w = watchdog{limit: limit, moved: moved, last: time.Now(), ticker: w.ticker}
 	if moved != nil {
 		w.seen = moved()
 	}
@@ -43,14 +53,17 @@ func newWatchdog(limit time.Duration, moved func() int64) *watchdog {
 		// Ten beats to a limit, so that a short one (a test's) runs out
 		// close to on time.
 		w.beat = min(maxBeat, max(limit/10, time.Millisecond))
-		w.ticker = time.NewTicker(w.beat)
+		if w.ticker == nil {
+			w.ticker = time.NewTicker(w.beat)
+		} else {
+			w.ticker.Reset(w.beat)
+		}
 	}
-	return w
 }
 
 // C is the heartbeat; a nil channel, which never delivers, without a limit.
 func (w *watchdog) C() <-chan time.Time {
-	if w.ticker == nil {
+	if w.ticker == nil || w.limit <= 0 {
 		return nil
 	}
 	return w.ticker.C
@@ -81,4 +94,35 @@ func (w *watchdog) stop() {
 	if w.ticker != nil {
 		w.ticker.Stop()
 	}
+}
+
+// watchdogs lends waits their watchdogs and takes them back stopped, so
+// that the waits of a step in steady state allocate none (a ticker each).
+type watchdogs struct {
+	mu   sync.Mutex
+	free []*watchdog
+}
+
+// start is a started watchdog (newWatchdog), a returned one if any.
+func (p *watchdogs) start(limit time.Duration, moved func() int64) *watchdog {
+	p.mu.Lock()
+	var w *watchdog
+	if n := len(p.free); n > 0 {
+		w, p.free = p.free[n-1], p.free[:n-1]
+	}
+	p.mu.Unlock()
+	if w == nil {
+		w = new(watchdog)
+	}
+	w.start(limit, moved)
+	return w
+}
+
+// stop stops w and takes it back.
+func (p *watchdogs) stop(w *watchdog) {
+	w.stop()
+	w.moved = nil
+	p.mu.Lock()
+	p.free = append(p.free, w)
+	p.mu.Unlock()
 }

@@ -10,6 +10,7 @@ import (
 	"baton/kernels"
 	"baton/runtime/device"
 	"baton/runtime/schedule"
+	"baton/transformer"
 )
 
 // timedAction is one action run by a worker and the events around it, on
@@ -28,27 +29,28 @@ type unitMark struct {
 	at   device.Event
 }
 
-// worker runs device d's list from origin and returns its timed actions.
-func (r *run) worker(d int, origin device.Event) []timedAction {
+// worker runs device d's list from origin and returns its timed actions,
+// appended to recs (empty; its capacity is reused when it holds the list).
+func (r *run) worker(d int, origin device.Event, recs []timedAction) []timedAction {
 	dev := r.ex.Devices[d]
 	list := r.lists[d]
-	recs := make([]timedAction, 0, len(list))
+	if cap(recs) < len(list) {
+		recs = make([]timedAction, 0, len(list))
+	}
 	free := origin // when the device finished its last action
 	for i, a := range list {
 		r.progress[d].Store(int64(i))
 		var err error
 		if a.Kind == schedule.Step {
-			var steps []timedAction
-			steps, err = r.steps(dev, list[i:])
-			recs = append(recs, steps...)
+			recs, err = r.steps(dev, list[i:], recs)
 		} else {
-			rec := timedAction{Action: a}
-			err = guard(func() error { return r.do(dev, &rec, free) })
-			recs = append(recs, rec)
+			// In place: a record the action's closures may keep (a
+			// probe's) is then not one allocation per action.
+			recs = append(recs, timedAction{Action: a})
+			rec := &recs[len(recs)-1]
+			err = guard(func() error { return r.do(dev, rec, free) })
 			free = rec.end
 		}
-		var numeric *NumericError
-		var link *linkError
 		switch {
 		case err == nil:
 			if a.Kind == schedule.Step {
@@ -57,7 +59,7 @@ func (r *run) worker(d int, origin device.Event) []timedAction {
 			}
 		case err == errAborted:
 			return recs
-		case errors.As(err, &numeric), errors.As(err, &link):
+		case notTheSchedules(err):
 			r.fail(err) // not the schedule's fault: the grid would not help
 			return recs
 		default:
@@ -67,6 +69,15 @@ func (r *run) worker(d int, origin device.Event) []timedAction {
 	}
 	r.progress[d].Store(int64(len(list)))
 	return recs
+}
+
+// notTheSchedules says err is a numerical fault or a broken link, which
+// the grid of actions would not explain. (Its own function: the targets of
+// errors.As escape, and would cost every action an allocation.)
+func notTheSchedules(err error) bool {
+	var numeric *NumericError
+	var link *linkError
+	return errors.As(err, &numeric) || errors.As(err, &link)
 }
 
 // do runs one action other than STEP; free is when the device finished its
@@ -101,6 +112,7 @@ func (r *run) do(dev device.Device, rec *timedAction, free device.Event) error {
 		in, fence := next.stashes.input(mb)
 		if fence != nil {
 			dev.Wait(fence) // the next stage's device may still read the stash
+			next.release(fence)
 		}
 		waitSends(dev, next, mb)
 		dev.CopyTo(next.Device, in.Input(), out)
@@ -181,6 +193,7 @@ func (r *run) receiveRemote(dev device.Device, st *Stage, rec *timedAction, from
 		in, fence := st.stashes.input(a.Microbatch)
 		if fence != nil {
 			dev.Wait(fence)
+			st.release(fence)
 		}
 		waitSends(dev, st, a.Microbatch)
 		dst = in.Input()
@@ -219,35 +232,69 @@ func waitSends(dev device.Device, st *Stage, mb int) {
 // slow-down as the action's do.
 func (r *run) compute(dev device.Device, st *Stage, rec *timedAction) {
 	stack, mb := st.Stack, rec.Microbatch
-	last := rec.start
+	var probe *unitProbe // made only when profiling: it escapes into the stack
 	if r.in.ProfileLayers {
-		stack.Probe = func(unit int) {
-			device.StretchSince(dev, last)
-			last = dev.Record()
-			rec.units = append(rec.units, unitMark{unit, last})
-		}
+		probe = &unitProbe{dev: dev, rec: rec, last: rec.start}
+		stack.Probe = probe.mark
 		defer func() { stack.Probe = nil }()
 	}
+	var acts *transformer.Acts
 	switch rec.Kind {
+	case schedule.F:
+		var fence device.Event
+		acts, fence = st.stashes.own(mb)
+		st.release(fence)
+		waitSends(dev, st, mb)
+	case schedule.B:
+		acts = st.stashes.get(mb, "B")
+	case schedule.I:
+		acts = st.stashes.get(mb, "I")
+	case schedule.W:
+		acts = st.stashes.get(mb, "W") // after the SEND_B of its I, so the stash is done
+	}
+	if !r.graphed(dev, st, rec, acts) { // graphs.go
+		r.act(stack, rec.Action, acts)
+	}
+	last := rec.start
+	if probe != nil {
+		last = probe.last
+	}
+	st.stretch(last)
+}
+
+// act runs compute action a's kernels on its stash acts.
+func (r *run) act(stack *transformer.Stack, a schedule.Action, acts *transformer.Acts) {
+	switch a.Kind {
 	case schedule.F:
 		var tokens, targets []int32
 		if stack.Spec().Embed {
-			tokens = r.in.Tokens[mb]
+			tokens = r.in.Tokens[a.Microbatch]
 		}
 		if stack.Spec().Head {
-			targets = r.in.Targets[mb]
+			targets = r.in.Targets[a.Microbatch]
 		}
-		acts := st.stashes.own(mb)
-		waitSends(dev, st, mb)
-		stack.Forward(acts, mb, tokens, targets, r.in.DScale)
+		stack.Forward(acts, a.Microbatch, tokens, targets, r.in.DScale)
 	case schedule.B:
-		stack.Backward(st.stashes.get(mb, "B"))
+		stack.Backward(acts)
 	case schedule.I:
-		stack.BackwardInput(st.stashes.get(mb, "I"))
+		stack.BackwardInput(acts)
 	case schedule.W:
-		stack.BackwardWeight(st.stashes.get(mb, "W")) // after the SEND_B of its I, so the stash is done
+		stack.BackwardWeight(acts)
 	}
-	device.StretchSince(dev, last)
+}
+
+// unitProbe marks, with ProfileLayers, the end of each unit of a compute
+// action on its record.
+type unitProbe struct {
+	dev  device.Device
+	rec  *timedAction
+	last device.Event // the previous unit's end, or the action's start
+}
+
+func (p *unitProbe) mark(unit int) {
+	device.StretchSince(p.dev, p.last)
+	p.last = p.dev.Record()
+	p.rec.units = append(p.rec.units, unitMark{unit, p.last})
 }
 
 // receive waits for a neighbour's event, or fails saying what every device
@@ -269,8 +316,8 @@ func await[T any](r *run, ch <-chan T, broken *brokenLink, expired func() error)
 		return v, nil
 	default:
 	}
-	w := newWatchdog(r.ex.Timeout, r.moves)
-	defer w.stop()
+	w := r.ex.dogs.start(r.ex.Timeout, r.moved)
+	defer r.ex.dogs.stop(w)
 	var gone <-chan struct{}
 	if broken != nil {
 		gone = broken.c

@@ -60,6 +60,13 @@ train() {
 train partitions "" --devices cuda:0/2 --schedule zb-h1
 train peer-tf32 "CUDAEMU_DEVICES=2" --devices cuda:0,cuda:1 --precision tf32
 train staged "CUDAEMU_DEVICES=2 CUDAEMU_PEER=0" --devices cuda:0,cuda:1
+train bf16 "" --devices cuda:0/2 --schedule zb-h1 --precision bf16 --bf16-rounding stochastic
+echo "== a bf16 run's checkpoint (its float32 masters) resumed in fp32 on CPU devices, and the reverse"
+"${emu[@]}" "$work/baton" train --quiet --resume --devices cpu:0,cpu:1 --precision fp32 --bf16-rounding nearest --steps 6 --out "$out/bf16"
+grep -q '"precision": "fp32"' "$out/bf16/summary.json" || { echo "bf16 resumed in fp32: summary.json says otherwise"; exit 1; }
+"${emu[@]}" "$work/baton" train --quiet --resume --devices cuda:0 --precision bf16 --bf16-rounding stochastic --steps 8 --out "$out/bf16"
+grep -q '"precision": "bf16"' "$out/bf16/summary.json" || { echo "fp32 resumed in bf16: summary.json says otherwise"; exit 1; }
+echo "bf16 → fp32 → bf16 on other layouts: $(grep -o '"last_loss": *[0-9.]*' "$out/bf16/summary.json")"
 echo "== two ranks (baton launch) against one process: through NCCL (cudaemu's), and through the host (BATON_NCCL=off)"
 # ranks NAME ONE EACH FLAGS...: one process on the devices ONE, then 2 ranks each on EACH of its own process;
 # the same stages, so their checkpoints must be the same bytes.

@@ -25,11 +25,17 @@
 #   balance.log       balancing on cuda:0/4, tf32, m=8: 1f1b and zb-h1 on the FLOPs
 #                     split (timing every layer) and with --balance measured; the
 #                     replay's predictions of three other runs beside the runs
+#   bf16.log          bf16 (issue 16): gpt2-124m on cuda:0 in tf32 and bf16 beside
+#                     PyTorch's bf16 rows at B=8, 16, 32; the schedules on cuda:0/4
+#                     in bf16; bf16 against fp32 from one initialisation for 300 steps
+#                     on GPT-2 tokens (the evaluations within 2%)
+#   graphs.log        CUDA graphs (issue 16): tokens/s of gpt2-124m on one partition
+#                     (cuda:0/4#0, 1f1b) at m = 1, 4, 8, 16 with graphs on and off
 #   results.tar.gz    bench/results/: the two reports (Markdown, CSV, charts),
 #                     PyTorch's CSV, and the two runs' summary, trace and
 #                     timeline, laid out to be untarred at the repository root
 #
-# Steps: devices kernels runtime peer bench train balance (all by default; name some
+# Steps: devices kernels runtime peer bench train ranks balance bf16 graphs (all by default; name some
 # to run only those). Each test runs in a process of its own, time-boxed; the
 # whole check took 2 minutes 20 seconds on an H100 (the tests under 1, PyTorch
 # about 1); the steps' limits add up to more, so where a lease is short set
@@ -46,17 +52,17 @@
 set -u
 
 if [ $# -lt 1 ]; then
-  echo "usage: $0 OUT_DIR [devices|kernels|runtime|peer|bench|train|ranks|balance ...]" >&2
+  echo "usage: $0 OUT_DIR [devices|kernels|runtime|peer|bench|train|ranks|balance|bf16|graphs ...]" >&2
   exit 2
 fi
 out=$1
 shift
-steps=${*:-devices kernels runtime peer bench train ranks balance}
+steps=${*:-devices kernels runtime peer bench train ranks balance bf16 graphs}
 for s in $steps; do
   case $s in
-    devices | kernels | runtime | peer | bench | train | ranks | balance) ;;
+    devices | kernels | runtime | peer | bench | train | ranks | balance | bf16 | graphs) ;;
     *)
-      echo "unknown step $s: choose from devices kernels runtime peer bench train ranks balance" >&2
+      echo "unknown step $s: choose from devices kernels runtime peer bench train ranks balance bf16 graphs" >&2
       exit 2
       ;;
   esac
@@ -161,8 +167,8 @@ fi
 
 if wants kernels; then
   tests "$bin/kernels.test" . 60 "$out/kernels-test.log"
-  step "kernels benchmarks" 90 "$out/kernels-test.log" env LD_LIBRARY_PATH="$libs" "$bin/kernels.test" \
-    -test.run=NONE -test.bench=. -test.benchtime=10x -test.timeout=85s
+  step "kernels benchmarks" 240 "$out/kernels-test.log" env LD_LIBRARY_PATH="$libs" "$bin/kernels.test" \
+    -test.run=NONE -test.bench=. -test.benchtime=10x -test.timeout=235s
 fi
 
 if wants runtime; then
@@ -274,6 +280,50 @@ if wants balance; then
     done
     pack
   fi
+fi
+
+if wants bf16; then
+  # bf16 beside tf32 and PyTorch's bf16 (eager, torch.compile) at three batches.
+  for b in 8 16 32; do
+    peerb=bench/results/$day-torch-peer-bf16-b$b.csv
+    rm -f "$root/$peerb"
+    step "torch peer bf16 B=$b" 150 "$out/bf16.log" python3 scripts/torch_peer.py --model "$model" --batch "$b" --steps 10 \
+      --warmup-iters 3 --modes eager-bf16,compile-bf16 --out "$peerb"
+    peerflag=()
+    if [ -s "$root/$peerb" ]; then
+      cp "$root/$peerb" "$results/"
+      peerflag=(--peer "$peerb")
+    fi
+    step "bench $model cuda:0 bf16 B=$b" 90 "$out/bf16.log" env LD_LIBRARY_PATH="$libs" "$bin/baton" bench --devices cuda:0 \
+      --devices-max 1 --model "$model" --batch "$b" --schedules naive --precision tf32,bf16 --steps 5 "${data[@]}" \
+      "${peerflag[@]}" --tag "$model-bf16-b$b" --out "$results"
+    pack
+  done
+  step "bench $model cuda:0/4 bf16" 180 "$out/bf16.log" env LD_LIBRARY_PATH="$libs" "$bin/baton" bench --devices cuda:0/4 \
+    --devices-max 4 --model "$model" --batch 8 --schedules gpipe,1f1b,zb-h1 --microbatches 8 --precision bf16 \
+    --steps 3 "${data[@]}" --tag "$model-partitions-bf16" --out "$results"
+  pack
+  # bf16 against fp32: one seed, GPT-2 tokens of the repository's text, the
+  # validation loss every 50 steps (GPU_CHECK_BF16_STEPS shortens the dry run).
+  bsteps=${GPU_CHECK_BF16_STEPS:-300}
+  step "tokenize" 60 "$out/bf16.log" "$bin/baton" tokenize --out "$work/tokens" .
+  for prec in fp32 bf16; do
+    step "train $model $prec $bsteps steps" 240 "$out/bf16.log" env LD_LIBRARY_PATH="$libs" "$bin/baton" train \
+      --devices cuda:0 --model "$model" --batch 8 --precision "$prec" --steps "$bsteps" --eval-every $((bsteps / 6)) \
+      --eval-batches 4 --seed 1 --save-every 0 --quiet --data "$work/tokens" --out "$work/bf16-vs-$prec"
+    keep "bf16-vs-$prec"
+    cp "$work/bf16-vs-$prec/metrics.jsonl" "$runs/bf16-vs-$prec/" 2>/dev/null
+  done
+  step "bf16 within 2% of fp32" 10 "$out/bf16.log" python3 scripts/compare_losses.py --within 0.02 \
+    "$work/bf16-vs-fp32/metrics.jsonl" "$work/bf16-vs-bf16/metrics.jsonl"
+  pack
+fi
+
+if wants graphs; then
+  # Launch overhead: one partition, 1f1b, m = 1, 4, 8, 16 (batch 16), graphs on and off.
+  step "graphs benchmark" 240 "$out/graphs.log" env LD_LIBRARY_PATH="$libs" BATON_GRAPHS_DEVICE=cuda:0/4#0 \
+    BATON_GRAPHS_MODEL="$model" BATON_GRAPHS_BATCH=16 "$bin/runtime.test" -test.run '^$' -test.bench CUDAGraphs \
+    -test.benchtime 5x -test.timeout 235s
 fi
 
 if [ -f "$out/results.tar.gz" ]; then

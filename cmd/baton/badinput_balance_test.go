@@ -16,5 +16,6 @@ func balanceCases() []badInput {
 		{name: "rebalance gain of 1", args: train("--rebalance=auto", "--rebalance-gain=1"), code: 2, msg: "--rebalance-gain is 1; give the predicted gain"},
 		{name: "rebalance gain NaN", args: train("--rebalance=auto", "--rebalance-gain=NaN"), code: 2, msg: "--rebalance-gain is NaN"},
 		{name: "rebalance warm-up of 0", args: train("--rebalance=auto", "--rebalance-warmup=0"), code: 2, msg: "--rebalance-warmup is 0"},
+		{name: "kernel profile with rebalancing", args: train("--devices=cpu:0,cpu:1", "--rebalance=auto", "--profile-kernels"), code: 2, msg: "--profile-kernels times the kernels of the stages the run starts with"},
 	}
 }

@@ -232,7 +232,7 @@ func computeCases() []badInput {
 		{name: "schedule zero backward cost", args: []string{"schedule", "--cost-b=0"}, code: 2, msg: "must be positive"},
 		{name: "plan bad split", args: []string{"plan", "--model=tiny", "--devices=cpu:0,cpu:1", "--split=1,2"}, code: 2, msg: "sums to 3 but the model has 2 layers"},
 		{name: "plan duplicate device", args: []string{"plan", "--model=tiny", "--devices=cpu:1,cpu:1"}, code: 2, msg: "cpu:1 is listed twice"},
-		{name: "bench unknown precision", args: []string{"bench", "--quick", "--precision=fp32,bf16"}, code: 2, msg: `--precision "bf16": want fp32`},
+		{name: "bench unknown precision", args: []string{"bench", "--quick", "--precision=fp32,fp16"}, code: 2, msg: `--precision "fp16": want fp32`},
 		{name: "bench tag with a slash", args: []string{"bench", "--quick", "--tag=a/b"}, code: 2, msg: `--tag "a/b": use letters, digits and '-' only`},
 		{name: "bench micro-batches not dividing the batch", args: []string{"bench", "--quick", "--microbatches=3"}, code: 2, msg: "--microbatches 3 does not divide --batch 8"},
 		{name: "bench missing peer file", args: []string{"bench", "--quick", "--peer=peer.csv"}, code: 1, msg: "--peer: open peer.csv: no such file"},

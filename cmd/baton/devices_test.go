@@ -30,8 +30,12 @@ func TestDevicesCommand(t *testing.T) {
 }
 
 func TestPrecisionFlag(t *testing.T) {
-	r := baton(t, t.TempDir(), "train", "--precision", "bf16")
-	if r.code != 2 || !strings.Contains(r.stderr, `--precision "bf16"`) {
-		t.Fatalf("baton train --precision bf16: exit %d, stderr %q", r.code, r.stderr)
+	r := baton(t, t.TempDir(), "train", "--precision", "fp16")
+	if r.code != 2 || !strings.Contains(r.stderr, `--precision "fp16"`) {
+		t.Fatalf("baton train --precision fp16: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = baton(t, t.TempDir(), "train", "--precision", "bf16", "--devices", "cpu:0")
+	if r.code != 2 || !strings.Contains(r.stderr, "bf16 needs CUDA devices") {
+		t.Fatalf("baton train --precision bf16 on cpu:0: exit %d, stderr %q", r.code, r.stderr)
 	}
 }

@@ -234,7 +234,7 @@ func fits(mems []runtime.DeviceMem, capacity func(string) int64) []deviceFit {
 func writeDeviceMemory(out io.Writer, mems []runtime.DeviceMem, capacity func(string) int64, given bool) {
 	fmt.Fprintln(out, "\nmemory per device (a GPU's partitions and a device's chunks together):")
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "  device\tstages\tfp32/tf32\tbf16 (estimate)\thas")
+	fmt.Fprintln(w, "  device\tstages\tfp32/tf32\tbf16\thas")
 	for _, d := range fits(mems, capacity) {
 		has := "unknown: give --device-memory"
 		if d.Capacity > 0 {
@@ -325,7 +325,7 @@ func writeScaling(out io.Writer, pts []scalePoint, s *schedule.Schedule) {
 	}
 	fmt.Fprintf(out, "\nlargest device's memory, layers balanced over 1–%d devices (%s, %d micro-batches):\n", pts[len(pts)-1].Devices, s.Name, s.Microbatches)
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "  devices\tsplit\tfp32/tf32\tbf16 (estimate)")
+	fmt.Fprintln(w, "  devices\tsplit\tfp32/tf32\tbf16")
 	for _, p := range pts {
 		fmt.Fprintf(w, "  %d\t%s\t%s\t%s\n", p.Devices, model.JoinInts(p.Split), sizeCell(p.MaxBytes["fp32"], p.Fits, "fp32"), sizeCell(p.MaxBytes["bf16"], p.Fits, "bf16"))
 	}

@@ -18,7 +18,7 @@ func TestPlanMemoryPerDevice(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	for _, want := range []string{"bf16 (estimate)", "10.00 GiB (--device-memory)", "TOO BIG", "layers balanced over 1–8 devices"} {
+	for _, want := range []string{"fp32/tf32          bf16", "10.00 GiB (--device-memory)", "TOO BIG", "layers balanced over 1–8 devices"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("plan output lacks %q:\n%s", want, r.stdout)
 		}

@@ -60,8 +60,9 @@ type trainFlags struct {
 	logEvery                       int
 	cpuprofile                     string
 	timeout                        time.Duration
-	precision                      string
-	profileLayers                  bool
+	precision, bf16Rounding        string
+	profileLayers, profileKernels  bool
+	cudaGraphs                     string
 	balance, rebalance             string
 	rebalanceWarmup                int
 	rebalanceEvery                 int
@@ -114,13 +115,16 @@ func trainCmd() *cobra.Command {
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress bar or report table")
 	fl.StringVar(&f.cpuprofile, "cpuprofile", "", "write a Go CPU profile of the run to this file (go tool pprof)")
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Minute, "fail a step when a device has waited this long on a neighbour while no device progressed; time the process spent stopped (SIGSTOP, a debugger) does not count (0: no limit)")
-	fl.StringVar(&f.precision, "precision", "fp32", "matmul precision of cuda: devices: fp32, or tf32 (tensor cores); cpu: devices ignore it")
+	fl.StringVar(&f.precision, "precision", "fp32", "precision of cuda: devices: fp32, tf32 (tensor-core matmuls) or bf16 (bfloat16 activations, gradients and matmuls, float32 masters); cpu: devices compute fp32 and refuse bf16")
 	fl.BoolVar(&f.profileLayers, "profile-layers", false, "time every layer (embedding, each block, head) inside each forward and backward, for summary.json's layer_costs")
+	fl.StringVar(&f.cudaGraphs, "cuda-graphs", "auto", "run each stage's forward and backward actions as CUDA graphs, captured once per stash and replayed (no per-kernel launch cost): on, off, or auto (on where every device is cuda: and --profile-kernels is off)")
+	fl.BoolVar(&f.profileKernels, "profile-kernels", false, "time every kernel call with the device's events, for summary.json's roofline: each kernel's measured time beside the time the GPU allows it")
 	fl.StringVar(&f.balance, "balance", "flops", "how the split is chosen without --split: flops (a cost model), or measured (the FLOPs split for --rebalance-warmup steps, then the split balanced on their measured layer times)")
 	fl.StringVar(&f.rebalance, "rebalance", "off", "auto: check the split every --rebalance-every steps on measured layer times and re-split between two steps when it predicts --rebalance-gain")
 	fl.IntVar(&f.rebalanceWarmup, "rebalance-warmup", 3, "measured steps before a balance check")
 	fl.IntVar(&f.rebalanceEvery, "rebalance-every", 50, "steps between balance checks (--rebalance auto)")
 	fl.Float64Var(&f.rebalanceGain, "rebalance-gain", 0.05, "the predicted gain a re-split needs (a fraction of the step time)")
+	fl.StringVar(&f.bf16Rounding, "bf16-rounding", "nearest", "with --precision bf16: how AdamW rounds each weight's bf16 copy from its float32 master: nearest (ties to even), or stochastic (unbiased on average; deterministic from --seed)")
 	fl.StringVar(&f.recompute, "recompute", "none", "what each block's forward leaves for its backward to recompute: none, gelu (saves 4C floats per token per block, costs a GELU), block (keeps only the block's output; costs about two thirds of a forward again)")
 	fl.StringVar(&f.optimizerStep, "optimizer-step", "default", "default: every stage waits for the global gradient norm; eager: each steps as soon as its gradients are ready, and steps the norm says had to clip are undone and redone (same results, 12 more bytes per parameter)")
 	return cmd
@@ -152,6 +156,9 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 	if err != nil {
 		return runtime.TrainConfig{}, err
 	}
+	if f.bf16Rounding != "nearest" && f.bf16Rounding != "stochastic" {
+		return runtime.TrainConfig{}, fmt.Errorf("--bf16-rounding %q: want nearest or stochastic", f.bf16Rounding)
+	}
 	if f.logEvery < 1 {
 		return runtime.TrainConfig{}, fmt.Errorf("--log-every is %d; give the steps between lines of metrics.jsonl, at least 1", f.logEvery)
 	}
@@ -166,13 +173,13 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 		out = "runs/" + time.Now().Format("2006-01-02T150405")
 	}
 	cfg := runtime.TrainConfig{
-		Preset: name, Model: mc, Devices: devs, Precision: prec, Schedule: f.schedule, Microbatches: f.microbatches, Chunks: f.chunks,
+		Preset: name, Model: mc, Devices: devs, Precision: prec, StochasticRounding: f.bf16Rounding == "stochastic", Schedule: f.schedule, Microbatches: f.microbatches, Chunks: f.chunks,
 		Batch: f.batch, Context: mc.MaxT, Steps: f.steps, LR: float32(f.lr), MinLR: float32(f.minLR),
 		Warmup: f.warmup, WeightDecay: float32(f.weightDecay), MaxGradNorm: f.maxGradNorm, Seed: f.seed,
 		Data: f.data, DataLimit: f.dataLimit, EvalEvery: f.evalEvery, EvalBatches: f.evalBatches, SaveEvery: f.saveEvery,
 		Split: split, LayerMap: lmap, Timeout: f.timeout, Out: out, Resume: f.resume, InitFrom: f.initFrom,
 		PresetBase: f.preset, LogEvery: f.logEvery, Command: append([]string{"baton"}, os.Args[1:]...),
-		ProfileLayers: f.profileLayers, Balance: f.balance, OptimizerStep: f.optimizerStep, Recompute: recompute,
+		ProfileLayers: f.profileLayers, ProfileKernels: f.profileKernels, CUDAGraphs: f.cudaGraphs, Balance: f.balance, OptimizerStep: f.optimizerStep, Recompute: recompute,
 		Rebalance: runtime.Rebalance{Mode: f.rebalance, Warmup: f.rebalanceWarmup, Every: f.rebalanceEvery, MinGain: f.rebalanceGain},
 	}
 	if err := checkOutputs(
@@ -396,6 +403,9 @@ func printSummary(out io.Writer, sum *runtime.Summary, dir string) {
 	}
 	if sum.Diagnosis != nil {
 		sum.Diagnosis.Print(out)
+	}
+	if sum.Roofline != nil {
+		sum.Roofline.Print(out)
 	}
 	for _, tr := range sum.Transfers {
 		fmt.Fprintln(out, "transfer:", tr)

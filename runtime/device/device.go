@@ -49,6 +49,11 @@ type Options struct {
 	// Precision is the arithmetic of the matrix products on devices that
 	// have a choice (CUDA); CPU devices compute in float32 whatever it is.
 	Precision kernels.Precision
+	// StochasticRounding makes AdamW round bf16 parameters' copies from their
+	// float32 masters stochastically, with random bits from Seed (BF16 only;
+	// to the nearest bf16 otherwise).
+	StochasticRounding bool
+	Seed               uint64
 }
 
 // Driver opens and lists the devices of one kind other than the CPU's.

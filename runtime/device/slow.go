@@ -17,7 +17,7 @@ type Stretcher interface {
 // same on a loaded machine.
 func (d *CPU) Stretch(since Event) {
 	if d.slow > 1 {
-		time.Sleep(time.Duration(float64(time.Since(time.Time(since.(cpuEvent)))) * (d.slow - 1)))
+		time.Sleep(time.Duration(float64(time.Since(since.(*cpuEvent).at)) * (d.slow - 1)))
 	}
 }
 

@@ -61,7 +61,7 @@ func bufPtr(b kernels.Buffer) (cu.DevicePtr, int64, error) {
 	if !ok {
 		return 0, 0, fmt.Errorf("buffer is %T, not a cuda.Buf", b)
 	}
-	return cb.Ptr, int64(cb.N) * 4, nil // float32 and int32 alike
+	return cb.Ptr, cb.Bytes(), nil
 }
 
 // route returns how d copies into p, deciding it on first use: one context →

@@ -20,6 +20,7 @@ import (
 	"errors"
 	goruntime "runtime"
 	"sync"
+	"sync/atomic"
 
 	"gorgonia.org/cu"
 
@@ -50,6 +51,8 @@ type Device struct {
 	alloc   *kcuda.Allocator
 	ops     *deviceOps
 	events  eventPool
+	capture atomic.Pointer[captureState] // a CaptureGraph in progress (graph.go)
+	graphs  graphCounts
 
 	mu      sync.Mutex // guards routes, pending and stats (CopyTo and Sync may run on different goroutines)
 	routes  map[*Device]*route

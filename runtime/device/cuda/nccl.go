@@ -78,12 +78,11 @@ static int bt_nccl_init(bt_nccl* n, void** comm, int world, bt_ncclUniqueId* id,
 static int bt_nccl_destroy(bt_nccl* n, void* comm) { return n->commDestroy(comm); }
 static int bt_nccl_abort(bt_nccl* n, void* comm) { return n->commAbort(comm); }
 static int bt_nccl_async_error(bt_nccl* n, void* comm, int* r) { return n->commGetAsyncError(comm, r); }
-// ncclFloat32 is 7 in every NCCL 2.x.
-static int bt_nccl_send(bt_nccl* n, unsigned long long buf, size_t count, int peer, void* comm, CUstream s) {
-	return n->send((const void*)buf, count, 7, peer, comm, s);
+static int bt_nccl_send(bt_nccl* n, unsigned long long buf, size_t count, int type, int peer, void* comm, CUstream s) {
+	return n->send((const void*)buf, count, type, peer, comm, s);
 }
-static int bt_nccl_recv(bt_nccl* n, unsigned long long buf, size_t count, int peer, void* comm, CUstream s) {
-	return n->recv((void*)buf, count, 7, peer, comm, s);
+static int bt_nccl_recv(bt_nccl* n, unsigned long long buf, size_t count, int type, int peer, void* comm, CUstream s) {
+	return n->recv((void*)buf, count, type, peer, comm, s);
 }
 static int bt_nccl_group_start(bt_nccl* n) { return n->groupStart(); }
 static int bt_nccl_group_end(bt_nccl* n) { return n->groupEnd(); }
@@ -266,14 +265,20 @@ func (l *ncclLib) asyncError(comm unsafe.Pointer) (int, error) {
 	return int(r), err
 }
 
-// post enqueues ncclSend (send) or ncclRecv of count float32s at buf on
-// stream; op names it in the error.
-func (l *ncclLib) post(op string, send bool, buf cu.DevicePtr, count int64, peer int, comm unsafe.Pointer, stream cu.Stream) error {
+// NCCL's datatypes baton moves (ncclDataType_t; bfloat16 since NCCL 2.10).
+const (
+	ncclFloat32  = 7
+	ncclBfloat16 = 9
+)
+
+// post enqueues ncclSend (send) or ncclRecv of count elements of datatype
+// at buf on stream; op names it in the error.
+func (l *ncclLib) post(op string, send bool, buf cu.DevicePtr, count int64, datatype int, peer int, comm unsafe.Pointer, stream cu.Stream) error {
 	s := C.CUstream(unsafe.Pointer(stream.C()))
 	if send {
-		return l.check(op, C.bt_nccl_send(l.fns, C.ulonglong(buf), C.size_t(count), C.int(peer), comm, s))
+		return l.check(op, C.bt_nccl_send(l.fns, C.ulonglong(buf), C.size_t(count), C.int(datatype), C.int(peer), comm, s))
 	}
-	return l.check(op, C.bt_nccl_recv(l.fns, C.ulonglong(buf), C.size_t(count), C.int(peer), comm, s))
+	return l.check(op, C.bt_nccl_recv(l.fns, C.ulonglong(buf), C.size_t(count), C.int(datatype), C.int(peer), comm, s))
 }
 
 func (l *ncclLib) groupStart() error { return l.check("ncclGroupStart", C.bt_nccl_group_start(l.fns)) }

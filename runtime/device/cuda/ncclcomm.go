@@ -127,7 +127,7 @@ func (c *Comm) bind() (func(), error) {
 func (c *Comm) Send(src kernels.Buffer, peer int) (device.Event, error) {
 	var done cu.Event
 	err := c.do(func() error {
-		ptr, n, err := c.floats(src, peer)
+		ptr, n, typ, err := c.floats(src, peer)
 		if err != nil {
 			return fmt.Errorf("ncclSend to rank %d: %w", peer, err)
 		}
@@ -136,7 +136,7 @@ func (c *Comm) Send(src kernels.Buffer, peer int) (device.Event, error) {
 		if err := c.follow(c.sendStream); err != nil {
 			return err
 		}
-		if err := c.lib.post(c.lastSend, true, ptr, n, peer, c.comm, c.sendStream); err != nil {
+		if err := c.lib.post(c.lastSend, true, ptr, n, typ, peer, c.comm, c.sendStream); err != nil {
 			return err
 		}
 		if done, err = c.dev.events.get(); err != nil {
@@ -158,7 +158,7 @@ func (c *Comm) Send(src kernels.Buffer, peer int) (device.Event, error) {
 // compute stream waits for them.
 func (c *Comm) Recv(dst kernels.Buffer, peer int) error {
 	return c.do(func() error {
-		ptr, n, err := c.floats(dst, peer)
+		ptr, n, typ, err := c.floats(dst, peer)
 		if err != nil {
 			return fmt.Errorf("ncclRecv from rank %d: %w", peer, err)
 		}
@@ -167,7 +167,7 @@ func (c *Comm) Recv(dst kernels.Buffer, peer int) error {
 		if err := c.follow(c.recvStream); err != nil {
 			return err
 		}
-		if err := c.lib.post(c.lastRecv, false, ptr, n, peer, c.comm, c.recvStream); err != nil {
+		if err := c.lib.post(c.lastRecv, false, ptr, n, typ, peer, c.comm, c.recvStream); err != nil {
 			return err
 		}
 		return c.lead(c.recvStream)
@@ -180,8 +180,8 @@ func (c *Comm) Recv(dst kernels.Buffer, peer int) error {
 // too). The compute stream waits for both, so src is free again after it.
 func (c *Comm) Exchange(src, dst kernels.Buffer, peer int) error {
 	return c.do(func() error {
-		sptr, n, err1 := c.floats(src, peer)
-		dptr, m, err2 := c.floats(dst, peer)
+		sptr, n, styp, err1 := c.floats(src, peer)
+		dptr, m, dtyp, err2 := c.floats(dst, peer)
 		if err := errors.Join(err1, err2); err != nil {
 			return fmt.Errorf("exchange with rank %d: %w", peer, err)
 		}
@@ -195,8 +195,8 @@ func (c *Comm) Exchange(src, dst kernels.Buffer, peer int) error {
 		if err := c.lib.groupStart(); err != nil {
 			return err
 		}
-		err := errors.Join(c.lib.post(c.lastSend, true, sptr, n, peer, c.comm, c.sendStream),
-			c.lib.post(c.lastRecv, false, dptr, m, peer, c.comm, c.sendStream))
+		err := errors.Join(c.lib.post(c.lastSend, true, sptr, n, styp, peer, c.comm, c.sendStream),
+			c.lib.post(c.lastRecv, false, dptr, m, dtyp, peer, c.comm, c.sendStream))
 		if err := errors.Join(err, c.lib.groupEnd()); err != nil {
 			return err
 		}
@@ -223,16 +223,23 @@ func (c *Comm) do(post func() error) error {
 	return post()
 }
 
-// floats is the device address and float32 count of a buffer to move.
-func (c *Comm) floats(b kernels.Buffer, peer int) (cu.DevicePtr, int64, error) {
+// floats is the device address, element count and NCCL datatype of a buffer
+// to move: float32, or bfloat16 (activations and gradients under bf16).
+func (c *Comm) floats(b kernels.Buffer, peer int) (cu.DevicePtr, int64, int, error) {
 	if peer < 0 || peer >= c.world {
-		return 0, 0, fmt.Errorf("rank %d is not one of the communicator's %d", peer, c.world)
+		return 0, 0, 0, fmt.Errorf("rank %d is not one of the communicator's %d", peer, c.world)
 	}
-	if cb, ok := b.(kcuda.Buf); ok && cb.Int {
-		return 0, 0, errors.New("the buffer holds int32s; NCCL moves float32 buffers here")
+	cb, ok := b.(kcuda.Buf)
+	if !ok {
+		return 0, 0, 0, fmt.Errorf("buffer is %T, not a cuda.Buf", b)
 	}
-	ptr, n, err := bufPtr(b)
-	return ptr, n / 4, err
+	switch {
+	case cb.Int:
+		return 0, 0, 0, errors.New("the buffer holds int32s; NCCL moves float buffers here")
+	case cb.BF16:
+		return cb.Ptr, int64(cb.N), ncclBfloat16, nil
+	}
+	return cb.Ptr, int64(cb.N), ncclFloat32, nil
 }
 
 // follow makes s wait for the compute stream's work so far.

@@ -182,6 +182,7 @@ func (g *gpuState) newDevice(name string, part int, mode string, ctx cu.CUContex
 	if err != nil {
 		return d, fmt.Errorf("kernels: %w", err)
 	}
+	ops.SetBF16Rounding(opt.StochasticRounding, opt.Seed)
 	d.ops = &deviceOps{Ops: ops, d: d}
 	return d, nil
 }

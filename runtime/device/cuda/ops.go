@@ -5,6 +5,8 @@
 package cuda
 
 import (
+	"errors"
+	"fmt"
 	"sync"
 
 	"gorgonia.org/cu"
@@ -44,14 +46,26 @@ func (o *deviceOps) bound(f func()) {
 }
 
 func (o *deviceOps) Upload(dst kernels.Buffer, src []float32) {
+	if st := o.d.capture.Load(); st != nil {
+		st.refuse(fmt.Errorf("an upload of %d float32", len(src)))
+		return
+	}
 	o.bound(func() { o.Ops.Upload(dst, src) })
 }
 
 func (o *deviceOps) UploadInt(dst kernels.Buffer, src []int32) {
+	if st := o.d.capture.Load(); st != nil {
+		st.hoist(dst, src) // made before each launch of the graph
+		return
+	}
 	o.bound(func() { o.Ops.UploadInt(dst, src) })
 }
 
 func (o *deviceOps) Download(dst []float32, src kernels.Buffer) {
+	if st := o.d.capture.Load(); st != nil {
+		st.refuse(fmt.Errorf("a download of %d float32", len(dst)))
+		return
+	}
 	o.bound(func() { o.Ops.Download(dst, src) })
 }
 
@@ -59,19 +73,41 @@ func (o *deviceOps) Copy(dst, src kernels.Buffer) { o.bound(func() { o.Ops.Copy(
 func (o *deviceOps) Zero(b kernels.Buffer)        { o.bound(func() { o.Ops.Zero(b) }) }
 
 func (o *deviceOps) SumSquares(sums []float64, bufs []kernels.Buffer) {
+	if st := o.d.capture.Load(); st != nil {
+		st.refuse(errors.New("SumSquares, which reads its sums back"))
+		return
+	}
 	o.bound(func() { o.Ops.SumSquares(sums, bufs) })
 }
 
 func (o *deviceOps) Alloc(n int) kernels.Buffer {
 	b := o.Ops.Alloc(n) // kernels/cuda pushes the context itself
 	o.fenceZeroing()
+	o.captured(b)
+	return b
+}
+
+func (o *deviceOps) AllocAs(n int, s kernels.Storage) kernels.Buffer {
+	b := o.Ops.AllocAs(n, s)
+	o.fenceZeroing()
+	o.captured(b)
 	return b
 }
 
 func (o *deviceOps) AllocInt(n int) kernels.Buffer {
 	b := o.Ops.AllocInt(n)
 	o.fenceZeroing()
+	o.captured(b)
 	return b
+}
+
+// captured notes b, allocated during a capture whose stream took its
+// zeroing: the capture cannot stand, and b is zeroed again once it ends.
+func (o *deviceOps) captured(b kernels.Buffer) {
+	if st := o.d.capture.Load(); st != nil {
+		st.allocs = append(st.allocs, b)
+		st.refuse(fmt.Errorf("an allocation of %d elements", b.Len()))
+	}
 }
 
 // fenceZeroing records the fence after the zeroing just enqueued.

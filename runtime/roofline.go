@@ -1,0 +1,74 @@
+// The run's roofline: its plan's kernels priced on its GPUs, beside the measured step and, with --profile-kernels, each kernel's measured time.
+
+package runtime
+
+import (
+	"fmt"
+	"strings"
+
+	"baton/kernels"
+	"baton/runtime/device"
+	"baton/runtime/report"
+	"baton/runtime/schedule"
+)
+
+// roofline prices one step of the run's plan against the GPUs it ran on;
+// stepS is the measured mean step time.
+func (t *Trainer) roofline(measured []*StepResult, stepS float64) *report.Roofline {
+	cfg := t.cfg
+	e := elemBytes(cfg.Precision)
+	ks := t.plan.StepKernels(t.ex.Sched.Microbatches, splitsBackward(t.ex.Sched), e)
+	names := cfg.deviceNames()
+	gpu, gpus := gpuOf(names)
+	r := report.BuildRoofline(ks, gpu, strings.Join(names, ","), gpus, cfg.Precision.String(), stepS, t.kprof.times(measured, e))
+	if cfg.Group != nil && t.kprof != nil {
+		r.KernelsOf = "this rank's devices only"
+	}
+	return r
+}
+
+// elemBytes is the size of an activation, parameter or gradient at
+// precision p: float32 in fp32 and tf32 (tf32 rounds inside the products
+// only), 2 bytes in the 16-bit precisions.
+func elemBytes(p kernels.Precision) int {
+	if s := p.String(); s == "bf16" || s == "fp16" {
+		return 2
+	}
+	return 4
+}
+
+// splitsBackward says whether s runs split backwards (I and W actions).
+func splitsBackward(s *schedule.Schedule) bool {
+	for _, list := range s.Lists {
+		for _, a := range list {
+			if a.Kind == schedule.I {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// gpuOf is the name the driver gives the GPUs of devices and how many
+// distinct GPUs they are (the partitions of one count once); "" on CPU
+// devices.
+func gpuOf(devices []string) (gpu string, gpus int) {
+	seen := map[int]bool{}
+	for _, d := range devices {
+		n, err := device.ParseName(d)
+		if err != nil || n.Kind != device.KindCUDA {
+			return "", 0
+		}
+		seen[n.Index] = true
+	}
+	infos, _, _ := device.List()
+	for _, in := range infos {
+		if in.Kind == device.KindCUDA && seen[in.Index] && gpu == "" {
+			gpu = in.Model
+		}
+	}
+	if gpu == "" {
+		gpu = fmt.Sprintf("an unnamed GPU (%s)", devices[0])
+	}
+	return gpu, len(seen)
+}
