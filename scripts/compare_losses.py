@@ -23,7 +23,11 @@ def main():
     ap.add_argument("reference")
     ap.add_argument("other")
     a = ap.parse_args()
-    ref, other = evals(a.reference), evals(a.other)
+    try:
+        ref, other = evals(a.reference), evals(a.other)
+    except OSError as e:
+        print(f"compare_losses: {e}", file=sys.stderr)
+        return 1
     steps = sorted(set(ref) & set(other))
     if not steps:
         print("no evaluation at a common step", file=sys.stderr)
