@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -324,6 +325,9 @@ func (m *Mesh) writeFailed(p *peer, typ uint8, tag Tag, timeout time.Duration, e
 		m.fail(p.errorf("closed its mesh; %s was not sent", describe(typ, tag)))
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		m.fail(p.errorf("sending %s made no progress for %v: the peer stopped reading", describe(typ, tag), timeout))
+	case errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET):
+		// The peer is gone: a write can see it before the reader does.
+		m.fail(p.errorf("connection lost: sending %s: %w", describe(typ, tag), err))
 	default:
 		m.fail(p.errorf("sending %s: %w", describe(typ, tag), err))
 	}
