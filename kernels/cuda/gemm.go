@@ -32,27 +32,7 @@ import (
 func (o *Ops) Gemm(transA, transB bool, M, N, K int, alpha float32, a, b kernels.Buffer, beta float32, c kernels.Buffer) {
 	const op = "Gemm"
 	defer o.enter()()
-	shape := func() string {
-		return fmt.Sprintf("M=%d N=%d K=%d transA=%v transB=%v %v", M, N, K, transA, transB, o.prec)
-	}
-	fail := func(format string, args ...any) {
-		panic(fmt.Sprintf("cuda: %s: %s (%s)", op, fmt.Sprintf(format, args...), shape()))
-	}
-	if M < 0 || N < 0 || K < 0 {
-		fail("negative size")
-	}
-	for _, v := range []int{M, N, K} {
-		if v > math.MaxInt32 {
-			fail("a size exceeds cuBLAS's int32")
-		}
-	}
-	lda, ldb := K, N
-	if transA {
-		lda = M
-	}
-	if transB {
-		ldb = K
-	}
+	shape, fail, lda, ldb := o.gemmShape(op, transA, transB, M, N, K)
 	pa := gemmOperand(op, "a", a, M*K, fail)
 	pb := gemmOperand(op, "b", b, K*N, fail)
 	pc := gemmOperand(op, "c", c, M*N, fail)
@@ -184,27 +164,7 @@ func (o *Ops) GemmDGELU(transA, transB bool, M, N, K int, a, b, pre, dpre kernel
 // gemmEpilogue is GemmBias (pre nil), GemmBiasGELU, and GemmDGELU (bias nil, pre an input).
 func (o *Ops) gemmEpilogue(op string, transA, transB bool, M, N, K int, a, b, bias, pre, c kernels.Buffer) {
 	defer o.enter()()
-	shape := func() string {
-		return fmt.Sprintf("M=%d N=%d K=%d transA=%v transB=%v", M, N, K, transA, transB)
-	}
-	fail := func(format string, args ...any) {
-		panic(fmt.Sprintf("cuda: %s: %s (%s)", op, fmt.Sprintf(format, args...), shape()))
-	}
-	if M < 0 || N < 0 || K < 0 {
-		fail("negative size")
-	}
-	for _, v := range []int{M, N, K} {
-		if v > math.MaxInt32 {
-			fail("a size exceeds cuBLAS's int32")
-		}
-	}
-	lda, ldb := K, N
-	if transA {
-		lda = M
-	}
-	if transB {
-		ldb = K
-	}
+	shape, fail, lda, ldb := o.gemmShape(op, transA, transB, M, N, K)
 	pa := gemmOperand(op, "a", a, M*K, fail)
 	pb := gemmOperand(op, "b", b, K*N, fail)
 	cName := "c"
@@ -269,4 +229,32 @@ func (o *Ops) gemmEpilogue(op string, transA, transB bool, M, N, K int, a, b, bi
 	o.Gemm(transA, transB, M, N, K, 1, a, b, 0, pre)
 	o.BiasForward(pre, bias, M, N)
 	o.GeluForward(c, pre, M*N)
+}
+
+// gemmShape checks a product's sizes, panicking through the fail it returns (which
+// names op and the shape, as shape() formats it), and gives the row-major leading
+// dimensions of a and b.
+func (o *Ops) gemmShape(op string, transA, transB bool, M, N, K int) (shape func() string, fail func(string, ...any), lda, ldb int) {
+	shape = func() string {
+		return fmt.Sprintf("M=%d N=%d K=%d transA=%v transB=%v %v", M, N, K, transA, transB, o.prec)
+	}
+	fail = func(format string, args ...any) {
+		panic(fmt.Sprintf("cuda: %s: %s (%s)", op, fmt.Sprintf(format, args...), shape()))
+	}
+	if M < 0 || N < 0 || K < 0 {
+		fail("negative size")
+	}
+	for _, v := range []int{M, N, K} {
+		if v > math.MaxInt32 {
+			fail("a size exceeds cuBLAS's int32")
+		}
+	}
+	lda, ldb = K, N
+	if transA {
+		lda = M
+	}
+	if transB {
+		ldb = K
+	}
+	return shape, fail, lda, ldb
 }
