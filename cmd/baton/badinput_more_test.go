@@ -125,6 +125,8 @@ func moreModelCases() []badInput {
 		{name: "bf16 on CPU devices", args: train("--precision=bf16"), code: 2, msg: "--precision bf16 needs CUDA devices, and cpu:0 is a CPU device"},
 		{name: "unknown bf16 rounding", args: train("--bf16-rounding=up"), code: 2, msg: `--bf16-rounding "up": want nearest or stochastic`},
 		{name: "stochastic rounding without bf16", args: train("--bf16-rounding=stochastic"), code: 2, msg: "--bf16-rounding stochastic rounds bf16 weights, and --precision is fp32"},
+		{name: "unknown cuda-graphs", args: train("--cuda-graphs=maybe"), code: 2, msg: `--cuda-graphs "maybe" is not one of on, off, auto`},
+		{name: "cuda-graphs on CPU devices", args: train("--cuda-graphs=on"), code: 2, msg: "cpu:0 is not a CUDA device"},
 		{name: "empty precision", args: train("--precision="), code: 2, msg: `--precision "": want fp32`},
 	}
 }
