@@ -30,14 +30,14 @@ emu=(env LD_LIBRARY_PATH="$work" BATON_CUBLAS="$work/libcublas.so.13")
 
 echo "== cudaemu's own test: the CUDA semantics it keeps, the misuse it catches"
 "$work/cudaemu-selftest" 2>/dev/null
-echo "== kernels/cuda on cudaemu: conformance (fp32, tf32), launches, allocator, GEMMs"
+echo "== kernels/cuda on cudaemu: conformance (fp32, tf32, bf16), launches, allocator, GEMMs, epilogues"
 "${emu[@]}" "$work/kernels.test" -test.count=1
 echo "== the CUDA devices on cudaemu: waits, copy paths, partitions, stand-in schedules, 1000 steps"
 "${emu[@]}" "$work/device.test" -test.count=1 -test.run 'CUDA' -test.v | grep -E '^(--- |PASS|FAIL|ok)'
 echo "== NCCL on cudaemu: its libnccl.so.2 between two processes, and the NCCL device tests (two processes; none may skip)"
 "$work/cudaemu-nccl-selftest" 2>/dev/null
 "${emu[@]}" "$work/device.test" -test.count=1 -test.run 'NCCL' -test.v | grep -E '^(--- |PASS|FAIL|ok)' | awk '{ print } /^--- SKIP/ { s = 1 } END { exit s }'
-echo "== training on CUDA devices on cudaemu: against cpu:0, 1000 executor steps, out of memory"
+echo "== training on CUDA devices on cudaemu: against cpu:0, bf16 against fp32, graphs against none, 1000 executor steps, out of memory"
 "${emu[@]}" "$work/runtime.test" -test.count=1 -test.run 'CUDA' -test.v | grep -E '^(--- |PASS|FAIL|ok)'
 
 echo "== the CLI's and the benchmark's tests in the CUDA build, on cudaemu"
