@@ -100,10 +100,5 @@ func learn(tb testing.TB, p *pipeline) *StepResult {
 			p.in.Targets[j][i] = (mb[i]*31 + 7) % int32(p.v)
 		}
 	}
-	p.in.AdamStep++
-	res, err := p.ex.Run(p.in)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return res
+	return p.run(tb)
 }

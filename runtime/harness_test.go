@@ -88,6 +88,12 @@ func (p *pipeline) step(tb testing.TB) *StepResult {
 			mb[i] = int32(p.rng.IntN(p.v))
 		}
 	}
+	return p.run(tb)
+}
+
+// run runs the next training step on the batch in p.in.
+func (p *pipeline) run(tb testing.TB) *StepResult {
+	tb.Helper()
 	p.in.AdamStep++
 	res, err := p.ex.Run(p.in)
 	if err != nil {

@@ -171,7 +171,7 @@ func (a *Allocator) Free(b Buf) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	size, ok := a.live[b.Ptr]
-	if !ok || size != roundBytes(b.bytes()) {
+	if !ok || size != roundBytes(b.Bytes()) {
 		panic(fmt.Sprintf("cuda: %s: Free of %v (%d elements): not a live block of this allocator (a Slice, freed twice, or another device's)",
 			a.name, b.Ptr, b.N))
 	}

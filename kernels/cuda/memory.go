@@ -89,7 +89,7 @@ func (o *Ops) allocZeroed(like Buf) (Buf, error) {
 		if b, err = o.alloc.get(like); err != nil || n == 0 {
 			return err
 		}
-		if err := cu.MemsetD8Async(b.Ptr, 0, b.bytes(), o.stream); err != nil {
+		if err := cu.MemsetD8Async(b.Ptr, 0, b.Bytes(), o.stream); err != nil {
 			o.alloc.Free(b)
 			return fmt.Errorf("cuda: Alloc(%d): cuMemsetD8Async: %w", n, err)
 		}
@@ -144,7 +144,7 @@ func (o *Ops) Upload(dst kernels.Buffer, src []float32) {
 	host := unsafe.Pointer(&src[0])
 	switch {
 	case !d.BF16:
-		o.htod("Upload", d.Ptr, host, d.bytes())
+		o.htod("Upload", d.Ptr, host, d.Bytes())
 	case d.Master != 0: // a parameter: the master, then its bf16 copy from it
 		o.htod("Upload", d.Master, host, 4*int64(d.N))
 		o.convert("Upload", "f32_to_bf16_n", d.Ptr, d.Master, d.N)
@@ -163,7 +163,7 @@ func (o *Ops) UploadInt(dst kernels.Buffer, src []int32) {
 	}
 	mustSameLen("UploadInt", d.N, len(src))
 	if len(src) > 0 {
-		o.htod("UploadInt", d.Ptr, unsafe.Pointer(&src[0]), d.bytes())
+		o.htod("UploadInt", d.Ptr, unsafe.Pointer(&src[0]), d.Bytes())
 	}
 }
 
@@ -233,7 +233,7 @@ func (o *Ops) Copy(dst, src kernels.Buffer) {
 	if d.N == 0 {
 		return
 	}
-	if err := cu.MemcpyDtoDAsync(d.Ptr, s.Ptr, d.bytes(), o.stream); err != nil {
+	if err := cu.MemcpyDtoDAsync(d.Ptr, s.Ptr, d.Bytes(), o.stream); err != nil {
 		panic(fmt.Errorf("cuda: Copy(%d): cuMemcpyDtoDAsync: %w", d.N, err))
 	}
 	if d.Master != 0 {
@@ -250,7 +250,7 @@ func (o *Ops) Zero(b kernels.Buffer) {
 	if z.N == 0 {
 		return
 	}
-	if err := cu.MemsetD8Async(z.Ptr, 0, z.bytes(), o.stream); err != nil {
+	if err := cu.MemsetD8Async(z.Ptr, 0, z.Bytes(), o.stream); err != nil {
 		panic(fmt.Errorf("cuda: Zero(%d): cuMemsetD8Async: %w", z.N, err))
 	}
 	if z.Master != 0 {
