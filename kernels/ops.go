@@ -22,6 +22,15 @@ type Buffer interface {
 	Len() int // elements, not bytes
 }
 
+// HostFloats is a Buffer that is host memory of float32 values: Floats is the
+// buffer itself, not a copy, so a reader needs no Download and a writer
+// changes the buffer. Callers that only read (a checkpoint's save) use it to
+// skip a copy of every tensor; the CPU backend's buffers implement it.
+type HostFloats interface {
+	Buffer
+	Floats() []float32
+}
+
 // Ops is a compute backend. Every method runs on the backend's own device, in
 // the order called; host-side methods (Download, SumSquares) return only
 // when the data is on the host, and are the only ones that wait for the

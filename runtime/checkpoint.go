@@ -8,7 +8,7 @@ import (
 	"os"
 
 	"baton/internal/field"
-	"baton/kernels/cpu"
+	"baton/kernels"
 	"baton/model"
 	"baton/transformer"
 )
@@ -115,8 +115,8 @@ func gather(stages []*Stage, cfg model.Config, state TrainState) (*model.Checkpo
 // hostValues is tensor i of p on the host: the buffer itself when it is
 // host memory, else a copy read back from the device.
 func hostValues(s *transformer.Stack, p *transformer.Params, i int) []float32 {
-	if f, ok := p.T[i].(cpu.F32); ok {
-		return f
+	if h, ok := p.T[i].(kernels.HostFloats); ok {
+		return h.Floats()
 	}
 	return s.Read(p, i)
 }

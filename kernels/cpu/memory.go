@@ -23,6 +23,9 @@ type F32 []float32
 // Len reports the number of elements.
 func (b F32) Len() int { return len(b) }
 
+// Floats is b itself (kernels.HostFloats).
+func (b F32) Floats() []float32 { return b }
+
 // I32 is an int32 buffer (token ids, targets).
 type I32 []int32
 
@@ -57,6 +60,7 @@ type Ops struct {
 }
 
 var _ kernels.Ops = (*Ops)(nil)
+var _ kernels.HostFloats = F32(nil)
 
 // New returns a backend that uses runtime.GOMAXPROCS(0) goroutines per op.
 func New() *Ops { return NewWorkers(runtime.GOMAXPROCS(0)) }
