@@ -127,18 +127,10 @@ func (c *Comm) bind() (func(), error) {
 func (c *Comm) Send(src kernels.Buffer, peer int) (device.Event, error) {
 	var done cu.Event
 	err := c.do(func() error {
-		ptr, n, typ, err := c.floats(src, peer)
-		if err != nil {
-			return fmt.Errorf("ncclSend to rank %d: %w", peer, err)
-		}
-		c.sends++
-		c.lastSend = fmt.Sprintf("ncclSend #%d of %d floats to rank %d", c.sends, n, peer)
-		if err := c.follow(c.sendStream); err != nil {
+		if err := c.postOne(true, src, peer); err != nil {
 			return err
 		}
-		if err := c.lib.post(c.lastSend, true, ptr, n, typ, peer, c.comm, c.sendStream); err != nil {
-			return err
-		}
+		var err error
 		if done, err = c.dev.events.get(); err != nil {
 			return err
 		}
@@ -158,20 +150,31 @@ func (c *Comm) Send(src kernels.Buffer, peer int) (device.Event, error) {
 // compute stream waits for them.
 func (c *Comm) Recv(dst kernels.Buffer, peer int) error {
 	return c.do(func() error {
-		ptr, n, typ, err := c.floats(dst, peer)
-		if err != nil {
-			return fmt.Errorf("ncclRecv from rank %d: %w", peer, err)
-		}
-		c.recvs++
-		c.lastRecv = fmt.Sprintf("ncclRecv #%d of %d floats from rank %d", c.recvs, n, peer)
-		if err := c.follow(c.recvStream); err != nil {
-			return err
-		}
-		if err := c.lib.post(c.lastRecv, false, ptr, n, typ, peer, c.comm, c.recvStream); err != nil {
+		if err := c.postOne(false, dst, peer); err != nil {
 			return err
 		}
 		return c.lead(c.recvStream)
 	})
+}
+
+// postOne posts a send of b to peer (send true) on the send stream, or a
+// receive into b from peer on the receive stream, once that stream has
+// followed the compute stream; it counts the call and names it for errors.
+func (c *Comm) postOne(send bool, b kernels.Buffer, peer int) error {
+	verb, dir, stream, count, last := "ncclRecv", "from", c.recvStream, &c.recvs, &c.lastRecv
+	if send {
+		verb, dir, stream, count, last = "ncclSend", "to", c.sendStream, &c.sends, &c.lastSend
+	}
+	ptr, n, typ, err := c.floats(b, peer)
+	if err != nil {
+		return fmt.Errorf("%s %s rank %d: %w", verb, dir, peer, err)
+	}
+	*count++
+	*last = fmt.Sprintf("%s #%d of %d floats %s rank %d", verb, *count, n, dir, peer)
+	if err := c.follow(stream); err != nil {
+		return err
+	}
+	return c.lib.post(*last, send, ptr, n, typ, peer, c.comm, stream)
 }
 
 // Exchange sends src to rank peer and receives dst from it at once, as one
