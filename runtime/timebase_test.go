@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -63,7 +64,11 @@ func busy(stop chan struct{}) *sync.WaitGroup {
 // stage has nothing to do until the first stage's forward has run and its
 // activation arrived, so its wait on the previous stage is that forward
 // (and a send of a few microseconds), on every step. Before one time base,
-// a worker that woke late measured its wait from its own late origin.
+// a worker that woke late measured its wait from its own late origin. The
+// host can still start either worker late on a loaded machine, which moves
+// the wait off the forward by that delay on the step it happens: one step in
+// three may miss, and the median must be within 1%; a skewed clock misses on
+// every step.
 func TestWaitEqualsTheDelayedForward(t *testing.T) {
 	const delay = 300 * time.Millisecond
 	cpu0 := device.NewCPU("cpu:0")
@@ -72,6 +77,7 @@ func TestWaitEqualsTheDelayedForward(t *testing.T) {
 	stop := make(chan struct{})
 	spinning := busy(stop)
 	defer func() { close(stop); spinning.Wait() }()
+	var gaps []float64
 	for step := range 3 {
 		res := pl.step(t)
 		var fwd, wait time.Duration
@@ -88,12 +94,16 @@ func TestWaitEqualsTheDelayedForward(t *testing.T) {
 		if fwd < delay {
 			t.Fatalf("step %d: the delayed forward took %v, less than its %v sleep", step, fwd, delay)
 		}
-		if diff := (wait - fwd).Abs(); diff > fwd/100 {
-			t.Errorf("step %d: stage 1 waited %v on a forward of %v: %.2f%% apart, want within 1%%", step, wait, fwd, 100*float64(diff)/float64(fwd))
-		}
+		gap := float64((wait - fwd).Abs()) / float64(fwd)
+		t.Logf("step %d: stage 1 waited %v on a forward of %v: %.2f%% apart", step, wait, fwd, 100*gap)
+		gaps = append(gaps, gap)
 		if res.ClockSkew != 0 {
 			t.Errorf("step %d: clock skew %v between CPU devices, which share one clock", step, res.ClockSkew)
 		}
+	}
+	slices.Sort(gaps)
+	if median := gaps[1]; median > 0.01 {
+		t.Errorf("stage 1's wait and stage 0's forward were %.2f%% apart at the median of 3 steps, want within 1%%", 100*median)
 	}
 }
 
