@@ -84,7 +84,7 @@ func (o *Ops) AdamW(params, grads, m, v kernels.Buffer, N int, p kernels.AdamPar
 		if t > math.MaxInt32 {
 			cl.fail("step t must be below 2^31")
 		}
-		o.launch(op, "adamw_update_bf16", eltGrid(N, eltBlock), eltBlock, 0,
+		o.launch(op, "adamw_update_bf16", eltGridBF16(N), eltBlock, 0,
 			unsafe.Pointer(&pParams), unsafe.Pointer(&pMaster), unsafe.Pointer(&pGrads), unsafe.Pointer(&pM), unsafe.Pointer(&pV),
 			unsafe.Pointer(&n), unsafe.Pointer(&lr), unsafe.Pointer(&b1), unsafe.Pointer(&b2), unsafe.Pointer(&eps),
 			unsafe.Pointer(&wd), unsafe.Pointer(&gs), unsafe.Pointer(&bc1), unsafe.Pointer(&bc2),

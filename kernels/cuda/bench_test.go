@@ -1,10 +1,11 @@
 //go:build cuda
 
 // Benchmarks of every kernel on GPU time (CUDA events): GB/s for the memory-bound
-// ones beside the H100's 3.35 TB/s, TFLOP/s for the GEMMs and attention beside
-// cuBLAS's measured 51.7 (fp32), 432 (tf32) and 876 (bf16 GemmEx), at gpt2-124m's
-// shapes. The bf16 rows run the BF16 precision's operands: bf16 activations and
-// parameters (kernels.Working, kernels.Weights), fp32 lse.
+// ones beside the device's peak DRAM bandwidth (3.35 TB/s on an H100), TFLOP/s for
+// the GEMMs and attention beside cuBLAS's measured 51.7 (fp32), 432 (tf32) and 876
+// (bf16 GemmEx), at gpt2-124m's shapes. The bf16 rows run the BF16 precision's
+// operands: bf16 activations and parameters (kernels.Working, kernels.Weights),
+// fp32 lse, statistics, masters and moments.
 
 package cuda
 
@@ -25,7 +26,6 @@ const (
 	gB, gT, gC, gNH, gV = 8, 1024, 768, 12, 50304
 	gN                  = gB * gT
 	gParams             = 124_475_904 // its parameter count, for AdamW and SumSquares
-	hbmBytesPerSec      = 3.35e12     // H100 SXM HBM3
 )
 
 // gpuSeconds runs f twice to warm up, then b.N times between two events on o's
@@ -253,12 +253,30 @@ func BenchmarkAttention(b *testing.B) {
 	}
 }
 
-// BenchmarkMemoryBound measures every memory-bound kernel at gpt2-124m's shapes
-// and reports GB/s: the bytes it must read and write at least (each tensor
-// once), over its GPU time, and that as a share of HBM's 3.35 TB/s.
+// peakBytesPerSec is the device's peak DRAM bandwidth as CUDA's samples derive it:
+// 2 (double data rate) × the memory clock × the bus width. An H100 SXM says 3.35 TB/s.
+func peakBytesPerSec(b *testing.B) float64 {
+	b.Helper()
+	clock, err := gpu.dev.Attribute(cu.MemoryClockRate) // kHz
+	if err != nil {
+		b.Fatal(err)
+	}
+	width, err := gpu.dev.Attribute(cu.GlobalMemoryBusWidth) // bits
+	if err != nil {
+		b.Fatal(err)
+	}
+	return 2 * float64(clock) * 1e3 * float64(width) / 8
+}
+
+// BenchmarkMemoryBound measures every memory-bound kernel at gpt2-124m's shapes,
+// in fp32 and in bf16 (the BF16 precision's operands: bf16 activations, gradients
+// and parameters' copies, float32 statistics, losses, masters and moments), and
+// reports GB/s: the bytes it must read and write at least (each tensor once, at its
+// element size), over its GPU time, and that as a share of the device's peak DRAM
+// bandwidth (peakBytesPerSec).
 func BenchmarkMemoryBound(b *testing.B) {
-	o := testOps(b, kernels.FP32)
-	const f = 4 // bytes per float32 or int32
+	peak := peakBytesPerSec(b)
+	b.Logf("peak DRAM bandwidth %.3g TB/s", peak/1e12)
 	tokens := make([]int32, gN)
 	distinct := map[int32]bool{}
 	r := rand.New(rand.NewPCG(1, 2))
@@ -266,82 +284,112 @@ func BenchmarkMemoryBound(b *testing.B) {
 		tokens[i] = int32(r.IntN(gV))
 		distinct[tokens[i]] = true
 	}
-	rows := len(distinct) // wte rows the encoder's backward reads and writes
-	NC, N4C, NV := gN*gC, gN*4*gC, gN*gV
-	for _, k := range []struct {
-		name  string
-		bytes int64
-		setup func(b *testing.B) (run func(), bufs []Buf)
-	}{
-		{"EncoderForward", f * int64(NC+rows*gC+gT*gC+gN), func(b *testing.B) (func(), []Buf) {
-			out, inp, wte, wpe := o.Alloc(NC).(Buf), o.AllocInt(gN).(Buf), filled(b, o, gV*gC, 0.01), filled(b, o, gT*gC, 0.01)
-			o.UploadInt(inp, tokens)
-			return func() { o.EncoderForward(out, inp, wte, wpe, gB, gT, gC) }, []Buf{out, inp, wte, wpe}
-		}},
-		{"EncoderBackward", f * int64(NC+2*rows*gC+2*gT*gC+gN), func(b *testing.B) (func(), []Buf) {
-			dwte, dwpe, dout, inp := o.Alloc(gV*gC).(Buf), o.Alloc(gT*gC).(Buf), filled(b, o, NC, 0.01), o.AllocInt(gN).(Buf)
-			o.UploadInt(inp, tokens)
-			return func() { o.EncoderBackward(dwte, dwpe, dout, inp, gB, gT, gC) }, []Buf{dwte, dwpe, dout, inp}
-		}},
-		{"LayerNormForward", f * int64(2*NC+2*gC+2*gN), func(b *testing.B) (func(), []Buf) {
-			out, mean, rstd := o.Alloc(NC).(Buf), o.Alloc(gN).(Buf), o.Alloc(gN).(Buf)
-			inp, w, bias := filled(b, o, NC, 0.01), filled(b, o, gC, 1), o.Alloc(gC).(Buf)
-			return func() { o.LayerNormForward(out, mean, rstd, inp, w, bias, gN, gC) }, []Buf{out, mean, rstd, inp, w, bias}
-		}},
-		{"ResidualLayerNormForward", f * int64(4*NC+2*gC+2*gN), func(b *testing.B) (func(), []Buf) {
-			res, out, mean, rstd := o.Alloc(NC).(Buf), o.Alloc(NC).(Buf), o.Alloc(gN).(Buf), o.Alloc(gN).(Buf)
-			x, y, w, bias := filled(b, o, NC, 0.01), filled(b, o, NC, 0.02), filled(b, o, gC, 1), o.Alloc(gC).(Buf)
-			return func() { o.ResidualLayerNormForward(res, out, mean, rstd, x, y, w, bias, gN, gC) }, []Buf{res, out, mean, rstd, x, y, w, bias}
-		}},
-		{"LayerNormBackward", f * int64(4*NC+5*gC+2*gN), func(b *testing.B) (func(), []Buf) {
-			dinp, dw, db := o.Alloc(NC).(Buf), o.Alloc(gC).(Buf), o.Alloc(gC).(Buf)
-			dout, inp, w := filled(b, o, NC, 0.01), filled(b, o, NC, 0.02), filled(b, o, gC, 1)
-			mean, rstd := o.Alloc(gN).(Buf), filled(b, o, gN, 1)
-			return func() { o.LayerNormBackward(dinp, dw, db, dout, inp, w, mean, rstd, gN, gC) }, []Buf{dinp, dw, db, dout, inp, w, mean, rstd}
-		}},
-		{"BiasForward-qkv", f * int64(2*3*NC+3*gC), func(b *testing.B) (func(), []Buf) {
-			out, bias := o.Alloc(3*NC).(Buf), filled(b, o, 3*gC, 0.01)
-			return func() { o.BiasForward(out, bias, gN, 3*gC) }, []Buf{out, bias}
-		}},
-		{"BiasBackward-qkv", f * int64(3*NC+2*3*gC), func(b *testing.B) (func(), []Buf) {
-			dbias, dout := o.Alloc(3*gC).(Buf), filled(b, o, 3*NC, 0.01)
-			return func() { o.BiasBackward(dbias, dout, gN, 3*gC) }, []Buf{dbias, dout}
-		}},
-		{"GeluForward", f * int64(2*N4C), func(b *testing.B) (func(), []Buf) {
-			out, inp := o.Alloc(N4C).(Buf), filled(b, o, N4C, 0.5)
-			return func() { o.GeluForward(out, inp, N4C) }, []Buf{out, inp}
-		}},
-		{"GeluBackward", f * int64(3*N4C), func(b *testing.B) (func(), []Buf) {
-			dinp, inp, dout := o.Alloc(N4C).(Buf), filled(b, o, N4C, 0.5), filled(b, o, N4C, 0.01)
-			return func() { o.GeluBackward(dinp, inp, dout, N4C) }, []Buf{dinp, inp, dout}
-		}},
-		{"ResidualForward", f * int64(3*NC), func(b *testing.B) (func(), []Buf) {
-			out, x, y := o.Alloc(NC).(Buf), filled(b, o, NC, 0.01), filled(b, o, NC, 0.02)
-			return func() { o.ResidualForward(out, x, y, NC) }, []Buf{out, x, y}
-		}},
-		{"CrossEntropy", f * int64(2*NV+2*gN), func(b *testing.B) (func(), []Buf) {
-			losses, logits, targets := o.Alloc(gN).(Buf), filled(b, o, NV, 0.01), o.AllocInt(gN).(Buf)
-			o.UploadInt(targets, tokens)
-			return func() { o.CrossEntropyForwardBackward(losses, logits, logits, targets, gN, gV, 1.0/gN) }, []Buf{losses, logits, targets}
-		}},
-		{"AdamW", f * int64(7*gParams), func(b *testing.B) (func(), []Buf) {
-			p, g, m, v := filled(b, o, gParams, 0.01), filled(b, o, gParams, 0.001), o.Alloc(gParams).(Buf), o.Alloc(gParams).(Buf)
-			hp := kernels.AdamParams{LR: 1e-4, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1}
-			return func() { o.AdamW(p, g, m, v, gParams, hp, 1, 1) }, []Buf{p, g, m, v}
-		}},
-		// Its time includes the copy of the result to the host, which it waits for.
-		{"SumSquares", f * int64(gParams), func(b *testing.B) (func(), []Buf) {
-			g := filled(b, o, gParams, 0.001)
-			sums := make([]float64, 1)
-			return func() { o.SumSquares(sums, []kernels.Buffer{g}) }, []Buf{g}
-		}},
-	} {
-		b.Run(k.name, func(b *testing.B) {
-			run, bufs := k.setup(b)
-			defer tFree(o, bufs...)
-			sec := gpuSeconds(b, o, run)
-			b.ReportMetric(float64(k.bytes)/sec/1e9, "GB/s")
-			b.ReportMetric(100*float64(k.bytes)/sec/hbmBytesPerSec, "%HBM")
-		})
+	rows := int64(len(distinct)) // wte rows the encoder's backward reads and writes
+	NC, N4C, NV := int64(gN*gC), int64(gN*4*gC), int64(gN*gV)
+	C, N, T, P := int64(gC), int64(gN), int64(gT), int64(gParams)
+	for _, prec := range []kernels.Precision{kernels.FP32, kernels.BF16} {
+		o := testOps(b, prec)
+		// Bytes per element: a of an activation or gradient (Working), w of a
+		// parameter as the kernels read it (Weights: its bf16 copy under BF16), 4 of
+		// float32 (Exact: statistics, losses, moments, masters) and int32 tokens.
+		a, w := int64(4), int64(4)
+		if prec == kernels.BF16 {
+			a, w = 2, 2
+		}
+		work := func(n int) Buf { return o.AllocAs(n, kernels.Working).(Buf) }
+		exact := func(n int) Buf { return o.AllocAs(n, kernels.Exact).(Buf) }
+		for _, k := range []struct {
+			name  string
+			bytes int64
+			setup func(b *testing.B) (run func(), bufs []Buf)
+		}{
+			{"EncoderForward", a*NC + w*(rows*C+T*C) + 4*N, func(b *testing.B) (func(), []Buf) {
+				out, inp := work(gN*gC), o.AllocInt(gN).(Buf)
+				wte, wpe := filledAs(b, o, gV*gC, 0.01, kernels.Weights), filledAs(b, o, gT*gC, 0.01, kernels.Weights)
+				o.UploadInt(inp, tokens)
+				return func() { o.EncoderForward(out, inp, wte, wpe, gB, gT, gC) }, []Buf{out, inp, wte, wpe}
+			}},
+			{"EncoderBackward", a*(NC+2*rows*C+2*T*C) + 4*N, func(b *testing.B) (func(), []Buf) {
+				dwte, dwpe, dout, inp := work(gV*gC), work(gT*gC), filledAs(b, o, gN*gC, 0.01, kernels.Working), o.AllocInt(gN).(Buf)
+				o.UploadInt(inp, tokens)
+				return func() { o.EncoderBackward(dwte, dwpe, dout, inp, gB, gT, gC) }, []Buf{dwte, dwpe, dout, inp}
+			}},
+			{"LayerNormForward", 2*a*NC + 2*w*C + 4*2*N, func(b *testing.B) (func(), []Buf) {
+				out, mean, rstd := work(gN*gC), exact(gN), exact(gN)
+				inp, wt, bias := filledAs(b, o, gN*gC, 0.01, kernels.Working), filledAs(b, o, gC, 1, kernels.Weights), o.AllocAs(gC, kernels.Weights).(Buf)
+				return func() { o.LayerNormForward(out, mean, rstd, inp, wt, bias, gN, gC) }, []Buf{out, mean, rstd, inp, wt, bias}
+			}},
+			{"ResidualLayerNormForward", 4*a*NC + 2*w*C + 4*2*N, func(b *testing.B) (func(), []Buf) {
+				res, out, mean, rstd := work(gN*gC), work(gN*gC), exact(gN), exact(gN)
+				x, y := filledAs(b, o, gN*gC, 0.01, kernels.Working), filledAs(b, o, gN*gC, 0.02, kernels.Working)
+				wt, bias := filledAs(b, o, gC, 1, kernels.Weights), o.AllocAs(gC, kernels.Weights).(Buf)
+				return func() { o.ResidualLayerNormForward(res, out, mean, rstd, x, y, wt, bias, gN, gC) }, []Buf{res, out, mean, rstd, x, y, wt, bias}
+			}},
+			// dinp read and written, dout, inp; w read, dw and db read and written.
+			{"LayerNormBackward", 4*a*NC + w*C + 4*a*C + 4*2*N, func(b *testing.B) (func(), []Buf) {
+				dinp, dw, db := work(gN*gC), work(gC), work(gC)
+				dout, inp, wt := filledAs(b, o, gN*gC, 0.01, kernels.Working), filledAs(b, o, gN*gC, 0.02, kernels.Working), filledAs(b, o, gC, 1, kernels.Weights)
+				mean, rstd := exact(gN), filled(b, o, gN, 1)
+				return func() { o.LayerNormBackward(dinp, dw, db, dout, inp, wt, mean, rstd, gN, gC) }, []Buf{dinp, dw, db, dout, inp, wt, mean, rstd}
+			}},
+			{"BiasForward-qkv", 2*a*3*NC + w*3*C, func(b *testing.B) (func(), []Buf) {
+				out, bias := work(3*gN*gC), filledAs(b, o, 3*gC, 0.01, kernels.Weights)
+				return func() { o.BiasForward(out, bias, gN, 3*gC) }, []Buf{out, bias}
+			}},
+			{"BiasBackward-qkv", a * (3*NC + 2*3*C), func(b *testing.B) (func(), []Buf) {
+				dbias, dout := work(3*gC), filledAs(b, o, 3*gN*gC, 0.01, kernels.Working)
+				return func() { o.BiasBackward(dbias, dout, gN, 3*gC) }, []Buf{dbias, dout}
+			}},
+			{"GeluForward", 2 * a * N4C, func(b *testing.B) (func(), []Buf) {
+				out, inp := work(gN*4*gC), filledAs(b, o, gN*4*gC, 0.5, kernels.Working)
+				return func() { o.GeluForward(out, inp, gN*4*gC) }, []Buf{out, inp}
+			}},
+			{"GeluBackward", 3 * a * N4C, func(b *testing.B) (func(), []Buf) {
+				dinp, inp, dout := work(gN*4*gC), filledAs(b, o, gN*4*gC, 0.5, kernels.Working), filledAs(b, o, gN*4*gC, 0.01, kernels.Working)
+				return func() { o.GeluBackward(dinp, inp, dout, gN*4*gC) }, []Buf{dinp, inp, dout}
+			}},
+			{"ResidualForward", 3 * a * NC, func(b *testing.B) (func(), []Buf) {
+				out, x, y := work(gN*gC), filledAs(b, o, gN*gC, 0.01, kernels.Working), filledAs(b, o, gN*gC, 0.02, kernels.Working)
+				return func() { o.ResidualForward(out, x, y, gN*gC) }, []Buf{out, x, y}
+			}},
+			// logits read, dlogits (the same buffer) written; losses, targets.
+			{"CrossEntropy", 2*a*NV + 4*2*N, func(b *testing.B) (func(), []Buf) {
+				losses, logits, targets := exact(gN), filledAs(b, o, gN*gV, 0.01, kernels.Working), o.AllocInt(gN).(Buf)
+				o.UploadInt(targets, tokens)
+				return func() { o.CrossEntropyForwardBackward(losses, logits, logits, targets, gN, gV, 1.0/gN) }, []Buf{losses, logits, targets}
+			}},
+			// params, m, v read and written, grads read; under BF16 the master is
+			// the float32 parameter read and written, and the bf16 copy is written.
+			{"AdamW", adamBytes(prec), func(b *testing.B) (func(), []Buf) {
+				p, g := filledAs(b, o, gParams, 0.01, kernels.Weights), filledAs(b, o, gParams, 0.001, kernels.Working)
+				m, v := exact(gParams), exact(gParams)
+				hp := kernels.AdamParams{LR: 1e-4, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1}
+				return func() { o.AdamW(p, g, m, v, gParams, hp, 1, 1) }, []Buf{p, g, m, v}
+			}},
+			// Its time includes the copy of the result to the host, which it waits for.
+			{"SumSquares", a * P, func(b *testing.B) (func(), []Buf) {
+				g := filledAs(b, o, gParams, 0.001, kernels.Working)
+				sums := make([]float64, 1)
+				return func() { o.SumSquares(sums, []kernels.Buffer{g}) }, []Buf{g}
+			}},
+		} {
+			b.Run(fmt.Sprintf("%v/%s", prec, k.name), func(b *testing.B) {
+				run, bufs := k.setup(b)
+				defer tFree(o, bufs...)
+				sec := gpuSeconds(b, o, run)
+				b.ReportMetric(float64(k.bytes)/sec/1e9, "GB/s")
+				b.ReportMetric(100*float64(k.bytes)/sec/peak, "%HBM")
+			})
+		}
 	}
+}
+
+// adamBytes is what AdamW of gpt2-124m's parameters reads and writes: in fp32 params,
+// m, v read and written and grads read (7 × 4 bytes an element); in bf16 the float32
+// master, m and v read and written, the bf16 grads read and the bf16 copy written.
+func adamBytes(prec kernels.Precision) int64 {
+	if prec == kernels.BF16 {
+		return int64(gParams) * (3*2*4 + 2 + 2)
+	}
+	return int64(gParams) * 7 * 4
 }

@@ -18,15 +18,15 @@ func (o *Ops) BiasForward(out, bias kernels.Buffer, N, OC int) {
 	empty := cl.checkDims(N, OC)
 	cl.checkLen("out", out, N*OC, false)
 	cl.checkLen("bias", bias, OC, false)
-	kernel := "bias_forward"
+	kernel, grid := "bias_forward", eltGrid(N*OC, eltBlock)
 	if cl.storage("out bias", out, bias) {
-		kernel = "bias_forward_bf16"
+		kernel, grid = "bias_forward_bf16", eltGridBF16(N*OC)
 	}
 	if empty {
 		return
 	}
 	pOut, pBias, n, oc := dptr(op, out), dptr(op, bias), i32(N), i32(OC)
-	o.launch(op, kernel, eltGrid(N*OC, eltBlock), eltBlock, 0,
+	o.launch(op, kernel, grid, eltBlock, 0,
 		unsafe.Pointer(&pOut), unsafe.Pointer(&pBias), unsafe.Pointer(&n), unsafe.Pointer(&oc))
 }
 

@@ -90,7 +90,9 @@ func (c call) checkDims(dims ...int) (empty bool) {
 }
 
 // eltGridBF16 is the grid of a bf16 element-wise kernel over n elements: its
-// threads take 8 elements (128 bits) at a time where the views are aligned.
+// threads take 8 elements (128 bits) at a time where the views are aligned (the
+// GELU and residual kernels, the bias add, the encoder's forward and wpe
+// gradient, AdamW's update).
 func eltGridBF16(n int) int { return eltGrid((n+7)/8, eltBlock) }
 
 // i32 is a kernel's int argument (the shape checks bound it first).

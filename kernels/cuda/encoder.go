@@ -32,16 +32,16 @@ func (o *Ops) EncoderForward(out, inp, wte, wpe kernels.Buffer, B, T, C int) {
 	cl.checkLen("inp", inp, B*T, true)
 	cl.checkLen("wpe", wpe, T*C, false)
 	V := vocabRows(cl, "wte", wte, C)
-	kernel := "encoder_forward"
+	kernel, grid := "encoder_forward", eltGrid(B*T*C, eltBlock)
 	if cl.storage("out wte wpe", out, wte, wpe) {
-		kernel = "encoder_forward_bf16"
+		kernel, grid = "encoder_forward_bf16", eltGridBF16(B*T*C)
 	}
 	if empty {
 		return
 	}
 	pOut, pInp, pWte, pWpe := dptr(op, out), dptr(op, inp), dptr(op, wte), dptr(op, wpe)
 	bt, t, c, v := i32(B*T), i32(T), i32(C), i32(V)
-	o.launch(op, kernel, eltGrid(B*T*C, eltBlock), eltBlock, 0,
+	o.launch(op, kernel, grid, eltBlock, 0,
 		unsafe.Pointer(&pOut), unsafe.Pointer(&pInp), unsafe.Pointer(&pWte), unsafe.Pointer(&pWpe),
 		unsafe.Pointer(&bt), unsafe.Pointer(&t), unsafe.Pointer(&c), unsafe.Pointer(&v))
 }
@@ -61,9 +61,9 @@ func (o *Ops) EncoderBackward(dwte, dwpe, dout, inp kernels.Buffer, B, T, C int)
 	cl.checkLen("dout", dout, B*T*C, false)
 	cl.checkLen("inp", inp, B*T, true)
 	V := vocabRows(cl, "dwte", dwte, C)
-	wpeKernel, wteKernel := "encoder_backward_wpe", "encoder_backward_wte"
+	wpeKernel, wteKernel, wpeGrid := "encoder_backward_wpe", "encoder_backward_wte", eltGrid(T*C, eltBlock)
 	if cl.storage("dwte dwpe dout", dwte, dwpe, dout) {
-		wpeKernel, wteKernel = "encoder_backward_wpe_bf16", "encoder_backward_wte_bf16"
+		wpeKernel, wteKernel, wpeGrid = "encoder_backward_wpe_bf16", "encoder_backward_wte_bf16", eltGridBF16(T*C)
 	}
 	if empty {
 		return
@@ -71,7 +71,7 @@ func (o *Ops) EncoderBackward(dwte, dwpe, dout, inp kernels.Buffer, B, T, C int)
 	pDwte, pDwpe, pDout, pInp := dptr(op, dwte), dptr(op, dwpe), dptr(op, dout), dptr(op, inp)
 	b, bt, t, c, v := i32(B), i32(B*T), i32(T), i32(C), i32(V)
 
-	o.launch(op, wpeKernel, eltGrid(T*C, eltBlock), eltBlock, 0,
+	o.launch(op, wpeKernel, wpeGrid, eltBlock, 0,
 		unsafe.Pointer(&pDwpe), unsafe.Pointer(&pDout), unsafe.Pointer(&b), unsafe.Pointer(&t), unsafe.Pointer(&c))
 
 	chunks := (C + wteBlock - 1) / wteBlock

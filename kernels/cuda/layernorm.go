@@ -22,7 +22,12 @@ const lnRowsPerBlock = 8
 // colSumTile is the block side of the column-sum kernels
 // (layernorm_backward_dwdb_partial, bias_backward_partial): blocks of (32, 32)
 // threads, one per 32 columns and chunk of rows, whose rows are split 32 ways
-// in a fixed interleave.
+// in a fixed interleave. Their bf16 forms keep one column a thread, unlike the
+// row kernels' 128-bit packs: a warp's 64 bytes of a row are two whole 32-byte
+// sectors, so no DRAM bandwidth is lost, while 8 columns a thread would cut
+// the grid by 8 (gpt2-124m's C = 768 at N = 8192: 96 blocks for an H100's 132
+// SMs) unless the chunks shrank, growing the float64 partial sums 8-fold, and
+// need a second geometry for the unaligned fallback.
 const colSumTile = 32
 
 // colSumChunks splits N rows into R chunks of rpc for the column sums: at

@@ -1,4 +1,4 @@
-// bf16 storage helpers beside common.cuh's: 128-bit access to eight bf16 at once, and an accumulate of either storage.
+// bf16 storage helpers beside common.cuh's: 128-bit access to eight bf16 at once (a whole pack, or a pack cut at a row's end), and an accumulate of either storage.
 #pragma once
 #include "common.cuh"
 
@@ -27,6 +27,33 @@ __device__ __forceinline__ void st8(bf16* p, size_t i, const float (&f)[8]) {
 #pragma unroll
     for (int k = 0; k < 4; k++) v.w[k] = (unsigned)f32_to_bf16(f[2 * k]) | ((unsigned)f32_to_bf16(f[2 * k + 1]) << 16);
     reinterpret_cast<bf16x8*>(p)[i] = v;
+}
+
+// PACKS(p, n): a grid-stride loop of p over packs [0, n): each thread takes
+// packs of 8 elements (one 128-bit access per operand) at a stride of the grid.
+#define PACKS(p, n) for (size_t p = blockIdx.x * (size_t)blockDim.x + threadIdx.x; p < (n); p += (size_t)gridDim.x * blockDim.x)
+
+// ldn / stn: the pack p[c0 .. c0+8) cut at n (c0 < n): with one 128-bit access
+// when vec (p aligned16, c0 and n multiples of 8), else one element at a time,
+// lanes past n read as 0 and not written. Either way the same values, so a
+// kernel that sums packs in order sums them in the same order on both paths.
+__device__ __forceinline__ void ldn(const bf16* p, size_t c0, size_t n, bool vec, float (&f)[8]) {
+    if (vec) {
+        ld8(p, c0 / 8, f);
+        return;
+    }
+#pragma unroll
+    for (int k = 0; k < 8; k++) f[k] = c0 + k < n ? bf16_to_f32(p[c0 + k]) : 0.0f;
+}
+
+__device__ __forceinline__ void stn(bf16* p, size_t c0, size_t n, bool vec, const float (&f)[8]) {
+    if (vec) {
+        st8(p, c0 / 8, f);
+        return;
+    }
+#pragma unroll
+    for (int k = 0; k < 8; k++)
+        if (c0 + k < n) p[c0 + k] = f32_to_bf16(f[k]);
 }
 
 // addf: *p += x in float32, in either storage (a bf16 *p is widened, and the sum

@@ -41,10 +41,10 @@ __device__ __forceinline__ void residual_forward_t(T* out, const T* a, const T* 
 }
 
 // The 128-bit loops of the bf16 entries: packs of 8 elements over the first
-// N/8*8 (every pointer aligned16), grid-stride; the caller runs the scalar body
-// over the rest. Each pack is read whole before it is written, by one thread,
-// so an output may alias an input.
-#define PACK_LOOP(p) for (size_t p = blockIdx.x * (size_t)blockDim.x + threadIdx.x; p < (size_t)N / 8; p += (size_t)gridDim.x * blockDim.x)
+// N/8*8 (every pointer aligned16); the caller runs the scalar body over the
+// rest. Each pack is read whole before it is written, by one thread, so an
+// output may alias an input.
+#define PACK_LOOP(p) PACKS(p, (size_t)N / 8)
 
 // gelu_forward: out (N) = gelu(inp (N)). Grid-stride.
 extern "C" __global__ void gelu_forward(float* out, const float* inp, int N) { gelu_forward_t(out, inp, N, 0); }

@@ -101,13 +101,54 @@ extern "C" __global__ void encoder_backward_wte(float* dwte, const float* dout, 
     encoder_backward_wte_t(pos, row, warpCount, dwte, dout, inp, BT, C, V, G);
 }
 
+// encoder_forward_bf16: encoder_forward on bf16 storage. Where C % 8 == 0 and out,
+// wte and wpe are 16-byte aligned, a thread takes 8 channels at a time (one
+// 128-bit access per operand), grid-stride; otherwise one element, as
+// encoder_forward. Each element is the same float32 sum rounded once either way.
 extern "C" __global__ void encoder_forward_bf16(bf16* out, const int* inp, const bf16* wte, const bf16* wpe,
                                                 int BT, int T, int C, int V) {
-    encoder_forward_t(out, inp, wte, wpe, BT, T, C, V);
+    if (C % 8 != 0 || !aligned16(out) || !aligned16(wte) || !aligned16(wpe)) {
+        encoder_forward_t(out, inp, wte, wpe, BT, T, C, V);
+        return;
+    }
+    int C8 = C / 8; // packs per row
+    PACKS(p, (size_t)BT * C8) {
+        int bt = (int)(p / C8), c8 = (int)(p % C8);
+        int ix = inp[bt];
+        float f[8];
+        if (ix >= 0 && ix < V) {
+            float e[8];
+            ld8(wte + (size_t)ix * C, c8, f);
+            ld8(wpe + (size_t)(bt % T) * C, c8, e);
+#pragma unroll
+            for (int k = 0; k < 8; k++) f[k] += e[k];
+        } else {
+#pragma unroll
+            for (int k = 0; k < 8; k++) f[k] = qnan();
+        }
+        st8(out, p, f);
+    }
 }
 
+// encoder_backward_wpe_bf16: encoder_backward_wpe on bf16 storage: each element
+// summed in float32 over b in order, rounded once. Where T*C % 8 == 0 and dwpe and
+// dout are 16-byte aligned, a thread takes packs of 8 elements (128-bit accesses).
 extern "C" __global__ void encoder_backward_wpe_bf16(bf16* dwpe, const bf16* dout, int B, int T, int C) {
-    encoder_backward_wpe_t(dwpe, dout, B, T, C);
+    size_t n = (size_t)T * C;
+    if (n % 8 != 0 || !aligned16(dwpe) || !aligned16(dout)) {
+        encoder_backward_wpe_t(dwpe, dout, B, T, C);
+        return;
+    }
+    PACKS(p, n / 8) {
+        float acc[8], d[8];
+        ld8(dwpe, p, acc);
+        for (int b = 0; b < B; b++) {
+            ld8(dout + (size_t)b * n, p, d);
+#pragma unroll
+            for (int k = 0; k < 8; k++) acc[k] += d[k];
+        }
+        st8(dwpe, p, acc);
+    }
 }
 
 extern "C" __global__ void encoder_backward_wte_bf16(bf16* dwte, const bf16* dout, const int* inp,
