@@ -27,6 +27,36 @@ __device__ __forceinline__ void encoder_backward_wpe_t(S* dwpe, const S* dout, i
     }
 }
 
+// wte_compact: the positions start .. start+blockDim.x-1 (below BT) whose token is
+// in the bucket (id % G == bucket, id in [0, V)) into pos and their tokens into row,
+// in position order (ballot + per-warp counts); returns how many. Every thread of
+// the block calls it; it ends with a barrier, so all see pos and row whole.
+// encoder_backward_wte_t keeps its own copy of these lines: through this helper
+// its PTX, the one checked on an H100, would change.
+__device__ __forceinline__ int wte_compact(int* pos, int* row, int* warpCount, const int* inp, int start, int BT,
+                                           int V, int G, int bucket) {
+    int tid = threadIdx.x, lane = tid % 32, warp = tid / 32, nwarps = blockDim.x / 32;
+    int i = start + tid;
+    int id = i < BT ? inp[i] : -1;
+    bool mine = id >= 0 && id < V && id % G == bucket;
+    unsigned ballot = __ballot_sync(FULL_MASK, mine);
+    if (lane == 0) warpCount[warp] = __popc(ballot);
+    __syncthreads();
+    int off = 0, total = 0;
+    for (int w = 0; w < nwarps; w++) {
+        int n = warpCount[w];
+        if (w < warp) off += n;
+        total += n;
+    }
+    if (mine) {
+        int k = off + __popc(ballot & ((1u << lane) - 1u));
+        pos[k] = i;
+        row[k] = id;
+    }
+    __syncthreads();
+    return total;
+}
+
 // encoder_backward_wte: dwte (V, C) += scatter of dout (BT, C) by inp (BT).
 // Grid (ceil(C/blockDim.x), G), 1-D blocks of a multiple of 32 threads (at most
 // 1024). Block (x, y) owns the channels of column chunk x of the vocabulary
@@ -38,7 +68,8 @@ __device__ __forceinline__ void encoder_backward_wpe_t(S* dwpe, const S* dout, i
 // positions of one row (a frequent token, padding) is summed in a register
 // (loaded from dwte at the run's start, stored at its end: the same float32
 // additions as a read-modify-write per term, without a memory round trip
-// each; in bf16, one rounding per run). Out-of-range ids are skipped (encoder_forward wrote NaN for them).
+// each). Out-of-range ids are skipped (encoder_forward wrote NaN for them). The
+// float32 entry only: the bf16 one keeps several rows' sums (encoder_backward_wte_bf16).
 template <typename S>
 __device__ __forceinline__ void encoder_backward_wte_t(int* pos, int* row, int* warpCount, S* dwte, const S* dout,
                                                        const int* inp, int BT, int C, int V, int G) {
@@ -151,10 +182,59 @@ extern "C" __global__ void encoder_backward_wpe_bf16(bf16* dwpe, const bf16* dou
     }
 }
 
+// WTE_SLOTS: the rows of its bucket whose float32 sums a thread of
+// encoder_backward_wte_bf16 keeps at once.
+#define WTE_SLOTS 8
+
+// encoder_backward_wte_bf16: encoder_backward_wte on bf16 storage, with each dwte
+// element rounded once per call where the bucket allows. The blocks, the buckets
+// and the compaction are encoder_backward_wte_t's; but where the float32 form keeps
+// one run of a row in a register, each thread here keeps the sums of up to
+// WTE_SLOTS rows (loaded from dwte at a row's first term), so a row that recurs
+// after other rows of its bucket (a frequent token among others) goes on adding to
+// its float32 sum instead of being rounded to bf16 and loaded again: rounded
+// once when the bucket has at most WTE_SLOTS rows in the batch, else once more
+// each time the least recently used row gives its slot up. Every element still
+// takes its terms in position order, and every thread makes the same slot
+// choices (they follow the token sequence alone): deterministic, no atomics.
 extern "C" __global__ void encoder_backward_wte_bf16(bf16* dwte, const bf16* dout, const int* inp,
                                                      int BT, int C, int V, int G) {
     __shared__ int pos[1024];
     __shared__ int row[1024];
     __shared__ int warpCount[32];
-    encoder_backward_wte_t(pos, row, warpCount, dwte, dout, inp, BT, C, V, G);
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    int bucket = blockIdx.y;
+    int slotRow[WTE_SLOTS]; // the row in each slot, -1 while empty
+    int used[WTE_SLOTS];    // when each slot last took a term, -1 while empty
+    float acc[WTE_SLOTS];   // dwte[slotRow[s]][c] plus the terms added since
+#pragma unroll
+    for (int s = 0; s < WTE_SLOTS; s++) slotRow[s] = used[s] = -1;
+    int clock = 0;
+    for (int start = 0; start < BT; start += blockDim.x) {
+        int total = wte_compact(pos, row, warpCount, inp, start, BT, V, G, bucket);
+        if (c < C) {
+            for (int k = 0; k < total; k++, clock++) {
+                int r = row[k], hit = -1, lru = 0;
+#pragma unroll
+                for (int s = 0; s < WTE_SLOTS; s++) {
+                    if (slotRow[s] == r) hit = s;
+                    if (used[s] < used[lru]) lru = s;
+                }
+                if (hit < 0) { // r takes the least recently used slot (an empty one first)
+                    hit = lru;
+                    if (slotRow[hit] >= 0) stf(dwte + (size_t)slotRow[hit] * C + c, acc[hit]);
+                    slotRow[hit] = r;
+                    acc[hit] = ldf(dwte + (size_t)r * C + c);
+                }
+                used[hit] = clock;
+                acc[hit] += ldf(dout + (size_t)pos[k] * C + c);
+            }
+        }
+        __syncthreads(); // pos, row and warpCount are rewritten by the next tile
+    }
+    if (c < C) {
+#pragma unroll
+        for (int s = 0; s < WTE_SLOTS; s++)
+            if (slotRow[s] >= 0) stf(dwte + (size_t)slotRow[s] * C + c, acc[s]);
+    }
 }
