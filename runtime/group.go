@@ -48,6 +48,10 @@ const (
 	msgRecords                     // a rank's measured steps, to rank 0 for the merged report
 	msgTensors                     // a rank's parameters and moments, to rank 0 for a checkpoint
 	msgCommit                      // rank 0's word on a checkpoint, to every rank
+	msgWindow                      // a rank's steps measured for a rebalance check, to rank 0
+	msgVerdict                     // rank 0's rebalance verdict, to every rank
+	msgBlocks                      // the parameters and moments of blocks that move to a rank
+	msgMoved                       // whether a rank holds its new stages, to every rank
 )
 
 // send sends v to rank to as message tag, between steps.

@@ -85,15 +85,15 @@ type rankSteps struct {
 // mergeSteps gives rank 0 every rank's records of the measured steps, on
 // rank 0's clock (each rank's origin moved by its clock offset): the
 // steps of the whole pipeline, as one process would have measured them;
-// the other ranks send theirs and get nil. peaks gains the other ranks'
-// devices' peak memory.
-func (t *Trainer) mergeSteps(measured []*StepResult, peaks map[int]int64) ([]*StepResult, error) {
+// the other ranks send theirs, as message tag, and get nil. peaks gains
+// the other ranks' devices' peak memory. purpose says what the steps are
+// for in errors ("for the report").
+func (t *Trainer) mergeSteps(measured []*StepResult, peaks map[int]int64, tag dist.Tag, purpose string) ([]*StepResult, error) {
 	g := t.cfg.Group
-	tag := dist.Tag{Kind: msgRecords}
 	if g.Rank() != 0 {
 		off, unc, err := g.Mesh.ClockOffset(0, clockSamples)
 		if err != nil {
-			return nil, fmt.Errorf("measuring the clock against rank 0 for the report: %w", err)
+			return nil, fmt.Errorf("measuring the clock against rank 0 %s: %w", purpose, err)
 		}
 		// ClockOffset is rank 0's clock minus this one's.
 		mine := rankSteps{Peaks: peaks, Offset: -off, Uncertainty: unc}
@@ -111,12 +111,12 @@ func (t *Trainer) mergeSteps(measured []*StepResult, peaks map[int]int64) ([]*St
 			return nil, err
 		}
 		if err := g.send(0, tag, buf.Bytes()); err != nil {
-			return nil, fmt.Errorf("sending the measured steps for the report: %w", err)
+			return nil, fmt.Errorf("sending the measured steps %s: %w", purpose, err)
 		}
 		return nil, nil
 	}
 	for r := 1; r < g.Mesh.World(); r++ {
-		msg, err := g.receive(r, tag, "the measured steps for the report")
+		msg, err := g.receive(r, tag, "the measured steps "+purpose)
 		if err != nil {
 			return nil, err
 		}

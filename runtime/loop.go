@@ -123,7 +123,10 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 		last = stepMetric(step, res, in.Adam.LR, took, cfg.Batch*cfg.Context, last.Idle)
 		p.Notice = slow.observe(step, res)
 		if rb != nil {
-			note, moved := rb.after(t, step, res)
+			note, moved, err := rb.after(t, step, res)
+			if err != nil {
+				return nil, err
+			}
 			if moved {
 				measured = measured[:0] // the report is of the final split
 				slow.reset()

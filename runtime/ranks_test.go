@@ -60,6 +60,44 @@ func runRanks(t *testing.T, cfgs []TrainConfig) ([]*Summary, []error) {
 	return sums, errs
 }
 
+// joinTrainers makes cfgs[r] rank r of len(cfgs), each joined in a
+// goroutine as each would in its own process, and returns their trainers,
+// closed when the test ends.
+func joinTrainers(t *testing.T, cfgs []TrainConfig) []*Trainer {
+	t.Helper()
+	port := freePort(t)
+	trainers := make([]*Trainer, len(cfgs))
+	onEach(trainers, func(r int, _ *Trainer) {
+		env := dist.Env{Rank: r, WorldSize: len(cfgs), LocalRank: r, LocalWorldSize: len(cfgs), MasterAddr: "127.0.0.1", MasterPort: port}
+		cfg := cfgs[r]
+		g, err := Join(context.Background(), env, cfg, 20*time.Second)
+		if err != nil {
+			t.Errorf("rank %d: %v", r, err)
+			return
+		}
+		t.Cleanup(func() { g.Close() })
+		g.Timeout, cfg.Group = 20*time.Second, g
+		if trainers[r], err = NewTrainer(cfg); err != nil {
+			t.Errorf("rank %d: %v", r, err)
+			return
+		}
+		t.Cleanup(trainers[r].Close)
+	})
+	if t.Failed() {
+		t.FailNow()
+	}
+	return trainers
+}
+
+// onEach runs f for every rank's trainer at once, as the ranks' processes would.
+func onEach(trainers []*Trainer, f func(r int, tr *Trainer)) {
+	var wg sync.WaitGroup
+	for r := range trainers {
+		wg.Go(func() { f(r, trainers[r]) })
+	}
+	wg.Wait()
+}
+
 func TestRanksTrainAsOneProcess(t *testing.T) {
 	data := corpus(t)
 	for _, c := range []struct {

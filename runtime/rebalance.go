@@ -58,8 +58,6 @@ func (c *TrainConfig) validateBalance() error {
 		what = "{balance} measured"
 	}
 	switch {
-	case c.Group != nil:
-		return field.Errorf("balance", what+" re-splits a pipeline within one process; a run of several processes keeps its split (drop {balance}/{rebalance})")
 	case len(c.Split) > 0 || len(c.LayerMap) > 0:
 		return field.Errorf("balance", what+" chooses the split itself; drop {split} and {layer-map}, or {balance}/{rebalance}")
 	case c.Sched != nil:
@@ -109,28 +107,30 @@ func newRebalancer(cfg TrainConfig) *rebalancer {
 }
 
 // after takes step's result and, when a check is due, re-splits t. It
-// returns a line for the user, or "", and whether the stages changed.
-func (rb *rebalancer) after(t *Trainer, step int, res *StepResult) (string, bool) {
+// returns a line for the user, or "", and whether the stages changed; an
+// error only when the ranks of a run of several can no longer agree (one
+// died or its link did).
+func (rb *rebalancer) after(t *Trainer, step int, res *StepResult) (string, bool, error) {
 	if rb.skip {
 		rb.skip = false
-		return "", false
+		return "", false, nil
 	}
 	rb.window = append(rb.window, res)
 	if len(rb.window) < rb.cfg.warmup() {
-		return "", false
+		return "", false, nil
 	}
 	if rb.open != nil { // the last move's gain, on as many steps as priced it
 		rb.open.MeasuredGain = 1 - meanStepS(rb.window)/rb.open.before
 		msg := fmt.Sprintf("rebalance at step %d: measured %.0f%% shorter steps (predicted %.0f%%)", rb.open.Step, 100*rb.open.MeasuredGain, 100*rb.open.PredictedGain)
 		rb.open = nil
 		rb.window = rb.window[:0]
-		return msg, false
+		return msg, false, nil
 	}
 	if rb.done || step < rb.next {
 		rb.window = rb.window[1:]
-		return "", false
+		return "", false, nil
 	}
-	msg, moved := t.rebalance(step, rb)
+	msg, moved, err := t.rebalance(step, rb)
 	rb.window = rb.window[:0]
 	rb.next = step + rb.cfg.every()
 	rb.done = rb.once
@@ -138,7 +138,7 @@ func (rb *rebalancer) after(t *Trainer, step int, res *StepResult) (string, bool
 		rb.skip = true
 		rb.open = &rb.moves[len(rb.moves)-1]
 	}
-	return msg, moved
+	return msg, moved, err
 }
 
 // meanStepS is the mean whole-step time of steps.
@@ -150,20 +150,70 @@ func meanStepS(steps []*StepResult) float64 {
 	return sum.Seconds() / float64(len(steps))
 }
 
+// verdict is a check's outcome: the split to move to (To nil: stay, for
+// the reason Line gives), priced on the same measured steps as the split
+// it leaves.
+type verdict struct {
+	From, To   []int
+	Gain       float64 // 1 − predicted step time on To / on From
+	CurS, BalS float64 // the predicted step times on From and To
+	BeforeS    float64 // the mean measured step time of the priced steps
+	Line       string
+}
+
 // rebalance prices the current split and the balanced one on the window's
 // measured layer times and moves to the balanced one when it predicts at
-// least the minimum gain (any gain, once). On an error the old split stays.
-func (t *Trainer) rebalance(step int, rb *rebalancer) (string, bool) {
-	steps := make([]*report.Step, len(rb.window))
-	for i, r := range rb.window {
+// least the minimum gain (any gain, once). In a run of several, rank 0
+// prices the window every rank's records make up, and every rank moves or
+// none does. On an error the old split stays.
+func (t *Trainer) rebalance(step int, rb *rebalancer) (string, bool, error) {
+	need := rb.cfg.minGain()
+	if rb.once {
+		need = 0
+	}
+	v, err := t.verdictOf(step, rb.window, need)
+	if err != nil || v.To == nil {
+		return v.Line, false, err
+	}
+	began := time.Now()
+	if refused, err := t.move(step, v.To); err != nil || refused != nil {
+		return fmt.Sprintf("rebalance at step %d: moving to split %s failed (%v); the split %s stays", step, model.JoinInts(v.To), refused, model.JoinInts(v.From)), false, err
+	}
+	rb.moves = append(rb.moves, Move{Step: step, From: v.From, To: v.To, PredictedGain: v.Gain, Seconds: time.Since(began).Seconds(), before: v.BeforeS})
+	return fmt.Sprintf("rebalance at step %d: split %s → %s (%s), predicted %.0f%% shorter steps (%.1f → %.1f ms)",
+		step, model.JoinInts(v.From), model.JoinInts(v.To), movedBlocks(t.plan, v.From), 100*v.Gain, v.CurS*1e3, v.BalS*1e3), true, nil
+}
+
+// verdictOf prices window: here, or in a run of several on rank 0, which
+// gets every rank's records of it and tells every rank its verdict.
+func (t *Trainer) verdictOf(step int, window []*StepResult, need float64) (verdict, error) {
+	if t.cfg.Group == nil {
+		return t.price(step, window, need), nil
+	}
+	return t.groupVerdict(step, window, need)
+}
+
+// move re-splits the stages on split: refused (the old split stays) or
+// failed for good (a run of several lost a rank).
+func (t *Trainer) move(step int, split []int) (refused, err error) {
+	if t.cfg.Group == nil {
+		return t.resplit(split), nil
+	}
+	return t.resplitGroup(step, split)
+}
+
+// price is window's verdict: the balanced split and its predicted gain.
+func (t *Trainer) price(step int, window []*StepResult, need float64) verdict {
+	steps := make([]*report.Step, len(window))
+	for i, r := range window {
 		steps[i] = &r.Step
 	}
 	cfg, s := t.cfg, t.ex.Sched
-	p, v := len(t.devs), s.Chunks
+	p, v := len(t.ex.Devices), s.Chunks
 	r, err := report.NewReplay(cfg.Model, cfg.Context, cfg.Batch, s.Microbatches, t.plan,
 		report.MeasuredCosts(steps, len(t.stages)), report.LayerCosts(steps, cfg.Model.UnitName))
 	if err != nil {
-		return fmt.Sprintf("rebalance at step %d: %v; the split stays", step, err), false
+		return verdict{Line: fmt.Sprintf("rebalance at step %d: %v; the split stays", step, err)}
 	}
 	from := t.plan.Split()
 	to := r.BalancedSplit(p, v, cfg.Recompute, t.stageFits())
@@ -172,23 +222,13 @@ func (t *Trainer) rebalance(step int, rb *rebalancer) (string, bool) {
 	now.Split = to
 	bal, err2 := r.Predict(now)
 	if err := cmp.Or(err1, err2); err != nil || to == nil {
-		return fmt.Sprintf("rebalance at step %d: no balanced split (%v); the split stays", step, err), false
+		return verdict{Line: fmt.Sprintf("rebalance at step %d: no balanced split (%v); the split stays", step, err)}
 	}
 	gain := 1 - bal.StepS/cur.StepS
-	need := rb.cfg.minGain()
-	if rb.once {
-		need = 0
-	}
 	if slices.Equal(from, to) || gain <= need {
-		return fmt.Sprintf("rebalance at step %d: split %s is balanced (%s would gain %.1f%%, %.0f%% needed)", step, model.JoinInts(from), model.JoinInts(to), 100*gain, 100*need), false
+		return verdict{Line: fmt.Sprintf("rebalance at step %d: split %s is balanced (%s would gain %.1f%%, %.0f%% needed)", step, model.JoinInts(from), model.JoinInts(to), 100*gain, 100*need)}
 	}
-	began := time.Now()
-	if err := t.resplit(to); err != nil {
-		return fmt.Sprintf("rebalance at step %d: moving to split %s failed (%v); the split %s stays", step, model.JoinInts(to), err, model.JoinInts(from)), false
-	}
-	rb.moves = append(rb.moves, Move{Step: step, From: from, To: to, PredictedGain: gain, Seconds: time.Since(began).Seconds(), before: meanStepS(rb.window)})
-	return fmt.Sprintf("rebalance at step %d: split %s → %s (%s), predicted %.0f%% shorter steps (%.1f → %.1f ms)",
-		step, model.JoinInts(from), model.JoinInts(to), movedBlocks(t.plan, from), 100*gain, cur.StepS*1e3, bal.StepS*1e3), true
+	return verdict{From: from, To: to, Gain: gain, CurS: cur.StepS, BalS: bal.StepS, BeforeS: meanStepS(window)}
 }
 
 // movedBlocks says which blocks changed device, in words.
@@ -214,10 +254,13 @@ func movedBlocks(now *model.Plan, from []int) string {
 // stageFits says whether stage s can hold k blocks: on GPUs, within its
 // GPU's memory shared evenly among the GPU's stages; on virtual CPU
 // devices any number (they share the host, whose memory checkFits weighs
-// against the whole plan before a move).
+// against the whole plan before a move). In a run of several, rank 0 does
+// not know the other hosts' GPUs: each rank weighs its own part of the
+// chosen split before the move, and one that cannot hold it keeps the old
+// split for all.
 func (t *Trainer) stageFits() func(s, k int) bool {
 	caps := GPUMemory()
-	if len(caps) == 0 || t.cfg.Devices[0].Kind != device.KindCUDA {
+	if len(caps) == 0 || t.cfg.Devices[0].Kind != device.KindCUDA || t.cfg.Group != nil {
 		return nil
 	}
 	sched := t.ex.Sched
@@ -242,24 +285,17 @@ func (t *Trainer) stageFits() func(s, k int) bool {
 // between steps, and the schedule is unchanged: the run goes on exactly as
 // one that had used split from this step on.
 func (t *Trainer) resplit(split []int) error {
-	cfg, s := t.cfg, t.ex.Sched
-	mbB := cfg.Batch / s.Microbatches
-	opts := planOptions(cfg, s)
-	opts.Split = split
-	pl, err := model.Partition(cfg.Model, s.StageDevices(device.Names(t.devs)), opts)
+	pl, err := t.partition(split)
 	if err != nil {
 		return err
 	}
-	if err := checkFits(cfg.Devices, pl, cfg.Precision.String()); err != nil {
+	stages, err := t.newStagesFor(pl)
+	if err != nil {
 		return err
 	}
-	var stages []*Stage
 	err = guard(func() error {
-		ck, err := gather(t.stages, cfg.Model, TrainState{})
+		ck, err := gather(t.stages, t.cfg.Model, TrainState{})
 		if err != nil {
-			return err
-		}
-		if stages, err = NewStages(t.devs, pl, mbB, cfg.Context); err != nil {
 			return err
 		}
 		return scatter(stages, ck)
@@ -267,7 +303,39 @@ func (t *Trainer) resplit(split []int) error {
 	if err != nil {
 		return err
 	}
-	t.stages, t.plan = stages, pl
-	t.ex = &Executor{Sched: t.ex.Sched, Stages: stages, Devices: t.devs, Timeout: t.ex.Timeout, EagerOptimizer: t.ex.EagerOptimizer, CUDAGraphs: t.ex.CUDAGraphs}
+	t.restage(stages, pl)
 	return nil
+}
+
+// partition is the plan of split over the run's devices, the same on
+// every rank.
+func (t *Trainer) partition(split []int) (*model.Plan, error) {
+	opts := planOptions(t.cfg, t.ex.Sched)
+	opts.Split = split
+	return model.Partition(t.cfg.Model, t.ex.Sched.StageDevices(t.cfg.deviceNames()), opts)
+}
+
+// newStagesFor builds this process's stages of pl, zeroed, once its
+// devices' memory is known to hold them.
+func (t *Trainer) newStagesFor(pl *model.Plan) ([]*Stage, error) {
+	cfg := t.cfg
+	if err := checkFits(cfg.Devices, cfg.Group.own(pl), cfg.Precision.String()); err != nil {
+		return nil, err
+	}
+	var stages []*Stage
+	err := guard(func() error {
+		var err error
+		stages, err = NewStages(t.ex.Devices, pl, cfg.Batch/t.ex.Sched.Microbatches, cfg.Context)
+		return err
+	})
+	return stages, err
+}
+
+// restage makes stages, holding pl, the run's: a new executor over them
+// with the old one's settings, links and message count.
+func (t *Trainer) restage(stages []*Stage, pl *model.Plan) {
+	old := t.ex
+	t.stages, t.plan = stages, pl
+	t.ex = &Executor{Sched: old.Sched, Stages: stages, Devices: old.Devices, Timeout: old.Timeout, EagerOptimizer: old.EagerOptimizer,
+		CUDAGraphs: old.CUDAGraphs, Group: old.Group, links: old.links, seq: old.seq}
 }

@@ -5,13 +5,17 @@
 package runtime
 
 import (
+	"maps"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"baton/model"
+	"baton/runtime/device"
 )
 
-// stepsOn trains steps from..to of tr's run by hand.
+// stepsOn trains steps from..to of tr's run by hand; a failed step fails
+// t and ends them (from any goroutine, as a rank's).
 func stepsOn(t *testing.T, tr *Trainer, from, to int) []float64 {
 	t.Helper()
 	in := tr.stepInput()
@@ -20,7 +24,8 @@ func stepsOn(t *testing.T, tr *Trainer, from, to int) []float64 {
 		in.AdamStep, in.Adam.LR = step, tr.cfg.LR
 		res, err := tr.trainStep(in, nil)
 		if err != nil {
-			t.Fatal(err)
+			t.Error(err)
+			return losses
 		}
 		losses = append(losses, res.Loss)
 	}
@@ -65,14 +70,77 @@ func TestCUDAResplitTrainsAsTheNewSplitThroughout(t *testing.T) {
 	sameTensors(t, gotCk, wantCk)
 }
 
-// sameTensors fails unless a and b hold the same parameters and moments bit for bit.
-func sameTensors(t *testing.T, a, b *model.Checkpoint) {
-	t.Helper()
-	for name, w := range b.Params {
-		for j := range w {
-			if a.Params[name][j] != w[j] || a.M[name][j] != b.M[name][j] || a.V[name][j] != b.V[name][j] {
-				t.Fatalf("%s[%d]: parameter or moment differs", name, j)
-			}
+// TestCUDARanksResplitTrainsAsTheNewSplitThroughout: two ranks of two
+// partitions of one GPU each (one process holds a partition once, so the
+// ranks take two each of cuda:0/4) move blocks between them, read back
+// from one rank's partition and loaded onto the other's, and train on
+// exactly as one process split that way from the start.
+func TestCUDARanksResplitTrainsAsTheNewSplitThroughout(t *testing.T) {
+	if !emulated() {
+		t.Setenv("BATON_NCCL", "off") // NCCL before 2.30 refuses two ranks on one GPU; cudaemu's takes them
+	}
+	data := corpus(t)
+	one := resumeConfig(t, data, filepath.Join(t.TempDir(), "fixed"), "cuda:0/4", 6)
+	one.Model.L, one.Microbatches, one.Split = 8, 4, []int{3, 1, 2, 2}
+	fixed, err := NewTrainer(one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := stepsOn(t, fixed, 1, 6)
+	wantCk, err := gather(fixed.stages, one.Model, TrainState{})
+	fixed.Close() // the ranks open its partitions
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	cfgs := make([]TrainConfig, 2)
+	for r, devs := range []string{"cuda:0/4#0,cuda:0/4#1", "cuda:0/4#2,cuda:0/4#3"} {
+		cfgs[r] = resumeConfig(t, data, filepath.Join(t.TempDir(), "moved"), devs, 6)
+		cfgs[r].Model, cfgs[r].Microbatches, cfgs[r].Split = one.Model, 4, []int{2, 2, 2, 2}
+	}
+	trainers := joinTrainers(t, cfgs)
+	losses := make([][]float64, 2)
+	parts := make([]*model.Checkpoint, 2)
+	onEach(trainers, func(r int, tr *Trainer) {
+		losses[r] = stepsOn(t, tr, 1, 3)
+		links := tr.ex.links
+		if emulated() && len(links) == 0 {
+			t.Errorf("rank %d opened no NCCL links to the other rank's stages", r)
+		}
+		if refused, err := tr.resplitGroup(3, []int{3, 1, 2, 2}); refused != nil || err != nil {
+			t.Errorf("rank %d: resplit to 3,1,2,2: %v, %v", r, refused, err)
+			return
+		}
+		if !maps.Equal(tr.ex.links, links) {
+			t.Errorf("rank %d: the move left the links between the ranks' stages behind", r)
+		}
+		losses[r] = append(losses[r], stepsOn(t, tr, 4, 6)...)
+		var err error
+		if parts[r], err = gather(tr.stages, one.Model, TrainState{}); err != nil {
+			t.Error(err)
+		}
+	})
+	if t.Failed() {
+		t.FailNow()
+	}
+	for name, p := range parts[1].Params {
+		parts[0].Params[name], parts[0].M[name], parts[0].V[name] = p, parts[1].M[name], parts[1].V[name]
+	}
+	for i := range want {
+		if losses[0][i] != want[i] || losses[1][i] != want[i] {
+			t.Errorf("step %d: ranks' losses %v and %v, one process on split 3,1,2,2 throughout gives %v", i+1, losses[0][i], losses[1][i], want[i])
 		}
 	}
+	sameTensors(t, parts[0], wantCk)
+}
+
+// emulated says whether the CUDA devices are cudaemu's.
+func emulated() bool {
+	infos, _, _ := device.List()
+	for _, in := range infos {
+		if in.Kind == device.KindCUDA {
+			return strings.Contains(in.Model, "cudaemu")
+		}
+	}
+	return false
 }

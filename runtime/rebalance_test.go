@@ -3,6 +3,7 @@
 package runtime
 
 import (
+	"errors"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -47,18 +48,72 @@ func TestRebalanceTrainsAsTheFinalSplitThroughout(t *testing.T) {
 			t.Errorf("step %d: loss %v, the final split throughout gives %v", i+1, live.Losses[i], want.Losses[i])
 		}
 	}
-	got, err1 := model.Load(CheckpointDir(filepath.Join(dir, "live")))
-	ref, err2 := model.Load(CheckpointDir(filepath.Join(dir, "fixed")))
+	sameCheckpoints(t, filepath.Join(dir, "live"), filepath.Join(dir, "fixed"))
+}
+
+// sameCheckpoints fails unless the runs in dirs got and want saved the
+// same parameters and moments bit for bit.
+func sameCheckpoints(t *testing.T, got, want string) {
+	t.Helper()
+	a, err1 := model.Load(CheckpointDir(got))
+	b, err2 := model.Load(CheckpointDir(want))
 	if err1 != nil || err2 != nil {
 		t.Fatal(err1, err2)
 	}
-	for name, w := range ref.Params {
+	if len(a.Params) != len(b.Params) {
+		t.Fatalf("%s's checkpoint has %d tensors, %s's %d", got, len(a.Params), want, len(b.Params))
+	}
+	sameTensors(t, a, b)
+}
+
+// sameTensors fails unless a and b hold the same parameters and moments bit for bit.
+func sameTensors(t *testing.T, a, b *model.Checkpoint) {
+	t.Helper()
+	for name, w := range b.Params {
 		for j := range w {
-			if got.Params[name][j] != w[j] || got.M[name][j] != ref.M[name][j] || got.V[name][j] != ref.V[name][j] {
-				t.Fatalf("%s[%d]: parameter or moment differs from the final split's run", name, j)
+			if a.Params[name][j] != w[j] || a.M[name][j] != b.M[name][j] || a.V[name][j] != b.V[name][j] {
+				t.Fatalf("%s[%d]: parameter or moment differs", name, j)
 			}
 		}
 	}
+}
+
+// TestRanksRebalanceAsTheFinalSplitThroughout: four ranks of one device
+// each, the second slowed 4×, re-split live (every moved block changes
+// rank) and train exactly as one process on the final split throughout.
+func TestRanksRebalanceAsTheFinalSplitThroughout(t *testing.T) {
+	data, dir := corpus(t), t.TempDir()
+	cfgs := make([]TrainConfig, 4)
+	for r, dev := range []string{"cpu:0", "cpu:0~4", "cpu:0", "cpu:0"} {
+		cfgs[r] = rebalanceConfig(t, data, filepath.Join(dir, "live"))
+		cfgs[r].Devices = resumeConfig(t, data, "", dev, 0).Devices
+		cfgs[r].Rebalance = Rebalance{Mode: "auto", Warmup: 2, Every: 100, MinGain: 0.01}
+	}
+	sums, errs := runRanks(t, cfgs)
+	for r, err := range errs {
+		if err != nil {
+			t.Fatalf("rank %d: %v", r, err)
+		}
+	}
+	mv := sums[0].Rebalances
+	if len(mv) != 1 || mv[0].To[1] >= mv[0].From[1] {
+		t.Fatalf("rank 0 moved %+v; want one move of blocks off the slowed rank 1", mv)
+	}
+	for r, sum := range sums {
+		if len(sum.Rebalances) != 1 || !slices.Equal(sum.Rebalances[0].To, mv[0].To) || !slices.Equal(sum.Plan.Split(), mv[0].To) {
+			t.Errorf("rank %d moved %+v and ends on split %v; want rank 0's move to %v", r, sum.Rebalances, sum.Plan.Split(), mv[0].To)
+		}
+	}
+	t.Logf("moved %v → %v, predicted gain %.0f%%, measured %.0f%%", mv[0].From, mv[0].To, 100*mv[0].PredictedGain, 100*mv[0].MeasuredGain)
+	fixed := rebalanceConfig(t, data, filepath.Join(dir, "fixed"))
+	fixed.Split = mv[0].To
+	want := train(t, fixed, 0)
+	for i := range want.Losses {
+		if sums[0].Losses[i] != want.Losses[i] {
+			t.Errorf("step %d: loss %v, one process on the final split throughout gives %v", i+1, sums[0].Losses[i], want.Losses[i])
+		}
+	}
+	sameCheckpoints(t, filepath.Join(dir, "live"), filepath.Join(dir, "fixed"))
 }
 
 // TestFailedMoveKeepsTheSplit: a move that cannot be made (a split the
@@ -93,4 +148,38 @@ func TestMeasuredBalanceChecksOnce(t *testing.T) {
 	if len(sum.Rebalances) != 1 || sum.Rebalances[0].Step != 3 {
 		t.Fatalf("--balance measured moved %+v; want one move after step 3 (a first step, then 2 measured)", sum.Rebalances)
 	}
+}
+
+// TestRanksRefuseAMoveTogether: a rank that cannot hold its new stages
+// makes every rank refuse the move, naming it, and a split no rank can
+// plan is refused alike; the ranks step on, on the old split.
+func TestRanksRefuseAMoveTogether(t *testing.T) {
+	cfg := rebalanceConfig(t, corpus(t), filepath.Join(t.TempDir(), "run"))
+	cfg.Devices = cfg.Devices[:2]
+	trainers := joinTrainers(t, []TrainConfig{cfg, cfg})
+	onEach(trainers, func(r int, tr *Trainer) {
+		var local error
+		if r == 1 {
+			local = errors.New("out of memory")
+		}
+		refused, err := tr.agree(1, local)
+		if err != nil || refused == nil || refused.Error() != "rank 1: out of memory" {
+			t.Errorf("rank %d: the vote gave %v, %v; want the move refused for rank 1's reason", r, refused, err)
+		}
+	})
+	onEach(trainers, func(r int, tr *Trainer) {
+		stages, plan, ex := tr.stages, tr.plan, tr.ex
+		refused, err := tr.resplitGroup(2, []int{4, 4, 0, 0})
+		if err != nil || refused == nil || !strings.Contains(refused.Error(), "every stage needs at least one layer") {
+			t.Errorf("rank %d: resplit to 4,4,0,0: %v, %v", r, refused, err)
+		}
+		if !slices.Equal(tr.stages, stages) || tr.plan != plan || tr.ex != ex {
+			t.Errorf("rank %d: a refused move changed the trainer", r)
+		}
+		in := tr.stepInput()
+		in.AdamStep = 1
+		if _, err := tr.trainStep(in, nil); err != nil {
+			t.Errorf("rank %d: a step after the refused move: %v", r, err)
+		}
+	})
 }

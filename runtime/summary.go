@@ -8,6 +8,7 @@ import (
 	"baton/internal/fsutil"
 	"baton/model"
 	"baton/runtime/device"
+	"baton/runtime/dist"
 	"baton/runtime/report"
 	"bytes"
 	"encoding/json"
@@ -97,7 +98,7 @@ func (t *Trainer) writeReport(sum *Summary, measured []*StepResult) error {
 	}
 	if t.cfg.Group != nil {
 		var err error
-		if measured, err = t.mergeSteps(measured, peaks); err != nil || !t.lead() {
+		if measured, err = t.mergeSteps(measured, peaks, dist.Tag{Kind: msgRecords}, "for the report"); err != nil || !t.lead() {
 			return err // a rank other than 0 has sent its part
 		}
 		sum.ClockUncertaintyS = t.cfg.Group.Uncertainty.Seconds()

@@ -1,0 +1,177 @@
+// Live rebalancing in a run of several processes: rank 0 prices the window every rank's records make up, the moving blocks' state goes to its new rank, and every rank moves or none does.
+
+package runtime
+
+import (
+	"bytes"
+	"encoding/gob"
+	"fmt"
+	"strings"
+
+	"baton/model"
+	"baton/runtime/dist"
+)
+
+// groupVerdict is rank 0's verdict on window, the same on every rank: the
+// others send it their records of the window's steps and wait for it.
+func (t *Trainer) groupVerdict(step int, window []*StepResult, need float64) (verdict, error) {
+	g := t.cfg.Group
+	what := fmt.Sprintf("for the rebalance check after step %d", step)
+	merged, err := t.mergeSteps(window, map[int]int64{}, dist.Tag{Kind: msgWindow, Step: int64(step)}, what)
+	if err != nil {
+		return verdict{}, err
+	}
+	tag := dist.Tag{Kind: msgVerdict, Step: int64(step)}
+	var v verdict
+	if g.Rank() != 0 {
+		msg, err := g.receive(0, tag, "rank 0's verdict "+what)
+		if err != nil {
+			return verdict{}, err
+		}
+		if err := gob.NewDecoder(bytes.NewReader(msg)).Decode(&v); err != nil {
+			return verdict{}, fmt.Errorf("rank 0's verdict %s: %w", what, err)
+		}
+		return v, nil
+	}
+	v = t.price(step, merged, need)
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(v); err != nil {
+		return verdict{}, err
+	}
+	for r := 1; r < g.Mesh.World(); r++ {
+		if err := g.send(r, tag, buf.Bytes()); err != nil {
+			return verdict{}, fmt.Errorf("telling rank %d the verdict %s: %w", r, what, err)
+		}
+	}
+	return v, nil
+}
+
+// resplitGroup is resplit across ranks. Every rank plans split alike and
+// builds its new stages; each sends the blocks it holds and will not to
+// the rank that will, and loads what it receives; then all tell each
+// other whether they hold their new stages, and switch only if all do
+// (refused otherwise: the old split stays on every rank). err is a lost
+// rank or link, after which the run cannot go on.
+func (t *Trainer) resplitGroup(step int, split []int) (refused, err error) {
+	pl, refused := t.partition(split) // the same on every rank
+	if refused != nil {
+		return refused, nil
+	}
+	stages, local := t.newStagesFor(pl)
+	arrived, err := t.exchangeBlocks(step, pl)
+	if err != nil {
+		return nil, err
+	}
+	if local == nil {
+		local = guard(func() error { return scatter(stages, arrived) })
+	}
+	if refused, err = t.agree(step, local); refused != nil || err != nil {
+		return refused, err
+	}
+	t.restage(stages, pl)
+	return nil, nil
+}
+
+// exchangeBlocks sends every block that leaves this rank under pl to its
+// new rank, and returns this rank's tensors under pl: what it kept and
+// what came. A rank that cannot read its own sends an empty part, so the
+// exchange still ends and the vote refuses the move.
+func (t *Trainer) exchangeBlocks(step int, pl *model.Plan) (*model.Checkpoint, error) {
+	g := t.cfg.Group
+	var mine *model.Checkpoint
+	if guard(func() error {
+		var err error
+		mine, err = gather(t.stages, t.cfg.Model, TrainState{})
+		return err
+	}) != nil {
+		mine = &model.Checkpoint{Params: map[string][]float32{}, M: map[string][]float32{}, V: map[string][]float32{}}
+	}
+	before, after := t.blockRanks(t.plan), t.blockRanks(pl)
+	tag := dist.Tag{Kind: msgBlocks, Step: int64(step)}
+	for r := range g.Mesh.World() {
+		if r == g.Rank() {
+			continue
+		}
+		part := tensors{Params: map[string][]float32{}, M: map[string][]float32{}, V: map[string][]float32{}}
+		for l, from := range before {
+			if from != g.Rank() || after[l] != r {
+				continue
+			}
+			for _, ts := range t.cfg.Model.BlockTensors(l) {
+				if p, ok := mine.Params[ts.Name]; ok {
+					part.Params[ts.Name], part.M[ts.Name], part.V[ts.Name] = p, mine.M[ts.Name], mine.V[ts.Name]
+				}
+			}
+		}
+		var buf bytes.Buffer
+		if err := gob.NewEncoder(&buf).Encode(part); err != nil {
+			return nil, err
+		}
+		if err := g.send(r, tag, buf.Bytes()); err != nil {
+			return nil, fmt.Errorf("rebalance after step %d: sending rank %d its blocks: %w", step, r, err)
+		}
+	}
+	for r := range g.Mesh.World() {
+		if r == g.Rank() {
+			continue
+		}
+		msg, err := g.receive(r, tag, fmt.Sprintf("rebalance after step %d: the blocks from rank %d", step, r))
+		if err != nil {
+			return nil, err
+		}
+		var part tensors
+		if err := gob.NewDecoder(bytes.NewReader(msg)).Decode(&part); err != nil {
+			return nil, fmt.Errorf("rebalance after step %d: rank %d's blocks: %w", step, r, err)
+		}
+		for name, p := range part.Params {
+			mine.Params[name], mine.M[name], mine.V[name] = p, part.M[name], part.V[name]
+		}
+	}
+	return mine, nil
+}
+
+// blockRanks is, per block of the model, the rank whose stage holds it under pl.
+func (t *Trainer) blockRanks(pl *model.Plan) []int {
+	g, sched := t.cfg.Group, t.ex.Sched
+	ranks := make([]int, t.cfg.Model.L)
+	for _, st := range pl.Stages {
+		for l := st.FirstLayer; l <= st.LastLayer; l++ {
+			ranks[l] = g.Ranks[sched.DeviceOf(st.Index)]
+		}
+	}
+	return ranks
+}
+
+// agree tells every rank whether this one holds its new stages (local nil)
+// and hears the same from each: refused names every rank that does not.
+func (t *Trainer) agree(step int, local error) (refused, err error) {
+	g := t.cfg.Group
+	tag := dist.Tag{Kind: msgMoved, Step: int64(step)}
+	var word []byte
+	if local != nil {
+		word = []byte(local.Error())
+	}
+	for r := range g.Mesh.World() {
+		if r != g.Rank() {
+			if err := g.send(r, tag, word); err != nil {
+				return nil, fmt.Errorf("rebalance after step %d: telling rank %d: %w", step, r, err)
+			}
+		}
+	}
+	var why []string
+	for r := range g.Mesh.World() {
+		msg := word
+		if r != g.Rank() {
+			if msg, err = g.receive(r, tag, fmt.Sprintf("rebalance after step %d: rank %d's word", step, r)); err != nil {
+				return nil, err
+			}
+		}
+		if len(msg) > 0 {
+			why = append(why, fmt.Sprintf("rank %d: %s", r, msg))
+		}
+	}
+	if len(why) > 0 {
+		return fmt.Errorf("%s", strings.Join(why, "; ")), nil
+	}
+	return nil, nil
+}
