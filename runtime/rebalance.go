@@ -13,6 +13,7 @@ import (
 	"baton/model"
 	"baton/runtime/device"
 	"baton/runtime/report"
+	"baton/transformer"
 )
 
 // Rebalance says whether and how a run re-splits itself while training.
@@ -279,11 +280,11 @@ func (t *Trainer) stageFits() func(s, k int) bool {
 }
 
 // resplit rebuilds the stages on split, on the same devices, carrying
-// every parameter and AdamW moment by name (through the host, as a
-// checkpoint does). The old stages stay in place until the new ones hold
-// everything, so an error leaves the run as it was. Gradients are zero
-// between steps, and the schedule is unchanged: the run goes on exactly as
-// one that had used split from this step on.
+// every parameter and AdamW moment by name from the old stages, device to
+// device. The old stages stay in place until the new ones hold everything,
+// so an error leaves the run as it was. Gradients are zero between steps,
+// and the schedule is unchanged: the run goes on exactly as one that had
+// used split from this step on.
 func (t *Trainer) resplit(split []int) error {
 	pl, err := t.partition(split)
 	if err != nil {
@@ -293,17 +294,75 @@ func (t *Trainer) resplit(split []int) error {
 	if err != nil {
 		return err
 	}
-	err = guard(func() error {
-		ck, err := gather(t.stages, t.cfg.Model, TrainState{})
-		if err != nil {
-			return err
-		}
-		return scatter(stages, ck)
-	})
-	if err != nil {
+	if err := guard(func() error { return carry(t.stages, stages, nil) }); err != nil {
 		return err
 	}
 	t.restage(stages, pl)
+	return nil
+}
+
+// holder is where a tensor is: a stage's stack and its index there.
+type holder struct {
+	st *Stage
+	i  int
+}
+
+// holders indexes the tensors of stages (this process's) by name; the
+// tied wte by its first stage.
+func holders(stages []*Stage) map[string]holder {
+	at := map[string]holder{}
+	for _, st := range stages {
+		if st == nil {
+			continue
+		}
+		for i, ts := range st.Stack.P.Specs {
+			if _, ok := at[ts.Name]; !ok {
+				at[ts.Name] = holder{st, i}
+			}
+		}
+	}
+	return at
+}
+
+// carry fills the parameters and AdamW moments of stages (this process's)
+// by name: from the old stage that holds each, device to device (a copy
+// within a device, a peer or staged copy between two: float32 masters too
+// under bf16), else from arrived, on the host (another rank's). Every
+// device has finished the copies when it returns; a device's failure
+// panics, as its Ops do.
+func carry(old, stages []*Stage, arrived *model.Checkpoint) error {
+	at := holders(old)
+	drain := map[device.Device]bool{}
+	for _, st := range stages {
+		if st == nil {
+			continue
+		}
+		to := st.Stack
+		for i, ts := range to.P.Specs {
+			h, ok := at[ts.Name]
+			if !ok {
+				if arrived == nil || arrived.Params[ts.Name] == nil {
+					return fmt.Errorf("no stage holds %s", ts.Name)
+				}
+				to.Write(to.P, i, arrived.Params[ts.Name])
+				to.Write(to.M, i, arrived.M[ts.Name])
+				to.Write(to.V, i, arrived.V[ts.Name])
+				continue
+			}
+			from := h.st.Stack
+			for _, p := range [][2]*transformer.Params{{to.P, from.P}, {to.M, from.M}, {to.V, from.V}} {
+				if h.st.Device == st.Device {
+					st.Device.Ops().Copy(p[0].T[i], p[1].T[h.i])
+				} else {
+					h.st.Device.CopyTo(st.Device, p[0].T[i], p[1].T[h.i])
+				}
+			}
+			drain[h.st.Device], drain[st.Device] = true, true
+		}
+	}
+	for d := range drain {
+		d.Sync()
+	}
 	return nil
 }
 

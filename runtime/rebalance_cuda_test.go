@@ -1,6 +1,6 @@
 //go:build cuda
 
-// A re-split on CUDA partitions: parameters and moments carried by name between devices, and the run goes on exactly as one split that way from the start.
+// A re-split on CUDA partitions, in one process and across ranks: parameters and moments (and bf16's float32 masters) carried by name between devices, and the run goes on exactly as one split that way from the start.
 
 package runtime
 
@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"baton/kernels"
 	"baton/model"
 	"baton/runtime/device"
 )
@@ -32,42 +33,49 @@ func stepsOn(t *testing.T, tr *Trainer, from, to int) []float64 {
 	return losses
 }
 
+// TestCUDAResplitTrainsAsTheNewSplitThroughout: blocks moved between a
+// GPU's partitions by peer copies (in bf16 with their float32 masters)
+// train on exactly as on that split from the start.
 func TestCUDAResplitTrainsAsTheNewSplitThroughout(t *testing.T) {
-	data := corpus(t)
-	cfg := resumeConfig(t, data, filepath.Join(t.TempDir(), "moved"), "cuda:0/4", 6)
-	cfg.Model.L, cfg.Microbatches, cfg.Split = 8, 4, []int{2, 2, 2, 2}
-	moved, err := NewTrainer(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := stepsOn(t, moved, 1, 3)
-	if err := moved.resplit([]int{3, 1, 2, 2}); err != nil {
-		t.Fatal(err)
-	}
-	got = append(got, stepsOn(t, moved, 4, 6)...)
-	gotCk, err := gather(moved.stages, cfg.Model, TrainState{})
-	moved.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	for _, prec := range []kernels.Precision{kernels.FP32, kernels.BF16} {
+		t.Run(prec.String(), func(t *testing.T) {
+			data := corpus(t)
+			cfg := resumeConfig(t, data, filepath.Join(t.TempDir(), "moved"), "cuda:0/4", 6)
+			cfg.Model.L, cfg.Microbatches, cfg.Split, cfg.Precision = 8, 4, []int{2, 2, 2, 2}, prec
+			moved, err := NewTrainer(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := stepsOn(t, moved, 1, 3)
+			if err := moved.resplit([]int{3, 1, 2, 2}); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, stepsOn(t, moved, 4, 6)...)
+			gotCk, err := gather(moved.stages, cfg.Model, TrainState{})
+			moved.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
 
-	cfg.Out, cfg.Split = filepath.Join(t.TempDir(), "fixed"), []int{3, 1, 2, 2}
-	fixed, err := NewTrainer(cfg)
-	if err != nil {
-		t.Fatal(err)
+			cfg.Out, cfg.Split = filepath.Join(t.TempDir(), "fixed"), []int{3, 1, 2, 2}
+			fixed, err := NewTrainer(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fixed.Close()
+			want := stepsOn(t, fixed, 1, 6)
+			wantCk, err := gather(fixed.stages, cfg.Model, TrainState{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Errorf("step %d: loss %v, split 3,1,2,2 throughout gives %v", i+1, got[i], want[i])
+				}
+			}
+			sameTensors(t, gotCk, wantCk)
+		})
 	}
-	defer fixed.Close()
-	want := stepsOn(t, fixed, 1, 6)
-	wantCk, err := gather(fixed.stages, cfg.Model, TrainState{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("step %d: loss %v, split 3,1,2,2 throughout gives %v", i+1, got[i], want[i])
-		}
-	}
-	sameTensors(t, gotCk, wantCk)
 }
 
 // TestCUDARanksResplitTrainsAsTheNewSplitThroughout: two ranks of two

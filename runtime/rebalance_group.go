@@ -4,6 +4,7 @@ package runtime
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/gob"
 	"fmt"
 	"strings"
@@ -48,22 +49,23 @@ func (t *Trainer) groupVerdict(step int, window []*StepResult, need float64) (ve
 
 // resplitGroup is resplit across ranks. Every rank plans split alike and
 // builds its new stages; each sends the blocks it holds and will not to
-// the rank that will, and loads what it receives; then all tell each
-// other whether they hold their new stages, and switch only if all do
-// (refused otherwise: the old split stays on every rank). err is a lost
-// rank or link, after which the run cannot go on.
+// the rank that will, and loads its new stages from what it kept (device
+// to device) and what came; then all tell each other whether they hold
+// their new stages, and switch only if all do (refused otherwise: the old
+// split stays on every rank). err is a lost rank or link, after which the
+// run cannot go on.
 func (t *Trainer) resplitGroup(step int, split []int) (refused, err error) {
 	pl, refused := t.partition(split) // the same on every rank
 	if refused != nil {
 		return refused, nil
 	}
 	stages, local := t.newStagesFor(pl)
-	arrived, err := t.exchangeBlocks(step, pl)
+	arrived, unread, err := t.exchangeBlocks(step, pl)
 	if err != nil {
 		return nil, err
 	}
-	if local == nil {
-		local = guard(func() error { return scatter(stages, arrived) })
+	if local = cmp.Or(local, unread); local == nil {
+		local = guard(func() error { return carry(t.stages, stages, arrived) })
 	}
 	if refused, err = t.agree(step, local); refused != nil || err != nil {
 		return refused, err
@@ -73,19 +75,12 @@ func (t *Trainer) resplitGroup(step int, split []int) (refused, err error) {
 }
 
 // exchangeBlocks sends every block that leaves this rank under pl to its
-// new rank, and returns this rank's tensors under pl: what it kept and
-// what came. A rank that cannot read its own sends an empty part, so the
+// new rank, and returns the blocks that came. A tensor this rank cannot
+// read back from its device (unread says why) is left out, so that the
 // exchange still ends and the vote refuses the move.
-func (t *Trainer) exchangeBlocks(step int, pl *model.Plan) (*model.Checkpoint, error) {
+func (t *Trainer) exchangeBlocks(step int, pl *model.Plan) (arrived *model.Checkpoint, unread, err error) {
 	g := t.cfg.Group
-	var mine *model.Checkpoint
-	if guard(func() error {
-		var err error
-		mine, err = gather(t.stages, t.cfg.Model, TrainState{})
-		return err
-	}) != nil {
-		mine = &model.Checkpoint{Params: map[string][]float32{}, M: map[string][]float32{}, V: map[string][]float32{}}
-	}
+	at := holders(t.stages)
 	before, after := t.blockRanks(t.plan), t.blockRanks(pl)
 	tag := dist.Tag{Kind: msgBlocks, Step: int64(step)}
 	for r := range g.Mesh.World() {
@@ -98,36 +93,40 @@ func (t *Trainer) exchangeBlocks(step int, pl *model.Plan) (*model.Checkpoint, e
 				continue
 			}
 			for _, ts := range t.cfg.Model.BlockTensors(l) {
-				if p, ok := mine.Params[ts.Name]; ok {
-					part.Params[ts.Name], part.M[ts.Name], part.V[ts.Name] = p, mine.M[ts.Name], mine.V[ts.Name]
-				}
+				h := at[ts.Name]
+				s := h.st.Stack
+				unread = cmp.Or(unread, guard(func() error {
+					part.Params[ts.Name], part.M[ts.Name], part.V[ts.Name] = hostValues(s, s.P, h.i), hostValues(s, s.M, h.i), hostValues(s, s.V, h.i)
+					return nil
+				}))
 			}
 		}
 		var buf bytes.Buffer
 		if err := gob.NewEncoder(&buf).Encode(part); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := g.send(r, tag, buf.Bytes()); err != nil {
-			return nil, fmt.Errorf("rebalance after step %d: sending rank %d its blocks: %w", step, r, err)
+			return nil, nil, fmt.Errorf("rebalance after step %d: sending rank %d its blocks: %w", step, r, err)
 		}
 	}
+	arrived = &model.Checkpoint{Params: map[string][]float32{}, M: map[string][]float32{}, V: map[string][]float32{}}
 	for r := range g.Mesh.World() {
 		if r == g.Rank() {
 			continue
 		}
 		msg, err := g.receive(r, tag, fmt.Sprintf("rebalance after step %d: the blocks from rank %d", step, r))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		var part tensors
 		if err := gob.NewDecoder(bytes.NewReader(msg)).Decode(&part); err != nil {
-			return nil, fmt.Errorf("rebalance after step %d: rank %d's blocks: %w", step, r, err)
+			return nil, nil, fmt.Errorf("rebalance after step %d: rank %d's blocks: %w", step, r, err)
 		}
 		for name, p := range part.Params {
-			mine.Params[name], mine.M[name], mine.V[name] = p, part.M[name], part.V[name]
+			arrived.Params[name], arrived.M[name], arrived.V[name] = p, part.M[name], part.V[name]
 		}
 	}
-	return mine, nil
+	return arrived, unread, nil
 }
 
 // blockRanks is, per block of the model, the rank whose stage holds it under pl.

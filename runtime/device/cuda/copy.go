@@ -100,7 +100,8 @@ func (d *Device) route(p *Device) (*route, error) {
 // CopyTo copies src (d's) into dst (peer's) on d's copy stream: the copy
 // stream waits until the compute stream has written src, and the compute
 // stream then waits for the copy, so that the next Record covers it and dst
-// is whole by the time the peer waits on that event.
+// is whole by the time the peer waits on that event. Parameters under bf16
+// (a rebalance moves them) carry their float32 masters, copied after them.
 func (d *Device) CopyTo(peer device.Device, dst, src kernels.Buffer) {
 	p, ok := peer.(*Device)
 	if !ok {
@@ -114,12 +115,21 @@ func (d *Device) CopyTo(peer device.Device, dst, src kernels.Buffer) {
 	if n != m {
 		d.fail(fmt.Errorf("copy to %s: source has %d bytes, destination %d", p.name, m, n))
 	}
+	dm, sm := dst.(kcuda.Buf).Master, src.(kcuda.Buf).Master
+	if (dm == 0) != (sm == 0) {
+		d.fail(fmt.Errorf("copy to %s: one buffer has a float32 master and the other none", p.name))
+	}
 	prev := d.enter()
 	defer d.leave(prev)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if err := d.copyTo(p, dptr, sptr, n); err != nil {
 		d.fail(fmt.Errorf("copy of %d bytes to %s: %w", n, p.name, err))
+	}
+	if dm != 0 {
+		if err := d.copyTo(p, dm, sm, 4*int64(dst.Len())); err != nil {
+			d.fail(fmt.Errorf("copy of %d float32 masters to %s: %w", dst.Len(), p.name, err))
+		}
 	}
 }
 
