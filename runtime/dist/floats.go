@@ -8,6 +8,11 @@ import (
 	"math"
 )
 
+// The loops are written out rather than left to encoding/binary's Append
+// and Decode, which took 3× as long on a stage's activations (24 MiB:
+// 1.0–1.2 GB/s against 2.9–5.9 GB/s, BenchmarkEncodeFloat32s and
+// BenchmarkDecodeFloat32s, 2-vCPU EPYC, Go 1.26).
+
 // EncodeFloat32s is v as 4 little-endian bytes per value.
 func EncodeFloat32s(v []float32) []byte {
 	b := make([]byte, 4*len(v))
