@@ -19,6 +19,9 @@ type TrainState struct {
 	Step   int    `json:"step"`
 	Seed   uint64 `json:"seed"`
 	Preset string `json:"preset"`
+	// Split is the stages' split a balancing run (--balance measured,
+	// --rebalance auto) was on, where a resumed one on as many stages starts.
+	Split []int `json:"split,omitempty"`
 }
 
 // resumeState reads a checkpoint's training state for a resumed run; dir
@@ -32,6 +35,7 @@ func resumeState(ck *model.Checkpoint, dir string) (TrainState, error) {
 		Step   *int    `json:"step"`
 		Seed   *uint64 `json:"seed"`
 		Preset string  `json:"preset"`
+		Split  []int   `json:"split"`
 	}
 	if err := json.Unmarshal(ck.State, &st); err != nil {
 		return TrainState{}, field.Errorf("resume", "{resume}: %s/state.json: %v", dir, err)
@@ -42,7 +46,7 @@ func resumeState(ck *model.Checkpoint, dir string) (TrainState, error) {
 	case st.Seed == nil:
 		return TrainState{}, field.Errorf("resume", `{resume}: %s/state.json has no "seed"; a resumed run must draw its batches with the seed of the run it continues`, dir)
 	}
-	return TrainState{Step: *st.Step, Seed: *st.Seed, Preset: st.Preset}, nil
+	return TrainState{Step: *st.Step, Seed: *st.Seed, Preset: st.Preset, Split: st.Split}, nil
 }
 
 // loadInit reads the weights a new run starts from: a baton run directory's

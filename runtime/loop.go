@@ -297,7 +297,11 @@ func (t *Trainer) save(step int) error {
 	var ck *model.Checkpoint
 	err := guard(func() error { // reading the parameters back may fail on a device
 		var err error
-		ck, err = gather(t.stages, t.cfg.Model, TrainState{Step: step, Seed: t.cfg.Seed, Preset: t.cfg.Preset})
+		state := TrainState{Step: step, Seed: t.cfg.Seed, Preset: t.cfg.Preset}
+		if t.cfg.balancesLive() {
+			state.Split = t.plan.Split()
+		}
+		ck, err = gather(t.stages, t.cfg.Model, state)
 		return err
 	})
 	if err != nil {

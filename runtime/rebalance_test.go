@@ -183,3 +183,36 @@ func TestRanksRefuseAMoveTogether(t *testing.T) {
 		}
 	})
 }
+
+// TestResumeStartsOnTheRebalancedSplit: a balancing run resumed on as many
+// stages starts on the split its last move left, not on the FLOPs split
+// again; resumed on other devices, it plans afresh.
+func TestResumeStartsOnTheRebalancedSplit(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	cfg := rebalanceConfig(t, corpus(t), out)
+	cfg.Rebalance = Rebalance{Mode: "auto", Warmup: 2, Every: 100, MinGain: 0.01}
+	first := train(t, cfg, 0)
+	if len(first.Rebalances) != 1 {
+		t.Fatalf("the run moved %d times, want once", len(first.Rebalances))
+	}
+	moved := first.Rebalances[0].To
+	cfg.Resume, cfg.Steps = true, cfg.Steps+2
+	tr, err := NewTrainer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := tr.Plan().Split()
+	tr.Close()
+	if !slices.Equal(got, moved) {
+		t.Errorf("resumed on split %v, want the rebalanced %v", got, moved)
+	}
+	cfg.Devices = cfg.Devices[:2]
+	tr, err = NewTrainer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if got := tr.Plan().Split(); len(got) != 2 {
+		t.Errorf("resumed on 2 devices with split %v", got)
+	}
+}

@@ -71,9 +71,18 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 			return nil, nil, err
 		}
 	}
+	var st TrainState
+	if ck != nil && cfg.Resume {
+		if st, err = resumeState(ck, CheckpointDir(cfg.Out)); err != nil {
+			return nil, nil, err
+		}
+	}
 	stageDevices := sched.StageDevices(cfg.deviceNames())
 	opts := planOptions(cfg, sched)
 	opts.Split, opts.LayerMap = cfg.Split, cfg.LayerMap
+	if cfg.balancesLive() && len(st.Split) == len(stageDevices) {
+		opts.Split = st.Split // where the run's balancing left it, on as many stages
+	}
 	pl, err := model.Partition(cfg.Model, stageDevices, opts)
 	if err != nil {
 		return nil, nil, err
@@ -89,10 +98,6 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 		}
 	}
 	if ck != nil && cfg.Resume {
-		st, err := resumeState(ck, CheckpointDir(cfg.Out))
-		if err != nil {
-			return nil, nil, err
-		}
 		t.start, t.cfg.Seed, t.warnings = st.Step, st.Seed, ck.Warnings
 		if fromCk && st.Preset != "" {
 			t.cfg.Preset = st.Preset
