@@ -154,3 +154,64 @@ func TestRankStartedOtherwiseIsRefusedByAll(t *testing.T) {
 		t.Error("a refused run left a checkpoint")
 	}
 }
+
+// TestRanksRebalanceAndResumeOnTheMove: two ranks, the second's device
+// slowed 4×, re-split live; each rank records the move, the checkpoint
+// keeps the split, and the ranks resumed start on it.
+func TestRanksRebalanceAndResumeOnTheMove(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// runRanks runs the two ranks to their end with args after the model's.
+	runRanks := func(args ...string) {
+		port := freeTCPPort(t)
+		ranks := make([]*child, 2)
+		for r, dev := range []string{"cpu:0", "cpu:0~4"} {
+			base := []string{"train", "--model", "tiny", "--layers", "8", "--devices", dev, "--data", corpus, "--out", "run", "--quiet",
+				"--eval-every", "0", "--eval-batches", "1", "--microbatches", "4", "--batch", "8", "--rebalance", "auto", "--rebalance-warmup", "2"}
+			ranks[r] = startChildEnv(t, dir, rankEnv(r, 2, port), append(base, args...)...)
+		}
+		for r, c := range ranks {
+			if code, _ := c.wait(t); code != 0 {
+				t.Fatalf("rank %d: status %d\n%s", r, code, c.errText())
+			}
+		}
+	}
+	type summary struct {
+		Rebalances []struct{ From, To []int }
+		Plan       struct {
+			Stages []struct {
+				FirstLayer int `json:"first_layer"`
+				LastLayer  int `json:"last_layer"`
+			}
+		}
+	}
+	read := func(path string) (s summary) {
+		raw, err := os.ReadFile(filepath.Join(dir, "run", path))
+		if err == nil {
+			err = json.Unmarshal(raw, &s)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	split := func(s summary) (out []int) {
+		for _, st := range s.Plan.Stages {
+			out = append(out, st.LastLayer-st.FirstLayer+1)
+		}
+		return out
+	}
+	runRanks("--steps", "6")
+	lead, other := read("summary.json"), read("ranks/1/summary.json")
+	if len(lead.Rebalances) != 1 || len(other.Rebalances) != 1 || fmt.Sprint(lead.Rebalances) != fmt.Sprint(other.Rebalances) {
+		t.Fatalf("the ranks moved %v and %v; want the same one move", lead.Rebalances, other.Rebalances)
+	}
+	moved := lead.Rebalances[0].To
+	if moved[1] >= lead.Rebalances[0].From[1] {
+		t.Fatalf("moved %v → %v: want blocks off the slowed rank 1", lead.Rebalances[0].From, moved)
+	}
+	runRanks("--steps", "8", "--resume")
+	if got := split(read("summary.json")); fmt.Sprint(got) != fmt.Sprint(moved) {
+		t.Errorf("the ranks resumed on split %v, want the move's %v", got, moved)
+	}
+}
