@@ -58,9 +58,10 @@ func benchGemmShapes() []gemmShape {
 	return append(s, modelGemms("gpt2-124m", model.Presets["gpt2-124m"], 4*64)...)
 }
 
-// BenchmarkGemm runs every shape on each instruction set of this host and
-// on gonum's Sgemm called directly. Compare the GFLOP/s with
-// BenchmarkFMAPeak's.
+// BenchmarkGemm runs every shape on each instruction set of this host
+// (avx512 only where the host has AVX-512F: -bench 'Gemm/avx' compares it
+// with avx2) and on gonum's Sgemm called directly. Compare the GFLOP/s
+// with BenchmarkFMAPeak's.
 func BenchmarkGemm(b *testing.B) {
 	r := newRand(80)
 	for _, s := range benchGemmShapes() {

@@ -10,7 +10,8 @@ import (
 
 // Two paths compute the products, chosen by the Ops value's instruction set
 // (isa.go): the packed path (gemm_packed_amd64.go) around an AVX2+FMA
-// micro-kernel in assembly, and the generic path (gemm_generic.go) around
+// micro-kernel in assembly (or an AVX-512F one with the same bits,
+// gemm_kernel_amd64.go), and the generic path (gemm_generic.go) around
 // gonum's serial kernel, the portable fallback and the reference. Each is deterministic on
 // its own terms: every element of C sums its K terms in an order fixed by K
 // alone, so neither the worker count nor M, nor where the element's tile

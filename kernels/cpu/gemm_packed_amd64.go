@@ -1,4 +1,4 @@
-// Packed GEMM: the blocking, the two parallel phases and the edge tiles around the 6x16 micro-kernel (simd_amd64.s).
+// Packed GEMM: the blocking and the two parallel phases around a 6 x nr micro-kernel (simd_amd64.s; nr is 16 or 32, gemm_kernel_amd64.go).
 
 package cpu
 
@@ -8,8 +8,8 @@ package cpu
 // shared by every row block and worker, and op(a)'s rows into panels of mr
 // (span, mr) when a is transposed; phase two multiplies tiles of c, one
 // parallel item each, looping over K blocks of kcBlock, then B panels, then
-// A panels: a B panel's block (16 KiB) sits in L1 while the tile's A rows
-// stream from L2. The span is all of K when the packed panels fit in
+// A panels: a B panel's block (16 KiB at nr = 16, 32 KiB at nr = 32) sits
+// in L1 while the tile's A rows stream from L2. The span is all of K when the packed panels fit in
 // kSpanMax floats (so a tile's c stays in cache across the K blocks and a
 // call costs two barriers, not two per K block), else one K block. The
 // transposes of NT and TN cost nothing beyond the packing copy. When a is
@@ -25,9 +25,8 @@ package cpu
 // count, the operands' alignment or whether A was packed: an edge tile runs
 // the same kernel on a zero-padded panel, through a scratch tile.
 const (
-	mr      = 6    // rows of the micro-kernel's register block
-	nr      = 16   // its columns: two ymm vectors
-	kcBlock = 256  // K per micro-kernel call: a B panel's block is (256, 16), 16 KiB
+	mr      = 6    // rows of the micro-kernel's register block (its columns are the kernel's nr)
+	kcBlock = 256  // K per micro-kernel call: a B panel's block is (256, nr)
 	mcBlock = 1536 // rows packed at a time
 	ncBlock = 4096 // columns packed at a time
 )
@@ -65,6 +64,7 @@ type packedTask struct {
 	tm, tn         int // a tile's rows and columns
 	tilesN         int
 	tri            triangle
+	k              *packedKernel
 }
 
 var packedTasks taskPool[packedTask]
@@ -92,6 +92,8 @@ func (o *Ops) gemmStrided(g gemmArgs, lda, ldb, ldc int, tri triangle) {
 	t := packedTasks.get()
 	t.gemmArgs = g
 	t.lda, t.ldb, t.ldc, t.tri = lda, ldb, ldc, tri
+	t.k = packedFor(o.isa)
+	nr := t.k.nr
 	mcMax, ncMax := roundUp(min(g.M, mcBlock), mr), roundUp(min(g.N, ncBlock), nr)
 	t.span = kcBlock
 	if g.transA && max(mcMax, ncMax)*g.K <= kSpanMax || !g.transA && ncMax*g.K <= kSpanMax {
@@ -104,7 +106,7 @@ func (o *Ops) gemmStrided(g gemmArgs, lda, ldb, ldc int, tri triangle) {
 	}
 	t.bufs.b = grow(t.bufs.b, ncMax*spanMax)
 	t.bufs.edge = grow(t.bufs.edge, mr*spanMax)
-	t.tm, t.tn = o.tileShape(min(g.M, mcBlock), min(g.N, ncBlock))
+	t.tm, t.tn = o.tileShape(min(g.M, mcBlock), min(g.N, ncBlock), nr)
 	for j0 := 0; j0 < g.N; j0 += ncBlock {
 		t.j0, t.nc = j0, min(ncBlock, g.N-j0)
 		t.tilesN = (t.nc + t.tn - 1) / t.tn
@@ -130,18 +132,18 @@ func (o *Ops) block(t *packedTask, i0 int) {
 		t.panelA = min(t.mc%mr, 1) // the partial panel only
 	}
 	n := t.panelA + t.panelB
-	o.parallel(n, o.grain(n, 4*nr*kn), packPhase{t})
+	o.parallel(n, o.grain(n, 4*t.k.nr*kn), packPhase{t})
 	t.panelB = 0
 	tiles := (t.mc + t.tm - 1) / t.tm * t.tilesN
 	cost := 2 * t.tm * t.tn * kn
 	o.parallel(tiles, (minChunkCost+cost-1)/cost, computePhase{t})
 }
 
-// tileShape picks a tile of 8 x 8 register blocks (48 x 128) unless that
-// gives fewer than four tiles per worker, then halves it, down to 2 x 2:
-// small products need the items to balance the workers. The tiling never
-// changes a result.
-func (o *Ops) tileShape(M, N int) (tm, tn int) {
+// tileShape picks a tile of 8 x 8 register blocks of mr x nr (48 x 128
+// at nr = 16) unless that gives fewer than four tiles per worker, then
+// halves it, down to 2 x 2: small products need the items to balance the
+// workers. The tiling never changes a result.
+func (o *Ops) tileShape(M, N, nr int) (tm, tn int) {
 	tm, tn = 8*mr, 8*nr
 	for ((M+tm-1)/tm)*((N+tn-1)/tn) < 4*o.workers && tm*tn > 4*mr*nr {
 		if tm/mr >= tn/nr {

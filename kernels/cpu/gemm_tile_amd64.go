@@ -7,7 +7,7 @@ package cpu
 // applies beta: it overwrites c when beta is 0 (c is never read) and scales
 // it first otherwise.
 func (t *packedTask) tile(r0, r1, c0, c1, kb, kc int) {
-	N, kn := t.ldc, min(t.span, t.K-t.k0)
+	N, kn, nr := t.ldc, min(t.span, t.K-t.k0), t.k.nr
 	first := t.k0+kb == 0
 	accumulate := !first || t.beta != 0
 	if first && t.beta != 0 && t.beta != 1 {
@@ -24,7 +24,7 @@ func (t *packedTask) tile(r0, r1, c0, c1, kb, kc int) {
 				ap, rs, cs := t.rowPanel(ir, kn, ks)
 				bp := &t.bufs.b[jr*kn+ks*nr] // panel jr/nr: (kn, nr), from k0+ks
 				if m == mr && n == nr {
-					sgemm6x16(ke-ks, ap, rs, cs, bp, &t.c[ci], N, t.alpha, accumulate)
+					t.k.micro(ke-ks, ap, rs, cs, bp, &t.c[ci], N, t.alpha, accumulate)
 				} else {
 					t.edge(ke-ks, ap, rs, cs, bp, ci, m, n, accumulate)
 				}
@@ -51,17 +51,27 @@ func (t *packedTask) rowPanel(ir, kn, ks int) (a *float32, rs, cs int) {
 	return &t.bufs.edge[ks*mr], 1, mr
 }
 
+// edgeTile is a scratch register block of the widest kernel.
+type edgeTile [mr * nrMax]float32
+
+// edgeTiles holds the scratch of edge. It cannot live on the stack: the
+// micro-kernel is called through a func value (gemm_kernel_amd64.go), so
+// escape analysis would move it to the heap at every call.
+var edgeTiles freeList[edgeTile]
+
 // edge runs the micro-kernel on an m x n corner of c (m <= mr, n <= nr)
 // through a full-size scratch tile, so it rounds exactly as a full tile.
 func (t *packedTask) edge(kc int, ap *float32, rs, cs int, bp *float32, ci, m, n int, accumulate bool) {
-	var s [mr * nr]float32
-	N := t.ldc
+	tile := edgeTiles.get()
+	defer edgeTiles.put(tile)
+	N, nr := t.ldc, t.k.nr
+	s := tile[:mr*nr]
 	if accumulate {
 		for r := 0; r < m; r++ {
 			copy(s[r*nr:r*nr+n], t.c[ci+r*N:])
 		}
 	}
-	sgemm6x16(kc, ap, rs, cs, bp, &s[0], nr, t.alpha, accumulate)
+	t.k.micro(kc, ap, rs, cs, bp, &s[0], nr, t.alpha, accumulate)
 	for r := 0; r < m; r++ {
 		copy(t.c[ci+r*N:ci+r*N+n], s[r*nr:])
 	}

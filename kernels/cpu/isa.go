@@ -1,4 +1,4 @@
-// ISA: the instruction set the kernels use, chosen once at start-up; BATON_CPU=generic forces the portable path.
+// ISA: the instruction set the kernels use, chosen once at start-up; BATON_CPU=generic|avx2|avx512 forces one.
 
 package cpu
 
@@ -14,14 +14,20 @@ import (
 // pipeline (each path on its own is deterministic).
 type isa int
 
+// Each set needs what the one before it needs: hostISA reports the last
+// one a host runs.
 const (
 	generic isa = iota // portable Go: the fallback and the reference
 	avx2               // AVX2 and FMA micro-kernels in assembly (amd64)
+	avx512             // avx2's kernels but the GEMM's, which uses AVX-512F (gemm_kernel_amd64.go); opt-in (issue 15)
 )
 
 func (i isa) String() string {
-	if i == avx2 {
+	switch i {
+	case avx2:
 		return "avx2"
+	case avx512:
+		return "avx512"
 	}
 	return "generic"
 }
@@ -48,24 +54,32 @@ type simd struct {
 }
 
 // bestISA is what New and NewWorkers use: the host's best instruction set
-// (hostISA, per architecture), or the one BATON_CPU names.
+// (hostISA, per architecture) short of avx512, or the one BATON_CPU names.
 var bestISA = chooseISA(os.Getenv("BATON_CPU"), hostISA())
 
-// chooseISA reads BATON_CPU: empty picks host, "generic" forces the portable
-// path, "avx2" insists on the SIMD one. Anything else, or an instruction set
-// the host lacks, panics at start-up: a typo must not silently measure or
-// test another path than the one asked for.
+// chooseISA reads BATON_CPU: empty picks the best that host runs, but at
+// most avx2; "generic" forces the portable path, "avx2" and "avx512"
+// insist on a SIMD one. Anything else, or an instruction set the host
+// lacks, panics at start-up: a typo must not silently measure or test
+// another path than the one asked for.
 func chooseISA(env string, host isa) isa {
 	switch env {
 	case "":
-		return host
+		// avx512 stays opt-in until sgemm6x32 has passed its tests on
+		// AVX-512 hardware (issue 15): none of ours has it.
+		return min(host, avx2)
 	case generic.String():
 		return generic
 	case avx2.String():
-		if host == avx2 {
+		if host >= avx2 {
 			return avx2
 		}
 		panic("cpu: BATON_CPU=avx2, but this CPU lacks AVX2 or FMA (or this is not amd64)")
+	case avx512.String():
+		if host >= avx512 {
+			return avx512
+		}
+		panic("cpu: BATON_CPU=avx512, but this CPU lacks AVX-512F, AVX2 or FMA, or the OS does not save zmm state (or this is not amd64)")
 	}
-	panic(fmt.Sprintf("cpu: BATON_CPU=%q: want generic, avx2, or unset for the best this CPU has", env))
+	panic(fmt.Sprintf("cpu: BATON_CPU=%q: want generic, avx2, avx512, or unset for the best this CPU has up to avx2", env))
 }

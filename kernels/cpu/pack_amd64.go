@@ -25,7 +25,7 @@ func (t *packedTask) packA(p int) {
 // packB writes panel q: columns j0+q*nr.. of op(b) over the span K [k0,
 // k0+kc), as (kc, nr), zero past the block's columns.
 func (t *packedTask) packB(q int) {
-	kc := min(t.span, t.K-t.k0)
+	kc, nr := min(t.span, t.K-t.k0), t.k.nr
 	dst := t.bufs.b[q*nr*kc:][:nr*kc]
 	j := t.j0 + q*nr
 	cols := min(nr, t.j0+t.nc-j)
@@ -35,11 +35,11 @@ func (t *packedTask) packB(q int) {
 	case cols < nr:
 		t.packPartial(dst, cols, nr, func(c, k int) float32 { return t.b[(t.k0+k)*t.ldb+j+c] })
 	case !t.transB: // b (K, N): each k's values are contiguous
-		packPanel16(&dst[0], &t.b[t.k0*t.ldb+j], kc, t.ldb)
+		t.k.packB(&dst[0], &t.b[t.k0*t.ldb+j], kc, t.ldb)
 	default: // b (N, K): row c of b becomes column c of the panel
 		k8 := kc &^ 7
 		if k8 > 0 {
-			packPanel16T(&dst[0], &t.b[j*t.ldb+t.k0], k8, t.ldb)
+			t.k.packBT(&dst[0], &t.b[j*t.ldb+t.k0], k8, t.ldb)
 		}
 		for c := 0; c < nr; c++ {
 			src := t.b[(j+c)*t.ldb+t.k0:][:kc]

@@ -13,6 +13,15 @@ package cpu
 //go:noescape
 func sgemm6x16(kc int, a *float32, rsa int, csa int, b *float32, c *float32, ldc int, alpha float32, accumulate bool)
 
+// sgemm6x32 computes acc (6,32) = A @ B over kc >= 1 steps, one FMA per
+// term in k order from zero, then stores c = alpha*acc + c (one FMA) if
+// accumulate, else c = alpha*acc; c's rows are ldc floats apart. A(r, k)
+// is a[r*rsa + k*csa]: a packed panel (rsa 1, csa 6) or rows of op(a) in
+// place (rsa its row length, csa 1). B is a packed panel (kc, 32).
+//
+//go:noescape
+func sgemm6x32(kc int, a *float32, rsa int, csa int, b *float32, c *float32, ldc int, alpha float32, accumulate bool)
+
 // packPanel6 copies kc >= 1 rows of 6 floats, lds floats apart in src,
 // to dst, one after another.
 //
@@ -25,11 +34,23 @@ func packPanel6(dst *float32, src *float32, kc int, lds int)
 //go:noescape
 func packPanel16(dst *float32, src *float32, kc int, lds int)
 
+// packPanel32 copies kc >= 1 rows of 32 floats, lds floats apart in src,
+// to dst, one after another.
+//
+//go:noescape
+func packPanel32(dst *float32, src *float32, kc int, lds int)
+
 // packPanel16T sets dst[k*16 + c] = src[c*lds + k] for c < 16 and
 // k < kc, a multiple of 8.
 //
 //go:noescape
 func packPanel16T(dst *float32, src *float32, kc int, lds int)
+
+// packPanel32T sets dst[k*32 + c] = src[c*lds + k] for c < 32 and
+// k < kc, a multiple of 8.
+//
+//go:noescape
+func packPanel32T(dst *float32, src *float32, kc int, lds int)
 
 // expShift sets x[i] = e^(x[i]*scale - shift) for i < n, a multiple of 8,
 // with the product and difference rounded once (FMA), and returns the sum

@@ -11,9 +11,9 @@ import . "github.com/mmcloughlin/avo/build"
 
 func main() {
 	ConstraintExpr("amd64")
-	sgemm6x16()
+	sgemmKernels()
 	packPanels()
-	packPanel16T()
+	packPanelsT()
 	expShift()
 	rowMax()
 	geluForward()

@@ -1,4 +1,4 @@
-// Panel copies: kc rows of 6 or 16 contiguous floats from a strided source into a dense panel.
+// Panel copies: kc rows of 6, 16 or 32 floats from a strided source (or columns of 16 or 32 rows) into a dense panel.
 
 package main
 
@@ -10,9 +10,11 @@ import (
 	. "github.com/mmcloughlin/avo/reg"
 )
 
-// packPanel6 packs op(a) when a is transposed, packPanel16 op(b) when b is
-// not: the two forms whose panel rows are already contiguous in memory.
-// Two or three vector moves per row replace a memmove call each.
+// packPanel6 packs op(a) when a is transposed, packPanel16 and packPanel32
+// op(b) when b is not: the forms whose panel rows are already contiguous
+// in memory. Two to four vector moves per row replace a memmove call each.
+// The 32-wide panels feed the AVX-512 kernel but are copied with ymm
+// moves, so that they run, and are tested, on AVX2 hosts.
 func packPanels() {
 	packPanel("packPanel6", mr, func(src, dst Mem) {
 		x, y := XMM(), XMM()
@@ -21,12 +23,22 @@ func packPanels() {
 		VMOVUPS(x, dst)
 		VMOVSD(y, dst.Offset(16))
 	})
-	packPanel("packPanel16", nr, func(src, dst Mem) {
+	packPanel("packPanel16", 16, func(src, dst Mem) {
 		x, y := YMM(), YMM()
 		VMOVUPS(src, x)
 		VMOVUPS(src.Offset(32), y)
 		VMOVUPS(x, dst)
 		VMOVUPS(y, dst.Offset(32))
+	})
+	packPanel("packPanel32", 32, func(src, dst Mem) {
+		var x [4]VecVirtual
+		for i := range x {
+			x[i] = YMM()
+			VMOVUPS(src.Offset(32*i), x[i])
+		}
+		for i := range x {
+			VMOVUPS(x[i], dst.Offset(32*i))
+		}
 	})
 }
 
@@ -45,21 +57,27 @@ func packPanel(name string, width int, move func(src, dst Mem)) {
 	Label(name + "_loop")
 	move(src, dst)
 	ADDQ(lds, src.Base)
-	ADDQ(U8(4*width), dst.Base)
+	ADDQ(imm(4*width), dst.Base)
 	DECQ(kc)
 	JNZ(LabelRef(name + "_loop"))
 	VZEROUPPER()
 	RET()
 }
 
-// packPanel16T packs op(b) when b is transposed: column c of the panel is
-// row c of b. Eight k at a time it loads eight floats of each of 16 rows
-// and transposes them as two 8x8 blocks in registers.
-func packPanel16T() {
-	TEXT("packPanel16T", NOSPLIT, "func(dst, src *float32, kc, lds int)")
+// packPanelsT pack op(b) when b is transposed: column c of the panel is
+// row c of b. Eight k at a time they load eight floats of each of the
+// panel's 16 or 32 rows and transpose them as 8x8 blocks in registers
+// (ymm: AVX2 for both widths).
+func packPanelsT() {
+	packPanelT("packPanel16T", 16)
+	packPanelT("packPanel32T", 32)
+}
+
+func packPanelT(name string, width int) {
+	TEXT(name, NOSPLIT, "func(dst, src *float32, kc, lds int)")
 	Pragma("noescape")
 	Doc(
-		"packPanel16T sets dst[k*16 + c] = src[c*lds + k] for c < 16 and",
+		fmt.Sprintf("%s sets dst[k*%d + c] = src[c*lds + k] for c < %d and", name, width, width),
 		"k < kc, a multiple of 8.",
 	)
 	dst := Mem{Base: Load(Param("dst"), GP64())}
@@ -69,14 +87,16 @@ func packPanel16T() {
 	SHLQ(U8(2), lds)
 	lds3 := GP64()
 	LEAQ(Mem{Base: lds, Index: lds, Scale: 2}, lds3)
-	Label("packPanel16T_loop")
-	for half := 0; half < 2; half++ {
-		// rows 8*half .. 8*half+7 start at src + (8*half + r)*lds
+	Label(name + "_loop")
+	prev := src // the previous group's first row, 8 rows back
+	for g := 0; g < width/8; g++ {
+		// rows 8*g .. 8*g+7 start at src + (8*g + r)*lds
 		row0 := GP64()
-		if half == 0 {
+		if g == 0 {
 			MOVQ(src, row0)
 		} else {
-			LEAQ(Mem{Base: src, Index: lds, Scale: 8}, row0)
+			LEAQ(Mem{Base: prev, Index: lds, Scale: 8}, row0)
+			prev = row0
 		}
 		row4 := GP64()
 		LEAQ(Mem{Base: row0, Index: lds, Scale: 4}, row4)
@@ -91,13 +111,13 @@ func packPanel16T() {
 		}
 		out := transpose8(r)
 		for k, o := range out {
-			VMOVUPS(o, dst.Offset(64*k+32*half))
+			VMOVUPS(o, dst.Offset(4*width*k+32*g))
 		}
 	}
 	ADDQ(U8(32), src)
-	ADDQ(U32(8*64), dst.Base)
+	ADDQ(U32(8*4*width), dst.Base)
 	SUBQ(U8(8), kc)
-	JNZ(LabelRef("packPanel16T_loop"))
+	JNZ(LabelRef(name + "_loop"))
 	VZEROUPPER()
 	RET()
 }
