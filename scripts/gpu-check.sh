@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPU check: on a machine with a GPU and no Go toolchain, runs the prebuilt
-# CUDA test binaries and CLI (scripts/build-cuda.sh .gpu builds them:
-# kernels.test, device.test, runtime.test, baton), PyTorch's peer figures, and the
+# CUDA test binaries and CLI (scripts/build-cuda.sh [--compressed] .gpu builds
+# them: kernels.test, device.test, runtime.test, cpu.test, baton; compressed,
+# 36 MB instead of 146, unpacked here), PyTorch's peer figures, and the
 # benchmarks whose reports are committed, and writes what they said under
 # OUT_DIR in at most 8 files:
 #
@@ -31,11 +32,15 @@
 #                     on GPT-2 tokens (the evaluations within 2%)
 #   graphs.log        CUDA graphs (issue 16): tokens/s of gpt2-124m on one partition
 #                     (cuda:0/4#0, 1f1b) at m = 1, 4, 8, 16 with graphs on and off
+#   cpu.log           the host CPU (issue 15), where it has AVX-512F: the avx512 GEMM
+#                     against avx2 bit for bit and the CPU kernels' conformance
+#                     (cpu.test), then GEMM and training-step benchmarks, avx2 beside
+#                     avx512; where it has not, one line saying so
 #   results.tar.gz    bench/results/: the two reports (Markdown, CSV, charts),
 #                     PyTorch's CSV, and the two runs' summary, trace and
 #                     timeline, laid out to be untarred at the repository root
 #
-# Steps: devices kernels runtime peer bench train ranks balance bf16 graphs (all by default; name some
+# Steps: devices kernels runtime peer bench train ranks balance bf16 graphs cpu (all by default; name some
 # to run only those). Each test runs in a process of its own, time-boxed; the
 # whole check took 2 minutes 20 seconds on an H100 (the tests under 1, PyTorch
 # about 1); the steps' limits add up to more, so where a lease is short set
@@ -52,17 +57,17 @@
 set -u
 
 if [ $# -lt 1 ]; then
-  echo "usage: $0 OUT_DIR [devices|kernels|runtime|peer|bench|train|ranks|balance|bf16|graphs ...]" >&2
+  echo "usage: $0 OUT_DIR [devices|kernels|runtime|peer|bench|train|ranks|balance|bf16|graphs|cpu ...]" >&2
   exit 2
 fi
 out=$1
 shift
-steps=${*:-devices kernels runtime peer bench train ranks balance bf16 graphs}
+steps=${*:-devices kernels runtime peer bench train ranks balance bf16 graphs cpu}
 for s in $steps; do
   case $s in
-    devices | kernels | runtime | peer | bench | train | ranks | balance | bf16 | graphs) ;;
+    devices | kernels | runtime | peer | bench | train | ranks | balance | bf16 | graphs | cpu) ;;
     *)
-      echo "unknown step $s: choose from devices kernels runtime peer bench train ranks balance bf16 graphs" >&2
+      echo "unknown step $s: choose from devices kernels runtime peer bench train ranks balance bf16 graphs cpu" >&2
       exit 2
       ;;
   esac
@@ -74,9 +79,17 @@ out=$(cd "$out" && pwd)
 status=$out/gpu-check.txt
 : >>"$status"
 
-for f in kernels.test device.test runtime.test baton; do
+# scripts/build-cuda.sh --compressed gzips the binaries for the copy to this
+# machine (146 MB would not travel where 64 MiB may): unpack them in place.
+for gz in "$bin"/*.gz; do
+  if [ -e "$gz" ] && ! gunzip -f "$gz"; then
+    echo "cannot unpack $gz" | tee -a "$status" >&2
+    exit 2
+  fi
+done
+for f in kernels.test device.test runtime.test cpu.test baton; do
   if [ ! -x "$bin/$f" ]; then
-    echo "missing $bin/$f: build it where Go is (scripts/build-cuda.sh .gpu)" | tee -a "$status" >&2
+    echo "missing $bin/$f: build it where Go is (scripts/build-cuda.sh --compressed .gpu)" | tee -a "$status" >&2
     exit 2
   fi
 done
@@ -329,6 +342,25 @@ if wants graphs; then
   step "graphs benchmark" 240 "$out/graphs.log" env LD_LIBRARY_PATH="$libs" BATON_GRAPHS_DEVICE=cuda:0/4#0 \
     BATON_GRAPHS_MODEL="$model" BATON_GRAPHS_BATCH=16 "$bin/runtime.test" -test.run '^$' -test.bench CUDAGraphs \
     -test.benchtime 5x -test.timeout 235s
+fi
+
+if wants cpu; then
+  {
+    echo "host CPU: $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2-), $(nproc) CPUs"
+    grep -m1 '^flags' /proc/cpuinfo | grep -o -w 'avx2\|fma\|avx512f\|avx512bw\|avx512_bf16' | tr '\n' ' '
+    echo
+  } >>"$out/cpu.log"
+  if grep -q -w avx512f /proc/cpuinfo; then
+    # On a host with AVX-512F the package's tests run the avx512 set beside
+    # avx2 and generic; TestAVX512GemmBits holds it to avx2's bits.
+    tests "$bin/cpu.test" 'AVX512|PackPanel32|Gemm|Packed|Triangles|Conformance|Determinism|NoAllocs' 60 "$out/cpu.log"
+    step "cpu benchmarks" 150 "$out/cpu.log" "$bin/cpu.test" -test.run=NONE \
+      -test.bench='Gemm/avx(2|512)/(small|b|gpt2-124m)/' -test.benchtime=10x -test.timeout=145s
+    step "cpu training steps" 90 "$out/cpu.log" "$bin/cpu.test" -test.run=NONE \
+      -test.bench='TrainingStep' -test.benchtime=10x -test.timeout=85s
+  else
+    echo "cpu: the host has no avx512f; the avx512 GEMM stays unverified" | tee -a "$status"
+  fi
 fi
 
 if [ -f "$out/results.tar.gz" ]; then
