@@ -115,11 +115,7 @@ func sameTriangleBits(t *testing.T, o, ref *Ops) {
 	r := newRand(92)
 	for _, T := range []int{37, 2*kcBlock + 37} {
 		for _, hs := range []int{40, 64} {
-			tri := randF32(r, T*T) // (T, T), lower triangular
-			for i := 0; i < T; i++ {
-				clear(tri[i*T+i+1 : (i+1)*T])
-			}
-			b := randF32(r, T*hs)
+			tri, b := lowerTriangular(r, T), randF32(r, T*hs)
 			for _, c := range []struct {
 				transA bool
 				shape  triangle

@@ -3,6 +3,7 @@ package cpu
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -117,6 +118,15 @@ func TestPackedBlocks(t *testing.T) {
 	}
 }
 
+// lowerTriangular is a random (T, T) matrix with zeros above its diagonal.
+func lowerTriangular(r *rand.Rand, T int) []float32 {
+	tri := randF32(r, T*T)
+	for i := 0; i < T; i++ {
+		clear(tri[i*T+i+1 : (i+1)*T])
+	}
+	return tri
+}
+
 // TestTriangles: skipping what a triangle says is zero gives the full
 // product's bits, over several K blocks and with edge tiles.
 func TestTriangles(t *testing.T) { bothSpans(t, testTriangles) }
@@ -125,11 +135,7 @@ func testTriangles(t *testing.T) {
 	r := newRand(15)
 	o := newOps(2, avx2)
 	const T, hs = 2*kcBlock + 37, 40
-	tri := randF32(r, T*T) // (T, T), lower triangular
-	for i := 0; i < T; i++ {
-		clear(tri[i*T+i+1 : (i+1)*T])
-	}
-	b := randF32(r, T*hs)
+	tri, b := lowerTriangular(r, T), randF32(r, T*hs)
 	for _, c := range []struct {
 		name   string
 		transA bool
