@@ -16,6 +16,7 @@ import (
 	"baton/internal/field"
 	"baton/internal/fsutil"
 	"baton/model"
+	"baton/runtime/device"
 )
 
 // RecordSchema is the version of run.json's layout; a reader refuses a
@@ -52,6 +53,10 @@ type Start struct {
 	Step    int          `json:"step"`
 	Command []string     `json:"command"`
 	Version BuildVersion `json:"version"`
+	// CPUKernels is the CPU kernels' instruction set (generic, avx2 or
+	// avx512): generic rounds otherwise than the SIMD sets, so a run on CPU
+	// devices repeats bit for bit only on the same.
+	CPUKernels string `json:"cpu_kernels"`
 }
 
 // Override is a setting a resume changed against the record, as the user
@@ -101,7 +106,7 @@ func (t *Trainer) writeRecord() error {
 	rec.SchemaVersion, rec.Version, rec.Config = RecordSchema, Version(), cfg.Settings()
 	rec.Model, rec.Params, rec.Plan = cfg.Model, cfg.Model.NumParams(), t.plan
 	rec.Data = RecordData{Info: t.ds.Describe(), SHA256: tokenSum(t.ds)}
-	rec.Starts = append(rec.Starts, Start{Step: t.start, Command: cfg.Command, Version: rec.Version})
+	rec.Starts = append(rec.Starts, Start{Step: t.start, Command: cfg.Command, Version: rec.Version, CPUKernels: device.CPUKernels()})
 	for _, o := range cfg.Overrides {
 		o.Step = t.start
 		rec.Overrides = append(rec.Overrides, o)

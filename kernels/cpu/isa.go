@@ -57,6 +57,21 @@ type simd struct {
 // (hostISA, per architecture) short of avx512, or the one BATON_CPU names.
 var bestISA = chooseISA(os.Getenv("BATON_CPU"), hostISA())
 
+// InstructionSet names the set New and NewWorkers use: generic, avx2 or
+// avx512. The sets round differently (generic against the SIMD ones), so a
+// run's record keeps it.
+func InstructionSet() string { return bestISA.String() }
+
+// InstructionSets names every set this host runs, the portable one first:
+// what BATON_CPU may name here.
+func InstructionSets() []string {
+	var names []string
+	for i := generic; i <= hostISA(); i++ {
+		names = append(names, i.String())
+	}
+	return names
+}
+
 // chooseISA reads BATON_CPU: empty picks the best that host runs, but at
 // most avx2; "generic" forces the portable path, "avx2" and "avx512"
 // insist on a SIMD one. Anything else, or an instruction set the host

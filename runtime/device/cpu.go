@@ -38,6 +38,10 @@ func NewCPU(name string) *CPU {
 	return &CPU{name: name, ops: &countingOps{Ops: cpu.New()}}
 }
 
+// CPUKernels names the instruction set CPU devices compute with (generic,
+// avx2 or avx512), for the run's record.
+func CPUKernels() string { return cpu.InstructionSet() }
+
 // NewSlowCPU makes a virtual CPU device slow times slower than NewCPU's.
 func NewSlowCPU(name string, slow float64) *CPU {
 	d := NewCPU(name)

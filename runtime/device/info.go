@@ -5,6 +5,9 @@ package device
 import (
 	"fmt"
 	goruntime "runtime"
+	"strings"
+
+	"baton/kernels/cpu"
 )
 
 // Info describes one device a run can use: a GPU (Kind "cuda") or the
@@ -25,6 +28,8 @@ type Info struct {
 	// unavailable (cuda:N/K then falls back to streams of one context).
 	MaxPartitions int    `json:"max_partitions"`
 	Note          string `json:"note,omitempty"` // why green contexts are unavailable, and the like
+	// Kernels is the CPU kernels' instruction set: generic, avx2 or avx512 (cpu only).
+	Kernels string `json:"kernels,omitempty"`
 }
 
 // List returns every GPU (none in a build without CUDA) and one entry for
@@ -37,8 +42,10 @@ func List() (devs []Info, driver string, err error) {
 	}
 	devs = append(devs, Info{
 		Kind: KindCPU, Name: "cpu:N", Model: goruntime.GOOS + "/" + goruntime.GOARCH,
-		SMs:  goruntime.GOMAXPROCS(0),
-		Note: "virtual devices: any number, cpu:0..N, sharing the host's cores",
+		SMs:     goruntime.GOMAXPROCS(0),
+		Kernels: CPUKernels(),
+		Note: fmt.Sprintf("virtual devices: any number, cpu:0..N, sharing the host's cores; kernels %s (BATON_CPU may name %s)",
+			CPUKernels(), strings.Join(cpu.InstructionSets(), ", ")),
 	})
 	return devs, driver, err
 }
