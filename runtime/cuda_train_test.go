@@ -111,15 +111,15 @@ func TestCUDATinyTracksCPU(t *testing.T) {
 	}
 }
 
-// TestCUDATrainerManySteps runs 200 executor steps of the tiny model over
+// TestCUDATrainerManySteps runs 100 executor steps of the tiny model over
 // cuda:0/2 after 20 of warm-up: the allocators' live bytes, the GPU's free
 // memory (within 4 MiB) and the events made must not grow. A step's events
 // all go back to the pool within the step (32 per device here, made by the
 // first step), so the count must stay put: a step that kept its events
-// would make thousands over 200 steps; the slack (as many again as the
+// would make thousands over 100 steps; the slack (as many again as the
 // warm-up made) lets through only events whose return waits for a collection.
 func TestCUDATrainerManySteps(t *testing.T) {
-	const steps = 200
+	const steps = 100
 	devs := openCUDA(t, "cuda:0/2")
 	p := pipelineOn(t, tinyL4(), "1f1b", asDevices(devs), 2, 1, 4)
 	measure := func() (live []int64, free int64, made []int) {

@@ -37,7 +37,7 @@ echo "== the CUDA devices on cudaemu: waits, copy paths, partitions, stand-in sc
 echo "== NCCL on cudaemu: its libnccl.so.2 between two processes, and the NCCL device tests (two processes; none may skip)"
 "$work/cudaemu-nccl-selftest" 2>/dev/null
 "${emu[@]}" "$work/device.test" -test.count=1 -test.run 'NCCL' -test.v | grep -E '^(--- |PASS|FAIL|ok)' | awk '{ print } /^--- SKIP/ { s = 1 } END { exit s }'
-echo "== training on CUDA devices on cudaemu: against cpu:0, bf16 against fp32, graphs against none, 200 executor steps, out of memory"
+echo "== training on CUDA devices on cudaemu: against cpu:0, bf16 against fp32, graphs against none, 100 executor steps, out of memory"
 "${emu[@]}" "$work/runtime.test" -test.count=1 -test.run 'CUDA' -test.v | grep -E '^(--- |PASS|FAIL|ok)'
 
 echo "== the CLI's and the benchmark's tests in the CUDA build, on cudaemu"
