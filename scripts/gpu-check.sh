@@ -14,7 +14,7 @@
 #   runtime-test.log  the CUDA device tests (device.test: waits, copy paths,
 #                     partitions, schedules' idle against analytic, 1000 steps),
 #                     the copy benchmark, and training on them (runtime.test:
-#                     20 steps against cpu:0, 1000 executor steps)
+#                     20 steps against cpu:0, 100 executor steps)
 #   peer.log          scripts/torch_peer.py: gpt2-124m, B=8, T=1024 in PyTorch
 #   bench.log         baton bench: gpt2-124m on cuda:0 (fp32, tf32) beside
 #                     PyTorch; the schedules on cuda:0/4
