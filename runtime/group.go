@@ -3,6 +3,8 @@
 package runtime
 
 import (
+	"bytes"
+	"encoding/gob"
 	"fmt"
 	"slices"
 	"time"
@@ -56,6 +58,28 @@ const (
 
 // send sends v to rank to as message tag, between steps.
 func (g *Group) send(to int, tag dist.Tag, v []byte) error { return g.Mesh.Send(to, tag, v) }
+
+// sendGob sends v, gob-encoded, to rank to as message tag, between steps.
+func (g *Group) sendGob(to int, tag dist.Tag, v any) error {
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(v); err != nil {
+		return err
+	}
+	return g.send(to, tag, buf.Bytes())
+}
+
+// receiveGob waits for message tag from rank from, as receive does, and
+// decodes it into v.
+func (g *Group) receiveGob(from int, tag dist.Tag, what string, v any) error {
+	msg, err := g.receive(from, tag, what)
+	if err != nil {
+		return err
+	}
+	if err := gob.NewDecoder(bytes.NewReader(msg)).Decode(v); err != nil {
+		return fmt.Errorf("%s: rank %d's message: %w", what, from, err)
+	}
+	return nil
+}
 
 // receive waits for message tag from rank from, between steps: within the
 // group's timeout, and failing at once when the mesh breaks.

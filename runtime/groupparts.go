@@ -3,8 +3,6 @@
 package runtime
 
 import (
-	"bytes"
-	"encoding/gob"
 	"fmt"
 	"time"
 
@@ -27,11 +25,7 @@ func (t *Trainer) saveGroup(step int, ck *model.Checkpoint, save func(*model.Che
 	parts, commit := dist.Tag{Kind: msgTensors, Step: int64(step)}, dist.Tag{Kind: msgCommit, Step: int64(step)}
 	what := fmt.Sprintf("step %d's checkpoint", step)
 	if g.Rank() != 0 {
-		var buf bytes.Buffer
-		if err := gob.NewEncoder(&buf).Encode(tensors{ck.Params, ck.M, ck.V}); err != nil {
-			return err
-		}
-		if err := g.send(0, parts, buf.Bytes()); err != nil {
+		if err := g.sendGob(0, parts, tensors{ck.Params, ck.M, ck.V}); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		word, err := g.receive(0, commit, what)
@@ -44,13 +38,9 @@ func (t *Trainer) saveGroup(step int, ck *model.Checkpoint, save func(*model.Che
 		return nil
 	}
 	for r := 1; r < g.Mesh.World(); r++ {
-		msg, err := g.receive(r, parts, what)
-		if err != nil {
-			return err
-		}
 		var part tensors
-		if err := gob.NewDecoder(bytes.NewReader(msg)).Decode(&part); err != nil {
-			return fmt.Errorf("%s: rank %d's part: %w", what, r, err)
+		if err := g.receiveGob(r, parts, what, &part); err != nil {
+			return err
 		}
 		for name, v := range part.Params { // the tied wte is in two ranks' parts, the same
 			if _, ok := ck.Params[name]; !ok {
@@ -106,23 +96,15 @@ func (t *Trainer) mergeSteps(measured []*StepResult, peaks map[int]int64, tag di
 			}
 			mine.Origins, mine.Records = append(mine.Origins, m.Origin), append(mine.Records, recs)
 		}
-		var buf bytes.Buffer
-		if err := gob.NewEncoder(&buf).Encode(mine); err != nil {
-			return nil, err
-		}
-		if err := g.send(0, tag, buf.Bytes()); err != nil {
+		if err := g.sendGob(0, tag, mine); err != nil {
 			return nil, fmt.Errorf("sending the measured steps %s: %w", purpose, err)
 		}
 		return nil, nil
 	}
 	for r := 1; r < g.Mesh.World(); r++ {
-		msg, err := g.receive(r, tag, "the measured steps "+purpose)
-		if err != nil {
-			return nil, err
-		}
 		var part rankSteps
-		if err := gob.NewDecoder(bytes.NewReader(msg)).Decode(&part); err != nil {
-			return nil, fmt.Errorf("rank %d's measured steps: %w", r, err)
+		if err := g.receiveGob(r, tag, "the measured steps "+purpose, &part); err != nil {
+			return nil, err
 		}
 		for d, p := range part.Peaks {
 			peaks[d] = p

@@ -3,9 +3,7 @@
 package runtime
 
 import (
-	"bytes"
 	"cmp"
-	"encoding/gob"
 	"fmt"
 	"strings"
 
@@ -25,22 +23,12 @@ func (t *Trainer) groupVerdict(step int, window []*StepResult, need float64) (ve
 	tag := dist.Tag{Kind: msgVerdict, Step: int64(step)}
 	var v verdict
 	if g.Rank() != 0 {
-		msg, err := g.receive(0, tag, "rank 0's verdict "+what)
-		if err != nil {
-			return verdict{}, err
-		}
-		if err := gob.NewDecoder(bytes.NewReader(msg)).Decode(&v); err != nil {
-			return verdict{}, fmt.Errorf("rank 0's verdict %s: %w", what, err)
-		}
-		return v, nil
+		err := g.receiveGob(0, tag, "rank 0's verdict "+what, &v)
+		return v, err
 	}
 	v = t.price(step, merged, need)
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(v); err != nil {
-		return verdict{}, err
-	}
 	for r := 1; r < g.Mesh.World(); r++ {
-		if err := g.send(r, tag, buf.Bytes()); err != nil {
+		if err := g.sendGob(r, tag, v); err != nil {
 			return verdict{}, fmt.Errorf("telling rank %d the verdict %s: %w", r, what, err)
 		}
 	}
@@ -101,11 +89,7 @@ func (t *Trainer) exchangeBlocks(step int, pl *model.Plan) (arrived *model.Check
 				}))
 			}
 		}
-		var buf bytes.Buffer
-		if err := gob.NewEncoder(&buf).Encode(part); err != nil {
-			return nil, nil, err
-		}
-		if err := g.send(r, tag, buf.Bytes()); err != nil {
+		if err := g.sendGob(r, tag, part); err != nil {
 			return nil, nil, fmt.Errorf("rebalance after step %d: sending rank %d its blocks: %w", step, r, err)
 		}
 	}
@@ -114,13 +98,9 @@ func (t *Trainer) exchangeBlocks(step int, pl *model.Plan) (arrived *model.Check
 		if r == g.Rank() {
 			continue
 		}
-		msg, err := g.receive(r, tag, fmt.Sprintf("rebalance after step %d: the blocks from rank %d", step, r))
-		if err != nil {
-			return nil, nil, err
-		}
 		var part tensors
-		if err := gob.NewDecoder(bytes.NewReader(msg)).Decode(&part); err != nil {
-			return nil, nil, fmt.Errorf("rebalance after step %d: rank %d's blocks: %w", step, r, err)
+		if err := g.receiveGob(r, tag, fmt.Sprintf("rebalance after step %d: the blocks from rank %d", step, r), &part); err != nil {
+			return nil, nil, err
 		}
 		for name, p := range part.Params {
 			arrived.Params[name], arrived.M[name], arrived.V[name] = p, part.M[name], part.V[name]
