@@ -25,6 +25,7 @@ type Group struct {
 	Mesh  *dist.Mesh
 	Ranks []int    // per device of the schedule, in order: the rank that holds it
 	Names []string // per device of the schedule: its name, "rank1/cpu:0"
+	GPUs  []gpuOn  // per device of the schedule: the GPU it is on and its memory
 	// Offsets is each rank's clock minus rank 0's, and Uncertainty the
 	// most either may be off (ClockOffset's round trip halved).
 	Offsets     []time.Duration

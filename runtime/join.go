@@ -25,6 +25,7 @@ type joinEntry struct {
 	Version  string   `json:"version"`
 	Settings Settings `json:"settings"` // its devices left out: each rank has its own
 	Devices  []string `json:"devices"`
+	GPUs     []gpuOn  `json:"gpus"` // per device: the GPU it is on, for rank 0's choice of a split that fits
 }
 
 // Join brings this process into the run env describes, within timeout:
@@ -66,7 +67,7 @@ func closeServer(s *dist.StoreServer) {
 }
 
 func join(ctx context.Context, st *dist.Store, env dist.Env, cfg TrainConfig) (*Group, error) {
-	mine := joinEntry{Version: Version().String(), Settings: cfg.Settings(), Devices: device.Strings(cfg.Devices)}
+	mine := joinEntry{Version: Version().String(), Settings: cfg.Settings(), Devices: device.Strings(cfg.Devices), GPUs: gpusOf(cfg.Devices)}
 	mine.Settings.Devices = nil
 	raw, err := json.Marshal(mine)
 	if err != nil {
@@ -106,9 +107,10 @@ func join(ctx context.Context, st *dist.Store, env dist.Env, cfg TrainConfig) (*
 	}
 	g := &Group{Mesh: mesh, Offsets: make([]time.Duration, env.WorldSize)}
 	for r, e := range entries {
-		for _, d := range e.Devices {
+		for i, d := range e.Devices {
 			g.Ranks = append(g.Ranks, r)
 			g.Names = append(g.Names, fmt.Sprintf("rank%d/%s", r, d))
+			g.GPUs = append(g.GPUs, e.GPUs[i])
 		}
 	}
 	if err := g.measureClocks(ctx, st); err != nil {

@@ -3,7 +3,9 @@
 package runtime
 
 import (
+	"cmp"
 	"fmt"
+	"os"
 	"strings"
 
 	"baton/internal/field"
@@ -67,6 +69,37 @@ func GPUMemory() map[string]int64 {
 		if in.Kind == device.KindCUDA && in.Memory > 0 {
 			out[fmt.Sprintf("cuda:%d", in.Index)] = in.Memory
 		}
+	}
+	return out
+}
+
+// gpuOn is the GPU a device is on and that GPU's memory in bytes: GPU
+// names it alike in every process of the run (its UUID; where the driver
+// gives none, the host and ordinal, which takes two ranks' different GPUs
+// of one host for one, erring on the side of less memory). Both are zero
+// for a CPU device or where the driver cannot say.
+type gpuOn struct {
+	GPU    string `json:"gpu,omitempty"`
+	Memory int64  `json:"memory,omitempty"`
+}
+
+// gpusOf is the GPU each of devs is on.
+func gpusOf(devs []device.Name) []gpuOn {
+	infos, _, _ := device.List()
+	byIndex := map[int]device.Info{}
+	for _, in := range infos {
+		if in.Kind == device.KindCUDA && in.Memory > 0 {
+			byIndex[in.Index] = in
+		}
+	}
+	host, _ := os.Hostname()
+	out := make([]gpuOn, len(devs))
+	for i, n := range devs {
+		in, ok := byIndex[n.Index]
+		if n.Kind != device.KindCUDA || !ok {
+			continue
+		}
+		out[i] = gpuOn{GPU: cmp.Or(in.UUID, fmt.Sprintf("%s/cuda:%d", host, n.Index)), Memory: in.Memory}
 	}
 	return out
 }

@@ -255,27 +255,31 @@ func movedBlocks(now *model.Plan, from []int) string {
 // stageFits says whether stage s can hold k blocks: on GPUs, within its
 // GPU's memory shared evenly among the GPU's stages; on virtual CPU
 // devices any number (they share the host, whose memory checkFits weighs
-// against the whole plan before a move). In a run of several, rank 0 does
-// not know the other hosts' GPUs: each rank weighs its own part of the
-// chosen split before the move, and one that cannot hold it keeps the old
-// split for all.
+// against the whole plan before a move). In a run of several, rank 0
+// weighs every rank's GPUs as each told it when joining; each rank still
+// weighs its own part before the move, which its GPUs' free memory may
+// refuse.
 func (t *Trainer) stageFits() func(s, k int) bool {
-	caps := GPUMemory()
-	if len(caps) == 0 || t.cfg.Devices[0].Kind != device.KindCUDA || t.cfg.Group != nil {
-		return nil
+	gpus := gpusOf(t.cfg.Devices)
+	if g := t.cfg.Group; g != nil {
+		gpus = g.GPUs
 	}
 	sched := t.ex.Sched
-	gpuOf := make([]string, len(t.stages))
 	shares := map[string]int64{}
 	for s := range t.stages {
-		gpuOf[s] = fmt.Sprintf("cuda:%d", t.cfg.Devices[sched.DeviceOf(s)].Index)
-		shares[gpuOf[s]]++
+		if on := gpus[sched.DeviceOf(s)]; on.Memory > 0 {
+			shares[on.GPU]++
+		}
+	}
+	if len(shares) == 0 {
+		return nil
 	}
 	opts, last := planOptions(t.cfg, sched), len(t.stages)-1
 	return func(s, k int) bool {
-		b, _ := t.cfg.Model.StageBytes(k, s == 0, s == last, opts)
-		c := caps[gpuOf[s]]
-		return c == 0 || b <= c/shares[gpuOf[s]]
+		on := gpus[sched.DeviceOf(s)]
+		fp32, bf16 := t.cfg.Model.StageBytes(k, s == 0, s == last, opts)
+		need := DeviceMem{Bytes: fp32, BytesBF16: bf16}.MemFor(t.cfg.Precision.String())
+		return on.Memory == 0 || need <= on.Memory/shares[on.GPU]
 	}
 }
 

@@ -7,6 +7,7 @@ package runtime
 import (
 	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -107,6 +108,12 @@ func TestCUDARanksResplitTrainsAsTheNewSplitThroughout(t *testing.T) {
 		cfgs[r].Model, cfgs[r].Microbatches, cfgs[r].Split = one.Model, 4, []int{2, 2, 2, 2}
 	}
 	trainers := joinTrainers(t, cfgs)
+	for r, tr := range trainers {
+		gpus := tr.cfg.Group.GPUs
+		if len(gpus) != 4 || !strings.HasPrefix(gpus[0].GPU, "GPU-") || gpus[0].Memory <= 0 || slices.ContainsFunc(gpus, func(on gpuOn) bool { return on != gpus[0] }) {
+			t.Errorf("rank %d: the ranks' partitions joined as on GPUs %+v; want all four on GPU 0, named by its UUID, with its memory", r, gpus)
+		}
+	}
 	losses := make([][]float64, 2)
 	parts := make([]*model.Checkpoint, 2)
 	onEach(trainers, func(r int, tr *Trainer) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"baton/kernels"
 	"baton/model"
 )
 
@@ -214,5 +215,62 @@ func TestResumeStartsOnTheRebalancedSplit(t *testing.T) {
 	defer tr.Close()
 	if got := tr.Plan().Split(); len(got) != 2 {
 		t.Errorf("resumed on 2 devices with split %v", got)
+	}
+}
+
+// TestStageFitsWeighsEveryRanksGPUs: rank 0 chooses a split within the
+// memory of every rank's GPUs as each told it when joining; stages of
+// different ranks on one GPU (the same UUID) share its memory, and a bf16
+// run weighs its stages' bf16 bytes.
+func TestStageFitsWeighsEveryRanksGPUs(t *testing.T) {
+	data, dir := corpus(t), t.TempDir()
+	cfgs := make([]TrainConfig, 2)
+	for r := range cfgs {
+		cfgs[r] = resumeConfig(t, data, filepath.Join(dir, "run"), "cpu:0,cpu:1", 2)
+		cfgs[r].Model.L, cfgs[r].Split = 8, []int{2, 2, 2, 2}
+	}
+	trainers := joinTrainers(t, cfgs)
+	tr := trainers[0]
+	for d, on := range tr.cfg.Group.GPUs {
+		if on != (gpuOn{}) {
+			t.Errorf("device %d (%s): joined as on GPU %+v; a CPU device is on none", d, tr.cfg.Group.Names[d], on)
+		}
+	}
+	if fits := tr.stageFits(); fits != nil {
+		t.Fatal("CPU devices got a per-stage memory bound")
+	}
+
+	opts := planOptions(tr.cfg, tr.ex.Sched)
+	middle := func(k int) (fp32, bf16 int64) { return tr.cfg.Model.StageBytes(k, false, false, opts) }
+	two, _ := middle(2)
+	three, threeBF16 := middle(3)
+	if threeBF16 >= three {
+		t.Fatalf("premise: 3 blocks take %d bytes in bf16, %d in fp32; want fewer in bf16", threeBF16, three)
+	}
+	// Rank 0's two stages and rank 1's first on GPU a (one host, three
+	// shares), rank 1's second on GPU b of its own.
+	mem := 3 * two
+	tr.cfg.Group.GPUs = []gpuOn{{"GPU-a", mem}, {"GPU-a", mem}, {"GPU-a", mem}, {"GPU-b", mem}}
+	fits := tr.stageFits()
+	if fits == nil {
+		t.Fatal("no memory bound with every device on a GPU")
+	}
+	for _, c := range []struct {
+		stage, blocks int
+		want          bool
+	}{{1, 2, true}, {1, 3, false}, {2, 2, true}, {2, 3, false}, {3, 3, true}} {
+		if got := fits(c.stage, c.blocks); got != c.want {
+			t.Errorf("stage %d (%s) holding %d blocks: fits %v, want %v", c.stage, tr.cfg.Group.Names[c.stage], c.blocks, got, c.want)
+		}
+	}
+	mem = 3 * threeBF16
+	tr.cfg.Group.GPUs = []gpuOn{{"GPU-a", mem}, {"GPU-a", mem}, {"GPU-a", mem}, {"GPU-b", mem}}
+	tr.cfg.Precision = kernels.BF16
+	if !tr.stageFits()(2, 3) {
+		t.Errorf("bf16: stage 2 cannot hold 3 blocks (%d bytes in bf16) in a third of %d", threeBF16, mem)
+	}
+	tr.cfg.Precision = kernels.FP32
+	if tr.stageFits()(2, 3) {
+		t.Errorf("fp32: stage 2 holds 3 blocks (%d bytes) in a third of %d", three, mem)
 	}
 }

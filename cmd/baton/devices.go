@@ -64,13 +64,13 @@ func runDevices(out io.Writer, asJSON bool) error {
 	default:
 		fmt.Fprintf(out, "GPUs (driver %s):\n", driver)
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  device\tname\tcompute\tSMs\tmemory\tpartitions\t")
+		fmt.Fprintln(tw, "  device\tname\tcompute\tSMs\tmemory\tpartitions\tUUID\t")
 		for _, g := range gpus {
 			parts := "streams only"
 			if g.MaxPartitions > 0 {
 				parts = fmt.Sprintf("cuda:%d/1 … cuda:%d/%d", g.Index, g.Index, g.MaxPartitions)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%.1f GiB\t%s\t\n", g.Name, g.Model, g.Compute, g.SMs, float64(g.Memory)/(1<<30), parts)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%.1f GiB\t%s\t%s\t\n", g.Name, g.Model, g.Compute, g.SMs, float64(g.Memory)/(1<<30), parts, g.UUID)
 		}
 		tw.Flush()
 		for _, g := range gpus {

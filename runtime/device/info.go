@@ -20,6 +20,9 @@ type Info struct {
 	Compute string `json:"compute"` // compute capability, "9.0" (empty for cpu)
 	SMs     int    `json:"sms"`     // streaming multiprocessors (cores for cpu)
 	Memory  int64  `json:"memory"`  // bytes of device memory (0 for cpu: host memory)
+	// UUID names the GPU as nvidia-smi does ("GPU-" and its UUID; empty for
+	// cpu): the same GPU in every process that sees it, whatever its ordinal.
+	UUID string `json:"uuid,omitempty"`
 	// Peer[j] says whether this GPU can read and write GPU j's memory
 	// directly (cuDeviceCanAccessPeer); Peer[Index] is true.
 	Peer []bool `json:"peer,omitempty"`

@@ -629,6 +629,15 @@ CUresult CUDAAPI cuDeviceGetName(char* name, int len, CUdevice d) {
     return CUDA_SUCCESS;
 }
 
+// A device's UUID is the same in every process, as a GPU's is: its ordinal
+// in the last byte of a fixed pattern.
+CUresult CUDAAPI cuDeviceGetUuid(CUuuid* uuid, CUdevice d) {
+    if (!validDevice(d)) return CUDA_ERROR_INVALID_DEVICE;
+    for (int i = 0; i < 16; i++) uuid->bytes[i] = (char)(0xc0 + i);
+    uuid->bytes[15] = (char)d;
+    return CUDA_SUCCESS;
+}
+
 CUresult CUDAAPI cuDeviceTotalMem(size_t* bytes, CUdevice d) {
     if (!validDevice(d)) return CUDA_ERROR_INVALID_DEVICE;
     *bytes = totalMemory();

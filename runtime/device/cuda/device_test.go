@@ -6,6 +6,7 @@ package cuda
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -148,7 +149,8 @@ func TestCUDACloseTwice(t *testing.T) {
 	}
 }
 
-// TestCUDAListDevices: the listing names GPU 0 with its SMs and memory.
+// TestCUDAListDevices: the listing names GPU 0 with its SMs, memory and
+// UUID (as nvidia-smi writes it), and each GPU by a UUID of its own.
 func TestCUDAListDevices(t *testing.T) {
 	infos, driver, err := device.List()
 	if err != nil {
@@ -164,4 +166,16 @@ func TestCUDAListDevices(t *testing.T) {
 	if infos[len(infos)-1].Kind != "cpu" {
 		t.Fatalf("the virtual CPU devices are missing from %+v", infos)
 	}
+	seen := map[string]string{}
+	for _, in := range infos[:len(infos)-1] {
+		if !uuidForm.MatchString(in.UUID) {
+			t.Errorf("%s: UUID %q; want GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", in.Name, in.UUID)
+		}
+		if other, ok := seen[in.UUID]; ok {
+			t.Errorf("%s and %s have one UUID, %s", other, in.Name, in.UUID)
+		}
+		seen[in.UUID] = in.Name
+	}
 }
+
+var uuidForm = regexp.MustCompile(`^GPU-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)

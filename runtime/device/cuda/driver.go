@@ -68,6 +68,7 @@ type gpuFacts struct {
 	major, minor int
 	sms          int
 	memory       int64
+	uuid         string // as nvidia-smi writes it: "GPU-" and the UUID
 }
 
 func deviceFacts(d cu.Device) (f gpuFacts, err error) {
@@ -82,8 +83,12 @@ func deviceFacts(d cu.Device) (f gpuFacts, err error) {
 			return f, check("cuDeviceGetAttribute", err)
 		}
 	}
-	f.memory, err = d.TotalMem()
-	return f, check("cuDeviceTotalMem", err)
+	if f.memory, err = d.TotalMem(); err != nil {
+		return f, check("cuDeviceTotalMem", err)
+	}
+	id, err := d.UUID()
+	f.uuid = "GPU-" + id.String()
+	return f, check("cuDeviceGetUuid", err)
 }
 
 func canAccessPeer(d, peer cu.Device) (bool, error) {

@@ -36,7 +36,7 @@ func listGPUs() ([]device.Info, string, error) {
 			return nil, driver, fmt.Errorf("GPU %d: %w", i, err)
 		}
 		out[i] = device.Info{Kind: device.KindCUDA, Name: fmt.Sprintf("cuda:%d", i), Index: i, Model: f.name,
-			Compute: fmt.Sprintf("%d.%d", f.major, f.minor), SMs: f.sms, Memory: f.memory}
+			Compute: fmt.Sprintf("%d.%d", f.major, f.minor), SMs: f.sms, Memory: f.memory, UUID: f.uuid}
 		if most, err := maxGreenPartitions(devs[i]); err != nil {
 			out[i].Note = "cuda:N/K uses streams of one context: " + err.Error()
 		} else {
