@@ -102,6 +102,12 @@ type Ops interface {
 	// AdamW updates params (N) in place from grads*gradScale with moments m, v;
 	// t is the 1-based step for bias correction. Decoupled weight decay.
 	AdamW(params, grads, m, v Buffer, N int, p AdamParams, gradScale float32, t int)
+	// RoundWeights rewrites a parameter's bf16 copy from its float32 master
+	// as AdamW's step t with seed (AdamParams.Seed) rounded it: for a
+	// parameter written from the host (a checkpoint, a move between ranks),
+	// which Upload rounds to nearest. A backend that keeps no such copy, or
+	// rounds it to nearest as Upload does, does nothing.
+	RoundWeights(params Buffer, seed uint64, t int)
 }
 
 // Storage says what a float buffer holds, so that a backend whose precision

@@ -125,9 +125,10 @@ func hostValues(s *transformer.Stack, p *transformer.Params, i int) []float32 {
 	return s.Read(p, i)
 }
 
-// scatter loads a checkpoint into stages of any layout: every stage takes
-// its tensors by name, so a model saved on 4 devices resumes on 1 or 2.
-func scatter(stages []*Stage, ck *model.Checkpoint) error {
+// scatter loads a checkpoint saved after AdamW's step (0: weights alone,
+// as for --init-from) into stages of any layout: every stage takes its
+// tensors by name, so a model saved on 4 devices resumes on 1 or 2.
+func scatter(stages []*Stage, ck *model.Checkpoint, step int) error {
 	for _, st := range stages {
 		if st == nil {
 			continue // another rank's
@@ -138,7 +139,7 @@ func scatter(stages []*Stage, ck *model.Checkpoint) error {
 			if !ok {
 				return fmt.Errorf("checkpoint has no tensor %s", t.Name)
 			}
-			s.Write(s.P, i, p)
+			s.WriteParam(i, p, step)
 			if ck.M != nil {
 				s.Write(s.M, i, ck.M[t.Name])
 				s.Write(s.V, i, ck.V[t.Name])

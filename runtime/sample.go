@@ -69,7 +69,7 @@ func Sample(cfg SampleConfig, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := scatter([]*Stage{{Stack: stack}}, &model.Checkpoint{Params: ck.Params}); err != nil {
+	if err := scatter([]*Stage{{Stack: stack}}, &model.Checkpoint{Params: ck.Params}, 0); err != nil {
 		return err
 	}
 	return generate(cfg, stack, mc, text, w)

@@ -178,7 +178,7 @@ func (t *Trainer) open(ck *model.Checkpoint) (*Trainer, error) {
 			return err
 		}
 		if ck != nil {
-			if err := scatter(t.stages, ck); err != nil {
+			if err := scatter(t.stages, ck, t.start); err != nil {
 				return field.Errorf(ckField, "{"+ckField+"}: %w", err)
 			}
 			return nil

@@ -169,3 +169,14 @@ func (s *Stack) Read(p *Params, i int) []float32 {
 
 // Write copies host values into tensor i of p.
 func (s *Stack) Write(p *Params, i int, v []float32) { s.ops.Upload(p.T[i], v) }
+
+// WriteParam writes host values into parameter i as AdamW's step t left it
+// (t 0: no step yet): its float32 master, and where the device keeps a bf16
+// copy, that copy rounded as the step rounded it (Upload alone rounds to
+// nearest), so a restored or moved parameter reads as it did.
+func (s *Stack) WriteParam(i int, v []float32, t int) {
+	s.ops.Upload(s.P.T[i], v)
+	if t > 0 {
+		s.ops.RoundWeights(s.P.T[i], nameSeed(s.P.Specs[i].Name), t)
+	}
+}

@@ -19,6 +19,9 @@ type adamTask struct {
 
 var adamTasks taskPool[adamTask]
 
+// RoundWeights does nothing: CPU parameters are float32, with no bf16 copy.
+func (o *Ops) RoundWeights(params kernels.Buffer, seed uint64, t int) {}
+
 // AdamW updates params (N) in place from grads*gradScale with moments m, v:
 //
 //	m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²

@@ -97,6 +97,31 @@ func (o *Ops) AdamW(params, grads, m, v kernels.Buffer, N int, p kernels.AdamPar
 		unsafe.Pointer(&gs), unsafe.Pointer(&bc1), unsafe.Pointer(&bc2))
 }
 
+// RoundWeights rewrites the bf16 copy of params (a kernels.Weights buffer
+// under kernels.BF16) from its float32 master as AdamW's step t with
+// kernels.AdamParams.Seed seed rounded it: for a parameter written from the
+// host (a checkpoint, a move between ranks), whose Upload rounds to
+// nearest. Without stochastic rounding that copy is AdamW's already, and
+// float32 parameters have none: it does nothing then.
+func (o *Ops) RoundWeights(params kernels.Buffer, seed uint64, t int) {
+	const op = "RoundWeights"
+	pb, ok := params.(Buf)
+	if !o.stochastic || !ok || !pb.BF16 || pb.N == 0 {
+		return
+	}
+	cl := call{op, "N t", [4]int{pb.N, t}}
+	if pb.Master == 0 {
+		cl.fail("params is bf16 without a float32 master: allocate it with AllocAs(n, kernels.Weights)")
+	}
+	if t < 1 || t > math.MaxInt32 {
+		cl.fail("step t must be from 1 to 2^31-1")
+	}
+	pParams, pMaster, n, step := pb.Ptr, pb.Master, i32(pb.N), int32(t)
+	seed = o.roundSeed ^ seed*0x9e3779b97f4a7c15 // as AdamW mixes it
+	o.launch(op, "round_weights_bf16", eltGrid(pb.N, eltBlock), eltBlock, 0,
+		unsafe.Pointer(&pParams), unsafe.Pointer(&pMaster), unsafe.Pointer(&n), unsafe.Pointer(&seed), unsafe.Pointer(&step))
+}
+
 // SumSquares sets sums[i] = sum(bufs[i][j]^2), accumulated in float64 in an
 // order fixed by the length alone (of the values Download gives: a bf16
 // buffer's widened exactly, a bf16 parameter's float32 master): per buffer, per-block partial sums

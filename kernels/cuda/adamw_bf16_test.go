@@ -149,6 +149,56 @@ func TestAdamWBF16StochasticRounding(t *testing.T) {
 	}
 }
 
+// TestRoundWeightsIsAdamWsRounding: a parameter's master written from the host
+// (Upload rounds its copy to nearest) and rounded by RoundWeights with AdamW's seed
+// and step has the copy that AdamW's stochastic rounding wrote, bit for bit, at
+// every element on both of AdamW's paths (the view is misaligned: one element at a
+// time; an aligned one: packs of 8, and the tail). Another step's bits differ; with
+// rounding to nearest, RoundWeights leaves Upload's copy.
+func TestRoundWeightsIsAdamWsRounding(t *testing.T) {
+	o, o32 := testOps(t, kernels.BF16), gpu.ops[kernels.FP32]
+	t.Cleanup(func() { o.SetBF16Rounding(false, 0) })
+	const n, step = 1031, 7 // 128 packs of 8 and a tail of 7 where aligned
+	r := kernelstest.NewRand(47)
+	hp := kernels.AdamParams{LR: 1e-2, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, Seed: 0xfeed}
+	for _, aligned := range []bool{false, true} {
+		o.SetBF16Rounding(true, 99)
+		a := newAdamBF16(t, o, o32, kernelstest.RandF32(r, n))
+		if aligned { // every operand a whole allocation
+			a.params, a.grads = o.AllocAs(n, kernels.Weights), o.AllocAs(n, kernels.Working)
+			a.m, a.v = o.AllocAs(n, kernels.Exact), o.AllocAs(n, kernels.Exact)
+			o.Upload(a.params, kernelstest.RandF32(r, n))
+		}
+		a.step(o, o32, kernelstest.RandF32(r, n), hp, 1, step)
+		want, master := bf16Copy(o, a.params), download(o, a.params)
+
+		restored := o.AllocAs(n, kernels.Weights)
+		o.Upload(restored, master)
+		if sameFloats(bf16Copy(o, restored), want) {
+			t.Fatalf("aligned %v: Upload's rounding to nearest already gives AdamW's stochastic copy: the test shows nothing", aligned)
+		}
+		o.RoundWeights(restored, hp.Seed, step)
+		if got := bf16Copy(o, restored); !sameFloats(got, want) {
+			t.Errorf("aligned %v: RoundWeights' copy differs from AdamW's at step %d", aligned, step)
+		}
+		if !sameFloats(download(o, restored), master) {
+			t.Errorf("aligned %v: RoundWeights changed the master", aligned)
+		}
+		o.RoundWeights(restored, hp.Seed, step+1)
+		if sameFloats(bf16Copy(o, restored), want) {
+			t.Errorf("aligned %v: steps %d and %d rounded alike", aligned, step, step+1)
+		}
+		o.SetBF16Rounding(false, 0)
+		o.Upload(restored, master)
+		o.RoundWeights(restored, hp.Seed, step)
+		for i, x := range bf16Copy(o, restored) {
+			if x != kernelstest.RoundBF16(master[i]) {
+				t.Fatalf("aligned %v, to nearest: element %d's copy is %v, want RoundBF16(%v)", aligned, i, x, master[i])
+			}
+		}
+	}
+}
+
 func repeat(n int, v float32) []float32 {
 	s := make([]float32, n)
 	for i := range s {

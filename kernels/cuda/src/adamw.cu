@@ -169,3 +169,14 @@ extern "C" __global__ void adamw_update_bf16(bf16* params, float* master, const 
         params[i] = stochastic ? f32_to_bf16_sr(nw, sr_bits(seed, t, i)) : f32_to_bf16(nw);
     }
 }
+
+// round_weights_bf16: params (N), a bf16 parameter's copy, rewritten from its float32
+// master (N) as adamw_update_bf16's step t rounds it stochastically with seed: for a
+// parameter written from the host (a checkpoint, a move between ranks), whose upload
+// rounds to nearest. One element a thread, grid-stride; element i takes the random
+// bits it took in adamw_update_bf16, on either of its paths.
+extern "C" __global__ void round_weights_bf16(bf16* params, const float* master, int N, unsigned long long seed, int t) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)N; i += (size_t)gridDim.x * blockDim.x) {
+        params[i] = f32_to_bf16_sr(master[i], sr_bits(seed, t, i));
+    }
+}

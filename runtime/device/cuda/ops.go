@@ -53,6 +53,12 @@ func (o *deviceOps) Upload(dst kernels.Buffer, src []float32) {
 	o.bound(func() { o.Ops.Upload(dst, src) })
 }
 
+// RoundWeights follows an Upload when the runtime restores parameters, so
+// it binds for the call as Upload does.
+func (o *deviceOps) RoundWeights(params kernels.Buffer, seed uint64, t int) {
+	o.bound(func() { o.Ops.RoundWeights(params, seed, t) })
+}
+
 func (o *deviceOps) UploadInt(dst kernels.Buffer, src []int32) {
 	if st := o.d.capture.Load(); st != nil {
 		st.hoist(dst, src) // made before each launch of the graph
