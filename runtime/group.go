@@ -55,6 +55,8 @@ const (
 	msgVerdict                     // rank 0's rebalance verdict, to every rank
 	msgBlocks                      // the parameters and moments of blocks that move to a rank
 	msgMoved                       // whether a rank holds its new stages, to every rank
+	msgBuilt                       // whether a rank built its new stages, to every rank, before its GPU receives into them
+	msgMoveLink                    // a link's id for a move, from the rank that sends the blocks to the rank that takes them
 )
 
 // send sends v to rank to as message tag, between steps.
@@ -98,6 +100,32 @@ func (g *Group) receive(from int, tag dist.Tag, what string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", what, g.Mesh.Err())
 	case <-expire:
 		return nil, fmt.Errorf("%s: rank %d (%s) sent nothing for %v", what, from, g.Mesh.Host(from), g.Timeout)
+	}
+}
+
+// within runs f, a wait on other ranks outside the mesh (a link's
+// transfer), within the group's timeout, failing at once when the mesh
+// breaks; on either, f is left running (its device is stuck) and the run
+// cannot go on.
+func (g *Group) within(what string, f func() error) error {
+	var expire <-chan time.Time
+	if g.Timeout > 0 {
+		t := time.NewTimer(g.Timeout)
+		defer t.Stop()
+		expire = t.C
+	}
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
+	case <-g.Mesh.Broken():
+		return fmt.Errorf("%s: %w", what, g.Mesh.Err())
+	case <-expire:
+		return fmt.Errorf("%s: not done after %v", what, g.Timeout)
 	}
 }
 

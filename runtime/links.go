@@ -84,7 +84,7 @@ func (ex *Executor) postedInOrder(w linkWant) bool {
 // order on every rank.
 func (t *Trainer) openLinks() (map[linkKey]device.PeerLink, error) {
 	g, ex := t.cfg.Group, t.ex
-	if g == nil || os.Getenv("BATON_NCCL") == "off" || !device.Linkable(t.cfg.Devices[0].Kind) {
+	if !t.linked() {
 		return nil, nil
 	}
 	kind := t.cfg.Devices[0].Kind
@@ -129,6 +129,12 @@ func (t *Trainer) openLinks() (map[linkKey]device.PeerLink, error) {
 		links[w.key] = l
 	}
 	return links, nil
+}
+
+// linked says whether this run's ranks carry data between their devices
+// over links (NCCL), not through the host.
+func (t *Trainer) linked() bool {
+	return t.cfg.Group != nil && os.Getenv("BATON_NCCL") != "off" && device.Linkable(t.cfg.Devices[0].Kind)
 }
 
 // closeLinks closes every link, ignoring errors: for cleaning up.

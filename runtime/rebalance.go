@@ -82,7 +82,11 @@ type Move struct {
 	PredictedGain float64 `json:"predicted_gain"`          // 1 − predicted step time on To / on From, both replayed from the same measured steps
 	MeasuredGain  float64 `json:"measured_gain,omitempty"` // 1 − mean step time after / before, once measured
 	Seconds       float64 `json:"seconds"`                 // the move itself
-	before        float64 // mean step time of the steps that priced the move
+	// Via is how blocks that changed rank travelled: "nccl" (GPU to GPU)
+	// or "host" (through the mesh); "devices" in one process, where every
+	// block goes device to device.
+	Via    string  `json:"via"`
+	before float64 // mean step time of the steps that priced the move
 }
 
 // rebalancer watches a running pipeline's measured steps and re-splits it
@@ -177,10 +181,11 @@ func (t *Trainer) rebalance(step int, rb *rebalancer) (string, bool, error) {
 		return v.Line, false, err
 	}
 	began := time.Now()
-	if refused, err := t.move(step, v.To); err != nil || refused != nil {
+	via, refused, err := t.move(step, v.To)
+	if err != nil || refused != nil {
 		return fmt.Sprintf("rebalance at step %d: moving to split %s failed (%v); the split %s stays", step, model.JoinInts(v.To), refused, model.JoinInts(v.From)), false, err
 	}
-	rb.moves = append(rb.moves, Move{Step: step, From: v.From, To: v.To, PredictedGain: v.Gain, Seconds: time.Since(began).Seconds(), before: v.BeforeS})
+	rb.moves = append(rb.moves, Move{Step: step, From: v.From, To: v.To, PredictedGain: v.Gain, Seconds: time.Since(began).Seconds(), Via: via, before: v.BeforeS})
 	return fmt.Sprintf("rebalance at step %d: split %s → %s (%s), predicted %.0f%% shorter steps (%.1f → %.1f ms)",
 		step, model.JoinInts(v.From), model.JoinInts(v.To), movedBlocks(t.plan, v.From), 100*v.Gain, v.CurS*1e3, v.BalS*1e3), true, nil
 }
@@ -194,11 +199,12 @@ func (t *Trainer) verdictOf(step int, window []*StepResult, need float64) (verdi
 	return t.groupVerdict(step, window, need)
 }
 
-// move re-splits the stages on split: refused (the old split stays) or
-// failed for good (a run of several lost a rank).
-func (t *Trainer) move(step int, split []int) (refused, err error) {
+// move re-splits the stages on split, its blocks going via (Move.Via):
+// refused (the old split stays) or failed for good (a run of several lost
+// a rank).
+func (t *Trainer) move(step int, split []int) (via string, refused, err error) {
 	if t.cfg.Group == nil {
-		return t.resplit(split), nil
+		return "devices", t.resplit(split), nil
 	}
 	return t.resplitGroup(step, split)
 }
@@ -298,7 +304,7 @@ func (t *Trainer) resplit(split []int) error {
 	if err != nil {
 		return err
 	}
-	if err := guard(func() error { return carry(t.stages, stages, nil) }); err != nil {
+	if err := guard(func() error { return carry(t.stages, stages, arrivals{}) }); err != nil {
 		return err
 	}
 	t.restage(stages, pl)
@@ -328,13 +334,22 @@ func holders(stages []*Stage) map[string]holder {
 	return at
 }
 
+// arrivals are the tensors another rank sent this one in a move: on the
+// host (through the mesh), which carry writes as AdamW's step left them,
+// or landed on their new devices already (over links).
+type arrivals struct {
+	host   *model.Checkpoint
+	step   int
+	landed map[string]bool
+}
+
 // carry fills the parameters and AdamW moments of stages (this process's)
 // by name: from the old stage that holds each, device to device (a copy
 // within a device, a peer or staged copy between two: float32 masters too
-// under bf16), else from arrived, on the host (another rank's). Every
-// device has finished the copies when it returns; a device's failure
-// panics, as its Ops do.
-func carry(old, stages []*Stage, arrived *model.Checkpoint) error {
+// under bf16), else from what arrived from another rank. Every device has
+// finished the copies when it returns; a device's failure panics, as its
+// Ops do.
+func carry(old, stages []*Stage, in arrivals) error {
 	at := holders(old)
 	drain := map[device.Device]bool{}
 	for _, st := range stages {
@@ -344,13 +359,16 @@ func carry(old, stages []*Stage, arrived *model.Checkpoint) error {
 		to := st.Stack
 		for i, ts := range to.P.Specs {
 			h, ok := at[ts.Name]
+			if in.landed[ts.Name] {
+				continue
+			}
 			if !ok {
-				if arrived == nil || arrived.Params[ts.Name] == nil {
+				if in.host == nil || in.host.Params[ts.Name] == nil {
 					return fmt.Errorf("no stage holds %s", ts.Name)
 				}
-				to.Write(to.P, i, arrived.Params[ts.Name])
-				to.Write(to.M, i, arrived.M[ts.Name])
-				to.Write(to.V, i, arrived.V[ts.Name])
+				to.WriteParam(i, in.host.Params[ts.Name], in.step)
+				to.Write(to.M, i, in.host.M[ts.Name])
+				to.Write(to.V, i, in.host.V[ts.Name])
 				continue
 			}
 			from := h.st.Stack

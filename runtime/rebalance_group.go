@@ -40,26 +40,41 @@ func (t *Trainer) groupVerdict(step int, window []*StepResult, need float64) (ve
 // the rank that will, and loads its new stages from what it kept (device
 // to device) and what came; then all tell each other whether they hold
 // their new stages, and switch only if all do (refused otherwise: the old
-// split stays on every rank). err is a lost rank or link, after which the
-// run cannot go on.
-func (t *Trainer) resplitGroup(step int, split []int) (refused, err error) {
+// split stays on every rank). Where the ranks' devices are linked (NCCL),
+// the blocks go from GPU to GPU once every rank has said it built its new
+// stages; otherwise through the mesh. err is a lost rank or link, after
+// which the run cannot go on. via is "nccl" or "host" (Move.Via).
+func (t *Trainer) resplitGroup(step int, split []int) (via string, refused, err error) {
 	pl, refused := t.partition(split) // the same on every rank
 	if refused != nil {
-		return refused, nil
+		return "", refused, nil
 	}
 	stages, local := t.newStagesFor(pl)
-	arrived, unread, err := t.exchangeBlocks(step, pl)
-	if err != nil {
-		return nil, err
+	if t.linked() {
+		via = "nccl"
+		if refused, err = t.agree(step, msgBuilt, local); refused != nil || err != nil {
+			return via, refused, err
+		}
+		landed, err := t.linkBlocks(step, pl, stages)
+		if err != nil {
+			return via, nil, err
+		}
+		local = guard(func() error { return carry(t.stages, stages, arrivals{landed: landed}) })
+	} else {
+		via = "host"
+		arrived, unread, err := t.exchangeBlocks(step, pl)
+		if err != nil {
+			return via, nil, err
+		}
+		if local = cmp.Or(local, unread); local == nil {
+			local = guard(func() error { return carry(t.stages, stages, arrivals{host: arrived, step: step}) })
+		}
 	}
-	if local = cmp.Or(local, unread); local == nil {
-		local = guard(func() error { return carry(t.stages, stages, arrived) })
-	}
-	if refused, err = t.agree(step, local); refused != nil || err != nil {
-		return refused, err
+	if refused, err = t.agree(step, msgMoved, local); refused != nil || err != nil {
+		return via, refused, err
 	}
 	t.restage(stages, pl)
-	return nil, nil
+	return via, nil, nil
 }
 
 // exchangeBlocks sends every block that leaves this rank under pl to its
@@ -69,7 +84,7 @@ func (t *Trainer) resplitGroup(step int, split []int) (refused, err error) {
 func (t *Trainer) exchangeBlocks(step int, pl *model.Plan) (arrived *model.Checkpoint, unread, err error) {
 	g := t.cfg.Group
 	at := holders(t.stages)
-	before, after := t.blockRanks(t.plan), t.blockRanks(pl)
+	before, after := t.blockDevices(t.plan), t.blockDevices(pl)
 	tag := dist.Tag{Kind: msgBlocks, Step: int64(step)}
 	for r := range g.Mesh.World() {
 		if r == g.Rank() {
@@ -77,7 +92,7 @@ func (t *Trainer) exchangeBlocks(step int, pl *model.Plan) (arrived *model.Check
 		}
 		part := tensors{Params: map[string][]float32{}, M: map[string][]float32{}, V: map[string][]float32{}}
 		for l, from := range before {
-			if from != g.Rank() || after[l] != r {
+			if g.Ranks[from] != g.Rank() || g.Ranks[after[l]] != r {
 				continue
 			}
 			for _, ts := range t.cfg.Model.BlockTensors(l) {
@@ -109,23 +124,24 @@ func (t *Trainer) exchangeBlocks(step int, pl *model.Plan) (arrived *model.Check
 	return arrived, unread, nil
 }
 
-// blockRanks is, per block of the model, the rank whose stage holds it under pl.
-func (t *Trainer) blockRanks(pl *model.Plan) []int {
-	g, sched := t.cfg.Group, t.ex.Sched
-	ranks := make([]int, t.cfg.Model.L)
+// blockDevices is, per block of the model, the schedule's device whose
+// stage holds it under pl.
+func (t *Trainer) blockDevices(pl *model.Plan) []int {
+	devs := make([]int, t.cfg.Model.L)
 	for _, st := range pl.Stages {
 		for l := st.FirstLayer; l <= st.LastLayer; l++ {
-			ranks[l] = g.Ranks[sched.DeviceOf(st.Index)]
+			devs[l] = t.ex.Sched.DeviceOf(st.Index)
 		}
 	}
-	return ranks
+	return devs
 }
 
-// agree tells every rank whether this one holds its new stages (local nil)
-// and hears the same from each: refused names every rank that does not.
-func (t *Trainer) agree(step int, local error) (refused, err error) {
+// agree tells every rank whether this one holds its new stages (local nil;
+// built, for kind msgBuilt, or loaded, for msgMoved) and hears the same
+// from each: refused names every rank that does not.
+func (t *Trainer) agree(step int, kind uint8, local error) (refused, err error) {
 	g := t.cfg.Group
-	tag := dist.Tag{Kind: msgMoved, Step: int64(step)}
+	tag := dist.Tag{Kind: kind, Step: int64(step)}
 	var word []byte
 	if local != nil {
 		word = []byte(local.Error())

@@ -31,8 +31,8 @@ func TestRebalanceTrainsAsTheFinalSplitThroughout(t *testing.T) {
 		t.Fatalf("the run moved %d times, want once: %+v", len(live.Rebalances), live.Rebalances)
 	}
 	mv := live.Rebalances[0]
-	if slices.Equal(mv.From, mv.To) || mv.To[1] >= mv.From[1] || mv.PredictedGain <= 0 {
-		t.Fatalf("move %v → %v predicted %.2f: want blocks off the slowed cpu:1 and a gain", mv.From, mv.To, mv.PredictedGain)
+	if slices.Equal(mv.From, mv.To) || mv.To[1] >= mv.From[1] || mv.PredictedGain <= 0 || mv.Via != "devices" {
+		t.Fatalf("move %v → %v predicted %.2f via %q: want blocks off the slowed cpu:1 and a gain, device to device", mv.From, mv.To, mv.PredictedGain, mv.Via)
 	}
 	if got := live.Plan.Split(); !slices.Equal(got, mv.To) {
 		t.Errorf("the summary's plan is split %v, want the move's %v", got, mv.To)
@@ -97,8 +97,8 @@ func TestRanksRebalanceAsTheFinalSplitThroughout(t *testing.T) {
 		}
 	}
 	mv := sums[0].Rebalances
-	if len(mv) != 1 || mv[0].To[1] >= mv[0].From[1] {
-		t.Fatalf("rank 0 moved %+v; want one move of blocks off the slowed rank 1", mv)
+	if len(mv) != 1 || mv[0].To[1] >= mv[0].From[1] || mv[0].Via != "host" {
+		t.Fatalf("rank 0 moved %+v; want one move of blocks off the slowed rank 1, through the host", mv)
 	}
 	for r, sum := range sums {
 		if len(sum.Rebalances) != 1 || !slices.Equal(sum.Rebalances[0].To, mv[0].To) || !slices.Equal(sum.Plan.Split(), mv[0].To) {
@@ -163,14 +163,14 @@ func TestRanksRefuseAMoveTogether(t *testing.T) {
 		if r == 1 {
 			local = errors.New("out of memory")
 		}
-		refused, err := tr.agree(1, local)
+		refused, err := tr.agree(1, msgMoved, local)
 		if err != nil || refused == nil || refused.Error() != "rank 1: out of memory" {
 			t.Errorf("rank %d: the vote gave %v, %v; want the move refused for rank 1's reason", r, refused, err)
 		}
 	})
 	onEach(trainers, func(r int, tr *Trainer) {
 		stages, plan, ex := tr.stages, tr.plan, tr.ex
-		refused, err := tr.resplitGroup(2, []int{4, 4, 0, 0})
+		_, refused, err := tr.resplitGroup(2, []int{4, 4, 0, 0})
 		if err != nil || refused == nil || !strings.Contains(refused.Error(), "every stage needs at least one layer") {
 			t.Errorf("rank %d: resplit to 4,4,0,0: %v, %v", r, refused, err)
 		}

@@ -111,6 +111,10 @@ mkdir -p "$runs"
 # to the root, where every step runs, so that the reports' commands hold anywhere.
 data=(--data . --data-limit 4194304)
 model=${GPU_CHECK_MODEL:-gpt2-124m}
+deep=() # what the model needs for 4 stages: the dry run's tiny has 2 layers
+if [ "$model" = tiny ]; then
+  deep=(--layers 8)
+fi
 
 failed=0
 deadline=
@@ -215,7 +219,7 @@ if wants bench; then
     "${peerflag[@]}" --tag "$model" --out "$results"
   pack
   step "bench $model cuda:0/4" 180 "$out/bench.log" env LD_LIBRARY_PATH="$libs" "$bin/baton" bench --devices cuda:0/4 \
-    --devices-max 4 --model "$model" --batch 8 --schedules naive,gpipe,1f1b,zb-h1 --microbatches 8 --precision tf32 \
+    --devices-max 4 --model "$model" "${deep[@]}" --batch 8 --schedules naive,gpipe,1f1b,zb-h1 --microbatches 8 --precision tf32 \
     --steps 3 "${data[@]}" --tag "$model-partitions" --out "$results"
   pack
 fi
@@ -226,7 +230,7 @@ if wants train; then
     read -r devs sched m <<<"$run"
     tag=${devs//[:\/]/-}-$sched
     step "train $devs $sched" 60 "$out/train.log" env LD_LIBRARY_PATH="$libs" "$bin/baton" train --devices "$devs" \
-      --model "$model" --batch 8 --schedule "$sched" --microbatches "$m" --precision tf32 --steps 30 \
+      --model "$model" "${deep[@]}" --batch 8 --schedule "$sched" --microbatches "$m" --precision tf32 --steps 30 \
       --eval-batches 2 --save-every 0 --quiet "${data[@]}" --out "$work/$tag"
     mkdir -p "$runs/$tag"
     for f in summary.json trace.json timeline.svg; do
@@ -266,11 +270,8 @@ fi
 if wants balance; then
   # The FLOPs split against the measured one (issue 17): measured bubble
   # beside analytic, and the replay's what-ifs beside the runs they predict.
-  common=(--devices cuda:0/4 --model "$model" --batch 8 --microbatches 8 --precision tf32 --steps 30
+  common=(--devices cuda:0/4 --model "$model" "${deep[@]}" --batch 8 --microbatches 8 --precision tf32 --steps 30
     --eval-batches 1 --save-every 0 --quiet "${data[@]}")
-  if [ "$model" = tiny ]; then
-    common+=(--layers 8) # the dry run's model, deep enough for 4 stages
-  fi
   for sched in 1f1b zb-h1; do
     step "balance $sched flops" 60 "$out/balance.log" env LD_LIBRARY_PATH="$libs" "$bin/baton" train "${common[@]}" \
       --schedule "$sched" --profile-layers --out "$work/balance-$sched-flops"
@@ -313,7 +314,7 @@ if wants bf16; then
     pack
   done
   step "bench $model cuda:0/4 bf16" 180 "$out/bf16.log" env LD_LIBRARY_PATH="$libs" "$bin/baton" bench --devices cuda:0/4 \
-    --devices-max 4 --model "$model" --batch 8 --schedules gpipe,1f1b,zb-h1 --microbatches 8 --precision bf16 \
+    --devices-max 4 --model "$model" "${deep[@]}" --batch 8 --schedules gpipe,1f1b,zb-h1 --microbatches 8 --precision bf16 \
     --steps 3 "${data[@]}" --tag "$model-partitions-bf16" --out "$results"
   pack
   # bf16 against fp32: one seed, GPT-2 tokens of the repository's text (the

@@ -8,9 +8,10 @@ import (
 	"baton/kernels"
 )
 
-// PeerLink is this process's end of a link that carries float32 buffers to
-// or from one device of another process. Sends and receives match in the
-// order each end posts them.
+// PeerLink is this process's end of a link that carries buffers (float32,
+// or bf16: a bf16 parameter with its float32 master) to or from one device
+// of another process. Sends and receives match in the order each end posts
+// them.
 type PeerLink interface {
 	// Send posts src to the other end after the device's work so far; the
 	// returned event marks its end, which the device must Wait on before

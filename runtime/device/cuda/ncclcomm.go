@@ -174,7 +174,16 @@ func (c *Comm) postOne(send bool, b kernels.Buffer, peer int) error {
 	if err := c.follow(stream); err != nil {
 		return err
 	}
-	return c.lib.post(*last, send, ptr, n, typ, peer, c.comm, stream)
+	if err := c.lib.post(*last, send, ptr, n, typ, peer, c.comm, stream); err != nil {
+		return err
+	}
+	// A bf16 parameter (a rebalance moves it) carries its float32 master,
+	// as CopyTo does: the peer's buffer has one too, the same model's.
+	if m := b.(kcuda.Buf).Master; m != 0 {
+		*last += " and its float32 master"
+		return c.lib.post(*last, send, m, n, ncclFloat32, peer, c.comm, stream)
+	}
+	return nil
 }
 
 // Exchange sends src to rank peer and receives dst from it at once, as one
