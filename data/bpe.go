@@ -48,9 +48,6 @@ func NewGPT2() *GPT2 {
 	return gpt2
 }
 
-// V is the number of GPT-2 tokens, EndOfText included.
-func (*GPT2) V() int { return GPT2Vocab }
-
 // Encode appends the tokens of text to dst, as tiktoken's encode_ordinary
 // does: a literal "<|endoftext|>" in text is ordinary text. The tokenizer
 // splits Unicode text, so bytes that are not valid UTF-8 are each encoded

@@ -31,9 +31,6 @@ func NewTrainLoader(tokens []uint16, B, T int, seed uint64) (*TrainLoader, error
 	return &TrainLoader{tokens: tokens, s: shape{B, T}, seed: seed}, nil
 }
 
-// Shape is the batch shape (B, T).
-func (l *TrainLoader) Shape() (B, T int) { return l.s.B, l.s.T }
-
 // Batch writes batch k into inputs and targets, each of length B*T and
 // laid out (B, T): targets are inputs shifted left by one token.
 func (l *TrainLoader) Batch(k int, inputs, targets []int32) error {

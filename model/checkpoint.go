@@ -252,10 +252,10 @@ func checkSave(ck *Checkpoint) error {
 	}
 	if ck.State != nil {
 		if !json.Valid(ck.State) {
-			return errors.New("State is not valid JSON; pass json.Marshal's output or nil")
+			return errors.New("the checkpoint's State is not valid JSON; pass json.Marshal's output or nil")
 		}
 		if _, err := stateStep(ck.State); err != nil {
-			return fmt.Errorf("State %w", err)
+			return fmt.Errorf("the checkpoint's State %w", err)
 		}
 	}
 	return nil

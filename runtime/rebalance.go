@@ -100,8 +100,6 @@ type rebalancer struct {
 	moves  []Move        // done, the last one's measured gain pending while pending
 	open   *Move         // the last move, until its gain is measured
 	done   bool          // no more checks (once, after its check)
-	notify func(string)  // tells the user
-	replay func() (*report.Replay, error)
 }
 
 func newRebalancer(cfg TrainConfig) *rebalancer {

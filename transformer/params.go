@@ -46,17 +46,11 @@ func (p *Params) Index(name string) int {
 	return -1
 }
 
-// InitValues returns a tensor's initial values, GPT-2 style: weights
-// N(0, 0.02), the two residual projections of each block scaled by
-// 1/sqrt(2L), biases 0, LayerNorm gains 1. Each tensor's values depend only on
-// (seed, name), so a model split into any stages starts from the same weights.
-func InitValues(t model.Tensor, L int, seed uint64) []float32 {
-	v := make([]float32, t.Elems())
-	initInto(v, t, L, seed)
-	return v
-}
-
-// initInto writes InitValues(t, L, seed) into v, which holds t.Elems().
+// initInto writes a tensor's initial values into v, which holds t.Elems(),
+// GPT-2 style: weights N(0, 0.02), the two residual projections of each
+// block scaled by 1/sqrt(2L), biases 0, LayerNorm gains 1. Each tensor's
+// values depend only on (seed, name), so a model split into any stages
+// starts from the same weights.
 func initInto(v []float32, t model.Tensor, L int, seed uint64) {
 	switch {
 	case strings.Contains(t.Name, "ln_") && strings.HasSuffix(t.Name, ".weight"):

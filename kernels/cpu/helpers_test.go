@@ -39,23 +39,6 @@ func randTokens(r *rand.Rand, n, V int) I32 { return kernelstest.RandTokens(r, n
 
 func cloneF32(x []float32) F32 { return append(F32(nil), x...) }
 
-// naiveGemm is kernelstest's float64 Gemm on float32 operands.
-func naiveGemm(transA, transB bool, M, N, K int, alpha float32, a, b []float32, beta float32, c []float32) []float64 {
-	f64 := kernelstest.F64
-	return kernelstest.Gemm(transA, transB, M, N, K, float64(alpha), f64(a), f64(b), float64(beta), f64(c))
-}
-
-// checkClose fails unless max|got-want| / max|want| <= tol.
-func checkClose(t *testing.T, name string, got []float32, want []float64, tol float64) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s: length %d, want %d", name, len(got), len(want))
-	}
-	if e, i := kernelstest.RelErr(got, want); !(e <= tol) {
-		t.Errorf("%s: normalised error %.3g > %.3g at %d: got %v, want %v", name, e, tol, i, got[i], want[i])
-	}
-}
-
 func sameBits(t *testing.T, name string, a, b []float32) {
 	t.Helper()
 	for i := range a {

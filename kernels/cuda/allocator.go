@@ -44,9 +44,6 @@ func (b Buf) ElemBytes() int64 {
 // Bytes is the size of b's elements at Ptr (not counting a master copy).
 func (b Buf) Bytes() int64 { return b.ElemBytes() * int64(b.N) }
 
-// bytes is Bytes, for this package's own copies.
-func (b Buf) bytes() int64 { return b.Bytes() }
-
 // dptr returns the device pointer of a Buf made by this backend; any other Buffer (a
 // cpu slice, nil) panics with a message naming op.
 func dptr(op string, b kernels.Buffer) cu.DevicePtr {

@@ -7,8 +7,7 @@
 //
 // Main types:
 //   - Ops: the backend for one CUDA context and one stream; every method enqueues
-//     its work on that stream, in call order. Made by New (or OpenPrimary, for tests
-//     and tools), released by Close.
+//     its work on that stream, in call order. Made by New, released by Close.
 //   - Buf: a device buffer (pointer, element count, int32 or float32); a Slice is a
 //     Buf pointing inside another.
 //   - Allocator: a caching allocator per context, which counts live and peak bytes.

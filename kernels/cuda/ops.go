@@ -68,15 +68,9 @@ type Ops struct {
 	roundSeed  uint64 // the seed of that rounding
 
 	closed bool
-	owned  *owned // what OpenPrimary made for this Ops
 }
 
 var _ kernels.Ops = (*Ops)(nil)
-
-// owned is what OpenPrimary creates and Close releases.
-type owned struct {
-	dev cu.Device
-}
 
 // New returns the backend for ctx: work goes to stream (of ctx), memory comes from
 // alloc (made for ctx), GEMMs compute in prec. It loads every embedded PTX module into
@@ -142,42 +136,9 @@ func New(ctx cu.CUContext, stream cu.Stream, alloc *Allocator, prec kernels.Prec
 	return o, nil
 }
 
-// OpenPrimary makes an Ops on the whole of GPU ordinal, for tests and tools: it retains
-// the device's primary context and makes it current on the calling thread (so lock the
-// goroutine to its thread first: runtime.LockOSThread), creates a non-blocking stream
-// and an allocator. Close releases all of them too.
-func OpenPrimary(ordinal int, prec kernels.Precision) (*Ops, error) {
-	dev, err := cu.GetDevice(ordinal)
-	if err != nil {
-		return nil, fmt.Errorf("cuda: device %d: %w", ordinal, err)
-	}
-	ctx, err := dev.RetainPrimaryCtx()
-	if err != nil {
-		return nil, fmt.Errorf("cuda: device %d: retain primary context: %w", ordinal, err)
-	}
-	fail := func(err error) (*Ops, error) {
-		dev.ReleasePrimaryCtx()
-		return nil, err
-	}
-	if err := cu.SetCurrentContext(ctx); err != nil {
-		return fail(fmt.Errorf("cuda: device %d: make its context current: %w", ordinal, err))
-	}
-	stream, err := cu.MakeStream(cu.NonBlocking)
-	if err != nil {
-		return fail(fmt.Errorf("cuda: device %d: create stream: %w", ordinal, err))
-	}
-	o, err := New(ctx, stream, NewAllocator(ctx, fmt.Sprintf("cuda:%d", ordinal)), prec)
-	if err != nil {
-		stream.Destroy()
-		return fail(err)
-	}
-	o.owned = &owned{dev: dev}
-	return o, nil
-}
-
-// Close releases the cuBLAS handle, the modules, the staging buffer; and, for an Ops
-// from OpenPrimary, the stream, the allocator's memory and the primary context. It
-// waits for o's stream first. Calling it twice is harmless.
+// Close releases the cuBLAS handle, the modules and the staging buffer (the stream,
+// the allocator and the context are the caller's). It waits for o's stream first.
+// Calling it twice is harmless.
 func (o *Ops) Close() error {
 	if o.closed {
 		return nil
@@ -207,18 +168,11 @@ func (o *Ops) Close() error {
 			keep(cu.MemFreeHost(o.stageHost))
 			o.stageHost = nil
 		}
-		if o.owned != nil {
-			keep(o.stream.Destroy())
-		}
 		return nil
 	}))
 	if o.argbuf != nil {
 		freeArgBuf(o.argbuf)
 		o.argbuf = nil
-	}
-	if o.owned != nil {
-		keep(o.alloc.Release())
-		keep(o.owned.dev.ReleasePrimaryCtx())
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("cuda: Close: %w", errors.Join(errs...))

@@ -16,16 +16,6 @@ const errFloor = 1e-30
 // bf16 rounding errs by up to this much, absolutely rather than relatively.
 const bf16Tiny = 0x1p-134
 
-// RelErr returns max|got-want| / max(max|want|, floor), the error relative
-// to the scale of the whole tensor (so tiny elements need no absurd
-// relative precision), and the index of the worst element. A NaN or Inf in
-// got makes the error +Inf at its index.
-func RelErr(got []float32, want []float64) (err float64, worst int) {
-	r := result{got: got, want: want}
-	v := r.measure(math.Inf(1))
-	return v.err, v.worst
-}
-
 // result is one output tensor of one op call and what it should hold.
 type result struct {
 	name  string

@@ -146,9 +146,6 @@ func NewStashRules(lists [][]Action, stages int) StashRules {
 	return r
 }
 
-// Evaluating says whether the lists run no backward.
-func (r StashRules) Evaluating() bool { return r.evaluating }
-
 // Releases says whether a, once done, hands back its stage's stash of its
 // micro-batch: in training after the backward's input gradient is sent (its
 // SEND_B, or B on stage 0), or after W when the backward is split; in

@@ -60,14 +60,6 @@ func contextDevice(tb testing.TB, name string) *Device {
 	return d
 }
 
-func asDevices(ds []*Device) []device.Device {
-	out := make([]device.Device, len(ds))
-	for i, d := range ds {
-		out[i] = d
-	}
-	return out
-}
-
 // needGreen skips a test whose point is SM partitions running side by side.
 func needGreen(tb testing.TB, ds []*Device) {
 	tb.Helper()
