@@ -55,13 +55,13 @@ type pendingCopy struct {
 	peerEvents bool     // h0 and h1 belong to the peer's pool
 }
 
-// bufPtr is the device address and byte size of a buffer of kernels/cuda.
-func bufPtr(b kernels.Buffer) (cu.DevicePtr, int64, error) {
+// asCUDA is b as a buffer of kernels/cuda, or why it is not one.
+func asCUDA(b kernels.Buffer) (kcuda.Buf, error) {
 	cb, ok := b.(kcuda.Buf)
 	if !ok {
-		return 0, 0, fmt.Errorf("buffer is %T, not a cuda.Buf", b)
+		return cb, fmt.Errorf("buffer is %T, not a cuda.Buf", b)
 	}
-	return cb.Ptr, cb.Bytes(), nil
+	return cb, nil
 }
 
 // route returns how d copies into p, deciding it on first use: one context →
@@ -107,15 +107,16 @@ func (d *Device) CopyTo(peer device.Device, dst, src kernels.Buffer) {
 	if !ok {
 		d.fail(fmt.Errorf("copy to %s: a CUDA device copies only to CUDA devices", peer.Name()))
 	}
-	dptr, n, err1 := bufPtr(dst)
-	sptr, m, err2 := bufPtr(src)
+	db, err1 := asCUDA(dst)
+	sb, err2 := asCUDA(src)
 	if err := errors.Join(err1, err2); err != nil {
 		d.fail(fmt.Errorf("copy to %s: %w", p.name, err))
 	}
+	dptr, n, sptr, m := db.Ptr, db.Bytes(), sb.Ptr, sb.Bytes()
 	if n != m {
 		d.fail(fmt.Errorf("copy to %s: source has %d bytes, destination %d", p.name, m, n))
 	}
-	dm, sm := dst.(kcuda.Buf).Master, src.(kcuda.Buf).Master
+	dm, sm := db.Master, sb.Master
 	if (dm == 0) != (sm == 0) {
 		d.fail(fmt.Errorf("copy to %s: one buffer has a float32 master and the other none", p.name))
 	}

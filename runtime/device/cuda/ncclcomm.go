@@ -165,23 +165,23 @@ func (c *Comm) postOne(send bool, b kernels.Buffer, peer int) error {
 	if send {
 		verb, dir, stream, count, last = "ncclSend", "to", c.sendStream, &c.sends, &c.lastSend
 	}
-	ptr, n, typ, err := c.floats(b, peer)
+	w, err := c.wireOf(b, peer)
 	if err != nil {
 		return fmt.Errorf("%s %s rank %d: %w", verb, dir, peer, err)
 	}
 	*count++
-	*last = fmt.Sprintf("%s #%d of %d floats %s rank %d", verb, *count, n, dir, peer)
+	*last = fmt.Sprintf("%s #%d of %d floats %s rank %d", verb, *count, w.n, dir, peer)
 	if err := c.follow(stream); err != nil {
 		return err
 	}
-	if err := c.lib.post(*last, send, ptr, n, typ, peer, c.comm, stream); err != nil {
+	if err := c.lib.post(*last, send, w.ptr, w.n, w.typ, peer, c.comm, stream); err != nil {
 		return err
 	}
 	// A bf16 parameter (a rebalance moves it) carries its float32 master,
 	// as CopyTo does: the peer's buffer has one too, the same model's.
-	if m := b.(kcuda.Buf).Master; m != 0 {
+	if w.master != 0 {
 		*last += " and its float32 master"
-		return c.lib.post(*last, send, m, n, ncclFloat32, peer, c.comm, stream)
+		return c.lib.post(*last, send, w.master, w.n, ncclFloat32, peer, c.comm, stream)
 	}
 	return nil
 }
@@ -192,23 +192,26 @@ func (c *Comm) postOne(send bool, b kernels.Buffer, peer int) error {
 // too). The compute stream waits for both, so src is free again after it.
 func (c *Comm) Exchange(src, dst kernels.Buffer, peer int) error {
 	return c.do(func() error {
-		sptr, n, styp, err1 := c.floats(src, peer)
-		dptr, m, dtyp, err2 := c.floats(dst, peer)
+		sw, err1 := c.wireOf(src, peer)
+		dw, err2 := c.wireOf(dst, peer)
 		if err := errors.Join(err1, err2); err != nil {
 			return fmt.Errorf("exchange with rank %d: %w", peer, err)
 		}
+		if sw.master != 0 || dw.master != 0 {
+			return fmt.Errorf("exchange with rank %d: a bf16 parameter with its master; Exchange carries gradients", peer)
+		}
 		c.sends++
 		c.recvs++
-		c.lastSend = fmt.Sprintf("ncclSend #%d of %d floats to rank %d (an exchange)", c.sends, n, peer)
-		c.lastRecv = fmt.Sprintf("ncclRecv #%d of %d floats from rank %d (an exchange)", c.recvs, m, peer)
+		c.lastSend = fmt.Sprintf("ncclSend #%d of %d floats to rank %d (an exchange)", c.sends, sw.n, peer)
+		c.lastRecv = fmt.Sprintf("ncclRecv #%d of %d floats from rank %d (an exchange)", c.recvs, dw.n, peer)
 		if err := c.follow(c.sendStream); err != nil {
 			return err
 		}
 		if err := c.lib.groupStart(); err != nil {
 			return err
 		}
-		err := errors.Join(c.lib.post(c.lastSend, true, sptr, n, styp, peer, c.comm, c.sendStream),
-			c.lib.post(c.lastRecv, false, dptr, m, dtyp, peer, c.comm, c.sendStream))
+		err := errors.Join(c.lib.post(c.lastSend, true, sw.ptr, sw.n, sw.typ, peer, c.comm, c.sendStream),
+			c.lib.post(c.lastRecv, false, dw.ptr, dw.n, dw.typ, peer, c.comm, c.sendStream))
 		if err := errors.Join(err, c.lib.groupEnd()); err != nil {
 			return err
 		}
@@ -235,23 +238,32 @@ func (c *Comm) do(post func() error) error {
 	return post()
 }
 
-// floats is the device address, element count and NCCL datatype of a buffer
-// to move: float32, or bfloat16 (activations and gradients under bf16).
-func (c *Comm) floats(b kernels.Buffer, peer int) (cu.DevicePtr, int64, int, error) {
+// wire is a buffer as NCCL moves it: its device address, element count and
+// datatype (float32, or bfloat16 under bf16), and a bf16 parameter's
+// float32 master (0: none).
+type wire struct {
+	ptr, master cu.DevicePtr
+	n           int64
+	typ         int
+}
+
+// wireOf is b as NCCL moves it to or from rank peer.
+func (c *Comm) wireOf(b kernels.Buffer, peer int) (wire, error) {
 	if peer < 0 || peer >= c.world {
-		return 0, 0, 0, fmt.Errorf("rank %d is not one of the communicator's %d", peer, c.world)
+		return wire{}, fmt.Errorf("rank %d is not one of the communicator's %d", peer, c.world)
 	}
 	cb, ok := b.(kcuda.Buf)
 	if !ok {
-		return 0, 0, 0, fmt.Errorf("buffer is %T, not a cuda.Buf", b)
+		return wire{}, fmt.Errorf("buffer is %T, not a cuda.Buf", b)
 	}
+	w := wire{ptr: cb.Ptr, master: cb.Master, n: int64(cb.N), typ: ncclFloat32}
 	switch {
 	case cb.Int:
-		return 0, 0, 0, errors.New("the buffer holds int32s; NCCL moves float buffers here")
+		return wire{}, errors.New("the buffer holds int32s; NCCL moves float buffers here")
 	case cb.BF16:
-		return cb.Ptr, int64(cb.N), ncclBfloat16, nil
+		w.typ = ncclBfloat16
 	}
-	return cb.Ptr, int64(cb.N), ncclFloat32, nil
+	return w, nil
 }
 
 // follow makes s wait for the compute stream's work so far.
