@@ -40,13 +40,17 @@
 #                     PyTorch's CSV, and the two runs' summary, trace and
 #                     timeline, laid out to be untarred at the repository root
 #
-# Steps: devices kernels runtime peer bench train ranks balance bf16 graphs cpu (all by default; name some
-# to run only those). Each test runs in a process of its own, time-boxed; the
-# whole check took 2 minutes 20 seconds on an H100 (the tests under 1, PyTorch
-# about 1); the steps' limits add up to more, so where a lease is short set
-# GPU_CHECK_BUDGET, or run the halves (devices kernels runtime; peer bench
-# train) as two calls: gpu-check.txt is appended to, not replaced. Exit status: 0 when
-# every step passed, 1 otherwise (every step runs regardless).
+# Steps run in the order named; by default all of them, the open issues'
+# figures first: devices kernels bf16 graphs balance ranks runtime train peer
+# bench cpu (bench shows PyTorch's rows when peer ran before it). Each test runs
+# in a process of its own, time-boxed. devices kernels runtime peer bench train
+# took 2 minutes 20 seconds on an H100 (the tests under 1, PyTorch about 1);
+# the rest is longer (two 300-step runs, PyTorch at three batches), and the
+# steps' limits add up to more still, so where a lease is short set
+# GPU_CHECK_BUDGET: the steps left when it runs out are skipped, named as such.
+# gpu-check.txt is appended to, not replaced, so a second call can take the
+# rest. Exit status: 0 when every step passed, 1 otherwise (every step runs
+# regardless).
 # GPU_CHECK_BUDGET (seconds, default none) bounds the whole check: each step's
 # limit is cut to what is left, and a step with under 10 seconds left is
 # skipped, so a check that must fit a lease ends in time to pack its results.
@@ -62,7 +66,7 @@ if [ $# -lt 1 ]; then
 fi
 out=$1
 shift
-steps=${*:-devices kernels runtime peer bench train ranks balance bf16 graphs cpu}
+steps=${*:-devices kernels bf16 graphs balance ranks runtime train peer bench cpu}
 for s in $steps; do
   case $s in
     devices | kernels | runtime | peer | bench | train | ranks | balance | bf16 | graphs | cpu) ;;
@@ -177,29 +181,28 @@ wants() { case " $steps " in *" $1 "*) return 0 ;; esac; return 1; }
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "nvidia-smi: unavailable"
 } | tee -a "$status"
 
-if wants devices; then
+check_devices() {
   step devices 20 "$out/devices.txt" env LD_LIBRARY_PATH="$libs" "$bin/baton" devices
   step "driver version" 5 "$out/devices.txt" cat /proc/driver/nvidia/version
-fi
+}
 
-if wants kernels; then
+check_kernels() {
   tests "$bin/kernels.test" . 60 "$out/kernels-test.log"
   step "kernels benchmarks" 240 "$out/kernels-test.log" env LD_LIBRARY_PATH="$libs" "$bin/kernels.test" \
     -test.run=NONE -test.bench=. -test.benchtime=10x -test.timeout=235s
-fi
+}
 
-if wants runtime; then
+check_runtime() {
   tests "$bin/device.test" CUDA 60 "$out/runtime-test.log"
   step "device benchmarks" 40 "$out/runtime-test.log" env LD_LIBRARY_PATH="$libs" "$bin/device.test" \
     -test.run=NONE -test.bench=CUDA -test.benchtime=20x -test.timeout=35s
   tests "$bin/runtime.test" CUDA 60 "$out/runtime-test.log"
-fi
+}
 
 # PyTorch's CSV is written where the report names it (bench/results/, from
 # the root), and packed beside the reports.
 peer=bench/results/$day-torch-peer.csv
-if wants peer; then
-  rm -f "$root/$peer" # torch_peer appends: a committed file of the same day must not mix in
+check_peer() {
   # Rows are written after each mode, so a timeout keeps the modes done.
   step "torch peer" 150 "$out/peer.log" python3 scripts/torch_peer.py --model "$model" --batch 8 --steps 10 \
     --warmup-iters 3 --modes eager-fp32,eager-tf32,eager-bf16,compile-bf16 --out "$peer"
@@ -207,11 +210,11 @@ if wants peer; then
     cp "$root/$peer" "$results/"
   fi
   pack
-fi
+}
 
-if wants bench; then
+check_bench() {
   peerflag=()
-  if wants peer && [ -s "$root/$peer" ]; then
+  if [ -s "$root/$peer" ]; then # this check's (an earlier one of the day was removed)
     peerflag=(--peer "$peer")
   fi
   step "bench $model cuda:0" 90 "$out/bench.log" env LD_LIBRARY_PATH="$libs" "$bin/baton" bench --devices cuda:0 \
@@ -222,9 +225,9 @@ if wants bench; then
     --devices-max 4 --model "$model" "${deep[@]}" --batch 8 --schedules naive,gpipe,1f1b,zb-h1 --microbatches 8 --precision tf32 \
     --steps 3 "${data[@]}" --tag "$model-partitions" --out "$results"
   pack
-fi
+}
 
-if wants train; then
+check_train() {
   # The whole GPU as PyTorch runs it (the batch at once), then the 4-partition pipeline.
   for run in "cuda:0 naive 1" "cuda:0/4 1f1b 8"; do
     read -r devs sched m <<<"$run"
@@ -240,7 +243,7 @@ if wants train; then
     done
     pack
   done
-fi
+}
 
 # keep copies a run's summary, trace and timeline beside the reports.
 keep() {
@@ -252,7 +255,7 @@ keep() {
   done
 }
 
-if wants ranks; then
+check_ranks() {
   # Two processes on the one GPU (cuda:0/2's stages), against one process on cuda:0/2.
   common=(--model "$model" --batch 8 --microbatches 8 --precision tf32 --steps 20 --eval-batches 1 --save-every 0 --quiet "${data[@]}")
   step "ranks one process" 60 "$out/ranks.log" env LD_LIBRARY_PATH="$libs" "$bin/baton" train "${common[@]}" \
@@ -265,9 +268,9 @@ if wants ranks; then
     --nproc-per-node 2 -- train "${common[@]}" --devices cuda:0 --out "$work/ranks-host"
   keep ranks-host
   pack
-fi
+}
 
-if wants balance; then
+check_balance() {
   # The FLOPs split against the measured one (issue 17): measured bubble
   # beside analytic, and the replay's what-ifs beside the runs they predict.
   common=(--devices cuda:0/4 --model "$model" "${deep[@]}" --batch 8 --microbatches 8 --precision tf32 --steps 30
@@ -294,9 +297,9 @@ if wants balance; then
     done
     pack
   fi
-fi
+}
 
-if wants bf16; then
+check_bf16() {
   # bf16 beside tf32 and PyTorch's bf16 (eager, torch.compile) at three batches.
   for b in 8 16 32; do
     peerb=bench/results/$day-torch-peer-bf16-b$b.csv
@@ -336,16 +339,16 @@ if wants bf16; then
   step "bf16 within 2% of fp32" 10 "$out/bf16.log" python3 scripts/compare_losses.py --within 0.02 \
     "$work/bf16-vs-fp32/metrics.jsonl" "$work/bf16-vs-bf16/metrics.jsonl"
   pack
-fi
+}
 
-if wants graphs; then
+check_graphs() {
   # Launch overhead: one partition, 1f1b, m = 1, 4, 8, 16 (batch 16), graphs on and off.
   step "graphs benchmark" 240 "$out/graphs.log" env LD_LIBRARY_PATH="$libs" BATON_GRAPHS_DEVICE=cuda:0/4#0 \
     BATON_GRAPHS_MODEL="$model" BATON_GRAPHS_BATCH=16 "$bin/runtime.test" -test.run '^$' -test.bench CUDAGraphs \
     -test.benchtime 5x -test.timeout 235s
-fi
+}
 
-if wants cpu; then
+check_cpu() {
   {
     echo "host CPU: $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2-), $(nproc) CPUs"
     grep -m1 '^flags' /proc/cpuinfo | grep -o -w 'avx2\|fma\|avx512f\|avx512bw\|avx512_bf16' | tr '\n' ' '
@@ -362,7 +365,14 @@ if wants cpu; then
   else
     echo "cpu: the host has no avx512f; the avx512 GEMM stays unverified" | tee -a "$status"
   fi
+}
+
+if wants peer || wants bench; then
+  rm -f "$root/$peer" # torch_peer appends, and bench reads it: a committed file of the same day must not mix in
 fi
+for s in $steps; do
+  "check_$s"
+done
 
 if [ -f "$out/results.tar.gz" ]; then
   echo "results.tar.gz: $(tar -tzf "$out/results.tar.gz" | grep -c -v '/$') files" | tee -a "$status"
