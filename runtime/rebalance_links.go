@@ -97,6 +97,7 @@ func carryOver(dev device.Device, kind device.Kind, id []byte, end int, names []
 	var l device.PeerLink
 	err = guard(func() error {
 		defer dev.Bind()()
+		var err error
 		l, err = device.OpenLink(dev, kind, id, end)
 		return err
 	})
