@@ -32,7 +32,7 @@ echo "== cudaemu's own test: the CUDA semantics it keeps, the misuse it catches"
 "$work/cudaemu-selftest" 2>/dev/null
 echo "== kernels/cuda on cudaemu: conformance (fp32, tf32, bf16), launches, allocator, GEMMs, epilogues"
 "${emu[@]}" "$work/kernels.test" -test.count=1
-echo "== the CUDA devices on cudaemu: waits, copy paths, partitions, stand-in schedules, 1000 steps"
+echo "== the CUDA devices on cudaemu: waits, copy paths, partitions, stand-in schedules, 300 steps without growth"
 "${emu[@]}" "$work/device.test" -test.count=1 -test.run 'CUDA' -test.v | grep -E '^(--- |PASS|FAIL|ok)'
 echo "== NCCL on cudaemu: its libnccl.so.2 between two processes, and the NCCL device tests (two processes; none may skip)"
 "$work/cudaemu-nccl-selftest" 2>/dev/null

@@ -12,7 +12,7 @@
 #   kernels-test.log  kernels/cuda: the conformance suite against the CPU kernels
 #                     (fp32, tf32), then every kernel's benchmark (GB/s, TFLOP/s)
 #   runtime-test.log  the CUDA device tests (device.test: waits, copy paths,
-#                     partitions, schedules' idle against analytic, 1000 steps),
+#                     partitions, schedules' idle against analytic, 300 steps),
 #                     the copy benchmark, and training on them (runtime.test:
 #                     20 steps against cpu:0, 100 executor steps)
 #   peer.log          scripts/torch_peer.py: gpt2-124m, B=8, T=1024 in PyTorch
