@@ -73,14 +73,16 @@ func GPUMemory() map[string]int64 {
 	return out
 }
 
-// gpuOn is the GPU a device is on and that GPU's memory in bytes: GPU
-// names it alike in every process of the run (its UUID; where the driver
-// gives none, the host and ordinal, which takes two ranks' different GPUs
-// of one host for one, erring on the side of less memory). Both are zero
-// for a CPU device or where the driver cannot say.
+// gpuOn is the GPU a device is on, that GPU's memory in bytes and its model
+// ("NVIDIA H200"): GPU names it alike in every process of the run (its
+// UUID; where the driver gives none, the host and ordinal, which takes two
+// ranks' different GPUs of one host for one, erring on the side of less
+// memory). GPU is empty for a CPU device; Memory and Model where the driver
+// cannot say.
 type gpuOn struct {
 	GPU    string `json:"gpu,omitempty"`
 	Memory int64  `json:"memory,omitempty"`
+	Model  string `json:"model,omitempty"`
 }
 
 // gpusOf is the GPU each of devs is on.
@@ -88,20 +90,29 @@ func gpusOf(devs []device.Name) []gpuOn {
 	infos, _, _ := device.List()
 	byIndex := map[int]device.Info{}
 	for _, in := range infos {
-		if in.Kind == device.KindCUDA && in.Memory > 0 {
+		if in.Kind == device.KindCUDA {
 			byIndex[in.Index] = in
 		}
 	}
 	host, _ := os.Hostname()
 	out := make([]gpuOn, len(devs))
 	for i, n := range devs {
-		in, ok := byIndex[n.Index]
-		if n.Kind != device.KindCUDA || !ok {
+		if n.Kind != device.KindCUDA {
 			continue
 		}
-		out[i] = gpuOn{GPU: cmp.Or(in.UUID, fmt.Sprintf("%s/cuda:%d", host, n.Index)), Memory: in.Memory}
+		in := byIndex[n.Index]
+		out[i] = gpuOn{GPU: cmp.Or(in.UUID, fmt.Sprintf("%s/cuda:%d", host, n.Index)), Memory: in.Memory, Model: in.Model}
 	}
 	return out
+}
+
+// gpus is the GPU each device of the run's schedule is on: this process's,
+// or in a run of several every rank's, as each told it when joining.
+func (t *Trainer) gpus() []gpuOn {
+	if g := t.cfg.Group; g != nil {
+		return g.GPUs
+	}
+	return gpusOf(t.cfg.Devices)
 }
 
 // checkFits refuses a run whose planned memory (parameters, gradients,

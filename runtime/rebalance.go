@@ -262,11 +262,7 @@ func movedBlocks(now *model.Plan, from []int) string {
 // weighs its own part before the move, which its GPUs' free memory may
 // refuse.
 func (t *Trainer) stageFits() func(s, k int) bool {
-	gpus := gpusOf(t.cfg.Devices)
-	if g := t.cfg.Group; g != nil {
-		gpus = g.GPUs
-	}
-	sched := t.ex.Sched
+	gpus, sched := t.gpus(), t.ex.Sched
 	shares := map[string]int64{}
 	for s := range t.stages {
 		if on := gpus[sched.DeviceOf(s)]; on.Memory > 0 {

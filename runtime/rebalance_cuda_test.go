@@ -136,8 +136,12 @@ func ranksResplit(t *testing.T, prec kernels.Precision, stochastic, linked bool)
 	trainers := joinTrainers(t, cfgs)
 	for r, tr := range trainers {
 		gpus := tr.cfg.Group.GPUs
-		if len(gpus) != 4 || !strings.HasPrefix(gpus[0].GPU, "GPU-") || gpus[0].Memory <= 0 || slices.ContainsFunc(gpus, func(on gpuOn) bool { return on != gpus[0] }) {
-			t.Errorf("rank %d: the ranks' partitions joined as on GPUs %+v; want all four on GPU 0, named by its UUID, with its memory", r, gpus)
+		if len(gpus) != 4 || !strings.HasPrefix(gpus[0].GPU, "GPU-") || gpus[0].Memory <= 0 || gpus[0].Model == "" ||
+			slices.ContainsFunc(gpus, func(on gpuOn) bool { return on != gpus[0] }) {
+			t.Errorf("rank %d: the ranks' partitions joined as on GPUs %+v; want all four on GPU 0, named by its UUID, with its memory and model", r, gpus)
+		}
+		if gpu, n := gpuOf(gpus, tr.cfg.Group.Names[0]); gpu != gpus[0].Model || n != 1 {
+			t.Errorf("rank %d: the roofline would price %d× %q, want GPU 0, %q", r, n, gpu, gpus[0].Model)
 		}
 		if pairs := tr.movePairs(tr.planOf(t, []int{1, 1, 2, 4})); len(pairs) != 2 {
 			t.Errorf("rank %d: the move goes over %d links, want 2: %+v", r, len(pairs), pairs)

@@ -250,7 +250,7 @@ func TestStageFitsWeighsEveryRanksGPUs(t *testing.T) {
 	// Rank 0's two stages and rank 1's first on GPU a (one host, three
 	// shares), rank 1's second on GPU b of its own.
 	mem := 3 * two
-	tr.cfg.Group.GPUs = []gpuOn{{"GPU-a", mem}, {"GPU-a", mem}, {"GPU-a", mem}, {"GPU-b", mem}}
+	tr.cfg.Group.GPUs = onGPUs(mem, "GPU-a", "GPU-a", "GPU-a", "GPU-b")
 	fits := tr.stageFits()
 	if fits == nil {
 		t.Fatal("no memory bound with every device on a GPU")
@@ -264,7 +264,7 @@ func TestStageFitsWeighsEveryRanksGPUs(t *testing.T) {
 		}
 	}
 	mem = 3 * threeBF16
-	tr.cfg.Group.GPUs = []gpuOn{{"GPU-a", mem}, {"GPU-a", mem}, {"GPU-a", mem}, {"GPU-b", mem}}
+	tr.cfg.Group.GPUs = onGPUs(mem, "GPU-a", "GPU-a", "GPU-a", "GPU-b")
 	tr.cfg.Precision = kernels.BF16
 	if !tr.stageFits()(2, 3) {
 		t.Errorf("bf16: stage 2 cannot hold 3 blocks (%d bytes in bf16) in a third of %d", threeBF16, mem)
@@ -273,4 +273,13 @@ func TestStageFitsWeighsEveryRanksGPUs(t *testing.T) {
 	if tr.stageFits()(2, 3) {
 		t.Errorf("fp32: stage 2 holds 3 blocks (%d bytes) in a third of %d", three, mem)
 	}
+}
+
+// onGPUs is a device per GPU named, each GPU an H200 of mem bytes.
+func onGPUs(mem int64, gpus ...string) []gpuOn {
+	out := make([]gpuOn, len(gpus))
+	for i, g := range gpus {
+		out[i] = gpuOn{GPU: g, Memory: mem, Model: "NVIDIA H200"}
+	}
+	return out
 }

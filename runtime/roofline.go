@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"baton/kernels"
-	"baton/runtime/device"
 	"baton/runtime/report"
 	"baton/runtime/schedule"
 )
@@ -19,7 +18,7 @@ func (t *Trainer) roofline(measured []*StepResult, stepS float64) *report.Roofli
 	e := elemBytes(cfg.Precision)
 	ks := t.plan.StepKernels(t.ex.Sched.Microbatches, splitsBackward(t.ex.Sched), e)
 	names := cfg.deviceNames()
-	gpu, gpus := gpuOf(names)
+	gpu, gpus := gpuOf(t.gpus(), names[0])
 	r := report.BuildRoofline(ks, gpu, strings.Join(names, ","), gpus, cfg.Precision.String(), stepS, t.kprof.times(measured, e))
 	if cfg.Group != nil && t.kprof != nil {
 		r.KernelsOf = "this rank's devices only"
@@ -49,26 +48,22 @@ func splitsBackward(s *schedule.Schedule) bool {
 	return false
 }
 
-// gpuOf is the name the driver gives the GPUs of devices and how many
-// distinct GPUs they are (the partitions of one count once); "" on CPU
-// devices.
-func gpuOf(devices []string) (gpu string, gpus int) {
-	seen := map[int]bool{}
-	for _, d := range devices {
-		n, err := device.ParseName(d)
-		if err != nil || n.Kind != device.KindCUDA {
+// gpuOf names the GPU the run's devices are on (the first's model, where
+// they differ) and counts the GPUs among them, whichever rank holds them;
+// "" where any device is not on a GPU. first names the run's first device.
+func gpuOf(on []gpuOn, first string) (gpu string, gpus int) {
+	seen := map[string]bool{}
+	for _, o := range on {
+		if o.GPU == "" {
 			return "", 0
 		}
-		seen[n.Index] = true
-	}
-	infos, _, _ := device.List()
-	for _, in := range infos {
-		if in.Kind == device.KindCUDA && seen[in.Index] && gpu == "" {
-			gpu = in.Model
+		seen[o.GPU] = true
+		if gpu == "" {
+			gpu = o.Model
 		}
 	}
 	if gpu == "" {
-		gpu = fmt.Sprintf("an unnamed GPU (%s)", devices[0])
+		gpu = fmt.Sprintf("an unnamed GPU (%s)", first)
 	}
 	return gpu, len(seen)
 }
