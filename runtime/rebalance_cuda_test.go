@@ -143,6 +143,10 @@ func ranksResplit(t *testing.T, prec kernels.Precision, stochastic, linked bool)
 		if gpu, n := gpuOf(gpus, tr.cfg.Group.Names[0]); gpu != gpus[0].Model || n != 1 {
 			t.Errorf("rank %d: the roofline would price %d× %q, want GPU 0, %q", r, n, gpu, gpus[0].Model)
 		}
+		if live, replayed := leastShare(gpus), smallestGPU(tr.cfg.Group.Names); live != gpus[0].Memory/4 || replayed != live {
+			t.Errorf("rank %d: a device's least share of memory is %d, and %d replayed from the ranks' device names; want a quarter of %d",
+				r, live, replayed, gpus[0].Memory)
+		}
 		if pairs := tr.movePairs(tr.planOf(t, []int{1, 1, 2, 4})); len(pairs) != 2 {
 			t.Errorf("rank %d: the move goes over %d links, want 2: %+v", r, len(pairs), pairs)
 		}

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // SummarySchema is the version of summary.json's layout. 1: losses cover
@@ -131,7 +132,7 @@ func (t *Trainer) writeReport(sum *Summary, measured []*StepResult) error {
 	sum.StageCosts = report.MeasuredCosts(steps, len(t.stages))
 	sum.LayerCosts = report.LayerCosts(steps, t.cfg.Model.UnitName)
 	if t.cfg.Sched == nil { // the replay prices generated schedules only
-		if sum.Diagnosis, err = Diagnose(sum, len(sum.Devices), 0); err != nil {
+		if sum.Diagnosis, err = Diagnose(sum, len(sum.Devices), leastShare(t.gpus())); err != nil {
 			return err
 		}
 	}
@@ -205,22 +206,38 @@ func Diagnose(sum *Summary, p int, capacity int64) (*report.Diagnosis, error) {
 	return report.Diagnose(sum.Report, r, sum.Choice(), report.Space{Devices: p, Capacity: capacity})
 }
 
-// smallestGPU is the least memory of the run's GPUs, shared among the
-// partitions of one (0 on CPU devices, or where the driver cannot say):
-// the search's memory limit per device.
+// smallestGPU is leastShare of the GPUs named in devices (a summary's,
+// read where it is replayed: this host's GPUs stand for those of the
+// run's other ranks); 0 on CPU devices, or where the driver cannot say.
 func smallestGPU(devices []string) int64 {
-	mem := GPUMemory()
-	parts := map[string]int{}
+	var names []device.Name
 	for _, d := range devices {
+		if i := strings.IndexByte(d, '/'); strings.HasPrefix(d, "rank") && i > 0 {
+			d = d[i+1:] // rank1/cuda:0/2#1, a rank's device
+		}
 		n, err := device.ParseName(d)
-		if err != nil || n.Kind != device.KindCUDA {
+		if err != nil {
 			return 0
 		}
-		parts[fmt.Sprintf("cuda:%d", n.Index)]++
+		names = append(names, n)
+	}
+	return leastShare(gpusOf(names))
+}
+
+// leastShare is the least memory a device of on has, its GPU's shared
+// evenly among the devices on it (the partitions of one): the search's
+// memory limit per device. 0 on CPU devices, or where the driver cannot say.
+func leastShare(on []gpuOn) int64 {
+	parts := map[string]int64{}
+	for _, o := range on {
+		if o.GPU == "" || o.Memory == 0 {
+			return 0
+		}
+		parts[o.GPU]++
 	}
 	var least int64
-	for gpu, k := range parts {
-		if m := mem[gpu] / int64(k); m > 0 && (least == 0 || m < least) {
+	for _, o := range on {
+		if m := o.Memory / parts[o.GPU]; least == 0 || m < least {
 			least = m
 		}
 	}
