@@ -7,6 +7,7 @@ import (
 	"encoding/gob"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"baton/kernels"
@@ -173,15 +174,19 @@ func (g *Group) place(own []device.Device) []device.Device {
 	return all
 }
 
-// own is the part of pl on this rank's devices, for its memory check.
+// own is the part of pl on this rank's devices, for its memory check: its
+// stages named by their devices' names here ("cuda:0/2#1", not
+// "rank1/cuda:0/2#1"), as the check knows them.
 func (g *Group) own(pl *model.Plan) *model.Plan {
 	if g == nil {
 		return pl
 	}
 	mine := *pl
 	mine.Stages = nil
+	here := fmt.Sprintf("rank%d/", g.Rank())
 	for _, s := range pl.Stages {
 		if g.Ranks[slices.Index(g.Names, s.Device)] == g.Rank() {
+			s.Device = strings.TrimPrefix(s.Device, here)
 			mine.Stages = append(mine.Stages, s)
 		}
 	}

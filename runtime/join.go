@@ -88,15 +88,8 @@ func join(ctx context.Context, st *dist.Store, env dist.Env, cfg TrainConfig) (*
 	}
 	// Every rank checks every entry itself, so that all say why a rank is
 	// refused; rank 0 keeps the store until each has read them all.
-	if err := st.Set("read/"+strconv.Itoa(env.Rank), nil); err != nil {
+	if err := barrier(ctx, st, "read/", "read the others' settings", env.Rank, env.WorldSize); err != nil {
 		return nil, err
-	}
-	if env.Rank == 0 {
-		for r := range entries {
-			if _, err := st.Get(ctx, "read/"+strconv.Itoa(r)); err != nil {
-				return nil, fmt.Errorf("waiting for rank %d to read the others' settings: %w", r, err)
-			}
-		}
 	}
 	if err := sameStart(entries); err != nil {
 		return nil, err
@@ -117,7 +110,32 @@ func join(ctx context.Context, st *dist.Store, env dist.Env, cfg TrainConfig) (*
 		mesh.Close()
 		return nil, err
 	}
+	// Rank 0 returns once every rank is done with the store: a rank 0 that
+	// then fails (its own checks) and takes the store down leaves no rank
+	// reading from it, which would report the lost store, not the reason.
+	if err := barrier(ctx, st, "joined/", "finish joining", env.Rank, env.WorldSize); err != nil {
+		mesh.Close()
+		return nil, err
+	}
 	return g, nil
+}
+
+// barrier marks this rank's key under prefix in the store, saying it has
+// done what; rank 0 waits for every rank's, so that it keeps the store
+// until then.
+func barrier(ctx context.Context, st *dist.Store, prefix, what string, rank, world int) error {
+	if err := st.Set(prefix+strconv.Itoa(rank), nil); err != nil {
+		return err
+	}
+	if rank != 0 {
+		return nil
+	}
+	for r := range world {
+		if _, err := st.Get(ctx, prefix+strconv.Itoa(r)); err != nil {
+			return fmt.Errorf("waiting for rank %d to %s: %w", r, what, err)
+		}
+	}
+	return nil
 }
 
 // sameStart refuses ranks started unlike rank 0: another build, or a

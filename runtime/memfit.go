@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"baton/internal/field"
@@ -150,7 +151,8 @@ func CheckDeviceFit(mems []DeviceMem, capacity map[string]int64, pl *model.Plan,
 		}
 		stages := make([]string, len(m.Stages))
 		for i, s := range m.Stages {
-			stages[i] = fmt.Sprintf("%d (layers %d–%d)", s, pl.Stages[s].FirstLayer, pl.Stages[s].LastLayer)
+			st := pl.Stages[slices.IndexFunc(pl.Stages, func(st model.Stage) bool { return st.Index == s })] // pl may be a rank's part
+			stages[i] = fmt.Sprintf("%d (layers %d–%d)", s, st.FirstLayer, st.LastLayer)
 		}
 		return field.Errorf("batch", "%s needs about %s for its stages %s (parameters, gradients, AdamW state, %d micro-batches of activations in flight of B=%d T=%d) but has %s of memory; lower {batch}, raise {microbatches}, spread the layers over more GPUs with {devices} or {split}, or choose a smaller model",
 			m.Device, model.HumanBytes(m.MemFor(prec)), strings.Join(stages, ", "), pl.InFlight, pl.B, pl.T, model.HumanBytes(have))

@@ -4,8 +4,10 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -173,6 +175,31 @@ func TestRankStartedOtherwiseIsRefused(t *testing.T) {
 	for r, err := range errs {
 		if err == nil || !strings.Contains(err.Error(), "rank 1 was started with lr 0.002 but rank 0 with 0.003") {
 			t.Errorf("rank %d: %v", r, err)
+		}
+	}
+}
+
+// TestRanksWeighTheirOwnStages: each rank's memory check gets its own
+// stages, named as its devices are here, so that the check finds each
+// device's memory (it looked up "rank1/cuda:0" before, and checked nothing).
+func TestRanksWeighTheirOwnStages(t *testing.T) {
+	data := corpus(t)
+	cfgs := make([]TrainConfig, 2)
+	for r := range cfgs {
+		cfgs[r] = resumeConfig(t, data, filepath.Join(t.TempDir(), "run"), "cpu:0,cpu:1", 2)
+	}
+	for r, tr := range joinTrainers(t, cfgs) {
+		own := tr.cfg.Group.own(tr.plan)
+		var got []string
+		for _, s := range own.Stages {
+			got = append(got, fmt.Sprintf("%d:%s", s.Index, s.Device))
+		}
+		want := []string{fmt.Sprintf("%d:cpu:0", 2*r), fmt.Sprintf("%d:cpu:1", 2*r+1)}
+		if !slices.Equal(got, want) {
+			t.Errorf("rank %d weighs stages %v, want %v", r, got, want)
+		}
+		if mem := DeviceMemory(tr.cfg.Devices, own); len(mem) != 2 || mem[0].Device != "cpu:0" || mem[1].Device != "cpu:1" {
+			t.Errorf("rank %d: its devices' memory %+v, want cpu:0 and cpu:1's", r, mem)
 		}
 	}
 }
