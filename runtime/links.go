@@ -100,28 +100,12 @@ func (t *Trainer) openLinks() (map[linkKey]device.PeerLink, error) {
 		if end < 0 || !ex.postedInOrder(w) {
 			continue
 		}
-		tag := dist.Tag{Kind: msgLinkID, Stage: int32(i)}
-		var id []byte
-		var err error
-		if end == 0 {
-			if id, err = device.LinkID(kind); err == nil {
-				err = g.send(other, tag, id)
-			}
-		} else {
-			id, err = g.receive(other, tag, fmt.Sprintf("link %d's id", i))
-		}
+		id, err := g.shareLinkID(kind, end, other, dist.Tag{Kind: msgLinkID, Stage: int32(i)}, fmt.Sprintf("link %d's id", i))
 		if err != nil {
 			closeLinks(links)
 			return nil, fmt.Errorf("linking stage %d with rank %d: %w (BATON_NCCL=off sends through the host instead)", stage, other, err)
 		}
-		dev := ex.Stages[stage].Device
-		var l device.PeerLink
-		err = guard(func() error {
-			defer dev.Bind()()
-			var err error
-			l, err = device.OpenLink(dev, kind, id, end)
-			return err
-		})
+		l, err := openLinkOn(ex.Stages[stage].Device, kind, id, end)
 		if err != nil {
 			closeLinks(links)
 			return nil, fmt.Errorf("linking stage %d with rank %d: %w (BATON_NCCL=off sends through the host instead)", stage, other, err)
@@ -129,6 +113,32 @@ func (t *Trainer) openLinks() (map[linkKey]device.PeerLink, error) {
 		links[w.key] = l
 	}
 	return links, nil
+}
+
+// shareLinkID gives a new link's two ends its id: end 0 makes it (for
+// devices of kind) and sends it to rank other as message tag; end 1
+// receives it (what names it should it not come).
+func (g *Group) shareLinkID(kind device.Kind, end, other int, tag dist.Tag, what string) ([]byte, error) {
+	if end == 1 {
+		return g.receive(other, tag, what)
+	}
+	id, err := device.LinkID(kind)
+	if err == nil {
+		err = g.send(other, tag, id)
+	}
+	return id, err
+}
+
+// openLinkOn opens end of the link id on dev, bound to it, waiting for the
+// other end; a device's failure (it panics in the driver's calls) is an error.
+func openLinkOn(dev device.Device, kind device.Kind, id []byte, end int) (l device.PeerLink, err error) {
+	err = guard(func() error {
+		defer dev.Bind()()
+		var err error
+		l, err = device.OpenLink(dev, kind, id, end)
+		return err
+	})
+	return l, err
 }
 
 // linked says whether this run's ranks carry data between their devices

@@ -52,10 +52,10 @@ func (t *Trainer) movePairs(pl *model.Plan) []movePair {
 // has ended when it returns; an error (a link that would not open, a
 // transfer that failed or did not end within the group's timeout) leaves
 // the devices in doubt, and the run cannot go on.
-func (t *Trainer) linkBlocks(step int, pl *model.Plan, stages []*Stage) (landed map[string]bool, err error) {
+func (t *Trainer) linkBlocks(step int, pl *model.Plan, stages []*Stage) (map[string]bool, error) {
 	g := t.cfg.Group
 	at, into := holders(t.stages), holders(stages)
-	landed = map[string]bool{}
+	landed := map[string]bool{}
 	for i, p := range t.movePairs(pl) {
 		end, other, dev, held := 0, g.Ranks[p.to], t.ex.Devices[p.from], at
 		switch g.Rank() {
@@ -66,15 +66,7 @@ func (t *Trainer) linkBlocks(step int, pl *model.Plan, stages []*Stage) (landed 
 			continue
 		}
 		what := fmt.Sprintf("rebalance after step %d: moving %d tensors from %s to %s", step, len(p.names), g.Names[p.from], g.Names[p.to])
-		tag := dist.Tag{Kind: msgMoveLink, Step: int64(step), Stage: int32(i)}
-		var id []byte
-		if end == 0 {
-			if id, err = device.LinkID(t.cfg.Devices[0].Kind); err == nil {
-				err = g.send(other, tag, id)
-			}
-		} else {
-			id, err = g.receive(other, tag, what+": the link's id")
-		}
+		id, err := g.shareLinkID(t.cfg.Devices[0].Kind, end, other, dist.Tag{Kind: msgMoveLink, Step: int64(step), Stage: int32(i)}, what+": the link's id")
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
@@ -94,13 +86,7 @@ func (t *Trainer) linkBlocks(step int, pl *model.Plan, stages []*Stage) (landed 
 // (end 1) the parameters and AdamW moments of names, where held says they
 // are on dev; it returns once they have gone or come and the link is closed.
 func carryOver(dev device.Device, kind device.Kind, id []byte, end int, names []string, held map[string]holder) (err error) {
-	var l device.PeerLink
-	err = guard(func() error {
-		defer dev.Bind()()
-		var err error
-		l, err = device.OpenLink(dev, kind, id, end)
-		return err
-	})
+	l, err := openLinkOn(dev, kind, id, end)
 	if err != nil {
 		return err
 	}
