@@ -88,12 +88,8 @@ func (g *Group) receiveGob(from int, tag dist.Tag, what string, v any) error {
 // receive waits for message tag from rank from, between steps: within the
 // group's timeout, and failing at once when the mesh breaks.
 func (g *Group) receive(from int, tag dist.Tag, what string) ([]byte, error) {
-	var expire <-chan time.Time
-	if g.Timeout > 0 {
-		t := time.NewTimer(g.Timeout)
-		defer t.Stop()
-		expire = t.C
-	}
+	expire, stop := g.expiry()
+	defer stop()
 	select {
 	case msg := <-g.Mesh.Inbox(from, tag):
 		return msg, nil
@@ -104,17 +100,23 @@ func (g *Group) receive(from int, tag dist.Tag, what string) ([]byte, error) {
 	}
 }
 
+// expiry is a channel that delivers once the group's timeout has passed
+// (nil, never, without one), and stop, which frees its timer.
+func (g *Group) expiry() (<-chan time.Time, func()) {
+	if g.Timeout <= 0 {
+		return nil, func() {}
+	}
+	t := time.NewTimer(g.Timeout)
+	return t.C, func() { t.Stop() }
+}
+
 // within runs f, a wait on other ranks outside the mesh (a link's
 // transfer), within the group's timeout, failing at once when the mesh
 // breaks; on either, f is left running (its device is stuck) and the run
 // cannot go on.
 func (g *Group) within(what string, f func() error) error {
-	var expire <-chan time.Time
-	if g.Timeout > 0 {
-		t := time.NewTimer(g.Timeout)
-		defer t.Stop()
-		expire = t.C
-	}
+	expire, stop := g.expiry()
+	defer stop()
 	done := make(chan error, 1)
 	go func() { done <- f() }()
 	select {

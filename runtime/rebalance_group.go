@@ -5,6 +5,7 @@ package runtime
 import (
 	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 
 	"baton/model"
@@ -83,23 +84,22 @@ func (t *Trainer) resplitGroup(step int, split []int) (via string, refused, err 
 // exchange still ends and the vote refuses the move.
 func (t *Trainer) exchangeBlocks(step int, pl *model.Plan) (arrived *model.Checkpoint, unread, err error) {
 	g := t.cfg.Group
-	at := holders(t.stages)
-	before, after := t.blockDevices(t.plan), t.blockDevices(pl)
+	at, pairs := holders(t.stages), t.movePairs(pl)
 	tag := dist.Tag{Kind: msgBlocks, Step: int64(step)}
 	for r := range g.Mesh.World() {
 		if r == g.Rank() {
 			continue
 		}
 		part := tensors{Params: map[string][]float32{}, M: map[string][]float32{}, V: map[string][]float32{}}
-		for l, from := range before {
-			if g.Ranks[from] != g.Rank() || g.Ranks[after[l]] != r {
+		for _, p := range pairs {
+			if g.Ranks[p.from] != g.Rank() || g.Ranks[p.to] != r {
 				continue
 			}
-			for _, ts := range t.cfg.Model.BlockTensors(l) {
-				h := at[ts.Name]
+			for _, name := range p.names {
+				h := at[name]
 				s := h.st.Stack
 				unread = cmp.Or(unread, guard(func() error {
-					part.Params[ts.Name], part.M[ts.Name], part.V[ts.Name] = hostValues(s, s.P, h.i), hostValues(s, s.M, h.i), hostValues(s, s.V, h.i)
+					part.Params[name], part.M[name], part.V[name] = hostValues(s, s.P, h.i), hostValues(s, s.M, h.i), hostValues(s, s.V, h.i)
 					return nil
 				}))
 			}
@@ -134,6 +134,38 @@ func (t *Trainer) blockDevices(pl *model.Plan) []int {
 		}
 	}
 	return devs
+}
+
+// movePair is what one device of the schedule sends another, of another
+// rank, under a new plan: the tensors of the blocks that go, in the order
+// both ends post them.
+type movePair struct {
+	from, to int // the schedule's devices: the old stage's and the new stage's
+	names    []string
+}
+
+// movePairs are the moves between ranks from the run's plan to pl, in one
+// order that every rank computes alike: the order their links open in (or,
+// through the host, the tensors each rank sends each other).
+func (t *Trainer) movePairs(pl *model.Plan) []movePair {
+	g := t.cfg.Group
+	before, after := t.blockDevices(t.plan), t.blockDevices(pl)
+	var pairs []movePair
+	for l, from := range before {
+		to := after[l]
+		if g.Ranks[from] == g.Ranks[to] {
+			continue
+		}
+		i := slices.IndexFunc(pairs, func(p movePair) bool { return p.from == from && p.to == to })
+		if i < 0 {
+			i = len(pairs)
+			pairs = append(pairs, movePair{from: from, to: to})
+		}
+		for _, ts := range t.cfg.Model.BlockTensors(l) {
+			pairs[i].names = append(pairs[i].names, ts.Name)
+		}
+	}
+	return pairs
 }
 
 // agree tells every rank whether this one holds its new stages (local nil;

@@ -5,44 +5,12 @@ package runtime
 import (
 	"cmp"
 	"fmt"
-	"slices"
 
 	"baton/model"
 	"baton/runtime/device"
 	"baton/runtime/dist"
 	"baton/transformer"
 )
-
-// movePair is what one device of the schedule sends another, of another
-// rank, under a new plan: the tensors of the blocks that go, in the order
-// both ends post them.
-type movePair struct {
-	from, to int // the schedule's devices: the old stage's and the new stage's
-	names    []string
-}
-
-// movePairs are the moves between ranks from the run's plan to pl, in one
-// order that every rank computes alike: the order their links open in.
-func (t *Trainer) movePairs(pl *model.Plan) []movePair {
-	g := t.cfg.Group
-	before, after := t.blockDevices(t.plan), t.blockDevices(pl)
-	var pairs []movePair
-	for l, from := range before {
-		to := after[l]
-		if g.Ranks[from] == g.Ranks[to] {
-			continue
-		}
-		i := slices.IndexFunc(pairs, func(p movePair) bool { return p.from == from && p.to == to })
-		if i < 0 {
-			i = len(pairs)
-			pairs = append(pairs, movePair{from: from, to: to})
-		}
-		for _, ts := range t.cfg.Model.BlockTensors(l) {
-			pairs[i].names = append(pairs[i].names, ts.Name)
-		}
-	}
-	return pairs
-}
 
 // linkBlocks sends every block that leaves this rank under pl from its
 // old stage's device to its new stage's, and receives into stages (the
@@ -66,7 +34,7 @@ func (t *Trainer) linkBlocks(step int, pl *model.Plan, stages []*Stage) (map[str
 			continue
 		}
 		what := fmt.Sprintf("rebalance after step %d: moving %d tensors from %s to %s", step, len(p.names), g.Names[p.from], g.Names[p.to])
-		id, err := g.shareLinkID(t.cfg.Devices[0].Kind, end, other, dist.Tag{Kind: msgMoveLink, Step: int64(step), Stage: int32(i)}, what+": the link's id")
+		id, err := g.shareLinkID(t.cfg.Devices[0].Kind, end, other, dist.Tag{Kind: msgMoveLink, Step: int64(step), Stage: int32(i)}, "the link's id")
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
