@@ -135,18 +135,24 @@ func scatter(stages []*Stage, ck *model.Checkpoint, step int) error {
 		}
 		s := st.Stack
 		for i, t := range s.P.Specs {
-			p, ok := ck.Params[t.Name]
-			if !ok {
+			if _, ok := ck.Params[t.Name]; !ok {
 				return fmt.Errorf("checkpoint has no tensor %s", t.Name)
 			}
-			s.WriteParam(i, p, step)
-			if ck.M != nil {
-				s.Write(s.M, i, ck.M[t.Name])
-				s.Write(s.V, i, ck.V[t.Name])
-			}
+			writeTensor(s, i, ck, step)
 		}
 	}
 	return nil
+}
+
+// writeTensor writes parameter i of s from ck, by name, as AdamW's step
+// left it (WriteParam), and its moments where ck has them.
+func writeTensor(s *transformer.Stack, i int, ck *model.Checkpoint, step int) {
+	name := s.P.Specs[i].Name
+	s.WriteParam(i, ck.Params[name], step)
+	if ck.M != nil {
+		s.Write(s.M, i, ck.M[name])
+		s.Write(s.V, i, ck.V[name])
+	}
 }
 
 // stackSpec turns a planned stage into the part of the decoder it holds.

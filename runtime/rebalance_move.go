@@ -87,9 +87,7 @@ func carry(old, stages []*Stage, in arrivals) error {
 				if in.host == nil || in.host.Params[ts.Name] == nil {
 					return fmt.Errorf("no stage holds %s", ts.Name)
 				}
-				to.WriteParam(i, in.host.Params[ts.Name], in.step)
-				to.Write(to.M, i, in.host.M[ts.Name])
-				to.Write(to.V, i, in.host.V[ts.Name])
+				writeTensor(to, i, in.host, in.step)
 				continue
 			}
 			from := h.st.Stack
