@@ -56,6 +56,9 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 	if s := cfg.Sched; s != nil { // a given schedule says its own name and sizes
 		cfg.Schedule, cfg.Microbatches, cfg.Chunks = s.Name, s.Microbatches, s.Chunks
 	}
+	if cfg.FitDevices && cfg.Group == nil {
+		cfg.Devices = cfg.Devices[:fitDevices(cfg)]
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}
@@ -110,6 +113,20 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 		}
 	}
 	return t, ck, nil
+}
+
+// fitDevices is how many of cfg's devices the model can fill, one layer
+// each at least (the length of Split, or the schedule file's devices, where
+// given), so that the default list trains --model tiny (2 layers).
+func fitDevices(cfg TrainConfig) int {
+	fit := cfg.Model.L / max(1, cfg.Chunks)
+	if len(cfg.Split) > 0 {
+		fit = len(cfg.Split) / max(1, cfg.Chunks)
+	}
+	if cfg.Sched != nil {
+		fit = cfg.Sched.Devices
+	}
+	return min(max(fit, 1), len(cfg.Devices))
 }
 
 // planOptions are the memory estimate's settings for cfg run under sched.

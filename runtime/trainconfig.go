@@ -19,6 +19,10 @@ type TrainConfig struct {
 	PresetBase string        // the preset Model was derived from, also when Preset is "custom"; "" is Preset
 	Model      model.Config  // architecture
 	Devices    []device.Name // from device.Expand
+	// FitDevices: Devices is a default list the user did not choose; keep
+	// only as many as the model's layers fill (one each at least), once the
+	// model is known (a checkpoint's, for Resume or InitFrom).
+	FitDevices bool
 	Precision  kernels.Precision
 	// StochasticRounding: AdamW rounds bf16 weights' copies stochastically
 	// (from Seed) rather than to nearest; BF16 only.

@@ -242,14 +242,15 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		}
 		defer group.Close()
 		f.quiet = f.quiet || env.Rank != 0 // rank 0 speaks for the run
-	case !fl.Changed("devices"):
-		fitDefaultDevices(&cfg, log)
+	default:
+		cfg.FitDevices = !fl.Changed("devices")
 	}
 	tr, err := runtime.NewTrainer(cfg)
 	if err != nil {
 		return err
 	}
 	defer tr.Close()
+	noteFittedDevices(log, cfg.Devices, tr.Config())
 	for _, w := range tr.Warnings() { // even with --quiet: they say what is lost
 		log.Warn(w)
 	}
@@ -285,25 +286,19 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	return nil
 }
 
-// fitDefaultDevices trims the default device list, which the user did not
-// choose, to the stages the model can fill: one layer each at least, so
-// that --model tiny (2 layers) trains out of the box. Devices the user
-// lists are never dropped: too many of them stays an error saying so.
-func fitDefaultDevices(cfg *runtime.TrainConfig, log *slog.Logger) {
-	fit := cfg.Model.L / max(1, cfg.Chunks)
-	if len(cfg.Split) > 0 {
-		fit = len(cfg.Split) / max(1, cfg.Chunks)
+// noteFittedDevices says which of the default devices a model too shallow
+// for all of them trains on (runtime.TrainConfig.FitDevices): devices the
+// user lists are never dropped, and too many of them stays an error saying so.
+func noteFittedDevices(log *slog.Logger, asked []device.Name, cfg runtime.TrainConfig) {
+	if len(cfg.Devices) == len(asked) {
+		return
 	}
-	if fit < 1 || fit >= len(cfg.Devices) {
-		return // the model is the checkpoint's (resume), or every device fits
-	}
-	cfg.Devices = cfg.Devices[:fit]
-	names := make([]string, fit)
+	names := make([]string, len(cfg.Devices))
 	for i, d := range cfg.Devices {
 		names[i] = d.String()
 	}
 	log.Info(fmt.Sprintf("model %s has %d layers: training on %d of the default devices, %s (--devices chooses)",
-		cfg.Preset, cfg.Model.L, fit, strings.Join(names, ",")))
+		cfg.Preset, cfg.Model.L, len(names), strings.Join(names, ",")))
 }
 
 // lockOut locks the run directory for the run's life, before anything is

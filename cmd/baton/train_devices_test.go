@@ -3,6 +3,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +12,8 @@ import (
 // TestTrainTinyDefaultDevices: --model tiny (2 layers) trains with the
 // default device list, cut to 2 devices with one line saying so; the same
 // 4 devices given with --devices stay an error that says how to fix it.
+// The model a run starts from (--init-from) or continues (--resume of a run
+// without run.json) is fitted alike, once its checkpoint says how deep it is.
 func TestTrainTinyDefaultDevices(t *testing.T) {
 	dir := t.TempDir()
 	r := baton(t, dir, "train", "--model", "tiny", "--data", corpus, "--steps", "1", "--quiet", "--out", filepath.Join(dir, "run"))
@@ -19,6 +22,17 @@ func TestTrainTinyDefaultDevices(t *testing.T) {
 	}
 	if want := "model tiny has 2 layers: training on 2 of the default devices, cpu:0,cpu:1 (--devices chooses)"; strings.Count(r.stderr, want) != 1 {
 		t.Errorf("stderr lacks one line %q:\n%s", want, r.stderr)
+	}
+	r = baton(t, dir, "train", "--init-from", filepath.Join(dir, "run"), "--data", corpus, "--steps", "1", "--quiet", "--out", filepath.Join(dir, "from"))
+	if r.code != 0 || !strings.Contains(r.stderr, "training on 2 of the default devices") {
+		t.Errorf("train --init-from a tiny run with the default devices: exit %d, want 0 and the devices cut to 2:\n%s", r.code, r.stderr)
+	}
+	if err := os.Remove(filepath.Join(dir, "run", "run.json")); err != nil {
+		t.Fatal(err)
+	}
+	r = baton(t, dir, "train", "--resume", "--data", corpus, "--steps", "2", "--quiet", "--out", filepath.Join(dir, "run"))
+	if r.code != 0 || !strings.Contains(r.stderr, "training on 2 of the default devices") {
+		t.Errorf("train --resume of a tiny run without run.json, with the default devices: exit %d, want 0 and the devices cut to 2:\n%s", r.code, r.stderr)
 	}
 	r = baton(t, dir, "train", "--model", "tiny", "--data", corpus, "--steps", "1", "--quiet", "--devices", "cpu:0..3", "--out", filepath.Join(dir, "given"))
 	if r.code != 2 || !strings.Contains(r.stderr, "4 devices but only 2 layers") || !strings.Contains(r.stderr, "at most 2 devices") {
