@@ -11,6 +11,9 @@ import (
 	"baton/runtime/device"
 	"baton/runtime/schedule"
 	"baton/transformer"
+	"errors"
+	"io/fs"
+	"os"
 )
 
 // Trainer owns a run: devices, stages, data, schedule and executor.
@@ -40,7 +43,11 @@ type Trainer struct {
 // With Resume and a zero Model, the checkpoint's model is used.
 func NewTrainer(cfg TrainConfig) (*Trainer, error) {
 	t, ck, err := plan(cfg)
-	if err != nil {
+	var damaged fileError
+	switch {
+	case errors.As(err, &damaged):
+		return nil, err
+	case err != nil:
 		return nil, &ConfigError{err}
 	}
 	return t.open(ck)
@@ -77,7 +84,7 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 	var st TrainState
 	if ck != nil && cfg.Resume {
 		if st, err = resumeState(ck, CheckpointDir(cfg.Out)); err != nil {
-			return nil, nil, err
+			return nil, nil, fileError{err}
 		}
 	}
 	stageDevices := sched.StageDevices(cfg.deviceNames())
@@ -141,12 +148,16 @@ func planOptions(cfg TrainConfig, sched *schedule.Schedule) model.PlanOptions {
 func startFrom(cfg *TrainConfig) (ck *model.Checkpoint, fromCk bool, err error) {
 	switch {
 	case cfg.Resume:
-		if ck, err = model.LoadResume(CheckpointDir(cfg.Out)); err != nil {
-			return nil, false, field.Errorf("resume", "{resume}: %w", err)
+		dir := CheckpointDir(cfg.Out)
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			return nil, false, fileError{field.Errorf("resume", "{resume}: %s holds no checkpoint (no %s): the run stopped before its first ({save-every}), or {out} names another run; start it again without {resume}", cfg.Out, dir)}
+		}
+		if ck, err = model.LoadResume(dir); err != nil {
+			return nil, false, fileError{field.Errorf("resume", "{resume}: %w", err)}
 		}
 	case cfg.InitFrom != "":
 		if ck, err = loadInit(cfg.InitFrom); err != nil {
-			return nil, false, field.Errorf("init-from", "{init-from} %w", err)
+			return nil, false, fileError{field.Errorf("init-from", "{init-from} %w", err)}
 		}
 	default:
 		return nil, false, nil

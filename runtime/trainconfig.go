@@ -198,3 +198,10 @@ type ConfigError struct{ Err error }
 
 func (e *ConfigError) Error() string { return e.Err.Error() }
 func (e *ConfigError) Unwrap() error { return e.Err }
+
+// fileError is a checkpoint a run starts from that is missing or damaged:
+// the file is at fault, not the configuration, so NewTrainer does not make
+// it a *ConfigError (the CLI exits 1 for it, as for missing or damaged data).
+type fileError struct{ error }
+
+func (e fileError) Unwrap() error { return e.error }

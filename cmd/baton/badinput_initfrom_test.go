@@ -5,11 +5,11 @@ package main
 // initFromCases start a run from another run's weights.
 func initFromCases(trained string) []badInput {
 	return []badInput{
-		{name: "init-from nowhere", args: train("--init-from=nowhere", "--out=new"), code: 2, msg: "--init-from nowhere: no such directory"},
+		{name: "init-from nowhere", args: train("--init-from=nowhere", "--out=new"), code: 1, msg: "--init-from nowhere: no such directory"},
 		{name: "init-from with resume", args: train("--init-from=run", "--resume"), fixture: trained, setup: withRun(nil), code: 2,
 			msg: "--init-from starts a new run from a model's weights and --resume continues a run; give one of them"},
 		{name: "init-from a tensor of another shape", args: train("--init-from=run", "--out=new"), fixture: trained + "; wpe.weight stored as [32 16] instead of [16 32]",
-			setup: withRun(reshape("wpe.weight", 32, 16)), code: 2, msg: "tensor wpe.weight has shape [32 16], want [16 32]"},
+			setup: withRun(reshape("wpe.weight", 32, 16)), code: 1, msg: "tensor wpe.weight has shape [32 16], want [16 32]"},
 		{name: "init-from another model", args: train("--init-from=run", "--out=new", "--layers=3"), fixture: trained, setup: withRun(nil), code: 2,
 			msg: "--init-from run holds the model V=256 T=16 C=32 NH=4 L=2, which differs from the one asked for (V=256 T=16 C=32 NH=4 L=3)"},
 	}

@@ -164,13 +164,13 @@ func dataCases() []badInput {
 // flag error.
 func runDirCases(trained string) []badInput {
 	return []badInput{
-		{name: "resume without a checkpoint", args: train("--resume"), code: 2, msg: "run/checkpoint: no such directory"},
+		{name: "resume without a checkpoint", args: train("--resume"), code: 1, msg: "--resume: run holds no checkpoint (no run/checkpoint): the run stopped before its first (--save-every)"},
 		{name: "resume without out", args: []string{"train", "--model=tiny", "--resume"}, code: 2, msg: "--resume needs --out"},
 		{name: "out already holds a checkpoint", args: train(), fixture: trained, setup: withRun(nil), code: 2, msg: "--out run already holds a checkpoint"},
 		{name: "resume past the last step", args: train("--resume", "--steps=2"), fixture: trained, setup: withRun(nil), code: 2, msg: "already at --steps 2"},
 		{name: "resume with another model", args: train("--resume", "--layers=3"), fixture: trained, setup: withRun(nil), code: 2, msg: "differs from the one asked for"},
 		{name: "resume with a corrupt state", args: train("--resume"), fixture: trained + `; state.json is "{step"`,
-			setup: withRun(writeFile(ckState, []byte("{step"))), code: 2, msg: "state.json: not valid JSON"},
+			setup: withRun(writeFile(ckState, []byte("{step"))), code: 1, msg: "state.json: not valid JSON"},
 	}
 }
 
