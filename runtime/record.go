@@ -105,7 +105,15 @@ func (t *Trainer) writeRecord() error {
 	}
 	rec.SchemaVersion, rec.Version, rec.Config = RecordSchema, Version(), cfg.Settings()
 	rec.Model, rec.Params, rec.Plan = cfg.Model, cfg.Model.NumParams(), t.plan
-	rec.Data = RecordData{Info: t.ds.Describe(), SHA256: tokenSum(t.ds)}
+	sum := tokenSum(t.ds)
+	if was := rec.Data.SHA256; cfg.Resume && was != "" && was != sum {
+		if !cfg.Override {
+			return field.Errorf("data", "{resume}: the data's tokens differ from those the run trained on (run.json's data.sha256 %s, now %s; %s): the run would go on from step %d on other text; restore the data, or pass {override} to train on it (recorded in run.json)",
+				short(was), short(sum), rec.Data.Source, t.start)
+		}
+		rec.Overrides = append(rec.Overrides, Override{Field: "data.sha256", From: was, To: sum, Step: t.start})
+	}
+	rec.Data = RecordData{Info: t.ds.Describe(), SHA256: sum}
 	rec.Starts = append(rec.Starts, Start{Step: t.start, Command: cfg.Command, Version: rec.Version, CPUKernels: device.CPUKernels()})
 	for _, o := range cfg.Overrides {
 		o.Step = t.start
@@ -120,6 +128,9 @@ func (t *Trainer) writeRecord() error {
 	}
 	return fsutil.WriteFileAtomic(filepath.Join(cfg.Out, RecordFile), append(raw, '\n'))
 }
+
+// short is a checksum's first 12 hex digits, enough to tell two apart in a message.
+func short(sum string) string { return sum[:min(12, len(sum))] }
 
 // tokenSum is the hex SHA-256 of the dataset's tokens, train then val.
 func tokenSum(ds *data.Dataset) string {

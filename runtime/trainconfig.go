@@ -48,6 +48,7 @@ type TrainConfig struct {
 	Timeout            time.Duration
 	Out                string // run directory: checkpoint, summary, trace, timeline
 	Resume             bool   // continue from Out's checkpoint
+	Override           bool   // with Resume: the data's tokens may differ from run.json's (recorded in its overrides)
 	InitFrom           string // start from the weights in this directory (a GPT-2 model or a run); with Resume, only recorded
 	LogEvery           int    // steps between lines of metrics.jsonl (0 means 1)
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/BurntSushi/toml"
@@ -107,6 +108,40 @@ func TestOverrideIsRecorded(t *testing.T) {
 		if got := m[i]["lr"].(float64); math.Abs(got-want) > 1e-9 {
 			t.Errorf("step %d: lr %v, want %v", i+1, got, want)
 		}
+	}
+}
+
+// TestResumeRefusesChangedData: a resume whose data file now holds other
+// text is refused, naming both checksums, and leaves run.json as it was;
+// with --override it trains on and records the change.
+func TestResumeRefusesChangedData(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	text, err := os.ReadFile(corpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := filepath.Join(dir, "text.txt")
+	if err := os.WriteFile(own, text, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, dir, tinyTrain("run", 2, "--quiet", "--data", own)...)
+	before := readRecord(t, filepath.Join(dir, "run"))
+	if err := os.WriteFile(own, bytes.ToUpper(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := baton(t, dir, "train", "--resume", "--out", "run", "--steps", "3", "--quiet")
+	if want := "the data's tokens differ from those the run trained on (run.json's data.sha256 " + before.Data.SHA256[:12]; r.code == 0 || !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "--override") {
+		t.Fatalf("resume on changed data: exit %d, want non-zero and %q with the fix:\n%s", r.code, want, r.stderr)
+	}
+	if after := readRecord(t, filepath.Join(dir, "run")); !reflect.DeepEqual(after, before) {
+		t.Errorf("a refused resume changed run.json:\n%+v\nwant\n%+v", after, before)
+	}
+	mustRun(t, dir, "train", "--resume", "--out", "run", "--steps", "3", "--override", "--quiet")
+	after := readRecord(t, filepath.Join(dir, "run"))
+	if len(after.Overrides) != 1 || after.Overrides[0].Field != "data.sha256" || after.Overrides[0].From != before.Data.SHA256 ||
+		after.Overrides[0].To != after.Data.SHA256 || after.Overrides[0].Step != 2 || after.Data.SHA256 == before.Data.SHA256 {
+		t.Errorf("run.json's overrides after --override are %+v, want one: data.sha256 from %s to the new data's %s at step 2", after.Overrides, before.Data.SHA256, after.Data.SHA256)
 	}
 }
 

@@ -109,7 +109,7 @@ func trainCmd() *cobra.Command {
 	fl.BoolVar(&f.resume, "resume", false, "continue the run in --out from its checkpoint")
 	fl.StringVar(&f.initFrom, "init-from", "", "start from the weights in this directory: a Hugging Face GPT-2 model (model.safetensors, config.json) or a baton run; step 0, fresh optimizer, the model its config.json says")
 	fl.StringVar(&f.configFile, "config", "", "read settings from this JSON or TOML file (a run.json too); flags given override it")
-	fl.BoolVar(&f.override, "override", false, "with --resume: let given flags change run.json's data, batch, micro-batches, schedule or learning-rate settings (recorded in run.json)")
+	fl.BoolVar(&f.override, "override", false, "with --resume: let given flags change run.json's data, batch, micro-batches, schedule or learning-rate settings, and the data file's tokens differ from the run's (recorded in run.json)")
 	fl.IntVar(&f.logEvery, "log-every", 1, "steps between lines of metrics.jsonl in --out")
 	fl.BoolVar(&f.overwrite, "overwrite", false, "start over in an --out that already holds a checkpoint")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress bar or report table")
@@ -177,7 +177,7 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 		Batch: f.batch, Context: mc.MaxT, Steps: f.steps, LR: float32(f.lr), MinLR: float32(f.minLR),
 		Warmup: f.warmup, WeightDecay: float32(f.weightDecay), MaxGradNorm: f.maxGradNorm, Seed: f.seed,
 		Data: f.data, DataLimit: f.dataLimit, EvalEvery: f.evalEvery, EvalBatches: f.evalBatches, SaveEvery: f.saveEvery,
-		Split: split, LayerMap: lmap, Timeout: f.timeout, Out: out, Resume: f.resume, InitFrom: f.initFrom,
+		Split: split, LayerMap: lmap, Timeout: f.timeout, Out: out, Resume: f.resume, Override: f.override, InitFrom: f.initFrom,
 		PresetBase: f.preset, LogEvery: f.logEvery, Command: append([]string{"baton"}, os.Args[1:]...),
 		ProfileLayers: f.profileLayers, ProfileKernels: f.profileKernels, CUDAGraphs: f.cudaGraphs, Balance: f.balance, OptimizerStep: f.optimizerStep, Recompute: recompute,
 		Rebalance: runtime.Rebalance{Mode: f.rebalance, Warmup: f.rebalanceWarmup, Every: f.rebalanceEvery, MinGain: f.rebalanceGain},
