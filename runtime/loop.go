@@ -52,6 +52,11 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 	var metrics *metricsLog // rank 0 keeps the run's record and log
 	var kept []Metric
 	if t.lead() {
+		if !cfg.Resume {
+			if err := clearPrevious(cfg.Out); err != nil {
+				return nil, err
+			}
+		}
 		if err := t.writeRecord(); err != nil {
 			return nil, err
 		}
@@ -265,6 +270,23 @@ func (t *Trainer) finish(sum *Summary, in *StepInput, measured []*StepResult, la
 		}
 	}
 	return t.writeSummary(sum)
+}
+
+// clearPrevious removes what an earlier run left in out that a resume or a
+// replay of this one would take for its own: the checkpoint (and Save's
+// .old and .tmp beside it), summary.json, trace.json and timeline.svg.
+// run.json and metrics.jsonl are rewritten as the run starts. A new run
+// starts where a checkpoint is only with --overwrite; without this, one
+// killed before its first save would resume the old run's checkpoint, and
+// one killed before its summary would take the old run's losses as its own.
+func clearPrevious(out string) error {
+	ck := CheckpointDir(out)
+	for _, p := range []string{ck + ".tmp", ck + ".old", ck, filepath.Join(out, "summary.json"), filepath.Join(out, "trace.json"), filepath.Join(out, "timeline.svg")} {
+		if err := os.RemoveAll(p); err != nil {
+			return field.Errorf("out", "{out}: removing the previous run's %s: %v", p, err)
+		}
+	}
+	return nil
 }
 
 // ownDir is where this process writes its summary: the run directory, or
