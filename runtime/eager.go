@@ -64,7 +64,9 @@ func (r *run) validateEager(res *StepResult) error {
 		// The device's time, not only the host's to issue it, is the redo's cost.
 		err = guard(func() error {
 			for _, d := range r.ex.Devices {
-				d.Sync()
+				if d != nil { // another rank's
+					d.Sync()
+				}
 			}
 			return nil
 		})

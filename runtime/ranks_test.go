@@ -103,18 +103,21 @@ func onEach(trainers []*Trainer, f func(r int, tr *Trainer)) {
 func TestRanksTrainAsOneProcess(t *testing.T) {
 	data := corpus(t)
 	for _, c := range []struct {
-		schedule string
-		chunks   int
-		perRank  []string
+		schedule      string
+		chunks        int
+		perRank       []string
+		optimizerStep string
 	}{
-		{"1f1b", 1, []string{"cpu:0,cpu:1", "cpu:0,cpu:1"}},
-		{"zb-h1", 1, []string{"cpu:0", "cpu:0", "cpu:0", "cpu:0"}},
-		{"interleaved", 2, []string{"cpu:0", "cpu:0"}},
+		{"1f1b", 1, []string{"cpu:0,cpu:1", "cpu:0,cpu:1"}, ""},
+		{"zb-h1", 1, []string{"cpu:0", "cpu:0", "cpu:0", "cpu:0"}, ""},
+		{"interleaved", 2, []string{"cpu:0", "cpu:0"}, ""},
+		// Steps that clip are redone on every rank (--optimizer-step eager).
+		{"1f1b", 1, []string{"cpu:0", "cpu:0,cpu:1", "cpu:0"}, "eager"},
 	} {
-		t.Run(c.schedule, func(t *testing.T) {
+		t.Run(c.schedule+c.optimizerStep, func(t *testing.T) {
 			dir := t.TempDir()
 			one := resumeConfig(t, data, filepath.Join(dir, "one"), "cpu:0..3", 4)
-			one.Model.L, one.Schedule, one.Chunks, one.Microbatches = 8, c.schedule, c.chunks, 4
+			one.Model.L, one.Schedule, one.Chunks, one.Microbatches, one.OptimizerStep = 8, c.schedule, c.chunks, 4, c.optimizerStep
 			if c.chunks > 1 {
 				one.Devices = one.Devices[:len(c.perRank)]
 			}
@@ -122,13 +125,16 @@ func TestRanksTrainAsOneProcess(t *testing.T) {
 			cfgs := make([]TrainConfig, len(c.perRank))
 			for r, devs := range c.perRank {
 				cfgs[r] = resumeConfig(t, data, filepath.Join(dir, "ranks"), devs, 4)
-				cfgs[r].Model, cfgs[r].Schedule, cfgs[r].Chunks, cfgs[r].Microbatches = one.Model, c.schedule, c.chunks, 4
+				cfgs[r].Model, cfgs[r].Schedule, cfgs[r].Chunks, cfgs[r].Microbatches, cfgs[r].OptimizerStep = one.Model, c.schedule, c.chunks, 4, c.optimizerStep
 			}
 			sums, errs := runRanks(t, cfgs)
 			for r, err := range errs {
 				if err != nil {
 					t.Fatalf("rank %d: %v", r, err)
 				}
+			}
+			if c.optimizerStep == "eager" && (want.OptimizerRedone == 0 || sums[0].OptimizerRedone != want.OptimizerRedone) {
+				t.Errorf("the ranks redid %d steps, one process %d; want as many, and some", sums[0].OptimizerRedone, want.OptimizerRedone)
 			}
 			for r, sum := range sums {
 				for i := range want.Losses {
