@@ -54,7 +54,7 @@ launch are passed on to every rank, which finishes its step and saves.`,
 	fl.IntVar(&f.nodeRank, "node-rank", 0, "this host's index, 0 to --nnodes-1: its ranks are node-rank·nproc-per-node onwards")
 	fl.StringVar(&f.master, "master", "", "HOST:PORT where rank 0 listens, reachable from every host (default with --nnodes 1: 127.0.0.1 and a free port)")
 	fl.StringVar(&f.redirects, "redirects", "", "write rank R's output to rankR.stdout and rankR.stderr in this directory (appended), not to launch's")
-	fl.DurationVar(&f.grace, "grace", 10*time.Second, "how long the other ranks have to exit after SIGTERM, when one failed, before SIGKILL")
+	fl.DurationVar(&f.grace, "grace", 10*time.Second, "how long the ranks still running have to exit, once one has failed or ended after Ctrl-C, before SIGKILL")
 	return cmd
 }
 
@@ -190,10 +190,13 @@ func runLaunch(cmd *cobra.Command, f *launchFlags, args []string) error {
 }
 
 // supervise waits for every rank; procs[i] is rank first+i. The first to
-// fail has the others sent SIGTERM, and SIGKILL after grace, unless launch
-// was signalled: then the ranks are stopping already, and the slowest
-// saves the longest. Each signal to launch goes on to every rank still
-// running. The error is the first failure's, with its status.
+// fail has the others sent SIGTERM, unless launch was signalled: then the
+// ranks are stopping already, and the slowest saves the longest. Each
+// signal to launch goes on to every rank still running. Once a rank of a
+// failed or signalled run has ended (the run's checkpoint is then complete
+// or abandoned), or launch is signalled twice, the ranks still running have
+// grace to end before SIGKILL: a rank that cannot end (stopped, hung) must
+// not keep launch waiting. The error is the first failure's, with its status.
 func supervise(procs []*os.Process, first int, exits <-chan rankExit, sigs <-chan os.Signal, grace time.Duration, redirects string) error {
 	running := map[int]*os.Process{}
 	for i, p := range procs {
@@ -216,10 +219,15 @@ func supervise(procs []*os.Process, first int, exits <-chan rankExit, sigs <-cha
 				failed = &e
 				if !signalled {
 					signalAll(syscall.SIGTERM)
-					kill = time.After(grace)
 				}
 			}
+			if kill == nil && (failed != nil || signalled) {
+				kill = time.After(grace)
+			}
 		case s := <-sigs:
+			if signalled && kill == nil {
+				kill = time.After(grace)
+			}
 			signalled = true
 			signalAll(s)
 		case <-kill:
@@ -239,7 +247,7 @@ func supervise(procs []*os.Process, first int, exits <-chan rankExit, sigs <-cha
 		msg += " (its output: " + filepath.Join(redirects, fmt.Sprintf("rank%d.stderr", failed.rank)) + ")"
 	}
 	if len(killed) > 0 {
-		msg += fmt.Sprintf("; killed rank %s, still running --grace %v after SIGTERM", strings.Join(killed, ", "), grace)
+		msg += fmt.Sprintf("; killed rank %s, still running --grace %v after being told to stop", strings.Join(killed, ", "), grace)
 	}
 	return interrupted{failed.code, msg}
 }

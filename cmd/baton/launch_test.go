@@ -123,7 +123,7 @@ func TestLaunchKillsAfterGrace(t *testing.T) {
 	if took < 500*time.Millisecond || took > 5*time.Second {
 		t.Errorf("launch ended %v after rank 1 died, want just over --grace 500ms", took)
 	}
-	want := "baton: rank 1 was killed by signal 9 (killed), status 137; killed rank 0, 2, still running --grace 500ms after SIGTERM\n"
+	want := "baton: rank 1 was killed by signal 9 (killed), status 137; killed rank 0, 2, still running --grace 500ms after being told to stop\n"
 	if !strings.HasSuffix(c.errText(), want) {
 		t.Errorf("stderr does not end with %q:\n%s", want, c.errText())
 	}
@@ -161,6 +161,29 @@ func TestLaunchForwardsSignals(t *testing.T) {
 	}
 	if !regexp.MustCompile(`baton: rank [01] exited with status 130\n$`).MatchString(stderr) {
 		t.Errorf("stderr does not end naming a rank and status 130:\n%s", stderr)
+	}
+}
+
+// A rank that cannot stop (SIGSTOP) after launch was interrupted is killed
+// --grace after another rank ended, rather than keep launch waiting forever.
+func TestLaunchKillsAStoppedRankAfterInterrupt(t *testing.T) {
+	t.Parallel()
+	c := startChild(t, t.TempDir(), "launch", "--nproc-per-node", "2", "--grace", "500ms", "--", "launch-probe", "--hang")
+	pids := waitReady(t, c, 2)
+	if err := syscall.Kill(pids[1], syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	c.signal(t, syscall.SIGINT)
+	code, killed := c.wait(t)
+	if took := time.Since(began); killed || took > 10*time.Second {
+		t.Fatalf("launch ended %v after SIGINT (killed by the test: %v), want just over --grace 500ms", took, killed)
+	}
+	if code != 130 {
+		t.Errorf("exit status %d, want 130 (rank 0's, interrupted)", code)
+	}
+	if want := "killed rank 1, still running --grace 500ms after being told to stop\n"; !strings.HasSuffix(c.errText(), want) {
+		t.Errorf("stderr does not end with %q:\n%s", want, c.errText())
 	}
 }
 
