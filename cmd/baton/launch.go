@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -112,6 +113,18 @@ func (e rankExit) String() string {
 	return fmt.Sprintf("rank %d exited with status %d", e.rank, e.code)
 }
 
+// interrupted reports whether the rank exited as train does on a stop
+// signal (128 + SIGINT, SIGTERM or SIGHUP), its checkpoint saved: the
+// other ranks stop at the same step by themselves, and a SIGTERM from
+// launch would be a second signal to any of them signalled too, which
+// ends it at once, before its report.
+func (e rankExit) interrupted() bool {
+	if e.sig != 0 {
+		return false
+	}
+	return slices.ContainsFunc(stopSignals, func(s os.Signal) bool { return exitCode(s) == e.code })
+}
+
 // exitOf reads how rank ended from its process state.
 func exitOf(local, rank int, ps *os.ProcessState) rankExit {
 	e := rankExit{local: local, rank: rank, code: ps.ExitCode()}
@@ -190,8 +203,9 @@ func runLaunch(cmd *cobra.Command, f *launchFlags, args []string) error {
 }
 
 // supervise waits for every rank; procs[i] is rank first+i. The first to
-// fail has the others sent SIGTERM, unless launch was signalled: then the
-// ranks are stopping already, and the slowest saves the longest. Each
+// fail has the others sent SIGTERM, unless launch was signalled or the rank
+// was (rankExit.interrupted): then the ranks are stopping already, and the
+// slowest saves the longest. Each
 // signal to launch goes on to every rank still running. Once a rank of a
 // failed or signalled run has ended (the run's checkpoint is then complete
 // or abandoned), or launch is signalled twice, the ranks still running have
@@ -217,7 +231,7 @@ func supervise(procs []*os.Process, first int, exits <-chan rankExit, sigs <-cha
 			delete(running, e.local)
 			if e.code != 0 && failed == nil {
 				failed = &e
-				if !signalled {
+				if !signalled && !e.interrupted() {
 					signalAll(syscall.SIGTERM)
 				}
 			}

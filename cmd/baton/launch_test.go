@@ -4,6 +4,7 @@
 package main
 
 import (
+	"baton/internal/runlock"
 	"bytes"
 	"fmt"
 	"os"
@@ -184,6 +185,37 @@ func TestLaunchKillsAStoppedRankAfterInterrupt(t *testing.T) {
 	}
 	if want := "killed rank 1, still running --grace 500ms after being told to stop\n"; !strings.HasSuffix(c.errText(), want) {
 		t.Errorf("stderr does not end with %q:\n%s", want, c.errText())
+	}
+}
+
+// TestLaunchRankKilledTheOthersSayWhy: where launch stops the other ranks
+// of a training run after one was killed, each still ends with its one line
+// naming the rank lost, even where launch's SIGTERM reaches it while it
+// closes its links, after its run has failed.
+func TestLaunchRankKilledTheOthersSayWhy(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	c := startChild(t, dir, "launch", "--nproc-per-node", "3", "--", "train", "--model", "tiny", "--layers", "3", "--devices", "cpu:0",
+		"--data", corpus, "--steps", "100000", "--save-every", "5", "--eval-every", "0", "--eval-batches", "1", "--out", "run", "--timeout", "20s", "--quiet")
+	waitCheckpoint(t, filepath.Join(dir, "run"), 5)
+	lock, err := os.ReadFile(filepath.Join(dir, "run", "ranks", "1", runlock.Name)) // rank 1's pid
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(lock)))
+	if err != nil {
+		t.Fatalf("rank 1's lock file holds %q, not a pid", lock)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if code, killed := c.wait(t); killed || code != 137 {
+		t.Errorf("launch: exit status %d (killed: %v), want 137 (rank 1's, killed by SIGKILL)", code, killed)
+	}
+	for _, r := range []int{0, 2} {
+		if want := regexp.MustCompile(fmt.Sprintf(`\[rank %d\] baton: .*rank 1 \(127\.0\.0\.1\)`, r)); !want.MatchString(c.errText()) {
+			t.Errorf("rank %d did not say it lost rank 1 (%q):\n%s", r, want, c.errText())
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -138,6 +139,30 @@ func TestRankStoppedPastTheTimeout(t *testing.T) {
 	ranks[1].signal(t, syscall.SIGCONT)
 	endsWithin(t, ranks[1], "rank 1", 10*time.Second, regexp.MustCompile(`rank 0 \(127\.0\.0\.1\)`))
 	resumesExactly(t, dir, "run", "cpu:0")
+}
+
+// TestRankInterruptedStopsTheOthers: SIGINT to one rank stops every rank at
+// one step with the checkpoint saved; the rank interrupted exits 130 saying
+// so, the other exits 0 saying it stopped with it (its own work done, no
+// failure of its own for a launcher to count), and rank 0 writes the run's
+// summary.
+func TestRankInterruptedStopsTheOthers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ranks := startRanks(t, dir, 2, "--steps", "100000", "--save-every", "5", "--eval-every", "0", "--eval-batches", "1", "--out", "run", "--timeout", "20s")
+	waitCheckpoint(t, filepath.Join(dir, "run"), 5)
+	ranks[1].signal(t, syscall.SIGINT)
+	if code, killed := ranks[1].wait(t); killed || code != 130 || !strings.Contains(ranks[1].errText(), "interrupted by interrupt at step") {
+		t.Errorf("rank 1, interrupted: status %d (killed: %v), want 130 and a line saying so; stderr:\n%s", code, killed, ranks[1].errText())
+	}
+	code, killed := ranks[0].wait(t)
+	if want := regexp.MustCompile(`stopped at step \d+ with the other ranks, one of which was interrupted; checkpoint saved in run/checkpoint`); killed || code != 0 || !want.MatchString(ranks[0].errText()) {
+		t.Errorf("rank 0, stopped with rank 1: status %d (killed: %v), want 0 and %q; stderr:\n%s", code, killed, want, ranks[0].errText())
+	}
+	if !exists(filepath.Join(dir, "run", "summary.json")) {
+		t.Error("rank 0 wrote no summary.json")
+	}
+	resumesExactly(t, dir, "run", "cpu:0,cpu:1")
 }
 
 func TestRankStartedOtherwiseIsRefusedByAll(t *testing.T) {

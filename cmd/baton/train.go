@@ -273,6 +273,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	}
 	progress := newProgress(con, term.IsTerminal(int(os.Stderr.Fd())), f.quiet, cfg.Steps, tr.StartStep(), log)
 	sum, err := tr.Run(ctx, progress.update)
+	release() // closing the trainer and the ranks' links is the ending
 	progress.finish()
 	if err != nil {
 		return err
@@ -280,7 +281,12 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	if !f.quiet {
 		printSummary(out, sum, cfg.Out)
 	}
-	if sum.Interrupted {
+	switch {
+	case sum.Interrupted && sig() == nil:
+		// Another rank was interrupted and this one stopped at the same
+		// step, as agreed, having done its part: not a failure of its own.
+		log.Info(fmt.Sprintf("stopped at step %d with the other ranks, one of which was interrupted; checkpoint saved in %s (continue with --resume --out %s)", sum.Steps, sum.Checkpoint, cfg.Out))
+	case sum.Interrupted:
 		return interrupted{exitCode(sig()), fmt.Sprintf("interrupted by %v at step %d; checkpoint saved in %s (continue with --resume --out %s)", sig(), sum.Steps, sum.Checkpoint, cfg.Out)}
 	}
 	return nil
@@ -336,7 +342,12 @@ var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
 // onStopSignal returns a context that the first stop signal cancels, after
 // a warning that says what happens now (doing); a second signal exits at
 // once with 128+its number, saying what is left (left). sig is the first
-// signal, nil before one; release stops listening.
+// signal, nil before one. release says the work the context guards is over
+// and the process is ending (closing devices and links, printing its
+// result): stop signals stay caught to the end, and a first one from then
+// on is let pass, so that a launcher's SIGTERM, sent once another rank
+// failed, cannot kill this one before it says why it failed; a second still
+// exits at once.
 func onStopSignal(log *slog.Logger, doing, left string) (ctx context.Context, sig func() os.Signal, release func()) {
 	// The terminal that sent SIGHUP is gone, and so may be a pipe that
 	// stderr goes through (| tee): a warning written there must fail
@@ -346,26 +357,23 @@ func onStopSignal(log *slog.Logger, doing, left string) (ctx context.Context, si
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, stopSignals...)
 	var first atomic.Value
+	var ending atomic.Bool
 	go func() {
-		s, ok := <-sigs
-		if !ok {
-			return
+		s := <-sigs
+		if !ending.Load() {
+			first.Store(s)
+			log.Warn("signal: "+doing+"; send it again to exit at once", "signal", s)
+			stop()
 		}
-		first.Store(s)
-		log.Warn("signal: "+doing+"; send it again to exit at once", "signal", s)
-		stop()
-		if _, ok := <-sigs; ok {
-			fmt.Fprintf(os.Stderr, "baton: second signal, exiting now; %s\n", left)
-			os.Exit(exitCode(s))
-		}
+		<-sigs
+		fmt.Fprintf(os.Stderr, "baton: second signal, exiting now; %s\n", left)
+		os.Exit(exitCode(s))
 	}()
 	sig = func() os.Signal {
 		s, _ := first.Load().(os.Signal)
 		return s
 	}
-	// Stop guarantees no more deliveries, so closing sigs after it is safe,
-	// and ends the goroutine.
-	return ctx, sig, func() { signal.Stop(sigs); close(sigs); stop() }
+	return ctx, sig, func() { ending.Store(true); stop() }
 }
 
 // exitCode is the shell's status for a signal: 128 + its number.
