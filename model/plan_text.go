@@ -18,8 +18,8 @@ func (p *Plan) String() string {
 		total += s.FLOPsPerToken
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "plan: %d layers on %d devices, split %s; memory for micro-batches of B=%d T=%d, %d in flight\n",
-		p.Config.L, len(p.Stages), JoinInts(p.Split()), p.B, p.T, p.InFlight)
+	fmt.Fprintf(&b, "plan: %d layers %s, split %s; memory for micro-batches of B=%d T=%d, %d in flight\n",
+		p.Config.L, p.placement(), JoinInts(p.Split()), p.B, p.T, p.InFlight)
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "stage\tdevice\tlayers\tparams\tmemory fp32/tf32\tbf16\tFLOPs")
 	for _, s := range p.Stages {
@@ -38,6 +38,20 @@ func (p *Plan) String() string {
 	}
 	w.Flush()
 	return b.String()
+}
+
+// placement says where the stages run: "on 2 devices", or "in 4 stages on
+// 2 devices" where a device holds several (interleaving), so that stages
+// are not counted as devices.
+func (p *Plan) placement() string {
+	devices := map[string]bool{}
+	for _, s := range p.Stages {
+		devices[s.Device] = true
+	}
+	if len(devices) == len(p.Stages) {
+		return fmt.Sprintf("on %d devices", len(devices))
+	}
+	return fmt.Sprintf("in %d stages on %d devices", len(p.Stages), len(devices))
 }
 
 // runsOf lists device d's runs of layers in m, e.g. "0–1, 4".

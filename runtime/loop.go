@@ -105,6 +105,8 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 		if err != nil {
 			return nil, err
 		}
+		// The trace names the kept steps by it, as metrics.jsonl does.
+		res.Number = step
 		if step == t.start+1 && rb == nil { // the later steps' results take the first's shape
 			for i := range results {
 				results[i].reserve(res)

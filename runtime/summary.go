@@ -75,6 +75,21 @@ type Summary struct {
 	*report.Report           // the idle report's fields, bubble_measured and per_device among them, inline
 }
 
+// UnmarshalJSON reads summary.json back whole. The summary's schedule and
+// microbatches share their JSON names with the inline report's, so the
+// outer fields take the values and the report's would stay empty; they
+// are the same values (both are the run's schedule's), copied across.
+func (s *Summary) UnmarshalJSON(raw []byte) error {
+	type plain Summary // without this method, or decoding would recurse
+	if err := json.Unmarshal(raw, (*plain)(s)); err != nil {
+		return err
+	}
+	if s.Report != nil {
+		s.Report.Schedule, s.Report.Microbatches = s.Schedule, s.Microbatches
+	}
+	return nil
+}
+
 func (t *Trainer) writeSummary(sum *Summary) error {
 	sum.CUDAGraphs = t.ex != nil && t.ex.CUDAGraphs
 	raw, err := json.MarshalIndent(sum, "", "  ")

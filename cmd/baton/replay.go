@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -14,12 +15,19 @@ import (
 	"baton/runtime"
 	"baton/runtime/device"
 	"baton/runtime/report"
+	"baton/runtime/schedule"
 )
 
 // runReplay predicts a run's step under another schedule, split or chunk
 // count from its measured times, beside the run's own replay (which should
 // match what was measured: the check on the method), and says what idled
 // and why; with --balance measured it searches for the best choices.
+//
+// The replay simulates generated schedules only, so a run of a schedule
+// file is not replayed as it ran: its measured step stands for that
+// replay, it gets no diagnosis (whose suggestions are priced against that
+// replay, as training skips it), and a what-if must name its schedule, or
+// it would be the run's own.
 func runReplay(cmd *cobra.Command, f *planFlags) error {
 	r, sum, err := runtime.LoadReplay(f.replay)
 	if err != nil {
@@ -63,9 +71,13 @@ func runReplay(cmd *cobra.Command, f *planFlags) error {
 		}
 		return runSearch(cmd.OutOrStdout(), f, r, sum, report.Space{Devices: p, Capacity: capacity})
 	}
-	same, err := r.Predict(sum.Choice())
+	same, err := replayed(r, sum)
 	if err != nil {
 		return err
+	}
+	if same == nil && !fl.Changed("schedule") {
+		return usage(fmt.Errorf("%s ran the schedule file %s, and a schedule file's run cannot be re-simulated under its own schedule; name one with --schedule to predict the run under it",
+			f.replay, strings.TrimPrefix(sum.Schedule, schedule.FilePrefix)))
 	}
 	what, err := r.Predict(report.Choice{Schedule: f.schedule, Devices: p, Microbatches: m, Chunks: f.chunks, Split: split, Recompute: rc})
 	if err != nil {
@@ -92,9 +104,9 @@ func runReplay(cmd *cobra.Command, f *planFlags) error {
 }
 
 // diagnosis is the run's own when the run is replayed as it ran, else one
-// for the devices and memory asked about.
+// for the devices and memory asked about; none for a schedule file's run.
 func diagnosis(sum *runtime.Summary, p int, capacity int64) (*report.Diagnosis, error) {
-	if sum.Report == nil {
+	if sum.Report == nil || isFile(sum) {
 		return nil, nil
 	}
 	if sum.Diagnosis != nil && p == len(sum.Devices) && capacity == 0 {
@@ -103,16 +115,38 @@ func diagnosis(sum *runtime.Summary, p int, capacity int64) (*report.Diagnosis, 
 	return runtime.Diagnose(sum, p, capacity)
 }
 
+// isFile says whether the run ran a schedule file, which the replay cannot simulate.
+func isFile(sum *runtime.Summary) bool { return strings.HasPrefix(sum.Schedule, schedule.FilePrefix) }
+
+// replayed is the run's own choice replayed on its measured times, or nil
+// for a schedule file's run.
+func replayed(r *report.Replay, sum *runtime.Summary) (*report.Prediction, error) {
+	if isFile(sum) {
+		return nil, nil
+	}
+	return r.Predict(sum.Choice())
+}
+
+// writeMeasured says how the run ran and, beside it, its replay: the
+// check on the predictions that follow.
 func writeMeasured(out io.Writer, dir string, sum *runtime.Summary, r *report.Replay, same *report.Prediction) {
 	fmt.Fprintf(out, "run %s: %s: measured %.1f ms per step, bubble %.1f%%\n", dir, sum.Choice(), sum.PipelineS*1e3, sum.BubbleMeasured*100)
+	if same == nil {
+		fmt.Fprintln(out, "  not replayed: a schedule file's run cannot be re-simulated under its own schedule; its measured step stands for it")
+		return
+	}
 	fmt.Fprintf(out, "  replayed on its own measured times (from its %s): %.1f ms, bubble %.1f%%\n", r.Measured, same.StepS*1e3, same.Bubble*100)
 }
 
 // runSearch prints the best choices the replay finds for the run's model.
 func runSearch(out io.Writer, f *planFlags, r *report.Replay, sum *runtime.Summary, sp report.Space) error {
-	same, err := r.Predict(sum.Choice())
+	same, err := replayed(r, sum)
 	if err != nil {
 		return err
+	}
+	now := sum.PipelineS
+	if same != nil {
+		now = same.StepS // like for like: predictions against a prediction
 	}
 	all := r.Search(sp)
 	best := all[:min(f.top, len(all))]
@@ -128,7 +162,7 @@ func runSearch(out io.Writer, f *planFlags, r *report.Replay, sum *runtime.Summa
 	fmt.Fprintln(w, "  schedule\tm\tchunks\tsplit\tbalance\trecompute\tstep ms\tvs now\tbubble\tpeak memory/device\t")
 	for _, c := range best {
 		fmt.Fprintf(w, "  %s\t%d\t%d\t%s\t%s\t%s\t%.1f\t%.2fx\t%.1f%%\t%s\t\n", c.Schedule, c.Microbatches, c.Chunks, model.JoinInts(c.Split), c.Balance,
-			c.Recompute, c.StepS*1e3, same.StepS/c.StepS, c.Bubble*100, model.HumanBytes(slices.Max(c.PeakBytes)))
+			c.Recompute, c.StepS*1e3, now/c.StepS, c.Bubble*100, model.HumanBytes(slices.Max(c.PeakBytes)))
 	}
 	return w.Flush()
 }

@@ -34,6 +34,9 @@ type UnitTime struct {
 type Step struct {
 	Records [][]Record
 	Time    time.Duration // origin to the last action's end
+	// Number is the run's step number, as metrics.jsonl counts from 1, so
+	// that the trace of a run's last steps names them as its log does.
+	Number int
 }
 
 // DeviceInfo is what the report says about a device besides its times.

@@ -57,8 +57,9 @@ func traceWaitName(k schedule.Kind) string {
 func traceMicros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 // WriteTrace writes steps as Chrome trace event JSON, one track per
-// device named devices[d], the steps laid end to end: step k starts where
+// device named devices[d], the steps laid end to end: each starts where
 // the steps before it ended, so a run reads as one continuous timeline.
+// Every slice's arg "step" is its step's Number, the run's count.
 // A receive that waited gets a nested "wait prev" or "wait next" slice
 // covering the wait, so the bubbles show as slices of their own. The
 // critical path's slices have the arg "critical": true, each of its hops
@@ -106,7 +107,7 @@ func WriteTrace(w io.Writer, devices []string, steps []*Step) error {
 	}
 	var origin time.Duration
 	flowID := 0
-	for k, s := range steps {
+	for _, s := range steps {
 		path := CriticalPath(s)
 		critical := map[PathNode]bool{}
 		for _, n := range path {
@@ -114,14 +115,14 @@ func WriteTrace(w io.Writer, devices []string, steps []*Step) error {
 		}
 		for d, recs := range s.Records {
 			for i, r := range recs {
-				for _, e := range traceRecordEvents(r, d, k, origin, critical[PathNode{d, i}]) {
+				for _, e := range traceRecordEvents(r, d, s.Number, origin, critical[PathNode{d, i}]) {
 					if err := emit(e); err != nil {
 						return err
 					}
 				}
 			}
 		}
-		for _, e := range tracePathEvents(s, path, devices, pathTid, k, origin, &flowID) {
+		for _, e := range tracePathEvents(s, path, devices, pathTid, origin, &flowID) {
 			if err := emit(e); err != nil {
 				return err
 			}
@@ -132,8 +133,8 @@ func WriteTrace(w io.Writer, devices []string, steps []*Step) error {
 	return bw.Flush()
 }
 
-// traceRecordEvents turns one record of device d in step k into its slice and,
-// for a receive that waited, the wait slice nested at its start.
+// traceRecordEvents turns one record of device d in step number k into its
+// slice and, for a receive that waited, the wait slice nested at its start.
 func traceRecordEvents(r Record, d, k int, origin time.Duration, critical bool) []traceEvent {
 	a := r.Action
 	args := map[string]any{"stage": a.Stage, "microbatch": a.Microbatch, "step": k}
@@ -160,12 +161,12 @@ func traceRecordEvents(r Record, d, k int, origin time.Duration, critical bool) 
 	return []traceEvent{ev, wait}
 }
 
-// tracePathEvents are step k's critical path on its own track, each action
+// tracePathEvents are step s's critical path on its own track, each action
 // cut to its share of the path so that the slices tile it without
 // overlapping (a receive that waited shows only its copy), and a flow arrow
 // from each send to the receive on another device that waited for it.
 // Flow ids count up across steps through id.
-func tracePathEvents(s *Step, path []PathNode, devices []string, tid, k int, origin time.Duration, id *int) []traceEvent {
+func tracePathEvents(s *Step, path []PathNode, devices []string, tid int, origin time.Duration, id *int) []traceEvent {
 	shares, _ := pathShares(s, path)
 	var out []traceEvent
 	for i, n := range path {
@@ -173,7 +174,7 @@ func tracePathEvents(s *Step, path []PathNode, devices []string, tid, k int, ori
 		a := r.Action
 		dur := traceMicros(shares[i])
 		out = append(out, traceEvent{Name: a.String(), Cat: "critical", Ph: "X", Ts: traceMicros(origin + r.End - shares[i]), Dur: &dur,
-			Pid: tracePid, Tid: tid, Args: map[string]any{"device": devices[n.Device], "stage": a.Stage, "microbatch": a.Microbatch, "step": k}})
+			Pid: tracePid, Tid: tid, Args: map[string]any{"device": devices[n.Device], "stage": a.Stage, "microbatch": a.Microbatch, "step": s.Number}})
 		if i == 0 || path[i-1].Device == n.Device {
 			continue
 		}

@@ -93,8 +93,9 @@ func TestTraceTracksAndMetadata(t *testing.T) {
 }
 
 func TestTraceSlices(t *testing.T) {
-	s := traceTwoStageStep()
-	evs := traceRead(t, []string{"cuda:0", "cuda:1"}, []*Step{s, s})
+	s1, s2 := traceTwoStageStep(), traceTwoStageStep()
+	s1.Number, s2.Number = 1, 2
+	evs := traceRead(t, []string{"cuda:0", "cuda:1"}, []*Step{s1, s2})
 	type key struct {
 		name string
 		tid  int
@@ -127,15 +128,15 @@ func TestTraceSlices(t *testing.T) {
 		ts, dur   float64
 		stage, mb float64
 	}{
-		{"0F0", 0, 0, "forward", 0, 1000, 0, 0},
-		{"1F0", 1, 1, "forward", 5000 + 1200, 1000, 1, 0},
-		{"0SEND_F0", 0, 1, "send", 5000 + 1000, 100, 0, 0},
-		{"1RECV_F0", 1, 0, "recv", 0, 1200, 1, 0},
-		{"wait prev", 1, 0, "wait", 0, 1100, 1, 0},
-		{"0RECV_B0", 0, 1, "recv", 5000 + 1100, 2200, 0, 0},
-		{"wait next", 0, 1, "wait", 5000 + 1100, 2100, 0, 0},
-		{"1B0", 1, 0, "backward", 2200, 900, 1, 0},
-		{"0STEP", 0, 1, "step", 5000 + 4500, 500, 0, -1},
+		{"0F0", 0, 1, "forward", 0, 1000, 0, 0},
+		{"1F0", 1, 2, "forward", 5000 + 1200, 1000, 1, 0},
+		{"0SEND_F0", 0, 2, "send", 5000 + 1000, 100, 0, 0},
+		{"1RECV_F0", 1, 1, "recv", 0, 1200, 1, 0},
+		{"wait prev", 1, 1, "wait", 0, 1100, 1, 0},
+		{"0RECV_B0", 0, 2, "recv", 5000 + 1100, 2200, 0, 0},
+		{"wait next", 0, 2, "wait", 5000 + 1100, 2100, 0, 0},
+		{"1B0", 1, 1, "backward", 2200, 900, 1, 0},
+		{"0STEP", 0, 2, "step", 5000 + 4500, 500, 0, -1},
 	} {
 		e, ok := slices[key{c.name, c.tid, c.step}]
 		if !ok {
@@ -149,10 +150,10 @@ func TestTraceSlices(t *testing.T) {
 			t.Errorf("%s: args %v; want stage %v micro-batch %v", c.name, e.Args, c.stage, c.mb)
 		}
 	}
-	if w := slices[key{"1RECV_F0", 1, 0}].Args["wait_us"]; w != 1100.0 {
+	if w := slices[key{"1RECV_F0", 1, 1}].Args["wait_us"]; w != 1100.0 {
 		t.Errorf("1RECV_F0 wait_us %v, want 1100", w)
 	}
-	if _, ok := slices[key{"1F0", 1, 0}].Args["wait_us"]; ok {
+	if _, ok := slices[key{"1F0", 1, 1}].Args["wait_us"]; ok {
 		t.Errorf("a forward has wait_us")
 	}
 }

@@ -1,0 +1,57 @@
+// Tests of plan --replay on runs the binary trained: a schedule file's run, and the diagnosis of a run read back.
+
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A run of a schedule file cannot be replayed under its own schedule: a
+// what-if that names one predicts it against the measured step, and one
+// that names none says to name one.
+func TestReplayOfScheduleFileRun(t *testing.T) {
+	dir := t.TempDir()
+	if r := baton(t, dir, "schedule", "--schedule", "interleaved", "--stages", "2", "--chunks", "2", "--microbatches", "4", "--out", "il.csv"); r.code != 0 {
+		t.Fatalf("schedule: exit %d: %s", r.code, r.stderr)
+	}
+	if r := baton(t, dir, tinyTrain("run", 3, "--layers", "4", "--schedule-file", "il.csv", "--batch", "4", "--quiet")...); r.code != 0 {
+		t.Fatalf("train: exit %d: %s", r.code, r.stderr)
+	}
+	r := baton(t, dir, "plan", "--replay", "run", "--schedule", "gpipe")
+	if r.code != 0 || !strings.Contains(r.stdout, "what if gpipe, 4 micro-batches") || !strings.Contains(r.stdout, "not replayed: a schedule file's run") {
+		t.Errorf("plan --replay run --schedule gpipe: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = baton(t, dir, "plan", "--replay", "run", "--balance", "measured")
+	if r.code != 0 || !strings.Contains(r.stdout, "choices on 2 devices") {
+		t.Errorf("plan --replay run --balance measured: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = baton(t, dir, "plan", "--replay", "run")
+	if r.code != 2 || !strings.Contains(r.stderr, "cannot be re-simulated under its own schedule") || !strings.Contains(r.stderr, "--schedule") {
+		t.Errorf("plan --replay run: exit %d, stderr %q; want 2 and a message to name a schedule", r.code, r.stderr)
+	}
+}
+
+// The diagnosis of a run read back names the run's schedule (summary.json
+// holds it once, beside the inline report's fields).
+func TestReplayDiagnosisNamesTheSchedule(t *testing.T) {
+	run := trainedRun(t)
+	raw, err := os.ReadFile(filepath.Join(run, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum struct {
+		Schedule string `json:"schedule"`
+	}
+	if err := json.Unmarshal(raw, &sum); err != nil || sum.Schedule == "" {
+		t.Fatalf("summary.json: %v, schedule %q", err, sum.Schedule)
+	}
+	// A memory limit makes the replay diagnose the run afresh from its summary.
+	r := baton(t, filepath.Dir(run), "plan", "--replay", filepath.Base(run), "--schedule", "gpipe", "--device-memory", "1GiB")
+	if want := "for " + sum.Schedule + " with equal stages"; r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Errorf("plan --replay: exit %d; stdout lacks %q:\n%s\nstderr:\n%s", r.code, want, r.stdout, r.stderr)
+	}
+}
