@@ -103,8 +103,10 @@ func (p *progress) update(s runtime.Progress) {
 	}
 	switch {
 	case p.bar != nil:
-		p.bar.Describe(fmt.Sprintf("loss %.3f%s %.0f tok/s", s.Loss, val, s.TokensPerSec))
-		if time.Since(p.drawn) >= p.throttle || s.Step == s.Steps {
+		// Describe draws the bar too: both at once, throttled alike, or the
+		// text would run ahead of a count drawn only every throttle.
+		if time.Since(p.drawn) >= p.throttle || s.Step == s.Steps || val != "" {
+			p.bar.Describe(fmt.Sprintf("loss %.3f%s %.0f tok/s", s.Loss, val, s.TokensPerSec))
 			p.bar.Set(s.Step)
 			p.drawn = time.Now()
 		}

@@ -126,3 +126,27 @@ func TestProgressLogLineOnItsOwnLine(t *testing.T) {
 		t.Errorf("a line logged after finish must leave the finished bar alone; screen:\n%s", strings.Join(seen, "\n"))
 	}
 }
+
+// TestProgressTextMatchesItsCount: between throttled draws the bar shows
+// the loss of the step it counts, not a later step's beside an older count;
+// an evaluation is drawn at once, with its step.
+func TestProgressTextMatchesItsCount(t *testing.T) {
+	p, _, term := fakeBar(300, 0)
+	p.throttle = 1 << 62 // only the first step, and evaluations, are drawn
+	for s := 1; s <= 10; s++ {
+		st := step(s, 300)
+		st.Loss = float64(s)
+		p.update(st)
+	}
+	seen := screen(term.Bytes())
+	if last := seen[len(seen)-1]; !strings.Contains(last, "loss 1.000 ") || !strings.Contains(last, "(1/300") {
+		t.Errorf("bar after 10 steps, the first drawn = %q, want step 1's loss beside its count 1/300", last)
+	}
+	st := step(11, 300)
+	st.ValLoss = 3
+	p.update(st)
+	seen = screen(term.Bytes())
+	if last := seen[len(seen)-1]; !strings.Contains(last, "val 3.000") || !strings.Contains(last, "(11/300") {
+		t.Errorf("bar after an evaluation at step 11 = %q, want its val loss beside 11/300", last)
+	}
+}
