@@ -240,3 +240,32 @@ func TestRanksRebalanceAndResumeOnTheMove(t *testing.T) {
 		t.Errorf("the ranks resumed on split %v, want the move's %v", got, moved)
 	}
 }
+
+// TestRanksResumeOnTheirOwnDevices: run.json holds rank 0's devices only;
+// a resume of ranks leaves each its own (here rank 1's default, cpu:0),
+// rather than give every rank rank 0's.
+func TestRanksResumeOnTheirOwnDevices(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	run := func(own [][]string, args ...string) {
+		port := freeTCPPort(t)
+		ranks := make([]*child, len(own))
+		for r := range ranks {
+			base := append([]string{"train", "--model", "tiny", "--layers", "4", "--data", corpus, "--out", "run", "--quiet",
+				"--eval-every", "0", "--eval-batches", "1"}, own[r]...)
+			ranks[r] = startChildEnv(t, dir, rankEnv(r, len(own), port), append(base, args...)...)
+		}
+		for r, c := range ranks {
+			if code, _ := c.wait(t); code != 0 {
+				t.Fatalf("rank %d: status %d\n%s", r, code, c.errText())
+			}
+		}
+	}
+	run([][]string{{"--devices", "cpu:0,cpu:1"}, {"--devices", "cpu:2"}}, "--steps", "2")
+	run([][]string{{"--devices", "cpu:0,cpu:1"}, nil}, "--steps", "3", "--resume")
+	var sum struct{ Devices []string }
+	readJSON(t, filepath.Join(dir, "run", "summary.json"), &sum)
+	if want := "[rank0/cpu:0 rank0/cpu:1 rank1/cpu:0]"; fmt.Sprint(sum.Devices) != want {
+		t.Errorf("the resumed ranks ran on %v, want %s: rank 1 on its own default device, not rank 0's", sum.Devices, want)
+	}
+}

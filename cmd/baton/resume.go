@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"baton/runtime"
+	"baton/runtime/dist"
 )
 
 // The settings a resume may not silently change. fixed ones the
@@ -44,15 +45,19 @@ func (f *trainFlags) settle(fl *pflag.FlagSet) ([]runtime.Override, error) {
 	if !f.resume || f.out == "" {
 		return nil, nil // config reports --resume without --out
 	}
-	return applyRecord(fl, f.out, f.override)
+	// run.json's devices are rank 0's: each rank of several keeps its own,
+	// from its --devices or its local rank, as when the run began.
+	env, err := dist.EnvFrom(os.Getenv)
+	perRank := err == nil && env.WorldSize > 1 // a bad environment is reported where the ranks join
+	return applyRecord(fl, f.out, f.override, perRank)
 }
 
 // applyRecord gives every flag of rec's settings that the command line did
 // not give rec's value, and checks the ones it did give: a contradiction
 // is refused unless override, and then returned as an override to record.
 // A run directory without a run.json (from before baton wrote one)
-// resumes on the flags alone.
-func applyRecord(fl *pflag.FlagSet, out string, override bool) ([]runtime.Override, error) {
+// resumes on the flags alone. perRank leaves --devices to the rank.
+func applyRecord(fl *pflag.FlagSet, out string, override, perRank bool) ([]runtime.Override, error) {
 	rec, err := runtime.ReadRecord(out)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -66,6 +71,9 @@ func applyRecord(fl *pflag.FlagSet, out string, override bool) ([]runtime.Overri
 	}
 	var overrides []runtime.Override
 	for _, k := range orderedKeys(vals) {
+		if perRank && k == "devices" {
+			continue
+		}
 		was, err := flagValue(vals[k])
 		if err != nil {
 			return nil, fmt.Errorf("--resume: %s/run.json: %s: %v", out, k, err)
