@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -27,8 +28,28 @@ type Metric struct {
 	StepS        float64  `json:"step_s"`       // wall time of the step, batch loading included
 	// Idle is each device's share of the step's pipeline time (its start to
 	// the last forward or backward) in which it computed nothing, in the
-	// order of the run's devices.
-	Idle []float64 `json:"idle"`
+	// order of the run's devices. On several ranks rank 0 writes the log
+	// and times its own devices only, over their own span: another rank's
+	// are unknown (null) each step, and in the report at the run's end.
+	Idle []Share `json:"idle"`
+}
+
+// Share is a fraction that may be unknown: NaN, written as JSON's null.
+type Share float64
+
+func (f Share) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(float64(f)) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(f))
+}
+
+func (f *Share) UnmarshalJSON(raw []byte) error {
+	if string(raw) == "null" {
+		*f = Share(math.NaN())
+		return nil
+	}
+	return json.Unmarshal(raw, (*float64)(f))
 }
 
 // metricsLog appends lines to metrics.jsonl, each fsynced before the next
@@ -120,7 +141,7 @@ func (l *metricsLog) close() error {
 
 // stepMetric is step's line from its result, its wall time and learning
 // rate; its Idle reuses idle's array when it is large enough.
-func stepMetric(step int, res *StepResult, lr float32, took time.Duration, tokens int, idle []float64) Metric {
+func stepMetric(step int, res *StepResult, lr float32, took time.Duration, tokens int, idle []Share) Metric {
 	m := Metric{Step: step, Loss: res.Loss, LR: exact32(lr), GradNorm: res.GradNorm, StepS: took.Seconds()}
 	if took > 0 {
 		m.TokensPerSec = float64(tokens) / took.Seconds()
@@ -135,6 +156,10 @@ func stepMetric(step int, res *StepResult, lr float32, took time.Duration, token
 	}
 	m.Idle = resize(idle, len(res.Records))
 	for d, recs := range res.Records {
+		if len(recs) == 0 { // another rank's device: every device acts in every step
+			m.Idle[d] = Share(math.NaN())
+			continue
+		}
 		var busy time.Duration
 		for _, r := range recs {
 			if r.Action.Kind.IsCompute() {
@@ -142,7 +167,7 @@ func stepMetric(step int, res *StepResult, lr float32, took time.Duration, token
 			}
 		}
 		if span > 0 {
-			m.Idle[d] = 1 - busy.Seconds()/span.Seconds()
+			m.Idle[d] = Share(1 - busy.Seconds()/span.Seconds())
 		}
 	}
 	return m

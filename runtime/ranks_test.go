@@ -5,6 +5,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"path/filepath"
 	"slices"
@@ -155,6 +156,17 @@ func TestRanksTrainAsOneProcess(t *testing.T) {
 				for j := range w {
 					if got.Params[name][j] != w[j] || got.M[name][j] != ref.M[name][j] || got.V[name][j] != ref.V[name][j] {
 						t.Fatalf("%s[%d] differs from one process's", name, j)
+					}
+				}
+			}
+			lines, err := readMetrics(filepath.Join(dir, "ranks", MetricsFile), want.Steps)
+			if err != nil || len(lines) == 0 {
+				t.Fatalf("the ranks' metrics.jsonl: %d lines, %v", len(lines), err)
+			}
+			for _, m := range lines { // rank 0 times its own devices only
+				for d, idle := range m.Idle {
+					if own := d < strings.Count(c.perRank[0], ",")+1; own == math.IsNaN(float64(idle)) || own && (idle < 0 || idle > 1) {
+						t.Errorf("step %d: device %d's idle is %v; want rank 0's own in [0, 1] and the other ranks' unknown (null)", m.Step, d, idle)
 					}
 				}
 			}
