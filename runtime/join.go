@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -26,6 +27,10 @@ type joinEntry struct {
 	Settings Settings `json:"settings"` // its devices left out: each rank has its own
 	Devices  []string `json:"devices"`
 	GPUs     []gpuOn  `json:"gpus"` // per device: the GPU it is on, for rank 0's choice of a split that fits
+	// Resume and Out are not settings of the run's record, but the ranks
+	// must agree on them: one run directory, continued by all or by none.
+	Resume bool   `json:"resume"`
+	Out    string `json:"out"`
 }
 
 // Join brings this process into the run env describes, within timeout:
@@ -67,7 +72,8 @@ func closeServer(s *dist.StoreServer) {
 }
 
 func join(ctx context.Context, st *dist.Store, env dist.Env, cfg TrainConfig) (*Group, error) {
-	mine := joinEntry{Version: Version().String(), Settings: cfg.Settings(), Devices: device.Strings(cfg.Devices), GPUs: gpusOf(cfg.Devices)}
+	mine := joinEntry{Version: Version().String(), Settings: cfg.Settings(), Devices: device.Strings(cfg.Devices), GPUs: gpusOf(cfg.Devices),
+		Resume: cfg.Resume, Out: filepath.Clean(cfg.Out)}
 	mine.Settings.Devices = nil
 	raw, err := json.Marshal(mine)
 	if err != nil {
@@ -147,12 +153,18 @@ func sameStart(entries []joinEntry) error {
 		if e.Version != want.Version {
 			return field.Errorf("version", "rank %d runs baton %s but rank 0 runs %s; start every rank from the same build", r, e.Version, want.Version)
 		}
+		switch {
+		case e.Resume != want.Resume:
+			return field.Errorf("resume", "rank %d was started %s {resume} but rank 0 %s; continue the run on every rank, or on none", r, with(e.Resume), with(want.Resume))
+		case e.Out != want.Out:
+			return field.Errorf("out", "rank %d was started with {out} %s but rank 0 with %s; the ranks write one run directory: give each the same {out}", r, e.Out, want.Out)
+		}
 		a, b := reflect.ValueOf(want.Settings), reflect.ValueOf(e.Settings)
 		for i := range a.NumField() {
 			if !reflect.DeepEqual(a.Field(i).Interface(), b.Field(i).Interface()) {
 				name := settingName(a.Type().Field(i))
-				return field.Errorf(name, "rank %d was started with {"+name+"} %v but rank 0 with %v; start every rank with the same settings (only {devices} may differ)",
-					r, b.Field(i).Interface(), a.Field(i).Interface())
+				return field.Errorf(name, "rank %d was started with {"+name+"} %s but rank 0 with %s; start every rank with the same settings (only {devices} may differ)",
+					r, settingValue(b.Field(i)), settingValue(a.Field(i)))
 			}
 		}
 		if len(e.Devices) == 0 {
@@ -160,6 +172,23 @@ func sameStart(entries []joinEntry) error {
 		}
 	}
 	return nil
+}
+
+// with words whether a rank was started with a flag.
+func with(given bool) string {
+	if given {
+		return "with"
+	}
+	return "without"
+}
+
+// settingValue is a setting's value as a message shows it: an empty text
+// or list, a flag not given, as none.
+func settingValue(v reflect.Value) string {
+	if (v.Kind() == reflect.String || v.Kind() == reflect.Slice) && v.Len() == 0 {
+		return "none (not given)"
+	}
+	return fmt.Sprint(v.Interface())
 }
 
 // settingName is a Settings field's name as errors name it: its JSON key.

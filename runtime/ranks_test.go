@@ -183,17 +183,33 @@ func TestRanksTrainAsOneProcess(t *testing.T) {
 	}
 }
 
+// TestRankStartedOtherwiseIsRefused: every rank refuses a rank started
+// with another setting, another run directory, or a resume where rank 0
+// starts afresh, naming both values (a flag not given as none).
 func TestRankStartedOtherwiseIsRefused(t *testing.T) {
 	data := corpus(t)
-	out := filepath.Join(t.TempDir(), "run")
-	a := resumeConfig(t, data, out, "cpu:0", 4)
-	b := resumeConfig(t, data, out, "cpu:0", 4)
-	b.LR = 2e-3
-	_, errs := runRanks(t, []TrainConfig{a, b})
-	for r, err := range errs {
-		if err == nil || !strings.Contains(err.Error(), "rank 1 was started with lr 0.002 but rank 0 with 0.003") {
-			t.Errorf("rank %d: %v", r, err)
-		}
+	for _, c := range []struct {
+		name   string
+		change func(*TrainConfig)
+		want   string
+	}{
+		{"lr", func(c *TrainConfig) { c.LR = 2e-3 }, "rank 1 was started with lr 0.002 but rank 0 with 0.003"},
+		{"data", func(c *TrainConfig) { c.Data = "" }, "rank 1 was started with data none (not given) but rank 0 with " + data},
+		{"out", func(c *TrainConfig) { c.Out += "-other" }, "rank 1 was started with out "},
+		{"resume", func(c *TrainConfig) { c.Resume = true }, "rank 1 was started with resume but rank 0 without; continue the run on every rank, or on none"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "run")
+			a := resumeConfig(t, data, out, "cpu:0", 4)
+			b := resumeConfig(t, data, out, "cpu:0", 4)
+			c.change(&b)
+			_, errs := runRanks(t, []TrainConfig{a, b})
+			for r, err := range errs {
+				if err == nil || !strings.Contains(err.Error(), c.want) {
+					t.Errorf("rank %d: %v; want %q", r, err, c.want)
+				}
+			}
+		})
 	}
 }
 
