@@ -3,6 +3,7 @@
 package data
 
 import (
+	"baton/internal/words"
 	"fmt"
 	"strings"
 )
@@ -38,7 +39,7 @@ func (d *Dataset) Describe() Info {
 // String is a few aligned lines, one fact per line.
 func (i Info) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "data:   %s (%s, %d files)\n", i.Source, i.Format, i.Files)
+	fmt.Fprintf(&b, "data:   %s (%s, %s)\n", i.Source, i.Format, words.Count(i.Files, "file"))
 	if i.Subset != "" {
 		fmt.Fprintf(&b, "subset: %s\n", i.Subset)
 	}

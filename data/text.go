@@ -3,6 +3,7 @@
 package data
 
 import (
+	"baton/internal/words"
 	"errors"
 	"fmt"
 	"io"
@@ -88,7 +89,7 @@ func (d *Dataset) readTree(root string, limit int64) ([]uint16, error) {
 	k := int64(1)
 	if limit > 0 && total > limit {
 		k = (total + limit - 1) / limit
-		d.Subset = fmt.Sprintf("every %dth of %d text files (%d bytes), up to %d bytes", k, len(files), total, limit)
+		d.Subset = fmt.Sprintf("every %s of %s (%d bytes), up to %d bytes", words.Ordinal(k), words.Count(len(files), "text file"), total, limit)
 	}
 	var take []textFile
 	var n int64

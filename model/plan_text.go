@@ -3,6 +3,7 @@
 package model
 
 import (
+	"baton/internal/words"
 	"fmt"
 	"strconv"
 	"strings"
@@ -49,9 +50,9 @@ func (p *Plan) placement() string {
 		devices[s.Device] = true
 	}
 	if len(devices) == len(p.Stages) {
-		return fmt.Sprintf("on %d devices", len(devices))
+		return "on " + words.Count(len(devices), "device")
 	}
-	return fmt.Sprintf("in %d stages on %d devices", len(p.Stages), len(devices))
+	return fmt.Sprintf("in %d stages on %s", len(p.Stages), words.Count(len(devices), "device"))
 }
 
 // runsOf lists device d's runs of layers in m, e.g. "0–1, 4".

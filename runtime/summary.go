@@ -6,6 +6,7 @@ import (
 	"baton/data"
 	"baton/internal/field"
 	"baton/internal/fsutil"
+	"baton/internal/words"
 	"baton/model"
 	"baton/runtime/device"
 	"baton/runtime/dist"
@@ -159,8 +160,8 @@ func (t *Trainer) writeReport(sum *Summary, measured []*StepResult) error {
 	if err := fsutil.WriteFileAtomic(t.cfg.Out+"/trace.json", trace.Bytes()); err != nil {
 		return err
 	}
-	title := fmt.Sprintf("%s, %d devices, %d micro-batches: bubble %.0f%% measured, %.0f%% analytic",
-		rep.Schedule, rep.Devices, rep.Microbatches, rep.BubbleMeasured*100, rep.BubbleAnalytic*100)
+	title := fmt.Sprintf("%s, %s, %s: bubble %.0f%% measured, %.0f%% analytic",
+		rep.Schedule, words.Count(rep.Devices, "device"), words.Count(rep.Microbatches, "micro-batch"), rep.BubbleMeasured*100, rep.BubbleAnalytic*100)
 	if err := report.WriteTimeline(&svg, sum.Devices, steps[len(steps)-1], title); err != nil {
 		return err
 	}

@@ -9,13 +9,14 @@ import (
 	"slices"
 	"strings"
 
+	"baton/internal/words"
 	"baton/model"
 )
 
 // String words a choice as the flags say it: "1f1b, 8 micro-batches,
 // split 3,1,2,2", with chunks and recomputation when they are not the default.
 func (c Choice) String() string {
-	s := fmt.Sprintf("%s, %d micro-batches", c.Schedule, c.Microbatches)
+	s := c.Schedule + ", " + words.Count(c.Microbatches, "micro-batch")
 	if c.Chunks > 1 {
 		s += fmt.Sprintf(", %d chunks", c.Chunks)
 	}

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"baton/internal/words"
 	"baton/runtime/schedule"
 )
 
@@ -139,8 +140,8 @@ func pipelineSpan(res *Step) time.Duration {
 
 // Print writes the report as a table.
 func (r *Report) Print(w io.Writer) {
-	fmt.Fprintf(w, "idle report: %s, %d devices, %d micro-batches, mean of %d steps; pipeline %.1f ms, step %.1f ms\n",
-		r.Schedule, r.Devices, r.Microbatches, r.StepsMeasured, r.PipelineS*1e3, r.StepS*1e3)
+	fmt.Fprintf(w, "idle report: %s, %s, %s, mean of %s; pipeline %.1f ms, step %.1f ms\n",
+		r.Schedule, words.Count(r.Devices, "device"), words.Count(r.Microbatches, "micro-batch"), words.Count(r.StepsMeasured, "step"), r.PipelineS*1e3, r.StepS*1e3)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "device\tstage\tlayers\tcompute ms\twait prev ms\twait next ms\ttransfer ms\toptimizer ms\tidle ms\tidle\tpeak MiB\t")
 	for _, d := range r.PerDevice {
