@@ -26,8 +26,9 @@ func TestCUDARanksRefuseWhatTheirGPUCannotHold(t *testing.T) {
 	data := corpus(t)
 	port := freePort(t)
 	errs := make([]error, 2)
+	out := filepath.Join(t.TempDir(), "run") // one run directory, as every rank must name
 	onEach(make([]*Trainer, 2), func(r int, _ *Trainer) {
-		cfg := resumeConfig(t, data, filepath.Join(t.TempDir(), "run"), "cuda:0", 2)
+		cfg := resumeConfig(t, data, out, "cuda:0", 2)
 		cfg.Model.C = 128 // 2 blocks of 197k parameters a rank: 6 MB with gradients and AdamW
 		env := dist.Env{Rank: r, WorldSize: 2, LocalRank: r, LocalWorldSize: 2, MasterAddr: "127.0.0.1", MasterPort: port}
 		g, err := Join(context.Background(), env, cfg, 20*time.Second)

@@ -219,8 +219,9 @@ func TestRankStartedOtherwiseIsRefused(t *testing.T) {
 func TestRanksWeighTheirOwnStages(t *testing.T) {
 	data := corpus(t)
 	cfgs := make([]TrainConfig, 2)
+	out := filepath.Join(t.TempDir(), "run") // one run directory, as every rank must name
 	for r := range cfgs {
-		cfgs[r] = resumeConfig(t, data, filepath.Join(t.TempDir(), "run"), "cpu:0,cpu:1", 2)
+		cfgs[r] = resumeConfig(t, data, out, "cpu:0,cpu:1", 2)
 	}
 	for r, tr := range joinTrainers(t, cfgs) {
 		own := tr.cfg.Group.own(tr.plan)

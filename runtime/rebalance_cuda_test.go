@@ -129,8 +129,9 @@ func ranksResplit(t *testing.T, prec kernels.Precision, stochastic, linked bool)
 	}
 
 	cfgs := make([]TrainConfig, 2)
+	moved := filepath.Join(t.TempDir(), "moved") // one run directory, as every rank must name
 	for r, devs := range []string{"cuda:0/4#0,cuda:0/4#1", "cuda:0/4#2,cuda:0/4#3"} {
-		cfgs[r] = resumeConfig(t, data, filepath.Join(t.TempDir(), "moved"), devs, 6)
+		cfgs[r] = resumeConfig(t, data, moved, devs, 6)
 		cfgs[r].Model, cfgs[r].Microbatches, cfgs[r].Split, cfgs[r].Precision, cfgs[r].StochasticRounding = one.Model, 4, []int{4, 2, 1, 1}, prec, stochastic
 	}
 	trainers := joinTrainers(t, cfgs)
