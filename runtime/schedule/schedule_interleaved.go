@@ -2,7 +2,10 @@
 
 package schedule
 
-import "fmt"
+import (
+	"baton/internal/words"
+	"fmt"
+)
 
 // checkInterleaved enforces Megatron's rule that micro-batches go through
 // the chunks in groups of p: each device runs p forwards of one chunk, then
@@ -16,7 +19,7 @@ func checkInterleaved(p, m, v int) error {
 	if lo > 0 && m-lo < hi-m {
 		near = lo
 	}
-	return fmt.Errorf("%d micro-batches over %d devices; interleaving needs micro-batches to be a multiple of devices (Megatron's rule: they go through the chunks in groups of %d): use %d micro-batches", m, p, p, near)
+	return fmt.Errorf("%s over %d devices; interleaving needs micro-batches to be a multiple of devices (Megatron's rule: they go through the chunks in groups of %d): use %d micro-batches", words.Count(m, "micro-batch"), p, p, near)
 }
 
 // genInterleaved is interleaved 1F1B. Device d holds stages d, d+p, …,
