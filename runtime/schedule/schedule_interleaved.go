@@ -3,7 +3,6 @@
 package schedule
 
 import (
-	"baton/internal/words"
 	"fmt"
 )
 
@@ -19,7 +18,16 @@ func checkInterleaved(p, m, v int) error {
 	if lo > 0 && m-lo < hi-m {
 		near = lo
 	}
-	return fmt.Errorf("%s over %d devices; interleaving needs micro-batches to be a multiple of devices (Megatron's rule: they go through the chunks in groups of %d): use %d micro-batches", words.Count(m, "micro-batch"), p, p, near)
+	return fmt.Errorf("%s over %d devices; interleaving needs micro-batches to be a multiple of devices (Megatron's rule: they go through the chunks in groups of %d): use %d micro-batches", microbatches(m), p, p, near)
+}
+
+// microbatches is "1 micro-batch", "3 micro-batches": the pure core imports
+// nothing of baton's, internal/words included.
+func microbatches(m int) string {
+	if m == 1 {
+		return "1 micro-batch"
+	}
+	return fmt.Sprintf("%d micro-batches", m)
 }
 
 // genInterleaved is interleaved 1F1B. Device d holds stages d, d+p, …,
