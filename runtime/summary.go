@@ -31,7 +31,7 @@ type Summary struct {
 	Config        model.Config `json:"config"`
 	Params        int64        `json:"params"`
 	Devices       []string     `json:"devices"`
-	Precision     string       `json:"precision"`             // fp32, tf32 or bf16 (cpu: devices compute fp32 whatever it says)
+	Precision     string       `json:"precision"`             // fp32, tf32 or bf16 (tf32 and bf16 on cuda: devices only)
 	CUDAGraphs    bool         `json:"cuda_graphs,omitempty"` // compute actions ran as replayed CUDA graphs (--cuda-graphs)
 	Schedule      string       `json:"schedule"`
 	Microbatches  int          `json:"microbatches"`

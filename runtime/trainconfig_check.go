@@ -32,15 +32,17 @@ func (c *TrainConfig) validateOptimizer() error {
 // stores float32 whatever the precision, so a bf16 run there would be an fp32
 // run under another name.
 func (c *TrainConfig) checkPrecision() error {
-	if c.Precision != kernels.BF16 {
-		if c.StochasticRounding {
-			return field.Errorf("bf16-rounding", "{bf16-rounding} stochastic rounds bf16 weights, and {precision} is %v: give {precision} bf16, or {bf16-rounding} nearest", c.Precision)
-		}
+	if c.Precision != kernels.BF16 && c.StochasticRounding {
+		return field.Errorf("bf16-rounding", "{bf16-rounding} stochastic rounds bf16 weights, and {precision} is %v: give {precision} bf16, or {bf16-rounding} nearest", c.Precision)
+	}
+	if c.Precision == kernels.FP32 {
 		return nil
 	}
+	// A CPU device would compute in float32 whatever the run's record says:
+	// tf32 too is refused there, not changed silently into fp32.
 	for _, d := range c.Devices {
 		if d.Kind == device.KindCPU {
-			return field.Errorf("precision", "{precision} bf16 needs CUDA devices, and %s is a CPU device (which computes in float32): give cuda devices in {devices}, or {precision} fp32", d)
+			return field.Errorf("precision", "{precision} %v needs CUDA devices, and %s is a CPU device (which computes in float32): give cuda devices in {devices}, or {precision} fp32", c.Precision, d)
 		}
 	}
 	return nil

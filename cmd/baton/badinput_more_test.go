@@ -123,6 +123,7 @@ func moreModelCases() []badInput {
 		{name: "negative heads", args: train("--heads=-1"), code: 2, msg: "n_head (NH) is -1"},
 		{name: "unknown precision", args: train("--precision=fp16"), code: 2, msg: `--precision "fp16": want fp32`},
 		{name: "bf16 on CPU devices", args: train("--precision=bf16"), code: 2, msg: "--precision bf16 needs CUDA devices, and cpu:0 is a CPU device"},
+		{name: "tf32 on CPU devices", args: train("--precision=tf32"), code: 2, msg: "--precision tf32 needs CUDA devices, and cpu:0 is a CPU device"},
 		{name: "unknown bf16 rounding", args: train("--bf16-rounding=up"), code: 2, msg: `--bf16-rounding "up": want nearest or stochastic`},
 		{name: "stochastic rounding without bf16", args: train("--bf16-rounding=stochastic"), code: 2, msg: "--bf16-rounding stochastic rounds bf16 weights, and --precision is fp32"},
 		{name: "unknown cuda-graphs", args: train("--cuda-graphs=maybe"), code: 2, msg: `--cuda-graphs "maybe" is not one of on, off, auto`},

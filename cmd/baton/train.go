@@ -115,7 +115,7 @@ func trainCmd() *cobra.Command {
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress bar or report table")
 	fl.StringVar(&f.cpuprofile, "cpuprofile", "", "write a Go CPU profile of the run to this file (go tool pprof)")
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Minute, "fail a step when a device has waited this long on a neighbour while no device progressed; time the process spent stopped (SIGSTOP, a debugger) does not count (0: no limit)")
-	fl.StringVar(&f.precision, "precision", "fp32", "precision of cuda: devices: fp32, tf32 (tensor-core matmuls) or bf16 (bfloat16 activations, gradients and matmuls, float32 masters); cpu: devices compute fp32 and refuse bf16")
+	fl.StringVar(&f.precision, "precision", "fp32", "precision of cuda: devices: fp32, tf32 (tensor-core matmuls) or bf16 (bfloat16 activations, gradients and matmuls, float32 masters); cpu: devices compute fp32 and refuse tf32 and bf16")
 	fl.BoolVar(&f.profileLayers, "profile-layers", false, "time every layer (embedding, each block, head) inside each forward and backward, for summary.json's layer_costs")
 	fl.StringVar(&f.cudaGraphs, "cuda-graphs", "auto", "run each stage's forward and backward actions as CUDA graphs, captured once per stash and replayed (no per-kernel launch cost): on, off, or auto (on where every device is cuda: and --profile-kernels is off)")
 	fl.BoolVar(&f.profileKernels, "profile-kernels", false, "time every kernel call with the device's events, for summary.json's roofline: each kernel's measured time beside the time the GPU allows it")
