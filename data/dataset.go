@@ -99,8 +99,12 @@ func (d *Dataset) Check(V, T int) error {
 		tokens []uint16
 	}{{"training", d.Train}, {"validation", d.Val}} {
 		if len(s.tokens) < T+1 {
-			return field.Errorf("context", "data: %s has only %d %s tokens; need at least T+1 = %d for {context} %d (use a larger corpus or a smaller {context})",
-				d.Source, len(s.tokens), s.name, T+1, T)
+			more := ""
+			if s.name == "validation" && d.Format == Shards {
+				more = ", or tokenize again with a larger --val-fraction" // baton tokenize's flag, not this command's
+			}
+			return field.Errorf("context", "data: %s has only %d %s tokens; need at least T+1 = %d for {context} %d (use a larger corpus or a smaller {context}%s)",
+				d.Source, len(s.tokens), s.name, T+1, T, more)
 		}
 	}
 	if d.MaxToken >= V {

@@ -204,3 +204,24 @@ func TestCheckVocab(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCheckShortValidationShard: a validation shard shorter than a sequence
+// (tokenize's --val-fraction too small) is named with that fix; text data
+// and a short training split are not.
+func TestCheckShortValidationShard(t *testing.T) {
+	for _, c := range []struct {
+		format     Format
+		train, val int
+		fraction   bool
+	}{
+		{Shards, 100, 1, true},
+		{Shards, 1, 100, false},
+		{Text, 100, 1, false},
+	} {
+		d := &Dataset{Source: "s", Format: c.format, Train: seq(0, c.train), Val: seq(0, c.val)}
+		err := d.Check(TextVocab, 8)
+		if err == nil || strings.Contains(err.Error(), "--val-fraction") != c.fraction {
+			t.Errorf("%s, %d training and %d validation tokens: error %v; want one that names --val-fraction: %v", c.format, c.train, c.val, err, c.fraction)
+		}
+	}
+}
