@@ -19,6 +19,10 @@ import (
 // read when present. See load for the checks.
 func Load(dir string) (*Checkpoint, error) { return load(dir, false) }
 
+// ErrNoCheckpoint is the error of a load where neither the checkpoint
+// directory nor the <dir>.old an interrupted Save leaves exists.
+var ErrNoCheckpoint = errors.New("no such directory")
+
 // LoadResume reads the checkpoint in dir to continue training from: beyond
 // what Load needs, optimizer/optimizer.safetensors (without it AdamW would restart
 // from zero moments) and state.json (without it, from step 0 on trained
@@ -57,7 +61,7 @@ func load(dir string, resume bool) (*Checkpoint, error) {
 func loadDir(dir string, resume bool) (*Checkpoint, error) {
 	fi, err := os.Stat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("checkpoint %s: no such directory; check the path (Save creates it)", dir)
+		return nil, fmt.Errorf("checkpoint %s: %w; check the path (Save creates it)", dir, ErrNoCheckpoint)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)

@@ -126,6 +126,28 @@ func TestResumeFallbackWarns(t *testing.T) {
 	}
 }
 
+// TestResumeFromOldAlone: a Save killed between moving the checkpoint
+// aside and renaming the new one in leaves checkpoint.old alone; the
+// resume takes it, rather than say the run has no checkpoint.
+func TestResumeFromOldAlone(t *testing.T) {
+	data := corpus(t)
+	out := trainedOut(t, data, 2)
+	ck := CheckpointDir(out)
+	if err := os.Rename(ck, ck+".old"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := resumeConfig(t, data, out, "cpu:0,cpu:1", 4)
+	cfg.Resume = true
+	tr, err := NewTrainer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if tr.StartStep() != 2 {
+		t.Errorf("resumed at step %d, want 2 (checkpoint.old's)", tr.StartStep())
+	}
+}
+
 // TestSaveRefusesNonFiniteParams: a run whose weights hold a NaN does not
 // replace its last checkpoint.
 func TestSaveRefusesNonFiniteParams(t *testing.T) {

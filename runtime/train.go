@@ -12,8 +12,6 @@ import (
 	"baton/runtime/schedule"
 	"baton/transformer"
 	"errors"
-	"io/fs"
-	"os"
 )
 
 // Trainer owns a run: devices, stages, data, schedule and executor.
@@ -149,10 +147,11 @@ func startFrom(cfg *TrainConfig) (ck *model.Checkpoint, fromCk bool, err error) 
 	switch {
 	case cfg.Resume:
 		dir := CheckpointDir(cfg.Out)
-		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		ck, err = model.LoadResume(dir)
+		switch {
+		case errors.Is(err, model.ErrNoCheckpoint):
 			return nil, false, fileError{field.Errorf("resume", "{resume}: %s holds no checkpoint (no %s): the run stopped before its first ({save-every}), or {out} names another run; start it again without {resume}", cfg.Out, dir)}
-		}
-		if ck, err = model.LoadResume(dir); err != nil {
+		case err != nil:
 			return nil, false, fileError{field.Errorf("resume", "{resume}: %w", err)}
 		}
 	case cfg.InitFrom != "":
