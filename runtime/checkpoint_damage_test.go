@@ -109,16 +109,7 @@ func TestResumeFallbackWarns(t *testing.T) {
 	if err := os.WriteFile(p, b[:len(b)/2], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := resumeConfig(t, data, out, "cpu:0,cpu:1", 4)
-	cfg.Resume = true
-	tr, err := NewTrainer(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	if tr.StartStep() != 2 {
-		t.Errorf("resumed at step %d, want 2 (checkpoint.old's)", tr.StartStep())
-	}
+	tr := resumedFromOld(t, data, out)
 	w := tr.Warnings()
 	if len(w) != 1 || !strings.Contains(w[0], p+": not a valid safetensors file") ||
 		!strings.Contains(w[0], "using the previous checkpoint "+ck+".old instead, at step 2: the checkpoint of step 3 is lost") {
@@ -136,16 +127,23 @@ func TestResumeFromOldAlone(t *testing.T) {
 	if err := os.Rename(ck, ck+".old"); err != nil {
 		t.Fatal(err)
 	}
+	resumedFromOld(t, data, out)
+}
+
+// resumedFromOld resumes out, checking it starts at step 2, checkpoint.old's.
+func resumedFromOld(t *testing.T, data, out string) *Trainer {
+	t.Helper()
 	cfg := resumeConfig(t, data, out, "cpu:0,cpu:1", 4)
 	cfg.Resume = true
 	tr, err := NewTrainer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tr.Close()
+	t.Cleanup(tr.Close)
 	if tr.StartStep() != 2 {
 		t.Errorf("resumed at step %d, want 2 (checkpoint.old's)", tr.StartStep())
 	}
+	return tr
 }
 
 // TestSaveRefusesNonFiniteParams: a run whose weights hold a NaN does not
