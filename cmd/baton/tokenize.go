@@ -15,6 +15,7 @@ import (
 
 	"baton/data"
 	"baton/internal/field"
+	"baton/internal/words"
 )
 
 func tokenizeCmd() *cobra.Command {
@@ -73,8 +74,8 @@ func runTokenize(cmd *cobra.Command, c data.TokenizeConfig) error {
 	}
 	secs := time.Since(start).Seconds()
 	n := res.TrainTokens + res.ValTokens
-	fmt.Fprintf(cmd.OutOrStdout(), "%d documents, %d bytes: %d training and %d validation tokens in %d shards in %s (%.0f tokens/s)\n",
-		res.Documents, res.Bytes, res.TrainTokens, res.ValTokens, len(res.Shards), c.Out, float64(n)/secs)
+	fmt.Fprintf(cmd.OutOrStdout(), "%s, %d bytes: %d training and %d validation tokens in %s in %s (%.0f tokens/s)\n",
+		words.Count(res.Documents, "document"), res.Bytes, res.TrainTokens, res.ValTokens, words.Count(len(res.Shards), "shard"), c.Out, float64(n)/secs)
 	return nil
 }
 

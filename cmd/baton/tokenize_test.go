@@ -25,7 +25,7 @@ func TestTokenizeCommand(t *testing.T) {
 	if r.stderr != "" {
 		t.Errorf("stderr is not a terminal, yet tokenize wrote to it: %q", r.stderr)
 	}
-	if !regexp.MustCompile(`^1 documents, \d+ bytes: \d+ training and \d+ validation tokens in 2 shards in shards \(\d+ tokens/s\)\n$`).MatchString(r.stdout) {
+	if !regexp.MustCompile(`^1 document, \d+ bytes: \d+ training and \d+ validation tokens in 2 shards in shards \(\d+ tokens/s\)\n$`).MatchString(r.stdout) {
 		t.Errorf("stdout = %q", r.stdout)
 	}
 	ds, err := data.Load(filepath.Join(dir, "shards"), 0)
@@ -50,6 +50,12 @@ func TestTokenizeCommand(t *testing.T) {
 	r = baton(t, dir, tinyTrain(filepath.Join(dir, "run"), 1, "--data", "shards")...)
 	if r.code != 1 || !regexp.MustCompile(`holds token \d+ but the model's vocabulary is 256`).MatchString(r.stderr) {
 		t.Errorf("training a byte-level model on GPT-2 shards: exit %d, %s", r.code, r.stderr)
+	}
+	// --data-limit bounds text; shards are read whole, and a limit given says so.
+	r = baton(t, dir, "train", "--model", "gpt2-124m", "--layers", "1", "--width", "32", "--heads", "2", "--context", "16", "--devices", "cpu:0",
+		"--batch", "1", "--microbatches", "1", "--steps", "1", "--quiet", "--data", "shards", "--data-limit", "1000", "--out", filepath.Join(dir, "gpt2"))
+	if want := "--data-limit 1000 limits text only: the llm.c shards of shards are read whole"; r.code != 0 || !strings.Contains(r.stderr, want) {
+		t.Errorf("training on shards with --data-limit: exit %d, want 0 and a warning %q:\n%s", r.code, want, r.stderr)
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"baton/data"
 	"baton/internal/runlock"
 	"baton/kernels"
 	"baton/model"
@@ -101,7 +102,7 @@ func trainCmd() *cobra.Command {
 	fl.Float64Var(&f.maxGradNorm, "max-grad-norm", 1.0, "clip the global gradient norm (0: off)")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the initial weights and of the batch order")
 	fl.StringVar(&f.data, "data", "", "text file, directory of text, or llm.c .bin shards (default: the Go standard library sources)")
-	fl.Int64Var(&f.dataLimit, "data-limit", 16<<20, "bytes of text to read at most (0: all of it)")
+	fl.Int64Var(&f.dataLimit, "data-limit", defaultDataLimit, "bytes of text to read at most (0: all of it; llm.c shards are read whole)")
 	fl.IntVar(&f.evalEvery, "eval-every", 100, "steps between validation passes")
 	fl.IntVar(&f.evalBatches, "eval-batches", 8, "validation batches per pass")
 	fl.IntVar(&f.saveEvery, "save-every", 100, "steps between checkpoints (0: only at the end)")
@@ -251,6 +252,9 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	}
 	defer tr.Close()
 	noteFittedDevices(log, cfg.Devices, tr.Config())
+	if f.dataLimit != defaultDataLimit && tr.Data().Format == data.Shards {
+		log.Warn(fmt.Sprintf("--data-limit %d limits text only: the llm.c shards of %s are read whole", f.dataLimit, tr.Data().Source))
+	}
 	for _, w := range tr.Warnings() { // even with --quiet: they say what is lost
 		log.Warn(w)
 	}
@@ -291,6 +295,9 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	}
 	return nil
 }
+
+// defaultDataLimit is --data-limit's default: 16 MiB of text.
+const defaultDataLimit = 16 << 20
 
 // noteFittedDevices says which of the default devices a model too shallow
 // for all of them trains on (runtime.TrainConfig.FitDevices): devices the
