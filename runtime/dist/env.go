@@ -5,6 +5,7 @@ package dist
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 )
@@ -221,7 +222,11 @@ func (e Env) check(rank, size, localRank, localSize string) error {
 func (v envVars) master(e *Env, size, host string, port int) error {
 	e.MasterAddr, e.MasterPort = host, port
 	if v.set("MASTER_ADDR") {
-		e.MasterAddr = strings.TrimSpace(v("MASTER_ADDR"))
+		addr, err := masterHost(strings.TrimSpace(v("MASTER_ADDR")))
+		if err != nil {
+			return err
+		}
+		e.MasterAddr = addr
 	}
 	if v.set("MASTER_PORT") {
 		p, err := ParsePort(v("MASTER_PORT"))
@@ -240,6 +245,22 @@ func (v envVars) master(e *Env, size, host string, port int) error {
 		return fmt.Errorf("MASTER_PORT is not set, and %s=%d processes need the port rank 0 listens on (torchrun and baton launch set it; by hand: MASTER_PORT=29500)", size, e.WorldSize)
 	}
 	return nil
+}
+
+// masterHost is MASTER_ADDR's host as net.JoinHostPort takes it: an IPv6
+// literal without its brackets; a value that holds a port as well is
+// refused at once, not dialled until --timeout runs out.
+func masterHost(addr string) (string, error) {
+	if strings.HasPrefix(addr, "[") && strings.HasSuffix(addr, "]") {
+		addr = addr[1 : len(addr)-1]
+	}
+	if host, port, err := net.SplitHostPort(addr); err == nil {
+		return "", fmt.Errorf("MASTER_ADDR=%q holds a port; give the host alone (MASTER_ADDR=%s) and the port as MASTER_PORT=%s", addr, host, port)
+	}
+	if strings.ContainsAny(addr, "[]/ ") {
+		return "", fmt.Errorf("MASTER_ADDR=%q is not a host name or address; give rank 0's host, e.g. MASTER_ADDR=host0 or 10.0.0.1", addr)
+	}
+	return addr, nil
 }
 
 // ParsePort parses a TCP port, 1 to 65535; its error begins with the

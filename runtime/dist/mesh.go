@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -418,8 +419,8 @@ func (m *Mesh) read(p *peer) {
 			m.fail(p.errorf("bad frame: %w", err))
 			return
 		}
-		payload := make([]byte, h.length)
-		if _, err := io.ReadFull(r, payload); err != nil {
+		payload, err := readPayload(r, h.length)
+		if err != nil {
 			m.fail(p.lost(err))
 			return
 		}
@@ -493,6 +494,26 @@ func (m *Mesh) leave(p *peer) {
 	p.conn.Close()
 }
 
+// payloadChunk is how much of a payload is allocated ahead of its bytes:
+// a header that claims far more than its peer sends (a buggy or hostile
+// peer; its CRC holds) must not make this rank allocate it all at once.
+const payloadChunk = 64 << 20
+
+// readPayload reads a payload of n bytes, growing its buffer as they
+// arrive, at most payloadChunk ahead of them.
+func readPayload(r io.Reader, n uint64) ([]byte, error) {
+	payload := make([]byte, 0, min(n, payloadChunk))
+	for uint64(len(payload)) < n {
+		k := min(n-uint64(len(payload)), payloadChunk)
+		payload = slices.Grow(payload, int(k))
+		if _, err := io.ReadFull(r, payload[len(payload):len(payload)+int(k)]); err != nil {
+			return nil, err
+		}
+		payload = payload[:len(payload)+int(k)]
+	}
+	return payload, nil
+}
+
 // fail breaks the mesh with err unless it is broken already, and ends
 // every connection: each peer gets a bye that says why (so that every rank
 // names the failure where it began, whichever connection it sees fail
@@ -506,6 +527,13 @@ func (m *Mesh) fail(err error) {
 	}
 	m.err = err
 	close(m.broken)
+	// The byes' goroutines count before the lock is let go: a Close that
+	// finds the mesh broken must find them in its Wait.
+	for _, p := range m.peers {
+		if p != nil {
+			m.wg.Add(1)
+		}
+	}
 	m.mu.Unlock()
 	reason := ""
 	if err != ErrClosed {
@@ -513,7 +541,6 @@ func (m *Mesh) fail(err error) {
 	}
 	for _, p := range m.peers {
 		if p != nil {
-			m.wg.Add(1)
 			go func() {
 				defer m.wg.Done()
 				if m.sayBye(p, reason) {

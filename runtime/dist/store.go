@@ -12,6 +12,7 @@ import (
 	"math"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -148,6 +149,10 @@ func (s *StoreServer) serve(conn net.Conn) {
 		if err != nil {
 			return
 		}
+		// Before any write: a value larger than w's buffer goes straight to
+		// the connection, under whatever deadline it has. A get may wait
+		// maxWait first.
+		conn.SetWriteDeadline(time.Now().Add(maxWait + storeIOTimeout))
 		switch op {
 		case opSet:
 			s.set(key, value)
@@ -161,7 +166,6 @@ func (s *StoreServer) serve(conn net.Conn) {
 				w.WriteByte(statusNot)
 			}
 		}
-		conn.SetWriteDeadline(time.Now().Add(storeIOTimeout))
 		if w.Flush() != nil {
 			return
 		}
@@ -242,11 +246,12 @@ func readRequest(r *bufio.Reader) (op byte, key string, value []byte, wait time.
 type Store struct {
 	addr string
 
-	mu   sync.Mutex
-	conn net.Conn
-	r    *bufio.Reader
-	w    *bufio.Writer
-	err  error // why the connection is no longer usable
+	mu     sync.Mutex
+	conn   net.Conn
+	r      *bufio.Reader
+	w      *bufio.Writer
+	err    error       // why the connection is no longer usable
+	closed atomic.Bool // Close was called: calls fail saying so
 }
 
 // errWrongStore is an answer no retry will change: not a baton store, or
@@ -257,6 +262,9 @@ var errWrongStore = errors.New("not this baton's store")
 // backoff until ctx ends: rank 0, which serves it, may start after the
 // other ranks.
 func DialStore(ctx context.Context, addr string) (*Store, error) {
+	if _, _, err := net.SplitHostPort(addr); err != nil { // no retry mends it
+		return nil, fmt.Errorf("dist: rank 0's address %q: %w", addr, err)
+	}
 	start := time.Now()
 	var last error
 	for backoff := 20 * time.Millisecond; ; backoff = min(2*backoff, 500*time.Millisecond) {
@@ -365,7 +373,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 			}
 			return nil, fmt.Errorf("dist: store key %q was not set after waiting %v: %w", key, time.Since(start).Round(time.Millisecond), err)
 		}
-		v, ok, err := s.get(key, wait)
+		v, ok, err := s.get(ctx, key, wait)
 		if err != nil || ok {
 			return v, err
 		}
@@ -373,14 +381,26 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 }
 
 // get is one get request: key's value, or false when it was not set
-// within wait.
-func (s *Store) get(key string, wait time.Duration) ([]byte, bool, error) {
+// within wait. A server that stops answering holds it until ctx ends (and
+// a second more, for an answer on its way), not storeIOTimeout: the
+// connection is then lost, a request being half answered.
+func (s *Store) get(ctx context.Context, key string, wait time.Duration) ([]byte, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
 		return nil, false, s.err
 	}
-	s.conn.SetDeadline(time.Now().Add(wait + storeIOTimeout))
+	deadline := time.Now().Add(wait + storeIOTimeout)
+	if d, ok := ctx.Deadline(); ok {
+		deadline = minTime(deadline, d.Add(time.Second))
+	}
+	s.conn.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() {
+		if ctx.Err() == context.Canceled {
+			s.conn.SetDeadline(time.Unix(1, 0))
+		}
+	})
+	defer stop()
 	s.request(opGet, key)
 	s.w.Write(binary.LittleEndian.AppendUint64(nil, uint64(wait)))
 	if err := s.w.Flush(); err != nil {
@@ -422,8 +442,21 @@ func (s *Store) request(op byte, key string) {
 // lost marks the connection unusable (a request may be half answered).
 func (s *Store) lost(err error) error {
 	s.err = fmt.Errorf("dist: store at %s: connection lost: %w", s.addr, err)
+	if s.closed.Load() {
+		s.err = s.closedErr()
+	}
 	s.conn.Close()
 	return s.err
+}
+
+func (s *Store) closedErr() error { return fmt.Errorf("dist: store at %s: closed", s.addr) }
+
+// minTime is the earlier of a and b.
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // localHost is the host this client's connection came from: an address
@@ -436,13 +469,15 @@ func (s *Store) localHost() string {
 	return host
 }
 
-// Close closes the connection; later calls fail.
+// Close closes the connection; later calls fail, and so at once does a
+// call in flight (Close does not wait for it: it may wait on a server that
+// stopped answering).
 func (s *Store) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err == nil {
-		s.err = fmt.Errorf("dist: store at %s: closed", s.addr)
-		return s.conn.Close()
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	if err := s.conn.Close(); !errors.Is(err, net.ErrClosed) {
+		return err
 	}
 	return nil
 }
