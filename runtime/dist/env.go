@@ -70,7 +70,7 @@ func (v envVars) torchrun() (Env, error) {
 	if e.LocalWorldSize, err = v.optional("LOCAL_WORLD_SIZE", wantCount, e.WorldSize); err != nil {
 		return Env{}, err
 	}
-	if err := e.check("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"); err != nil {
+	if err := e.check(v, "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"); err != nil {
 		return Env{}, err
 	}
 	if err := v.master(&e, "WORLD_SIZE", "", 0); err != nil {
@@ -97,7 +97,7 @@ func (v envVars) slurm() (Env, error) {
 	if e.LocalWorldSize, err = v.slurmLocalSize(e.WorldSize); err != nil {
 		return Env{}, err
 	}
-	if err := e.check("SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID", v.slurmLocalName()); err != nil {
+	if err := e.check(v, "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID", v.slurmLocalName()); err != nil {
 		return Env{}, err
 	}
 	host, port := "", 0
@@ -191,7 +191,7 @@ func (v envVars) openMPI() (Env, error) {
 	if e.LocalWorldSize, err = v.optional("OMPI_COMM_WORLD_LOCAL_SIZE", wantCount, e.WorldSize); err != nil {
 		return Env{}, err
 	}
-	if err := e.check("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE"); err != nil {
+	if err := e.check(v, "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE"); err != nil {
 		return Env{}, err
 	}
 	if e.WorldSize > 1 && (!v.set("MASTER_ADDR") || !v.set("MASTER_PORT")) {
@@ -203,9 +203,13 @@ func (v envVars) openMPI() (Env, error) {
 	return e, nil
 }
 
-// check relates the four numbers, named by the launcher's variables.
-func (e Env) check(rank, size, localRank, localSize string) error {
+// check relates the four numbers, named by the launcher's variables (v
+// says which were set: a local rank not set is the rank's).
+func (e Env) check(v envVars, rank, size, localRank, localSize string) error {
 	switch {
+	case e.LocalRank >= e.LocalWorldSize && e.Rank < e.WorldSize && e.LocalWorldSize <= e.WorldSize && !v.set(localRank):
+		return fmt.Errorf("%s is not set, so it is %s=%d, which is not below %s=%d; set %s for each process (its index on its host)",
+			localRank, rank, e.LocalRank, localSize, e.LocalWorldSize, localRank)
 	case e.Rank >= e.WorldSize:
 		return fmt.Errorf("%s=%d is not below %s=%d", rank, e.Rank, size, e.WorldSize)
 	case e.LocalWorldSize > e.WorldSize:

@@ -86,6 +86,7 @@ func TestEnvFromErrors(t *testing.T) {
 		{with(torchrun4, "WORLD_SIZE=two"), `WORLD_SIZE="two" is not a count (1 or more)`},
 		{[]string{"RANK=3", "WORLD_SIZE=2"}, "RANK=3 is not below WORLD_SIZE=2"},
 		{with(torchrun4, "LOCAL_RANK=4"), "LOCAL_RANK=4 is not below LOCAL_WORLD_SIZE=4"},
+		{[]string{"RANK=5", "WORLD_SIZE=8", "LOCAL_WORLD_SIZE=4", "MASTER_ADDR=h", "MASTER_PORT=1"}, "LOCAL_RANK is not set, so it is RANK=5, which is not below LOCAL_WORLD_SIZE=4; set LOCAL_RANK for each process (its index on its host)"},
 		{with(torchrun4, "LOCAL_RANK=1.5"), `LOCAL_RANK="1.5" is not a rank (0 or more)`},
 		{with(torchrun4, "LOCAL_WORLD_SIZE=9"), "LOCAL_WORLD_SIZE=9 is more than WORLD_SIZE=8"},
 		{with(torchrun4, "LOCAL_WORLD_SIZE=0"), "LOCAL_WORLD_SIZE=0 is not a count (1 or more)"},
