@@ -139,12 +139,17 @@ func (c *TrainConfig) checkCUDAGraphs() error {
 	if c.ProfileLayers {
 		return field.Errorf("cuda-graphs", "{cuda-graphs} on launches each action's kernels as one graph, and {profile-layers} times each layer inside it: drop one of them")
 	}
+	if c.balancesLive() {
+		return field.Errorf("cuda-graphs", "{cuda-graphs} on launches each action's kernels as one graph, and balancing on measured times ({balance} measured, {rebalance} auto) times each layer inside it: drop one of them")
+	}
 	return nil
 }
 
 // graphsOn says whether the run's executor uses CUDA graphs: on when asked,
-// and by default (auto) where every device is a CUDA device and no kernel
-// is timed on its own. (Steps that time layers run their actions directly.)
+// and by default (auto) where every device is a CUDA device and neither
+// kernels nor layers are timed (steps that time layers, as balancing on
+// measured times does in every step, run their actions directly: summary's
+// cuda_graphs must not claim graphs that never ran).
 func (c *TrainConfig) graphsOn() bool {
 	switch c.CUDAGraphs {
 	case "on":
@@ -152,7 +157,7 @@ func (c *TrainConfig) graphsOn() bool {
 	case "off":
 		return false
 	}
-	if c.ProfileKernels {
+	if c.ProfileKernels || c.ProfileLayers || c.balancesLive() {
 		return false
 	}
 	for _, d := range c.Devices {
