@@ -84,6 +84,31 @@ func TestWriteMarkdown(t *testing.T) {
 	}
 }
 
+// TestHeadlineOfSeveralPrecisions: a sweep of fp32 and tf32 heads its
+// report and its printed line alike, with the first precision's figures,
+// named.
+func TestHeadlineOfSeveralPrecisions(t *testing.T) {
+	rs := handMade()
+	for _, r := range handMade() {
+		if r.Skipped == "" {
+			r.Precision, r.BubbleMeasured, r.TokensPerSec = "tf32", r.BubbleMeasured/2, 2*r.TokensPerSec
+			rs = append(rs, r)
+		}
+	}
+	o := Options{Preset: "tiny", Model: model.Presets["tiny"], Batch: 8, Steps: 3, Precisions: []kernels.Precision{kernels.FP32, kernels.TF32}}
+	h := SweepHeadline(o, rs)
+	if !strings.HasPrefix(h, "fp32: naive on 4 devices idles 75.0%") || !strings.Contains(h, "1f1b with m=8 at 27.0%") {
+		t.Errorf("headline %q; want fp32's figures, named", h)
+	}
+	var b bytes.Buffer
+	if err := WriteMarkdown(&b, Report{Options: o}, rs); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "**Headline:** "+h+"\n") {
+		t.Errorf("the report's headline differs from %q:\n%s", h, b.String())
+	}
+}
+
 // peerRows are PyTorch's figures as scripts/torch_peer.py writes them.
 const peerRows = `model,devices,schedule,precision,microbatches,chunks,tokens_per_sec,bubble_measured,bubble_simulated,bubble_analytic,step_s,idle_frac_0,peak_bytes_0
 tiny,1,torch-eager,fp32,1,1,500.0,,,,0.200000,,3145728

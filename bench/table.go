@@ -101,7 +101,7 @@ func WriteMarkdown(w io.Writer, rep Report, rs []Result) error {
 		o.Preset, o.Model, float64(o.Model.NumParams())/1e6, o.Batch, o.Model.MaxT, o.Steps, corpus(o), rep.Elapsed.Round(time.Second), rep.CSV, rep.CSV)
 	b.WriteString("Every figure below was measured, except the columns labelled *analytic* (the schedule's formula) and *simulated* (the schedule replayed on the run's own measured action times). Idle is the fraction of the pipeline's time a device did not compute; the bubble is its mean over devices.\n\n")
 	main := OfPrecision(rs, o.precisions()[0].String())
-	if h := Headline(main); h != "" {
+	if h := SweepHeadline(o, rs); h != "" {
 		fmt.Fprintf(&b, "**Headline:** %s\n\n", h)
 	}
 	if len(rep.Peer) > 0 {
@@ -203,6 +203,18 @@ func OfPrecision(rs []Result, prec string) []Result {
 		}
 	}
 	return out
+}
+
+// SweepHeadline is the headline of a sweep's first precision, the one the
+// report's tables lead with, named when the sweep had several: the same in
+// the report and in what bench prints.
+func SweepHeadline(o Options, rs []Result) string {
+	prec := o.precisions()
+	h := Headline(OfPrecision(rs, prec[0].String()))
+	if h != "" && len(prec) > 1 {
+		h = prec[0].String() + ": " + h
+	}
+	return h
 }
 
 // Headline sums up the textbook case and the best schedule at the widest p.

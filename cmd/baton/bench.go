@@ -204,7 +204,7 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "bench: %s in %s\n", bench.Headline(rs), rep.Elapsed.Round(time.Second))
+	fmt.Fprintf(out, "bench: %s in %s\n", bench.SweepHeadline(o, rs), rep.Elapsed.Round(time.Second))
 	for _, p := range paths {
 		fmt.Fprintln(out, "wrote", p)
 	}
