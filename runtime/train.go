@@ -196,6 +196,10 @@ func (t *Trainer) open(ck *model.Checkpoint) (*Trainer, error) {
 		t.warnings = append(t.warnings, w)
 	}
 	if t.devs, err = device.Open(cfg.Devices, device.Options{Precision: cfg.Precision, StochasticRounding: cfg.StochasticRounding, Seed: cfg.Seed}); err != nil {
+		var un *device.Unavailable
+		if errors.As(err, &un) {
+			return nil, &ConfigError{err}
+		}
 		return nil, err
 	}
 	all := cfg.Group.place(t.devs)

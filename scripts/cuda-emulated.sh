@@ -61,6 +61,16 @@ train partitions "" --devices cuda:0/2 --schedule zb-h1
 train peer-tf32 "CUDAEMU_DEVICES=2" --devices cuda:0,cuda:1 --precision tf32
 train staged "CUDAEMU_DEVICES=2 CUDAEMU_PEER=0" --devices cuda:0,cuda:1
 train bf16 "" --devices cuda:0/2 --schedule zb-h1 --precision bf16 --bf16-rounding stochastic
+echo "== devices this machine cannot give are a bad setting (exit 2, named), not a driver's failure"
+for devs in cuda:5 "cuda:0/[100,100]"; do
+  rc=0
+  msg=$("${emu[@]}" "$work/baton" train --quiet --model tiny --steps 1 --devices "$devs" --out "$out/bad" 2>&1) || rc=$?
+  if [ "$rc" -ne 2 ] || ! grep -qF -- "--devices $devs" <<<"$msg"; then
+    echo "--devices $devs: exit $rc, want 2 naming it: $msg"
+    exit 1
+  fi
+  echo "--devices $devs: $msg"
+done
 echo "== a bf16 run's checkpoint (its float32 masters) resumed in fp32 on CPU devices, and the reverse"
 "${emu[@]}" "$work/baton" train --quiet --resume --devices cpu:0,cpu:1 --precision fp32 --bf16-rounding nearest --steps 6 --out "$out/bf16"
 grep -q '"precision": "fp32"' "$out/bf16/summary.json" || { echo "bf16 resumed in fp32: summary.json says otherwise"; exit 1; }

@@ -81,8 +81,17 @@ func Available(k Kind) bool {
 	return k == KindCPU || ok
 }
 
+// Unavailable is a device this machine cannot give as named (no such GPU,
+// a split its SMs cannot make, one device named twice): the list's fault,
+// which Open's caller reports as a bad setting, unlike a driver's failure.
+type Unavailable struct{ Err error }
+
+func (e *Unavailable) Error() string { return e.Err.Error() }
+func (e *Unavailable) Unwrap() error { return e.Err }
+
 // Open opens the named devices (from Expand) with opt. On an error every
-// device already opened is closed.
+// device already opened is closed; one that names a device this machine
+// cannot give is an *Unavailable.
 func Open(names []Name, opt Options) ([]Device, error) {
 	var devs []Device
 	for _, n := range names {

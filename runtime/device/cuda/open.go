@@ -95,7 +95,7 @@ func gpuOf(i int, name string) (*gpuState, error) {
 		default:
 			have = fmt.Sprintf("%d GPUs (cuda:0 to cuda:%d)", n, n-1)
 		}
-		return nil, field.Errorf("devices", "{devices} %s: there is no GPU %d; this machine has %s", name, i, have)
+		return nil, unavailable("{devices} %s: there is no GPU %d; this machine has %s", name, i, have)
 	}
 	g := &gpuState{index: i}
 	if g.dev, err = cu.GetDevice(i); err != nil {
@@ -111,34 +111,40 @@ func gpuOf(i int, name string) (*gpuState, error) {
 	return g, nil
 }
 
+// unavailable is a {devices} error that names a device this machine cannot
+// give: a bad setting, not a driver's failure.
+func unavailable(format string, args ...any) error {
+	return &device.Unavailable{Err: field.Errorf("devices", format, args...)}
+}
+
 // open makes the device n of g. The registry's lock is held.
 func (g *gpuState) open(n device.Name, name string, opt device.Options) (*Device, error) {
 	splitAs := n
 	splitAs.Part = -1
 	if n.Parts == 0 {
 		if g.splitAs.Parts != 0 {
-			return nil, field.Errorf("devices", "{devices} %s: GPU %d is already split as %s", name, g.index, g.splitAs)
+			return nil, unavailable("{devices} %s: GPU %d is already split as %s", name, g.index, g.splitAs)
 		}
 		if g.refs > 1 {
-			return nil, field.Errorf("devices", "{devices} %s: GPU %d is already open", name, g.index)
+			return nil, unavailable("{devices} %s: GPU %d is already open", name, g.index)
 		}
 		return g.newDevice(name, -1, "primary", g.primary, g.facts.sms, opt)
 	}
 	if g.splitAs.Parts == 0 {
 		if g.refs > 1 {
-			return nil, field.Errorf("devices", "{devices} %s: GPU %d is already open whole", name, g.index)
+			return nil, unavailable("{devices} %s: GPU %d is already open whole", name, g.index)
 		}
 		if err := g.makeSplit(splitAs); err != nil {
 			return nil, err
 		}
 	} else if g.splitAs != splitAs {
-		return nil, field.Errorf("devices", "{devices} %s: GPU %d is already split as %s", name, g.index, g.splitAs)
+		return nil, unavailable("{devices} %s: GPU %d is already split as %s", name, g.index, g.splitAs)
 	}
 	if n.Part < 0 {
-		return nil, field.Errorf("devices", "{devices} %s: name one partition, as in %s#0", name, name)
+		return nil, unavailable("{devices} %s: name one partition, as in %s#0", name, name)
 	}
 	if g.taken[n.Part] {
-		return nil, field.Errorf("devices", "{devices} %s is listed twice; each stage needs its own device", name)
+		return nil, unavailable("{devices} %s is listed twice; each stage needs its own device", name)
 	}
 	p := g.split[n.Part]
 	mode := "green"

@@ -60,7 +60,7 @@ func (g *gpuState) makeSplit(n device.Name) error {
 		return g.streamsCannotSplit(spec, k, why)
 	}
 	if k > g.facts.sms {
-		return field.Errorf("devices", "{devices} %s: GPU %d (%s) has %d SMs; split it into at most %d partitions", spec, g.index, g.facts.name, g.facts.sms, g.facts.sms)
+		return unavailable("{devices} %s: GPU %d (%s) has %d SMs; split it into at most %d partitions", spec, g.index, g.facts.name, g.facts.sms, g.facts.sms)
 	}
 	fmt.Fprintf(os.Stderr, "baton: %s: green contexts unavailable (%v); its %d partitions are streams of one context and share all %d SMs, so their kernels overlap only where they leave SMs free\n",
 		spec, why, k, g.facts.sms)
@@ -75,7 +75,7 @@ func (g *gpuState) makeSplit(n device.Name) error {
 // unavailable (why): streams of one context share all SMs, so the counts
 // asked would be silently ignored.
 func (g *gpuState) streamsCannotSplit(spec string, k int, why error) error {
-	return field.Errorf("devices", "{devices} %s: green contexts are unavailable (%v), and partitions of chosen SM counts need them: streams of one context share all %d SMs and cannot hold any apart; use a driver with green contexts (12.4 or newer, %s unset), or cuda:%d/%d for %d stream partitions",
+	return unavailable("{devices} %s: green contexts are unavailable (%v), and partitions of chosen SM counts need them: streams of one context share all %d SMs and cannot hold any apart; use a driver with green contexts (12.4 or newer, %s unset), or cuda:%d/%d for %d stream partitions",
 		spec, why, g.facts.sms, noGreenEnv, g.index, k, k)
 }
 
@@ -109,7 +109,7 @@ func (g *gpuState) greenSplit(k int, spec string) ([]partition, error) {
 		if err != nil || most == 0 {
 			return nil, fmt.Errorf("splitting the %d SMs of GPU %d: %w", total, g.index, errors.Join(err, lastErr))
 		}
-		return nil, &badSplit{field.Errorf("devices", "{devices} %s: GPU %d (%s) has %d SMs and green contexts split it into at most %d partitions; use cuda:%d/%d or fewer",
+		return nil, &badSplit{unavailable("{devices} %s: GPU %d (%s) has %d SMs and green contexts split it into at most %d partitions; use cuda:%d/%d or fewer",
 			spec, g.index, g.facts.name, total, most, g.index, most)}
 	}
 	parts := make([]partition, 0, k)
@@ -139,7 +139,7 @@ func (g *gpuState) greenSplitSMs(sms []int, spec string) ([]partition, error) {
 		total += c
 	}
 	refuse := func(problem string) error {
-		return &badSplit{field.Errorf("devices", "{devices} %s: GPU %d (%s) has %d SMs, which green contexts hand out in groups of %d (%d groups, %d SMs); %s; give counts that are multiples of %d and add up to at most %d, as in %s",
+		return &badSplit{unavailable("{devices} %s: GPU %d (%s) has %d SMs, which green contexts hand out in groups of %d (%d groups, %d SMs); %s; give counts that are multiples of %d and add up to at most %d, as in %s",
 			spec, g.index, g.facts.name, g.facts.sms, unit, len(units.sms), unit*len(units.sms), problem, unit, unit*len(units.sms), exampleSplit(g.index, sms, unit, len(units.sms)))}
 	}
 	for i, c := range sms {
