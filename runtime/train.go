@@ -3,6 +3,8 @@
 package runtime
 
 import (
+	"errors"
+
 	"baton/data"
 	"baton/internal/field"
 	"baton/internal/fsutil"
@@ -11,7 +13,6 @@ import (
 	"baton/runtime/device"
 	"baton/runtime/schedule"
 	"baton/transformer"
-	"errors"
 )
 
 // Trainer owns a run: devices, stages, data, schedule and executor.
