@@ -37,10 +37,3 @@ func (c Config) StageActElems(blocks, B, T int) int64 {
 func (c Config) StageActElemsFor(blocks, B, T int, r Recompute) int64 {
 	return int64(blocks)*c.BlockActElems(B, T, r) + int64(B)*int64(T)*int64(c.C)
 }
-
-// HeadScratchElems is the float32 count of the last stage's logits, (B,T,V).
-// It is scratch, not stash: the head runs its backward inside its forward, so
-// one copy serves every micro-batch in flight.
-func (c Config) HeadScratchElems(B, T int) int64 {
-	return int64(B) * int64(T) * int64(c.V)
-}

@@ -27,7 +27,3 @@ func (c Config) BlockActElems(B, T int, r Recompute) int64 {
 	}
 	return bt*16*C + 4*bt + bt*int64(c.NH)
 }
-
-// BytesPerParam is what training keeps per parameter: the value, its
-// gradient and AdamW's two moments, all float32.
-const BytesPerParam = 4 * 4

@@ -1,4 +1,4 @@
-// Memory per precision: what a stage keeps training in fp32 or tf32 and in bf16, and sizes as the user writes them.
+// Memory per precision: the precisions the estimate knows, a stage's bytes in one, and sizes as the user writes them.
 
 package model
 
@@ -11,26 +11,9 @@ import (
 
 // Precisions are the precisions the memory estimate knows. fp32 and tf32
 // keep the same bytes (tf32 changes only how matmuls round); bf16 keeps
-// activations and gradients in half the bytes, and a bf16 copy of each weight.
+// activations and gradients in half the bytes, and a bf16 copy of each weight
+// beside its float32 master.
 var Precisions = []string{"fp32", "tf32", "bf16"}
-
-// BytesPerParamBF16 is what bf16 mixed-precision training keeps per
-// parameter (kernels.Storage): the float32 master weight and AdamW's two
-// float32 moments, the bf16 copy of the weight the kernels read, and the
-// bf16 gradient: the same 16 bytes as fp32 training, laid out otherwise.
-const BytesPerParamBF16 = 4 + 2 + 2 + 2*4
-
-// EagerBytesPerParam is what an eager optimizer step keeps besides: a
-// copy of the value and AdamW's two moments, to redo a step that had to clip.
-const EagerBytesPerParam = 3 * 4
-
-// StageMem is the bytes a stage of params parameters that holds actElems
-// activations (its stashes in flight and its scratch) needs in fp32 or tf32,
-// and in bf16, where activations take half. bf16 needs more than fp32 when
-// parameters outweigh activations: the fp32 masters stay.
-func StageMem(params, actElems int64) (fp32, bf16 int64) {
-	return params*BytesPerParam + 4*actElems, params*BytesPerParamBF16 + 2*actElems
-}
 
 // MemFor is the stage's bytes in precision prec, one of Precisions.
 func (s Stage) MemFor(prec string) int64 {

@@ -19,8 +19,8 @@ type Stage struct {
 	Head          bool    `json:"head"`            // holds ln_f, the tied LM head and the loss
 	Params        int64   `json:"params"`          // including the head's copy of wte on a last stage that is not also first
 	FLOPsPerToken float64 `json:"flops_per_token"` // training (forward+backward) cost per token
-	MemBytes      int64   `json:"mem_bytes"`       // fp32 and tf32: parameters, gradients, AdamW state, stash and head scratch
-	MemBytesBF16  int64   `json:"mem_bytes_bf16"`  // an estimate for bf16, which training does not run yet (see StageMem)
+	MemBytes      int64   `json:"mem_bytes"`       // fp32 and tf32: every buffer the stage allocates on its device (StageBytes)
+	MemBytesBF16  int64   `json:"mem_bytes_bf16"`  // the same in bf16
 }
 
 // Blocks is the number of decoder blocks the stage runs.
@@ -46,8 +46,16 @@ type PlanOptions struct {
 	B, T      int       // micro-batch for the memory estimate; 0 means B=1 and T=cfg.MaxT
 	InFlight  int       // micro-batches in flight per stage for the memory estimate; 0 means 1
 	Recompute Recompute // what each block recomputes in its backward rather than stash; field "recompute"
+	// Microbatches per step: the last stage keeps every one's per-token
+	// losses; 0 counts InFlight's.
+	Microbatches int
+	// SplitBackward says that backwards split into I and W (zero-bubble
+	// schedules): each stash keeps its blocks' linear layers' gradients
+	// from I to W.
+	SplitBackward bool
 	// EagerOptimizer counts the copy of parameters and AdamW moments an
-	// eager optimizer step keeps to redo a step (12 bytes per parameter).
+	// eager optimizer step keeps to redo a step (12 bytes per parameter, 14
+	// in bf16).
 	EagerOptimizer bool
 }
 
@@ -139,25 +147,6 @@ func (c Config) StageParams(k int, embed, head bool) int64 {
 		}
 	}
 	return n
-}
-
-// StageBytes is what a stage of k blocks needs in fp32 (and tf32) and in
-// bf16: parameters, gradients, AdamW state (and an eager step's copy), the
-// stashes of o.InFlight micro-batches of o.B×o.T tokens recomputing as
-// o.Recompute says, and the head's logits. o's sizes must be resolved
-// (Partition resolves them).
-func (c Config) StageBytes(k int, embed, head bool, o PlanOptions) (fp32, bf16 int64) {
-	params := c.StageParams(k, embed, head)
-	acts := int64(o.InFlight) * c.StageActElemsFor(k, o.B, o.T, o.Recompute)
-	if head {
-		acts += c.HeadScratchElems(o.B, o.T)
-	}
-	fp32, bf16 = StageMem(params, acts)
-	if o.EagerOptimizer {
-		fp32 += params * EagerBytesPerParam
-		bf16 += params * EagerBytesPerParam
-	}
-	return fp32, bf16
 }
 
 // tooManyStages says that L layers cannot give each stage one, in the

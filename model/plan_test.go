@@ -159,22 +159,22 @@ func TestPlanParamsSum(t *testing.T) {
 	}
 }
 
+// TestPlanMemory: a second micro-batch in flight adds one stash on every
+// stage: StageActElems float32 (what transformer's test finds NewActs
+// allocating), the gradients at the stage's two ends, and the tokens on the
+// first stage and the targets on the last. tiny's buffers at B=128 are
+// multiples of 512 bytes, which the CUDA allocator does not round.
 func TestPlanMemory(t *testing.T) {
-	cfg := Presets["small"]
-	one := mustPlan(t, cfg, 2, PlanOptions{B: 4, T: 64, InFlight: 1})
-	two := mustPlan(t, cfg, 2, PlanOptions{B: 4, T: 64, InFlight: 2})
+	cfg := Presets["tiny"]
+	const B, T = 128, 16
+	one := mustPlan(t, cfg, 2, PlanOptions{B: B, T: T, InFlight: 1, Microbatches: 2})
+	two := mustPlan(t, cfg, 2, PlanOptions{B: B, T: T, InFlight: 2, Microbatches: 2})
+	N := int64(B * T)
 	for i := range one.Stages {
 		s1, s2 := one.Stages[i], two.Stages[i]
-		stash := 4 * cfg.StageActElems(s1.Blocks(), 4, 64)
+		stash := 4 * (cfg.StageActElems(s1.Blocks(), B, T) + 2*N*int64(cfg.C) + N) // tokens or targets
 		if s2.MemBytes-s1.MemBytes != stash {
 			t.Errorf("stage %d: a second micro-batch in flight adds %d bytes, want %d", i, s2.MemBytes-s1.MemBytes, stash)
-		}
-		scratch := int64(0)
-		if s1.Head {
-			scratch = 4 * cfg.HeadScratchElems(4, 64)
-		}
-		if got, want := s1.MemBytes, s1.Params*BytesPerParam+stash+scratch; got != want {
-			t.Errorf("stage %d: %d bytes, want %d", i, got, want)
 		}
 	}
 }

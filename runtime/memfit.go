@@ -116,11 +116,12 @@ func (t *Trainer) gpus() []gpuOn {
 	return gpusOf(t.cfg.Devices)
 }
 
-// checkFits refuses a run whose planned memory (parameters, gradients,
-// AdamW state, the stashes in flight and the head's scratch) is more than
-// it can have: on virtual CPU devices, every stage's together beside what
-// the process may have (they share the host); on GPUs, each GPU's stages
-// beside its memory, in the run's precision (prec, one of model.Precisions).
+// checkFits refuses a run whose planned memory (every buffer its stages
+// allocate: parameters, gradients, AdamW state, the stashes in flight,
+// scratch; model.Config.StageBytes) is more than it can have: on virtual
+// CPU devices, every stage's together beside what the process may have
+// (they share the host); on GPUs, each GPU's stages beside its memory, in
+// the run's precision (prec, one of model.Precisions).
 func checkFits(devs []device.Name, pl *model.Plan, prec string) error {
 	if len(devs) == 0 {
 		return nil

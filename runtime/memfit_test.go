@@ -1,13 +1,16 @@
-// The GPU fit check: partitions of one GPU share its memory, and a device that cannot hold its stages is refused naming it.
+// The fit check: partitions of one GPU share its memory, a device that cannot hold its stages is refused naming it, and the plan's estimate holds what a run's devices allocate.
 
 package runtime
 
 import (
+	"cmp"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
 	"baton/internal/field"
+	"baton/kernels"
 	"baton/model"
 	"baton/runtime/device"
 )
@@ -57,5 +60,71 @@ func TestCheckDeviceFit(t *testing.T) {
 		if !strings.Contains(fe.Render(func(f string) string { return "{" + f + "}" }), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
+	}
+}
+
+// estimateRun is a short run of the tiny model whose plan must hold every
+// device's measured peak.
+type estimateRun struct {
+	devices, schedule string
+	layers, batch, m  int
+	prec              kernels.Precision
+	slack             float64 // 0: estimateSlack
+}
+
+// estimateSlack is how far above a device's measured peak its estimate may
+// lie: the estimate counts every buffer a stage allocates, and beyond them
+// only, in bf16, the backend's scratch for a transfer to another process
+// that a run in one process does not make, and on CPU devices the CUDA
+// allocator's rounding and backend scratch they do not allocate.
+const estimateSlack = 1.05
+
+// zbSlack is estimateSlack for zb-h1 on two devices with 4 micro-batches:
+// the plan counts on every stage the stashes of the stage that holds the
+// most (Plan.InFlight), the last stage's 4, where the first holds 2.
+const zbSlack = 2
+
+// checkEstimate trains r for a step (every buffer is made in the first) and an evaluation, and checks each
+// device's peak (what its allocator held at most) against the plan's
+// estimate for its stages in the run's precision: at or below it, and
+// within estimateSlack of it.
+func checkEstimate(t *testing.T, data string, r estimateRun) {
+	t.Helper()
+	names, err := device.Expand(r.devices)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := model.Presets["tiny"]
+	cfg.L = r.layers
+	sum := train(t, TrainConfig{Preset: "custom", Model: cfg, Devices: names, Schedule: r.schedule, Microbatches: r.m,
+		Batch: r.batch, Context: cfg.MaxT, Steps: 1, LR: 3e-3, MinLR: 3e-4, Warmup: 1, WeightDecay: 0.1, MaxGradNorm: 1,
+		Seed: 5, Data: data, EvalBatches: 1, Out: t.TempDir(), Precision: r.prec}, 0)
+	for _, d := range sum.PerDevice {
+		var est int64
+		for _, s := range sum.Plan.Stages {
+			if s.Device == d.Device {
+				est += s.MemFor(sum.Precision)
+			}
+		}
+		ratio, slack := float64(est)/float64(d.PeakBytes), cmp.Or(r.slack, estimateSlack)
+		t.Logf("%s: estimate %d bytes, peak %d (%.3f×)", d.Device, est, d.PeakBytes, ratio)
+		if d.PeakBytes > est || ratio > slack {
+			t.Errorf("%s in %s: peak %d bytes against an estimate of %d (%.3f×): want the peak at most the estimate, and the estimate at most %.2f× the peak",
+				d.Device, sum.Precision, d.PeakBytes, est, ratio, slack)
+		}
+	}
+}
+
+// TestMemoryEstimateHoldsCPUPeak: on CPU devices, which count every buffer
+// the stages allocate, the plan's estimate holds the peak of one stage
+// with a large micro-batch and of a pipeline, split backwards included.
+func TestMemoryEstimateHoldsCPUPeak(t *testing.T) {
+	data := corpus(t)
+	for _, r := range []estimateRun{
+		{devices: "cpu:0", schedule: "1f1b", layers: 2, batch: 128, m: 1},
+		{devices: "cpu:0,cpu:1", schedule: "1f1b", layers: 8, batch: 64, m: 4},
+		{devices: "cpu:0,cpu:1", schedule: "zb-h1", layers: 8, batch: 64, m: 4, slack: zbSlack},
+	} {
+		t.Run(fmt.Sprintf("%s/%s/B=%d/m=%d", r.devices, r.schedule, r.batch, r.m), func(t *testing.T) { checkEstimate(t, data, r) })
 	}
 }

@@ -17,13 +17,19 @@ import (
 
 	"baton/kernels"
 	"baton/kernels/cpu"
+	"baton/model"
 )
 
+// TestRoundBytes also holds the size classes to model.CUDABlockBytes, by
+// which the plan's memory estimate rounds every buffer as this allocator does.
 func TestRoundBytes(t *testing.T) {
 	for _, n := range []int64{1, 4, 511, 512, 513, 4000, 1 << 20, 1<<20 + 1, 3 << 20, 1<<30 - 7, 5 << 30} {
 		r := roundBytes(n)
 		if r < n || r%512 != 0 || r-n > max(511, n/16) {
 			t.Errorf("roundBytes(%d) = %d: below, unaligned or wasting more than 1/16", n, r)
+		}
+		if m := model.CUDABlockBytes(n); m != r {
+			t.Errorf("roundBytes(%d) = %d, but the memory estimate rounds it to %d (model.CUDABlockBytes)", n, r, m)
 		}
 		if roundBytes(r) != r {
 			t.Errorf("roundBytes(%d) = %d is not a fixed point", r, roundBytes(r))

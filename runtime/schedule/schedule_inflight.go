@@ -120,6 +120,20 @@ func (s *Schedule) InFlight() int {
 	return slices.Max(append(s.Stashes(), 1))
 }
 
+// SplitsBackward reports whether any backward is split into I and W (a
+// zero-bubble schedule's, or a file's that does): a stash then keeps its
+// blocks' weight gradients' inputs from I to W.
+func (s *Schedule) SplitsBackward() bool {
+	for _, l := range s.Lists {
+		for _, a := range l {
+			if a.Kind == I {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // StashRules say when a stage hands back the stash of a micro-batch: the
 // one rule that the executor follows and StashBound counts on.
 type StashRules struct {
