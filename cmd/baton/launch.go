@@ -210,7 +210,9 @@ func runLaunch(cmd *cobra.Command, f *launchFlags, args []string) error {
 // failed or signalled run has ended (the run's checkpoint is then complete
 // or abandoned), or launch is signalled twice, the ranks still running have
 // grace to end before SIGKILL: a rank that cannot end (stopped, hung) must
-// not keep launch waiting. The error is the first failure's, with its status.
+// not keep launch waiting. The error is the first failure's, with its
+// status, or a rank's that a signal killed (not launch's): the failure's
+// cause, where the ranks that lost it were reaped first.
 func supervise(procs []*os.Process, first int, exits <-chan rankExit, sigs <-chan os.Signal, grace time.Duration, redirects string) error {
 	running := map[int]*os.Process{}
 	for i, p := range procs {
@@ -222,18 +224,24 @@ func supervise(procs []*os.Process, first int, exits <-chan rankExit, sigs <-cha
 		}
 	}
 	var failed *rankExit
-	var signalled bool
+	var signalled, termed bool
 	var kill <-chan time.Time
 	var killed []string
 	for len(running) > 0 {
 		select {
 		case e := <-exits:
 			delete(running, e.local)
-			if e.code != 0 && failed == nil {
+			switch {
+			case e.code != 0 && failed == nil:
 				failed = &e
 				if !signalled && !e.interrupted() {
 					signalAll(syscall.SIGTERM)
+					termed = true
 				}
+			case failed != nil && failed.sig == 0 && e.sig != 0 && !signalled && len(killed) == 0 && !(termed && e.sig == syscall.SIGTERM):
+				// A rank killed by a signal not launch's is where the failure
+				// began, though a rank that lost it may be reaped first.
+				failed = &e
 			}
 			if kill == nil && (failed != nil || signalled) {
 				kill = time.After(grace)
