@@ -32,7 +32,7 @@ func TestBiggerPresetsPlan(t *testing.T) {
 			for i := range devs {
 				devs[i] = fmt.Sprintf("cpu:%d", i)
 			}
-			pl, err := Partition(cfg, devs, PlanOptions{B: 1, InFlight: p})
+			pl, err := Partition(cfg, devs, PlanOptions{B: 1, Stashes: slices.Repeat([]int{p}, p)})
 			if err != nil {
 				t.Fatalf("%s on %d devices: %v", name, p, err)
 			}
@@ -54,7 +54,7 @@ func TestBiggerPresetsPlan(t *testing.T) {
 // about the same; tf32 keeps fp32's bytes.
 func TestBF16Estimate(t *testing.T) {
 	for _, B := range []int{1, 8} {
-		pl, err := Partition(Presets["gpt2-124m"], []string{"cpu:0", "cpu:1"}, PlanOptions{B: B, InFlight: 4})
+		pl, err := Partition(Presets["gpt2-124m"], []string{"cpu:0", "cpu:1"}, PlanOptions{B: B, Stashes: []int{4, 4}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,6 +21,7 @@ type Stage struct {
 	FLOPsPerToken float64 `json:"flops_per_token"` // training (forward+backward) cost per token
 	MemBytes      int64   `json:"mem_bytes"`       // fp32 and tf32: every buffer the stage allocates on its device (StageBytes)
 	MemBytesBF16  int64   `json:"mem_bytes_bf16"`  // the same in bf16
+	Stashes       int     `json:"stashes"`         // micro-batch stashes the estimates count (PlanOptions.Stashes)
 }
 
 // Blocks is the number of decoder blocks the stage runs.
@@ -33,7 +34,7 @@ type Plan struct {
 	Config   Config  `json:"config"`
 	B        int     `json:"micro_batch"` // micro-batch size the memory estimate assumes
 	T        int     `json:"context"`     // tokens per sequence for FLOPs and memory
-	InFlight int     `json:"in_flight"`   // micro-batch stashes per stage: the most any stage allocates
+	InFlight int     `json:"in_flight"`   // the most micro-batch stashes any stage allocates (Stage.Stashes)
 	// Recompute is what each block's forward leaves for its backward to
 	// recompute; the stashes' memory is counted for it.
 	Recompute Recompute `json:"recompute"`
@@ -44,10 +45,15 @@ type PlanOptions struct {
 	Split     []int     // blocks per stage, in pipeline order (6,6,6,6); field "split"
 	LayerMap  []int     // a stage index per block (0,0,1,1); must be contiguous; field "layer-map"
 	B, T      int       // micro-batch for the memory estimate; 0 means B=1 and T=cfg.MaxT
-	InFlight  int       // micro-batches in flight per stage for the memory estimate; 0 means 1
 	Recompute Recompute // what each block recomputes in its backward rather than stash; field "recompute"
+	// Stashes is, per stage in pipeline order, the micro-batch stashes the
+	// stage allocates: the schedule's (schedule.Schedule.Stashes). They
+	// differ by stage (1f1b on 4 stages: 4, 4, 3, 2), so each stage's
+	// estimate counts its own rather than the most. Empty counts one per
+	// stage; an entry of 0 counts 1.
+	Stashes []int
 	// Microbatches per step: the last stage keeps every one's per-token
-	// losses; 0 counts InFlight's.
+	// losses; 0 counts its stashes'.
 	Microbatches int
 	// SplitBackward says that backwards split into I and W (zero-bubble
 	// schedules): each stash keeps its blocks' linear layers' gradients
@@ -75,7 +81,7 @@ func Partition(cfg Config, stageDevices []string, opts PlanOptions) (*Plan, erro
 	if p > cfg.L {
 		return nil, tooManyStages(cfg.L, stageDevices)
 	}
-	B, T, inFlight := opts.B, opts.T, opts.InFlight
+	B, T := opts.B, opts.T
 	if B == 0 {
 		B = 1
 	}
@@ -91,11 +97,13 @@ func Partition(cfg Config, stageDevices []string, opts PlanOptions) (*Plan, erro
 	if B > MaxStepTokens/T {
 		return nil, field.Errorf("batch", "model: a micro-batch of %d sequences of %d tokens is more than %d tokens; lower {batch}", B, T, MaxStepTokens)
 	}
-	if inFlight == 0 {
-		inFlight = 1
+	if n := len(opts.Stashes); n > 0 && n != p {
+		return nil, fmt.Errorf("model: %d stash counts for %d stages; give one per stage", n, p)
 	}
-	if inFlight < 0 {
-		return nil, fmt.Errorf("model: plan micro-batches in flight is %d; give 1 or more (0 means 1)", inFlight)
+	for s, n := range opts.Stashes {
+		if n < 0 {
+			return nil, fmt.Errorf("model: plan stashes of stage %d are %d; give 1 or more (0 means 1)", s, n)
+		}
 	}
 
 	var split []int
@@ -114,8 +122,8 @@ func Partition(cfg Config, stageDevices []string, opts PlanOptions) (*Plan, erro
 		return nil, err
 	}
 
-	opts.B, opts.T, opts.InFlight = B, T, inFlight
-	plan := &Plan{Config: cfg, B: B, T: T, InFlight: inFlight, Recompute: opts.Recompute}
+	opts.B, opts.T = B, T
+	plan := &Plan{Config: cfg, B: B, T: T, Recompute: opts.Recompute}
 	first := 0
 	for s, k := range split {
 		st := Stage{Index: s, Device: stageDevices[s], FirstLayer: first, LastLayer: first + k - 1, Embed: s == 0, Head: s == p-1}
@@ -125,10 +133,21 @@ func Partition(cfg Config, stageDevices []string, opts PlanOptions) (*Plan, erro
 		if st.Head {
 			st.FLOPsPerToken += cfg.HeadFLOPsPerToken()
 		}
-		st.MemBytes, st.MemBytesBF16 = cfg.StageBytes(k, st.Embed, st.Head, opts)
+		st.MemBytes, st.MemBytesBF16 = cfg.StageBytes(s, k, st.Embed, st.Head, opts)
+		st.Stashes = opts.stashes(s)
+		plan.InFlight = max(plan.InFlight, st.Stashes)
 		plan.Stages = append(plan.Stages, st)
 	}
 	return plan, nil
+}
+
+// stashes is the micro-batch stashes stage s allocates: its entry of
+// Stashes, at least 1.
+func (o PlanOptions) stashes(s int) int {
+	if s < len(o.Stashes) {
+		return max(o.Stashes[s], 1)
+	}
+	return 1
 }
 
 // StageParams is the parameter count of a stage of k blocks, with the
@@ -167,6 +186,15 @@ func (p *Plan) Split() []int {
 	out := make([]int, len(p.Stages))
 	for i, s := range p.Stages {
 		out[i] = s.Blocks()
+	}
+	return out
+}
+
+// Stashes is each stage's micro-batch stashes (Stage.Stashes), in stage order.
+func (p *Plan) Stashes() []int {
+	out := make([]int, len(p.Stages))
+	for i, s := range p.Stages {
+		out[i] = s.Stashes
 	}
 	return out
 }

@@ -167,8 +167,8 @@ func TestPlanParamsSum(t *testing.T) {
 func TestPlanMemory(t *testing.T) {
 	cfg := Presets["tiny"]
 	const B, T = 128, 16
-	one := mustPlan(t, cfg, 2, PlanOptions{B: B, T: T, InFlight: 1, Microbatches: 2})
-	two := mustPlan(t, cfg, 2, PlanOptions{B: B, T: T, InFlight: 2, Microbatches: 2})
+	one := mustPlan(t, cfg, 2, PlanOptions{B: B, T: T, Stashes: []int{1, 1}, Microbatches: 2})
+	two := mustPlan(t, cfg, 2, PlanOptions{B: B, T: T, Stashes: []int{2, 2}, Microbatches: 2})
 	N := int64(B * T)
 	for i := range one.Stages {
 		s1, s2 := one.Stages[i], two.Stages[i]
@@ -176,6 +176,36 @@ func TestPlanMemory(t *testing.T) {
 		if s2.MemBytes-s1.MemBytes != stash {
 			t.Errorf("stage %d: a second micro-batch in flight adds %d bytes, want %d", i, s2.MemBytes-s1.MemBytes, stash)
 		}
+	}
+}
+
+// TestPlanCountsEachStagesStashes: 1f1b on 4 stages with 4 micro-batches
+// or more makes the stages allocate 4, 4, 3, 2 stashes (the schedule's
+// Stashes: p−s in flight, and after the first stage one more arriving).
+// Each stage's estimate counts its own, not the most: the last stage, which
+// also holds the logits, is charged two where the first is charged four.
+// The header lists them.
+func TestPlanCountsEachStagesStashes(t *testing.T) {
+	cfg := Presets["tiny"]
+	cfg.L = 4
+	const B, T, m = 128, 16, 8 // m above every count: the losses do not grow with them
+	stashes := []int{4, 4, 3, 2}
+	plan := mustPlan(t, cfg, 4, PlanOptions{B: B, T: T, Stashes: stashes, Microbatches: m})
+	for s, st := range plan.Stages {
+		each := func(n int) int64 {
+			b, _ := cfg.StageBytes(s, st.Blocks(), st.Embed, st.Head, PlanOptions{B: B, T: T, Stashes: slices.Repeat([]int{n}, 4), Microbatches: m})
+			return b
+		}
+		one, stash := each(1), each(2)-each(1)
+		if charged := 1 + float64(st.MemBytes-one)/float64(stash); charged != float64(stashes[s]) || st.Stashes != stashes[s] {
+			t.Errorf("stage %d: charged %.2f stashes (Stashes %d), want %d", s, charged, st.Stashes, stashes[s])
+		}
+	}
+	if plan.InFlight != 4 {
+		t.Errorf("InFlight %d, want the most, 4", plan.InFlight)
+	}
+	if head := strings.SplitN(plan.String(), "\n", 2)[0]; !strings.HasSuffix(head, "stashes 4,4,3,2") {
+		t.Errorf("header %q does not list the stashes 4,4,3,2", head)
 	}
 }
 
@@ -219,7 +249,8 @@ func TestPlanErrors(t *testing.T) {
 		{small, 2, PlanOptions{LayerMap: []int{1, 1, 1, 0, 0, 0, 0, 0}}, "runs device 0 after device 1: stages follow the order of --devices; list the devices in pipeline order and use --split 3,5"},
 		{small, 2, PlanOptions{T: 1000}, "context T=1000 is larger"},
 		{small, 2, PlanOptions{B: -1}, "B=-1"},
-		{small, 2, PlanOptions{InFlight: -2}, "in flight is -2"},
+		{small, 2, PlanOptions{Stashes: []int{2, -2}}, "stashes of stage 1 are -2"},
+		{small, 2, PlanOptions{Stashes: []int{2, 2, 1}}, "3 stash counts for 2 stages"},
 		{Config{V: 256, MaxT: 16, C: 30, NH: 4, L: 2}, 2, PlanOptions{}, "not divisible"},
 	}
 	for _, c := range cases {

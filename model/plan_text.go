@@ -12,15 +12,16 @@ import (
 
 // String is a table: one row per stage with its layers, parameters, memory
 // estimates (fp32 and tf32 alike; bf16 an estimate of what is not trained
-// yet) and share of the FLOPs.
+// yet) and share of the FLOPs. The header lists the stashes each stage's
+// estimate counts, which differ by stage under most schedules.
 func (p *Plan) String() string {
 	var total float64
 	for _, s := range p.Stages {
 		total += s.FLOPsPerToken
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "plan: %d layers %s, split %s; memory for micro-batches of B=%d T=%d, %d in flight\n",
-		p.Config.L, p.placement(), JoinInts(p.Split()), p.B, p.T, p.InFlight)
+	fmt.Fprintf(&b, "plan: %d layers %s, split %s; memory for micro-batches of B=%d T=%d, stashes %s\n",
+		p.Config.L, p.placement(), JoinInts(p.Split()), p.B, p.T, JoinInts(p.Stashes()))
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "stage\tdevice\tlayers\tparams\tmemory fp32/tf32\tbf16\tFLOPs")
 	for _, s := range p.Stages {

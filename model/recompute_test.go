@@ -81,7 +81,7 @@ func TestRecomputeActElems(t *testing.T) {
 func TestPartitionRecomputeShrinksStash(t *testing.T) {
 	cfg := Presets["gpt2-124m"]
 	devs := []string{"cpu:0", "cpu:1"}
-	opts := PlanOptions{B: 2, T: 1024, InFlight: 2}
+	opts := PlanOptions{B: 2, T: 1024, Stashes: []int{2, 2}}
 	none, err := Partition(cfg, devs, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -111,10 +111,10 @@ func TestPartitionRecomputeShrinksStash(t *testing.T) {
 // buffers rounded as the CUDA allocator rounds it.
 func TestStageBytesCountsTheEagerCopy(t *testing.T) {
 	c := Presets["tiny"]
-	o := PlanOptions{B: 2, T: 16, InFlight: 2}
-	fp32, bf16 := c.StageBytes(1, true, true, o)
+	o := PlanOptions{B: 2, T: 16, Stashes: []int{2}}
+	fp32, bf16 := c.StageBytes(0, 1, true, true, o)
 	o.EagerOptimizer = true
-	fp32e, bf16e := c.StageBytes(1, true, true, o)
+	fp32e, bf16e := c.StageBytes(0, 1, true, true, o)
 	n := c.StageParams(1, true, true)
 	if got, want := fp32e-fp32, 3*CUDABlockBytes(4*n); got != want || got < 12*n {
 		t.Errorf("eager adds %d bytes in fp32, want %d (12 per parameter, rounded)", got, want)

@@ -4,11 +4,11 @@ package model
 
 import "math/bits"
 
-// StageBytes is what a stage of k blocks allocates on its device in fp32
+// StageBytes is what stage s, of k blocks, allocates on its device in fp32
 // (and tf32) and in bf16: parameters, gradients, AdamW's moments (and an
 // eager step's copy), the stack's scratch (the blocks' working buffers, the
-// head's logits, the tied gradient from the other end), o.InFlight
-// stashes of micro-batches of o.B×o.T tokens recomputing as o.Recompute
+// head's logits, the tied gradient from the other end), o.Stashes[s]
+// (1 where o gives none) stashes of micro-batches of o.B×o.T tokens recomputing as o.Recompute
 // says, the per-token losses, and the CUDA backend's own scratch. It lists
 // the buffers as transformer.NewStack, NewActs and the runtime allocate
 // them, each rounded as the CUDA caching allocator rounds it
@@ -18,12 +18,14 @@ import "math/bits"
 // scratch in Go memory: a little less. Left out is what no allocator
 // counts: the CUDA context, cuBLAS's own workspace, CUDA graphs. o's sizes
 // must be resolved (Partition resolves them).
-func (c Config) StageBytes(k int, embed, head bool, o PlanOptions) (fp32, bf16 int64) {
-	return c.stageMem(k, embed, head, o, false), c.stageMem(k, embed, head, o, true)
+func (c Config) StageBytes(s, k int, embed, head bool, o PlanOptions) (fp32, bf16 int64) {
+	n := o.stashes(s)
+	return c.stageMem(k, n, embed, head, o, false), c.stageMem(k, n, embed, head, o, true)
 }
 
-// stageMem is StageBytes in one precision.
-func (c Config) stageMem(k int, embed, head bool, o PlanOptions, bf16 bool) int64 {
+// stageMem is StageBytes in one precision for a stage of k blocks holding
+// n stashes.
+func (c Config) stageMem(k, n int, embed, head bool, o PlanOptions, bf16 bool) int64 {
 	m := &stageMem{bf16: bf16, N: int64(o.B) * int64(o.T), C: int64(c.C), V: int64(c.V), lse: int64(o.B) * int64(c.NH) * int64(o.T)}
 	params := c.StageParams(k, embed, head)
 	m.weights(params) // P, G, M and V: one buffer each for the stage's tensors
@@ -39,12 +41,12 @@ func (c Config) stageMem(k int, embed, head bool, o PlanOptions, bf16 bool) int6
 	tied := embed != head // a stage with one end of the tied embedding
 	if head {
 		m.head()
-		m.losses(max(o.Microbatches, o.InFlight))
+		m.losses(max(o.Microbatches, n))
 	}
 	if tied {
 		m.working(m.V * m.C) // the other end's wte gradient
 	}
-	for range o.InFlight {
+	for range n {
 		m.stash(k, embed, head, o.Recompute, o.SplitBackward)
 	}
 	m.opsScratch(embed && head, tied)

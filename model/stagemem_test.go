@@ -31,7 +31,7 @@ func TestStageBytesTiny(t *testing.T) {
 		{64, 8677888, 4664320},
 		{128, 16775680, 8764416},
 	} {
-		fp32, bf16 := cfg.StageBytes(cfg.L, true, true, PlanOptions{B: tc.B, T: cfg.MaxT, InFlight: 1})
+		fp32, bf16 := cfg.StageBytes(0, cfg.L, true, true, PlanOptions{B: tc.B, T: cfg.MaxT})
 		if fp32 != tc.fp32 || bf16 != tc.bf16 {
 			t.Errorf("B=%d: %d bytes in fp32 and %d in bf16, measured %d and %d", tc.B, fp32, bf16, tc.fp32, tc.bf16)
 		}
@@ -47,18 +47,18 @@ func TestStageBytesLossesAndSplitBackward(t *testing.T) {
 	cfg := Presets["tiny"]
 	const B, T = 128, 16
 	N, C := int64(B*T), int64(cfg.C)
-	o := PlanOptions{B: B, T: T, InFlight: 2}
+	o := PlanOptions{B: B, T: T, Stashes: []int{2}}
 	for _, head := range []bool{false, true} {
-		base, _ := cfg.StageBytes(1, !head, head, o)
+		base, _ := cfg.StageBytes(0, 1, !head, head, o)
 		four := o
 		four.Microbatches = 4
-		got, _ := cfg.StageBytes(1, !head, head, four)
+		got, _ := cfg.StageBytes(0, 1, !head, head, four)
 		if want := map[bool]int64{false: 0, true: 4 * 4 * N}[head]; got-base != want {
 			t.Errorf("head %v: 4 micro-batches of losses add %d bytes to 2's, want %d", head, got-base, want)
 		}
 		split := o
 		split.SplitBackward = true
-		got, _ = cfg.StageBytes(1, !head, head, split)
+		got, _ = cfg.StageBytes(0, 1, !head, head, split)
 		if want := 2 * 4 * 9 * N * C; got-base != want {
 			t.Errorf("head %v: a split backward adds %d bytes, want %d (2 stashes × 9·C per token)", head, got-base, want)
 		}

@@ -24,7 +24,7 @@ func TestCUDAMemoryEstimate(t *testing.T) {
 		{devices: "cuda:0", schedule: "1f1b", layers: 2, batch: 128, m: 1, prec: kernels.FP32},
 		{devices: "cuda:0", schedule: "1f1b", layers: 2, batch: 128, m: 1, prec: kernels.BF16},
 		{devices: "cuda:0/2", schedule: "1f1b", layers: 8, batch: 64, m: 4, prec: kernels.FP32},
-		{devices: "cuda:0/2", schedule: "zb-h1", layers: 8, batch: 64, m: 4, prec: kernels.BF16, slack: zbSlack},
+		{devices: "cuda:0/2", schedule: "zb-h1", layers: 8, batch: 64, m: 4, prec: kernels.BF16, headSlack: splitSlack},
 	} {
 		t.Run(fmt.Sprintf("%v/%s/%s/B=%d/m=%d", r.prec, r.devices, r.schedule, r.batch, r.m), func(t *testing.T) { checkEstimate(t, data, r) })
 	}

@@ -130,15 +130,17 @@ func checkFits(devs []device.Name, pl *model.Plan, prec string) error {
 		return CheckDeviceFit(DeviceMemory(devs, pl), GPUMemory(), pl, prec)
 	}
 	var need int64
+	stashes := 0
 	for _, s := range pl.Stages {
 		need += s.MemBytes
+		stashes += s.Stashes
 	}
 	have, from := hostMemory()
 	if have == 0 || need <= have {
 		return nil
 	}
-	return field.Errorf("batch", "the run needs about %s of memory (parameters, gradients, AdamW state, %d micro-batches of activations in flight of B=%d T=%d) but %s is available (%s); lower {batch}, raise {microbatches}, or choose a smaller model",
-		model.HumanBytes(need), pl.InFlight, pl.B, pl.T, model.HumanBytes(have), from)
+	return field.Errorf("batch", "the run needs about %s of memory (parameters, gradients, AdamW state, %d micro-batch stashes of activations of B=%d T=%d) but %s is available (%s); lower {batch}, raise {microbatches}, or choose a smaller model",
+		model.HumanBytes(need), stashes, pl.B, pl.T, model.HumanBytes(have), from)
 }
 
 // CheckDeviceFit refuses the first device whose bytes in prec exceed its
@@ -150,13 +152,14 @@ func CheckDeviceFit(mems []DeviceMem, capacity map[string]int64, pl *model.Plan,
 		if have == 0 || m.MemFor(prec) <= have {
 			continue
 		}
-		stages := make([]string, len(m.Stages))
+		stages, stashes := make([]string, len(m.Stages)), 0
 		for i, s := range m.Stages {
 			st := pl.Stages[slices.IndexFunc(pl.Stages, func(st model.Stage) bool { return st.Index == s })] // pl may be a rank's part
 			stages[i] = fmt.Sprintf("%d (layers %d–%d)", s, st.FirstLayer, st.LastLayer)
+			stashes += st.Stashes
 		}
-		return field.Errorf("batch", "%s needs about %s for its stages %s (parameters, gradients, AdamW state, %d micro-batches of activations in flight of B=%d T=%d) but has %s of memory; lower {batch}, raise {microbatches}, spread the layers over more GPUs with {devices} or {split}, or choose a smaller model",
-			m.Device, model.HumanBytes(m.MemFor(prec)), strings.Join(stages, ", "), pl.InFlight, pl.B, pl.T, model.HumanBytes(have))
+		return field.Errorf("batch", "%s needs about %s for its stages %s (parameters, gradients, AdamW state, %d micro-batch stashes of activations of B=%d T=%d) but has %s of memory; lower {batch}, raise {microbatches}, spread the layers over more GPUs with {devices} or {split}, or choose a smaller model",
+			m.Device, model.HumanBytes(m.MemFor(prec)), strings.Join(stages, ", "), stashes, pl.B, pl.T, model.HumanBytes(have))
 	}
 	return nil
 }

@@ -25,7 +25,7 @@ func TestCheckDeviceFit(t *testing.T) {
 		{Kind: device.KindCUDA, Index: 0, Parts: 2, Part: 1},
 		{Kind: device.KindCUDA, Index: 1, Part: -1},
 	}
-	pl, err := model.Partition(model.Presets["gpt2-350m"], device.Strings(devs), model.PlanOptions{B: 2, InFlight: 3})
+	pl, err := model.Partition(model.Presets["gpt2-350m"], device.Strings(devs), model.PlanOptions{B: 2, Stashes: []int{3, 3, 3}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ type estimateRun struct {
 	devices, schedule string
 	layers, batch, m  int
 	prec              kernels.Precision
-	slack             float64 // 0: estimateSlack
+	headSlack         float64 // the slack of the last stage's device; 0: estimateSlack
 }
 
 // estimateSlack is how far above a device's measured peak its estimate may
@@ -79,15 +79,19 @@ type estimateRun struct {
 // allocator's rounding and backend scratch they do not allocate.
 const estimateSlack = 1.05
 
-// zbSlack is estimateSlack for zb-h1 on two devices with 4 micro-batches:
-// the plan counts on every stage the stashes of the stage that holds the
-// most (Plan.InFlight), the last stage's 4, where the first holds 2.
-const zbSlack = 2
+// splitSlack is the last stage's slack under zb-h1 on two devices with 4
+// micro-batches. A stash keeps a split backward's linear gradients from the
+// first I it runs on, and the pool hands out the stash released last, so
+// as many stashes keep them as the stage ever held at once: 2 to 4 as the
+// first stage runs ahead of the last's W or not (its lists' 2 in flight,
+// schedule.StashBound's 4). The estimate counts the 4 it reserves; a run
+// holds 2 or 3 (1.18× or 1.08×), as the two devices' timing falls.
+const splitSlack = 1.2
 
 // checkEstimate trains r for a step (every buffer is made in the first) and an evaluation, and checks each
 // device's peak (what its allocator held at most) against the plan's
 // estimate for its stages in the run's precision: at or below it, and
-// within estimateSlack of it.
+// within estimateSlack of it (r.headSlack on the last stage's device).
 func checkEstimate(t *testing.T, data string, r estimateRun) {
 	t.Helper()
 	names, err := device.Expand(r.devices)
@@ -101,12 +105,16 @@ func checkEstimate(t *testing.T, data string, r estimateRun) {
 		Seed: 5, Data: data, EvalBatches: 1, Out: t.TempDir(), Precision: r.prec}, 0)
 	for _, d := range sum.PerDevice {
 		var est int64
+		slack := estimateSlack
 		for _, s := range sum.Plan.Stages {
 			if s.Device == d.Device {
 				est += s.MemFor(sum.Precision)
+				if s.Head {
+					slack = cmp.Or(r.headSlack, slack)
+				}
 			}
 		}
-		ratio, slack := float64(est)/float64(d.PeakBytes), cmp.Or(r.slack, estimateSlack)
+		ratio := float64(est) / float64(d.PeakBytes)
 		t.Logf("%s: estimate %d bytes, peak %d (%.3f×)", d.Device, est, d.PeakBytes, ratio)
 		if d.PeakBytes > est || ratio > slack {
 			t.Errorf("%s in %s: peak %d bytes against an estimate of %d (%.3f×): want the peak at most the estimate, and the estimate at most %.2f× the peak",
@@ -123,7 +131,7 @@ func TestMemoryEstimateHoldsCPUPeak(t *testing.T) {
 	for _, r := range []estimateRun{
 		{devices: "cpu:0", schedule: "1f1b", layers: 2, batch: 128, m: 1},
 		{devices: "cpu:0,cpu:1", schedule: "1f1b", layers: 8, batch: 64, m: 4},
-		{devices: "cpu:0,cpu:1", schedule: "zb-h1", layers: 8, batch: 64, m: 4, slack: zbSlack},
+		{devices: "cpu:0,cpu:1", schedule: "zb-h1", layers: 8, batch: 64, m: 4, headSlack: splitSlack},
 	} {
 		t.Run(fmt.Sprintf("%s/%s/B=%d/m=%d", r.devices, r.schedule, r.batch, r.m), func(t *testing.T) { checkEstimate(t, data, r) })
 	}

@@ -275,7 +275,7 @@ func (t *Trainer) stageFits() func(s, k int) bool {
 	opts, last := planOptions(t.cfg, sched), len(t.stages)-1
 	return func(s, k int) bool {
 		on := gpus[sched.DeviceOf(s)]
-		fp32, bf16 := t.cfg.Model.StageBytes(k, s == 0, s == last, opts)
+		fp32, bf16 := t.cfg.Model.StageBytes(s, k, s == 0, s == last, opts)
 		need := DeviceMem{Bytes: fp32, BytesBF16: bf16}.MemFor(t.cfg.Precision.String())
 		return on.Memory == 0 || need <= on.Memory/shares[on.GPU]
 	}

@@ -241,7 +241,10 @@ func TestStageFitsWeighsEveryRanksGPUs(t *testing.T) {
 	}
 
 	opts := planOptions(tr.cfg, tr.ex.Sched)
-	middle := func(k int) (fp32, bf16 int64) { return tr.cfg.Model.StageBytes(k, false, false, opts) }
+	if opts.Stashes[1] != opts.Stashes[2] {
+		t.Fatalf("premise: the middle stages hold %v stashes; want them alike, so that one's bytes stand for both", opts.Stashes)
+	}
+	middle := func(k int) (fp32, bf16 int64) { return tr.cfg.Model.StageBytes(1, k, false, false, opts) }
 	two, _ := middle(2)
 	three, threeBF16 := middle(3)
 	if threeBF16 >= three {

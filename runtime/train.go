@@ -137,7 +137,7 @@ func fitDevices(cfg TrainConfig) int {
 
 // planOptions are the memory estimate's settings for cfg run under sched.
 func planOptions(cfg TrainConfig, sched *schedule.Schedule) model.PlanOptions {
-	return model.PlanOptions{B: cfg.Batch / sched.Microbatches, T: cfg.Context, InFlight: sched.InFlight(),
+	return model.PlanOptions{B: cfg.Batch / sched.Microbatches, T: cfg.Context, Stashes: sched.Stashes(),
 		Microbatches: sched.Microbatches, SplitBackward: sched.SplitsBackward(),
 		Recompute: cfg.Recompute, EagerOptimizer: cfg.OptimizerStep == "eager"}
 }

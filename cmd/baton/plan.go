@@ -151,7 +151,7 @@ func planOn(mc model.Config, names []device.Name, f *planFlags, given *schedule.
 	if f.batch < 1 || f.batch%s.Microbatches != 0 {
 		return nil, nil, usage(fmt.Errorf("--microbatches %d does not divide --batch %d", s.Microbatches, f.batch))
 	}
-	opts := model.PlanOptions{B: f.batch / s.Microbatches, T: mc.MaxT, InFlight: s.InFlight(), Microbatches: s.Microbatches, SplitBackward: s.SplitsBackward()}
+	opts := model.PlanOptions{B: f.batch / s.Microbatches, T: mc.MaxT, Stashes: s.Stashes(), Microbatches: s.Microbatches, SplitBackward: s.SplitsBackward()}
 	if opts.Recompute, err = model.ParseRecompute(f.recompute); err != nil {
 		return nil, nil, usage(err)
 	}

@@ -295,7 +295,7 @@ func (r *Replay) Predict(c Choice) (*Prediction, error) {
 		return nil, fmt.Errorf("%d micro-batches do not divide the batch of %d", m, r.Batch)
 	}
 	plan, err := model.Partition(r.Config, sched.StageDevices(names), model.PlanOptions{Split: c.Split, B: r.Batch / m, T: r.Context,
-		InFlight: sched.InFlight(), Microbatches: m, SplitBackward: sched.SplitsBackward(), Recompute: c.Recompute})
+		Stashes: sched.Stashes(), Microbatches: m, SplitBackward: sched.SplitsBackward(), Recompute: c.Recompute})
 	if err != nil {
 		return nil, err
 	}

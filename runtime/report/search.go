@@ -91,10 +91,10 @@ func (r *Replay) fitsIn(c Choice, capacity int64) func(s, k int) bool {
 		return nil // Predict refuses it
 	}
 	stages := c.Devices * c.Chunks
-	o := model.PlanOptions{B: r.Batch / sched.Microbatches, T: r.Context, InFlight: sched.InFlight(), Microbatches: sched.Microbatches,
+	o := model.PlanOptions{B: r.Batch / sched.Microbatches, T: r.Context, Stashes: sched.Stashes(), Microbatches: sched.Microbatches,
 		SplitBackward: sched.SplitsBackward(), Recompute: c.Recompute}
 	return func(s, k int) bool {
-		b, _ := r.Config.StageBytes(k, s == 0, s == stages-1, o)
+		b, _ := r.Config.StageBytes(s, k, s == 0, s == stages-1, o)
 		return b*int64(c.Chunks) <= capacity
 	}
 }

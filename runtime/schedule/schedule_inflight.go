@@ -105,19 +105,14 @@ func StashBound(lists [][]Action, stages int) []int {
 
 // Stashes is, per stage, the micro-batch stashes a run of s allocates: on
 // the first stage the peak in flight (it takes its own), after it the bound
-// the executor reserves (StashBound), which is at least the peak.
+// the executor reserves (StashBound), which is at least the peak. A memory
+// estimate counts them stage by stage (model.PlanOptions.Stashes).
 func (s *Schedule) Stashes() []int {
 	out := StashBound(Lower(s).Lists, s.Stages)
 	if len(out) > 0 {
 		out[0] = max(out[0], s.PeakInFlight()[0])
 	}
 	return out
-}
-
-// InFlight is the most stashes any stage of s allocates (Stashes), at
-// least 1: what a memory estimate counts per stage.
-func (s *Schedule) InFlight() int {
-	return slices.Max(append(s.Stashes(), 1))
 }
 
 // SplitsBackward reports whether any backward is split into I and W (a
