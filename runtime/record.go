@@ -20,8 +20,9 @@ import (
 )
 
 // RecordSchema is the version of run.json's layout; a reader refuses a
-// newer one rather than misread it.
-const RecordSchema = 1
+// newer one rather than misread it. 2: the plan's stages say the stashes
+// their memory estimate counts (stashes).
+const RecordSchema = 2
 
 // RecordFile is the run record's name in the run directory.
 const RecordFile = "run.json"
