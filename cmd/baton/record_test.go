@@ -145,6 +145,28 @@ func TestResumeRefusesChangedData(t *testing.T) {
 	}
 }
 
+// TestResumeReadsRecordSchema1: a run.json of schema 1, whose plan's
+// stages say no stashes, still resumes, and is rewritten as schema 2.
+func TestResumeReadsRecordSchema1(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mustRun(t, dir, tinyTrain("run", 2, "--quiet")...)
+	editRecord(func(r map[string]any) {
+		r["schema_version"] = 1
+		for _, st := range r["plan"].(map[string]any)["stages"].([]any) {
+			delete(st.(map[string]any), "stashes")
+		}
+	})(t, dir)
+	mustRun(t, dir, "train", "--resume", "--out", "run", "--steps", "3", "--quiet")
+	var r struct {
+		SchemaVersion int `json:"schema_version"`
+	}
+	readJSON(t, filepath.Join(dir, "run", "run.json"), &r)
+	if r.SchemaVersion != 2 {
+		t.Errorf("run.json after the resume has schema_version %d, want 2", r.SchemaVersion)
+	}
+}
+
 // TestConfigRoundTrip: run.json fed back as --config, and the same settings
 // as TOML, give a run of the same configuration and losses; a flag given
 // beside --config wins.
