@@ -99,8 +99,8 @@ func TestLoadRejectsDamage(t *testing.T) {
 			editTensors(t, model(dir), func(v map[string]safetensors.TensorView) { v["wte.weight"] = view(t, safetensors.F32, 255, 32) })
 		}, modelFile, "want [256 32] for vocab_size=256, n_embd=32"},
 		{"wrong dtype", func(t *testing.T, dir string) {
-			editTensors(t, model(dir), func(v map[string]safetensors.TensorView) { v["wte.weight"] = view(t, safetensors.F16, 256, 32) })
-		}, modelFile, ": tensor wte.weight has dtype F16; baton reads only F32"},
+			editTensors(t, model(dir), func(v map[string]safetensors.TensorView) { v["wte.weight"] = view(t, safetensors.F64, 256, 32) })
+		}, modelFile, ": tensor wte.weight has dtype F64; baton reads F32, F16 and BF16"},
 		{"extra tensor", func(t *testing.T, dir string) {
 			editTensors(t, model(dir), func(v map[string]safetensors.TensorView) {
 				v["lm_head.weight"] = view(t, safetensors.F32, 256, 32)

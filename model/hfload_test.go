@@ -4,13 +4,16 @@ package model
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/nlpodyssey/safetensors"
+	"github.com/x448/float16"
 )
 
 // hfFixture writes dir as transformers saves GPT2LMHeadModel: config.json
@@ -157,4 +160,49 @@ func firstNonZero(v []float32) int {
 		}
 	}
 	return -1
+}
+
+// TestLoadHFHalfPrecision: a model saved in F16 or BF16, as Hugging Face
+// models often are, loads with every value widened to float32 exactly.
+func TestLoadHFHalfPrecision(t *testing.T) {
+	c := Config{V: 256, MaxT: 16, C: 16, NH: 2, L: 2}
+	for _, c16 := range []struct {
+		dt     safetensors.DType
+		encode func(float32) uint16
+		decode func(uint16) float32
+	}{
+		{safetensors.F16, func(x float32) uint16 { return float16.Fromfloat32(x).Bits() }, func(b uint16) float32 { return float16.Frombits(b).Float32() }},
+		{safetensors.BF16, func(x float32) uint16 { return uint16(math.Float32bits(x) >> 16) }, func(b uint16) float32 { return math.Float32frombits(uint32(b) << 16) }},
+	} {
+		dir := t.TempDir()
+		stored := hfFixture(t, dir, c, nil)
+		editTensors(t, filepath.Join(dir, modelFile), func(views map[string]safetensors.TensorView) {
+			for name, v := range views {
+				if strings.HasSuffix(name, ".attn.bias") || strings.HasSuffix(name, ".attn.masked_bias") {
+					continue // buffers LoadHF ignores, kept in F32
+				}
+				raw := v.Data()
+				half := make([]byte, len(raw)/2)
+				for i := range len(raw) / 4 {
+					binary.LittleEndian.PutUint16(half[2*i:], c16.encode(math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))))
+				}
+				hv, err := safetensors.NewTensorView(c16.dt, v.Shape(), half)
+				if err != nil {
+					t.Fatal(err)
+				}
+				views[name] = hv
+			}
+		})
+		ck, err := LoadHF(dir)
+		if err != nil {
+			t.Fatalf("%v: %v", c16.dt, err)
+		}
+		for name, w := range stored {
+			for i, x := range w {
+				if want := c16.decode(c16.encode(x)); ck.Params[name][i] != want {
+					t.Fatalf("%v: %s[%d] = %v, want %v (the stored %v widened)", c16.dt, name, i, ck.Params[name][i], want, x)
+				}
+			}
+		}
+	}
 }

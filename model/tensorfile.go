@@ -1,4 +1,4 @@
-// Safetensors files of F32 tensors: streaming encode, and a decode that checks every name, dtype, shape and value.
+// Safetensors files of F32 tensors: streaming encode, and a decode (of F32, F16 or BF16) that checks every name, dtype, shape and value.
 
 package model
 
@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/nlpodyssey/safetensors"
+	"github.com/x448/float16"
 )
 
 // maxHeaderBytes is the safetensors format's own limit on the JSON header;
@@ -133,22 +134,40 @@ func decodeTensors(path string, buf []byte, want []Tensor, c Config) (map[string
 	return out, nil
 }
 
-// tensorValues checks one stored tensor against t (F32, t's shape, every
-// value finite) and returns its values; errors name the file and the tensor.
+// elemBytes are the dtypes a stored tensor may have, and their sizes:
+// float32, and the half precisions Hugging Face models are often saved in,
+// which widen to float32 exactly.
+var elemBytes = map[safetensors.DType]int{safetensors.F32: 4, safetensors.F16: 2, safetensors.BF16: 2}
+
+// tensorValues checks one stored tensor against t (F32, F16 or BF16, t's
+// shape, every value finite) and returns its values as float32; errors name
+// the file and the tensor.
 func tensorValues(path string, tv safetensors.TensorView, t Tensor, c Config) ([]float32, error) {
-	if tv.DType() != safetensors.F32 {
-		return nil, fmt.Errorf("checkpoint %s: tensor %s has dtype %v; baton reads only F32: convert the checkpoint to float32", path, t.Name, tv.DType())
+	size, ok := elemBytes[tv.DType()]
+	if !ok {
+		return nil, fmt.Errorf("checkpoint %s: tensor %s has dtype %v; baton reads F32, F16 and BF16: convert the checkpoint to one of them", path, t.Name, tv.DType())
 	}
 	if !sameShape(tv.Shape(), t.Shape) {
 		return nil, fmt.Errorf("checkpoint %s: tensor %s has shape %v, want %v for %s", path, t.Name, tv.Shape(), t.Shape, shapeReason(c, t.Name))
 	}
 	raw := tv.Data()
-	if len(raw) != 4*t.Elems() { // the library checks this; a panic here would cost more than the test
-		return nil, fmt.Errorf("checkpoint %s: tensor %s has %d bytes, want %d", path, t.Name, len(raw), 4*t.Elems())
+	if len(raw) != size*t.Elems() { // the library checks this; a panic here would cost more than the test
+		return nil, fmt.Errorf("checkpoint %s: tensor %s has %d bytes, want %d", path, t.Name, len(raw), size*t.Elems())
 	}
 	vals := make([]float32, t.Elems())
-	for i := range vals {
-		vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+	switch tv.DType() {
+	case safetensors.F32:
+		for i := range vals {
+			vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+		}
+	case safetensors.F16:
+		for i := range vals {
+			vals[i] = float16.Frombits(binary.LittleEndian.Uint16(raw[2*i:])).Float32()
+		}
+	case safetensors.BF16: // float32's upper half
+		for i := range vals {
+			vals[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(raw[2*i:])) << 16)
+		}
 	}
 	// Found here, a NaN names its tensor; found by training, it would
 	// surface steps later as a diverged loss.
