@@ -3,7 +3,11 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -37,5 +41,20 @@ func TestPrecisionFlag(t *testing.T) {
 	r = baton(t, t.TempDir(), "train", "--precision", "bf16", "--devices", "cpu:0")
 	if r.code != 2 || !strings.Contains(r.stderr, "bf16 needs CUDA devices") {
 		t.Fatalf("baton train --precision bf16 on cpu:0: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestBadCPUEnv: a BATON_CPU this machine cannot honour stops every
+// command with one line naming it and exit status 2, not a panic.
+func TestBadCPUEnv(t *testing.T) {
+	for _, v := range []string{"bogus", "AVX2"} {
+		cmd := exec.Command(batonBin, "devices")
+		cmd.Env = append(os.Environ(), "BATON_CPU="+v)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		cmd.Run()
+		if code := cmd.ProcessState.ExitCode(); code != 2 || stderr.String() != fmt.Sprintf("baton: BATON_CPU=%q: want generic, avx2, avx512, or unset for the best this CPU has up to avx2\n", v) {
+			t.Errorf("BATON_CPU=%s baton devices: exit %d, stderr %q", v, code, stderr.String())
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"baton/internal/field"
+	"baton/kernels/cpu"
 	"baton/runtime"
 )
 
@@ -45,6 +46,14 @@ neighbours and sits idle. Without a GPU it runs on virtual CPU devices
 		Version:       runtime.Version().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// A BATON_CPU this machine cannot honour is a bad setting, said
+		// in one line before any command starts.
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			if err := cpu.EnvError(); err != nil {
+				return usage(err)
+			}
+			return nil
+		},
 	}
 	root.SetVersionTemplate("baton {{.Version}}\n") // as baton version prints it
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })

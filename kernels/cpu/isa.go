@@ -3,6 +3,7 @@
 package cpu
 
 import (
+	"errors"
 	"fmt"
 	"os"
 )
@@ -54,8 +55,15 @@ type simd struct {
 }
 
 // bestISA is what New and NewWorkers use: the host's best instruction set
-// (hostISA, per architecture) short of avx512, or the one BATON_CPU names.
-var bestISA = chooseISA(os.Getenv("BATON_CPU"), hostISA())
+// (hostISA, per architecture) short of avx512, or the one BATON_CPU names;
+// envErr says why BATON_CPU cannot be had (bestISA is then the default).
+var bestISA, envErr = chooseISA(os.Getenv("BATON_CPU"), hostISA())
+
+// EnvError is why the BATON_CPU the process was started with cannot be
+// had here, or nil: a command checks it before any work and stops with it
+// (New and NewWorkers panic with it), for a typo must not silently measure
+// or test another path than the one asked for.
+func EnvError() error { return envErr }
 
 // InstructionSet names the set New and NewWorkers use: generic, avx2 or
 // avx512. The sets round differently (generic against the SIMD ones), so a
@@ -75,26 +83,25 @@ func InstructionSets() []string {
 // chooseISA reads BATON_CPU: empty picks the best that host runs, but at
 // most avx2; "generic" forces the portable path, "avx2" and "avx512"
 // insist on a SIMD one. Anything else, or an instruction set the host
-// lacks, panics at start-up: a typo must not silently measure or test
-// another path than the one asked for.
-func chooseISA(env string, host isa) isa {
+// lacks, is an error (with the default chosen beside it).
+func chooseISA(env string, host isa) (isa, error) {
 	switch env {
 	case "":
 		// avx512 stays opt-in until sgemm6x32 has passed its tests on
 		// AVX-512 hardware (issue 15): none of ours has it.
-		return min(host, avx2)
+		return min(host, avx2), nil
 	case generic.String():
-		return generic
+		return generic, nil
 	case avx2.String():
 		if host >= avx2 {
-			return avx2
+			return avx2, nil
 		}
-		panic("cpu: BATON_CPU=avx2, but this CPU lacks AVX2 or FMA (or this is not amd64)")
+		return min(host, avx2), errors.New("BATON_CPU=avx2, but this CPU lacks AVX2 or FMA (or this is not amd64); unset it for the best this CPU has")
 	case avx512.String():
 		if host >= avx512 {
-			return avx512
+			return avx512, nil
 		}
-		panic("cpu: BATON_CPU=avx512, but this CPU lacks AVX-512F, AVX2 or FMA, or the OS does not save zmm state (or this is not amd64)")
+		return min(host, avx2), errors.New("BATON_CPU=avx512, but this CPU lacks AVX-512F, AVX2 or FMA, or the OS does not save zmm state (or this is not amd64); unset it for the best this CPU has")
 	}
-	panic(fmt.Sprintf("cpu: BATON_CPU=%q: want generic, avx2, avx512, or unset for the best this CPU has up to avx2", env))
+	return min(host, avx2), fmt.Errorf("BATON_CPU=%q: want generic, avx2, avx512, or unset for the best this CPU has up to avx2", env)
 }

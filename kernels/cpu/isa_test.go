@@ -1,6 +1,9 @@
 package cpu
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestChooseISA(t *testing.T) {
 	for i, name := range []string{"generic", "avx2", "avx512"} {
@@ -16,21 +19,16 @@ func TestChooseISA(t *testing.T) {
 		{"generic", avx2, generic}, {"generic", avx512, generic},
 		{"avx2", avx2, avx2}, {"avx2", avx512, avx2}, {"avx512", avx512, avx512},
 	} {
-		if got := chooseISA(c.env, c.host); got != c.isa {
-			t.Errorf("BATON_CPU=%q on %v: %v, want %v", c.env, c.host, got, c.isa)
+		if got, err := chooseISA(c.env, c.host); got != c.isa || err != nil {
+			t.Errorf("BATON_CPU=%q on %v: %v (%v), want %v", c.env, c.host, got, err, c.isa)
 		}
 	}
 	for _, c := range []struct {
 		env  string
 		host isa
 	}{{"avx2", generic}, {"AVX2", avx2}, {"sse", avx2}, {"avx512", avx2}, {"avx512", generic}, {"avx-512", avx512}} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("BATON_CPU=%q on %v: no panic", c.env, c.host)
-				}
-			}()
-			chooseISA(c.env, c.host)
-		}()
+		if got, err := chooseISA(c.env, c.host); err == nil || !strings.Contains(err.Error(), "BATON_CPU=") || got != min(c.host, avx2) {
+			t.Errorf("BATON_CPU=%q on %v: %v, %v; want an error naming BATON_CPU, and the default", c.env, c.host, got, err)
+		}
 	}
 }

@@ -68,8 +68,14 @@ func New() *Ops { return NewWorkers(runtime.GOMAXPROCS(0)) }
 
 // NewWorkers returns a backend that uses at most n goroutines per op (n < 1
 // means 1), with the host's best instruction set (isa.go). Results do not
-// depend on n; tests use it to prove that.
-func NewWorkers(n int) *Ops { return newOps(n, bestISA) }
+// depend on n; tests use it to prove that. It panics where BATON_CPU
+// names a set it cannot have (EnvError, which a command checks first).
+func NewWorkers(n int) *Ops {
+	if envErr != nil {
+		panic("cpu: " + envErr.Error())
+	}
+	return newOps(n, bestISA)
+}
 
 func newOps(n int, i isa) *Ops {
 	if n < 1 {
