@@ -20,6 +20,10 @@ work=${1:-.emu}
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
 
+# say TITLE: a part's heading with the seconds since this script began, so
+# that CI's log shows which part of the emulated CUDA path is slow.
+say() { printf '== [+%ds] %s\n' "$SECONDS" "$*"; }
+
 scripts/build-cudaemu.sh "$work"
 export CGO_ENABLED=1
 go test -c -race -tags cuda -o "$work/kernels.test" ./kernels/cuda
@@ -28,24 +32,24 @@ go test -c -race -tags cuda -o "$work/runtime.test" ./runtime
 go build -tags cuda -o "$work/baton" ./cmd/baton
 emu=(env LD_LIBRARY_PATH="$work" BATON_CUBLAS="$work/libcublas.so.13")
 
-echo "== cudaemu's own test: the CUDA semantics it keeps, the misuse it catches"
+say "cudaemu's own test: the CUDA semantics it keeps, the misuse it catches"
 "$work/cudaemu-selftest" 2>/dev/null
-echo "== kernels/cuda on cudaemu: conformance (fp32, tf32, bf16), launches, allocator, GEMMs, epilogues"
+say "kernels/cuda on cudaemu: conformance (fp32, tf32, bf16), launches, allocator, GEMMs, epilogues"
 "${emu[@]}" "$work/kernels.test" -test.count=1
-echo "== the CUDA devices on cudaemu: waits, copy paths, partitions, stand-in schedules, 300 steps without growth"
+say "the CUDA devices on cudaemu: waits, copy paths, partitions, stand-in schedules, 300 steps without growth"
 "${emu[@]}" "$work/device.test" -test.count=1 -test.run 'CUDA' -test.v | grep -E '^(--- |PASS|FAIL|ok)'
-echo "== NCCL on cudaemu: its libnccl.so.2 between two processes, and the NCCL device tests (two processes; none may skip)"
+say "NCCL on cudaemu: its libnccl.so.2 between two processes, and the NCCL device tests (two processes; none may skip)"
 "$work/cudaemu-nccl-selftest" 2>/dev/null
 "${emu[@]}" "$work/device.test" -test.count=1 -test.run 'NCCL' -test.v | grep -E '^(--- |PASS|FAIL|ok)' | awk '{ print } /^--- SKIP/ { s = 1 } END { exit s }'
-echo "== training on CUDA devices on cudaemu: against cpu:0, bf16 against fp32, graphs against none, 100 executor steps, out of memory"
+say "training on CUDA devices on cudaemu: against cpu:0, bf16 against fp32, graphs against none, 100 executor steps, out of memory"
 "${emu[@]}" "$work/runtime.test" -test.count=1 -test.run 'CUDA' -test.v | grep -E '^(--- |PASS|FAIL|ok)'
 
 # The CLI's tests drive a baton they build without tags, the same in either
 # build: the CUDA CLI's runs are the ones below.
-echo "== the benchmark's tests in the CUDA build, on cudaemu"
+say "the benchmark's tests in the CUDA build, on cudaemu"
 "${emu[@]}" go test -count=1 -tags cuda ./bench/...
 
-echo "== baton train on cudaemu"
+say "baton train on cudaemu"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 # train NAME ENV FLAGS...: a few steps of the tiny model, ENV (VAR=value
@@ -63,7 +67,7 @@ train partitions "" --devices cuda:0/2 --schedule zb-h1
 train peer-tf32 "CUDAEMU_DEVICES=2" --devices cuda:0,cuda:1 --precision tf32
 train staged "CUDAEMU_DEVICES=2 CUDAEMU_PEER=0" --devices cuda:0,cuda:1
 train bf16 "" --devices cuda:0/2 --schedule zb-h1 --precision bf16 --bf16-rounding stochastic
-echo "== devices this machine cannot give are a bad setting (exit 2, named), not a driver's failure"
+say "devices this machine cannot give are a bad setting (exit 2, named), not a driver's failure"
 for devs in cuda:5 "cuda:0/[100,100]"; do
   rc=0
   msg=$("${emu[@]}" "$work/baton" train --quiet --model tiny --steps 1 --devices "$devs" --out "$out/bad" 2>&1) || rc=$?
@@ -73,13 +77,13 @@ for devs in cuda:5 "cuda:0/[100,100]"; do
   fi
   echo "--devices $devs: $msg"
 done
-echo "== a bf16 run's checkpoint (its float32 masters) resumed in fp32 on CPU devices, and the reverse"
+say "a bf16 run's checkpoint (its float32 masters) resumed in fp32 on CPU devices, and the reverse"
 "${emu[@]}" "$work/baton" train --quiet --resume --devices cpu:0,cpu:1 --precision fp32 --bf16-rounding nearest --steps 6 --out "$out/bf16"
 grep -q '"precision": "fp32"' "$out/bf16/summary.json" || { echo "bf16 resumed in fp32: summary.json says otherwise"; exit 1; }
 "${emu[@]}" "$work/baton" train --quiet --resume --devices cuda:0 --precision bf16 --bf16-rounding stochastic --steps 8 --out "$out/bf16"
 grep -q '"precision": "bf16"' "$out/bf16/summary.json" || { echo "fp32 resumed in bf16: summary.json says otherwise"; exit 1; }
 echo "bf16 → fp32 → bf16 on other layouts: $(grep -o '"last_loss": *[0-9.]*' "$out/bf16/summary.json")"
-echo "== two ranks (baton launch) against one process: through NCCL (cudaemu's), and through the host (BATON_NCCL=off)"
+say "two ranks (baton launch) against one process: through NCCL (cudaemu's), and through the host (BATON_NCCL=off)"
 # ranks NAME ONE EACH FLAGS...: one process on the devices ONE, then 2 ranks each on EACH of its own process;
 # the same stages, so their checkpoints must be the same bytes.
 ranks() {
@@ -100,7 +104,7 @@ ranks two-each cuda:0/4 cuda:0/2
 export BATON_NCCL=off
 ranks host cuda:0/2 cuda:0
 unset BATON_NCCL
-echo "== driver calls per step (tiny on cuda:0/2, 2 micro-batches): 8 steps less 4"
+say "driver calls per step (tiny on cuda:0/2, 2 micro-batches): 8 steps less 4"
 for n in 4 8; do
   train "steps$n" "CUDAEMU_STATS=$out/stats$n" --devices cuda:0/2 --steps "$n" --eval-every 1000 >/dev/null
 done
@@ -111,7 +115,7 @@ awk '$1 ~ /^(cuMemAlloc|cuMemHostAlloc|cuStreamCreate|cuModuleLoadData)$/ && $2 
      $1 == "cuMemcpyDtoHAsync" && $2 != 3 { print "per step: " $0 " (want 3)"; bad = 1 }
      END { exit bad }' "$out/per-step"
 
-echo "== every driver call baton makes, failed once at a time: one clear error, never a crash"
+say "every driver call baton makes, failed once at a time: one clear error, never a crash"
 # CUDAEMU_FAIL=NAME:N fails the Nth call of NAME. A run must then end with
 # exit status 1 and a "baton: ..." line, or succeed (NAME called fewer than N
 # times); a panic trace, a fatal error or a signal is a defect.
