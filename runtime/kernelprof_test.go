@@ -56,7 +56,7 @@ func TestProfileKernelsMatchesPlan(t *testing.T) {
 				kept = append(kept, res)
 			}
 			want := map[string]float64{}
-			for _, k := range plan.StepKernels(pl.ex.Sched.Microbatches, splitsBackward(pl.ex.Sched), 4) {
+			for _, k := range plan.StepKernels(pl.ex.Sched.Microbatches, pl.ex.Sched.SplitsBackward(), 4) {
 				want[k.Op+" "+k.Shape] += float64(k.Calls)
 			}
 			got := map[string]float64{}

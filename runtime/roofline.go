@@ -8,7 +8,6 @@ import (
 
 	"baton/kernels"
 	"baton/runtime/report"
-	"baton/runtime/schedule"
 )
 
 // roofline prices one step of the run's plan against the GPUs it ran on;
@@ -16,7 +15,7 @@ import (
 func (t *Trainer) roofline(measured []*StepResult, stepS float64) *report.Roofline {
 	cfg := t.cfg
 	e := elemBytes(cfg.Precision)
-	ks := t.plan.StepKernels(t.ex.Sched.Microbatches, splitsBackward(t.ex.Sched), e)
+	ks := t.plan.StepKernels(t.ex.Sched.Microbatches, t.ex.Sched.SplitsBackward(), e)
 	names := cfg.deviceNames()
 	gpu, gpus := gpuOf(t.gpus(), names[0])
 	r := report.BuildRoofline(ks, gpu, strings.Join(names, ","), gpus, cfg.Precision.String(), stepS, t.kprof.times(measured, e))
@@ -34,18 +33,6 @@ func elemBytes(p kernels.Precision) int {
 		return 2
 	}
 	return 4
-}
-
-// splitsBackward says whether s runs split backwards (I and W actions).
-func splitsBackward(s *schedule.Schedule) bool {
-	for _, list := range s.Lists {
-		for _, a := range list {
-			if a.Kind == schedule.I {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // gpuOf names the GPU the run's devices are on (the first's model, where
