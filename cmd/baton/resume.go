@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"baton/runtime"
-	"baton/runtime/dist"
 )
 
 // The settings a resume may not silently change. fixed ones the
@@ -32,8 +31,10 @@ var (
 
 // settle gives the flags not on the command line their values from
 // --config and, on a resume, from the run's record, and returns the
-// record's settings that given flags override.
-func (f *trainFlags) settle(fl *pflag.FlagSet) ([]runtime.Override, error) {
+// record's settings that given flags override. perRank says the process is
+// one rank of several: run.json's devices are rank 0's, and each rank keeps
+// its own, from its --devices or its local rank, as when the run began.
+func (f *trainFlags) settle(fl *pflag.FlagSet, perRank bool) ([]runtime.Override, error) {
 	if f.configFile != "" {
 		if err := applyConfig(fl, f.configFile); err != nil {
 			return nil, err
@@ -45,10 +46,6 @@ func (f *trainFlags) settle(fl *pflag.FlagSet) ([]runtime.Override, error) {
 	if !f.resume || f.out == "" {
 		return nil, nil // config reports --resume without --out
 	}
-	// run.json's devices are rank 0's: each rank of several keeps its own,
-	// from its --devices or its local rank, as when the run began.
-	env, err := dist.EnvFrom(os.Getenv)
-	perRank := err == nil && env.WorldSize > 1 // a bad environment is reported where the ranks join
 	return applyRecord(fl, f.out, f.override, perRank)
 }
 

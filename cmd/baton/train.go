@@ -209,7 +209,9 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	if f.resume && fl.Changed("init-from") {
 		return usage(fmt.Errorf("--init-from starts a new run from a model's weights and --resume continues a run; give one of them"))
 	}
-	overrides, err := f.settle(fl)
+	// Read once; a bad environment is reported after the flags' errors.
+	env, envErr := dist.EnvFrom(os.Getenv)
+	overrides, err := f.settle(fl, envErr == nil && env.WorldSize > 1)
 	if err != nil {
 		return usage(err)
 	}
@@ -224,9 +226,8 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 			return err
 		}
 	}
-	env, err := dist.EnvFrom(os.Getenv)
-	if err != nil {
-		return usage(err)
+	if envErr != nil {
+		return usage(envErr)
 	}
 	lock, err := lockOut(rankDir(cfg.Out, env))
 	if err != nil {
