@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"net"
 	"strings"
 	"testing"
@@ -88,13 +87,13 @@ func TestMeshRefusesBadFrames(t *testing.T) {
 		{"length", "impossible payload length", func() []byte {
 			b := frame(tag, nil)
 			binary.LittleEndian.PutUint64(b[24:], MaxPayload+1)
-			binary.LittleEndian.PutUint32(b[36:], crc32.Checksum(b[:36], castagnoli))
+			rechecksum(b)
 			return b
 		}},
 		{"type", "unknown frame type", func() []byte {
 			b := frame(tag, nil)
 			b[4] = 9
-			binary.LittleEndian.PutUint32(b[36:], crc32.Checksum(b[:36], castagnoli))
+			rechecksum(b)
 			return b
 		}},
 	} {

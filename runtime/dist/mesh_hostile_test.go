@@ -3,6 +3,7 @@
 package dist
 
 import (
+	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"os"
@@ -55,12 +56,8 @@ func hugeFrameChild(t *testing.T) {
 	putHeader(&h, frameData, Tag{Step: 1}, nil)
 	// The same header claiming MaxPayload bytes, its checksum redone: what
 	// a peer of another build or a hostile one sends; the payload never comes.
-	le := [8]byte{}
-	for i := range 8 {
-		le[i] = byte(uint64(MaxPayload) >> (8 * i))
-	}
-	copy(h[24:32], le[:])
-	rechecksum(&h)
+	binary.LittleEndian.PutUint64(h[24:], MaxPayload)
+	rechecksum(h[:])
 	if _, err := conn.Write(h[:]); err != nil {
 		t.Fatal(err)
 	}
@@ -81,10 +78,10 @@ func hugeFrameChild(t *testing.T) {
 	fmt.Println("CHILD-OK: nothing allocated, waiting for the payload")
 }
 
-// rechecksum redoes a header's own checksum after a test changed it.
-func rechecksum(h *[headerSize]byte) {
-	c := crc32.Checksum(h[:36], castagnoli)
-	h[36], h[37], h[38], h[39] = byte(c), byte(c>>8), byte(c>>16), byte(c>>24)
+// rechecksum redoes the checksum of the header at the start of b after a
+// test changed it.
+func rechecksum(b []byte) {
+	binary.LittleEndian.PutUint32(b[36:], crc32.Checksum(b[:36], castagnoli))
 }
 
 // TestCloseRacesAnOutsideFailure: a failure raised outside the mesh's
