@@ -104,6 +104,10 @@ func join(ctx context.Context, st *dist.Store, env dist.Env, cfg TrainConfig) (*
 	if err != nil {
 		return nil, err
 	}
+	// A send to a rank that stopped reading (a stopped or hung process)
+	// blocks once the connection's buffers fill, where no receive's
+	// watchdog sees it: --timeout bounds it as it bounds a receive.
+	mesh.SendTimeout = cfg.Timeout
 	g := &Group{Mesh: mesh, Offsets: make([]time.Duration, env.WorldSize)}
 	for r, e := range entries {
 		for i, d := range e.Devices {

@@ -238,3 +238,33 @@ func TestRanksWeighTheirOwnStages(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinBoundsSendsByTheTimeout: a send to a rank that stopped reading
+// blocks once the connection's buffers fill, where no receive's watchdog
+// sees it; Join gives the mesh --timeout for it (dist's TestSendTimeout
+// shows the mesh failing such a send), and 0 still means no limit.
+func TestJoinBoundsSendsByTheTimeout(t *testing.T) {
+	data := corpus(t)
+	for _, timeout := range []time.Duration{3 * time.Second, 0} {
+		out := filepath.Join(t.TempDir(), "run")
+		port := freePort(t)
+		var wg sync.WaitGroup
+		for r := range 2 {
+			wg.Go(func() {
+				cfg := resumeConfig(t, data, out, "cpu:0", 4)
+				cfg.Timeout = timeout
+				env := dist.Env{Rank: r, WorldSize: 2, LocalRank: r, LocalWorldSize: 2, MasterAddr: "127.0.0.1", MasterPort: port}
+				g, err := Join(context.Background(), env, cfg, 20*time.Second)
+				if err != nil {
+					t.Errorf("rank %d: %v", r, err)
+					return
+				}
+				defer g.Close()
+				if g.Mesh.SendTimeout != timeout {
+					t.Errorf("rank %d with --timeout %v: the mesh's sends wait %v", r, timeout, g.Mesh.SendTimeout)
+				}
+			})
+		}
+		wg.Wait()
+	}
+}
