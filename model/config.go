@@ -94,9 +94,20 @@ func (c Config) Validate() error {
 			return field.Errorf(m.field, "model: %s is %d; at most %d is supported (set {"+m.field+"})", m.name, m.v, m.most)
 		}
 	}
+	// Buffers are indexed by int32 on GPUs: the largest tensors must stay
+	// below 2^31 elements.
 	const maxElems = 1 << 31
-	if int64(c.V)*int64(c.C) >= maxElems || int64(c.C)*int64(4*c.C) >= maxElems {
-		return field.Errorf("width", "model: n_embd (C=%d) with vocab_size (V=%d) makes a tensor of 2^31 or more elements; reduce {width}", c.C, c.V)
+	for _, t := range []struct {
+		name, shape, reduce string
+		rows                int64
+	}{
+		{"wte.weight", fmt.Sprintf("vocab_size V=%d × n_embd C=%d", c.V, c.C), "{width} or the vocabulary", int64(c.V)},
+		{"wpe.weight", fmt.Sprintf("n_positions T=%d × n_embd C=%d", c.MaxT, c.C), "{width} or {context}", int64(c.MaxT)},
+		{"mlp.c_fc.weight", fmt.Sprintf("4·C=%d × n_embd C=%d", 4*c.C, c.C), "{width}", 4 * int64(c.C)},
+	} {
+		if t.rows*int64(c.C) >= maxElems {
+			return field.Errorf("width", "model: %s (%s) would have %d elements, 2^31 or more; reduce "+t.reduce, t.name, t.shape, t.rows*int64(c.C))
+		}
 	}
 	return nil
 }

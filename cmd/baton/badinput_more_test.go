@@ -37,7 +37,7 @@ func numberCases() []badInput {
 		{name: "timeout not a duration", args: train("--timeout=soon"), code: 2, msg: `invalid argument "soon" for "--timeout"`},
 		{name: "a hundred thousand layers", args: train("--layers=100000"), code: 2, msg: "n_layer (L) is 100000; at most 16384"},
 		{name: "negative width", args: train("--width=-4"), code: 2, msg: "n_embd (C) is -4"},
-		{name: "width too wide to allocate", args: train("--width=65536", "--heads=1"), code: 2, msg: "makes a tensor of 2^31 or more elements"},
+		{name: "width too wide to allocate", args: train("--width=65536", "--heads=1"), code: 2, msg: "mlp.c_fc.weight (4·C=262144 × n_embd C=65536) would have 17179869184 elements, 2^31 or more; reduce --width"},
 		{name: "sample NaN temperature", args: []string{"sample", "--from=run", "--temperature=NaN"}, code: 2, msg: "--temperature is NaN"},
 		{name: "sample infinite temperature", args: []string{"sample", "--from=run", "--temperature=Inf"}, code: 2, msg: "--temperature is +Inf"},
 		{name: "sample negative temperature", args: []string{"sample", "--from=run", "--temperature=-1"}, code: 2, msg: "--temperature is -1"},
