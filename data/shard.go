@@ -66,15 +66,17 @@ func openShard(path string) (f *os.File, n int, err error) {
 // anything is allocated, so a corrupt header cannot ask for huge memory.
 func shardLen(r io.Reader, size int64, name string) (int, error) {
 	var h [shardHeader]byte
-	if size < shardHeader {
-		return 0, fmt.Errorf("data: %s is truncated: %d bytes, shorter than the %d-byte llm.c shard header", name, size, shardHeader)
-	}
-	if _, err := io.ReadFull(r, h[:]); err != nil {
+	// The magic is checked before the length, so that a short file that
+	// is no shard at all is not called a truncated one.
+	if _, err := io.ReadFull(r, h[:min(size, shardHeader)]); err != nil {
 		return 0, fmt.Errorf("data: reading the header of %s: %v", name, err)
 	}
 	field := func(i int) int32 { return int32(binary.LittleEndian.Uint32(h[4*i:])) }
-	if m := field(0); m != ShardMagic {
+	if m := field(0); size >= 4 && m != ShardMagic {
 		return 0, fmt.Errorf("data: %s: not an llm.c token shard: magic %d, want %d", name, m, ShardMagic)
+	}
+	if size < shardHeader {
+		return 0, fmt.Errorf("data: %s is truncated: %d bytes, shorter than the %d-byte llm.c shard header", name, size, shardHeader)
 	}
 	if v := field(1); v != ShardVersion {
 		return 0, fmt.Errorf("data: %s: unsupported llm.c shard version %d; only version %d (uint16 tokens) is supported", name, v, ShardVersion)

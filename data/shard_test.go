@@ -92,6 +92,8 @@ func TestShardErrors(t *testing.T) {
 		{"odd", append(shardBytes(ShardMagic, 1, 10, ts), 7), "1 stray bytes"},
 		{"short header", []byte{1, 2, 3}, "shorter than the 1024-byte llm.c shard header"},
 		{"zero bytes", nil, "shorter than the 1024-byte"},
+		{"short, not a shard", []byte("some weights, not tokens\n"), "not an llm.c token shard: magic 1701670771"},
+		{"short shard", shardBytes(ShardMagic, 1, 10, ts)[:100], "shorter than the 1024-byte llm.c shard header"},
 	}
 	dir := t.TempDir()
 	for _, c := range cases {
