@@ -227,3 +227,27 @@ func TestCheckShortValidationShard(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadShardsThroughLinks: a directory of links to shards (a Hugging
+// Face snapshot: snapshots/REV/x.bin → ../../blobs/HASH) loads as the shards
+// do; a link to a directory or to nothing is not a shard.
+func TestLoadShardsThroughLinks(t *testing.T) {
+	blobs, snap := t.TempDir(), t.TempDir()
+	for name, ts := range map[string][]uint16{"a1": seq(100, 50), "b2": seq(50000, 40)} {
+		if err := WriteShard(filepath.Join(blobs, name), ts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for link, target := range map[string]string{"x_train_000001.bin": "a1", "x_val_000000.bin": "b2", "dir.bin": ".", "gone.bin": "nothing"} {
+		if err := os.Symlink(filepath.Join(blobs, target), filepath.Join(snap, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := Load(snap, 0)
+	if err != nil {
+		t.Fatalf("Load(%s): %v", snap, err)
+	}
+	if d.Format != Shards || len(d.Files) != 2 || !slices.Equal(d.Train, seq(100, 50)) || !slices.Equal(d.Val, seq(50000, 40)) {
+		t.Fatalf("Load(%s): format %q, files %q, %d train and %d val tokens; want the two linked shards", snap, d.Format, d.Files, len(d.Train), len(d.Val))
+	}
+}

@@ -4,6 +4,7 @@ package data
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -77,7 +78,8 @@ func shardFiles(path string) ([]string, error) {
 	return []string{path}, nil
 }
 
-// binFiles lists the regular .bin files directly in dir, sorted.
+// binFiles lists the .bin files directly in dir that are regular files or
+// links to one (a Hugging Face snapshot holds only links), sorted.
 func binFiles(dir string) ([]string, error) {
 	es, err := os.ReadDir(dir)
 	if err != nil {
@@ -85,9 +87,18 @@ func binFiles(dir string) ([]string, error) {
 	}
 	var files []string
 	for _, e := range es {
-		if e.Type().IsRegular() && strings.EqualFold(filepath.Ext(e.Name()), ".bin") && e.Name()[0] != '.' {
-			files = append(files, filepath.Join(dir, e.Name()))
+		if !strings.EqualFold(filepath.Ext(e.Name()), ".bin") || e.Name()[0] == '.' {
+			continue
 		}
+		p := filepath.Join(dir, e.Name())
+		if e.Type()&fs.ModeSymlink != 0 {
+			if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+				continue
+			}
+		} else if !e.Type().IsRegular() {
+			continue
+		}
+		files = append(files, p)
 	}
 	return files, nil // os.ReadDir sorts by name
 }
