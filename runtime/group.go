@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"baton/internal/field"
 	"baton/kernels"
 	"baton/model"
 	"baton/runtime/device"
@@ -274,7 +275,7 @@ func (r *run) receiveMessage(a schedule.Action, from int, tag dist.Tag) ([]byte,
 		return &linkError{fmt.Errorf("%w; this rank was at %s", g.Mesh.Err(), a)}
 	}}
 	return await(r, g.Mesh.Inbox(rank, tag), broken, func() error {
-		return fmt.Errorf("waited %v for %s from rank %d (%s) without progress; this rank's devices are at: %s", r.ex.Timeout, a, rank, g.Mesh.Host(rank), r.where())
+		return field.Errorf("timeout", "waited %v for %s from rank %d (%s) without progress; this rank's devices are at: %s (an action that runs longer than {timeout} is taken for a hang: raise {timeout} if one does)", r.ex.Timeout, a, rank, g.Mesh.Host(rank), r.where())
 	})
 }
 

@@ -130,7 +130,7 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 		last = stepMetric(step, res, in.Adam.LR, took, cfg.Batch*cfg.Context, last.Idle)
 		p.Notice = slow.observe(step, res)
 		if rb != nil {
-			note, moved, err := rb.after(t, step, res)
+			note, moved, err := rb.after(t, step, res, step == cfg.Steps)
 			if err != nil {
 				return nil, err
 			}

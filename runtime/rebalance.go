@@ -5,6 +5,7 @@ package runtime
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -63,6 +64,10 @@ func (c *TrainConfig) validateBalance() error {
 		return field.Errorf("balance", what+" predicts generated schedules only; drop {schedule-file} or {balance}/{rebalance}")
 	case c.numDevices()*max(c.Chunks, 1) < 2:
 		return field.Errorf("balance", what+" needs two stages or more to balance; give more {devices}")
+	case !c.Resume && c.Steps < r.warmup()+2:
+		// The first step allocates and is not measured, and no move follows
+		// the last step: fewer steps would train on the FLOPs split throughout.
+		return field.Errorf("steps", what+" re-splits after a first step and {rebalance-warmup} (%d) measured steps, and the new split needs a step to run: {steps} %d is too few; give {steps} %d or more, or a smaller {rebalance-warmup}", r.warmup(), c.Steps, r.warmup()+2)
 	}
 	return nil
 }
@@ -111,7 +116,7 @@ func newRebalancer(cfg TrainConfig) *rebalancer {
 // returns a line for the user, or "", and whether the stages changed; an
 // error only when the ranks of a run of several can no longer agree (one
 // died or its link did).
-func (rb *rebalancer) after(t *Trainer, step int, res *StepResult) (string, bool, error) {
+func (rb *rebalancer) after(t *Trainer, step int, res *StepResult, last bool) (string, bool, error) {
 	if rb.skip {
 		rb.skip = false
 		return "", false, nil
@@ -122,18 +127,24 @@ func (rb *rebalancer) after(t *Trainer, step int, res *StepResult) (string, bool
 	}
 	if rb.open != nil { // the last move's gain, on as many steps as priced it
 		rb.open.MeasuredGain = 1 - meanStepS(rb.window)/rb.open.before
-		msg := fmt.Sprintf("rebalance at step %d: measured %.0f%% shorter steps (predicted %.0f%%)", rb.open.Step, 100*rb.open.MeasuredGain, 100*rb.open.PredictedGain)
+		measured := fmt.Sprintf("%.0f%% shorter", 100*rb.open.MeasuredGain)
+		if rb.open.MeasuredGain < 0 {
+			measured = fmt.Sprintf("%.0f%% longer", -100*rb.open.MeasuredGain)
+		}
+		msg := fmt.Sprintf("rebalance at step %d: measured %s steps (predicted %.0f%% shorter)", rb.open.Step, measured, 100*rb.open.PredictedGain)
 		rb.open = nil
 		rb.window = rb.window[:0]
 		return msg, false, nil
 	}
-	if rb.done || step < rb.next {
+	// No move after the last step: no step would run on it, and the
+	// report would have no measured step of the final split.
+	if rb.done || step < rb.next || last {
 		rb.window = rb.window[1:]
 		return "", false, nil
 	}
 	msg, moved, err := t.rebalance(step, rb)
 	rb.window = rb.window[:0]
-	rb.next = step + rb.cfg.every()
+	rb.next = step + min(rb.cfg.every(), math.MaxInt-step)
 	rb.done = rb.once
 	if moved {
 		rb.skip = true

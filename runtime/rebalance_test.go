@@ -3,7 +3,9 @@
 package runtime
 
 import (
+	"context"
 	"errors"
+	"math"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -285,4 +287,54 @@ func onGPUs(mem int64, gpus ...string) []gpuOn {
 		out[i] = gpuOn{GPU: g, Memory: mem, Model: "NVIDIA H200"}
 	}
 	return out
+}
+
+// TestNoCheckAfterTheLastStep: a check due at the last step is not made (a
+// move there would leave no step on the new split, and the report none to
+// show); the rebalancer never reaches the trainer, which is nil here.
+func TestNoCheckAfterTheLastStep(t *testing.T) {
+	rb := newRebalancer(TrainConfig{Balance: "measured", Rebalance: Rebalance{Warmup: 1}})
+	for step := 1; step <= 2; step++ {
+		if msg, moved, err := rb.after(nil, step, &StepResult{}, step == 2); msg != "" || moved || err != nil {
+			t.Fatalf("step %d: %q, moved %v, %v", step, msg, moved, err)
+		}
+	}
+}
+
+// TestChecksNeverOverflowTheStepCount: the step of the next check saturates,
+// so a huge --rebalance-every means one check, not one every step.
+func TestChecksNeverOverflowTheStepCount(t *testing.T) {
+	cfg := rebalanceConfig(t, corpus(t), filepath.Join(t.TempDir(), "run"))
+	cfg.Steps = 6
+	cfg.Rebalance = Rebalance{Mode: "auto", Warmup: 1, Every: math.MaxInt, MinGain: 0.99}
+	tr, err := NewTrainer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	var checks []int
+	if _, err := tr.Run(context.Background(), func(p Progress) {
+		if strings.Contains(p.Notice, "rebalance at step") {
+			checks = append(checks, p.Step)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(checks) != 1 {
+		t.Fatalf("checks after steps %v with --rebalance-every math.MaxInt; want one, after step 2", checks)
+	}
+}
+
+// TestBalanceNeedsStepsOnTheNewSplit: a run too short to train a step on
+// the split it measures is refused, not run on the FLOPs split in silence.
+func TestBalanceNeedsStepsOnTheNewSplit(t *testing.T) {
+	cfg := rebalanceConfig(t, corpus(t), filepath.Join(t.TempDir(), "run"))
+	cfg.Balance, cfg.Rebalance.Warmup, cfg.Steps = "measured", 2, 3
+	if err := cfg.validateBalance(); err == nil || !strings.Contains(err.Error(), "steps 3 is too few; give steps 4 or more") {
+		t.Errorf("3 steps with a warm-up of 2: %v", err)
+	}
+	cfg.Steps = 4
+	if err := cfg.validateBalance(); err != nil {
+		t.Errorf("4 steps with a warm-up of 2: %v", err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"baton/internal/field"
 	"baton/kernels"
 	"baton/runtime/device"
 	"baton/runtime/schedule"
@@ -302,7 +303,7 @@ func (p *unitProbe) mark(unit int) {
 // progressed, in the time the process ran (see watchdog).
 func (r *run) receive(a schedule.Action, ch chan device.Event) (device.Event, error) {
 	return await(r, ch, nil, func() error {
-		return fmt.Errorf("waited %v for %s without progress; devices are at: %s", r.ex.Timeout, a, r.where())
+		return field.Errorf("timeout", "waited %v for %s without progress; devices are at: %s (an action that runs longer than {timeout} is taken for a hang: raise {timeout} if one does)", r.ex.Timeout, a, r.where())
 	})
 }
 

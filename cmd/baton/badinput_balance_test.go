@@ -15,6 +15,8 @@ func balanceCases() []badInput {
 		{name: "measured balance on one device", args: train("--devices=cpu:0", "--balance=measured"), code: 2, msg: "--balance measured needs two stages or more"},
 		{name: "rebalance gain of 1", args: train("--rebalance=auto", "--rebalance-gain=1"), code: 2, msg: "--rebalance-gain is 1; give the predicted gain"},
 		{name: "rebalance gain NaN", args: train("--rebalance=auto", "--rebalance-gain=NaN"), code: 2, msg: "--rebalance-gain is NaN"},
+		{name: "rebalance gain of 0", args: train("--rebalance=auto", "--rebalance-gain=0"), code: 2, msg: "--rebalance-gain is 0; give the predicted gain a move needs as a fraction above 0"},
+		{name: "too few steps to re-split", args: train("--balance=measured"), code: 2, msg: "--balance measured re-splits after a first step and --rebalance-warmup (3) measured steps, and the new split needs a step to run: --steps 3 is too few"},
 		{name: "rebalance warm-up of 0", args: train("--rebalance=auto", "--rebalance-warmup=0"), code: 2, msg: "--rebalance-warmup is 0"},
 		{name: "kernel profile with rebalancing", args: train("--devices=cpu:0,cpu:1", "--rebalance=auto", "--profile-kernels"), code: 2, msg: "--profile-kernels times the kernels of the stages the run starts with"},
 	}

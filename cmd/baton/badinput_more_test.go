@@ -139,8 +139,8 @@ func moreDataCases() []badInput {
 			setup: writeFile("texts/blob.dat", allBytes(4096)), code: 1, msg: "texts has no text files"},
 		{name: "shard with no tokens", args: train("--data=train.bin"), fixture: "train.bin: a shard whose header says 0 tokens",
 			setup: writeFile("train.bin", shard(20240520, 1, 0, nil)), code: 1, msg: "train.bin"},
-		{name: "shard shorter than its header", args: train("--data=train.bin"), fixture: "train.bin: 100 bytes",
-			setup: writeFile("train.bin", make([]byte, 100)), code: 1, msg: "train.bin"},
+		{name: "shard shorter than its header", args: train("--data=train.bin"), fixture: "train.bin: a shard's first 100 bytes",
+			setup: writeFile("train.bin", shard(20240520, 1, 10, tokens(10, 256))[:100]), code: 1, msg: "train.bin is truncated: 100 bytes, shorter than the 1024-byte"},
 	}
 }
 

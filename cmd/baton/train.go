@@ -124,7 +124,7 @@ func trainCmd() *cobra.Command {
 	fl.StringVar(&f.rebalance, "rebalance", "off", "auto: check the split every --rebalance-every steps on measured layer times and re-split between two steps when it predicts --rebalance-gain")
 	fl.IntVar(&f.rebalanceWarmup, "rebalance-warmup", 3, "measured steps before a balance check")
 	fl.IntVar(&f.rebalanceEvery, "rebalance-every", 50, "steps between balance checks (--rebalance auto)")
-	fl.Float64Var(&f.rebalanceGain, "rebalance-gain", 0.05, "the predicted gain a re-split needs (a fraction of the step time)")
+	fl.Float64Var(&f.rebalanceGain, "rebalance-gain", 0.05, "with --rebalance auto: the predicted gain a re-split needs (a fraction of the step time; --balance measured alone re-splits at any gain)")
 	fl.StringVar(&f.bf16Rounding, "bf16-rounding", "nearest", "with --precision bf16: how AdamW rounds each weight's bf16 copy from its float32 master: nearest (ties to even), or stochastic (unbiased on average; deterministic from --seed)")
 	fl.StringVar(&f.recompute, "recompute", "none", "what each block's forward leaves for its backward to recompute: none, gelu (saves 4C floats per token per block, costs a GELU), block (keeps only the block's output; costs about two thirds of a forward again)")
 	fl.StringVar(&f.optimizerStep, "optimizer-step", "default", "default: every stage waits for the global gradient norm; eager: each steps as soon as its gradients are ready, and steps the norm says had to clip are undone and redone (same results, 12 more bytes per parameter)")
@@ -165,6 +165,9 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 	}
 	if f.rebalanceWarmup < 1 || f.rebalanceEvery < 1 {
 		return runtime.TrainConfig{}, fmt.Errorf("--rebalance-warmup is %d and --rebalance-every %d; give each at least 1 step", f.rebalanceWarmup, f.rebalanceEvery)
+	}
+	if !(f.rebalanceGain > 0 && f.rebalanceGain < 1) { // 0 would be the runtime's default, 0.05, not "any gain"
+		return runtime.TrainConfig{}, fmt.Errorf("--rebalance-gain is %g; give the predicted gain a move needs as a fraction above 0 and below 1, e.g. 0.05", f.rebalanceGain)
 	}
 	out := f.out
 	if out == "" {
@@ -421,6 +424,12 @@ func printSummary(out io.Writer, sum *runtime.Summary, dir string) {
 	for _, tr := range sum.Transfers {
 		fmt.Fprintln(out, "transfer:", tr)
 	}
-	fmt.Fprintf(out, "wrote %s/run.json, %s/metrics.jsonl, %s/summary.json, %s/trace.json (open in ui.perfetto.dev), %s/timeline.svg, checkpoint %s\n",
-		dir, dir, dir, dir, dir, sum.Checkpoint)
+	wrote := []string{dir + "/run.json", dir + "/metrics.jsonl", dir + "/summary.json"}
+	if sum.Report != nil { // the trace and the timeline draw the measured steps
+		wrote = append(wrote, dir+"/trace.json (open in ui.perfetto.dev)", dir+"/timeline.svg")
+	}
+	if sum.Checkpoint != "" {
+		wrote = append(wrote, "checkpoint "+sum.Checkpoint)
+	}
+	fmt.Fprintf(out, "wrote %s\n", strings.Join(wrote, ", "))
 }
