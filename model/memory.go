@@ -44,7 +44,9 @@ func ParseSize(name, s string) (int64, error) {
 		}
 	}
 	f, err := strconv.ParseFloat(num, 64)
-	if err != nil || f <= 0 || f*mult >= 1<<62 {
+	// Written so that NaN fails it too; under a byte would truncate to 0,
+	// which means no limit.
+	if err != nil || !(f*mult >= 1 && f*mult < 1<<62) {
 		return 0, field.Errorf(name, "{"+name+"} %q is not a size; give one such as 80GiB, 24G or 40GB", s)
 	}
 	return int64(f * mult), nil

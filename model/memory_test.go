@@ -77,7 +77,7 @@ func TestParseSize(t *testing.T) {
 			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "lots", "-1G", "0", "GiB", "1e30"} {
+	for _, in := range []string{"", "lots", "-1G", "0", "GiB", "1e30", "NaN", "nanGiB", "0.5", "0.1B", "InfGiB"} {
 		if _, err := ParseSize("device-memory", in); err == nil {
 			t.Errorf("ParseSize(%q) gave no error", in)
 		}
