@@ -43,16 +43,21 @@ func within(p, dir string) bool {
 	return err == nil && (rel == "." || rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)))
 }
 
-// checkOutputs refuses an output that is an input, lies inside an input
+// checkOutputs refuses an output that is another output or an input, lies inside an input
 // directory (a resumed run would read its own outputs as data), or holds
 // an input inside an output directory a run rewrites. Unset paths are
 // skipped.
 func checkOutputs(outputs, inputs []pathFlag) error {
-	for _, o := range outputs {
+	for i, o := range outputs {
 		if o.path == "" {
 			continue
 		}
 		op := resolved(o.path)
+		for _, other := range outputs[i+1:] {
+			if other.path != "" && resolved(other.path) == op {
+				return fmt.Errorf("%s %s is also %s: one output would overwrite the other; give each its own path", o.flag, o.path, other.flag)
+			}
+		}
 		for _, in := range inputs {
 			if in.path == "" {
 				continue

@@ -40,6 +40,9 @@ func scheduleCmd() *cobra.Command {
   baton schedule --schedule zb-h1 --stages 4 --microbatches 8 --out zb.csv   # then: baton train --schedule-file zb.csv`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutputs([]pathFlag{{"--out", file, false}, {"--svg", svg, false}}, nil); err != nil {
+				return usage(err)
+			}
 			s, err := schedule.GenerateChunks(name, stages, m, chunks)
 			if err != nil {
 				return usage(fmt.Errorf("--schedule: %w", err))

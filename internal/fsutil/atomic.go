@@ -28,7 +28,29 @@ func WriteFileAtomic(path string, data []byte) error {
 // renamed over path, and the directory fsynced so that the rename itself
 // survives a power loss. The file gets mode 0644. On any error path is
 // unchanged and the temporary file is gone.
+//
+// What is at path already decides how: a link is followed, so that the file
+// it names is replaced, not the link; a device or a named pipe (/dev/stdout,
+// /dev/null, a FIFO a reader waits on) is written into, since it cannot be
+// swapped; a directory is refused.
 func WriteAtomic(path string, fill func(w io.Writer) error) error {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			target, err := filepath.EvalSymlinks(path)
+			if err != nil {
+				return fmt.Errorf("write %s: it is a link to nothing there (%w); remove it or give another path", path, err)
+			}
+			return WriteAtomic(target, fill)
+		}
+		switch {
+		case fi.IsDir():
+			return fmt.Errorf("write %s: it is a directory; give a file path", path)
+		case fi.Mode()&(fs.ModeDevice|fs.ModeCharDevice|fs.ModeNamedPipe) != 0:
+			return writeInto(path, fill)
+		case !fi.Mode().IsRegular():
+			return fmt.Errorf("write %s: it is not a regular file (%v); give a file path", path, fi.Mode().Type())
+		}
+	}
 	dir, base := filepath.Split(filepath.Clean(path))
 	if dir == "" {
 		dir = "."
@@ -59,6 +81,27 @@ func WriteAtomic(path string, fill func(w io.Writer) error) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return SyncDir(dir)
+}
+
+// writeInto writes fill's content into the device or pipe at path, which
+// cannot be replaced or synced.
+func writeInto(path string, fill func(w io.Writer) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	w := bufio.NewWriter(f)
+	err = fill(w)
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
 
 // WriteNew creates path, which must not exist, streams its content from fill
