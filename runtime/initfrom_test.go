@@ -3,6 +3,7 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -33,7 +34,7 @@ func TestInitFromEvaluatesAsTheRunEnded(t *testing.T) {
 		if tr.StartStep() != 0 || tr.Config().Model != orig.Model || tr.Config().Preset != "custom" {
 			t.Errorf("%s: start step %d, model %v (%s), want 0 and %v", src, tr.StartStep(), tr.Config().Model, tr.Config().Preset, orig.Model)
 		}
-		loss, err := tr.evaluate(tr.stepInput())
+		loss, err := tr.evaluate(context.Background(), tr.stepInput())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -140,7 +140,7 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 			}
 			p.Notice = strings.Join(slices.DeleteFunc([]string{p.Notice, note}, func(s string) bool { return s == "" }), "; ")
 		}
-		if err := t.between(step, in, &p, &last, metrics); err != nil {
+		if err := t.between(ctx, step, in, &p, &last, metrics); err != nil {
 			return nil, err
 		}
 		if progress != nil {
@@ -158,7 +158,7 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 		sum.FirstLoss, sum.LastLoss = sum.Losses[prior], sum.Losses[len(sum.Losses)-1]
 		sum.TokensPerSec = float64(n*cfg.Batch*cfg.Context) / trainTime.Seconds()
 	}
-	if err := t.finish(sum, in, measured, &last, metrics); err != nil {
+	if err := t.finish(ctx, sum, in, measured, &last, metrics); err != nil {
 		return nil, err
 	}
 	return sum, nil
@@ -219,17 +219,19 @@ func (t *Trainer) trainStep(in *StepInput, into *StepResult) (*StepResult, error
 // between evaluates, logs and saves after step when the run asks to,
 // except after the last step, which finish does. The metrics line goes
 // before the checkpoint, so that no checkpoint is ahead of the log.
-func (t *Trainer) between(step int, in *StepInput, p *Progress, m *Metric, metrics *metricsLog) error {
+func (t *Trainer) between(ctx context.Context, step int, in *StepInput, p *Progress, m *Metric, metrics *metricsLog) error {
 	cfg := t.cfg
 	if step == cfg.Steps {
 		return nil
 	}
 	if cfg.EvalEvery > 0 && step%cfg.EvalEvery == 0 {
-		val, err := t.evaluate(in)
-		if err != nil {
+		switch val, err := t.evaluate(ctx, in); {
+		case errors.Is(err, errEvalStopped): // the step goes on without a validation loss; the loop stops after it
+		case err != nil:
 			return err
+		default:
+			p.ValLoss, m.ValLoss = val, &val
 		}
-		p.ValLoss, m.ValLoss = val, &val
 	}
 	if t.logDue(m) {
 		if err := metrics.write(*m); err != nil {
@@ -244,15 +246,18 @@ func (t *Trainer) between(step int, in *StepInput, p *Progress, m *Metric, metri
 
 // finish evaluates (unless interrupted), logs the last step, saves the
 // checkpoint and writes the run's report and summary.
-func (t *Trainer) finish(sum *Summary, in *StepInput, measured []*StepResult, last *Metric, metrics *metricsLog) error {
+func (t *Trainer) finish(ctx context.Context, sum *Summary, in *StepInput, measured []*StepResult, last *Metric, metrics *metricsLog) error {
 	if !sum.Interrupted {
-		val, err := t.evaluate(in)
-		if err != nil {
+		switch val, err := t.evaluate(ctx, in); {
+		case errors.Is(err, errEvalStopped):
+			sum.Interrupted = true // every step ran; its validation loss was not measured
+		case err != nil:
 			return err
+		default:
+			sum.ValLoss = &val
 		}
-		sum.ValLoss = &val
 		if last.Step == sum.Steps && sum.Steps == t.cfg.Steps {
-			last.ValLoss = &val
+			last.ValLoss = sum.ValLoss
 			if err := metrics.write(*last); err != nil {
 				return err
 			}
@@ -300,11 +305,19 @@ func (t *Trainer) ownDir() string {
 	return filepath.Join(t.cfg.Out, "ranks", strconv.Itoa(t.cfg.Group.Rank()))
 }
 
+// errEvalStopped is evaluate's error when a signal stopped it.
+var errEvalStopped = errors.New("evaluation stopped")
+
 // evaluate is the mean loss over the first EvalBatches validation batches.
-func (t *Trainer) evaluate(in *StepInput) (float64, error) {
+func (t *Trainer) evaluate(ctx context.Context, in *StepInput) (float64, error) {
 	n := min(max(t.cfg.EvalBatches, 1), t.val.Len())
 	var total float64
 	for i := range n {
+		// A signal stops a long evaluation at once. Not on ranks, which
+		// evaluate together and agree on stopping only between steps.
+		if ctx.Err() != nil && t.cfg.Group == nil {
+			return 0, errEvalStopped
+		}
 		if err := t.val.Batch(i, t.inputs, t.targets); err != nil {
 			return 0, err
 		}

@@ -1,0 +1,30 @@
+// A signal during the last step stops the final evaluation, not the run's record: the checkpoint, the last metrics line and the summary are written, and the summary says the run was interrupted.
+package runtime
+
+import (
+	"path/filepath"
+	"testing"
+
+	"baton/model"
+)
+
+func TestSignalInTheLastStepSkipsTheFinalEvaluation(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	cfg := resumeConfig(t, corpus(t), out, "cpu:0,cpu:1", 3)
+	cfg.EvalBatches = 1000
+	sum := train(t, cfg, 3)
+	if !sum.Interrupted || sum.ValLoss != nil || sum.Steps != 3 {
+		t.Fatalf("interrupted %v, validation loss %v, %d steps; want an interrupted run of 3 steps with no validation loss", sum.Interrupted, sum.ValLoss, sum.Steps)
+	}
+	ck, err := model.Load(CheckpointDir(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := resumeState(ck, out); err != nil || st.Step != 3 {
+		t.Errorf("the checkpoint holds step %d (%v), want 3", st.Step, err)
+	}
+	lines, err := readMetrics(filepath.Join(out, MetricsFile), 3)
+	if err != nil || len(lines) != 3 || lines[2].Step != 3 || lines[2].ValLoss != nil {
+		t.Fatalf("metrics.jsonl: %+v, %v; want 3 lines, the last for step 3 with no validation loss", lines, err)
+	}
+}
