@@ -53,15 +53,20 @@ func (c *TrainConfig) validateBalance() error {
 	if !c.balancesLive() {
 		return nil
 	}
-	what := "{rebalance} auto"
+	what, off := "{rebalance} auto", "{rebalance} off"
 	if c.Balance == "measured" {
-		what = "{balance} measured"
+		what, off = "{balance} measured", "{balance} flops"
+		if c.Rebalance.Mode == "auto" {
+			off += " and {rebalance} off"
+		}
 	}
 	switch {
 	case len(c.Split) > 0 || len(c.LayerMap) > 0:
 		return field.Errorf("balance", what+" chooses the split itself; drop {split} and {layer-map}, or {balance}/{rebalance}")
 	case c.Sched != nil:
 		return field.Errorf("balance", what+" predicts generated schedules only; drop {schedule-file} or {balance}/{rebalance}")
+	case c.numDevices()*max(c.Chunks, 1) < 2 && c.Resume:
+		return field.Errorf("balance", what+", which this run's run.json holds, needs two stages or more to balance; give more {devices}, or "+off+" to continue on one")
 	case c.numDevices()*max(c.Chunks, 1) < 2:
 		return field.Errorf("balance", what+" needs two stages or more to balance; give more {devices}")
 	case !c.Resume && c.Steps < r.warmup()+2:

@@ -338,3 +338,20 @@ func TestBalanceNeedsStepsOnTheNewSplit(t *testing.T) {
 		t.Errorf("4 steps with a warm-up of 2: %v", err)
 	}
 }
+
+// TestResumedBalanceOnOneDeviceSaysWhereItComesFrom: on a resume the
+// balancing setting is run.json's, not a flag the user gave, so the error
+// says so and how to continue on one device.
+func TestResumedBalanceOnOneDeviceSaysWhereItComesFrom(t *testing.T) {
+	cfg := rebalanceConfig(t, corpus(t), filepath.Join(t.TempDir(), "run"))
+	cfg.Devices, cfg.Resume = cfg.Devices[:1], true
+	for balance, want := range map[string]string{
+		"measured": "balance measured, which this run's run.json holds, needs two stages or more to balance; give more devices, or balance flops to continue on one",
+		"flops":    "rebalance auto, which this run's run.json holds, needs two stages or more to balance; give more devices, or rebalance off to continue on one",
+	} {
+		cfg.Balance, cfg.Rebalance.Mode = balance, map[string]string{"measured": "", "flops": "auto"}[balance]
+		if err := cfg.validateBalance(); err == nil || err.Error() != want {
+			t.Errorf("%s: %v; want %q", balance, err, want)
+		}
+	}
+}
