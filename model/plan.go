@@ -112,7 +112,7 @@ func Partition(cfg Config, stageDevices []string, opts PlanOptions) (*Plan, erro
 	case len(opts.Split) > 0 && len(opts.LayerMap) > 0:
 		return nil, field.Errorf("split", "model: both {split} and {layer-map} given; they say the same thing, keep one (a contiguous {layer-map} is a {split})")
 	case len(opts.Split) > 0:
-		split, err = checkSplit(cfg.L, p, opts.Split)
+		split, err = checkSplit(cfg.L, stageDevices, opts.Split)
 	case len(opts.LayerMap) > 0:
 		split, err = layerMapSplit(cfg.L, stageDevices, opts.LayerMap)
 	default:

@@ -3,6 +3,7 @@
 package model
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -30,9 +31,15 @@ func ParseInts(name, s string) ([]int, error) {
 	return out, nil
 }
 
-// checkSplit returns split when it gives every one of p stages at least one
-// of L blocks and all L blocks in total.
-func checkSplit(L, p int, split []int) ([]int, error) {
+// checkSplit returns split when it gives every one of the stages (a device
+// named for each, once per chunk) at least one of L blocks and all L
+// blocks in total.
+func checkSplit(L int, stageDevices []string, split []int) ([]int, error) {
+	p := len(stageDevices)
+	if n := devicesOf(stageDevices); len(split) != p && n < p {
+		return nil, field.Errorf("split", "model: {split} %s has %d entries but there are %d devices × %d chunks = %d stages; give one block count per stage, %d in all, e.g. {split} %s",
+			JoinInts(split), len(split), n, p/n, p, p, JoinInts(evenSplit(L, p)))
+	}
 	if len(split) != p {
 		return nil, field.Errorf("split", "model: {split} %s has %d entries but there are %d devices; give one block count per device ({devices}), e.g. {split} %s", JoinInts(split), len(split), p, JoinInts(evenSplit(L, p)))
 	}
@@ -54,19 +61,33 @@ func checkSplit(L, p int, split []int) ([]int, error) {
 
 // layerMapSplit turns a per-layer device map into a split. It must give each
 // device one contiguous range, in device order, because a stage is one range.
+// With chunks (a device named once per stage) the map's indices are stages,
+// and its errors say so.
 func layerMapSplit(L int, devices []string, m []int) ([]int, error) {
-	p := len(devices)
-	if len(m) != L {
-		return nil, field.Errorf("layer-map", "model: {layer-map} %s has %d entries but the model has %d layers; give one device index per layer", JoinInts(m), len(m), L)
+	p, n := len(devices), devicesOf(devices)
+	unit, chunked := "device", n < p
+	if chunked {
+		unit = "stage"
 	}
+	if len(m) != L {
+		return nil, field.Errorf("layer-map", "model: {layer-map} %s has %d entries but the model has %d layers; give one %s index per layer", JoinInts(m), len(m), L, unit)
+	}
+	stages := fmt.Sprintf("%d devices × %d chunks = %d stages", n, p/n, p)
 	counts := make([]int, p)
 	for l, d := range m {
 		if d < 0 || d >= p {
+			if chunked {
+				return nil, field.Errorf("layer-map", "model: {layer-map} %s puts layer %d on stage %d but there are %s; with chunks each index is a stage, 0..%d in pipeline order", JoinInts(m), l, d, stages, p-1)
+			}
 			return nil, field.Errorf("layer-map", "model: {layer-map} %s puts layer %d on device %d but there are %d devices; use indices 0..%d into {devices}", JoinInts(m), l, d, p, p-1)
 		}
 		counts[d]++
 	}
 	for d, n := range counts {
+		if n == 0 && chunked {
+			return nil, field.Errorf("layer-map", "model: {layer-map} %s gives stage %d (on %s) no layer: %s and every stage needs at least one layer; with chunks each index is a stage, e.g. {layer-map} %s",
+				JoinInts(m), d, devices[d], stages, JoinInts(mapOf(evenSplit(L, p))))
+		}
 		if n == 0 {
 			return nil, field.Errorf("layer-map", "model: {layer-map} %s gives device %d (%s) no layer: every device is a stage and needs at least one layer; map a layer to it or drop it from {devices}", JoinInts(m), d, devices[d])
 		}
@@ -80,17 +101,31 @@ func layerMapSplit(L int, devices []string, m []int) ([]int, error) {
 	}
 	for d, r := range runs {
 		if len(r) > 1 {
-			return nil, field.Errorf("layer-map", "model: {layer-map} %s is not contiguous (device %d runs layers %s): every layer boundary would become a device crossing and the pipeline stays sequential; give each device one contiguous range, e.g. {split} %s",
-				JoinInts(m), d, runsOf(m, d), JoinInts(counts))
+			return nil, field.Errorf("layer-map", "model: {layer-map} %s is not contiguous (%s %d runs layers %s): every layer boundary would become a device crossing and the pipeline stays sequential; give each %s one contiguous range, e.g. {split} %s",
+				JoinInts(m), unit, d, runsOf(m, d), unit, JoinInts(counts))
 		}
 	}
 	for l := 1; l < L; l++ {
+		if m[l] < m[l-1] && chunked {
+			return nil, field.Errorf("layer-map", "model: {layer-map} %s runs stage %d after stage %d: stages run in pipeline order, 0..%d; use {split} %s",
+				JoinInts(m), m[l], m[l-1], p-1, JoinInts(splitInMapOrder(m)))
+		}
 		if m[l] < m[l-1] {
 			return nil, field.Errorf("layer-map", "model: {layer-map} %s runs device %d after device %d: stages follow the order of {devices}; list the devices in pipeline order and use {split} %s",
 				JoinInts(m), m[l], m[l-1], JoinInts(splitInMapOrder(m)))
 		}
 	}
 	return counts, nil
+}
+
+// devicesOf is how many devices the stages lie on: fewer than the stages
+// with chunks.
+func devicesOf(stageDevices []string) int {
+	named := map[string]bool{}
+	for _, d := range stageDevices {
+		named[d] = true
+	}
+	return len(named)
 }
 
 // balance returns the split of cfg.L blocks over p stages that minimises the
@@ -181,6 +216,17 @@ func evenSplit(L, p int) []int {
 		out[i] = L / p
 		if i < L%p {
 			out[i]++
+		}
+	}
+	return out
+}
+
+// mapOf is the layer map of a split: stage s for each of its blocks.
+func mapOf(split []int) []int {
+	var out []int
+	for s, k := range split {
+		for range k {
+			out = append(out, s)
 		}
 	}
 	return out

@@ -261,6 +261,39 @@ func TestPlanErrors(t *testing.T) {
 	}
 }
 
+// TestPlanLayerMapWithChunksNamesStages: with chunks a device runs several
+// stages and the layer map's indices are stages, so its errors count
+// stages, not devices.
+func TestPlanLayerMapWithChunksNamesStages(t *testing.T) {
+	small := Presets["small"] // L=8
+	stages := []string{"cpu:0", "cpu:1", "cpu:0", "cpu:1"}
+	for _, c := range []struct {
+		lmap []int
+		want string
+	}{
+		{[]int{0, 0, 0, 0, 1, 1, 1, 1}, "--layer-map 0,0,0,0,1,1,1,1 gives stage 2 (on cpu:0) no layer: 2 devices × 2 chunks = 4 stages and every stage needs at least one layer; with chunks each index is a stage, e.g. --layer-map 0,0,1,1,2,2,3,3"},
+		{[]int{0, 0, 1, 1, 2, 2, 3, 4}, "puts layer 7 on stage 4 but there are 2 devices × 2 chunks = 4 stages; with chunks each index is a stage, 0..3 in pipeline order"},
+		{[]int{0, 1, 2, 3, 0, 1, 2, 3}, "is not contiguous (stage 0 runs layers 0, 4)"},
+		{[]int{0, 0, 2, 2, 1, 1, 3, 3}, "runs stage 1 after stage 2: stages run in pipeline order, 0..3; use --split 2,2,2,2"},
+		{[]int{0, 1, 2}, "has 3 entries but the model has 8 layers; give one stage index per layer"},
+	} {
+		_, err := Partition(small, stages, PlanOptions{LayerMap: c.lmap})
+		if err == nil || !strings.Contains(asFlags(err), c.want) {
+			t.Errorf("Partition(L=8, 2 devices × 2 chunks, --layer-map %s) = %v, want an error containing %q", JoinInts(c.lmap), err, c.want)
+		}
+	}
+}
+
+// TestPlanSplitWithChunksCountsStages: with chunks a split gives each
+// stage, not each device, its block count.
+func TestPlanSplitWithChunksCountsStages(t *testing.T) {
+	_, err := Partition(Presets["small"], []string{"cpu:0", "cpu:1", "cpu:0", "cpu:1"}, PlanOptions{Split: []int{6, 2}})
+	want := "--split 6,2 has 2 entries but there are 2 devices × 2 chunks = 4 stages; give one block count per stage, 4 in all, e.g. --split 2,2,2,2"
+	if err == nil || !strings.Contains(asFlags(err), want) {
+		t.Errorf("Partition(L=8, 2 devices × 2 chunks, --split 6,2) = %v, want an error containing %q", err, want)
+	}
+}
+
 func TestPlanParseInts(t *testing.T) {
 	got, err := ParseInts("split", " 6, 6,6 ,6")
 	if err != nil || !slices.Equal(got, []int{6, 6, 6, 6}) {

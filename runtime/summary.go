@@ -270,9 +270,33 @@ func LoadReplay(runDir string) (*report.Replay, *Summary, error) {
 	if err := json.Unmarshal(raw, &sum); err != nil {
 		return nil, nil, field.Errorf("replay", "{replay}: %s/summary.json: %v", runDir, err)
 	}
-	if sum.Plan == nil || len(sum.StageCosts) == 0 {
-		return nil, nil, field.Errorf("replay", "{replay}: %s/summary.json has no measured stage costs; it must come from a completed baton train run", runDir)
+	if err := sum.replayable(); err != nil {
+		return nil, nil, field.Errorf("replay", "{replay}: %s/summary.json %v; it must come from a completed baton train run", runDir, err)
 	}
 	r, err := report.NewReplay(sum.Config, sum.Context, sum.Batch, sum.Microbatches, sum.Plan, sum.StageCosts, sum.LayerCosts)
 	return r, &sum, err
+}
+
+// replayable checks what a replay divides by and indexes with (Choice's
+// chunks, the search's micro-batch counts), so that a damaged summary is
+// an error rather than a panic.
+func (s *Summary) replayable() error {
+	switch {
+	case s.Plan == nil || len(s.StageCosts) == 0:
+		return fmt.Errorf("has no measured stage costs")
+	case len(s.Devices) == 0:
+		return fmt.Errorf("lists no devices")
+	case len(s.Plan.Stages) == 0 || len(s.Plan.Stages)%len(s.Devices) != 0:
+		return fmt.Errorf("plans %d stages over %d devices; want the same number of stages (chunks) on each device", len(s.Plan.Stages), len(s.Devices))
+	case s.Batch < 1 || s.Microbatches < 1 || s.Batch%s.Microbatches != 0:
+		return fmt.Errorf("has batch %d in %d micro-batches; want micro-batches that divide the batch", s.Batch, s.Microbatches)
+	}
+	err := s.Config.Validate()
+	if err == nil {
+		err = s.Config.CheckContext(s.Context)
+	}
+	if err != nil {
+		return fmt.Errorf("has a model no run could have had (%v)", err)
+	}
+	return nil
 }

@@ -42,9 +42,6 @@ func planCmd() *cobra.Command {
 				return usage(fmt.Errorf("--balance %q is not one of flops, measured", f.balance))
 			}
 			if f.replay != "" {
-				if f.scheduleFile != "" {
-					return usage(fmt.Errorf("--replay predicts generated schedules only; drop --schedule-file"))
-				}
 				return runReplay(cmd, &f)
 			}
 			if f.balance == "measured" {
@@ -149,7 +146,15 @@ func planOn(mc model.Config, names []device.Name, f *planFlags, given *schedule.
 			f.scheduleFile, s.Devices, len(names)))
 	}
 	if f.batch < 1 || f.batch%s.Microbatches != 0 {
+		if given != nil { // the file, not --microbatches, says the micro-batches
+			return nil, nil, usage(fmt.Errorf("--schedule-file %s has %d micro-batches, which do not divide --batch %d; give a --batch that is a multiple of %d",
+				f.scheduleFile, s.Microbatches, f.batch, s.Microbatches))
+		}
 		return nil, nil, usage(fmt.Errorf("--microbatches %d does not divide --batch %d", s.Microbatches, f.batch))
+	}
+	if given != nil && s.Stages > mc.L { // the planner's advice, fewer --chunks, cannot go beside a file
+		return nil, nil, usage(fmt.Errorf("--schedule-file %s has %d stages (%d chunks on each of its %d rows) but the model has only %d layers: every stage needs at least one layer; give a file with at most %d stages, or more --layers",
+			f.scheduleFile, s.Stages, s.Chunks, s.Devices, mc.L, mc.L))
 	}
 	opts := model.PlanOptions{B: f.batch / s.Microbatches, T: mc.MaxT, Stashes: s.Stashes(), Microbatches: s.Microbatches, SplitBackward: s.SplitsBackward()}
 	if opts.Recompute, err = model.ParseRecompute(f.recompute); err != nil {
@@ -262,12 +267,14 @@ func sizeCell(bytes int64, fits map[string]bool, prec string) string {
 }
 
 // scalePoint is the plan balanced over Devices devices: its split and its
-// largest device's memory per precision, and whether every device fits.
+// largest device's memory per precision, and whether every device fits;
+// or, where the schedule cannot run on so many, why.
 type scalePoint struct {
-	Devices  int              `json:"devices"`
-	Split    []int            `json:"split"`
-	MaxBytes map[string]int64 `json:"max_mem_bytes"`
-	Fits     map[string]bool  `json:"fits,omitempty"`
+	Devices       int              `json:"devices"`
+	Split         []int            `json:"split,omitempty"`
+	MaxBytes      map[string]int64 `json:"max_mem_bytes,omitempty"`
+	Fits          map[string]bool  `json:"fits,omitempty"`
+	Unschedulable string           `json:"unschedulable,omitempty"`
 }
 
 // planScaling plans the model balanced over 1..--devices-max devices (no
@@ -296,6 +303,12 @@ func planScaling(mc model.Config, names []device.Name, f *planFlags, given *sche
 			for i := range devs {
 				devs[i] = device.Name{Kind: device.KindCPU, Index: i, Part: -1}
 			}
+		}
+		if _, err := schedule.GenerateChunks(f.schedule, p, f.m, f.chunks); err != nil {
+			// A size this schedule cannot take (interleaving's micro-batches
+			// a multiple of the devices): this row only, not the table.
+			out = append(out, scalePoint{Devices: p, Unschedulable: err.Error()})
+			continue
 		}
 		plan, _, err := planOn(mc, devs, f, nil)
 		if err != nil {
@@ -327,6 +340,10 @@ func writeScaling(out io.Writer, pts []scalePoint, s *schedule.Schedule) {
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "  devices\tsplit\tfp32/tf32\tbf16")
 	for _, p := range pts {
+		if p.Unschedulable != "" {
+			fmt.Fprintf(w, "  %d\t—\t—\t—\t%s\n", p.Devices, p.Unschedulable)
+			continue
+		}
 		fmt.Fprintf(w, "  %d\t%s\t%s\t%s\n", p.Devices, model.JoinInts(p.Split), sizeCell(p.MaxBytes["fp32"], p.Fits, "fp32"), sizeCell(p.MaxBytes["bf16"], p.Fits, "bf16"))
 	}
 	w.Flush()

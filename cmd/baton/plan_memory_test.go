@@ -51,3 +51,39 @@ func TestPlanMemoryPerDevice(t *testing.T) {
 		t.Errorf("1 device %+v, 8 devices %+v: want 1 too big in fp32, 8 fitting in bf16, less memory on 8", one, eight)
 	}
 }
+
+// TestPlanDevicesMaxMarksUnschedulableRows: interleaving needs the
+// micro-batches a multiple of the devices, so 4 of them cannot run on 3:
+// that row says so, and the others are planned.
+func TestPlanDevicesMaxMarksUnschedulableRows(t *testing.T) {
+	args := []string{"plan", "--model=small", "--devices-max=4", "--schedule=interleaved", "--chunks=2", "--microbatches=4"}
+	r := baton(t, t.TempDir(), args...)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	rows := map[string]string{} // the table's rows by their device count
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(line, "  ") {
+			rows[f[0]] = strings.Join(f[1:], " ")
+		}
+	}
+	for n, want := range map[string]string{"2": "2,2,2,2 ", "3": "— — — schedule interleaved: 4 micro-batches over 3 devices", "4": "1,1,1,1,1,1,1,1 "} {
+		if !strings.HasPrefix(rows[n], want) {
+			t.Errorf("the row of %s devices is %q, want it to begin %q:\n%s", n, rows[n], want, r.stdout)
+		}
+	}
+	r = baton(t, t.TempDir(), append(args, "--json")...)
+	var got struct {
+		Scaling []struct {
+			Devices       int    `json:"devices"`
+			Split         []int  `json:"split"`
+			Unschedulable string `json:"unschedulable"`
+		} `json:"devices_max"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != 0 {
+		t.Fatalf("exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	if len(got.Scaling) != 4 || got.Scaling[2].Split != nil || !strings.Contains(got.Scaling[2].Unschedulable, "multiple of devices") || len(got.Scaling[3].Split) != 8 {
+		t.Errorf("devices_max %+v, want 4 rows, the third unschedulable", got.Scaling)
+	}
+}

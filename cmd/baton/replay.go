@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"baton/model"
 	"baton/runtime"
@@ -29,11 +30,15 @@ import (
 // replay, as training skips it), and a what-if must name its schedule, or
 // it would be the run's own.
 func runReplay(cmd *cobra.Command, f *planFlags) error {
+	fl := cmd.Flags()
+	measured := f.balance == "measured"
+	if err := replayFlags(fl, measured, f.top); err != nil {
+		return err
+	}
 	r, sum, err := runtime.LoadReplay(f.replay)
 	if err != nil {
 		return usage(err)
 	}
-	fl := cmd.Flags()
 	p := len(sum.Devices)
 	if fl.Changed("devices") {
 		names, err := device.Expand(f.devices)
@@ -41,6 +46,13 @@ func runReplay(cmd *cobra.Command, f *planFlags) error {
 			return usage(err)
 		}
 		p = len(names)
+	}
+	switch L := sum.Config.L; {
+	case p > L:
+		return usage(fmt.Errorf("%d devices but only %d layers in the run's model: every stage needs at least one layer; use --devices with at most %d devices", p, L, L))
+	case !measured && p*f.chunks > L:
+		return usage(fmt.Errorf("%d devices × %d chunks = %d stages but only %d layers in the run's model: every stage needs at least one layer; use fewer --chunks or devices (at most %d stages)",
+			p, f.chunks, p*f.chunks, L, L))
 	}
 	m := sum.Microbatches
 	if fl.Changed("microbatches") {
@@ -62,13 +74,7 @@ func runReplay(cmd *cobra.Command, f *planFlags) error {
 	if err != nil {
 		return usage(err)
 	}
-	if f.balance == "measured" {
-		if split != nil {
-			return usage(fmt.Errorf("--balance measured chooses the split; drop --split"))
-		}
-		if f.top < 1 {
-			return usage(fmt.Errorf("--top is %d; give how many choices to print, at least 1", f.top))
-		}
+	if measured {
 		return runSearch(cmd.OutOrStdout(), f, r, sum, report.Space{Devices: p, Capacity: capacity})
 	}
 	same, err := replayed(r, sum)
@@ -99,6 +105,40 @@ func runReplay(cmd *cobra.Command, f *planFlags) error {
 	}
 	if diag != nil {
 		diag.Print(out)
+	}
+	return nil
+}
+
+// replayFlags refuses the flags a replay would ignore: it takes the model
+// and the batch from the run, a split only as --split, and with --balance
+// measured chooses the schedule, split and the rest itself.
+func replayFlags(fl *pflag.FlagSet, measured bool, top int) error {
+	given := func(names ...string) string {
+		var out []string
+		for _, n := range names {
+			if fl.Changed(n) {
+				out = append(out, "--"+n)
+			}
+		}
+		return strings.Join(out, ", ")
+	}
+	if g := given(append(modelFlagNames, "batch")...); g != "" {
+		return usage(fmt.Errorf("--replay takes the model and the batch from the run; drop %s", g))
+	}
+	switch {
+	case fl.Changed("schedule-file"):
+		return usage(fmt.Errorf("--replay predicts generated schedules only; drop --schedule-file"))
+	case fl.Changed("layer-map"):
+		return usage(fmt.Errorf("--replay takes a split as --split, blocks per stage; drop --layer-map (--layer-map 0,0,0,1 is --split 3,1)"))
+	case fl.Changed("devices-max"):
+		return usage(fmt.Errorf("--devices-max tabulates a model's memory over 1..N devices, which --replay does not; drop it"))
+	case !measured && fl.Changed("top"):
+		return usage(fmt.Errorf("--top counts the choices of --balance measured; drop it, or add --balance measured"))
+	case measured && top < 1:
+		return usage(fmt.Errorf("--top is %d; give how many choices to print, at least 1", top))
+	}
+	if g := given("schedule", "microbatches", "chunks", "split", "recompute"); measured && g != "" {
+		return usage(fmt.Errorf("--balance measured chooses the schedule, micro-batches, chunks, split and recomputation; drop %s", g))
 	}
 	return nil
 }
@@ -149,14 +189,14 @@ func runSearch(out io.Writer, f *planFlags, r *report.Replay, sum *runtime.Summa
 		now = same.StepS // like for like: predictions against a prediction
 	}
 	all := r.Search(sp)
+	if len(all) == 0 { // before any output, JSON or text: the command failed
+		return fmt.Errorf("no choice fits %s per device; raise --device-memory or use more --devices", model.HumanBytes(sp.Capacity))
+	}
 	best := all[:min(f.top, len(all))]
 	if f.asJSON {
 		return writeJSON(out, map[string]any{"measured_pipeline_s": sum.PipelineS, "costs_from": r.Measured, "replayed": same, "best": best, "tried": len(all)})
 	}
 	writeMeasured(out, f.replay, sum, r, same)
-	if len(all) == 0 {
-		return fmt.Errorf("no choice fits %s per device; raise --device-memory or use more --devices", model.HumanBytes(sp.Capacity))
-	}
 	fmt.Fprintf(out, "the best %d of %d choices on %d devices, by predicted step time:\n", len(best), len(all), sp.Devices)
 	w := tabwriter.NewWriter(out, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "  schedule\tm\tchunks\tsplit\tbalance\trecompute\tstep ms\tvs now\tbubble\tpeak memory/device\t")

@@ -55,3 +55,25 @@ func TestReplayDiagnosisNamesTheSchedule(t *testing.T) {
 		t.Errorf("plan --replay: exit %d; stdout lacks %q:\n%s\nstderr:\n%s", r.code, want, r.stdout, r.stderr)
 	}
 }
+
+// A summary.json damaged in what the replay divides by or indexes with is
+// refused naming the file, whether replayed or searched, never a panic.
+func TestReplayRefusesADamagedSummary(t *testing.T) {
+	for name, edit := range map[string]func(map[string]any){
+		"no devices":            func(s map[string]any) { s["devices"] = []any{} },
+		"stages over 3 devices": func(s map[string]any) { s["devices"] = []any{"cpu:0", "cpu:1", "cpu:2"} },
+		"zero micro-batches":    func(s map[string]any) { s["microbatches"] = 0 },
+		"zero batch":            func(s map[string]any) { s["batch"] = 0 },
+		"no heads":              func(s map[string]any) { s["config"].(map[string]any)["n_head"] = 0 },
+		"zero context":          func(s map[string]any) { s["context"] = 0 },
+	} {
+		dir := t.TempDir()
+		withRun(editSummary(edit))(t, dir)
+		for _, args := range [][]string{{"plan", "--replay", "run"}, {"plan", "--replay", "run", "--balance", "measured"}} {
+			r := baton(t, dir, args...)
+			if r.code != 2 || !strings.Contains(r.stderr, "--replay: run/summary.json ") || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 || r.stdout != "" {
+				t.Errorf("%s: %s: exit %d, want 2 and one line naming run/summary.json\nstdout:\n%s\nstderr:\n%s", name, strings.Join(args, " "), r.code, r.stdout, r.stderr)
+			}
+		}
+	}
+}

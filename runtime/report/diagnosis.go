@@ -44,7 +44,9 @@ type Diagnosis struct {
 const worthwhile = 0.03
 
 // Diagnose explains rep, a run of now measured by r, and suggests changes
-// from r's predictions within sp.
+// from r's predictions within sp. Suggestions fit sp's memory and name it,
+// and sp's device count where it is not the run's; the run's own split is
+// re-priced only on the run's device count, which it was measured on.
 func Diagnose(rep *Report, r *Replay, now Choice, sp Space) (*Diagnosis, error) {
 	cur, err := r.Predict(now)
 	if err != nil {
@@ -63,15 +65,17 @@ func Diagnose(rep *Report, r *Replay, now Choice, sp Space) (*Diagnosis, error) 
 		dg.Run = append(dg.Run, fmt.Sprintf("The stages are unbalanced: %s computes %.1f ms per step, %s %.1f ms (%.1f×).",
 			names[hi], 1e3*rep.PerDevice[hi].ComputeS, names[lo], 1e3*rep.PerDevice[lo].ComputeS, rep.PerDevice[hi].ComputeS/rep.PerDevice[lo].ComputeS))
 	}
-	if split := r.BalancedSplit(now.Devices, max(now.Chunks, 1), now.Recompute, nil); split != nil && !slices.Equal(split, now.Split) {
+	say := scoped(now, sp)
+	if sp.Devices == now.Devices {
 		c := now
-		c.Split = split
-		if p, err := r.Predict(c); err == nil {
-			dg.Rebalanced = p
-			if g := gain(p); g >= worthwhile {
-				suggested = true
-				dg.Run = append(dg.Run, fmt.Sprintf("Splitting %s instead of %s (or balancing on measured times) predicts %.0f%% shorter steps (%.1f → %.1f ms, bubble %.0f%%).",
-					model.JoinInts(split), model.JoinInts(now.Split), 100*g, 1e3*cur.StepS, 1e3*p.StepS, 100*p.Bubble))
+		if c.Split = r.BalancedSplit(now.Devices, max(now.Chunks, 1), now.Recompute, r.fitsIn(now, sp.Capacity)); c.Split != nil && !slices.Equal(c.Split, now.Split) {
+			if p, err := r.Predict(c); err == nil && fits(p.PeakBytes, sp.Capacity) {
+				dg.Rebalanced = p
+				if g := gain(p); g >= worthwhile {
+					suggested = true
+					dg.Run = append(dg.Run, say(fmt.Sprintf("splitting %s instead of %s (or balancing on measured times) predicts %.0f%% shorter steps (%.1f → %.1f ms, bubble %.0f%%).",
+						model.JoinInts(c.Split), model.JoinInts(now.Split), 100*g, 1e3*cur.StepS, 1e3*p.StepS, 100*p.Bubble)))
+				}
 			}
 		}
 	}
@@ -79,17 +83,37 @@ func Diagnose(rep *Report, r *Replay, now Choice, sp Space) (*Diagnosis, error) 
 		best := all[0]
 		if g := gain(&best.Prediction); g >= worthwhile && (dg.Rebalanced == nil || best.StepS < dg.Rebalanced.StepS*(1-worthwhile)) {
 			dg.Best, suggested = &best, true
-			dg.Run = append(dg.Run, fmt.Sprintf("The best the planner found is %s: %.0f%% shorter steps (%.1f ms, bubble %.0f%%).",
-				best.Choice, 100*g, 1e3*best.StepS, 100*best.Bubble))
+			dg.Run = append(dg.Run, say(fmt.Sprintf("the best the planner found is %s: %.0f%% shorter steps (%.1f ms, bubble %.0f%%).",
+				best.Choice, 100*g, 1e3*best.StepS, 100*best.Bubble)))
 		}
 	}
 	if !suggested {
-		dg.Run = append(dg.Run, fmt.Sprintf("No split, schedule or micro-batch count the planner tried predicts %.0f%% shorter steps or more.", 100*worthwhile))
+		dg.Run = append(dg.Run, say(fmt.Sprintf("no split, schedule or micro-batch count the planner tried predicts %.0f%% shorter steps or more.", 100*worthwhile)))
 	}
 	for d, st := range rep.PerDevice {
 		dg.Devices = append(dg.Devices, deviceSentence(st, names, d, rep.PipelineS))
 	}
 	return dg, nil
+}
+
+// scoped words a suggestion as a sentence, led by where it was looked for
+// when that is not simply the run's devices: another device count (the
+// run's measurements stay those of its own), a memory limit.
+func scoped(now Choice, sp Space) func(string) string {
+	var where []string
+	if sp.Devices != now.Devices {
+		where = append(where, fmt.Sprintf("on %s instead of the run's %d", words.Count(sp.Devices, "device"), now.Devices))
+	}
+	if sp.Capacity > 0 {
+		where = append(where, "within "+model.HumanBytes(sp.Capacity)+" per device")
+	}
+	lead := strings.Join(where, ", ")
+	return func(s string) string {
+		if lead != "" {
+			s = lead + ", " + s
+		}
+		return strings.ToUpper(s[:1]) + s[1:]
+	}
 }
 
 // computeRange is the devices computing least and most.

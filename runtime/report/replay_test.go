@@ -5,12 +5,9 @@ package report
 import (
 	"math"
 	"slices"
-	"strings"
 	"testing"
-	"time"
 
 	"baton/model"
-	"baton/runtime/schedule"
 )
 
 var replayModel = model.Config{V: 64, MaxT: 8, C: 16, NH: 2, L: 8}
@@ -87,62 +84,6 @@ func TestBalancedSplitUnloadsTheSlowDevice(t *testing.T) {
 	}
 	if none := r.BalancedSplit(4, 1, model.RecomputeNone, func(int, int) bool { return false }); none != nil {
 		t.Errorf("with nothing fitting the split is %v, want none", none)
-	}
-}
-
-// TestDiagnoseSuggestsTheBalancedSplit: a simulated run of the even split
-// (its stage costs only, as a run without --profile-layers records them)
-// is diagnosed as unbalanced, with the measured split and its gain.
-func TestDiagnoseSuggestsTheBalancedSplit(t *testing.T) {
-	truth := slowReplay(t, 4)
-	even := Choice{Schedule: "1f1b", Devices: 4, Microbatches: 4, Split: []int{2, 2, 2, 2}}
-	sched, err := schedule.GenerateChunks("1f1b", 4, 4, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, _ := model.Partition(replayModel, []string{"d0", "d1", "d2", "d3"}, model.PlanOptions{Split: even.Split})
-	stage := make([]unitCost, 4)
-	for s, st := range plan.Stages {
-		stage[s] = truth.stageCost(s, 4, 4, st.Blocks(), model.RecomputeNone)
-	}
-	tl, err := schedule.Simulate(schedule.Lower(sched), func(a schedule.Action) float64 {
-		switch a.Kind {
-		case schedule.F:
-			return stage[a.Stage].F
-		case schedule.B:
-			return stage[a.Stage].B
-		}
-		return 0
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	step := Simulated(tl, time.Second)
-	devs := []DeviceInfo{{Name: "cpu:0"}, {Name: "cpu:1~4"}, {Name: "cpu:2"}, {Name: "cpu:3"}}
-	rep, err := Build(schedule.Lower(sched), devs, []*Step{step})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := NewReplay(replayModel, 8, 8, 4, plan, MeasuredCosts([]*Step{step}, 4), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dg, err := Diagnose(rep, r, even, Space{Devices: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if dg.Rebalanced == nil || !slices.Equal(dg.Rebalanced.Split, []int{3, 1, 2, 2}) {
-		t.Fatalf("diagnosis suggests %+v, want the split 3,1,2,2", dg.Rebalanced)
-	}
-	if math.Abs(dg.Replayed.StepS-rep.PipelineS) > 1e-6*rep.PipelineS {
-		t.Errorf("the run's own replay predicts %.4fs; it measured %.4fs", dg.Replayed.StepS, rep.PipelineS)
-	}
-	text := dg.Run
-	if len(text) < 3 || !strings.Contains(text[1], "cpu:1~4 computes") || !strings.Contains(text[2], "Splitting 3,1,2,2 instead of 2,2,2,2") {
-		t.Errorf("diagnosis says %q", text)
-	}
-	if len(dg.Devices) != 4 || !strings.Contains(dg.Devices[0], "cpu:0 idled") || !strings.Contains(dg.Devices[0], "waiting on cpu:1~4") {
-		t.Errorf("device sentences %q", dg.Devices)
 	}
 }
 
