@@ -174,6 +174,10 @@ func (c *TrainConfig) checkSched() error {
 		return field.Errorf("schedule-file", "{schedule-file} %s has %d micro-batches, which do not divide {batch} %d; give a {batch} that is a multiple of %d",
 			file, s.Microbatches, c.Batch, s.Microbatches)
 	}
+	if L := c.Model.L; L > 0 && s.Stages > L { // the planner's advice, fewer chunks, cannot go beside a file
+		return field.Errorf("schedule-file", "{schedule-file} %s has %d stages (%d chunks on each of its %d rows) but the model has only %d layers: every stage needs at least one layer; give a file with at most %d stages, or more {layers}",
+			file, s.Stages, s.Chunks, s.Devices, L, L)
+	}
 	return nil
 }
 
