@@ -42,6 +42,7 @@ type Dataset struct {
 	MaxToken int      // largest token seen; must be below the model's V
 	Split    string   // how Train and Val were separated, for people
 	Subset   string   // how files were sampled under a byte limit; "" if all were read
+	Warnings []string // doubts about the data that do not stop training, for the run to print
 }
 
 // Load reads the corpus at path and splits it. An empty path means the

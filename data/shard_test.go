@@ -151,6 +151,55 @@ func TestLoadShardsValByName(t *testing.T) {
 	}
 }
 
+// TestLoadShardsValUpperCase: .bin is matched in any case, and so is "val":
+// upper-case names (a copy from a case-insensitive file system) keep their
+// validation shard out of training.
+func TestLoadShardsValUpperCase(t *testing.T) {
+	dir := t.TempDir()
+	for name, ts := range map[string][]uint16{"TRAIN_000000.BIN": seq(100, 50), "VAL_000000.BIN": seq(200, 40)} {
+		if err := WriteShard(filepath.Join(dir, name), ts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := Load(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(d.Train, seq(100, 50)) || !slices.Equal(d.Val, seq(200, 40)) {
+		t.Errorf("split %q: %d training tokens from %d, %d validation from %d; want TRAIN's 50 and VAL's 40",
+			d.Split, len(d.Train), d.Train[0], len(d.Val), d.Val[0])
+	}
+}
+
+// TestLoadShardsNotGPT2: a token in GPT-2's padding range (50257..50303)
+// is no GPT-2 token: a warning names the first shard holding one and the
+// token; shards within GPT-2's ids get none.
+func TestLoadShardsNotGPT2(t *testing.T) {
+	dir := t.TempDir()
+	for name, ts := range map[string][]uint16{"train_000000.bin": seq(0, 50), "train_000001.bin": {7, 50300, 9}, "val_000000.bin": seq(50200, 57)} {
+		if err := WriteShard(filepath.Join(dir, name), ts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := Load(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "data: " + filepath.Join(dir, "train_000001.bin") + " holds token 50300, but GPT-2's ids end at 50256"
+	if len(d.Warnings) != 1 || !strings.HasPrefix(d.Warnings[0], want) || d.MaxToken != 50300 {
+		t.Errorf("warnings %q, max token %d; want one starting %q, 50300", d.Warnings, d.MaxToken, want)
+	}
+	if err := os.Remove(filepath.Join(dir, "train_000001.bin")); err != nil {
+		t.Fatal(err)
+	}
+	if d, err = Load(dir, 0); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Warnings) != 0 || d.MaxToken != EndOfText {
+		t.Errorf("GPT-2's ids alone: warnings %q, max token %d", d.Warnings, d.MaxToken)
+	}
+}
+
 func TestLoadShardsNoVal(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "only.bin")
 	all := seq(0, 4000)

@@ -13,8 +13,8 @@ import (
 
 // LoadShards reads llm.c token shards from one .bin file, a glob, or a
 // directory holding .bin files. As in llm.c, files whose name contains
-// "val" are validation and the others training; if none is named so, the
-// training tokens are split as text is (see splitStream).
+// "val", in any case, are validation and the others training; if none is
+// named so, the training tokens are split as text is (see splitStream).
 func LoadShards(path string) (*Dataset, error) {
 	files, err := shardFiles(path)
 	if err != nil {
@@ -22,7 +22,9 @@ func LoadShards(path string) (*Dataset, error) {
 	}
 	var trainFiles, valFiles []string
 	for _, f := range files {
-		if strings.Contains(filepath.Base(f), "val") {
+		// llm.c's scripts write lower case, but .bin is matched in any
+		// case: VAL_000000.BIN must not be trained on.
+		if strings.Contains(strings.ToLower(filepath.Base(f)), "val") {
 			valFiles = append(valFiles, f)
 		} else {
 			trainFiles = append(trainFiles, f)
@@ -33,11 +35,12 @@ func LoadShards(path string) (*Dataset, error) {
 	}
 	d := &Dataset{Source: path, Format: Shards, V: GPT2Vocab}
 	d.Files = append(trainFiles, valFiles...)
-	if d.Train, err = readShards(trainFiles); err != nil {
+	var trainMaxes, valMaxes []int
+	if d.Train, trainMaxes, err = readShards(trainFiles); err != nil {
 		return nil, err
 	}
 	if len(valFiles) > 0 {
-		if d.Val, err = readShards(valFiles); err != nil {
+		if d.Val, valMaxes, err = readShards(valFiles); err != nil {
 			return nil, err
 		}
 		d.Split = fmt.Sprintf("%d training and %d validation shards (names containing \"val\")", len(trainFiles), len(valFiles))
@@ -45,8 +48,22 @@ func LoadShards(path string) (*Dataset, error) {
 		d.Train, d.Val, d.Split = splitStream(d.Train)
 		d.Split = "no shard named \"val\": " + d.Split
 	}
-	d.MaxToken = max(maxToken(d.Train), maxToken(d.Val))
+	maxes := append(trainMaxes, valMaxes...) // in the order of d.Files
+	d.MaxToken = slices.Max(maxes)
+	if i := slices.IndexFunc(maxes, func(m int) bool { return m >= GPT2Vocab }); i >= 0 {
+		d.Warnings = append(d.Warnings, notGPT2(d.Files[i], maxes[i]))
+	}
 	return d, nil
+}
+
+// notGPT2 is the warning for a shard holding a token that GPT-2's tokenizer
+// never writes: ids from GPT2Vocab to 50303 exist only as the padding rows of
+// a 50,304-row model, so the shards were made with another tokenizer or are
+// damaged, and vocab_size in run.json is wrong for them. Tokens from the
+// model's V up are an error already (Check).
+func notGPT2(file string, token int) string {
+	return fmt.Sprintf("data: %s holds token %d, but GPT-2's ids end at %d (the ids above only pad a model's vocabulary): it was not written with GPT-2's tokenizer, or is damaged; check how it was made",
+		file, token, GPT2Vocab-1)
 }
 
 // shardFiles resolves path (a file, a glob or a directory) to sorted shard paths.
@@ -106,38 +123,41 @@ func binFiles(dir string) ([]string, error) {
 // isGlob reports whether path has glob metacharacters.
 func isGlob(path string) bool { return strings.ContainsAny(path, "*?[") }
 
-// readShards concatenates the tokens of files in order. All headers are
-// checked first, so a bad shard fails fast and the tokens are read straight
-// into one slice of the right size.
-func readShards(files []string) ([]uint16, error) {
+// readShards concatenates the tokens of files in order and returns the
+// largest token of each file. All headers are checked first, so a bad shard
+// fails fast and the tokens are read straight into one slice of the right
+// size.
+func readShards(files []string) ([]uint16, []int, error) {
 	counts := make([]int, len(files))
 	total := 0
 	for i, p := range files {
 		f, n, err := openShard(p)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		f.Close()
 		counts[i] = n
 		total += n
 	}
 	all := make([]uint16, total)
+	maxes := make([]int, len(files))
 	at := 0
 	for i, p := range files {
 		f, n, err := openShard(p)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if n != counts[i] {
 			f.Close()
-			return nil, fmt.Errorf("data: %s changed while it was being read", p)
+			return nil, nil, fmt.Errorf("data: %s changed while it was being read", p)
 		}
 		err = readTokens(f, all[at:at+n], p)
 		f.Close()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		maxes[i] = maxToken(all[at : at+n])
 		at += n
 	}
-	return all, nil
+	return all, maxes, nil
 }

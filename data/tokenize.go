@@ -60,8 +60,9 @@ func (c TokenizeConfig) Validate() error {
 // EndOfText starts each, as llm.c's fineweb script does, so it also stands
 // between any two. Directories are walked as training reads them (sorted,
 // hidden entries, links and binary files skipped). All tokens are held in
-// memory (2 bytes each) and the shards written at the end, so an
-// interrupted run (ctx cancelled) writes nothing.
+// memory (2 bytes each); the shards are written at the end into
+// StagingDir(cfg.Out) and only then moved into cfg.Out (see commit), so a
+// run cancelled, failed or killed before that leaves no shard in cfg.Out.
 func Tokenize(ctx context.Context, cfg TokenizeConfig) (TokenizeResult, error) {
 	var res TokenizeResult
 	if err := cfg.Validate(); err != nil {
@@ -72,6 +73,10 @@ func Tokenize(ctx context.Context, cfg TokenizeConfig) (TokenizeResult, error) {
 		return res, err
 	}
 	if err := checkOut(cfg.Out); err != nil {
+		return res, err
+	}
+	stage := StagingDir(cfg.Out)
+	if err := probeOut(cfg.Out, stage); err != nil {
 		return res, err
 	}
 	res.Documents = len(docs)
@@ -91,24 +96,112 @@ func Tokenize(ctx context.Context, cfg TokenizeConfig) (TokenizeResult, error) {
 		return res, field.Errorf("val-fraction", "tokenize: %d tokens leave none for training at {val-fraction} %g; give more text or a smaller {val-fraction}", len(ts), cfg.ValFraction)
 	}
 	res.ValTokens, res.TrainTokens = nv, len(ts)-nv
-	if err := fsutil.ProbeDir(cfg.Out); err != nil {
-		return res, field.Errorf("out", "tokenize: {out} %s: %w", cfg.Out, err)
+	names, err := writeShards(ctx, stage, ts, nv)
+	if err == nil {
+		err = commit(stage, cfg.Out, names)
 	}
-	if nv > 0 {
-		p := filepath.Join(cfg.Out, "val_000000.bin")
-		if err := WriteShard(p, ts[:nv]); err != nil {
-			return res, err
-		}
-		res.Shards = append(res.Shards, p)
+	if err != nil {
+		os.RemoveAll(stage)
+		return res, err
 	}
-	for i, at := 0, nv; at < len(ts); i, at = i+1, at+ShardTokens {
-		p := filepath.Join(cfg.Out, fmt.Sprintf("train_%06d.bin", i))
-		if err := WriteShard(p, ts[at:min(at+ShardTokens, len(ts))]); err != nil {
-			return res, err
-		}
-		res.Shards = append(res.Shards, p)
+	for _, n := range names {
+		res.Shards = append(res.Shards, filepath.Join(cfg.Out, n))
 	}
 	return res, nil
+}
+
+// StagingDir is where Tokenize writes the shards of out before moving them
+// there: a hidden directory beside out, or inside it when out exists (a
+// mount point or someone's working directory cannot be replaced). It is
+// named for this process, so a process killed while writing can say what
+// it leaves, and one that finds a directory of its own name knows that it
+// is stale (a container's process often has the same id every run).
+func StagingDir(out string) string {
+	tmp := fmt.Sprintf(".tmp-%d", os.Getpid())
+	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
+		return filepath.Join(out, ".tokenize"+tmp)
+	}
+	out = filepath.Clean(out)
+	return filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+tmp)
+}
+
+// probeOut makes and removes stage before the encoding, so that an out
+// that cannot be written fails at once rather than after it. It leaves
+// out as it was: an interrupted run makes no directory.
+func probeOut(out, stage string) error {
+	parent := filepath.Dir(stage)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return field.Errorf("out", "tokenize: {out} %s: cannot make the directory: %v", out, err)
+	}
+	if err := os.RemoveAll(stage); err != nil {
+		return field.Errorf("out", "tokenize: {out} %s: %v", out, err)
+	}
+	if err := os.Mkdir(stage, 0o755); err != nil {
+		// stage's name holds the process id: name the directory alone, so
+		// the message is the same every run.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return field.Errorf("out", "tokenize: {out} %s: cannot write in %s: %v", out, parent, err)
+	}
+	return os.Remove(stage)
+}
+
+// writeShards writes ts into the new directory stage, the first nv tokens as
+// val_000000.bin, and returns the shards' names, validation first. It stops
+// between shards when ctx is cancelled.
+func writeShards(ctx context.Context, stage string, ts []uint16, nv int) ([]string, error) {
+	if err := os.Mkdir(stage, 0o755); err != nil {
+		return nil, fmt.Errorf("data: %v", err)
+	}
+	type shard struct {
+		name   string
+		tokens []uint16
+	}
+	var shards []shard
+	if nv > 0 {
+		shards = append(shards, shard{"val_000000.bin", ts[:nv]})
+	}
+	for i, at := 0, nv; at < len(ts); i, at = i+1, at+ShardTokens {
+		shards = append(shards, shard{fmt.Sprintf("train_%06d.bin", i), ts[at:min(at+ShardTokens, len(ts))]})
+	}
+	var names []string
+	for _, s := range shards {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := WriteShard(filepath.Join(stage, s.name), s.tokens); err != nil {
+			return nil, err
+		}
+		names = append(names, s.name)
+	}
+	return names, ctx.Err()
+}
+
+// commit moves the shards from stage into out. When out is new, stage
+// becomes out by one rename: out then holds every shard or does not exist,
+// whatever kills the process. Into an existing out each shard is renamed in
+// turn, validation first (alone, it fails training loudly); an error takes
+// back the ones moved, and only a crash during these few renames, after
+// every shard is written and synced, can leave some of them.
+func commit(stage, out string, names []string) error {
+	if filepath.Dir(stage) != filepath.Clean(out) {
+		if err := os.Rename(stage, out); err != nil {
+			return field.Errorf("out", "tokenize: {out} %s: %v", out, err)
+		}
+		return fsutil.SyncDir(filepath.Dir(stage))
+	}
+	for i, n := range names {
+		if err := os.Rename(filepath.Join(stage, n), filepath.Join(out, n)); err != nil {
+			for _, m := range names[:i] {
+				os.Remove(filepath.Join(out, m))
+			}
+			return fmt.Errorf("data: %v", err)
+		}
+	}
+	os.Remove(stage) // empty now, and hidden: no reason to fail a finished run
+	return fsutil.SyncDir(out)
 }
 
 // documents lists the files of inputs in order; none means the default corpus.

@@ -5,9 +5,12 @@ package data
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -121,4 +124,89 @@ func TestGPT2RoundTripDefaultCorpus(t *testing.T) {
 		t.Fatalf("round trip differs at byte %d of %d: got %q, want %q", i, len(want), got[i:min(i+40, len(got))], want[i:min(i+40, len(want))])
 	}
 	t.Logf("%d files, %d bytes, %d tokens", len(docs), len(want), len(ts))
+}
+
+// TestTokenizeCancelledAfterEncoding: a signal that comes once every
+// document is encoded, as the shards are about to be written, still stops
+// the run with nothing in --out, new or existing, and nothing beside it.
+func TestTokenizeCancelledAfterEncoding(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "in.txt")
+	writeFile(t, in, []byte("Hello world"))
+	for _, existing := range []bool{false, true} {
+		parent := t.TempDir()
+		out := filepath.Join(parent, "shards")
+		if existing {
+			if err := os.Mkdir(out, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		_, err := Tokenize(ctx, TokenizeConfig{Tokenizer: "gpt2", Inputs: []string{in}, Out: out, ValFraction: 0.5,
+			Progress: func(done, total, _ int64) {
+				if done == total {
+					cancel()
+				}
+			}})
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("existing --out %v: err = %v, want context.Canceled", existing, err)
+		}
+		if got := tree(t, parent); got != map[bool]string{false: "", true: "shards/"}[existing] {
+			t.Errorf("existing --out %v: a cancelled run left %q", existing, got)
+		}
+	}
+}
+
+// TestTokenizeAllOrNothing: a shard that cannot be moved into --out takes
+// back those moved before it, and the staging directory goes too.
+func TestTokenizeAllOrNothing(t *testing.T) {
+	in, out := filepath.Join(t.TempDir(), "in.txt"), t.TempDir()
+	writeFile(t, in, []byte("Hello world"))
+	// A directory is no shard to checkOut, but no file can be renamed over it.
+	if err := os.Mkdir(filepath.Join(out, "train_000000.bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Tokenize(context.Background(), TokenizeConfig{Tokenizer: "gpt2", Inputs: []string{in}, Out: out, ValFraction: 0.5}); err == nil {
+		t.Fatal("no error")
+	}
+	if got := tree(t, out); got != "train_000000.bin/" {
+		t.Errorf("a failed run left %q in --out", got)
+	}
+}
+
+// TestTokenizeProbesOutFirst: an --out that cannot be written fails before
+// any document is encoded, as train's --out does.
+func TestTokenizeProbesOutFirst(t *testing.T) {
+	if fi, err := os.Stat("/proc/self"); err != nil || !fi.IsDir() {
+		t.Skip("needs Linux's /proc, where no one may make a directory")
+	}
+	in := filepath.Join(t.TempDir(), "in.txt")
+	writeFile(t, in, []byte("Hello world"))
+	encoded := false
+	_, err := Tokenize(context.Background(), TokenizeConfig{Tokenizer: "gpt2", Inputs: []string{in}, Out: "/proc/baton-shards",
+		Progress: func(_, _, _ int64) { encoded = true }})
+	if want := "tokenize: out /proc/baton-shards: cannot write in /proc: "; err == nil || !strings.HasPrefix(err.Error(), want) || encoded {
+		t.Errorf("err = %v (after encoding: %v); want %q… before encoding", err, encoded, want)
+	}
+}
+
+// tree lists the entries under dir, hidden ones too, a directory with a
+// trailing slash, sorted and joined by spaces.
+func tree(t *testing.T, dir string) string {
+	t.Helper()
+	var names []string
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if e.IsDir() {
+			rel += "/"
+		}
+		names = append(names, filepath.ToSlash(rel))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(names, " ")
 }

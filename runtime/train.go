@@ -197,6 +197,7 @@ func (t *Trainer) open(ck *model.Checkpoint) (*Trainer, error) {
 	if w := vocabWarning(cfg.Model.V, t.ds); w != "" {
 		t.warnings = append(t.warnings, w)
 	}
+	t.warnings = append(t.warnings, t.ds.Warnings...)
 	if t.devs, err = device.Open(cfg.Devices, device.Options{Precision: cfg.Precision, StochasticRounding: cfg.StochasticRounding, Seed: cfg.Seed}); err != nil {
 		var un *device.Unavailable
 		if errors.As(err, &un) {

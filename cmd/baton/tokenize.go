@@ -55,15 +55,22 @@ func runTokenize(cmd *cobra.Command, c data.TokenizeConfig) error {
 		return usage(err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	ctx, sig, release := onStopSignal(log, "stopping; no shard is written", "no shard was written")
+	// The second signal exits at once: shards being written stay in the
+	// staging directory, which is then named so that it can be removed.
+	ctx, sig, release := onStopSignal(log, "stopping; no shard is written",
+		fmt.Sprintf("no shard was written to %s; remove %s if it is there (partial shards)", c.Out, data.StagingDir(c.Out)))
 	defer release()
 	bar := newByteBar()
 	c.Progress = bar.update
 	start := time.Now()
 	res, err := data.Tokenize(ctx, c)
 	bar.stop(err == nil)
-	if s := sig(); s != nil && err != nil {
+	s := sig()
+	if s != nil && err != nil {
 		return interrupted{exitCode(s), fmt.Sprintf("tokenize: stopped by %v; no shard was written", s)}
+	}
+	if s != nil {
+		log.Warn("the signal came as the shards were moved into place: they are complete and kept", "signal", s)
 	}
 	var fe *field.Error
 	if errors.As(err, &fe) {

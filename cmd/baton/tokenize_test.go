@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -73,4 +74,59 @@ func TestTokenizeInterrupted(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "shards")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("an interrupted tokenize left shards/ (%v)", err)
 	}
+}
+
+// TestTokenizeStoppedWhileWriting: Ctrl-C or SIGKILL once the first shard
+// is written leaves shards/ without any shard or with all of them, never
+// the validation shard alone, and a run that exits 0 after a signal says
+// why.
+func TestTokenizeStoppedWhileWriting(t *testing.T) {
+	in := t.TempDir()
+	text := codeText(1 << 20)
+	for i := range 8 { // 8 documents: encoded in parallel, in a few seconds
+		if err := os.WriteFile(filepath.Join(in, fmt.Sprintf("%d.txt", i)), text, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, sig := range []os.Signal{os.Interrupt, os.Kill} {
+		dir := t.TempDir()
+		// A small validation shard is written first, then the training
+		// shard for tens of milliseconds: the signal lands in between.
+		c := startChild(t, dir, "tokenize", "--out", "shards", "--val-fraction", "0.001", in)
+		for deadline := time.Now().Add(childTimeout); !holds(dir, "val_000000.bin"); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%v: no validation shard was written; stderr:\n%s", sig, c.errText())
+			}
+		}
+		c.signal(t, sig)
+		code, _ := c.wait(t)
+		es, err := os.ReadDir(filepath.Join(dir, "shards"))
+		var names []string
+		for _, e := range es {
+			names = append(names, e.Name())
+		}
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			t.Fatal(err)
+		case strings.Join(names, " ") != "train_000000.bin val_000000.bin":
+			t.Errorf("%v: shards/ holds %v, want both shards or nothing", sig, names)
+		case code == 0 && !strings.Contains(c.errText(), "they are complete and kept"):
+			t.Errorf("%v: exit 0 with every shard, but stderr does not say why after the signal:\n%s", sig, c.errText())
+		}
+		if sig == os.Interrupt && code != 0 && (code != 130 || !strings.Contains(c.errText(), "no shard was written")) {
+			t.Errorf("%v: exit %d; stderr:\n%s", sig, code, c.errText())
+		}
+	}
+}
+
+// holds says whether a file named name lies anywhere under dir, hidden
+// directories included.
+func holds(dir, name string) bool {
+	found := false
+	filepath.WalkDir(dir, func(_ string, e fs.DirEntry, err error) error {
+		found = found || err == nil && e.Name() == name
+		return nil // entries renamed away meanwhile are skipped
+	})
+	return found
 }
