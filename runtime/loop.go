@@ -150,7 +150,7 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 	sum.Steps = step
 	sum.Plan = t.plan
 	if rb != nil {
-		sum.Rebalances = rb.moves
+		sum.Rebalances = append(sum.Rebalances, rb.moves...)
 	}
 	sum.Stragglers = slow.found
 	sum.Seconds = time.Since(began).Seconds()
@@ -180,7 +180,9 @@ func (t *Trainer) newSummary(kept []Metric) *Summary {
 	cfg := t.cfg
 	sum := &Summary{SchemaVersion: SummarySchema, Version: Version(), Preset: cfg.Preset, Config: cfg.Model, Params: cfg.Model.NumParams(), Schedule: t.ex.Sched.Name,
 		Microbatches: t.ex.Sched.Microbatches, Batch: cfg.Batch, Context: cfg.Context, StartStep: t.start, Data: t.ds.Describe(), Plan: t.plan}
-	sum.Losses, sum.LossesFirstStep = priorLosses(cfg.Out, t.start, kept)
+	prev := previousSummary(cfg.Out)
+	sum.Losses, sum.LossesFirstStep = priorLosses(prev, t.start, kept)
+	sum.Rebalances = priorMoves(prev, t.start)
 	sum.Devices = cfg.deviceNames()
 	sum.Precision = cfg.Precision.String()
 	return sum

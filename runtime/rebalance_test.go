@@ -355,3 +355,19 @@ func TestResumedBalanceOnOneDeviceSaysWhereItComesFrom(t *testing.T) {
 		}
 	}
 }
+
+// TestResumeKeepsTheMovesBeforeIt: a resumed run's summary lists the moves
+// made before its checkpoint, as its losses span the resume.
+func TestResumeKeepsTheMovesBeforeIt(t *testing.T) {
+	cfg := rebalanceConfig(t, corpus(t), filepath.Join(t.TempDir(), "run"))
+	cfg.Rebalance = Rebalance{Mode: "auto", Warmup: 2, Every: 100, MinGain: 0.01}
+	first := train(t, cfg, 0)
+	if len(first.Rebalances) != 1 {
+		t.Fatalf("the run moved %d times, want once", len(first.Rebalances))
+	}
+	cfg.Resume, cfg.Steps = true, cfg.Steps+2
+	resumed := train(t, cfg, 0)
+	if len(resumed.Rebalances) != 1 || resumed.Rebalances[0].Step != first.Rebalances[0].Step || !slices.Equal(resumed.Rebalances[0].To, first.Rebalances[0].To) {
+		t.Fatalf("the resumed run's moves %+v; want the first run's %+v", resumed.Rebalances, first.Rebalances)
+	}
+}

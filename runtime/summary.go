@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -168,22 +169,42 @@ func (t *Trainer) writeReport(sum *Summary, measured []*StepResult) error {
 	return fsutil.WriteFileAtomic(t.cfg.Out+"/timeline.svg", svg.Bytes())
 }
 
+// previousSummary is the summary an earlier start of the run in out left,
+// or nil.
+func previousSummary(out string) *Summary {
+	raw, err := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err != nil {
+		return nil
+	}
+	var prev Summary
+	if json.Unmarshal(raw, &prev) != nil {
+		return nil
+	}
+	return &prev
+}
+
+// priorMoves are the re-splits of prev (nil: none) up to step start, which
+// the resumed run's checkpoint holds.
+func priorMoves(prev *Summary, start int) []Move {
+	if prev == nil {
+		return nil
+	}
+	return slices.DeleteFunc(prev.Rebalances, func(m Move) bool { return m.Step > start })
+}
+
 // priorLosses are the losses of steps before start, for a resumed run's
 // summary: from the previous summary and the metrics log (kept, up to
 // start), as far back as they run without a gap. first is the step of the
 // first one.
-func priorLosses(out string, start int, kept []Metric) (losses []float64, first int) {
+func priorLosses(prev *Summary, start int, kept []Metric) (losses []float64, first int) {
 	byStep := map[int]float64{}
-	if raw, err := os.ReadFile(filepath.Join(out, "summary.json")); err == nil {
-		var prev Summary
-		if json.Unmarshal(raw, &prev) == nil {
-			from := prev.StartStep + 1 // before schema 1, losses began at the resume
-			if prev.SchemaVersion >= 1 {
-				from = max(prev.LossesFirstStep, 1)
-			}
-			for i, l := range prev.Losses {
-				byStep[from+i] = l
-			}
+	if prev != nil {
+		from := prev.StartStep + 1 // before schema 1, losses began at the resume
+		if prev.SchemaVersion >= 1 {
+			from = max(prev.LossesFirstStep, 1)
+		}
+		for i, l := range prev.Losses {
+			byStep[from+i] = l
 		}
 	}
 	for _, m := range kept {
