@@ -9,7 +9,6 @@ import (
 	"image/png"
 	"math"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -189,7 +188,10 @@ func TestWriteMarkdownPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 	md := b.String()
-	for _, want := range []string{"## Beside PyTorch on the same GPU",
+	if strings.Contains(md, "same GPU") {
+		t.Errorf("a sweep on CPU devices claims the peer's GPU:\n%s", md)
+	}
+	for _, want := range []string{"## Beside PyTorch\n\nbaton ran on CPU devices; the peer file does not say where",
 		"| tiny | baton naive | fp32 | 1000 | 100.0 | 1 | 2.00× |  |", // baton's p=1 point: 1000 tokens/s vs eager's 500
 		"| tiny | PyTorch eager | fp32 | 500 | 200.0 | 3 | 1.00× |  |",
 		"| tiny | PyTorch compile | bf16 | 4000 | 25.0 | 1 |  |  |"} { // no GPU named: no MFU
@@ -207,15 +209,47 @@ func TestWriteMarkdownPeer(t *testing.T) {
 	if err := WriteMarkdown(&b, rep, handMade()); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| tiny | PyTorch compile | bf16 | 4000 | 25.0 | 1 |  | 0.3% |", "| tiny | PyTorch eager | fp32 | 500 | 200.0 | 3 | 1.00× | 0.6% |"} {
+	for _, want := range []string{"## Beside PyTorch on the same GPU\n", "| tiny | PyTorch compile | bf16 | 4000 | 25.0 | 1 |  | 0.3% |", "| tiny | PyTorch eager | fp32 | 500 | 200.0 | 3 | 1.00× | 0.6% |"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
 		}
 	}
 }
 
+// TestPeerOfOtherModels: a peer file's rows of another model or of several
+// devices get no ratio and no row in the table, only a plain mention, and a
+// row that is not PyTorch's is named as the file names it, never as baton's.
+func TestPeerOfOtherModels(t *testing.T) {
+	peer, err := ReadCSV(strings.NewReader(peerRows + `gpt2-124m,1,torch-eager,fp32,1,1,50383.2,,,,0.160000,,3145728
+tiny,3,torch-eager,fp32,1,1,9000.0,,,,0.010000,,1048576
+tiny,1,myrun,fp32,1,1,250.0,,,,0.400000,,1048576
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	rep := Report{Machine: Machine{CPU: "Test CPU", Cores: 2}, Options: Options{Preset: "tiny", Model: model.Presets["tiny"], Batch: 8, Steps: 3}, Peer: peer}
+	if err := WriteMarkdown(&b, rep, handMade()); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"| tiny | baton naive | fp32 | 1000 | 100.0 | 1 | 2.00× |  |", // still against tiny's eager 500, not gpt2-124m's nor p=3's
+		"| tiny | myrun | fp32 | 250 | 400.0 | 1 | 0.50× |  |",
+		"Not compared, being of another model than `tiny` or of several devices: `gpt2-124m` PyTorch eager fp32, p=1, 50383 tokens/s; `tiny` PyTorch eager fp32, p=3, 9000 tokens/s.",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	for _, bad := range []string{"| gpt2-124m |", "| tiny | PyTorch eager | fp32 | 9000 |", "baton myrun"} {
+		if strings.Contains(md, bad) {
+			t.Errorf("report has %q:\n%s", bad, md)
+		}
+	}
+}
+
 func TestCharts(t *testing.T) {
-	dir := t.TempDir()
 	charts, err := Charts(handMade())
 	if err != nil {
 		t.Fatal(err)
@@ -223,30 +257,23 @@ func TestCharts(t *testing.T) {
 	var names []string
 	for _, c := range charts {
 		names = append(names, c.Name)
-		if err := c.Save(dir); err != nil {
-			t.Fatal(err)
-		}
-		svg, err := os.ReadFile(filepath.Join(dir, c.Name+".svg"))
+		svg, pngBytes, err := c.Render()
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Contains(svg, []byte("<svg")) || !bytes.HasSuffix(bytes.TrimSpace(svg), []byte("</svg>")) {
 			t.Errorf("%s.svg is not an SVG document", c.Name)
 		}
-		f, err := os.Open(filepath.Join(dir, c.Name+".png"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, err := png.Decode(f)
-		f.Close()
+		img, err := png.Decode(bytes.NewReader(pngBytes))
 		if err != nil {
 			t.Errorf("%s.png: %v", c.Name, err)
 		} else if b := img.Bounds(); b.Dx() < 400 || b.Dy() < 300 {
 			t.Errorf("%s.png is %v", c.Name, b)
 		}
 	}
-	if got := strings.Join(names, ","); got != "textbook,bubble,scaling" {
-		t.Errorf("charts %s, want textbook,bubble,scaling", got)
+	// Write removes stale charts by these kinds: every chart must be one.
+	if got, want := strings.Join(names, ","), strings.Join(chartKinds, ","); got != want {
+		t.Errorf("charts %s, want %s", got, want)
 	}
 }
 
@@ -316,7 +343,7 @@ func TestTinySweep(t *testing.T) {
 		t.Errorf("naive ran m=%d with analytic bubble %g; want 1 and 0.5", rs[0].Microbatches, rs[0].BubbleAnalytic)
 	}
 	dir := t.TempDir()
-	paths, err := Write(dir, Report{Command: "test", Date: time.Now(), Machine: Describe(nil), Options: o}, rs)
+	paths, _, err := Write(context.Background(), dir, Report{Command: "test", Date: time.Now(), Machine: Describe(nil), Options: o}, rs)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"fmt"
 	"image/color"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,8 +17,6 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
-
-	"baton/internal/fsutil"
 )
 
 // Chart is a figure of one or more plots side by side.
@@ -34,6 +31,10 @@ var (
 	dotted = []vg.Length{vg.Points(1.5), vg.Points(2.5)}
 	black  = color.Gray{}
 )
+
+// chartKinds names the charts a report may show, as Charts orders them:
+// Write removes an earlier sweep's charts of a kind this one does not draw.
+var chartKinds = []string{"textbook", "bubble", "scaling"}
 
 // Charts builds the three charts a report shows. Each draws only lines,
 // series of two x values at least: a chart with no line (no naive, a single
@@ -223,25 +224,23 @@ func ScalingChart(rs []Result) (*Chart, error) {
 	return &Chart{Name: "scaling", Plots: []*plot.Plot{tp, mem}}, nil
 }
 
-// Save writes dir/Name.svg and dir/Name.png, each plot 6×4.5 inches side by side.
-func (c Chart) Save(dir string) error {
+// Render draws the chart as SVG and PNG, each plot 6×4.5 inches side by
+// side, without writing: Write draws every file before it writes one.
+func (c Chart) Render() (svg, png []byte, err error) {
 	w, h := vg.Length(len(c.Plots))*6*vg.Inch, 4.5*vg.Inch
-	svg := vgsvg.New(w, h)
-	c.draw(draw.New(svg))
+	sc := vgsvg.New(w, h)
+	c.draw(draw.New(sc))
 	var sb bytes.Buffer
-	if _, err := svg.WriteTo(&sb); err != nil {
-		return err
+	if _, err := sc.WriteTo(&sb); err != nil {
+		return nil, nil, err
 	}
 	img := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(96), vgimg.UseBackgroundColor(color.White))
 	c.draw(draw.New(img))
 	var pb bytes.Buffer
 	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&pb); err != nil {
-		return err
+		return nil, nil, err
 	}
-	if err := fsutil.WriteFileAtomic(filepath.Join(dir, c.Name+".svg"), sb.Bytes()); err != nil {
-		return err
-	}
-	return fsutil.WriteFileAtomic(filepath.Join(dir, c.Name+".png"), pb.Bytes())
+	return sb.Bytes(), pb.Bytes(), nil
 }
 
 func (c Chart) draw(dc draw.Canvas) {

@@ -85,7 +85,7 @@ type Report struct {
 	Elapsed time.Duration
 	CSV     string   // file name of the CSV
 	Charts  []string // base names of the charts (SVG and PNG beside the report)
-	Peer    []Result // PyTorch on the same GPU (scripts/torch_peer.py), beside baton's one-device points
+	Peer    []Result // the peer file's rows (scripts/torch_peer.py): those of the same model beside baton's one-device points
 	Tag     string   // names this sweep among others of the machine and day ("" for none)
 }
 
@@ -147,11 +147,26 @@ func WriteMarkdown(w io.Writer, rep Report, rs []Result) error {
 	return err
 }
 
-// writePeer writes the table of baton's one-device points beside PyTorch's
-// rows of the same model, each with its ratio to PyTorch eager in the same
-// precision.
+// SplitPeer splits a peer file's rows into those the report compares with
+// the sweep, of its model on one device, and the rest, which it only lists:
+// tokens/s of another model or of several devices compare nothing.
+func SplitPeer(model string, peer []Result) (same, other []Result) {
+	for _, r := range peer {
+		if r.Model == model && r.P() == 1 {
+			same = append(same, r)
+		} else {
+			other = append(other, r)
+		}
+	}
+	return same, other
+}
+
+// writePeer writes the table of baton's one-device points beside the peer
+// file's rows of the same model, each with its ratio to PyTorch eager in the
+// same precision, and lists the peer rows it does not compare.
 func writePeer(b *strings.Builder, rep Report, rs []Result) {
-	peer, o := rep.Peer, rep.Options
+	o := rep.Options
+	peer, other := SplitPeer(o.Preset, rep.Peer)
 	var gpuPeak report.Peak
 	if len(rep.Machine.GPUs) > 0 {
 		gpuPeak, _ = report.PeakOf(rep.Machine.GPUs[0])
@@ -162,22 +177,30 @@ func writePeer(b *strings.Builder, rep Report, rs []Result) {
 			eager[r.Precision] = r.TokensPerSec
 		}
 	}
-	rows := []Result{}
+	type row struct {
+		Result
+		run string
+	}
+	var rows []row
 	for _, r := range rs {
 		if r.Skipped == "" && r.P() == 1 {
-			rows = append(rows, r)
+			rows = append(rows, row{r, "baton " + r.Schedule})
 		}
 	}
-	rows = append(rows, peer...)
+	for _, r := range peer {
+		rows = append(rows, row{r, peerRun(r)})
+	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Precision < rows[j].Precision })
-	b.WriteString("## Beside PyTorch on the same GPU\n\n")
-	b.WriteString("One device, the same model, batch and optimizer; PyTorch's rows come from `scripts/torch_peer.py` in the same run of `scripts/gpu-check.sh`. MFU is the model's training FLOPs (6N + 6LCT per token) per second against the GPU's dense peak in the row's precision.\n\n")
+	// The peer file does not say where it was measured: only a sweep on a
+	// GPU can claim the GPU that scripts/torch_peer.py runs on.
+	if len(rep.Machine.GPUs) > 0 {
+		b.WriteString("## Beside PyTorch on the same GPU\n\n")
+	} else {
+		b.WriteString("## Beside PyTorch\n\nbaton ran on CPU devices; the peer file does not say where its rows were measured (`scripts/torch_peer.py` runs on a GPU), so its ratios compare machines as much as programs.\n\n")
+	}
+	b.WriteString("One device and the same model; the rows not marked baton are the peer file's (`scripts/torch_peer.py` writes PyTorch's), named as it names them. MFU is the model's training FLOPs (6N + 6LCT per token) per second against the GPU's dense peak in the row's precision.\n\n")
 	b.WriteString("| model | run | precision | tokens/s | step ms | peak MiB | vs PyTorch eager | MFU |\n| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, r := range rows {
-		run := "baton " + r.Schedule
-		if strings.HasPrefix(r.Schedule, "torch-") {
-			run = "PyTorch " + strings.TrimPrefix(r.Schedule, "torch-")
-		}
 		peak, ratio := "", ""
 		if len(r.PeakBytes) > 0 {
 			peak = fmt.Sprintf("%.0f", float64(r.PeakBytes[0])/(1<<20))
@@ -189,9 +212,25 @@ func writePeer(b *strings.Builder, rep Report, rs []Result) {
 		if d := gpuPeak.Dense(r.Precision); d > 0 {
 			mfu = fmt.Sprintf("%.1f%%", 100*r.TokensPerSec*o.Model.FLOPsPerToken(o.Model.MaxT)/d)
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %.0f | %.1f | %s | %s | %s |\n", r.Model, run, r.Precision, r.TokensPerSec, r.StepS*1000, peak, ratio, mfu)
+		fmt.Fprintf(b, "| %s | %s | %s | %.0f | %.1f | %s | %s | %s |\n", r.Model, r.run, r.Precision, r.TokensPerSec, r.StepS*1000, peak, ratio, mfu)
+	}
+	if len(other) > 0 {
+		list := make([]string, len(other))
+		for i, r := range other {
+			list[i] = fmt.Sprintf("`%s` %s %s, p=%d, %.0f tokens/s", r.Model, peerRun(r), r.Precision, r.P(), r.TokensPerSec)
+		}
+		fmt.Fprintf(b, "\nNot compared, being of another model than `%s` or of several devices: %s.\n", o.Preset, strings.Join(list, "; "))
 	}
 	b.WriteString("\n")
+}
+
+// peerRun names a peer row's run as the file does: PyTorch's modes by
+// name, anything else by its schedule cell.
+func peerRun(r Result) string {
+	if mode, ok := strings.CutPrefix(r.Schedule, "torch-"); ok {
+		return "PyTorch " + mode
+	}
+	return r.Schedule
 }
 
 // OfPrecision keeps the results of one precision (and those that name none).

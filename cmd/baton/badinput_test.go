@@ -85,7 +85,7 @@ func catalogue() []category {
 		{"Damaged checkpoints", damagedCheckpoints(trained)},
 		{"Sampling", sampleCases(trained)},
 		{"Schedule files", append(scheduleFileCases(), moreScheduleFileCases()...)},
-		{"The commands that only compute", append(computeCases(), moreComputeCases()...)},
+		{"The commands that only compute", append(append(computeCases(), moreComputeCases()...), benchCases()...)},
 		recordCategory(),
 	}
 }

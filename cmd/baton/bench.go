@@ -45,8 +45,10 @@ the CSV behind it, and three charts as SVG and PNG: the naive schedule against
 analytic), and tokens/s and peak memory per device against p.
 A point with p devices runs on the first p of --devices.
 --peer adds PyTorch's figures from scripts/torch_peer.py (same CSV format)
-beside baton's one-device points; --tag names a sweep so that several of
-one machine and day keep their own files.`,
+of the same model beside baton's one-device points; --tag names a sweep so
+that several of one machine and day keep their own files. A sweep replaces
+the files of an earlier one of the same name, and removes its charts that
+it does not draw.`,
 		Example: `  baton bench --quick --out /tmp/bench        # under a minute
   baton bench                                  # small model, p = 1, 2, 4, m = 4, 8
   baton bench --devices cuda:0 --devices-max 1 --model gpt2-124m --schedules naive \
@@ -61,7 +63,7 @@ one machine and day keep their own files.`,
 	fl.StringVar(&f.schedules, "schedules", "naive,gpipe,1f1b,interleaved,zb-h1", "schedules to sweep: "+strings.Join(schedule.ScheduleNames, ", "))
 	fl.StringVar(&f.microbatches, "microbatches", "4,8", "micro-batch counts to sweep (naive always runs 1)")
 	fl.StringVar(&f.precisions, "precision", "fp32", "matmul precisions to sweep: fp32, tf32 (cuda: devices; cpu: devices skip tf32)")
-	fl.StringVar(&f.peer, "peer", "", "CSV of PyTorch's figures on the same GPU (scripts/torch_peer.py) for the report")
+	fl.StringVar(&f.peer, "peer", "", "CSV of PyTorch's figures of the same model (scripts/torch_peer.py), beside the one-device points")
 	fl.StringVar(&f.tag, "tag", "", "suffix of the report's file names: letters, digits and '-'")
 	fl.IntVar(&f.chunks, "chunks", 2, "stages per device of the interleaved schedule")
 	fl.IntVar(&f.steps, "steps", 3, "measured steps per point, after one warm-up step")
@@ -171,14 +173,26 @@ func (f *benchFlags) command(cmd *cobra.Command) string {
 	return strings.Join(parts, " ")
 }
 
+const (
+	// nameMax is the longest file name, in bytes, that file systems take (NAME_MAX).
+	nameMax = 255
+	// tempExtra is what fsutil.WriteAtomic adds to a name for the file it
+	// writes first: "." before it, ".tmp-" and up to 10 digits after.
+	tempExtra = 16
+)
+
 func runBench(cmd *cobra.Command, f *benchFlags) error {
 	o, err := f.options(cmd)
 	if err != nil {
 		return usage(err)
 	}
+	machine := bench.Describe(bench.GPUsOf(o.Devices))
+	if err := checkTag(bench.Stem(time.Now(), machine, f.tag), f.tag); err != nil {
+		return usage(err)
+	}
 	var peer []bench.Result
 	if f.peer != "" {
-		if peer, err = readPeer(f.peer); err != nil {
+		if peer, err = readPeer(f.peer, o.Preset); err != nil {
 			return err
 		}
 	}
@@ -192,27 +206,67 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	fmt.Fprintf(out, "bench: %s, %d points, %d measured steps each\n", o.Model, len(o.Points()), o.Steps)
 	began := time.Now()
 	rs, err := bench.Run(ctx, o, out)
+	stopped := func(s os.Signal) error {
+		return interrupted{exitCode(s), fmt.Sprintf("interrupted by %v after %d of %d points; no report written", s, len(rs), len(o.Points()))}
+	}
 	if err != nil {
 		if s := sig(); s != nil { // the sweep stopped for it: a point's error is only the interruption
-			return interrupted{exitCode(s), fmt.Sprintf("interrupted by %v after %d of %d points; no report written", s, len(rs), len(o.Points()))}
+			return stopped(s)
 		}
 		return err
 	}
-	rep := bench.Report{Command: o.Command, Date: began, Machine: bench.Describe(bench.GPUsOf(o.Devices)), Options: o, Elapsed: time.Since(began),
-		Peer: peer, Tag: f.tag}
-	paths, err := bench.Write(f.out, rep, rs)
+	// A signal after the last point stops the sweep too: Write writes
+	// nothing once it came, and one that came while the files were written
+	// takes them back, as promised. From release on, it comes after the report.
+	rep := bench.Report{Command: o.Command, Date: began, Machine: machine, Options: o, Elapsed: time.Since(began), Peer: peer, Tag: f.tag}
+	written, removed, err := bench.Write(ctx, f.out, rep, rs)
+	release()
+	if s := sig(); s != nil {
+		for _, p := range written {
+			os.Remove(p)
+		}
+		return stopped(s)
+	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "bench: %s in %s\n", bench.SweepHeadline(o, rs), rep.Elapsed.Round(time.Second))
-	for _, p := range paths {
+	ran := 0
+	for _, r := range rs {
+		if r.Skipped == "" {
+			ran++
+		}
+	}
+	line := fmt.Sprintf("bench: %d of %d points ran in %s", ran, len(rs), rep.Elapsed.Round(100*time.Millisecond))
+	if h := bench.SweepHeadline(o, rs); h != "" { // none when no point ran on several devices
+		line += "; " + h
+	}
+	fmt.Fprintln(out, line)
+	for _, p := range written {
 		fmt.Fprintln(out, "wrote", p)
+	}
+	for _, p := range removed {
+		fmt.Fprintln(out, "removed", p, "(an earlier sweep's chart that this one does not draw)")
 	}
 	return nil
 }
 
-// readPeer reads --peer's CSV, before the sweep, so that a bad file costs no run.
-func readPeer(path string) ([]bench.Result, error) {
+// checkTag refuses a --tag that makes one of the sweep's file names longer
+// than a file system takes, before the sweep rather than after it.
+func checkTag(stem, tag string) error {
+	longest := 0
+	for _, n := range bench.FileNames(stem) {
+		longest = max(longest, tempExtra+len(n))
+	}
+	if longest > nameMax {
+		return fmt.Errorf("--tag is %d characters: the sweep's files, each written first under a temporary name, would need names of %d bytes, over the %d a file system takes; give a --tag of at most %d characters",
+			len(tag), longest, nameMax, nameMax-(longest-len(tag)))
+	}
+	return nil
+}
+
+// readPeer reads --peer's CSV, before the sweep, so that a bad file costs
+// no run; a file with no row of the sweep's model compares nothing.
+func readPeer(path, model string) ([]bench.Result, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("--peer: %v", err)
@@ -224,6 +278,16 @@ func readPeer(path string) ([]bench.Result, error) {
 	}
 	if len(rs) == 0 {
 		return nil, fmt.Errorf("--peer %s: no rows; run scripts/torch_peer.py --out %s first", path, path)
+	}
+	if same, _ := bench.SplitPeer(model, rs); len(same) == 0 {
+		var models []string
+		for _, r := range rs {
+			if m := fmt.Sprintf("%s (p=%d)", r.Model, r.P()); !slices.Contains(models, m) {
+				models = append(models, m)
+			}
+		}
+		return nil, fmt.Errorf("--peer %s: no row of this sweep's model %s on one device, only of %s; give a file of the same model (scripts/torch_peer.py --model), or leave --peer out",
+			path, model, strings.Join(models, ", "))
 	}
 	return rs, nil
 }

@@ -1,0 +1,50 @@
+// baton bench refuses, before the sweep, a --peer file it cannot compare and a --tag too long for a file name.
+
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// benchCases are bad bench command lines for the bad-input catalogue: a
+// sweep of one point, so that a case that got past its check would end
+// within seconds rather than after a whole sweep.
+func benchCases() []badInput {
+	onePoint := []string{"bench", "--quick", "--steps=1", "--devices-max=1", "--schedules=naive", "--data=corpus.txt"}
+	return []badInput{
+		{name: "bench peer file of another model", args: append(onePoint, "--peer=peer.csv"),
+			fixture: "peer.csv: PyTorch's figures of gpt2-124m, and a run of another model on 3 devices",
+			setup: writeFile("peer.csv", []byte("model,devices,schedule,precision,microbatches,chunks,tokens_per_sec,bubble_measured,bubble_simulated,bubble_analytic,step_s,idle_frac_0,peak_bytes_0\n"+
+				"gpt2-124m,1,torch-eager,fp32,1,1,50383.2,,,,0.162600,,3145728\nfoo,3,myrun,fp32,1,1,1000.0,,,,0.100000,,1048576\n")),
+			code: 1, msg: "--peer peer.csv: no row of this sweep's model tiny (L=8) on one device, only of gpt2-124m (p=1), foo (p=3)"},
+	}
+}
+
+// TestBenchRefusesBeforeTheSweep runs, as TestBadInput runs the catalogue,
+// a --tag too long for the sweep's file names, a case the catalogue cannot
+// hold: its message counts the bytes of this machine's name.
+func TestBenchRefusesBeforeTheSweep(t *testing.T) {
+	cases := []badInput{{name: "bench tag too long for a file name",
+		args: []string{"bench", "--quick", "--steps=1", "--devices-max=1", "--schedules=naive", "--data=corpus.txt", "--tag=" + strings.Repeat("a", 300)},
+		code: 2, msg: "--tag is 300 characters: the sweep's files, each written first under a temporary name, would need names of"}}
+	for _, c := range cases {
+		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			if err := os.Symlink(corpus, filepath.Join(dir, "corpus.txt")); err != nil {
+				t.Fatal(err)
+			}
+			if c.setup != nil {
+				c.setup(t, dir)
+			}
+			before := snapshot(t, dir)
+			checkBadInput(t, c, baton(t, dir, c.args...))
+			if ch := changes(before, snapshot(t, dir)); len(ch) > 0 {
+				t.Errorf("a refused sweep wrote output: %s", strings.Join(ch, ", "))
+			}
+		})
+	}
+}

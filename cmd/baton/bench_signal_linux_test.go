@@ -1,0 +1,91 @@
+// baton bench stops on a signal after its last point as on one during a point: exit 130 and no report.
+
+package main
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestBenchStopsOnSIGINTAfterTheLastPoint holds the sweep just after its
+// last point: stdout is a pipe of one page, filled but for the first line,
+// so that printing the last point's line blocks, and the signal comes then.
+func TestBenchStopsOnSIGINTAfterTheLastPoint(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// One point, skipped at once (cpu: devices compute in fp32 only): after
+	// the first line the sweep has nothing to do but print the point's.
+	const first = "bench: V=256 T=16 C=32 NH=4 L=8, 1 points, 3 measured steps each\n"
+	cmd := exec.Command(batonBin, "bench", "--quick", "--devices-max", "1", "--schedules", "naive", "--precision", "tf32", "--out", "results")
+	cmd.Dir = dir
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	size, err := unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	filler := strings.Repeat("-", size-len(first)-1) + "\n"
+	if _, err := io.WriteString(w, filler); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = w, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for deadline := time.Now().Add(lineLimit); ; time.Sleep(10 * time.Millisecond) {
+		n, err := unix.IoctlGetInt(int(r.Fd()), unix.TIOCINQ) // FIONREAD: the bytes in the pipe
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == size { // the first line is in: the next one blocks
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bench wrote %d bytes of its first line in %v, want %d", n-len(filler), lineLimit, len(first))
+		}
+	}
+	// Time to reach the blocked write, past the sweep's last look for a
+	// signal; were the signal earlier, it would stop the sweep before the
+	// point and the test would pass without showing anything.
+	time.Sleep(200 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	if _, ok := err.(*exec.ExitError); err != nil && !ok {
+		t.Fatal(err)
+	}
+	got := strings.TrimPrefix(string(stdout), filler)
+	if !strings.HasPrefix(got, first+"[1/1] naive") {
+		t.Fatalf("stdout, after the filler, is not the first line and the point's:\n%s", got)
+	}
+	if ws := cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signaled() || ws.ExitStatus() != 130 {
+		t.Fatalf("bench after SIGINT: %v, want exit status 130; stdout after the filler:\n%s\nstderr:\n%s", cmd.ProcessState, got, stderr.String())
+	}
+	if !regexp.MustCompile(`baton: interrupted by interrupt after 1 of 1 points; no report written`).MatchString(stderr.String()) {
+		t.Errorf("stderr does not say the sweep was interrupted:\n%s", stderr.String())
+	}
+	if written, _ := filepath.Glob(filepath.Join(dir, "results", "*")); len(written) > 0 {
+		t.Errorf("a sweep interrupted after its last point wrote %v", written)
+	}
+}
