@@ -1,8 +1,10 @@
-// Weights to start a run from: a Hugging Face GPT-2 directory (or a baton checkpoint), its names mapped and its vocabulary padded.
+// Weights to start a run from: a Hugging Face GPT-2 directory or a baton run or checkpoint (its .old after an interrupted save), names mapped and the vocabulary padded.
 
 package model
 
 import (
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -60,14 +62,98 @@ func LoadHF(dir string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := stored
-	cfg.V = PaddedVocab(stored.V)
-	if cfg.V != stored.V {
-		wte := make([]float32, cfg.V*cfg.C) // rows past stored.V stay zero
-		copy(wte, params["wte.weight"])
-		params["wte.weight"] = wte
+	return padVocab(&Checkpoint{Config: stored, Params: params}), nil
+}
+
+// padVocab pads ck's vocabulary to PaddedVocab with zero rows of wte.weight.
+func padVocab(ck *Checkpoint) *Checkpoint {
+	v := PaddedVocab(ck.Config.V)
+	if v != ck.Config.V {
+		wte := make([]float32, v*ck.Config.C) // rows past the stored ones stay zero
+		copy(wte, ck.Params["wte.weight"])
+		ck.Params["wte.weight"], ck.Config.V = wte, v
 	}
-	return &Checkpoint{Config: cfg, Params: params}, nil
+	return ck
+}
+
+// runCheckpoint is where a baton run directory keeps its checkpoint, as
+// runtime.CheckpointDir names it.
+const runCheckpoint = "checkpoint"
+
+// weightsDir is the directory holding dir's weights: a run directory's
+// checkpoint, also when only the <checkpoint>.old of an interrupted save is
+// left; else dir itself.
+func weightsDir(dir string) string {
+	ck := filepath.Join(dir, runCheckpoint)
+	for _, d := range []string{ck, ck + oldSuffix} {
+		if _, err := os.Stat(d); err == nil {
+			return ck
+		}
+	}
+	return dir
+}
+
+// LoadWeights reads the weights in dir to start a run from or to hand to
+// a Go program: a baton run directory, a checkpoint directory or any GPT-2
+// directory LoadHF reads, the vocabulary padded as LoadHF pads it. A
+// checkpoint that is missing or does not load falls back to the <dir>.old an
+// interrupted save leaves, with Load's warning naming the step lost. Only
+// Config, Params and Warnings are set.
+func LoadWeights(dir string) (*Checkpoint, error) {
+	dir = weightsDir(dir)
+	ck, err := LoadHF(dir)
+	if _, serr := os.Stat(dir + oldSuffix); err == nil || serr != nil {
+		return ck, err
+	}
+	if ck, err = Load(dir); err != nil {
+		return nil, err
+	}
+	return padVocab(&Checkpoint{Config: ck.Config, Params: ck.Params, Warnings: ck.Warnings}), nil
+}
+
+// WeightsConfig is the model LoadWeights(dir) reads, from config.json alone
+// (the <dir>.old's where dir's does not read), so that a model's sizes can
+// be checked before its tensors are read.
+func WeightsConfig(dir string) (Config, error) {
+	dir = weightsDir(dir)
+	c, err := readConfig(dir)
+	if err != nil {
+		if c, err = readConfig(dir + oldSuffix); err != nil {
+			return Config{}, err
+		}
+	}
+	c.V = PaddedVocab(c.V)
+	return c, nil
+}
+
+// hfNamed says whether dir's model.safetensors names a tensor as
+// transformers saves it and baton never does: under the "transformer."
+// prefix, or a causal-mask buffer. (A stray lm_head.weight alone is a
+// damaged checkpoint's, as Load reports it.)
+func hfNamed(dir string) bool {
+	f, _, err := openFile(filepath.Join(dir, modelFile))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var n uint64
+	if err := binary.Read(f, binary.LittleEndian, &n); err != nil || n > maxHeaderBytes {
+		return false
+	}
+	header := make([]byte, n)
+	if _, err := io.ReadFull(f, header); err != nil {
+		return false
+	}
+	var tensors map[string]json.RawMessage
+	if json.Unmarshal(header, &tensors) != nil {
+		return false
+	}
+	for name := range tensors {
+		if n := strings.TrimPrefix(name, hfPrefix); n != name || hfSkipped(n) && n != "lm_head.weight" {
+			return true
+		}
+	}
+	return false
 }
 
 // readHFTensors reads every parameter of c from path under its GPT-2 name,

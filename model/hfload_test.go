@@ -206,3 +206,20 @@ func TestLoadHFHalfPrecision(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadReadsHFNames: Load, which sampling uses, reads a directory as
+// transformers saves it (prefix, mask buffers, tied head) as LoadHF does,
+// so that what a run can start from can be sampled.
+func TestLoadReadsHFNames(t *testing.T) {
+	dir := t.TempDir()
+	want := hfFixture(t, dir, Config{V: 256, MaxT: 16, C: 16, NH: 2, L: 2}, nil)
+	ck, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, w := range want {
+		if !equal(ck.Params[name], w) {
+			t.Errorf("%s differs from the stored tensor", name)
+		}
+	}
+}

@@ -16,8 +16,15 @@ import (
 
 // Load reads the checkpoint in dir for its weights: config.json and
 // model.safetensors must be there; the AdamW moments and state.json are
-// read when present. See load for the checks.
-func Load(dir string) (*Checkpoint, error) { return load(dir, false) }
+// read when present. See load for the checks. A directory whose tensors are
+// named as transformers saves them (hfNamed) is read as LoadHF reads it:
+// what a run can start from can be sampled.
+func Load(dir string) (*Checkpoint, error) {
+	if hfNamed(dir) {
+		return LoadHF(dir)
+	}
+	return load(dir, false)
+}
 
 // ErrNoCheckpoint is the error of a load where neither the checkpoint
 // directory nor the <dir>.old an interrupted Save leaves exists.

@@ -3,6 +3,7 @@
 package model
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 )
@@ -42,4 +43,39 @@ func TestReadTensors(t *testing.T) {
 	if err != nil || v.(float32) != params["h.1.mlp.c_fc.weight"][3*64+5] {
 		t.Errorf("At(3, 5) = %v (%v), want row-major (in, out) element %v", v, err, params["h.1.mlp.c_fc.weight"][3*64+5])
 	}
+}
+
+// TestReadTensorsOfARun: ReadTensors takes what its errors ask for, a baton
+// run directory, also when an interrupted save left only checkpoint.old, as
+// well as its checkpoint directory and a Hugging Face one.
+func TestReadTensorsOfARun(t *testing.T) {
+	c := Config{V: 256, MaxT: 16, C: 16, NH: 2, L: 1}
+	dir := t.TempDir()
+	want := hfFixture(t, mkdirAll(t, filepath.Join(dir, "hf")), c, nil)
+	run := filepath.Join(dir, "run")
+	if err := Save(filepath.Join(run, "checkpoint"), &Checkpoint{Config: c, Params: want, State: []byte(`{"step": 2}`)}); err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(dir, "old")
+	if err := Save(filepath.Join(old, "checkpoint.old"), &Checkpoint{Config: c, Params: want, State: []byte(`{"step": 2}`)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{run, filepath.Join(run, "checkpoint"), old, filepath.Join(old, "checkpoint"), filepath.Join(dir, "hf")} {
+		ts, cfg, err := ReadTensors(d)
+		if err != nil {
+			t.Errorf("%s: %v", d, err)
+			continue
+		}
+		if *cfg != c || !equal(ts["h.0.attn.c_attn.weight"].Data().([]float32), want["h.0.attn.c_attn.weight"]) {
+			t.Errorf("%s: config %v and other weights, want %v and the saved ones", d, *cfg, c)
+		}
+	}
+}
+
+func mkdirAll(t *testing.T, dir string) string {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

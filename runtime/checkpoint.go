@@ -5,7 +5,6 @@ package runtime
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 
 	"baton/internal/field"
 	"baton/kernels"
@@ -49,20 +48,11 @@ func resumeState(ck *model.Checkpoint, dir string) (TrainState, error) {
 	return TrainState{Step: *st.Step, Seed: *st.Seed, Preset: st.Preset, Split: st.Split}, nil
 }
 
-// loadInit reads the weights a new run starts from: a baton run directory's
-// checkpoint (falling back to its .old as a resume does), or any GPT-2
-// directory model.LoadHF reads. Only the weights are kept: the run starts at
-// step 0 with fresh AdamW moments.
-func loadInit(dir string) (*model.Checkpoint, error) {
-	if _, err := os.Stat(CheckpointDir(dir)); err != nil {
-		return model.LoadHF(dir)
-	}
-	ck, err := model.Load(CheckpointDir(dir))
-	if err != nil {
-		return nil, err
-	}
-	return &model.Checkpoint{Config: ck.Config, Params: ck.Params, Warnings: ck.Warnings}, nil
-}
+// loadInit reads the weights a new run starts from: a baton run's (its
+// checkpoint.old, with a warning, where an interrupted save left only that)
+// or any GPT-2 directory's, as model.LoadWeights reads them. Only the
+// weights are kept: the run starts at step 0 with fresh AdamW moments.
+func loadInit(dir string) (*model.Checkpoint, error) { return model.LoadWeights(dir) }
 
 // presetOf names the preset c is, or "custom" (then base is a preset of
 // the same vocabulary, which the model's sizes override in a record).

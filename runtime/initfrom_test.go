@@ -5,6 +5,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -74,5 +75,39 @@ func TestInitFromRefusesAnotherModel(t *testing.T) {
 	var fe *field.Error
 	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "holds the model V=256 T=16 C=16 NH=2 L=4, which differs from the one asked for (V=256 T=16 C=16 NH=2 L=3)") {
 		t.Fatalf("error %v, want the init-from field naming both models", err)
+	}
+}
+
+// TestInitFromAnInterruptedSave: a run holding only checkpoint.old, as an
+// interrupted save leaves it, starts a new run as it resumes: from the
+// .old, with the warning that says so.
+func TestInitFromAnInterruptedSave(t *testing.T) {
+	data, dir := corpus(t), t.TempDir()
+	from := filepath.Join(dir, "from")
+	orig := resumeConfig(t, data, from, "cpu:0", 1)
+	train(t, orig, 0)
+	if err := os.Rename(CheckpointDir(from), CheckpointDir(from)+".old"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := resumeConfig(t, data, filepath.Join(dir, "run"), "cpu:0", 1)
+	cfg.Model, cfg.Context, cfg.InitFrom = model.Config{}, 0, from
+	tr, err := NewTrainer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if w := tr.Warnings(); tr.Config().Model != orig.Model || len(w) != 1 || !strings.Contains(w[0], "using the previous checkpoint "+CheckpointDir(from)+".old") {
+		t.Errorf("model %v, warnings %q; want %v and one naming %s.old", tr.Config().Model, w, orig.Model, CheckpointDir(from))
+	}
+}
+
+// TestSettingsOfAVocabularyNoPresetHas: a model no preset has the
+// vocabulary of records no preset, which --model would refuse read back;
+// one derived from a preset records it.
+func TestSettingsOfAVocabularyNoPresetHas(t *testing.T) {
+	custom := TrainConfig{Preset: "custom", Model: model.Config{V: 384, MaxT: 16, C: 32, NH: 4, L: 2}}
+	tiny := TrainConfig{Preset: "custom", PresetBase: "tiny", Model: model.Config{V: 256, MaxT: 16, C: 32, NH: 4, L: 3}}
+	if a, b := custom.Settings().Model, tiny.Settings().Model; a != "" || b != "tiny" {
+		t.Errorf("Settings().Model is %q and %q, want none and tiny", a, b)
 	}
 }

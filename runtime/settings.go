@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"baton/model"
 	"baton/runtime/device"
 	"baton/runtime/schedule"
 )
@@ -13,10 +14,11 @@ import (
 // Settings is TrainConfig resolved to plain values, each keyed by the
 // name its field has in errors (field.Errorf), so that a record read back
 // sets exactly the fields it names. Model is the preset the model started
-// from; Layers, Width, Heads and Context are the model's, whether the
-// preset's or overridden.
+// from, "" for a model of --init-from whose vocabulary no preset has (the
+// sizes and InitFrom say it); Layers, Width, Heads and Context are the
+// model's, whether the preset's or overridden.
 type Settings struct {
-	Model        string   `json:"model" toml:"model"`
+	Model        string   `json:"model,omitempty" toml:"model,omitempty"`
 	Layers       int      `json:"layers" toml:"layers"`
 	Width        int      `json:"width" toml:"width"`
 	Heads        int      `json:"heads" toml:"heads"`
@@ -65,6 +67,9 @@ func (c TrainConfig) Settings() Settings {
 	base := c.PresetBase
 	if base == "" {
 		base = c.Preset
+	}
+	if _, ok := model.Presets[base]; !ok {
+		base = "" // "custom" would be refused as a --model when the record is read back
 	}
 	s := Settings{
 		Model: base, Layers: c.Model.L, Width: c.Model.C, Heads: c.Model.NH, Context: c.Context,

@@ -1,4 +1,4 @@
-// Bad --init-from command lines: a missing directory, with --resume, a tensor of another shape, a model that disagrees.
+// Bad --init-from command lines: a missing directory, with --resume (or --resume with --overwrite), a tensor of another shape, a model that disagrees.
 
 package main
 
@@ -8,9 +8,17 @@ func initFromCases(trained string) []badInput {
 		{name: "init-from nowhere", args: train("--init-from=nowhere", "--out=new"), code: 1, msg: "--init-from nowhere: no such directory"},
 		{name: "init-from with resume", args: train("--init-from=run", "--resume"), fixture: trained, setup: withRun(nil), code: 2,
 			msg: "--init-from starts a new run from a model's weights and --resume continues a run; give one of them"},
+		{name: "init-from in a config file with resume", args: train("--config=c.json", "--resume"), fixture: trained + `; c.json: {"init-from": "run"}`,
+			setup: withRun(writeFile("c.json", []byte(`{"init-from": "run"}`))), code: 2,
+			msg: "init-from = run in c.json starts a new run from a model's weights and --resume continues a run; drop init-from from c.json"},
+		{name: "resume with overwrite", args: train("--resume", "--overwrite"), fixture: trained, setup: withRun(nil), code: 2,
+			msg: "--overwrite starts the run in --out over and --resume continues it; give one of them"},
 		{name: "init-from a tensor of another shape", args: train("--init-from=run", "--out=new"), fixture: trained + "; wpe.weight stored as [32 16] instead of [16 32]",
 			setup: withRun(reshape("wpe.weight", 32, 16)), code: 1, msg: "tensor wpe.weight has shape [32 16], want [16 32]"},
 		{name: "init-from another model", args: train("--init-from=run", "--out=new", "--layers=3"), fixture: trained, setup: withRun(nil), code: 2,
 			msg: "--init-from run holds the model V=256 T=16 C=32 NH=4 L=2, which differs from the one asked for (V=256 T=16 C=32 NH=4 L=3)"},
+		{name: "init-from with another width and no preset", args: []string{"train", "--devices=cpu:0", "--data=corpus.txt", "--init-from=run", "--out=new", "--width=64"},
+			fixture: trained, setup: withRun(nil), code: 2,
+			msg: "--init-from run holds the model V=256 T=16 C=32 NH=4 L=2, which differs from the one asked for (V=256 T=16 C=64 NH=4 L=2)"},
 	}
 }

@@ -83,6 +83,9 @@ func pathCases() []badInput {
 		{name: "profile over the data", args: train("--cpuprofile=corpus.txt"), code: 2, msg: "--cpuprofile corpus.txt is also --data"},
 		{name: "profile over the schedule file", args: train("--schedule-file=s.csv", "--cpuprofile=s.csv"), fixture: "s.csv: rows 0F0,0B0,0STEP and 1F0,1B0,1STEP",
 			setup: writeFile("s.csv", []byte("0F0,0B0,0STEP\n1F0,1B0,1STEP\n")), code: 2, msg: "--cpuprofile s.csv is also --schedule-file"},
+		{name: "one path for two outputs", args: []string{"schedule", "--stages=2", "--microbatches=2", "--out=s", "--svg=./s"}, code: 2, msg: "--out s is also --svg: one output would overwrite the other"},
+		{name: "schedule written over a directory", args: []string{"schedule", "--stages=2", "--microbatches=2", "--out=texts"}, fixture: "texts/a.txt: 11 KB of text",
+			setup: texts, code: 1, msg: "--out: write texts: it is a directory; give a file path"},
 		{name: "bench out is /dev/null", args: []string{"bench", "--quick", "--out=/dev/null"}, code: 2, msg: "--out /dev/null: cannot make the directory"},
 		{name: "bench out names a file", args: []string{"bench", "--quick", "--out=afile"}, fixture: "afile: a file", setup: writeFile("afile", []byte("x")), code: 2, msg: "--out afile: cannot make the directory"},
 	}

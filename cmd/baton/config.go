@@ -5,7 +5,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -33,24 +35,26 @@ func settingKeys() []string {
 }
 
 // applyConfig sets every flag that path names and the command line does
-// not: the command line wins.
-func applyConfig(fl *pflag.FlagSet, path string) error {
+// not (the command line wins), and returns the keys it set.
+func applyConfig(fl *pflag.FlagSet, path string) ([]string, error) {
 	vals, err := readConfig(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var set []string
 	for _, k := range orderedKeys(vals) {
 		v, err := flagValue(vals[k])
 		if err != nil {
-			return fmt.Errorf("--config %s: %s: %v", path, k, err)
+			return nil, fmt.Errorf("--config %s: %s: %v", path, k, err)
 		}
 		if !given(fl, vals, k) && !samePreset(fl, k, v) {
 			if err := fl.Set(k, v); err != nil {
-				return fmt.Errorf("--config %s: %s = %s: %v", path, k, v, err)
+				return nil, fmt.Errorf("--config %s: %s = %s: %v", path, k, v, err)
 			}
+			set = append(set, k)
 		}
 	}
-	return nil
+	return set, nil
 }
 
 // readConfig decodes a JSON (.json) or TOML (any other name) file into its
@@ -65,7 +69,11 @@ func readConfig(path string) (map[string]any, error) {
 	if strings.EqualFold(filepath.Ext(path), ".json") {
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.UseNumber() // a seed above 2^53 stays exact
-		err = dec.Decode(&vals)
+		if err = dec.Decode(&vals); err == nil {
+			if _, end := dec.Token(); end != io.EOF { // a second object would be ignored
+				err = errors.New("more after the first JSON object; give every setting in one object")
+			}
+		}
 	} else {
 		_, err = toml.Decode(string(raw), &vals)
 	}
@@ -123,6 +131,9 @@ func flagValue(v any) (string, error) {
 	case string:
 		return v, nil
 	case json.Number:
+		if f, err := v.Float64(); err == nil && strings.ContainsAny(v.String(), ".eE") {
+			return flagValue(f) // as TOML reads 8.0 and 1e1
+		}
 		return v.String(), nil
 	case int64:
 		return strconv.FormatInt(v, 10), nil
@@ -151,10 +162,11 @@ func flagValue(v any) (string, error) {
 
 // samePreset reports whether k is a size of the model that v gives as the
 // --model preset already has it: setting it would only rename the model
-// "custom".
+// "custom". Without --model every size is set: it may have to agree with
+// --init-from's model.
 func samePreset(fl *pflag.FlagSet, k, v string) bool {
 	mc, err := model.Preset(fl.Lookup("model").Value.String())
-	if err != nil {
+	if err != nil || !fl.Changed("model") {
 		return false
 	}
 	n, err := strconv.Atoi(v)

@@ -35,13 +35,37 @@ func (f *modelFlags) model() (model.Config, string, error) {
 		return mc, "", fmt.Errorf("--model: %w", err)
 	}
 	name := f.preset
+	if f.layers != 0 || f.width != 0 || f.heads != 0 || f.context != 0 {
+		name = "custom"
+	}
+	mc = f.over(mc)
+	return mc, name, mc.Validate()
+}
+
+// over is mc with the overrides given.
+func (f *modelFlags) over(mc model.Config) model.Config {
 	for _, o := range []struct {
 		v   int
 		dst *int
 	}{{f.layers, &mc.L}, {f.width, &mc.C}, {f.heads, &mc.NH}, {f.context, &mc.MaxT}} {
 		if o.v != 0 {
-			*o.dst, name = o.v, "custom"
+			*o.dst = o.v
 		}
 	}
-	return mc, name, mc.Validate()
+	return mc
+}
+
+// onWeights is the model to ask of the weights in dir ("" for none): the
+// zero Config, which the trainer takes as theirs, where the overrides agree
+// with it or dir's config.json does not read (loading it then says why);
+// else theirs with the overrides, which the trainer refuses naming both.
+func (f *modelFlags) onWeights(dir string) model.Config {
+	if dir == "" {
+		return model.Config{}
+	}
+	wc, err := model.WeightsConfig(dir)
+	if err != nil || f.over(wc) == wc {
+		return model.Config{}
+	}
+	return f.over(wc)
 }

@@ -201,9 +201,11 @@ func TestConfigRoundTrip(t *testing.T) {
 	}
 }
 
-// TestResumeWithoutRecord: a run directory from before run.json resumes on
-// the flags as it always did, its model named by the checkpoint rather
-// than by --model's default, and gains a run.json.
+// TestResumeWithoutRecord: a run directory without run.json (from before
+// baton wrote one, or the file lost) is refused, exit status 1, rather than
+// resumed on defaults the run may not have had; with --override it resumes
+// on the flags given, its model named by the checkpoint rather than by
+// --model's default, and gains a run.json.
 func TestResumeWithoutRecord(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -211,10 +213,42 @@ func TestResumeWithoutRecord(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "run", "run.json")); err != nil {
 		t.Fatal(err)
 	}
-	mustRun(t, dir, "train", "--resume", "--out", "run", "--steps", "3", "--data", corpus, "--devices", "cpu:0,cpu:1", "--quiet")
+	resume := []string{"train", "--resume", "--out", "run", "--steps", "3", "--data", corpus, "--devices", "cpu:0,cpu:1", "--quiet"}
+	if r := baton(t, dir, resume...); r.code != 1 || !strings.Contains(r.stderr, "run/run.json is missing") || !strings.Contains(r.stderr, "--override") {
+		t.Fatalf("resume without run.json: exit status %d, want 1 saying run.json is missing and --override; stderr:\n%s", r.code, r.stderr)
+	}
+	mustRun(t, dir, append(resume, "--override")...)
 	var s wholeSummary
 	readJSON(t, filepath.Join(dir, "run", "summary.json"), &s)
 	if r := readRecord(t, filepath.Join(dir, "run")); s.Model != "tiny" || r.Config["model"] != "tiny" {
 		t.Errorf("the resumed run is named %q in summary.json and %v in run.json, want tiny", s.Model, r.Config["model"])
+	}
+}
+
+// TestConfigNumbers: JSON and TOML agree: a whole number written as a
+// float (2.0, 1e1) sets an integer flag, and a fraction is refused naming
+// its key; a second JSON object is refused, not ignored.
+func TestConfigNumbers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, c := range []struct{ file, text, err string }{
+		{"a.json", `{"steps": 2.0, "batch": 1e1}`, ""},
+		{"a.toml", "steps = 2.0\nbatch = 1e1\n", ""},
+		{"b.json", `{"steps": 2.5}`, "steps = 2.5: invalid argument"},
+		{"b.toml", "steps = 2.5\n", "steps = 2.5: invalid argument"},
+		{"c.json", "{\"steps\": 2}\n{\"lr\": 0.5, \"colour\": 1}\n", "--config " + filepath.Join(dir, "c.json") + ": more after the first JSON object"},
+	} {
+		path := filepath.Join(dir, c.file)
+		writeFile(c.file, []byte(c.text))(t, dir)
+		fl := trainCmd().Flags()
+		_, err := applyConfig(fl, path)
+		switch {
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%s: error %v, want one saying %q", c.text, err, c.err)
+		case c.err == "" && err != nil:
+			t.Errorf("%s: %v", c.text, err)
+		case c.err == "" && (fl.Lookup("steps").Value.String() != "2" || fl.Lookup("batch").Value.String() != "10"):
+			t.Errorf("%s: --steps %s, --batch %s; want 2 and 10", c.text, fl.Lookup("steps").Value, fl.Lookup("batch").Value)
+		}
 	}
 }

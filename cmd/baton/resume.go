@@ -34,34 +34,55 @@ var (
 // record's settings that given flags override. perRank says the process is
 // one rank of several: run.json's devices are rank 0's, and each rank keeps
 // its own, from its --devices or its local rank, as when the run began.
+// Its errors are usage errors but for a run.json that is missing.
 func (f *trainFlags) settle(fl *pflag.FlagSet, perRank bool) ([]runtime.Override, error) {
+	var fromFile []string
 	if f.configFile != "" {
-		if err := applyConfig(fl, f.configFile); err != nil {
-			return nil, err
+		var err error
+		if fromFile, err = applyConfig(fl, f.configFile); err != nil {
+			return nil, usage(err)
 		}
 	}
+	if f.resume && f.initFrom != "" && slices.Contains(fromFile, "init-from") {
+		return nil, usage(fmt.Errorf("init-from = %s in %s starts a new run from a model's weights and --resume continues a run; drop init-from from %s", f.initFrom, f.configFile, f.configFile))
+	}
 	if f.override && !f.resume {
-		return nil, fmt.Errorf("--override changes a resumed run's settings; it needs --resume")
+		return nil, usage(fmt.Errorf("--override changes a resumed run's settings; it needs --resume"))
 	}
 	if !f.resume || f.out == "" {
 		return nil, nil // config reports --resume without --out
 	}
-	return applyRecord(fl, f.out, f.override, perRank)
+	rec, err := runtime.ReadRecord(f.out)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && (f.override || !hasCheckpoint(f.out)):
+		return nil, nil // the flags given are the run's settings, or the trainer says there is nothing to resume
+	case errors.Is(err, os.ErrNotExist):
+		// Defaults in place of the run's settings would change its training unseen.
+		return nil, fmt.Errorf("--resume: %s/run.json is missing, so the run's settings are unknown; give them as flags (or with --config) and add --override to resume on them", f.out)
+	case err != nil:
+		return nil, usage(err)
+	}
+	overrides, err := f.applyRecord(fl, rec, perRank, fromFile)
+	return overrides, usage(err)
 }
 
-// applyRecord gives every flag of rec's settings that the command line did
-// not give rec's value, and checks the ones it did give: a contradiction
-// is refused unless override, and then returned as an override to record.
-// A run directory without a run.json (from before baton wrote one)
-// resumes on the flags alone. perRank leaves --devices to the rank.
-func applyRecord(fl *pflag.FlagSet, out string, override, perRank bool) ([]runtime.Override, error) {
-	rec, err := runtime.ReadRecord(out)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+// hasCheckpoint says whether out holds a checkpoint to resume, or the .old
+// of an interrupted save.
+func hasCheckpoint(out string) bool {
+	for _, d := range []string{runtime.CheckpointDir(out), runtime.CheckpointDir(out) + ".old"} {
+		if _, err := os.Stat(d); err == nil {
+			return true
+		}
 	}
-	if err != nil {
-		return nil, err
-	}
+	return false
+}
+
+// applyRecord gives every flag of rec's settings (--out's run.json) that
+// the command line did not give rec's value, and checks the ones it did
+// give, or --config gave (its keys fromFile): a contradiction is refused
+// unless --override, and then returned as an override to record. perRank
+// leaves --devices to the rank.
+func (f *trainFlags) applyRecord(fl *pflag.FlagSet, rec *runtime.Record, perRank bool, fromFile []string) ([]runtime.Override, error) {
 	vals, err := settingsMap(rec.Config)
 	if err != nil {
 		return nil, err
@@ -73,21 +94,25 @@ func applyRecord(fl *pflag.FlagSet, out string, override, perRank bool) ([]runti
 		}
 		was, err := flagValue(vals[k])
 		if err != nil {
-			return nil, fmt.Errorf("--resume: %s/run.json: %s: %v", out, k, err)
+			return nil, fmt.Errorf("--resume: %s/run.json: %s: %v", f.out, k, err)
 		}
-		f := fl.Lookup(k)
+		fv := fl.Lookup(k)
 		if !given(fl, vals, k) {
 			if !samePreset(fl, k, was) {
 				if err := fl.Set(k, was); err != nil {
-					return nil, fmt.Errorf("--resume: %s/run.json: %s %q: %v", out, k, was, err)
+					return nil, fmt.Errorf("--resume: %s/run.json: %s %q: %v", f.out, k, was, err)
 				}
 			}
 			continue
 		}
-		if f == nil || !f.Changed || sameValue(f, was) {
+		if fv == nil || !fv.Changed || sameValue(fv, was) {
 			continue
 		}
-		if o, err := contradiction(f, was, override); err != nil {
+		file := ""
+		if slices.Contains(fromFile, k) {
+			file = f.configFile
+		}
+		if o, err := contradiction(fv, was, f.override, file); err != nil {
 			return nil, err
 		} else if o != nil {
 			overrides = append(overrides, *o)
@@ -97,17 +122,22 @@ func applyRecord(fl *pflag.FlagSet, out string, override, perRank bool) ([]runti
 }
 
 // contradiction is the override of f's given value against the record's
-// was, or the error that refuses it.
-func contradiction(f *pflag.Flag, was string, override bool) (*runtime.Override, error) {
+// was, or the error that refuses it, naming f as the configuration file
+// file gave it, or as a flag where file is "".
+func contradiction(f *pflag.Flag, was string, override bool, file string) (*runtime.Override, error) {
 	now := f.Value.String()
+	asked, name, from := fmt.Sprintf("--%s %s", f.Name, show(now)), "--"+f.Name, ""
+	if file != "" {
+		asked, name, from = fmt.Sprintf("%s = %s in %s", f.Name, show(now), file), f.Name, " from "+file
+	}
 	switch {
 	case f.Name == "seed":
-		return nil, usage(fmt.Errorf("--seed %s contradicts run.json's %s: the run draws its batches with seed %s to the end; drop --seed (or start a new run in another --out)", now, was, was))
+		return nil, fmt.Errorf("%s contradicts run.json's %s: the run draws its batches with seed %s to the end; drop %s%s (or start a new run in another --out)", asked, was, was, name, from)
 	case slices.Contains(fixedSettings, f.Name):
-		return nil, usage(fmt.Errorf("--%s %s contradicts run.json's %s: the checkpoint's model differs from the one asked for; drop --%s (or start a new run in another --out)",
-			f.Name, show(now), show(was), f.Name))
+		return nil, fmt.Errorf("%s contradicts run.json's %s: the checkpoint's model differs from the one asked for; drop %s%s (or start a new run in another --out)",
+			asked, show(was), name, from)
 	case slices.Contains(guardedSettings, f.Name) && !override:
-		return nil, usage(fmt.Errorf("--%s %s contradicts run.json's %s; drop it, or pass --override to change it", f.Name, show(now), show(was)))
+		return nil, fmt.Errorf("%s contradicts run.json's %s; drop it%s, or pass --override to change it", asked, show(was), from)
 	case slices.Contains(guardedSettings, f.Name):
 		return &runtime.Override{Field: f.Name, From: was, To: now}, nil
 	}

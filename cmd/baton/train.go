@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -55,7 +54,7 @@ type trainFlags struct {
 	out                            string
 	resume, overwrite, quiet       bool
 	initFrom                       string
-	modelGiven                     bool // a model flag was given (or set by --config or run.json)
+	presetGiven                    bool // --model was given (or set by --config or run.json)
 	configFile                     string
 	override                       bool
 	logEvery                       int
@@ -133,7 +132,17 @@ func trainCmd() *cobra.Command {
 
 // config turns flags into a run configuration, or an error naming the flag.
 func (f *trainFlags) config() (runtime.TrainConfig, error) {
+	weights := f.initFrom // the model's directory, on a new run from weights
+	if f.resume {
+		weights = f.out
+	}
 	mc, name, err := f.model()
+	base := f.preset
+	if weights != "" && !f.presetGiven {
+		// The weights' model, which the sizes given must agree with: the
+		// default preset's other sizes are no part of it.
+		mc, name, base, err = f.onWeights(weights), "custom", "", nil
+	}
 	if err != nil {
 		return runtime.TrainConfig{}, err
 	}
@@ -182,7 +191,7 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 		Warmup: f.warmup, WeightDecay: float32(f.weightDecay), MaxGradNorm: f.maxGradNorm, Seed: f.seed,
 		Data: f.data, DataLimit: f.dataLimit, EvalEvery: f.evalEvery, EvalBatches: f.evalBatches, SaveEvery: f.saveEvery,
 		Split: split, LayerMap: lmap, Timeout: f.timeout, Out: out, Resume: f.resume, Override: f.override, InitFrom: f.initFrom,
-		PresetBase: f.preset, LogEvery: f.logEvery, Command: append([]string{"baton"}, os.Args[1:]...),
+		PresetBase: base, LogEvery: f.logEvery, Command: append([]string{"baton"}, os.Args[1:]...),
 		ProfileLayers: f.profileLayers, ProfileKernels: f.profileKernels, CUDAGraphs: f.cudaGraphs, Balance: f.balance, OptimizerStep: f.optimizerStep, Recompute: recompute,
 		Rebalance: runtime.Rebalance{Mode: f.rebalance, Warmup: f.rebalanceWarmup, Every: f.rebalanceEvery, MinGain: f.rebalanceGain},
 	}
@@ -198,9 +207,6 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 		}
 		return cfg, nil
 	}
-	if f.initFrom != "" && !f.modelGiven {
-		cfg.Model, cfg.Context = model.Config{}, 0 // the directory's
-	}
 	if _, err := os.Stat(runtime.CheckpointDir(out)); err == nil && !f.overwrite {
 		return cfg, fmt.Errorf("--out %s already holds a checkpoint; pass --resume to continue it or --overwrite to start over", out)
 	}
@@ -212,13 +218,16 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	if f.resume && fl.Changed("init-from") {
 		return usage(fmt.Errorf("--init-from starts a new run from a model's weights and --resume continues a run; give one of them"))
 	}
+	if f.resume && f.overwrite {
+		return usage(fmt.Errorf("--overwrite starts the run in --out over and --resume continues it; give one of them"))
+	}
 	// Read once; a bad environment is reported after the flags' errors.
 	env, envErr := dist.EnvFrom(os.Getenv)
 	overrides, err := f.settle(fl, envErr == nil && env.WorldSize > 1)
 	if err != nil {
-		return usage(err)
+		return err
 	}
-	f.modelGiven = slices.ContainsFunc(modelFlagNames, fl.Changed)
+	f.presetGiven = fl.Changed("model")
 	cfg, err := f.config()
 	if err != nil {
 		return usage(err)

@@ -12,8 +12,8 @@ import (
 // TestTrainTinyDefaultDevices: --model tiny (2 layers) trains with the
 // default device list, cut to 2 devices with one line saying so; the same
 // 4 devices given with --devices stay an error that says how to fix it.
-// The model a run starts from (--init-from) or continues (--resume of a run
-// without run.json) is fitted alike, once its checkpoint says how deep it is.
+// The model a run starts from (--init-from) or continues (--resume --override
+// of a run without run.json, on the flags given) is fitted alike, once its checkpoint says how deep it is.
 func TestTrainTinyDefaultDevices(t *testing.T) {
 	dir := t.TempDir()
 	r := baton(t, dir, "train", "--model", "tiny", "--data", corpus, "--steps", "1", "--quiet", "--out", filepath.Join(dir, "run"))
@@ -30,7 +30,7 @@ func TestTrainTinyDefaultDevices(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "run", "run.json")); err != nil {
 		t.Fatal(err)
 	}
-	r = baton(t, dir, "train", "--resume", "--data", corpus, "--steps", "2", "--quiet", "--out", filepath.Join(dir, "run"))
+	r = baton(t, dir, "train", "--resume", "--override", "--data", corpus, "--steps", "2", "--quiet", "--out", filepath.Join(dir, "run"))
 	if r.code != 0 || !strings.Contains(r.stderr, "training on 2 of the default devices") {
 		t.Errorf("train --resume of a tiny run without run.json, with the default devices: exit %d, want 0 and the devices cut to 2:\n%s", r.code, r.stderr)
 	}
