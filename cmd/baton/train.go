@@ -12,7 +12,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"syscall"
 	"time"
 
@@ -376,12 +376,22 @@ func onStopSignal(log *slog.Logger, doing, left string) (ctx context.Context, si
 	ctx, stop := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, stopSignals...)
-	var first atomic.Value
-	var ending atomic.Bool
+	// One lock for the first signal and the ending: a signal is either
+	// recorded before release, and sig returns it, or comes after it.
+	var (
+		mu     sync.Mutex
+		first  os.Signal
+		ending bool
+	)
 	go func() {
 		s := <-sigs
-		if !ending.Load() {
-			first.Store(s)
+		mu.Lock()
+		stopped := !ending
+		if stopped {
+			first = s
+		}
+		mu.Unlock()
+		if stopped {
 			log.Warn("signal: "+doing+"; send it again to exit at once", "signal", s)
 			stop()
 		}
@@ -390,10 +400,16 @@ func onStopSignal(log *slog.Logger, doing, left string) (ctx context.Context, si
 		os.Exit(exitCode(s))
 	}()
 	sig = func() os.Signal {
-		s, _ := first.Load().(os.Signal)
-		return s
+		mu.Lock()
+		defer mu.Unlock()
+		return first
 	}
-	return ctx, sig, func() { ending.Store(true); stop() }
+	return ctx, sig, func() {
+		mu.Lock()
+		ending = true
+		mu.Unlock()
+		stop()
+	}
 }
 
 // exitCode is the shell's status for a signal: 128 + its number.
