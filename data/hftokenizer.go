@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 )
@@ -38,19 +39,30 @@ func tokenText(b string) string {
 
 var (
 	hfOnce  sync.Once
-	hfFiles map[string][]byte
+	hfFiles map[string][]byte // vocab.json and merges.txt, the same for every model
 	hfErr   error
 )
 
 // TokenizerFiles are GPT-2's tokenizer files as Hugging Face's
 // GPT2Tokenizer reads them from a model directory: vocab.json (each token's
 // text and id), merges.txt (the merges in rank order) and
-// tokenizer_config.json. They are rebuilt from the embedded vocabulary,
-// whose ids are the merges' ranks: a token's merge is the last step of
-// encoding its bytes with the ranks below its own, which leaves two parts.
-func (t *GPT2) TokenizerFiles() (map[string][]byte, error) {
+// tokenizer_config.json, whose model_max_length is maxLength, the model's
+// positions (n_positions), so that truncation gives sequences it can take.
+// They are rebuilt from the embedded vocabulary, whose ids are the merges'
+// ranks: a token's merge is the last step of encoding its bytes with the
+// ranks below its own, which leaves two parts.
+func (t *GPT2) TokenizerFiles(maxLength int) (map[string][]byte, error) {
 	hfOnce.Do(func() { hfFiles, hfErr = t.buildTokenizerFiles() })
-	return hfFiles, hfErr
+	if hfErr != nil {
+		return nil, hfErr
+	}
+	config, _ := json.MarshalIndent(map[string]any{
+		"tokenizer_class": "GPT2Tokenizer", "model_max_length": maxLength, "add_prefix_space": false,
+		"bos_token": endOfTextText, "eos_token": endOfTextText, "unk_token": endOfTextText,
+	}, "", "  ")
+	files := maps.Clone(hfFiles)
+	files["tokenizer_config.json"] = append(config, '\n')
+	return files, nil
 }
 
 func (t *GPT2) buildTokenizerFiles() (map[string][]byte, error) {
@@ -79,11 +91,7 @@ func (t *GPT2) buildTokenizerFiles() (map[string][]byte, error) {
 		}
 		fmt.Fprintf(&merges, "%s %s\n", tokenText(a), tokenText(b))
 	}
-	config, _ := json.MarshalIndent(map[string]any{
-		"tokenizer_class": "GPT2Tokenizer", "model_max_length": 1024, "add_prefix_space": false,
-		"bos_token": endOfTextText, "eos_token": endOfTextText, "unk_token": endOfTextText,
-	}, "", "  ")
-	return map[string][]byte{"vocab.json": vocab.Bytes(), "merges.txt": merges.Bytes(), "tokenizer_config.json": append(config, '\n')}, nil
+	return map[string][]byte{"vocab.json": vocab.Bytes(), "merges.txt": merges.Bytes()}, nil
 }
 
 // lastMerge encodes s by byte-pair merges of ranks below limit, lowest

@@ -10,9 +10,13 @@ import (
 )
 
 func TestTokenizerFilesAreGPT2s(t *testing.T) {
-	files, err := NewGPT2().TokenizerFiles()
+	files, err := NewGPT2().TokenizerFiles(64)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var config map[string]any
+	if err := json.Unmarshal(files["tokenizer_config.json"], &config); err != nil || config["model_max_length"] != 64.0 {
+		t.Errorf("tokenizer_config.json: %v, %v; want model_max_length 64, the model's positions", config, err)
 	}
 	var vocab map[string]int
 	if err := json.Unmarshal(files["vocab.json"], &vocab); err != nil {

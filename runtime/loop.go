@@ -347,7 +347,7 @@ func (t *Trainer) save(step int) error {
 		return err
 	}
 	if t.ds.Describe().V == data.GPT2Vocab { // GPT-2's tokens: its tokenizer beside the model, for transformers
-		if ck.Extra, err = data.NewGPT2().TokenizerFiles(); err != nil {
+		if ck.Extra, err = data.NewGPT2().TokenizerFiles(t.cfg.Model.MaxT); err != nil {
 			return err
 		}
 	}
