@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -260,5 +261,21 @@ func TestScheduleFileRuns(t *testing.T) {
 		if !strings.Contains(string(sum), want) {
 			t.Errorf("summary.json does not say %s", want)
 		}
+	}
+}
+
+// TestScheduleJSONNamesDevicesAndChunks: a script reads p and v from the
+// JSON, not only the pipeline's stages (p·v), which --stages is not.
+func TestScheduleJSONNamesDevicesAndChunks(t *testing.T) {
+	r := baton(t, t.TempDir(), "schedule", "--schedule=interleaved", "--stages=4", "--chunks=2", "--microbatches=4", "--json")
+	var got struct {
+		Devices, Chunks, Stages int
+		Actions                 [][]string
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != 0 {
+		t.Fatalf("exit %d, %v:\n%s", r.code, err, r.stderr)
+	}
+	if got.Devices != 4 || got.Chunks != 2 || got.Stages != 8 || len(got.Actions) != 4 {
+		t.Errorf("devices %d, chunks %d, stages %d, %d rows of actions; want 4, 2, 8 and 4", got.Devices, got.Chunks, got.Stages, len(got.Actions))
 	}
 }

@@ -20,7 +20,9 @@ import (
 // scheduleJSON is the machine-readable form of a schedule and its bubble.
 type scheduleJSON struct {
 	Schedule        string     `json:"schedule"`
-	Stages          int        `json:"stages"`
+	Devices         int        `json:"devices"` // --stages: one row of actions each
+	Chunks          int        `json:"chunks"`  // stages per device
+	Stages          int        `json:"stages"`  // of the pipeline: devices × chunks
 	Microbatches    int        `json:"microbatches"`
 	Actions         [][]string `json:"actions"` // per device, lowered (sends and receives included)
 	PeakInFlight    []int      `json:"peak_in_flight"`
@@ -75,7 +77,7 @@ func scheduleCmd() *cobra.Command {
 			analytic := s.AnalyticBubble()
 			out := cmd.OutOrStdout()
 			if asJSON {
-				j := scheduleJSON{Schedule: s.Name, Stages: s.Stages, Microbatches: s.Microbatches,
+				j := scheduleJSON{Schedule: s.Name, Devices: s.Devices, Chunks: s.Chunks, Stages: s.Stages, Microbatches: s.Microbatches,
 					PeakInFlight: s.PeakInFlight(), BubbleSimulated: tl.Bubble, BubbleAnalytic: analytic}
 				for _, l := range lowered.Lists {
 					row := []string{}
