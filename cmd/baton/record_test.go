@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -96,8 +97,14 @@ func TestOverrideIsRecorded(t *testing.T) {
 	mustRun(t, dir, "train", "--resume", "--out", "run", "--steps", "3", "--lr", "0.003", "--override", "--quiet")
 	mustRun(t, dir, "train", "--resume", "--out", "run", "--steps", "4", "--quiet")
 	r := readRecord(t, filepath.Join(dir, "run"))
-	if len(r.Overrides) != 1 || r.Overrides[0].Field != "lr" || r.Overrides[0].From != "0.001" || r.Overrides[0].To != "0.003" || r.Overrides[0].Step != 2 {
-		t.Errorf("run.json's overrides are %+v, want one: lr from 0.001 to 0.003 at step 2", r.Overrides)
+	type override = struct {
+		Field, From, To string
+		Step            int
+	}
+	// Each resume grew --steps, which moves the cosine's end: recorded too.
+	want := []override{{"steps", "2", "3", 2}, {"lr", "0.001", "0.003", 2}, {"steps", "3", "4", 3}}
+	if !slices.Equal(r.Overrides, want) {
+		t.Errorf("run.json's overrides are %+v, want %+v", r.Overrides, want)
 	}
 	if r.Config["lr"] != 0.003 {
 		t.Errorf("run.json's lr is %v after the override, want 0.003", r.Config["lr"])
@@ -139,9 +146,10 @@ func TestResumeRefusesChangedData(t *testing.T) {
 	}
 	mustRun(t, dir, "train", "--resume", "--out", "run", "--steps", "3", "--override", "--quiet")
 	after := readRecord(t, filepath.Join(dir, "run"))
-	if len(after.Overrides) != 1 || after.Overrides[0].Field != "data.sha256" || after.Overrides[0].From != before.Data.SHA256 ||
-		after.Overrides[0].To != after.Data.SHA256 || after.Overrides[0].Step != 2 || after.Data.SHA256 == before.Data.SHA256 {
-		t.Errorf("run.json's overrides after --override are %+v, want one: data.sha256 from %s to the new data's %s at step 2", after.Overrides, before.Data.SHA256, after.Data.SHA256)
+	// The steps' growth is recorded too (TestOverrideIsRecorded).
+	if len(after.Overrides) != 2 || after.Overrides[0].Field != "data.sha256" || after.Overrides[0].From != before.Data.SHA256 ||
+		after.Overrides[0].To != after.Data.SHA256 || after.Overrides[0].Step != 2 || after.Data.SHA256 == before.Data.SHA256 || after.Overrides[1].Field != "steps" {
+		t.Errorf("run.json's overrides after --override are %+v, want data.sha256 from %s to the new data's %s at step 2, then steps", after.Overrides, before.Data.SHA256, after.Data.SHA256)
 	}
 }
 

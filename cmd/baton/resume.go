@@ -138,7 +138,10 @@ func contradiction(f *pflag.Flag, was string, override bool, file string) (*runt
 			asked, show(was), name, from)
 	case slices.Contains(guardedSettings, f.Name) && !override:
 		return nil, fmt.Errorf("%s contradicts run.json's %s; drop it%s, or pass --override to change it", asked, show(was), from)
-	case slices.Contains(guardedSettings, f.Name):
+	case slices.Contains(guardedSettings, f.Name), f.Name == "steps":
+		// A run is extended by --steps without --override, but the learning
+		// rate's cosine ends at --steps, so from here on it changes: recorded,
+		// as run.json's steps alone would no longer say how the run trained.
 		return &runtime.Override{Field: f.Name, From: was, To: now}, nil
 	}
 	return nil, nil // free to change
