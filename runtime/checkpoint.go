@@ -21,6 +21,12 @@ type TrainState struct {
 	// Split is the stages' split a balancing run (--balance measured,
 	// --rebalance auto) was on, where a resumed one on as many stages starts.
 	Split []int `json:"split,omitempty"`
+	// Losses are every step's loss from LossesFirstStep to Step: the
+	// summary that also holds them is written only when a run ends, and
+	// metrics.jsonl has every --log-every-th step, so a resume after a
+	// crash takes them from here.
+	Losses          []float64 `json:"losses,omitempty"`
+	LossesFirstStep int       `json:"losses_first_step,omitempty"`
 }
 
 // resumeState reads a checkpoint's training state for a resumed run; dir
@@ -31,10 +37,12 @@ func resumeState(ck *model.Checkpoint, dir string) (TrainState, error) {
 		dir = ck.RecoveredFrom
 	}
 	var st struct {
-		Step   *int    `json:"step"`
-		Seed   *uint64 `json:"seed"`
-		Preset string  `json:"preset"`
-		Split  []int   `json:"split"`
+		Step   *int      `json:"step"`
+		Seed   *uint64   `json:"seed"`
+		Preset string    `json:"preset"`
+		Split  []int     `json:"split"`
+		Losses []float64 `json:"losses"`
+		First  int       `json:"losses_first_step"`
 	}
 	if err := json.Unmarshal(ck.State, &st); err != nil {
 		return TrainState{}, field.Errorf("resume", "{resume}: %s/state.json: %v", dir, err)
@@ -45,7 +53,11 @@ func resumeState(ck *model.Checkpoint, dir string) (TrainState, error) {
 	case st.Seed == nil:
 		return TrainState{}, field.Errorf("resume", `{resume}: %s/state.json has no "seed"; a resumed run must draw its batches with the seed of the run it continues`, dir)
 	}
-	return TrainState{Step: *st.Step, Seed: *st.Seed, Preset: st.Preset, Split: st.Split}, nil
+	out := TrainState{Step: *st.Step, Seed: *st.Seed, Preset: st.Preset, Split: st.Split}
+	if st.First >= 1 && st.First+len(st.Losses)-1 == out.Step { // what they are, or they say nothing
+		out.Losses, out.LossesFirstStep = st.Losses, st.First
+	}
+	return out, nil
 }
 
 // loadInit reads the weights a new run starts from: a baton run's (its

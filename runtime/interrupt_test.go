@@ -2,7 +2,9 @@
 package runtime
 
 import (
+	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"baton/model"
@@ -26,5 +28,23 @@ func TestSignalInTheLastStepSkipsTheFinalEvaluation(t *testing.T) {
 	lines, err := readMetrics(filepath.Join(out, MetricsFile), 3)
 	if err != nil || len(lines) != 3 || lines[2].Step != 3 || lines[2].ValLoss != nil {
 		t.Fatalf("metrics.jsonl: %+v, %v; want 3 lines, the last for step 3 with no validation loss", lines, err)
+	}
+}
+
+// TestCheckpointKeepsTheLosses: a run killed before it wrote its summary,
+// logging every third step, resumes with every step's loss: the checkpoint
+// holds them (metrics.jsonl has every third, and the summary is gone).
+func TestCheckpointKeepsTheLosses(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	cfg := resumeConfig(t, corpus(t), out, "cpu:0,cpu:1", 10)
+	cfg.LogEvery, cfg.SaveEvery = 3, 5
+	whole := train(t, cfg, 0)
+	if err := os.Remove(filepath.Join(out, "summary.json")); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Resume, cfg.Steps = true, 12
+	resumed := train(t, cfg, 0)
+	if resumed.LossesFirstStep != 1 || len(resumed.Losses) != 12 || !slices.Equal(resumed.Losses[:10], whole.Losses) {
+		t.Fatalf("the resumed run's losses are %d from step %d; want 12 from step 1, the first 10 the killed run's", len(resumed.Losses), resumed.LossesFirstStep)
 	}
 }

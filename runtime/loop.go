@@ -67,6 +67,7 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 		defer metrics.close()
 	}
 	sum, in := t.newSummary(kept), t.stepInput()
+	t.sum = sum
 	rb, slow := newRebalancer(cfg), newStragglers(cfg.deviceNames())
 	in.ProfileLayers = cfg.ProfileLayers || rb != nil
 	prior := len(sum.Losses)
@@ -181,7 +182,7 @@ func (t *Trainer) newSummary(kept []Metric) *Summary {
 	sum := &Summary{SchemaVersion: SummarySchema, Version: Version(), Preset: cfg.Preset, Config: cfg.Model, Params: cfg.Model.NumParams(), Schedule: t.ex.Sched.Name,
 		Microbatches: t.ex.Sched.Microbatches, Batch: cfg.Batch, Context: cfg.Context, StartStep: t.start, Data: t.ds.Describe(), Plan: t.plan}
 	prev := previousSummary(cfg.Out)
-	sum.Losses, sum.LossesFirstStep = priorLosses(prev, t.start, kept)
+	sum.Losses, sum.LossesFirstStep = priorLosses(t.resumed, prev, t.start, kept)
 	sum.Rebalances = priorMoves(prev, t.start)
 	sum.Devices = cfg.deviceNames()
 	sum.Precision = cfg.Precision.String()
@@ -337,6 +338,9 @@ func (t *Trainer) save(step int) error {
 	err := guard(func() error { // reading the parameters back may fail on a device
 		var err error
 		state := TrainState{Step: step, Seed: t.cfg.Seed, Preset: t.cfg.Preset}
+		if t.sum != nil {
+			state.Losses, state.LossesFirstStep = t.sum.Losses, t.sum.LossesFirstStep
+		}
 		if t.cfg.balancesLive() {
 			state.Split = t.plan.Split()
 		}

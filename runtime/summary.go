@@ -193,11 +193,14 @@ func priorMoves(prev *Summary, start int) []Move {
 }
 
 // priorLosses are the losses of steps before start, for a resumed run's
-// summary: from the previous summary and the metrics log (kept, up to
-// start), as far back as they run without a gap. first is the step of the
+// summary: from the checkpoint's state st, the previous summary and the
+// metrics log (kept, up to start), as far back as they run without a gap. first is the step of the
 // first one.
-func priorLosses(prev *Summary, start int, kept []Metric) (losses []float64, first int) {
+func priorLosses(st TrainState, prev *Summary, start int, kept []Metric) (losses []float64, first int) {
 	byStep := map[int]float64{}
+	for i, l := range st.Losses {
+		byStep[st.LossesFirstStep+i] = l
+	}
 	if prev != nil {
 		from := prev.StartStep + 1 // before schema 1, losses began at the resume
 		if prev.SchemaVersion >= 1 {

@@ -28,6 +28,8 @@ type Trainer struct {
 	ex      *Executor
 	kprof   *kernelProfile // --profile-kernels: the stages' timed Ops (nil: off)
 	start   int            // steps already done (resume)
+	resumed TrainState     // the checkpoint's state on a resume
+	sum     *Summary       // the running Run's, whose losses each checkpoint keeps
 	inputs  []int32
 	targets []int32
 
@@ -107,7 +109,7 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 		}
 	}
 	if ck != nil && cfg.Resume {
-		t.start, t.cfg.Seed, t.warnings = st.Step, st.Seed, ck.Warnings
+		t.start, t.cfg.Seed, t.warnings, t.resumed = st.Step, st.Seed, ck.Warnings, st
 		if fromCk && st.Preset != "" {
 			t.cfg.Preset = st.Preset
 			if _, ok := model.Presets[st.Preset]; ok {
@@ -258,24 +260,40 @@ func NewStages(devs []device.Device, plan *model.Plan, B, T int) ([]*Stage, erro
 }
 
 // newStages is NewStages with each stack computing on opsOf(its device).
+// Each stage allocates through Owned Ops of its own, so that a move can
+// hand back all it holds; a failure, an error or a device's panic (out of
+// memory), hands back what was made.
 func newStages(devs []device.Device, plan *model.Plan, B, T int, opsOf func(device.Device) kernels.Ops) ([]*Stage, error) {
 	var stages []*Stage
+	var mems []*device.Owned
+	built := false
+	defer func() {
+		if !built {
+			for _, mem := range mems {
+				mem.Free()
+			}
+		}
+	}()
 	for i, ps := range plan.Stages {
 		dev := devs[i%len(devs)]
 		if dev == nil {
 			stages = append(stages, nil)
 			continue
 		}
-		stack, err := transformer.NewStack(opsOf(dev), plan.Config, stackSpec(ps, plan.Recompute), B, T)
+		mem := device.Own(dev, opsOf(dev))
+		mems = append(mems, mem)
+		stack, err := transformer.NewStack(mem, plan.Config, stackSpec(ps, plan.Recompute), B, T)
 		if err != nil {
 			return nil, err
 		}
 		st := NewStage(i, dev, stack)
+		st.mem = mem
 		if len(plan.Stages) > 1 && stack.HasTied() {
-			st.tiedRecv = dev.Ops().AllocAs(plan.Config.V*plan.Config.C, kernels.Working)
+			st.tiedRecv = mem.AllocAs(plan.Config.V*plan.Config.C, kernels.Working)
 		}
 		stages = append(stages, st)
 	}
+	built = true
 	return stages, nil
 }
 
