@@ -279,3 +279,12 @@ func TestScheduleJSONNamesDevicesAndChunks(t *testing.T) {
 		t.Errorf("devices %d, chunks %d, stages %d, %d rows of actions; want 4, 2, 8 and 4", got.Devices, got.Chunks, got.Stages, len(got.Actions))
 	}
 }
+
+// TestNaiveSaysItIgnoresMicrobatches: naive runs one micro-batch, so a
+// --microbatches given with it is named as not used, not dropped unseen.
+func TestNaiveSaysItIgnoresMicrobatches(t *testing.T) {
+	r := baton(t, t.TempDir(), tinyTrain("run", 1, "--quiet", "--schedule", "naive", "--microbatches", "8")...)
+	if want := "--schedule naive runs the whole batch as one micro-batch: --microbatches 8 is not used"; r.code != 0 || !strings.Contains(r.stderr, want) {
+		t.Errorf("exit %d; want 0 and %q:\n%s", r.code, want, r.stderr)
+	}
+}

@@ -265,6 +265,9 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	}
 	defer tr.Close()
 	noteFittedDevices(log, cfg.Devices, tr.Config())
+	if f.schedule == "naive" && f.scheduleFile == "" && fl.Changed("microbatches") && f.microbatches != 1 {
+		log.Warn(fmt.Sprintf("--schedule naive runs the whole batch as one micro-batch: --microbatches %d is not used", f.microbatches))
+	}
 	if f.dataLimit != defaultDataLimit && tr.Data().Format == data.Shards {
 		log.Warn(fmt.Sprintf("--data-limit %d limits text only: the llm.c shards of %s are read whole", f.dataLimit, tr.Data().Source))
 	}
