@@ -59,7 +59,7 @@ func Diagnose(rep *Report, r *Replay, now Choice, sp Space) (*Diagnosis, error) 
 	for d, st := range rep.PerDevice {
 		names[d] = st.Device
 	}
-	dg.Run = append(dg.Run, fmt.Sprintf("The bubble measured %.0f%%, against %.0f%% for %s with equal stages; the replay of the measured times gives %.0f%%.",
+	dg.Run = append(dg.Run, fmt.Sprintf("The bubble measured %.0f%%, against %.0f%% for %s with equal stages; the planner, pricing the measured layer times as it prices the changes below, gives %.0f%%.",
 		100*rep.BubbleMeasured, 100*rep.BubbleAnalytic, rep.Schedule, 100*cur.Bubble))
 	if lo, hi := computeRange(rep); hi > 0 && rep.PerDevice[lo].ComputeS > 0 && rep.PerDevice[hi].ComputeS/rep.PerDevice[lo].ComputeS > 1.1 {
 		dg.Run = append(dg.Run, fmt.Sprintf("The stages are unbalanced: %s computes %.1f ms per step, %s %.1f ms (%.1f×).",
