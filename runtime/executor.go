@@ -23,6 +23,7 @@ type Stage struct {
 	Index    int
 	Device   device.Device
 	Stack    *transformer.Stack
+	mem      *device.Owned // what the stage allocated on Device, handed back when a move drops it
 	stashes  *stashPool
 	graphs   stageGraphs    // its actions' CUDA graphs (graphs.go)
 	tiedRecv kernels.Buffer // (V,C) the other end's part of the tied gradient

@@ -54,6 +54,9 @@ func (t *Trainer) resplitGroup(step int, split []int) (via string, refused, err 
 	if t.linked() {
 		via = "nccl"
 		if refused, err = t.agree(step, msgBuilt, local); refused != nil || err != nil {
+			if refused != nil {
+				refused = dropFailed(stages, refused)
+			}
 			return via, refused, err
 		}
 		landed, err := t.linkBlocks(step, pl, stages)
@@ -72,9 +75,14 @@ func (t *Trainer) resplitGroup(step int, split []int) (via string, refused, err 
 		}
 	}
 	if refused, err = t.agree(step, msgMoved, local); refused != nil || err != nil {
+		if refused != nil {
+			refused = dropFailed(stages, refused)
+		}
 		return via, refused, err
 	}
+	old := t.stages
 	t.restage(stages, pl)
+	drop(old)
 	return via, nil, nil
 }
 

@@ -3,6 +3,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 
 	"baton/model"
@@ -15,7 +16,8 @@ import (
 // device. The old stages stay in place until the new ones hold everything,
 // so an error leaves the run as it was. Gradients are zero between steps,
 // and the schedule is unchanged: the run goes on exactly as one that had
-// used split from this step on.
+// used split from this step on. The stages left behind hand back their
+// memory.
 func (t *Trainer) resplit(split []int) error {
 	pl, err := t.partition(split)
 	if err != nil {
@@ -26,10 +28,35 @@ func (t *Trainer) resplit(split []int) error {
 		return err
 	}
 	if err := guard(func() error { return carry(t.stages, stages, arrivals{}) }); err != nil {
-		return err
+		return dropFailed(stages, err)
 	}
+	old := t.stages
 	t.restage(stages, pl)
+	drop(old)
 	return nil
+}
+
+// drop hands back what stages no longer run hold on their devices (the old
+// ones after a move): their memory, once the devices are done with it, and
+// their graphs. A device's failure panics, as its Ops do.
+func drop(stages []*Stage) {
+	for _, st := range stages {
+		if st == nil {
+			continue
+		}
+		for _, e := range st.graphs.entries {
+			if e.g != nil {
+				e.g.Close()
+			}
+		}
+		st.mem.Free()
+	}
+}
+
+// dropFailed drops the new stages of a move that failed for why, where a
+// device may be what failed: its error joins why.
+func dropFailed(stages []*Stage, why error) error {
+	return errors.Join(why, guard(func() error { drop(stages); return nil }))
 }
 
 // holder is where a tensor is: a stage's stack and its index there.

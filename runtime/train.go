@@ -261,8 +261,8 @@ func NewStages(devs []device.Device, plan *model.Plan, B, T int) ([]*Stage, erro
 
 // newStages is NewStages with each stack computing on opsOf(its device).
 // Each stage allocates through Owned Ops of its own, so that a move can
-// hand back all it holds; a failure, an error or a device's panic (out of
-// memory), hands back what was made.
+// hand back all it holds; on an error, or a device's panic (out of
+// memory), what was made is handed back.
 func newStages(devs []device.Device, plan *model.Plan, B, T int, opsOf func(device.Device) kernels.Ops) ([]*Stage, error) {
 	var stages []*Stage
 	var mems []*device.Owned

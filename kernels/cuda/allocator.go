@@ -62,8 +62,9 @@ func asBuf(op string, b kernels.Buffer) Buf {
 // Allocator is a caching allocator of device memory for one CUDA context. Sizes are
 // rounded up (to 512 B up to 1 MiB, above that to 1/32 of the next power of two, so
 // less than 1/16 of a request is wasted) and a block handed back by Free waits in a cache for
-// the next request of the same rounded size. The training loop never frees (stashes are
-// pooled), so once the first step has run, steady state never calls cuMemAlloc.
+// the next request of the same rounded size. The training loop frees only the stages a
+// re-split drops (stashes are pooled), so once the first step has run, steady state never
+// calls cuMemAlloc.
 //
 // It is safe for concurrent use from any goroutine and any OS thread: every driver call
 // it makes (cuMemAlloc, cuMemFree) runs with its context pushed on the calling thread.

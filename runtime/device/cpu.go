@@ -65,6 +65,9 @@ func (d *CPU) Close() error               { return nil }
 func (d *CPU) Bind() (unbind func())      { return noUnbind }
 func (d *CPU) Memory() (live, peak int64) { return d.ops.live.Load(), d.ops.peak.Load() }
 
+// Free stops counting b; the garbage collector frees it once nobody holds it.
+func (d *CPU) Free(b kernels.Buffer) { d.ops.add(-b.Len()) }
+
 // Record takes an event from the pool, or a new one, and stamps it now.
 func (d *CPU) Record() Event {
 	d.mu.Lock()
@@ -113,8 +116,9 @@ func (d *CPU) CopyTo(peer Device, dst, src kernels.Buffer) {
 
 func noUnbind() {}
 
-// countingOps counts the bytes a device allocates. Buffers are never freed
-// individually (stashes are pooled), so live only grows, and peak is live.
+// countingOps counts the bytes a device allocates, 4 per element, less
+// those handed back by Free (the stages a re-split drops): peak is the
+// most live at once.
 type countingOps struct {
 	kernels.Ops
 	live, peak atomic.Int64

@@ -34,8 +34,12 @@ type Device interface {
 	CopyTo(peer Device, dst, src kernels.Buffer)
 	// Sync waits on the host until the device's stream is drained.
 	Sync()
-	// Memory is the bytes allocated now and at most, since the device was made.
+	// Memory is the bytes allocated and not freed now, and the most at
+	// once since the device was made.
 	Memory() (live, peak int64)
+	// Free takes back b, a whole buffer of Ops' making (not a Slice of
+	// one) that no work queued or to come uses: Memory stops counting it.
+	Free(b kernels.Buffer)
 	// Bind readies the calling goroutine to issue work on the device, and
 	// unbind undoes it: a CUDA device locks the goroutine to its OS thread
 	// and makes its context current there; a CPU device does nothing. Each

@@ -152,6 +152,10 @@ func (d *Device) Memory() (live, peak int64) {
 	return d.alloc.Live(), d.alloc.Peak()
 }
 
+// Free hands b back to the device's allocator, whose cache keeps the block
+// for the next allocation of its size.
+func (d *Device) Free(b kernels.Buffer) { d.alloc.Free(b.(kcuda.Buf)) }
+
 // GPUMemory is the free and total memory of the device's GPU, as the driver
 // reports it: what every context and process on the GPU leaves free.
 func (d *Device) GPUMemory() (free, total int64, err error) {
