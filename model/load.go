@@ -43,11 +43,37 @@ func LoadResume(dir string) (*Checkpoint, error) { return load(dir, true) }
 // interrupted Save) does, it returns that one with RecoveredFrom set and a
 // warning saying what was wrong with dir and which step is lost. A
 // <dir>.tmp is never read: it may be half written.
+//
+// A Save running meanwhile (a run saving while sample reads it) swaps dir
+// and <dir>.old under the reader, which may then find neither whole: a
+// load that failed while the two changed is read again.
 func load(dir string, resume bool) (*Checkpoint, error) {
 	dir, err := cleanDir(dir)
 	if err != nil {
 		return nil, err
 	}
+	for tries := 1; ; tries++ {
+		before := swapStamp(dir)
+		ck, err := loadOnce(dir, resume)
+		if err == nil || tries == 3 || swapStamp(dir) == before {
+			return ck, err
+		}
+	}
+}
+
+// swapStamp tells dir and <dir>.old apart from what a Save leaves in their
+// place: the inode of each, 0 where it is missing.
+func swapStamp(dir string) [2]uint64 {
+	var s [2]uint64
+	for i, p := range []string{dir, dir + oldSuffix} {
+		if fi, err := os.Stat(p); err == nil {
+			s[i] = inode(fi)
+		}
+	}
+	return s
+}
+
+func loadOnce(dir string, resume bool) (*Checkpoint, error) {
 	ck, err := loadDir(dir, resume)
 	if err == nil {
 		return ck, nil
