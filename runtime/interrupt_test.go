@@ -2,9 +2,11 @@
 package runtime
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"baton/model"
@@ -46,5 +48,34 @@ func TestCheckpointKeepsTheLosses(t *testing.T) {
 	resumed := train(t, cfg, 0)
 	if resumed.LossesFirstStep != 1 || len(resumed.Losses) != 12 || !slices.Equal(resumed.Losses[:10], whole.Losses) {
 		t.Fatalf("the resumed run's losses are %d from step %d; want 12 from step 1, the first 10 the killed run's", len(resumed.Losses), resumed.LossesFirstStep)
+	}
+}
+
+// TestRunDirectoryGoneStopsTheRun: a run directory removed or moved while
+// the run goes on fails the next save, naming it, instead of a new
+// directory made in its place apart from the run's record and log.
+func TestRunDirectoryGoneStopsTheRun(t *testing.T) {
+	for _, how := range []string{"removed", "moved"} {
+		out := filepath.Join(t.TempDir(), "run")
+		cfg := resumeConfig(t, corpus(t), out, "cpu:0,cpu:1", 6)
+		cfg.SaveEvery = 3
+		tr, err := NewTrainer(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = tr.Run(context.Background(), func(p Progress) {
+			if p.Step == 2 && how == "removed" {
+				os.RemoveAll(out)
+			} else if p.Step == 2 {
+				os.Rename(out, out+"-moved")
+			}
+		})
+		tr.Close()
+		if err == nil || !strings.Contains(err.Error(), "was removed or moved while the run ran") {
+			t.Errorf("run directory %s at step 2: %v", how, err)
+		}
+		if _, serr := os.Stat(out); serr == nil {
+			t.Errorf("run directory %s: the run made a new one", how)
+		}
 	}
 }

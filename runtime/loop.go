@@ -65,6 +65,9 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 			return nil, err
 		}
 		defer metrics.close()
+		if t.outDir, err = os.Stat(cfg.Out); err != nil {
+			return nil, field.Errorf("out", "{out}: %v", err)
+		}
 	}
 	sum, in := t.newSummary(kept), t.stepInput()
 	t.sum = sum
@@ -163,6 +166,19 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 		return nil, err
 	}
 	return sum, nil
+}
+
+// sameOut fails when the run directory is no longer the one the run
+// started in (removed or moved while it ran): writing on would make a new
+// one there, split from the run's record, log and lock.
+func (t *Trainer) sameOut() error {
+	if t.outDir == nil {
+		return nil // another rank's: rank 0 keeps the directory
+	}
+	if now, err := os.Stat(t.cfg.Out); err != nil || !os.SameFile(now, t.outDir) {
+		return field.Errorf("out", "{out} %s was removed or moved while the run ran; stopping rather than making a new one, apart from the run's run.json, metrics.jsonl and earlier checkpoints", t.cfg.Out)
+	}
+	return nil
 }
 
 // lead says whether this process keeps the run's record, log, checkpoint
@@ -274,6 +290,9 @@ func (t *Trainer) finish(ctx context.Context, sum *Summary, in *StepInput, measu
 		}
 		sum.Checkpoint = CheckpointDir(t.cfg.Out)
 	}
+	if err := t.sameOut(); err != nil {
+		return err
+	}
 	if len(measured) > 0 {
 		if err := t.writeReport(sum, measured); err != nil {
 			return err
@@ -356,8 +375,8 @@ func (t *Trainer) save(step int) error {
 		}
 	}
 	write := func(ck *model.Checkpoint) error {
-		if err := os.MkdirAll(t.cfg.Out, 0o755); err != nil {
-			return field.Errorf("out", "{out}: %v", err)
+		if err := t.sameOut(); err != nil {
+			return err
 		}
 		err := model.Save(CheckpointDir(t.cfg.Out), ck)
 		if errors.Is(err, model.ErrNotFinite) {

@@ -4,6 +4,7 @@ package runtime
 
 import (
 	"errors"
+	"os"
 
 	"baton/data"
 	"baton/internal/field"
@@ -30,6 +31,7 @@ type Trainer struct {
 	start   int            // steps already done (resume)
 	resumed TrainState     // the checkpoint's state on a resume
 	sum     *Summary       // the running Run's, whose losses each checkpoint keeps
+	outDir  os.FileInfo    // the run directory as Run found it (rank 0), to notice it gone
 	inputs  []int32
 	targets []int32
 
