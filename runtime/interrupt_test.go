@@ -79,3 +79,35 @@ func TestRunDirectoryGoneStopsTheRun(t *testing.T) {
 		}
 	}
 }
+
+// TestResumeWritesTheSummaryAnEndLost: a run killed after its last
+// checkpoint but before its summary resumes at its last step to write the
+// summary (every loss, from the checkpoint), training nothing; with the
+// summary there, such a resume is refused as before.
+func TestResumeWritesTheSummaryAnEndLost(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	cfg := resumeConfig(t, corpus(t), out, "cpu:0,cpu:1", 4)
+	whole := train(t, cfg, 0)
+	if err := os.Remove(filepath.Join(out, "summary.json")); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Resume = true
+	tr, err := NewTrainer(cfg)
+	if err != nil {
+		t.Fatalf("resuming at the last step with no summary: %v", err)
+	}
+	sum, err := tr.Run(context.Background(), nil)
+	tr.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Steps != 4 || !slices.Equal(sum.Losses, whole.Losses) || sum.ValLoss == nil || *sum.ValLoss != *whole.ValLoss || sum.Checkpoint == "" {
+		t.Errorf("steps %d, losses %v, val %v, checkpoint %q; want the whole run's 4 steps, losses and validation loss %v", sum.Steps, sum.Losses, sum.ValLoss, sum.Checkpoint, *whole.ValLoss)
+	}
+	if prev := previousSummary(out); prev == nil || prev.Steps != 4 {
+		t.Fatalf("summary.json after the resume: %+v", prev)
+	}
+	if _, err := NewTrainer(cfg); err == nil || !strings.Contains(err.Error(), "already at steps 4") {
+		t.Errorf("resuming a complete run: %v; want it refused", err)
+	}
+}

@@ -282,12 +282,15 @@ func (t *Trainer) finish(ctx context.Context, sum *Summary, in *StepInput, measu
 			}
 		}
 	}
-	// A run stopped before its first step has trained nothing to save (and a
-	// checkpoint holds at least one step).
-	if !t.cfg.SkipCheckpoint && sum.Steps > 0 {
+	// A start that trained no step has nothing new to save: a run stopped
+	// before its first step (a checkpoint holds at least one), or a resume
+	// that only writes the summary its run's end did not.
+	if !t.cfg.SkipCheckpoint && sum.Steps > t.start {
 		if err := t.save(sum.Steps); err != nil {
 			return err
 		}
+	}
+	if !t.cfg.SkipCheckpoint && sum.Steps > 0 {
 		sum.Checkpoint = CheckpointDir(t.cfg.Out)
 	}
 	if err := t.sameOut(); err != nil {

@@ -4,6 +4,7 @@ package runtime
 
 import (
 	"errors"
+	"fmt"
 	"os"
 
 	"baton/data"
@@ -118,11 +119,23 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 				t.cfg.PresetBase = st.Preset
 			}
 		}
-		if t.start >= cfg.Steps {
+		switch {
+		case t.start == cfg.Steps && summaryBehind(cfg.Out, t.start):
+			// The run ended between its last checkpoint and its summary (a
+			// kill, a full disk): this start trains nothing and writes it.
+			t.warnings = append(t.warnings, fmt.Sprintf("the checkpoint is at the run's last step, %d, but the run ended before writing its summary.json: training no step, evaluating and writing it", t.start))
+		case t.start >= cfg.Steps:
 			return nil, nil, field.Errorf("steps", "{resume}: the checkpoint is at step %d, already at {steps} %d; raise {steps} to train further", t.start, cfg.Steps)
 		}
 	}
 	return t, ck, nil
+}
+
+// summaryBehind says whether out's summary.json is missing or of a step
+// before step: a run that ended before writing it.
+func summaryBehind(out string, step int) bool {
+	prev := previousSummary(out)
+	return prev == nil || prev.Steps < step
 }
 
 // fitDevices is how many of cfg's devices the model can fill, one layer
