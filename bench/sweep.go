@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"slices"
 	"time"
@@ -124,6 +125,29 @@ func Run(ctx context.Context, o Options, log io.Writer) ([]Result, error) {
 		}
 	}
 	return out, nil
+}
+
+// CheckTempDir makes and removes a directory where RunPoint makes each
+// point's run directory (os.TempDir: $TMPDIR, else /tmp), so that one that
+// cannot be used stops the sweep before its first point, and the message
+// says that it is TMPDIR, not the point, that is wrong.
+func CheckTempDir() error {
+	dir, err := os.MkdirTemp("", "baton-bench-")
+	if err == nil {
+		err = os.Remove(dir)
+	}
+	if err == nil {
+		return nil
+	}
+	// The path is TMPDIR's, or holds a random name: say the cause alone.
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	if v := os.Getenv("TMPDIR"); v != "" {
+		return fmt.Errorf("TMPDIR=%s: cannot make the sweep's temporary run directories there: %v; unset TMPDIR or point it at a writable directory", v, err)
+	}
+	return fmt.Errorf("cannot make the sweep's temporary run directories in %s (TMPDIR is unset): %v; set TMPDIR to a writable directory", os.TempDir(), err)
 }
 
 // RunPoint trains one point for 1+Steps steps in a temporary run

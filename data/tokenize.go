@@ -115,37 +115,45 @@ func Tokenize(ctx context.Context, cfg TokenizeConfig) (TokenizeResult, error) {
 // mount point or someone's working directory cannot be replaced). It is
 // named for this process, so a process killed while writing can say what
 // it leaves, and one that finds a directory of its own name knows that it
-// is stale (a container's process often has the same id every run).
+// is stale (a container's process often has the same id every run). Beside
+// an out whose name is near the longest a file system takes, its name is
+// cut to fit (fsutil.HiddenPrefix).
 func StagingDir(out string) string {
 	tmp := fmt.Sprintf(".tmp-%d", os.Getpid())
 	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
 		return filepath.Join(out, ".tokenize"+tmp)
 	}
 	out = filepath.Clean(out)
-	return filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+tmp)
+	return filepath.Join(filepath.Dir(out), fsutil.HiddenPrefix(filepath.Base(out), len(tmp))+tmp)
 }
 
 // probeOut makes and removes stage before the encoding, so that an out
 // that cannot be written fails at once rather than after it. It leaves
-// out as it was: an interrupted run makes no directory.
+// out as it was: an interrupted run makes no directory. A stale stage of
+// this process id is removed first.
 func probeOut(out, stage string) error {
 	parent := filepath.Dir(stage)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return field.Errorf("out", "tokenize: {out} %s: cannot make the directory: %v", out, err)
 	}
-	if err := os.RemoveAll(stage); err != nil {
-		return field.Errorf("out", "tokenize: {out} %s: %v", out, err)
+	err := os.RemoveAll(stage)
+	if err == nil {
+		err = os.Mkdir(stage, 0o755)
 	}
-	if err := os.Mkdir(stage, 0o755); err != nil {
-		// stage's name holds the process id: name the directory alone, so
-		// the message is the same every run.
+	if err == nil {
+		err = os.Remove(stage)
+	}
+	if err != nil {
+		// stage is no path the user gave, and its name holds the process
+		// id: name the user's directory alone, so that the message says
+		// what to fix and is the same every run.
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
 		return field.Errorf("out", "tokenize: {out} %s: cannot write in %s: %v", out, parent, err)
 	}
-	return os.Remove(stage)
+	return nil
 }
 
 // writeShards writes ts into the new directory stage, the first nv tokens as
@@ -181,27 +189,55 @@ func writeShards(ctx context.Context, stage string, ts []uint16, nv int) ([]stri
 
 // commit moves the shards from stage into out. When out is new, stage
 // becomes out by one rename: out then holds every shard or does not exist,
-// whatever kills the process. Into an existing out each shard is renamed in
+// whatever kills the process. Into an existing out each shard is linked in
 // turn, validation first (alone, it fails training loudly); an error takes
-// back the ones moved, and only a crash during these few renames, after
+// back the ones moved, and only a crash during these few links, after
 // every shard is written and synced, can leave some of them.
+//
+// Neither ever replaces what is there: out checked empty of shards at the
+// start may not be at the end, when another tokenize into it finished
+// meanwhile, and replacing its shards would leave a mix of the two runs
+// (one's validation tokens inside the other's training shard). Every run
+// writes train_000000.bin, so of two such runs the second to move it fails.
 func commit(stage, out string, names []string) error {
 	if filepath.Dir(stage) != filepath.Clean(out) {
+		// os.Rename refuses to replace a directory, even an empty one.
 		if err := os.Rename(stage, out); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return raced(out, out)
+			}
 			return field.Errorf("out", "tokenize: {out} %s: %v", out, err)
 		}
 		return fsutil.SyncDir(filepath.Dir(stage))
 	}
 	for i, n := range names {
-		if err := os.Rename(filepath.Join(stage, n), filepath.Join(out, n)); err != nil {
+		// A link, unlike a rename, fails where the name is taken.
+		if err := os.Link(filepath.Join(stage, n), filepath.Join(out, n)); err != nil {
 			for _, m := range names[:i] {
 				os.Remove(filepath.Join(out, m))
 			}
-			return fmt.Errorf("data: %v", err)
+			if errors.Is(err, fs.ErrExist) {
+				return raced(out, filepath.Join(out, n))
+			}
+			// A file system without hard links (FAT, exFAT): a new out
+			// takes the shards by a rename of stage. The link's paths
+			// name stage, which the user never gave.
+			var le *os.LinkError
+			if errors.As(err, &le) {
+				err = le.Err
+			}
+			return field.Errorf("out", "tokenize: {out} %s: cannot move the shards into it: %v; give a new directory", out, err)
 		}
 	}
-	os.Remove(stage) // empty now, and hidden: no reason to fail a finished run
+	os.RemoveAll(stage) // its shards are in out now, and it is hidden: no reason to fail a finished run
 	return fsutil.SyncDir(out)
+}
+
+// raced is the error of a run that finds path taken as it moves its shards
+// into out, most likely by another tokenize into the same directory that
+// finished after this run checked out at its start.
+func raced(out, path string) error {
+	return field.Errorf("out", "tokenize: {out} %s: %s is in the way (another tokenize writing into the same directory?); none of this run's shards are kept, so that they do not mix with what is there: give each run its own directory", out, path)
 }
 
 // documents lists the files of inputs in order; none means the default corpus.

@@ -210,3 +210,57 @@ func tree(t *testing.T, dir string) string {
 	}
 	return strings.Join(names, " ")
 }
+
+// TestTokenizeKeepsAnotherRunsShards: shards another tokenize put into
+// --out while this run encoded (checkOut found it empty) are never
+// replaced: this run fails, saying so, and takes back the shards it moved
+// before, so that --out holds one run's data set, not a mix of two. An
+// --out that did not exist and was made meanwhile is the same.
+func TestTokenizeKeepsAnotherRunsShards(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "in.txt")
+	writeFile(t, in, []byte("Hello world, and hello again"))
+	for _, existing := range []bool{true, false} {
+		parent := t.TempDir()
+		out := filepath.Join(parent, "shards")
+		if existing {
+			if err := os.Mkdir(out, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		theirs := []byte("the other run's shard")
+		_, err := Tokenize(context.Background(), TokenizeConfig{Tokenizer: "gpt2", Inputs: []string{in}, Out: out, ValFraction: 0.5,
+			Progress: func(done, total, _ int64) {
+				if done == total { // the other run, which has no validation shard, finishes first
+					if err := os.MkdirAll(out, 0o755); err != nil {
+						t.Error(err)
+					}
+					writeFile(t, filepath.Join(out, "train_000000.bin"), theirs)
+				}
+			}})
+		want := map[bool]string{true: out + "/train_000000.bin", false: out}[existing] + " is in the way (another tokenize writing into the same directory?)"
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("existing --out %v: err = %v, want %q…", existing, err, want)
+		}
+		if got := tree(t, parent); got != "shards/ shards/train_000000.bin" {
+			t.Errorf("existing --out %v: the run left %q, want the other run's shard alone", existing, got)
+		}
+		if got, _ := os.ReadFile(filepath.Join(out, "train_000000.bin")); !bytes.Equal(got, theirs) {
+			t.Errorf("existing --out %v: the other run's shard was replaced", existing)
+		}
+	}
+}
+
+// TestTokenizeLongOut: an --out whose name is as long as a file system
+// takes is written, though its staging directory beside it,
+// "."+name+".tmp-<pid>", would be too long.
+func TestTokenizeLongOut(t *testing.T) {
+	in, parent := filepath.Join(t.TempDir(), "in.txt"), t.TempDir()
+	writeFile(t, in, []byte("Hello world"))
+	name := strings.Repeat("t", 250)
+	if _, err := Tokenize(context.Background(), TokenizeConfig{Tokenizer: "gpt2", Inputs: []string{in}, Out: filepath.Join(parent, name)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tree(t, parent); got != name+"/ "+name+"/train_000000.bin" {
+		t.Errorf("the run left %q", got)
+	}
+}

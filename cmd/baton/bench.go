@@ -173,14 +173,6 @@ func (f *benchFlags) command(cmd *cobra.Command) string {
 	return strings.Join(parts, " ")
 }
 
-const (
-	// nameMax is the longest file name, in bytes, that file systems take (NAME_MAX).
-	nameMax = 255
-	// tempExtra is what fsutil.WriteAtomic adds to a name for the file it
-	// writes first: "." before it, ".tmp-" and up to 10 digits after.
-	tempExtra = 16
-)
-
 func runBench(cmd *cobra.Command, f *benchFlags) error {
 	o, err := f.options(cmd)
 	if err != nil {
@@ -198,6 +190,9 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	}
 	if err := fsutil.ProbeDir(f.out); err != nil { // before the sweep, not after it
 		return usage(fmt.Errorf("--out %s: %w; give a directory baton can write to", f.out, err))
+	}
+	if err := bench.CheckTempDir(); err != nil { // each point runs in a temporary directory
+		return usage(err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, sig, release := onStopSignal(log, "finishing the current step; no report will be written", "no report was written")
@@ -251,15 +246,17 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 }
 
 // checkTag refuses a --tag that makes one of the sweep's file names longer
-// than a file system takes, before the sweep rather than after it.
+// than a file system takes, before the sweep rather than after it. The
+// temporary names the files are first written under are cut to fit
+// (fsutil.HiddenPrefix), so the names themselves are the limit.
 func checkTag(stem, tag string) error {
 	longest := 0
 	for _, n := range bench.FileNames(stem) {
-		longest = max(longest, tempExtra+len(n))
+		longest = max(longest, len(n))
 	}
-	if longest > nameMax {
-		return fmt.Errorf("--tag is %d characters: the sweep's files, each written first under a temporary name, would need names of %d bytes, over the %d a file system takes; give a --tag of at most %d characters",
-			len(tag), longest, nameMax, nameMax-(longest-len(tag)))
+	if longest > fsutil.NameMax {
+		return fmt.Errorf("--tag is %d characters: the sweep's file names would be up to %d bytes long, over the %d a file system takes; give a --tag of at most %d characters",
+			len(tag), longest, fsutil.NameMax, fsutil.NameMax-(longest-len(tag)))
 	}
 	return nil
 }

@@ -3,10 +3,14 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"baton/bench"
+	"baton/internal/fsutil"
 )
 
 // benchCases are bad bench command lines for the bad-input catalogue: a
@@ -29,7 +33,7 @@ func benchCases() []badInput {
 func TestBenchRefusesBeforeTheSweep(t *testing.T) {
 	cases := []badInput{{name: "bench tag too long for a file name",
 		args: []string{"bench", "--quick", "--steps=1", "--devices-max=1", "--schedules=naive", "--data=corpus.txt", "--tag=" + strings.Repeat("a", 300)},
-		code: 2, msg: "--tag is 300 characters: the sweep's files, each written first under a temporary name, would need names of"}}
+		code: 2, msg: "--tag is 300 characters: the sweep's file names would be up to"}}
 	for _, c := range cases {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
 			t.Parallel()
@@ -46,5 +50,31 @@ func TestBenchRefusesBeforeTheSweep(t *testing.T) {
 				t.Errorf("a refused sweep wrote output: %s", strings.Join(ch, ", "))
 			}
 		})
+	}
+}
+
+// TestCheckTagUpToNameMax: a --tag is refused only where a file name of
+// the sweep would be longer than a file system takes; the temporary names
+// they are first written under are cut to fit, and take nothing from it.
+func TestCheckTagUpToNameMax(t *testing.T) {
+	const stem = "2026-01-01-linux-2cpu-" // the tag follows
+	longest := 0
+	for _, n := range bench.FileNames(stem) {
+		longest = max(longest, len(n))
+	}
+	fits := strings.Repeat("a", fsutil.NameMax-longest)
+	if err := checkTag(stem+fits, fits); err != nil {
+		t.Errorf("a tag whose longest file name is %d bytes: %v", fsutil.NameMax, err)
+	}
+	dir := t.TempDir()
+	for _, n := range bench.FileNames(stem + fits) {
+		if err := fsutil.WriteFileAtomic(filepath.Join(dir, n), []byte("x")); err != nil {
+			t.Error(err)
+		}
+	}
+	long := fits + "a"
+	err := checkTag(stem+long, long)
+	if want := fmt.Sprintf("give a --tag of at most %d characters", len(fits)); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("a tag 1 byte too long: %v, want %q", err, want)
 	}
 }

@@ -13,7 +13,33 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"unicode/utf8"
 )
+
+// NameMax is the longest file name, in bytes, that file systems take
+// (NAME_MAX on Linux, the BSDs and macOS).
+const NameMax = 255
+
+// HiddenPrefix starts the name of a temporary file or directory for a file
+// named base: "." and base, cut (at a character boundary) where the whole
+// name, with room bytes more after it, would be longer than NameMax. A
+// legal name up to NameMax bytes long thus gets a legal temporary name
+// beside it, rather than "file name too long" for a name the user never
+// gave; what the caller adds after it (a random or a process number) keeps
+// it unique.
+func HiddenPrefix(base string, room int) string {
+	if n := NameMax - 1 - room; len(base) > n {
+		for n > 0 && !utf8.RuneStart(base[n]) {
+			n--
+		}
+		base = base[:n]
+	}
+	return "." + base
+}
+
+// tempDigits is how many digits os.CreateTemp puts for the "*" of its
+// pattern at most: a random uint32.
+const tempDigits = 10
 
 // WriteFileAtomic replaces path with data; see WriteAtomic.
 func WriteFileAtomic(path string, data []byte) error {
@@ -24,7 +50,8 @@ func WriteFileAtomic(path string, data []byte) error {
 }
 
 // WriteAtomic replaces path with what fill writes: into a temporary file in
-// the same directory (rename is atomic only within one file system), fsynced,
+// the same directory (rename is atomic only within one file system; its
+// name is hidden and never too long, see HiddenPrefix), fsynced,
 // renamed over path, and the directory fsynced so that the rename itself
 // survives a power loss. The file gets mode 0644. On any error path is
 // unchanged and the temporary file is gone.
@@ -55,7 +82,7 @@ func WriteAtomic(path string, fill func(w io.Writer) error) error {
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	f, err := os.CreateTemp(dir, HiddenPrefix(base, len(".tmp-")+tempDigits)+".tmp-*")
 	if err != nil {
 		// The temporary file's random name would make the message differ
 		// from run to run: name the directory and the cause alone.
