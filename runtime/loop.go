@@ -57,14 +57,16 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 				return nil, err
 			}
 		}
-		if err := t.writeRecord(); err != nil {
-			return nil, err
-		}
+		// The log first: it refuses what the run could not write at its end,
+		// before run.json records a start that then does not run.
 		var err error
 		if metrics, kept, err = openMetrics(cfg.Out, t.start); err != nil {
 			return nil, err
 		}
 		defer metrics.close()
+		if err := t.writeRecord(); err != nil {
+			return nil, err
+		}
 		if t.outDir, err = os.Stat(cfg.Out); err != nil {
 			return nil, field.Errorf("out", "{out}: %v", err)
 		}

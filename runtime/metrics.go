@@ -6,11 +6,13 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"time"
 
+	"baton/internal/field"
 	"baton/internal/fsutil"
 )
 
@@ -55,7 +57,8 @@ func (f *Share) UnmarshalJSON(raw []byte) error {
 // metricsLog appends lines to metrics.jsonl, each fsynced before the next
 // checkpoint can be written, so that a checkpoint never lies ahead of the log.
 type metricsLog struct {
-	f *os.File
+	f    *os.File
+	size int64 // of the file's whole lines: where a failed write cuts it back to
 }
 
 // openMetrics opens Out's metrics.jsonl for the run about to start from
@@ -64,6 +67,14 @@ type metricsLog struct {
 // resumed run writes them again), and returns them.
 func openMetrics(out string, start int) (*metricsLog, []Metric, error) {
 	path := filepath.Join(out, MetricsFile)
+	// The log, and the summary a resume reads back (previousSummary), are
+	// rewritten at the run's end: in place of either, a named pipe with no
+	// reader would hang the run there, past a signal, so it is refused now.
+	for _, p := range []string{path, filepath.Join(out, "summary.json")} {
+		if fi, err := os.Stat(p); err == nil && !fi.Mode().IsRegular() {
+			return nil, nil, field.Errorf("out", "{out}: %v; remove it, and the run writes it anew", &fsutil.NotRegularError{Path: p, Mode: fi.Mode()})
+		}
+	}
 	var kept []Metric
 	if start > 0 {
 		var err error
@@ -86,14 +97,14 @@ func openMetrics(out string, start int) (*metricsLog, []Metric, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return &metricsLog{f: f}, kept, nil
+	return &metricsLog{f: f, size: int64(buf.Len())}, kept, nil
 }
 
 // readMetrics is path's lines of steps up to last, in order. A line that
 // does not parse ends the log: only the last can be torn, by a crash
 // inside its write, and none after it was fsynced.
 func readMetrics(path string, last int) ([]Metric, error) {
-	f, err := os.Open(path)
+	f, _, err := fsutil.OpenRegular(path)
 	if os.IsNotExist(err) {
 		return nil, nil // a run from before baton wrote metrics
 	}
@@ -116,8 +127,10 @@ func readMetrics(path string, last int) ([]Metric, error) {
 	return out, sc.Err()
 }
 
-// write appends m and fsyncs it.
-// write appends m; a nil log (a rank other than 0's) writes nothing.
+// write appends m and fsyncs it; a nil log (a rank other than 0's) writes
+// nothing. A write that fails (a full disk takes what fits) is cut back to
+// the last whole line, so that the log stays a line of JSON per step for
+// whoever reads it before a resume would repair it.
 func (l *metricsLog) write(m Metric) error {
 	if l == nil {
 		return nil
@@ -126,9 +139,14 @@ func (l *metricsLog) write(m Metric) error {
 	if err != nil {
 		return err
 	}
-	if _, err := l.f.Write(append(line, '\n')); err != nil {
+	line = append(line, '\n')
+	if _, err := l.f.Write(line); err != nil {
+		if terr := l.f.Truncate(l.size); terr != nil {
+			return fmt.Errorf("%w; its last line is left partial, as cutting it back failed: %v", err, terr)
+		}
 		return err
 	}
+	l.size += int64(len(line))
 	return l.f.Sync()
 }
 

@@ -74,8 +74,12 @@ type Override struct {
 // the run has none (it began before baton wrote one).
 func ReadRecord(dir string) (*Record, error) {
 	path := filepath.Join(dir, RecordFile)
-	raw, err := os.ReadFile(path)
-	if err != nil {
+	raw, err := fsutil.ReadRegular(path)
+	var nr *fsutil.NotRegularError
+	switch {
+	case errors.As(err, &nr):
+		return nil, field.Errorf("resume", "{resume}: %v", err)
+	case err != nil:
 		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))

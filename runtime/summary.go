@@ -172,7 +172,7 @@ func (t *Trainer) writeReport(sum *Summary, measured []*StepResult) error {
 // previousSummary is the summary an earlier start of the run in out left,
 // or nil.
 func previousSummary(out string) *Summary {
-	raw, err := os.ReadFile(filepath.Join(out, "summary.json"))
+	raw, err := fsutil.ReadRegular(filepath.Join(out, "summary.json"))
 	if err != nil {
 		return nil
 	}
@@ -286,7 +286,7 @@ func leastShare(on []gpuOn) int64 {
 
 // LoadReplay reads a run directory's summary.json.
 func LoadReplay(runDir string) (*report.Replay, *Summary, error) {
-	raw, err := os.ReadFile(filepath.Join(runDir, "summary.json"))
+	raw, err := fsutil.ReadRegular(filepath.Join(runDir, "summary.json"))
 	if err != nil {
 		return nil, nil, field.Errorf("replay", "{replay}: %v (give a run directory written by baton train)", err)
 	}

@@ -264,7 +264,7 @@ func checkTag(stem, tag string) error {
 // readPeer reads --peer's CSV, before the sweep, so that a bad file costs
 // no run; a file with no row of the sweep's model compares nothing.
 func readPeer(path, model string) ([]bench.Result, error) {
-	fh, err := os.Open(path)
+	fh, _, err := fsutil.OpenRegular(path) // a named pipe would hang the read
 	if err != nil {
 		return nil, fmt.Errorf("--peer: %v", err)
 	}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -19,6 +18,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/spf13/pflag"
 
+	"baton/internal/fsutil"
 	"baton/model"
 	"baton/runtime"
 )
@@ -61,7 +61,7 @@ func applyConfig(fl *pflag.FlagSet, path string) ([]string, error) {
 // settings by key; a run.json gives its "config". A key that is no setting
 // is an error naming it.
 func readConfig(path string) (map[string]any, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := fsutil.ReadRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("--config: %v", err)
 	}

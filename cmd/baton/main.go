@@ -5,8 +5,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -35,6 +38,45 @@ func flagName(f string) string { return "--" + f }
 // noArgs refuses positional arguments as a usage error.
 func noArgs(cmd *cobra.Command, args []string) error { return usage(cobra.NoArgs(cmd, args)) }
 
+// errWriter passes writes on to w until one fails and keeps that error,
+// refusing every write after it, so that output a command prints without
+// checking (fmt.Fprint*) cannot be lost unseen: main and --cpuprofile ask
+// for it at the end, and nothing is written after a part that was lost.
+type errWriter struct {
+	mu  sync.Mutex // launch writes its ranks' lines from several goroutines
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}
+
+// Err is the error of the first write that failed, or nil.
+func (e *errWriter) Err() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.err
+}
+
+// stdoutFailed is the error of a command whose output could not all be
+// written to stdout (a full disk, a closed pipe), said in one way whether the
+// command printed it unchecked or returned the write's error itself.
+func stdoutFailed(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err // "write /dev/stdout: ...": the file's name says nothing more
+	}
+	return fmt.Errorf("write stdout: %w", err)
+}
+
 func main() {
 	root := &cobra.Command{
 		Use:   "baton",
@@ -59,7 +101,14 @@ neighbours and sits idle. Without a GPU it runs on virtual CPU devices
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
 	root.AddCommand(trainCmd(), sampleCmd(), tokenizeCmd(), planCmd(), scheduleCmd(), devicesCmd(), benchCmd(), versionCmd())
 	root.AddCommand(launchCmd(), launchProbeCmd())
+	// Commands print to cmd.OutOrStdout(), this writer: output lost there
+	// fails the command, however it was printed.
+	stdout := &errWriter{w: os.Stdout}
+	root.SetOut(stdout)
 	err := root.Execute()
+	if werr := stdout.Err(); werr != nil && (err == nil || errors.Is(err, werr)) {
+		err = stdoutFailed(werr)
+	}
 	if err == nil {
 		return
 	}

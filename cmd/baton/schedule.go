@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strings"
 	"time"
 
@@ -121,7 +120,7 @@ func readScheduleFile(cmd *cobra.Command, path string) (*schedule.Schedule, erro
 			return nil, usage(fmt.Errorf("--schedule-file %s says the schedule, its micro-batches and chunks; drop --%s", path, name))
 		}
 	}
-	fh, err := os.Open(path)
+	fh, _, err := fsutil.OpenRegular(path)
 	if err != nil {
 		return nil, usage(fmt.Errorf("--schedule-file: %w", err))
 	}

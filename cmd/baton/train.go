@@ -20,6 +20,7 @@ import (
 	"golang.org/x/term"
 
 	"baton/data"
+	"baton/internal/fsutil"
 	"baton/internal/runlock"
 	"baton/kernels"
 	"baton/model"
@@ -213,7 +214,7 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 	return cfg, nil // runtime.NewTrainer validates, reporting a *runtime.ConfigError
 }
 
-func runTrain(cmd *cobra.Command, f *trainFlags) error {
+func runTrain(cmd *cobra.Command, f *trainFlags) (err error) {
 	fl := cmd.Flags()
 	if f.resume && fl.Changed("init-from") {
 		return usage(fmt.Errorf("--init-from starts a new run from a model's weights and --resume continues a run; give one of them"))
@@ -285,11 +286,12 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	defer release()
 
 	if f.cpuprofile != "" {
-		stopProfile, err := startProfile(f.cpuprofile)
-		if err != nil {
-			return err
+		stopProfile, perr := startProfile(f.cpuprofile)
+		if perr != nil {
+			return perr
 		}
-		defer stopProfile()
+		// A profile not written fails the run, whatever else it returns.
+		defer func() { err = errors.Join(err, stopProfile()) }()
 	}
 	progress := newProgress(con, term.IsTerminal(int(os.Stderr.Fd())), f.quiet, cfg.Steps, tr.StartStep(), log)
 	sum, err := tr.Run(ctx, progress.update)
@@ -345,17 +347,40 @@ func lockOut(dir string) (*runlock.Lock, error) {
 	return l, nil
 }
 
-// startProfile starts a CPU profile written to path.
-func startProfile(path string) (stop func(), err error) {
-	fh, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("--cpuprofile: %v", err)
+// startProfile starts a CPU profile of the run for --cpuprofile. It goes to
+// a temporary file beside path that stop renames into place, as
+// fsutil.WriteAtomic writes any file (here over the run's life, in a
+// goroutine of its own): a profile at path stays as it was until the new one
+// is whole, and one that cannot be written is not left empty or cut short.
+// stop ends the profile and returns an error of any of its writes, its close
+// or its rename, naming --cpuprofile.
+func startProfile(path string) (stop func() error, err error) {
+	started, end, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- fsutil.WriteAtomic(path, func(w io.Writer) error {
+			// pprof drops the errors of its writes: ew keeps the first.
+			ew := &errWriter{w: w}
+			if err := pprof.StartCPUProfile(ew); err != nil {
+				return err
+			}
+			close(started)
+			<-end
+			pprof.StopCPUProfile() // returns once the profile is written
+			return ew.Err()
+		})
+	}()
+	select {
+	case <-started:
+	case err := <-done: // no temporary file, or a profile already running
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
 	}
-	if err := pprof.StartCPUProfile(fh); err != nil {
-		fh.Close()
-		return nil, fmt.Errorf("--cpuprofile: %v", err)
-	}
-	return func() { pprof.StopCPUProfile(); fh.Close() }, nil
+	return func() error {
+		close(end)
+		if err := <-done; err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 // stopSignals end a run as Ctrl-C does: SIGTERM is how kill and job

@@ -101,7 +101,7 @@ func WriteAtomic(path string, fill func(w io.Writer) error) error {
 	}
 	if err := fillSync(f, fill); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, pathless(err, tmp))
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
@@ -126,9 +126,20 @@ func writeInto(path string, fill func(w io.Writer) error) error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, pathless(err, path))
 	}
 	return nil
+}
+
+// pathless is err without its path where that is p (the temporary file,
+// whose random name only makes a message differ from run to run, or the
+// path the message names already).
+func pathless(err error, p string) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == p {
+		return pe.Err
+	}
+	return err
 }
 
 // WriteNew creates path, which must not exist, streams its content from fill

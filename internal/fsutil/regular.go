@@ -1,9 +1,11 @@
-// Opening a file to read only when it is a regular file, so a named pipe or a device in its place cannot hang the reader.
+// Opening a file to read, or reading it whole, only when it is a regular file, so a named pipe or a device in its place cannot hang the reader.
 
 package fsutil
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"syscall"
@@ -47,6 +49,12 @@ func Kind(m fs.FileMode) string {
 func OpenRegular(path string) (*os.File, fs.FileInfo, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
+		// Worded as os.Open words it ("open x: no such file or directory"):
+		// the caller opens a file, and the Stat is how.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			pe.Op = "open"
+		}
 		return nil, nil, err
 	}
 	if !fi.Mode().IsRegular() {
@@ -68,4 +76,16 @@ func OpenRegular(path string) (*os.File, fs.FileInfo, error) {
 		return nil, nil, &NotRegularError{Path: path, Mode: fi.Mode()}
 	}
 	return f, fi, nil
+}
+
+// ReadRegular is os.ReadFile for a file that must be regular (OpenRegular):
+// the whole content of path, or a *NotRegularError at once for a pipe or a
+// device, where os.ReadFile would wait for a writer or read forever.
+func ReadRegular(path string) ([]byte, error) {
+	f, _, err := OpenRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }
