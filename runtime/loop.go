@@ -163,6 +163,8 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 	if n := len(sum.Losses) - prior; n > 0 {
 		sum.FirstLoss, sum.LastLoss = sum.Losses[prior], sum.Losses[len(sum.Losses)-1]
 		sum.TokensPerSec = float64(n*cfg.Batch*cfg.Context) / trainTime.Seconds()
+	} else if n := len(sum.Losses); n > 0 { // a start that trained none (it writes a lost summary): the run's
+		sum.FirstLoss, sum.LastLoss = sum.Losses[0], sum.Losses[n-1]
 	}
 	if err := t.finish(ctx, sum, in, measured, &last, metrics); err != nil {
 		return nil, err

@@ -68,7 +68,7 @@ func planCmd() *cobra.Command {
 	fl.IntVar(&f.m, "microbatches", 4, "micro-batches per step")
 	fl.IntVar(&f.chunks, "chunks", 1, "stages per device (interleaved)")
 	fl.IntVar(&f.batch, "batch", 8, "sequences per step (for the memory estimate)")
-	fl.StringVar(&f.replay, "replay", "", "a run directory: predict its step time under --schedule/--split/--chunks from its measured action times")
+	fl.StringVar(&f.replay, "replay", "", "a run directory: predict its step time under --schedule, --microbatches, --chunks, --split, --devices and --recompute from its measured action times")
 	fl.StringVar(&f.deviceMemory, "device-memory", "", "each device's memory to check the plan against, e.g. 80GiB (a GPU's partitions share it; default: what the driver reports for cuda devices, no check for cpu)")
 	fl.IntVar(&f.devicesMax, "devices-max", 0, "also show the largest device's memory with the layers balanced over 1..N devices (the first N of --devices if given, else cpu:0..N−1)")
 	fl.StringVar(&f.balance, "balance", "flops", "with --replay: flops, or measured to search every schedule, micro-batch count, chunk count and split on the run's measured times")
