@@ -310,6 +310,11 @@ func runTrain(cmd *cobra.Command, f *trainFlags) (err error) {
 		log.Info(fmt.Sprintf("stopped at step %d with the other ranks, one of which was interrupted; checkpoint saved in %s (continue with --resume --out %s)", sum.Steps, sum.Checkpoint, cfg.Out))
 	case sum.Interrupted:
 		return interrupted{exitCode(sig()), fmt.Sprintf("interrupted by %v at step %d; checkpoint saved in %s (continue with --resume --out %s)", sig(), sum.Steps, sum.Checkpoint, cfg.Out)}
+	case sig() != nil:
+		// The signal came after the last step, while ranks evaluated
+		// together (they agree on stopping only between steps): the run is
+		// whole, and the status still says it was interrupted.
+		return interrupted{exitCode(sig()), fmt.Sprintf("interrupted by %v after the last step, %d: the run is complete; checkpoint saved in %s", sig(), sum.Steps, sum.Checkpoint)}
 	}
 	return nil
 }

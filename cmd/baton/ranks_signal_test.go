@@ -1,0 +1,39 @@
+//go:build unix
+
+// Ranks signalled while they evaluate after their last step: the run is whole, and each rank's status still says it was interrupted, as one process's does.
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestRanksInterruptedAfterTheLastStep(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// Slowed devices: the last step and the evaluation after it are long
+	// enough to be in when the signal comes, once the first step is logged.
+	ranks := startRanks(t, dir, 2, "--steps", "2", "--eval-every", "0", "--out", "run", "--devices", "cpu:0~50", "--quiet")
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if b, _ := os.ReadFile(filepath.Join(dir, "run", "metrics.jsonl")); strings.Count(string(b), "\n") >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no step logged within a minute")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, r := range ranks {
+		r.signal(t, syscall.SIGINT)
+	}
+	for i, r := range ranks {
+		if code, _ := r.wait(t); code != 130 || !strings.Contains(r.errText(), "interrupted by interrupt") {
+			t.Errorf("rank %d: exit %d, want 130 saying it was interrupted:\n%s", i, code, r.errText())
+		}
+	}
+}
