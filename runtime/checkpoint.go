@@ -27,6 +27,8 @@ type TrainState struct {
 	// crash takes them from here.
 	Losses          []float64 `json:"losses,omitempty"`
 	LossesFirstStep int       `json:"losses_first_step,omitempty"`
+	// Rebalances are the run's re-splits up to Step, kept for the same reason.
+	Rebalances []Move `json:"rebalances,omitempty"`
 }
 
 // resumeState reads a checkpoint's training state for a resumed run; dir
@@ -43,6 +45,7 @@ func resumeState(ck *model.Checkpoint, dir string) (TrainState, error) {
 		Split  []int     `json:"split"`
 		Losses []float64 `json:"losses"`
 		First  int       `json:"losses_first_step"`
+		Moves  []Move    `json:"rebalances"`
 	}
 	if err := json.Unmarshal(ck.State, &st); err != nil {
 		return TrainState{}, field.Errorf("resume", "{resume}: %s/state.json: %v", dir, err)
@@ -53,7 +56,7 @@ func resumeState(ck *model.Checkpoint, dir string) (TrainState, error) {
 	case st.Seed == nil:
 		return TrainState{}, field.Errorf("resume", `{resume}: %s/state.json has no "seed"; a resumed run must draw its batches with the seed of the run it continues`, dir)
 	}
-	out := TrainState{Step: *st.Step, Seed: *st.Seed, Preset: st.Preset, Split: st.Split}
+	out := TrainState{Step: *st.Step, Seed: *st.Seed, Preset: st.Preset, Split: st.Split, Rebalances: st.Moves}
 	if st.First >= 1 && st.First+len(st.Losses)-1 == out.Step { // what they are, or they say nothing
 		out.Losses, out.LossesFirstStep = st.Losses, st.First
 	}

@@ -112,3 +112,23 @@ func TestResumeWritesTheSummaryAnEndLost(t *testing.T) {
 		t.Errorf("resuming a complete run: %v; want it refused", err)
 	}
 }
+
+// TestEarlierRanksSummariesGo: an earlier start's ranks/N/summary.json (of
+// more ranks, or of the run overwritten) does not outlive the start.
+func TestEarlierRanksSummariesGo(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	stale := filepath.Join(out, "ranks", "2", "summary.json")
+	if err := os.MkdirAll(filepath.Dir(stale), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(stale, []byte(`{"steps": 30}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	train(t, resumeConfig(t, corpus(t), out, "cpu:0,cpu:1", 2), 0)
+	if _, err := os.Stat(stale); err == nil {
+		t.Errorf("%s is still there after a new start", stale)
+	}
+	if _, err := os.Stat(filepath.Dir(stale)); err != nil {
+		t.Errorf("the rank's directory went too: %v", err)
+	}
+}

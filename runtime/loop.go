@@ -57,6 +57,11 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 				return nil, err
 			}
 		}
+		// Each rank's part of the report is this start's: an earlier start's,
+		// of more ranks or of an overwritten run, would pass for it.
+		if err := clearRankSummaries(cfg.Out); err != nil {
+			return nil, err
+		}
 		// The log first: it refuses what the run could not write at its end,
 		// before run.json records a start that then does not run.
 		var err error
@@ -75,7 +80,7 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 	t.sum = sum
 	rb, slow := newRebalancer(cfg), newStragglers(cfg.deviceNames())
 	in.ProfileLayers = cfg.ProfileLayers || rb != nil
-	prior := len(sum.Losses)
+	prior, movesBefore := len(sum.Losses), len(sum.Rebalances)
 	sum.Losses = slices.Grow(sum.Losses, cfg.Steps-t.start)
 	lr := LRSchedule{Max: cfg.LR, Min: cfg.MinLR, Warmup: cfg.Warmup, End: cfg.Steps}
 	measured := make([]*StepResult, 0, keepSteps)
@@ -144,6 +149,7 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 				measured = measured[:0] // the report is of the final split
 				slow.reset()
 			}
+			sum.Rebalances = append(sum.Rebalances[:movesBefore], rb.moves...) // for the checkpoints, which keep them
 			p.Notice = strings.Join(slices.DeleteFunc([]string{p.Notice, note}, func(s string) bool { return s == "" }), "; ")
 		}
 		if err := t.between(ctx, step, in, &p, &last, metrics); err != nil {
@@ -155,9 +161,6 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 	}
 	sum.Steps = step
 	sum.Plan = t.plan
-	if rb != nil {
-		sum.Rebalances = append(sum.Rebalances, rb.moves...)
-	}
 	sum.Stragglers = slow.found
 	sum.Seconds = time.Since(began).Seconds()
 	if n := len(sum.Losses) - prior; n > 0 {
@@ -203,7 +206,7 @@ func (t *Trainer) newSummary(kept []Metric) *Summary {
 		Microbatches: t.ex.Sched.Microbatches, Batch: cfg.Batch, Context: cfg.Context, StartStep: t.start, Data: t.ds.Describe(), Plan: t.plan}
 	prev := previousSummary(cfg.Out)
 	sum.Losses, sum.LossesFirstStep = priorLosses(t.resumed, prev, t.start, kept)
-	sum.Rebalances = priorMoves(prev, t.start)
+	sum.Rebalances = priorMoves(t.resumed, prev, t.start)
 	sum.Devices = cfg.deviceNames()
 	sum.Precision = cfg.Precision.String()
 	return sum
@@ -325,6 +328,19 @@ func clearPrevious(out string) error {
 	return nil
 }
 
+// clearRankSummaries removes the summaries of the ranks of earlier starts
+// in out (ranks/N/summary.json), not their directories: a rank of this
+// start may hold its lock there.
+func clearRankSummaries(out string) error {
+	old, _ := filepath.Glob(filepath.Join(out, "ranks", "*", "summary.json"))
+	for _, p := range old {
+		if err := os.Remove(p); err != nil {
+			return field.Errorf("out", "{out}: removing an earlier start's %s: %v", p, err)
+		}
+	}
+	return nil
+}
+
 // ownDir is where this process writes its summary: the run directory, or
 // for a rank other than 0, ranks/N in it (rank 0 writes the whole run's).
 func (t *Trainer) ownDir() string {
@@ -365,7 +381,7 @@ func (t *Trainer) save(step int) error {
 		var err error
 		state := TrainState{Step: step, Seed: t.cfg.Seed, Preset: t.cfg.Preset}
 		if t.sum != nil {
-			state.Losses, state.LossesFirstStep = t.sum.Losses, t.sum.LossesFirstStep
+			state.Losses, state.LossesFirstStep, state.Rebalances = t.sum.Losses, t.sum.LossesFirstStep, t.sum.Rebalances
 		}
 		if t.cfg.balancesLive() {
 			state.Split = t.plan.Split()

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -357,13 +358,18 @@ func TestResumedBalanceOnOneDeviceSaysWhereItComesFrom(t *testing.T) {
 }
 
 // TestResumeKeepsTheMovesBeforeIt: a resumed run's summary lists the moves
-// made before its checkpoint, as its losses span the resume.
+// made before its checkpoint, as its losses span the resume, though the run
+// was killed before its summary.
 func TestResumeKeepsTheMovesBeforeIt(t *testing.T) {
 	cfg := rebalanceConfig(t, corpus(t), filepath.Join(t.TempDir(), "run"))
 	cfg.Rebalance = Rebalance{Mode: "auto", Warmup: 2, Every: 100, MinGain: 0.01}
 	first := train(t, cfg, 0)
 	if len(first.Rebalances) != 1 {
 		t.Fatalf("the run moved %d times, want once", len(first.Rebalances))
+	}
+	// Killed before its summary, the run keeps them in its checkpoint.
+	if err := os.Remove(filepath.Join(cfg.Out, "summary.json")); err != nil {
+		t.Fatal(err)
 	}
 	cfg.Resume, cfg.Steps = true, cfg.Steps+2
 	resumed := train(t, cfg, 0)

@@ -183,13 +183,15 @@ func previousSummary(out string) *Summary {
 	return &prev
 }
 
-// priorMoves are the re-splits of prev (nil: none) up to step start, which
-// the resumed run's checkpoint holds.
-func priorMoves(prev *Summary, start int) []Move {
-	if prev == nil {
-		return nil
+// priorMoves are the re-splits up to step start, which the resumed run's
+// checkpoint holds: from its state st, or where that has none (a checkpoint
+// from before it kept them) from prev (nil: none).
+func priorMoves(st TrainState, prev *Summary, start int) []Move {
+	moves := st.Rebalances
+	if moves == nil && prev != nil {
+		moves = prev.Rebalances
 	}
-	return slices.DeleteFunc(prev.Rebalances, func(m Move) bool { return m.Step > start })
+	return slices.DeleteFunc(slices.Clone(moves), func(m Move) bool { return m.Step > start })
 }
 
 // priorLosses are the losses of steps before start, for a resumed run's
