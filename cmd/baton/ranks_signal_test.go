@@ -4,6 +4,7 @@
 package main
 
 import (
+	"baton/runtime/dist"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,6 +35,22 @@ func TestRanksInterruptedAfterTheLastStep(t *testing.T) {
 	for i, r := range ranks {
 		if code, _ := r.wait(t); code != 130 || !strings.Contains(r.errText(), "interrupted by interrupt") {
 			t.Errorf("rank %d: exit %d, want 130 saying it was interrupted:\n%s", i, code, r.errText())
+		}
+	}
+}
+
+func TestRankPathGivesEachRankItsOwn(t *testing.T) {
+	for _, c := range []struct {
+		path        string
+		rank, world int
+		want        string
+	}{
+		{"prof.out", 0, 1, "prof.out"},
+		{"prof.out", 1, 2, "prof.rank1.out"},
+		{"dir.d/cpu", 0, 3, "dir.d/cpu.rank0"},
+	} {
+		if got := rankPath(c.path, dist.Env{Rank: c.rank, WorldSize: c.world}); got != c.want {
+			t.Errorf("rankPath(%q, rank %d of %d) = %q, want %q", c.path, c.rank, c.world, got, c.want)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -114,7 +115,7 @@ func trainCmd() *cobra.Command {
 	fl.IntVar(&f.logEvery, "log-every", 1, "steps between lines of metrics.jsonl in --out")
 	fl.BoolVar(&f.overwrite, "overwrite", false, "start over in an --out that already holds a checkpoint")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress bar, plan or report table (warnings, errors and notices such as the devices chosen still print)")
-	fl.StringVar(&f.cpuprofile, "cpuprofile", "", "write a Go CPU profile of the run to this file (go tool pprof)")
+	fl.StringVar(&f.cpuprofile, "cpuprofile", "", "write a Go CPU profile of the run to this file (go tool pprof); each rank of several writes its own, prof.rank1.out for prof.out")
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Minute, "fail a step when a device has waited this long on a neighbour while no device progressed; time the process spent stopped (SIGSTOP, a debugger) does not count (0: no limit)")
 	fl.StringVar(&f.precision, "precision", "fp32", "precision of cuda: devices: fp32, tf32 (tensor-core matmuls) or bf16 (bfloat16 activations, gradients and matmuls, float32 masters); cpu: devices compute fp32 and refuse tf32 and bf16")
 	fl.BoolVar(&f.profileLayers, "profile-layers", false, "time every layer (embedding, each block, head) inside each forward and backward, for summary.json's layer_costs")
@@ -286,7 +287,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) (err error) {
 	defer release()
 
 	if f.cpuprofile != "" {
-		stopProfile, perr := startProfile(f.cpuprofile)
+		stopProfile, perr := startProfile(rankPath(f.cpuprofile, env))
 		if perr != nil {
 			return perr
 		}
@@ -350,6 +351,16 @@ func lockOut(dir string) (*runlock.Lock, error) {
 		return nil, usage(fmt.Errorf("--out %s: %w; give a directory baton can write to", dir, err))
 	}
 	return l, nil
+}
+
+// rankPath is path for rank env.Rank of a run of several processes, which
+// would all write one path otherwise: prof.out becomes prof.rank1.out.
+func rankPath(path string, env dist.Env) string {
+	if env.WorldSize <= 1 {
+		return path
+	}
+	ext := filepath.Ext(path)
+	return fmt.Sprintf("%s.rank%d%s", strings.TrimSuffix(path, ext), env.Rank, ext)
 }
 
 // startProfile starts a CPU profile of the run for --cpuprofile. It goes to
