@@ -110,7 +110,7 @@ func (t *Trainer) writeRecord() error {
 	}
 	rec.SchemaVersion, rec.Version, rec.Config = RecordSchema, Version(), cfg.Settings()
 	rec.Model, rec.Params, rec.Plan = cfg.Model, cfg.Model.NumParams(), t.plan
-	sum := tokenSum(t.ds)
+	sum := t.tokenSum()
 	if was := rec.Data.SHA256; cfg.Resume && was != "" && was != sum {
 		if !cfg.Override {
 			return field.Errorf("data", "{resume}: the data's tokens differ from those the run trained on (run.json's data.sha256 %s, now %s; %s): the run would go on from step %d on other text; restore the data, or pass {override} to train on it (recorded in run.json)",

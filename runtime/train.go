@@ -33,6 +33,7 @@ type Trainer struct {
 	resumed TrainState     // the checkpoint's state on a resume
 	sum     *Summary       // the running Run's, whose losses each checkpoint keeps
 	outDir  os.FileInfo    // the run directory as Run found it (rank 0), to notice it gone
+	dataSum string         // the sha256 of the data's tokens, once computed (tokenSum)
 	inputs  []int32
 	targets []int32
 
@@ -206,6 +207,9 @@ func (t *Trainer) open(ck *model.Checkpoint) (*Trainer, error) {
 		ckField = "init-from"
 	}
 	if t.ds, err = data.Load(cfg.Data, cfg.DataLimit); err != nil {
+		return nil, err
+	}
+	if err := t.sameData(); err != nil {
 		return nil, err
 	}
 	if t.train, t.val, err = t.ds.Loaders(cfg.Model.V, cfg.Batch, cfg.Context, t.cfg.Seed); err != nil {

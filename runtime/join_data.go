@@ -1,0 +1,62 @@
+// The ranks' data: every rank reads its own --data, and all must hold the same tokens.
+
+package runtime
+
+import (
+	"fmt"
+	"strings"
+
+	"baton/internal/field"
+	"baton/runtime/dist"
+)
+
+// sameData refuses, on every rank alike, a run whose ranks read different
+// tokens (the same --data path on hosts or in directories that hold other
+// files): one stage's inputs would meet another's targets. Each rank sends
+// the sha256 of its tokens to every other and compares them all, so every
+// rank names the same ranks.
+func (t *Trainer) sameData() error {
+	g := t.cfg.Group
+	if g == nil {
+		return nil
+	}
+	mine := t.tokenSum()
+	tag := dist.Tag{Kind: msgData}
+	for r := range g.Mesh.World() {
+		if r != g.Rank() {
+			if err := g.send(r, tag, []byte(mine)); err != nil {
+				return fmt.Errorf("comparing the ranks' data: telling rank %d: %w", r, err)
+			}
+		}
+	}
+	sums := make([]string, g.Mesh.World())
+	for r := range sums {
+		if r == g.Rank() {
+			sums[r] = mine
+			continue
+		}
+		msg, err := g.receive(r, tag, fmt.Sprintf("comparing the ranks' data: rank %d's checksum", r))
+		if err != nil {
+			return err
+		}
+		sums[r] = string(msg)
+	}
+	var other []string
+	for r, s := range sums[1:] {
+		if s != sums[0] {
+			other = append(other, fmt.Sprintf("rank %d's is %s", r+1, short(s)))
+		}
+	}
+	if len(other) > 0 {
+		return field.Errorf("data", "the ranks read different data from {data} %s: the sha256 of rank 0's tokens is %s, %s; give every rank the same data", t.cfg.Data, short(sums[0]), strings.Join(other, ", "))
+	}
+	return nil
+}
+
+// tokenSum is the sha256 of the run's tokens, computed once.
+func (t *Trainer) tokenSum() string {
+	if t.dataSum == "" {
+		t.dataSum = tokenSum(t.ds)
+	}
+	return t.dataSum
+}
