@@ -25,3 +25,13 @@ func TestValidateNamesTheTensorTooLarge(t *testing.T) {
 		}
 	}
 }
+
+// TestTooManyStagesNamesTheRanks: a run of several processes with more
+// devices than layers is told to start fewer ranks, not to edit a device
+// list each rank was given one of.
+func TestTooManyStagesNamesTheRanks(t *testing.T) {
+	_, err := Partition(Presets["tiny"], []string{"rank0/cpu:0", "rank1/cpu:0", "rank2/cpu:0"}, PlanOptions{})
+	if want := "3 devices over the ranks but only 2 layers: every stage needs at least one layer; start fewer ranks"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("3 ranks of tiny: %v; want %q", err, want)
+	}
+}

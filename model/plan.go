@@ -4,6 +4,7 @@ package model
 
 import (
 	"fmt"
+	"strings"
 
 	"baton/internal/field"
 )
@@ -177,6 +178,9 @@ func tooManyStages(L int, stageDevices []string) error {
 	}
 	if n := len(devices); n < p {
 		return field.Errorf("chunks", "model: %d devices × %d chunks = %d stages but only %d layers: every stage needs at least one layer; use fewer {chunks} or devices (at most %d stages) or more {layers}", n, p/n, p, L, L)
+	}
+	if strings.HasPrefix(stageDevices[0], "rank") && strings.Contains(stageDevices[0], "/") { // a run of several processes: rank0/cpu:0, …
+		return field.Errorf("devices", "model: %d devices over the ranks but only %d layers: every stage needs at least one layer; start fewer ranks or give each fewer {devices} (at most %d devices in all), or more {layers}", p, L, L)
 	}
 	return field.Errorf("devices", "model: %d devices but only %d layers: every stage needs at least one layer; use {devices} with at most %d devices or more {layers}", p, L, L)
 }
