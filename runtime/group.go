@@ -33,7 +33,8 @@ type Group struct {
 	Offsets     []time.Duration
 	Uncertainty time.Duration
 	// Timeout bounds every wait between steps (a checkpoint's parts, the
-	// stop flags, the records): a rank that died or hangs fails the run.
+	// stop flags, the records), in the time this process ran: a rank that
+	// died or hangs fails the run.
 	Timeout time.Duration
 
 	server *dist.StoreServer // rank 0's
@@ -59,6 +60,7 @@ const (
 	msgMoved                       // whether a rank holds its new stages, to every rank
 	msgBuilt                       // whether a rank built its new stages, to every rank, before its GPU receives into them
 	msgMoveLink                    // a link's id for a move, from the rank that sends the blocks to the rank that takes them
+	msgData                        // the sha256 of a rank's tokens, to every rank, before the first step
 )
 
 // send sends v to rank to as message tag, between steps.
@@ -89,26 +91,9 @@ func (g *Group) receiveGob(from int, tag dist.Tag, what string, v any) error {
 // receive waits for message tag from rank from, between steps: within the
 // group's timeout, and failing at once when the mesh breaks.
 func (g *Group) receive(from int, tag dist.Tag, what string) ([]byte, error) {
-	expire, stop := g.expiry()
-	defer stop()
-	select {
-	case msg := <-g.Mesh.Inbox(from, tag):
-		return msg, nil
-	case <-g.Mesh.Broken():
-		return nil, fmt.Errorf("%s: %w", what, g.Mesh.Err())
-	case <-expire:
-		return nil, fmt.Errorf("%s: rank %d (%s) sent nothing for %v", what, from, g.Mesh.Host(from), g.Timeout)
-	}
-}
-
-// expiry is a channel that delivers once the group's timeout has passed
-// (nil, never, without one), and stop, which frees its timer.
-func (g *Group) expiry() (<-chan time.Time, func()) {
-	if g.Timeout <= 0 {
-		return nil, func() {}
-	}
-	t := time.NewTimer(g.Timeout)
-	return t.C, func() { t.Stop() }
+	return between(g, g.Mesh.Inbox(from, tag), what, func() error {
+		return fmt.Errorf("%s: rank %d (%s) sent nothing for %v", what, from, g.Mesh.Host(from), g.Timeout)
+	})
 }
 
 // within runs f, a wait on other ranks outside the mesh (a link's
@@ -116,20 +101,49 @@ func (g *Group) expiry() (<-chan time.Time, func()) {
 // breaks; on either, f is left running (its device is stuck) and the run
 // cannot go on.
 func (g *Group) within(what string, f func() error) error {
-	expire, stop := g.expiry()
-	defer stop()
 	done := make(chan error, 1)
 	go func() { done <- f() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		return nil
-	case <-g.Mesh.Broken():
-		return fmt.Errorf("%s: %w", what, g.Mesh.Err())
-	case <-expire:
+	err, werr := between(g, done, what, func() error {
 		return fmt.Errorf("%s: not done after %v", what, g.Timeout)
+	})
+	if werr != nil {
+		return werr
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// between waits for ch between steps: failing at once, with the mesh's
+// error, when the mesh breaks, and with expired's once the group's timeout
+// (0: none) has passed in the time this process ran, as a step's receives
+// count it (see watchdog). Every rank stopped at once (SIGSTOP to the job,
+// a suspended machine) and continued thus goes on, as one process does: a
+// wall clock would have run out while all were stopped, before the peer
+// awaited, continued too, could send. A peer stopped or hung while this
+// rank runs still fails the wait on time. No device progresses between
+// steps, so nothing starts the count over.
+func between[T any](g *Group, ch <-chan T, what string, expired func() error) (T, error) {
+	var none T
+	select { // mostly it is there already: no heartbeat to start
+	case v := <-ch:
+		return v, nil
+	default:
+	}
+	w := newWatchdog(g.Timeout, nil)
+	defer w.stop()
+	for {
+		select {
+		case v := <-ch:
+			return v, nil
+		case <-g.Mesh.Broken():
+			return none, fmt.Errorf("%s: %w", what, g.Mesh.Err())
+		case <-w.C():
+			if w.expired() {
+				return none, expired()
+			}
+		}
 	}
 }
 

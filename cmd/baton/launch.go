@@ -41,7 +41,9 @@ LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT). Every line a rank
 writes is prefixed with [rank R]. When a rank fails, the others get SIGTERM,
 and SIGKILL after --grace; launch exits with the failing rank's status
 (128+signal for one a signal killed). SIGINT, SIGTERM and SIGHUP sent to
-launch are passed on to every rank, which finishes its step and saves.`,
+launch are passed on to every rank, which finishes its step and saves. A
+launch killed outright (SIGKILL) passes nothing on: each rank sees it gone
+within a second and stops as on SIGTERM.`,
 		Example: `  baton launch --nproc-per-node 4 -- train
   # two hosts, four ranks each: the same line on both, --node-rank 0 on host0, 1 on host1
   baton launch --nproc-per-node 4 --nnodes 2 --node-rank 0 --master host0:29500 -- train`,
@@ -173,7 +175,8 @@ func runLaunch(cmd *cobra.Command, f *launchFlags, args []string) error {
 		c.Env = append(os.Environ(),
 			"RANK="+strconv.Itoa(rank), "WORLD_SIZE="+strconv.Itoa(f.nnodes*f.nproc),
 			"LOCAL_RANK="+strconv.Itoa(i), "LOCAL_WORLD_SIZE="+strconv.Itoa(f.nproc),
-			"MASTER_ADDR="+host, "MASTER_PORT="+strconv.Itoa(port))
+			"MASTER_ADDR="+host, "MASTER_PORT="+strconv.Itoa(port),
+			launchPIDEnv+"="+strconv.Itoa(os.Getpid()))
 		ownGroup(c)
 		// A process a rank started and left running keeps its pipes open;
 		// launch reports the rank's end without waiting on it.
