@@ -67,6 +67,10 @@ func (f *launchFlags) check(args []string) (host string, port int, err error) {
 	switch {
 	case len(args) == 0:
 		return "", 0, errors.New("nothing to run: give a baton command after --, e.g. baton launch --nproc-per-node 2 -- train")
+	case args[0] != "train" && args[0] != "launch-probe": // its tests' stand-in rank
+		// Any other command would run once per rank, each alone: plan and
+		// sample would print twice, tokenize and bench race for one --out.
+		return "", 0, fmt.Errorf("launch runs train as ranks; %q runs in one process: drop launch and run baton %s", args[0], args[0])
 	case f.nproc < 1:
 		return "", 0, fmt.Errorf("--nproc-per-node %d: want 1 or more ranks on this host", f.nproc)
 	case f.nnodes < 1:

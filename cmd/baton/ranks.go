@@ -22,10 +22,8 @@ const joinTimeout = 5 * time.Minute
 
 // joinRanks makes cfg a rank's: its own devices (cuda:LOCAL_RANK, or
 // cpu:0, unless --devices names them), then joins the others, which must
-// have been started with the same settings. A rank of baton launch first
-// starts watching for its launcher's death (watchLauncher).
+// have been started with the same settings.
 func joinRanks(fl *pflag.FlagSet, cfg *runtime.TrainConfig, env dist.Env) (*runtime.Group, error) {
-	watchLauncher()
 	if !fl.Changed("out") && !fl.Changed("config") {
 		return nil, usage(fmt.Errorf("a run of %d processes (%s) needs --out: the run directory, the same on every rank", env.WorldSize, env.Source))
 	}

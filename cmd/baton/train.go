@@ -250,6 +250,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) (err error) {
 	defer lock.Release()
 	con := &console{w: os.Stderr}
 	log := slog.New(slog.NewTextHandler(con, nil))
+	watchLauncher() // a rank of baton launch, even its only one, stops when the launcher is gone
 	switch {
 	case env.WorldSize > 1:
 		group, err := joinRanks(fl, &cfg, env)
