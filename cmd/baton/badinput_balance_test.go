@@ -3,9 +3,6 @@
 package main
 
 import (
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -70,20 +67,5 @@ const interleavedRows = "0F0,0F1,2F0,2F1,2B0,2B1,0B0,0B1,0STEP,2STEP\n1F0,1F1,3F
 
 // editSummary rewrites run/summary.json through edit.
 func editSummary(edit func(map[string]any)) func(t *testing.T, dir string) {
-	return func(t *testing.T, dir string) {
-		p := filepath.Join(dir, "run", "summary.json")
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatal(err)
-		}
-		edit(m)
-		if b, err = json.Marshal(m); err != nil {
-			t.Fatal(err)
-		}
-		writeFile("run/summary.json", b)(t, dir)
-	}
+	return editJSON("run/summary.json", edit)
 }

@@ -78,9 +78,13 @@ func configCases() []badInput {
 
 // editRecord rewrites run/run.json through edit.
 func editRecord(edit func(map[string]any)) func(t *testing.T, dir string) {
+	return editJSON("run/run.json", edit)
+}
+
+// editJSON rewrites the JSON object in the file rel through edit.
+func editJSON(rel string, edit func(map[string]any)) func(t *testing.T, dir string) {
 	return func(t *testing.T, dir string) {
-		p := filepath.Join(dir, "run", "run.json")
-		b, err := os.ReadFile(p)
+		b, err := os.ReadFile(filepath.Join(dir, rel))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,7 +96,7 @@ func editRecord(edit func(map[string]any)) func(t *testing.T, dir string) {
 		if b, err = json.Marshal(m); err != nil {
 			t.Fatal(err)
 		}
-		writeFile("run/run.json", b)(t, dir)
+		writeFile(rel, b)(t, dir)
 	}
 }
 
