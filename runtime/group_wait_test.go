@@ -70,7 +70,9 @@ func TestGroupWaitsHelper(t *testing.T) {
 	g, peer := groupPair(t, time.Second)
 	in := bufio.NewReader(os.Stdin)
 	tag := dist.Tag{Kind: msgStop, Step: 1}
+	read := make(chan struct{}) // the line read: stdin is the transfer's next (the race detector sees no order through the mesh)
 	go func() {
+		defer close(read)
 		if _, err := in.ReadString('\n'); err == nil {
 			peer.Send(0, tag, []byte{0})
 		}
@@ -80,6 +82,7 @@ func TestGroupWaitsHelper(t *testing.T) {
 		fmt.Println(err)
 		os.Exit(1)
 	}
+	<-read
 	fmt.Println("transferring")
 	if err := g.within("a link's transfer", func() error {
 		_, err := in.ReadString('\n')
