@@ -282,7 +282,8 @@ func DialStore(ctx context.Context, addr string) (*Store, error) {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("dist: rank 0 (MASTER_ADDR:MASTER_PORT %s) did not answer in %v (%v): %w",
+			// Rank 0 dials its own store too: the message must read right on it.
+			return nil, fmt.Errorf("dist: the rendezvous at %s, which rank 0 serves, did not answer in %v (%v): %w",
 				addr, time.Since(start).Round(time.Millisecond), last, ctx.Err())
 		case <-t.C:
 		}

@@ -171,7 +171,7 @@ func TestDialStoreGivesUp(t *testing.T) {
 	if err == nil {
 		t.Fatal("DialStore of an address nothing serves succeeded")
 	}
-	for _, want := range []string{"rank 0 (MASTER_ADDR:MASTER_PORT " + addr + ") did not answer", "refused"} {
+	for _, want := range []string{"the rendezvous at " + addr + ", which rank 0 serves, did not answer", "refused"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
