@@ -38,6 +38,7 @@ type Group struct {
 	Timeout time.Duration
 
 	server *dist.StoreServer // rank 0's
+	dogs   watchdogs         // the waits' between steps (between)
 }
 
 // Rank is this process's rank.
@@ -125,54 +126,52 @@ func (g *Group) within(what string, f func() error) error {
 // rank runs still fails the wait on time. No device progresses between
 // steps, so nothing starts the count over.
 func between[T any](g *Group, ch <-chan T, what string, expired func() error) (T, error) {
-	var none T
-	select { // mostly it is there already: no heartbeat to start
-	case v := <-ch:
-		return v, nil
-	default:
-	}
-	w := newWatchdog(g.Timeout, nil)
-	defer w.stop()
-	for {
-		select {
-		case v := <-ch:
-			return v, nil
-		case <-g.Mesh.Broken():
-			return none, fmt.Errorf("%s: %w", what, g.Mesh.Err())
-		case <-w.C():
-			if w.expired() {
-				return none, expired()
-			}
-		}
-	}
+	broken := &brokenLink{c: g.Mesh.Broken(), err: func() error { return fmt.Errorf("%s: %w", what, g.Mesh.Err()) }}
+	return waitFor(ch, &g.dogs, g.Timeout, nil, nil, broken, expired)
 }
 
 // anyStop tells every rank whether this one was asked to stop before step
 // and says whether any was: so that all stop after the same step.
 func (g *Group) anyStop(step int, stop bool) (bool, error) {
-	tag := dist.Tag{Kind: msgStop, Step: int64(step)}
 	flag := []byte{0}
 	if stop {
 		flag[0] = 1
 	}
-	for r := range g.Mesh.World() {
-		if r != g.Rank() {
-			if err := g.send(r, tag, flag); err != nil {
-				return false, fmt.Errorf("before step %d: %w", step, err)
-			}
-		}
+	what := fmt.Sprintf("before step %d", step)
+	flags, err := g.exchange(dist.Tag{Kind: msgStop, Step: int64(step)}, flag, func(int) string { return what })
+	if err != nil {
+		return false, err
 	}
-	for r := range g.Mesh.World() {
-		if r == g.Rank() {
-			continue
-		}
-		msg, err := g.receive(r, tag, fmt.Sprintf("before step %d", step))
-		if err != nil {
-			return false, err
-		}
+	for _, msg := range flags {
 		stop = stop || len(msg) == 1 && msg[0] == 1
 	}
 	return stop, nil
+}
+
+// exchange sends mine to every other rank as message tag and returns what
+// each rank sent, by rank (mine at this rank's). what(r) names the message
+// to or from rank r in errors.
+func (g *Group) exchange(tag dist.Tag, mine []byte, what func(r int) string) ([][]byte, error) {
+	for r := range g.Mesh.World() {
+		if r != g.Rank() {
+			if err := g.send(r, tag, mine); err != nil {
+				return nil, fmt.Errorf("%s: %w", what(r), err)
+			}
+		}
+	}
+	all := make([][]byte, g.Mesh.World())
+	for r := range all {
+		if r == g.Rank() {
+			all[r] = mine
+			continue
+		}
+		msg, err := g.receive(r, tag, what(r))
+		if err != nil {
+			return nil, err
+		}
+		all[r] = msg
+	}
+	return all, nil
 }
 
 // place spreads this rank's devices over the schedule's, nil for the other

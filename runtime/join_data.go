@@ -20,35 +20,20 @@ func (t *Trainer) sameData() error {
 	if g == nil {
 		return nil
 	}
-	mine := t.tokenSum()
-	tag := dist.Tag{Kind: msgData}
-	for r := range g.Mesh.World() {
-		if r != g.Rank() {
-			if err := g.send(r, tag, []byte(mine)); err != nil {
-				return fmt.Errorf("comparing the ranks' data: telling rank %d: %w", r, err)
-			}
-		}
-	}
-	sums := make([]string, g.Mesh.World())
-	for r := range sums {
-		if r == g.Rank() {
-			sums[r] = mine
-			continue
-		}
-		msg, err := g.receive(r, tag, fmt.Sprintf("comparing the ranks' data: rank %d's checksum", r))
-		if err != nil {
-			return err
-		}
-		sums[r] = string(msg)
+	sums, err := g.exchange(dist.Tag{Kind: msgData}, []byte(t.tokenSum()), func(r int) string {
+		return fmt.Sprintf("comparing the ranks' data: rank %d's checksum", r)
+	})
+	if err != nil {
+		return err
 	}
 	var other []string
 	for r, s := range sums[1:] {
-		if s != sums[0] {
-			other = append(other, fmt.Sprintf("rank %d's is %s", r+1, short(s)))
+		if string(s) != string(sums[0]) {
+			other = append(other, fmt.Sprintf("rank %d's is %s", r+1, short(string(s))))
 		}
 	}
 	if len(other) > 0 {
-		return field.Errorf("data", "the ranks read different data from {data} %s: the sha256 of rank 0's tokens is %s, %s; give every rank the same data", t.cfg.Data, short(sums[0]), strings.Join(other, ", "))
+		return field.Errorf("data", "the ranks read different data from {data} %s: the sha256 of rank 0's tokens is %s, %s; give every rank the same data", t.cfg.Data, short(string(sums[0])), strings.Join(other, ", "))
 	}
 	return nil
 }

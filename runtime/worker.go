@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"baton/internal/field"
 	"baton/kernels"
@@ -311,14 +312,23 @@ func (r *run) receive(a schedule.Action, ch chan device.Event) (device.Event, er
 // timeout has passed without progress, errAborted on an abort, and with
 // broken's error when broken closes (nil: never).
 func await[T any](r *run, ch <-chan T, broken *brokenLink, expired func() error) (T, error) {
+	return waitFor(ch, &r.ex.dogs, r.ex.Timeout, r.moved, r.abort, broken, expired)
+}
+
+// waitFor waits for ch, failing with expired's error once limit has passed
+// in the time this process ran with no progress (moved's count unchanged;
+// nil: none counted), errAborted when abort closes, and broken's error
+// when broken closes (nil channels and broken: never). Its watchdog comes
+// from dogs and goes back to them.
+func waitFor[T any](ch <-chan T, dogs *watchdogs, limit time.Duration, moved func() int64, abort <-chan struct{}, broken *brokenLink, expired func() error) (T, error) {
 	var none T
 	select { // mostly it is there already: no heartbeat to start
 	case v := <-ch:
 		return v, nil
 	default:
 	}
-	w := r.ex.dogs.start(r.ex.Timeout, r.moved)
-	defer r.ex.dogs.stop(w)
+	w := dogs.start(limit, moved)
+	defer dogs.stop(w)
 	var gone <-chan struct{}
 	if broken != nil {
 		gone = broken.c
@@ -327,7 +337,7 @@ func await[T any](r *run, ch <-chan T, broken *brokenLink, expired func() error)
 		select {
 		case v := <-ch:
 			return v, nil
-		case <-r.abort:
+		case <-abort:
 			return none, errAborted
 		case <-gone:
 			return none, broken.err()
