@@ -186,21 +186,14 @@ func (t *Trainer) agree(step int, kind uint8, local error) (refused, err error) 
 	if local != nil {
 		word = []byte(local.Error())
 	}
-	for r := range g.Mesh.World() {
-		if r != g.Rank() {
-			if err := g.send(r, tag, word); err != nil {
-				return nil, fmt.Errorf("rebalance after step %d: telling rank %d: %w", step, r, err)
-			}
-		}
+	words, err := g.exchange(tag, word, func(r int) string {
+		return fmt.Sprintf("rebalance after step %d: the word between this rank and rank %d", step, r)
+	})
+	if err != nil {
+		return nil, err
 	}
 	var why []string
-	for r := range g.Mesh.World() {
-		msg := word
-		if r != g.Rank() {
-			if msg, err = g.receive(r, tag, fmt.Sprintf("rebalance after step %d: rank %d's word", step, r)); err != nil {
-				return nil, err
-			}
-		}
+	for r, msg := range words {
 		if len(msg) > 0 {
 			why = append(why, fmt.Sprintf("rank %d: %s", r, msg))
 		}
