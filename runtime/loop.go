@@ -13,9 +13,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -49,54 +47,22 @@ const keepSteps = 10
 // written; the summary says Interrupted.
 func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, error) {
 	cfg := t.cfg
-	var metrics *metricsLog // rank 0 keeps the run's record and log
-	var kept []Metric
-	if t.lead() {
-		if !cfg.Resume {
-			if err := clearPrevious(cfg.Out); err != nil {
-				return nil, err
-			}
-		}
-		// Each rank's part of the report is this start's: an earlier start's,
-		// of more ranks or of an overwritten run, would pass for it.
-		if err := clearRankSummaries(cfg.Out); err != nil {
-			return nil, err
-		}
-		// The log first: it refuses what the run could not write at its end,
-		// before run.json records a start that then does not run.
-		var err error
-		if metrics, kept, err = openMetrics(cfg.Out, t.start); err != nil {
-			return nil, err
-		}
-		defer metrics.close()
-		if err := t.writeRecord(); err != nil {
-			return nil, err
-		}
-		if t.outDir, err = os.Stat(cfg.Out); err != nil {
-			return nil, field.Errorf("out", "{out}: %v", err)
-		}
+	metrics, kept, err := t.begin()
+	if err != nil {
+		return nil, err
 	}
-	sum, in := t.newSummary(kept), t.stepInput()
+	if metrics != nil {
+		defer metrics.close()
+	}
+	sum := t.newSummary(kept)
 	t.sum = sum
-	rb, slow := newRebalancer(cfg), newStragglers(cfg.deviceNames())
-	in.ProfileLayers = cfg.ProfileLayers || rb != nil
-	prior, movesBefore := len(sum.Losses), len(sum.Rebalances)
-	sum.Losses = slices.Grow(sum.Losses, cfg.Steps-t.start)
-	lr := LRSchedule{Max: cfg.LR, Min: cfg.MinLR, Warmup: cfg.Warmup, End: cfg.Steps}
-	measured := make([]*StepResult, 0, keepSteps)
-	// The steps run into these results in turn, each reused once neither
-	// measured nor the kernel profile (keepSteps each) holds it, so that a
-	// step in steady state allocates none; a rebalancer keeps a window of
-	// its own, so with one every step gets a new result.
-	var results [keepSteps + 2]StepResult
-	var last Metric
+	l := t.newLoop(sum)
+	prior := len(sum.Losses)
 	began := time.Now()
-	var trainTime time.Duration
 	step := t.start
 	for step < cfg.Steps {
 		stop := ctx.Err() != nil
 		if g := cfg.Group; g != nil {
-			var err error
 			if stop, err = g.anyStop(step+1, stop); err != nil {
 				return nil, err
 			}
@@ -106,53 +72,11 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 			break
 		}
 		step++
-		in.AdamStep, in.Adam.LR = step, lr.At(step)
-		t0 := time.Now()
-		var into *StepResult
-		if rb == nil {
-			into = &results[step%len(results)]
-		}
-		res, err := t.trainStep(in, into)
+		p, err := t.oneStep(l, sum, step)
 		if err != nil {
 			return nil, err
 		}
-		// The trace names the kept steps by it, as metrics.jsonl does.
-		res.Number = step
-		if step == t.start+1 && rb == nil { // the later steps' results take the first's shape
-			for i := range results {
-				results[i].reserve(res)
-			}
-		}
-		took := time.Since(t0)
-		trainTime += took
-		sum.Losses = append(sum.Losses, res.Loss)
-		if res.Redone {
-			sum.OptimizerRedone++
-			sum.OptimizerRedoS += res.RedoTime.Seconds()
-		}
-		if step > t.start+1 || cfg.Steps-t.start == 1 { // the first step allocates: not measured
-			if len(measured) == keepSteps {
-				measured = append(measured[:0], measured[1:]...)
-			}
-			measured = append(measured, res)
-		}
-		p := Progress{Step: step, Steps: cfg.Steps, Loss: res.Loss, LR: in.Adam.LR, GradNorm: res.GradNorm, ValLoss: math.NaN(),
-			TokensPerSec: float64((step-t.start)*cfg.Batch*cfg.Context) / trainTime.Seconds()}
-		last = stepMetric(step, res, in.Adam.LR, took, cfg.Batch*cfg.Context, last.Idle)
-		p.Notice = slow.observe(step, res)
-		if rb != nil {
-			note, moved, err := rb.after(t, step, res, step == cfg.Steps)
-			if err != nil {
-				return nil, err
-			}
-			if moved {
-				measured = measured[:0] // the report is of the final split
-				slow.reset()
-			}
-			sum.Rebalances = append(sum.Rebalances[:movesBefore], rb.moves...) // for the checkpoints, which keep them
-			p.Notice = strings.Join(slices.DeleteFunc([]string{p.Notice, note}, func(s string) bool { return s == "" }), "; ")
-		}
-		if err := t.between(ctx, step, in, &p, &last, metrics); err != nil {
+		if err := t.between(ctx, step, l.in, &p, &l.last, metrics); err != nil {
 			return nil, err
 		}
 		if progress != nil {
@@ -161,18 +85,52 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 	}
 	sum.Steps = step
 	sum.Plan = t.plan
-	sum.Stragglers = slow.found
+	sum.Stragglers = l.slow.found
 	sum.Seconds = time.Since(began).Seconds()
 	if n := len(sum.Losses) - prior; n > 0 {
 		sum.FirstLoss, sum.LastLoss = sum.Losses[prior], sum.Losses[len(sum.Losses)-1]
-		sum.TokensPerSec = float64(n*cfg.Batch*cfg.Context) / trainTime.Seconds()
+		sum.TokensPerSec = float64(n*cfg.Batch*cfg.Context) / l.trainTime.Seconds()
 	} else if n := len(sum.Losses); n > 0 { // a start that trained none (it writes a lost summary): the run's
 		sum.FirstLoss, sum.LastLoss = sum.Losses[0], sum.Losses[n-1]
 	}
-	if err := t.finish(ctx, sum, in, measured, &last, metrics); err != nil {
+	if err := t.finish(ctx, sum, l.in, l.measured, &l.last, metrics); err != nil {
 		return nil, err
 	}
 	return sum, nil
+}
+
+// begin opens the run's log and writes its record, in the one process
+// that keeps them (lead); the others get nil and nothing.
+func (t *Trainer) begin() (*metricsLog, []Metric, error) {
+	cfg := t.cfg
+	if !t.lead() {
+		return nil, nil, nil
+	}
+	if !cfg.Resume {
+		if err := clearPrevious(cfg.Out); err != nil {
+			return nil, nil, err
+		}
+	}
+	// Each rank's part of the report is this start's: an earlier start's,
+	// of more ranks or of an overwritten run, would pass for it.
+	if err := clearRankSummaries(cfg.Out); err != nil {
+		return nil, nil, err
+	}
+	// The log first: it refuses what the run could not write at its end,
+	// before run.json records a start that then does not run.
+	metrics, kept, err := openMetrics(cfg.Out, t.start)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := t.writeRecord(); err != nil {
+		metrics.close()
+		return nil, nil, err
+	}
+	if t.outDir, err = os.Stat(cfg.Out); err != nil {
+		metrics.close()
+		return nil, nil, field.Errorf("out", "{out}: %v", err)
+	}
+	return metrics, kept, nil
 }
 
 // sameOut fails when the run directory is no longer the one the run

@@ -1,0 +1,90 @@
+// One step of the training loop: the state the steps carry, the step trained and recorded in the summary, the rebalancer told.
+
+package runtime
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// loop is what Run's steps carry from one to the next.
+type loop struct {
+	in          *StepInput
+	rb          *rebalancer // nil: no balancing
+	slow        *stragglers
+	lr          LRSchedule
+	movesBefore int           // the re-splits of the run's earlier starts
+	measured    []*StepResult // the last keepSteps steps after the first
+	last        Metric        // the latest step's metrics line
+	trainTime   time.Duration // in steps, not between them
+	results     [keepSteps + 2]StepResult
+}
+
+// The steps run into loop.results in turn, each reused once neither
+// measured nor the kernel profile (keepSteps each) holds it, so that a
+// step in steady state allocates none; a rebalancer keeps a window of
+// its own, so with one every step gets a new result.
+func (t *Trainer) newLoop(sum *Summary) *loop {
+	cfg := t.cfg
+	l := &loop{in: t.stepInput(), rb: newRebalancer(cfg), slow: newStragglers(cfg.deviceNames()),
+		lr:          LRSchedule{Max: cfg.LR, Min: cfg.MinLR, Warmup: cfg.Warmup, End: cfg.Steps},
+		movesBefore: len(sum.Rebalances), measured: make([]*StepResult, 0, keepSteps)}
+	l.in.ProfileLayers = cfg.ProfileLayers || l.rb != nil
+	sum.Losses = slices.Grow(sum.Losses, cfg.Steps-t.start)
+	return l
+}
+
+// oneStep trains step and records it in sum and l; the progress it
+// returns is before evaluation, which between adds.
+func (t *Trainer) oneStep(l *loop, sum *Summary, step int) (Progress, error) {
+	cfg, in := t.cfg, l.in
+	in.AdamStep, in.Adam.LR = step, l.lr.At(step)
+	t0 := time.Now()
+	var into *StepResult
+	if l.rb == nil {
+		into = &l.results[step%len(l.results)]
+	}
+	res, err := t.trainStep(in, into)
+	if err != nil {
+		return Progress{}, err
+	}
+	// The trace names the kept steps by it, as metrics.jsonl does.
+	res.Number = step
+	if step == t.start+1 && l.rb == nil { // the later steps' results take the first's shape
+		for i := range l.results {
+			l.results[i].reserve(res)
+		}
+	}
+	took := time.Since(t0)
+	l.trainTime += took
+	sum.Losses = append(sum.Losses, res.Loss)
+	if res.Redone {
+		sum.OptimizerRedone++
+		sum.OptimizerRedoS += res.RedoTime.Seconds()
+	}
+	if step > t.start+1 || cfg.Steps-t.start == 1 { // the first step allocates: not measured
+		if len(l.measured) == keepSteps {
+			l.measured = append(l.measured[:0], l.measured[1:]...)
+		}
+		l.measured = append(l.measured, res)
+	}
+	p := Progress{Step: step, Steps: cfg.Steps, Loss: res.Loss, LR: in.Adam.LR, GradNorm: res.GradNorm, ValLoss: math.NaN(),
+		TokensPerSec: float64((step-t.start)*cfg.Batch*cfg.Context) / l.trainTime.Seconds()}
+	l.last = stepMetric(step, res, in.Adam.LR, took, cfg.Batch*cfg.Context, l.last.Idle)
+	p.Notice = l.slow.observe(step, res)
+	if l.rb != nil {
+		note, moved, err := l.rb.after(t, step, res, step == cfg.Steps)
+		if err != nil {
+			return Progress{}, err
+		}
+		if moved {
+			l.measured = l.measured[:0] // the report is of the final split
+			l.slow.reset()
+		}
+		sum.Rebalances = append(sum.Rebalances[:l.movesBefore], l.rb.moves...) // for the checkpoints, which keep them
+		p.Notice = strings.Join(slices.DeleteFunc([]string{p.Notice, note}, func(s string) bool { return s == "" }), "; ")
+	}
+	return p, nil
+}
