@@ -3,24 +3,16 @@
 package dist
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"slices"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 )
-
-// writeChunk is how much of a payload one write hands to the connection:
-// SendTimeout bounds each chunk, so a big message on a slow link is not
-// taken for a peer that stopped reading.
-const writeChunk = 1 << 20
 
 // byeTimeout is how long a rank that says bye waits for the peer to close
 // its end: long enough for a peer that reads, short enough that Close is
@@ -270,186 +262,6 @@ func (m *Mesh) Host(rank int) string {
 	return m.peers[rank].host
 }
 
-// Send sends payload to rank to as message tag. Many goroutines may send
-// at once; each frame goes whole. payload is not kept after Send returns.
-// A failed send breaks the mesh, and Send returns the mesh's error.
-func (m *Mesh) Send(to int, tag Tag, payload []byte) error {
-	if to < 0 || to >= m.world || to == m.rank {
-		return fmt.Errorf("dist: rank %d cannot send %v to rank %d in a world of %d", m.rank, tag, to, m.world)
-	}
-	if uint64(len(payload)) > MaxPayload {
-		return fmt.Errorf("dist: a message of %d bytes to rank %d is over the limit of %d", len(payload), to, uint64(MaxPayload))
-	}
-	return m.write(m.peers[to], frameData, tag, payload, m.SendTimeout)
-}
-
-// write sends one frame to p, each chunk within timeout (0: no limit). A
-// failure breaks the mesh, and write returns the mesh's error.
-func (m *Mesh) write(p *peer, typ uint8, tag Tag, payload []byte, timeout time.Duration) error {
-	var h [headerSize]byte
-	putHeader(&h, typ, tag, payload)
-	p.wmu.Lock()
-	defer p.wmu.Unlock()
-	if err := m.Err(); err != nil {
-		return err
-	}
-	if closed(p.gone) {
-		m.fail(p.errorf("closed its mesh; %s was not sent", describe(typ, tag)))
-		return m.Err()
-	}
-	first := h[:]
-	for {
-		n := min(len(payload), writeChunk)
-		var deadline time.Time
-		if timeout > 0 {
-			deadline = time.Now().Add(timeout)
-		}
-		p.conn.SetWriteDeadline(deadline)
-		bufs := net.Buffers{first, payload[:n]}
-		if _, err := bufs.WriteTo(p.conn); err != nil {
-			return m.writeFailed(p, typ, tag, timeout, err)
-		}
-		first, payload = nil, payload[n:]
-		if len(payload) == 0 {
-			return nil
-		}
-	}
-}
-
-// writeFailed breaks the mesh for a failed write: a frame cut short leaves
-// the stream unusable.
-func (m *Mesh) writeFailed(p *peer, typ uint8, tag Tag, timeout time.Duration, err error) error {
-	switch {
-	case m.Err() != nil:
-		// The mesh broke, and closed the connection under the write.
-	case closed(p.gone):
-		m.fail(p.errorf("closed its mesh; %s was not sent", describe(typ, tag)))
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		m.fail(p.errorf("sending %s made no progress for %v: the peer stopped reading", describe(typ, tag), timeout))
-	case errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET):
-		// The peer is gone: a write can see it before the reader does.
-		m.fail(p.errorf("connection lost: sending %s: %w", describe(typ, tag), err))
-	default:
-		m.fail(p.errorf("sending %s: %w", describe(typ, tag), err))
-	}
-	return m.Err()
-}
-
-// describe names a frame for errors.
-func describe(typ uint8, tag Tag) string {
-	switch typ {
-	case framePing:
-		return "a clock ping"
-	case framePong:
-		return "a clock answer"
-	}
-	return tag.String()
-}
-
-func closed(c <-chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
-}
-
-// Inbox is where message tag from rank from arrives, once; it may have
-// arrived already. The mesh forgets the message once it is handed over.
-// The channel is never closed: wait on Broken beside it.
-func (m *Mesh) Inbox(from int, tag Tag) <-chan []byte {
-	if from < 0 || from >= m.world || from == m.rank {
-		panic(fmt.Sprintf("dist: rank %d has no inbox for rank %d in a world of %d", m.rank, from, m.world))
-	}
-	k := inboxKey{from, tag}
-	p := m.peers[from]
-	m.mu.Lock()
-	ch, ok := m.inbox[k]
-	switch {
-	case !ok:
-		ch = make(chan []byte, 1)
-		m.inbox[k] = ch
-	case len(ch) == 1:
-		delete(m.inbox, k)
-	}
-	never := !ok && closed(p.gone)
-	m.mu.Unlock()
-	if never {
-		m.fail(p.errorf("closed its mesh before sending %v", tag))
-	}
-	return ch
-}
-
-// deliver hands an arrived message to its inbox, or keeps it for Inbox.
-func (m *Mesh) deliver(p *peer, tag Tag, payload []byte) error {
-	k := inboxKey{p.rank, tag}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	ch, ok := m.inbox[k]
-	switch {
-	case !ok:
-		ch = make(chan []byte, 1)
-		m.inbox[k] = ch
-	case len(ch) == 1:
-		return p.errorf("protocol error: it sent %v twice", tag)
-	default:
-		delete(m.inbox, k)
-	}
-	ch <- payload
-	return nil
-}
-
-// read receives p's frames until its connection ends, a bad frame, or p's
-// bye. It goes on after the mesh broke, so that a closing rank reads until
-// its peer's end closes and its own close sends no reset (which would
-// discard what the peer has not read yet: the last messages, the bye).
-func (m *Mesh) read(p *peer) {
-	defer m.wg.Done()
-	defer close(p.done)
-	r := bufio.NewReaderSize(p.conn, 64<<10)
-	var b [headerSize]byte
-	for {
-		if _, err := io.ReadFull(r, b[:]); err != nil {
-			m.fail(p.lost(err))
-			return
-		}
-		h, err := parseHeader(&b)
-		if err != nil {
-			m.fail(p.errorf("bad frame: %w", err))
-			return
-		}
-		payload, err := readPayload(r, h.length)
-		if err != nil {
-			m.fail(p.lost(err))
-			return
-		}
-		if err := h.checkPayload(payload); err != nil {
-			m.fail(p.errorf("bad frame: %w", err))
-			return
-		}
-		switch h.typ {
-		case frameData:
-			err = m.deliver(p, h.tag, payload)
-		case framePing:
-			m.answer(p, payload)
-		case framePong:
-			m.pong(payload)
-		case frameBye:
-			if len(payload) > 0 {
-				m.fail(p.errorf("its mesh broke: %s", payload))
-			} else {
-				m.leave(p)
-			}
-			return
-		}
-		if err != nil {
-			m.fail(err)
-			return
-		}
-	}
-}
-
 func (p *peer) errorf(format string, a ...any) error {
 	return &PeerError{Rank: p.rank, Host: p.host, Err: fmt.Errorf(format, a...)}
 }
@@ -492,26 +304,6 @@ func (m *Mesh) leave(p *peer) {
 		m.fail(p.errorf("closed its mesh while this rank waited for %v", awaited[0]))
 	}
 	p.conn.Close()
-}
-
-// payloadChunk is how much of a payload is allocated ahead of its bytes:
-// a header that claims far more than its peer sends (a buggy or hostile
-// peer; its CRC holds) must not make this rank allocate it all at once.
-const payloadChunk = 64 << 20
-
-// readPayload reads a payload of n bytes, growing its buffer as they
-// arrive, at most payloadChunk ahead of them.
-func readPayload(r io.Reader, n uint64) ([]byte, error) {
-	payload := make([]byte, 0, min(n, payloadChunk))
-	for uint64(len(payload)) < n {
-		k := min(n-uint64(len(payload)), payloadChunk)
-		payload = slices.Grow(payload, int(k))
-		if _, err := io.ReadFull(r, payload[len(payload):len(payload)+int(k)]); err != nil {
-			return nil, err
-		}
-		payload = payload[:len(payload)+int(k)]
-	}
-	return payload, nil
 }
 
 // fail breaks the mesh with err unless it is broken already, and ends

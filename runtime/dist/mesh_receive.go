@@ -1,0 +1,125 @@
+// The mesh's receives: a reader per peer that delivers each frame to its inbox, and payloads allocated as their bytes arrive.
+
+package dist
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"slices"
+)
+
+// Inbox is where message tag from rank from arrives, once; it may have
+// arrived already. The mesh forgets the message once it is handed over.
+// The channel is never closed: wait on Broken beside it.
+func (m *Mesh) Inbox(from int, tag Tag) <-chan []byte {
+	if from < 0 || from >= m.world || from == m.rank {
+		panic(fmt.Sprintf("dist: rank %d has no inbox for rank %d in a world of %d", m.rank, from, m.world))
+	}
+	k := inboxKey{from, tag}
+	p := m.peers[from]
+	m.mu.Lock()
+	ch, ok := m.inbox[k]
+	switch {
+	case !ok:
+		ch = make(chan []byte, 1)
+		m.inbox[k] = ch
+	case len(ch) == 1:
+		delete(m.inbox, k)
+	}
+	never := !ok && closed(p.gone)
+	m.mu.Unlock()
+	if never {
+		m.fail(p.errorf("closed its mesh before sending %v", tag))
+	}
+	return ch
+}
+
+// deliver hands an arrived message to its inbox, or keeps it for Inbox.
+func (m *Mesh) deliver(p *peer, tag Tag, payload []byte) error {
+	k := inboxKey{p.rank, tag}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ch, ok := m.inbox[k]
+	switch {
+	case !ok:
+		ch = make(chan []byte, 1)
+		m.inbox[k] = ch
+	case len(ch) == 1:
+		return p.errorf("protocol error: it sent %v twice", tag)
+	default:
+		delete(m.inbox, k)
+	}
+	ch <- payload
+	return nil
+}
+
+// read receives p's frames until its connection ends, a bad frame, or p's
+// bye. It goes on after the mesh broke, so that a closing rank reads until
+// its peer's end closes and its own close sends no reset (which would
+// discard what the peer has not read yet: the last messages, the bye).
+func (m *Mesh) read(p *peer) {
+	defer m.wg.Done()
+	defer close(p.done)
+	r := bufio.NewReaderSize(p.conn, 64<<10)
+	var b [headerSize]byte
+	for {
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			m.fail(p.lost(err))
+			return
+		}
+		h, err := parseHeader(&b)
+		if err != nil {
+			m.fail(p.errorf("bad frame: %w", err))
+			return
+		}
+		payload, err := readPayload(r, h.length)
+		if err != nil {
+			m.fail(p.lost(err))
+			return
+		}
+		if err := h.checkPayload(payload); err != nil {
+			m.fail(p.errorf("bad frame: %w", err))
+			return
+		}
+		switch h.typ {
+		case frameData:
+			err = m.deliver(p, h.tag, payload)
+		case framePing:
+			m.answer(p, payload)
+		case framePong:
+			m.pong(payload)
+		case frameBye:
+			if len(payload) > 0 {
+				m.fail(p.errorf("its mesh broke: %s", payload))
+			} else {
+				m.leave(p)
+			}
+			return
+		}
+		if err != nil {
+			m.fail(err)
+			return
+		}
+	}
+}
+
+// payloadChunk is how much of a payload is allocated ahead of its bytes:
+// a header that claims far more than its peer sends (a buggy or hostile
+// peer; its CRC holds) must not make this rank allocate it all at once.
+const payloadChunk = 64 << 20
+
+// readPayload reads a payload of n bytes, growing its buffer as they
+// arrive, at most payloadChunk ahead of them.
+func readPayload(r io.Reader, n uint64) ([]byte, error) {
+	payload := make([]byte, 0, min(n, payloadChunk))
+	for uint64(len(payload)) < n {
+		k := min(n-uint64(len(payload)), payloadChunk)
+		payload = slices.Grow(payload, int(k))
+		if _, err := io.ReadFull(r, payload[len(payload):len(payload)+int(k)]); err != nil {
+			return nil, err
+		}
+		payload = payload[:len(payload)+int(k)]
+	}
+	return payload, nil
+}
