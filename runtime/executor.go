@@ -3,9 +3,7 @@
 package runtime
 
 import (
-	"errors"
 	"fmt"
-	goruntime "runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -335,73 +333,6 @@ func (r *run) execute(res *StepResult) (*StepResult, error) {
 	return r.finish(res)
 }
 
-// deviceJob is device d's worker for run r.
-type deviceJob struct {
-	r *run
-	d int
-}
-
-// run binds the device, waits at the gate and runs the device's list;
-// the pool then leaves a token in done.
-func (j deviceJob) run() {
-	r, d := j.r, j.d
-	var unbind func()
-	err := guard(func() error { unbind = r.ex.Devices[d].Bind(); return nil })
-	r.ready.Done()
-	if err != nil {
-		r.fail(fmt.Errorf("%s: %w", r.ex.Devices[d].Name(), err))
-		<-r.gate
-		return
-	}
-	defer unbind()
-	<-r.gate
-	if r.base.origins != nil {
-		r.records[d] = r.worker(d, r.base.origins[d], r.records[d][:0])
-	}
-}
-
-// workerPool runs device workers on goroutines that outlive a step: a
-// step hands each of its devices' jobs to an idle one and starts one only
-// when none is idle, so steps in steady state start no goroutine (whose
-// closure would be an allocation). The pool grows to the most devices run
-// at once in the process, and its goroutines wait for work until the
-// process ends.
-type workerPool struct {
-	mu   sync.Mutex
-	idle int // workers done with their job, and so bound to take one from jobs
-	jobs chan deviceJob
-}
-
-var deviceWorkers = workerPool{jobs: make(chan deviceJob, 16)}
-
-func (p *workerPool) start(j deviceJob) {
-	p.mu.Lock()
-	idle := p.idle > 0
-	if idle {
-		p.idle--
-	}
-	p.mu.Unlock()
-	if idle {
-		p.jobs <- j
-		return
-	}
-	go p.serve(j)
-}
-
-// serve runs j, then the jobs start hands it. A worker counts as idle
-// before it says its job is done, so that the next step, which begins only
-// after that, finds it even if it has not yet come back to jobs.
-func (p *workerPool) serve(j deviceJob) {
-	for {
-		j.run()
-		p.mu.Lock()
-		p.idle++
-		p.mu.Unlock()
-		j.r.done <- struct{}{}
-		j = <-p.jobs
-	}
-}
-
 // localStages are the stages of this process, in order.
 func (ex *Executor) localStages() []*Stage {
 	var out []*Stage
@@ -468,78 +399,4 @@ func (r *run) finish(res *StepResult) (*StepResult, error) {
 		}
 	}
 	return res, nil
-}
-
-// join waits for the workers. After a failure it waits only a little for
-// the others to stop: a device stuck in a kernel or a copy cannot be
-// interrupted, and the caller must still get the error rather than hang.
-func (r *run) join() error {
-	n := r.started
-	for n > 0 {
-		select {
-		case <-r.done:
-			n--
-			continue
-		case <-r.abort:
-		}
-		break
-	}
-	if n == 0 {
-		return r.err
-	}
-	// The grace runs on the watchdog's clock, so that a process stopped
-	// here does not report devices as stuck.
-	grace := joinGrace
-	if r.ex.Timeout > 0 {
-		grace = min(grace, r.ex.Timeout)
-	}
-	w := newWatchdog(grace, nil)
-	defer w.stop()
-	for {
-		select {
-		case <-r.done:
-			if n--; n == 0 {
-				return r.err
-			}
-		case <-w.C():
-			if w.expired() {
-				return fmt.Errorf("%w\nsome devices did not stop: %s", r.err, r.where())
-			}
-		}
-	}
-}
-
-// joinGrace is how long the workers get to stop after a failure at most.
-const joinGrace = 5 * time.Second
-
-// fail records the first error and stops every worker, a send waiting for
-// a stash of its neighbour's included.
-func (r *run) fail(err error) {
-	r.once.Do(func() {
-		r.err = err
-		close(r.abort)
-		for _, st := range r.ex.localStages() {
-			st.stashes.interrupt()
-		}
-	})
-}
-
-var errAborted = errors.New("aborted")
-
-// guard turns a panic (a broken invariant in a kernel or a stack) into an
-// error, so the grid of actions can be printed.
-func guard(f func() error) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			// A device's error (out of memory, a failed CUDA call) reads as
-			// itself; a bug in Go code (a runtime.Error, a string) says panic.
-			var bug goruntime.Error
-			if e, ok := p.(error); ok && !errors.As(e, &bug) {
-				err = e
-				return
-			}
-			err = fmt.Errorf("panic: %v", p)
-		}
-	}()
-	return f()
 }

@@ -1,0 +1,84 @@
+// A step's failure: the first error stops every worker, a panic becomes an error, and the join waits for stuck devices only a little.
+
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	goruntime "runtime"
+	"time"
+)
+
+// join waits for the workers. After a failure it waits only a little for
+// the others to stop: a device stuck in a kernel or a copy cannot be
+// interrupted, and the caller must still get the error rather than hang.
+func (r *run) join() error {
+	n := r.started
+	for n > 0 {
+		select {
+		case <-r.done:
+			n--
+			continue
+		case <-r.abort:
+		}
+		break
+	}
+	if n == 0 {
+		return r.err
+	}
+	// The grace runs on the watchdog's clock, so that a process stopped
+	// here does not report devices as stuck.
+	grace := joinGrace
+	if r.ex.Timeout > 0 {
+		grace = min(grace, r.ex.Timeout)
+	}
+	w := newWatchdog(grace, nil)
+	defer w.stop()
+	for {
+		select {
+		case <-r.done:
+			if n--; n == 0 {
+				return r.err
+			}
+		case <-w.C():
+			if w.expired() {
+				return fmt.Errorf("%w\nsome devices did not stop: %s", r.err, r.where())
+			}
+		}
+	}
+}
+
+// joinGrace is how long the workers get to stop after a failure at most.
+const joinGrace = 5 * time.Second
+
+// fail records the first error and stops every worker, a send waiting for
+// a stash of its neighbour's included.
+func (r *run) fail(err error) {
+	r.once.Do(func() {
+		r.err = err
+		close(r.abort)
+		for _, st := range r.ex.localStages() {
+			st.stashes.interrupt()
+		}
+	})
+}
+
+var errAborted = errors.New("aborted")
+
+// guard turns a panic (a broken invariant in a kernel or a stack) into an
+// error, so the grid of actions can be printed.
+func guard(f func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			// A device's error (out of memory, a failed CUDA call) reads as
+			// itself; a bug in Go code (a runtime.Error, a string) says panic.
+			var bug goruntime.Error
+			if e, ok := p.(error); ok && !errors.As(e, &bug) {
+				err = e
+				return
+			}
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return f()
+}
