@@ -3,25 +3,19 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
-	"path/filepath"
-	"runtime/pprof"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"baton/data"
-	"baton/internal/fsutil"
 	"baton/internal/runlock"
 	"baton/kernels"
 	"baton/model"
@@ -30,14 +24,6 @@ import (
 	"baton/runtime/dist"
 	"baton/runtime/schedule"
 )
-
-// interrupted is the error of a run stopped by a signal, with its exit status.
-type interrupted struct {
-	code int
-	msg  string
-}
-
-func (e interrupted) Error() string { return e.msg }
 
 type trainFlags struct {
 	modelFlags
@@ -217,31 +203,9 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 
 func runTrain(cmd *cobra.Command, f *trainFlags) (err error) {
 	fl := cmd.Flags()
-	if f.resume && fl.Changed("init-from") {
-		return usage(fmt.Errorf("--init-from starts a new run from a model's weights and --resume continues a run; give one of them"))
-	}
-	if f.resume && f.overwrite {
-		return usage(fmt.Errorf("--overwrite starts the run in --out over and --resume continues it; give one of them"))
-	}
-	// Read once; a bad environment is reported after the flags' errors.
-	env, envErr := dist.EnvFrom(os.Getenv)
-	overrides, err := f.settle(fl, envErr == nil && env.WorldSize > 1)
+	cfg, env, err := trainConfig(cmd, f)
 	if err != nil {
 		return err
-	}
-	f.presetGiven = fl.Changed("model")
-	cfg, err := f.config()
-	if err != nil {
-		return usage(err)
-	}
-	cfg.Overrides = overrides
-	if f.scheduleFile != "" {
-		if cfg.Sched, err = readScheduleFile(cmd, f.scheduleFile); err != nil {
-			return err
-		}
-	}
-	if envErr != nil {
-		return usage(envErr)
 	}
 	lock, err := lockOut(rankDir(cfg.Out, env))
 	if err != nil {
@@ -267,16 +231,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) (err error) {
 		return err
 	}
 	defer tr.Close()
-	noteFittedDevices(log, cfg.Devices, tr.Config())
-	if f.schedule == "naive" && f.scheduleFile == "" && fl.Changed("microbatches") && f.microbatches != 1 {
-		log.Warn(fmt.Sprintf("--schedule naive runs the whole batch as one micro-batch: --microbatches %d is not used", f.microbatches))
-	}
-	if f.dataLimit != defaultDataLimit && tr.Data().Format == data.Shards {
-		log.Warn(fmt.Sprintf("--data-limit %d limits text only: the llm.c shards of %s are read whole", f.dataLimit, tr.Data().Source))
-	}
-	for _, w := range tr.Warnings() { // even with --quiet: they say what is lost
-		log.Warn(w)
-	}
+	warnAtStart(log, f, fl, cfg.Devices, tr)
 	cfg = tr.Config()
 	out := cmd.OutOrStdout()
 	if !f.quiet {
@@ -305,20 +260,57 @@ func runTrain(cmd *cobra.Command, f *trainFlags) (err error) {
 	if !f.quiet {
 		printSummary(out, sum, cfg.Out)
 	}
-	switch {
-	case sum.Interrupted && sig() == nil:
-		// Another rank was interrupted and this one stopped at the same
-		// step, as agreed, having done its part: not a failure of its own.
-		log.Info(fmt.Sprintf("stopped at step %d with the other ranks, one of which was interrupted; checkpoint saved in %s (continue with --resume --out %s)", sum.Steps, sum.Checkpoint, cfg.Out))
-	case sum.Interrupted:
-		return interrupted{exitCode(sig()), fmt.Sprintf("interrupted by %v at step %d; checkpoint saved in %s (continue with --resume --out %s)", sig(), sum.Steps, sum.Checkpoint, cfg.Out)}
-	case sig() != nil:
-		// The signal came after the last step, while ranks evaluated
-		// together (they agree on stopping only between steps): the run is
-		// whole, and the status still says it was interrupted.
-		return interrupted{exitCode(sig()), fmt.Sprintf("interrupted by %v after the last step, %d: the run is complete; checkpoint saved in %s", sig(), sum.Steps, sum.Checkpoint)}
+	return ending(log, sum, sig(), cfg.Out)
+}
+
+// trainConfig is the run that train's flags, config file, schedule file
+// and launcher's environment ask for, checked; flags' errors come before
+// the environment's.
+func trainConfig(cmd *cobra.Command, f *trainFlags) (runtime.TrainConfig, dist.Env, error) {
+	fl := cmd.Flags()
+	var none runtime.TrainConfig
+	if f.resume && fl.Changed("init-from") {
+		return none, dist.Env{}, usage(fmt.Errorf("--init-from starts a new run from a model's weights and --resume continues a run; give one of them"))
 	}
-	return nil
+	if f.resume && f.overwrite {
+		return none, dist.Env{}, usage(fmt.Errorf("--overwrite starts the run in --out over and --resume continues it; give one of them"))
+	}
+	// Read once; a bad environment is reported after the flags' errors.
+	env, envErr := dist.EnvFrom(os.Getenv)
+	overrides, err := f.settle(fl, envErr == nil && env.WorldSize > 1)
+	if err != nil {
+		return none, env, err
+	}
+	f.presetGiven = fl.Changed("model")
+	cfg, err := f.config()
+	if err != nil {
+		return none, env, usage(err)
+	}
+	cfg.Overrides = overrides
+	if f.scheduleFile != "" {
+		if cfg.Sched, err = readScheduleFile(cmd, f.scheduleFile); err != nil {
+			return none, env, err
+		}
+	}
+	if envErr != nil {
+		return none, env, usage(envErr)
+	}
+	return cfg, env, nil
+}
+
+// warnAtStart says what of the flags the run will not use or has changed:
+// even with --quiet, since it says what is lost.
+func warnAtStart(log *slog.Logger, f *trainFlags, fl *pflag.FlagSet, asked []device.Name, tr *runtime.Trainer) {
+	noteFittedDevices(log, asked, tr.Config())
+	if f.schedule == "naive" && f.scheduleFile == "" && fl.Changed("microbatches") && f.microbatches != 1 {
+		log.Warn(fmt.Sprintf("--schedule naive runs the whole batch as one micro-batch: --microbatches %d is not used", f.microbatches))
+	}
+	if f.dataLimit != defaultDataLimit && tr.Data().Format == data.Shards {
+		log.Warn(fmt.Sprintf("--data-limit %d limits text only: the llm.c shards of %s are read whole", f.dataLimit, tr.Data().Source))
+	}
+	for _, w := range tr.Warnings() {
+		log.Warn(w)
+	}
 }
 
 // defaultDataLimit is --data-limit's default: 16 MiB of text.
@@ -352,117 +344,6 @@ func lockOut(dir string) (*runlock.Lock, error) {
 		return nil, usage(fmt.Errorf("--out %s: %w; give a directory baton can write to", dir, err))
 	}
 	return l, nil
-}
-
-// rankPath is path for rank env.Rank of a run of several processes, which
-// would all write one path otherwise: prof.out becomes prof.rank1.out.
-func rankPath(path string, env dist.Env) string {
-	if env.WorldSize <= 1 {
-		return path
-	}
-	ext := filepath.Ext(path)
-	return fmt.Sprintf("%s.rank%d%s", strings.TrimSuffix(path, ext), env.Rank, ext)
-}
-
-// startProfile starts a CPU profile of the run for --cpuprofile. It goes to
-// a temporary file beside path that stop renames into place, as
-// fsutil.WriteAtomic writes any file (here over the run's life, in a
-// goroutine of its own): a profile at path stays as it was until the new one
-// is whole, and one that cannot be written is not left empty or cut short.
-// stop ends the profile and returns an error of any of its writes, its close
-// or its rename, naming --cpuprofile.
-func startProfile(path string) (stop func() error, err error) {
-	started, end, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
-	go func() {
-		done <- fsutil.WriteAtomic(path, func(w io.Writer) error {
-			// pprof drops the errors of its writes: ew keeps the first.
-			ew := &errWriter{w: w}
-			if err := pprof.StartCPUProfile(ew); err != nil {
-				return err
-			}
-			close(started)
-			<-end
-			pprof.StopCPUProfile() // returns once the profile is written
-			return ew.Err()
-		})
-	}()
-	select {
-	case <-started:
-	case err := <-done: // no temporary file, or a profile already running
-		return nil, fmt.Errorf("--cpuprofile: %w", err)
-	}
-	return func() error {
-		close(end)
-		if err := <-done; err != nil {
-			return fmt.Errorf("--cpuprofile: %w", err)
-		}
-		return nil
-	}, nil
-}
-
-// stopSignals end a run as Ctrl-C does: SIGTERM is how kill and job
-// schedulers stop it, SIGHUP how a closed terminal or SSH session does.
-var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
-
-// onStopSignal returns a context that the first stop signal cancels, after
-// a warning that says what happens now (doing); a second signal exits at
-// once with 128+its number, saying what is left (left). sig is the first
-// signal, nil before one. release says the work the context guards is over
-// and the process is ending (closing devices and links, printing its
-// result): stop signals stay caught to the end, and a first one from then
-// on is let pass, so that a launcher's SIGTERM, sent once another rank
-// failed, cannot kill this one before it says why it failed; a second still
-// exits at once.
-func onStopSignal(log *slog.Logger, doing, left string) (ctx context.Context, sig func() os.Signal, release func()) {
-	// The terminal that sent SIGHUP is gone, and so may be a pipe that
-	// stderr goes through (| tee): a warning written there must fail
-	// with EPIPE, not kill the process before it saves.
-	signal.Ignore(syscall.SIGPIPE)
-	ctx, stop := context.WithCancel(context.Background())
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, stopSignals...)
-	// One lock for the first signal and the ending: a signal is either
-	// recorded before release, and sig returns it, or comes after it.
-	var (
-		mu     sync.Mutex
-		first  os.Signal
-		ending bool
-	)
-	go func() {
-		s := <-sigs
-		mu.Lock()
-		stopped := !ending
-		if stopped {
-			first = s
-		}
-		mu.Unlock()
-		if stopped {
-			log.Warn("signal: "+doing+"; send it again to exit at once", "signal", s)
-			stop()
-		}
-		<-sigs
-		fmt.Fprintf(os.Stderr, "baton: second signal, exiting now; %s\n", left)
-		os.Exit(exitCode(s))
-	}()
-	sig = func() os.Signal {
-		mu.Lock()
-		defer mu.Unlock()
-		return first
-	}
-	return ctx, sig, func() {
-		mu.Lock()
-		ending = true
-		mu.Unlock()
-		stop()
-	}
-}
-
-// exitCode is the shell's status for a signal: 128 + its number.
-func exitCode(s os.Signal) int {
-	if n, ok := s.(syscall.Signal); ok {
-		return 128 + int(n)
-	}
-	return 1
 }
 
 // parsePrecision parses --precision's value.

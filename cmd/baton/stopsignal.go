@@ -1,0 +1,106 @@
+// Stop signals: the first finishes the work in hand and saves, a second exits at once, and the exit status names the signal.
+
+package main
+
+import (
+	"baton/runtime"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+)
+
+// interrupted is the error of a run stopped by a signal, with its exit status.
+type interrupted struct {
+	code int
+	msg  string
+}
+
+func (e interrupted) Error() string { return e.msg }
+
+// stopSignals end a run as Ctrl-C does: SIGTERM is how kill and job
+// schedulers stop it, SIGHUP how a closed terminal or SSH session does.
+var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
+// onStopSignal returns a context that the first stop signal cancels, after
+// a warning that says what happens now (doing); a second signal exits at
+// once with 128+its number, saying what is left (left). sig is the first
+// signal, nil before one. release says the work the context guards is over
+// and the process is ending (closing devices and links, printing its
+// result): stop signals stay caught to the end, and a first one from then
+// on is let pass, so that a launcher's SIGTERM, sent once another rank
+// failed, cannot kill this one before it says why it failed; a second still
+// exits at once.
+func onStopSignal(log *slog.Logger, doing, left string) (ctx context.Context, sig func() os.Signal, release func()) {
+	// The terminal that sent SIGHUP is gone, and so may be a pipe that
+	// stderr goes through (| tee): a warning written there must fail
+	// with EPIPE, not kill the process before it saves.
+	signal.Ignore(syscall.SIGPIPE)
+	ctx, stop := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, stopSignals...)
+	// One lock for the first signal and the ending: a signal is either
+	// recorded before release, and sig returns it, or comes after it.
+	var (
+		mu     sync.Mutex
+		first  os.Signal
+		ending bool
+	)
+	go func() {
+		s := <-sigs
+		mu.Lock()
+		stopped := !ending
+		if stopped {
+			first = s
+		}
+		mu.Unlock()
+		if stopped {
+			log.Warn("signal: "+doing+"; send it again to exit at once", "signal", s)
+			stop()
+		}
+		<-sigs
+		fmt.Fprintf(os.Stderr, "baton: second signal, exiting now; %s\n", left)
+		os.Exit(exitCode(s))
+	}()
+	sig = func() os.Signal {
+		mu.Lock()
+		defer mu.Unlock()
+		return first
+	}
+	return ctx, sig, func() {
+		mu.Lock()
+		ending = true
+		mu.Unlock()
+		stop()
+	}
+}
+
+// exitCode is the shell's status for a signal: 128 + its number.
+func exitCode(s os.Signal) int {
+	if n, ok := s.(syscall.Signal); ok {
+		return 128 + int(n)
+	}
+	return 1
+}
+
+// ending is how a run that returned sum ends: sig is the stop signal this
+// process got, if any.
+func ending(log *slog.Logger, sum *runtime.Summary, sig os.Signal, out string) error {
+	switch {
+	case sum.Interrupted && sig == nil:
+		// Another rank was interrupted and this one stopped at the same
+		// step, as agreed, having done its part: not a failure of its own.
+		log.Info(fmt.Sprintf("stopped at step %d with the other ranks, one of which was interrupted; checkpoint saved in %s (continue with --resume --out %s)", sum.Steps, sum.Checkpoint, out))
+	case sum.Interrupted:
+		return interrupted{exitCode(sig), fmt.Sprintf("interrupted by %v at step %d; checkpoint saved in %s (continue with --resume --out %s)", sig, sum.Steps, sum.Checkpoint, out)}
+	case sig != nil:
+		// The signal came after the last step, while ranks evaluated
+		// together (they agree on stopping only between steps): the run is
+		// whole, and the status still says it was interrupted.
+		return interrupted{exitCode(sig), fmt.Sprintf("interrupted by %v after the last step, %d: the run is complete; checkpoint saved in %s", sig, sum.Steps, sum.Checkpoint)}
+	}
+	return nil
+}
