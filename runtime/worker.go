@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"baton/internal/field"
-	"baton/kernels"
 	"baton/runtime/device"
 	"baton/runtime/schedule"
 	"baton/transformer"
@@ -91,69 +89,24 @@ func (r *run) do(dev device.Device, rec *timedAction, free device.Event) error {
 	if a.Kind != schedule.RecvF && a.Kind != schedule.RecvB {
 		rec.start = dev.Record()
 	}
+	var err error
 	switch a.Kind {
 	case schedule.F, schedule.B, schedule.I, schedule.W:
 		r.compute(dev, st, rec)
 	case schedule.SendF:
-		out := st.stashes.get(mb, "SEND_F").Output()
-		if l := r.ex.link(msgActivation, a.Stage+1); l != nil {
-			ev, err := l.Send(out)
-			if err != nil {
-				return &linkError{fmt.Errorf("%s: %w", a, err)}
-			}
-			st.stashes.sent(mb, ev)
-			break
-		}
-		if r.ex.remote(a.Stage + 1) {
-			if err := r.sendBuffer(dev, a.Stage+1, r.tag(msgActivation, a.Stage+1, mb), out); err != nil {
-				return err
-			}
-			break
-		}
-		next := r.ex.Stages[a.Stage+1]
-		in, fence := next.stashes.input(mb)
-		if fence != nil {
-			dev.Wait(fence) // the next stage's device may still read the stash
-			next.release(fence)
-		}
-		waitSends(dev, next, mb)
-		dev.CopyTo(next.Device, in.Input(), out)
+		err = r.sendForward(dev, st, a)
 	case schedule.SendB:
-		grad := st.stashes.get(mb, "SEND_B").GradInput()
-		if l := r.ex.link(msgGradient, a.Stage-1); l != nil {
-			ev, err := l.Send(grad)
-			if err != nil {
-				return &linkError{fmt.Errorf("%s: %w", a, err)}
-			}
-			st.stashes.sent(mb, ev)
-			break
-		}
-		if r.ex.remote(a.Stage - 1) {
-			if err := r.sendBuffer(dev, a.Stage-1, r.tag(msgGradient, a.Stage-1, mb), grad); err != nil {
-				return err
-			}
-			break
-		}
-		prev := r.ex.Stages[a.Stage-1]
-		dev.CopyTo(prev.Device, prev.stashes.get(mb, "RECV_B").GradOutput(), grad)
+		err = r.sendBackward(dev, st, a)
 	case schedule.RecvF, schedule.RecvB:
 		// The wait is the device's: it starts when the device became
 		// free, not when this goroutine got here.
 		rec.start = free
-		if from := r.sender(a); r.ex.remote(from) {
-			if err := r.receiveRemote(dev, st, rec, from); err != nil {
-				return err
-			}
-			break
-		}
-		ev, err := r.receive(a, r.mail[a])
-		if err != nil {
-			return err
-		}
-		dev.Wait(ev)
-		rec.w1, rec.sent = dev.Record(), ev
+		err = r.awaitReceive(dev, st, rec)
 	default:
-		return fmt.Errorf("the executor has no implementation of %s actions", a.Kind)
+		err = fmt.Errorf("the executor has no implementation of %s actions", a.Kind)
+	}
+	if err != nil {
+		return err
 	}
 	rec.end = dev.Record()
 	if r.rules.Releases(a) {
@@ -168,65 +121,6 @@ func (r *run) do(dev device.Device, rec *timedAction, free device.Event) error {
 		r.mail[schedule.Action{Stage: a.Stage - 1, Kind: schedule.RecvB, Microbatch: mb}] <- rec.end
 	}
 	return nil
-}
-
-// sender is the stage whose send a receive waits for.
-func (r *run) sender(a schedule.Action) int {
-	if a.Kind == schedule.RecvF {
-		return a.Stage - 1
-	}
-	return a.Stage + 1
-}
-
-// receiveRemote waits for a receive's message from another rank and lands
-// it in the stage's stash: the activation in the stash it takes for the
-// micro-batch (after the fence of its last use), the gradient in the
-// micro-batch's. The wait ends when the message arrived; the copy follows.
-func (r *run) receiveRemote(dev device.Device, st *Stage, rec *timedAction, from int) error {
-	a := rec.Action
-	kind := msgActivation
-	if a.Kind == schedule.RecvB {
-		kind = msgGradient
-	}
-	var dst kernels.Buffer
-	if a.Kind == schedule.RecvB {
-		dst = st.stashes.get(a.Microbatch, "RECV_B").GradOutput()
-	} else {
-		in, fence := st.stashes.input(a.Microbatch)
-		if fence != nil {
-			dev.Wait(fence)
-			st.release(fence)
-		}
-		waitSends(dev, st, a.Microbatch)
-		dst = in.Input()
-	}
-	if l := r.ex.link(kind, a.Stage); l != nil {
-		// The device's stream waits for the data: the wait ends, on the
-		// device's timeline, when they have come.
-		if err := l.Recv(dst); err != nil {
-			return &linkError{fmt.Errorf("%s: %w", a, err)}
-		}
-		rec.w1 = dev.Record()
-		return nil
-	}
-	msg, err := r.receiveMessage(a, from, r.tag(kind, a.Stage, a.Microbatch))
-	if err != nil {
-		return err
-	}
-	rec.w1 = dev.Record()
-	return landBuffer(dev, dst, msg)
-}
-
-// waitSends makes dev wait for the sends over links that still read stage
-// st's stash of micro-batch mb from its previous micro-batch, and hands
-// their events back to st's device.
-func waitSends(dev device.Device, st *Stage, mb int) {
-	for _, ev := range st.stashes.takeSends(mb) {
-		dev.Wait(ev)
-		if rel, ok := st.Device.(device.EventReleaser); ok {
-			rel.Release(ev)
-		}
-	}
 }
 
 // compute runs a forward or backward action. A slowed device stretches
@@ -297,15 +191,6 @@ func (p *unitProbe) mark(unit int) {
 	device.StretchSince(p.dev, p.last)
 	p.last = p.dev.Record()
 	p.rec.units = append(p.rec.units, unitMark{unit, p.last})
-}
-
-// receive waits for a neighbour's event, or fails saying what every device
-// is doing once it has waited the executor's timeout while no device
-// progressed, in the time the process ran (see watchdog).
-func (r *run) receive(a schedule.Action, ch chan device.Event) (device.Event, error) {
-	return await(r, ch, nil, func() error {
-		return field.Errorf("timeout", "waited %v for %s without progress; devices are at: %s (an action that runs longer than {timeout} is taken for a hang: raise {timeout} if one does)", r.ex.Timeout, a, r.where())
-	})
 }
 
 // await waits for ch, failing with expired's error once the executor's
