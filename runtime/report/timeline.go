@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"baton/runtime/schedule"
@@ -18,11 +19,13 @@ import (
 const (
 	tlWidth     = 1000
 	tlRight     = 24
-	tlTop       = 44 // below the title
+	tlTop       = 44 // below a one-line title
+	tlTitleLine = 20 // each further line of the title moves the rows down this much
 	tlRowH      = 30
 	tlRowGap    = 8
 	tlSendH     = 6    // sends and receive copies: thin bars at the row's foot
 	tlCharW     = 6.2  // rough width of a character at 11px sans-serif, for fitting labels
+	tlTitleW    = 9.0  // rough width of a character of the 15px bold title, for wrapping it
 	tlMidText   = 4    // baseline offset that centres 11px text on a line (dominant-baseline is not honoured everywhere)
 	tlMinRectW  = 0.75 // so that very short actions still show
 	tlLegendBox = 12
@@ -55,6 +58,7 @@ var (
 const (
 	tlPathColor  = "#111"
 	tlPathStroke = 2
+	tlNarrow     = 4 * tlPathStroke // narrower compute rectangles are outlined top and bottom only
 )
 
 // tlDefs are the hatch patterns of the two waits; the stripes lean opposite
@@ -81,14 +85,17 @@ func WriteTimeline(w io.Writer, devices []string, step *Step, title string) erro
 	if len(step.Records) > len(devices) {
 		return fmt.Errorf("timeline: records for %d devices but %d device names were given", len(step.Records), len(devices))
 	}
+	// The axis starts before the origin when a record does: another rank's
+	// device, moved onto rank 0's clock, may have begun waiting before it.
+	var from time.Duration
 	span := step.Time
 	for _, recs := range step.Records {
 		for _, r := range recs {
-			span = max(span, r.End)
+			from, span = min(from, r.Start), max(span, r.End)
 		}
 	}
-	if span <= 0 {
-		span = time.Millisecond // an empty step still draws an axis
+	if span <= from {
+		span = from + time.Millisecond // an empty step still draws an axis
 	}
 	rows := len(step.Records)
 	labelW := 0
@@ -97,8 +104,11 @@ func WriteTimeline(w io.Writer, devices []string, step *Step, title string) erro
 	}
 	left := 16 + math.Ceil(float64(labelW)*tlCharW*1.1) + 8
 	plotW := tlWidth - left - tlRight
-	x := func(t time.Duration) float64 { return left + plotW*float64(t)/float64(span) }
-	rowsEnd := float64(tlTop + rows*(tlRowH+tlRowGap))
+	x := func(t time.Duration) float64 { return left + plotW*float64(t-from)/float64(span-from) }
+	titleLines := tlWrap(title, (tlWidth-2*16)/tlTitleW)
+	top := float64(tlTop + (len(titleLines)-1)*tlTitleLine)
+	rowY := func(d int) float64 { return top + float64(d*(tlRowH+tlRowGap)) }
+	rowsEnd := rowY(rows)
 	axisY := rowsEnd + 2
 	path := CriticalPath(step)
 	critical := map[PathNode]bool{}
@@ -114,10 +124,12 @@ func WriteTimeline(w io.Writer, devices []string, step *Step, title string) erro
 		tlWidth, tlNum(height), tlWidth, tlNum(height))
 	bw.WriteString(tlDefs)
 	fmt.Fprintf(bw, `<rect width="100%%" height="100%%" fill="#fff"/>`+"\n")
-	fmt.Fprintf(bw, `<text x="16" y="26" font-size="15" font-weight="bold">%s</text>`+"\n", html.EscapeString(title))
+	for i, line := range titleLines {
+		fmt.Fprintf(bw, `<text x="16" y="%d" font-size="15" font-weight="bold">%s</text>`+"\n", 26+i*tlTitleLine, html.EscapeString(line))
+	}
 
 	for d, recs := range step.Records {
-		y := float64(tlTop + d*(tlRowH+tlRowGap))
+		y := rowY(d)
 		fmt.Fprintf(bw, `<text x="16" y="%s">%s</text>`+"\n", tlNum(y+tlRowH/2+tlMidText), html.EscapeString(devices[d]))
 		// The background is the idle time: whatever the actions leave uncovered.
 		fmt.Fprintf(bw, `<rect class="%s" x="%s" y="%s" width="%s" height="%d" fill="%s"/>`+"\n",
@@ -126,8 +138,8 @@ func WriteTimeline(w io.Writer, devices []string, step *Step, title string) erro
 			tlRecord(bw, r, x, y, critical[PathNode{d, i}])
 		}
 	}
-	tlPath(bw, step, path, x)
-	tlAxis(bw, span, left, plotW, axisY)
+	tlPath(bw, step, path, x, rowY)
+	tlAxis(bw, from, span, left, plotW, axisY)
 	tlLegend(bw, legendLines, axisY+40)
 	bw.WriteString("</svg>\n")
 	return bw.Flush()
@@ -177,15 +189,22 @@ func tlRecord(bw *bufio.Writer, r Record, x func(time.Duration) float64, y float
 // of its compute rectangles (drawn after the rows, so no neighbour covers
 // it), and an arrow from the end of each send whose receive waited to where
 // that receive's copy starts on the other row.
-func tlPath(bw *bufio.Writer, step *Step, path []PathNode, x func(time.Duration) float64) {
-	rowY := func(d int) float64 { return float64(tlTop + d*(tlRowH+tlRowGap)) }
+func tlPath(bw *bufio.Writer, step *Step, path []PathNode, x func(time.Duration) float64, rowY func(int) float64) {
 	for i, n := range path {
 		r := step.Records[n.Device][n.Index]
 		if r.Action.Kind.IsCompute() {
 			x0, wd := x(r.Start), max(x(r.End)-x(r.Start), tlMinRectW)
 			in := min(tlPathStroke/2.0, wd/4) // stay inside: the rectangle's neighbours touch it
-			fmt.Fprintf(bw, `<rect class="%s" x="%s" y="%s" width="%s" height="%s" fill="none" stroke="%s" stroke-width="%d"/>`+"\n",
-				tlCritical.class, tlNum(x0+in), tlNum(rowY(n.Device)+tlPathStroke/2.0), tlNum(wd-2*in), tlNum(tlRowH-tlPathStroke), tlPathColor, tlPathStroke)
+			w, h, sides := wd-2*in, float64(tlRowH-tlPathStroke), ""
+			if wd < tlNarrow {
+				// Four sides would cover the fill: outline the top and bottom
+				// only, edge to edge, so the colour shows and a run of short
+				// actions on the path reads as one band.
+				in, w = 0, wd
+				sides = fmt.Sprintf(` stroke-dasharray="%s %s"`, tlNum(w), tlNum(h))
+			}
+			fmt.Fprintf(bw, `<rect class="%s" x="%s" y="%s" width="%s" height="%s" fill="none" stroke="%s" stroke-width="%d"%s/>`+"\n",
+				tlCritical.class, tlNum(x0+in), tlNum(rowY(n.Device)+tlPathStroke/2.0), tlNum(w), tlNum(h), tlPathColor, tlPathStroke, sides)
 		}
 		if i == 0 || path[i-1].Device == n.Device {
 			continue
@@ -195,23 +214,50 @@ func tlPath(bw *bufio.Writer, step *Step, path []PathNode, x func(time.Duration)
 		if n.Device < path[i-1].Device {
 			y1, y2 = rowY(path[i-1].Device), rowY(n.Device)+tlRowH
 		}
+		// A send to another rank may end after its data landed (its
+		// record holds the write's return): the arrow then leaves the send
+		// where the copy starts, never pointing back in time.
+		copyStart := min(r.Start+max(r.Wait, 0), r.End)
 		fmt.Fprintf(bw, `<line class="hop" x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="1.5" marker-end="url(#hop)"><title>%s waited for %s</title></line>`+"\n",
-			tlNum(x(from.End)), tlNum(y1), tlNum(x(min(r.Start+max(r.Wait, 0), r.End))), tlNum(y2), tlPathColor, r.Action, from.Action)
+			tlNum(x(max(min(from.End, copyStart), from.Start))), tlNum(y1), tlNum(x(copyStart)), tlNum(y2), tlPathColor, r.Action, from.Action)
 	}
 }
 
-// tlAxis draws the time axis with about eight ticks at round milliseconds.
-func tlAxis(bw *bufio.Writer, span time.Duration, left, plotW, y float64) {
-	total := float64(span) / float64(time.Millisecond)
+// tlAxis draws the time axis from from to span with about eight ticks at
+// round milliseconds.
+func tlAxis(bw *bufio.Writer, from, span time.Duration, left, plotW, y float64) {
+	start := float64(from) / float64(time.Millisecond)
+	total := float64(span-from) / float64(time.Millisecond)
 	tick, decimals := tlNiceTick(total / 8)
 	fmt.Fprintf(bw, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#444"/>`+"\n", tlNum(left), tlNum(y), tlNum(left+plotW), tlNum(y))
-	for i := 0; float64(i)*tick <= total*(1+1e-9); i++ {
-		t := float64(i) * tick
-		tx := left + plotW*t/total
+	for i := math.Ceil(start/tick - 1e-9); i*tick <= (start+total)+total*1e-9; i++ {
+		t := i * tick
+		if t == 0 {
+			t = 0 // not -0, which prints as "-0"
+		}
+		tx := left + plotW*(t-start)/total
 		fmt.Fprintf(bw, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#444"/>`+"\n", tlNum(tx), tlNum(y), tlNum(tx), tlNum(y+4))
 		fmt.Fprintf(bw, `<text x="%s" y="%s" text-anchor="middle">%s</text>`+"\n", tlNum(tx), tlNum(y+16), strconv.FormatFloat(t, 'f', decimals, 64))
 	}
 	fmt.Fprintf(bw, `<text x="%s" y="%s" text-anchor="end" fill="#444">time (ms)</text>`+"\n", tlNum(left+plotW), tlNum(y+30))
+}
+
+// tlWrap breaks a title into lines of at most chars characters at its
+// spaces, so that a long one stays on the canvas.
+func tlWrap(title string, chars float64) []string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Split(title, " ") {
+		if line != "" && float64(len([]rune(line+" "+w))) > chars {
+			lines, line = append(lines, line), w
+			continue
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
+	}
+	return append(lines, line)
 }
 
 // tlNiceTick rounds a tick interval up to 1, 2 or 5 times a power of ten, and

@@ -59,6 +59,10 @@ func traceMicros(d time.Duration) float64 { return float64(d) / float64(time.Mic
 // WriteTrace writes steps as Chrome trace event JSON, one track per
 // device named devices[d], the steps laid end to end: each starts where
 // the steps before it ended, so a run reads as one continuous timeline.
+// A step whose records begin before its origin (another rank's devices,
+// moved onto rank 0's clock, may have begun waiting earlier) is moved
+// later by that much, so that no slice has a negative time or overlaps
+// the step before it on its track.
 // Every slice's arg "step" is its step's Number, the run's count.
 // A receive that waited gets a nested "wait prev" or "wait next" slice
 // covering the wait, so the bubbles show as slices of their own. The
@@ -108,6 +112,13 @@ func WriteTrace(w io.Writer, devices []string, steps []*Step) error {
 	var origin time.Duration
 	flowID := 0
 	for _, s := range steps {
+		from, end := time.Duration(0), s.Time
+		for _, recs := range s.Records {
+			for _, r := range recs {
+				from, end = min(from, r.Start), max(end, r.End)
+			}
+		}
+		origin -= from
 		path := CriticalPath(s)
 		critical := map[PathNode]bool{}
 		for _, n := range path {
@@ -127,7 +138,7 @@ func WriteTrace(w io.Writer, devices []string, steps []*Step) error {
 				return err
 			}
 		}
-		origin += s.Time
+		origin += end
 	}
 	bw.WriteString("\n]}\n")
 	return bw.Flush()
@@ -179,12 +190,19 @@ func tracePathEvents(s *Step, path []PathNode, devices []string, tid int, origin
 			continue
 		}
 		// Each end sits inside its slice, clear of the nested wait slice,
-		// so Perfetto binds the arrow to the send and the receive.
+		// so Perfetto binds the arrow to the send and the receive. A send to
+		// another rank may end after its data landed (its record holds the
+		// write's return): its end then sits before the copy starts, so the
+		// arrow never points back in time.
 		from := s.Records[path[i-1].Device][path[i-1].Index]
 		copyStart := min(r.Start+max(r.Wait, 0), r.End)
+		at := (from.Start + from.End) / 2
+		if copyStart > from.Start {
+			at = min(at, (from.Start+copyStart)/2)
+		}
 		*id++
 		out = append(out,
-			traceEvent{Name: "critical path", Cat: "critical", Ph: "s", Ts: traceMicros(origin + (from.Start+from.End)/2), Pid: tracePid, Tid: path[i-1].Device, ID: *id},
+			traceEvent{Name: "critical path", Cat: "critical", Ph: "s", Ts: traceMicros(origin + at), Pid: tracePid, Tid: path[i-1].Device, ID: *id},
 			traceEvent{Name: "critical path", Cat: "critical", Ph: "f", BP: "e", Ts: traceMicros(origin + (copyStart+r.End)/2), Pid: tracePid, Tid: n.Device, ID: *id})
 	}
 	return out
