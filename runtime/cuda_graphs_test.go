@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"testing"
 
+	"baton/kernels"
 	"baton/model"
 	"baton/runtime/device"
 	"baton/runtime/device/cuda"
@@ -95,10 +96,11 @@ func TestCUDAGraphsMatchDirect(t *testing.T) {
 // GPU check runs it as
 //
 //	BATON_GRAPHS_DEVICE=cuda:0/4#0 BATON_GRAPHS_MODEL=gpt2-124m BATON_GRAPHS_BATCH=16 \
-//	  runtime.test -test.run '^$' -test.bench CUDAGraphs -test.benchtime 5x
+//	  BATON_GRAPHS_PRECISION=bf16 runtime.test -test.run '^$' -test.bench CUDAGraphs -test.benchtime 5x
 //
-// The defaults (the tiny model, batch 16, cuda:0/4#0) suit cudaemu, where
-// the numbers mean nothing but the benchmark must run.
+// in bf16, where kernels are quickest and launches weigh most. The
+// defaults (the tiny model, batch 16, cuda:0/4#0, fp32) suit cudaemu,
+// where the numbers mean nothing but the benchmark must run.
 func BenchmarkCUDAGraphs(b *testing.B) {
 	list := envOr("BATON_GRAPHS_DEVICE", "cuda:0/4#0")
 	name := envOr("BATON_GRAPHS_MODEL", "tiny")
@@ -110,6 +112,10 @@ func BenchmarkCUDAGraphs(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	prec, err := kernels.ParsePrecision(envOr("BATON_GRAPHS_PRECISION", "fp32"))
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, m := range []int{1, 4, 8, 16} {
 		for _, graphs := range []bool{false, true} {
 			mode := "off"
@@ -117,7 +123,7 @@ func BenchmarkCUDAGraphs(b *testing.B) {
 				mode = "on"
 			}
 			b.Run(fmt.Sprintf("m=%d/graphs=%s", m, mode), func(b *testing.B) {
-				devs := openCUDA(b, list)
+				devs := openCUDAIn(b, list, prec)
 				defer device.CloseAll(asDevices(devs))
 				p := pipelineOn(b, cfg, "1f1b", asDevices(devs), m, 1, batch)
 				p.ex.CUDAGraphs = graphs

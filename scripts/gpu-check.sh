@@ -30,7 +30,7 @@
 #                     PyTorch's bf16 rows at B=8, 16, 32; the schedules on cuda:0/4
 #                     in bf16; bf16 against fp32 from one initialisation for 300 steps
 #                     on GPT-2 tokens (the evaluations within 2%)
-#   graphs.log        CUDA graphs (issue 16): tokens/s of gpt2-124m on one partition
+#   graphs.log        CUDA graphs (issue 16): tokens/s of gpt2-124m in bf16 on one partition
 #                     (cuda:0/4#0, 1f1b) at m = 1, 4, 8, 16 with graphs on and off
 #   cpu.log           the host CPU (issue 15), where it has AVX-512F: the avx512 GEMM
 #                     against avx2 bit for bit and the CPU kernels' conformance
@@ -157,10 +157,18 @@ step() {
 
 # tests BINARY PATTERN SECONDS LOG: each test of BINARY matching PATTERN in a
 # process of its own, in source order, so that a crash (a device fault
-# panics on a goroutine of its own) costs that test alone.
+# panics on a goroutine of its own) costs that test alone. A binary that
+# lists none has tested nothing (it could not start CUDA, or its TestMain
+# found no GPU and skips everything): a failure, not a pass.
 tests() {
-  local bin=$1 pattern=$2 limit=$3 log=$4 name
-  for name in $("$bin" -test.list "$pattern" 2>>"$log" | grep '^Test'); do
+  local bin=$1 pattern=$2 limit=$3 log=$4 name names
+  names=$(env LD_LIBRARY_PATH="$libs" "$bin" -test.list "$pattern" 2>>"$log" | grep '^Test')
+  if [ -z "$names" ]; then
+    printf '%-40s %-20s %4ds  %s\n' "${bin##*/} -test.list $pattern" "FAIL (no tests)" 0 "$(basename "$log")" | tee -a "$status"
+    failed=1
+    return
+  fi
+  for name in $names; do
     step "${bin##*/} $name" "$limit" "$log" env LD_LIBRARY_PATH="$libs" "$bin" -test.v -test.count=1 \
       -test.run "^$name\$" -test.timeout="$((limit - 5))s"
   done
@@ -326,7 +334,7 @@ check_bf16() {
   bsteps=${GPU_CHECK_BF16_STEPS:-300}
   cmpdata=("${data[@]}")
   if [ "$model" != tiny ]; then
-    step "tokenize" 60 "$out/bf16.log" "$bin/baton" tokenize --out "$work/tokens" .
+    step "tokenize" 60 "$out/bf16.log" env LD_LIBRARY_PATH="$libs" "$bin/baton" tokenize --out "$work/tokens" .
     cmpdata=(--data "$work/tokens")
   fi
   for prec in fp32 bf16; do
@@ -342,9 +350,9 @@ check_bf16() {
 }
 
 check_graphs() {
-  # Launch overhead: one partition, 1f1b, m = 1, 4, 8, 16 (batch 16), graphs on and off.
+  # Launch overhead: one partition, 1f1b, m = 1, 4, 8, 16 (batch 16), graphs on and off, in bf16.
   step "graphs benchmark" 240 "$out/graphs.log" env LD_LIBRARY_PATH="$libs" BATON_GRAPHS_DEVICE=cuda:0/4#0 \
-    BATON_GRAPHS_MODEL="$model" BATON_GRAPHS_BATCH=16 "$bin/runtime.test" -test.run '^$' -test.bench CUDAGraphs \
+    BATON_GRAPHS_MODEL="$model" BATON_GRAPHS_BATCH=16 BATON_GRAPHS_PRECISION=bf16 "$bin/runtime.test" -test.run '^$' -test.bench CUDAGraphs \
     -test.benchtime 5x -test.timeout 235s
 }
 
