@@ -11,6 +11,7 @@ import (
 	"baton/runtime/device"
 	"baton/runtime/dist"
 	"baton/runtime/report"
+	"baton/runtime/schedule"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -161,12 +162,32 @@ func (t *Trainer) writeReport(sum *Summary, measured []*StepResult) error {
 	if err := fsutil.WriteFileAtomic(t.cfg.Out+"/trace.json", trace.Bytes()); err != nil {
 		return err
 	}
-	title := fmt.Sprintf("%s, %s, %s: bubble %.0f%% measured, %.0f%% analytic",
-		rep.Schedule, words.Count(rep.Devices, "device"), words.Count(rep.Microbatches, "micro-batch"), rep.BubbleMeasured*100, rep.BubbleAnalytic*100)
+	title, err := timelineTitle(t.ex.Sched, devs, steps, rep)
+	if err != nil {
+		return err
+	}
 	if err := report.WriteTimeline(&svg, sum.Devices, steps[len(steps)-1], title); err != nil {
 		return err
 	}
 	return fsutil.WriteFileAtomic(t.cfg.Out+"/timeline.svg", svg.Bytes())
+}
+
+// timelineTitle names the step the timeline draws, the run's last, with
+// its own bubble: the report's is the mean over every measured step, which
+// the picture of one step would seem to contradict.
+func timelineTitle(sched *schedule.Schedule, devs []report.DeviceInfo, steps []*report.Step, rep *report.Report) (string, error) {
+	last := steps[len(steps)-1]
+	own, err := report.Build(sched, devs, steps[len(steps)-1:])
+	if err != nil {
+		return "", err
+	}
+	mean := ""
+	if len(steps) > 1 {
+		mean = fmt.Sprintf(", mean of %s %.0f%%", words.Count(len(steps), "step"), rep.BubbleMeasured*100)
+	}
+	return fmt.Sprintf("%s, %s, %s: step %d, bubble %.0f%% (analytic %.0f%%%s)",
+		rep.Schedule, words.Count(rep.Devices, "device"), words.Count(rep.Microbatches, "micro-batch"),
+		last.Number, own.BubbleMeasured*100, rep.BubbleAnalytic*100, mean), nil
 }
 
 // previousSummary is the summary an earlier start of the run in out left,

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"baton/internal/fsutil"
+	"baton/internal/words"
 	"baton/runtime/report"
 	"baton/runtime/schedule"
 )
@@ -139,8 +140,8 @@ func writeSimulatedTimeline(path string, s *schedule.Schedule, tl *schedule.Time
 	for d := range devices {
 		devices[d] = fmt.Sprintf("dev %d", d)
 	}
-	title := fmt.Sprintf("%s, %d devices, %d micro-batches, simulated with forward %g, backward %g: bubble %.0f%% (analytic %.0f%% = %s)",
-		s.Name, s.Devices, s.Microbatches, f, b, tl.Bubble*100, s.AnalyticBubble()*100, schedule.Formula(s.Name))
+	title := fmt.Sprintf("%s, %s, %s, simulated with forward %g, backward %g: bubble %.0f%% (analytic %.0f%% = %s)",
+		s.Name, words.Count(s.Devices, "device"), words.Count(s.Microbatches, "micro-batch"), f, b, tl.Bubble*100, s.AnalyticBubble()*100, schedule.Formula(s.Name))
 	return fsutil.WriteAtomic(path, func(w io.Writer) error {
 		return report.WriteTimeline(w, devices, report.Simulated(tl, time.Millisecond), title)
 	})
