@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"fmt"
 	"image/color"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,7 +58,7 @@ func Charts(rs []Result) ([]Chart, error) {
 // utilization and idle per device beside the analytic 1/p and (p−1)/p.
 func TextbookChart(rs []Result) (*Chart, error) {
 	naive := Ran(rs, "naive")
-	p := newPlot("Layer-wise parallelism, naive schedule", "devices p", "% of the step")
+	p := newPlot("Layer-wise parallelism, naive schedule", "devices p", "% of the pipeline time")
 	var util, utilA, idle, idleA, perDev plotter.XYs
 	var ticks []float64
 	for _, r := range naive {
@@ -152,7 +153,7 @@ func BubbleChart(rs []Result) (*Chart, error) {
 	slices.Sort(ms)
 	pl.X.Tick.Marker = ticksAt(ms)
 	pl.Y.Min = 0
-	pl.Legend.Top, pl.Legend.Left = false, true // bubbles fall with m: the lower left stays clear
+	roomForLegend(pl, drawn+3)
 	return &Chart{Name: "bubble", Plots: []*plot.Plot{pl}}, nil
 }
 
@@ -217,10 +218,8 @@ func ScalingChart(rs []Result) (*Chart, error) {
 	for _, pl := range []*plot.Plot{tp, mem} {
 		pl.X.Tick.Marker = ticksAt(ps)
 		pl.Y.Min = 0
+		roomForLegend(pl, len(schedules(rs)))
 	}
-	tp.Legend.Top = false
-	tp.Legend.Left = true
-	mem.Legend.Top = true
 	return &Chart{Name: "scaling", Plots: []*plot.Plot{tp, mem}}, nil
 }
 
@@ -314,6 +313,32 @@ func addOnce(ss []string, s string) []string {
 		return ss
 	}
 	return append(ss, s)
+}
+
+// roomForLegend raises the plot's top so that its data keep below the
+// legend of entries lines in its upper left: no corner is sure to be clear
+// of the data (throughput may fall or rise with p, a bubble with m).
+func roomForLegend(p *plot.Plot, entries int) {
+	// About 14 points a line and a margin, of a plot area about 260
+	// points high (4.5 inches less title and axis).
+	share := min(0.6, 0.04+float64(entries)*14/260)
+	p.Y.Max /= 1 - share
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Y.Tick.Marker = plainTicks{}
+}
+
+// plainTicks are gonum's default ticks labelled in as few digits as their
+// values need: 25, not 25.00.
+type plainTicks struct{}
+
+func (plainTicks) Ticks(lo, hi float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i, t := range ts {
+		if t.Label != "" {
+			ts[i].Label = strconv.FormatFloat(math.Round(t.Value*1e6)/1e6, 'f', -1, 64)
+		}
+	}
+	return ts
 }
 
 // ticksAt labels exactly the given values, so p and m read as counts.
