@@ -29,6 +29,9 @@ type TrainState struct {
 	LossesFirstStep int       `json:"losses_first_step,omitempty"`
 	// Rebalances are the run's re-splits up to Step, kept for the same reason.
 	Rebalances []Move `json:"rebalances,omitempty"`
+	// EvalPending: a signal stopped the evaluation due at Step, and the
+	// checkpoint was saved without it; a resume evaluates first.
+	EvalPending bool `json:"eval_pending,omitempty"`
 }
 
 // resumeState reads a checkpoint's training state for a resumed run; dir
@@ -46,6 +49,7 @@ func resumeState(ck *model.Checkpoint, dir string) (TrainState, error) {
 		Losses []float64 `json:"losses"`
 		First  int       `json:"losses_first_step"`
 		Moves  []Move    `json:"rebalances"`
+		Eval   bool      `json:"eval_pending"`
 	}
 	if err := json.Unmarshal(ck.State, &st); err != nil {
 		return TrainState{}, field.Errorf("resume", "{resume}: %s/state.json: %v", dir, err)
@@ -56,7 +60,7 @@ func resumeState(ck *model.Checkpoint, dir string) (TrainState, error) {
 	case st.Seed == nil:
 		return TrainState{}, field.Errorf("resume", `{resume}: %s/state.json has no "seed"; a resumed run must draw its batches with the seed of the run it continues`, dir)
 	}
-	out := TrainState{Step: *st.Step, Seed: *st.Seed, Preset: st.Preset, Split: st.Split, Rebalances: st.Moves}
+	out := TrainState{Step: *st.Step, Seed: *st.Seed, Preset: st.Preset, Split: st.Split, Rebalances: st.Moves, EvalPending: st.Eval}
 	if st.First >= 1 && st.First+len(st.Losses)-1 == out.Step { // what they are, or they say nothing
 		out.Losses, out.LossesFirstStep = st.Losses, st.First
 	}

@@ -47,7 +47,11 @@ const keepSteps = 10
 // written; the summary says Interrupted.
 func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, error) {
 	cfg := t.cfg
-	metrics, kept, err := t.begin()
+	pending, err := t.pendingEvaluation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	metrics, kept, err := t.begin(pending)
 	if err != nil {
 		return nil, err
 	}
@@ -55,6 +59,9 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 		defer metrics.close()
 	}
 	sum := t.newSummary(kept)
+	if t.start == cfg.Steps {
+		sum.ValLoss = pending // the run's final evaluation, which a signal had stopped
+	}
 	t.sum = sum
 	l := t.newLoop(sum)
 	prior := len(sum.Losses)
@@ -99,9 +106,29 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 	return sum, nil
 }
 
+// pendingEvaluation evaluates the checkpoint a resume starts from where a
+// signal had stopped its evaluation (TrainState.EvalPending): the loss that
+// step's metrics line lacks. nil when none is pending, or when a signal
+// stops it again (the checkpoint, not saved anew, still says so).
+func (t *Trainer) pendingEvaluation(ctx context.Context) (*float64, error) {
+	if !t.resumed.EvalPending {
+		return nil, nil
+	}
+	switch val, err := t.evaluate(ctx, t.stepInput()); {
+	case errors.Is(err, errEvalStopped):
+		t.evalStopped = t.start
+		return nil, nil
+	case err != nil:
+		return nil, err
+	default:
+		return &val, nil
+	}
+}
+
 // begin opens the run's log and writes its record, in the one process
-// that keeps them (lead); the others get nil and nothing.
-func (t *Trainer) begin() (*metricsLog, []Metric, error) {
+// that keeps them (lead); the others get nil and nothing. pending is the
+// validation loss of the step resumed from, for its line (nil: none).
+func (t *Trainer) begin(pending *float64) (*metricsLog, []Metric, error) {
 	cfg := t.cfg
 	if !t.lead() {
 		return nil, nil, nil
@@ -118,7 +145,7 @@ func (t *Trainer) begin() (*metricsLog, []Metric, error) {
 	}
 	// The log first: it refuses what the run could not write at its end,
 	// before run.json records a start that then does not run.
-	metrics, kept, err := openMetrics(cfg.Out, t.start)
+	metrics, kept, err := openMetrics(cfg.Out, t.start, pending)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -153,7 +180,12 @@ func (t *Trainer) lead() bool { return t.cfg.Group == nil || t.cfg.Group.Rank() 
 // logDue reports whether step's metrics line is to be written: every
 // LogEvery steps, on a step that evaluated, and on the run's last step.
 func (t *Trainer) logDue(m *Metric) bool {
-	return m.Step%max(t.cfg.LogEvery, 1) == 0 || m.ValLoss != nil || m.Step == t.cfg.Steps
+	return m.Step%max(t.cfg.LogEvery, 1) == 0 || t.evalDue(m.Step) || m.Step == t.cfg.Steps
+}
+
+// evalDue says whether step evaluates (the run's last always does, at its end).
+func (t *Trainer) evalDue(step int) bool {
+	return t.cfg.EvalEvery > 0 && step%t.cfg.EvalEvery == 0
 }
 
 // newSummary is the summary of a run before its first step, with the
@@ -208,9 +240,12 @@ func (t *Trainer) between(ctx context.Context, step int, in *StepInput, p *Progr
 	if step == cfg.Steps {
 		return nil
 	}
-	if cfg.EvalEvery > 0 && step%cfg.EvalEvery == 0 {
+	if t.evalDue(step) {
 		switch val, err := t.evaluate(ctx, in); {
-		case errors.Is(err, errEvalStopped): // the step goes on without a validation loss; the loop stops after it
+		case errors.Is(err, errEvalStopped):
+			// The step goes on without a validation loss, and the loop stops
+			// after it: its checkpoint says so, and a resume evaluates it.
+			t.evalStopped = step
 		case err != nil:
 			return err
 		default:
@@ -231,10 +266,12 @@ func (t *Trainer) between(ctx context.Context, step int, in *StepInput, p *Progr
 // finish evaluates (unless interrupted), logs the last step, saves the
 // checkpoint and writes the run's report and summary.
 func (t *Trainer) finish(ctx context.Context, sum *Summary, in *StepInput, measured []*StepResult, last *Metric, metrics *metricsLog) error {
-	if !sum.Interrupted {
+	if !sum.Interrupted && sum.ValLoss == nil {
 		switch val, err := t.evaluate(ctx, in); {
 		case errors.Is(err, errEvalStopped):
-			sum.Interrupted = true // every step ran; its validation loss was not measured
+			// Every step ran; its validation loss was not measured, which
+			// the checkpoint says, so that a resume evaluates it.
+			sum.Interrupted, t.evalStopped = true, sum.Steps
 		case err != nil:
 			return err
 		default:
@@ -249,8 +286,11 @@ func (t *Trainer) finish(ctx context.Context, sum *Summary, in *StepInput, measu
 	}
 	// A start that trained no step has nothing new to save: a run stopped
 	// before its first step (a checkpoint holds at least one), or a resume
-	// that only writes the summary its run's end did not.
-	if !t.cfg.SkipCheckpoint && sum.Steps > t.start {
+	// that only writes the summary its run's end did not; but one that
+	// evaluated what a signal had stopped saves, so that its checkpoint no
+	// longer says the evaluation is pending.
+	evaluated := t.resumed.EvalPending && t.evalStopped != t.start
+	if !t.cfg.SkipCheckpoint && (sum.Steps > t.start || evaluated && sum.Steps == t.start) {
 		if err := t.save(sum.Steps); err != nil {
 			return err
 		}
@@ -265,6 +305,12 @@ func (t *Trainer) finish(ctx context.Context, sum *Summary, in *StepInput, measu
 		if err := t.writeReport(sum, measured); err != nil {
 			return err
 		}
+	} else if prev := previousSummary(t.cfg.Out); t.lead() && sum.Steps == t.start && sum.ValLoss != nil && prev != nil && prev.Steps == sum.Steps {
+		// This start only evaluated the run's end, which a signal had
+		// stopped: the summary is the one that start wrote, now whole,
+		// with its report of the steps it measured.
+		prev.ValLoss, prev.Interrupted, prev.Version = sum.ValLoss, sum.Interrupted, sum.Version
+		*sum = *prev
 	}
 	return t.writeSummary(sum)
 }
@@ -337,7 +383,7 @@ func (t *Trainer) save(step int) error {
 	var ck *model.Checkpoint
 	err := guard(func() error { // reading the parameters back may fail on a device
 		var err error
-		state := TrainState{Step: step, Seed: t.cfg.Seed, Preset: t.cfg.Preset}
+		state := TrainState{Step: step, Seed: t.cfg.Seed, Preset: t.cfg.Preset, EvalPending: t.evalStopped == step}
 		if t.sum != nil {
 			state.Losses, state.LossesFirstStep, state.Rebalances = t.sum.Losses, t.sum.LossesFirstStep, t.sum.Rebalances
 		}

@@ -64,8 +64,9 @@ type metricsLog struct {
 // openMetrics opens Out's metrics.jsonl for the run about to start from
 // step start: a fresh run begins it empty; a resume keeps the lines up to
 // start, dropping those a killed run wrote after its last checkpoint (the
-// resumed run writes them again), and returns them.
-func openMetrics(out string, start int) (*metricsLog, []Metric, error) {
+// resumed run writes them again), and returns them. val, when not nil, is
+// the validation loss of step start that a signal had kept from its line.
+func openMetrics(out string, start int, val *float64) (*metricsLog, []Metric, error) {
 	path := filepath.Join(out, MetricsFile)
 	// The log, and the summary a resume reads back (previousSummary), are
 	// rewritten at the run's end: in place of either, a named pipe with no
@@ -80,6 +81,9 @@ func openMetrics(out string, start int) (*metricsLog, []Metric, error) {
 		var err error
 		if kept, err = readMetrics(path, start); err != nil {
 			return nil, nil, err
+		}
+		if n := len(kept); val != nil && n > 0 && kept[n-1].Step == start {
+			kept[n-1].ValLoss = val
 		}
 	}
 	var buf bytes.Buffer

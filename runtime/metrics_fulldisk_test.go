@@ -24,7 +24,7 @@ func TestMetricsFullDiskHelper(t *testing.T) {
 	if dir == "" {
 		t.Skip("only runs as the child of TestMetricsFullDiskKeepsWholeLines")
 	}
-	log, _, err := openMetrics(dir, 0)
+	log, _, err := openMetrics(dir, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

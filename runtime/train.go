@@ -31,11 +31,14 @@ type Trainer struct {
 	kprof   *kernelProfile // --profile-kernels: the stages' timed Ops (nil: off)
 	start   int            // steps already done (resume)
 	resumed TrainState     // the checkpoint's state on a resume
-	sum     *Summary       // the running Run's, whose losses each checkpoint keeps
-	outDir  os.FileInfo    // the run directory as Run found it (rank 0), to notice it gone
-	dataSum string         // the sha256 of the data's tokens, once computed (tokenSum)
-	inputs  []int32
-	targets []int32
+	// evalStopped is the step whose evaluation a signal stopped (0: none),
+	// which its checkpoint records (TrainState.EvalPending).
+	evalStopped int
+	sum         *Summary    // the running Run's, whose losses each checkpoint keeps
+	outDir      os.FileInfo // the run directory as Run found it (rank 0), to notice it gone
+	dataSum     string      // the sha256 of the data's tokens, once computed (tokenSum)
+	inputs      []int32
+	targets     []int32
 
 	// warnings are for the user: the checkpoint to resume did not load
 	// and the previous one is used (model.Checkpoint.Warnings).
@@ -121,10 +124,16 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 			}
 		}
 		switch {
+		case t.start == cfg.Steps && st.EvalPending:
+			// A signal stopped the run's final evaluation: this start
+			// trains nothing, evaluates and writes the summary.
+			t.warnings = append(t.warnings, fmt.Sprintf("the checkpoint is at the run's last step, %d, whose evaluation a signal stopped: training no step, evaluating and writing the summary", t.start))
 		case t.start == cfg.Steps && summaryBehind(cfg.Out, t.start):
 			// The run ended between its last checkpoint and its summary (a
 			// kill, a full disk): this start trains nothing and writes it.
 			t.warnings = append(t.warnings, fmt.Sprintf("the checkpoint is at the run's last step, %d, but the run ended before writing its summary.json: training no step, evaluating and writing it", t.start))
+		case st.EvalPending && t.start < cfg.Steps:
+			t.warnings = append(t.warnings, fmt.Sprintf("the checkpoint at step %d was saved when a signal stopped its evaluation: evaluating it first, for that step's line in %s", t.start, MetricsFile))
 		case t.start >= cfg.Steps:
 			return nil, nil, field.Errorf("steps", "{resume}: the checkpoint is at step %d, already at {steps} %d; raise {steps} to train further", t.start, cfg.Steps)
 		}
