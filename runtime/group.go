@@ -285,7 +285,7 @@ func (r *run) sendValues(tag dist.Tag, v []float64) error {
 func (r *run) receiveMessage(a schedule.Action, from int, tag dist.Tag) ([]byte, error) {
 	g, rank := r.ex.Group, r.ex.rankOf(from)
 	broken := &brokenLink{c: g.Mesh.Broken(), err: func() error {
-		return &linkError{fmt.Errorf("%w; this rank was at %s", g.Mesh.Err(), a)}
+		return &linkError{fmt.Errorf("%w; this rank was waiting for %s from rank %d", g.Mesh.Err(), a, rank)}
 	}}
 	return await(r, g.Mesh.Inbox(rank, tag), broken, func() error {
 		return field.Errorf("timeout", "waited %v for %s from rank %d (%s) without progress; this rank's devices are at: %s (an action that runs longer than {timeout} is taken for a hang: raise {timeout} if one does)", r.ex.Timeout, a, rank, g.Mesh.Host(rank), r.where())

@@ -114,7 +114,7 @@ func resumesExactly(t *testing.T, dir, run, devices string) {
 // stop flags, or a checkpoint's parts.
 var (
 	between     = `(before step \d+|step \d+'s checkpoint[^:]*)`
-	lostRank1   = regexp.MustCompile(between + `: rank 1 \(127\.0\.0\.1\): |rank 1 \(127\.0\.0\.1\): connection lost: [^\n]*; this rank was (at|sending)`)
+	lostRank1   = regexp.MustCompile(between + `: rank 1 \(127\.0\.0\.1\): |rank 1 \(127\.0\.0\.1\): connection lost: [^\n]*; this rank was (waiting for \S+ from rank 1|sending)`)
 	silentRank1 = regexp.MustCompile(`waited 2s for \S+ from rank 1 \(127\.0\.0\.1\) without progress|` + between + `: rank 1 \(127\.0\.0\.1\) sent nothing for 2s`)
 )
 
