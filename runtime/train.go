@@ -81,7 +81,7 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 	if sched == nil {
 		var err error
 		if sched, err = schedule.GenerateChunks(cfg.Schedule, cfg.numDevices(), cfg.Microbatches, max(cfg.Chunks, 1)); err != nil {
-			return nil, nil, field.Errorf("schedule", "{schedule}: %w", err)
+			return nil, nil, scheduleError(err, cfg.Batch)
 		}
 	}
 	if cfg.Devices[0].Kind == device.KindCUDA {
@@ -139,6 +139,20 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 		}
 	}
 	return t, ck, nil
+}
+
+// scheduleError is the refusal of a schedule the generator would not make.
+// Interleaving's micro-batch count must also divide the batch, which the
+// generator does not know: its suggestion is the nearest count that does.
+func scheduleError(err error, batch int) error {
+	var ge *schedule.GroupError
+	if !errors.As(err, &ge) {
+		return field.Errorf("schedule", "{schedule}: %w", err)
+	}
+	if m := ge.Nearest(batch, func(k int) bool { return batch%k == 0 }); m > 0 {
+		return field.Errorf("microbatches", "{schedule} interleaved: %s: use {microbatches} %d, which divides {batch} %d", ge.Rule(), m, batch)
+	}
+	return field.Errorf("batch", "{schedule} interleaved: %s, and no multiple of %d divides {batch} %d: give a {batch} that is a multiple of %d, or another device count", ge.Rule(), ge.Devices, batch, ge.Devices)
 }
 
 // summaryBehind says whether out's summary.json is missing or of a step

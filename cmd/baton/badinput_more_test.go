@@ -113,6 +113,10 @@ func moreDeviceCases() []badInput {
 		{name: "chunks for a schedule without them", args: train("--chunks=2"), code: 2, msg: "only interleaved takes chunks"},
 		{name: "interleaved micro-batches not a multiple of the devices", args: train("--layers=4", "--schedule=interleaved", "--chunks=2", "--microbatches=1"), code: 2,
 			msg: "interleaving needs micro-batches to be a multiple of devices"},
+		{name: "interleaved micro-batches: the suggestion divides the batch", args: train("--devices=cpu:0..2", "--layers=6", "--schedule=interleaved", "--chunks=2", "--microbatches=4", "--batch=12"), code: 2,
+			msg: "use --microbatches 3, which divides --batch 12"},
+		{name: "interleaved micro-batches: no multiple of the devices divides the batch", args: train("--devices=cpu:0..2", "--layers=6", "--schedule=interleaved", "--chunks=2", "--microbatches=4", "--batch=8"), code: 2,
+			msg: "no multiple of 3 divides --batch 8"},
 		{name: "more stages than layers with chunks", args: train("--schedule=interleaved", "--chunks=2", "--microbatches=2"), code: 2, msg: "2 devices × 2 chunks = 4 stages but only 2 layers"},
 	}
 }

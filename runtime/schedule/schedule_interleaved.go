@@ -13,13 +13,40 @@ func checkInterleaved(p, m, v int) error {
 	if v == 1 || m%p == 0 {
 		return nil
 	}
-	lo, hi := m/p*p, (m/p+1)*p
-	near := hi
-	if lo > 0 && m-lo < hi-m {
-		near = lo
-	}
-	return fmt.Errorf("%s over %d devices; interleaving needs micro-batches to be a multiple of devices (Megatron's rule: they go through the chunks in groups of %d): use %d micro-batches", microbatches(m), p, p, near)
+	return &GroupError{Devices: p, Microbatches: m}
 }
+
+// GroupError is interleaving's refusal of a micro-batch count that is not
+// a multiple of the devices. Its message suggests the nearest multiple;
+// a caller that knows more (the batch it must divide) may suggest better
+// with Nearest.
+type GroupError struct{ Devices, Microbatches int }
+
+func (e *GroupError) Error() string {
+	return e.Rule() + fmt.Sprintf(": use %s", microbatches(e.Nearest(max(2*e.Microbatches, e.Devices), func(int) bool { return true })))
+}
+
+// Rule is the message without a suggestion.
+func (e *GroupError) Rule() string {
+	return fmt.Sprintf("%s over %d devices; interleaving needs micro-batches to be a multiple of devices (Megatron's rule: they go through the chunks in groups of %d)",
+		microbatches(e.Microbatches), e.Devices, e.Devices)
+}
+
+// Nearest is the multiple of Devices up to limit nearest Microbatches (the
+// larger on a tie: more micro-batches, a smaller bubble) that ok accepts;
+// 0 when ok accepts none.
+func (e *GroupError) Nearest(limit int, ok func(m int) bool) int {
+	p, m := e.Devices, e.Microbatches
+	best := 0
+	for k := p; k <= limit; k += p {
+		if ok(k) && (best == 0 || abs(k-m) <= abs(best-m)) {
+			best = k
+		}
+	}
+	return best
+}
+
+func abs(x int) int { return max(x, -x) }
 
 // microbatches is "1 micro-batch", "3 micro-batches": the pure core imports
 // nothing of baton's, internal/words included.
