@@ -79,7 +79,7 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 			break
 		}
 		step++
-		p, err := t.oneStep(l, sum, step)
+		p, err := t.oneStep(ctx, l, sum, step)
 		if err != nil {
 			return nil, err
 		}

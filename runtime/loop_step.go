@@ -3,6 +3,7 @@
 package runtime
 
 import (
+	"context"
 	"math"
 	"slices"
 	"strings"
@@ -38,7 +39,7 @@ func (t *Trainer) newLoop(sum *Summary) *loop {
 
 // oneStep trains step and records it in sum and l; the progress it
 // returns is before evaluation, which between adds.
-func (t *Trainer) oneStep(l *loop, sum *Summary, step int) (Progress, error) {
+func (t *Trainer) oneStep(ctx context.Context, l *loop, sum *Summary, step int) (Progress, error) {
 	cfg, in := t.cfg, l.in
 	in.AdamStep, in.Adam.LR = step, l.lr.At(step)
 	t0 := time.Now()
@@ -75,7 +76,11 @@ func (t *Trainer) oneStep(l *loop, sum *Summary, step int) (Progress, error) {
 	l.last = stepMetric(step, res, in.Adam.LR, took, cfg.Batch*cfg.Context, l.last.Idle)
 	p.Notice = l.slow.observe(step, res)
 	if l.rb != nil {
-		note, moved, err := l.rb.after(t, step, res, step == cfg.Steps)
+		// No move after the run's last step, nor after one a signal came
+		// in: the run stops after it (ranks agree on stopping only later,
+		// and all move alike, so there only the last step counts).
+		last := step == cfg.Steps || cfg.Group == nil && ctx.Err() != nil
+		note, moved, err := l.rb.after(t, step, res, last)
 		if err != nil {
 			return Progress{}, err
 		}

@@ -117,8 +117,9 @@ func newRebalancer(cfg TrainConfig) *rebalancer {
 	return &rebalancer{cfg: cfg.Rebalance, once: cfg.Balance == "measured" && cfg.Rebalance.Mode != "auto", skip: true}
 }
 
-// after takes step's result and, when a check is due, re-splits t. It
-// returns a line for the user, or "", and whether the stages changed; an
+// after takes step's result and, when a check is due, re-splits t, unless
+// step is the last the run trains (last). It returns a line for the user,
+// or "", and whether the stages changed; an
 // error only when the ranks of a run of several can no longer agree (one
 // died or its link did).
 func (rb *rebalancer) after(t *Trainer, step int, res *StepResult, last bool) (string, bool, error) {
@@ -141,8 +142,9 @@ func (rb *rebalancer) after(t *Trainer, step int, res *StepResult, last bool) (s
 		rb.window = rb.window[:0]
 		return msg, false, nil
 	}
-	// No move after the last step: no step would run on it, and the
-	// report would have no measured step of the final split.
+	// No move after the last step (of the run, or before a signal stops
+	// it): no step would run on it, and the report would have no measured
+	// step of the final split.
 	if rb.done || step < rb.next || last {
 		rb.window = rb.window[1:]
 		return "", false, nil

@@ -377,3 +377,33 @@ func TestResumeKeepsTheMovesBeforeIt(t *testing.T) {
 		t.Fatalf("the resumed run's moves %+v; want the first run's %+v", resumed.Rebalances, first.Rebalances)
 	}
 }
+
+// TestNoMoveInTheStepASignalStops: Ctrl-C during the step where a move was
+// due stops the run after it without the move, which no step would run on:
+// the start's report has its measured steps, and no move waits for a gain
+// it will never measure.
+func TestNoMoveInTheStepASignalStops(t *testing.T) {
+	data, dir := corpus(t), t.TempDir()
+	cfg := rebalanceConfig(t, data, filepath.Join(dir, "whole"))
+	cfg.Rebalance = Rebalance{Mode: "auto", Warmup: 2, Every: 100, MinGain: 0.01}
+	whole := train(t, cfg, 0)
+	if len(whole.Rebalances) != 1 {
+		t.Fatalf("the uninterrupted run moved %d times, want once: %+v", len(whole.Rebalances), whole.Rebalances)
+	}
+	at := whole.Rebalances[0].Step
+	cfg.Out = filepath.Join(dir, "stopped")
+	tr, err := NewTrainer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := &signalAfter{Context: context.Background()}
+	sum, err := tr.Run(ctx, func(p Progress) { ctx.armed.Store(p.Step == at-1 || ctx.armed.Load()) })
+	tr.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.Interrupted || sum.Steps != at || len(sum.Rebalances) != 0 || sum.StepsMeasured == 0 {
+		t.Errorf("interrupted %v at step %d (the move was due at %d), moves %+v, %d steps measured; want no move and the steps measured",
+			sum.Interrupted, sum.Steps, at, sum.Rebalances, sum.StepsMeasured)
+	}
+}
