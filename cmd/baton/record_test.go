@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -85,6 +86,26 @@ func TestResumeKeepsTheRunsSettings(t *testing.T) {
 	r := readRecord(t, filepath.Join(dir, "run"))
 	if r.Config["batch"] != 4.0 || r.Config["steps"] != 4.0 || len(r.Starts) != 2 || r.Starts[1].Step != 2 {
 		t.Errorf("run.json after the resume: batch %v, steps %v, starts %+v; want 4, 4, and a start at step 2", r.Config["batch"], r.Config["steps"], r.Starts)
+	}
+}
+
+// TestResumeOnOtherDevicesSplitsAnew: run.json's --split is for the run's
+// devices; a resume on as many others keeps it, one on another count splits
+// anew, saying so, instead of refusing a --split the user never typed.
+func TestResumeOnOtherDevicesSplitsAnew(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mustRun(t, dir, tinyTrain("run", 2, "--quiet", "--layers", "4", "--split", "3,1")...)
+	mustRun(t, dir, "train", "--resume", "--out", "run", "--steps", "3", "--devices", "cpu:2,cpu:3", "--quiet")
+	if r := readRecord(t, filepath.Join(dir, "run")); fmt.Sprint(r.Config["split"]) != "[3 1]" {
+		t.Errorf("run.json's split after a resume on as many devices: %v, want [3 1]", r.Config["split"])
+	}
+	r := baton(t, dir, "train", "--resume", "--out", "run", "--steps", "4", "--devices", "cpu:0..3", "--quiet")
+	if r.code != 0 || !strings.Contains(r.stderr, "resuming on 4 devices, not run.json's 2: its --split 3,1 is not used") {
+		t.Fatalf("resume on 4 devices: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if rec := readRecord(t, filepath.Join(dir, "run")); rec.Config["split"] != nil {
+		t.Errorf("run.json's split after the resume on 4 devices: %v, want none", rec.Config["split"])
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"baton/runtime"
+	"baton/runtime/device"
 )
 
 // The settings a resume may not silently change. fixed ones the
@@ -88,6 +89,8 @@ func (f *trainFlags) applyRecord(fl *pflag.FlagSet, rec *runtime.Record, perRank
 		return nil, err
 	}
 	var overrides []runtime.Override
+	recDevices, _ := flagValue(vals["devices"])
+	otherCount := !perRank && fl.Changed("devices") && deviceCount(fl.Lookup("devices").Value.String()) != deviceCount(recDevices)
 	for _, k := range orderedKeys(vals) {
 		if perRank && k == "devices" {
 			continue
@@ -97,6 +100,12 @@ func (f *trainFlags) applyRecord(fl *pflag.FlagSet, rec *runtime.Record, perRank
 			return nil, fmt.Errorf("--resume: %s/run.json: %s: %v", f.out, k, err)
 		}
 		fv := fl.Lookup(k)
+		if otherCount && (k == "split" || k == "layer-map") && !given(fl, vals, k) {
+			// A split is for the devices it was recorded with; a resume on
+			// as many others keeps it, on another count splits anew.
+			f.notes = append(f.notes, fmt.Sprintf("resuming on %d devices, not run.json's %d: its --%s %s is not used", deviceCount(fl.Lookup("devices").Value.String()), deviceCount(recDevices), k, was))
+			continue
+		}
 		if !given(fl, vals, k) {
 			if !samePreset(fl, k, was) {
 				if err := fl.Set(k, was); err != nil {
@@ -194,4 +203,14 @@ func settingsMap(s runtime.Settings) (map[string]any, error) {
 	dec.UseNumber()
 	var m map[string]any
 	return m, dec.Decode(&m)
+}
+
+// deviceCount is how many devices list names, 0 for a list that does not
+// parse (the trainer reports it).
+func deviceCount(list string) int {
+	names, err := device.Expand(list)
+	if err != nil {
+		return 0
+	}
+	return len(names)
 }

@@ -56,6 +56,7 @@ type trainFlags struct {
 	rebalanceEvery                 int
 	rebalanceGain                  float64
 	optimizerStep, recompute       string
+	notes                          []string // what settle did not take from run.json, for the user
 }
 
 func trainCmd() *cobra.Command {
@@ -302,6 +303,9 @@ func trainConfig(cmd *cobra.Command, f *trainFlags) (runtime.TrainConfig, dist.E
 // even with --quiet, since it says what is lost.
 func warnAtStart(log *slog.Logger, f *trainFlags, fl *pflag.FlagSet, asked []device.Name, tr *runtime.Trainer) {
 	noteFittedDevices(log, asked, tr.Config())
+	for _, n := range f.notes {
+		log.Warn(n)
+	}
 	if f.schedule == "naive" && f.scheduleFile == "" && fl.Changed("microbatches") && f.microbatches != 1 {
 		log.Warn(fmt.Sprintf("--schedule naive runs the whole batch as one micro-batch: --microbatches %d is not used", f.microbatches))
 	}
