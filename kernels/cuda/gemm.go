@@ -134,10 +134,10 @@ const ltWorkspaceFloats = 8 << 20
 // GemmBias: c (M,N) = op(a) @ op(b) + bias, bias (N) added to every row, as one
 // cuBLASLt matmul with the BIAS epilogue. Unfused it is Gemm(transA, transB, M, N, K,
 // 1, a, b, 0, c) then BiasForward(c, bias, M, N), which it runs where cuBLASLt is
-// absent or has no algorithm for the operands. a, b, bias and c share one storage
-// (float32, or bf16: the bias a parameter's bf16 copy); the sum is float32, rounded to
-// c's storage once (the unfused form rounds a bf16 c twice: after the product and
-// after the bias).
+// absent, has no algorithm for the operands, or bias is not 16-byte aligned. a, b,
+// bias and c share one storage (float32, or bf16: the bias a parameter's bf16 copy);
+// the sum is float32, rounded to c's storage once (the unfused form rounds a bf16 c
+// twice: after the product and after the bias).
 func (o *Ops) GemmBias(transA, transB bool, M, N, K int, a, b, bias, c kernels.Buffer) {
 	o.gemmEpilogue("GemmBias", transA, transB, M, N, K, a, b, bias, nil, c)
 }
@@ -199,8 +199,10 @@ func (o *Ops) gemmEpilogue(op string, transA, transB bool, M, N, K int, a, b, bi
 	}
 	var err error
 	// cuBLASLt's GELU epilogues want pre's rows a multiple of 8 elements and pre 16-byte
-	// aligned; TF32's compute type is not the one asked of cuBLASLt here.
-	fused := K > 0 && (pre == nil || (N%8 == 0 && pPre%16 == 0)) && o.prec != kernels.TF32
+	// aligned, and its bias epilogues the bias 16-byte aligned (a view into a parameter
+	// may not be: a GPU then faults on a misaligned address); TF32's compute type is not
+	// the one asked of cuBLASLt here.
+	fused := K > 0 && (pre == nil || (N%8 == 0 && pPre%16 == 0)) && pBias%16 == 0 && o.prec != kernels.TF32
 	if fused {
 		ws := o.scratchFloats(op, ltWorkspaceFloats)
 		// Column-major, as Gemm: cᵀ (N,M) = op(b)ᵀ op(a)ᵀ, the bias along cᵀ's rows.

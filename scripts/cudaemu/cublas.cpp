@@ -388,6 +388,10 @@ int cublasLtMatmul(void* h, void* descp, const void* alpha, const void* a, void*
         return complain(kNotSupported, call, "epilogue not emulated");
     if ((epi == kLtEpilogueBias || epi == kLtEpilogueGeluAuxBias) && !desc->bias)
         return complain(kInvalidValue, call, "bias epilogue without a bias pointer");
+    // A GPU's epilogue loads the bias in 16-byte vectors: a misaligned one is a
+    // misaligned-address fault there, which poisons the context.
+    if ((epi == kLtEpilogueBias || epi == kLtEpilogueGeluAuxBias) && reinterpret_cast<uintptr_t>(desc->bias) % 16 != 0)
+        return complain(kInvalidValue, call, "bias pointer not 16-byte aligned");
     if ((epi == kLtEpilogueGeluAuxBias || epi == kLtEpilogueDGelu) &&
         (!desc->aux || desc->auxld < (long long)Cl->rows || desc->auxld % 8 != 0))
         return complain(kInvalidValue, call, "GELU_AUX_BIAS and DGELU need an aux pointer and an aux ld >= rows, a multiple of 8");
