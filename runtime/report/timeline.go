@@ -44,7 +44,7 @@ var (
 		schedule.B:    {"B", "#59a14f", "#fff", "backward (B)"},
 		schedule.I:    {"I", "#76b7b2", "#000", "input-grad backward (I)"},
 		schedule.W:    {"W", "#b07aa1", "#fff", "weight-grad backward (W)"},
-		schedule.Step: {"step", "#7f7f7f", "#fff", "optimizer step"},
+		schedule.Step: {"step", "#7f7f7f", "#fff", "optimizer step (and its wait for the global gradient norm)"},
 	}
 	tlWaitPrev = tlStyle{"wait-prev", "url(#wait-prev)", "", "wait on previous stage"}
 	tlWaitNext = tlStyle{"wait-next", "url(#wait-next)", "", "wait on next stage"}
