@@ -277,26 +277,16 @@ func TestTimelineCriticalPath(t *testing.T) {
 	if outlines != 4 {
 		t.Errorf("%d critical outlines, want 4", outlines)
 	}
-	dec := xml.NewDecoder(bytes.NewReader(buf.Bytes()))
+	elems := svgElements(buf.Bytes())
 	var marked []string
+	for _, r := range elems["rect"] {
+		if r["data-critical"] == "true" {
+			marked = append(marked, r["data-action"])
+		}
+	}
 	hops := 0
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			break
-		}
-		e, ok := tok.(xml.StartElement)
-		if !ok {
-			continue
-		}
-		attrs := map[string]string{}
-		for _, a := range e.Attr {
-			attrs[a.Name.Local] = a.Value
-		}
-		if attrs["data-critical"] == "true" {
-			marked = append(marked, attrs["data-action"])
-		}
-		if e.Name.Local == "line" && attrs["class"] == "hop" {
+	for _, l := range elems["line"] {
+		if l["class"] == "hop" {
 			hops++
 		}
 	}

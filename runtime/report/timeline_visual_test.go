@@ -46,8 +46,14 @@ func tlElements(t *testing.T, step *Step, devices []string, title string) map[st
 	if err := WriteTimeline(&buf, devices, step, title); err != nil {
 		t.Fatal(err)
 	}
+	return svgElements(buf.Bytes())
+}
+
+// svgElements is the attributes of svg's elements, by element name in
+// document order; a text element's text is its attribute "text".
+func svgElements(svg []byte) map[string][]map[string]string {
 	out := map[string][]map[string]string{}
-	dec := xml.NewDecoder(&buf)
+	dec := xml.NewDecoder(bytes.NewReader(svg))
 	for {
 		tok, err := dec.Token()
 		if err != nil {
