@@ -67,8 +67,9 @@ func traceMicros(d time.Duration) float64 { return float64(d) / float64(time.Mic
 // A receive that waited gets a nested "wait prev" or "wait next" slice
 // covering the wait, so the bubbles show as slices of their own. The
 // critical path's slices have the arg "critical": true, each of its hops
-// from a send to the receive that waited for it is a flow arrow, and a last
-// track, "critical path", replays it as one row that tiles the step.
+// from a send to the receive that waited for it is a flow arrow, and a
+// track "critical path" replays it as one row that tiles the step. A last
+// track, "steps", has a slice per step ("step 12"), to find one by.
 func WriteTrace(w io.Writer, devices []string, steps []*Step) error {
 	for k, s := range steps {
 		if s == nil {
@@ -97,8 +98,8 @@ func WriteTrace(w io.Writer, devices []string, steps []*Step) error {
 	if err := emit(traceEvent{Name: "process_name", Ph: "M", Pid: tracePid, Args: map[string]any{"name": "baton"}}); err != nil {
 		return err
 	}
-	pathTid := len(devices)
-	for d, name := range append(devices[:len(devices):len(devices)], "critical path") { // a copy: the caller's slice stays as it is
+	pathTid, stepsTid := len(devices), len(devices)+1
+	for d, name := range append(devices[:len(devices):len(devices)], "critical path", "steps") { // a copy: the caller's slice stays as it is
 		meta := []traceEvent{
 			{Name: "thread_name", Ph: "M", Pid: tracePid, Tid: d, Args: map[string]any{"name": name}},
 			{Name: "thread_sort_index", Ph: "M", Pid: tracePid, Tid: d, Args: map[string]any{"sort_index": d}},
@@ -117,6 +118,12 @@ func WriteTrace(w io.Writer, devices []string, steps []*Step) error {
 			for _, r := range recs {
 				from, end = min(from, r.Start), max(end, r.End)
 			}
+		}
+		dur := traceMicros(end - from)
+		step := traceEvent{Name: fmt.Sprintf("step %d", s.Number), Cat: "step", Ph: "X", Ts: traceMicros(origin), Dur: &dur,
+			Pid: tracePid, Tid: stepsTid, Args: map[string]any{"step": s.Number}}
+		if err := emit(step); err != nil {
+			return err
 		}
 		origin -= from
 		path := CriticalPath(s)

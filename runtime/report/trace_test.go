@@ -84,10 +84,10 @@ func TestTraceTracksAndMetadata(t *testing.T) {
 	if process != "baton" {
 		t.Errorf("process name %q, want baton", process)
 	}
-	if names[0] != "cuda:0" || names[1] != "cuda:1" || names[2] != "critical path" || len(names) != 3 {
+	if names[0] != "cuda:0" || names[1] != "cuda:1" || names[2] != "critical path" || names[3] != "steps" || len(names) != 4 {
 		t.Errorf("thread names %v", names)
 	}
-	if sorts[0] != 0 || sorts[1] != 1 || sorts[2] != 2 || len(sorts) != 3 {
+	if sorts[0] != 0 || sorts[1] != 1 || sorts[2] != 2 || sorts[3] != 3 || len(sorts) != 4 {
 		t.Errorf("thread sort indexes %v", sorts)
 	}
 }
@@ -117,8 +117,8 @@ func TestTraceSlices(t *testing.T) {
 		}
 		slices[k] = e
 	}
-	if want := 2 * (10 + 2 + 8); len(slices) != want {
-		t.Errorf("%d slices, want %d (10 records, 2 waits and 8 critical-path actions per step)", len(slices), want)
+	if want := 2 * (10 + 2 + 8 + 1); len(slices) != want {
+		t.Errorf("%d slices, want %d (10 records, 2 waits, 8 critical-path actions and the step's own per step)", len(slices), want)
 	}
 	for _, c := range []struct {
 		name      string
@@ -148,6 +148,12 @@ func TestTraceSlices(t *testing.T) {
 		}
 		if e.Args["stage"] != c.stage || e.Args["microbatch"] != c.mb {
 			t.Errorf("%s: args %v; want stage %v micro-batch %v", c.name, e.Args, c.stage, c.mb)
+		}
+	}
+	for n, ts := range []float64{0, 5000} { // each step's own slice on the steps track, to find it by
+		e, ok := slices[key{fmt.Sprintf("step %d", n+1), 3, float64(n + 1)}]
+		if !ok || e.Cat != "step" || !traceNear(e.Ts, ts) || !traceNear(*e.Dur, 5000) {
+			t.Errorf("step %d's slice on the steps track: %+v (found %v); want at %v µs for 5000", n+1, e, ok, ts)
 		}
 	}
 	if w := slices[key{"1RECV_F0", 1, 1}].Args["wait_us"]; w != 1100.0 {
