@@ -66,6 +66,10 @@ type Checkpoint struct {
 	// Extra are files Save writes beside the model by name (the tokenizer's
 	// for a GPT-2 vocabulary: vocab.json, merges.txt); Load ignores them.
 	Extra map[string][]byte
+	// Tokens is what the token ids are, config.json's baton_tokens:
+	// TokensBytes, TokensGPT2, or "" where the checkpoint does not say (a
+	// Hugging Face model; a baton checkpoint from before it said).
+	Tokens string
 
 	// RecoveredFrom is set by Load when <dir> was missing or did not load
 	// and it read the previous checkpoint <dir>.old instead (a Save was
@@ -76,6 +80,12 @@ type Checkpoint struct {
 	// ignores them.
 	Warnings []string
 }
+
+// What a checkpoint's token ids are (Checkpoint.Tokens).
+const (
+	TokensBytes = "bytes" // byte-level text: id b is the byte b
+	TokensGPT2  = "gpt2"  // GPT-2's BPE tokens
+)
 
 // saveHook, when set by a test, runs after each step of Save's replacement
 // sequence; an error stops Save on the spot, leaving the files exactly as a
@@ -313,7 +323,7 @@ func prefixed(prefix string, ts []Tensor) []Tensor {
 }
 
 func writeFiles(tmp string, ck *Checkpoint) error {
-	cfg, err := encodeHFConfig(ck.Config)
+	cfg, err := encodeHFConfig(ck.Config, ck.Tokens)
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: encode config.json: %w", tmp, err)
 	}

@@ -3,6 +3,7 @@
 package model
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
@@ -184,7 +185,7 @@ func TestConfigJSONHasHFNames(t *testing.T) {
 }
 
 func TestGPT2VocabularyGetsEOS(t *testing.T) {
-	b, err := encodeHFConfig(Presets["gpt2-124m"])
+	b, err := encodeHFConfig(Presets["gpt2-124m"], TokensGPT2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,9 +200,34 @@ func TestGPT2VocabularyGetsEOS(t *testing.T) {
 	if n, _ := m["baton_vocab_note"].(string); !strings.Contains(n, "padded from GPT-2's 50257 tokens to 50304") {
 		t.Errorf("baton_vocab_note = %q, want it to say 50257 is padded to 50304", n)
 	}
-	c, err := decodeHFConfig(b)
-	if err != nil || c != Presets["gpt2-124m"] {
-		t.Errorf("decode = %v, %v; want %v", c, err, Presets["gpt2-124m"])
+	c, tokens, err := decodeHFConfig(b)
+	if err != nil || c != Presets["gpt2-124m"] || tokens != TokensGPT2 {
+		t.Errorf("decode = %v, %q, %v; want %v, %q", c, tokens, err, Presets["gpt2-124m"], TokensGPT2)
+	}
+}
+
+// TestBytesInAGPT2SizedVocabularyGetNoEOS: a byte-level model with a
+// GPT-2-sized vocabulary says so (baton_tokens) and claims no GPT-2
+// <|endoftext|>, which its ids do not have; a baton_tokens baton never
+// writes is refused, naming the key.
+func TestBytesInAGPT2SizedVocabularyGetNoEOS(t *testing.T) {
+	b, err := encodeHFConfig(Presets["gpt2-124m"], TokensBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["eos_token_id"] != nil || m["bos_token_id"] != nil || m["baton_tokens"] != TokensBytes {
+		t.Errorf("bos/eos = %v/%v, baton_tokens %v; want null, null, %q", m["bos_token_id"], m["eos_token_id"], m["baton_tokens"], TokensBytes)
+	}
+	if _, tokens, err := decodeHFConfig(b); err != nil || tokens != TokensBytes {
+		t.Errorf("decode: tokens %q, %v; want %q", tokens, err, TokensBytes)
+	}
+	bad := bytes.Replace(b, []byte(`"baton_tokens": "bytes"`), []byte(`"baton_tokens": "words"`), 1)
+	if _, _, err := decodeHFConfig(bad); err == nil || !strings.Contains(err.Error(), `baton_tokens is "words"`) {
+		t.Errorf("decode of baton_tokens \"words\": %v; want it refused, naming the key", err)
 	}
 }
 

@@ -48,6 +48,9 @@ type hfConfig struct {
 	// vocabulary is smaller than vocab_size; transformers keeps unknown keys
 	// as attributes and ignores them, and so does Load.
 	VocabNote string `json:"baton_vocab_note,omitempty"`
+	// What the ids are (Checkpoint.Tokens): a GPT-2-sized vocabulary may
+	// hold bytes, and a sampler must not read them as GPT-2's tokens.
+	Tokens string `json:"baton_tokens,omitempty"`
 }
 
 // vocabNote explains a vocabulary that is GPT-2's padded to PaddedVocab, as
@@ -63,7 +66,7 @@ func vocabNote(v int) string {
 		"(model.resize_token_embeddings(%d))", gpt2Vocab, v, VocabMultiple, gpt2Vocab, v-1, gpt2Vocab, gpt2Vocab)
 }
 
-func encodeHFConfig(c Config) ([]byte, error) {
+func encodeHFConfig(c Config, tokens string) ([]byte, error) {
 	h := hfConfig{
 		ModelType:          "gpt2",
 		Architectures:      []string{"GPT2LMHeadModel"},
@@ -81,8 +84,9 @@ func encodeHFConfig(c Config) ([]byte, error) {
 		UseCache:           true,
 		TorchDtype:         "float32",
 		VocabNote:          vocabNote(c.V),
+		Tokens:             tokens,
 	}
-	if c.V > gpt2EOS {
+	if c.V > gpt2EOS && tokens != TokensBytes {
 		eos := gpt2EOS
 		h.BosTokenID, h.EosTokenID = &eos, &eos
 	}
@@ -107,18 +111,20 @@ type hfConfigIn struct {
 	ActivationFunction *string  `json:"activation_function"`
 	LayerNormEpsilon   *float64 `json:"layer_norm_epsilon"`
 	TieWordEmbeddings  *bool    `json:"tie_word_embeddings"`
+	Tokens             *string  `json:"baton_tokens"`
 }
 
-// decodeHFConfig parses config.json and returns the Config it describes, or
-// an error (without the file name; the caller adds it) naming the field.
-func decodeHFConfig(data []byte) (Config, error) {
+// decodeHFConfig parses config.json and returns the Config it describes and
+// what its token ids are ("" where it does not say), or an error (without
+// the file name; the caller adds it) naming the field.
+func decodeHFConfig(data []byte) (Config, string, error) {
 	var h hfConfigIn
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&h); err != nil {
-		return Config{}, fmt.Errorf("not a JSON object of GPT2Config fields: %w", err)
+		return Config{}, "", fmt.Errorf("not a JSON object of GPT2Config fields: %w", err)
 	}
 	if dec.More() {
-		return Config{}, fmt.Errorf("extra data after the JSON object; rewrite the file with one object")
+		return Config{}, "", fmt.Errorf("extra data after the JSON object; rewrite the file with one object")
 	}
 	required := []struct {
 		name string
@@ -132,27 +138,34 @@ func decodeHFConfig(data []byte) (Config, error) {
 	}
 	for _, r := range required {
 		if r.v == nil {
-			return Config{}, fmt.Errorf("missing field %s; add it (a GPT2Config needs vocab_size, n_positions, n_embd, n_head, n_layer)", r.name)
+			return Config{}, "", fmt.Errorf("missing field %s; add it (a GPT2Config needs vocab_size, n_positions, n_embd, n_head, n_layer)", r.name)
 		}
 	}
 	c := Config{V: *h.VocabSize, MaxT: *h.NPositions, C: *h.NEmbd, NH: *h.NHead, L: *h.NLayer}
 	if err := c.Validate(); err != nil {
-		return Config{}, err
+		return Config{}, "", err
 	}
 	if h.ModelType != nil && *h.ModelType != "gpt2" {
-		return Config{}, fmt.Errorf("model_type is %q; baton reads only \"gpt2\" checkpoints", *h.ModelType)
+		return Config{}, "", fmt.Errorf("model_type is %q; baton reads only \"gpt2\" checkpoints", *h.ModelType)
 	}
 	if h.NInner != nil && *h.NInner != 4*c.C {
-		return Config{}, fmt.Errorf("n_inner is %d; baton's MLP width is 4*n_embd=%d: set n_inner to null or %d", *h.NInner, 4*c.C, 4*c.C)
+		return Config{}, "", fmt.Errorf("n_inner is %d; baton's MLP width is 4*n_embd=%d: set n_inner to null or %d", *h.NInner, 4*c.C, 4*c.C)
 	}
 	if a := h.ActivationFunction; a != nil && *a != "gelu_new" && *a != "gelu_pytorch_tanh" {
-		return Config{}, fmt.Errorf("activation_function is %q; baton computes only the tanh GELU (\"gelu_new\")", *a)
+		return Config{}, "", fmt.Errorf("activation_function is %q; baton computes only the tanh GELU (\"gelu_new\")", *a)
 	}
 	if e := h.LayerNormEpsilon; e != nil && *e != 1e-5 {
-		return Config{}, fmt.Errorf("layer_norm_epsilon is %g; baton's LayerNorm uses 1e-5", *e)
+		return Config{}, "", fmt.Errorf("layer_norm_epsilon is %g; baton's LayerNorm uses 1e-5", *e)
 	}
 	if t := h.TieWordEmbeddings; t != nil && !*t {
-		return Config{}, fmt.Errorf("tie_word_embeddings is false; baton's LM head is always wte.weight")
+		return Config{}, "", fmt.Errorf("tie_word_embeddings is false; baton's LM head is always wte.weight")
 	}
-	return c, nil
+	tokens := ""
+	if h.Tokens != nil {
+		tokens = *h.Tokens
+	}
+	if tokens != "" && tokens != TokensBytes && tokens != TokensGPT2 {
+		return Config{}, "", fmt.Errorf("baton_tokens is %q; baton writes %q (byte-level text) or %q (GPT-2's tokens): fix it or remove the key", tokens, TokensBytes, TokensGPT2)
+	}
+	return c, tokens, nil
 }

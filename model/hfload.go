@@ -54,7 +54,7 @@ func LoadHF(dir string) (*Checkpoint, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("%s: not a directory; give a directory holding %s and %s", dir, modelFile, configFile)
 	}
-	stored, err := readConfig(dir)
+	stored, tokens, err := readConfig(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +62,7 @@ func LoadHF(dir string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	return padVocab(&Checkpoint{Config: stored, Params: params}), nil
+	return padVocab(&Checkpoint{Config: stored, Params: params, Tokens: tokens}), nil
 }
 
 // padVocab pads ck's vocabulary to PaddedVocab with zero rows of wte.weight.
@@ -116,9 +116,9 @@ func LoadWeights(dir string) (*Checkpoint, error) {
 // be checked before its tensors are read.
 func WeightsConfig(dir string) (Config, error) {
 	dir = weightsDir(dir)
-	c, err := readConfig(dir)
+	c, _, err := readConfig(dir)
 	if err != nil {
-		if c, err = readConfig(dir + oldSuffix); err != nil {
+		if c, _, err = readConfig(dir + oldSuffix); err != nil {
 			return Config{}, err
 		}
 	}

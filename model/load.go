@@ -113,11 +113,11 @@ func loadDir(dir string, resume bool) (*Checkpoint, error) {
 		return nil, err
 	}
 
-	cfg, err := readConfig(dir)
+	cfg, tokens, err := readConfig(dir)
 	if err != nil {
 		return nil, err
 	}
-	ck := &Checkpoint{Config: cfg, State: state}
+	ck := &Checkpoint{Config: cfg, State: state, Tokens: tokens}
 	ts := cfg.AllTensors()
 	if ck.Params, err = readTensorFile(filepath.Join(dir, modelFile), ts, cfg); err != nil {
 		return nil, err
@@ -236,16 +236,17 @@ func openFile(path string) (*os.File, fs.FileInfo, error) {
 	return nil, nil, fmt.Errorf("checkpoint %s: %w", path, err)
 }
 
-// readConfig reads and decodes dir's config.json (Hugging Face's GPT2Config keys).
-func readConfig(dir string) (Config, error) {
+// readConfig reads and decodes dir's config.json (Hugging Face's GPT2Config
+// keys), and what its token ids are ("" where it does not say).
+func readConfig(dir string) (Config, string, error) {
 	path := filepath.Join(dir, configFile)
 	raw, err := readCapped(path, maxConfigBytes)
 	if err != nil {
-		return Config{}, err
+		return Config{}, "", err
 	}
-	cfg, err := decodeHFConfig(raw)
+	cfg, tokens, err := decodeHFConfig(raw)
 	if err != nil {
-		return Config{}, fmt.Errorf("checkpoint %s: %w", path, err)
+		return Config{}, "", fmt.Errorf("checkpoint %s: %w", path, err)
 	}
-	return cfg, nil
+	return cfg, tokens, nil
 }

@@ -396,7 +396,9 @@ func (t *Trainer) save(step int) error {
 	if err != nil {
 		return err
 	}
+	ck.Tokens = model.TokensBytes
 	if t.ds.Describe().V == data.GPT2Vocab { // GPT-2's tokens: its tokenizer beside the model, for transformers
+		ck.Tokens = model.TokensGPT2
 		if ck.Extra, err = data.NewGPT2().TokenizerFiles(t.cfg.Model.MaxT); err != nil {
 			return err
 		}

@@ -61,7 +61,7 @@ func Sample(cfg SampleConfig, w io.Writer) error {
 		}
 	}
 	mc := ck.Config
-	text, err := codecFor(mc.V)
+	text, err := codecFor(mc.V, ck.Tokens)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"baton/data"
+	"baton/model"
 )
 
 // textCodec is how a model's tokens are text.
@@ -19,18 +20,33 @@ type textCodec struct {
 	decode func(dst []byte, tokens []uint16) ([]byte, error)
 }
 
-// codecFor picks the codec of a model of vocabulary V: bytes for 256, GPT-2's
-// BPE for GPT-2's 50257 tokens, padded (llm.c pads to 50304) or not.
-func codecFor(V int) (textCodec, error) {
+// codecFor picks the codec of a model of vocabulary V whose checkpoint says
+// its ids are tokens (model.Checkpoint.Tokens): bytes, or GPT-2's BPE; where
+// it does not say (a Hugging Face model, an older baton checkpoint), bytes
+// for 256 and GPT-2's BPE for GPT-2's 50257 tokens, padded (llm.c pads to
+// 50304) or not. A byte-level model may have a GPT-2-sized vocabulary
+// (gpt2-124m trained on text): its ids past 255 are never sampled.
+func codecFor(V int, tokens string) (textCodec, error) {
 	switch {
-	case V == data.TextVocab:
-		return textCodec{n: V, unit: "byte", start: '\n', encode: encodeBytes, decode: decodeBytes}, nil
-	case V >= data.GPT2Vocab:
+	case tokens == model.TokensBytes && V >= data.TextVocab, tokens == "" && V == data.TextVocab:
+		return textCodec{n: data.TextVocab, unit: "byte", start: '\n', encode: encodeBytes, decode: decodeBytes}, nil
+	case tokens != model.TokensBytes && V >= data.GPT2Vocab:
 		// Sampling starts from end-of-text, as GPT-2's unconditional samples do.
 		tok := data.NewGPT2()
 		return textCodec{n: data.GPT2Vocab, unit: "token", start: data.EndOfText, encode: tok.Encode, decode: tok.Decode}, nil
 	}
-	return textCodec{}, fmt.Errorf("sample: the model's vocabulary is %d; sampling knows byte-level models (256) and GPT-2's tokens (%d, or more with padding)", V, data.GPT2Vocab)
+	return textCodec{}, fmt.Errorf("sample: the model's vocabulary is %d, and %s; sampling knows byte-level models (256 or more) and GPT-2's tokens (%d, or more with padding)", V, tokensName(tokens), data.GPT2Vocab)
+}
+
+// tokensName says what a checkpoint's config.json says its tokens are, for messages.
+func tokensName(tokens string) string {
+	switch tokens {
+	case model.TokensBytes:
+		return "its config.json says its ids are bytes"
+	case model.TokensGPT2:
+		return "its config.json says its ids are GPT-2's tokens"
+	}
+	return "its config.json does not say what its ids are"
 }
 
 func encodeBytes(dst []uint16, text []byte) ([]uint16, error) {

@@ -44,8 +44,48 @@ func TestSampleGPT2SkipsPadding(t *testing.T) {
 		t.Errorf("Sample = %q, want %q", w.String(), want)
 	}
 	mc.V = 1000
-	if _, err := codecFor(mc.V); err == nil {
+	if _, err := codecFor(mc.V, ""); err == nil {
 		t.Error("codecFor(1000) succeeded; want an error: neither bytes nor GPT-2")
+	}
+}
+
+// TestSampleBytesInAGPT2SizedVocabulary: a byte-level model with a
+// GPT-2-sized vocabulary (gpt2-124m trained on text) samples bytes, as its
+// config.json says, not GPT-2's tokens: its prompt's bytes are its ids, and
+// no id past 255 is drawn though the padding rows score highest. Where
+// config.json does not say (a Hugging Face model), the same weights are
+// read as GPT-2's tokens.
+func TestSampleBytesInAGPT2SizedVocabulary(t *testing.T) {
+	mc := model.Config{V: 50304, MaxT: 8, C: 8, NH: 1, L: 1}
+	params := map[string][]float32{}
+	for _, ts := range mc.AllTensors() {
+		params[ts.Name] = make([]float32, ts.Elems())
+	}
+	for i := range params["ln_f.bias"] {
+		params["ln_f.bias"][i] = 1
+	}
+	wte := params["wte.weight"]
+	for i := 256 * mc.C; i < len(wte); i++ {
+		wte[i] = 10 // every id past the bytes: the best scores, if they could be drawn
+	}
+	for i := range mc.C {
+		wte['!'*mc.C+i] = 5
+	}
+	for _, c := range []struct{ tokens, want string }{
+		{model.TokensBytes, "go!!!"},
+		{"", "go"},
+	} {
+		dir := filepath.Join(t.TempDir(), "ckpt")
+		if err := model.Save(dir, &model.Checkpoint{Config: mc, Params: params, Tokens: c.tokens}); err != nil {
+			t.Fatal(err)
+		}
+		var w bytes.Buffer
+		if err := Sample(SampleConfig{Checkpoint: dir, Prompt: "go", Tokens: 3}, &w); err != nil {
+			t.Fatal(err)
+		}
+		if got := w.String(); c.tokens == model.TokensBytes && got != c.want || c.tokens == "" && !strings.HasPrefix(got, c.want) || c.tokens == "" && got == "go!!!" {
+			t.Errorf("tokens %q: Sample = %q, want %q (and GPT-2's tokens where config.json does not say)", c.tokens, got, c.want)
+		}
 	}
 }
 

@@ -31,13 +31,23 @@ func TestGPT2RunSavesItsTokenizer(t *testing.T) {
 			t.Errorf("the checkpoint of a GPT-2-token run has no %s: %v", f, err)
 		}
 	}
-	if _, err := model.Load(ck); err != nil {
+	if loaded, err := model.Load(ck); err != nil {
 		t.Fatalf("the checkpoint with its tokenizer does not load: %v", err)
+	} else if loaded.Tokens != model.TokensGPT2 {
+		t.Errorf("the GPT-2-token run's checkpoint says its tokens are %q, want %q", loaded.Tokens, model.TokensGPT2)
 	}
 
+	// A byte-level run with a GPT-2-sized vocabulary (gpt2-124m on text)
+	// says its ids are bytes, so that sample does not read them as GPT-2's.
 	bytesRun := resumeConfig(t, corpus(t), filepath.Join(dir, "bytes"), "cpu:0", 1)
+	bytesRun.Model.V = 50304
 	train(t, bytesRun, 0)
 	if _, err := os.Stat(filepath.Join(CheckpointDir(bytesRun.Out), "vocab.json")); err == nil {
 		t.Error("a byte-level run saved GPT-2's tokenizer")
+	}
+	if loaded, err := model.Load(CheckpointDir(bytesRun.Out)); err != nil {
+		t.Fatal(err)
+	} else if loaded.Tokens != model.TokensBytes {
+		t.Errorf("the byte-level run's checkpoint says its tokens are %q, want %q", loaded.Tokens, model.TokensBytes)
 	}
 }
