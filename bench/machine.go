@@ -26,7 +26,7 @@ type Machine struct {
 // Describe reads the host. gpus lists the GPU models behind the devices
 // that ran; pass nil for a CPU sweep (see GPUsOf).
 func Describe(gpus []string) Machine {
-	m := Machine{CPU: cpuModel(), Cores: goruntime.GOMAXPROCS(0), MemBytes: memTotal(), Go: goruntime.Version(), GPUs: gpus}
+	m := Machine{CPU: device.HostCPU(), Cores: goruntime.GOMAXPROCS(0), MemBytes: device.HostMemory(), Go: goruntime.Version(), GPUs: gpus}
 	if len(gpus) > 0 {
 		m.Driver = gpuDriver()
 	}
@@ -145,21 +145,6 @@ func slug(s string) string {
 	return out
 }
 
-func cpuModel() string {
-	if v := procField("/proc/cpuinfo", "model name"); v != "" {
-		return v
-	}
-	return goruntime.GOARCH
-}
-
-func memTotal() int64 {
-	var kb int64
-	if v := procField("/proc/meminfo", "MemTotal"); v != "" {
-		fmt.Sscanf(v, "%d", &kb)
-	}
-	return kb << 10
-}
-
 func osRelease() string {
 	f, err := os.Open("/etc/os-release")
 	if err != nil {
@@ -170,23 +155,6 @@ func osRelease() string {
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), "PRETTY_NAME="); ok {
 			return strings.Trim(v, `"`)
-		}
-	}
-	return ""
-}
-
-// procField is the value of the first "key: value" line of a /proc file.
-func procField(path, key string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if ok && strings.TrimSpace(k) == key {
-			return strings.TrimSpace(v)
 		}
 	}
 	return ""

@@ -11,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"baton/internal/words"
+	"baton/model"
 	"baton/runtime/device"
 )
 
@@ -105,7 +107,7 @@ func runDevices(out io.Writer, asJSON bool) error {
 	}
 	for _, d := range devs {
 		if d.Kind == "cpu" {
-			fmt.Fprintf(out, "CPU: %s, %s, %d cores: %s\n", d.Name, d.Model, d.SMs, d.Note)
+			fmt.Fprintf(out, "CPU: %s, %s, %s, %s: %s\n", d.Name, d.Model, words.Count(d.SMs, "CPU"), model.HumanBytes(d.Memory), d.Note)
 		}
 	}
 	return nil

@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	goruntime "runtime"
 	"strings"
 	"testing"
+
+	"baton/internal/words"
 )
 
 func TestDevicesCommand(t *testing.T) {
@@ -30,6 +33,22 @@ func TestDevicesCommand(t *testing.T) {
 	}
 	if v.CUDABuild || len(v.Devices) != 1 || v.Devices[0].Kind != "cpu" || v.Devices[0].SMs < 1 {
 		t.Fatalf("baton devices --json: %+v", v)
+	}
+}
+
+// TestDevicesCountsCPUsNotThreads: the CPU line gives the CPUs the process
+// may run on and, apart, the threads the kernels use (GOMAXPROCS): it gave
+// GOMAXPROCS as the host's cores ("7 cores" on a machine of 2).
+func TestDevicesCountsCPUsNotThreads(t *testing.T) {
+	cmd := exec.Command(batonBin, "devices")
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=7")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(", %s, ", words.Count(goruntime.NumCPU(), "CPU"))
+	if line := string(out); !strings.Contains(line, want) || !strings.Contains(line, "on 7 threads (GOMAXPROCS)") {
+		t.Errorf("GOMAXPROCS=7 baton devices:\n%s\nwant %q (this test's CPUs) and the kernels on 7 threads", line, want)
 	}
 }
 

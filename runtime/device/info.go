@@ -7,6 +7,7 @@ import (
 	goruntime "runtime"
 	"strings"
 
+	"baton/internal/words"
 	"baton/kernels/cpu"
 )
 
@@ -16,10 +17,10 @@ type Info struct {
 	Kind    Kind   `json:"kind"`    // "cuda" or "cpu"
 	Name    string `json:"name"`    // "cuda:0", or "cpu:N" for the virtual devices
 	Index   int    `json:"index"`   // GPU ordinal (0 for cpu)
-	Model   string `json:"model"`   // "NVIDIA H100 80GB HBM3", or the host's architecture
+	Model   string `json:"model"`   // "NVIDIA H100 80GB HBM3", or the host's CPU
 	Compute string `json:"compute"` // compute capability, "9.0" (empty for cpu)
-	SMs     int    `json:"sms"`     // streaming multiprocessors (cores for cpu)
-	Memory  int64  `json:"memory"`  // bytes of device memory (0 for cpu: host memory)
+	SMs     int    `json:"sms"`     // streaming multiprocessors (for cpu: the CPUs this process may run on)
+	Memory  int64  `json:"memory"`  // bytes of device memory (for cpu: the host's, which the devices share)
 	// UUID names the GPU as nvidia-smi does ("GPU-" and its UUID; empty for
 	// cpu): the same GPU in every process that sees it, whatever its ordinal.
 	UUID string `json:"uuid,omitempty"`
@@ -44,11 +45,10 @@ func List() (devs []Info, driver string, err error) {
 		devs, driver, err = d.List()
 	}
 	devs = append(devs, Info{
-		Kind: KindCPU, Name: "cpu:N", Model: goruntime.GOOS + "/" + goruntime.GOARCH,
-		SMs:     goruntime.GOMAXPROCS(0),
+		Kind: KindCPU, Name: "cpu:N", Model: HostCPU(), SMs: goruntime.NumCPU(), Memory: HostMemory(),
 		Kernels: CPUKernels(),
-		Note: fmt.Sprintf("virtual devices: any number, cpu:0..N, sharing the host's cores; kernels %s (BATON_CPU may name %s)",
-			CPUKernels(), strings.Join(cpu.InstructionSets(), ", ")),
+		Note: fmt.Sprintf("virtual devices cpu:0..N (up to %d), sharing the host's CPUs; kernels %s (BATON_CPU may name %s) on %s (GOMAXPROCS)",
+			maxCPUDevices, CPUKernels(), strings.Join(cpu.InstructionSets(), ", "), words.Count(goruntime.GOMAXPROCS(0), "thread")),
 	})
 	return devs, driver, err
 }
