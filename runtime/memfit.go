@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"baton/internal/field"
+	"baton/internal/words"
 	"baton/model"
 	"baton/runtime/device"
 )
@@ -119,29 +120,63 @@ func (t *Trainer) gpus() []gpuOn {
 // checkFits refuses a run whose planned memory (every buffer its stages
 // allocate: parameters, gradients, AdamW state, the stashes in flight,
 // scratch; model.Config.StageBytes) is more than it can have: on virtual
-// CPU devices, every stage's together beside what the process may have
-// (they share the host); on GPUs, each GPU's stages beside its memory, in
-// the run's precision (prec, one of model.Precisions).
-func checkFits(devs []device.Name, pl *model.Plan, prec string) error {
+// CPU devices, every stage's together and extra bytes more (what the
+// process will hold beside them, cpuExtra at its start), against what the
+// process may still allocate under each of its limits (they share the
+// host, and what the process holds already, a checkpoint loaded to resume
+// from or the stages a re-split replaces, is so counted); on GPUs, each
+// GPU's stages beside its memory, in the run's precision (prec, one of
+// model.Precisions).
+func checkFits(devs []device.Name, pl *model.Plan, prec string, extra int64) error {
 	if len(devs) == 0 {
 		return nil
 	}
 	if devs[0].Kind == device.KindCUDA {
 		return CheckDeviceFit(DeviceMemory(devs, pl), GPUMemory(), pl, prec)
 	}
-	var need int64
+	need := extra
 	stashes := 0
 	for _, s := range pl.Stages {
 		need += s.MemBytes
 		stashes += s.Stashes
 	}
-	have, from := hostMemory()
-	if have == 0 || need <= have {
-		return nil
+	for _, r := range hostRooms() {
+		want, as := need, ""
+		if r.addressSpace {
+			want = addressSpaceFor(need)
+			as = fmt.Sprintf(", %s of address space,", model.HumanBytes(want))
+		}
+		if want > r.bytes {
+			return field.Errorf("batch", "the run needs about %s of memory (parameters, gradients, AdamW state, %s of activations of B=%d T=%d, and %s for the process)%s but %s is left %s; lower {batch}, raise {microbatches}, or choose a smaller model",
+				model.HumanBytes(need), words.Count(stashes, "micro-batch stash"), pl.B, pl.T, model.HumanBytes(extra), as, model.HumanBytes(max(r.bytes, 0)), r.from)
+		}
 	}
-	return field.Errorf("batch", "the run needs about %s of memory (parameters, gradients, AdamW state, %d micro-batch stashes of activations of B=%d T=%d) but %s is available (%s); lower {batch}, raise {microbatches}, or choose a smaller model",
-		model.HumanBytes(need), stashes, pl.B, pl.T, model.HumanBytes(have), from)
+	return nil
 }
+
+// room is what the process may still allocate under one of its limits.
+type room struct {
+	bytes int64
+	from  string // the limit, and what of it is in use
+	// addressSpace: a limit on address space, which a Go process's
+	// reservations (its heap's room to grow, threads' stacks, arenas)
+	// reach well before its resident memory does.
+	addressSpace bool
+}
+
+// cpuExtra is what a run on CPU devices holds beside its stages' buffers:
+// the Go runtime and the data, and Init's host buffer of the largest
+// tensor (wte, V·C floats). Measured (2026-12-07): resident memory was the
+// plan and 55 to 75 MiB, and V·C floats more, for tiny to gpt2-124m.
+func cpuExtra(c model.Config) int64 { return 96<<20 + 4*int64(c.V)*int64(c.C) }
+
+// addressSpaceFor is the address space a run takes up beyond what it
+// holds at the check to allocate need bytes. Measured on CPU devices
+// (2026-12-07, Go 1.26, 2 CPUs), from the check to the run's end it grew by
+// about 0.3 GiB for small (need 0.14 GiB; a limit that left it 0.30 GiB
+// crashed it) and by 1.06 to 1.16 times need for gpt2-124m's shapes; a
+// quarter and 256 MiB more covers them all.
+func addressSpaceFor(need int64) int64 { return need + need/4 + 256<<20 }
 
 // CheckDeviceFit refuses the first device whose bytes in prec exceed its
 // memory in capacity (by DeviceMem.Device; a device missing from it is not

@@ -1,4 +1,4 @@
-// The memory this process can have on Linux: its address-space limit, its cgroup's limit, and what the kernel says is available.
+// The memory this process can still have on Linux: under its address-space limit, its cgroup's limit, and what the kernel says is available.
 
 package runtime
 
@@ -8,44 +8,69 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"baton/model"
 )
 
-// hostMemory is the least of the process's address-space limit
-// (RLIMIT_AS, as ulimit -v and prlimit set it), its cgroup's memory limit (v2
-// memory.max, else v1 memory.limit_in_bytes) and MemAvailable in
-// /proc/meminfo, in bytes, with where it comes from; 0 when none is known.
-func hostMemory() (bytes int64, from string) {
-	consider := func(b int64, src string) {
-		if b > 0 && (bytes == 0 || b < bytes) {
-			bytes, from = b, src
-		}
-	}
+// hostRooms is what this process may still allocate under each limit it
+// has: its address-space limit (RLIMIT_AS, as ulimit -v and prlimit set
+// it) less the address space it holds, its cgroup's memory limit (v2
+// memory.max, else v1 memory.limit_in_bytes) less the memory it holds, and
+// MemAvailable in /proc/meminfo. What the process holds already (a
+// checkpoint loaded to resume from) is so counted.
+func hostRooms() []room {
+	var rooms []room
 	var rl syscall.Rlimit
 	// RLIM_INFINITY is all ones: past 1<<62, as are cgroup v1's "no limit" values.
 	if syscall.Getrlimit(syscall.RLIMIT_AS, &rl) == nil && rl.Cur < 1<<62 {
-		consider(int64(rl.Cur), "the address-space limit, RLIMIT_AS (ulimit -v)")
+		held := procStatusBytes("VmSize")
+		rooms = append(rooms, room{bytes: int64(rl.Cur) - held, addressSpace: true,
+			from: "under the address-space limit, RLIMIT_AS (ulimit -v), of " + model.HumanBytes(int64(rl.Cur)) + ", of which the process holds " + model.HumanBytes(held)})
 	}
+	// The cgroup's own usage counts page cache the kernel would reclaim:
+	// what this process holds is what the run cannot give back.
 	for _, p := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
-		if raw, err := os.ReadFile(p); err == nil {
-			if b, err := strconv.ParseInt(strings.TrimSpace(string(raw)), 10, 64); err == nil && b < 1<<62 {
-				consider(b, "the cgroup's limit ("+p+")")
-			}
+		if limit := readInt(p); limit > 0 && limit < 1<<62 {
+			held := procStatusBytes("VmRSS")
+			rooms = append(rooms, room{bytes: limit - held,
+				from: "under the cgroup's limit (" + p + ") of " + model.HumanBytes(limit) + ", of which the process holds " + model.HumanBytes(held)})
+			break
 		}
 	}
-	consider(memAvailable(), "MemAvailable in /proc/meminfo")
-	return bytes, from
+	if avail := meminfoBytes("MemAvailable"); avail > 0 {
+		rooms = append(rooms, room{bytes: avail, from: "MemAvailable in /proc/meminfo"})
+	}
+	return rooms
 }
 
-// memAvailable is MemAvailable from /proc/meminfo in bytes, or 0.
-func memAvailable() int64 {
-	f, err := os.Open("/proc/meminfo")
+// readInt is the integer a /sys file holds, or -1.
+func readInt(path string) int64 {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return -1
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(raw)), 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// meminfoBytes is a "Key: N kB" line of /proc/meminfo in bytes, or 0.
+func meminfoBytes(key string) int64 { return kBField("/proc/meminfo", key) }
+
+// procStatusBytes is a "Key: N kB" line of /proc/self/status in bytes, or 0.
+func procStatusBytes(key string) int64 { return kBField("/proc/self/status", key) }
+
+func kBField(path, key string) int64 {
+	f, err := os.Open(path)
 	if err != nil {
 		return 0
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "MemAvailable:"); ok {
+		if rest, ok := strings.CutPrefix(sc.Text(), key+":"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			if err == nil {
 				return kb << 10

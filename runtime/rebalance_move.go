@@ -146,7 +146,7 @@ func (t *Trainer) partition(split []int) (*model.Plan, error) {
 // devices' memory is known to hold them.
 func (t *Trainer) newStagesFor(pl *model.Plan) ([]*Stage, error) {
 	cfg := t.cfg
-	if err := checkFits(cfg.Devices, cfg.Group.own(pl), cfg.Precision.String()); err != nil {
+	if err := checkFits(cfg.Devices, cfg.Group.own(pl), cfg.Precision.String(), 0); err != nil { // the process holds the rest already
 		return nil, err
 	}
 	var stages []*Stage

@@ -105,7 +105,7 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := checkFits(cfg.Devices, cfg.Group.own(pl), cfg.Precision.String()); err != nil {
+	if err := checkFits(cfg.Devices, cfg.Group.own(pl), cfg.Precision.String(), cpuExtra(cfg.Model)); err != nil {
 		return nil, nil, err
 	}
 	t := &Trainer{cfg: cfg, plan: pl, sched: sched}

@@ -25,11 +25,30 @@ func TestRunThatCannotFitIsRefused(t *testing.T) {
 	cmd.Dir = dir
 	before := snapshot(t, dir)
 	out, _ := cmd.CombinedOutput()
-	need := regexp.MustCompile(`baton: the run needs about [0-9.]+ GiB of memory .* but 3\.00 GiB is available \(the address-space limit, RLIMIT_AS \(ulimit -v\)\); lower --batch`)
+	need := regexp.MustCompile(`baton: the run needs about [0-9.]+ GiB of memory .*, [0-9.]+ GiB of address space, but [0-9.]+ [MG]iB is left under the address-space limit, RLIMIT_AS \(ulimit -v\), of 3\.00 GiB, of which the process holds [0-9.]+ [MG]iB; lower --batch`)
 	if code := cmd.ProcessState.ExitCode(); code != 2 || !need.Match(out) {
 		t.Fatalf("exit %d, want 2 with the memory needed and available:\n%s", code, out)
 	}
 	if ch := changes(before, snapshot(t, dir)); len(ch) > 0 {
 		t.Errorf("a refused run wrote %s", strings.Join(ch, ", "))
+	}
+}
+
+// TestAddressSpaceLimitIsNotResidentMemory: an address-space limit above
+// the plan's bytes but below what a Go process reserves to allocate them
+// (about 0.97 GiB for small's 0.14 GiB, where the process holds most of it
+// at the start) is refused with the one line, not let through to a Go
+// runtime's "fatal error: out of memory" and its goroutine dump.
+func TestAddressSpaceLimitIsNotResidentMemory(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash to set the limit with")
+	}
+	script := `ulimit -v 1000000 && exec "$0" "$@"`
+	cmd := exec.Command(bash, "-c", script, batonBin, "train", "--model=small", "--devices=cpu:0", "--steps=1", "--out=run")
+	cmd.Dir = t.TempDir()
+	out, _ := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 2 || strings.Count(string(out), "\n") != 1 || !strings.Contains(string(out), "of address space, but") {
+		t.Fatalf("exit %d, want 2 and one line saying the address space is short:\n%s", code, out)
 	}
 }
