@@ -94,7 +94,7 @@ func loadOnce(dir string, resume bool) (*Checkpoint, error) {
 func loadDir(dir string, resume bool) (*Checkpoint, error) {
 	fi, err := os.Stat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("checkpoint %s: %w; check the path (Save creates it)", dir, ErrNoCheckpoint)
+		return nil, fmt.Errorf("checkpoint %s: %w; check the path (a run's checkpoint is its --out's checkpoint/, written as it trains)", dir, ErrNoCheckpoint)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
@@ -229,9 +229,9 @@ func openFile(path string) (*os.File, fs.FileInfo, error) {
 	case err == nil:
 		return f, fi, nil
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, nil, fmt.Errorf("checkpoint %s: missing; a checkpoint directory needs %s and %s (was it written by Save?)", path, modelFile, configFile)
+		return nil, nil, fmt.Errorf("checkpoint %s: missing; a checkpoint directory needs %s and %s, as baton and Hugging Face's save_pretrained write them", path, modelFile, configFile)
 	case errors.As(err, &nr):
-		return nil, nil, fmt.Errorf("checkpoint %s: %s, not a regular file; a checkpoint holds only the regular files Save writes", path, fsutil.Kind(nr.Mode))
+		return nil, nil, fmt.Errorf("checkpoint %s: %s, not a regular file; a checkpoint holds only the regular files baton writes", path, fsutil.Kind(nr.Mode))
 	}
 	return nil, nil, fmt.Errorf("checkpoint %s: %w", path, err)
 }

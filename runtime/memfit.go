@@ -193,8 +193,8 @@ func CheckDeviceFit(mems []DeviceMem, capacity map[string]int64, pl *model.Plan,
 			stages[i] = fmt.Sprintf("%d (layers %d–%d)", s, st.FirstLayer, st.LastLayer)
 			stashes += st.Stashes
 		}
-		return field.Errorf("batch", "%s needs about %s for its stages %s (parameters, gradients, AdamW state, %d micro-batch stashes of activations of B=%d T=%d) but has %s of memory; lower {batch}, raise {microbatches}, spread the layers over more GPUs with {devices} or {split}, or choose a smaller model",
-			m.Device, model.HumanBytes(m.MemFor(prec)), strings.Join(stages, ", "), stashes, pl.B, pl.T, model.HumanBytes(have))
+		return field.Errorf("batch", "%s needs about %s for its stages %s (parameters, gradients, AdamW state, %s of activations of B=%d T=%d) but has %s of memory; lower {batch}, raise {microbatches}, spread the layers over more GPUs with {devices} or {split}, or choose a smaller model",
+			m.Device, model.HumanBytes(m.MemFor(prec)), strings.Join(stages, ", "), words.Count(stashes, "micro-batch stash"), pl.B, pl.T, model.HumanBytes(have))
 	}
 	return nil
 }
