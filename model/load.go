@@ -94,7 +94,7 @@ func loadOnce(dir string, resume bool) (*Checkpoint, error) {
 func loadDir(dir string, resume bool) (*Checkpoint, error) {
 	fi, err := os.Stat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("checkpoint %s: %w; check the path (a run's checkpoint is its --out's checkpoint/, written as it trains)", dir, ErrNoCheckpoint)
+		return nil, fmt.Errorf("checkpoint %s: %w; check the path (a run's checkpoint is the checkpoint/ in its run directory, written as it trains)", dir, ErrNoCheckpoint)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
