@@ -65,7 +65,9 @@ func Sample(cfg SampleConfig, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	stack, err := transformer.NewStack(cpu.New(), mc, transformer.Whole(mc), 1, mc.MaxT)
+	spec := transformer.Whole(mc)
+	spec.Inference = true
+	stack, err := transformer.NewStack(cpu.New(), mc, spec, 1, mc.MaxT)
 	if err != nil {
 		return err
 	}

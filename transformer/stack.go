@@ -19,6 +19,10 @@ type Spec struct {
 	FirstBlock, NumBlocks int
 	Embed, Head           bool
 	Recompute             model.Recompute
+	// Inference: the stack only computes logits (Logits), as sampling
+	// does; it allocates no gradients, AdamW moments or head gradient,
+	// three times its parameters' memory that training needs.
+	Inference bool
 }
 
 // Whole is the Spec of an undivided model.
@@ -107,15 +111,20 @@ func NewStack(ops kernels.Ops, cfg model.Config, spec Spec, B, T int) (*Stack, e
 			specs = append(specs, cfg.EmbeddingTensors()[0]) // the tied LM head's own copy of wte
 		}
 	}
-	s.P, s.G = NewParams(ops, specs, kernels.Weights), NewParams(ops, specs, kernels.Working)
-	s.M, s.V = NewParams(ops, specs, kernels.Exact), NewParams(ops, specs, kernels.Exact)
+	s.P = NewParams(ops, specs, kernels.Weights)
+	if !spec.Inference {
+		s.G = NewParams(ops, specs, kernels.Working)
+		s.M, s.V = NewParams(ops, specs, kernels.Exact), NewParams(ops, specs, kernels.Exact)
+	}
 	s.wte, s.wpe = s.P.Index("wte.weight"), s.P.Index("wpe.weight")
 	s.lnfW, s.lnfB = s.P.Index("ln_f.weight"), s.P.Index("ln_f.bias")
 	N := B * T
 	s.scratch = newBlockScratch(ops, s.d, spec.Recompute)
 	if spec.Head {
 		s.head = newHeadScratch(ops, N, cfg.C, cfg.V)
-		s.dwteHead = working(ops, cfg.V*cfg.C)
+		if !spec.Inference {
+			s.dwteHead = working(ops, cfg.V*cfg.C)
+		}
 	}
 	return s, nil
 }
