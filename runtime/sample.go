@@ -11,6 +11,7 @@ import (
 	"slices"
 
 	"baton/internal/field"
+	"baton/internal/words"
 	"baton/kernels/cpu"
 	"baton/model"
 	"baton/transformer"
@@ -91,6 +92,9 @@ func generate(cfg SampleConfig, stack *transformer.Stack, mc model.Config, text 
 	}
 	out := &charWriter{w: w, pending: []byte(cfg.Prompt)}
 	T, V := mc.MaxT, mc.V
+	if len(ctx) > T && cfg.Warn != nil {
+		cfg.Warn(fmt.Sprintf("the prompt is %s, longer than the model's context of %d: each %s is predicted from the last %d only", words.Count(len(ctx), text.unit), T, text.unit, T))
+	}
 	tokens := make([]int32, T)
 	logits := make([]float32, T*V)
 	probs := make([]float64, text.n)

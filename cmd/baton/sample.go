@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"baton/runtime"
 )
@@ -38,6 +39,9 @@ func sampleCmd() *cobra.Command {
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 			c.Warn = func(msg string) { log.Warn(msg) }
 			out := cmd.OutOrStdout()
+			if term.IsTerminal(int(os.Stdout.Fd())) { // out writes to it
+				out = terminalText{out}
+			}
 			if err := runtime.Sample(c, out); err != nil {
 				return err
 			}
