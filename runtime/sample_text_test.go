@@ -4,6 +4,8 @@ package runtime
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -85,6 +87,28 @@ func TestSampleBytesInAGPT2SizedVocabulary(t *testing.T) {
 		}
 		if got := w.String(); c.tokens == model.TokensBytes && got != c.want || c.tokens == "" && !strings.HasPrefix(got, c.want) || c.tokens == "" && got == "go!!!" {
 			t.Errorf("tokens %q: Sample = %q, want %q (and GPT-2's tokens where config.json does not say)", c.tokens, got, c.want)
+		}
+	}
+}
+
+// TestSampleSaysALongPromptIsCut: a prompt longer than the model's context
+// is warned of, naming both lengths; one that fits is not.
+func TestSampleSaysALongPromptIsCut(t *testing.T) {
+	dir := CheckpointDir(trainedOut(t, corpus(t), 1))
+	ck, err := model.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	T := ck.Config.MaxT
+	for _, n := range []int{T, T + 5} {
+		var warned []string
+		cfg := SampleConfig{Checkpoint: dir, Prompt: strings.Repeat("a", n), Tokens: 1, Warn: func(m string) { warned = append(warned, m) }}
+		if err := Sample(cfg, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("the prompt is %d bytes, longer than the model's context of %d", n, T)
+		if got := strings.Join(warned, "; "); (n > T) != strings.Contains(got, want) {
+			t.Errorf("a prompt of %d bytes, context %d: warnings %q", n, T, got)
 		}
 	}
 }
