@@ -140,18 +140,54 @@ func checkFits(devs []device.Name, pl *model.Plan, prec string, extra int64) err
 		need += s.MemBytes
 		stashes += s.Stashes
 	}
-	for _, r := range hostRooms() {
-		want, as := need, ""
+	if r, want := tightest(need); r != nil && want > r.bytes {
+		as := ""
 		if r.addressSpace {
-			want = addressSpaceFor(need)
 			as = fmt.Sprintf(", %s of address space,", model.HumanBytes(want))
 		}
-		if want > r.bytes {
-			return field.Errorf("batch", "the run needs about %s of memory (parameters, gradients, AdamW state, %s of activations of B=%d T=%d, and %s for the process)%s but %s is left %s; lower {batch}, raise {microbatches}, or choose a smaller model",
-				model.HumanBytes(need), words.Count(stashes, "micro-batch stash"), pl.B, pl.T, model.HumanBytes(extra), as, model.HumanBytes(max(r.bytes, 0)), r.from)
-		}
+		return field.Errorf("batch", "the run needs about %s of memory (parameters, gradients, AdamW state, %s of activations of B=%d T=%d, and %s for the process)%s but %s is left %s; lower {batch}, raise {microbatches}, or choose a smaller model",
+			model.HumanBytes(need), words.Count(stashes, "micro-batch stash"), pl.B, pl.T, model.HumanBytes(extra), as, model.HumanBytes(max(r.bytes, 0)), r.from)
 	}
 	return nil
+}
+
+// tightest is the process's limit that leaves a run needing need bytes
+// least to spare, and what that limit asks of it (need, or for an address
+// space addressSpaceFor(need)); nil where no limit is known.
+func tightest(need int64) (*room, int64) {
+	var best *room
+	var bestWant int64
+	for _, r := range hostRooms() {
+		want := need
+		if r.addressSpace {
+			want = addressSpaceFor(need)
+		}
+		if best == nil || r.bytes-want < best.bytes-bestWant {
+			best, bestWant = &r, want
+		}
+	}
+	return best, bestWant
+}
+
+// HostFit is what a run of pl on CPU devices needs of the host, all its
+// stages and what the process holds beside them (the figure the run is
+// checked against as it starts), and the line the tightest of the
+// process's limits gives it: "20.1 GiB left (MemAvailable in
+// /proc/meminfo): fits", "… TOO BIG", or "" where no limit is known.
+func HostFit(pl *model.Plan) (need int64, has string) {
+	need = cpuExtra(pl.Config)
+	for _, s := range pl.Stages {
+		need += s.MemBytes
+	}
+	r, want := tightest(need)
+	if r == nil {
+		return need, ""
+	}
+	verdict := "fits"
+	if want > r.bytes {
+		verdict = "TOO BIG"
+	}
+	return need, fmt.Sprintf("%s left %s: %s", model.HumanBytes(max(r.bytes, 0)), r.from, verdict)
 }
 
 // room is what the process may still allocate under one of its limits.

@@ -38,7 +38,7 @@ func hostRooms() []room {
 		}
 	}
 	if avail := meminfoBytes("MemAvailable"); avail > 0 {
-		rooms = append(rooms, room{bytes: avail, from: "MemAvailable in /proc/meminfo"})
+		rooms = append(rooms, room{bytes: avail, from: "(MemAvailable in /proc/meminfo)"})
 	}
 	return rooms
 }

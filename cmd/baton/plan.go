@@ -123,6 +123,12 @@ func runPlan(out io.Writer, f *planFlags, given *schedule.Schedule) error {
 	}
 	fmt.Fprint(out, plan)
 	writeDeviceMemory(out, mems, capacity, f.deviceMemory != "")
+	if names[0].Kind == device.KindCPU && f.deviceMemory == "" {
+		// CPU devices share the host: the run is checked against it as a whole.
+		if need, has := runtime.HostFit(plan); has != "" {
+			fmt.Fprintf(out, "  the host, which the CPU devices share, for all their stages and the process: %s; %s\n", model.HumanBytes(need), has)
+		}
+	}
 	writeScaling(out, scaling, s)
 	fmt.Fprintf(out, "\n%s with %d micro-batches, simulated with each stage's FLOPs as its cost:\n%s", s.Name, s.Microbatches, s.Grid(false))
 	for d, idle := range tl.IdleFrac {
@@ -242,6 +248,9 @@ func writeDeviceMemory(out io.Writer, mems []runtime.DeviceMem, capacity func(st
 	fmt.Fprintln(w, "  device\tstages\tfp32/tf32\tbf16\thas")
 	for _, d := range fits(mems, capacity) {
 		has := "unknown: give --device-memory"
+		if strings.HasPrefix(d.Device, "cpu:") && !given {
+			has = "the host's (below)"
+		}
 		if d.Capacity > 0 {
 			has = model.HumanBytes(d.Capacity)
 			if given {

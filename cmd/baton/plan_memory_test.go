@@ -4,6 +4,8 @@ package main
 
 import (
 	"encoding/json"
+	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -49,6 +51,26 @@ func TestPlanMemoryPerDevice(t *testing.T) {
 	one, eight := got.Scaling[0], got.Scaling[7]
 	if one.Fits["fp32"] || !eight.Fits["bf16"] || one.MaxBytes["tf32"] != one.MaxBytes["fp32"] || eight.MaxBytes["fp32"] >= one.MaxBytes["fp32"] {
 		t.Errorf("1 device %+v, 8 devices %+v: want 1 too big in fp32, 8 fitting in bf16, less memory on 8", one, eight)
+	}
+}
+
+// TestPlanCPUDevicesShareTheHost: CPU devices, which share the host, are
+// planned against it as a whole, with the process's own memory, as train
+// checks them: under an address-space limit the host line says so; and
+// no row asks for --device-memory.
+func TestPlanCPUDevicesShareTheHost(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash to set the limit with")
+	}
+	cmd := exec.Command(bash, "-c", `ulimit -v 1000000 && exec "$0" "$@"`, batonBin, "plan", "--model=small", "--devices=cpu:0,cpu:1")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := regexp.MustCompile(`the host, which the CPU devices share, for all their stages and the process: [0-9.]+ MiB; [0-9.]+ [KMG]iB left under the address-space limit, RLIMIT_AS \(ulimit -v\), of 976\.56 MiB, of which the process holds [0-9.]+ MiB: TOO BIG`)
+	if !host.Match(out) || strings.Contains(string(out), "give --device-memory") {
+		t.Errorf("plan on CPU devices under ulimit -v 1000000:\n%s", out)
 	}
 }
 
