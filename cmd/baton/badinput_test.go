@@ -179,6 +179,10 @@ func sampleCases(trained string) []badInput {
 	return []badInput{
 		{name: "sample without from", args: []string{"sample"}, code: 2, msg: "--from is required"},
 		{name: "sample from nowhere", args: []string{"sample", "--from=nowhere"}, code: 1, msg: "nowhere: no such directory"},
+		{name: "sample prompt twice", args: []string{"sample", "--from=run", "--prompt=a", "--prompt-file=p.txt"}, fixture: trained, setup: withRun(nil), code: 2,
+			msg: "--prompt and --prompt-file both give the prompt"},
+		{name: "sample prompt file missing", args: []string{"sample", "--from=run", "--prompt-file=p.txt"}, fixture: trained, setup: withRun(nil), code: 1,
+			msg: "--prompt-file: open p.txt: no such file or directory"},
 		{name: "sample negative tokens", args: []string{"sample", "--from=run", "--tokens=-1"}, fixture: trained, setup: withRun(nil), code: 2, msg: "--tokens"},
 		{name: "sample missing tensor", args: []string{"sample", "--from=run"}, fixture: trained + "; ln_f.bias removed from model.safetensors",
 			setup: withRun(dropTensor("ln_f.bias")), code: 1, msg: "missing tensor ln_f.bias"},
