@@ -14,11 +14,10 @@ import (
 	"baton/model"
 )
 
-// TestSampleGPT2SkipsPadding: a padded GPT-2-vocabulary model whose
-// padding rows score highest still samples text tokens only, and its
-// prompt and output are GPT-2 text. With every weight zero but ln_f.bias
-// (ones), the tied head scores token v by the sum of wte row v.
-func TestSampleGPT2SkipsPadding(t *testing.T) {
+// scoringModel is a one-layer model of GPT-2's padded vocabulary whose
+// weights are zero but ln_f.bias (ones): its tied head scores token v by
+// the sum of wte row v, which a test sets.
+func scoringModel() (model.Config, map[string][]float32) {
 	mc := model.Config{V: 50304, MaxT: 8, C: 8, NH: 1, L: 1}
 	params := map[string][]float32{}
 	for _, ts := range mc.AllTensors() {
@@ -27,6 +26,14 @@ func TestSampleGPT2SkipsPadding(t *testing.T) {
 	for i := range params["ln_f.bias"] {
 		params["ln_f.bias"][i] = 1
 	}
+	return mc, params
+}
+
+// TestSampleGPT2SkipsPadding: a padded GPT-2-vocabulary model whose
+// padding rows score highest still samples text tokens only, and its
+// prompt and output are GPT-2 text.
+func TestSampleGPT2SkipsPadding(t *testing.T) {
+	mc, params := scoringModel()
 	wte := params["wte.weight"]
 	for i := data.GPT2Vocab * mc.C; i < len(wte); i++ {
 		wte[i] = 10 // padding rows: the best scores, if they could be drawn
@@ -58,14 +65,7 @@ func TestSampleGPT2SkipsPadding(t *testing.T) {
 // config.json does not say (a Hugging Face model), the same weights are
 // read as GPT-2's tokens.
 func TestSampleBytesInAGPT2SizedVocabulary(t *testing.T) {
-	mc := model.Config{V: 50304, MaxT: 8, C: 8, NH: 1, L: 1}
-	params := map[string][]float32{}
-	for _, ts := range mc.AllTensors() {
-		params[ts.Name] = make([]float32, ts.Elems())
-	}
-	for i := range params["ln_f.bias"] {
-		params["ln_f.bias"][i] = 1
-	}
+	mc, params := scoringModel()
 	wte := params["wte.weight"]
 	for i := 256 * mc.C; i < len(wte); i++ {
 		wte[i] = 10 // every id past the bytes: the best scores, if they could be drawn
