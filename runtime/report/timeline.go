@@ -50,8 +50,12 @@ var (
 	tlWaitNext = tlStyle{"wait-next", "url(#wait-next)", "", "wait on next stage"}
 	tlTransfer = tlStyle{"transfer", "#222", "", "send / receive copy"}
 	tlIdle     = tlStyle{"idle", "#e4e4e4", "", "idle"}
+	tlOddChunk = tlStyle{"odd-chunk", tlCompute[schedule.F].fill, "", "lighter: a device's chunks 1, 3, … (interleaved)"}
 	tlCritical = tlStyle{"critical", "none", "", "critical path"}
 )
+
+// tlOddChunkOpacity lightens the actions of a device's odd chunks.
+const tlOddChunkOpacity = "0.55"
 
 // The critical path's look: a dark outline inside its compute actions, and
 // an arrow for each hop from a send to the receive that waited for it.
@@ -135,7 +139,7 @@ func WriteTimeline(w io.Writer, devices []string, step *Step, title string) erro
 		fmt.Fprintf(bw, `<rect class="%s" x="%s" y="%s" width="%s" height="%d" fill="%s"/>`+"\n",
 			tlIdle.class, tlNum(left), tlNum(y), tlNum(plotW), tlRowH, tlIdle.fill)
 		for i, r := range recs {
-			tlRecord(bw, r, x, y, critical[PathNode{d, i}])
+			tlRecord(bw, r, x, y, critical[PathNode{d, i}], r.Action.Stage/rows%2 == 1)
 		}
 	}
 	tlPath(bw, step, path, x, rowY)
@@ -146,7 +150,7 @@ func WriteTimeline(w io.Writer, devices []string, step *Step, title string) erro
 }
 
 // tlRecord draws one action in the row starting at y.
-func tlRecord(bw *bufio.Writer, r Record, x func(time.Duration) float64, y float64, critical bool) {
+func tlRecord(bw *bufio.Writer, r Record, x func(time.Duration) float64, y float64, critical, oddChunk bool) {
 	a := r.Action
 	tip := fmt.Sprintf("%s  %s–%s", a, tlMs(r.Start), tlMs(r.End))
 	mark := ""
@@ -156,6 +160,9 @@ func tlRecord(bw *bufio.Writer, r Record, x func(time.Duration) float64, y float
 	}
 	if st, ok := tlCompute[a.Kind]; ok {
 		x0, wd := x(r.Start), max(x(r.End)-x(r.Start), tlMinRectW)
+		if oddChunk { // interleaving's chunks 1, 3, ... lighter, so that a device's chunks tell apart
+			mark += ` fill-opacity="` + tlOddChunkOpacity + `"`
+		}
 		fmt.Fprintf(bw, `<rect class="%s" data-action="%s"%s x="%s" y="%s" width="%s" height="%d" fill="%s" stroke="#fff" stroke-width="0.5"><title>%s</title></rect>`+"\n",
 			st.class, a, mark, tlNum(x0), tlNum(y), tlNum(wd), tlRowH, st.fill, tip)
 		label := strconv.Itoa(a.Microbatch)
@@ -284,6 +291,9 @@ func tlLegendItems(step *Step, path bool) []tlStyle {
 	seen := map[string]bool{}
 	for _, recs := range step.Records {
 		for _, r := range recs {
+			if r.Action.Kind.IsCompute() && r.Action.Stage/len(step.Records)%2 == 1 {
+				seen[tlOddChunk.class] = true
+			}
 			switch k := r.Action.Kind; {
 			case tlCompute[k].class != "":
 				seen[tlCompute[k].class] = true
@@ -298,7 +308,7 @@ func tlLegendItems(step *Step, path bool) []tlStyle {
 		}
 	}
 	var out []tlStyle
-	for _, st := range []tlStyle{tlCompute[schedule.F], tlCompute[schedule.B], tlCompute[schedule.I], tlCompute[schedule.W], tlCompute[schedule.Step], tlWaitPrev, tlWaitNext, tlTransfer} {
+	for _, st := range []tlStyle{tlCompute[schedule.F], tlCompute[schedule.B], tlCompute[schedule.I], tlCompute[schedule.W], tlCompute[schedule.Step], tlOddChunk, tlWaitPrev, tlWaitNext, tlTransfer} {
 		if seen[st.class] {
 			out = append(out, st)
 		}
@@ -338,6 +348,9 @@ func tlLegend(bw *bufio.Writer, lines [][]tlStyle, y float64) {
 			case tlCritical.class:
 				fmt.Fprintf(bw, `<rect x="%s" y="%s" width="%d" height="%d" fill="#fff" stroke="%s" stroke-width="%d"/>`+"\n",
 					tlNum(lx+1), tlNum(y+1), tlLegendBox-2, tlLegendBox-2, tlPathColor, tlPathStroke)
+			case tlOddChunk.class:
+				fmt.Fprintf(bw, `<rect x="%s" y="%s" width="%d" height="%d" fill="%s" fill-opacity="%s" stroke="#888" stroke-width="0.5"/>`+"\n",
+					tlNum(lx), tlNum(y), tlLegendBox, tlLegendBox, fill, tlOddChunkOpacity)
 			case tlTransfer.class:
 				// Thin like the bars it stands for.
 				fmt.Fprintf(bw, `<rect x="%s" y="%s" width="%d" height="%d" fill="%s"/>`+"\n", tlNum(lx), tlNum(y+tlLegendBox-4), tlLegendBox, 4, fill)

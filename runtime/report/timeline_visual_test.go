@@ -201,3 +201,50 @@ func TestTimelineNarrowCriticalShowsItsColour(t *testing.T) {
 		}
 	}
 }
+
+// TestTimelineTellsChunksApart: under interleaving a device runs two
+// chunks whose actions carry the same micro-batch numbers; the odd chunk's
+// are drawn lighter, and the legend says so. A schedule of one chunk per
+// device has neither.
+func TestTimelineTellsChunksApart(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		chunks int
+	}{{"interleaved", 2}, {"1f1b", 1}} {
+		s, err := schedule.GenerateChunks(c.name, 2, 4, c.chunks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tl, err := schedule.Simulate(schedule.Lower(s), schedule.UniformCost(1, 2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		elems := tlElements(t, Simulated(tl, time.Millisecond), []string{"dev 0", "dev 1"}, c.name)
+		light, dark := 0, 0
+		for _, r := range elems["rect"] {
+			if k := r["class"]; k != "F" && k != "B" && k != "I" && k != "W" {
+				continue // compute actions only
+			}
+			a, err := schedule.ParseAction(r["data-action"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			odd := a.Stage/2%2 == 1
+			if lit := r["fill-opacity"] != ""; lit != odd {
+				t.Errorf("%s: %s drawn lighter %v, want %v (chunk %d)", c.name, a, lit, odd, a.Stage/2)
+			}
+			if odd {
+				light++
+			} else {
+				dark++
+			}
+		}
+		legend := false
+		for _, x := range elems["text"] {
+			legend = legend || strings.Contains(x["text"], "chunks 1, 3")
+		}
+		if want := c.chunks > 1; legend != want || (light > 0) != want || dark == 0 {
+			t.Errorf("%s: %d lighter and %d darker actions, legend %v; want lighter ones and the legend only with chunks", c.name, light, dark, legend)
+		}
+	}
+}
