@@ -54,8 +54,7 @@ func deviceSegments(recs []Record, span time.Duration) []segment {
 		case k.IsCompute():
 			add(causeCompute, r.Start, r.End)
 		case k == schedule.RecvF || k == schedule.RecvB:
-			// The executor times the wait from the receive's start.
-			copyStart := min(r.Start+max(r.Wait, 0), r.End)
+			copyStart := r.copyStart()
 			c := causeWaitNext
 			if k == schedule.RecvF {
 				c = causeWaitPrev

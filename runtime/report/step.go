@@ -23,6 +23,10 @@ type Record struct {
 	Units      []UnitTime    // compute actions of a step that timed layers: each unit's time, in the order run
 }
 
+// copyStart is where a receive's wait ends and its copy begins: the
+// executor times the wait from the receive's start (Wait is 0 elsewhere).
+func (r Record) copyStart() time.Duration { return min(r.Start+max(r.Wait, 0), r.End) }
+
 // UnitTime is how long one unit of a compute action took: the embedding,
 // a block or the head (model.Config.UnitName).
 type UnitTime struct {
@@ -37,6 +41,19 @@ type Step struct {
 	// Number is the run's step number, as metrics.jsonl counts from 1, so
 	// that the trace of a run's last steps names them as its log does.
 	Number int
+}
+
+// extent is where s's records begin and end: from the origin (or before
+// it, where another rank's device, moved onto rank 0's clock, began
+// waiting earlier) to its Time (or past it, where a record ends later).
+func (s *Step) extent() (from, end time.Duration) {
+	end = s.Time
+	for _, recs := range s.Records {
+		for _, r := range recs {
+			from, end = min(from, r.Start), max(end, r.End)
+		}
+	}
+	return from, end
 }
 
 // DeviceInfo is what the report says about a device besides its times.

@@ -89,15 +89,8 @@ func WriteTimeline(w io.Writer, devices []string, step *Step, title string) erro
 	if len(step.Records) > len(devices) {
 		return fmt.Errorf("timeline: records for %d devices but %d device names were given", len(step.Records), len(devices))
 	}
-	// The axis starts before the origin when a record does: another rank's
-	// device, moved onto rank 0's clock, may have begun waiting before it.
-	var from time.Duration
-	span := step.Time
-	for _, recs := range step.Records {
-		for _, r := range recs {
-			from, span = min(from, r.Start), max(span, r.End)
-		}
-	}
+	// The axis starts before the origin when a record does (Step.extent).
+	from, span := step.extent()
 	if span <= from {
 		span = from + time.Millisecond // an empty step still draws an axis
 	}
@@ -182,7 +175,7 @@ func tlRecord(bw *bufio.Writer, r Record, x func(time.Duration) float64, y float
 		if a.Kind == schedule.RecvF {
 			st = tlWaitPrev
 		}
-		copyStart = min(r.Start+r.Wait, r.End)
+		copyStart = r.copyStart()
 		fmt.Fprintf(bw, `<rect class="%s" data-action="%s" x="%s" y="%s" width="%s" height="%d" fill="%s"><title>%s waited %s</title></rect>`+"\n",
 			st.class, a, tlNum(x(r.Start)), tlNum(y), tlNum(max(x(copyStart)-x(r.Start), tlMinRectW)), tlRowH, st.fill, tip, tlMs(r.Wait))
 	}
@@ -224,7 +217,7 @@ func tlPath(bw *bufio.Writer, step *Step, path []PathNode, x func(time.Duration)
 		// A send to another rank may end after its data landed (its
 		// record holds the write's return): the arrow then leaves the send
 		// where the copy starts, never pointing back in time.
-		copyStart := min(r.Start+max(r.Wait, 0), r.End)
+		copyStart := r.copyStart()
 		fmt.Fprintf(bw, `<line class="hop" x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="1.5" marker-end="url(#hop)"><title>%s waited for %s</title></line>`+"\n",
 			tlNum(x(max(min(from.End, copyStart), from.Start))), tlNum(y1), tlNum(x(copyStart)), tlNum(y2), tlPathColor, r.Action, from.Action)
 	}

@@ -113,12 +113,7 @@ func WriteTrace(w io.Writer, devices []string, steps []*Step) error {
 	var origin time.Duration
 	flowID := 0
 	for _, s := range steps {
-		from, end := time.Duration(0), s.Time
-		for _, recs := range s.Records {
-			for _, r := range recs {
-				from, end = min(from, r.Start), max(end, r.End)
-			}
-		}
+		from, end := s.extent()
 		dur := traceMicros(end - from)
 		step := traceEvent{Name: fmt.Sprintf("step %d", s.Number), Cat: "step", Ph: "X", Ts: traceMicros(origin), Dur: &dur,
 			Pid: tracePid, Tid: stepsTid, Args: map[string]any{"step": s.Number}}
@@ -202,7 +197,7 @@ func tracePathEvents(s *Step, path []PathNode, devices []string, tid int, origin
 		// write's return): its end then sits before the copy starts, so the
 		// arrow never points back in time.
 		from := s.Records[path[i-1].Device][path[i-1].Index]
-		copyStart := min(r.Start+max(r.Wait, 0), r.End)
+		copyStart := r.copyStart()
 		at := (from.Start + from.End) / 2
 		if copyStart > from.Start {
 			at = min(at, (from.Start+copyStart)/2)
