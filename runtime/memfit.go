@@ -134,12 +134,7 @@ func checkFits(devs []device.Name, pl *model.Plan, prec string, extra int64) err
 	if devs[0].Kind == device.KindCUDA {
 		return CheckDeviceFit(DeviceMemory(devs, pl), GPUMemory(), pl, prec)
 	}
-	need := extra
-	stashes := 0
-	for _, s := range pl.Stages {
-		need += s.MemBytes
-		stashes += s.Stashes
-	}
+	need, stashes := cpuNeed(pl, extra)
 	if r, want := tightest(need); r != nil && want > r.bytes {
 		as := ""
 		if r.addressSpace {
@@ -149,6 +144,17 @@ func checkFits(devs []device.Name, pl *model.Plan, prec string, extra int64) err
 			model.HumanBytes(need), words.Count(stashes, "micro-batch stash"), pl.B, pl.T, model.HumanBytes(extra), as, model.HumanBytes(max(r.bytes, 0)), r.from)
 	}
 	return nil
+}
+
+// cpuNeed is what a run of pl on CPU devices allocates, every stage's
+// bytes and extra, and the micro-batch stashes among them.
+func cpuNeed(pl *model.Plan, extra int64) (need int64, stashes int) {
+	need = extra
+	for _, s := range pl.Stages {
+		need += s.MemBytes
+		stashes += s.Stashes
+	}
+	return need, stashes
 }
 
 // tightest is the process's limit that leaves a run needing need bytes
@@ -175,10 +181,7 @@ func tightest(need int64) (*room, int64) {
 // process's limits gives it: "20.1 GiB left (MemAvailable in
 // /proc/meminfo): fits", "… TOO BIG", or "" where no limit is known.
 func HostFit(pl *model.Plan) (need int64, has string) {
-	need = cpuExtra(pl.Config)
-	for _, s := range pl.Stages {
-		need += s.MemBytes
-	}
+	need, _ = cpuNeed(pl, cpuExtra(pl.Config))
 	r, want := tightest(need)
 	if r == nil {
 		return need, ""

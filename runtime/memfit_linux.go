@@ -3,13 +3,13 @@
 package runtime
 
 import (
-	"bufio"
 	"os"
 	"strconv"
 	"strings"
 	"syscall"
 
 	"baton/model"
+	"baton/runtime/device"
 )
 
 // hostRooms is what this process may still allocate under each limit it
@@ -23,7 +23,7 @@ func hostRooms() []room {
 	var rl syscall.Rlimit
 	// RLIM_INFINITY is all ones: past 1<<62, as are cgroup v1's "no limit" values.
 	if syscall.Getrlimit(syscall.RLIMIT_AS, &rl) == nil && rl.Cur < 1<<62 {
-		held := procStatusBytes("VmSize")
+		held := device.ProcBytes("/proc/self/status", "VmSize")
 		rooms = append(rooms, room{bytes: int64(rl.Cur) - held, addressSpace: true,
 			from: "under the address-space limit, RLIMIT_AS (ulimit -v), of " + model.HumanBytes(int64(rl.Cur)) + ", of which the process holds " + model.HumanBytes(held)})
 	}
@@ -31,13 +31,13 @@ func hostRooms() []room {
 	// what this process holds is what the run cannot give back.
 	for _, p := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
 		if limit := readInt(p); limit > 0 && limit < 1<<62 {
-			held := procStatusBytes("VmRSS")
+			held := device.ProcBytes("/proc/self/status", "VmRSS")
 			rooms = append(rooms, room{bytes: limit - held,
 				from: "under the cgroup's limit (" + p + ") of " + model.HumanBytes(limit) + ", of which the process holds " + model.HumanBytes(held)})
 			break
 		}
 	}
-	if avail := meminfoBytes("MemAvailable"); avail > 0 {
+	if avail := device.ProcBytes("/proc/meminfo", "MemAvailable"); avail > 0 {
 		rooms = append(rooms, room{bytes: avail, from: "(MemAvailable in /proc/meminfo)"})
 	}
 	return rooms
@@ -54,28 +54,4 @@ func readInt(path string) int64 {
 		return -1
 	}
 	return n
-}
-
-// meminfoBytes is a "Key: N kB" line of /proc/meminfo in bytes, or 0.
-func meminfoBytes(key string) int64 { return kBField("/proc/meminfo", key) }
-
-// procStatusBytes is a "Key: N kB" line of /proc/self/status in bytes, or 0.
-func procStatusBytes(key string) int64 { return kBField("/proc/self/status", key) }
-
-func kBField(path, key string) int64 {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), key+":"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err == nil {
-				return kb << 10
-			}
-		}
-	}
-	return 0
 }

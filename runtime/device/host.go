@@ -4,9 +4,9 @@ package device
 
 import (
 	"bufio"
-	"fmt"
 	"os"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 )
 
@@ -21,10 +21,14 @@ func HostCPU() string {
 
 // HostMemory is the host's memory in bytes (/proc/meminfo's MemTotal); 0
 // where it is not known.
-func HostMemory() int64 {
-	var kb int64
-	if v := procField("/proc/meminfo", "MemTotal"); v != "" {
-		fmt.Sscanf(v, "%d", &kb)
+func HostMemory() int64 { return ProcBytes("/proc/meminfo", "MemTotal") }
+
+// ProcBytes is a "key: N kB" line of a /proc file (meminfo, self/status)
+// in bytes; 0 where the file or the key is missing.
+func ProcBytes(path, key string) int64 {
+	kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(procField(path, key), "kB")), 10, 64)
+	if err != nil {
+		return 0
 	}
 	return kb << 10
 }
