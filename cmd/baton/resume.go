@@ -89,8 +89,12 @@ func (f *trainFlags) applyRecord(fl *pflag.FlagSet, rec *runtime.Record, perRank
 		return nil, err
 	}
 	var overrides []runtime.Override
-	recDevices, _ := flagValue(vals["devices"])
-	otherCount := !perRank && fl.Changed("devices") && deviceCount(fl.Lookup("devices").Value.String()) != deviceCount(recDevices)
+	var nowCount, wasCount int // of devices, where --devices is given
+	if !perRank && fl.Changed("devices") {
+		recDevices, _ := flagValue(vals["devices"])
+		nowCount, wasCount = deviceCount(fl.Lookup("devices").Value.String()), deviceCount(recDevices)
+	}
+	otherCount := nowCount != wasCount
 	for _, k := range orderedKeys(vals) {
 		if perRank && k == "devices" {
 			continue
@@ -103,7 +107,7 @@ func (f *trainFlags) applyRecord(fl *pflag.FlagSet, rec *runtime.Record, perRank
 		if otherCount && (k == "split" || k == "layer-map") && !given(fl, vals, k) {
 			// A split is for the devices it was recorded with; a resume on
 			// as many others keeps it, on another count splits anew.
-			f.notes = append(f.notes, fmt.Sprintf("resuming on %d devices, not run.json's %d: its --%s %s is not used", deviceCount(fl.Lookup("devices").Value.String()), deviceCount(recDevices), k, was))
+			f.notes = append(f.notes, fmt.Sprintf("resuming on %d devices, not run.json's %d: its --%s %s is not used", nowCount, wasCount, k, was))
 			continue
 		}
 		if !given(fl, vals, k) {
