@@ -54,6 +54,11 @@ var (
 	tlCritical = tlStyle{"critical", "none", "", "critical path"}
 )
 
+// oddChunk says whether a, of a step over devices devices, is of an odd
+// chunk of its device: interleaving puts stage s on device s mod p, as its
+// chunk s div p; other schedules hold one chunk, stage d on device d.
+func oddChunk(a schedule.Action, devices int) bool { return a.Stage/devices%2 == 1 }
+
 // tlOddChunkOpacity lightens the actions of a device's odd chunks.
 const tlOddChunkOpacity = "0.55"
 
@@ -132,7 +137,7 @@ func WriteTimeline(w io.Writer, devices []string, step *Step, title string) erro
 		fmt.Fprintf(bw, `<rect class="%s" x="%s" y="%s" width="%s" height="%d" fill="%s"/>`+"\n",
 			tlIdle.class, tlNum(left), tlNum(y), tlNum(plotW), tlRowH, tlIdle.fill)
 		for i, r := range recs {
-			tlRecord(bw, r, x, y, critical[PathNode{d, i}], r.Action.Stage/rows%2 == 1)
+			tlRecord(bw, r, x, y, critical[PathNode{d, i}], oddChunk(r.Action, rows))
 		}
 	}
 	tlPath(bw, step, path, x, rowY)
@@ -284,7 +289,7 @@ func tlLegendItems(step *Step, path bool) []tlStyle {
 	seen := map[string]bool{}
 	for _, recs := range step.Records {
 		for _, r := range recs {
-			if r.Action.Kind.IsCompute() && r.Action.Stage/len(step.Records)%2 == 1 {
+			if r.Action.Kind.IsCompute() && oddChunk(r.Action, len(step.Records)) {
 				seen[tlOddChunk.class] = true
 			}
 			switch k := r.Action.Kind; {
