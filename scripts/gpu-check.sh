@@ -126,6 +126,9 @@ deadline=
 if [ -n "${GPU_CHECK_BUDGET:-}" ]; then
   deadline=$(($(date +%s) + GPU_CHECK_BUDGET))
 fi
+# status_line NAME VERDICT SECONDS LOG: a step's line in gpu-check.txt, and on the terminal.
+status_line() { printf '%-40s %-20s %4ds  %s\n' "$1" "$2" "$3" "$(basename "$4")" | tee -a "$status"; }
+
 # step NAME SECONDS LOG COMMAND...: runs COMMAND with a time limit, its output appended to LOG.
 step() {
   local name=$1 limit=$2 log=$3
@@ -134,7 +137,7 @@ step() {
   t0=$(date +%s)
   if [ -n "$deadline" ]; then
     if [ $((deadline - t0)) -lt 10 ]; then
-      printf '%-40s %-20s %4ds  %s\n' "$name" "SKIPPED (budget)" 0 "$(basename "$log")" | tee -a "$status"
+      status_line "$name" "SKIPPED (budget)" 0 "$log"
       failed=1
       return
     fi
@@ -153,7 +156,7 @@ step() {
     verdict="FAIL (exit $rc)"
     failed=1
   fi
-  printf '%-40s %-20s %4ds  %s\n' "$name" "$verdict" "$(($(date +%s) - t0))" "$(basename "$log")" | tee -a "$status"
+  status_line "$name" "$verdict" "$(($(date +%s) - t0))" "$log"
 }
 
 # tests BINARY PATTERN SECONDS LOG: each test of BINARY matching PATTERN in a
@@ -165,7 +168,7 @@ tests() {
   local bin=$1 pattern=$2 limit=$3 log=$4 name names
   names=$(env LD_LIBRARY_PATH="$libs" "$bin" -test.list "$pattern" 2>>"$log" | grep '^Test')
   if [ -z "$names" ]; then
-    printf '%-40s %-20s %4ds  %s\n' "${bin##*/} -test.list $pattern" "FAIL (no tests)" 0 "$(basename "$log")" | tee -a "$status"
+    status_line "${bin##*/} -test.list $pattern" "FAIL (no tests)" 0 "$log"
     failed=1
     return
   fi
