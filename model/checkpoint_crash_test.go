@@ -47,7 +47,7 @@ func TestSaveInterrupted(t *testing.T) {
 				t.Fatalf("Save = %v, want the simulated crash at %s", err, tc.step)
 			}
 
-			got, err := Load(dir)
+			got, err := LoadResume(dir)
 			if err != nil {
 				t.Fatalf("Load after a crash at %s: %v", tc.step, err)
 			}
@@ -65,7 +65,7 @@ func TestSaveInterrupted(t *testing.T) {
 
 			third := tinyCheckpoint(3)
 			mustSave(t, dir, third)
-			if got, err = Load(dir); err != nil {
+			if got, err = LoadResume(dir); err != nil {
 				t.Fatal(err)
 			}
 			sameCheckpoint(t, got, third)
@@ -109,7 +109,7 @@ func TestSaveInterruptedTwice(t *testing.T) {
 				t.Fatalf("Save = %v, want the simulated crash", err)
 			}
 			saveHook = nil
-			got, err := Load(dir)
+			got, err := LoadResume(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -128,7 +128,7 @@ func TestLoadIgnoresHalfWrittenTmp(t *testing.T) {
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, modelFile))
 	writeFile(t, filepath.Join(tmp, modelFile), b[:100])
-	got, err := Load(dir)
+	got, err := LoadResume(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func TestLoadFallsBackToOld(t *testing.T) {
 	if err := os.Rename(dir, dir+oldSuffix); err != nil {
 		t.Fatal(err)
 	}
-	got, err := Load(dir)
+	got, err := LoadResume(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestLoadTruncatedNamesFile(t *testing.T) {
 	path := filepath.Join(dir, modelFile)
 	b, _ := os.ReadFile(path)
 	writeFile(t, path, b[:len(b)-7])
-	_, err := Load(dir)
+	_, err := LoadResume(dir)
 	if err == nil || !strings.HasPrefix(err.Error(), "checkpoint "+path+":") {
 		t.Fatalf("error = %v, want one naming %s", err, path)
 	}
@@ -169,7 +169,7 @@ func TestLoadTruncatedNamesFile(t *testing.T) {
 	// With the previous checkpoint beside it, Load says where it read from.
 	want := tinyCheckpoint(2)
 	mustSave(t, dir+oldSuffix, want)
-	got, err := Load(dir)
+	got, err := LoadResume(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,9 +236,9 @@ func TestSaveSurvivesSIGKILL(t *testing.T) {
 		}
 		cmd.Wait()
 
-		got, err := Load(dir)
+		got, err := LoadResume(dir)
 		if err != nil {
-			t.Fatalf("kill %d: Load: %v", i, err)
+			t.Fatalf("kill %d: LoadResume: %v", i, err)
 		}
 		// The state names the seed; the tensors must be that save's, whole.
 		var st struct{ Step uint64 }

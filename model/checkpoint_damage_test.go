@@ -58,6 +58,35 @@ func unchanged(t *testing.T, root string, before map[string]string) {
 // loaders are both ways to read a checkpoint: each must refuse the damage.
 var loaders = map[string]func(string) (*Checkpoint, error){"Load": Load, "LoadResume": LoadResume}
 
+// loadersOf are the loaders that read file: Load reads no AdamW moments.
+func loadersOf(file string) map[string]func(string) (*Checkpoint, error) {
+	if file == optimizerFile || file == legacyOptimizerFile {
+		return map[string]func(string) (*Checkpoint, error){"LoadResume": LoadResume}
+	}
+	return loaders
+}
+
+// TestLoadReadsNoMoments: Load, for the weights alone, does not read the
+// AdamW moments (twice the weights' bytes), so damage there does not stop
+// a sample; LoadResume still refuses it.
+func TestLoadReadsNoMoments(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	want := tinyCheckpoint(1)
+	mustSave(t, dir, want)
+	writeFile(t, filepath.Join(dir, optimizerFile), []byte("not safetensors"))
+	got, err := Load(dir)
+	if err != nil {
+		t.Fatalf("Load with damaged moments: %v", err)
+	}
+	if got.M != nil || got.V != nil {
+		t.Errorf("Load read the moments")
+	}
+	sameTensors(t, "Params", got.Params, want.Params)
+	if _, err := LoadResume(dir); err == nil {
+		t.Errorf("LoadResume accepted damaged moments")
+	}
+}
+
 func TestLoadResumeNeedsEveryFile(t *testing.T) {
 	for file, want := range map[string]string{
 		optimizerFile: "missing; resuming needs the AdamW moments it holds",
@@ -146,7 +175,7 @@ func TestLoadRefusesNonFinite(t *testing.T) {
 		{optimizerFile, "v.h.0.ln_1.bias", []uint64{uint64(c.C)}, 5, math.NaN(), "tensor v.h.0.ln_1.bias holds NaN at index 5 of 32"},
 	}
 	for _, tc := range cases {
-		for name, load := range loaders {
+		for name, load := range loadersOf(tc.file) {
 			t.Run(name+"/"+tc.tensor, func(t *testing.T) {
 				root := t.TempDir()
 				dir := filepath.Join(root, "ckpt")

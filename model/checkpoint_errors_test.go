@@ -170,9 +170,9 @@ func TestLoadRejectsDamage(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "ckpt")
 			mustSave(t, dir, tinyCheckpoint(1))
 			tc.damage(t, dir)
-			ck, err := Load(dir)
+			ck, err := LoadResume(dir)
 			if err == nil {
-				t.Fatalf("Load accepted a checkpoint with %s (config %v)", tc.name, ck.Config)
+				t.Fatalf("LoadResume accepted a checkpoint with %s (config %v)", tc.name, ck.Config)
 			}
 			msg := err.Error()
 			prefix := "checkpoint " + filepath.Join(dir, tc.file) + ":"

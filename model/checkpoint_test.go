@@ -90,7 +90,7 @@ func TestRoundTrip(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ckpt")
 	want := tinyCheckpoint(1)
 	mustSave(t, dir, want)
-	got, err := Load(dir)
+	got, err := LoadResume(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

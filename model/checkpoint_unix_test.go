@@ -30,7 +30,7 @@ func TestLoadRefusesNonRegular(t *testing.T) {
 	}
 	for _, file := range []string{configFile, modelFile, optimizerFile, stateFile} {
 		for kind, k := range kinds {
-			for name, load := range loaders {
+			for name, load := range loadersOf(file) {
 				t.Run(name+"/"+file+"/"+kind, func(t *testing.T) {
 					root := t.TempDir()
 					dir := filepath.Join(root, "ckpt")

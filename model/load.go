@@ -15,8 +15,10 @@ import (
 )
 
 // Load reads the checkpoint in dir for its weights: config.json and
-// model.safetensors must be there; the AdamW moments and state.json are
-// read when present. See load for the checks. A directory whose tensors are
+// model.safetensors must be there; state.json is read when present. The
+// AdamW moments are not read: they are twice the weights, and what reads
+// weights alone (sampling, a run started from them) has no use for them.
+// See load for the checks. A directory whose tensors are
 // named as transformers saves them (hfNamed) is read as LoadHF reads it:
 // what a run can start from can be sampled.
 func Load(dir string) (*Checkpoint, error) {
@@ -31,7 +33,7 @@ func Load(dir string) (*Checkpoint, error) {
 var ErrNoCheckpoint = errors.New("no such directory")
 
 // LoadResume reads the checkpoint in dir to continue training from: beyond
-// what Load needs, optimizer/optimizer.safetensors (without it AdamW would restart
+// what Load reads, optimizer/optimizer.safetensors (without it AdamW would restart
 // from zero moments) and state.json (without it, from step 0 on trained
 // weights) must be there.
 func LoadResume(dir string) (*Checkpoint, error) { return load(dir, true) }
@@ -108,9 +110,11 @@ func loadDir(dir string, resume bool) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	optPath, hasOpt, err := optimizerPath(dir, resume)
-	if err != nil {
-		return nil, err
+	var optPath string
+	if resume {
+		if optPath, _, err = optimizerPath(dir, true); err != nil {
+			return nil, err
+		}
 	}
 
 	cfg, tokens, err := readConfig(dir)
@@ -122,7 +126,7 @@ func loadDir(dir string, resume bool) (*Checkpoint, error) {
 	if ck.Params, err = readTensorFile(filepath.Join(dir, modelFile), ts, cfg); err != nil {
 		return nil, err
 	}
-	if !hasOpt {
+	if !resume {
 		return ck, nil
 	}
 	mv, err := readTensorFile(optPath, append(prefixed(mPrefix, ts), prefixed(vPrefix, ts)...), cfg)

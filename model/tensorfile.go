@@ -154,17 +154,24 @@ func tensorValues(path string, tv safetensors.TensorView, t Tensor, c Config) ([
 	if len(raw) != size*t.Elems() { // the library checks this; a panic here would cost more than the test
 		return nil, fmt.Errorf("checkpoint %s: tensor %s has %d bytes, want %d", path, t.Name, len(raw), size*t.Elems())
 	}
-	vals := make([]float32, t.Elems())
-	switch tv.DType() {
-	case safetensors.F32:
+	var vals []float32
+	if tv.DType() == safetensors.F32 {
+		vals = f32Alias(raw)
+	}
+	switch {
+	case vals != nil:
+	case tv.DType() == safetensors.F32:
+		vals = make([]float32, t.Elems())
 		for i := range vals {
 			vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
 		}
-	case safetensors.F16:
+	case tv.DType() == safetensors.F16:
+		vals = make([]float32, t.Elems())
 		for i := range vals {
 			vals[i] = float16.Frombits(binary.LittleEndian.Uint16(raw[2*i:])).Float32()
 		}
-	case safetensors.BF16: // float32's upper half
+	default: // BF16: float32's upper half
+		vals = make([]float32, t.Elems())
 		for i := range vals {
 			vals[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(raw[2*i:])) << 16)
 		}
@@ -175,6 +182,19 @@ func tensorValues(path string, tv safetensors.TensorView, t Tensor, c Config) ([
 		return nil, fmt.Errorf("checkpoint %s: tensor %s holds %v at index %d of %d; a checkpoint holds finite numbers only: the file is damaged or was written by a run that diverged", path, t.Name, vals[i], i, len(vals))
 	}
 	return vals, nil
+}
+
+// f32Alias is raw's float32 values in raw's own memory, where this machine
+// stores a float32 as safetensors does and raw is aligned for one (the
+// format pads its header to 8 bytes; a file that does not gets a copy);
+// nil otherwise. Converting a checkpoint of GPT-2 124M value by value took
+// 2 of the 3.4 seconds its load took, most of it faulting in 500 MB of new
+// pages.
+func f32Alias(raw []byte) []float32 {
+	if !littleEndian || len(raw) == 0 || uintptr(unsafe.Pointer(&raw[0]))%4 != 0 {
+		return nil
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(&raw[0])), len(raw)/4)
 }
 
 // firstNonFinite is the index of the first NaN or infinity in v, or -1.

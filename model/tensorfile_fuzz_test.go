@@ -92,3 +92,32 @@ func TestDecodeValidTinyFile(t *testing.T) {
 	}
 	sameTensors(t, "Params", got, ck.Params)
 }
+
+// TestDecodeAlignedOrNot: a file whose float32s sit at addresses a float32
+// may not start at (the header's length not a multiple of 4, or the bytes
+// read into memory at an odd address) decodes to the same values as one
+// decoded in place.
+func TestDecodeAlignedOrNot(t *testing.T) {
+	c := fuzzConfig
+	file := modelFileBytes(t, c)
+	want, err := decodeTensors("aligned", file, c.AllTensors(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	odd := make([]byte, len(file)+1)[1:]
+	copy(odd, file)
+	got, err := decodeTensors("odd", odd, c.AllTensors(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, w := range want {
+		if len(got[name]) != len(w) {
+			t.Fatalf("%s: %d values, want %d", name, len(got[name]), len(w))
+		}
+		for i := range w {
+			if got[name][i] != w[i] {
+				t.Fatalf("%s[%d] = %v at an odd address, %v in place", name, i, got[name][i], w[i])
+			}
+		}
+	}
+}

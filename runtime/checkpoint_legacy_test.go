@@ -15,7 +15,7 @@ func TestResumeLegacyLayoutIsExact(t *testing.T) {
 	dir := t.TempDir()
 	const n = 3
 	whole := train(t, resumeConfig(t, data, filepath.Join(dir, "whole"), "cpu:0,cpu:1", 2*n), 0)
-	want, err := model.Load(CheckpointDir(filepath.Join(dir, "whole")))
+	want, err := model.LoadResume(CheckpointDir(filepath.Join(dir, "whole")))
 	if err != nil {
 		t.Fatal(err)
 	}

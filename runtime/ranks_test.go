@@ -144,8 +144,8 @@ func TestRanksTrainAsOneProcess(t *testing.T) {
 					}
 				}
 			}
-			got, err1 := model.Load(CheckpointDir(filepath.Join(dir, "ranks")))
-			ref, err2 := model.Load(CheckpointDir(filepath.Join(dir, "one")))
+			got, err1 := model.LoadResume(CheckpointDir(filepath.Join(dir, "ranks")))
+			ref, err2 := model.LoadResume(CheckpointDir(filepath.Join(dir, "one")))
 			if err1 != nil || err2 != nil {
 				t.Fatal(err1, err2)
 			}

@@ -59,8 +59,8 @@ func TestRebalanceTrainsAsTheFinalSplitThroughout(t *testing.T) {
 // same parameters and moments bit for bit.
 func sameCheckpoints(t *testing.T, got, want string) {
 	t.Helper()
-	a, err1 := model.Load(CheckpointDir(got))
-	b, err2 := model.Load(CheckpointDir(want))
+	a, err1 := model.LoadResume(CheckpointDir(got))
+	b, err2 := model.LoadResume(CheckpointDir(want))
 	if err1 != nil || err2 != nil {
 		t.Fatal(err1, err2)
 	}

@@ -68,7 +68,7 @@ func TestResumeIsExactOnAnyLayout(t *testing.T) {
 	dir := t.TempDir()
 	const n = 4
 	whole := train(t, resumeConfig(t, data, filepath.Join(dir, "whole"), "cpu:0..3", 2*n), 0)
-	wantParams, err := model.Load(CheckpointDir(filepath.Join(dir, "whole")))
+	wantParams, err := model.LoadResume(CheckpointDir(filepath.Join(dir, "whole")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestResumeIsExactOnAnyLayout(t *testing.T) {
 					t.Errorf("step %d: loss %v, uninterrupted %v", i+1, losses[i], want)
 				}
 			}
-			got, err := model.Load(CheckpointDir(out))
+			got, err := model.LoadResume(CheckpointDir(out))
 			if err != nil {
 				t.Fatal(err)
 			}

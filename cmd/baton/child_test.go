@@ -128,7 +128,7 @@ type trainState struct {
 // the tiny model, and returns its step.
 func loadStep(t *testing.T, dir string) (int, *model.Checkpoint) {
 	t.Helper()
-	ck, err := model.Load(dir)
+	ck, err := model.LoadResume(dir)
 	if err != nil {
 		t.Fatalf("the checkpoint does not load: %v", err)
 	}
