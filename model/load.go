@@ -112,7 +112,7 @@ func loadDir(dir string, resume bool) (*Checkpoint, error) {
 	}
 	var optPath string
 	if resume {
-		if optPath, _, err = optimizerPath(dir, true); err != nil {
+		if optPath, err = optimizerPath(dir); err != nil {
 			return nil, err
 		}
 	}
@@ -142,27 +142,27 @@ func loadDir(dir string, resume bool) (*Checkpoint, error) {
 	return ck, nil
 }
 
-// optimizerPath finds dir's AdamW moments: optimizer/optimizer.safetensors,
-// or optimizer.safetensors beside the model in a checkpoint saved before the
-// moments moved. Both at once is refused: which one the run wrote last is
-// unknown.
-func optimizerPath(dir string, required bool) (string, bool, error) {
+// optimizerPath finds dir's AdamW moments, which a resume needs:
+// optimizer/optimizer.safetensors, or optimizer.safetensors beside the model
+// in a checkpoint saved before the moments moved. Both at once is refused:
+// which one the run wrote last is unknown.
+func optimizerPath(dir string) (string, error) {
 	path := filepath.Join(dir, optimizerFile)
 	legacy := filepath.Join(dir, legacyOptimizerFile)
 	hasLegacy, err := present(legacy, false, "")
 	if err != nil {
-		return "", false, err
+		return "", err
 	}
-	has, err := present(path, required && !hasLegacy, "the AdamW moments it holds: without them training would restart them at zero")
+	has, err := present(path, !hasLegacy, "the AdamW moments it holds: without them training would restart them at zero")
 	switch {
 	case err != nil:
-		return "", false, err
+		return "", err
 	case has && hasLegacy:
-		return "", false, fmt.Errorf("checkpoint %s: holds both %s and the older layout's %s; remove the stale one", dir, optimizerFile, legacyOptimizerFile)
+		return "", fmt.Errorf("checkpoint %s: holds both %s and the older layout's %s; remove the stale one", dir, optimizerFile, legacyOptimizerFile)
 	case hasLegacy:
-		return legacy, true, nil
+		return legacy, nil
 	}
-	return path, has, nil
+	return path, nil
 }
 
 // readState reads and checks dir's state.json; nil when it is absent and
