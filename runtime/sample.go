@@ -25,10 +25,15 @@ type SampleConfig struct {
 	Temperature float64 // 0 picks the most likely token
 	TopK        int     // sample among the k most likely (0: all)
 	Seed        uint64
+	// IgnoreEOS goes on past GPT-2's end-of-text, which otherwise ends the
+	// text as Hugging Face's generate ends it.
+	IgnoreEOS bool
 	// Warn, when set, is told what the user must know about the checkpoint
 	// before the text: that it did not load and the previous one is used
 	// (model.Checkpoint.Warnings).
 	Warn func(msg string)
+	// Notice, when set, is told why the text ended before Tokens.
+	Notice func(msg string)
 }
 
 // Validate checks the settings; its error is a *field.Error naming the
@@ -81,7 +86,13 @@ func Sample(cfg SampleConfig, w io.Writer) error {
 // generate writes the prompt and the cfg.Tokens tokens that stack (the
 // whole model mc) predicts after it, decoded by text. The prompt goes out
 // with the first token, so that a model whose scores are not finite prints
-// nothing, rather than the prompt and NUL bytes.
+// nothing, rather than the prompt and NUL bytes. A GPT-2 model's
+// end-of-text ends the text, unless cfg.IgnoreEOS.
+//
+// Each token is predicted from the last T tokens before it, T the model's
+// context. Within the context each new token runs through a Decoder's
+// cache, one row per matmul; past it every position moves, so each token
+// needs a forward pass over the last T again.
 func generate(cfg SampleConfig, stack *transformer.Stack, mc model.Config, text textCodec, w io.Writer) error {
 	ctx, err := text.encode(nil, []byte(cfg.Prompt))
 	if err != nil {
@@ -95,26 +106,33 @@ func generate(cfg SampleConfig, stack *transformer.Stack, mc model.Config, text 
 	if len(ctx) > T && cfg.Warn != nil {
 		cfg.Warn(fmt.Sprintf("the prompt is %s, longer than the model's context of %d: each %s is predicted from the last %d only", words.Count(len(ctx), text.unit), T, text.unit, T))
 	}
-	tokens := make([]int32, T)
-	logits := make([]float32, T*V)
+	dec, err := transformer.NewDecoder(stack)
+	if err != nil {
+		return err
+	}
+	logits := make([]float32, V)
 	probs := make([]float64, text.n)
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
 	var piece []byte
-	for range cfg.Tokens {
-		window := ctx[max(0, len(ctx)-T):]
-		for i := range tokens {
-			tokens[i] = 0
-			if i < len(window) {
-				tokens[i] = int32(window[i])
-			}
+	for i := range cfg.Tokens {
+		switch {
+		case i > 0 && dec.Len() < dec.Cap():
+			dec.Next(int32(ctx[len(ctx)-1]), logits)
+		default:
+			dec.Start(ids(ctx[max(0, len(ctx)-T):]), logits)
 		}
-		stack.Logits(tokens, logits)
 		// Padding rows (from text.n up) are never text: they are not drawn.
-		row := logits[(len(window)-1)*V : (len(window)-1)*V+text.n]
+		row := logits[:text.n]
 		if !finite(row) {
 			return fmt.Errorf("sample: the model's scores for the next %s are not finite numbers: its weights overflow (trained with too high a learning rate, or the checkpoint is damaged)", text.unit)
 		}
 		next := uint16(pick(row, probs, cfg.Temperature, cfg.TopK, rng))
+		if text.eos && next == text.start && !cfg.IgnoreEOS {
+			if cfg.Notice != nil {
+				cfg.Notice(fmt.Sprintf("the model ended the text (%s) after %s", "<|endoftext|>", words.Count(i, text.unit)))
+			}
+			break
+		}
 		ctx = append(ctx, next)
 		if piece, err = text.decode(piece[:0], ctx[len(ctx)-1:]); err != nil {
 			return err
@@ -124,6 +142,15 @@ func generate(cfg SampleConfig, stack *transformer.Stack, mc model.Config, text 
 		}
 	}
 	return out.flush()
+}
+
+// ids widens tokens to the stack's int32 ids.
+func ids(tokens []uint16) []int32 {
+	out := make([]int32, len(tokens))
+	for i, t := range tokens {
+		out[i] = int32(t)
+	}
+	return out
 }
 
 func finite(xs []float32) bool {

@@ -16,6 +16,7 @@ type textCodec struct {
 	n      int    // tokens that are text; ids from n up are padding, never sampled
 	unit   string // what a token is, for messages: "byte" or "token"
 	start  uint16 // the context of an empty prompt
+	eos    bool   // start also ends a text (GPT-2's end-of-text); a byte has no such meaning
 	encode func(dst []uint16, text []byte) ([]uint16, error)
 	decode func(dst []byte, tokens []uint16) ([]byte, error)
 }
@@ -33,7 +34,7 @@ func codecFor(V int, tokens string) (textCodec, error) {
 	case tokens != model.TokensBytes && V >= data.GPT2Vocab:
 		// Sampling starts from end-of-text, as GPT-2's unconditional samples do.
 		tok := data.NewGPT2()
-		return textCodec{n: data.GPT2Vocab, unit: "token", start: data.EndOfText, encode: tok.Encode, decode: tok.Decode}, nil
+		return textCodec{n: data.GPT2Vocab, unit: "token", start: data.EndOfText, eos: true, encode: tok.Encode, decode: tok.Decode}, nil
 	}
 	return textCodec{}, fmt.Errorf("sample: the model's vocabulary is %d, and %s; sampling knows byte-level models (256 or more) and GPT-2's tokens (%d, or more with padding)", V, tokensName(tokens), data.GPT2Vocab)
 }

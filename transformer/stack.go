@@ -19,9 +19,10 @@ type Spec struct {
 	FirstBlock, NumBlocks int
 	Embed, Head           bool
 	Recompute             model.Recompute
-	// Inference: the stack only computes logits (Logits), as sampling
-	// does; it allocates no gradients, AdamW moments or head gradient,
-	// three times its parameters' memory that training needs.
+	// Inference: the stack only computes logits (Logits, Decoder), as
+	// sampling does; it allocates no gradients, AdamW moments or head
+	// gradient, three times its parameters' memory that training needs,
+	// and its stash keeps of each block only qkv (inferenceActs).
 	Inference bool
 }
 
@@ -120,11 +121,12 @@ func NewStack(ops kernels.Ops, cfg model.Config, spec Spec, B, T int) (*Stack, e
 	s.lnfW, s.lnfB = s.P.Index("ln_f.weight"), s.P.Index("ln_f.bias")
 	N := B * T
 	s.scratch = newBlockScratch(ops, s.d, spec.Recompute)
-	if spec.Head {
+	if spec.Head && !spec.Inference {
+		// An inference stack makes its head's scratch when Logits first
+		// needs it: a Decoder never does, and for GPT-2 the (T,V) logits
+		// alone are 206 MB.
 		s.head = newHeadScratch(ops, N, cfg.C, cfg.V)
-		if !spec.Inference {
-			s.dwteHead = working(ops, cfg.V*cfg.C)
-		}
+		s.dwteHead = working(ops, cfg.V*cfg.C)
 	}
 	return s, nil
 }
@@ -158,10 +160,31 @@ func (s *Stack) NewActs() *Acts {
 	if s.spec.Head {
 		a.targets = ops.AllocInt(N)
 	}
+	if s.spec.Inference {
+		a.blocks = inferenceActs(ops, d, len(s.blocks), a.in)
+		return a
+	}
 	for range s.blocks {
 		a.blocks = append(a.blocks, newBlockActs(ops, d, s.spec.Recompute))
 	}
 	return a
+}
+
+// inferenceActs are the n blocks' activations of a forward pass that no
+// backward follows: one set of buffers that every block reuses, and each
+// block's own qkv (B,T,3C), which a Decoder keeps as its cache. Each
+// block's output is written over its input, in x, once the block has read
+// the input for the last time. GPT-2 124M's stash at T=1024 is then 150 MB,
+// not 940.
+func inferenceActs(ops kernels.Ops, d dims, n int, x kernels.Buffer) []blockActs {
+	shared := newInnerActs(ops, d, true)
+	shared.out = x
+	acts := make([]blockActs, n)
+	for i := range acts {
+		acts[i] = shared
+		acts[i].qkv = working(ops, d.N()*3*d.C)
+	}
+	return acts
 }
 
 // Input is where the micro-batch's input activation (B,T,C) goes before
@@ -328,6 +351,9 @@ func (s *Stack) Logits(tokens []int32, out []float32) {
 	}
 	if s.sample == nil {
 		s.sample = s.NewActs()
+	}
+	if s.head.logits == nil {
+		s.head = newHeadScratch(s.ops, s.d.N(), s.d.C, s.cfg.V)
 	}
 	x := s.forwardBlocks(s.sample, tokens)
 	headLogits(s.ops, &s.head, x, s.P.T[s.lnfW], s.P.T[s.lnfB], s.P.T[s.wte], s.d.N(), s.d.C, s.cfg.V)

@@ -52,6 +52,7 @@ func sampleCmd() *cobra.Command {
 			}
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 			c.Warn = func(msg string) { log.Warn(msg) }
+			c.Notice = func(msg string) { log.Info(msg) }
 			out := cmd.OutOrStdout()
 			if term.IsTerminal(int(os.Stdout.Fd())) { // out writes to it
 				out = terminalText{out}
@@ -67,7 +68,8 @@ func sampleCmd() *cobra.Command {
 	fl.StringVar(&from, "from", "", "run directory (or checkpoint directory) to load")
 	fl.StringVar(&c.Prompt, "prompt", "", "text to continue")
 	fl.StringVar(&promptFile, "prompt-file", "", "read the text to continue from this file, exactly (- for standard input)")
-	fl.IntVar(&c.Tokens, "tokens", 256, "tokens to generate (bytes, for a byte-level model)")
+	fl.IntVar(&c.Tokens, "tokens", 256, "tokens to generate (bytes, for a byte-level model); fewer where a GPT-2 model ends the text")
+	fl.BoolVar(&c.IgnoreEOS, "ignore-eos", false, "go on past GPT-2's <|endoftext|> (by default it ends the text, as in Hugging Face's generate)")
 	fl.Float64Var(&c.Temperature, "temperature", 0.8, "softmax temperature (0: always the most likely token)")
 	fl.IntVar(&c.TopK, "top-k", 40, "sample among the k most likely tokens (0: all)")
 	fl.Uint64Var(&c.Seed, "seed", 1, "sampling seed")

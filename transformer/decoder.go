@@ -1,0 +1,166 @@
+// Decoder: generating one position at a time with a cache of every block's keys and values.
+
+package transformer
+
+import (
+	"fmt"
+	"math"
+
+	"baton/kernels"
+	"baton/model"
+)
+
+// Decoder runs an undivided inference stack one position at a time. Each
+// block's keys and values of the positions before stay in a cache (the
+// stack's own stash of qkv rows), so a new position costs one row through
+// each matmul, not a forward pass of the whole context: GPT-2 124M's next
+// token reads its weights once instead of multiplying 1,024 rows by them.
+//
+// The cached attention runs on the host, so a Decoder needs a backend whose
+// buffers are host memory (kernels.HostFloats), as the CPU's are. Its cache
+// is the stash Stack.Logits uses: a call of that empties it.
+type Decoder struct {
+	s   *Stack
+	n   int              // positions in the cache
+	qkv []kernels.Buffer // per block: (T,3C), the stash's; rows [0,n) are the cache
+	// One position's working rows.
+	token                 kernels.Buffer // (1) int
+	x, ln, lnMean, lnRstd kernels.Buffer // (1,C), (1,C), (1), (1)
+	atty, proj, res2      kernels.Buffer // (1,C)
+	fch, fchGelu          kernels.Buffer // (1,4C)
+	logits                kernels.Buffer // (1,V)
+	scores                []float32      // (T) one head's attention weights
+}
+
+// NewDecoder makes a Decoder of s, which must hold the whole model on a
+// backend of host memory.
+func NewDecoder(s *Stack) (*Decoder, error) {
+	if !s.spec.Embed || !s.spec.Head {
+		return nil, fmt.Errorf("transformer: a decoder needs a stack that holds the whole model")
+	}
+	if s.spec.Recompute == model.RecomputeBlock {
+		return nil, fmt.Errorf("transformer: a decoder needs a stack that stashes its blocks' qkv (recompute %v keeps none)", s.spec.Recompute)
+	}
+	if s.sample == nil {
+		s.sample = s.NewActs()
+	}
+	if _, ok := s.sample.blocks[0].qkv.(kernels.HostFloats); !ok {
+		return nil, fmt.Errorf("transformer: decoding with a cache needs a backend of host float32 memory; %s's is not", s.ops.Name())
+	}
+	ops, C := s.ops, s.cfg.C
+	d := &Decoder{s: s, token: ops.AllocInt(1),
+		x: ops.Alloc(C), ln: ops.Alloc(C), lnMean: ops.Alloc(1), lnRstd: ops.Alloc(1),
+		atty: ops.Alloc(C), proj: ops.Alloc(C), res2: ops.Alloc(C),
+		fch: ops.Alloc(4 * C), fchGelu: ops.Alloc(4 * C), logits: ops.Alloc(s.cfg.V),
+		scores: make([]float32, s.d.T),
+	}
+	for _, ba := range s.sample.blocks {
+		d.qkv = append(d.qkv, ba.qkv)
+	}
+	return d, nil
+}
+
+// Len is the number of positions in the cache: Next may add one while it
+// is below Cap.
+func (d *Decoder) Len() int { return d.n }
+
+// Cap is the most positions the cache holds: the stack's context T.
+func (d *Decoder) Cap() int { return d.s.d.T }
+
+// Start empties the cache and fills it with tokens (1 to Cap of them), run
+// through the model as one forward pass, and writes the logits (V) that
+// follow the last of them to out.
+func (d *Decoder) Start(tokens []int32, out []float32) {
+	s, T, C := d.s, d.s.d.T, d.s.d.C
+	if len(tokens) < 1 || len(tokens) > T || s.d.B != 1 {
+		panic(fmt.Sprintf("transformer: Decoder.Start with %d tokens on a stack of B=%d, T=%d; it takes 1 to T on B=1", len(tokens), s.d.B, T))
+	}
+	// The positions past the tokens are padding: attention is causal, so
+	// they change nothing before them, and Next overwrites their rows.
+	padded := make([]int32, T)
+	copy(padded, tokens)
+	x := s.forwardBlocks(s.sample, padded)
+	d.n = len(tokens)
+	s.ops.Copy(d.x, s.ops.Slice(x, (d.n-1)*C, C))
+	d.head(out)
+}
+
+// Next appends token at position Len and writes the logits (V) that
+// follow it to out.
+func (d *Decoder) Next(token int32, out []float32) {
+	s, ops, C, p := d.s, d.s.ops, d.s.cfg.C, d.n
+	if p >= d.Cap() {
+		panic(fmt.Sprintf("transformer: Decoder.Next with the cache full (%d positions)", p))
+	}
+	ops.UploadInt(d.token, []int32{token})
+	ops.EncoderForward(d.x, d.token, s.P.T[s.wte], ops.Slice(s.P.T[s.wpe], p*C, C), 1, 1, C)
+	for i, first := range s.blocks {
+		d.block(i, s.P.T[first:first+model.NumBlockTensors], p)
+	}
+	d.n++
+	d.head(out)
+}
+
+// block runs block i (weights w) on the row x at position p, leaving its
+// output in x: blockForward's layers, one row at a time.
+func (d *Decoder) block(i int, w []kernels.Buffer, p int) {
+	ops, C := d.s.ops, d.s.cfg.C
+	qkv := ops.Slice(d.qkv[i], p*3*C, 3*C) // (1,3C): this position's row of the cache
+	ops.LayerNormForward(d.ln, d.lnMean, d.lnRstd, d.x, w[model.Ln1W], w[model.Ln1B], 1, C)
+	linearForward(ops, qkv, d.ln, w[model.QKVW], w[model.QKVB], 1, C, 3*C)
+	d.attend(i, p)
+	linearForward(ops, d.proj, d.atty, w[model.AttProjW], w[model.AttProjB], 1, C, C)
+	ops.ResidualLayerNormForward(d.res2, d.ln, d.lnMean, d.lnRstd, d.x, d.proj, w[model.Ln2W], w[model.Ln2B], 1, C)
+	linearForward(ops, d.fch, d.ln, w[model.FcW], w[model.FcB], 1, C, 4*C)
+	ops.GeluForward(d.fchGelu, d.fch, 4*C)
+	linearForward(ops, d.proj, d.fchGelu, w[model.FcProjW], w[model.FcProjB], 1, 4*C, C)
+	ops.ResidualForward(d.x, d.res2, d.proj, C)
+}
+
+// attend: atty (1,C) = causal self-attention of position p's query over
+// the keys and values of positions 0..p in block i's cache, head by head.
+func (d *Decoder) attend(i, p int) {
+	C, NH := d.s.cfg.C, d.s.cfg.NH
+	HS := C / NH
+	qkv := d.qkv[i].(kernels.HostFloats).Floats() // (T,3C)
+	out := d.atty.(kernels.HostFloats).Floats()   // (C)
+	scale := float32(1 / math.Sqrt(float64(HS)))
+	for h := range NH {
+		q := qkv[p*3*C+h*HS : p*3*C+(h+1)*HS] // (HS)
+		scores := d.scores[:p+1]
+		top := float32(math.Inf(-1))
+		for j := range scores {
+			k := qkv[j*3*C+C+h*HS : j*3*C+C+(h+1)*HS] // (HS)
+			var dot float32
+			for e, qe := range q {
+				dot += qe * k[e]
+			}
+			scores[j] = dot * scale
+			top = max(top, scores[j])
+		}
+		var sum float32
+		for j, sc := range scores {
+			scores[j] = float32(math.Exp(float64(sc - top)))
+			sum += scores[j]
+		}
+		o := out[h*HS : (h+1)*HS] // (HS)
+		clear(o)
+		for j, wj := range scores {
+			v := qkv[j*3*C+2*C+h*HS : j*3*C+2*C+(h+1)*HS] // (HS)
+			for e := range o {
+				o[e] += wj * v[e]
+			}
+		}
+		for e := range o {
+			o[e] /= sum
+		}
+	}
+}
+
+// head writes the logits (V) of the row x to out: ln_f(x) @ wteᵀ.
+func (d *Decoder) head(out []float32) {
+	s, ops, C, V := d.s, d.s.ops, d.s.cfg.C, d.s.cfg.V
+	ops.LayerNormForward(d.ln, d.lnMean, d.lnRstd, d.x, s.P.T[s.lnfW], s.P.T[s.lnfB], 1, C)
+	ops.Gemm(false, true, 1, V, C, 1, d.ln, s.P.T[s.wte], 0, d.logits)
+	ops.Download(out, d.logits)
+}
