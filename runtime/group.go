@@ -5,6 +5,7 @@ package runtime
 import (
 	"bytes"
 	"encoding/gob"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -253,6 +254,15 @@ type linkError struct{ err error }
 
 func (e *linkError) Error() string { return e.err.Error() }
 func (e *linkError) Unwrap() error { return e.err }
+
+// LostRank reports whether err is this rank's loss of another rank, or of
+// its link to one, rather than a failure of its own: the rank that failed
+// is elsewhere, and baton launch names that one.
+func LostRank(err error) bool {
+	var link *linkError
+	var peer *dist.PeerError
+	return errors.As(err, &link) || errors.As(err, &peer)
+}
 
 // landBuffer writes an arrived message into dst on dev.
 func landBuffer(dev device.Device, dst kernels.Buffer, msg []byte) error {

@@ -109,6 +109,10 @@ type rankExit struct {
 	sig         syscall.Signal // the signal that killed it, or 0
 }
 
+// lostRankStatus is the exit status of a rank that stopped because it lost
+// another rank or its link to one: not where a failure began.
+const lostRankStatus = 3
+
 func (e rankExit) String() string {
 	if e.sig != 0 {
 		return fmt.Sprintf("rank %d was killed by signal %d (%v), status %d", e.rank, int(e.sig), e.sig, e.code)
@@ -215,8 +219,9 @@ func runLaunch(cmd *cobra.Command, f *launchFlags, args []string) error {
 // or abandoned), or launch is signalled twice, the ranks still running have
 // grace to end before SIGKILL: a rank that cannot end (stopped, hung) must
 // not keep launch waiting. The error is the first failure's, with its
-// status, or a rank's that a signal killed (not launch's): the failure's
-// cause, where the ranks that lost it were reaped first.
+// status, or that of a rank a signal killed (not launch's) or that failed
+// on its own (not lostRankStatus): the failure's cause, where the ranks
+// that lost it were reaped first.
 func supervise(procs []*os.Process, first int, exits <-chan rankExit, sigs <-chan os.Signal, grace time.Duration, redirects string) error {
 	running := map[int]*os.Process{}
 	for i, p := range procs {
@@ -245,6 +250,10 @@ func supervise(procs []*os.Process, first int, exits <-chan rankExit, sigs <-cha
 			case failed != nil && failed.sig == 0 && e.sig != 0 && !signalled && len(killed) == 0 && !(termed && e.sig == syscall.SIGTERM):
 				// A rank killed by a signal not launch's is where the failure
 				// began, though a rank that lost it may be reaped first.
+				failed = &e
+			case failed != nil && failed.code == lostRankStatus && e.sig == 0 && e.code != 0 && e.code != lostRankStatus && !e.interrupted():
+				// So is a rank that failed on its own, where the first
+				// reaped only lost it.
 				failed = &e
 			}
 			if kill == nil && (failed != nil || signalled) {
@@ -318,7 +327,7 @@ func (f *launchFlags) output(c *exec.Cmd, rank int, stdout, stderr *lines) (done
 // place dist.EnvFrom reads from what launch set, then fails, or waits for
 // signals, as asked.
 func launchProbeCmd() *cobra.Command {
-	var failRank, failCode int
+	var failRank, failCode, lostRank int
 	var hang, ignoreTerm bool
 	cmd := &cobra.Command{
 		Use:    "launch-probe",
@@ -345,7 +354,14 @@ func launchProbeCmd() *cobra.Command {
 			}
 			fmt.Fprintln(out)
 			fmt.Fprintf(cmd.ErrOrStderr(), "ready pid=%d\n", os.Getpid())
-			if env.Rank == failRank {
+			switch {
+			case env.Rank == lostRank:
+				time.Sleep(time.Second) // the other ranks are ready
+				os.Exit(lostRankStatus)
+			case env.Rank == failRank && lostRank >= 0:
+				time.Sleep(1500 * time.Millisecond) // reaped after lostRank
+				os.Exit(failCode)
+			case env.Rank == failRank:
 				os.Exit(failCode)
 			}
 			if hang {
@@ -375,6 +391,7 @@ func launchProbeCmd() *cobra.Command {
 	fl := cmd.Flags()
 	fl.IntVar(&failRank, "fail-rank", -1, "the rank that exits with --fail-code")
 	fl.IntVar(&failCode, "fail-code", 1, "--fail-rank's exit status")
+	fl.IntVar(&lostRank, "lost-rank", -1, "the rank that exits after a second as a rank that lost another does; --fail-rank then fails at 1.5 s")
 	fl.BoolVar(&hang, "hang", false, "wait for SIGINT or SIGTERM (30s at most), then exit 128+signal")
 	fl.BoolVar(&ignoreTerm, "ignore-term", false, "ignore SIGTERM")
 	return cmd

@@ -106,6 +106,17 @@ func TestLaunchFailureStopsOthers(t *testing.T) {
 	}
 }
 
+// TestLaunchNamesTheRankThatFailed: a rank that only lost another (exit
+// status 3) is not named as the failure, though it was reaped first: the
+// rank that failed on its own is, with its status.
+func TestLaunchNamesTheRankThatFailed(t *testing.T) {
+	t.Parallel()
+	r := baton(t, t.TempDir(), "launch", "--nproc-per-node", "3", "--grace", "1s", "--", "launch-probe", "--lost-rank", "0", "--fail-rank", "2", "--fail-code", "1", "--hang", "--ignore-term")
+	if last := "baton: rank 2 exited with status 1; killed rank 1"; r.code != 1 || !strings.Contains(r.stderr, last) {
+		t.Errorf("exit status %d, want 1 and a last line starting %q:\n%s", r.code, last, r.stderr)
+	}
+}
+
 // Ranks that ignore SIGTERM are killed after --grace; a rank killed by a
 // signal is reported with 128+signal.
 func TestLaunchKillsAfterGrace(t *testing.T) {

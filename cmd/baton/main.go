@@ -119,6 +119,8 @@ neighbours and sits idle. Without a GPU it runs on virtual CPU devices
 	switch {
 	case errors.As(err, &ie):
 		os.Exit(ie.code)
+	case runtime.LostRank(err):
+		os.Exit(lostRankStatus)
 	case errors.As(err, &ue), errors.As(err, &ce):
 		os.Exit(2)
 	case strings.HasPrefix(err.Error(), "unknown command"):

@@ -63,8 +63,8 @@ func waitCheckpoint(t *testing.T, run string, step int) {
 }
 
 // endsWithin waits for c to exit, failing unless it does so within limit
-// with a non-zero status and a line matching re.
-func endsWithin(t *testing.T, c *child, name string, limit time.Duration, re *regexp.Regexp) {
+// with status and a line matching re.
+func endsWithin(t *testing.T, c *child, name string, limit time.Duration, status int, re *regexp.Regexp) {
 	t.Helper()
 	done := make(chan struct{})
 	go func() {
@@ -77,8 +77,8 @@ func endsWithin(t *testing.T, c *child, name string, limit time.Duration, re *re
 	start := time.Now()
 	code, killed := c.wait(t)
 	close(done)
-	if took := time.Since(start); took >= limit || killed || code == 0 {
-		t.Fatalf("%s ended after %v (limit %v) with status %d (killed: %v); stderr:\n%s", name, took, limit, code, killed, c.errText())
+	if took := time.Since(start); took >= limit || killed || code != status {
+		t.Fatalf("%s ended after %v (limit %v) with status %d (killed: %v), want %d; stderr:\n%s", name, took, limit, code, killed, status, c.errText())
 	}
 	if !re.MatchString(c.errText()) {
 		t.Errorf("%s's stderr does not say %q:\n%s", name, re, c.errText())
@@ -125,7 +125,7 @@ func TestRankKilledStopsTheOthers(t *testing.T) {
 	waitCheckpoint(t, filepath.Join(dir, "run"), 10)
 	ranks[1].signal(t, syscall.SIGKILL)
 	ranks[1].wait(t)
-	endsWithin(t, ranks[0], "rank 0", 10*time.Second, lostRank1)
+	endsWithin(t, ranks[0], "rank 0", 10*time.Second, lostRankStatus, lostRank1)
 	resumesExactly(t, dir, "run", "cpu:0,cpu:1")
 }
 
@@ -135,9 +135,9 @@ func TestRankStoppedPastTheTimeout(t *testing.T) {
 	ranks := startRanks(t, dir, 2, "--steps", "100000", "--save-every", "5", "--eval-every", "0", "--eval-batches", "1", "--out", "run", "--timeout", "2s")
 	waitCheckpoint(t, filepath.Join(dir, "run"), 10)
 	ranks[1].signal(t, syscall.SIGSTOP)
-	endsWithin(t, ranks[0], "rank 0", 10*time.Second, silentRank1)
+	endsWithin(t, ranks[0], "rank 0", 10*time.Second, 1, silentRank1)
 	ranks[1].signal(t, syscall.SIGCONT)
-	endsWithin(t, ranks[1], "rank 1", 10*time.Second, regexp.MustCompile(`rank 0 \(127\.0\.0\.1\)`))
+	endsWithin(t, ranks[1], "rank 1", 10*time.Second, lostRankStatus, regexp.MustCompile(`rank 0 \(127\.0\.0\.1\)`))
 	resumesExactly(t, dir, "run", "cpu:0")
 }
 
@@ -173,8 +173,8 @@ func TestRankStartedOtherwiseIsRefusedByAll(t *testing.T) {
 	a := startChildEnv(t, dir, rankEnv(0, 2, port), common...)
 	b := startChildEnv(t, dir, rankEnv(1, 2, port), append(common, "--lr", "0.002")...)
 	re := regexp.MustCompile(`rank 1 was started with --lr 0\.002 but rank 0 with 0\.001`)
-	endsWithin(t, a, "rank 0", 20*time.Second, re)
-	endsWithin(t, b, "rank 1", 20*time.Second, re)
+	endsWithin(t, a, "rank 0", 20*time.Second, 1, re)
+	endsWithin(t, b, "rank 1", 20*time.Second, 1, re)
 	if exists(filepath.Join(dir, "run", "checkpoint")) {
 		t.Error("a refused run left a checkpoint")
 	}
