@@ -19,12 +19,8 @@ func (m *Mesh) Inbox(from int, tag Tag) <-chan []byte {
 	k := inboxKey{from, tag}
 	p := m.peers[from]
 	m.mu.Lock()
-	ch, ok := m.inbox[k]
-	switch {
-	case !ok:
-		ch = make(chan []byte, 1)
-		m.inbox[k] = ch
-	case len(ch) == 1:
+	ch, ok := m.slot(k)
+	if ok && len(ch) == 1 { // arrived: handed over now
 		delete(m.inbox, k)
 	}
 	never := !ok && closed(p.gone)
@@ -40,18 +36,25 @@ func (m *Mesh) deliver(p *peer, tag Tag, payload []byte) error {
 	k := inboxKey{p.rank, tag}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	ch, ok := m.inbox[k]
+	ch, ok := m.slot(k)
 	switch {
-	case !ok:
-		ch = make(chan []byte, 1)
-		m.inbox[k] = ch
-	case len(ch) == 1:
+	case ok && len(ch) == 1:
 		return p.errorf("protocol error: it sent %v twice", tag)
-	default:
+	case ok: // asked for: handed over now
 		delete(m.inbox, k)
 	}
 	ch <- payload
 	return nil
+}
+
+// slot is k's channel, made where neither Inbox nor deliver came for k
+// before (ok false). The caller holds mu.
+func (m *Mesh) slot(k inboxKey) (ch chan []byte, ok bool) {
+	if ch, ok = m.inbox[k]; !ok {
+		ch = make(chan []byte, 1)
+		m.inbox[k] = ch
+	}
+	return ch, ok
 }
 
 // read receives p's frames until its connection ends, a bad frame, or p's
