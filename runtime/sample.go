@@ -3,12 +3,10 @@
 package runtime
 
 import (
-	"cmp"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
-	"slices"
 
 	"baton/internal/field"
 	"baton/internal/words"
@@ -24,6 +22,7 @@ type SampleConfig struct {
 	Tokens      int     // tokens to generate (bytes, for a byte-level model)
 	Temperature float64 // 0 picks the most likely token
 	TopK        int     // sample among the k most likely (0: all)
+	TopP        float64 // then among the fewest most likely whose probability reaches it (1: all; 0: the most likely)
 	Seed        uint64
 	// IgnoreEOS goes on past GPT-2's end-of-text, which otherwise ends the
 	// text as Hugging Face's generate ends it.
@@ -46,6 +45,8 @@ func (c SampleConfig) Validate() error {
 		return field.Errorf("temperature", "sample: {temperature} is %g; it must be a finite number of 0 or more (0: always the most likely token)", c.Temperature)
 	case c.TopK < 0:
 		return field.Errorf("top-k", "sample: {top-k} is %d; it must not be negative (0: all)", c.TopK)
+	case !(c.TopP >= 0 && c.TopP <= 1):
+		return field.Errorf("top-p", "sample: {top-p} is %g; it must be from 0 to 1 (1: all)", c.TopP)
 	}
 	return nil
 }
@@ -126,7 +127,7 @@ func generate(cfg SampleConfig, stack *transformer.Stack, mc model.Config, text 
 		if !finite(row) {
 			return fmt.Errorf("sample: the model's scores for the next %s are not finite numbers: its weights overflow (trained with too high a learning rate, or the checkpoint is damaged)", text.unit)
 		}
-		next := uint16(pick(row, probs, cfg.Temperature, cfg.TopK, rng))
+		next := uint16(pick(row, probs, cfg.Temperature, cfg.TopK, cfg.TopP, rng))
 		if text.eos && next == text.start && !cfg.IgnoreEOS {
 			if cfg.Notice != nil {
 				cfg.Notice(fmt.Sprintf("the model ended the text (%s) after %s", "<|endoftext|>", words.Count(i, text.unit)))
@@ -160,41 +161,4 @@ func finite(xs []float32) bool {
 		}
 	}
 	return true
-}
-
-// pick draws a token from one position's logits (V) with temperature and top-k.
-func pick(logits []float32, probs []float64, temp float64, topK int, rng *rand.Rand) int {
-	best := 0
-	for i, l := range logits {
-		if l > logits[best] {
-			best = i
-		}
-	}
-	if temp == 0 {
-		return best
-	}
-	cut := math.Inf(-1)
-	if topK > 0 && topK < len(logits) {
-		sorted := make([]float64, len(logits))
-		for i, l := range logits {
-			sorted[i] = float64(l)
-		}
-		slices.SortFunc(sorted, func(a, b float64) int { return cmp.Compare(b, a) })
-		cut = sorted[topK-1]
-	}
-	var total float64
-	for i, l := range logits {
-		probs[i] = 0
-		if float64(l) >= cut {
-			probs[i] = math.Exp((float64(l) - float64(logits[best])) / temp)
-		}
-		total += probs[i]
-	}
-	u := rng.Float64() * total
-	for i, p := range probs {
-		if u -= p; u <= 0 {
-			return i
-		}
-	}
-	return best
 }

@@ -4,6 +4,7 @@ package runtime
 
 import (
 	"bytes"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -40,7 +41,7 @@ func TestSampleCachedEqualsForward(t *testing.T) {
 	}
 	n := 3 * mc.MaxT
 	var got bytes.Buffer
-	if err := Sample(SampleConfig{Checkpoint: dir, Prompt: "func", Tokens: n, Temperature: 1, Seed: 4}, &got); err != nil {
+	if err := Sample(SampleConfig{Checkpoint: dir, Prompt: "func", Tokens: n, Temperature: 1, TopP: 1, Seed: 4}, &got); err != nil {
 		t.Fatal(err)
 	}
 
@@ -64,7 +65,7 @@ func TestSampleCachedEqualsForward(t *testing.T) {
 		}
 		stack.Logits(tokens, logits)
 		row := logits[(len(window)-1)*mc.V : (len(window)-1)*mc.V+data.TextVocab]
-		text = append(text, byte(pick(row, probs, 1, 0, rng)))
+		text = append(text, byte(pick(row, probs, 1, 0, 1, rng)))
 	}
 	if distinct := len(slices.Compact(slices.Sorted(slices.Values(text)))); distinct < 8 {
 		t.Fatalf("the model wrote %q: %d distinct bytes, too few to tell a wrong context apart", text, distinct)
@@ -104,5 +105,44 @@ func TestSampleEndsAtEndOfText(t *testing.T) {
 	}
 	if want := "Hello" + strings.Repeat("<|endoftext|>", 3); w.String() != want || len(notes) != 0 {
 		t.Errorf("with IgnoreEOS: Sample = %q, notices %q; want %q", w.String(), notes, want)
+	}
+}
+
+// TestPickTopP: with probabilities 0.3, 0.5, 0.05 and 0.15, top-p keeps
+// the fewest most likely tokens whose probability reaches p (at least
+// one), and draws among them in proportion; top-k cuts first.
+func TestPickTopP(t *testing.T) {
+	logits := []float32{float32(math.Log(0.3)), float32(math.Log(0.5)), float32(math.Log(0.05)), float32(math.Log(0.15))}
+	for _, c := range []struct {
+		topK int
+		topP float64
+		want []int // tokens drawn, in order of id
+	}{
+		{0, 1, []int{0, 1, 2, 3}},
+		{0, 0.9, []int{0, 1, 3}},
+		{0, 0.75, []int{0, 1}},
+		{0, 0.45, []int{1}},
+		{0, 0, []int{1}},
+		{3, 0.99, []int{0, 1, 3}},
+		{2, 1, []int{0, 1}},
+	} {
+		probs := make([]float64, len(logits))
+		rng := rand.New(rand.NewPCG(1, 2))
+		counts := make([]int, len(logits))
+		for range 4000 {
+			counts[pick(logits, probs, 1, c.topK, c.topP, rng)]++
+		}
+		var drawn []int
+		for i, n := range counts {
+			if n > 0 {
+				drawn = append(drawn, i)
+			}
+		}
+		if !slices.Equal(drawn, c.want) {
+			t.Errorf("top-k %d, top-p %g: drew %v (counts %v), want %v", c.topK, c.topP, drawn, counts, c.want)
+		}
+		if c.topP == 0.75 && math.Abs(float64(counts[1])/4000-0.5/0.8) > 0.03 {
+			t.Errorf("top-p 0.75: token 1 drawn %d of 4000 times, want about %.0f (0.5 of the 0.8 kept)", counts[1], 4000*0.5/0.8)
+		}
 	}
 }

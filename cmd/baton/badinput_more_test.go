@@ -42,6 +42,8 @@ func numberCases() []badInput {
 		{name: "sample infinite temperature", args: []string{"sample", "--from=run", "--temperature=Inf"}, code: 2, msg: "--temperature is +Inf"},
 		{name: "sample negative temperature", args: []string{"sample", "--from=run", "--temperature=-1"}, code: 2, msg: "--temperature is -1"},
 		{name: "sample negative top-k", args: []string{"sample", "--from=run", "--top-k=-1"}, code: 2, msg: "--top-k is -1"},
+		{name: "sample top-p above 1", args: []string{"sample", "--from=run", "--top-p=1.5"}, code: 2, msg: "--top-p is 1.5; it must be from 0 to 1"},
+		{name: "sample NaN top-p", args: []string{"sample", "--from=run", "--top-p=NaN"}, code: 2, msg: "--top-p is NaN"},
 		{name: "plan batch of four billion", args: []string{"plan", "--model=tiny", "--devices=cpu:0", "--batch=4000000000", "--microbatches=1"}, code: 2, msg: "is more than 268435456 tokens"},
 		{name: "plan zero micro-batches", args: []string{"plan", "--model=tiny", "--microbatches=0"}, code: 2, msg: "0 micro-batches"},
 		{name: "plan zero chunks", args: []string{"plan", "--model=tiny", "--chunks=0"}, code: 2, msg: "0 chunks"},

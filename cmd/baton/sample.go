@@ -72,6 +72,7 @@ func sampleCmd() *cobra.Command {
 	fl.BoolVar(&c.IgnoreEOS, "ignore-eos", false, "go on past GPT-2's <|endoftext|> (by default it ends the text, as in Hugging Face's generate)")
 	fl.Float64Var(&c.Temperature, "temperature", 0.8, "softmax temperature (0: always the most likely token)")
 	fl.IntVar(&c.TopK, "top-k", 40, "sample among the k most likely tokens (0: all)")
+	fl.Float64Var(&c.TopP, "top-p", 1, "then among the fewest most likely tokens whose probability reaches p (nucleus sampling; 1: all)")
 	fl.Uint64Var(&c.Seed, "seed", 1, "sampling seed")
 	return cmd
 }
