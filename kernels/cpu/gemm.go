@@ -42,6 +42,8 @@ func (o *Ops) Gemm(transA, transB bool, M, N, K int, alpha float32, a, b kernels
 	case M == 0 || N == 0:
 	case K == 0 || alpha == 0: // no products: as in BLAS, a and b are not read
 		scaleC(g.c, beta)
+	case o.simd != nil && o.simd.gemv != nil && gemvFits(g):
+		o.simd.gemv(o, g)
 	case o.simd != nil:
 		o.simd.gemm(o, g)
 	default:

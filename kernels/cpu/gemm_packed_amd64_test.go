@@ -87,12 +87,12 @@ func bothSpans(t *testing.T, f func(t *testing.T)) {
 
 // TestPackedBits pins the packed path's bits to packedElem on shapes with
 // edge tiles in both directions and several K blocks, for every transpose,
-// alpha and beta.
+// alpha and beta; and gemvVec's, which single rows take, to the same.
 func TestPackedBits(t *testing.T) {
 	bothSpans(t, func(t *testing.T) {
 		r := newRand(11)
 		o := newOps(3, avx2)
-		for _, s := range [][3]int{{13, 37, 600}, {6, 16, 1}, {50, 130, 257}, {1, 5, 3}} {
+		for _, s := range [][3]int{{13, 37, 600}, {6, 16, 1}, {50, 130, 257}, {1, 5, 3}, {1, 130, 600}} {
 			M, N, K := s[0], s[1], s[2]
 			for _, tr := range transposes {
 				for _, ab := range [][2]float32{{1, 0}, {1, 1}, {-1.5, 0.25}, {0.5, 0}} {

@@ -40,30 +40,35 @@ func TestGemmLayout(t *testing.T) {
 
 // TestGemmRowSubset: a row of c depends on its row of op(a), on op(b) and on
 // K only, not on M or the tile it falls in, so a micro-batch's forward
-// matmul reproduces the bits of the full batch's.
+// matmul reproduces the bits of the full batch's, and one row alone (a
+// sampled token's step, gemvVec where b is not transposed) those of its
+// row in the batch. K spans two blocks of kcBlock and N an edge tile.
 func TestGemmRowSubset(t *testing.T) {
 	r := newRand(5)
-	M, N, K, i0, i1 := 150, 70, 300, 37, 101
+	M, N, K := 150, 70, 300
 	for _, isa := range hostISAs() {
 		o := newOps(2, isa)
 		for _, tr := range transposes {
 			a, b := randF32(r, M*K), randF32(r, K*N)
 			full := make(F32, M*N)
 			o.Gemm(tr[0], tr[1], M, N, K, 1, a, b, 0, full)
-			m := i1 - i0
-			sub := make(F32, m*K) // rows i0..i1 of op(a), in a's own layout
-			for i := 0; i < m; i++ {
-				for k := 0; k < K; k++ {
-					if tr[0] {
-						sub[k*m+i] = a[k*M+i0+i]
-					} else {
-						sub[i*K+k] = a[(i0+i)*K+k]
+			for _, rows := range [][2]int{{37, 101}, {64, 65}, {149, 150}} {
+				i0, i1 := rows[0], rows[1]
+				m := i1 - i0
+				sub := make(F32, m*K) // rows i0..i1 of op(a), in a's own layout
+				for i := 0; i < m; i++ {
+					for k := 0; k < K; k++ {
+						if tr[0] {
+							sub[k*m+i] = a[k*M+i0+i]
+						} else {
+							sub[i*K+k] = a[(i0+i)*K+k]
+						}
 					}
 				}
+				part := make(F32, m*N)
+				o.Gemm(tr[0], tr[1], m, N, K, 1, sub, b, 0, part)
+				sameBits(t, fmt.Sprintf("%v tA=%v,tB=%v rows %d..%d", isa, tr[0], tr[1], i0, i1), part, full[i0*N:i1*N])
 			}
-			part := make(F32, m*N)
-			o.Gemm(tr[0], tr[1], m, N, K, 1, sub, b, 0, part)
-			sameBits(t, fmt.Sprintf("%v tA=%v,tB=%v", isa, tr[0], tr[1]), part, full[i0*N:i1*N])
 		}
 	}
 }

@@ -39,6 +39,7 @@ func (i isa) String() string {
 // alone. The entries marked "to the bit" give the generic bits.
 type simd struct {
 	gemm         func(o *Ops, g gemmArgs)
+	gemv         func(o *Ops, g gemmArgs)      // gemm of a single row (M = 1)
 	geluForward  func(out, x []float32)        // out = gelu(x)
 	geluBackward func(dinp, x, dout []float32) // dinp = gelu'(x) * dout; dinp may be dout
 	attnForward  func(o *Ops, a *attnTask, B int)

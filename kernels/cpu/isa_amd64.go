@@ -17,6 +17,7 @@ func hostISA() isa {
 
 var avx2Kernels = simd{
 	gemm:         (*Ops).gemmPacked,
+	gemv:         (*Ops).gemvVec,
 	geluForward:  geluForwardVec,
 	geluBackward: geluBackwardVec,
 	attnForward:  attentionForwardGEMM,

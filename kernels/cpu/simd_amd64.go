@@ -149,6 +149,27 @@ func lnColSums16(accW *float64, accB *float64, x *float32, d *float32, mean *flo
 //go:noescape
 func dotF32(x *float32, y *float32, n int) float32
 
+// axpyF32 sets dst[i] = a*x[i] + dst[i], rounded once (one FMA), for i < n,
+// a multiple of 8.
+//
+//go:noescape
+func axpyF32(dst *float32, x *float32, a float32, n int)
+
+// gemvRow64 sets acc[j] to the sum over k < kc (at least 1) of a[k]*b[k*ldb+j],
+// for j < 64: from zero, one FMA per term in k order, the 64 sums in eight
+// ymm registers while b's rows stream past (a single row times b's columns).
+//
+//go:noescape
+func gemvRow64(acc *float32, a *float32, b *float32, ldb int, kc int)
+
+// gemvT8 sets c[i] to the sum over k < kc (a multiple of 8, at least 8) of
+// a[k]*b[i*ldb+k], for i < 8: from zero, one FMA per term in k order. Each
+// 8x8 block of b's rows is transposed in registers (transpose8), so that
+// the eight sums advance together, k by k (a single row times b's rows).
+//
+//go:noescape
+func gemvT8(c *float32, a *float32, b *float32, ldb int, kc int)
+
 // softmaxGrad sets dp[i] = p[i]*(dp[i]-d)*scale for i < n, a multiple of 8,
 // rounding after each operation: the generic loop's bits.
 //

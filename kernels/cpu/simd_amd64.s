@@ -1516,6 +1516,143 @@ dot_done:
 	MOVSS        X0, ret+24(FP)
 	RET
 
+// func axpyF32(dst *float32, x *float32, a float32, n int)
+// Requires: AVX, FMA3
+TEXT ·axpyF32(SB), NOSPLIT, $0-32
+	MOVQ         dst+0(FP), AX
+	MOVQ         x+8(FP), CX
+	MOVQ         n+24(FP), DX
+	VBROADCASTSS a+16(FP), Y0
+	TESTQ        DX, DX
+	JZ           axpy_done
+
+axpy_loop:
+	VMOVUPS     (AX), Y1
+	VFMADD231PS (CX), Y0, Y1
+	VMOVUPS     Y1, (AX)
+	ADDQ        $0x20, AX
+	ADDQ        $0x20, CX
+	SUBQ        $0x08, DX
+	JNZ         axpy_loop
+
+axpy_done:
+	VZEROUPPER
+	RET
+
+// func gemvRow64(acc *float32, a *float32, b *float32, ldb int, kc int)
+// Requires: AVX, FMA3
+TEXT ·gemvRow64(SB), NOSPLIT, $0-40
+	MOVQ   acc+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	MOVQ   ldb+24(FP), BX
+	MOVQ   kc+32(FP), SI
+	SHLQ   $0x02, BX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+gemv_loop:
+	VBROADCASTSS (CX), Y8
+	VFMADD231PS  (DX), Y8, Y0
+	VFMADD231PS  32(DX), Y8, Y1
+	VFMADD231PS  64(DX), Y8, Y2
+	VFMADD231PS  96(DX), Y8, Y3
+	VFMADD231PS  128(DX), Y8, Y4
+	VFMADD231PS  160(DX), Y8, Y5
+	VFMADD231PS  192(DX), Y8, Y6
+	VFMADD231PS  224(DX), Y8, Y7
+	ADDQ         $0x04, CX
+	ADDQ         BX, DX
+	DECQ         SI
+	JNZ          gemv_loop
+	VMOVUPS      Y0, (AX)
+	VMOVUPS      Y1, 32(AX)
+	VMOVUPS      Y2, 64(AX)
+	VMOVUPS      Y3, 96(AX)
+	VMOVUPS      Y4, 128(AX)
+	VMOVUPS      Y5, 160(AX)
+	VMOVUPS      Y6, 192(AX)
+	VMOVUPS      Y7, 224(AX)
+	VZEROUPPER
+	RET
+
+// func gemvT8(c *float32, a *float32, b *float32, ldb int, kc int)
+// Requires: AVX, FMA3
+TEXT ·gemvT8(SB), NOSPLIT, $0-40
+	MOVQ   c+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	MOVQ   ldb+24(FP), BX
+	MOVQ   kc+32(FP), SI
+	SHLQ   $0x02, BX
+	LEAQ   (BX)(BX*2), DI
+	LEAQ   (DX)(BX*4), R8
+	VXORPS Y0, Y0, Y0
+
+gemvT8_loop:
+	VMOVUPS      (DX), Y1
+	VMOVUPS      (DX)(BX*1), Y2
+	VMOVUPS      (DX)(BX*2), Y3
+	VMOVUPS      (DX)(DI*1), Y4
+	VMOVUPS      (R8), Y5
+	VMOVUPS      (R8)(BX*1), Y6
+	VMOVUPS      (R8)(BX*2), Y7
+	VMOVUPS      (R8)(DI*1), Y8
+	VUNPCKLPS    Y2, Y1, Y9
+	VUNPCKHPS    Y2, Y1, Y1
+	VUNPCKLPS    Y4, Y3, Y2
+	VUNPCKHPS    Y4, Y3, Y3
+	VUNPCKLPS    Y6, Y5, Y4
+	VUNPCKHPS    Y6, Y5, Y5
+	VUNPCKLPS    Y8, Y7, Y6
+	VUNPCKHPS    Y8, Y7, Y7
+	VSHUFPS      $0x44, Y2, Y9, Y8
+	VSHUFPS      $0xee, Y2, Y9, Y2
+	VSHUFPS      $0x44, Y3, Y1, Y9
+	VSHUFPS      $0xee, Y3, Y1, Y1
+	VSHUFPS      $0x44, Y6, Y4, Y3
+	VSHUFPS      $0xee, Y6, Y4, Y4
+	VSHUFPS      $0x44, Y7, Y5, Y6
+	VSHUFPS      $0xee, Y7, Y5, Y5
+	VPERM2F128   $0x20, Y3, Y8, Y7
+	VPERM2F128   $0x31, Y3, Y8, Y3
+	VPERM2F128   $0x20, Y4, Y2, Y8
+	VPERM2F128   $0x31, Y4, Y2, Y2
+	VPERM2F128   $0x20, Y6, Y9, Y4
+	VPERM2F128   $0x31, Y6, Y9, Y6
+	VPERM2F128   $0x20, Y5, Y1, Y9
+	VPERM2F128   $0x31, Y5, Y1, Y1
+	VBROADCASTSS (CX), Y5
+	VFMADD231PS  Y7, Y5, Y0
+	VBROADCASTSS 4(CX), Y5
+	VFMADD231PS  Y8, Y5, Y0
+	VBROADCASTSS 8(CX), Y5
+	VFMADD231PS  Y4, Y5, Y0
+	VBROADCASTSS 12(CX), Y4
+	VFMADD231PS  Y9, Y4, Y0
+	VBROADCASTSS 16(CX), Y4
+	VFMADD231PS  Y3, Y4, Y0
+	VBROADCASTSS 20(CX), Y3
+	VFMADD231PS  Y2, Y3, Y0
+	VBROADCASTSS 24(CX), Y2
+	VFMADD231PS  Y6, Y2, Y0
+	VBROADCASTSS 28(CX), Y2
+	VFMADD231PS  Y1, Y2, Y0
+	ADDQ         $0x20, CX
+	ADDQ         $0x20, DX
+	ADDQ         $0x20, R8
+	SUBQ         $0x08, SI
+	JNZ          gemvT8_loop
+	VMOVUPS      Y0, (AX)
+	VZEROUPPER
+	RET
+
 // func softmaxGrad(dp *float32, p *float32, n int, d float32, scale float32)
 // Requires: AVX
 TEXT ·softmaxGrad(SB), NOSPLIT, $0-32

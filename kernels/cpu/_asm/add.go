@@ -62,3 +62,107 @@ func addTo2() {
 	VZEROUPPER()
 	RET()
 }
+
+func axpyF32() {
+	TEXT("axpyF32", NOSPLIT, "func(dst, x *float32, a float32, n int)")
+	Pragma("noescape")
+	Doc(
+		"axpyF32 sets dst[i] = a*x[i] + dst[i], rounded once (one FMA), for i < n,",
+		"a multiple of 8.",
+	)
+	dst := Mem{Base: Load(Param("dst"), GP64())}
+	x := Mem{Base: Load(Param("x"), GP64())}
+	n := Load(Param("n"), GP64())
+	a := YMM()
+	VBROADCASTSS(paramAddr("a"), a)
+	loopRow("axpy", n, []Register{dst.Base, x.Base}, func() {
+		v := YMM()
+		VMOVUPS(dst, v)
+		VFMADD231PS(x, a, v) // v += a*x
+		VMOVUPS(v, dst)
+	})
+	VZEROUPPER()
+	RET()
+}
+
+func gemvRow64() {
+	TEXT("gemvRow64", NOSPLIT, "func(acc, a, b *float32, ldb, kc int)")
+	Pragma("noescape")
+	Doc(
+		"gemvRow64 sets acc[j] to the sum over k < kc (at least 1) of a[k]*b[k*ldb+j],",
+		"for j < 64: from zero, one FMA per term in k order, the 64 sums in eight",
+		"ymm registers while b's rows stream past (a single row times b's columns).",
+	)
+	acc := Mem{Base: Load(Param("acc"), GP64())}
+	a := Mem{Base: Load(Param("a"), GP64())}
+	b := Mem{Base: Load(Param("b"), GP64())}
+	ldb := Load(Param("ldb"), GP64())
+	kc := Load(Param("kc"), GP64())
+	SHLQ(U8(2), ldb)
+	sums := make([]VecVirtual, 8)
+	for i := range sums {
+		sums[i] = YMM()
+		VXORPS(sums[i], sums[i], sums[i])
+	}
+	Label("gemv_loop")
+	ak := YMM()
+	VBROADCASTSS(a, ak)
+	for i, s := range sums {
+		VFMADD231PS(b.Offset(32*i), ak, s) // s += a[k] * b[k, 8i:8i+8]
+	}
+	ADDQ(U8(4), a.Base)
+	ADDQ(ldb, b.Base)
+	DECQ(kc)
+	JNZ(LabelRef("gemv_loop"))
+	for i, s := range sums {
+		VMOVUPS(s, acc.Offset(32*i))
+	}
+	VZEROUPPER()
+	RET()
+}
+
+func gemvT8() {
+	TEXT("gemvT8", NOSPLIT, "func(c, a, b *float32, ldb, kc int)")
+	Pragma("noescape")
+	Doc(
+		"gemvT8 sets c[i] to the sum over k < kc (a multiple of 8, at least 8) of",
+		"a[k]*b[i*ldb+k], for i < 8: from zero, one FMA per term in k order. Each",
+		"8x8 block of b's rows is transposed in registers (transpose8), so that",
+		"the eight sums advance together, k by k (a single row times b's rows).",
+	)
+	c := Mem{Base: Load(Param("c"), GP64())}
+	a := Mem{Base: Load(Param("a"), GP64())}
+	row0 := Load(Param("b"), GP64())
+	lds := Load(Param("ldb"), GP64())
+	kc := Load(Param("kc"), GP64())
+	SHLQ(U8(2), lds)
+	lds3 := GP64()
+	LEAQ(Mem{Base: lds, Index: lds, Scale: 2}, lds3)
+	row4 := GP64()
+	LEAQ(Mem{Base: row0, Index: lds, Scale: 4}, row4)
+	sum := YMM()
+	VXORPS(sum, sum, sum)
+	Label("gemvT8_loop")
+	var r [8]VecVirtual
+	for i := range r {
+		r[i] = YMM()
+		base := row0
+		if i >= 4 {
+			base = row4
+		}
+		VMOVUPS(rowAddr(base, lds, lds3, i%4), r[i])
+	}
+	for k, col := range transpose8(r) { // col: b[0:8, k] of this block
+		ak := YMM()
+		VBROADCASTSS(a.Offset(4*k), ak)
+		VFMADD231PS(col, ak, sum)
+	}
+	ADDQ(U8(32), a.Base)
+	ADDQ(U8(32), row0)
+	ADDQ(U8(32), row4)
+	SUBQ(U8(8), kc)
+	JNZ(LabelRef("gemvT8_loop"))
+	VMOVUPS(sum, c)
+	VZEROUPPER()
+	RET()
+}
