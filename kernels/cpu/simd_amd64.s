@@ -1592,10 +1592,10 @@ TEXT ·gemvT8(SB), NOSPLIT, $0-40
 	MOVQ   kc+32(FP), SI
 	SHLQ   $0x02, BX
 	LEAQ   (BX)(BX*2), DI
-	LEAQ   (DX)(BX*4), R8
 	VXORPS Y0, Y0, Y0
 
 gemvT8_loop:
+	LEAQ         (DX)(BX*4), R8
 	VMOVUPS      (DX), Y1
 	VMOVUPS      (DX)(BX*1), Y2
 	VMOVUPS      (DX)(BX*2), Y3
@@ -1646,7 +1646,6 @@ gemvT8_loop:
 	VFMADD231PS  Y1, Y2, Y0
 	ADDQ         $0x20, CX
 	ADDQ         $0x20, DX
-	ADDQ         $0x20, R8
 	SUBQ         $0x08, SI
 	JNZ          gemvT8_loop
 	VMOVUPS      Y0, (AX)

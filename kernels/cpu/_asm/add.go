@@ -138,28 +138,16 @@ func gemvT8() {
 	SHLQ(U8(2), lds)
 	lds3 := GP64()
 	LEAQ(Mem{Base: lds, Index: lds, Scale: 2}, lds3)
-	row4 := GP64()
-	LEAQ(Mem{Base: row0, Index: lds, Scale: 4}, row4)
 	sum := YMM()
 	VXORPS(sum, sum, sum)
 	Label("gemvT8_loop")
-	var r [8]VecVirtual
-	for i := range r {
-		r[i] = YMM()
-		base := row0
-		if i >= 4 {
-			base = row4
-		}
-		VMOVUPS(rowAddr(base, lds, lds3, i%4), r[i])
-	}
-	for k, col := range transpose8(r) { // col: b[0:8, k] of this block
+	for k, col := range transpose8(loadRows8(row0, lds, lds3)) { // col: b[0:8, k] of this block
 		ak := YMM()
 		VBROADCASTSS(a.Offset(4*k), ak)
 		VFMADD231PS(col, ak, sum)
 	}
 	ADDQ(U8(32), a.Base)
 	ADDQ(U8(32), row0)
-	ADDQ(U8(32), row4)
 	SUBQ(U8(8), kc)
 	JNZ(LabelRef("gemvT8_loop"))
 	VMOVUPS(sum, c)

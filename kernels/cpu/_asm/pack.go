@@ -98,18 +98,7 @@ func packPanelT(name string, width int) {
 			LEAQ(Mem{Base: prev, Index: lds, Scale: 8}, row0)
 			prev = row0
 		}
-		row4 := GP64()
-		LEAQ(Mem{Base: row0, Index: lds, Scale: 4}, row4)
-		var r [8]VecVirtual
-		for i := range r {
-			r[i] = YMM()
-			base := row0
-			if i >= 4 {
-				base = row4
-			}
-			VMOVUPS(rowAddr(base, lds, lds3, i%4), r[i])
-		}
-		out := transpose8(r)
+		out := transpose8(loadRows8(row0, lds, lds3))
 		for k, o := range out {
 			VMOVUPS(o, dst.Offset(4*width*k+32*g))
 		}
@@ -133,6 +122,23 @@ func rowAddr(base, lds, lds3 Register, i int) Mem {
 		return Mem{Base: base, Index: lds3, Scale: 1}
 	}
 	return Mem{Base: base}
+}
+
+// loadRows8 loads 8 floats from each of the 8 rows that start at row0, lds
+// bytes apart (lds3 = 3*lds).
+func loadRows8(row0, lds, lds3 Register) [8]VecVirtual {
+	row4 := GP64()
+	LEAQ(Mem{Base: row0, Index: lds, Scale: 4}, row4)
+	var r [8]VecVirtual
+	for i := range r {
+		r[i] = YMM()
+		base := row0
+		if i >= 4 {
+			base = row4
+		}
+		VMOVUPS(rowAddr(base, lds, lds3, i%4), r[i])
+	}
+	return r
 }
 
 // transpose8 returns the columns of the 8x8 block whose rows are r.
