@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"baton/kernels"
-	"baton/model"
 )
 
 // TestCUDABF16ResumeIsExact: bf16 runs on two partitions interrupted after
@@ -40,15 +39,7 @@ func TestCUDABF16ResumeIsExact(t *testing.T) {
 					t.Errorf("step %d: loss %v, uninterrupted %v", i+1, second.Losses[i], want)
 				}
 			}
-			got, err := model.Load(CheckpointDir(out))
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := model.Load(CheckpointDir(filepath.Join(dir, "whole")))
-			if err != nil {
-				t.Fatal(err)
-			}
-			sameTensors(t, got, want)
+			sameCheckpoints(t, out, filepath.Join(dir, "whole"))
 		})
 	}
 }

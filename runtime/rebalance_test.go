@@ -74,6 +74,9 @@ func sameCheckpoints(t *testing.T, got, want string) {
 func sameTensors(t *testing.T, a, b *model.Checkpoint) {
 	t.Helper()
 	for name, w := range b.Params {
+		if len(a.Params[name]) != len(w) || len(a.M[name]) != len(w) || len(a.V[name]) != len(w) {
+			t.Fatalf("%s: %d parameters, %d and %d moments; want %d of each", name, len(a.Params[name]), len(a.M[name]), len(a.V[name]), len(w))
+		}
 		for j := range w {
 			if a.Params[name][j] != w[j] || a.M[name][j] != b.M[name][j] || a.V[name][j] != b.V[name][j] {
 				t.Fatalf("%s[%d]: parameter or moment differs", name, j)
