@@ -1,4 +1,4 @@
-// Bad --init-from command lines: a missing directory, with --resume (or --resume with --overwrite), a tensor of another shape, a model that disagrees.
+// Bad --init-from command lines: a missing directory, the checkpoint --out would replace, with --resume (or --resume with --overwrite), a tensor of another shape, a model that disagrees.
 
 package main
 
@@ -13,6 +13,8 @@ func initFromCases(trained string) []badInput {
 			msg: "init-from = run in c.json starts a new run from a model's weights and --resume continues a run; drop init-from from c.json"},
 		{name: "resume with overwrite", args: train("--resume", "--overwrite"), fixture: trained, setup: withRun(nil), code: 2,
 			msg: "--overwrite starts the run in --out over and --resume continues it; give one of them"},
+		{name: "init-from the checkpoint that --overwrite would replace", args: train("--init-from=run/checkpoint", "--out=run", "--overwrite"), fixture: trained, setup: withRun(nil), code: 2,
+			msg: "--init-from run/checkpoint is in --out run, where a run writes its own checkpoint; move it out"},
 		{name: "init-from a tensor of another shape", args: train("--init-from=run", "--out=new"), fixture: trained + "; wpe.weight stored as [32 16] instead of [16 32]",
 			setup: withRun(reshape("wpe.weight", 32, 16)), code: 1, msg: "tensor wpe.weight has shape [32 16], want [16 32]"},
 		{name: "init-from another model", args: train("--init-from=run", "--out=new", "--layers=3"), fixture: trained, setup: withRun(nil), code: 2,

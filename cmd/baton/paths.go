@@ -45,8 +45,8 @@ func within(p, dir string) bool {
 
 // checkOutputs refuses an output that is another output or an input, lies inside an input
 // directory (a resumed run would read its own outputs as data), or holds
-// an input inside an output directory a run rewrites. Unset paths are
-// skipped.
+// an input (a file, or a checkpoint directory) where a run rewrites its
+// output directory. Unset paths are skipped.
 func checkOutputs(outputs, inputs []pathFlag) error {
 	for i, o := range outputs {
 		if o.path == "" {
@@ -68,7 +68,7 @@ func checkOutputs(outputs, inputs []pathFlag) error {
 				return fmt.Errorf("%s %s is also %s: an output would overwrite an input; write it somewhere else", o.flag, o.path, in.flag)
 			case in.dir && within(op, ip):
 				return fmt.Errorf("%s %s lies inside %s %s: baton would read its own output as input; write it outside", o.flag, o.path, in.flag, in.path)
-			case o.dir && !in.dir && within(ip, op) && isRunFile(op, ip):
+			case o.dir && within(ip, op) && isRunFile(op, ip):
 				return fmt.Errorf("%s %s is in %s %s, where a run writes its own %s; move it out", in.flag, in.path, o.flag, o.path, filepath.Base(ip))
 			}
 		}

@@ -29,6 +29,7 @@ func TestCheckOutputs(t *testing.T) {
 		{"run directory inside the data", []pathFlag{{"--out", filepath.Join(data, "run"), true}}, []pathFlag{{"--data", data, true}}, "lies inside --data"},
 		{"through a link", []pathFlag{{"--out", filepath.Join(dir, "link", "run"), true}}, []pathFlag{{"--data", data, true}}, "lies inside --data"},
 		{"data where the run writes its summary", []pathFlag{{"--out", dir, true}}, []pathFlag{{"--data", filepath.Join(dir, "summary.json"), false}}, "where a run writes its own summary.json"},
+		{"init-from the checkpoint --overwrite replaces", []pathFlag{{"--out", dir, true}}, []pathFlag{{"--init-from", filepath.Join(dir, "checkpoint"), true}}, "where a run writes its own checkpoint"},
 		{"run directory beside the data", []pathFlag{{"--out", filepath.Join(dir, "run"), true}}, []pathFlag{{"--data", data, true}}, ""},
 		{"data file in the run directory, not one it writes", []pathFlag{{"--out", dir, true}}, []pathFlag{{"--data", corpus, false}}, ""},
 		{"a sibling whose name starts the same", []pathFlag{{"--out", data + "2", true}}, []pathFlag{{"--data", data, true}}, ""},
