@@ -153,6 +153,12 @@ func TestLoadRejectsDamage(t *testing.T) {
 		{"config untied", func(t *testing.T, dir string) {
 			editConfig(t, dir, func(m map[string]any) { m["tie_word_embeddings"] = false })
 		}, configFile, "tie_word_embeddings is false"},
+		{"config unscaled attention", func(t *testing.T, dir string) {
+			editConfig(t, dir, func(m map[string]any) { m["scale_attn_weights"] = false })
+		}, configFile, "scale_attn_weights is false"},
+		{"config attention scaled by layer", func(t *testing.T, dir string) {
+			editConfig(t, dir, func(m map[string]any) { m["scale_attn_by_inverse_layer_idx"] = true })
+		}, configFile, "scale_attn_by_inverse_layer_idx is true"},
 		{"optimizer missing tensor", func(t *testing.T, dir string) {
 			editTensors(t, opt(dir), func(v map[string]safetensors.TensorView) { delete(v, "v.ln_f.bias") })
 		}, optimizerFile, ": missing tensor v.ln_f.bias"},

@@ -111,6 +111,8 @@ type hfConfigIn struct {
 	ActivationFunction *string  `json:"activation_function"`
 	LayerNormEpsilon   *float64 `json:"layer_norm_epsilon"`
 	TieWordEmbeddings  *bool    `json:"tie_word_embeddings"`
+	ScaleAttnWeights   *bool    `json:"scale_attn_weights"`
+	ScaleByLayer       *bool    `json:"scale_attn_by_inverse_layer_idx"`
 	Tokens             *string  `json:"baton_tokens"`
 }
 
@@ -159,6 +161,14 @@ func decodeHFConfig(data []byte) (Config, string, error) {
 	}
 	if t := h.TieWordEmbeddings; t != nil && !*t {
 		return Config{}, "", fmt.Errorf("tie_word_embeddings is false; baton's LM head is always wte.weight")
+	}
+	// reorder_and_upcast_attn is not checked: it computes the same scores
+	// in float32, which baton does anyway.
+	if a := h.ScaleAttnWeights; a != nil && !*a {
+		return Config{}, "", fmt.Errorf("scale_attn_weights is false; baton's attention always divides its scores by sqrt(n_embd/n_head)")
+	}
+	if a := h.ScaleByLayer; a != nil && *a {
+		return Config{}, "", fmt.Errorf("scale_attn_by_inverse_layer_idx is true; baton's attention scales every layer's scores alike (as GPT-2 does)")
 	}
 	tokens := ""
 	if h.Tokens != nil {
