@@ -262,6 +262,20 @@ func TestScheduleFileRuns(t *testing.T) {
 			t.Errorf("summary.json does not say %s", want)
 		}
 	}
+
+	// The file rewritten in place with 2 micro-batches: a resume is checked
+	// against run.json's 4 as --microbatches 2 would be.
+	if r := baton(t, dir, "schedule", "--schedule=1f1b", "--stages=2", "--microbatches=2", "--out=zb.csv"); r.code != 0 {
+		t.Fatalf("schedule --out: exit %d\n%s", r.code, r.stderr)
+	}
+	r = baton(t, dir, "train", "--resume", "--out=run", "--steps=3", "--quiet")
+	if want := "--schedule-file zb.csv has 2 micro-batches, run.json's 4"; r.code != 2 || !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "--override") {
+		t.Errorf("resume on the rewritten file: exit %d, want 2 and %q with the fix:\n%s", r.code, want, r.stderr)
+	}
+	mustRun(t, dir, "train", "--resume", "--out=run", "--steps=3", "--override", "--quiet")
+	if got := readRecord(t, filepath.Join(dir, "run")).Overrides; len(got) != 2 || got[1].Field != "microbatches" || got[1].From != "4" || got[1].To != "2" || got[1].Step != 2 {
+		t.Errorf("run.json's overrides after --override: %+v, want steps, then microbatches from 4 to 2 at step 2", got)
+	}
 }
 
 // TestScheduleJSONNamesDevicesAndChunks: a script reads p and v from the

@@ -63,8 +63,25 @@ func (f *trainFlags) settle(fl *pflag.FlagSet, perRank bool) ([]runtime.Override
 	case err != nil:
 		return nil, usage(err)
 	}
+	f.record = rec
 	overrides, err := f.applyRecord(fl, rec, perRank, fromFile)
 	return overrides, usage(err)
+}
+
+// fileMicrobatches checks the micro-batches of the --schedule-file a
+// resume runs, m, against run.json's: the flag is checked by its path, and
+// the file there may have been rewritten since. Like --microbatches, a
+// change is refused unless --override, and then returned to record.
+func (f *trainFlags) fileMicrobatches(m int) (*runtime.Override, error) {
+	if f.record == nil || f.record.Config.Microbatches == m {
+		return nil, nil
+	}
+	was := f.record.Config.Microbatches
+	if !f.override {
+		return nil, fmt.Errorf("--schedule-file %s has %d micro-batches, run.json's %d: the run's steps would sum their gradients otherwise from here on; restore the file, or pass --override to change them",
+			f.scheduleFile, m, was)
+	}
+	return &runtime.Override{Field: "microbatches", From: strconv.Itoa(was), To: strconv.Itoa(m)}, nil
 }
 
 // hasCheckpoint says whether out holds a checkpoint to resume, or the .old

@@ -56,7 +56,8 @@ type trainFlags struct {
 	rebalanceEvery                 int
 	rebalanceGain                  float64
 	optimizerStep, recompute       string
-	notes                          []string // what settle did not take from run.json, for the user
+	notes                          []string        // what settle did not take from run.json, for the user
+	record                         *runtime.Record // the run.json a resume read
 }
 
 func trainCmd() *cobra.Command {
@@ -291,6 +292,13 @@ func trainConfig(cmd *cobra.Command, f *trainFlags) (runtime.TrainConfig, dist.E
 	if f.scheduleFile != "" {
 		if cfg.Sched, err = readScheduleFile(cmd, f.scheduleFile); err != nil {
 			return none, env, err
+		}
+		o, err := f.fileMicrobatches(cfg.Sched.Microbatches)
+		if err != nil {
+			return none, env, usage(err)
+		}
+		if o != nil {
+			cfg.Overrides = append(cfg.Overrides, *o)
 		}
 	}
 	if envErr != nil {
