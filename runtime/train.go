@@ -5,7 +5,9 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"strconv"
 
 	"baton/data"
 	"baton/internal/field"
@@ -137,8 +139,33 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 		case t.start >= cfg.Steps:
 			return nil, nil, field.Errorf("steps", "{resume}: the checkpoint is at step %d, already at {steps} %d; raise {steps} to train further", t.start, cfg.Steps)
 		}
+		if w := lrMoved(cfg, t.start); w != "" {
+			t.warnings = append(t.warnings, w)
+		}
 	}
 	return t, ck, nil
+}
+
+// lrMoved says how a resume's new --steps (an override of the record's)
+// changes the learning rate of its first step, start+1: the cosine ends at
+// --steps, so a run cut short drops to the floor at once and one extended
+// past its end climbs back. "" where the rate moves by under 1%.
+func lrMoved(cfg TrainConfig, start int) string {
+	for _, o := range cfg.Overrides {
+		was, err := strconv.Atoi(o.From)
+		if o.Field != "steps" || err != nil {
+			continue
+		}
+		lr := LRSchedule{Max: cfg.LR, Min: cfg.MinLR, Warmup: cfg.Warmup}
+		lr.End = was
+		before := lr.At(start + 1)
+		lr.End = cfg.Steps
+		now := lr.At(start + 1)
+		if math.Abs(float64(now-before)) > 0.01*float64(before) {
+			return fmt.Sprintf("--steps %d, not run.json's %d, moves the learning rate's cosine, which ends at --steps: step %d trains at %.3g, not %.3g", cfg.Steps, was, start+1, now, before)
+		}
+	}
+	return ""
 }
 
 // scheduleError is the refusal of a schedule the generator would not make.

@@ -139,6 +139,24 @@ func TestOverrideIsRecorded(t *testing.T) {
 	}
 }
 
+// TestResumeSaysTheLearningRateMoves: --steps moves the cosine's end, so
+// a resume that cuts a run short or extends it past its end says what rate
+// its first step trains at, beside the one the run would have used; a resume
+// within the warm-up, where the rate does not depend on --steps, says nothing.
+func TestResumeSaysTheLearningRateMoves(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mustRun(t, dir, tinyTrain("run", 2, "--quiet", "--warmup", "1", "--save-every", "1")...)
+	r := baton(t, dir, "train", "--resume", "--out", "run", "--steps", "12", "--quiet")
+	if want := "--steps 12, not run.json's 2, moves the learning rate's cosine, which ends at --steps: step 3 trains at 0.000929, not 0.0001"; r.code != 0 || !strings.Contains(r.stderr, want) {
+		t.Errorf("resume past the run's end: exit %d, want 0 and %q:\n%s", r.code, want, r.stderr)
+	}
+	mustRun(t, dir, tinyTrain("early", 1, "--quiet")...)
+	if r := baton(t, dir, "train", "--resume", "--out", "early", "--steps", "2", "--quiet"); r.code != 0 || strings.Contains(r.stderr, "moves the learning rate") {
+		t.Errorf("resume within the warm-up: exit %d, want 0 and no word of the learning rate:\n%s", r.code, r.stderr)
+	}
+}
+
 // TestResumeRefusesChangedData: a resume whose data file now holds other
 // text is refused, naming both checksums, and leaves run.json as it was;
 // with --override it trains on and records the change.
