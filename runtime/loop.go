@@ -95,16 +95,19 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) (*Summary, e
 	sum.Stragglers = l.slow.found
 	sum.Seconds = time.Since(began).Seconds()
 	if n := len(sum.Losses) - prior; n > 0 {
-		sum.FirstLoss, sum.LastLoss = sum.Losses[prior], sum.Losses[len(sum.Losses)-1]
+		sum.FirstLoss, sum.LastLoss = ptr(sum.Losses[prior]), ptr(sum.Losses[len(sum.Losses)-1])
 		sum.TokensPerSec = float64(n*cfg.Batch*cfg.Context) / l.trainTime.Seconds()
 	} else if n := len(sum.Losses); n > 0 { // a start that trained none (it writes a lost summary): the run's
-		sum.FirstLoss, sum.LastLoss = sum.Losses[0], sum.Losses[n-1]
+		sum.FirstLoss, sum.LastLoss = ptr(sum.Losses[0]), ptr(sum.Losses[n-1])
 	}
 	if err := t.finish(ctx, sum, l.in, l.measured, &l.last, metrics); err != nil {
 		return nil, err
 	}
 	return sum, nil
 }
+
+// ptr is a pointer to a copy of x, for a summary's nullable figures.
+func ptr(x float64) *float64 { return &x }
 
 // pendingEvaluation evaluates the checkpoint a resume starts from where a
 // signal had stopped its evaluation (TrainState.EvalPending): the loss that

@@ -41,8 +41,8 @@ type Summary struct {
 	Context       int          `json:"context"`
 	Steps         int          `json:"steps"`
 	StartStep     int          `json:"start_step"` // the step this process resumed from (0: it began the run)
-	FirstLoss     float64      `json:"first_loss"` // of this process's first step
-	LastLoss      float64      `json:"last_loss"`
+	FirstLoss     *float64     `json:"first_loss"` // of this process's first step; null where no step has a loss
+	LastLoss      *float64     `json:"last_loss"`
 	ValLoss       *float64     `json:"val_loss"` // null when the run was interrupted before evaluating
 	TokensPerSec  float64      `json:"tokens_per_sec"`
 	Seconds       float64      `json:"seconds"`

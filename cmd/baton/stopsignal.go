@@ -94,6 +94,10 @@ func ending(log *slog.Logger, sum *runtime.Summary, sig os.Signal, out string) e
 		// Another rank was interrupted and this one stopped at the same
 		// step, as agreed, having done its part: not a failure of its own.
 		log.Info(fmt.Sprintf("stopped at step %d with the other ranks, one of which was interrupted; checkpoint saved in %s (continue with --resume --out %s)", sum.Steps, sum.Checkpoint, out))
+	case sum.Interrupted && sum.Checkpoint == "":
+		return interrupted{exitCode(sig), fmt.Sprintf("interrupted by %v before the first step: nothing was trained or saved; start the run again", sig)}
+	case sum.Interrupted && sum.Steps == sum.StartStep:
+		return interrupted{exitCode(sig), fmt.Sprintf("interrupted by %v before this start trained a step; the checkpoint of step %d in %s is as it was (continue with --resume --out %s)", sig, sum.Steps, sum.Checkpoint, out)}
 	case sum.Interrupted:
 		return interrupted{exitCode(sig), fmt.Sprintf("interrupted by %v at step %d; checkpoint saved in %s (continue with --resume --out %s)", sig, sum.Steps, sum.Checkpoint, out)}
 	case sig != nil:

@@ -374,7 +374,11 @@ func printSummary(out io.Writer, sum *runtime.Summary, dir string) {
 	if sum.ValLoss != nil {
 		val = fmt.Sprintf("%.4f", *sum.ValLoss)
 	}
-	fmt.Fprintf(out, "\nsteps %d  loss %.4f → %.4f  val %s  %.0f tokens/s\n", sum.Steps, sum.FirstLoss, sum.LastLoss, val, sum.TokensPerSec)
+	loss := "none (no step trained)"
+	if sum.FirstLoss != nil && sum.LastLoss != nil {
+		loss = fmt.Sprintf("%.4f → %.4f", *sum.FirstLoss, *sum.LastLoss)
+	}
+	fmt.Fprintf(out, "\nsteps %d  loss %s  val %s  %.0f tokens/s\n", sum.Steps, loss, val, sum.TokensPerSec)
 	if sum.Report != nil {
 		sum.Report.Print(out)
 	}
