@@ -102,7 +102,7 @@ func TestResumeWritesTheSummaryAnEndLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	if sum.Steps != 4 || !slices.Equal(sum.Losses, whole.Losses) || sum.ValLoss == nil || *sum.ValLoss != *whole.ValLoss || sum.Checkpoint == "" ||
-		sum.FirstLoss != whole.FirstLoss || sum.LastLoss != whole.LastLoss {
+		sum.FirstLoss == nil || sum.LastLoss == nil || *sum.FirstLoss != *whole.FirstLoss || *sum.LastLoss != *whole.LastLoss {
 		t.Errorf("steps %d, losses %v, val %v, checkpoint %q; want the whole run's 4 steps, losses and validation loss %v", sum.Steps, sum.Losses, sum.ValLoss, sum.Checkpoint, *whole.ValLoss)
 	}
 	if prev := previousSummary(out); prev == nil || prev.Steps != 4 {

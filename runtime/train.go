@@ -162,7 +162,7 @@ func lrMoved(cfg TrainConfig, start int) string {
 		lr.End = cfg.Steps
 		now := lr.At(start + 1)
 		if math.Abs(float64(now-before)) > 0.01*float64(before) {
-			return fmt.Sprintf("--steps %d, not run.json's %d, moves the learning rate's cosine, which ends at --steps: step %d trains at %.3g, not %.3g", cfg.Steps, was, start+1, now, before)
+			return fmt.Sprintf("the run's %d steps, not run.json's %d, move the learning rate's cosine, which ends at the last step: step %d trains at %.3g, not %.3g", cfg.Steps, was, start+1, now, before)
 		}
 	}
 	return ""

@@ -148,7 +148,7 @@ func TestResumeSaysTheLearningRateMoves(t *testing.T) {
 	dir := t.TempDir()
 	mustRun(t, dir, tinyTrain("run", 2, "--quiet", "--warmup", "1", "--save-every", "1")...)
 	r := baton(t, dir, "train", "--resume", "--out", "run", "--steps", "12", "--quiet")
-	if want := "--steps 12, not run.json's 2, moves the learning rate's cosine, which ends at --steps: step 3 trains at 0.000929, not 0.0001"; r.code != 0 || !strings.Contains(r.stderr, want) {
+	if want := "the run's 12 steps, not run.json's 2, move the learning rate's cosine, which ends at the last step: step 3 trains at 0.000929, not 0.0001"; r.code != 0 || !strings.Contains(r.stderr, want) {
 		t.Errorf("resume past the run's end: exit %d, want 0 and %q:\n%s", r.code, want, r.stderr)
 	}
 	mustRun(t, dir, tinyTrain("early", 1, "--quiet")...)
