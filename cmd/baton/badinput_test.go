@@ -232,7 +232,7 @@ func scheduleFileCases() []badInput {
 func computeCases() []badInput {
 	return []badInput{
 		{name: "schedule unknown", args: []string{"schedule", "--schedule=zigzag"}, code: 2, msg: `unknown schedule "zigzag"`},
-		{name: "schedule zero stages", args: []string{"schedule", "--stages=0"}, code: 2, msg: "0 devices"},
+		{name: "schedule zero stages", args: []string{"schedule", "--stages=0"}, code: 2, msg: "--stages is 0; give the pipeline's stages, at least 1"},
 		{name: "schedule zero backward cost", args: []string{"schedule", "--cost-b=0"}, code: 2, msg: "must be positive"},
 		{name: "plan bad split", args: []string{"plan", "--model=tiny", "--devices=cpu:0,cpu:1", "--split=1,2"}, code: 2, msg: "sums to 3 but the model has 2 layers"},
 		{name: "plan duplicate device", args: []string{"plan", "--model=tiny", "--devices=cpu:1,cpu:1"}, code: 2, msg: "cpu:1 is listed twice"},

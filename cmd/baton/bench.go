@@ -134,7 +134,10 @@ func (f *benchFlags) options(cmd *cobra.Command) (bench.Options, error) {
 		}
 	}
 	for _, m := range ms {
-		if m < 1 || f.batch%m != 0 {
+		if m < 1 {
+			return bench.Options{}, fmt.Errorf("--microbatches has %d; give counts of micro-batches, each at least 1", m)
+		}
+		if f.batch%m != 0 {
 			return bench.Options{}, fmt.Errorf("--microbatches %d does not divide --batch %d", m, f.batch)
 		}
 	}

@@ -17,9 +17,11 @@ var modelFlagNames = []string{"model", "layers", "width", "heads", "context"}
 type modelFlags struct {
 	preset                        string
 	layers, width, heads, context int
+	fl                            *pflag.FlagSet // where they were added, to tell a given 0 from the default
 }
 
 func (f *modelFlags) add(fl *pflag.FlagSet) {
+	f.fl = fl
 	fl.StringVar(&f.preset, "model", "small", "model preset: "+strings.Join(model.PresetNames(), ", "))
 	fl.IntVar(&f.layers, "layers", 0, "decoder blocks (overrides the preset)")
 	fl.IntVar(&f.width, "width", 0, "channels C (overrides the preset)")
@@ -33,6 +35,16 @@ func (f *modelFlags) model() (model.Config, string, error) {
 	mc, err := model.Preset(f.preset)
 	if err != nil {
 		return mc, "", fmt.Errorf("--model: %w", err)
+	}
+	// 0 is how the flags say "the preset's": typed, it would be taken for
+	// that, unseen.
+	for _, o := range []struct {
+		flag, what string
+		v, preset  int
+	}{{"layers", "decoder blocks", f.layers, mc.L}, {"width", "channels", f.width, mc.C}, {"heads", "attention heads", f.heads, mc.NH}, {"context", "tokens per sequence", f.context, mc.MaxT}} {
+		if o.v == 0 && f.fl != nil && f.fl.Changed(o.flag) {
+			return mc, "", fmt.Errorf("--%s is 0; give the %s, at least 1, or leave --%s out for the preset's %d", o.flag, o.what, o.flag, o.preset)
+		}
 	}
 	name := f.preset
 	if f.layers != 0 || f.width != 0 || f.heads != 0 || f.context != 0 {

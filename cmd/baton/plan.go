@@ -78,12 +78,38 @@ func planCmd() *cobra.Command {
 	return cmd
 }
 
+// count is a flag that counts something, of which there must be at least one.
+type count struct {
+	flag, what string
+	v          int
+}
+
+// checkCounts refuses the first count below 1, naming its flag (the runtime
+// reads a chunk count of 0 as 1, which typed would change what was asked for
+// unseen).
+func checkCounts(counts ...count) error {
+	for _, c := range counts {
+		if c.v < 1 {
+			return fmt.Errorf("--%s is %d; give the %s, at least 1", c.flag, c.v, c.what)
+		}
+	}
+	return nil
+}
+
+// chunksCount is --chunks as a count.
+func chunksCount(v int) count {
+	return count{"chunks", "stages per device", v}
+}
+
 // runPlan plans the model over the devices under the given schedule (a
 // schedule file's), or else the one the flags name, with each device's
 // memory beside what it has and, with --devices-max, the memory over 1..N.
 func runPlan(out io.Writer, f *planFlags, given *schedule.Schedule) error {
 	mc, _, err := f.model.model()
 	if err != nil {
+		return usage(err)
+	}
+	if err := checkCounts(count{"microbatches", "micro-batches per step", f.m}, chunksCount(f.chunks)); err != nil {
 		return usage(err)
 	}
 	names, err := device.Expand(f.devices)
@@ -151,7 +177,10 @@ func planOn(mc model.Config, names []device.Name, f *planFlags, given *schedule.
 		return nil, nil, usage(fmt.Errorf("--schedule-file %s has %d rows, one per device, but --devices names %d; give as many devices as the file has rows",
 			f.scheduleFile, s.Devices, len(names)))
 	}
-	if f.batch < 1 || f.batch%s.Microbatches != 0 {
+	if f.batch < 1 {
+		return nil, nil, usage(fmt.Errorf("--batch is %d; give the sequences per step, at least 1", f.batch))
+	}
+	if f.batch%s.Microbatches != 0 {
 		if given != nil { // the file, not --microbatches, says the micro-batches
 			return nil, nil, usage(fmt.Errorf("--schedule-file %s has %d micro-batches, which do not divide --batch %d; give a --batch that is a multiple of %d",
 				f.scheduleFile, s.Microbatches, f.batch, s.Microbatches))

@@ -45,6 +45,9 @@ func scheduleCmd() *cobra.Command {
 			if err := checkOutputs([]pathFlag{{"--out", file, false}, {"--svg", svg, false}}, nil); err != nil {
 				return usage(err)
 			}
+			if err := checkCounts(count{"stages", "pipeline's stages", stages}, count{"microbatches", "micro-batches per step", m}, chunksCount(chunks)); err != nil {
+				return usage(err)
+			}
 			s, err := schedule.GenerateChunks(name, stages, m, chunks)
 			if err != nil {
 				return usage(fmt.Errorf("--schedule: %w", err))

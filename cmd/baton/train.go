@@ -136,6 +136,9 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 	if err != nil {
 		return runtime.TrainConfig{}, err
 	}
+	if err := checkCounts(chunksCount(f.chunks)); err != nil {
+		return runtime.TrainConfig{}, err
+	}
 	split, err := model.ParseInts("split", f.split)
 	if err != nil {
 		return runtime.TrainConfig{}, err
