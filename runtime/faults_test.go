@@ -32,8 +32,13 @@ func TestNonFiniteLossNamesStageAndUpdatesNothing(t *testing.T) {
 	if ne.Stage != 1 || ne.Tensor != "the loss" || ne.Step != pl.in.AdamStep {
 		t.Errorf("error names stage %d tensor %q step %d: %v", ne.Stage, ne.Tensor, ne.Step, err)
 	}
+	if msg := field.Render(err, func(f string) string { return "--" + f }); !strings.HasSuffix(msg, "; no parameter was updated (lower --lr)") {
+		t.Errorf("the CLI would show %q; want it to advise --lr alone (the run clips already)", msg)
+	}
+	pl.in.MaxGradNorm = 0 // a run that does not clip is told to
+	_, err = pl.ex.Run(pl.in)
 	if msg := field.Render(err, func(f string) string { return "--" + f }); !strings.HasSuffix(msg, "(lower --lr or set --max-grad-norm)") {
-		t.Errorf("the CLI would show %q; want it to advise --lr and --max-grad-norm", msg)
+		t.Errorf("without clipping, the CLI would show %q; want it to advise --lr and --max-grad-norm", msg)
 	}
 	after := st.Stack.Read(st.Stack.P, 0)
 	for j := range before {

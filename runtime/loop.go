@@ -225,12 +225,16 @@ func (t *Trainer) trainStep(in *StepInput, into *StepResult) (*StepResult, error
 	}
 	t.kprof.discard() // what evaluation and checkpoints ran is not the step's
 	res, err := t.ex.RunInto(in, into)
-	if err != nil {
+	var numeric *NumericError
+	switch {
+	case errors.As(err, &numeric):
+		return nil, err // it names the step
+	case err != nil:
 		return nil, fmt.Errorf("step %d: %w", step, err)
 	}
 	t.kprof.keep(res)
 	if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
-		return nil, field.Errorf("lr", "step %d: the loss is %v; lower {lr} or set {max-grad-norm} (the last checkpoint is unchanged)", step, res.Loss)
+		return nil, field.Errorf("lr", "step %d: the loss is %v; "+divergedAdvice(t.cfg.MaxGradNorm > 0)+" (the last checkpoint is unchanged)", step, res.Loss)
 	}
 	return res, nil
 }
@@ -412,7 +416,7 @@ func (t *Trainer) save(step int) error {
 		}
 		err := model.Save(CheckpointDir(t.cfg.Out), ck)
 		if errors.Is(err, model.ErrNotFinite) {
-			return field.Errorf("lr", "step %d: %w; the training diverged: lower {lr} or set {max-grad-norm}", step, err)
+			return field.Errorf("lr", "step %d: %w; the training diverged: "+divergedAdvice(t.cfg.MaxGradNorm > 0), step, err)
 		}
 		return err
 	}

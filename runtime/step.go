@@ -238,7 +238,7 @@ func (r *run) nonFinite() error {
 	last := len(r.ex.Stages) - 1
 	for _, l := range r.lossSums {
 		if math.IsNaN(l) || math.IsInf(l, 0) {
-			return &NumericError{Step: r.in.AdamStep, Stage: last, Device: r.ex.deviceName(last), Tensor: "the loss", Value: l}
+			return &NumericError{Step: r.in.AdamStep, Stage: last, Device: r.ex.deviceName(last), Tensor: "the loss", Value: l, Clips: r.in.MaxGradNorm > 0}
 		}
 	}
 	for s := last; s >= 0; s-- {
@@ -249,19 +249,20 @@ func (r *run) nonFinite() error {
 				if st := r.ex.Stages[s]; st != nil {
 					tensor = "the gradient of " + st.Stack.GradNames()[i]
 				}
-				return &NumericError{Step: r.in.AdamStep, Stage: s, Device: r.ex.deviceName(s), Tensor: tensor, Value: v}
+				return &NumericError{Step: r.in.AdamStep, Stage: s, Device: r.ex.deviceName(s), Tensor: tensor, Value: v, Clips: r.in.MaxGradNorm > 0}
 			}
 		}
 	}
-	return &NumericError{Step: r.in.AdamStep, Stage: -1, Tensor: "the gradient norm", Value: r.gradNorm()}
+	return &NumericError{Step: r.in.AdamStep, Stage: -1, Tensor: "the gradient norm", Value: r.gradNorm(), Clips: r.in.MaxGradNorm > 0}
 }
 
 // NumericError is a NaN or infinity found in a loss or a gradient. It is a
 // field.Renderer: its advice names the fields lr and max-grad-norm.
 type NumericError struct {
-	Step, Stage    int
+	Step, Stage    int // Stage -1: no one stage's (the global gradient norm)
 	Device, Tensor string
 	Value          float64
+	Clips          bool // the run clips the gradient norm already (MaxGradNorm > 0)
 }
 
 func (e *NumericError) Error() string { return e.advice().Error() }
@@ -270,7 +271,21 @@ func (e *NumericError) Error() string { return e.advice().Error() }
 func (e *NumericError) Render(name func(field string) string) string { return e.advice().Render(name) }
 
 func (e *NumericError) advice() *field.Error {
-	return field.Errorf("lr", "step %d: stage %d (%s): %s is %v; no parameter was updated (lower {lr} or set {max-grad-norm})", e.Step, e.Stage, e.Device, e.Tensor, e.Value)
+	where := ""
+	if e.Stage >= 0 {
+		where = fmt.Sprintf("stage %d (%s): ", e.Stage, e.Device)
+	}
+	return field.Errorf("lr", "step %d: %s%s is %v; no parameter was updated ("+divergedAdvice(e.Clips)+")", e.Step, where, e.Tensor, e.Value)
+}
+
+// divergedAdvice is what to change when training diverged, for a format
+// string (it names fields): a lower rate, and clipping where the run does
+// not clip yet.
+func divergedAdvice(clips bool) string {
+	if clips {
+		return "lower {lr}"
+	}
+	return "lower {lr} or set {max-grad-norm}"
 }
 
 // gradNorm adds every stage's squares in model order, so any split gives
