@@ -216,6 +216,16 @@ func (t *Trainer) stepInput() *StepInput {
 	}
 }
 
+// stepError is err, of step, with the step named: a NumericError names it
+// already. (Apart from trainStep, whose steps must not allocate.)
+func stepError(step int, err error) error {
+	var numeric *NumericError
+	if errors.As(err, &numeric) {
+		return err
+	}
+	return fmt.Errorf("step %d: %w", step, err)
+}
+
 // trainStep loads step in.AdamStep's batch and runs it, into the result
 // into when not nil (Executor.RunInto).
 func (t *Trainer) trainStep(in *StepInput, into *StepResult) (*StepResult, error) {
@@ -225,12 +235,8 @@ func (t *Trainer) trainStep(in *StepInput, into *StepResult) (*StepResult, error
 	}
 	t.kprof.discard() // what evaluation and checkpoints ran is not the step's
 	res, err := t.ex.RunInto(in, into)
-	var numeric *NumericError
-	switch {
-	case errors.As(err, &numeric):
-		return nil, err // it names the step
-	case err != nil:
-		return nil, fmt.Errorf("step %d: %w", step, err)
+	if err != nil {
+		return nil, stepError(step, err)
 	}
 	t.kprof.keep(res)
 	if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
