@@ -55,7 +55,7 @@ func planCmd() *cobra.Command {
 					return err
 				}
 			}
-			return runPlan(cmd.OutOrStdout(), &f, given)
+			return runPlan(cmd.OutOrStdout(), cmd.ErrOrStderr(), &f, given)
 		},
 	}
 	fl := cmd.Flags()
@@ -101,10 +101,24 @@ func chunksCount(v int) count {
 	return count{"chunks", "stages per device", v}
 }
 
+// fitDevices is how many devices the model's layers fill, one stage each
+// at least: a schedule file's rows, or the stages of --split or of the
+// layers, over --chunks.
+func (f *planFlags) fitDevices(mc model.Config, given *schedule.Schedule) int {
+	if given != nil {
+		return given.Devices
+	}
+	stages := mc.L
+	if split, err := model.ParseInts("split", f.split); err == nil && len(split) > 0 {
+		stages = len(split)
+	}
+	return max(stages/max(f.chunks, 1), 1)
+}
+
 // runPlan plans the model over the devices under the given schedule (a
 // schedule file's), or else the one the flags name, with each device's
 // memory beside what it has and, with --devices-max, the memory over 1..N.
-func runPlan(out io.Writer, f *planFlags, given *schedule.Schedule) error {
+func runPlan(out, notes io.Writer, f *planFlags, given *schedule.Schedule) error {
 	mc, _, err := f.model.model()
 	if err != nil {
 		return usage(err)
@@ -116,9 +130,17 @@ func runPlan(out io.Writer, f *planFlags, given *schedule.Schedule) error {
 	if err != nil {
 		return usage(err)
 	}
+	fit := f.fitDevices(mc, given)
+	cut := !f.devicesGiven && fit < len(names)
+	if cut { // as train does: the default devices cut to what the model fills
+		names = names[:fit]
+	}
 	plan, s, err := planOn(mc, names, f, given)
 	if err != nil {
 		return err
+	}
+	if cut {
+		fmt.Fprintf(notes, "model has %d layers: planning on %d of the default devices, %s (--devices chooses)\n", mc.L, fit, strings.Join(device.Strings(names), ","))
 	}
 	tl, err := schedule.Simulate(schedule.Lower(s), planCost(plan))
 	if err != nil {

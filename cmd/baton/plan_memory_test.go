@@ -110,3 +110,17 @@ func TestPlanDevicesMaxMarksUnschedulableRows(t *testing.T) {
 		t.Errorf("devices_max %+v, want 4 rows, the third unschedulable", got.Scaling)
 	}
 }
+
+// TestPlanFitsTheDefaultDevices: plan, as train does, cuts the default four
+// devices to the two that tiny's two layers fill, saying so; devices the
+// user names are never cut, and too many of them stay an error.
+func TestPlanFitsTheDefaultDevices(t *testing.T) {
+	r := baton(t, t.TempDir(), "plan", "--model=tiny")
+	if r.code != 0 || !strings.Contains(r.stdout, "2 layers on 2 devices") ||
+		!strings.Contains(r.stderr, "model has 2 layers: planning on 2 of the default devices, cpu:0,cpu:1 (--devices chooses)") {
+		t.Errorf("plan --model tiny: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := baton(t, t.TempDir(), "plan", "--model=tiny", "--devices=cpu:0..3"); r.code != 2 || !strings.Contains(r.stderr, "4 devices but only 2 layers") {
+		t.Errorf("plan --model tiny --devices cpu:0..3: exit %d, want 2 and the layers named\n%s", r.code, r.stderr)
+	}
+}
