@@ -104,12 +104,20 @@ func (d *Dataset) Check(V, T int) error {
 			if s.name == "validation" && d.Format == Shards {
 				more = ", or tokenize again with a larger --val-fraction" // baton tokenize's flag, not this command's
 			}
+			if d.Subset != "" { // the limit, not the corpus, is what is short
+				return field.Errorf("data-limit", "data: %s has only %d %s tokens (read under {data-limit}: %s); need at least T+1 = %d for {context} %d (raise {data-limit}, 0 for all of it, or use a smaller {context})",
+					d.Source, len(s.tokens), s.name, d.Subset, T+1, T)
+			}
 			return field.Errorf("context", "data: %s has only %d %s tokens; need at least T+1 = %d for {context} %d (use a larger corpus or a smaller {context}%s)",
 				d.Source, len(s.tokens), s.name, T+1, T, more)
 		}
 	}
 	if d.MaxToken >= V {
-		return fmt.Errorf("data: %s holds token %d but the model's vocabulary is %d; use a model with V > %d",
+		hint := ""
+		if d.MaxToken > 255 && d.MaxToken <= EndOfText {
+			hint = " (GPT-2's tokens: {model} gpt2-124m or another gpt2- preset)"
+		}
+		return field.Errorf("model", "data: %s holds token %d but the model's vocabulary is %d; use a model with V > %d"+hint,
 			d.Source, d.MaxToken, V, d.MaxToken)
 	}
 	return nil
