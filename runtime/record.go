@@ -21,8 +21,9 @@ import (
 
 // RecordSchema is the version of run.json's layout; a reader refuses a
 // newer one rather than misread it. 2: the plan's stages say the stashes
-// their memory estimate counts (stashes).
-const RecordSchema = 2
+// their memory estimate counts (stashes). 3: each start says its working
+// directory (dir), against which the paths it was given are relative.
+const RecordSchema = 3
 
 // RecordFile is the run record's name in the run directory.
 const RecordFile = "run.json"
@@ -53,6 +54,7 @@ type RecordData struct {
 type Start struct {
 	Step    int          `json:"step"`
 	Command []string     `json:"command"`
+	Dir     string       `json:"dir,omitempty"` // the working directory, where relative paths in Command and Config start
 	Version BuildVersion `json:"version"`
 	// CPUKernels is the CPU kernels' instruction set (generic, avx2 or
 	// avx512): generic rounds otherwise than the SIMD sets, so a run on CPU
@@ -119,7 +121,8 @@ func (t *Trainer) writeRecord() error {
 		rec.Overrides = append(rec.Overrides, Override{Field: "data.sha256", From: was, To: sum, Step: t.start})
 	}
 	rec.Data = RecordData{Info: t.ds.Describe(), SHA256: sum}
-	rec.Starts = append(rec.Starts, Start{Step: t.start, Command: cfg.Command, Version: rec.Version, CPUKernels: device.CPUKernels()})
+	dir, _ := os.Getwd() // "" where it cannot be told: the record then says nothing of it
+	rec.Starts = append(rec.Starts, Start{Step: t.start, Command: cfg.Command, Dir: dir, Version: rec.Version, CPUKernels: device.CPUKernels()})
 	for _, o := range cfg.Overrides {
 		o.Step = t.start
 		rec.Overrides = append(rec.Overrides, o)

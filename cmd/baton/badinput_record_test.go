@@ -49,7 +49,7 @@ func recordCases(trained string) []badInput {
 		{name: "resume with an unknown field in run.json", args: train("--resume"), fixture: trained + `; run.json has a field "colour"`,
 			setup: withRun(editRecord(func(r map[string]any) { r["colour"] = "blue" })), code: 2, msg: `unknown field "colour"`},
 		{name: "resume with a newer run.json", args: train("--resume"), fixture: trained + "; run.json has schema_version 99",
-			setup: withRun(editRecord(func(r map[string]any) { r["schema_version"] = 99 })), code: 2, msg: "schema_version 99; this baton reads 1 to 2"},
+			setup: withRun(editRecord(func(r map[string]any) { r["schema_version"] = 99 })), code: 2, msg: "schema_version 99; this baton reads 1 to 3"},
 		{name: "zero log interval", args: train("--log-every=0"), code: 2, msg: "--log-every is 0"},
 	}
 	return append(cases, configCases()...)

@@ -24,7 +24,10 @@ type runRecord struct {
 		Field, From, To string
 		Step            int
 	} `json:"overrides"`
-	Starts []struct{ Step int } `json:"starts"`
+	Starts []struct {
+		Step int
+		Dir  string
+	} `json:"starts"`
 	Data   struct {
 		Source string `json:"source"`
 		SHA256 string `json:"sha256"`
@@ -192,8 +195,47 @@ func TestResumeRefusesChangedData(t *testing.T) {
 	}
 }
 
+// TestResumeFromAnotherDirectory: a run given a relative --data resumes
+// from another directory, reading the data where the run last started
+// (run.json's starts' dir) and saying so; gone from there too, the error
+// says where it looked.
+func TestResumeFromAnotherDirectory(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	text, err := os.ReadFile(corpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "text.txt"), text, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir, "elsewhere")
+	if err := os.Mkdir(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, dir, "train", "--model", "tiny", "--devices", "cpu:0,cpu:1", "--data", "text.txt", "--steps", "2", "--out", "run", "--quiet")
+	if r := readRecord(t, filepath.Join(dir, "run")); r.Starts[0].Dir != dir {
+		t.Errorf("run.json's first start ran in %q, want %q", r.Starts[0].Dir, dir)
+	}
+	if err := os.Rename(filepath.Join(dir, "run"), filepath.Join(other, "run")); err != nil {
+		t.Fatal(err)
+	}
+	r := baton(t, other, "train", "--resume", "--out", "run", "--steps", "3", "--quiet")
+	if want := "run.json's data text.txt is relative to " + dir + ", where the run last started: reading " + filepath.Join(dir, "text.txt"); r.code != 0 || !strings.Contains(r.stderr, want) {
+		t.Fatalf("resume from another directory: exit %d, want 0 and %q:\n%s", r.code, want, r.stderr)
+	}
+	if r := readRecord(t, filepath.Join(other, "run")); r.Config["data"] != filepath.Join(dir, "text.txt") || r.Starts[1].Dir != other {
+		t.Errorf("run.json after the resume: data %v, second start in %q; want %s from %s", r.Config["data"], r.Starts[1].Dir, filepath.Join(dir, "text.txt"), other)
+	}
+	editRecord(func(rec map[string]any) { rec["config"].(map[string]any)["data"] = "gone.txt" })(t, other)
+	r = baton(t, other, "train", "--resume", "--out", "run", "--steps", "4", "--quiet")
+	if want := "run.json's data gone.txt names no file here (" + other + ") nor in " + other + ", where the run last started; give --data"; r.code != 2 || !strings.Contains(r.stderr, want) {
+		t.Errorf("resume on a relative path found nowhere: exit %d, want 2 and %q:\n%s", r.code, want, r.stderr)
+	}
+}
+
 // TestResumeReadsRecordSchema1: a run.json of schema 1, whose plan's
-// stages say no stashes, still resumes, and is rewritten as schema 2.
+// stages say no stashes, still resumes, and is rewritten as the current schema.
 func TestResumeReadsRecordSchema1(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -209,8 +251,8 @@ func TestResumeReadsRecordSchema1(t *testing.T) {
 		SchemaVersion int `json:"schema_version"`
 	}
 	readJSON(t, filepath.Join(dir, "run", "run.json"), &r)
-	if r.SchemaVersion != 2 {
-		t.Errorf("run.json after the resume has schema_version %d, want 2", r.SchemaVersion)
+	if r.SchemaVersion != 3 {
+		t.Errorf("run.json after the resume has schema_version %d, want 3", r.SchemaVersion)
 	}
 }
 

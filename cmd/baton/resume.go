@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 
@@ -84,6 +85,28 @@ func (f *trainFlags) fileMicrobatches(m int) (*runtime.Override, error) {
 	return &runtime.Override{Field: "microbatches", From: strconv.Itoa(was), To: strconv.Itoa(m)}, nil
 }
 
+// fromRunDir is the record's path setting k, was, as it names a file from
+// here: a relative data or schedule file is relative to the directory its
+// last start ran in (run.json's starts' dir), so a resume from elsewhere
+// reads it there, saying so; one found in neither place is an error that
+// says where it was looked for. Other settings are was.
+func (f *trainFlags) fromRunDir(rec *runtime.Record, k, was string) (string, error) {
+	if (k != "data" && k != "schedule-file") || was == "" || filepath.IsAbs(was) || len(rec.Starts) == 0 {
+		return was, nil
+	}
+	dir := rec.Starts[len(rec.Starts)-1].Dir
+	if _, err := os.Stat(was); err == nil || dir == "" {
+		return was, nil // a record without dir: loading it says what is missing
+	}
+	there := filepath.Join(dir, was)
+	if _, err := os.Stat(there); err != nil {
+		here, _ := os.Getwd()
+		return "", fmt.Errorf("--resume: run.json's %s %s names no file here (%s) nor in %s, where the run last started; give --%s (the run's own, or --override)", k, was, here, dir, k)
+	}
+	f.notes = append(f.notes, fmt.Sprintf("run.json's %s %s is relative to %s, where the run last started: reading %s", k, was, dir, there))
+	return there, nil
+}
+
 // hasCheckpoint says whether out holds a checkpoint to resume, or the .old
 // of an interrupted save.
 func hasCheckpoint(out string) bool {
@@ -128,6 +151,9 @@ func (f *trainFlags) applyRecord(fl *pflag.FlagSet, rec *runtime.Record, perRank
 			continue
 		}
 		if !given(fl, vals, k) {
+			if was, err = f.fromRunDir(rec, k, was); err != nil {
+				return nil, err
+			}
 			if !samePreset(fl, k, was) {
 				if err := fl.Set(k, was); err != nil {
 					return nil, fmt.Errorf("--resume: %s/run.json: %s %q: %v", f.out, k, was, err)
