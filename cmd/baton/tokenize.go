@@ -50,6 +50,12 @@ func runTokenize(cmd *cobra.Command, c data.TokenizeConfig) error {
 	inputs := make([]pathFlag, len(c.Inputs))
 	for i, in := range c.Inputs {
 		inputs[i] = pathFlag{"INPUT", in, isDir(in)}
+		for _, before := range inputs[:i] {
+			// Read twice, its text would be in the shards twice.
+			if p, q := resolved(in), resolved(before.path); p == q || before.dir && within(p, q) || inputs[i].dir && within(q, p) {
+				return usage(fmt.Errorf("INPUT %s and %s name the same text (one is, or holds, the other): give each once", before.path, in))
+			}
+		}
 	}
 	if err := checkOutputs([]pathFlag{{"--out", c.Out, true}}, inputs); err != nil {
 		return usage(err)

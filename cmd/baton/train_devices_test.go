@@ -39,3 +39,14 @@ func TestTrainTinyDefaultDevices(t *testing.T) {
 		t.Errorf("--devices cpu:0..3 with --model tiny: exit %d, want 2 and an error saying at most 2 devices:\n%s", r.code, r.stderr)
 	}
 }
+
+// TestEvalBatchesBeyondTheData: more validation batches than the data
+// holds are read as all there are, and the run says so rather than
+// evaluating fewer than asked unseen.
+func TestEvalBatchesBeyondTheData(t *testing.T) {
+	t.Parallel()
+	r := baton(t, t.TempDir(), tinyTrain("run", 1, "--quiet", "--eval-batches", "100000")...)
+	if want := "fewer than the 100000 asked for: each evaluation reads those"; r.code != 0 || !strings.Contains(r.stderr, want) {
+		t.Errorf("--eval-batches 100000: exit %d, want 0 and %q:\n%s", r.code, want, r.stderr)
+	}
+}
