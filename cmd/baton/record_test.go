@@ -28,7 +28,7 @@ type runRecord struct {
 		Step int
 		Dir  string
 	} `json:"starts"`
-	Data   struct {
+	Data struct {
 		Source string `json:"source"`
 		SHA256 string `json:"sha256"`
 	} `json:"data"`
