@@ -35,26 +35,42 @@ func settingKeys() []string {
 }
 
 // applyConfig sets every flag that path names and the command line does
-// not (the command line wins), and returns the keys it set.
-func applyConfig(fl *pflag.FlagSet, path string) ([]string, error) {
+// not (the command line wins), and returns the keys it set, and a note
+// where it left some out: a --model given that is not the file's leaves
+// the file's sizes, which describe the file's model (a run.json holds
+// them all), to the preset given.
+func applyConfig(fl *pflag.FlagSet, path string) (set []string, note string, err error) {
 	vals, err := readConfig(path)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	var set []string
+	fileModel, _ := vals["model"].(string)
+	otherModel := fl.Changed("model") && fileModel != fl.Lookup("model").Value.String()
+	var dropped []string
 	for _, k := range orderedKeys(vals) {
 		v, err := flagValue(vals[k])
 		if err != nil {
-			return nil, fmt.Errorf("--config %s: %s: %v", path, k, err)
+			return nil, "", fmt.Errorf("--config %s: %s: %v", path, k, err)
+		}
+		if otherModel && slices.Contains(modelFlagNames[1:], k) && !fl.Changed(k) {
+			dropped = append(dropped, k)
+			continue
 		}
 		if !given(fl, vals, k) && !samePreset(fl, k, v) {
 			if err := fl.Set(k, v); err != nil {
-				return nil, fmt.Errorf("--config %s: %s = %s: %v", path, k, v, err)
+				return nil, "", fmt.Errorf("--config %s: %s = %s: %v", path, k, v, err)
 			}
 			set = append(set, k)
 		}
 	}
-	return set, nil
+	if len(dropped) > 0 {
+		named := fileModel
+		if named == "" {
+			named = "it names none"
+		}
+		note = fmt.Sprintf("--model %s replaces the model of %s (%s), leaving out its %s", fl.Lookup("model").Value, path, named, strings.Join(dropped, ", "))
+	}
+	return set, note, nil
 }
 
 // readConfig decodes a JSON (.json) or TOML (any other name) file into its

@@ -330,7 +330,7 @@ func TestConfigNumbers(t *testing.T) {
 		path := filepath.Join(dir, c.file)
 		writeFile(c.file, []byte(c.text))(t, dir)
 		fl := trainCmd().Flags()
-		_, err := applyConfig(fl, path)
+		_, _, err := applyConfig(fl, path)
 		switch {
 		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
 			t.Errorf("%s: error %v, want one saying %q", c.text, err, c.err)
@@ -338,6 +338,35 @@ func TestConfigNumbers(t *testing.T) {
 			t.Errorf("%s: %v", c.text, err)
 		case c.err == "" && (fl.Lookup("steps").Value.String() != "2" || fl.Lookup("batch").Value.String() != "10"):
 			t.Errorf("%s: --steps %s, --batch %s; want 2 and 10", c.text, fl.Lookup("steps").Value, fl.Lookup("batch").Value)
+		}
+	}
+}
+
+// TestConfigModelGivenWins: a --model on the command line is the model,
+// though the configuration file (a run.json holds every size) describes
+// another: the file's sizes are left out, saying so; a size flag given
+// beside it still applies, and with the file's own model the sizes do too.
+func TestConfigModelGivenWins(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFile("c.toml", []byte("model = \"tiny\"\nlayers = 3\nwidth = 64\n"))(t, dir)
+	path := filepath.Join(dir, "c.toml")
+	for _, c := range []struct {
+		args         []string
+		layers, note string
+	}{
+		{[]string{"--model=small"}, "0", "--model small replaces the model of " + path + " (tiny), leaving out its layers, width"},
+		{[]string{"--model=small", "--layers=5"}, "5", "leaving out its width"},
+		{[]string{"--model=tiny"}, "3", ""},
+		{nil, "3", ""},
+	} {
+		fl := trainCmd().Flags()
+		if err := fl.Parse(c.args); err != nil {
+			t.Fatal(err)
+		}
+		_, note, err := applyConfig(fl, path)
+		if err != nil || fl.Lookup("layers").Value.String() != c.layers || !strings.Contains(note, c.note) || (c.note == "") != (note == "") {
+			t.Errorf("%v with c.toml: --layers %s, note %q, %v; want --layers %s and a note saying %q", c.args, fl.Lookup("layers").Value, note, err, c.layers, c.note)
 		}
 	}
 }

@@ -41,8 +41,12 @@ func (f *trainFlags) settle(fl *pflag.FlagSet, perRank bool) ([]runtime.Override
 	var fromFile []string
 	if f.configFile != "" {
 		var err error
-		if fromFile, err = applyConfig(fl, f.configFile); err != nil {
+		var note string
+		if fromFile, note, err = applyConfig(fl, f.configFile); err != nil {
 			return nil, usage(err)
+		}
+		if note != "" {
+			f.notes = append(f.notes, note)
 		}
 	}
 	if f.resume && f.initFrom != "" && slices.Contains(fromFile, "init-from") {
