@@ -94,7 +94,7 @@ func (g *Group) receiveGob(from int, tag dist.Tag, what string, v any) error {
 // group's timeout, and failing at once when the mesh breaks.
 func (g *Group) receive(from int, tag dist.Tag, what string) ([]byte, error) {
 	return between(g, g.Mesh.Inbox(from, tag), what, func() error {
-		return fmt.Errorf("%s: rank %d (%s) sent nothing for %v", what, from, g.Mesh.Host(from), g.Timeout)
+		return &linkError{fmt.Errorf("%s: rank %d (%s) sent nothing for %v", what, from, g.Mesh.Host(from), g.Timeout)}
 	})
 }
 
@@ -255,9 +255,10 @@ type linkError struct{ err error }
 func (e *linkError) Error() string { return e.err.Error() }
 func (e *linkError) Unwrap() error { return e.err }
 
-// LostRank reports whether err is this rank's loss of another rank, or of
-// its link to one, rather than a failure of its own: the rank that failed
-// is elsewhere, and baton launch names that one.
+// LostRank reports whether err is this rank's loss of another rank (dead,
+// or silent past the timeout), or of its link to one, rather than a failure
+// of its own: the rank that failed is elsewhere, and baton launch names
+// that one.
 func LostRank(err error) bool {
 	var link *linkError
 	var peer *dist.PeerError
@@ -298,7 +299,8 @@ func (r *run) receiveMessage(a schedule.Action, from int, tag dist.Tag) ([]byte,
 		return &linkError{fmt.Errorf("%w; this rank was waiting for %s from rank %d", g.Mesh.Err(), a, rank)}
 	}}
 	return await(r, g.Mesh.Inbox(rank, tag), broken, func() error {
-		return field.Errorf("timeout", "waited %v for %s from rank %d (%s) without progress; this rank's devices are at: %s (an action that runs longer than {timeout} is taken for a hang: raise {timeout} if one does)", r.ex.Timeout, a, rank, g.Mesh.Host(rank), r.where())
+		// The silent rank is lost: the failure (a hang) began there.
+		return &linkError{field.Errorf("timeout", "waited %v for %s from rank %d (%s) without progress; this rank's devices are at: %s (an action that runs longer than {timeout} is taken for a hang: raise {timeout} if one does)", r.ex.Timeout, a, rank, g.Mesh.Host(rank), r.where())}
 	})
 }
 

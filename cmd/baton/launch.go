@@ -281,7 +281,12 @@ func supervise(procs []*os.Process, first int, exits <-chan rankExit, sigs <-cha
 	if redirects != "" {
 		msg += " (its output: " + filepath.Join(redirects, fmt.Sprintf("rank%d.stderr", failed.rank)) + ")"
 	}
-	if len(killed) > 0 {
+	switch {
+	case len(killed) > 0 && failed.code == lostRankStatus && !signalled:
+		// The rank reaped only lost another; one that would not end
+		// even when told to is where the failure began: it hung.
+		msg = fmt.Sprintf("rank %s hung: still running --grace %v after %s (it lost a rank) and the others were told to stop; killed", strings.Join(killed, ", "), grace, msg)
+	case len(killed) > 0:
 		msg += fmt.Sprintf("; killed rank %s, still running --grace %v after being told to stop", strings.Join(killed, ", "), grace)
 	}
 	return interrupted{failed.code, msg}

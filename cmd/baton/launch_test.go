@@ -117,6 +117,17 @@ func TestLaunchNamesTheRankThatFailed(t *testing.T) {
 	}
 }
 
+// TestLaunchNamesTheRankThatHung: where the rank reaped only lost another
+// (status 3) and no rank failed on its own, the rank that does not end
+// even when told to is named as the one that hung.
+func TestLaunchNamesTheRankThatHung(t *testing.T) {
+	t.Parallel()
+	r := baton(t, t.TempDir(), "launch", "--nproc-per-node", "2", "--grace", "500ms", "--", "launch-probe", "--lost-rank", "0", "--hang", "--ignore-term")
+	if want := "baton: rank 1 hung: still running --grace 500ms after rank 0 exited with status 3 (it lost a rank) and the others were told to stop; killed\n"; r.code != 3 || !strings.HasSuffix(r.stderr, want) {
+		t.Errorf("exit status %d, want 3 and a last line %q:\n%s", r.code, want, r.stderr)
+	}
+}
+
 // Ranks that ignore SIGTERM are killed after --grace; a rank killed by a
 // signal is reported with 128+signal.
 func TestLaunchKillsAfterGrace(t *testing.T) {
