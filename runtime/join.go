@@ -31,6 +31,7 @@ type joinEntry struct {
 	// must agree on them: one run directory, continued by all or by none.
 	Resume bool   `json:"resume"`
 	Out    string `json:"out"`
+	World  int    `json:"world"` // the number of ranks it was started in
 }
 
 // Join brings this process into the run env describes, within timeout:
@@ -73,7 +74,7 @@ func closeServer(s *dist.StoreServer) {
 
 func join(ctx context.Context, st *dist.Store, env dist.Env, cfg TrainConfig) (*Group, error) {
 	mine := joinEntry{Version: Version().String(), Settings: cfg.Settings(), Devices: device.Strings(cfg.Devices), GPUs: gpusOf(cfg.Devices),
-		Resume: cfg.Resume, Out: filepath.Clean(cfg.Out)}
+		Resume: cfg.Resume, Out: filepath.Clean(cfg.Out), World: env.WorldSize}
 	mine.Settings.Devices = nil
 	raw, err := json.Marshal(mine)
 	if err != nil {
@@ -91,6 +92,9 @@ func join(ctx context.Context, st *dist.Store, env dist.Env, cfg TrainConfig) (*
 		if err := json.Unmarshal(v, &entries[r]); err != nil {
 			return nil, fmt.Errorf("rank %d's entry in the store: %w", r, err)
 		}
+		if w := entries[r].World; w != 0 && w != env.WorldSize { // 0: another build, which sameStart names
+			return nil, otherWorld(ctx, st, env, r, w)
+		}
 	}
 	// Every rank checks every entry itself, so that all say why a rank is
 	// refused; rank 0 keeps the store until each has read them all.
@@ -98,7 +102,7 @@ func join(ctx context.Context, st *dist.Store, env dist.Env, cfg TrainConfig) (*
 		return nil, err
 	}
 	if err := sameStart(entries); err != nil {
-		return nil, err
+		return nil, &ConfigError{err}
 	}
 	mesh, err := dist.Connect(ctx, st, env.Rank, env.WorldSize, "")
 	if err != nil {
@@ -128,6 +132,24 @@ func join(ctx context.Context, st *dist.Store, env dist.Env, cfg TrainConfig) (*
 		return nil, err
 	}
 	return g, nil
+}
+
+// otherWorld is the refusal of rank r, started in a world of w ranks, by
+// this rank, started in another: at once, rather than wait out the timeout
+// for ranks that will never come. Every rank reads rank 0's entry first,
+// so each rank whose world is not rank 0's refuses on it; rank 0, which
+// serves the store, waits (a few seconds at most) for rank r to have read
+// its entry, so that r says why too rather than that the store was lost.
+func otherWorld(ctx context.Context, st *dist.Store, env dist.Env, r, w int) error {
+	if env.Rank == 0 {
+		wait, cancel := context.WithTimeout(ctx, 5*time.Second)
+		st.Get(wait, "read/"+strconv.Itoa(r))
+		cancel()
+	} else {
+		st.Set("read/"+strconv.Itoa(env.Rank), nil)
+	}
+	return &ConfigError{fmt.Errorf("rank %d was started as one of %d ranks, rank %d as one of %d (the launcher's WORLD_SIZE, SLURM_NTASKS or OMPI_COMM_WORLD_SIZE); start every rank with the same",
+		r, w, env.Rank, env.WorldSize)}
 }
 
 // barrier marks this rank's key under prefix in the store, saying it has

@@ -173,11 +173,26 @@ func TestRankStartedOtherwiseIsRefusedByAll(t *testing.T) {
 	a := startChildEnv(t, dir, rankEnv(0, 2, port), common...)
 	b := startChildEnv(t, dir, rankEnv(1, 2, port), append(common, "--lr", "0.002")...)
 	re := regexp.MustCompile(`rank 1 was started with --lr 0\.002 but rank 0 with 0\.001`)
-	endsWithin(t, a, "rank 0", 20*time.Second, 1, re)
-	endsWithin(t, b, "rank 1", 20*time.Second, 1, re)
+	endsWithin(t, a, "rank 0", 20*time.Second, 2, re)
+	endsWithin(t, b, "rank 1", 20*time.Second, 2, re)
 	if exists(filepath.Join(dir, "run", "checkpoint")) {
 		t.Error("a refused run left a checkpoint")
 	}
+}
+
+// TestRanksOfAnotherWorldAreRefusedAtOnce: ranks started with other world
+// sizes say so at once (status 2), rather than wait out --timeout for a
+// rank that will never come.
+func TestRanksOfAnotherWorldAreRefusedAtOnce(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	port := freeTCPPort(t)
+	common := []string{"train", "--model", "tiny", "--devices", "cpu:0", "--data", corpus, "--steps", "3", "--out", "run", "--timeout", "5m"}
+	a := startChildEnv(t, dir, rankEnv(0, 2, port), common...)
+	b := startChildEnv(t, dir, rankEnv(1, 3, port), common...)
+	re := regexp.MustCompile(`rank \d was started as one of \d ranks, rank \d as one of \d \(the launcher's WORLD_SIZE`)
+	endsWithin(t, a, "rank 0", 20*time.Second, 2, re)
+	endsWithin(t, b, "rank 1", 20*time.Second, 2, re)
 }
 
 // TestRanksRebalanceAndResumeOnTheMove: two ranks, the second's device
