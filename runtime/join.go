@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -32,6 +33,11 @@ type joinEntry struct {
 	Resume bool   `json:"resume"`
 	Out    string `json:"out"`
 	World  int    `json:"world"` // the number of ranks it was started in
+	// Host and OutAbs tell ranks on one host that name one directory two
+	// ways (run, /home/me/run) from ranks that name two with one spelling
+	// (run, from two working directories); across hosts Out is compared.
+	Host   string `json:"host"`
+	OutAbs string `json:"out_abs"`
 }
 
 // Join brings this process into the run env describes, within timeout:
@@ -75,7 +81,11 @@ func closeServer(s *dist.StoreServer) {
 func join(ctx context.Context, st *dist.Store, env dist.Env, cfg TrainConfig) (*Group, error) {
 	mine := joinEntry{Version: Version().String(), Settings: cfg.Settings(), Devices: device.Strings(cfg.Devices), GPUs: gpusOf(cfg.Devices),
 		Resume: cfg.Resume, Out: filepath.Clean(cfg.Out), World: env.WorldSize}
-	mine.Settings.Devices = nil
+	mine.Host, _ = os.Hostname()
+	mine.OutAbs, _ = filepath.Abs(cfg.Out)
+	// Each rank has its own devices; the data may lie at another path on
+	// each host, and its tokens are compared (sameData).
+	mine.Settings.Devices, mine.Settings.Data = nil, ""
 	raw, err := json.Marshal(mine)
 	if err != nil {
 		return nil, err
@@ -182,7 +192,9 @@ func sameStart(entries []joinEntry) error {
 		switch {
 		case e.Resume != want.Resume:
 			return field.Errorf("resume", "rank %d was started %s {resume} but rank 0 %s; continue the run on every rank, or on none", r, with(e.Resume), with(want.Resume))
-		case e.Out != want.Out:
+		case e.Host == want.Host && e.OutAbs != want.OutAbs:
+			return field.Errorf("out", "rank %d was started with {out} %s but rank 0 with %s on the same host; the ranks write one run directory: give each the same {out}", r, e.OutAbs, want.OutAbs)
+		case e.Host != want.Host && e.Out != want.Out:
 			return field.Errorf("out", "rank %d was started with {out} %s but rank 0 with %s; the ranks write one run directory: give each the same {out}", r, e.Out, want.Out)
 		}
 		a, b := reflect.ValueOf(want.Settings), reflect.ValueOf(e.Settings)

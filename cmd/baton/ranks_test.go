@@ -195,6 +195,42 @@ func TestRanksOfAnotherWorldAreRefusedAtOnce(t *testing.T) {
 	endsWithin(t, b, "rank 1", 20*time.Second, 2, re)
 }
 
+// TestRanksNameOneDirectoryTwoWays: on one host, ranks that spell one run
+// directory two ways (relative, absolute) and read the same text at two
+// paths run together; two directories spelled alike (the same relative
+// --out from two working directories) are refused, naming both.
+func TestRanksNameOneDirectoryTwoWays(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	text, err := os.ReadFile(corpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "text.txt"), text, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	common := []string{"train", "--model", "tiny", "--devices", "cpu:0", "--steps", "2", "--timeout", "30s", "--quiet"}
+	port := freeTCPPort(t)
+	a := startChildEnv(t, dir, rankEnv(0, 2, port), append(common, "--data", corpus, "--out", "run")...)
+	b := startChildEnv(t, dir, rankEnv(1, 2, port), append(common, "--data", "text.txt", "--out", filepath.Join(dir, "run"))...)
+	for r, c := range []*child{a, b} {
+		if code, killed := c.wait(t); code != 0 || killed {
+			t.Fatalf("rank %d: status %d (killed: %v), want 0; stderr:\n%s", r, code, killed, c.errText())
+		}
+	}
+
+	other := filepath.Join(dir, "elsewhere")
+	if err := os.Mkdir(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	port = freeTCPPort(t)
+	a = startChildEnv(t, dir, rankEnv(0, 2, port), append(common, "--data", corpus, "--out", "again")...)
+	b = startChildEnv(t, other, rankEnv(1, 2, port), append(common, "--data", corpus, "--out", "again")...)
+	re := regexp.MustCompile(`rank 1 was started with --out ` + regexp.QuoteMeta(filepath.Join(other, "again")) + ` but rank 0 with ` + regexp.QuoteMeta(filepath.Join(dir, "again")) + ` on the same host`)
+	endsWithin(t, a, "rank 0", 20*time.Second, 2, re)
+	endsWithin(t, b, "rank 1", 20*time.Second, 2, re)
+}
+
 // TestRanksRebalanceAndResumeOnTheMove: two ranks, the second's device
 // slowed 4×, re-split live; each rank records the move, the checkpoint
 // keeps the split, and the ranks resumed start on it.
