@@ -33,7 +33,7 @@ func (t *Trainer) sameData() error {
 		}
 	}
 	if len(other) > 0 {
-		return field.Errorf("data", "the ranks read different data from {data} %s: the sha256 of rank 0's tokens is %s, %s; give every rank the same data", t.cfg.Data, short(string(sums[0])), strings.Join(other, ", "))
+		return field.Errorf("data", "the ranks read different data: the sha256 of rank 0's tokens is %s, %s (this rank read %s); give every rank the same {data}", short(string(sums[0])), strings.Join(other, ", "), t.ds.Source)
 	}
 	return nil
 }

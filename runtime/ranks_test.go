@@ -184,8 +184,8 @@ func TestRanksTrainAsOneProcess(t *testing.T) {
 }
 
 // TestRankStartedOtherwiseIsRefused: every rank refuses a rank started
-// with another setting, another run directory, or a resume where rank 0
-// starts afresh, naming both values (a flag not given as none).
+// with another setting, other data (by its tokens), another run directory,
+// or a resume where rank 0 starts afresh, naming both values.
 func TestRankStartedOtherwiseIsRefused(t *testing.T) {
 	data := corpus(t)
 	for _, c := range []struct {
@@ -194,7 +194,7 @@ func TestRankStartedOtherwiseIsRefused(t *testing.T) {
 		want   string
 	}{
 		{"lr", func(c *TrainConfig) { c.LR = 2e-3 }, "rank 1 was started with lr 0.002 but rank 0 with 0.003"},
-		{"data", func(c *TrainConfig) { c.Data = "" }, "rank 1 was started with data none (not given) but rank 0 with " + data},
+		{"data", func(c *TrainConfig) { c.Data = "" }, "the ranks read different data: the sha256 of rank 0's tokens is "},
 		{"out", func(c *TrainConfig) { c.Out += "-other" }, "rank 1 was started with out "},
 		{"resume", func(c *TrainConfig) { c.Resume = true }, "rank 1 was started with resume but rank 0 without; continue the run on every rank, or on none"},
 	} {

@@ -31,7 +31,7 @@ func TestRanksWithOtherDataAreRefused(t *testing.T) {
 		ranks = append(ranks, startChildEnv(t, cwd, rankEnv(r, 2, port), "train", "--model", "tiny", "--devices", "cpu:0", "--data", "data.txt",
 			"--steps", "3", "--out", filepath.Join(dir, "run"), "--timeout", "20s", "--quiet"))
 	}
-	want := regexp.MustCompile(`the ranks read different data from --data data\.txt: the sha256 of rank 0's tokens is [0-9a-f]{12}, rank 1's is [0-9a-f]{12}; give every rank the same data`)
+	want := regexp.MustCompile(`the ranks read different data: the sha256 of rank 0's tokens is [0-9a-f]{12}, rank 1's is [0-9a-f]{12} \(this rank read data\.txt\); give every rank the same --data`)
 	for r, c := range ranks {
 		endsWithin(t, c, "rank "+string(rune('0'+r)), 30*time.Second, 1, want)
 	}
