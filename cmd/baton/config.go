@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -40,10 +41,11 @@ func settingKeys() []string {
 // the file's sizes, which describe the file's model (a run.json holds
 // them all), to the preset given.
 func applyConfig(fl *pflag.FlagSet, path string) (set []string, note string, err error) {
-	vals, err := readConfig(path)
+	vals, dir, err := readConfig(path)
 	if err != nil {
 		return nil, "", err
 	}
+	var notes []string
 	fileModel, _ := vals["model"].(string)
 	otherModel := fl.Changed("model") && fileModel != fl.Lookup("model").Value.String()
 	var dropped []string
@@ -57,6 +59,10 @@ func applyConfig(fl *pflag.FlagSet, path string) (set []string, note string, err
 			continue
 		}
 		if !given(fl, vals, k) && !samePreset(fl, k, v) {
+			if there := underDir(k, v, dir); there != v {
+				notes = append(notes, fmt.Sprintf("%s's %s %s is relative to %s, where that run last started: reading %s", path, k, v, dir, there))
+				v = there
+			}
 			if err := fl.Set(k, v); err != nil {
 				return nil, "", fmt.Errorf("--config %s: %s = %s: %v", path, k, v, err)
 			}
@@ -68,18 +74,41 @@ func applyConfig(fl *pflag.FlagSet, path string) (set []string, note string, err
 		if named == "" {
 			named = "it names none"
 		}
-		note = fmt.Sprintf("--model %s replaces the model of %s (%s), leaving out its %s", fl.Lookup("model").Value, path, named, strings.Join(dropped, ", "))
+		notes = append(notes, fmt.Sprintf("--model %s replaces the model of %s (%s), leaving out its %s", fl.Lookup("model").Value, path, named, strings.Join(dropped, ", ")))
 	}
-	return set, note, nil
+	return set, strings.Join(notes, "; "), nil
+}
+
+// relativeFile says whether setting k is a file, and v a relative path to it.
+func relativeFile(k, v string) bool {
+	return (k == "data" || k == "schedule-file") && v != "" && !filepath.IsAbs(v)
+}
+
+// underDir is a run.json's relative data or schedule file v (setting k)
+// found under dir, the directory its run last started in, where it names
+// no file from here; else v.
+func underDir(k, v, dir string) string {
+	if !relativeFile(k, v) || dir == "" {
+		return v
+	}
+	if _, err := os.Stat(v); err == nil {
+		return v
+	}
+	there := filepath.Join(dir, v)
+	if _, err := os.Stat(there); err != nil {
+		return v
+	}
+	return there
 }
 
 // readConfig decodes a JSON (.json) or TOML (any other name) file into its
-// settings by key; a run.json gives its "config". A key that is no setting
-// is an error naming it.
-func readConfig(path string) (map[string]any, error) {
+// settings by key; a run.json gives its "config", and the directory its
+// run last started in, against which its relative paths were given. A key
+// that is no setting is an error naming it.
+func readConfig(path string) (map[string]any, string, error) {
 	raw, err := fsutil.ReadRegular(path)
 	if err != nil {
-		return nil, fmt.Errorf("--config: %v", err)
+		return nil, "", fmt.Errorf("--config: %v", err)
 	}
 	vals := map[string]any{}
 	if strings.EqualFold(filepath.Ext(path), ".json") {
@@ -94,18 +123,23 @@ func readConfig(path string) (map[string]any, error) {
 		_, err = toml.Decode(string(raw), &vals)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("--config %s: %v", path, err)
+		return nil, "", fmt.Errorf("--config %s: %v", path, err)
 	}
+	dir := ""
 	if inner, ok := vals["config"].(map[string]any); ok && vals["schema_version"] != nil {
+		if starts, ok := vals["starts"].([]any); ok && len(starts) > 0 {
+			last, _ := starts[len(starts)-1].(map[string]any)
+			dir, _ = last["dir"].(string)
+		}
 		vals = inner // a run's record: its settings, not its history
 	}
 	known := settingKeys()
 	for _, k := range orderedKeys(vals) {
 		if !slices.Contains(known, k) {
-			return nil, fmt.Errorf("--config %s: unknown field %q; the fields are those of run.json's \"config\": %s", path, k, strings.Join(known, ", "))
+			return nil, "", fmt.Errorf("--config %s: unknown field %q; the fields are those of run.json's \"config\": %s", path, k, strings.Join(known, ", "))
 		}
 	}
-	return vals, nil
+	return vals, dir, nil
 }
 
 // orderedKeys are m's keys in run.json's order, then any unknown ones sorted.

@@ -197,8 +197,8 @@ func TestResumeRefusesChangedData(t *testing.T) {
 
 // TestResumeFromAnotherDirectory: a run given a relative --data resumes
 // from another directory, reading the data where the run last started
-// (run.json's starts' dir) and saying so; gone from there too, the error
-// says where it looked.
+// (run.json's starts' dir) and saying so, and its run.json as --config
+// does the same; gone from there too, the error says where it looked.
 func TestResumeFromAnotherDirectory(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -217,6 +217,11 @@ func TestResumeFromAnotherDirectory(t *testing.T) {
 	if r := readRecord(t, filepath.Join(dir, "run")); r.Starts[0].Dir != dir {
 		t.Errorf("run.json's first start ran in %q, want %q", r.Starts[0].Dir, dir)
 	}
+	first, err := os.ReadFile(filepath.Join(dir, "run", "run.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile("first.json", first)(t, dir)
 	if err := os.Rename(filepath.Join(dir, "run"), filepath.Join(other, "run")); err != nil {
 		t.Fatal(err)
 	}
@@ -226,6 +231,12 @@ func TestResumeFromAnotherDirectory(t *testing.T) {
 	}
 	if r := readRecord(t, filepath.Join(other, "run")); r.Config["data"] != filepath.Join(dir, "text.txt") || r.Starts[1].Dir != other {
 		t.Errorf("run.json after the resume: data %v, second start in %q; want %s from %s", r.Config["data"], r.Starts[1].Dir, filepath.Join(dir, "text.txt"), other)
+	}
+	// The first run's record as --config from elsewhere: its relative data
+	// is read where that run started, as a resume reads it.
+	r = baton(t, other, "train", "--config", filepath.Join(dir, "first.json"), "--steps", "1", "--out", "again", "--quiet")
+	if want := "first.json's data text.txt is relative to " + dir + ", where that run last started: reading " + filepath.Join(dir, "text.txt"); r.code != 0 || !strings.Contains(r.stderr, want) {
+		t.Errorf("--config of a run begun elsewhere: exit %d, want 0 and %q:\n%s", r.code, want, r.stderr)
 	}
 	editRecord(func(rec map[string]any) { rec["config"].(map[string]any)["data"] = "gone.txt" })(t, other)
 	r = baton(t, other, "train", "--resume", "--out", "run", "--steps", "4", "--quiet")

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 
@@ -95,20 +94,19 @@ func (f *trainFlags) fileMicrobatches(m int) (*runtime.Override, error) {
 // reads it there, saying so; one found in neither place is an error that
 // says where it was looked for. Other settings are was.
 func (f *trainFlags) fromRunDir(rec *runtime.Record, k, was string) (string, error) {
-	if (k != "data" && k != "schedule-file") || was == "" || filepath.IsAbs(was) || len(rec.Starts) == 0 {
+	if len(rec.Starts) == 0 {
 		return was, nil
 	}
 	dir := rec.Starts[len(rec.Starts)-1].Dir
-	if _, err := os.Stat(was); err == nil || dir == "" {
-		return was, nil // a record without dir: loading it says what is missing
+	if there := underDir(k, was, dir); there != was {
+		f.notes = append(f.notes, fmt.Sprintf("run.json's %s %s is relative to %s, where the run last started: reading %s", k, was, dir, there))
+		return there, nil
 	}
-	there := filepath.Join(dir, was)
-	if _, err := os.Stat(there); err != nil {
+	if _, err := os.Stat(was); err != nil && dir != "" && relativeFile(k, was) {
 		here, _ := os.Getwd()
 		return "", fmt.Errorf("--resume: run.json's %s %s names no file here (%s) nor in %s, where the run last started; give --%s (the run's own, or --override)", k, was, here, dir, k)
 	}
-	f.notes = append(f.notes, fmt.Sprintf("run.json's %s %s is relative to %s, where the run last started: reading %s", k, was, dir, there))
-	return there, nil
+	return was, nil // a record without dir: loading it says what is missing
 }
 
 // hasCheckpoint says whether out holds a checkpoint to resume, or the .old
