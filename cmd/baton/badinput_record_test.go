@@ -105,10 +105,6 @@ func editJSON(rel string, edit func(map[string]any)) func(t *testing.T, dir stri
 func recordData(rel, other string) func(t *testing.T, dir string) {
 	return func(t *testing.T, dir string) {
 		editRecord(func(r map[string]any) { r["config"].(map[string]any)["data"] = rel })(t, dir)
-		b, err := os.ReadFile(corpus)
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(other, b)(t, dir)
+		copyCorpus(t, dir, other)
 	}
 }

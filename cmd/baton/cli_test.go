@@ -114,6 +114,18 @@ func baton(t *testing.T, dir string, args ...string) result {
 	return result{code: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String()}
 }
 
+// copyCorpus writes the generated corpus to dir/name, a file of its own,
+// and returns its text.
+func copyCorpus(t *testing.T, dir, name string) []byte {
+	t.Helper()
+	text, err := os.ReadFile(corpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(name, text)(t, dir)
+	return text
+}
+
 // tinyTrain is a quick training command line: the tiny model on two virtual
 // devices (its two layers) and the generated corpus, with extra appended.
 func tinyTrain(out string, steps int, extra ...string) []string {

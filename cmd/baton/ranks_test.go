@@ -202,13 +202,7 @@ func TestRanksOfAnotherWorldAreRefusedAtOnce(t *testing.T) {
 func TestRanksNameOneDirectoryTwoWays(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	text, err := os.ReadFile(corpus)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "text.txt"), text, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	copyCorpus(t, dir, "text.txt")
 	common := []string{"train", "--model", "tiny", "--devices", "cpu:0", "--steps", "2", "--timeout", "30s", "--quiet"}
 	port := freeTCPPort(t)
 	a := startChildEnv(t, dir, rankEnv(0, 2, port), append(common, "--data", corpus, "--out", "run")...)

@@ -166,14 +166,8 @@ func TestResumeSaysTheLearningRateMoves(t *testing.T) {
 func TestResumeRefusesChangedData(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	text, err := os.ReadFile(corpus)
-	if err != nil {
-		t.Fatal(err)
-	}
+	text := copyCorpus(t, dir, "text.txt")
 	own := filepath.Join(dir, "text.txt")
-	if err := os.WriteFile(own, text, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	mustRun(t, dir, tinyTrain("run", 2, "--quiet", "--data", own)...)
 	before := readRecord(t, filepath.Join(dir, "run"))
 	if err := os.WriteFile(own, bytes.ToUpper(text), 0o644); err != nil {
@@ -202,13 +196,7 @@ func TestResumeRefusesChangedData(t *testing.T) {
 func TestResumeFromAnotherDirectory(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	text, err := os.ReadFile(corpus)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "text.txt"), text, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	copyCorpus(t, dir, "text.txt")
 	other := filepath.Join(dir, "elsewhere")
 	if err := os.Mkdir(other, 0o755); err != nil {
 		t.Fatal(err)
