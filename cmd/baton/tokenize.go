@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -43,6 +44,30 @@ document. Without INPUT it encodes the default corpus, the Go sources.`,
 	return cmd
 }
 
+// readOnce refuses an input given twice, or inside a directory also
+// given: its text would be in the shards twice. Each path is resolved
+// once and its parents looked up, so a glob of thousands of files costs
+// no more than listing them.
+func readOnce(inputs []pathFlag) error {
+	seen := map[string]string{} // resolved path → the input as given
+	for _, in := range inputs {
+		p := resolved(in.path)
+		if before, ok := seen[p]; ok {
+			return fmt.Errorf("INPUT %s and %s name the same text: give each once", before, in.path)
+		}
+		seen[p] = in.path
+	}
+	for _, in := range inputs {
+		p := resolved(in.path)
+		for dir := filepath.Dir(p); dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
+			if holder, ok := seen[dir]; ok {
+				return fmt.Errorf("INPUT %s lies inside INPUT %s: give each text once", in.path, holder)
+			}
+		}
+	}
+	return nil
+}
+
 func runTokenize(cmd *cobra.Command, c data.TokenizeConfig) error {
 	if err := c.Validate(); err != nil {
 		return usage(err)
@@ -50,12 +75,9 @@ func runTokenize(cmd *cobra.Command, c data.TokenizeConfig) error {
 	inputs := make([]pathFlag, len(c.Inputs))
 	for i, in := range c.Inputs {
 		inputs[i] = pathFlag{"INPUT", in, isDir(in)}
-		for _, before := range inputs[:i] {
-			// Read twice, its text would be in the shards twice.
-			if p, q := resolved(in), resolved(before.path); p == q || before.dir && within(p, q) || inputs[i].dir && within(q, p) {
-				return usage(fmt.Errorf("INPUT %s and %s name the same text (one is, or holds, the other): give each once", before.path, in))
-			}
-		}
+	}
+	if err := readOnce(inputs); err != nil {
+		return usage(err)
 	}
 	if err := checkOutputs([]pathFlag{{"--out", c.Out, true}}, inputs); err != nil {
 		return usage(err)
