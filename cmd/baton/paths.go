@@ -77,14 +77,17 @@ func checkOutputs(outputs, inputs []pathFlag) error {
 }
 
 // isRunFile says whether ip is one of the files a run writes in its
-// directory op.
+// directory op, or lies in one of the directories it writes: the
+// checkpoint (and a save's .tmp and .old beside it) and the ranks' parts.
 func isRunFile(op, ip string) bool {
 	rel, _ := filepath.Rel(op, ip)
-	switch filepath.ToSlash(rel) {
-	case "summary.json", "trace.json", "timeline.svg":
+	first, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
+	switch first {
+	case "summary.json", "trace.json", "timeline.svg", "run.json", "metrics.jsonl",
+		"checkpoint", "checkpoint.tmp", "checkpoint.old", "ranks":
 		return true
 	}
-	return strings.HasPrefix(filepath.ToSlash(rel), "checkpoint")
+	return false
 }
 
 // isDir says whether p names an existing directory.
