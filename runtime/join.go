@@ -82,7 +82,7 @@ func join(ctx context.Context, st *dist.Store, env dist.Env, cfg TrainConfig) (*
 	mine := joinEntry{Version: Version().String(), Settings: cfg.Settings(), Devices: device.Strings(cfg.Devices), GPUs: gpusOf(cfg.Devices),
 		Resume: cfg.Resume, Out: filepath.Clean(cfg.Out), World: env.WorldSize}
 	mine.Host, _ = os.Hostname()
-	mine.OutAbs, _ = filepath.Abs(cfg.Out)
+	mine.OutAbs = realPath(cfg.Out)
 	// Each rank has its own devices; the data may lie at another path on
 	// each host, and its tokens are compared (sameData).
 	mine.Settings.Devices, mine.Settings.Data = nil, ""
@@ -142,6 +142,20 @@ func join(ctx context.Context, st *dist.Store, env dist.Env, cfg TrainConfig) (*
 		return nil, err
 	}
 	return g, nil
+}
+
+// realPath is p absolute, with symbolic links followed where it exists
+// (the run directory does by now: the rank has locked it), so that every
+// spelling of one directory on a host is one string.
+func realPath(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return filepath.Clean(p)
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return real
+	}
+	return abs
 }
 
 // otherWorld is the refusal of rank r, started in a world of w ranks, by

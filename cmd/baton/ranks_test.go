@@ -196,7 +196,7 @@ func TestRanksOfAnotherWorldAreRefusedAtOnce(t *testing.T) {
 }
 
 // TestRanksNameOneDirectoryTwoWays: on one host, ranks that spell one run
-// directory two ways (relative, absolute) and read the same text at two
+// directory two ways (relative, absolute through a link) and read the same text at two
 // paths run together; two directories spelled alike (the same relative
 // --out from two working directories) are refused, naming both.
 func TestRanksNameOneDirectoryTwoWays(t *testing.T) {
@@ -206,7 +206,12 @@ func TestRanksNameOneDirectoryTwoWays(t *testing.T) {
 	common := []string{"train", "--model", "tiny", "--devices", "cpu:0", "--steps", "2", "--timeout", "30s", "--quiet"}
 	port := freeTCPPort(t)
 	a := startChildEnv(t, dir, rankEnv(0, 2, port), append(common, "--data", corpus, "--out", "run")...)
-	b := startChildEnv(t, dir, rankEnv(1, 2, port), append(common, "--data", "text.txt", "--out", filepath.Join(dir, "run"))...)
+	link := dir + "-link" // the same directory through a symbolic link
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(link) })
+	b := startChildEnv(t, dir, rankEnv(1, 2, port), append(common, "--data", "text.txt", "--out", filepath.Join(link, "run"))...)
 	for r, c := range []*child{a, b} {
 		if code, killed := c.wait(t); code != 0 || killed {
 			t.Fatalf("rank %d: status %d (killed: %v), want 0; stderr:\n%s", r, code, killed, c.errText())
