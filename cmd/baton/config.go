@@ -37,9 +37,10 @@ func settingKeys() []string {
 
 // applyConfig sets every flag that path names and the command line does
 // not (the command line wins), and returns the keys it set, and a note
-// where it left some out: a --model given that is not the file's leaves
-// the file's sizes, which describe the file's model (a run.json holds
-// them all), to the preset given.
+// where it left some out: a --model given that is not the model the file
+// names leaves the file's sizes, which describe that model (a run.json
+// holds them all), to the preset given; a file that names no model sizes
+// whichever preset is given.
 func applyConfig(fl *pflag.FlagSet, path string) (set []string, note string, err error) {
 	vals, dir, err := readConfig(path)
 	if err != nil {
@@ -47,7 +48,7 @@ func applyConfig(fl *pflag.FlagSet, path string) (set []string, note string, err
 	}
 	var notes []string
 	fileModel, _ := vals["model"].(string)
-	otherModel := fl.Changed("model") && fileModel != fl.Lookup("model").Value.String()
+	otherModel := fileModel != "" && fl.Changed("model") && fileModel != fl.Lookup("model").Value.String()
 	var dropped []string
 	for _, k := range orderedKeys(vals) {
 		v, err := flagValue(vals[k])
@@ -70,11 +71,7 @@ func applyConfig(fl *pflag.FlagSet, path string) (set []string, note string, err
 		}
 	}
 	if len(dropped) > 0 {
-		named := fileModel
-		if named == "" {
-			named = "it names none"
-		}
-		notes = append(notes, fmt.Sprintf("--model %s replaces the model of %s (%s), leaving out its %s", fl.Lookup("model").Value, path, named, strings.Join(dropped, ", ")))
+		notes = append(notes, fmt.Sprintf("--model %s replaces the model of %s (%s), leaving out its %s", fl.Lookup("model").Value, path, fileModel, strings.Join(dropped, ", ")))
 	}
 	return set, strings.Join(notes, "; "), nil
 }

@@ -344,28 +344,32 @@ func TestConfigNumbers(t *testing.T) {
 // TestConfigModelGivenWins: a --model on the command line is the model,
 // though the configuration file (a run.json holds every size) describes
 // another: the file's sizes are left out, saying so; a size flag given
-// beside it still applies, and with the file's own model the sizes do too.
+// beside it still applies, and with the file's own model, or from a file
+// that names none, the sizes do too.
 func TestConfigModelGivenWins(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	writeFile("c.toml", []byte("model = \"tiny\"\nlayers = 3\nwidth = 64\n"))(t, dir)
+	writeFile("sizes.toml", []byte("layers = 3\n"))(t, dir)
 	path := filepath.Join(dir, "c.toml")
 	for _, c := range []struct {
+		file         string
 		args         []string
 		layers, note string
 	}{
-		{[]string{"--model=small"}, "0", "--model small replaces the model of " + path + " (tiny), leaving out its layers, width"},
-		{[]string{"--model=small", "--layers=5"}, "5", "leaving out its width"},
-		{[]string{"--model=tiny"}, "3", ""},
-		{nil, "3", ""},
+		{"c.toml", []string{"--model=small"}, "0", "--model small replaces the model of " + path + " (tiny), leaving out its layers, width"},
+		{"c.toml", []string{"--model=small", "--layers=5"}, "5", "leaving out its width"},
+		{"c.toml", []string{"--model=tiny"}, "3", ""},
+		{"c.toml", nil, "3", ""},
+		{"sizes.toml", []string{"--model=tiny"}, "3", ""}, // it names no model: its sizes are the given preset's
 	} {
 		fl := trainCmd().Flags()
 		if err := fl.Parse(c.args); err != nil {
 			t.Fatal(err)
 		}
-		_, note, err := applyConfig(fl, path)
+		_, note, err := applyConfig(fl, filepath.Join(dir, c.file))
 		if err != nil || fl.Lookup("layers").Value.String() != c.layers || !strings.Contains(note, c.note) || (c.note == "") != (note == "") {
-			t.Errorf("%v with c.toml: --layers %s, note %q, %v; want --layers %s and a note saying %q", c.args, fl.Lookup("layers").Value, note, err, c.layers, c.note)
+			t.Errorf("%v with %s: --layers %s, note %q, %v; want --layers %s and a note saying %q", c.args, c.file, fl.Lookup("layers").Value, note, err, c.layers, c.note)
 		}
 	}
 }
