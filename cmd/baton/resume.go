@@ -109,6 +109,24 @@ func (f *trainFlags) fromRunDir(rec *runtime.Record, k, was string) (string, err
 	return was, nil // a record without dir: loading it says what is missing
 }
 
+// recordedFile is the record's setting of the flag given, was, as the
+// flag's value is compared with it: a relative data or schedule file where the run last
+// started; where it names no file any more, the path given, whose
+// contents are checked instead (data.sha256, the file's micro-batches).
+func (f *trainFlags) recordedFile(rec *runtime.Record, given *pflag.Flag, was string) string {
+	k := given.Name
+	if k != "data" && k != "schedule-file" || was == "" || len(rec.Starts) == 0 {
+		return was
+	}
+	there := underDir(k, was, rec.Starts[len(rec.Starts)-1].Dir)
+	if _, err := os.Stat(there); err != nil {
+		now := given.Value.String()
+		f.notes = append(f.notes, fmt.Sprintf("run.json's %s %s names no file any more: reading --%s %s, whose contents are checked against the run's", k, was, k, now))
+		return now
+	}
+	return there
+}
+
 // hasCheckpoint says whether out holds a checkpoint to resume, or the .old
 // of an interrupted save.
 func hasCheckpoint(out string) bool {
@@ -163,7 +181,7 @@ func (f *trainFlags) applyRecord(fl *pflag.FlagSet, rec *runtime.Record, perRank
 			}
 			continue
 		}
-		if fv == nil || !fv.Changed || sameValue(fv, was) {
+		if fv == nil || !fv.Changed || sameValue(fv, f.recordedFile(rec, fv, was)) {
 			continue
 		}
 		file := ""
