@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"log/slog"
@@ -30,6 +31,23 @@ func TestEndingNamesWhatCanResume(t *testing.T) {
 		var in interrupted
 		if !errors.As(err, &in) || in.code != 130 || !strings.Contains(in.msg, c.want) {
 			t.Errorf("%s: %v, want status 130 and %q", c.name, err, c.want)
+		}
+	}
+}
+
+// TestEndingOfARankStoppedWithTheOthers: a rank not signalled itself, stopped
+// with the others, says where its checkpoint is, or that none was saved.
+func TestEndingOfARankStoppedWithTheOthers(t *testing.T) {
+	for _, c := range []struct {
+		sum  runtime.Summary
+		want string
+	}{
+		{runtime.Summary{Interrupted: true}, "stopped before the first step with the other ranks, one of which was interrupted: nothing was trained or saved"},
+		{runtime.Summary{Interrupted: true, Steps: 7, Checkpoint: "run/checkpoint"}, "stopped at step 7 with the other ranks, one of which was interrupted; checkpoint saved in run/checkpoint"},
+	} {
+		var logged bytes.Buffer
+		if err := ending(slog.New(slog.NewTextHandler(&logged, nil)), &c.sum, nil, "run"); err != nil || !strings.Contains(logged.String(), c.want) {
+			t.Errorf("%+v: %v, logged %q; want no error and %q", c.sum, err, logged.String(), c.want)
 		}
 	}
 }

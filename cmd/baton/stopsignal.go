@@ -90,6 +90,8 @@ func exitCode(s os.Signal) int {
 // process got, if any.
 func ending(log *slog.Logger, sum *runtime.Summary, sig os.Signal, out string) error {
 	switch {
+	case sum.Interrupted && sig == nil && sum.Checkpoint == "":
+		log.Info("stopped before the first step with the other ranks, one of which was interrupted: nothing was trained or saved")
 	case sum.Interrupted && sig == nil:
 		// Another rank was interrupted and this one stopped at the same
 		// step, as agreed, having done its part: not a failure of its own.
