@@ -193,14 +193,21 @@ func summaryBehind(out string, step int) bool {
 // each at least (the length of Split, or the schedule file's devices, where
 // given), so that the default list trains --model tiny (2 layers).
 func fitDevices(cfg TrainConfig) int {
-	fit := cfg.Model.L / max(1, cfg.Chunks)
-	if len(cfg.Split) > 0 {
-		fit = len(cfg.Split) / max(1, cfg.Chunks)
+	return FitDevices(cfg.Model.L, cfg.Chunks, cfg.Split, cfg.Sched, len(cfg.Devices))
+}
+
+// FitDevices is how many of n default devices a model of layers blocks
+// fills, one stage each at least: a given schedule's rows, or the stages
+// of split (else of the layers) over chunks per device.
+func FitDevices(layers, chunks int, split []int, sched *schedule.Schedule, n int) int {
+	fit := layers / max(1, chunks)
+	if len(split) > 0 {
+		fit = len(split) / max(1, chunks)
 	}
-	if cfg.Sched != nil {
-		fit = cfg.Sched.Devices
+	if sched != nil {
+		fit = sched.Devices
 	}
-	return min(max(fit, 1), len(cfg.Devices))
+	return min(max(fit, 1), n)
 }
 
 // planOptions are the memory estimate's settings for cfg run under sched.

@@ -101,20 +101,6 @@ func chunksCount(v int) count {
 	return count{"chunks", "stages per device", v}
 }
 
-// fitDevices is how many devices the model's layers fill, one stage each
-// at least: a schedule file's rows, or the stages of --split or of the
-// layers, over --chunks.
-func (f *planFlags) fitDevices(mc model.Config, given *schedule.Schedule) int {
-	if given != nil {
-		return given.Devices
-	}
-	stages := mc.L
-	if split, err := model.ParseInts("split", f.split); err == nil && len(split) > 0 {
-		stages = len(split)
-	}
-	return max(stages/max(f.chunks, 1), 1)
-}
-
 // runPlan plans the model over the devices under the given schedule (a
 // schedule file's), or else the one the flags name, with each device's
 // memory beside what it has and, with --devices-max, the memory over 1..N.
@@ -130,7 +116,8 @@ func runPlan(out, notes io.Writer, f *planFlags, given *schedule.Schedule) error
 	if err != nil {
 		return usage(err)
 	}
-	fit := f.fitDevices(mc, given)
+	split, _ := model.ParseInts("split", f.split) // a bad one is refused by the planner
+	fit := runtime.FitDevices(mc.L, f.chunks, split, given, len(names))
 	cut := !f.devicesGiven && fit < len(names)
 	if cut { // as train does: the default devices cut to what the model fills
 		names = names[:fit]
@@ -140,7 +127,11 @@ func runPlan(out, notes io.Writer, f *planFlags, given *schedule.Schedule) error
 		return err
 	}
 	if cut {
-		fmt.Fprintf(notes, "model has %d layers: planning on %d of the default devices, %s (--devices chooses)\n", mc.L, fit, strings.Join(device.Strings(names), ","))
+		why := fmt.Sprintf("model has %d layers", mc.L)
+		if given != nil {
+			why = fmt.Sprintf("--schedule-file %s has %d rows", f.scheduleFile, given.Devices)
+		}
+		fmt.Fprintf(notes, "%s: planning on %d of the default devices, %s (--devices chooses)\n", why, fit, strings.Join(device.Strings(names), ","))
 	}
 	tl, err := schedule.Simulate(schedule.Lower(s), planCost(plan))
 	if err != nil {

@@ -342,8 +342,11 @@ func noteFittedDevices(log *slog.Logger, asked []device.Name, cfg runtime.TrainC
 	for i, d := range cfg.Devices {
 		names[i] = d.String()
 	}
-	log.Info(fmt.Sprintf("model %s has %d layers: training on %d of the default devices, %s (--devices chooses)",
-		cfg.Preset, cfg.Model.L, len(names), strings.Join(names, ",")))
+	why := fmt.Sprintf("model %s has %d layers", cfg.Preset, cfg.Model.L)
+	if s := cfg.Sched; s != nil && strings.HasPrefix(s.Name, schedule.FilePrefix) {
+		why = fmt.Sprintf("--schedule-file %s has %d rows", strings.TrimPrefix(s.Name, schedule.FilePrefix), s.Devices)
+	}
+	log.Info(fmt.Sprintf("%s: training on %d of the default devices, %s (--devices chooses)", why, len(names), strings.Join(names, ",")))
 }
 
 // lockOut locks the run directory for the run's life, before anything is
