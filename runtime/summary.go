@@ -22,8 +22,9 @@ import (
 )
 
 // SummarySchema is the version of summary.json's layout. 1: losses cover
-// the whole run from losses_first_step, across resumes.
-const SummarySchema = 1
+// the whole run from losses_first_step, across resumes. 2: first_loss and
+// last_loss are null where no step has a loss.
+const SummarySchema = 2
 
 // Summary is the run's result, written to summary.json.
 type Summary struct {

@@ -83,8 +83,8 @@ func TestResumeKeepsTheRunsSettings(t *testing.T) {
 	if s.Data.Source != corpus || s.Model != "tiny" {
 		t.Errorf("the resumed run trained %s on %s, want tiny on %s", s.Model, s.Data.Source, corpus)
 	}
-	if s.SchemaVersion != 1 || s.LossesFirstStep != 1 || len(s.Losses) != 4 {
-		t.Errorf("summary schema %d has %d losses from step %d, want schema 1 and 4 from step 1", s.SchemaVersion, len(s.Losses), s.LossesFirstStep)
+	if s.SchemaVersion != 2 || s.LossesFirstStep != 1 || len(s.Losses) != 4 {
+		t.Errorf("summary schema %d has %d losses from step %d, want schema 2 and 4 from step 1", s.SchemaVersion, len(s.Losses), s.LossesFirstStep)
 	}
 	r := readRecord(t, filepath.Join(dir, "run"))
 	if r.Config["batch"] != 4.0 || r.Config["steps"] != 4.0 || len(r.Starts) != 2 || r.Starts[1].Step != 2 {
@@ -155,7 +155,7 @@ func TestResumeSaysTheLearningRateMoves(t *testing.T) {
 		t.Errorf("resume past the run's end: exit %d, want 0 and %q:\n%s", r.code, want, r.stderr)
 	}
 	mustRun(t, dir, tinyTrain("early", 1, "--quiet")...)
-	if r := baton(t, dir, "train", "--resume", "--out", "early", "--steps", "2", "--quiet"); r.code != 0 || strings.Contains(r.stderr, "moves the learning rate") {
+	if r := baton(t, dir, "train", "--resume", "--out", "early", "--steps", "2", "--quiet"); r.code != 0 || strings.Contains(r.stderr, "learning rate's cosine") {
 		t.Errorf("resume within the warm-up: exit %d, want 0 and no word of the learning rate:\n%s", r.code, r.stderr)
 	}
 }
@@ -226,10 +226,25 @@ func TestResumeFromAnotherDirectory(t *testing.T) {
 	if want := "first.json's data text.txt is relative to " + dir + ", where that run last started: reading " + filepath.Join(dir, "text.txt"); r.code != 0 || !strings.Contains(r.stderr, want) {
 		t.Errorf("--config of a run begun elsewhere: exit %d, want 0 and %q:\n%s", r.code, want, r.stderr)
 	}
+	// The record's relative path, given again spelled from here, is the
+	// run's data, not a contradiction.
+	editRecord(func(rec map[string]any) {
+		rec["config"].(map[string]any)["data"] = "text.txt"
+		starts := rec["starts"].([]any)
+		starts[len(starts)-1].(map[string]any)["dir"] = dir
+	})(t, other)
+	if r := baton(t, other, "train", "--resume", "--out", "run", "--steps", "4", "--data", "../text.txt", "--quiet"); r.code != 0 {
+		t.Errorf("resume given the run's data spelled from elsewhere: exit %d, want 0:\n%s", r.code, r.stderr)
+	}
 	editRecord(func(rec map[string]any) { rec["config"].(map[string]any)["data"] = "gone.txt" })(t, other)
-	r = baton(t, other, "train", "--resume", "--out", "run", "--steps", "4", "--quiet")
+	r = baton(t, other, "train", "--resume", "--out", "run", "--steps", "5", "--quiet")
 	if want := "run.json's data gone.txt names no file here (" + other + ") nor in " + other + ", where the run last started; give --data"; r.code != 2 || !strings.Contains(r.stderr, want) {
 		t.Errorf("resume on a relative path found nowhere: exit %d, want 2 and %q:\n%s", r.code, want, r.stderr)
+	}
+	// As it says: the file given is read, its tokens checked against the run's.
+	r = baton(t, other, "train", "--resume", "--out", "run", "--steps", "5", "--data", "../text.txt", "--quiet")
+	if want := "run.json's data gone.txt names no file any more: reading --data ../text.txt"; r.code != 0 || !strings.Contains(r.stderr, want) {
+		t.Errorf("resume given the data whose recorded path names nothing: exit %d, want 0 and %q:\n%s", r.code, want, r.stderr)
 	}
 }
 
