@@ -285,6 +285,16 @@ func TestScheduleFileRuns(t *testing.T) {
 		t.Errorf("resume on the rewritten file: exit %d, want 2 and %q with the fix:\n%s", r.code, want, r.stderr)
 	}
 	mustRun(t, dir, "train", "--resume", "--out=run", "--steps=3", "--override", "--quiet")
+	// Gone from its path, the run's file is not replaced by another unasked.
+	if err := os.Rename(filepath.Join(dir, "zb.csv"), filepath.Join(dir, "away.csv")); err != nil {
+		t.Fatal(err)
+	}
+	if r := baton(t, dir, "schedule", "--schedule=gpipe", "--stages=2", "--microbatches=2", "--out=other.csv"); r.code != 0 {
+		t.Fatalf("schedule --out: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := baton(t, dir, "train", "--resume", "--out=run", "--steps=4", "--schedule-file=other.csv", "--quiet"); r.code != 2 || !strings.Contains(r.stderr, "--schedule-file other.csv contradicts run.json's zb.csv") {
+		t.Errorf("resume on another schedule file, the run's gone: exit %d, want 2 and the contradiction named:\n%s", r.code, r.stderr)
+	}
 	if got := readRecord(t, filepath.Join(dir, "run")).Overrides; len(got) != 2 || got[1].Field != "microbatches" || got[1].From != "4" || got[1].To != "2" || got[1].Step != 2 {
 		t.Errorf("run.json's overrides after --override: %+v, want steps, then microbatches from 4 to 2 at step 2", got)
 	}

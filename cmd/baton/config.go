@@ -82,20 +82,29 @@ func relativeFile(k, v string) bool {
 }
 
 // underDir is a run.json's relative data or schedule file v (setting k)
-// found under dir, the directory its run last started in, where it names
-// no file from here; else v.
+// as it was given: under dir, the directory its run last started in, where
+// that is not here and it names a file there; else v.
 func underDir(k, v, dir string) string {
 	if !relativeFile(k, v) || dir == "" {
 		return v
 	}
-	if _, err := os.Stat(v); err == nil {
+	if here, err := os.Getwd(); err == nil && here == dir {
 		return v
 	}
-	there := filepath.Join(dir, v)
-	if _, err := os.Stat(there); err != nil {
-		return v
+	if there := filepath.Join(dir, v); pathExists(there) {
+		return there
 	}
-	return there
+	return v
+}
+
+// pathExists says whether p names a file or directory, or, as --data
+// takes a glob, is a pattern that matches one.
+func pathExists(p string) bool {
+	if _, err := os.Stat(p); err == nil {
+		return true
+	}
+	matches, err := filepath.Glob(p)
+	return err == nil && len(matches) > 0
 }
 
 // readConfig decodes a JSON (.json) or TOML (any other name) file into its

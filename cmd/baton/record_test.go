@@ -227,14 +227,19 @@ func TestResumeFromAnotherDirectory(t *testing.T) {
 		t.Errorf("--config of a run begun elsewhere: exit %d, want 0 and %q:\n%s", r.code, want, r.stderr)
 	}
 	// The record's relative path, given again spelled from here, is the
-	// run's data, not a contradiction.
+	// run's data, not a contradiction, though a file of that relative name
+	// lies here too.
 	editRecord(func(rec map[string]any) {
 		rec["config"].(map[string]any)["data"] = "text.txt"
 		starts := rec["starts"].([]any)
 		starts[len(starts)-1].(map[string]any)["dir"] = dir
 	})(t, other)
+	writeFile("text.txt", []byte("another text of the same name, here"))(t, other)
 	if r := baton(t, other, "train", "--resume", "--out", "run", "--steps", "4", "--data", "../text.txt", "--quiet"); r.code != 0 {
 		t.Errorf("resume given the run's data spelled from elsewhere: exit %d, want 0:\n%s", r.code, r.stderr)
+	}
+	if err := os.Remove(filepath.Join(other, "text.txt")); err != nil {
+		t.Fatal(err)
 	}
 	editRecord(func(rec map[string]any) { rec["config"].(map[string]any)["data"] = "gone.txt" })(t, other)
 	r = baton(t, other, "train", "--resume", "--out", "run", "--steps", "5", "--quiet")
@@ -386,5 +391,26 @@ func TestConfigModelGivenWins(t *testing.T) {
 		if err != nil || fl.Lookup("layers").Value.String() != c.layers || !strings.Contains(note, c.note) || (c.note == "") != (note == "") {
 			t.Errorf("%v with %s: --layers %s, note %q, %v; want --layers %s and a note saying %q", c.args, c.file, fl.Lookup("layers").Value, note, err, c.layers, c.note)
 		}
+	}
+}
+
+// TestResumeOfAGlobRun: a run on shards named by a glob resumes from
+// another directory with the glob read where it started, and given the
+// glob again says nothing of a missing file (a pattern is no file).
+func TestResumeOfAGlobRun(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mustRun(t, dir, "tokenize", "--out", "shards", corpus)
+	mustRun(t, dir, "train", "--model", "gpt2-124m", "--layers", "1", "--width", "32", "--heads", "4", "--context", "16", "--devices", "cpu:0",
+		"--data", "shards/*.bin", "--steps", "1", "--batch", "2", "--microbatches", "1", "--out", "run", "--quiet")
+	other := filepath.Join(dir, "elsewhere")
+	if err := os.Mkdir(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if r := baton(t, other, "train", "--resume", "--out", "../run", "--steps", "2", "--quiet"); r.code != 0 || !strings.Contains(r.stderr, "reading "+filepath.Join(dir, "shards/*.bin")) {
+		t.Errorf("resume of a glob run from elsewhere: exit %d, want 0 and the glob read where the run started:\n%s", r.code, r.stderr)
+	}
+	if r := baton(t, dir, "train", "--resume", "--out", "run", "--steps", "3", "--data", "shards/*.bin", "--quiet"); r.code != 0 || strings.Contains(r.stderr, "names no file") {
+		t.Errorf("resume given the glob again: exit %d, want 0 and no word of a missing file:\n%s", r.code, r.stderr)
 	}
 }

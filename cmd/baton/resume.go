@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 
@@ -102,7 +103,7 @@ func (f *trainFlags) fromRunDir(rec *runtime.Record, k, was string) (string, err
 		f.notes = append(f.notes, fmt.Sprintf("run.json's %s %s is relative to %s, where the run last started: reading %s", k, was, dir, there))
 		return there, nil
 	}
-	if _, err := os.Stat(was); err != nil && dir != "" && relativeFile(k, was) {
+	if dir != "" && relativeFile(k, was) && !pathExists(was) {
 		here, _ := os.Getwd()
 		return "", fmt.Errorf("--resume: run.json's %s %s names no file here (%s) nor in %s, where the run last started; give --%s (the run's own, or --override)", k, was, here, dir, k)
 	}
@@ -110,18 +111,18 @@ func (f *trainFlags) fromRunDir(rec *runtime.Record, k, was string) (string, err
 }
 
 // recordedFile is the record's setting of the flag given, was, as the
-// flag's value is compared with it: a relative data or schedule file where the run last
-// started; where it names no file any more, the path given, whose
-// contents are checked instead (data.sha256, the file's micro-batches).
+// flag's value is compared with it: a relative data or schedule file where
+// the run last started; and data whose recorded path names nothing any
+// more is the path given, whose tokens data.sha256 checks instead.
 func (f *trainFlags) recordedFile(rec *runtime.Record, given *pflag.Flag, was string) string {
 	k := given.Name
 	if k != "data" && k != "schedule-file" || was == "" || len(rec.Starts) == 0 {
 		return was
 	}
 	there := underDir(k, was, rec.Starts[len(rec.Starts)-1].Dir)
-	if _, err := os.Stat(there); err != nil {
+	if k == "data" && !pathExists(there) {
 		now := given.Value.String()
-		f.notes = append(f.notes, fmt.Sprintf("run.json's %s %s names no file any more: reading --%s %s, whose contents are checked against the run's", k, was, k, now))
+		f.notes = append(f.notes, fmt.Sprintf("run.json's data %s names no file any more: reading --data %s, whose tokens must be the run's (data.sha256)", was, now))
 		return now
 	}
 	return there
@@ -225,11 +226,12 @@ func contradiction(f *pflag.Flag, was string, override bool, file string) (*runt
 
 // sameValue reports whether f's value means what the record's was does:
 // numbers as numbers (0.001 is 1e-3), at the precision the run uses, and
-// paths as the files they name (corpus.txt, ./corpus.txt, a link to it).
+// paths as the files they name (corpus.txt, ./corpus.txt, a link to it;
+// a glob as the files it matches).
 func sameValue(f *pflag.Flag, was string) bool {
 	now := f.Value.String()
 	if f.Name == "data" || f.Name == "schedule-file" {
-		return now == was || sameFile(now, was)
+		return now == was || sameFile(now, was) || sameMatches(now, was)
 	}
 	switch f.Value.Type() {
 	case "float64":
@@ -244,6 +246,22 @@ func sameValue(f *pflag.Flag, was string) bool {
 		}
 	}
 	return now == was
+}
+
+// sameMatches says whether the globs a and b (shards, as --data takes them)
+// match the same files.
+func sameMatches(a, b string) bool {
+	ma, errA := filepath.Glob(a)
+	mb, errB := filepath.Glob(b)
+	if errA != nil || errB != nil || len(ma) == 0 || len(ma) != len(mb) {
+		return false
+	}
+	for i := range ma {
+		if !sameFile(ma[i], mb[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func sameFile(a, b string) bool {
