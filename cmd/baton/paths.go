@@ -68,26 +68,26 @@ func checkOutputs(outputs, inputs []pathFlag) error {
 				return fmt.Errorf("%s %s is also %s: an output would overwrite an input; write it somewhere else", o.flag, o.path, in.flag)
 			case in.dir && within(op, ip):
 				return fmt.Errorf("%s %s lies inside %s %s: baton would read its own output as input; write it outside", o.flag, o.path, in.flag, in.path)
-			case o.dir && within(ip, op) && isRunFile(op, ip):
-				return fmt.Errorf("%s %s is in %s %s, where a run writes its own %s; move it out", in.flag, in.path, o.flag, o.path, filepath.Base(ip))
+			case o.dir && within(ip, op) && runFileOf(op, ip) != "":
+				return fmt.Errorf("%s %s is in %s %s, where a run writes its own %s; move it out", in.flag, in.path, o.flag, o.path, runFileOf(op, ip))
 			}
 		}
 	}
 	return nil
 }
 
-// isRunFile says whether ip is one of the files a run writes in its
-// directory op, or lies in one of the directories it writes: the
-// checkpoint (and a save's .tmp and .old beside it) and the ranks' parts.
-func isRunFile(op, ip string) bool {
+// runFileOf is the file or directory a run writes in its directory op that
+// ip is, or lies in (the checkpoint, a save's .tmp and .old beside it, the
+// ranks' parts), or "" where ip is none of them.
+func runFileOf(op, ip string) string {
 	rel, _ := filepath.Rel(op, ip)
 	first, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
 	switch first {
 	case "summary.json", "trace.json", "timeline.svg", "run.json", "metrics.jsonl",
 		"checkpoint", "checkpoint.tmp", "checkpoint.old", "ranks":
-		return true
+		return first
 	}
-	return false
+	return ""
 }
 
 // isDir says whether p names an existing directory.

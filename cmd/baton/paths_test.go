@@ -31,7 +31,7 @@ func TestCheckOutputs(t *testing.T) {
 		{"data where the run writes its summary", []pathFlag{{"--out", dir, true}}, []pathFlag{{"--data", filepath.Join(dir, "summary.json"), false}}, "where a run writes its own summary.json"},
 		{"init-from the checkpoint --overwrite replaces", []pathFlag{{"--out", dir, true}}, []pathFlag{{"--init-from", filepath.Join(dir, "checkpoint"), true}}, "where a run writes its own checkpoint"},
 		{"data in the run directory named like its checkpoint", []pathFlag{{"--out", dir, true}}, []pathFlag{{"--data", filepath.Join(dir, "checkpointed_texts"), true}}, ""},
-		{"data in the checkpoint's previous save", []pathFlag{{"--out", dir, true}}, []pathFlag{{"--data", filepath.Join(dir, "checkpoint.old", "x.txt"), false}}, "where a run writes its own x.txt"},
+		{"data in the checkpoint's previous save", []pathFlag{{"--out", dir, true}}, []pathFlag{{"--data", filepath.Join(dir, "checkpoint.old", "x.txt"), false}}, "where a run writes its own checkpoint.old"},
 		{"run directory beside the data", []pathFlag{{"--out", filepath.Join(dir, "run"), true}}, []pathFlag{{"--data", data, true}}, ""},
 		{"data file in the run directory, not one it writes", []pathFlag{{"--out", dir, true}}, []pathFlag{{"--data", corpus, false}}, ""},
 		{"a sibling whose name starts the same", []pathFlag{{"--out", data + "2", true}}, []pathFlag{{"--data", data, true}}, ""},
