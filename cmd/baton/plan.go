@@ -127,11 +127,7 @@ func runPlan(out, notes io.Writer, f *planFlags, given *schedule.Schedule) error
 		return err
 	}
 	if cut {
-		why := fmt.Sprintf("model has %d layers", mc.L)
-		if given != nil {
-			why = fmt.Sprintf("--schedule-file %s has %d rows", f.scheduleFile, given.Devices)
-		}
-		fmt.Fprintf(notes, "%s: planning on %d of the default devices, %s (--devices chooses)\n", why, fit, strings.Join(device.Strings(names), ","))
+		fmt.Fprintf(notes, "%s: planning on %d of the default devices, %s (--devices chooses)\n", fitReason("model", mc.L, split, f.chunks, given), fit, strings.Join(device.Strings(names), ","))
 	}
 	tl, err := schedule.Simulate(schedule.Lower(s), planCost(plan))
 	if err != nil {

@@ -342,11 +342,25 @@ func noteFittedDevices(log *slog.Logger, asked []device.Name, cfg runtime.TrainC
 	for i, d := range cfg.Devices {
 		names[i] = d.String()
 	}
-	why := fmt.Sprintf("model %s has %d layers", cfg.Preset, cfg.Model.L)
-	if s := cfg.Sched; s != nil && strings.HasPrefix(s.Name, schedule.FilePrefix) {
-		why = fmt.Sprintf("--schedule-file %s has %d rows", strings.TrimPrefix(s.Name, schedule.FilePrefix), s.Devices)
+	log.Info(fmt.Sprintf("%s: training on %d of the default devices, %s (--devices chooses)",
+		fitReason("model "+cfg.Preset, cfg.Model.L, cfg.Split, cfg.Chunks, cfg.Sched), len(names), strings.Join(names, ",")))
+}
+
+// fitReason words what set the number of default devices a run keeps
+// (runtime.FitDevices): a schedule file's rows, --split's stages, or the
+// model's layers, over --chunks where a device holds several.
+func fitReason(model string, layers int, split []int, chunks int, sched *schedule.Schedule) string {
+	over := ""
+	if chunks > 1 {
+		over = fmt.Sprintf(" over --chunks %d", chunks)
 	}
-	log.Info(fmt.Sprintf("%s: training on %d of the default devices, %s (--devices chooses)", why, len(names), strings.Join(names, ",")))
+	switch {
+	case sched != nil:
+		return fmt.Sprintf("--schedule-file %s has %d rows", strings.TrimPrefix(sched.Name, schedule.FilePrefix), sched.Devices)
+	case len(split) > 0:
+		return fmt.Sprintf("--split has %d stages%s", len(split), over)
+	}
+	return fmt.Sprintf("%s has %d layers%s", model, layers, over)
 }
 
 // lockOut locks the run directory for the run's life, before anything is
