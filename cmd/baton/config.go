@@ -59,6 +59,9 @@ func applyConfig(fl *pflag.FlagSet, path string) (set []string, note string, err
 			dropped = append(dropped, k)
 			continue
 		}
+		if _, text := vals[k].(string); text && numericFlag(fl.Lookup(k)) {
+			return nil, "", fmt.Errorf("--config %s: %s = %q is text; write the number without quotes", path, k, v)
+		}
 		if !given(fl, vals, k) && !samePreset(fl, k, v) {
 			if there := underDir(k, v, dir); there != v {
 				notes = append(notes, fmt.Sprintf("%s's %s %s is relative to %s, where that run last started: reading %s", path, k, v, dir, there))
@@ -74,6 +77,42 @@ func applyConfig(fl *pflag.FlagSet, path string) (set []string, note string, err
 		notes = append(notes, fmt.Sprintf("--model %s replaces the model of %s (%s), leaving out its %s", fl.Lookup("model").Value, path, fileModel, strings.Join(dropped, ", ")))
 	}
 	return set, strings.Join(notes, "; "), nil
+}
+
+// numericFlag says whether f takes a number or a switch, which a
+// configuration file writes without quotes.
+func numericFlag(f *pflag.Flag) bool {
+	switch f.Value.Type() {
+	case "int", "int64", "uint64", "float64", "bool":
+		return true
+	}
+	return false
+}
+
+// duplicateKey is the first key the JSON object raw gives twice, or "":
+// encoding/json would keep the last silently, where TOML refuses it.
+func duplicateKey(raw []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "" // not an object: decoding says so
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		key, ok := t.(string)
+		if err != nil || !ok {
+			return ""
+		}
+		if seen[key] {
+			return key
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return ""
+		}
+	}
+	return ""
 }
 
 // relativeFile says whether setting k is a file, and v a relative path to it.
@@ -120,7 +159,9 @@ func readConfig(path string) (map[string]any, string, error) {
 	if strings.EqualFold(filepath.Ext(path), ".json") {
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.UseNumber() // a seed above 2^53 stays exact
-		if err = dec.Decode(&vals); err == nil {
+		if key := duplicateKey(raw); key != "" {
+			err = fmt.Errorf("%q is given twice; give each setting once", key)
+		} else if err = dec.Decode(&vals); err == nil {
 			if _, end := dec.Token(); end != io.EOF { // a second object would be ignored
 				err = errors.New("more after the first JSON object; give every setting in one object")
 			}
