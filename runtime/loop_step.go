@@ -30,7 +30,7 @@ type loop struct {
 func (t *Trainer) newLoop(sum *Summary) *loop {
 	cfg := t.cfg
 	l := &loop{in: t.stepInput(), rb: newRebalancer(cfg), slow: newStragglers(cfg.deviceNames()),
-		lr:          LRSchedule{Max: cfg.LR, Min: cfg.MinLR, Warmup: cfg.Warmup, End: cfg.Steps},
+		lr:          cfg.lrSchedule(),
 		movesBefore: len(sum.Rebalances), measured: make([]*StepResult, 0, keepSteps)}
 	l.in.ProfileLayers = cfg.ProfileLayers || l.rb != nil
 	sum.Losses = slices.Grow(sum.Losses, cfg.Steps-t.start)

@@ -22,3 +22,8 @@ func (s LRSchedule) At(t int) float32 {
 	frac := float64(t-s.Warmup) / float64(s.End-s.Warmup)
 	return s.Min + float32(0.5*(1+math.Cos(math.Pi*frac)))*(s.Max-s.Min)
 }
+
+// lrSchedule is the run's schedule, its cosine ending at the run's last step.
+func (c TrainConfig) lrSchedule() LRSchedule {
+	return LRSchedule{Max: c.LR, Min: c.MinLR, Warmup: c.Warmup, End: c.Steps}
+}

@@ -156,11 +156,10 @@ func lrMoved(cfg TrainConfig, start int) string {
 		if o.Field != "steps" || err != nil {
 			continue
 		}
-		lr := LRSchedule{Max: cfg.LR, Min: cfg.MinLR, Warmup: cfg.Warmup}
+		lr := cfg.lrSchedule()
+		now := lr.At(start + 1)
 		lr.End = was
 		before := lr.At(start + 1)
-		lr.End = cfg.Steps
-		now := lr.At(start + 1)
 		if math.Abs(float64(now-before)) > 0.01*float64(before) {
 			return fmt.Sprintf("the run's %d steps, not run.json's %d, move the learning rate's cosine, which ends at the last step: step %d trains at %.3g, not %.3g", cfg.Steps, was, start+1, now, before)
 		}
