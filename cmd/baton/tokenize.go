@@ -50,16 +50,16 @@ document. Without INPUT it encodes the default corpus, the Go sources.`,
 // no more than listing them.
 func readOnce(inputs []pathFlag) error {
 	seen := map[string]string{} // resolved path → the input as given
-	for _, in := range inputs {
-		p := resolved(in.path)
-		if before, ok := seen[p]; ok {
+	paths := make([]string, len(inputs))
+	for i, in := range inputs {
+		paths[i] = resolved(in.path)
+		if before, ok := seen[paths[i]]; ok {
 			return fmt.Errorf("INPUT %s and %s name the same text: give each once", before, in.path)
 		}
-		seen[p] = in.path
+		seen[paths[i]] = in.path
 	}
-	for _, in := range inputs {
-		p := resolved(in.path)
-		for dir := filepath.Dir(p); dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
+	for i, in := range inputs {
+		for dir := filepath.Dir(paths[i]); dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
 			if holder, ok := seen[dir]; ok {
 				return fmt.Errorf("INPUT %s lies inside INPUT %s: give each text once", in.path, holder)
 			}
