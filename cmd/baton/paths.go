@@ -63,13 +63,17 @@ func checkOutputs(outputs, inputs []pathFlag) error {
 				continue
 			}
 			ip := resolved(in.path)
+			own := "" // what a run writes in o that ip is or lies in
+			if o.dir && within(ip, op) {
+				own = runFileOf(op, ip)
+			}
 			switch {
 			case op == ip:
 				return fmt.Errorf("%s %s is also %s: an output would overwrite an input; write it somewhere else", o.flag, o.path, in.flag)
 			case in.dir && within(op, ip):
 				return fmt.Errorf("%s %s lies inside %s %s: baton would read its own output as input; write it outside", o.flag, o.path, in.flag, in.path)
-			case o.dir && within(ip, op) && runFileOf(op, ip) != "":
-				return fmt.Errorf("%s %s is in %s %s, where a run writes its own %s; move it out", in.flag, in.path, o.flag, o.path, runFileOf(op, ip))
+			case own != "":
+				return fmt.Errorf("%s %s is in %s %s, where a run writes its own %s; move it out", in.flag, in.path, o.flag, o.path, own)
 			}
 		}
 	}
