@@ -95,10 +95,7 @@ func (f *trainFlags) fileMicrobatches(m int) (*runtime.Override, error) {
 // reads it there, saying so; one found in neither place is an error that
 // says where it was looked for. Other settings are was.
 func (f *trainFlags) fromRunDir(rec *runtime.Record, k, was string) (string, error) {
-	if len(rec.Starts) == 0 {
-		return was, nil
-	}
-	dir := rec.Starts[len(rec.Starts)-1].Dir
+	dir := lastDir(rec)
 	if there := underDir(k, was, dir); there != was {
 		f.notes = append(f.notes, fmt.Sprintf("run.json's %s %s is relative to %s, where the run last started: reading %s", k, was, dir, there))
 		return there, nil
@@ -110,6 +107,15 @@ func (f *trainFlags) fromRunDir(rec *runtime.Record, k, was string) (string, err
 	return was, nil // a record without dir: loading it says what is missing
 }
 
+// lastDir is the working directory of the run's last start, where its
+// relative paths were given ("" where the record does not say).
+func lastDir(rec *runtime.Record) string {
+	if len(rec.Starts) == 0 {
+		return ""
+	}
+	return rec.Starts[len(rec.Starts)-1].Dir
+}
+
 // recordedFile is the record's setting of the flag given, was, as the
 // flag's value is compared with it: a relative data or schedule file where
 // the run last started; and data whose recorded path names nothing any
@@ -119,7 +125,7 @@ func (f *trainFlags) recordedFile(rec *runtime.Record, given *pflag.Flag, was st
 	if k != "data" && k != "schedule-file" || was == "" || len(rec.Starts) == 0 {
 		return was
 	}
-	there := underDir(k, was, rec.Starts[len(rec.Starts)-1].Dir)
+	there := underDir(k, was, lastDir(rec))
 	if k == "data" && !pathExists(there) {
 		now := given.Value.String()
 		f.notes = append(f.notes, fmt.Sprintf("run.json's data %s names no file any more: reading --data %s, whose tokens must be the run's (data.sha256)", was, now))
