@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"baton/kernels/cpu"
 	"baton/model"
 	"baton/transformer"
 )
@@ -26,13 +25,7 @@ func TestDecoderMatchesForward(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			stack := func() *transformer.Stack {
-				spec := transformer.Whole(cfg)
-				spec.Inference = true
-				s, err := transformer.NewStack(cpu.New(), cfg, spec, 1, cfg.MaxT)
-				if err != nil {
-					t.Fatal(err)
-				}
-				s.Init(3)
+				s := wholeStack(t, cfg, true, 3)
 				sharpen(s)
 				return s
 			}
@@ -101,13 +94,7 @@ func closeRow(t *testing.T, p int, got, want []float32) {
 // position b.N tokens after a 64-token prompt (up to the context's end).
 func BenchmarkDecoderNext(b *testing.B) {
 	cfg := model.Presets["gpt2-124m"]
-	spec := transformer.Whole(cfg)
-	spec.Inference = true
-	s, err := transformer.NewStack(cpu.New(), cfg, spec, 1, cfg.MaxT)
-	if err != nil {
-		b.Fatal(err)
-	}
-	s.Init(1)
+	s := wholeStack(b, cfg, true, 1)
 	dec, err := transformer.NewDecoder(s)
 	if err != nil {
 		b.Fatal(err)

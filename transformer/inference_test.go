@@ -17,17 +17,7 @@ import (
 // holds no gradients or AdamW moments.
 func TestInferenceStackLogits(t *testing.T) {
 	cfg := model.Presets["tiny"]
-	newStack := func(inference bool) *transformer.Stack {
-		spec := transformer.Whole(cfg)
-		spec.Inference = inference
-		s, err := transformer.NewStack(cpu.New(), cfg, spec, 1, cfg.MaxT)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Init(7)
-		return s
-	}
-	train, infer := newStack(false), newStack(true)
+	train, infer := wholeStack(t, cfg, false, 7), wholeStack(t, cfg, true, 7)
 	if infer.G != nil || infer.M != nil || infer.V != nil {
 		t.Errorf("the inference stack holds gradients or moments")
 	}
@@ -42,4 +32,19 @@ func TestInferenceStackLogits(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("the inference stack's logits differ from the training stack's")
 	}
+}
+
+// wholeStack is the whole model cfg on one CPU device, for one sequence
+// of its full context, its weights initialised from seed; inference leaves
+// out gradients and moments, as sampling does.
+func wholeStack(tb testing.TB, cfg model.Config, inference bool, seed uint64) *transformer.Stack {
+	tb.Helper()
+	spec := transformer.Whole(cfg)
+	spec.Inference = inference
+	s, err := transformer.NewStack(cpu.New(), cfg, spec, 1, cfg.MaxT)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s.Init(seed)
+	return s
 }
