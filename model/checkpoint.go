@@ -119,23 +119,40 @@ func Save(dir string, ck *Checkpoint) error {
 	if err := checkSave(ck); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", dir, err)
 	}
-	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
-		return fmt.Errorf("checkpoint %s: exists and is not a directory; choose another path", dir)
-	}
-	parent := filepath.Dir(dir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fmt.Errorf("checkpoint %s: %w", dir, err)
-	}
-	tmp, old := dir+tmpSuffix, dir+oldSuffix
-	if err := os.RemoveAll(tmp); err != nil {
-		return fmt.Errorf("checkpoint %s: cannot remove the stale %s left by an interrupted save: %w", dir, tmp, err)
-	}
-	if err := os.Mkdir(tmp, 0o755); err != nil {
-		return fmt.Errorf("checkpoint %s: %w", dir, err)
+	tmp, err := beginTmp(dir)
+	if err != nil {
+		return err
 	}
 	if err := removeOnError(tmp, writeFiles(tmp, ck)); err != nil {
 		return fmt.Errorf("checkpoint %s: not saved (any previous checkpoint there is unchanged): %w", dir, err)
 	}
+	return commitTmp(dir)
+}
+
+// beginTmp makes the empty <dir>.tmp a new checkpoint of dir is written
+// into, removing what an interrupted save left there.
+func beginTmp(dir string) (string, error) {
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return "", fmt.Errorf("checkpoint %s: exists and is not a directory; choose another path", dir)
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return "", fmt.Errorf("checkpoint %s: %w", dir, err)
+	}
+	tmp := dir + tmpSuffix
+	if err := os.RemoveAll(tmp); err != nil {
+		return "", fmt.Errorf("checkpoint %s: cannot remove the stale %s left by an interrupted save: %w", dir, tmp, err)
+	}
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		return "", fmt.Errorf("checkpoint %s: %w", dir, err)
+	}
+	return tmp, nil
+}
+
+// commitTmp makes the checkpoint written into <dir>.tmp dir's: it fsyncs
+// <dir>.tmp, moves dir aside, renames <dir>.tmp in its place, fsyncs the
+// parent and removes the previous checkpoint (Save).
+func commitTmp(dir string) error {
+	tmp, old, parent := dir+tmpSuffix, dir+oldSuffix, filepath.Dir(dir)
 	if err := hook("files"); err != nil {
 		return err
 	}
@@ -260,13 +277,19 @@ func checkSave(ck *Checkpoint) error {
 			return err
 		}
 	}
-	if ck.State != nil {
-		if !json.Valid(ck.State) {
-			return errors.New("the checkpoint's State is not valid JSON; pass json.Marshal's output or nil")
-		}
-		if _, err := stateStep(ck.State); err != nil {
-			return fmt.Errorf("the checkpoint's State %w", err)
-		}
+	return checkState(ck.State)
+}
+
+// checkState rejects a State Load would refuse; nil is none.
+func checkState(state json.RawMessage) error {
+	if state == nil {
+		return nil
+	}
+	if !json.Valid(state) {
+		return errors.New("the checkpoint's State is not valid JSON; pass json.Marshal's output or nil")
+	}
+	if _, err := stateStep(state); err != nil {
+		return fmt.Errorf("the checkpoint's State %w", err)
 	}
 	return nil
 }
@@ -323,6 +346,25 @@ func prefixed(prefix string, ts []Tensor) []Tensor {
 }
 
 func writeFiles(tmp string, ck *Checkpoint) error {
+	ts := ck.Config.AllTensors()
+	// SerializeToWriter builds only the header in memory and streams the
+	// tensors, one converted tensor at a time.
+	if err := fsutil.WriteNew(filepath.Join(tmp, modelFile), func(w io.Writer) error {
+		return encodeTensors(w, ts, ck.Params)
+	}); err != nil {
+		return err
+	}
+	if ck.M != nil {
+		if err := writeOptimizer(tmp, optimizerFile, ts, ck.M, ck.V); err != nil {
+			return err
+		}
+	}
+	return writeMeta(tmp, ck)
+}
+
+// writeMeta writes what a checkpoint holds beside its tensors: config.json,
+// the extra files and state.json.
+func writeMeta(tmp string, ck *Checkpoint) error {
 	cfg, err := encodeHFConfig(ck.Config, ck.Tokens)
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: encode config.json: %w", tmp, err)
@@ -333,21 +375,8 @@ func writeFiles(tmp string, ck *Checkpoint) error {
 	}); err != nil {
 		return err
 	}
-	ts := ck.Config.AllTensors()
-	// SerializeToWriter builds only the header in memory and streams the
-	// tensors, one converted tensor at a time.
-	if err := fsutil.WriteNew(filepath.Join(tmp, modelFile), func(w io.Writer) error {
-		return encodeTensors(w, ts, ck.Params)
-	}); err != nil {
-		return err
-	}
-	if ck.M != nil {
-		if err := writeOptimizer(tmp, ts, ck); err != nil {
-			return err
-		}
-	}
 	for _, name := range slices.Sorted(maps.Keys(ck.Extra)) {
-		if name != filepath.Base(name) || name == configFile || name == modelFile || name == stateFile {
+		if name != filepath.Base(name) || name == configFile || name == modelFile || name == modelIndex || name == stateFile {
 			return fmt.Errorf("checkpoint %s: an extra file named %q would not sit beside the model", tmp, name)
 		}
 		if err := fsutil.WriteNew(filepath.Join(tmp, name), func(w io.Writer) error {
@@ -368,20 +397,22 @@ func writeFiles(tmp string, ck *Checkpoint) error {
 	return nil
 }
 
-// writeOptimizer writes the AdamW moments into tmp's optimizer directory
-// and fsyncs that directory too: Save's fsync of tmp makes only tmp's own
-// entries durable, not the file's entry inside the subdirectory.
-func writeOptimizer(tmp string, ts []Tensor, ck *Checkpoint) error {
-	if err := os.Mkdir(filepath.Join(tmp, optimizerDir), 0o755); err != nil {
+// writeOptimizer writes the AdamW moments m and v of ts as file (relative
+// to tmp) in tmp's optimizer directory, and fsyncs that directory too:
+// Save's fsync of tmp makes only tmp's own entries durable, not the file's
+// entry inside the subdirectory. Several writers of one checkpoint's parts
+// may make the directory at once.
+func writeOptimizer(tmp, file string, ts []Tensor, m, v map[string][]float32) error {
+	if err := os.MkdirAll(filepath.Join(tmp, optimizerDir), 0o755); err != nil {
 		return err
 	}
 	mv := make(map[string][]float32, 2*len(ts))
 	for _, t := range ts {
-		mv[mPrefix+t.Name] = ck.M[t.Name]
-		mv[vPrefix+t.Name] = ck.V[t.Name]
+		mv[mPrefix+t.Name] = m[t.Name]
+		mv[vPrefix+t.Name] = v[t.Name]
 	}
 	all := append(prefixed(mPrefix, ts), prefixed(vPrefix, ts)...)
-	if err := fsutil.WriteNew(filepath.Join(tmp, optimizerFile), func(w io.Writer) error {
+	if err := fsutil.WriteNew(filepath.Join(tmp, file), func(w io.Writer) error {
 		return encodeTensors(w, all, mv)
 	}); err != nil {
 		return err

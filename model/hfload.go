@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -58,7 +60,7 @@ func LoadHF(dir string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	params, err := readHFTensors(filepath.Join(dir, modelFile), stored)
+	params, err := readTensors(dir, modelFile, modelIndex, stored.AllTensors(), stored, hfStored, readHFTensors)
 	if err != nil {
 		return nil, err
 	}
@@ -126,29 +128,12 @@ func WeightsConfig(dir string) (Config, error) {
 	return c, nil
 }
 
-// hfNamed says whether dir's model.safetensors names a tensor as
-// transformers saves it and baton never does: under the "transformer."
-// prefix, or a causal-mask buffer. (A stray lm_head.weight alone is a
-// damaged checkpoint's, as Load reports it.)
+// hfNamed says whether dir's model.safetensors (or its index) names a
+// tensor as transformers saves it and baton never does: under the
+// "transformer." prefix, or a causal-mask buffer. (A stray lm_head.weight
+// alone is a damaged checkpoint's, as Load reports it.)
 func hfNamed(dir string) bool {
-	f, _, err := openFile(filepath.Join(dir, modelFile))
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	var n uint64
-	if err := binary.Read(f, binary.LittleEndian, &n); err != nil || n > maxHeaderBytes {
-		return false
-	}
-	header := make([]byte, n)
-	if _, err := io.ReadFull(f, header); err != nil {
-		return false
-	}
-	var tensors map[string]json.RawMessage
-	if json.Unmarshal(header, &tensors) != nil {
-		return false
-	}
-	for name := range tensors {
+	for _, name := range storedNames(dir) {
 		if n := strings.TrimPrefix(name, hfPrefix); n != name || hfSkipped(n) && n != "lm_head.weight" {
 			return true
 		}
@@ -156,16 +141,47 @@ func hfNamed(dir string) bool {
 	return false
 }
 
-// readHFTensors reads every parameter of c from path under its GPT-2 name,
-// with or without the prefix, skipping what hfSkipped names; any other
-// tensor is an error, as is a tensor of another shape (naming both).
-func readHFTensors(path string, c Config) (map[string][]float32, error) {
+// storedNames are the tensor names that dir's shard index lists or, where
+// it has none, that its model.safetensors's header holds; nil where
+// neither reads.
+func storedNames(dir string) []string {
+	if raw, err := readCapped(filepath.Join(dir, modelIndex), maxIndexBytes); err == nil {
+		var ix shardIndex
+		if json.Unmarshal(raw, &ix) != nil {
+			return nil
+		}
+		return slices.Collect(maps.Keys(ix.WeightMap))
+	}
+	f, _, err := openFile(filepath.Join(dir, modelFile))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var n uint64
+	if err := binary.Read(f, binary.LittleEndian, &n); err != nil || n > maxHeaderBytes {
+		return nil
+	}
+	header := make([]byte, n)
+	if _, err := io.ReadFull(f, header); err != nil {
+		return nil
+	}
+	var tensors map[string]json.RawMessage
+	if json.Unmarshal(header, &tensors) != nil {
+		return nil
+	}
+	return slices.Collect(maps.Keys(tensors))
+}
+
+// readHFTensors reads want's tensors (parameters of c) from path under
+// their GPT-2 names, with or without the prefix, skipping what hfSkipped
+// names; any other tensor is an error, as is a tensor of another shape
+// (naming both).
+func readHFTensors(path string, want []Tensor, c Config) (map[string][]float32, error) {
 	f, st, err := openFile(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	want := c.AllTensors()
 	// The buffers and an LM head may come beside the parameters: room for
 	// a causal mask per layer and a second wte.
 	limit := 8 + maxHeaderBytes + 4*(sumElems(want)+int64(c.L)*int64(c.MaxT)*int64(c.MaxT)+int64(c.V)*int64(c.C))
@@ -211,8 +227,8 @@ func readHFTensors(path string, c Config) (map[string][]float32, error) {
 func hfNames(path string, names []string) (map[string]string, error) {
 	out := make(map[string]string, len(names))
 	for _, name := range names {
-		n := strings.TrimPrefix(name, hfPrefix)
-		if hfSkipped(n) {
+		n, ok := hfStored(name)
+		if !ok {
 			continue
 		}
 		if prev, ok := out[n]; ok {

@@ -15,7 +15,7 @@ import (
 )
 
 // Load reads the checkpoint in dir for its weights: config.json and
-// model.safetensors must be there; state.json is read when present. The
+// model.safetensors (or the shards model.safetensors.index.json names) must be there; state.json is read when present. The
 // AdamW moments are not read: they are twice the weights, and what reads
 // weights alone (sampling, a run started from them) has no use for them.
 // See load for the checks. A directory whose tensors are
@@ -110,9 +110,9 @@ func loadDir(dir string, resume bool) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	var optPath string
+	var optFile string
 	if resume {
-		if optPath, err = optimizerPath(dir); err != nil {
+		if optFile, err = optimizerFileOf(dir); err != nil {
 			return nil, err
 		}
 	}
@@ -123,13 +123,13 @@ func loadDir(dir string, resume bool) (*Checkpoint, error) {
 	}
 	ck := &Checkpoint{Config: cfg, State: state, Tokens: tokens}
 	ts := cfg.AllTensors()
-	if ck.Params, err = readTensorFile(filepath.Join(dir, modelFile), ts, cfg); err != nil {
+	if ck.Params, err = readTensors(dir, modelFile, modelIndex, ts, cfg, asIs, readTensorFile); err != nil {
 		return nil, err
 	}
 	if !resume {
 		return ck, nil
 	}
-	mv, err := readTensorFile(optPath, append(prefixed(mPrefix, ts), prefixed(vPrefix, ts)...), cfg)
+	mv, err := readTensors(dir, optFile, optimizerIndex, append(prefixed(mPrefix, ts), prefixed(vPrefix, ts)...), cfg, asIs, readTensorFile)
 	if err != nil {
 		return nil, err
 	}
@@ -142,27 +142,34 @@ func loadDir(dir string, resume bool) (*Checkpoint, error) {
 	return ck, nil
 }
 
-// optimizerPath finds dir's AdamW moments, which a resume needs:
-// optimizer/optimizer.safetensors, or optimizer.safetensors beside the model
-// in a checkpoint saved before the moments moved. Both at once is refused:
-// which one the run wrote last is unknown.
-func optimizerPath(dir string) (string, error) {
-	path := filepath.Join(dir, optimizerFile)
-	legacy := filepath.Join(dir, legacyOptimizerFile)
-	hasLegacy, err := present(legacy, false, "")
+// optimizerFile finds dir's AdamW moments, which a resume needs:
+// optimizer/optimizer.safetensors (or its shards), or optimizer.safetensors
+// beside the model in a checkpoint saved before the moments moved. It
+// returns the file readTensors reads where there are no shards. Both
+// layouts at once are refused: which one the run wrote last is unknown.
+func optimizerFileOf(dir string) (string, error) {
+	hasLegacy, err := present(filepath.Join(dir, legacyOptimizerFile), false, "")
 	if err != nil {
 		return "", err
 	}
-	has, err := present(path, !hasLegacy, "the AdamW moments it holds: without them training would restart them at zero")
+	hasIndex, err := present(filepath.Join(dir, optimizerIndex), false, "")
+	if err != nil {
+		return "", err
+	}
+	has, err := present(filepath.Join(dir, optimizerFile), !hasLegacy && !hasIndex, "the AdamW moments it holds: without them training would restart them at zero")
 	switch {
 	case err != nil:
 		return "", err
-	case has && hasLegacy:
-		return "", fmt.Errorf("checkpoint %s: holds both %s and the older layout's %s; remove the stale one", dir, optimizerFile, legacyOptimizerFile)
+	case (has || hasIndex) && hasLegacy:
+		current := optimizerFile
+		if !has {
+			current = optimizerIndex
+		}
+		return "", fmt.Errorf("checkpoint %s: holds both %s and the older layout's %s; remove the stale one", dir, current, legacyOptimizerFile)
 	case hasLegacy:
-		return legacy, nil
+		return legacyOptimizerFile, nil
 	}
-	return path, nil
+	return optimizerFile, nil
 }
 
 // readState reads and checks dir's state.json; nil when it is absent and

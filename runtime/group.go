@@ -54,7 +54,7 @@ const (
 	msgLosses                      // an evaluation's losses, from the last stage to every rank
 	msgStop                        // whether a rank was asked to stop, after each step, to every rank
 	msgRecords                     // a rank's measured steps, to rank 0 for the merged report
-	msgTensors                     // a rank's parameters and moments, to rank 0 for a checkpoint
+	msgPart                        // a rank's word on its part of a checkpoint, written or not, to rank 0
 	msgCommit                      // rank 0's word on a checkpoint, to every rank
 	msgWindow                      // a rank's steps measured for a rebalance check, to rank 0
 	msgVerdict                     // rank 0's rebalance verdict, to every rank
@@ -63,6 +63,7 @@ const (
 	msgBuilt                       // whether a rank built its new stages, to every rank, before its GPU receives into them
 	msgMoveLink                    // a link's id for a move, from the rank that sends the blocks to the rank that takes them
 	msgData                        // the sha256 of a rank's tokens, to every rank, before the first step
+	msgBegin                       // rank 0's word that a checkpoint's new directory is ready for the parts, to every rank
 )
 
 // send sends v to rank to as message tag, between steps.

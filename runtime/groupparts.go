@@ -1,4 +1,4 @@
-// A run of several processes at its checkpoints and its end: every rank's part sent to rank 0, which saves the whole checkpoint and merges the report.
+// A run of several processes at its end: every rank's measured steps sent to rank 0, which merges the report on its clock.
 
 package runtime
 
@@ -6,60 +6,9 @@ import (
 	"fmt"
 	"time"
 
-	"baton/model"
 	"baton/runtime/dist"
 	"baton/runtime/report"
 )
-
-// tensors is a rank's part of a checkpoint: its stages' parameters and moments by name.
-type tensors struct {
-	Params, M, V map[string][]float32
-}
-
-// saveGroup makes one checkpoint of every rank's stages: each rank sends
-// its tensors to rank 0, which saves them all with save once every part
-// has come, then tells every rank whether it did. A checkpoint is thus
-// complete or absent: a rank that dies first leaves the last one as it was.
-func (t *Trainer) saveGroup(step int, ck *model.Checkpoint, save func(*model.Checkpoint) error) error {
-	g := t.cfg.Group
-	parts, commit := dist.Tag{Kind: msgTensors, Step: int64(step)}, dist.Tag{Kind: msgCommit, Step: int64(step)}
-	what := fmt.Sprintf("step %d's checkpoint", step)
-	if g.Rank() != 0 {
-		if err := g.sendGob(0, parts, tensors{ck.Params, ck.M, ck.V}); err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		word, err := g.receive(0, commit, what)
-		if err != nil {
-			return err
-		}
-		if len(word) > 0 {
-			return fmt.Errorf("rank 0 did not save %s: %s", what, word)
-		}
-		return nil
-	}
-	for r := 1; r < g.Mesh.World(); r++ {
-		var part tensors
-		if err := g.receiveGob(r, parts, what, &part); err != nil {
-			return err
-		}
-		for name, v := range part.Params { // the tied wte is in two ranks' parts, the same
-			if _, ok := ck.Params[name]; !ok {
-				ck.Params[name], ck.M[name], ck.V[name] = v, part.M[name], part.V[name]
-			}
-		}
-	}
-	err := save(ck)
-	var word []byte
-	if err != nil {
-		word = []byte(err.Error())
-	}
-	for r := 1; r < g.Mesh.World(); r++ {
-		if serr := g.send(r, commit, word); serr != nil && err == nil {
-			err = fmt.Errorf("%s is saved, but telling rank %d failed: %w", what, r, serr)
-		}
-	}
-	return err
-}
 
 // rankSteps is a rank's measured steps for the merged report: its devices'
 // records, each step's origin on its clock, and its devices' peak memory.

@@ -416,18 +416,20 @@ func (t *Trainer) save(step int) error {
 			return err
 		}
 	}
-	write := func(ck *model.Checkpoint) error {
-		if err := t.sameOut(); err != nil {
-			return err
-		}
-		err := model.Save(CheckpointDir(t.cfg.Out), ck)
-		if errors.Is(err, model.ErrNotFinite) {
-			return field.Errorf("lr", "step %d: %w; the training diverged: "+divergedAdvice(t.cfg.MaxGradNorm > 0), step, err)
-		}
+	if t.cfg.Group != nil {
+		return t.saveGroup(step, ck)
+	}
+	if err := t.sameOut(); err != nil {
 		return err
 	}
-	if t.cfg.Group != nil {
-		return t.saveGroup(step, ck, write)
+	return t.saveError(step, model.Save(CheckpointDir(t.cfg.Out), ck))
+}
+
+// saveError is err, a save's at step, said as what it means: a tensor
+// that is not finite is a training that diverged.
+func (t *Trainer) saveError(step int, err error) error {
+	if errors.Is(err, model.ErrNotFinite) {
+		return field.Errorf("lr", "step %d: %w; the training diverged: "+divergedAdvice(t.cfg.MaxGradNorm > 0), step, err)
 	}
-	return write(ck)
+	return err
 }

@@ -86,6 +86,12 @@ func (t *Trainer) resplitGroup(step int, split []int) (via string, refused, err 
 	return via, nil, nil
 }
 
+// tensors are parameters and their AdamW moments by GPT-2 name: the blocks
+// one rank sends another in a move.
+type tensors struct {
+	Params, M, V map[string][]float32
+}
+
 // exchangeBlocks sends every block that leaves this rank under pl to its
 // new rank, and returns the blocks that came. A tensor this rank cannot
 // read back from its device (unread says why) is left out, so that the

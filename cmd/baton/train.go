@@ -97,7 +97,7 @@ func trainCmd() *cobra.Command {
 	fl.IntVar(&f.saveEvery, "save-every", 100, "steps between checkpoints (0: only at the end)")
 	fl.StringVar(&f.out, "out", "", "run directory (default: runs/<date-time>)")
 	fl.BoolVar(&f.resume, "resume", false, "continue the run in --out from its checkpoint")
-	fl.StringVar(&f.initFrom, "init-from", "", "start from the weights in this directory: a Hugging Face GPT-2 model (model.safetensors, config.json) or a baton run; step 0, fresh optimizer, the model its config.json says")
+	fl.StringVar(&f.initFrom, "init-from", "", "start from the weights in this directory: a Hugging Face GPT-2 model (config.json and model.safetensors, or its shards) or a baton run; step 0, fresh optimizer, the model its config.json says")
 	fl.StringVar(&f.configFile, "config", "", "read settings from this JSON or TOML file (a run.json too); flags given override it")
 	fl.BoolVar(&f.override, "override", false, "with --resume: let given flags change run.json's data, batch, micro-batches, schedule or learning-rate settings, and the data file's tokens differ from the run's (recorded in run.json); or resume a run directory without run.json on the flags given")
 	fl.IntVar(&f.logEvery, "log-every", 1, "steps between lines of metrics.jsonl in --out")

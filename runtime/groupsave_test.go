@@ -1,0 +1,92 @@
+// A checkpoint of several ranks: each writes its own stages' shard, rank 0 commits them, and a rank that cannot write its part leaves the previous checkpoint whole.
+
+package runtime
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"baton/model"
+)
+
+// TestRanksSaveTheirOwnParts: two ranks' checkpoint is two shards under
+// transformers' index, each rank's tensors in its own (the tied wte in the
+// embedding's rank's only), and it loads whole. When rank 1's tensors hold
+// a NaN, neither rank saves: rank 1 says the training diverged, rank 0
+// names rank 1, and the previous checkpoint is as it was.
+func TestRanksSaveTheirOwnParts(t *testing.T) {
+	data, out := corpus(t), filepath.Join(t.TempDir(), "run")
+	cfg := resumeConfig(t, data, out, "cpu:0", 4)
+	trainers := joinTrainers(t, []TrainConfig{cfg, cfg})
+	dir := CheckpointDir(out)
+	onEach(trainers, func(r int, tr *Trainer) {
+		if err := tr.save(1); err != nil {
+			t.Errorf("rank %d: %v", r, err)
+		}
+	})
+	if t.Failed() {
+		t.FailNow()
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "model.safetensors.index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ix struct {
+		WeightMap map[string]string `json:"weight_map"`
+	}
+	if err := json.Unmarshal(raw, &ix); err != nil {
+		t.Fatal(err)
+	}
+	for r, tr := range trainers {
+		shard := []string{"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"}[r]
+		for _, st := range tr.stages {
+			if st == nil {
+				continue
+			}
+			for _, spec := range st.Stack.P.Specs {
+				if got := ix.WeightMap[spec.Name]; got != shard && !(spec.Name == "wte.weight" && r == 1) {
+					t.Errorf("rank %d's %s is in %q, want its own %s", r, spec.Name, got, shard)
+				}
+			}
+		}
+	}
+	before, err := model.LoadResume(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(before.Params) != len(cfg.Model.AllTensors()) {
+		t.Fatalf("the checkpoint loads %d tensors, want the model's %d", len(before.Params), len(cfg.Model.AllTensors()))
+	}
+
+	last := trainers[1].stages[len(trainers[1].stages)-1].Stack
+	bad := make([]float32, last.P.Specs[0].Elems())
+	bad[3] = float32(math.NaN())
+	last.WriteParam(0, bad, 0)
+	errs := make([]error, 2)
+	onEach(trainers, func(r int, tr *Trainer) { errs[r] = tr.save(2) })
+	for r, want := range []string{"rank 1 could not write its part: step 2: ", "the training diverged"} {
+		if errs[r] == nil || !strings.Contains(errs[r].Error(), want) {
+			t.Errorf("rank %d: the save gave %v; want an error saying %q", r, errs[r], want)
+		}
+	}
+	after, err := model.LoadResume(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(after.State) != string(before.State) {
+		t.Errorf("the failed save left state %s, want step 1's %s", after.State, before.State)
+	}
+	for name, v := range before.Params {
+		if !slices.Equal(after.Params[name], v) {
+			t.Errorf("the failed save changed %s", name)
+		}
+	}
+	if _, err := os.Stat(dir + ".tmp"); !os.IsNotExist(err) {
+		t.Errorf("the failed save left %s.tmp (%v)", dir, err)
+	}
+}
