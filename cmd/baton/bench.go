@@ -198,7 +198,7 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 		return usage(err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	ctx, sig, release := onStopSignal(log, "finishing the current step; no report will be written", "no report was written")
+	ctx, sig, release := onStopSignal(log, "finishing the current step; no report will be written", func() string { return "no report was written" })
 	defer release()
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "bench: %s, %d points, %d measured steps each\n", o.Model, len(o.Points()), o.Steps)

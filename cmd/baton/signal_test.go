@@ -94,30 +94,75 @@ func readSummary(t *testing.T, dir string) summary {
 func TestSecondSignalExitsAtOnce(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	// A large batch makes a step take a good fraction of a second, so both
-	// signals arrive within one step: the first cannot finish the run before
-	// the second is sent. 50 steps log every 5; a checkpoint every 2.
-	c := startChild(t, dir, tinyTrain("run", 50, "--batch", "512", "--save-every", "2", "--eval-every", "0")...)
-	c.waitLine(t, regexp.MustCompile(`msg=train step=5 `), lineLimit)
+	// A large batch makes a step take about a second here, so both signals
+	// arrive within one step: the first cannot finish the run before the
+	// second is sent. 10 steps log every one; a checkpoint every 2.
+	c := startChild(t, dir, tinyTrain("run", 10, "--batch", "8192", "--save-every", "2", "--eval-every", "0")...)
+	c.waitLine(t, regexp.MustCompile(`msg=train step=2 `), lineLimit)
 	c.signal(t, syscall.SIGINT)
 	// Waiting for the first signal's warning keeps the kernel from merging
-	// the two signals into one.
+	// the two signals into one, and past sameStop keeps baton from taking
+	// them for one stop.
 	c.waitLine(t, regexp.MustCompile(`signal: finishing the current step`), lineLimit)
+	time.Sleep(sameStop + 50*time.Millisecond)
 	c.signal(t, syscall.SIGINT)
 	code, killed := c.wait(t)
 	stderr := c.errText()
 	if killed || code != 130 {
 		t.Fatalf("after two SIGINTs: exit status %d (killed by a signal: %v), want 130; stderr:\n%s", code, killed, stderr)
 	}
-	if !strings.Contains(stderr, "second signal, exiting now") {
-		t.Errorf("stderr does not say the second signal ended the run:\n%s", stderr)
+	if !strings.Contains(stderr, "second signal, exiting now; the last complete checkpoint, in run/checkpoint, is intact (continue with --resume --out run)") {
+		t.Errorf("stderr does not say the second signal ended the run, and where its checkpoint is:\n%s", stderr)
 	}
 	if strings.Contains(stderr, "checkpoint saved in") {
 		t.Errorf("the run finished its step and saved before the second signal; it should have exited at once:\n%s", stderr)
 	}
-	// Step 5 was logged after the checkpoint of step 4; step 6 was in flight.
+	// Step 2 was logged after its checkpoint; step 3 was in flight.
 	step, _ := loadStep(t, filepath.Join(dir, "run", "checkpoint"))
-	if step != 4 && step != 6 {
-		t.Errorf("the last complete checkpoint is at step %d, want 4 (or 6, if its save completed before the exit)", step)
+	if step != 2 && step != 3 {
+		t.Errorf("the last complete checkpoint is at step %d, want 2 (or 3, if its save completed before the exit)", step)
+	}
+}
+
+// TestSignalsAtOnceAreOneStop: timeout(1) signals the run and then its
+// whole process group, so the run may get two SIGINTs at once (the kernel
+// merges them as often as not, so a run of baton cannot show this
+// reliably); they are one stop, which saves, not a second signal that
+// exits before the step ends. One sameStop later, a signal is a second.
+func TestSignalsAtOnceAreOneStop(t *testing.T) {
+	sigs := make(chan os.Signal, 2)
+	done := make(chan struct{})
+	go func() {
+		awaitSecond(sigs, time.Now())
+		close(done)
+	}()
+	sigs <- syscall.SIGINT
+	select {
+	case <-done:
+		t.Fatal("a signal right after the first was taken for a second one")
+	case <-time.After(sameStop + 100*time.Millisecond):
+	}
+	sigs <- syscall.SIGINT
+	select {
+	case <-done:
+	case <-time.After(lineLimit):
+		t.Fatal("a signal sameStop after the first was not taken for a second one")
+	}
+}
+
+// TestSecondSignalBeforeACheckpoint: a run that exits at once before its
+// first checkpoint says that nothing can be resumed.
+func TestSecondSignalBeforeACheckpoint(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	c := startChild(t, dir, tinyTrain("run", 10, "--batch", "8192", "--save-every", "0", "--eval-every", "0")...)
+	c.waitLine(t, regexp.MustCompile(`msg=train step=2 `), lineLimit)
+	c.signal(t, syscall.SIGINT)
+	c.waitLine(t, regexp.MustCompile(`signal: finishing the current step`), lineLimit)
+	time.Sleep(sameStop + 50*time.Millisecond)
+	c.signal(t, syscall.SIGINT)
+	code, _ := c.wait(t)
+	if stderr := c.errText(); code != 130 || !strings.Contains(stderr, "second signal, exiting now; no checkpoint was saved yet") {
+		t.Errorf("exit status %d; want 130 and a line saying no checkpoint was saved; stderr:\n%s", code, stderr)
 	}
 }

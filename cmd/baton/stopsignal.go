@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // interrupted is the error of a run stopped by a signal, with its exit status.
@@ -25,16 +26,24 @@ func (e interrupted) Error() string { return e.msg }
 // schedulers stop it, SIGHUP how a closed terminal or SSH session does.
 var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
 
+// sameStop is how soon after the first stop signal another counts as the
+// same stop rather than a second: timeout(1) sends its signal to the
+// command and then to its whole process group, which holds the command,
+// so one timeout delivers two at once (microseconds apart); a person
+// pressing Ctrl-C twice takes far longer.
+const sameStop = 250 * time.Millisecond
+
 // onStopSignal returns a context that the first stop signal cancels, after
-// a warning that says what happens now (doing); a second signal exits at
-// once with 128+its number, saying what is left (left). sig is the first
+// a warning that says what happens now (doing); a second signal (sameStop
+// after it or later) exits at once with 128+its number, saying what is
+// left (left, asked then). sig is the first
 // signal, nil before one. release says the work the context guards is over
 // and the process is ending (closing devices and links, printing its
 // result): stop signals stay caught to the end, and a first one from then
 // on is let pass, so that a launcher's SIGTERM, sent once another rank
 // failed, cannot kill this one before it says why it failed; a second still
 // exits at once.
-func onStopSignal(log *slog.Logger, doing, left string) (ctx context.Context, sig func() os.Signal, release func()) {
+func onStopSignal(log *slog.Logger, doing string, left func() string) (ctx context.Context, sig func() os.Signal, release func()) {
 	// The terminal that sent SIGHUP is gone, and so may be a pipe that
 	// stderr goes through (| tee): a warning written there must fail
 	// with EPIPE, not kill the process before it saves.
@@ -61,8 +70,8 @@ func onStopSignal(log *slog.Logger, doing, left string) (ctx context.Context, si
 			log.Warn("signal: "+doing+"; send it again to exit at once", "signal", s)
 			stop()
 		}
-		<-sigs
-		fmt.Fprintf(os.Stderr, "baton: second signal, exiting now; %s\n", left)
+		awaitSecond(sigs, time.Now())
+		fmt.Fprintf(os.Stderr, "baton: second signal, exiting now; %s\n", left())
 		os.Exit(exitCode(s))
 	}()
 	sig = func() os.Signal {
@@ -75,6 +84,16 @@ func onStopSignal(log *slog.Logger, doing, left string) (ctx context.Context, si
 		ending = true
 		mu.Unlock()
 		stop()
+	}
+}
+
+// awaitSecond returns once a signal comes on sigs sameStop or more after
+// the first (at first): any sooner is the same stop.
+func awaitSecond(sigs <-chan os.Signal, first time.Time) {
+	for range sigs {
+		if time.Since(first) >= sameStop {
+			return
+		}
 	}
 }
 
@@ -109,4 +128,12 @@ func ending(log *slog.Logger, sum *runtime.Summary, sig os.Signal, out string) e
 		return interrupted{exitCode(sig), fmt.Sprintf("interrupted by %v after the last step, %d: the run is complete; checkpoint saved in %s", sig, sum.Steps, sum.Checkpoint)}
 	}
 	return nil
+}
+
+// checkpointLeft says what a run in out that exits at once leaves to resume.
+func checkpointLeft(out string) string {
+	if hasCheckpoint(out) {
+		return fmt.Sprintf("the last complete checkpoint, in %s, is intact (continue with --resume --out %s)", runtime.CheckpointDir(out), out)
+	}
+	return "no checkpoint was saved yet, so nothing of this run can be resumed: start it again"
 }

@@ -85,8 +85,9 @@ func runTokenize(cmd *cobra.Command, c data.TokenizeConfig) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	// The second signal exits at once: shards being written stay in the
 	// staging directory, which is then named so that it can be removed.
-	ctx, sig, release := onStopSignal(log, "stopping; no shard is written",
-		fmt.Sprintf("no shard was written to %s; remove %s if it is there (partial shards)", c.Out, data.StagingDir(c.Out)))
+	ctx, sig, release := onStopSignal(log, "stopping; no shard is written", func() string {
+		return fmt.Sprintf("no shard was written to %s; remove %s if it is there (partial shards)", c.Out, data.StagingDir(c.Out))
+	})
 	defer release()
 	bar := newByteBar()
 	c.Progress = bar.update

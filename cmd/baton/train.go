@@ -244,7 +244,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) (err error) {
 		fmt.Fprint(out, tr.Plan())
 	}
 
-	ctx, sig, release := onStopSignal(log, "finishing the current step and saving a checkpoint", "the last complete checkpoint is intact")
+	ctx, sig, release := onStopSignal(log, "finishing the current step and saving a checkpoint", func() string { return checkpointLeft(cfg.Out) })
 	defer release()
 
 	if f.cpuprofile != "" {
