@@ -14,6 +14,8 @@ func balanceCases() []badInput {
 		{name: "slow-down not a number", args: train("--devices=cpu:0~slow"), code: 2, msg: `bad device "cpu:0~slow"`},
 		{name: "slowed device listed twice", args: train("--devices=cpu:0,cpu:0~2"), code: 2, msg: "cpu:0~2 is listed twice"},
 		{name: "unknown balance", args: train("--balance=time"), code: 2, msg: `--balance "time" is not one of flops, measured`},
+		{name: "empty balance", args: train("--balance="), code: 2, msg: "--balance is empty; give flops or measured"},
+		{name: "empty recompute", args: train("--recompute="), code: 2, msg: "--recompute is empty; give none, gelu or block"},
 		{name: "unknown rebalance", args: train("--rebalance=on"), code: 2, msg: `--rebalance "on" is not one of off, auto`},
 		{name: "rebalance with a split", args: train("--devices=cpu:0,cpu:1", "--rebalance=auto", "--split=1,1"), code: 2, msg: "--rebalance auto chooses the split itself; drop --split"},
 		{name: "measured balance on one device", args: train("--devices=cpu:0", "--balance=measured"), code: 2, msg: "--balance measured needs two stages or more"},

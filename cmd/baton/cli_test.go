@@ -324,3 +324,26 @@ func TestNaiveSaysItIgnoresMicrobatches(t *testing.T) {
 		t.Errorf("exit %d; want 0 and %q:\n%s", r.code, want, r.stderr)
 	}
 }
+
+// TestBalancingFlagsWithoutBalancingAreNamed: --rebalance-every, -gain and
+// -warmup typed without --rebalance auto (or, for -warmup, --balance
+// measured) are named as not used; a resume of a run whose run.json holds
+// them all says nothing of them.
+func TestBalancingFlagsWithoutBalancingAreNamed(t *testing.T) {
+	dir := t.TempDir()
+	r := baton(t, dir, tinyTrain("run", 2, "--quiet", "--rebalance-every", "5", "--rebalance-gain", "0.2", "--rebalance-warmup", "2")...)
+	for _, want := range []string{"--rebalance-every is not used: it acts with --rebalance auto", "--rebalance-gain is not used",
+		"--rebalance-warmup is not used: it acts with --rebalance auto or --balance measured"} {
+		if r.code != 0 || !strings.Contains(r.stderr, want) {
+			t.Errorf("exit %d; want 0 and %q:\n%s", r.code, want, r.stderr)
+		}
+	}
+	r = baton(t, dir, tinyTrain("run", 3, "--quiet", "--resume")...)
+	if r.code != 0 || strings.Contains(r.stderr, "not used") {
+		t.Errorf("resume: exit %d; want 0 and no flag named as not used:\n%s", r.code, r.stderr)
+	}
+	r = baton(t, dir, tinyTrain("measured", 6, "--quiet", "--balance", "measured", "--rebalance-warmup", "2")...)
+	if r.code != 0 || strings.Contains(r.stderr, "not used") {
+		t.Errorf("--balance measured --rebalance-warmup 2: exit %d; want 0 and no flag named as not used:\n%s", r.code, r.stderr)
+	}
+}

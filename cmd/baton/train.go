@@ -155,6 +155,13 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 	if err != nil {
 		return runtime.TrainConfig{}, err
 	}
+	// The runtime reads "" as the default; typed, it is a mistake.
+	switch {
+	case f.balance == "":
+		return runtime.TrainConfig{}, fmt.Errorf("--balance is empty; give flops or measured")
+	case f.recompute == "":
+		return runtime.TrainConfig{}, fmt.Errorf("--recompute is empty; give none, gelu or block")
+	}
 	recompute, err := model.ParseRecompute(f.recompute)
 	if err != nil {
 		return runtime.TrainConfig{}, err
@@ -282,10 +289,12 @@ func trainConfig(cmd *cobra.Command, f *trainFlags) (runtime.TrainConfig, dist.E
 	}
 	// Read once; a bad environment is reported after the flags' errors.
 	env, envErr := dist.EnvFrom(os.Getenv)
+	typed := balancingFlagsTyped(fl) // before run.json or --config sets them all
 	overrides, err := f.settle(fl, envErr == nil && env.WorldSize > 1)
 	if err != nil {
 		return none, env, err
 	}
+	f.notes = append(f.notes, f.unusedBalancing(typed)...)
 	f.presetGiven = fl.Changed("model")
 	cfg, err := f.config()
 	if err != nil {
@@ -308,6 +317,36 @@ func trainConfig(cmd *cobra.Command, f *trainFlags) (runtime.TrainConfig, dist.E
 		return none, env, usage(envErr)
 	}
 	return cfg, env, nil
+}
+
+// balancingFlagsTyped are the flags that tune balancing given on the
+// command line (a run.json or --config file sets them all).
+func balancingFlagsTyped(fl *pflag.FlagSet) []string {
+	var typed []string
+	for _, k := range []string{"rebalance-warmup", "rebalance-every", "rebalance-gain"} {
+		if fl.Changed(k) {
+			typed = append(typed, k)
+		}
+	}
+	return typed
+}
+
+// unusedBalancing says which of the typed flags that tune balancing the
+// run will not use: --rebalance-every and --rebalance-gain act with
+// --rebalance auto only, --rebalance-warmup with it or --balance measured.
+func (f *trainFlags) unusedBalancing(typed []string) []string {
+	var notes []string
+	for _, k := range typed {
+		switch {
+		case f.rebalance == "auto":
+		case k == "rebalance-warmup" && f.balance == "measured":
+		case k == "rebalance-warmup":
+			notes = append(notes, "--rebalance-warmup is not used: it acts with --rebalance auto or --balance measured")
+		default:
+			notes = append(notes, fmt.Sprintf("--%s is not used: it acts with --rebalance auto", k))
+		}
+	}
+	return notes
 }
 
 // warnAtStart says what of the flags the run will not use or has changed:
