@@ -39,6 +39,9 @@ type Plan struct {
 	// Recompute is what each block's forward leaves for its backward to
 	// recompute; the stashes' memory is counted for it.
 	Recompute Recompute `json:"recompute"`
+	// EagerOptimizer: the memory counts an eager optimizer step's copy
+	// (PlanOptions.EagerOptimizer).
+	EagerOptimizer bool `json:"eager_optimizer,omitempty"`
 }
 
 // PlanOptions say how to split; without Split or LayerMap the planner balances.
@@ -124,7 +127,7 @@ func Partition(cfg Config, stageDevices []string, opts PlanOptions) (*Plan, erro
 	}
 
 	opts.B, opts.T = B, T
-	plan := &Plan{Config: cfg, B: B, T: T, Recompute: opts.Recompute}
+	plan := &Plan{Config: cfg, B: B, T: T, Recompute: opts.Recompute, EagerOptimizer: opts.EagerOptimizer}
 	first := 0
 	for s, k := range split {
 		st := Stage{Index: s, Device: stageDevices[s], FirstLayer: first, LastLayer: first + k - 1, Embed: s == 0, Head: s == p-1}

@@ -151,7 +151,7 @@ func (t *Trainer) writeReport(sum *Summary, measured []*StepResult) error {
 	sum.StageCosts = report.MeasuredCosts(steps, len(t.stages))
 	sum.LayerCosts = report.LayerCosts(steps, t.cfg.Model.UnitName)
 	if t.cfg.Sched == nil { // the replay prices generated schedules only
-		if sum.Diagnosis, err = Diagnose(sum, len(sum.Devices), leastShare(t.gpus())); err != nil {
+		if sum.Diagnosis, err = Diagnose(sum, nil, len(sum.Devices), leastShare(t.gpus())); err != nil {
 			return err
 		}
 	}
@@ -257,12 +257,15 @@ func (s *Summary) Choice() report.Choice {
 }
 
 // Diagnose explains a run's measured steps (its summary, with the report
-// and measured costs) and prices the changes it suggests on p devices of
-// capacity bytes each (0: the run's GPUs' memory, or no limit on CPU).
-func Diagnose(sum *Summary, p int, capacity int64) (*report.Diagnosis, error) {
-	r, err := report.NewReplay(sum.Config, sum.Context, sum.Batch, sum.Microbatches, sum.Plan, sum.StageCosts, sum.LayerCosts)
-	if err != nil {
-		return nil, err
+// and measured costs) and prices the changes it suggests with r (nil: the
+// run's own replay) on p devices of capacity bytes each (0: the run's
+// GPUs' memory, or no limit on CPU).
+func Diagnose(sum *Summary, r *report.Replay, p int, capacity int64) (*report.Diagnosis, error) {
+	if r == nil {
+		var err error
+		if r, err = report.NewReplay(sum.Config, sum.Context, sum.Batch, sum.Microbatches, sum.Plan, sum.StageCosts, sum.LayerCosts); err != nil {
+			return nil, err
+		}
 	}
 	if capacity == 0 {
 		capacity = smallestGPU(sum.Devices)

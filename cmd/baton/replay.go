@@ -39,13 +39,15 @@ func runReplay(cmd *cobra.Command, f *planFlags) error {
 	if err != nil {
 		return usage(err)
 	}
-	p := len(sum.Devices)
+	p, own := len(sum.Devices), true
+	var notes []string
 	if fl.Changed("devices") {
 		names, err := device.Expand(f.devices)
 		if err != nil {
 			return usage(err)
 		}
-		p = len(names)
+		p, own = len(names), slices.Equal(device.Strings(names), sum.Devices)
+		r, notes = runtime.ReplayOn(sum, r, names)
 	}
 	switch L := sum.Config.L; {
 	case p > L:
@@ -75,6 +77,7 @@ func runReplay(cmd *cobra.Command, f *planFlags) error {
 		return usage(err)
 	}
 	if measured {
+		writeNotes(cmd.OutOrStdout(), f.asJSON, notes)
 		return runSearch(cmd.OutOrStdout(), f, r, sum, report.Space{Devices: p, Capacity: capacity})
 	}
 	same, err := replayed(r, sum)
@@ -85,20 +88,21 @@ func runReplay(cmd *cobra.Command, f *planFlags) error {
 		return usage(fmt.Errorf("%s ran the schedule file %s, and a schedule file's run cannot be re-simulated under its own schedule; name one with --schedule to predict the run under it",
 			f.replay, strings.TrimPrefix(sum.Schedule, schedule.FilePrefix)))
 	}
-	what, err := r.Predict(report.Choice{Schedule: f.schedule, Devices: p, Microbatches: m, Chunks: f.chunks, Split: split, Recompute: rc})
+	what, err := r.Predict(whatIf(fl, f, sum, p, m, split, rc))
 	if err != nil {
 		return usage(err)
 	}
-	diag, err := diagnosis(sum, p, capacity)
+	diag, err := diagnosis(sum, r, own, p, capacity)
 	if err != nil {
 		return err
 	}
 	out := cmd.OutOrStdout()
 	if f.asJSON {
 		return writeJSON(out, map[string]any{"measured_pipeline_s": sum.PipelineS, "measured_bubble": sum.BubbleMeasured, "costs_from": r.Measured,
-			"replayed": same, "predicted": what, "diagnosis": diag})
+			"replayed": same, "predicted": what, "diagnosis": diag, "notes": notes})
 	}
 	writeMeasured(out, f.replay, sum, r, same)
+	writeNotes(out, false, notes)
 	fmt.Fprintf(out, "what if %s: predicted %.1f ms per step (%.2fx), bubble %.1f%%\n", what.Choice, what.StepS*1e3, sum.PipelineS/what.StepS, what.Bubble*100)
 	for d, idle := range what.IdleFrac {
 		fmt.Fprintf(out, "  device %d idle %.1f%%\n", d, idle*100)
@@ -143,16 +147,46 @@ func replayFlags(fl *pflag.FlagSet, measured bool, top int) error {
 	return nil
 }
 
-// diagnosis is the run's own when the run is replayed as it ran, else one
-// for the devices and memory asked about; none for a schedule file's run.
-func diagnosis(sum *runtime.Summary, p int, capacity int64) (*report.Diagnosis, error) {
+// whatIf is the choice a what-if predicts: the run's own, but for what
+// the flags change. Its split is kept while the stages stay the same;
+// on another number of stages, --split or the balanced split on the costs.
+func whatIf(fl *pflag.FlagSet, f *planFlags, sum *runtime.Summary, p, m int, split []int, rc model.Recompute) report.Choice {
+	c := sum.Choice()
+	stages := c.Devices * c.Chunks
+	c.Devices, c.Microbatches, c.Recompute = p, m, rc
+	if fl.Changed("schedule") {
+		c.Schedule, c.Chunks = f.schedule, f.chunks
+	}
+	if fl.Changed("chunks") {
+		c.Chunks = f.chunks
+	}
+	if fl.Changed("split") || c.Devices*c.Chunks != stages {
+		c.Split = split
+	}
+	return c
+}
+
+// writeNotes prints how a what-if on other devices prices them, in text.
+func writeNotes(out io.Writer, asJSON bool, notes []string) {
+	if asJSON {
+		return
+	}
+	for _, n := range notes {
+		fmt.Fprintf(out, "  note: %s\n", n)
+	}
+}
+
+// diagnosis is the run's own when the run is replayed as it ran (own
+// devices, no memory limit asked), else one priced with r for the devices
+// and memory asked about; none for a schedule file's run.
+func diagnosis(sum *runtime.Summary, r *report.Replay, own bool, p int, capacity int64) (*report.Diagnosis, error) {
 	if sum.Report == nil || isFile(sum) {
 		return nil, nil
 	}
-	if sum.Diagnosis != nil && p == len(sum.Devices) && capacity == 0 {
+	if sum.Diagnosis != nil && own && capacity == 0 {
 		return sum.Diagnosis, nil
 	}
-	return runtime.Diagnose(sum, p, capacity)
+	return runtime.Diagnose(sum, r, p, capacity)
 }
 
 // isFile says whether the run ran a schedule file, which the replay cannot simulate.

@@ -77,3 +77,50 @@ func TestReplayRefusesADamagedSummary(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayWhatIfStartsFromTheRun: a what-if changes only what its flags
+// name (the run's schedule, split and micro-batches otherwise), and prices
+// devices by name: the run's slowed cpu:1~3 named cpu:1 costs a third,
+// named cpu:1~6 twice, and a device the run lacked is priced at the mean,
+// with a note saying so.
+func TestReplayWhatIfStartsFromTheRun(t *testing.T) {
+	dir := t.TempDir()
+	if r := baton(t, dir, tinyTrain("run", 4, "--layers", "4", "--devices", "cpu:0,cpu:1~3", "--schedule", "gpipe", "--split", "3,1",
+		"--microbatches", "2", "--batch", "4", "--quiet")...); r.code != 0 {
+		t.Fatalf("train: exit %d: %s", r.code, r.stderr)
+	}
+	type prediction struct {
+		Schedule string  `json:"schedule"`
+		Split    []int   `json:"split"`
+		StepS    float64 `json:"pipeline_s"`
+	}
+	replay := func(flags ...string) (replayed, predicted prediction, notes []string) {
+		t.Helper()
+		r := baton(t, dir, append([]string{"plan", "--replay", "run", "--json"}, flags...)...)
+		var out struct {
+			Replayed, Predicted prediction
+			Notes               []string
+		}
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &out) != nil {
+			t.Fatalf("plan --replay run %v: exit %d\nstdout:\n%s\nstderr:\n%s", flags, r.code, r.stdout, r.stderr)
+		}
+		return out.Replayed, out.Predicted, out.Notes
+	}
+	own, what, _ := replay()
+	if what.Schedule != "gpipe" || len(what.Split) != 2 || what.Split[0] != 3 || what.StepS != own.StepS {
+		t.Errorf("a what-if with no flags predicts %+v; want the run's own replay %+v (gpipe, split 3,1)", what, own)
+	}
+	if _, named, _ := replay("--devices", "cpu:0,cpu:1~3"); named.StepS != own.StepS {
+		t.Errorf("the run's own devices, named, predict %v s; want the replay's %v", named.StepS, own.StepS)
+	}
+	_, faster, notes := replay("--devices", "cpu:0,cpu:1")
+	if !(faster.StepS < own.StepS) || len(notes) != 1 || !strings.Contains(notes[0], "cpu:1 is the run's cpu:1~3 at 0.333 times its measured time") {
+		t.Errorf("cpu:1 for the run's cpu:1~3: %v s (the run's %v), notes %q; want a shorter step and a note", faster.StepS, own.StepS, notes)
+	}
+	if _, slower, _ := replay("--devices", "cpu:0,cpu:1~6"); !(slower.StepS > own.StepS) {
+		t.Errorf("cpu:1~6 for the run's cpu:1~3: %v s; want longer than the run's %v", slower.StepS, own.StepS)
+	}
+	if _, _, notes := replay("--devices", "cpu:0,cpu:7", "--schedule", "1f1b"); len(notes) != 1 || !strings.Contains(notes[0], "cpu:7 was not in the run") {
+		t.Errorf("cpu:7, not in the run: notes %q; want one saying so", notes)
+	}
+}

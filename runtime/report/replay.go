@@ -91,6 +91,7 @@ type Replay struct {
 	send      float64
 	measuredM int
 	recompute model.Recompute // what the measured run's blocks recomputed
+	eager     bool            // the run stepped its optimizer eagerly, whose copy any choice's memory counts
 }
 
 // NewReplay prices the units from a run's plan and measured costs: its
@@ -100,7 +101,7 @@ func NewReplay(cfg model.Config, T, batch, m int, plan *model.Plan, costs []Stag
 		return nil, fmt.Errorf("replay: %d stage costs for %d planned stages", len(costs), len(plan.Stages))
 	}
 	p := planDevices(plan)
-	r := &Replay{Config: cfg, Context: T, Batch: batch, measuredM: m, block: make([]unitCost, p), recompute: plan.Recompute}
+	r := &Replay{Config: cfg, Context: T, Batch: batch, measuredM: m, block: make([]unitCost, p), recompute: plan.Recompute, eager: plan.EagerOptimizer}
 	var sends, nsend float64
 	for _, c := range costs {
 		if c.Send > 0 {
@@ -192,6 +193,29 @@ func (r *Replay) fromStages(plan *model.Plan, costs []StageCost, p int) {
 	for d := range r.block {
 		r.block[d] = r.block[d].scaled(1 / n[d])
 	}
+}
+
+// OnDevices is r for the same run's model on other devices: device i's
+// blocks cost what the run's device from[i] measured, times scale[i]; for
+// from[i] < 0 (a device the run did not have), the mean of the run's
+// devices' costs, each divided by its own slow-down runSlow[j], times
+// scale[i]. The embedding and the head keep their measured costs.
+func (r *Replay) OnDevices(from []int, scale, runSlow []float64) *Replay {
+	var mean unitCost
+	for j, c := range r.block {
+		mean = mean.plus(c.scaled(1 / runSlow[j]))
+	}
+	mean = mean.scaled(1 / float64(len(r.block)))
+	out := *r
+	out.block = make([]unitCost, len(from))
+	for i, j := range from {
+		c := mean
+		if j >= 0 {
+			c = r.block[j]
+		}
+		out.block[i] = c.scaled(scale[i])
+	}
+	return &out
 }
 
 // blockOn is a block's cost on device d: measured, or for a device the run
@@ -295,7 +319,7 @@ func (r *Replay) Predict(c Choice) (*Prediction, error) {
 		return nil, fmt.Errorf("%d micro-batches do not divide the batch of %d", m, r.Batch)
 	}
 	plan, err := model.Partition(r.Config, sched.StageDevices(names), model.PlanOptions{Split: c.Split, B: r.Batch / m, T: r.Context,
-		Stashes: sched.Stashes(), Microbatches: m, SplitBackward: sched.SplitsBackward(), Recompute: c.Recompute})
+		Stashes: sched.Stashes(), Microbatches: m, SplitBackward: sched.SplitsBackward(), Recompute: c.Recompute, EagerOptimizer: r.eager})
 	if err != nil {
 		return nil, err
 	}

@@ -113,3 +113,44 @@ func TestSearchKeepsToTheMemoryLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestOnDevicesReprices: on other devices each block costs what from
+// names, scaled; a device the run lacked costs the mean of the run's with
+// their slow-downs removed. Naive's step adds every stage's F and B, as
+// in TestReplayPricesEachDevicesBlocks.
+func TestOnDevicesReprices(t *testing.T) {
+	// The run's device 1 was slowed 4 times: its unslowed cost is device 0's.
+	r := slowReplay(t, 1).OnDevices([]int{0, 1, -1, 3}, []float64{1, 0.25, 2, 1}, []float64{1, 4, 1, 1})
+	p, err := r.Predict(Choice{Schedule: "naive", Devices: 4, Microbatches: 1, Split: []int{2, 2, 2, 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (1 + 2 + 0.5 + 4) + (2 + 4) + 2*(2+4) + (2 + 3 + 4); math.Abs(p.StepS*1e3-want) > 1e-9 {
+		t.Errorf("predicted %.6f ms, want %.6f", p.StepS*1e3, want)
+	}
+}
+
+// TestEagerOptimizerMemoryIsCounted: a run that stepped its optimizer
+// eagerly keeps a copy of parameters and moments, which every choice's
+// memory must count.
+func TestEagerOptimizerMemoryIsCounted(t *testing.T) {
+	peak := func(eager bool) int64 {
+		plan, err := model.Partition(replayModel, []string{"d0", "d1", "d2", "d3"}, model.PlanOptions{Split: []int{2, 2, 2, 2}, EagerOptimizer: eager})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := NewReplay(replayModel, 8, 8, 1, plan, make([]StageCost, 4), slowSecond())
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := r.Predict(Choice{Schedule: "1f1b", Devices: 4, Microbatches: 4, Split: []int{2, 2, 2, 2}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.PeakBytes[1]
+	}
+	blocks := 2 * replayModel.BlockParams()
+	if plain, eager := peak(false), peak(true); eager-plain < 12*blocks {
+		t.Errorf("device 1 (2 blocks) peaks at %d bytes eagerly, %d by default; want at least 12 bytes per parameter more (%d; buffers are aligned)", eager, plain, 12*blocks)
+	}
+}

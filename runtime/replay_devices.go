@@ -1,0 +1,74 @@
+// A what-if on other devices: each device asked for priced by the run's device of its name, a slowed CPU device's cost rescaled, one the run lacked at the mean.
+
+package runtime
+
+import (
+	"fmt"
+	"strconv"
+
+	"baton/runtime/device"
+	"baton/runtime/report"
+)
+
+// ReplayOn is r, the replay of the run sum, for a what-if on the devices
+// asked, with notes on how some are priced. Each device is priced by the
+// run's device of its name; or by the run's of the same device at another
+// slow-down (cpu:1 for the run's cpu:1~3), its cost rescaled by their
+// ratio, as a slow-down stretches every unit of work; or, for a device the
+// run did not have, at the mean of the run's devices, slow-downs removed.
+// A run of several ranks names its devices by rank (rank1/cpu:0), which a
+// what-if cannot: its devices are taken in order, as in a what-if on the
+// run's own devices.
+func ReplayOn(sum *Summary, r *report.Replay, asked []device.Name) (*report.Replay, []string) {
+	from, scale, runSlow := make([]int, len(asked)), make([]float64, len(asked)), make([]float64, len(sum.Devices))
+	run := make([]device.Name, len(sum.Devices))
+	byName := true
+	for j, d := range sum.Devices {
+		n, err := device.ParseName(d)
+		byName = byName && err == nil
+		run[j], runSlow[j] = n, slowOf(n)
+	}
+	var notes []string
+	for i, a := range asked {
+		from[i], scale[i] = -1, slowOf(a)
+		if !byName {
+			if i < len(run) {
+				from[i], scale[i] = i, 1
+			}
+			continue
+		}
+		for j, n := range run {
+			if n == a {
+				from[i], scale[i] = j, 1
+				break
+			}
+			if sameDevice(n, a) && from[i] < 0 {
+				from[i], scale[i] = j, slowOf(a)/slowOf(n)
+			}
+		}
+		switch j := from[i]; {
+		case j < 0:
+			notes = append(notes, fmt.Sprintf("%s was not in the run: its blocks are priced at the mean of the run's devices%s", a, slowNote(a)))
+		case run[j] != a:
+			notes = append(notes, fmt.Sprintf("%s is the run's %s at %s times its measured time", a, run[j], strconv.FormatFloat(scale[i], 'g', 3, 64)))
+		}
+	}
+	return r.OnDevices(from, scale, runSlow), notes
+}
+
+// slowOf is how many times slower than its device n runs: its slow-down.
+func slowOf(n device.Name) float64 { return max(n.Slow, 1) }
+
+// sameDevice says whether a and b name one device at any slow-down.
+func sameDevice(a, b device.Name) bool {
+	a.Slow, b.Slow = 0, 0
+	return a == b
+}
+
+// slowNote says what a slowed device's price adds to the mean.
+func slowNote(n device.Name) string {
+	if n.Slow <= 1 {
+		return ""
+	}
+	return ", times its slow-down " + strconv.FormatFloat(n.Slow, 'g', -1, 64)
+}
