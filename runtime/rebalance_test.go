@@ -155,6 +155,10 @@ func TestMeasuredBalanceChecksOnce(t *testing.T) {
 	if len(sum.Rebalances) != 1 || sum.Rebalances[0].Step != 3 {
 		t.Fatalf("--balance measured moved %+v; want one move after step 3 (a first step, then 2 measured)", sum.Rebalances)
 	}
+	// The report is of the new split, less its first step, which allocates.
+	if want := min(cfg.Steps-4, keepSteps); sum.StepsMeasured != want {
+		t.Errorf("the report measured %d steps of %d; want the %d after the first on the new split", sum.StepsMeasured, cfg.Steps, want)
+	}
 }
 
 // TestRanksRefuseAMoveTogether: a rank that cannot hold its new stages
