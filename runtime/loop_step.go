@@ -34,6 +34,9 @@ func (t *Trainer) newLoop(sum *Summary) *loop {
 		lr:          cfg.lrSchedule(),
 		movesBefore: len(sum.Rebalances), measured: make([]*StepResult, 0, keepSteps)}
 	l.in.ProfileLayers = cfg.ProfileLayers || l.rb != nil
+	if l.rb != nil {
+		l.movesBefore = l.rb.resumed(sum.Rebalances, t.onSplit, t.start)
+	}
 	sum.Losses = slices.Grow(sum.Losses, cfg.Steps-t.start)
 	return l
 }

@@ -93,8 +93,10 @@ type Move struct {
 	// Via is how blocks that changed rank travelled: "nccl" (GPU to GPU)
 	// or "host" (through the mesh); "devices" in one process, where every
 	// block goes device to device.
-	Via    string  `json:"via"`
-	before float64 // mean step time of the steps that priced the move
+	Via string `json:"via"`
+	// BeforeS is the mean step time of the steps that priced the move,
+	// which its measured gain compares with (after a resume too).
+	BeforeS float64 `json:"before_s"`
 }
 
 // rebalancer watches a running pipeline's measured steps and re-splits it
@@ -117,6 +119,26 @@ func newRebalancer(cfg TrainConfig) *rebalancer {
 	return &rebalancer{cfg: cfg.Rebalance, once: cfg.Balance == "measured" && cfg.Rebalance.Mode != "auto", skip: true}
 }
 
+// resumed continues a balancing run from its checkpoint's moves (prior)
+// after step start, on the split the last move left (onSplit) or on
+// other devices, split anew: on its split, a move whose gain was not
+// measured before the run stopped is measured now, and --balance measured,
+// having checked, does not check again (on new devices it does). It
+// returns how many of prior stay as they are; the rest are the
+// rebalancer's to complete.
+func (rb *rebalancer) resumed(prior []Move, onSplit bool, start int) int {
+	if !onSplit {
+		return len(prior)
+	}
+	rb.done = rb.once && (len(prior) > 0 || start > rb.cfg.warmup()+1)
+	if n := len(prior); n > 0 && prior[n-1].MeasuredGain == 0 && prior[n-1].BeforeS > 0 {
+		rb.moves = append(rb.moves, prior[n-1])
+		rb.open = &rb.moves[0]
+		return n - 1
+	}
+	return len(prior)
+}
+
 // after takes step's result and, when a check is due, re-splits t, unless
 // step is the last the run trains (last). It returns a line for the user,
 // or "", and whether the stages changed; an
@@ -132,7 +154,7 @@ func (rb *rebalancer) after(t *Trainer, step int, res *StepResult, last bool) (s
 		return "", false, nil
 	}
 	if rb.open != nil { // the last move's gain, on as many steps as priced it
-		rb.open.MeasuredGain = 1 - meanStepS(rb.window)/rb.open.before
+		rb.open.MeasuredGain = 1 - meanStepS(rb.window)/rb.open.BeforeS
 		measured := fmt.Sprintf("%.0f%% shorter", 100*rb.open.MeasuredGain)
 		if rb.open.MeasuredGain < 0 {
 			measured = fmt.Sprintf("%.0f%% longer", -100*rb.open.MeasuredGain)
@@ -199,7 +221,7 @@ func (t *Trainer) rebalance(step int, rb *rebalancer) (string, bool, error) {
 	if err != nil || refused != nil {
 		return fmt.Sprintf("rebalance at step %d: moving to split %s failed (%v); the split %s stays", step, model.JoinInts(v.To), refused, model.JoinInts(v.From)), false, err
 	}
-	rb.moves = append(rb.moves, Move{Step: step, From: v.From, To: v.To, PredictedGain: v.Gain, Seconds: time.Since(began).Seconds(), Via: via, before: v.BeforeS})
+	rb.moves = append(rb.moves, Move{Step: step, From: v.From, To: v.To, PredictedGain: v.Gain, Seconds: time.Since(began).Seconds(), Via: via, BeforeS: v.BeforeS})
 	return fmt.Sprintf("rebalance at step %d: split %s → %s (%s), predicted %.0f%% shorter steps (%.1f → %.1f ms)",
 		step, model.JoinInts(v.From), model.JoinInts(v.To), movedBlocks(t.plan, v.From), 100*v.Gain, v.CurS*1e3, v.BalS*1e3), true, nil
 }

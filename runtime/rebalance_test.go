@@ -414,3 +414,52 @@ func TestNoMoveInTheStepASignalStops(t *testing.T) {
 			sum.Interrupted, sum.Steps, at, sum.Rebalances, sum.StepsMeasured)
 	}
 }
+
+// TestResumeMeasuresTheOpenMove: a --balance measured run stopped after
+// its move but before the move's gain was measured measures it after the
+// resume, on the new split, and does not check the split again; resumed
+// on other devices it starts from their FLOPs split, saying so, and
+// balances anew.
+func TestResumeMeasuresTheOpenMove(t *testing.T) {
+	cfg := rebalanceConfig(t, corpus(t), filepath.Join(t.TempDir(), "run"))
+	cfg.Balance, cfg.Rebalance.Warmup, cfg.Steps = "measured", 2, 12
+	first := train(t, cfg, 4) // moved after step 3; its gain is measured after steps 5 and 6
+	if len(first.Rebalances) != 1 || first.Rebalances[0].MeasuredGain != 0 || first.Rebalances[0].BeforeS <= 0 {
+		t.Fatalf("the stopped run's moves %+v; want one, its gain not yet measured, the step time it was priced on kept", first.Rebalances)
+	}
+	cfg.Resume = true
+	tr, err := NewTrainer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notices []string
+	sum, err := tr.Run(context.Background(), func(p Progress) {
+		if p.Notice != "" {
+			notices = append(notices, p.Notice)
+		}
+	})
+	tr.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Rebalances) != 1 || sum.Rebalances[0].MeasuredGain == 0 || len(notices) != 1 || !strings.Contains(notices[0], "rebalance at step 3: measured") {
+		t.Errorf("after the resume: moves %+v, notices %q; want the one move, its gain measured, and no other check", sum.Rebalances, notices)
+	}
+
+	cfg.Devices, cfg.Steps = cfg.Devices[:3], 20
+	tr, err = NewTrainer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if w := strings.Join(tr.Warnings(), "\n"); !strings.Contains(w, "the run's balanced split "+model.JoinInts(first.Rebalances[0].To)+" is for 4 stages; on these 3 it starts from the FLOPs split") {
+		t.Errorf("resumed on 3 devices, the warnings are %q; want one saying the balanced split is dropped", w)
+	}
+	sum, err = tr.Run(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Rebalances) != 2 {
+		t.Errorf("resumed on 3 devices, the run's moves are %+v; want a second, balancing them", sum.Rebalances)
+	}
+}

@@ -33,6 +33,7 @@ type Trainer struct {
 	kprof   *kernelProfile // --profile-kernels: the stages' timed Ops (nil: off)
 	start   int            // steps already done (resume)
 	resumed TrainState     // the checkpoint's state on a resume
+	onSplit bool           // a balancing run resumed on the split its balancing left
 	// evalStopped is the step whose evaluation a signal stopped (0: none),
 	// which its checkpoint records (TrainState.EvalPending).
 	evalStopped int
@@ -100,7 +101,8 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 	stageDevices := sched.StageDevices(cfg.deviceNames())
 	opts := planOptions(cfg, sched)
 	opts.Split, opts.LayerMap = cfg.Split, cfg.LayerMap
-	if cfg.balancesLive() && len(st.Split) == len(stageDevices) {
+	onSplit := cfg.balancesLive() && len(st.Split) == len(stageDevices)
+	if onSplit {
 		opts.Split = st.Split // where the run's balancing left it, on as many stages
 	}
 	pl, err := model.Partition(cfg.Model, stageDevices, opts)
@@ -110,7 +112,7 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 	if err := checkFits(cfg.Devices, cfg.Group.own(pl), cfg.Precision.String(), cpuExtra(cfg.Model)); err != nil {
 		return nil, nil, err
 	}
-	t := &Trainer{cfg: cfg, plan: pl, sched: sched}
+	t := &Trainer{cfg: cfg, plan: pl, sched: sched, onSplit: onSplit}
 	if ck != nil && cfg.InitFrom != "" {
 		t.warnings = ck.Warnings
 		if fromCk {
@@ -141,6 +143,10 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 		}
 		if w := lrMoved(cfg, t.start); w != "" {
 			t.warnings = append(t.warnings, w)
+		}
+		if cfg.balancesLive() && len(st.Split) > 0 && !onSplit {
+			t.warnings = append(t.warnings, fmt.Sprintf("the run's balanced split %s is for %d stages; on these %d it starts from the FLOPs split %s and balances anew",
+				model.JoinInts(st.Split), len(st.Split), len(stageDevices), model.JoinInts(pl.Split())))
 		}
 	}
 	return t, ck, nil
