@@ -112,7 +112,7 @@ func (g *Group) tellEveryRank(tag dist.Tag, err error) error {
 	var first error
 	for r := 1; r < g.Mesh.World(); r++ {
 		if serr := g.send(r, tag, word); serr != nil && first == nil {
-			first = fmt.Errorf("rank %d: %w", r, serr)
+			first = serr // it names the rank
 		}
 	}
 	return first

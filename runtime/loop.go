@@ -26,6 +26,7 @@ type Progress struct {
 	TokensPerSec float64
 	ValLoss      float64 // NaN unless this step evaluated
 	Notice       string  // a line for the user about this step ("" none): a rebalance
+	Warning      string  // a warning about this step ("" none): a straggling device
 }
 
 // microbatches views a host batch (Batch, T) as m micro-batches.

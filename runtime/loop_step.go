@@ -6,7 +6,6 @@ import (
 	"context"
 	"math"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -83,7 +82,7 @@ func (t *Trainer) oneStep(ctx context.Context, l *loop, sum *Summary, step int) 
 	p := Progress{Step: step, Steps: cfg.Steps, Loss: res.Loss, LR: in.Adam.LR, GradNorm: res.GradNorm, ValLoss: math.NaN(),
 		TokensPerSec: float64((step-t.start)*cfg.Batch*cfg.Context) / l.trainTime.Seconds()}
 	l.last = stepMetric(step, res, in.Adam.LR, took, cfg.Batch*cfg.Context, l.last.Idle)
-	p.Notice = l.slow.observe(step, res)
+	p.Warning = l.slow.observe(step, res)
 	if l.rb != nil {
 		// No move after the run's last step, nor after one a signal came
 		// in: the run stops after it (ranks agree on stopping only later,
@@ -98,7 +97,7 @@ func (t *Trainer) oneStep(ctx context.Context, l *loop, sum *Summary, step int) 
 			l.slow.reset()
 		}
 		sum.Rebalances = append(sum.Rebalances[:l.movesBefore], l.rb.moves...) // for the checkpoints, which keep them
-		p.Notice = strings.Join(slices.DeleteFunc([]string{p.Notice, note}, func(s string) bool { return s == "" }), "; ")
+		p.Notice = note
 	}
 	return p, nil
 }

@@ -14,7 +14,7 @@ import (
 type Straggler struct {
 	Step    int     `json:"step"`
 	Device  string  `json:"device"`
-	RecentS float64 `json:"recent_s"` // mean compute per step over the last stragglerRecent steps
+	RecentS float64 `json:"recent_s"` // median compute per step over the last stragglerRecent steps
 	BeforeS float64 `json:"before_s"` // over the stragglerBase steps before them
 	Others  float64 `json:"others"`   // the median drift of the other devices, a ratio
 }
@@ -37,14 +37,15 @@ type stragglers struct {
 	compute [][]time.Duration // per device: the last stragglerBase+stragglerRecent steps
 	quiet   []int             // per device: the step before which it is not warned about again
 	found   []Straggler
-	drift   []float64 // per device: recent/before, NaN without a full window (observe's, kept for its array)
-	rest    []float64 // the others' drifts (observe's, kept for its array)
+	drift   []float64       // per device: recent/before, NaN without a full window (observe's, kept for its array)
+	rest    []float64       // the others' drifts (observe's, kept for its array)
+	sorted  []time.Duration // a window being sorted for its median (observe's, kept for its array)
 }
 
 func newStragglers(names []string) *stragglers {
 	const window = stragglerBase + stragglerRecent
 	s := &stragglers{names: names, compute: make([][]time.Duration, len(names)), quiet: make([]int, len(names)),
-		drift: make([]float64, len(names)), rest: make([]float64, 0, len(names))}
+		drift: make([]float64, len(names)), rest: make([]float64, 0, len(names)), sorted: make([]time.Duration, 0, window)}
 	for d := range s.compute {
 		s.compute[d] = make([]time.Duration, 0, window+1)
 	}
@@ -76,11 +77,13 @@ func (s *stragglers) observe(step int, res *StepResult) string {
 		}
 		s.compute[d] = append(s.compute[d], c)
 	}
+	// Medians, not means: one long step (the process stopped with Ctrl-Z,
+	// a debugger, a page-in) is no straggler; a device that stays slow is.
 	drift := s.drift // the devices watched here with a full window; NaN the others
 	for d, c := range s.compute {
 		drift[d] = math.NaN()
 		if len(c) == window {
-			drift[d] = mean(c[stragglerBase:]) / mean(c[:stragglerBase])
+			drift[d] = s.median(c[stragglerBase:]) / s.median(c[:stragglerBase])
 		}
 	}
 	var msgs []string
@@ -97,25 +100,29 @@ func (s *stragglers) observe(step int, res *StepResult) string {
 		}
 		others := median(rest)
 		c := s.compute[d]
-		gap := time.Duration((mean(c[stragglerBase:]) - mean(c[:stragglerBase])) * float64(time.Second))
+		recent, before := s.median(c[stragglerBase:]), s.median(c[:stragglerBase])
+		gap := time.Duration((recent - before) * float64(time.Second))
 		if r < stragglerDrift || r < stragglerApart*others || gap < stragglerFloor || step < s.quiet[d] {
 			continue
 		}
-		st := Straggler{Step: step, Device: s.names[d], RecentS: mean(c[stragglerBase:]), BeforeS: mean(c[:stragglerBase]), Others: others}
+		st := Straggler{Step: step, Device: s.names[d], RecentS: recent, BeforeS: before, Others: others}
 		s.found = append(s.found, st)
 		s.quiet[d] = step + stragglerQuiet
-		msgs = append(msgs, fmt.Sprintf("%s is straggling: it computed %.1f ms per step over the last %d steps, %.0f%% above its %.1f ms of the %d before (the other devices: %+.0f%%)",
+		msgs = append(msgs, fmt.Sprintf("%s is straggling: it computed a median %.1f ms per step over the last %d steps, %.0f%% above its %.1f ms of the %d before (the other devices: %+.0f%%)",
 			st.Device, 1e3*st.RecentS, stragglerRecent, 100*(r-1), 1e3*st.BeforeS, stragglerBase, 100*(others-1)))
 	}
 	return strings.Join(msgs, "; ")
 }
 
-func mean(xs []time.Duration) float64 {
-	var sum time.Duration
-	for _, x := range xs {
-		sum += x
+// median is the median of xs in seconds; xs is left as it was.
+func (s *stragglers) median(xs []time.Duration) float64 {
+	s.sorted = append(s.sorted[:0], xs...)
+	slices.Sort(s.sorted)
+	n := len(s.sorted)
+	if n%2 == 0 {
+		return (s.sorted[n/2-1] + s.sorted[n/2]).Seconds() / 2
 	}
-	return sum.Seconds() / float64(len(xs))
+	return s.sorted[n/2].Seconds()
 }
 
 // median of xs, which it sorts; 1 (no drift) for none.

@@ -49,3 +49,18 @@ func TestAllSlowingTogetherIsNoStraggler(t *testing.T) {
 		}
 	}
 }
+
+// TestOneLongStepIsNoStraggler: a process stopped for a moment (Ctrl-Z,
+// a debugger) makes one step of one device long; a straggler stays slow.
+func TestOneLongStepIsNoStraggler(t *testing.T) {
+	s := newStragglers([]string{"cpu:0", "cpu:1"})
+	for step := 1; step <= 40; step++ {
+		ms := 50.0
+		if step == 23 {
+			ms = 700 // stopped during cpu:0's forward
+		}
+		if msg := s.observe(step, computeStep(ms, 50)); msg != "" {
+			t.Fatalf("step %d: %s", step, msg)
+		}
+	}
+}

@@ -97,6 +97,14 @@ func (p *progress) update(s runtime.Progress) {
 			p.log.Info(s.Notice, "step", s.Step)
 		}
 	}
+	if s.Warning != "" {
+		switch {
+		case p.bar != nil:
+			fmt.Fprintf(p.con, "step %d: warning: %s\n", s.Step, s.Warning)
+		case p.log != nil:
+			p.log.Warn(s.Warning, "step", s.Step)
+		}
+	}
 	val := ""
 	if !math.IsNaN(s.ValLoss) {
 		val = fmt.Sprintf(" val %.3f", s.ValLoss)
