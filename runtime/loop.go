@@ -203,6 +203,12 @@ func (t *Trainer) newSummary(kept []Metric) *Summary {
 	sum.Rebalances = priorMoves(t.resumed, prev, t.start)
 	sum.Devices = cfg.deviceNames()
 	sum.Precision = cfg.Precision.String()
+	switch {
+	case cfg.Rebalance.Mode == "auto":
+		sum.Balance = "auto"
+	case cfg.Balance == "measured":
+		sum.Balance = "measured"
+	}
 	return sum
 }
 

@@ -61,6 +61,9 @@ type Summary struct {
 	Diagnosis       *report.Diagnosis  `json:"diagnosis,omitempty"`   // the idle time in words, with the changes the replay suggests
 	Stragglers      []Straggler        `json:"stragglers,omitempty"`  // devices whose compute time per step drifted above their own mean
 	Rebalances      []Move             `json:"rebalances,omitempty"`  // the re-splits of a run that balanced itself
+	// Balance is how a run that chose its split on measured times did:
+	// "measured" (--balance measured) or "auto" (--rebalance auto).
+	Balance string `json:"balance,omitempty"`
 	// OptimizerRedone counts the steps an eager optimizer undid and redid
 	// (the norm clipped, or was not finite), and OptimizerRedoS their time.
 	OptimizerRedone int                   `json:"optimizer_redone_steps,omitempty"`
@@ -270,6 +273,7 @@ func Diagnose(sum *Summary, r *report.Replay, p int, capacity int64) (*report.Di
 	if capacity == 0 {
 		capacity = smallestGPU(sum.Devices)
 	}
+	r.Balanced = sum.Balance != ""
 	return report.Diagnose(sum.Report, r, sum.Choice(), report.Space{Devices: p, Capacity: capacity})
 }
 

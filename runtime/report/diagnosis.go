@@ -43,6 +43,11 @@ type Diagnosis struct {
 // within the replay's own error.
 const worthwhile = 0.03
 
+// unbalanced is the ratio of the most to the least compute per step from
+// which stages are called unbalanced; above 1.1 they differ a little (on a
+// shared machine equal stages differ by that much).
+const unbalanced = 1.25
+
 // Diagnose explains rep, a run of now measured by r, and suggests changes
 // from r's predictions within sp. Suggestions fit sp's memory and name it,
 // and sp's device count where it is not the run's; the run's own split is
@@ -59,11 +64,19 @@ func Diagnose(rep *Report, r *Replay, now Choice, sp Space) (*Diagnosis, error) 
 	for d, st := range rep.PerDevice {
 		names[d] = st.Device
 	}
-	dg.Run = append(dg.Run, fmt.Sprintf("The bubble measured %.0f%%, against %.0f%% for %s with equal stages; the planner, pricing the measured layer times as it prices the changes below, gives %.0f%%.",
-		100*rep.BubbleMeasured, 100*rep.BubbleAnalytic, rep.Schedule, 100*cur.Bubble))
+	priced := "the measured layer times"
+	if r.Measured == "stages" {
+		priced = "the measured stage times, shared among their layers by FLOPs,"
+	}
+	dg.Run = append(dg.Run, fmt.Sprintf("The bubble measured %.0f%%, against %.0f%% for %s with equal stages; the planner, pricing %s as it prices the changes below, gives %.0f%%.",
+		100*rep.BubbleMeasured, 100*rep.BubbleAnalytic, rep.Schedule, priced, 100*cur.Bubble))
 	if lo, hi := computeRange(rep); hi > 0 && rep.PerDevice[lo].ComputeS > 0 && rep.PerDevice[hi].ComputeS/rep.PerDevice[lo].ComputeS > 1.1 {
-		dg.Run = append(dg.Run, fmt.Sprintf("The stages are unbalanced: %s computes %.1f ms per step, %s %.1f ms (%.1f×).",
-			names[hi], 1e3*rep.PerDevice[hi].ComputeS, names[lo], 1e3*rep.PerDevice[lo].ComputeS, rep.PerDevice[hi].ComputeS/rep.PerDevice[lo].ComputeS))
+		how := "The stages are unbalanced"
+		if rep.PerDevice[hi].ComputeS/rep.PerDevice[lo].ComputeS < unbalanced {
+			how = "The stages differ a little"
+		}
+		dg.Run = append(dg.Run, fmt.Sprintf("%s: %s computes %.1f ms per step, %s %.1f ms (%.1f×).",
+			how, names[hi], 1e3*rep.PerDevice[hi].ComputeS, names[lo], 1e3*rep.PerDevice[lo].ComputeS, rep.PerDevice[hi].ComputeS/rep.PerDevice[lo].ComputeS))
 	}
 	say := scoped(now, sp)
 	if sp.Devices == now.Devices {
@@ -73,8 +86,12 @@ func Diagnose(rep *Report, r *Replay, now Choice, sp Space) (*Diagnosis, error) 
 				dg.Rebalanced = p
 				if g := gain(p); g >= worthwhile {
 					suggested = true
-					dg.Run = append(dg.Run, say(fmt.Sprintf("splitting %s instead of %s (or balancing on measured times) predicts %.0f%% shorter steps (%.1f → %.1f ms, bubble %.0f%%).",
-						model.JoinInts(c.Split), model.JoinInts(now.Split), 100*g, 1e3*cur.StepS, 1e3*p.StepS, 100*p.Bubble)))
+					how := " (or balancing on measured times)"
+					if r.Balanced { // it did, on earlier steps than these
+						how = " (on the times of the steps since the run balanced)"
+					}
+					dg.Run = append(dg.Run, say(fmt.Sprintf("splitting %s instead of %s%s predicts %.0f%% shorter steps (%.1f → %.1f ms, bubble %.0f%%).",
+						model.JoinInts(c.Split), model.JoinInts(now.Split), how, 100*g, 1e3*cur.StepS, 1e3*p.StepS, 100*p.Bubble)))
 				}
 			}
 		}
@@ -91,7 +108,7 @@ func Diagnose(rep *Report, r *Replay, now Choice, sp Space) (*Diagnosis, error) 
 		dg.Run = append(dg.Run, say(fmt.Sprintf("no split, schedule or micro-batch count the planner tried predicts %.0f%% shorter steps or more.", 100*worthwhile)))
 	}
 	for d, st := range rep.PerDevice {
-		dg.Devices = append(dg.Devices, deviceSentence(st, names, d, rep.PipelineS))
+		dg.Devices = append(dg.Devices, deviceSentence(st, names, d, rep.PipelineS, r.eager))
 	}
 	return dg, nil
 }
@@ -138,7 +155,7 @@ type idleCause struct {
 
 // deviceSentence says how much device d idled and why: its largest cause,
 // in points of the pipeline's time, and the phase it fell in.
-func deviceSentence(st DeviceStats, names []string, d int, pipeline float64) string {
+func deviceSentence(st DeviceStats, names []string, d int, pipeline float64, eager bool) string {
 	if pipeline <= 0 {
 		return st.Device + " has no measured time."
 	}
@@ -152,7 +169,7 @@ func deviceSentence(st DeviceStats, names []string, d int, pipeline float64) str
 		{"waiting on " + prev + " (the stage before)", st.WaitPrevS, byPhase(func(s Split) float64 { return s.WaitPrevS })},
 		{"waiting on " + next + " (the stage after) for gradients", st.WaitNextS, byPhase(func(s Split) float64 { return s.WaitNextS })},
 		{"copying activations and gradients", st.TransferS + st.RecvCopyS, byPhase(func(s Split) float64 { return s.TransferS + s.RecvCopyS })},
-		{"at the optimizer step, waiting for the other stages (the global gradient norm, which the eager optimizer step no longer waits for, or the tied embedding's gradient)", st.OptimizerInSpanS, byPhase(func(s Split) float64 { return s.OptimizerS })},
+		{optimizerWait(eager), st.OptimizerInSpanS, byPhase(func(s Split) float64 { return s.OptimizerS })},
 		{"in gaps no action covers (host overhead)", st.GapS, byPhase(func(s Split) float64 { return s.GapS })},
 	}
 	slices.SortStableFunc(causes, func(a, b idleCause) int { return cmp.Compare(b.s, a.s) })
@@ -169,6 +186,17 @@ func deviceSentence(st DeviceStats, names []string, d int, pipeline float64) str
 		s += fmt.Sprintf("; %.0f points %s", 100*second.s/pipeline, second.what)
 	}
 	return s + "."
+}
+
+// optimizerWait says what a device waits for at the optimizer step: the
+// global gradient norm and the tied embedding's gradient, or with the
+// eager step (which does not wait for the norm) the embedding's gradient
+// and the steps it redoes after a clip.
+func optimizerWait(eager bool) string {
+	if eager {
+		return "at the optimizer step (the eager one: the tied embedding's gradient, and the updates it redoes when the global norm clips)"
+	}
+	return "at the optimizer step, waiting for the other stages (the global gradient norm, which an eager optimizer step would not wait for, or the tied embedding's gradient)"
 }
 
 // phaseOf names the phase holding most of a cause, when one holds most.

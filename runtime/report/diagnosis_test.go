@@ -127,3 +127,32 @@ func TestDiagnoseKeepsToTheMemoryLimit(t *testing.T) {
 		t.Errorf("diagnosis says %q; want its suggestions to begin %q", dg.Run, want)
 	}
 }
+
+// TestDiagnosisSaysWhatTheRunDid: a run priced on its stages' times says
+// so, not that it priced layer times; a run that balanced on measured
+// times is not told to balance on them; an eager optimizer's wait is not
+// put down to the global norm it does not wait for.
+func TestDiagnosisSaysWhatTheRunDid(t *testing.T) {
+	rep, r, even := evenRun(t)
+	r.Balanced = true
+	dg, err := Diagnose(rep, r, even, Space{Devices: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(dg.Run, " ")
+	for _, want := range []string{"pricing the measured stage times, shared among their layers by FLOPs,", "The stages are unbalanced", "(on the times of the steps since the run balanced)"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the diagnosis lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "or balancing on measured times") {
+		t.Errorf("a run that balanced is told to balance:\n%s", text)
+	}
+	st := DeviceStats{Device: "cpu:0", IdleFrac: 0.3, OptimizerInSpanS: 0.3}
+	if s := deviceSentence(st, []string{"cpu:0", "cpu:1"}, 0, 1, true); !strings.Contains(s, "the eager one") || strings.Contains(s, "global gradient norm, which") {
+		t.Errorf("an eager run's optimizer wait is said as %q", s)
+	}
+	if s := deviceSentence(st, []string{"cpu:0", "cpu:1"}, 0, 1, false); !strings.Contains(s, "the global gradient norm, which an eager optimizer step would not wait for") {
+		t.Errorf("the default optimizer's wait is said as %q", s)
+	}
+}

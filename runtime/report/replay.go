@@ -84,6 +84,9 @@ type Replay struct {
 	Context  int
 	Batch    int
 	Measured string // "layers" or "stages": where the costs come from
+	// Balanced says the run chose its split on measured times, as a
+	// diagnosis would suggest (--balance measured, --rebalance auto).
+	Balanced bool
 
 	block     []unitCost // per device of the measured run: one decoder block
 	embed     unitCost   // on the first device; its backward is part of B, or of W when split
