@@ -347,3 +347,18 @@ func TestBalancingFlagsWithoutBalancingAreNamed(t *testing.T) {
 		t.Errorf("--balance measured --rebalance-warmup 2: exit %d; want 0 and no flag named as not used:\n%s", r.code, r.stderr)
 	}
 }
+
+// TestPlanPricesASlowedDevice: plan simulates a slowed device's stage as
+// that many times longer, so the slowed device idles least.
+func TestPlanPricesASlowedDevice(t *testing.T) {
+	r := baton(t, t.TempDir(), "plan", "--model", "small", "--devices", "cpu:0,cpu:1~3,cpu:2", "--json")
+	var out struct {
+		IdleFrac []float64 `json:"idle_frac_simulated"`
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &out) != nil || len(out.IdleFrac) != 3 {
+		t.Fatalf("plan: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if idle := out.IdleFrac; !(idle[1] < idle[0]/2 && idle[1] < idle[2]/2) {
+		t.Errorf("simulated idle %v; want the 3 times slower cpu:1~3 idling far less than the others", idle)
+	}
+}

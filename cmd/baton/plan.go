@@ -129,7 +129,7 @@ func runPlan(out, notes io.Writer, f *planFlags, given *schedule.Schedule) error
 	if cut {
 		fmt.Fprintf(notes, "%s: planning on %d of the default devices, %s (--devices chooses)\n", fitReason("model", mc.L, split, f.chunks, given), fit, strings.Join(device.Strings(names), ","))
 	}
-	tl, err := schedule.Simulate(schedule.Lower(s), planCost(plan))
+	tl, err := schedule.Simulate(schedule.Lower(s), planCost(plan, names))
 	if err != nil {
 		return err
 	}
@@ -224,10 +224,16 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 // planCost makes each stage's forward cost its share of FLOPs (a third of
-// training FLOPs) and its backward twice that; I and W half a backward each.
-func planCost(p *model.Plan) func(schedule.Action) float64 {
+// training FLOPs) and its backward twice that; I and W half a backward
+// each; all of them times its device's slow-down (cpu:1~3: 3 times).
+func planCost(p *model.Plan, names []device.Name) func(schedule.Action) float64 {
+	slow := map[string]float64{}
+	for _, n := range names {
+		slow[n.String()] = max(n.Slow, 1)
+	}
 	return func(a schedule.Action) float64 {
-		f := p.Stages[a.Stage].FLOPsPerToken / 3
+		st := p.Stages[a.Stage]
+		f := st.FLOPsPerToken / 3 * slow[st.Device]
 		switch a.Kind {
 		case schedule.F:
 			return f
