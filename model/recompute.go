@@ -54,7 +54,7 @@ func ParseRecompute(s string) (Recompute, error) {
 			return Recompute(r), nil
 		}
 	}
-	return 0, field.Errorf("recompute", "model: {recompute} %q is not one of none, gelu, block; give none to stash every activation, gelu to recompute the MLP's GELU, block to recompute each block's forward in its backward", s)
+	return 0, field.Errorf("recompute", "{recompute} %q is not one of none, gelu, block; give none to stash every activation, gelu to recompute the MLP's GELU, block to recompute each block's forward in its backward", s)
 }
 
 // MarshalText writes r as its name, so that it reads as one in JSON.

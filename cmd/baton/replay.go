@@ -41,6 +41,9 @@ func runReplay(cmd *cobra.Command, f *planFlags) error {
 	}
 	p, own := len(sum.Devices), true
 	var notes []string
+	if sum.Steps-sum.StartStep == 1 {
+		notes = append(notes, "the run trained one step, whose times include allocating its buffers and overstate a step's; a run of 2 steps or more measures those after its first")
+	}
 	if fl.Changed("devices") {
 		names, err := device.Expand(f.devices)
 		if err != nil {

@@ -124,3 +124,16 @@ func TestReplayWhatIfStartsFromTheRun(t *testing.T) {
 		t.Errorf("cpu:7, not in the run: notes %q; want one saying so", notes)
 	}
 }
+
+// TestReplayOfOneStepSaysItAllocated: a one-step run's only measured step
+// allocated its buffers; the replay says its times overstate a step's.
+func TestReplayOfOneStepSaysItAllocated(t *testing.T) {
+	dir := t.TempDir()
+	if r := baton(t, dir, tinyTrain("run", 1, "--quiet")...); r.code != 0 {
+		t.Fatalf("train: exit %d: %s", r.code, r.stderr)
+	}
+	r := baton(t, dir, "plan", "--replay", "run")
+	if r.code != 0 || !strings.Contains(r.stdout, "note: the run trained one step, whose times include allocating its buffers") {
+		t.Errorf("plan --replay of a one-step run: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}
