@@ -362,3 +362,23 @@ func TestPlanPricesASlowedDevice(t *testing.T) {
 		t.Errorf("simulated idle %v; want the 3 times slower cpu:1~3 idling far less than the others", idle)
 	}
 }
+
+// TestEagerOptimizerReportsItsRedoneSteps: a run with the eager optimizer
+// step says at its end how many steps it redid, which summary.json counts.
+func TestEagerOptimizerReportsItsRedoneSteps(t *testing.T) {
+	dir := t.TempDir()
+	r := baton(t, dir, tinyTrain("run", 4, "--optimizer-step", "eager", "--max-grad-norm", "1e-6")...)
+	if r.code != 0 || !strings.Contains(r.stdout, "eager optimizer: 4 steps of 4 redone") {
+		t.Fatalf("exit %d; want 0 and a line of 4 redone steps (every step clips at a norm of 1e-6):\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "run", "summary.json"))
+	var sum struct {
+		Redone int `json:"optimizer_redone_steps"`
+		Plan   struct {
+			Eager bool `json:"eager_optimizer"`
+		} `json:"plan"`
+	}
+	if err != nil || json.Unmarshal(raw, &sum) != nil || sum.Redone != 4 || !sum.Plan.Eager {
+		t.Errorf("summary.json: redone %d, plan eager %v (%v); want 4 and true", sum.Redone, sum.Plan.Eager, err)
+	}
+}

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"baton/internal/words"
 	"errors"
 	"fmt"
 	"io"
@@ -446,6 +447,10 @@ func printSummary(out io.Writer, sum *runtime.Summary, dir string) {
 	}
 	if sum.Roofline != nil {
 		sum.Roofline.Print(out)
+	}
+	if sum.Plan != nil && sum.Plan.EagerOptimizer {
+		fmt.Fprintf(out, "eager optimizer: %s of %d redone (the global norm clipped, or was not finite), %.1f ms in all\n",
+			words.Count(sum.OptimizerRedone, "step"), sum.Steps-sum.StartStep, 1e3*sum.OptimizerRedoS)
 	}
 	for _, tr := range sum.Transfers {
 		fmt.Fprintln(out, "transfer:", tr)
