@@ -205,7 +205,7 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	began := time.Now()
 	rs, err := bench.Run(ctx, o, out)
 	stopped := func(s os.Signal) error {
-		return interrupted{exitCode(s), fmt.Sprintf("interrupted by %v after %d of %d points; no report written", s, len(rs), len(o.Points()))}
+		return interrupted{exitCode(s), fmt.Sprintf("interrupted by %s after %d of %d points; no report written", sigName(s), len(rs), len(o.Points()))}
 	}
 	if err != nil {
 		if s := sig(); s != nil { // the sweep stopped for it: a point's error is only the interruption

@@ -82,7 +82,7 @@ func TestBenchStopsOnSIGINTAfterTheLastPoint(t *testing.T) {
 	if ws := cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signaled() || ws.ExitStatus() != 130 {
 		t.Fatalf("bench after SIGINT: %v, want exit status 130; stdout after the filler:\n%s\nstderr:\n%s", cmd.ProcessState, got, stderr.String())
 	}
-	if !regexp.MustCompile(`baton: interrupted by interrupt after 1 of 1 points; no report written`).MatchString(stderr.String()) {
+	if !regexp.MustCompile(`baton: interrupted by SIGINT after 1 of 1 points; no report written`).MatchString(stderr.String()) {
 		t.Errorf("stderr does not say the sweep was interrupted:\n%s", stderr.String())
 	}
 	if written, _ := filepath.Glob(filepath.Join(dir, "results", "*")); len(written) > 0 {

@@ -48,7 +48,7 @@ func testBenchStop(t *testing.T, sig syscall.Signal, want int) {
 	if ws := cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signaled() || ws.ExitStatus() != want {
 		t.Fatalf("bench after %v: %v, want exit status %d; stderr:\n%s", sig, cmd.ProcessState, want, stderr.String())
 	}
-	if !regexp.MustCompile(`baton: interrupted by ` + regexp.QuoteMeta(sig.String()) + ` after \d+ of \d+ points; no report written`).MatchString(stderr.String()) {
+	if !regexp.MustCompile(`baton: interrupted by ` + regexp.QuoteMeta(sigName(sig)) + ` after \d+ of \d+ points; no report written`).MatchString(stderr.String()) {
 		t.Errorf("stderr does not say the sweep was interrupted:\n%s", stderr.String())
 	}
 	if strings.Contains(stderr.String(), "panic") {

@@ -21,11 +21,11 @@ func TestEndingNamesWhatCanResume(t *testing.T) {
 		sum  runtime.Summary
 		want string
 	}{
-		{"before the first step", runtime.Summary{Interrupted: true}, "interrupted by interrupt before the first step: nothing was trained or saved; start the run again"},
+		{"before the first step", runtime.Summary{Interrupted: true}, "interrupted by SIGINT before the first step: nothing was trained or saved; start the run again"},
 		{"a resume before its first step", runtime.Summary{Interrupted: true, Steps: 4, StartStep: 4, Checkpoint: "run/checkpoint"},
-			"interrupted by interrupt before this start trained a step; the checkpoint of step 4 in run/checkpoint is as it was (continue with --resume --out run)"},
+			"interrupted by SIGINT before this start trained a step; the checkpoint of step 4 in run/checkpoint is as it was (continue with --resume --out run)"},
 		{"mid-run", runtime.Summary{Interrupted: true, Steps: 7, StartStep: 4, Checkpoint: "run/checkpoint"},
-			"interrupted by interrupt at step 7; checkpoint saved in run/checkpoint (continue with --resume --out run)"},
+			"interrupted by SIGINT at step 7; checkpoint saved in run/checkpoint (continue with --resume --out run)"},
 	} {
 		err := ending(log, &c.sum, os.Interrupt, "run")
 		var in interrupted

@@ -70,7 +70,7 @@ func TestLaunchKilledStopsItsRanks(t *testing.T) {
 	}
 	// A rank that saw its launcher gone stops as on SIGTERM; one that the
 	// other's stop reached first stops with it, at the same step.
-	gone := regexp.MustCompile(`(?m)^baton: launcher \(pid ` + strconv.Itoa(launcher) + `\) is gone: stopping as on SIGTERM.*\n(.*\n)*baton: interrupted by terminated at step \d+; checkpoint saved in `)
+	gone := regexp.MustCompile(`(?m)^baton: launcher \(pid ` + strconv.Itoa(launcher) + `\) is gone: stopping as on SIGTERM.*\n(.*\n)*baton: interrupted by SIGTERM at step \d+; checkpoint saved in `)
 	with := regexp.MustCompile(`msg="stopped at step \d+ with the other ranks, one of which was interrupted; checkpoint saved in `)
 	saw := 0
 	for rank := range pids {

@@ -33,7 +33,7 @@ func TestRanksInterruptedAfterTheLastStep(t *testing.T) {
 		r.signal(t, syscall.SIGINT)
 	}
 	for i, r := range ranks {
-		if code, _ := r.wait(t); code != 130 || !strings.Contains(r.errText(), "interrupted by interrupt") {
+		if code, _ := r.wait(t); code != 130 || !strings.Contains(r.errText(), "interrupted by SIGINT") {
 			t.Errorf("rank %d: exit %d, want 130 saying it was interrupted:\n%s", i, code, r.errText())
 		}
 	}
@@ -52,5 +52,19 @@ func TestRankPathGivesEachRankItsOwn(t *testing.T) {
 		if got := rankPath(c.path, dist.Env{Rank: c.rank, WorldSize: c.world}); got != c.want {
 			t.Errorf("rankPath(%q, rank %d of %d) = %q, want %q", c.path, c.rank, c.world, got, c.want)
 		}
+	}
+}
+
+// TestSignalWhileStartingSaysNothingWasTrained: a signal before the run's
+// first step (here while rank 1 waits for a rank 0 that never comes) ends
+// it with a line saying nothing was trained, not silently.
+func TestSignalWhileStartingSaysNothingWasTrained(t *testing.T) {
+	t.Parallel()
+	c := startChildEnv(t, t.TempDir(), rankEnv(1, 2, freeTCPPort(t)), tinyTrain("run", 3, "--devices", "cpu:0")...)
+	time.Sleep(500 * time.Millisecond) // past the handler's start; rank 1 waits for rank 0 up to --timeout
+	c.signal(t, syscall.SIGINT)
+	code, killed := c.wait(t)
+	if stderr := c.errText(); killed || code != 130 || !strings.Contains(stderr, "baton: interrupted by SIGINT while starting: nothing was trained or saved") {
+		t.Errorf("exit %d (killed: %v); want 130 and a line saying nothing was trained:\n%s", code, killed, stderr)
 	}
 }

@@ -152,7 +152,7 @@ func TestRankInterruptedStopsTheOthers(t *testing.T) {
 	ranks := startRanks(t, dir, 2, "--steps", "100000", "--save-every", "5", "--eval-every", "0", "--eval-batches", "1", "--out", "run", "--timeout", "20s")
 	waitCheckpoint(t, filepath.Join(dir, "run"), 5)
 	ranks[1].signal(t, syscall.SIGINT)
-	if code, killed := ranks[1].wait(t); killed || code != 130 || !strings.Contains(ranks[1].errText(), "interrupted by interrupt at step") {
+	if code, killed := ranks[1].wait(t); killed || code != 130 || !strings.Contains(ranks[1].errText(), "interrupted by SIGINT at step") {
 		t.Errorf("rank 1, interrupted: status %d (killed: %v), want 130 and a line saying so; stderr:\n%s", code, killed, ranks[1].errText())
 	}
 	code, killed := ranks[0].wait(t)

@@ -36,7 +36,7 @@ func testInterrupt(t *testing.T, sig syscall.Signal, want int) {
 	if killed || code != want {
 		t.Fatalf("after %v: exit status %d (killed by a signal: %v), want %d; stderr:\n%s", sig, code, killed, want, stderr)
 	}
-	m := regexp.MustCompile(`baton: interrupted by ` + regexp.QuoteMeta(sig.String()) +
+	m := regexp.MustCompile(`baton: interrupted by ` + regexp.QuoteMeta(sigName(sig)) +
 		` at step (\d+); checkpoint saved in (\S+) \(continue with --resume --out run\)`).FindStringSubmatch(stderr)
 	if m == nil {
 		t.Fatalf("stderr does not say where the checkpoint is:\n%s", stderr)

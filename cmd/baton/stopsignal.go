@@ -67,7 +67,7 @@ func onStopSignal(log *slog.Logger, doing string, left func() string) (ctx conte
 		}
 		mu.Unlock()
 		if stopped {
-			log.Warn("signal: "+doing+"; send it again to exit at once", "signal", s)
+			log.Warn("signal: "+doing+"; send it again to exit at once", "signal", sigName(s))
 			stop()
 		}
 		awaitSecond(sigs, time.Now())
@@ -87,6 +87,37 @@ func onStopSignal(log *slog.Logger, doing string, left func() string) (ctx conte
 	}
 }
 
+// onSignalWhileStarting exits at a stop signal that comes while a run
+// starts (joining its ranks, reading its data and checkpoint, allocating),
+// saying that nothing was trained or saved, rather than dying silently as
+// an uncaught signal does. started hands the signals over to the run's own
+// handling, onStopSignal, which must be installed first: a signal that
+// comes after started is the run's alone.
+func onSignalWhileStarting() (started func()) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, stopSignals...)
+	var (
+		mu   sync.Mutex
+		over bool
+	)
+	go func() {
+		for s := range sigs {
+			mu.Lock()
+			if !over {
+				fmt.Fprintf(os.Stderr, "baton: interrupted by %s while starting: nothing was trained or saved\n", sigName(s))
+				os.Exit(exitCode(s))
+			}
+			mu.Unlock()
+		}
+	}()
+	return func() {
+		mu.Lock()
+		over = true
+		mu.Unlock()
+		signal.Stop(sigs)
+	}
+}
+
 // awaitSecond returns once a signal comes on sigs sameStop or more after
 // the first (at first): any sooner is the same stop.
 func awaitSecond(sigs <-chan os.Signal, first time.Time) {
@@ -95,6 +126,20 @@ func awaitSecond(sigs <-chan os.Signal, first time.Time) {
 			return
 		}
 	}
+}
+
+// sigName names a stop signal as a shell user knows it: SIGINT, not
+// "interrupt".
+func sigName(s os.Signal) string {
+	switch s {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGHUP:
+		return "SIGHUP"
+	}
+	return s.String()
 }
 
 // exitCode is the shell's status for a signal: 128 + its number.
@@ -116,16 +161,16 @@ func ending(log *slog.Logger, sum *runtime.Summary, sig os.Signal, out string) e
 		// step, as agreed, having done its part: not a failure of its own.
 		log.Info(fmt.Sprintf("stopped at step %d with the other ranks, one of which was interrupted; checkpoint saved in %s (continue with --resume --out %s)", sum.Steps, sum.Checkpoint, out))
 	case sum.Interrupted && sum.Checkpoint == "":
-		return interrupted{exitCode(sig), fmt.Sprintf("interrupted by %v before the first step: nothing was trained or saved; start the run again", sig)}
+		return interrupted{exitCode(sig), fmt.Sprintf("interrupted by %s before the first step: nothing was trained or saved; start the run again", sigName(sig))}
 	case sum.Interrupted && sum.Steps == sum.StartStep:
-		return interrupted{exitCode(sig), fmt.Sprintf("interrupted by %v before this start trained a step; the checkpoint of step %d in %s is as it was (continue with --resume --out %s)", sig, sum.Steps, sum.Checkpoint, out)}
+		return interrupted{exitCode(sig), fmt.Sprintf("interrupted by %s before this start trained a step; the checkpoint of step %d in %s is as it was (continue with --resume --out %s)", sigName(sig), sum.Steps, sum.Checkpoint, out)}
 	case sum.Interrupted:
-		return interrupted{exitCode(sig), fmt.Sprintf("interrupted by %v at step %d; checkpoint saved in %s (continue with --resume --out %s)", sig, sum.Steps, sum.Checkpoint, out)}
+		return interrupted{exitCode(sig), fmt.Sprintf("interrupted by %s at step %d; checkpoint saved in %s (continue with --resume --out %s)", sigName(sig), sum.Steps, sum.Checkpoint, out)}
 	case sig != nil:
 		// The signal came after the last step, while ranks evaluated
 		// together (they agree on stopping only between steps): the run is
 		// whole, and the status still says it was interrupted.
-		return interrupted{exitCode(sig), fmt.Sprintf("interrupted by %v after the last step, %d: the run is complete; checkpoint saved in %s", sig, sum.Steps, sum.Checkpoint)}
+		return interrupted{exitCode(sig), fmt.Sprintf("interrupted by %s after the last step, %d: the run is complete; checkpoint saved in %s", sigName(sig), sum.Steps, sum.Checkpoint)}
 	}
 	return nil
 }

@@ -96,10 +96,10 @@ func runTokenize(cmd *cobra.Command, c data.TokenizeConfig) error {
 	bar.stop(err == nil)
 	s := sig()
 	if s != nil && err != nil {
-		return interrupted{exitCode(s), fmt.Sprintf("tokenize: stopped by %v; no shard was written", s)}
+		return interrupted{exitCode(s), fmt.Sprintf("tokenize: stopped by %s; no shard was written", sigName(s))}
 	}
 	if s != nil {
-		log.Warn("the signal came as the shards were moved into place: they are complete and kept", "signal", s)
+		log.Warn("the signal came as the shards were moved into place: they are complete and kept", "signal", sigName(s))
 	}
 	var fe *field.Error
 	if errors.As(err, &fe) {

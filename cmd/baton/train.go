@@ -225,6 +225,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) (err error) {
 		return err
 	}
 	defer lock.Release()
+	started := onSignalWhileStarting()
 	con := &console{w: os.Stderr}
 	log := slog.New(slog.NewTextHandler(con, nil))
 	watchLauncher() // a rank of baton launch, even its only one, stops when the launcher is gone
@@ -254,6 +255,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) (err error) {
 
 	ctx, sig, release := onStopSignal(log, "finishing the current step and saving a checkpoint", func() string { return checkpointLeft(cfg.Out) })
 	defer release()
+	started()
 
 	if f.cpuprofile != "" {
 		stopProfile, perr := startProfile(rankPath(f.cpuprofile, env))
