@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -87,24 +88,24 @@ func newProgress(con *console, tty, quiet bool, steps, start int, log *slog.Logg
 	return p
 }
 
+// say writes a line about step (none for ""): above the bar on a
+// terminal, else to the log at level.
+func (p *progress) say(step int, line string, level slog.Level) {
+	switch {
+	case line == "":
+	case p.bar != nil && level >= slog.LevelWarn:
+		fmt.Fprintf(p.con, "step %d: warning: %s\n", step, line)
+	case p.bar != nil:
+		fmt.Fprintf(p.con, "step %d: %s\n", step, line)
+	case p.log != nil:
+		p.log.Log(context.Background(), level, line, "step", step)
+	}
+}
+
 func (p *progress) update(s runtime.Progress) {
 	p.last = s.Step
-	if s.Notice != "" {
-		switch {
-		case p.bar != nil:
-			fmt.Fprintf(p.con, "step %d: %s\n", s.Step, s.Notice)
-		case p.log != nil:
-			p.log.Info(s.Notice, "step", s.Step)
-		}
-	}
-	if s.Warning != "" {
-		switch {
-		case p.bar != nil:
-			fmt.Fprintf(p.con, "step %d: warning: %s\n", s.Step, s.Warning)
-		case p.log != nil:
-			p.log.Warn(s.Warning, "step", s.Step)
-		}
-	}
+	p.say(s.Step, s.Notice, slog.LevelInfo)
+	p.say(s.Step, s.Warning, slog.LevelWarn)
 	val := ""
 	if !math.IsNaN(s.ValLoss) {
 		val = fmt.Sprintf(" val %.3f", s.ValLoss)
