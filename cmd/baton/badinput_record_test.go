@@ -59,6 +59,9 @@ func recordCases(trained string) []badInput {
 func configCases() []badInput {
 	return []badInput{
 		{name: "missing config file", args: train("--config=nope.toml"), code: 2, msg: "--config: open nope.toml: no such file or directory"},
+		{name: "config whose settings contradict each other", args: train("--config=c.toml"), fixture: `c.toml: split = "1,1" and rebalance = "auto"`,
+			setup: writeFile("c.toml", []byte("split = \"1,1\"\nrebalance = \"auto\"\n")), code: 2,
+			msg: "--rebalance (set by c.toml) auto chooses the split itself; drop --split (set by c.toml) and --layer-map"},
 		{name: "config with an unknown TOML field", args: train("--config=c.toml"), fixture: "c.toml: lr = 0.001 and lrate = 0.002",
 			setup: writeFile("c.toml", []byte("lr = 0.001\nlrate = 0.002\n")), code: 2, msg: `--config c.toml: unknown field "lrate"`},
 		{name: "config with an unknown JSON field", args: train("--config=c.json"), fixture: `c.json: {"batch": 8, "batchsize": 8}`,

@@ -33,7 +33,18 @@ func usage(err error) error {
 
 // flagName is how the CLI names a configuration field in a message: by its
 // flag, which has the field's name (the lower layers name fields, not flags).
-func flagName(f string) string { return "--" + f }
+func flagName(f string) string {
+	if file, ok := setBy[f]; ok {
+		return fmt.Sprintf("--%s (set by %s)", f, file)
+	}
+	return "--" + f
+}
+
+// setBy names, for each setting that a configuration file rather than the
+// command line gave (--config's file, or run.json on a resume), that file,
+// so that an error about the setting does not send the user to a flag they
+// never typed. One command runs per process: settle fills it once.
+var setBy = map[string]string{}
 
 // noArgs refuses positional arguments as a usage error.
 func noArgs(cmd *cobra.Command, args []string) error { return usage(cobra.NoArgs(cmd, args)) }

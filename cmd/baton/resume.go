@@ -45,6 +45,9 @@ func (f *trainFlags) settle(fl *pflag.FlagSet, perRank bool) ([]runtime.Override
 		if fromFile, note, err = applyConfig(fl, f.configFile); err != nil {
 			return nil, usage(err)
 		}
+		for _, k := range fromFile {
+			setBy[k] = f.configFile
+		}
 		if note != "" {
 			f.notes = append(f.notes, note)
 		}
@@ -185,6 +188,7 @@ func (f *trainFlags) applyRecord(fl *pflag.FlagSet, rec *runtime.Record, perRank
 				if err := fl.Set(k, was); err != nil {
 					return nil, fmt.Errorf("--resume: %s/run.json: %s %q: %v", f.out, k, was, err)
 				}
+				setBy[k] = filepath.Join(f.out, "run.json")
 			}
 			continue
 		}
