@@ -355,6 +355,9 @@ func writeFiles(tmp string, ck *Checkpoint) error {
 		return err
 	}
 	if ck.M != nil {
+		if err := os.Mkdir(filepath.Join(tmp, optimizerDir), 0o755); err != nil {
+			return err
+		}
 		if err := writeOptimizer(tmp, optimizerFile, ts, ck.M, ck.V); err != nil {
 			return err
 		}
@@ -398,14 +401,12 @@ func writeMeta(tmp string, ck *Checkpoint) error {
 }
 
 // writeOptimizer writes the AdamW moments m and v of ts as file (relative
-// to tmp) in tmp's optimizer directory, and fsyncs that directory too:
-// Save's fsync of tmp makes only tmp's own entries durable, not the file's
-// entry inside the subdirectory. Several writers of one checkpoint's parts
-// may make the directory at once.
+// to tmp) in tmp's optimizer directory, which must be there, and fsyncs
+// that directory too: Save's fsync of tmp makes only tmp's own entries
+// durable, not the file's entry inside the subdirectory. It makes no
+// directory: a writer of a checkpoint's part must not make again a tmp
+// that an aborted save removed.
 func writeOptimizer(tmp, file string, ts []Tensor, m, v map[string][]float32) error {
-	if err := os.MkdirAll(filepath.Join(tmp, optimizerDir), 0o755); err != nil {
-		return err
-	}
 	mv := make(map[string][]float32, 2*len(ts))
 	for _, t := range ts {
 		mv[mPrefix+t.Name] = m[t.Name]

@@ -33,7 +33,7 @@ func Load(dir string) (*Checkpoint, error) {
 var ErrNoCheckpoint = errors.New("no such directory")
 
 // LoadResume reads the checkpoint in dir to continue training from: beyond
-// what Load reads, optimizer/optimizer.safetensors (without it AdamW would restart
+// what Load reads, optimizer/optimizer.safetensors or its shards (without it AdamW would restart
 // from zero moments) and state.json (without it, from step 0 on trained
 // weights) must be there.
 func LoadResume(dir string) (*Checkpoint, error) { return load(dir, true) }
@@ -142,7 +142,7 @@ func loadDir(dir string, resume bool) (*Checkpoint, error) {
 	return ck, nil
 }
 
-// optimizerFile finds dir's AdamW moments, which a resume needs:
+// optimizerFileOf finds dir's AdamW moments, which a resume needs:
 // optimizer/optimizer.safetensors (or its shards), or optimizer.safetensors
 // beside the model in a checkpoint saved before the moments moved. It
 // returns the file readTensors reads where there are no shards. Both

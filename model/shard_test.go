@@ -44,7 +44,8 @@ func subset(m map[string][]float32, names []string) map[string][]float32 {
 // returns CommitParts' error.
 func saveParts(t *testing.T, dir string, ck *Checkpoint, n int, edit func(parts []Part)) error {
 	t.Helper()
-	if err := BeginParts(dir); err != nil {
+	token, err := BeginParts(dir)
+	if err != nil {
 		t.Fatal(err)
 	}
 	names := splitNames(ck, n)
@@ -53,7 +54,7 @@ func saveParts(t *testing.T, dir string, ck *Checkpoint, n int, edit func(parts 
 	for k := range n {
 		wg.Go(func() {
 			var err error
-			parts[k], err = WritePart(dir, k+1, n, ck.Config, subset(ck.Params, names[k]), subset(ck.M, names[k]), subset(ck.V, names[k]))
+			parts[k], err = WritePart(dir, token, k+1, n, ck.Config, subset(ck.Params, names[k]), subset(ck.M, names[k]), subset(ck.V, names[k]))
 			if err != nil {
 				t.Errorf("part %d: %v", k+1, err)
 			}
@@ -146,7 +147,7 @@ func TestCommitPartsRefuses(t *testing.T) {
 		{"missing", "no part holds tensor ln_f.bias", func(_ *testing.T, _ string, p []Part) {
 			p[1].Names = slices.DeleteFunc(p[1].Names, func(n string) bool { return n == "ln_f.bias" })
 		}},
-		{"twice", "parts 1 and 2 both hold tensor wpe.weight", func(_ *testing.T, _ string, p []Part) { p[1].Names = append(p[1].Names, "wpe.weight") }},
+		{"twice", "part 1 and part 2 both hold tensor wpe.weight", func(_ *testing.T, _ string, p []Part) { p[1].Names = append(p[1].Names, "wpe.weight") }},
 		{"unknown", `part 2 holds tensor "h.9.ln_1.weight", which is not a parameter`, func(_ *testing.T, _ string, p []Part) { p[1].Names = append(p[1].Names, "h.9.ln_1.weight") }},
 		{"moments", "part 1 and part 2 differ in whether they hold the AdamW moments", func(_ *testing.T, _ string, p []Part) { p[1].Optimizer = "" }},
 		{"elsewhere", "part 2's", func(t *testing.T, dir string, p []Part) {
@@ -185,11 +186,16 @@ func TestWritePartRefuses(t *testing.T) {
 	ck := tinyCheckpoint(1)
 	dir := filepath.Join(t.TempDir(), "ckpt")
 	names := splitNames(ck, 2)[0]
-	if _, err := WritePart(dir, 1, 2, ck.Config, subset(ck.Params, names), nil, nil); err == nil || !strings.Contains(err.Error(), "must share the directory") {
+	if _, err := WritePart(dir, "x", 1, 2, ck.Config, subset(ck.Params, names), nil, nil); err == nil || !strings.Contains(err.Error(), "must write into one directory") {
 		t.Errorf("WritePart without BeginParts = %v, want an error saying the writers must share the directory", err)
 	}
-	if err := BeginParts(dir); err != nil {
+	token, err := BeginParts(dir)
+	if err != nil {
 		t.Fatal(err)
+	}
+	// A stale directory another host's disk kept from an older save: not this save's.
+	if _, err := WritePart(dir, "older save's", 1, 2, ck.Config, subset(ck.Params, names), nil, nil); err == nil || !strings.Contains(err.Error(), "not the directory this save's first writer made (it holds another save's token)") {
+		t.Errorf("WritePart with another token = %v, want an error saying the directory is not this save's", err)
 	}
 	short := subset(ck.Params, names)
 	short["wpe.weight"] = short["wpe.weight"][:3]
@@ -210,16 +216,40 @@ func TestWritePartRefuses(t *testing.T) {
 		if v != nil {
 			v = subset(ck.V, names)
 		}
-		if _, err := WritePart(dir, c.k, 2, ck.Config, c.params, c.m, v); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := WritePart(dir, token, c.k, 2, ck.Config, c.params, c.m, v); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: WritePart = %v, want an error saying %q", c.name, err, c.want)
 		}
 	}
-	if es, err := os.ReadDir(dir + tmpSuffix); err != nil || len(es) != 0 {
-		t.Errorf("refused parts left %d files (%v)", len(es), err)
+	if es, err := os.ReadDir(filepath.Join(dir+tmpSuffix, optimizerDir)); err != nil || len(es) != 0 {
+		t.Errorf("refused parts left %d moments' files (%v)", len(es), err)
+	}
+	if es, err := os.ReadDir(dir + tmpSuffix); err != nil || len(es) != 2 {
+		t.Errorf("refused parts left %d entries beside BeginParts' two (%v)", len(es)-2, err)
 	}
 }
 
 func zero() float64 { return 0 }
+
+// TestAbortedPartsStayRemoved: a writer still writing when the save is
+// aborted (another rank failed) cannot make the removed directory again.
+func TestAbortedPartsStayRemoved(t *testing.T) {
+	ck := tinyCheckpoint(1)
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	token, err := BeginParts(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := AbortParts(dir); err != nil {
+		t.Fatal(err)
+	}
+	names := splitNames(ck, 2)[1]
+	if _, err := WritePart(dir, token, 2, 2, ck.Config, subset(ck.Params, names), subset(ck.M, names), subset(ck.V, names)); err == nil {
+		t.Error("WritePart after AbortParts succeeded")
+	}
+	if _, err := os.Stat(dir + tmpSuffix); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("after an aborted save and a late writer, %s.tmp is there (%v)", dir, err)
+	}
+}
 
 // TestLoadRefusesBadShards: an index that names a file outside its
 // directory, a tensor the model lacks, or a shard that is missing, and a

@@ -3,12 +3,12 @@
 package model
 
 import (
-	"cmp"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -19,6 +19,7 @@ import (
 // (WritePart): its files and their sizes, for the committer to check that
 // it sees them whole, and the parameters in them, for the index.
 type Part struct {
+	Writer     string // who wrote it, for messages ("rank 1"); "" names it by its number
 	Model      string // the model shard, in the checkpoint directory
 	ModelBytes int64
 	// Optimizer is the moments' shard in the optimizer directory; "" when
@@ -34,17 +35,40 @@ func shardName(kind string, k, n int) string {
 	return fmt.Sprintf("%s-%05d-of-%05d.safetensors", kind, k, n)
 }
 
-// BeginParts starts a checkpoint of dir written in parts: it makes an
-// empty <dir>.tmp (removing an interrupted save's), which every writer's
-// WritePart writes into, and which CommitParts makes the checkpoint. One
-// writer (a run's rank 0) calls it before any other writes.
-func BeginParts(dir string) error {
-	dir, err := cleanDir(dir)
-	if err != nil {
-		return err
+// begunFile, in <dir>.tmp while its parts are written, holds the token
+// BeginParts made: a writer that does not find it there sees another
+// directory than the first writer's (another host's disk, or an older
+// save's leftovers).
+const begunFile = ".begun"
+
+// BeginParts starts a checkpoint of dir written in parts: it makes
+// <dir>.tmp afresh (removing an interrupted save's) with its optimizer
+// directory, which every writer's WritePart writes into, and which
+// CommitParts makes the checkpoint. One writer (a run's rank 0) calls it
+// before any other writes, and hands the token it returns to the others.
+func BeginParts(dir string) (token string, err error) {
+	if dir, err = cleanDir(dir); err != nil {
+		return "", err
 	}
-	_, err = beginTmp(dir)
-	return err
+	tmp, err := beginTmp(dir)
+	if err != nil {
+		return "", err
+	}
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	token = hex.EncodeToString(b[:])
+	if err := removeOnError(tmp, os.Mkdir(filepath.Join(tmp, optimizerDir), 0o755)); err != nil {
+		return "", err
+	}
+	if err := removeOnError(tmp, fsutil.WriteNew(filepath.Join(tmp, begunFile), func(w io.Writer) error {
+		_, err := io.WriteString(w, token)
+		return err
+	})); err != nil {
+		return "", err
+	}
+	return token, fsutil.SyncDir(tmp)
 }
 
 // AbortParts removes what BeginParts and the writers left, when a writer
@@ -57,12 +81,12 @@ func AbortParts(dir string) error {
 	return os.RemoveAll(dir + tmpSuffix)
 }
 
-// WritePart writes part k (1 to n) of a checkpoint of c into <dir>.tmp:
-// params and their AdamW moments m and v (both or neither), any of c's
-// tensors, each finite, as the shards model-k-of-n and
-// optimizer/optimizer-k-of-n. The files are fsynced. The other parts'
-// writers may write at once; their tensors must be others.
-func WritePart(dir string, k, n int, c Config, params, m, v map[string][]float32) (Part, error) {
+// WritePart writes part k (1 to n) of a checkpoint of c into <dir>.tmp,
+// which must hold BeginParts' token: params and their AdamW moments m and
+// v (both or neither), any of c's tensors, each finite, as the shards
+// model-k-of-n and optimizer/optimizer-k-of-n. The files are fsynced. The
+// other parts' writers may write at once; their tensors must be others.
+func WritePart(dir, token string, k, n int, c Config, params, m, v map[string][]float32) (Part, error) {
 	dir, err := cleanDir(dir)
 	if err != nil {
 		return Part{}, err
@@ -78,8 +102,12 @@ func WritePart(dir string, k, n int, c Config, params, m, v map[string][]float32
 		return Part{}, fmt.Errorf("checkpoint %s: part %d: %w", dir, k, err)
 	}
 	tmp := dir + tmpSuffix
-	if fi, err := os.Stat(tmp); err != nil || !fi.IsDir() {
-		return Part{}, fmt.Errorf("checkpoint %s: %s is not there to write part %d into (%w); every writer of a checkpoint must share the directory its first one made", dir, tmp, k, cmp.Or(err, fs.ErrNotExist))
+	if got, err := os.ReadFile(filepath.Join(tmp, begunFile)); err != nil || string(got) != token {
+		why := "it holds another save's token"
+		if err != nil {
+			why = err.Error()
+		}
+		return Part{}, fmt.Errorf("checkpoint %s: %s is not the directory this save's first writer made (%s): every writer of a checkpoint must write into one directory, which a run across hosts needs on a filesystem they share", dir, tmp, why)
 	}
 	p := Part{Model: shardName("model", k, n)}
 	for _, t := range ts {
@@ -187,19 +215,19 @@ func writeIndexes(tmp string, ck *Checkpoint, parts []Part) error {
 	owner := make(map[string]int, len(ts))
 	for i, p := range parts {
 		if (p.Optimizer == "") != (parts[0].Optimizer == "") {
-			return fmt.Errorf("part 1 and part %d differ in whether they hold the AdamW moments; write every part alike", i+1)
+			return fmt.Errorf("%s and %s differ in whether they hold the AdamW moments; write every part alike", partName(parts, 0), partName(parts, i))
 		}
 		for _, name := range p.Names {
 			if j, dup := owner[name]; dup {
-				return fmt.Errorf("parts %d and %d both hold tensor %s; each tensor is one part's", j+1, i+1, name)
+				return fmt.Errorf("%s and %s both hold tensor %s; each tensor is one part's", partName(parts, j), partName(parts, i), name)
 			}
 			owner[name] = i
 		}
-		if err := sameSize(filepath.Join(tmp, p.Model), p.ModelBytes, i); err != nil {
+		if err := sameSize(filepath.Join(tmp, p.Model), p.ModelBytes, partName(parts, i)); err != nil {
 			return err
 		}
 		if p.Optimizer != "" {
-			if err := sameSize(filepath.Join(tmp, optimizerDir, p.Optimizer), p.OptimizerBytes, i); err != nil {
+			if err := sameSize(filepath.Join(tmp, optimizerDir, p.Optimizer), p.OptimizerBytes, partName(parts, i)); err != nil {
 				return err
 			}
 		}
@@ -211,7 +239,7 @@ func writeIndexes(tmp string, ck *Checkpoint, parts []Part) error {
 		}
 		for name, i := range owner {
 			if !known[name] {
-				return fmt.Errorf("part %d holds tensor %q, which is not a parameter of %v", i+1, name, ck.Config)
+				return fmt.Errorf("%s holds tensor %q, which is not a parameter of %v", partName(parts, i), name, ck.Config)
 			}
 		}
 	}
@@ -237,20 +265,33 @@ func writeIndexes(tmp string, ck *Checkpoint, parts []Part) error {
 		if err := fsutil.SyncDir(filepath.Join(tmp, optimizerDir)); err != nil {
 			return err
 		}
+	} else if err := os.Remove(filepath.Join(tmp, optimizerDir)); err != nil { // BeginParts made it, empty
+		return err
+	}
+	if err := os.Remove(filepath.Join(tmp, begunFile)); err != nil {
+		return err
 	}
 	return writeMeta(tmp, ck)
 }
 
-// sameSize checks that the file part i's writer wrote is at path, of the
-// size it wrote: a writer that sees another directory than the committer's
-// (another host's disk) wrote it elsewhere.
-func sameSize(path string, want int64, i int) error {
+// partName names part i of parts for a message: by its writer, else its number.
+func partName(parts []Part, i int) string {
+	if parts[i].Writer != "" {
+		return parts[i].Writer
+	}
+	return fmt.Sprintf("part %d", i+1)
+}
+
+// sameSize checks that the file a part's writer (who) wrote is at path, of
+// the size it wrote: a writer that sees another directory than the
+// committer's (another host's disk) wrote it elsewhere.
+func sameSize(path string, want int64, who string) error {
 	got, err := fileSize(path)
 	switch {
 	case err != nil:
-		return fmt.Errorf("part %d's %s is not there (%w): every writer of a checkpoint must write into one directory, which a run across hosts needs on a filesystem they share", i+1, path, err)
+		return fmt.Errorf("%s's %s is not there (%w): every writer of a checkpoint must write into one directory, which a run across hosts needs on a filesystem they share", who, path, err)
 	case got != want:
-		return fmt.Errorf("part %d's %s is %d bytes, but its writer wrote %d: every writer of a checkpoint must write into one directory, which a run across hosts needs on a filesystem they share", i+1, path, got, want)
+		return fmt.Errorf("%s's %s is %d bytes, but its writer wrote %d: every writer of a checkpoint must write into one directory, which a run across hosts needs on a filesystem they share", who, path, got, want)
 	}
 	return nil
 }

@@ -19,8 +19,13 @@ type TrainState struct {
 	Seed   uint64 `json:"seed"`
 	Preset string `json:"preset"`
 	// Split is the stages' split a balancing run (--balance measured,
-	// --rebalance auto) was on, where a resumed one on as many stages starts.
-	Split []int `json:"split,omitempty"`
+	// --rebalance auto) was on, where a resumed one on the same devices
+	// (SplitDevices; as many, where a checkpoint does not say) starts.
+	Split        []int    `json:"split,omitempty"`
+	SplitDevices []string `json:"split_devices,omitempty"`
+	// BalanceChecked: --balance measured has made its one check (and
+	// moved, or found the split balanced), which a resume does not repeat.
+	BalanceChecked bool `json:"balance_checked,omitempty"`
 	// Losses are every step's loss from LossesFirstStep to Step: the
 	// summary that also holds them is written only when a run ends, and
 	// metrics.jsonl has every --log-every-th step, so a resume after a
@@ -46,6 +51,8 @@ func resumeState(ck *model.Checkpoint, dir string) (TrainState, error) {
 		Seed   *uint64   `json:"seed"`
 		Preset string    `json:"preset"`
 		Split  []int     `json:"split"`
+		On     []string  `json:"split_devices"`
+		Check  bool      `json:"balance_checked"`
 		Losses []float64 `json:"losses"`
 		First  int       `json:"losses_first_step"`
 		Moves  []Move    `json:"rebalances"`
@@ -60,7 +67,7 @@ func resumeState(ck *model.Checkpoint, dir string) (TrainState, error) {
 	case st.Seed == nil:
 		return TrainState{}, field.Errorf("resume", `{resume}: %s/state.json has no "seed"; a resumed run must draw its batches with the seed of the run it continues`, dir)
 	}
-	out := TrainState{Step: *st.Step, Seed: *st.Seed, Preset: st.Preset, Split: st.Split, Rebalances: st.Moves, EvalPending: st.Eval}
+	out := TrainState{Step: *st.Step, Seed: *st.Seed, Preset: st.Preset, Split: st.Split, SplitDevices: st.On, BalanceChecked: st.Check, Rebalances: st.Moves, EvalPending: st.Eval}
 	if st.First >= 1 && st.First+len(st.Losses)-1 == out.Step { // what they are, or they say nothing
 		out.Losses, out.LossesFirstStep = st.Losses, st.First
 	}

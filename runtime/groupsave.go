@@ -16,6 +16,12 @@ type partWord struct {
 	Err  string
 }
 
+// beginWord is rank 0's word to every rank that a checkpoint's directory
+// is ready: the token the ranks' parts must find there, or why it is not.
+type beginWord struct {
+	Token, Err string
+}
+
 // saveGroup makes one checkpoint of every rank's stages (ck, this rank's
 // tensors): rank 0 makes the checkpoint's new directory, every rank writes
 // its own tensors into it as one shard of the model and one of the
@@ -31,23 +37,36 @@ func (t *Trainer) saveGroup(step int, ck *model.Checkpoint) error {
 	dir, rank, world := CheckpointDir(t.cfg.Out), g.Rank(), g.Mesh.World()
 	tag := func(kind uint8) dist.Tag { return dist.Tag{Kind: kind, Step: int64(step)} }
 	what := fmt.Sprintf("step %d's checkpoint", step)
+	var begin beginWord
 	if rank == 0 {
 		err := t.sameOut()
 		if err == nil {
-			err = model.BeginParts(dir)
+			begin.Token, err = model.BeginParts(dir)
 		}
-		if serr := g.tellEveryRank(tag(msgBegin), err); err == nil && serr != nil {
-			return fmt.Errorf("%s: %w", what, serr)
+		if err != nil {
+			begin.Err = err.Error()
+		}
+		for r := 1; r < world; r++ {
+			if serr := g.sendGob(r, tag(msgBegin), begin); serr != nil && err == nil {
+				_ = model.AbortParts(dir) // the ranks told wait for a commit until the timeout
+				return fmt.Errorf("%s: %w", what, serr)
+			}
 		}
 		if err != nil {
 			return err
 		}
-	} else if err := g.heardFromRank0(tag(msgBegin), what); err != nil {
-		return err
+	} else {
+		if err := g.receiveGob(0, tag(msgBegin), what, &begin); err != nil {
+			return err
+		}
+		if begin.Err != "" {
+			return fmt.Errorf("rank 0 did not save %s: %s", what, begin.Err)
+		}
 	}
 
-	part, err := model.WritePart(dir, rank+1, world, ck.Config, rankShare(ck, ck.Params), rankShare(ck, ck.M), rankShare(ck, ck.V))
+	part, err := model.WritePart(dir, begin.Token, rank+1, world, ck.Config, rankShare(ck, ck.Params), rankShare(ck, ck.M), rankShare(ck, ck.V))
 	err = t.saveError(step, err)
+	part.Writer = fmt.Sprintf("rank %d", rank)
 	if rank != 0 {
 		word := partWord{Part: part}
 		if err != nil {

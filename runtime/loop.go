@@ -408,7 +408,7 @@ func (t *Trainer) save(step int) error {
 			state.Losses, state.LossesFirstStep, state.Rebalances = t.sum.Losses, t.sum.LossesFirstStep, t.sum.Rebalances
 		}
 		if t.cfg.balancesLive() {
-			state.Split = t.plan.Split()
+			state.Split, state.SplitDevices, state.BalanceChecked = t.plan.Split(), t.cfg.deviceNames(), t.balanceChecked
 		}
 		ck, err = gather(t.stages, t.cfg.Model, state)
 		return err

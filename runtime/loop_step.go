@@ -17,7 +17,6 @@ type loop struct {
 	lr          LRSchedule
 	movesBefore int           // the re-splits of the run's earlier starts
 	measured    []*StepResult // the last keepSteps steps after the first
-	moved       bool          // the step before was a re-split's: the next is the first on new stages
 	last        Metric        // the latest step's metrics line
 	trainTime   time.Duration // in steps, not between them
 	results     [keepSteps + 2]StepResult
@@ -34,7 +33,7 @@ func (t *Trainer) newLoop(sum *Summary) *loop {
 		movesBefore: len(sum.Rebalances), measured: make([]*StepResult, 0, keepSteps)}
 	l.in.ProfileLayers = cfg.ProfileLayers || l.rb != nil
 	if l.rb != nil {
-		l.movesBefore = l.rb.resumed(sum.Rebalances, t.onSplit, t.start)
+		l.movesBefore = l.rb.resumed(sum.Rebalances, t.onSplit, t.resumed.BalanceChecked)
 	}
 	sum.Losses = slices.Grow(sum.Losses, cfg.Steps-t.start)
 	return l
@@ -71,8 +70,7 @@ func (t *Trainer) oneStep(ctx context.Context, l *loop, sum *Summary, step int) 
 	// The first step of a start, or on new stages after a re-split,
 	// allocates: it is not measured, unless it is the run's last and no
 	// other step is.
-	first := step == t.start+1 || l.moved
-	l.moved = false
+	first := step == t.start+1 || l.rb != nil && l.rb.skip
 	if !first || step == cfg.Steps && len(l.measured) == 0 {
 		if len(l.measured) == keepSteps {
 			l.measured = append(l.measured[:0], l.measured[1:]...)
@@ -93,7 +91,7 @@ func (t *Trainer) oneStep(ctx context.Context, l *loop, sum *Summary, step int) 
 			return Progress{}, err
 		}
 		if moved {
-			l.measured, l.moved = l.measured[:0], true // the report is of the final split
+			l.measured = l.measured[:0] // the report is of the final split
 			l.slow.reset()
 		}
 		sum.Rebalances = append(sum.Rebalances[:l.movesBefore], l.rb.moves...) // for the checkpoints, which keep them

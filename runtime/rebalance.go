@@ -105,7 +105,7 @@ type rebalancer struct {
 	cfg    Rebalance
 	once   bool          // --balance measured: one check, any gain
 	window []*StepResult // measured steps since the last check or move
-	skip   bool          // the next step is the first on new stages: not measured
+	skip   bool          // the next step is the first on new stages: not measured (nor reported, loop.oneStep)
 	next   int           // the step from which the next check may run
 	moves  []Move        // done, the last one's measured gain pending while pending
 	open   *Move         // the last move, until its gain is measured
@@ -119,18 +119,18 @@ func newRebalancer(cfg TrainConfig) *rebalancer {
 	return &rebalancer{cfg: cfg.Rebalance, once: cfg.Balance == "measured" && cfg.Rebalance.Mode != "auto", skip: true}
 }
 
-// resumed continues a balancing run from its checkpoint's moves (prior)
-// after step start, on the split the last move left (onSplit) or on
-// other devices, split anew: on its split, a move whose gain was not
-// measured before the run stopped is measured now, and --balance measured,
-// having checked, does not check again (on new devices it does). It
-// returns how many of prior stay as they are; the rest are the
-// rebalancer's to complete.
-func (rb *rebalancer) resumed(prior []Move, onSplit bool, start int) int {
+// resumed continues a balancing run from its checkpoint's moves (prior),
+// on the devices and split the last move left (onSplit), or on other
+// devices, split anew: on its split, a move whose gain was not measured
+// before the run stopped is measured now, and --balance measured, having
+// checked (checked, or it moved), does not check again; on other devices
+// it does. It returns how many of prior stay as they are; the rest are
+// the rebalancer's to complete.
+func (rb *rebalancer) resumed(prior []Move, onSplit, checked bool) int {
 	if !onSplit {
 		return len(prior)
 	}
-	rb.done = rb.once && (len(prior) > 0 || start > rb.cfg.warmup()+1)
+	rb.done = rb.once && (checked || len(prior) > 0)
 	if n := len(prior); n > 0 && prior[n-1].MeasuredGain == 0 && prior[n-1].BeforeS > 0 {
 		rb.moves = append(rb.moves, prior[n-1])
 		rb.open = &rb.moves[0]
@@ -175,6 +175,7 @@ func (rb *rebalancer) after(t *Trainer, step int, res *StepResult, last bool) (s
 	rb.window = rb.window[:0]
 	rb.next = step + min(rb.cfg.every(), math.MaxInt-step)
 	rb.done = rb.once
+	t.balanceChecked = t.balanceChecked || rb.once
 	if moved {
 		rb.skip = true
 		rb.open = &rb.moves[len(rb.moves)-1]

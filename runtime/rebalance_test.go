@@ -452,7 +452,7 @@ func TestResumeMeasuresTheOpenMove(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	if w := strings.Join(tr.Warnings(), "\n"); !strings.Contains(w, "the run's balanced split "+model.JoinInts(first.Rebalances[0].To)+" is for 4 stages; on these 3 it starts from the FLOPs split") {
+	if w := strings.Join(tr.Warnings(), "\n"); !strings.Contains(w, "the run's balanced split "+model.JoinInts(first.Rebalances[0].To)+" is for its devices cpu:0,cpu:1~4,cpu:2,cpu:3; on cpu:0,cpu:1~4,cpu:2 it starts from the FLOPs split") {
 		t.Errorf("resumed on 3 devices, the warnings are %q; want one saying the balanced split is dropped", w)
 	}
 	sum, err = tr.Run(context.Background(), nil)
@@ -461,5 +461,36 @@ func TestResumeMeasuresTheOpenMove(t *testing.T) {
 	}
 	if len(sum.Rebalances) != 2 {
 		t.Errorf("resumed on 3 devices, the run's moves are %+v; want a second, balancing them", sum.Rebalances)
+	}
+}
+
+// TestMeasuredBalanceChecksOnceAcrossResumes: --balance measured checks
+// once however often the run is stopped before its check (here twice, the
+// check falling after the second resume's first steps), and again on
+// other devices of the same count, whose split it cannot keep.
+func TestMeasuredBalanceChecksOnceAcrossResumes(t *testing.T) {
+	cfg := rebalanceConfig(t, corpus(t), filepath.Join(t.TempDir(), "run"))
+	cfg.Balance, cfg.Rebalance.Warmup, cfg.Steps = "measured", 2, 12
+	if sum := train(t, cfg, 2); len(sum.Rebalances) != 0 {
+		t.Fatalf("moved before its check: %+v", sum.Rebalances)
+	}
+	cfg.Resume = true
+	if sum := train(t, cfg, 4); len(sum.Rebalances) != 0 {
+		t.Fatalf("moved before its check, which comes after step 5: %+v", sum.Rebalances)
+	}
+	sum := train(t, cfg, 8)
+	if len(sum.Rebalances) != 1 || sum.Rebalances[0].Step != 7 {
+		t.Fatalf("after two stops, the run moved %+v; want once, after step 7 (the resume's first step, then 2 measured)", sum.Rebalances)
+	}
+	sum = train(t, cfg, 0)
+	if len(sum.Rebalances) != 1 {
+		t.Errorf("resumed on its split after the check, the run moved %+v; want no second check", sum.Rebalances)
+	}
+
+	// As many devices, others: the third slowed, not the second.
+	cfg.Devices[1].Slow, cfg.Devices[2].Slow, cfg.Steps = 0, 4, 20
+	sum = train(t, cfg, 0)
+	if len(sum.Rebalances) != 2 {
+		t.Errorf("resumed on other devices of the same count, the run moved %+v; want a second check, and a move off the FLOPs split", sum.Rebalances)
 	}
 }

@@ -34,6 +34,8 @@ func ReplayOn(sum *Summary, r *report.Replay, asked []device.Name) (*report.Repl
 		if !byName {
 			if i < len(run) {
 				from[i], scale[i] = i, 1
+			} else {
+				notes = append(notes, fmt.Sprintf("device %d (%s) was not in the run: its blocks are priced at the mean of the run's devices%s", i, a, slowNote(a)))
 			}
 			continue
 		}

@@ -1,4 +1,4 @@
-// Stragglers: a device whose compute time per step drifts above its own recent mean while the others' does not.
+// Stragglers: a device whose median compute time per step drifts above its own earlier median while the others' does not.
 
 package runtime
 
@@ -20,8 +20,8 @@ type Straggler struct {
 }
 
 const (
-	stragglerBase   = 10  // steps a device's own mean is taken over
-	stragglerRecent = 3   // steps whose mean is compared with it
+	stragglerBase   = 10  // steps a device's own median is taken over
+	stragglerRecent = 3   // steps whose median is compared with it
 	stragglerDrift  = 1.3 // recent/before above which a device straggles…
 	stragglerApart  = 1.2 // …and by this much more than the median device drifted
 	stragglerQuiet  = 50  // steps before the same device is warned about again
@@ -38,6 +38,8 @@ type stragglers struct {
 	quiet   []int             // per device: the step before which it is not warned about again
 	found   []Straggler
 	drift   []float64       // per device: recent/before, NaN without a full window (observe's, kept for its array)
+	recent  []float64       // per device: its median compute of the last stragglerRecent steps (observe's)
+	before  []float64       // per device: of the stragglerBase steps before them (observe's)
 	rest    []float64       // the others' drifts (observe's, kept for its array)
 	sorted  []time.Duration // a window being sorted for its median (observe's, kept for its array)
 }
@@ -45,7 +47,7 @@ type stragglers struct {
 func newStragglers(names []string) *stragglers {
 	const window = stragglerBase + stragglerRecent
 	s := &stragglers{names: names, compute: make([][]time.Duration, len(names)), quiet: make([]int, len(names)),
-		drift: make([]float64, len(names)), rest: make([]float64, 0, len(names)), sorted: make([]time.Duration, 0, window)}
+		drift: make([]float64, len(names)), recent: make([]float64, len(names)), before: make([]float64, len(names)), rest: make([]float64, 0, len(names)), sorted: make([]time.Duration, 0, window)}
 	for d := range s.compute {
 		s.compute[d] = make([]time.Duration, 0, window+1)
 	}
@@ -83,7 +85,8 @@ func (s *stragglers) observe(step int, res *StepResult) string {
 	for d, c := range s.compute {
 		drift[d] = math.NaN()
 		if len(c) == window {
-			drift[d] = s.median(c[stragglerBase:]) / s.median(c[:stragglerBase])
+			s.recent[d], s.before[d] = s.median(c[stragglerBase:]), s.median(c[:stragglerBase])
+			drift[d] = s.recent[d] / s.before[d]
 		}
 	}
 	var msgs []string
@@ -99,8 +102,7 @@ func (s *stragglers) observe(step int, res *StepResult) string {
 			}
 		}
 		others := median(rest)
-		c := s.compute[d]
-		recent, before := s.median(c[stragglerBase:]), s.median(c[:stragglerBase])
+		recent, before := s.recent[d], s.before[d]
 		gap := time.Duration((recent - before) * float64(time.Second))
 		if r < stragglerDrift || r < stragglerApart*others || gap < stragglerFloor || step < s.quiet[d] {
 			continue

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 
 	"baton/data"
 	"baton/internal/field"
@@ -34,6 +36,9 @@ type Trainer struct {
 	start   int            // steps already done (resume)
 	resumed TrainState     // the checkpoint's state on a resume
 	onSplit bool           // a balancing run resumed on the split its balancing left
+	// balanceChecked: --balance measured has made its one check, in this
+	// start or before it (kept in checkpoints).
+	balanceChecked bool
 	// evalStopped is the step whose evaluation a signal stopped (0: none),
 	// which its checkpoint records (TrainState.EvalPending).
 	evalStopped int
@@ -101,7 +106,7 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 	stageDevices := sched.StageDevices(cfg.deviceNames())
 	opts := planOptions(cfg, sched)
 	opts.Split, opts.LayerMap = cfg.Split, cfg.LayerMap
-	onSplit := cfg.balancesLive() && len(st.Split) == len(stageDevices)
+	onSplit := cfg.balancesLive() && len(st.Split) == len(stageDevices) && (st.SplitDevices == nil || slices.Equal(st.SplitDevices, cfg.deviceNames()))
 	if onSplit {
 		opts.Split = st.Split // where the run's balancing left it, on as many stages
 	}
@@ -145,8 +150,12 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 			t.warnings = append(t.warnings, w)
 		}
 		if cfg.balancesLive() && len(st.Split) > 0 && !onSplit {
-			t.warnings = append(t.warnings, fmt.Sprintf("the run's balanced split %s is for %d stages; on these %d it starts from the FLOPs split %s and balances anew",
-				model.JoinInts(st.Split), len(st.Split), len(stageDevices), model.JoinInts(pl.Split())))
+			was := fmt.Sprintf("%d stages", len(st.Split))
+			if st.SplitDevices != nil {
+				was = "its devices " + strings.Join(st.SplitDevices, ",")
+			}
+			t.warnings = append(t.warnings, fmt.Sprintf("the run's balanced split %s is for %s; on %s it starts from the FLOPs split %s and balances anew",
+				model.JoinInts(st.Split), was, strings.Join(cfg.deviceNames(), ","), model.JoinInts(pl.Split())))
 		}
 	}
 	return t, ck, nil

@@ -50,7 +50,9 @@ func runReplay(cmd *cobra.Command, f *planFlags) error {
 			return usage(err)
 		}
 		p, own = len(names), slices.Equal(device.Strings(names), sum.Devices)
-		r, notes = runtime.ReplayOn(sum, r, names)
+		var more []string
+		r, more = runtime.ReplayOn(sum, r, names)
+		notes = append(notes, more...)
 	}
 	switch L := sum.Config.L; {
 	case p > L:

@@ -132,8 +132,10 @@ func TestReplayOfOneStepSaysItAllocated(t *testing.T) {
 	if r := baton(t, dir, tinyTrain("run", 1, "--quiet")...); r.code != 0 {
 		t.Fatalf("train: exit %d: %s", r.code, r.stderr)
 	}
-	r := baton(t, dir, "plan", "--replay", "run")
-	if r.code != 0 || !strings.Contains(r.stdout, "note: the run trained one step, whose times include allocating its buffers") {
-		t.Errorf("plan --replay of a one-step run: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	for _, flags := range [][]string{nil, {"--devices", "cpu:0,cpu:1"}} {
+		r := baton(t, dir, append([]string{"plan", "--replay", "run"}, flags...)...)
+		if r.code != 0 || !strings.Contains(r.stdout, "note: the run trained one step, whose times include allocating its buffers") {
+			t.Errorf("plan --replay of a one-step run %v: exit %d\nstdout:\n%s\nstderr:\n%s", flags, r.code, r.stdout, r.stderr)
+		}
 	}
 }

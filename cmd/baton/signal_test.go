@@ -150,6 +150,23 @@ func TestSignalsAtOnceAreOneStop(t *testing.T) {
 	}
 }
 
+// TestTwoSignalsAtOnceAreOneStop: a run signalled twice at once (SIGINT
+// and SIGTERM, which the kernel does not merge as it merges two SIGINTs)
+// stops once, saving, as TestSignalsAtOnceAreOneStop says it must.
+func TestTwoSignalsAtOnceAreOneStop(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	c := startChild(t, dir, tinyTrain("run", 1000, "--save-every", "0", "--eval-every", "0")...)
+	c.waitLine(t, regexp.MustCompile(`msg=train step=100 `), lineLimit)
+	c.signal(t, syscall.SIGINT)
+	c.signal(t, syscall.SIGTERM)
+	code, killed := c.wait(t)
+	stderr := c.errText()
+	if killed || code != 130 || strings.Contains(stderr, "second signal") || !strings.Contains(stderr, "checkpoint saved in run/checkpoint") {
+		t.Fatalf("after SIGINT and SIGTERM at once: exit status %d (killed: %v); want 130, the checkpoint saved, and no second signal; stderr:\n%s", code, killed, stderr)
+	}
+}
+
 // TestSecondSignalBeforeACheckpoint: a run that exits at once before its
 // first checkpoint says that nothing can be resumed.
 func TestSecondSignalBeforeACheckpoint(t *testing.T) {

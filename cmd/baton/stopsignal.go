@@ -114,7 +114,8 @@ func onSignalWhileStarting() (started func()) {
 		mu.Lock()
 		over = true
 		mu.Unlock()
-		signal.Stop(sigs)
+		signal.Stop(sigs) // after which nothing is sent on sigs
+		close(sigs)
 	}
 }
 

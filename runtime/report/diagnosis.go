@@ -87,8 +87,8 @@ func Diagnose(rep *Report, r *Replay, now Choice, sp Space) (*Diagnosis, error) 
 				if g := gain(p); g >= worthwhile {
 					suggested = true
 					how := " (or balancing on measured times)"
-					if r.Balanced { // it did, on earlier steps than these
-						how = " (on the times of the steps since the run balanced)"
+					if r.Balanced { // it does, on windows of its own
+						how = " (on the measured times of the steps reported here)"
 					}
 					dg.Run = append(dg.Run, say(fmt.Sprintf("splitting %s instead of %s%s predicts %.0f%% shorter steps (%.1f → %.1f ms, bubble %.0f%%).",
 						model.JoinInts(c.Split), model.JoinInts(now.Split), how, 100*g, 1e3*cur.StepS, 1e3*p.StepS, 100*p.Bubble)))

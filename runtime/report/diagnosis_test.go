@@ -140,7 +140,7 @@ func TestDiagnosisSaysWhatTheRunDid(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := strings.Join(dg.Run, " ")
-	for _, want := range []string{"pricing the measured stage times, shared among their layers by FLOPs,", "The stages are unbalanced", "(on the times of the steps since the run balanced)"} {
+	for _, want := range []string{"pricing the measured stage times, shared among their layers by FLOPs,", "The stages are unbalanced", "(on the measured times of the steps reported here)"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the diagnosis lacks %q:\n%s", want, text)
 		}
