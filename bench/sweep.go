@@ -35,6 +35,9 @@ type Options struct {
 	DataLimit    int64
 	Seed         uint64
 	Command      string // the command line that reproduces the sweep, for the report
+	// Words words why a point was skipped (the CLI names fields as its
+	// flags); nil: the error's own message.
+	Words func(error) string
 }
 
 // Result is one point, measured over Steps steps after one warm-up.
@@ -53,6 +56,9 @@ type Result struct {
 	IdleFrac        []float64 // per device, of the pipeline time
 	PeakBytes       []int64   // per device
 	Skipped         string    // why the point did not run ("" when it did)
+	// PointP is the point's device count, p, which Devices gives only
+	// for a point that ran.
+	PointP int
 }
 
 // P is the number of devices of the point.
@@ -154,7 +160,7 @@ func CheckTempDir() error {
 // directory (the trainer always evaluates once at the end, untimed; it
 // saves no checkpoint, and the directory is removed).
 func RunPoint(ctx context.Context, o Options, pt Point) (Result, error) {
-	r := Result{Model: o.Preset, Schedule: pt.Schedule, Precision: pt.Precision.String(), Microbatches: pt.M, Chunks: pt.Chunks}
+	r := Result{Model: o.Preset, Schedule: pt.Schedule, Precision: pt.Precision.String(), Microbatches: pt.M, Chunks: pt.Chunks, PointP: pt.P}
 	if pt.P > len(o.Devices) {
 		r.Skipped = fmt.Sprintf("%d devices asked for, %d given", pt.P, len(o.Devices))
 		return r, nil
@@ -179,6 +185,9 @@ func RunPoint(ctx context.Context, o Options, pt Point) (Result, error) {
 	if err != nil {
 		if ce := (*runtime.ConfigError)(nil); errors.As(err, &ce) {
 			r.Skipped = err.Error()
+			if o.Words != nil {
+				r.Skipped = o.Words(err)
+			}
 			return r, nil
 		}
 		return r, err

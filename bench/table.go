@@ -98,7 +98,7 @@ func WriteMarkdown(w io.Writer, rep Report, rs []Result) error {
 	fmt.Fprintf(&b, "# baton bench, %s\n\n", rep.Date.Format("2006-01-02"))
 	fmt.Fprintf(&b, "**Machine:** %s.\n\n", rep.Machine)
 	fmt.Fprintf(&b, "**Setup:** model `%s` (%s, %.2f M parameters), batch %d × %d tokens; each point trains 1 warm-up step and then %d measured steps with `runtime.Trainer` on %s; figures are means of the measured steps. The sweep took %s; the CSV behind the tables: [%s](%s).\n\n",
-		o.Preset, o.Model, float64(o.Model.NumParams())/1e6, o.Batch, o.Model.MaxT, o.Steps, corpus(o), rep.Elapsed.Round(time.Second), rep.CSV, rep.CSV)
+		o.Preset, o.Model, float64(o.Model.NumParams())/1e6, o.Batch, o.Model.MaxT, o.Steps, corpus(o), rep.Elapsed.Round(100*time.Millisecond), rep.CSV, rep.CSV)
 	b.WriteString("Every figure below was measured, except the columns labelled *analytic* (the schedule's formula) and *simulated* (the schedule replayed on the run's own measured action times). Idle is the fraction of the pipeline's time a device did not compute; the bubble is its mean over devices.\n\n")
 	main := OfPrecision(rs, o.precisions()[0].String())
 	if h := SweepHeadline(o, rs); h != "" {
@@ -123,7 +123,7 @@ func WriteMarkdown(w io.Writer, rep Report, rs []Result) error {
 	var skipped []string
 	for _, r := range rs {
 		if r.Skipped != "" {
-			skipped = append(skipped, fmt.Sprintf("- `%s` %s, m=%d, v=%d: %s", r.Schedule, r.Precision, r.Microbatches, r.Chunks, r.Skipped))
+			skipped = append(skipped, fmt.Sprintf("- `%s` %s, p=%d, m=%d, v=%d: %s", r.Schedule, r.Precision, r.PointP, r.Microbatches, r.Chunks, r.Skipped))
 			continue
 		}
 		mib := make([]string, r.P())
@@ -196,7 +196,7 @@ func writePeer(b *strings.Builder, rep Report, rs []Result) {
 	if len(rep.Machine.GPUs) > 0 {
 		b.WriteString("## Beside PyTorch on the same GPU\n\n")
 	} else {
-		b.WriteString("## Beside PyTorch\n\nbaton ran on CPU devices; the peer file does not say where its rows were measured (`scripts/torch_peer.py` runs on a GPU), so its ratios compare machines as much as programs.\n\n")
+		b.WriteString("## Beside PyTorch\n\nbaton ran on CPU devices; the peer file does not say where its rows were measured (`scripts/torch_peer.py` runs on a GPU or the CPU), so its ratios compare machines as much as programs.\n\n")
 	}
 	b.WriteString("One device and the same model; the rows not marked baton are the peer file's (`scripts/torch_peer.py` writes PyTorch's), named as it names them. MFU is the model's training FLOPs (6N + 6LCT per token) per second against the GPU's dense peak in the row's precision.\n\n")
 	b.WriteString("| model | run | precision | tokens/s | step ms | peak MiB | vs PyTorch eager | MFU |\n| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |\n")

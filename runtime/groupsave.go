@@ -75,7 +75,11 @@ func (t *Trainer) saveGroup(step int, ck *model.Checkpoint) error {
 		if serr := g.sendGob(0, tag(msgPart), word); serr != nil {
 			return fmt.Errorf("%s: %w", what, serr)
 		}
-		if rerr := g.heardFromRank0(tag(msgCommit), what); err == nil {
+		rerr := g.heardFromRank0(tag(msgCommit), what)
+		if LostRank(rerr) { // rank 0 may have committed before it was lost, or not
+			rerr = fmt.Errorf("%w; whether rank 0 committed the checkpoint is unknown: --resume continues from the last complete one", rerr)
+		}
+		if err == nil {
 			err = rerr
 		}
 		return err

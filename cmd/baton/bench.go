@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"baton/bench"
+	"baton/internal/field"
 	"baton/internal/fsutil"
 	"baton/kernels"
 	"baton/model"
@@ -62,7 +63,7 @@ it does not draw.`,
 	fl.IntVar(&f.devicesMax, "devices-max", 4, "largest p; p runs over 1, 2, 4, … up to it")
 	fl.StringVar(&f.schedules, "schedules", "naive,gpipe,1f1b,interleaved,zb-h1", "schedules to sweep: "+strings.Join(schedule.ScheduleNames, ", "))
 	fl.StringVar(&f.microbatches, "microbatches", "4,8", "micro-batch counts to sweep (naive always runs 1)")
-	fl.StringVar(&f.precisions, "precision", "fp32", "matmul precisions to sweep: fp32, tf32 (cuda: devices; cpu: devices skip tf32)")
+	fl.StringVar(&f.precisions, "precision", "fp32", "matmul precisions to sweep: fp32, tf32, bf16 (tf32 and bf16 on cuda: devices; cpu: devices skip them)")
 	fl.StringVar(&f.peer, "peer", "", "CSV of PyTorch's figures of the same model (scripts/torch_peer.py), beside the one-device points")
 	fl.StringVar(&f.tag, "tag", "", "suffix of the report's file names: letters, digits and '-'")
 	fl.IntVar(&f.chunks, "chunks", 2, "stages per device of the interleaved schedule")
@@ -149,16 +150,21 @@ func (f *benchFlags) options(cmd *cobra.Command) (bench.Options, error) {
 		}
 		precs = append(precs, p)
 	}
+	if onCPU := devs[0].Kind == device.KindCPU; onCPU && !slices.Contains(precs, kernels.FP32) {
+		// Every point would be skipped, and the sweep would replace an
+		// earlier report with an empty one.
+		return bench.Options{}, fmt.Errorf("--precision %s: cpu: devices compute in fp32 only; add fp32, or sweep cuda: --devices", f.precisions)
+	}
 	if strings.Trim(f.tag, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != "" {
 		return bench.Options{}, fmt.Errorf("--tag %q: use letters, digits and '-' only (it becomes part of file names)", f.tag)
 	}
 	return bench.Options{Preset: name, Model: mc, Devices: devs, Ps: ps, Schedules: scheds, Microbatches: ms, Precisions: precs, Chunks: f.chunks,
-		Batch: f.batch, Steps: f.steps, Data: f.data, DataLimit: f.dataLimit, Seed: 1, Command: f.command(cmd)}, nil
+		Batch: f.batch, Steps: f.steps, Data: f.data, DataLimit: f.dataLimit, Seed: 1, Command: f.command(cmd),
+		Words: func(err error) string { return field.Render(err, flagName) }}, nil
 }
 
-// command is the command line that reproduces the sweep: every flag given but
-// --out (where the report goes does not change what it measures), with the
-// build tag of this binary.
+// command is the command line that reproduces the sweep: every flag given,
+// with the build tag of this binary.
 func (f *benchFlags) command(cmd *cobra.Command) string {
 	parts := []string{"go run ./cmd/baton bench"}
 	if device.Available(device.KindCUDA) {
@@ -166,7 +172,6 @@ func (f *benchFlags) command(cmd *cobra.Command) string {
 	}
 	cmd.Flags().Visit(func(fl *pflag.Flag) {
 		switch {
-		case fl.Name == "out":
 		case fl.Value.Type() == "bool":
 			parts = append(parts, "--"+fl.Name)
 		default:
@@ -213,6 +218,18 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 		}
 		return err
 	}
+	if s := sig(); s != nil { // came as the last point's line was printed
+		return stopped(s)
+	}
+	ran := 0
+	for _, r := range rs {
+		if r.Skipped == "" {
+			ran++
+		}
+	}
+	if ran == 0 { // an empty report would replace an earlier sweep's
+		return usage(fmt.Errorf("no point of the sweep could run (the first: %s); nothing written to %s", rs[0].Skipped, f.out))
+	}
 	// A signal after the last point stops the sweep too: Write writes
 	// nothing once it came, and one that came while the files were written
 	// takes them back, as promised. From release on, it comes after the report.
@@ -227,12 +244,6 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	}
 	if err != nil {
 		return err
-	}
-	ran := 0
-	for _, r := range rs {
-		if r.Skipped == "" {
-			ran++
-		}
 	}
 	line := fmt.Sprintf("bench: %d of %d points ran in %s", ran, len(rs), rep.Elapsed.Round(100*time.Millisecond))
 	if h := bench.SweepHeadline(o, rs); h != "" { // none when no point ran on several devices

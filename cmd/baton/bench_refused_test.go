@@ -24,6 +24,29 @@ func benchCases() []badInput {
 			setup: writeFile("peer.csv", []byte("model,devices,schedule,precision,microbatches,chunks,tokens_per_sec,bubble_measured,bubble_simulated,bubble_analytic,step_s,idle_frac_0,peak_bytes_0\n"+
 				"gpt2-124m,1,torch-eager,fp32,1,1,50383.2,,,,0.162600,,3145728\nfoo,3,myrun,fp32,1,1,1000.0,,,,0.100000,,1048576\n")),
 			code: 1, msg: "--peer peer.csv: no row of this sweep's model tiny (L=8) on one device, only of gpt2-124m (p=1), foo (p=3)"},
+		{name: "bench of no precision cpu: devices compute", args: append(onePoint, "--precision=bf16"),
+			code: 2, msg: "--precision bf16: cpu: devices compute in fp32 only; add fp32, or sweep cuda: --devices"},
+	}
+}
+
+// TestBenchOfNoPointKeepsTheReport: a sweep none of whose points can run
+// (16 stages of 8 layers) exits 2 naming the first reason, in flags, and
+// leaves the earlier sweep's report as it was.
+func TestBenchOfNoPointKeepsTheReport(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Symlink(corpus, filepath.Join(dir, "corpus.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if r := baton(t, dir, "bench", "--quick", "--steps=1", "--devices-max=1", "--schedules=naive", "--data=corpus.txt", "--out=res"); r.code != 0 {
+		t.Fatalf("the first sweep: exit %d\n%s", r.code, r.stderr)
+	}
+	before := snapshot(t, dir)
+	r := baton(t, dir, "bench", "--quick", "--steps=1", "--devices-max=1", "--schedules=interleaved", "--chunks=16", "--microbatches=4", "--data=corpus.txt", "--out=res")
+	if want := "no point of the sweep could run (the first: model: 1 devices × 16 chunks = 16 stages but only 8 layers: every stage needs at least one layer; use fewer --chunks"; r.code != 2 || !strings.Contains(r.stderr, want) {
+		t.Errorf("exit %d; want 2 and %q:\n%s", r.code, want, r.stderr)
+	}
+	if ch := changes(before, snapshot(t, dir)); len(ch) > 0 {
+		t.Errorf("a sweep of no point changed the earlier report: %s", strings.Join(ch, ", "))
 	}
 }
 

@@ -23,10 +23,10 @@ import (
 func TestBenchStopsOnSIGINTAfterTheLastPoint(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	// One point, skipped at once (cpu: devices compute in fp32 only): after
-	// the first line the sweep has nothing to do but print the point's.
+	// One point, skipped at once (16 stages for 8 layers): after the first
+	// line the sweep has nothing to do but print the point's.
 	const first = "bench: V=256 T=16 C=32 NH=4 L=8, 1 points, 3 measured steps each\n"
-	cmd := exec.Command(batonBin, "bench", "--quick", "--devices-max", "1", "--schedules", "naive", "--precision", "tf32", "--out", "results")
+	cmd := exec.Command(batonBin, "bench", "--quick", "--devices-max", "1", "--schedules", "interleaved", "--chunks", "16", "--microbatches", "4", "--out", "results")
 	cmd.Dir = dir
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -76,7 +76,7 @@ func TestBenchStopsOnSIGINTAfterTheLastPoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := strings.TrimPrefix(string(stdout), filler)
-	if !strings.HasPrefix(got, first+"[1/1] naive") {
+	if !strings.HasPrefix(got, first+"[1/1] interleaved") {
 		t.Fatalf("stdout, after the filler, is not the first line and the point's:\n%s", got)
 	}
 	if ws := cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signaled() || ws.ExitStatus() != 130 {

@@ -40,7 +40,9 @@ and SIGKILL after --grace; launch exits with the failing rank's status
 (128+signal for one a signal killed). SIGINT, SIGTERM and SIGHUP sent to
 launch are passed on to every rank, which finishes its step and saves. A
 launch killed outright (SIGKILL) passes nothing on: each rank sees it gone
-within a second and stops as on SIGTERM.`,
+within a second, then finishes its step and saves as on SIGTERM; what it
+prints then went through launch and is lost (--redirects keeps it), but
+summary.json says where the run stopped.`,
 		Example: `  baton launch --nproc-per-node 4 -- train
   # two hosts, four ranks each: the same line on both, --node-rank 0 on host0, 1 on host1
   baton launch --nproc-per-node 4 --nnodes 2 --node-rank 0 --master host0:29500 -- train`,
@@ -234,6 +236,7 @@ func supervise(procs []*os.Process, first int, exits <-chan rankExit, sigs <-cha
 	}
 	var failed *rankExit
 	var signalled, termed bool
+	var got os.Signal // the first signal launch passed on
 	var kill <-chan time.Time
 	var killed []string
 	for len(running) > 0 {
@@ -263,6 +266,9 @@ func supervise(procs []*os.Process, first int, exits <-chan rankExit, sigs <-cha
 			if signalled && kill == nil {
 				kill = time.After(grace)
 			}
+			if !signalled {
+				got = s
+			}
 			signalled = true
 			signalAll(s)
 		case <-kill:
@@ -282,6 +288,9 @@ func supervise(procs []*os.Process, first int, exits <-chan rankExit, sigs <-cha
 		msg += " (its output: " + filepath.Join(redirects, fmt.Sprintf("rank%d.stderr", failed.rank)) + ")"
 	}
 	switch {
+	case signalled && failed.interrupted() && len(killed) == 0:
+		// The user stopped the run through launch: no rank failed.
+		msg = fmt.Sprintf("interrupted by %s: the ranks stopped together (rank %d exited first, status %d); each says above what it saved", sigName(got), failed.rank, failed.code)
 	case len(killed) > 0 && failed.code == lostRankStatus && !signalled:
 		// The rank reaped only lost another; one that would not end
 		// even when told to is where the failure began: it hung.

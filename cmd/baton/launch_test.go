@@ -182,8 +182,8 @@ func TestLaunchForwardsSignals(t *testing.T) {
 			t.Errorf("rank %d got SIGINT %d times, want once; stderr:\n%s", rank, n, stderr)
 		}
 	}
-	if !regexp.MustCompile(`baton: rank [01] exited with status 130\n$`).MatchString(stderr) {
-		t.Errorf("stderr does not end naming a rank and status 130:\n%s", stderr)
+	if !regexp.MustCompile(`baton: interrupted by SIGINT: the ranks stopped together \(rank [01] exited first, status 130\); each says above what it saved\n$`).MatchString(stderr) {
+		t.Errorf("stderr does not end saying the ranks stopped together, status 130:\n%s", stderr)
 	}
 }
 
