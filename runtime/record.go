@@ -60,6 +60,9 @@ type Start struct {
 	// avx512): generic rounds otherwise than the SIMD sets, so a run on CPU
 	// devices repeats bit for bit only on the same.
 	CPUKernels string `json:"cpu_kernels"`
+	// Ranks is how many processes ran this start (omitted: one); Config's
+	// devices are then rank 0's alone.
+	Ranks int `json:"ranks,omitempty"`
 }
 
 // Override is a setting a resume changed against the record, as the user
@@ -122,7 +125,11 @@ func (t *Trainer) writeRecord() error {
 	}
 	rec.Data = RecordData{Info: t.ds.Describe(), SHA256: sum}
 	dir, _ := os.Getwd() // "" where it cannot be told: the record then says nothing of it
-	rec.Starts = append(rec.Starts, Start{Step: t.start, Command: cfg.Command, Dir: dir, Version: rec.Version, CPUKernels: device.CPUKernels()})
+	start := Start{Step: t.start, Command: cfg.Command, Dir: dir, Version: rec.Version, CPUKernels: device.CPUKernels()}
+	if cfg.Group != nil {
+		start.Ranks = cfg.Group.Mesh.World()
+	}
+	rec.Starts = append(rec.Starts, start)
 	for _, o := range cfg.Overrides {
 		o.Step = t.start
 		rec.Overrides = append(rec.Overrides, o)

@@ -318,4 +318,9 @@ func TestRanksResumeOnTheirOwnDevices(t *testing.T) {
 	if want := "[rank0/cpu:0 rank0/cpu:1 rank1/cpu:0]"; fmt.Sprint(sum.Devices) != want {
 		t.Errorf("the resumed ranks ran on %v, want %s: rank 1 on its own default device, not rank 0's", sum.Devices, want)
 	}
+	// In one process, run.json's devices are rank 0's alone: said.
+	r := baton(t, dir, "train", "--model", "tiny", "--layers", "4", "--data", corpus, "--out", "run", "--quiet", "--eval-every", "0", "--eval-batches", "1", "--steps", "4", "--resume")
+	if want := "the run last ran as 2 ranks; resuming in one process on run.json's --devices cpu:0,cpu:1, rank 0's alone"; r.code != 0 || !strings.Contains(r.stderr, want) {
+		t.Errorf("a resume in one process: exit %d; want 0 and %q:\n%s", r.code, want, r.stderr)
+	}
 }

@@ -165,6 +165,10 @@ func (f *trainFlags) applyRecord(fl *pflag.FlagSet, rec *runtime.Record, perRank
 		nowCount, wasCount = deviceCount(fl.Lookup("devices").Value.String()), deviceCount(recDevices)
 	}
 	otherCount := nowCount != wasCount
+	if n := len(rec.Starts); !perRank && !fl.Changed("devices") && n > 0 && rec.Starts[n-1].Ranks > 1 {
+		devs, _ := flagValue(vals["devices"])
+		f.notes = append(f.notes, fmt.Sprintf("the run last ran as %d ranks; resuming in one process on run.json's --devices %s, rank 0's alone: give --devices for more (a resume continues exactly on any layout)", rec.Starts[n-1].Ranks, devs))
+	}
 	for _, k := range orderedKeys(vals) {
 		if perRank && k == "devices" {
 			continue
