@@ -24,7 +24,7 @@ func ParseInts(name, s string) ([]int, error) {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil {
 			ref := "{" + name + "}"
-			return nil, field.Errorf(name, "model: "+ref+" %q: entry %d (%q) is not an integer; give comma-separated integers, e.g. "+ref+" 6,6,6,6", s, i, strings.TrimSpace(f))
+			return nil, field.Errorf(name, ref+" %q: entry %d (%q) is not an integer; give integers separated by commas, such as 4,8", s, i+1, strings.TrimSpace(f))
 		}
 		out[i] = n
 	}

@@ -305,7 +305,7 @@ func TestPlanParseInts(t *testing.T) {
 	for _, bad := range []string{"6,,6", "6,x", "6;6", "1.5"} {
 		_, err := ParseInts("split", bad)
 		var fe *field.Error
-		if !errors.As(err, &fe) || fe.Field != "split" || !strings.HasPrefix(asFlags(err), "model: --split ") || !strings.Contains(err.Error(), "not an integer") {
+		if !errors.As(err, &fe) || fe.Field != "split" || !strings.HasPrefix(asFlags(err), "--split ") || !strings.Contains(err.Error(), "not an integer") {
 			t.Errorf("ParseInts(%q) error %v, want one about field split", bad, err)
 		}
 	}
@@ -316,7 +316,7 @@ func TestPlanOutput(t *testing.T) {
 	cfg.L = 24
 	plan := mustPlan(t, cfg, 4, PlanOptions{B: 8, T: 128})
 	s := plan.String()
-	for _, want := range []string{"0–5 +embed", "6–11", "18–23 +head", "cpu:3", "MiB", "%"} {
+	for _, want := range []string{"0-5 +embed", "6-11", "18-23 +head", "cpu:3", "MiB", "%"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("String() lacks %q:\n%s", want, s)
 		}

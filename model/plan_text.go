@@ -56,7 +56,7 @@ func (p *Plan) placement() string {
 	return fmt.Sprintf("in %d stages on %s", len(p.Stages), words.Count(len(devices), "device"))
 }
 
-// runsOf lists device d's runs of layers in m, e.g. "0–1, 4".
+// runsOf lists device d's runs of layers in m, e.g. "0-1, 4", as the idle report writes them.
 func runsOf(m []int, d int) string {
 	var parts []string
 	for l := 0; l < len(m); l++ {
@@ -77,7 +77,7 @@ func layerRange(first, last int) string {
 	if first == last {
 		return strconv.Itoa(first)
 	}
-	return fmt.Sprintf("%d–%d", first, last)
+	return fmt.Sprintf("%d-%d", first, last)
 }
 
 // JoinInts writes a split as the flags take it: "6,6,6,6".

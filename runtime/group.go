@@ -66,6 +66,29 @@ const (
 	msgBegin                       // rank 0's word that a checkpoint's new directory is ready for the parts, to every rank
 )
 
+// messageWords say what each kind of message carries, for errors.
+var messageWords = map[uint8]string{
+	msgActivation: "the activations", msgGradient: "the gradients", msgTied: "the tied embedding's gradient",
+	msgSquares: "the gradients' sums of squares", msgLosses: "the evaluation's losses", msgStop: "whether to stop",
+	msgRecords: "the measured steps", msgPart: "its word on its part of the checkpoint", msgCommit: "the word on the checkpoint",
+	msgWindow: "the steps measured for a balance check", msgVerdict: "the balance check's verdict", msgBlocks: "the blocks that move",
+	msgMoved: "whether it holds its new stages", msgBuilt: "whether it built its new stages", msgMoveLink: "a move's link id",
+	msgData: "the checksum of its tokens", msgBegin: "the word that the checkpoint's directory is ready", msgLinkID: "a link's id",
+}
+
+// describeTag words a message between ranks for errors: what it carries,
+// and for a stage's activations or gradients which stage and micro-batch.
+func describeTag(t dist.Tag) string {
+	what, ok := messageWords[t.Kind]
+	switch {
+	case !ok:
+		return t.String()
+	case t.Kind == msgActivation || t.Kind == msgGradient:
+		return fmt.Sprintf("%s of stage %d, micro-batch %d, of step %d", what, t.Stage, t.Microbatch, t.Step)
+	}
+	return fmt.Sprintf("%s (step %d)", what, t.Step)
+}
+
 // send sends v to rank to as message tag, between steps.
 func (g *Group) send(to int, tag dist.Tag, v []byte) error { return g.Mesh.Send(to, tag, v) }
 

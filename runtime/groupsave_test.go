@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"baton/model"
+	"baton/runtime/dist"
 )
 
 // TestRanksSaveTheirOwnParts: two ranks' checkpoint is two shards under
@@ -88,5 +89,24 @@ func TestRanksSaveTheirOwnParts(t *testing.T) {
 	}
 	if _, err := os.Stat(dir + ".tmp"); !os.IsNotExist(err) {
 		t.Errorf("the failed save left %s.tmp (%v)", dir, err)
+	}
+}
+
+// TestMessagesAreWorded: a rank's error names what a message carries, not
+// its kind's number.
+func TestMessagesAreWorded(t *testing.T) {
+	for tag, want := range map[dist.Tag]string{
+		{Kind: msgGradient, Stage: 1, Microbatch: 3, Step: 72}: "the gradients of stage 1, micro-batch 3, of step 72",
+		{Kind: msgStop, Step: 72}:                              "whether to stop (step 72)",
+		{Kind: 250, Step: 1}:                                   "kind 250 stage 0 micro-batch 0 step 1",
+	} {
+		if got := describeTag(tag); got != want {
+			t.Errorf("%v is worded %q, want %q", tag, got, want)
+		}
+	}
+	for k := msgActivation; k <= msgBegin; k++ {
+		if _, ok := messageWords[k]; !ok {
+			t.Errorf("message kind %d has no words", k)
+		}
 	}
 }

@@ -121,7 +121,7 @@ func join(ctx context.Context, st *dist.Store, env dist.Env, cfg TrainConfig) (*
 	// A send to a rank that stopped reading (a stopped or hung process)
 	// blocks once the connection's buffers fill, where no receive's
 	// watchdog sees it: --timeout bounds it as it bounds a receive.
-	mesh.SendTimeout = cfg.Timeout
+	mesh.SendTimeout, mesh.Describe = cfg.Timeout, describeTag
 	g := &Group{Mesh: mesh, Offsets: make([]time.Duration, env.WorldSize)}
 	for r, e := range entries {
 		for i, d := range e.Devices {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -41,7 +42,7 @@ func TestBenchStopsOnSIGINTAfterTheLastPoint(t *testing.T) {
 	if _, err := io.WriteString(w, filler); err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
+	var stderr lockedBuffer
 	cmd.Stdout, cmd.Stderr = w, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -67,6 +68,13 @@ func TestBenchStopsOnSIGINTAfterTheLastPoint(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
+	// The sweep may end as soon as its line is read: the signal must be
+	// taken first, as its warning shows, or the run would race it.
+	for deadline := time.Now().Add(lineLimit); !strings.Contains(stderr.String(), "signal: finishing the current step"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning of the signal in %v; stderr:\n%s", lineLimit, stderr.String())
+		}
+	}
 	stdout, err := io.ReadAll(r)
 	if err != nil {
 		t.Fatal(err)
@@ -88,4 +96,22 @@ func TestBenchStopsOnSIGINTAfterTheLastPoint(t *testing.T) {
 	if written, _ := filepath.Glob(filepath.Join(dir, "results", "*")); len(written) > 0 {
 		t.Errorf("a sweep interrupted after its last point wrote %v", written)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer a child process writes while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -47,7 +47,7 @@ func (m *Mesh) ClockOffset(peer int, samples int) (offset, uncertainty time.Dura
 			return 0, 0, m.Err()
 		case <-p.gone:
 			m.forgetPong(seq)
-			m.fail(p.errorf("closed its mesh before answering a clock ping"))
+			m.fail(p.errorf("left the run before answering a clock ping"))
 			return 0, 0, m.Err()
 		case <-timer.C:
 			m.forgetPong(seq)

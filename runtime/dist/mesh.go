@@ -48,6 +48,10 @@ type Mesh struct {
 	// no chunk of its payload) before it fails the mesh: a peer that stopped
 	// reading. 0 waits forever. Set it before the first Send.
 	SendTimeout time.Duration
+	// Describe words a message's tag in errors, as its user knows it ("the
+	// activations of stage 1, micro-batch 3, step 72"); nil: Tag.String.
+	// Set it before the first Send.
+	Describe func(Tag) string
 
 	rank, world int
 	host        string  // this rank's published host
@@ -301,7 +305,7 @@ func (m *Mesh) leave(p *peer) {
 	}
 	m.mu.Unlock()
 	if len(awaited) > 0 {
-		m.fail(p.errorf("closed its mesh while this rank waited for %v", awaited[0]))
+		m.fail(p.errorf("left the run while this rank waited for %s", m.describe(awaited[0])))
 	}
 	p.conn.Close()
 }

@@ -26,7 +26,7 @@ func (m *Mesh) Inbox(from int, tag Tag) <-chan []byte {
 	never := !ok && closed(p.gone)
 	m.mu.Unlock()
 	if never {
-		m.fail(p.errorf("closed its mesh before sending %v", tag))
+		m.fail(p.errorf("left the run before sending %s", m.describe(tag)))
 	}
 	return ch
 }

@@ -40,7 +40,7 @@ func (m *Mesh) write(p *peer, typ uint8, tag Tag, payload []byte, timeout time.D
 		return err
 	}
 	if closed(p.gone) {
-		m.fail(p.errorf("closed its mesh; %s was not sent", describe(typ, tag)))
+		m.fail(p.errorf("left the run; %s was not sent", m.describeFrame(typ, tag)))
 		return m.Err()
 	}
 	first := h[:]
@@ -69,25 +69,33 @@ func (m *Mesh) writeFailed(p *peer, typ uint8, tag Tag, timeout time.Duration, e
 	case m.Err() != nil:
 		// The mesh broke, and closed the connection under the write.
 	case closed(p.gone):
-		m.fail(p.errorf("closed its mesh; %s was not sent", describe(typ, tag)))
+		m.fail(p.errorf("left the run; %s was not sent", m.describeFrame(typ, tag)))
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		m.fail(p.errorf("sending %s made no progress for %v: the peer stopped reading", describe(typ, tag), timeout))
+		m.fail(p.errorf("sending %s made no progress for %v: the peer stopped reading", m.describeFrame(typ, tag), timeout))
 	case errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET):
 		// The peer is gone: a write can see it before the reader does.
-		m.fail(p.errorf("connection lost: sending %s: %w", describe(typ, tag), err))
+		m.fail(p.errorf("connection lost: sending %s: %w", m.describeFrame(typ, tag), err))
 	default:
-		m.fail(p.errorf("sending %s: %w", describe(typ, tag), err))
+		m.fail(p.errorf("sending %s: %w", m.describeFrame(typ, tag), err))
 	}
 	return m.Err()
 }
 
 // describe names a frame for errors.
-func describe(typ uint8, tag Tag) string {
+func (m *Mesh) describeFrame(typ uint8, tag Tag) string {
 	switch typ {
 	case framePing:
 		return "a clock ping"
 	case framePong:
 		return "a clock answer"
+	}
+	return m.describe(tag)
+}
+
+// describe words tag for errors: by Describe, else Tag.String.
+func (m *Mesh) describe(tag Tag) string {
+	if m.Describe != nil {
+		return m.Describe(tag)
 	}
 	return tag.String()
 }

@@ -306,8 +306,8 @@ func TestMeshPeerCloses(t *testing.T) {
 		}
 	}
 	never := meshes[0].Inbox(2, Tag{Kind: 10})
-	waitBroken(t, meshes[0], "rank 2 (127.0.0.1): closed its mesh before sending kind 10 stage 0 micro-batch 0 step 0")
-	waitBroken(t, meshes[1], "rank 0 (127.0.0.1): its mesh broke: rank 2 (127.0.0.1): closed its mesh before sending")
+	waitBroken(t, meshes[0], "rank 2 (127.0.0.1): left the run before sending kind 10 stage 0 micro-batch 0 step 0")
+	waitBroken(t, meshes[1], "rank 0 (127.0.0.1): its mesh broke: rank 2 (127.0.0.1): left the run before sending")
 	select {
 	case <-never:
 		t.Error("an inbox got a message never sent")
@@ -320,14 +320,14 @@ func TestMeshPeerClosesWhileAwaited(t *testing.T) {
 	meshes := connectAll(t, 2)
 	meshes[0].Inbox(1, Tag{Kind: 10})
 	meshes[1].Close()
-	waitBroken(t, meshes[0], "rank 1 (127.0.0.1): closed its mesh while this rank waited for kind 10 stage 0 micro-batch 0 step 0")
+	waitBroken(t, meshes[0], "rank 1 (127.0.0.1): left the run while this rank waited for kind 10 stage 0 micro-batch 0 step 0")
 }
 
 func TestMeshSendToClosedPeer(t *testing.T) {
 	meshes := connectAll(t, 2)
 	meshes[1].Close()
 	waitGone(t, meshes[0], 1)
-	if err := meshes[0].Send(1, Tag{Kind: 4}, nil); err == nil || err != meshes[0].Err() || !strings.Contains(err.Error(), "rank 1 (127.0.0.1): closed its mesh; kind 4 stage 0 micro-batch 0 step 0 was not sent") {
+	if err := meshes[0].Send(1, Tag{Kind: 4}, nil); err == nil || err != meshes[0].Err() || !strings.Contains(err.Error(), "rank 1 (127.0.0.1): left the run; kind 4 stage 0 micro-batch 0 step 0 was not sent") {
 		t.Errorf("Send to a closed rank = %v, want the mesh's Err", err)
 	}
 }
