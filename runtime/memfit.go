@@ -177,20 +177,41 @@ func tightest(need int64) (*room, int64) {
 
 // HostFit is what a run of pl on CPU devices needs of the host, all its
 // stages and what the process holds beside them (the figure the run is
-// checked against as it starts), and the line the tightest of the
-// process's limits gives it: "20.1 GiB left (MemAvailable in
-// /proc/meminfo): fits", "… TOO BIG", or "" where no limit is known.
-func HostFit(pl *model.Plan) (need int64, has string) {
-	need, _ = cpuNeed(pl, cpuExtra(pl.Config))
+// checked against as it starts), against the tightest of the process's
+// limits, where one is known.
+func HostFit(pl *model.Plan) HostRoom {
+	need, _ := cpuNeed(pl, cpuExtra(pl.Config))
+	h := HostRoom{NeedBytes: need}
 	r, want := tightest(need)
 	if r == nil {
-		return need, ""
+		return h
+	}
+	fits := want <= r.bytes
+	h.LeftBytes, h.Limit, h.Fits = max(r.bytes, 0), r.from, &fits
+	return h
+}
+
+// HostRoom is a plan on CPU devices against the host they share: the
+// bytes it needs (its stages and the process), and under the tightest of
+// the host's limits the bytes left, which limit, and whether it fits; only
+// NeedBytes where no limit could be read.
+type HostRoom struct {
+	NeedBytes int64  `json:"need_bytes"`
+	LeftBytes int64  `json:"left_bytes,omitempty"`
+	Limit     string `json:"limit,omitempty"`
+	Fits      *bool  `json:"fits,omitempty"`
+}
+
+// String is the room as plan prints it: "2.1 GiB left (…): fits", or "".
+func (h HostRoom) String() string {
+	if h.Fits == nil {
+		return ""
 	}
 	verdict := "fits"
-	if want > r.bytes {
+	if !*h.Fits {
 		verdict = "TOO BIG"
 	}
-	return need, fmt.Sprintf("%s left %s: %s", model.HumanBytes(max(r.bytes, 0)), r.from, verdict)
+	return fmt.Sprintf("%s left %s: %s", model.HumanBytes(h.LeftBytes), h.Limit, verdict)
 }
 
 // room is what the process may still allocate under one of its limits.

@@ -143,26 +143,30 @@ func runPlan(out, notes io.Writer, f *planFlags, given *schedule.Schedule) error
 		return err
 	}
 	analytic := s.AnalyticBubble()
+	var host *runtime.HostRoom
+	if names[0].Kind == device.KindCPU && f.deviceMemory == "" {
+		// CPU devices share the host: the run is checked against it as a whole.
+		h := runtime.HostFit(plan)
+		host = &h
+	}
 	if f.asJSON {
 		return writeJSON(out, struct {
 			*model.Plan
-			Schedule        string       `json:"schedule"`
-			Microbatches    int          `json:"microbatches"`
-			Chunks          int          `json:"chunks"`
-			IdleFrac        []float64    `json:"idle_frac_simulated"`
-			BubbleSimulated float64      `json:"bubble_simulated"`
-			BubbleAnalytic  float64      `json:"bubble_analytic"`
-			DeviceMemory    []deviceFit  `json:"device_memory"`
-			Scaling         []scalePoint `json:"devices_max,omitempty"`
-		}{plan, s.Name, s.Microbatches, s.Chunks, tl.IdleFrac, tl.Bubble, analytic, fits(mems, capacity), scaling})
+			Schedule        string            `json:"schedule"`
+			Microbatches    int               `json:"microbatches"`
+			Chunks          int               `json:"chunks"`
+			IdleFrac        []float64         `json:"idle_frac_simulated"`
+			BubbleSimulated float64           `json:"bubble_simulated"`
+			BubbleAnalytic  float64           `json:"bubble_analytic"`
+			DeviceMemory    []deviceFit       `json:"device_memory"`
+			Host            *runtime.HostRoom `json:"host,omitempty"` // CPU devices: the host they share
+			Scaling         []scalePoint      `json:"devices_max,omitempty"`
+		}{plan, s.Name, s.Microbatches, s.Chunks, tl.IdleFrac, tl.Bubble, analytic, fits(mems, capacity), host, scaling})
 	}
 	fmt.Fprint(out, plan)
 	writeDeviceMemory(out, mems, capacity, f.deviceMemory != "")
-	if names[0].Kind == device.KindCPU && f.deviceMemory == "" {
-		// CPU devices share the host: the run is checked against it as a whole.
-		if need, has := runtime.HostFit(plan); has != "" {
-			fmt.Fprintf(out, "  the host, which the CPU devices share, for all their stages and the process: %s; %s\n", model.HumanBytes(need), has)
-		}
+	if host != nil && host.Fits != nil {
+		fmt.Fprintf(out, "  the host, which the CPU devices share, for all their stages and the process: %s; %s\n", model.HumanBytes(host.NeedBytes), host)
 	}
 	writeScaling(out, scaling, s)
 	fmt.Fprintf(out, "\n%s with %d micro-batches, simulated with each stage's FLOPs as its cost:\n%s", s.Name, s.Microbatches, s.Grid(false))

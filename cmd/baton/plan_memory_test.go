@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os/exec"
 	"regexp"
+	goruntime "runtime"
 	"strings"
 	"testing"
 )
@@ -122,5 +123,26 @@ func TestPlanFitsTheDefaultDevices(t *testing.T) {
 	}
 	if r := baton(t, t.TempDir(), "plan", "--model=tiny", "--devices=cpu:0..3"); r.code != 2 || !strings.Contains(r.stderr, "4 devices but only 2 layers") {
 		t.Errorf("plan --model tiny --devices cpu:0..3: exit %d, want 2 and the layers named\n%s", r.code, r.stderr)
+	}
+}
+
+// TestPlanJSONSaysWhetherTheHostFits: plan --json on CPU devices holds the
+// host check the text prints: what the run needs, and whether it fits.
+func TestPlanJSONSaysWhetherTheHostFits(t *testing.T) {
+	r := baton(t, t.TempDir(), "plan", "--model", "tiny", "--devices", "cpu:0,cpu:1", "--json")
+	var out struct {
+		Host *struct {
+			Need int64 `json:"need_bytes"`
+			Fits *bool `json:"fits"`
+		} `json:"host"`
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &out) != nil || out.Host == nil || out.Host.Need <= 0 {
+		t.Fatalf("plan --json: exit %d, host %+v\n%s\n%s", r.code, out.Host, r.stdout, r.stderr)
+	}
+	if goruntime.GOOS != "linux" {
+		return // the limits are read from Linux's /proc and rlimits
+	}
+	if out.Host.Fits == nil || !*out.Host.Fits {
+		t.Errorf("the tiny model on 2 CPU devices: host %+v; want it to fit (/proc/meminfo is read on Linux)", out.Host)
 	}
 }

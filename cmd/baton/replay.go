@@ -39,6 +39,12 @@ func runReplay(cmd *cobra.Command, f *planFlags) error {
 	if err != nil {
 		return usage(err)
 	}
+	// The run's own replay, on its own devices: the baseline every
+	// prediction is set against, like for like.
+	same, err := replayed(r, sum)
+	if err != nil {
+		return err
+	}
 	p, own := len(sum.Devices), true
 	var notes []string
 	if sum.Steps-sum.StartStep == 1 {
@@ -83,11 +89,7 @@ func runReplay(cmd *cobra.Command, f *planFlags) error {
 	}
 	if measured {
 		writeNotes(cmd.OutOrStdout(), f.asJSON, notes)
-		return runSearch(cmd.OutOrStdout(), f, r, sum, report.Space{Devices: p, Capacity: capacity})
-	}
-	same, err := replayed(r, sum)
-	if err != nil {
-		return err
+		return runSearch(cmd.OutOrStdout(), f, r, sum, same, report.Space{Devices: p, Capacity: capacity})
 	}
 	if same == nil && !fl.Changed("schedule") {
 		return usage(fmt.Errorf("%s ran the schedule file %s, and a schedule file's run cannot be re-simulated under its own schedule; name one with --schedule to predict the run under it",
@@ -108,7 +110,7 @@ func runReplay(cmd *cobra.Command, f *planFlags) error {
 	}
 	writeMeasured(out, f.replay, sum, r, same)
 	writeNotes(out, false, notes)
-	fmt.Fprintf(out, "what if %s: predicted %.1f ms per step (%.2fx), bubble %.1f%%\n", what.Choice, what.StepS*1e3, sum.PipelineS/what.StepS, what.Bubble*100)
+	fmt.Fprintf(out, "what if %s: predicted %.1f ms per step (%.2fx %s), bubble %.1f%%\n", what.Choice, what.StepS*1e3, baseline(sum, same)/what.StepS, baselineName(same), what.Bubble*100)
 	for d, idle := range what.IdleFrac {
 		fmt.Fprintf(out, "  device %d idle %.1f%%\n", d, idle*100)
 	}
@@ -206,6 +208,24 @@ func replayed(r *report.Replay, sum *runtime.Summary) (*report.Prediction, error
 	return r.Predict(sum.Choice())
 }
 
+// baseline is the step time predictions are set against: the run's own
+// replay (a prediction against a prediction, whose errors are alike), or
+// for a schedule file's run, which cannot be replayed, its measured step.
+func baseline(sum *runtime.Summary, same *report.Prediction) float64 {
+	if same != nil {
+		return same.StepS
+	}
+	return sum.PipelineS
+}
+
+// baselineName says what baseline is.
+func baselineName(same *report.Prediction) string {
+	if same != nil {
+		return "the run's own replay"
+	}
+	return "the run's measured step"
+}
+
 // writeMeasured says how the run ran and, beside it, its replay: the
 // check on the predictions that follow.
 func writeMeasured(out io.Writer, dir string, sum *runtime.Summary, r *report.Replay, same *report.Prediction) {
@@ -218,15 +238,8 @@ func writeMeasured(out io.Writer, dir string, sum *runtime.Summary, r *report.Re
 }
 
 // runSearch prints the best choices the replay finds for the run's model.
-func runSearch(out io.Writer, f *planFlags, r *report.Replay, sum *runtime.Summary, sp report.Space) error {
-	same, err := replayed(r, sum)
-	if err != nil {
-		return err
-	}
-	now := sum.PipelineS
-	if same != nil {
-		now = same.StepS // like for like: predictions against a prediction
-	}
+func runSearch(out io.Writer, f *planFlags, r *report.Replay, sum *runtime.Summary, same *report.Prediction, sp report.Space) error {
+	now := baseline(sum, same)
 	all := r.Search(sp)
 	if len(all) == 0 { // before any output, JSON or text: the command failed
 		return fmt.Errorf("no choice fits %s per device; raise --device-memory or use more --devices", model.HumanBytes(sp.Capacity))
@@ -238,6 +251,7 @@ func runSearch(out io.Writer, f *planFlags, r *report.Replay, sum *runtime.Summa
 	writeMeasured(out, f.replay, sum, r, same)
 	fmt.Fprintf(out, "the best %d of %d choices on %d devices, by predicted step time:\n", len(best), len(all), sp.Devices)
 	w := tabwriter.NewWriter(out, 2, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(out, "  vs now: against %s, %.1f ms\n", baselineName(same), now*1e3)
 	fmt.Fprintln(w, "  schedule\tm\tchunks\tsplit\tbalance\trecompute\tstep ms\tvs now\tbubble\tpeak memory/device\t")
 	for _, c := range best {
 		fmt.Fprintf(w, "  %s\t%d\t%d\t%s\t%s\t%s\t%.1f\t%.2fx\t%.1f%%\t%s\t\n", c.Schedule, c.Microbatches, c.Chunks, model.JoinInts(c.Split), c.Balance,

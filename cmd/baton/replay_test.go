@@ -113,7 +113,10 @@ func TestReplayWhatIfStartsFromTheRun(t *testing.T) {
 	if _, named, _ := replay("--devices", "cpu:0,cpu:1~3"); named.StepS != own.StepS {
 		t.Errorf("the run's own devices, named, predict %v s; want the replay's %v", named.StepS, own.StepS)
 	}
-	_, faster, notes := replay("--devices", "cpu:0,cpu:1")
+	again, faster, notes := replay("--devices", "cpu:0,cpu:1")
+	if again.StepS != own.StepS {
+		t.Errorf("the run's own replay is %v s asked about other devices, %v s about its own; the run is the same", again.StepS, own.StepS)
+	}
 	if !(faster.StepS < own.StepS) || len(notes) != 1 || !strings.Contains(notes[0], "cpu:1 is the run's cpu:1~3 at 0.333 times its measured time") {
 		t.Errorf("cpu:1 for the run's cpu:1~3: %v s (the run's %v), notes %q; want a shorter step and a note", faster.StepS, own.StepS, notes)
 	}

@@ -68,8 +68,8 @@ func Diagnose(rep *Report, r *Replay, now Choice, sp Space) (*Diagnosis, error) 
 	if r.Measured == "stages" {
 		priced = "the measured stage times, shared among their layers by FLOPs,"
 	}
-	dg.Run = append(dg.Run, fmt.Sprintf("The bubble measured %.0f%%, against %.0f%% for %s with equal stages; the planner, pricing %s as it prices the changes below, gives %.0f%%.",
-		100*rep.BubbleMeasured, 100*rep.BubbleAnalytic, rep.Schedule, priced, 100*cur.Bubble))
+	dg.Run = append(dg.Run, fmt.Sprintf("The bubble measured %.0f%%, against %.0f%% for %s with equal stages; the planner, pricing %s as it prices the changes below, gives %.0f%% and a step of %.1f ms (measured %.1f), against which the changes are set.",
+		100*rep.BubbleMeasured, 100*rep.BubbleAnalytic, rep.Schedule, priced, 100*cur.Bubble, 1e3*cur.StepS, 1e3*rep.PipelineS))
 	if lo, hi := computeRange(rep); hi > 0 && rep.PerDevice[lo].ComputeS > 0 && rep.PerDevice[hi].ComputeS/rep.PerDevice[lo].ComputeS > 1.1 {
 		how := "The stages are unbalanced"
 		if rep.PerDevice[hi].ComputeS/rep.PerDevice[lo].ComputeS < unbalanced {
@@ -100,8 +100,8 @@ func Diagnose(rep *Report, r *Replay, now Choice, sp Space) (*Diagnosis, error) 
 		best := all[0]
 		if g := gain(&best.Prediction); g >= worthwhile && (dg.Rebalanced == nil || best.StepS < dg.Rebalanced.StepS*(1-worthwhile)) {
 			dg.Best, suggested = &best, true
-			dg.Run = append(dg.Run, say(fmt.Sprintf("the best the planner found is %s: %.0f%% shorter steps (%.1f ms, bubble %.0f%%).",
-				best.Choice, 100*g, 1e3*best.StepS, 100*best.Bubble)))
+			dg.Run = append(dg.Run, say(fmt.Sprintf("the best the planner found is %s: %.0f%% shorter steps (%.1f → %.1f ms, bubble %.0f%%).",
+				best.Choice, 100*g, 1e3*cur.StepS, 1e3*best.StepS, 100*best.Bubble)))
 		}
 	}
 	if !suggested {
