@@ -10,13 +10,15 @@ import (
 	"time"
 
 	"baton/internal/words"
+	"baton/model"
 	"baton/runtime/schedule"
 )
 
 // DeviceStats are one device's mean times per step.
 type DeviceStats struct {
 	Device     string  `json:"device"`
-	Stage      int     `json:"stage"`
+	Stage      int     `json:"stage"`  // its first stage
+	Stages     []int   `json:"stages"` // every stage it runs: d, d+p, … with chunks
 	Layers     string  `json:"layers"`
 	ComputeS   float64 `json:"compute_s"`   // forward and backward kernels
 	WaitPrevS  float64 `json:"wait_prev_s"` // receives of activations: waiting on the stage before
@@ -65,6 +67,9 @@ func Build(s *schedule.Schedule, devs []DeviceInfo, steps []*Step) (*Report, err
 	for d, dev := range devs {
 		st := &r.PerDevice[d]
 		st.Device, st.Stage = dev.Name, d // round-robin placement: device d's first stage is d
+		for k := d; k < max(s.Stages, len(devs)); k += len(devs) {
+			st.Stages = append(st.Stages, k)
+		}
 		st.Layers, st.PeakBytes = dev.Layers, dev.PeakBytes
 		names[d] = st.Device
 	}
@@ -145,7 +150,7 @@ func (r *Report) Print(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "device\tstage\tlayers\tcompute ms\twait prev ms\twait next ms\ttransfer ms\toptimizer ms\tidle ms\tidle\tpeak MiB\t")
 	for _, d := range r.PerDevice {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f\t%.1f\t%.1f\t%.2f\t%.1f\t%.1f\t%.0f%%\t%.1f\t\n", d.Device, d.Stage, d.Layers,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f\t%.1f\t%.1f\t%.2f\t%.1f\t%.1f\t%.0f%%\t%.1f\t\n", d.Device, model.JoinInts(d.Stages), d.Layers,
 			d.ComputeS*1e3, d.WaitPrevS*1e3, d.WaitNextS*1e3, d.TransferS*1e3, d.OptimizerS*1e3, d.IdleS*1e3, d.IdleFrac*100, float64(d.PeakBytes)/(1<<20))
 	}
 	tw.Flush()
