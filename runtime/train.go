@@ -207,16 +207,19 @@ func summaryBehind(out string, step int) bool {
 // each at least (the length of Split, or the schedule file's devices, where
 // given), so that the default list trains --model tiny (2 layers).
 func fitDevices(cfg TrainConfig) int {
-	return FitDevices(cfg.Model.L, cfg.Chunks, cfg.Split, cfg.Sched, len(cfg.Devices))
+	return FitDevices(cfg.Model.L, cfg.Chunks, cfg.Split, cfg.LayerMap, cfg.Sched, len(cfg.Devices))
 }
 
 // FitDevices is how many of n default devices a model of layers blocks
 // fills, one stage each at least: a given schedule's rows, or the stages
 // of split (else of the layers) over chunks per device.
-func FitDevices(layers, chunks int, split []int, sched *schedule.Schedule, n int) int {
+func FitDevices(layers, chunks int, split, layerMap []int, sched *schedule.Schedule, n int) int {
 	fit := layers / max(1, chunks)
 	if len(split) > 0 {
 		fit = len(split) / max(1, chunks)
+	}
+	if len(layerMap) > 0 { // stages 0..max; a map that skips one is the planner's to refuse
+		fit = (slices.Max(layerMap) + 1) / max(1, chunks)
 	}
 	if sched != nil {
 		fit = sched.Devices

@@ -382,3 +382,17 @@ func TestEagerOptimizerReportsItsRedoneSteps(t *testing.T) {
 		t.Errorf("summary.json: redone %d, plan eager %v (%v); want 4 and true", sum.Redone, sum.Plan.Eager, err)
 	}
 }
+
+// TestLayerMapChoosesTheDeviceCount: without --devices, a --layer-map's
+// stages choose how many of the default devices run, as a --split's do.
+func TestLayerMapChoosesTheDeviceCount(t *testing.T) {
+	dir := t.TempDir()
+	r := baton(t, dir, "plan", "--model", "small", "--layer-map", "0,0,0,0,1,1,1,1")
+	if want := "--layer-map names 2 stages: planning on 2 of the default devices, cpu:0,cpu:1"; r.code != 0 || !strings.Contains(r.stderr+r.stdout, want) {
+		t.Errorf("plan: exit %d; want 0 and %q:\n%s\n%s", r.code, want, r.stdout, r.stderr)
+	}
+	r = baton(t, dir, "train", "--model", "tiny", "--layers", "4", "--data", corpus, "--steps", "1", "--quiet", "--out", "run", "--layer-map", "0,0,1,1")
+	if want := "--layer-map names 2 stages: training on 2 of the default devices"; r.code != 0 || !strings.Contains(r.stderr, want) {
+		t.Errorf("train: exit %d; want 0 and %q:\n%s", r.code, want, r.stderr)
+	}
+}

@@ -117,7 +117,8 @@ func runPlan(out, notes io.Writer, f *planFlags, given *schedule.Schedule) error
 		return usage(err)
 	}
 	split, _ := model.ParseInts("split", f.split) // a bad one is refused by the planner
-	fit := runtime.FitDevices(mc.L, f.chunks, split, given, len(names))
+	lmap, _ := model.ParseInts("layer-map", f.lmap)
+	fit := runtime.FitDevices(mc.L, f.chunks, split, lmap, given, len(names))
 	cut := !f.devicesGiven && fit < len(names)
 	if cut { // as train does: the default devices cut to what the model fills
 		names = names[:fit]
@@ -127,7 +128,7 @@ func runPlan(out, notes io.Writer, f *planFlags, given *schedule.Schedule) error
 		return err
 	}
 	if cut {
-		fmt.Fprintf(notes, "%s: planning on %d of the default devices, %s (--devices chooses)\n", fitReason("model", mc.L, split, f.chunks, given), fit, strings.Join(device.Strings(names), ","))
+		fmt.Fprintf(notes, "%s: planning on %d of the default devices, %s (--devices chooses)\n", fitReason("model", mc.L, split, lmap, f.chunks, given), fit, strings.Join(device.Strings(names), ","))
 	}
 	tl, err := schedule.Simulate(schedule.Lower(s), planCost(plan, names))
 	if err != nil {

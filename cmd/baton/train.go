@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -385,13 +386,13 @@ func noteFittedDevices(log *slog.Logger, asked []device.Name, cfg runtime.TrainC
 		names[i] = d.String()
 	}
 	log.Info(fmt.Sprintf("%s: training on %d of the default devices, %s (--devices chooses)",
-		fitReason("model "+cfg.Preset, cfg.Model.L, cfg.Split, cfg.Chunks, cfg.Sched), len(names), strings.Join(names, ",")))
+		fitReason("model "+cfg.Preset, cfg.Model.L, cfg.Split, cfg.LayerMap, cfg.Chunks, cfg.Sched), len(names), strings.Join(names, ",")))
 }
 
 // fitReason words what set the number of default devices a run keeps
 // (runtime.FitDevices): a schedule file's rows, --split's stages, or the
 // model's layers, over --chunks where a device holds several.
-func fitReason(model string, layers int, split []int, chunks int, sched *schedule.Schedule) string {
+func fitReason(model string, layers int, split, layerMap []int, chunks int, sched *schedule.Schedule) string {
 	over := ""
 	if chunks > 1 {
 		over = fmt.Sprintf(" over --chunks %d", chunks)
@@ -401,6 +402,8 @@ func fitReason(model string, layers int, split []int, chunks int, sched *schedul
 		return fmt.Sprintf("--schedule-file %s has %d rows", strings.TrimPrefix(sched.Name, schedule.FilePrefix), sched.Devices)
 	case len(split) > 0:
 		return fmt.Sprintf("--split has %d stages%s", len(split), over)
+	case len(layerMap) > 0:
+		return fmt.Sprintf("--layer-map names %d stages%s", slices.Max(layerMap)+1, over)
 	}
 	return fmt.Sprintf("%s has %d layers%s", model, layers, over)
 }
