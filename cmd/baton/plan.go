@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"baton/internal/words"
 	"baton/model"
 	"baton/runtime"
 	"baton/runtime/device"
@@ -48,6 +49,12 @@ func planCmd() *cobra.Command {
 				return usage(fmt.Errorf("--balance measured needs --replay RUN_DIR: the measured costs come from a finished run (train it with --profile-layers for per-layer times)"))
 			}
 			f.devicesGiven = cmd.Flags().Changed("devices")
+			if f.scheduleFile == "" {
+				noteNaive(cmd, f.schedule, f.m)
+			}
+			if cmd.Flags().Changed("top") {
+				return usage(fmt.Errorf("--top counts the choices of plan --replay RUN_DIR --balance measured; drop it"))
+			}
 			var given *schedule.Schedule
 			if f.scheduleFile != "" {
 				var err error
@@ -170,11 +177,15 @@ func runPlan(out, notes io.Writer, f *planFlags, given *schedule.Schedule) error
 		fmt.Fprintf(out, "  the host, which the CPU devices share, for all their stages and the process: %s; %s\n", model.HumanBytes(host.NeedBytes), host)
 	}
 	writeScaling(out, scaling, s)
-	fmt.Fprintf(out, "\n%s with %d micro-batches, simulated with each stage's FLOPs as its cost:\n%s", s.Name, s.Microbatches, s.Grid(false))
+	fmt.Fprintf(out, "\n%s with %s, simulated with each stage's FLOPs as its cost:\n%s", s.Name, words.Count(s.Microbatches, "micro-batch"), s.Grid(false))
 	for d, idle := range tl.IdleFrac {
 		fmt.Fprintf(out, "  %s idle %.1f%%\n", names[d], idle*100)
 	}
-	fmt.Fprintf(out, "bubble: simulated %.1f%%, analytic %.1f%% (equal stages)\n", tl.Bubble*100, analytic*100)
+	basis := "equal stages"
+	if given != nil {
+		basis = schedule.Formula(s.Name)
+	}
+	fmt.Fprintf(out, "bubble: simulated %.1f%%, analytic %.1f%% (%s)\n", tl.Bubble*100, analytic*100, basis)
 	return nil
 }
 
@@ -394,7 +405,7 @@ func writeScaling(out io.Writer, pts []scalePoint, s *schedule.Schedule) {
 	if len(pts) == 0 {
 		return
 	}
-	fmt.Fprintf(out, "\nlargest device's memory, layers balanced over 1–%d devices (%s, %d micro-batches):\n", pts[len(pts)-1].Devices, s.Name, s.Microbatches)
+	fmt.Fprintf(out, "\nlargest device's memory, layers balanced over 1–%d devices (%s, %s):\n", pts[len(pts)-1].Devices, s.Name, words.Count(s.Microbatches, "micro-batch"))
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "  devices\tsplit\tfp32/tf32\tbf16")
 	for _, p := range pts {

@@ -52,6 +52,7 @@ func scheduleCmd() *cobra.Command {
 			if err != nil {
 				return usage(fmt.Errorf("--schedule: %w", err))
 			}
+			noteNaive(cmd, name, m)
 			if !(f > 0) || !(b > 0) || math.IsInf(f, 0) || math.IsInf(b, 0) {
 				return usage(fmt.Errorf("--cost-f is %g and --cost-b %g; both must be positive, finite numbers", f, b))
 			}
@@ -91,12 +92,15 @@ func scheduleCmd() *cobra.Command {
 				}
 				return writeJSON(out, j)
 			}
-			fmt.Fprintf(out, "%s, %d stages, %d micro-batches\n%s", s.Name, s.Stages, s.Microbatches, shown.Grid(all))
+			fmt.Fprintf(out, "%s, %s, %s\n%s", s.Name, words.Count(s.Stages, "stage"), words.Count(s.Microbatches, "micro-batch"), shown.Grid(all))
 			fmt.Fprintf(out, "peak micro-batches in flight per stage: %v\n", s.PeakInFlight())
 			fmt.Fprintf(out, "bubble: simulated %.1f%% (forward %g, backward %g), analytic %.1f%% = %s\n",
 				tl.Bubble*100, f, b, analytic*100, schedule.Formula(s.Name))
 			if file != "" {
 				fmt.Fprintf(out, "wrote %s: one row of actions per device (baton train --schedule-file %s runs it)\n", file, file)
+			}
+			if svg != "" {
+				fmt.Fprintf(out, "wrote %s: the simulated step\n", svg)
 			}
 			return nil
 		},

@@ -361,7 +361,7 @@ func warnAtStart(log *slog.Logger, f *trainFlags, fl *pflag.FlagSet, asked []dev
 		log.Warn(n)
 	}
 	if f.schedule == "naive" && f.scheduleFile == "" && fl.Changed("microbatches") && f.microbatches != 1 {
-		log.Warn(fmt.Sprintf("--schedule naive runs the whole batch as one micro-batch: --microbatches %d is not used", f.microbatches))
+		log.Warn(naiveNote(f.microbatches))
 	}
 	if f.dataLimit != defaultDataLimit && tr.Data().Format == data.Shards {
 		log.Warn(fmt.Sprintf("--data-limit %d limits text only: the llm.c shards of %s are read whole", f.dataLimit, tr.Data().Source))
@@ -399,13 +399,26 @@ func fitReason(model string, layers int, split, layerMap []int, chunks int, sche
 	}
 	switch {
 	case sched != nil:
-		return fmt.Sprintf("--schedule-file %s has %d rows", strings.TrimPrefix(sched.Name, schedule.FilePrefix), sched.Devices)
+		return fmt.Sprintf("--schedule-file %s has %s", strings.TrimPrefix(sched.Name, schedule.FilePrefix), words.Count(sched.Devices, "row"))
 	case len(split) > 0:
 		return fmt.Sprintf("--split has %d stages%s", len(split), over)
 	case len(layerMap) > 0:
 		return fmt.Sprintf("--layer-map names %d stages%s", slices.Max(layerMap)+1, over)
 	}
 	return fmt.Sprintf("%s has %d layers%s", model, layers, over)
+}
+
+// naiveNote says that naive does not use the micro-batches m given.
+func naiveNote(m int) string {
+	return fmt.Sprintf("--schedule naive runs the whole batch as one micro-batch: --microbatches %d is not used", m)
+}
+
+// noteNaive writes naiveNote to cmd's stderr where --microbatches was
+// given with naive (plan, schedule).
+func noteNaive(cmd *cobra.Command, schedule string, m int) {
+	if schedule == "naive" && cmd.Flags().Changed("microbatches") && m != 1 {
+		fmt.Fprintln(cmd.ErrOrStderr(), "baton:", naiveNote(m))
+	}
 }
 
 // lockOut locks the run directory for the run's life, before anything is
