@@ -31,6 +31,16 @@ type HostFloats interface {
 	Floats() []float32
 }
 
+// RowAttention is a backend that attends one query row over a cache:
+// AttendRow sets out (C) to the causal self-attention of position p's
+// query in qkv (at least p+1 rows of 3C) over the keys and values of
+// positions 0..p, NH heads. A decoder with a cache runs it for each new
+// position (O(p)), where a forward pass would attend every row (O(p²)).
+// The CPU backend implements it.
+type RowAttention interface {
+	AttendRow(out, qkv Buffer, p, C, NH int)
+}
+
 // Ops is a compute backend. Every method runs on the backend's own device, in
 // the order called; host-side methods (Download, SumSquares) return only
 // when the data is on the host, and are the only ones that wait for the

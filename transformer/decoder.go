@@ -4,7 +4,6 @@ package transformer
 
 import (
 	"fmt"
-	"math"
 
 	"baton/kernels"
 	"baton/model"
@@ -16,9 +15,9 @@ import (
 // each matmul, not a forward pass of the whole context: GPT-2 124M's next
 // token reads its weights once instead of multiplying 1,024 rows by them.
 //
-// The cached attention runs on the host, so a Decoder needs a backend whose
-// buffers are host memory (kernels.HostFloats), as the CPU's are. Its cache
-// is the stash Stack.Logits uses: a call of that empties it.
+// The cached attention is the backend's kernels.RowAttention, which the
+// CPU's implements. Its cache is the stash Stack.Logits uses: a call of
+// that empties it.
 type Decoder struct {
 	s   *Stack
 	n   int              // positions in the cache
@@ -29,7 +28,7 @@ type Decoder struct {
 	atty, proj, res2      kernels.Buffer // (1,C)
 	fch, fchGelu          kernels.Buffer // (1,4C)
 	logits                kernels.Buffer // (1,V)
-	scores                []float32      // (T) one head's attention weights
+	rows                  kernels.RowAttention
 }
 
 // NewDecoder makes a Decoder of s, which must hold the whole model on a
@@ -44,15 +43,15 @@ func NewDecoder(s *Stack) (*Decoder, error) {
 	if s.sample == nil {
 		s.sample = s.NewActs()
 	}
-	if _, ok := s.sample.blocks[0].qkv.(kernels.HostFloats); !ok {
-		return nil, fmt.Errorf("transformer: decoding with a cache needs a backend of host float32 memory; %s's is not", s.ops.Name())
+	rows, ok := s.ops.(kernels.RowAttention)
+	if !ok {
+		return nil, fmt.Errorf("transformer: decoding with a cache needs a backend that attends one row over it (kernels.RowAttention); %s's does not", s.ops.Name())
 	}
 	ops, C := s.ops, s.cfg.C
 	d := &Decoder{s: s, token: ops.AllocInt(1),
 		x: ops.Alloc(C), ln: ops.Alloc(C), lnMean: ops.Alloc(1), lnRstd: ops.Alloc(1),
 		atty: ops.Alloc(C), proj: ops.Alloc(C), res2: ops.Alloc(C),
-		fch: ops.Alloc(4 * C), fchGelu: ops.Alloc(4 * C), logits: ops.Alloc(s.cfg.V),
-		scores: make([]float32, s.d.T),
+		fch: ops.Alloc(4 * C), fchGelu: ops.Alloc(4 * C), logits: ops.Alloc(s.cfg.V), rows: rows,
 	}
 	for _, ba := range s.sample.blocks {
 		d.qkv = append(d.qkv, ba.qkv)
@@ -125,53 +124,13 @@ func (d *Decoder) block(i int, w []kernels.Buffer, p int) {
 	qkv := ops.Slice(d.qkv[i], p*3*C, 3*C) // (1,3C): this position's row of the cache
 	ops.LayerNormForward(d.ln, d.lnMean, d.lnRstd, d.x, w[model.Ln1W], w[model.Ln1B], 1, C)
 	linearForward(ops, qkv, d.ln, w[model.QKVW], w[model.QKVB], 1, C, 3*C)
-	d.attend(i, p)
+	d.rows.AttendRow(d.atty, d.qkv[i], p, C, d.s.cfg.NH)
 	linearForward(ops, d.proj, d.atty, w[model.AttProjW], w[model.AttProjB], 1, C, C)
 	ops.ResidualLayerNormForward(d.res2, d.ln, d.lnMean, d.lnRstd, d.x, d.proj, w[model.Ln2W], w[model.Ln2B], 1, C)
 	linearForward(ops, d.fch, d.ln, w[model.FcW], w[model.FcB], 1, C, 4*C)
 	ops.GeluForward(d.fchGelu, d.fch, 4*C)
 	linearForward(ops, d.proj, d.fchGelu, w[model.FcProjW], w[model.FcProjB], 1, 4*C, C)
 	ops.ResidualForward(d.x, d.res2, d.proj, C)
-}
-
-// attend: atty (1,C) = causal self-attention of position p's query over
-// the keys and values of positions 0..p in block i's cache, head by head.
-func (d *Decoder) attend(i, p int) {
-	C, NH := d.s.cfg.C, d.s.cfg.NH
-	HS := C / NH
-	qkv := d.qkv[i].(kernels.HostFloats).Floats() // (T,3C)
-	out := d.atty.(kernels.HostFloats).Floats()   // (C)
-	scale := float32(1 / math.Sqrt(float64(HS)))
-	for h := range NH {
-		q := qkv[p*3*C+h*HS : p*3*C+(h+1)*HS] // (HS)
-		scores := d.scores[:p+1]
-		top := float32(math.Inf(-1))
-		for j := range scores {
-			k := qkv[j*3*C+C+h*HS : j*3*C+C+(h+1)*HS] // (HS)
-			var dot float32
-			for e, qe := range q {
-				dot += qe * k[e]
-			}
-			scores[j] = dot * scale
-			top = max(top, scores[j])
-		}
-		var sum float32
-		for j, sc := range scores {
-			scores[j] = float32(math.Exp(float64(sc - top)))
-			sum += scores[j]
-		}
-		o := out[h*HS : (h+1)*HS] // (HS)
-		clear(o)
-		for j, wj := range scores {
-			v := qkv[j*3*C+2*C+h*HS : j*3*C+2*C+(h+1)*HS] // (HS)
-			for e := range o {
-				o[e] += wj * v[e]
-			}
-		}
-		for e := range o {
-			o[e] /= sum
-		}
-	}
 }
 
 // head writes the logits (V) of the row x to out: ln_f(x) @ wteᵀ.

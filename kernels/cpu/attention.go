@@ -50,34 +50,11 @@ type backwardHeads struct{ *attnTask }
 func (a forwardRows) run(lo, hi int) {
 	T, C, NH := a.T, a.C, a.NH
 	hs := C / NH
-	C3 := 3 * C
-	scale := float32(1 / math.Sqrt(float64(hs)))
 	for row := lo; row < hi; row++ {
 		t := row % T
 		h := row / T % NH
 		b := row / T / NH
-		q := a.qkv[(b*T+t)*C3+h*hs:][:hs]  // (hs)
-		acc := a.out[(b*T+t)*C+h*hs:][:hs] // (hs)
-		clear(acc)
-		m := float32(math.Inf(-1)) // running max of the scaled scores
-		var l float64              // running sum of exp(score - m)
-		for t2 := 0; t2 <= t; t2++ {
-			kv := a.qkv[(b*T+t2)*C3+C+h*hs:]
-			s := dot(q, kv[:hs]) * scale
-			if s > m {
-				if l != 0 {
-					corr := expf(m - s)
-					l *= float64(corr)
-					scaleVec(acc, corr)
-				}
-				m = s
-			}
-			p := expf(s - m)
-			l += float64(p)
-			axpy(p, kv[C:C+hs], acc)
-		}
-		scaleVec(acc, float32(1/l))
-		a.lse[row] = float32(float64(m) + math.Log(l))
+		a.lse[row] = onlineRow(a.out[(b*T+t)*C+h*hs:][:hs], a.qkv[b*T*3*C+h*hs:], t, C, hs)
 	}
 }
 

@@ -44,11 +44,12 @@ type simd struct {
 	geluBackward func(dinp, x, dout []float32) // dinp = gelu'(x) * dout; dinp may be dout
 	attnForward  func(o *Ops, a *attnTask, B int)
 	attnBackward func(o *Ops, a *attnTask, B int)
-	adamW        func(a *adamTask, lo, hi int)          // the update of elements [lo, hi)
-	sumSquares   func(x []float32) float64              // in float64, in an order fixed by len(x)
-	addColSums   func(dst, src []float32, rows, ld int) // bias.go's addColSums, to the bit
-	add          func(dst, a, b []float32)              // dst = a + b, to the bit
-	addTo2       func(a, b, x []float32)                // a += x, then b += x, to the bit
+	attnRow      func(out, qkv, scores []float32, t, C, hs int) // onlineRow's attention of one query row, scores its scratch
+	adamW        func(a *adamTask, lo, hi int)                  // the update of elements [lo, hi)
+	sumSquares   func(x []float32) float64                      // in float64, in an order fixed by len(x)
+	addColSums   func(dst, src []float32, rows, ld int)         // bias.go's addColSums, to the bit
+	add          func(dst, a, b []float32)                      // dst = a + b, to the bit
+	addTo2       func(a, b, x []float32)                        // a += x, then b += x, to the bit
 	lnRow        func(out, x, w, b []float32) (mean, rstd float32)
 	lnBackRow    func(dinp, x, dout, w []float32, mean, rstd float32)   // dinp +=
 	lnBackCols   func(dw, db, x, d, mean, rstd []float32, rows, ld int) // layernorm.go's runCols for a column group, to the bit

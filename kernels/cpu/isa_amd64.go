@@ -22,6 +22,7 @@ var avx2Kernels = simd{
 	geluBackward: geluBackwardVec,
 	attnForward:  attentionForwardGEMM,
 	attnBackward: attentionBackwardGEMM,
+	attnRow:      attnRowVec,
 	adamW:        adamWVec,
 	sumSquares:   sumSquaresVec,
 	addColSums:   addColSumsVec,
