@@ -77,14 +77,21 @@ var messageWords = map[uint8]string{
 }
 
 // describeTag words a message between ranks for errors: what it carries,
-// and for a stage's activations or gradients which stage and micro-batch.
+// for which stage and micro-batch (the stage receiving it), and of which
+// training step where its tag holds one. A step's exchanges (activations,
+// gradients, the tied gradient, sums of squares, losses) are tagged by the
+// executor's own count of runs, evaluations included, which is no step.
 func describeTag(t dist.Tag) string {
 	what, ok := messageWords[t.Kind]
 	switch {
 	case !ok:
 		return t.String()
 	case t.Kind == msgActivation || t.Kind == msgGradient:
-		return fmt.Sprintf("%s of stage %d, micro-batch %d, of step %d", what, t.Stage, t.Microbatch, t.Step)
+		return fmt.Sprintf("%s for stage %d, micro-batch %d", what, t.Stage, t.Microbatch)
+	case t.Kind == msgLinkID || t.Kind == msgMoveLink:
+		return fmt.Sprintf("%s (link %d)", what, t.Stage)
+	case t.Step == 0 || t.Kind == msgTied || t.Kind == msgSquares || t.Kind == msgLosses:
+		return what
 	}
 	return fmt.Sprintf("%s (step %d)", what, t.Step)
 }

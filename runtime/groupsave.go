@@ -77,7 +77,7 @@ func (t *Trainer) saveGroup(step int, ck *model.Checkpoint) error {
 		}
 		rerr := g.heardFromRank0(tag(msgCommit), what)
 		if LostRank(rerr) { // rank 0 may have committed before it was lost, or not
-			rerr = fmt.Errorf("%w; whether rank 0 committed the checkpoint is unknown: a resume continues from the last complete one", rerr)
+			rerr = fmt.Errorf("%w; whether rank 0 committed the checkpoint before the run broke is unknown: a resume continues from the last complete one", rerr)
 		}
 		if err == nil {
 			err = rerr

@@ -96,9 +96,11 @@ func TestRanksSaveTheirOwnParts(t *testing.T) {
 // its kind's number.
 func TestMessagesAreWorded(t *testing.T) {
 	for tag, want := range map[dist.Tag]string{
-		{Kind: msgGradient, Stage: 1, Microbatch: 3, Step: 72}: "the gradients of stage 1, micro-batch 3, of step 72",
-		{Kind: msgStop, Step: 72}:                              "whether to stop (step 72)",
-		{Kind: 250, Step: 1}:                                   "kind 250 stage 0 micro-batch 0 step 1",
+		{Kind: msgGradient, Stage: 1, Microbatch: 3, Step: 9}: "the gradients for stage 1, micro-batch 3",
+		{Kind: msgSquares, Step: 9}:                           "the gradients' sums of squares",
+		{Kind: msgStop, Step: 72}:                             "whether to stop (step 72)",
+		{Kind: msgData}:                                       "the checksum of its tokens",
+		{Kind: 250, Step: 1}:                                  "kind 250 stage 0 micro-batch 0 step 1",
 	} {
 		if got := describeTag(tag); got != want {
 			t.Errorf("%v is worded %q, want %q", tag, got, want)

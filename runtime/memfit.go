@@ -197,7 +197,7 @@ func HostFit(pl *model.Plan) HostRoom {
 // NeedBytes where no limit could be read.
 type HostRoom struct {
 	NeedBytes int64  `json:"need_bytes"`
-	LeftBytes int64  `json:"left_bytes,omitempty"`
+	LeftBytes int64  `json:"left_bytes"`
 	Limit     string `json:"limit,omitempty"`
 	Fits      *bool  `json:"fits,omitempty"`
 }

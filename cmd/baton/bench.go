@@ -134,6 +134,9 @@ func (f *benchFlags) options(cmd *cobra.Command) (bench.Options, error) {
 			return bench.Options{}, fmt.Errorf("--schedules: unknown schedule %q; choose from %s", s, strings.Join(schedule.ScheduleNames, ", "))
 		}
 	}
+	if len(ms) == 0 {
+		return bench.Options{}, fmt.Errorf("--microbatches is empty; give the micro-batch counts to sweep, such as 4,8")
+	}
 	for _, m := range ms {
 		if m < 1 {
 			return bench.Options{}, fmt.Errorf("--microbatches has %d; give counts of micro-batches, each at least 1", m)
@@ -160,7 +163,17 @@ func (f *benchFlags) options(cmd *cobra.Command) (bench.Options, error) {
 	}
 	return bench.Options{Preset: name, Model: mc, Devices: devs, Ps: ps, Schedules: scheds, Microbatches: ms, Precisions: precs, Chunks: f.chunks,
 		Batch: f.batch, Steps: f.steps, Data: f.data, DataLimit: f.dataLimit, Seed: 1, Command: f.command(cmd),
-		Words: func(err error) string { return field.Render(err, flagName) }}, nil
+		Words: func(err error) string { return field.Render(err, benchFlagName) }}, nil
+}
+
+// benchFlagName names a field of a point's training as bench's flags set
+// it: a point's devices are the first p of the sweep's, p up to
+// --devices-max.
+func benchFlagName(f string) string {
+	if f == "devices" {
+		return "--devices-max"
+	}
+	return flagName(f)
 }
 
 // command is the command line that reproduces the sweep: every flag given,
@@ -227,7 +240,10 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 			ran++
 		}
 	}
-	if ran == 0 { // an empty report would replace an earlier sweep's
+	switch { // an empty report would replace an earlier sweep's
+	case len(rs) == 0:
+		return usage(fmt.Errorf("the sweep has no points; nothing written to %s", f.out))
+	case ran == 0:
 		return usage(fmt.Errorf("no point of the sweep could run (the first: %s); nothing written to %s", rs[0].Skipped, f.out))
 	}
 	// A signal after the last point stops the sweep too: Write writes

@@ -236,13 +236,15 @@ func supervise(procs []*os.Process, first int, exits <-chan rankExit, sigs <-cha
 	}
 	var failed *rankExit
 	var signalled, termed bool
-	var got os.Signal // the first signal launch passed on
+	var got os.Signal   // the first signal launch passed on
+	var otherFault bool // a rank after the first ended neither well nor as a stop signal says
 	var kill <-chan time.Time
 	var killed []string
 	for len(running) > 0 {
 		select {
 		case e := <-exits:
 			delete(running, e.local)
+			otherFault = otherFault || failed != nil && e.code != 0 && !e.interrupted()
 			switch {
 			case e.code != 0 && failed == nil:
 				failed = &e
@@ -288,7 +290,7 @@ func supervise(procs []*os.Process, first int, exits <-chan rankExit, sigs <-cha
 		msg += " (its output: " + filepath.Join(redirects, fmt.Sprintf("rank%d.stderr", failed.rank)) + ")"
 	}
 	switch {
-	case signalled && failed.interrupted() && len(killed) == 0:
+	case signalled && failed.interrupted() && len(killed) == 0 && !otherFault:
 		// The user stopped the run through launch: no rank failed.
 		msg = fmt.Sprintf("interrupted by %s: the ranks stopped together (rank %d exited first, status %d); each says above what it saved", sigName(got), failed.rank, failed.code)
 	case len(killed) > 0 && failed.code == lostRankStatus && !signalled:

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -322,5 +323,43 @@ func TestRanksResumeOnTheirOwnDevices(t *testing.T) {
 	r := baton(t, dir, "train", "--model", "tiny", "--layers", "4", "--data", corpus, "--out", "run", "--quiet", "--eval-every", "0", "--eval-batches", "1", "--steps", "4", "--resume")
 	if want := "the run last ran as 2 ranks; resuming in one process on run.json's --devices cpu:0,cpu:1, rank 0's alone"; r.code != 0 || !strings.Contains(r.stderr, want) {
 		t.Errorf("a resume in one process: exit %d; want 0 and %q:\n%s", r.code, want, r.stderr)
+	}
+}
+
+// TestRanksSplitResumesInOneProcess: a run of 2 ranks of 2 devices each
+// with --split 1,1,1,1 resumes in one process: on rank 0's 2 devices (the
+// split, for 4, is left out, saying so) or on 4 named, keeping the split.
+func TestRanksSplitResumesInOneProcess(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	flags := func(out string) []string {
+		return []string{"train", "--model", "tiny", "--layers", "4", "--data", corpus, "--out", out, "--quiet", "--eval-every", "0", "--eval-batches", "1"}
+	}
+	for _, out := range []string{"a", "b"} {
+		port := freeTCPPort(t)
+		args := append(flags(out), "--devices", "cpu:0,cpu:1", "--split", "1,1,1,1", "--steps", "2")
+		ranks := []*child{startChildEnv(t, dir, rankEnv(0, 2, port), args...), startChildEnv(t, dir, rankEnv(1, 2, port), args...)}
+		for r, c := range ranks {
+			if code, _ := c.wait(t); code != 0 {
+				t.Fatalf("%s, rank %d: status %d\n%s", out, r, code, c.errText())
+			}
+		}
+	}
+	r := baton(t, dir, append(flags("a"), "--resume", "--steps", "3")...)
+	if want := "resuming on 2 devices, not the run's 4: its --split 1,1,1,1 is not used"; r.code != 0 || !strings.Contains(r.stderr, want) {
+		t.Errorf("resumed on rank 0's devices: exit %d; want 0 and %q:\n%s", r.code, want, r.stderr)
+	}
+	r = baton(t, dir, append(flags("b"), "--resume", "--steps", "3", "--devices", "cpu:0..3")...)
+	var rec struct {
+		Plan struct {
+			Stages []struct{ Device string } `json:"stages"`
+		} `json:"plan"`
+		Config struct {
+			Split []int `json:"split"`
+		} `json:"config"`
+	}
+	readJSON(t, filepath.Join(dir, "b", "run.json"), &rec)
+	if r.code != 0 || strings.Contains(r.stderr, "is not used") || !slices.Equal(rec.Config.Split, []int{1, 1, 1, 1}) || len(rec.Plan.Stages) != 4 {
+		t.Errorf("resumed on 4 devices: exit %d, split %v over %d stages; want 0 and the split kept:\n%s", r.code, rec.Config.Split, len(rec.Plan.Stages), r.stderr)
 	}
 }

@@ -104,7 +104,7 @@ func TestResumeOnOtherDevicesSplitsAnew(t *testing.T) {
 		t.Errorf("run.json's split after a resume on as many devices: %v, want [3 1]", r.Config["split"])
 	}
 	r := baton(t, dir, "train", "--resume", "--out", "run", "--steps", "4", "--devices", "cpu:0..3", "--quiet")
-	if r.code != 0 || !strings.Contains(r.stderr, "resuming on 4 devices, not run.json's 2: its --split 3,1 is not used") {
+	if r.code != 0 || !strings.Contains(r.stderr, "resuming on 4 devices, not the run's 2: its --split 3,1 is not used") {
 		t.Fatalf("resume on 4 devices: exit %d; stderr:\n%s", r.code, r.stderr)
 	}
 	if rec := readRecord(t, filepath.Join(dir, "run")); rec.Config["split"] != nil {

@@ -115,6 +115,9 @@ func runReplay(cmd *cobra.Command, f *planFlags) error {
 		fmt.Fprintf(out, "  device %d idle %.1f%%\n", d, idle*100)
 	}
 	if diag != nil {
+		if !own {
+			fmt.Fprintln(out, "  note: the diagnosis below prices the devices asked about: its step is the run's choice on them")
+		}
 		diag.Print(out)
 	}
 	return nil

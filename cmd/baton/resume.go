@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"baton/model"
 	"baton/runtime"
 	"baton/runtime/device"
 )
@@ -159,16 +160,29 @@ func (f *trainFlags) applyRecord(fl *pflag.FlagSet, rec *runtime.Record, perRank
 		return nil, err
 	}
 	var overrides []runtime.Override
-	var nowCount, wasCount int // of devices, where --devices is given
-	if !perRank && fl.Changed("devices") {
+	ranks := 0 // of the run's last start
+	if n := len(rec.Starts); n > 0 {
+		ranks = rec.Starts[n-1].Ranks
+	}
+	// The devices now and the run's, where they may differ: --devices is
+	// given, or a run of ranks resumes in one process (run.json's devices
+	// are rank 0's; its plan has every rank's).
+	var nowCount, wasCount int
+	if !perRank && (fl.Changed("devices") || ranks > 1) {
 		recDevices, _ := flagValue(vals["devices"])
-		nowCount, wasCount = deviceCount(fl.Lookup("devices").Value.String()), deviceCount(recDevices)
+		now := recDevices
+		if fl.Changed("devices") {
+			now = fl.Lookup("devices").Value.String()
+		}
+		nowCount, wasCount = deviceCount(now), deviceCount(recDevices)
+		if ranks > 1 && rec.Plan != nil {
+			wasCount = planDevices(rec.Plan)
+		}
+		if !fl.Changed("devices") {
+			f.notes = append(f.notes, fmt.Sprintf("the run last ran as %d ranks; resuming in one process on run.json's --devices %s, rank 0's alone: give --devices for more (a resume continues exactly on any layout)", ranks, recDevices))
+		}
 	}
 	otherCount := nowCount != wasCount
-	if n := len(rec.Starts); !perRank && !fl.Changed("devices") && n > 0 && rec.Starts[n-1].Ranks > 1 {
-		devs, _ := flagValue(vals["devices"])
-		f.notes = append(f.notes, fmt.Sprintf("the run last ran as %d ranks; resuming in one process on run.json's --devices %s, rank 0's alone: give --devices for more (a resume continues exactly on any layout)", rec.Starts[n-1].Ranks, devs))
-	}
 	for _, k := range orderedKeys(vals) {
 		if perRank && k == "devices" {
 			continue
@@ -181,7 +195,7 @@ func (f *trainFlags) applyRecord(fl *pflag.FlagSet, rec *runtime.Record, perRank
 		if otherCount && (k == "split" || k == "layer-map") && !given(fl, vals, k) {
 			// A split is for the devices it was recorded with; a resume on
 			// as many others keeps it, on another count splits anew.
-			f.notes = append(f.notes, fmt.Sprintf("resuming on %d devices, not run.json's %d: its --%s %s is not used", nowCount, wasCount, k, was))
+			f.notes = append(f.notes, fmt.Sprintf("resuming on %d devices, not the run's %d: its --%s %s is not used", nowCount, wasCount, k, was))
 			continue
 		}
 		if !given(fl, vals, k) {
@@ -302,6 +316,15 @@ func settingsMap(s runtime.Settings) (map[string]any, error) {
 	dec.UseNumber()
 	var m map[string]any
 	return m, dec.Decode(&m)
+}
+
+// planDevices is how many devices a plan's stages lie on, over every rank.
+func planDevices(p *model.Plan) int {
+	seen := map[string]bool{}
+	for _, s := range p.Stages {
+		seen[s.Device] = true
+	}
+	return len(seen)
 }
 
 // deviceCount is how many devices list names, 0 for a list that does not

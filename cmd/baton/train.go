@@ -360,7 +360,7 @@ func warnAtStart(log *slog.Logger, f *trainFlags, fl *pflag.FlagSet, asked []dev
 	for _, n := range f.notes {
 		log.Warn(n)
 	}
-	if f.schedule == "naive" && f.scheduleFile == "" && fl.Changed("microbatches") && f.microbatches != 1 {
+	if naiveIgnores(fl, f.schedule, f.microbatches) && f.scheduleFile == "" {
 		log.Warn(naiveNote(f.microbatches))
 	}
 	if f.dataLimit != defaultDataLimit && tr.Data().Format == data.Shards {
@@ -400,10 +400,10 @@ func fitReason(model string, layers int, split, layerMap []int, chunks int, sche
 	switch {
 	case sched != nil:
 		return fmt.Sprintf("--schedule-file %s has %s", strings.TrimPrefix(sched.Name, schedule.FilePrefix), words.Count(sched.Devices, "row"))
+	case len(layerMap) > 0: // as runtime.FitDevices counts them
+		return fmt.Sprintf("--layer-map names %d stages%s", slices.Max(layerMap)+1, over)
 	case len(split) > 0:
 		return fmt.Sprintf("--split has %d stages%s", len(split), over)
-	case len(layerMap) > 0:
-		return fmt.Sprintf("--layer-map names %d stages%s", slices.Max(layerMap)+1, over)
 	}
 	return fmt.Sprintf("%s has %d layers%s", model, layers, over)
 }
@@ -416,9 +416,14 @@ func naiveNote(m int) string {
 // noteNaive writes naiveNote to cmd's stderr where --microbatches was
 // given with naive (plan, schedule).
 func noteNaive(cmd *cobra.Command, schedule string, m int) {
-	if schedule == "naive" && cmd.Flags().Changed("microbatches") && m != 1 {
+	if naiveIgnores(cmd.Flags(), schedule, m) {
 		fmt.Fprintln(cmd.ErrOrStderr(), "baton:", naiveNote(m))
 	}
+}
+
+// naiveIgnores says whether --microbatches m, given, goes unused by the schedule.
+func naiveIgnores(fl *pflag.FlagSet, schedule string, m int) bool {
+	return schedule == "naive" && fl.Changed("microbatches") && m != 1
 }
 
 // lockOut locks the run directory for the run's life, before anything is

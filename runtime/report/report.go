@@ -67,8 +67,10 @@ func Build(s *schedule.Schedule, devs []DeviceInfo, steps []*Step) (*Report, err
 	for d, dev := range devs {
 		st := &r.PerDevice[d]
 		st.Device, st.Stage = dev.Name, d // round-robin placement: device d's first stage is d
-		for k := d; k < max(s.Stages, len(devs)); k += len(devs) {
-			st.Stages = append(st.Stages, k)
+		for k := range s.Stages {
+			if s.DeviceOf(k) == d {
+				st.Stages = append(st.Stages, k)
+			}
 		}
 		st.Layers, st.PeakBytes = dev.Layers, dev.PeakBytes
 		names[d] = st.Device

@@ -51,7 +51,7 @@ func (r *Roofline) Print(w io.Writer) {
 		if k.Bound != "" {
 			bound = fmt.Sprintf(", %s allowed (%s-bound, %.0f%%)", si(k.BoundS, "s"), k.Bound, 100*k.BoundS / *k.MeasuredS)
 		}
-		fmt.Fprintf(w, "  %-28s %-30s %6s calls  %s measured%s  [%s]\n", k.Op, k.Shape, strconv.FormatFloat(k.Calls, 'g', 4, 64), si(*k.MeasuredS, "s"), bound, k.Where)
+		fmt.Fprintf(w, "  %-28s %-30s %6s calls  %s measured%s  [%s]\n", k.Op, k.Shape, strconv.FormatFloat(k.Calls, 'f', -1, 64), si(*k.MeasuredS, "s"), bound, k.Where)
 	}
 }
 
