@@ -168,7 +168,7 @@ func moreScheduleFileCases() []badInput {
 		{name: "schedule file with a W before its I", args: train("--schedule-file=s.csv"), fixture: "s.csv: rows 0F0,0W0,0I0,0STEP and 1F0,1B0,1STEP",
 			setup: file("0F0,0W0,0I0,0STEP\n1F0,1B0,1STEP\n"), code: 2, msg: "has no I before its W"},
 		{name: "schedule file skipping micro-batch 0", args: train("--schedule-file=s.csv"), fixture: "s.csv: rows 0F1,0B1,0STEP and 1F1,1B1,1STEP",
-			setup: file("0F1,0B1,0STEP\n1F1,1B1,1STEP\n"), code: 2, msg: "micro-batch 0 has no backward before the STEP"},
+			setup: file("0F1,0B1,0STEP\n1F1,1B1,1STEP\n"), code: 2, msg: "micro-batch 0 is in no action, but 1 is: number the micro-batches 0, 1, 2, … with none left out"},
 		{name: "schedule file with STEP before a backward", args: train("--schedule-file=s.csv"), fixture: "s.csv: rows 0F0,0STEP,0B0 and 1F0,1B0,1STEP",
 			setup: file("0F0,0STEP,0B0\n1F0,1B0,1STEP\n"), code: 2, msg: "STEP"},
 		{name: "schedule file with a negative stage", args: train("--schedule-file=s.csv"), fixture: "s.csv: rows -1F0,0F0,0B0,0STEP and 1F0,1B0,1STEP",

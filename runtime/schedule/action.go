@@ -72,6 +72,9 @@ func ParseAction(s string) (Action, error) {
 		j--
 	}
 	name, num := rest[:j], rest[j:]
+	if strings.HasSuffix(name, "-") && num != "" {
+		return Action{}, fmt.Errorf("action %q: micro-batch -%s; micro-batches are numbered from 0", s, num)
+	}
 	for k := Kind(0); k < NumKinds; k++ {
 		if !strings.EqualFold(name, kindNames[k]) {
 			continue

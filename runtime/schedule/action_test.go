@@ -86,7 +86,7 @@ func TestActionParseBad(t *testing.T) {
 		{"2SEND0", `unknown kind "SEND"`},
 		{"2F", "F needs a micro-batch number"},
 		{"1RECV_B", "RECV_B needs a micro-batch number"},
-		{"2F-1", `unknown kind "F-"`},
+		{"2F-1", "micro-batch -1; micro-batches are numbered from 0"},
 		{"2F0 ", "unknown kind"},
 		{"0STEP1", "STEP takes no micro-batch"},
 		{"99999999999999999999F0", "stage"},

@@ -115,16 +115,25 @@ func readRows(r io.Reader, name string) (*csvFile, error) {
 // schedule infers the sizes from the actions.
 func (f *csvFile) schedule() (*Schedule, error) {
 	p, stages, m := len(f.lists), 0, 0
+	used := map[int]bool{}
 	for _, list := range f.lists {
 		for _, a := range list {
 			stages = max(stages, a.Stage+1)
 			if a.Kind != Step {
 				m = max(m, a.Microbatch+1)
+				used[a.Microbatch] = true
 			}
 		}
 	}
 	if m == 0 {
 		return nil, fmt.Errorf("schedule file %s: no forward or backward in any row", f.name)
+	}
+	if len(used) < m {
+		missing := 0
+		for used[missing] {
+			missing++
+		}
+		return nil, fmt.Errorf("schedule file %s: micro-batch %d is in no action, but %d is: number the micro-batches 0, 1, 2, … with none left out", f.name, missing, m-1)
 	}
 	if stages%p != 0 {
 		return nil, fmt.Errorf("schedule file %s: stages 0..%d over %d rows; devices hold stages round-robin (device d: d, d+%d, …), so the stages must be a multiple of the rows, one row per device",
