@@ -177,6 +177,13 @@ func runPlan(out, notes io.Writer, f *planFlags, given *schedule.Schedule) error
 		fmt.Fprintf(out, "  the host, which the CPU devices share, for all their stages and the process: %s; %s\n", model.HumanBytes(host.NeedBytes), host)
 	}
 	writeScaling(out, scaling, s)
+	if n := len(scaling); n > 0 && scaling[n-1].Devices < f.devicesMax {
+		chunks := ""
+		if f.chunks > 1 {
+			chunks = fmt.Sprintf(", %d chunks per device", f.chunks)
+		}
+		fmt.Fprintf(out, "  (--devices-max %d: at most %d, as every stage needs one of the model's %d layers%s)\n", f.devicesMax, scaling[n-1].Devices, mc.L, chunks)
+	}
 	fmt.Fprintf(out, "\n%s with %s, simulated with each stage's FLOPs as its cost:\n%s", s.Name, words.Count(s.Microbatches, "micro-batch"), s.Grid(false))
 	for d, idle := range tl.IdleFrac {
 		fmt.Fprintf(out, "  %s idle %.1f%%\n", names[d], idle*100)
