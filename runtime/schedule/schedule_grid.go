@@ -7,7 +7,8 @@ import (
 	"strings"
 )
 
-// Grid prints s as a table: a header row of slot numbers, then one row per
+// Grid prints s as a table: a header row of positions ("order": each
+// device runs its row left to right, not in step with the others), then one row per
 // device whose n-th cell is the device's n-th action, every cell padded to
 // the width of the longest so that columns line up. With all false only the
 // compute actions (F, B, I, W) are shown, which reads as the pipeline's
@@ -28,7 +29,7 @@ func (s *Schedule) Grid(all bool) string {
 		slots = max(slots, len(rows[d]))
 	}
 	width = max(width, len(fmt.Sprint(slots-1)))
-	label := max(len("slot"), len(fmt.Sprintf("dev %d", len(s.Lists)-1)))
+	label := max(len("order"), len(fmt.Sprintf("dev %d", len(s.Lists)-1)))
 	var b strings.Builder
 	line := func(head string, cells []string) {
 		row := fmt.Sprintf("%-*s", label, head)
@@ -42,7 +43,7 @@ func (s *Schedule) Grid(all bool) string {
 	for i := range header {
 		header[i] = fmt.Sprint(i)
 	}
-	line("slot", header)
+	line("order", header)
 	for d, cells := range rows {
 		line(fmt.Sprintf("dev %d", d), cells)
 	}

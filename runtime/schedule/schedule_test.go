@@ -284,7 +284,7 @@ func TestScheduleGrid(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "" +
-		"slot   0    1    2    3\n" +
+		"order  0    1    2    3\n" +
 		"dev 0  0F0  0F1  0B0  0B1\n" +
 		"dev 1  1F0  1B0  1F1  1B1\n"
 	if got := Lower(s).Grid(false); got != want {
