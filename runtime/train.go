@@ -219,7 +219,7 @@ func FitDevices(layers, chunks int, split, layerMap []int, sched *schedule.Sched
 		fit = len(split) / max(1, chunks)
 	}
 	if len(layerMap) > 0 { // stages 0..max; a map that skips one is the planner's to refuse
-		fit = (slices.Max(layerMap) + 1) / max(1, chunks)
+		fit = min(slices.Max(layerMap)+1, layers) / max(1, chunks)
 	}
 	if sched != nil {
 		fit = sched.Devices

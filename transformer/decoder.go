@@ -16,8 +16,9 @@ import (
 // token reads its weights once instead of multiplying 1,024 rows by them.
 //
 // The cached attention is the backend's kernels.RowAttention, which the
-// CPU's implements. Its cache is the stash Stack.Logits uses: a call of
-// that empties it.
+// CPU's implements (a backend wrapped in another Ops, as a stage's device
+// wraps it, hides it: Sample builds its stack on the CPU backend itself).
+// Its cache is the stash Stack.Logits uses: a call of that empties it.
 type Decoder struct {
 	s   *Stack
 	n   int              // positions in the cache

@@ -15,8 +15,9 @@ import (
 // TestDecoderMatchesForward: for prompts of every length, the logits a
 // Decoder gives for each following position, computed from its cache one
 // row at a time, equal those of a forward pass over the whole sequence
-// within float32 rounding of their sums (the row-wise attention adds in
-// another order than the fused kernel's online softmax). At these contexts
+// within float32 rounding of their sums (on the SIMD paths the row's
+// attention adds in another order than the forward's GEMMs; on the generic
+// path the two are one function). At these contexts
 // Start runs a one-token prompt by rows and longer ones by a forward pass.
 func TestDecoderMatchesForward(t *testing.T) {
 	for name, cfg := range map[string]model.Config{

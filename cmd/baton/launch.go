@@ -237,14 +237,16 @@ func supervise(procs []*os.Process, first int, exits <-chan rankExit, sigs <-cha
 	var failed *rankExit
 	var signalled, termed bool
 	var got os.Signal   // the first signal launch passed on
-	var otherFault bool // a rank after the first ended neither well nor as a stop signal says
+	var fault *rankExit // the first rank after the first to end neither well nor as a stop signal says
 	var kill <-chan time.Time
 	var killed []string
 	for len(running) > 0 {
 		select {
 		case e := <-exits:
 			delete(running, e.local)
-			otherFault = otherFault || failed != nil && e.code != 0 && !e.interrupted()
+			if fault == nil && failed != nil && e.code != 0 && !e.interrupted() && !(e.sig == syscall.SIGKILL && len(killed) > 0) {
+				fault = &e // not one launch killed past --grace
+			}
 			switch {
 			case e.code != 0 && failed == nil:
 				failed = &e
@@ -285,12 +287,18 @@ func supervise(procs []*os.Process, first int, exits <-chan rankExit, sigs <-cha
 	if failed == nil {
 		return nil
 	}
+	if signalled && failed.interrupted() && fault != nil {
+		failed = fault // a rank the signal stopped ended first, but another failed
+	}
 	msg := failed.String()
+	if failed == fault && signalled {
+		msg += fmt.Sprintf(", after %s", sigName(got))
+	}
 	if redirects != "" {
 		msg += " (its output: " + filepath.Join(redirects, fmt.Sprintf("rank%d.stderr", failed.rank)) + ")"
 	}
 	switch {
-	case signalled && failed.interrupted() && len(killed) == 0 && !otherFault:
+	case signalled && failed.interrupted() && len(killed) == 0:
 		// The user stopped the run through launch: no rank failed.
 		msg = fmt.Sprintf("interrupted by %s: the ranks stopped together (rank %d exited first, status %d); each says above what it saved", sigName(got), failed.rank, failed.code)
 	case len(killed) > 0 && failed.code == lostRankStatus && !signalled:

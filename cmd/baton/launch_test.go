@@ -6,8 +6,10 @@ package main
 import (
 	"baton/internal/runlock"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -321,5 +323,32 @@ func TestLaunchPrefixedLines(t *testing.T) {
 	a.flush()
 	if want := "[rank 0] " + strings.Repeat("y", maxLine+1) + "\n[rank 0] z\n"; buf.String() != want {
 		t.Errorf("a line past maxLine came out as %d bytes in %d lines, want it cut after the write that passed maxLine", buf.Len(), strings.Count(buf.String(), "\n"))
+	}
+}
+
+// TestSuperviseNamesARankThatFailedAfterAnInterrupt: after launch passed
+// on SIGINT, the rank that stopped on it (130) exits first and another
+// fails (1): launch names the one that failed, with its status.
+func TestSuperviseNamesARankThatFailedAfterAnInterrupt(t *testing.T) {
+	var procs []*os.Process
+	for range 2 {
+		c := exec.Command("sleep", "30")
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+		procs = append(procs, c.Process)
+	}
+	exits, sigs := make(chan rankExit, 2), make(chan os.Signal, 1)
+	sigs <- syscall.SIGINT
+	go func() {
+		time.Sleep(100 * time.Millisecond) // after supervise passed the signal on
+		exits <- rankExit{local: 0, rank: 0, code: 130}
+		exits <- rankExit{local: 1, rank: 1, code: 1}
+	}()
+	err := supervise(procs, 0, exits, sigs, time.Minute, "")
+	var ie interrupted
+	if !errors.As(err, &ie) || ie.code != 1 || ie.msg != "rank 1 exited with status 1, after SIGINT" {
+		t.Errorf("supervise = %v; want rank 1 named, status 1", err)
 	}
 }

@@ -175,8 +175,11 @@ func (f *trainFlags) applyRecord(fl *pflag.FlagSet, rec *runtime.Record, perRank
 			now = fl.Lookup("devices").Value.String()
 		}
 		nowCount, wasCount = deviceCount(now), deviceCount(recDevices)
-		if ranks > 1 && rec.Plan != nil {
+		switch {
+		case ranks > 1 && rec.Plan != nil:
 			wasCount = planDevices(rec.Plan)
+		case ranks > 1: // no plan recorded: every rank as many as rank 0
+			wasCount *= ranks
 		}
 		if !fl.Changed("devices") {
 			f.notes = append(f.notes, fmt.Sprintf("the run last ran as %d ranks; resuming in one process on run.json's --devices %s, rank 0's alone: give --devices for more (a resume continues exactly on any layout)", ranks, recDevices))

@@ -53,6 +53,11 @@ func (a Action) String() string {
 	return fmt.Sprintf("%d%s%d", a.Stage, a.Kind, a.Microbatch)
 }
 
+// maxIndex bounds a stage or micro-batch number in an action, far above
+// any schedule's, so that counting them (one more than the largest) cannot
+// overflow.
+const maxIndex = 1 << 30
+
 // ParseAction is the inverse of Action.String.
 func ParseAction(s string) (Action, error) {
 	i := 0
@@ -63,8 +68,8 @@ func ParseAction(s string) (Action, error) {
 		return Action{}, fmt.Errorf("action %q: want a stage number first, as in 2F0", s)
 	}
 	stage, err := strconv.Atoi(s[:i])
-	if err != nil {
-		return Action{}, fmt.Errorf("action %q: stage: %v", s, err)
+	if err != nil || stage > maxIndex {
+		return Action{}, fmt.Errorf("action %q: stage %s; a schedule has at most %d stages", s, s[:i], maxIndex)
 	}
 	rest := s[i:]
 	j := len(rest)
@@ -89,8 +94,8 @@ func ParseAction(s string) (Action, error) {
 			return Action{}, fmt.Errorf("action %q: %s needs a micro-batch number, as in %d%s0", s, k, stage, k)
 		}
 		mb, err := strconv.Atoi(num)
-		if err != nil {
-			return Action{}, fmt.Errorf("action %q: micro-batch: %v", s, err)
+		if err != nil || mb > maxIndex {
+			return Action{}, fmt.Errorf("action %q: micro-batch %s; a schedule has at most %d micro-batches", s, num, maxIndex)
 		}
 		return Action{Stage: stage, Kind: k, Microbatch: mb}, nil
 	}
