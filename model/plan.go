@@ -197,6 +197,16 @@ func (p *Plan) Split() []int {
 	return out
 }
 
+// Devices is how many devices the stages lie on: fewer than the stages
+// with chunks; over every rank in a run of several.
+func (p *Plan) Devices() int {
+	names := make([]string, len(p.Stages))
+	for i, s := range p.Stages {
+		names[i] = s.Device
+	}
+	return devicesOf(names)
+}
+
 // Stashes is each stage's micro-batch stashes (Stage.Stashes), in stage order.
 func (p *Plan) Stashes() []int {
 	out := make([]int, len(p.Stages))

@@ -46,14 +46,11 @@ func (p *Plan) String() string {
 // 2 devices" where a device holds several (interleaving), so that stages
 // are not counted as devices.
 func (p *Plan) placement() string {
-	devices := map[string]bool{}
-	for _, s := range p.Stages {
-		devices[s.Device] = true
+	n := p.Devices()
+	if n == len(p.Stages) {
+		return "on " + words.Count(n, "device")
 	}
-	if len(devices) == len(p.Stages) {
-		return "on " + words.Count(len(devices), "device")
-	}
-	return fmt.Sprintf("in %d stages on %s", len(p.Stages), words.Count(len(devices), "device"))
+	return fmt.Sprintf("in %d stages on %s", len(p.Stages), words.Count(n, "device"))
 }
 
 // runsOf lists device d's runs of layers in m, e.g. "0-1, 4", as the idle report writes them.

@@ -14,7 +14,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"baton/model"
 	"baton/runtime"
 	"baton/runtime/device"
 )
@@ -177,7 +176,7 @@ func (f *trainFlags) applyRecord(fl *pflag.FlagSet, rec *runtime.Record, perRank
 		nowCount, wasCount = deviceCount(now), deviceCount(recDevices)
 		switch {
 		case ranks > 1 && rec.Plan != nil:
-			wasCount = planDevices(rec.Plan)
+			wasCount = rec.Plan.Devices()
 		case ranks > 1: // no plan recorded: every rank as many as rank 0
 			wasCount *= ranks
 		}
@@ -319,15 +318,6 @@ func settingsMap(s runtime.Settings) (map[string]any, error) {
 	dec.UseNumber()
 	var m map[string]any
 	return m, dec.Decode(&m)
-}
-
-// planDevices is how many devices a plan's stages lie on, over every rank.
-func planDevices(p *model.Plan) int {
-	seen := map[string]bool{}
-	for _, s := range p.Stages {
-		seen[s.Device] = true
-	}
-	return len(seen)
 }
 
 // deviceCount is how many devices list names, 0 for a list that does not

@@ -103,7 +103,7 @@ func NewReplay(cfg model.Config, T, batch, m int, plan *model.Plan, costs []Stag
 	if len(costs) != len(plan.Stages) {
 		return nil, fmt.Errorf("replay: %d stage costs for %d planned stages", len(costs), len(plan.Stages))
 	}
-	p := planDevices(plan)
+	p := plan.Devices()
 	r := &Replay{Config: cfg, Context: T, Batch: batch, measuredM: m, block: make([]unitCost, p), recompute: plan.Recompute, eager: plan.EagerOptimizer}
 	var sends, nsend float64
 	for _, c := range costs {
@@ -122,16 +122,6 @@ func NewReplay(cfg model.Config, T, batch, m int, plan *model.Plan, costs []Stag
 	r.Measured = "stages"
 	r.fromStages(plan, costs, p)
 	return r, nil
-}
-
-// planDevices is the number of devices a plan's stages lie on (stage s on
-// device s mod p).
-func planDevices(plan *model.Plan) int {
-	seen := map[string]bool{}
-	for _, s := range plan.Stages {
-		seen[s.Device] = true
-	}
-	return len(seen)
 }
 
 // weightShare is the weight-gradient part of a block's backward FLOPs: the
