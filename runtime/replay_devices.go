@@ -26,11 +26,11 @@ func ReplayOn(sum *Summary, r *report.Replay, asked []device.Name) (*report.Repl
 	for j, d := range sum.Devices {
 		n, err := device.ParseName(d)
 		byName = byName && err == nil
-		run[j], runSlow[j] = n, slowOf(n)
+		run[j], runSlow[j] = n, n.SlowDown()
 	}
 	var notes []string
 	for i, a := range asked {
-		from[i], scale[i] = -1, slowOf(a)
+		from[i], scale[i] = -1, a.SlowDown()
 		if !byName {
 			if i < len(run) {
 				from[i], scale[i] = i, 1
@@ -44,8 +44,8 @@ func ReplayOn(sum *Summary, r *report.Replay, asked []device.Name) (*report.Repl
 				from[i], scale[i] = j, 1
 				break
 			}
-			if sameDevice(n, a) && from[i] < 0 {
-				from[i], scale[i] = j, slowOf(a)/slowOf(n)
+			if n.Device() == a.Device() && from[i] < 0 {
+				from[i], scale[i] = j, a.SlowDown()/n.SlowDown()
 			}
 		}
 		switch j := from[i]; {
@@ -56,15 +56,6 @@ func ReplayOn(sum *Summary, r *report.Replay, asked []device.Name) (*report.Repl
 		}
 	}
 	return r.OnDevices(from, scale, runSlow), notes
-}
-
-// slowOf is how many times slower than its device n runs: its slow-down.
-func slowOf(n device.Name) float64 { return max(n.Slow, 1) }
-
-// sameDevice says whether a and b name one device at any slow-down.
-func sameDevice(a, b device.Name) bool {
-	a.Slow, b.Slow = 0, 0
-	return a == b
 }
 
 // slowNote says what a slowed device's price adds to the mean.

@@ -252,7 +252,7 @@ func writeJSON(w io.Writer, v any) error {
 func planCost(p *model.Plan, names []device.Name) func(schedule.Action) float64 {
 	slow := map[string]float64{}
 	for _, n := range names {
-		slow[n.String()] = max(n.Slow, 1)
+		slow[n.String()] = n.SlowDown()
 	}
 	return func(a schedule.Action) float64 {
 		st := p.Stages[a.Stage]

@@ -68,6 +68,16 @@ func (n Name) String() string {
 	return fmt.Sprintf("%s:%d/%s#%d", n.Kind, n.Index, split, n.Part)
 }
 
+// SlowDown is how many times slower than its device n runs: Slow, or 1
+// for a device not slowed.
+func (n Name) SlowDown() float64 { return max(n.Slow, 1) }
+
+// Device is n at no slow-down: cpu:1 and cpu:1~2 are one device.
+func (n Name) Device() Name {
+	n.Slow = 0
+	return n
+}
+
 // Strings are the names as strings, in order.
 func Strings(names []Name) []string {
 	out := make([]string, len(names))
@@ -110,8 +120,7 @@ func Expand(list string) ([]Name, error) {
 			return nil, err
 		}
 		for _, e := range expanded {
-			key := e
-			key.Slow = 0 // cpu:1 and cpu:1~2 are one device
+			key := e.Device()
 			if seen[key] {
 				return nil, field.Errorf("devices", "{devices}: %s is listed twice; each stage needs its own device", e)
 			}
