@@ -91,22 +91,30 @@ func readSummary(t *testing.T, dir string) summary {
 	return s
 }
 
-func TestSecondSignalExitsAtOnce(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	// A large batch makes a step take about a second here, so both signals
-	// arrive within one step: the first cannot finish the run before the
-	// second is sent. 10 steps log every one; a checkpoint every 2.
-	c := startChild(t, dir, tinyTrain("run", 10, "--batch", "8192", "--save-every", "2", "--eval-every", "0")...)
+// signalTwice trains 10 steps in dir, saving every saveEvery, and sends
+// SIGINT after step 2 and again during step 3. A large batch makes a step
+// take about a second here, so both signals arrive within one step: the
+// first cannot finish the run before the second is sent. Waiting for the
+// first signal's warning keeps the kernel from merging the two into one,
+// and past sameStop keeps baton from taking them for one stop. It returns
+// how the run ended.
+func signalTwice(t *testing.T, dir, saveEvery string) (code int, killed bool, c *child) {
+	t.Helper()
+	c = startChild(t, dir, tinyTrain("run", 10, "--batch", "8192", "--save-every", saveEvery, "--eval-every", "0")...)
 	c.waitLine(t, regexp.MustCompile(`msg=train step=2 `), lineLimit)
 	c.signal(t, syscall.SIGINT)
-	// Waiting for the first signal's warning keeps the kernel from merging
-	// the two signals into one, and past sameStop keeps baton from taking
-	// them for one stop.
 	c.waitLine(t, regexp.MustCompile(`signal: finishing the current step`), lineLimit)
 	time.Sleep(sameStop + 50*time.Millisecond)
 	c.signal(t, syscall.SIGINT)
-	code, killed := c.wait(t)
+	code, killed = c.wait(t)
+	return code, killed, c
+}
+
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// 10 steps log every one; a checkpoint every 2.
+	code, killed, c := signalTwice(t, dir, "2")
 	stderr := c.errText()
 	if killed || code != 130 {
 		t.Fatalf("after two SIGINTs: exit status %d (killed by a signal: %v), want 130; stderr:\n%s", code, killed, stderr)
@@ -172,13 +180,7 @@ func TestTwoSignalsAtOnceAreOneStop(t *testing.T) {
 func TestSecondSignalBeforeACheckpoint(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	c := startChild(t, dir, tinyTrain("run", 10, "--batch", "8192", "--save-every", "0", "--eval-every", "0")...)
-	c.waitLine(t, regexp.MustCompile(`msg=train step=2 `), lineLimit)
-	c.signal(t, syscall.SIGINT)
-	c.waitLine(t, regexp.MustCompile(`signal: finishing the current step`), lineLimit)
-	time.Sleep(sameStop + 50*time.Millisecond)
-	c.signal(t, syscall.SIGINT)
-	code, _ := c.wait(t)
+	code, _, c := signalTwice(t, dir, "0")
 	if stderr := c.errText(); code != 130 || !strings.Contains(stderr, "second signal, exiting now; no checkpoint was saved yet") {
 		t.Errorf("exit status %d; want 130 and a line saying no checkpoint was saved; stderr:\n%s", code, stderr)
 	}
