@@ -34,22 +34,22 @@ const (
 // stragglers keeps each device's compute time per step.
 type stragglers struct {
 	names   []string
-	compute [][]time.Duration // per device: the last stragglerBase+stragglerRecent steps
+	compute [][]float64 // per device: its compute seconds of the last stragglerBase+stragglerRecent steps
 	quiet   []int             // per device: the step before which it is not warned about again
 	found   []Straggler
 	drift   []float64       // per device: recent/before, NaN without a full window (observe's, kept for its array)
 	recent  []float64       // per device: its median compute of the last stragglerRecent steps (observe's)
 	before  []float64       // per device: of the stragglerBase steps before them (observe's)
 	rest    []float64       // the others' drifts (observe's, kept for its array)
-	sorted  []time.Duration // a window being sorted for its median (observe's, kept for its array)
+	sorted  []float64 // a window being sorted for its median (observe's, kept for its array)
 }
 
 func newStragglers(names []string) *stragglers {
 	const window = stragglerBase + stragglerRecent
-	s := &stragglers{names: names, compute: make([][]time.Duration, len(names)), quiet: make([]int, len(names)),
-		drift: make([]float64, len(names)), recent: make([]float64, len(names)), before: make([]float64, len(names)), rest: make([]float64, 0, len(names)), sorted: make([]time.Duration, 0, window)}
+	s := &stragglers{names: names, compute: make([][]float64, len(names)), quiet: make([]int, len(names)),
+		drift: make([]float64, len(names)), recent: make([]float64, len(names)), before: make([]float64, len(names)), rest: make([]float64, 0, len(names)), sorted: make([]float64, 0, window)}
 	for d := range s.compute {
-		s.compute[d] = make([]time.Duration, 0, window+1)
+		s.compute[d] = make([]float64, 0, window+1)
 	}
 	return s
 }
@@ -77,7 +77,7 @@ func (s *stragglers) observe(step int, res *StepResult) string {
 		if len(s.compute[d]) == window { // shifted in place: its array stays
 			s.compute[d] = append(s.compute[d][:0], s.compute[d][1:]...)
 		}
-		s.compute[d] = append(s.compute[d], c)
+		s.compute[d] = append(s.compute[d], c.Seconds())
 	}
 	// Medians, not means: one long step (the process stopped with Ctrl-Z,
 	// a debugger, a page-in) is no straggler; a device that stays slow is.
@@ -116,18 +116,13 @@ func (s *stragglers) observe(step int, res *StepResult) string {
 	return strings.Join(msgs, "; ")
 }
 
-// median is the median of xs in seconds; xs is left as it was.
-func (s *stragglers) median(xs []time.Duration) float64 {
+// median is the median of xs, which is left as it was.
+func (s *stragglers) median(xs []float64) float64 {
 	s.sorted = append(s.sorted[:0], xs...)
-	slices.Sort(s.sorted)
-	n := len(s.sorted)
-	if n%2 == 0 {
-		return (s.sorted[n/2-1] + s.sorted[n/2]).Seconds() / 2
-	}
-	return s.sorted[n/2].Seconds()
+	return median(s.sorted)
 }
 
-// median of xs, which it sorts; 1 (no drift) for none.
+// median of xs, which it sorts; 1 (no drift among no devices) for none.
 func median(xs []float64) float64 {
 	if len(xs) == 0 {
 		return 1
