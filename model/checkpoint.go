@@ -208,7 +208,7 @@ func moveAside(dir, old string) (bool, error) {
 		return hadOld, nil
 	}
 	if hadOld {
-		if _, err := loadDir(dir, false); err != nil { // damaged: old is the checkpoint
+		if _, err := loadDir(dir, false, keepNone); err != nil { // damaged: old is the checkpoint
 			if err := os.RemoveAll(dir); err != nil {
 				return false, fmt.Errorf("checkpoint %s: cannot remove it to make way for the new one (the previous one is in %s): %w", dir, old, err)
 			}

@@ -60,7 +60,7 @@ func LoadHF(dir string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	params, err := readTensors(dir, modelFile, modelIndex, stored.AllTensors(), stored, hfStored, readHFTensors)
+	params, err := readTensors(dir, modelFile, modelIndex, stored.AllTensors(), stored, hfStored, readHFTensors, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -84,6 +84,27 @@ func (c Config) AllTensors() []Tensor {
 	return append(ts, c.HeadTensors()...)
 }
 
+// StageTensors are the parameters stage s holds, in the order its stack
+// lays them out: the embeddings where it has them, its blocks', the head's,
+// and on a head stage without the embeddings the tied LM head's own copy
+// of wte.weight.
+func (c Config) StageTensors(s Stage) []Tensor {
+	var ts []Tensor
+	if s.Embed {
+		ts = append(ts, c.EmbeddingTensors()...)
+	}
+	for l := s.FirstLayer; l <= s.LastLayer; l++ {
+		ts = append(ts, c.BlockTensors(l)...)
+	}
+	if s.Head {
+		ts = append(ts, c.HeadTensors()...)
+		if !s.Embed {
+			ts = append(ts, c.EmbeddingTensors()[0])
+		}
+	}
+	return ts
+}
+
 func sumElems(ts []Tensor) int64 {
 	var n int64
 	for _, t := range ts {

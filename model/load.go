@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"baton/internal/fsutil"
 )
@@ -25,7 +26,7 @@ func Load(dir string) (*Checkpoint, error) {
 	if hfNamed(dir) {
 		return LoadHF(dir)
 	}
-	return load(dir, false)
+	return load(dir, false, nil)
 }
 
 // ErrNoCheckpoint is the error of a load where neither the checkpoint
@@ -36,7 +37,25 @@ var ErrNoCheckpoint = errors.New("no such directory")
 // what Load reads, optimizer/optimizer.safetensors or its shards (without it AdamW would restart
 // from zero moments) and state.json (without it, from step 0 on trained
 // weights) must be there.
-func LoadResume(dir string) (*Checkpoint, error) { return load(dir, true) }
+func LoadResume(dir string) (*Checkpoint, error) { return load(dir, true, nil) }
+
+// Keep chooses, from a checkpoint's model and training state, the tensors
+// a load keeps, by name; nil keeps all of them.
+type Keep func(c Config, state json.RawMessage) func(name string) bool
+
+// keepNone checks every tensor and keeps none.
+func keepNone(Config, json.RawMessage) func(string) bool {
+	return func(string) bool { return false }
+}
+
+// LoadResumeKeeping is LoadResume keeping only the tensors, and their
+// moments, that keep chooses for the checkpoint it reads: a rank holds its
+// own stages' tensors, not the whole model, at once. Every file is still
+// read and checked, so that ranks keeping different tensors choose the same
+// checkpoint (dir, or <dir>.old); what a rank holds at once is its own
+// tensors and one file. keep is asked again for <dir>.old, whose state may
+// split the model otherwise.
+func LoadResumeKeeping(dir string, keep Keep) (*Checkpoint, error) { return load(dir, true, keep) }
 
 // load reads dir and checks every file: each a regular file (a named pipe
 // would block the read), complete, every tensor present, F32, of the shape
@@ -49,14 +68,14 @@ func LoadResume(dir string) (*Checkpoint, error) { return load(dir, true) }
 // A Save running meanwhile (a run saving while sample reads it) swaps dir
 // and <dir>.old under the reader, which may then find neither whole: a
 // load that failed while the two changed is read again.
-func load(dir string, resume bool) (*Checkpoint, error) {
+func load(dir string, resume bool, keep Keep) (*Checkpoint, error) {
 	dir, err := cleanDir(dir)
 	if err != nil {
 		return nil, err
 	}
 	for tries := 1; ; tries++ {
 		before := swapStamp(dir)
-		ck, err := loadOnce(dir, resume)
+		ck, err := loadOnce(dir, resume, keep)
 		if err == nil || tries == 3 || swapStamp(dir) == before {
 			return ck, err
 		}
@@ -75,8 +94,8 @@ func swapStamp(dir string) [2]uint64 {
 	return s
 }
 
-func loadOnce(dir string, resume bool) (*Checkpoint, error) {
-	ck, err := loadDir(dir, resume)
+func loadOnce(dir string, resume bool, keep Keep) (*Checkpoint, error) {
+	ck, err := loadDir(dir, resume, keep)
 	if err == nil {
 		return ck, nil
 	}
@@ -84,7 +103,7 @@ func loadOnce(dir string, resume bool) (*Checkpoint, error) {
 	if _, serr := os.Stat(old); serr != nil {
 		return nil, err
 	}
-	ck, oerr := loadDir(old, resume)
+	ck, oerr := loadDir(old, resume, keep)
 	if oerr != nil {
 		return nil, fmt.Errorf("%w (the previous checkpoint does not load either: %v)", err, oerr)
 	}
@@ -93,7 +112,7 @@ func loadOnce(dir string, resume bool) (*Checkpoint, error) {
 	return ck, nil
 }
 
-func loadDir(dir string, resume bool) (*Checkpoint, error) {
+func loadDir(dir string, resume bool, keep Keep) (*Checkpoint, error) {
 	fi, err := os.Stat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("checkpoint %s: %w; check the path (a run's checkpoint is the checkpoint/ in its run directory, written as it trains)", dir, ErrNoCheckpoint)
@@ -123,23 +142,44 @@ func loadDir(dir string, resume bool) (*Checkpoint, error) {
 	}
 	ck := &Checkpoint{Config: cfg, State: state, Tokens: tokens}
 	ts := cfg.AllTensors()
-	if ck.Params, err = readTensors(dir, modelFile, modelIndex, ts, cfg, asIs, readTensorFile); err != nil {
+	var kept func(string) bool
+	if keep != nil {
+		kept = keep(cfg, state)
+	}
+	if ck.Params, err = readTensors(dir, modelFile, modelIndex, ts, cfg, asIs, readTensorFile, kept); err != nil {
 		return nil, err
 	}
 	if !resume {
 		return ck, nil
 	}
-	mv, err := readTensors(dir, optFile, optimizerIndex, append(prefixed(mPrefix, ts), prefixed(vPrefix, ts)...), cfg, asIs, readTensorFile)
+	mv, err := readTensors(dir, optFile, optimizerIndex, append(prefixed(mPrefix, ts), prefixed(vPrefix, ts)...), cfg, asIs, readTensorFile, keptMoments(kept))
 	if err != nil {
 		return nil, err
 	}
 	ck.M = make(map[string][]float32, len(ts))
 	ck.V = make(map[string][]float32, len(ts))
 	for _, t := range ts {
-		ck.M[t.Name] = mv[mPrefix+t.Name]
-		ck.V[t.Name] = mv[vPrefix+t.Name]
+		if kept == nil || kept(t.Name) {
+			ck.M[t.Name] = mv[mPrefix+t.Name]
+			ck.V[t.Name] = mv[vPrefix+t.Name]
+		}
 	}
 	return ck, nil
+}
+
+// keptMoments keeps the moments of the tensors kept keeps (nil: all).
+func keptMoments(kept func(string) bool) func(string) bool {
+	if kept == nil {
+		return nil
+	}
+	return func(name string) bool {
+		for _, p := range []string{mPrefix, vPrefix} {
+			if n, ok := strings.CutPrefix(name, p); ok {
+				return kept(n)
+			}
+		}
+		return false
+	}
 }
 
 // optimizerFileOf finds dir's AdamW moments, which a resume needs:

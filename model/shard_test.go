@@ -135,6 +135,50 @@ func TestPartsLoadAsOne(t *testing.T) {
 	sameCheckpoint(t, got, third)
 }
 
+// TestLoadResumeKeepingKeepsItsOwn: a load keeping some tensors, as a rank
+// keeps its stages', returns those alone, also from a file it keeps only
+// some of, and still checks the rest: a damaged shard it keeps nothing of
+// makes it fall back to <dir>.old, as every other rank's load does, asking
+// keep again with that checkpoint's state.
+func TestLoadResumeKeepingKeepsItsOwn(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	want := tinyCheckpoint(2)
+	if err := saveParts(t, dir, want, 3, nil); err != nil {
+		t.Fatal(err)
+	}
+	parts := splitNames(want, 3)
+	mine := append(slices.Clone(parts[0]), parts[1][0])
+	var states []string
+	keep := func(c Config, state json.RawMessage) func(string) bool {
+		if c != want.Config {
+			t.Errorf("keep was given the model %v, want %v", c, want.Config)
+		}
+		states = append(states, string(state))
+		return func(name string) bool { return slices.Contains(mine, name) }
+	}
+	got, err := LoadResumeKeeping(dir, keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameTensors(t, "Params", got.Params, subset(want.Params, mine))
+	sameTensors(t, "M", got.M, subset(want.M, mine))
+	sameTensors(t, "V", got.V, subset(want.V, mine))
+
+	older := tinyCheckpoint(1)
+	mustSave(t, dir+oldSuffix, older)
+	if err := os.Truncate(filepath.Join(dir, "model-00003-of-00003.safetensors"), 100); err != nil {
+		t.Fatal(err)
+	}
+	states = nil
+	if got, err = LoadResumeKeeping(dir, keep); err != nil {
+		t.Fatal(err)
+	}
+	if got.RecoveredFrom != dir+oldSuffix || len(states) != 2 || states[1] != string(older.State) {
+		t.Errorf("with a shard it keeps nothing of truncated, the load read %q, asking keep for the states %q; want %s, the second time for %s", got.RecoveredFrom, states, dir+oldSuffix, older.State)
+	}
+	sameTensors(t, "Params of "+oldSuffix, got.Params, subset(older.Params, mine))
+}
+
 // TestCommitPartsRefuses: parts that miss a tensor, hold one twice, name
 // a tensor the model lacks, differ in holding the moments, or whose file
 // the committer does not see whole (a writer on another disk) make no

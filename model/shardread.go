@@ -51,8 +51,9 @@ func hfStored(name string) (string, bool) {
 // readTensors reads want's tensors from dir's file single (such as
 // model.safetensors), or, where there is none, from the shards that the
 // index names; both at once is refused, as nothing says which is current.
-// read reads one file's share of want.
-func readTensors(dir, single, index string, want []Tensor, c Config, stored storedName, read func(path string, want []Tensor, c Config) (map[string][]float32, error)) (map[string][]float32, error) {
+// read reads one file's share of want. Every tensor is read and checked;
+// only those keep names are returned (nil keeps all).
+func readTensors(dir, single, index string, want []Tensor, c Config, stored storedName, read func(path string, want []Tensor, c Config) (map[string][]float32, error), keep func(string) bool) (map[string][]float32, error) {
 	indexPath := filepath.Join(dir, index)
 	sharded, err := present(indexPath, false, "")
 	if err != nil {
@@ -60,7 +61,8 @@ func readTensors(dir, single, index string, want []Tensor, c Config, stored stor
 	}
 	singlePath := filepath.Join(dir, single)
 	if !sharded {
-		return read(singlePath, want, c)
+		all, err := read(singlePath, want, c)
+		return kept(all, keep), err
 	}
 	if both, err := present(singlePath, false, ""); err != nil || both {
 		return nil, cmp.Or(err, fmt.Errorf("checkpoint %s: holds both %s and the shards of %s; which is current is unknown: remove the stale one", dir, single, index))
@@ -79,11 +81,32 @@ func readTensors(dir, single, index string, want []Tensor, c Config, stored stor
 		if err != nil {
 			return nil, err
 		}
-		for name, v := range part {
+		for name, v := range kept(part, keep) {
 			out[name] = v
 		}
 	}
 	return out, nil
+}
+
+// kept is the tensors of a file's read that keep names (nil: all). Where
+// it drops some, those kept are copied: they may be views of the whole
+// file's buffer (f32Alias), which would stay held for them.
+func kept(read map[string][]float32, keep func(string) bool) map[string][]float32 {
+	if keep == nil || read == nil {
+		return read
+	}
+	out := make(map[string][]float32)
+	for name, v := range read {
+		if keep(name) {
+			out[name] = v
+		}
+	}
+	if len(out) < len(read) {
+		for name, v := range out {
+			out[name] = slices.Clone(v)
+		}
+	}
+	return out
 }
 
 // readIndex reads the index at path and groups want by the shard that

@@ -92,6 +92,52 @@ func TestRanksSaveTheirOwnParts(t *testing.T) {
 	}
 }
 
+// TestRanksResumeHoldTheirOwnTensors: resuming, each rank keeps its own
+// stages' tensors and moments of the checkpoint, not the whole model (the
+// tied wte in both ends' ranks), with the values the whole load reads.
+func TestRanksResumeHoldTheirOwnTensors(t *testing.T) {
+	data, out := corpus(t), filepath.Join(t.TempDir(), "run")
+	cfg := resumeConfig(t, data, out, "cpu:0", 4)
+	trainers := joinTrainers(t, []TrainConfig{cfg, cfg})
+	onEach(trainers, func(r int, tr *Trainer) {
+		if err := tr.save(1); err != nil {
+			t.Errorf("rank %d: %v", r, err)
+		}
+	})
+	if t.Failed() {
+		t.FailNow()
+	}
+	whole, err := model.LoadResume(CheckpointDir(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r, tr := range trainers {
+		var own []string
+		for _, st := range tr.stages {
+			if st == nil {
+				continue // another rank's
+			}
+			for _, spec := range st.Stack.P.Specs {
+				own = append(own, spec.Name)
+			}
+		}
+		c := tr.cfg
+		c.Resume = true
+		ck, _, err := startFrom(&c, ownTensors(c))
+		if err != nil {
+			t.Fatalf("rank %d: %v", r, err)
+		}
+		if len(ck.Params) != len(own) || len(ck.M) != len(own) || len(ck.V) != len(own) {
+			t.Errorf("rank %d holds %d tensors, %d and %d moments of the checkpoint's %d; want its own %d: %q", r, len(ck.Params), len(ck.M), len(ck.V), len(whole.Params), len(own), own)
+		}
+		for _, name := range own {
+			if !slices.Equal(ck.Params[name], whole.Params[name]) || !slices.Equal(ck.M[name], whole.M[name]) || !slices.Equal(ck.V[name], whole.V[name]) {
+				t.Errorf("rank %d: %s differs from the whole checkpoint's", r, name)
+			}
+		}
+	}
+}
+
 // TestMessagesAreWorded: a rank's error names what a message carries, not
 // its kind's number.
 func TestMessagesAreWorded(t *testing.T) {

@@ -35,12 +35,12 @@ const (
 type stragglers struct {
 	names   []string
 	compute [][]float64 // per device: its compute seconds of the last stragglerBase+stragglerRecent steps
-	quiet   []int             // per device: the step before which it is not warned about again
+	quiet   []int       // per device: the step before which it is not warned about again
 	found   []Straggler
-	drift   []float64       // per device: recent/before, NaN without a full window (observe's, kept for its array)
-	recent  []float64       // per device: its median compute of the last stragglerRecent steps (observe's)
-	before  []float64       // per device: of the stragglerBase steps before them (observe's)
-	rest    []float64       // the others' drifts (observe's, kept for its array)
+	drift   []float64 // per device: recent/before, NaN without a full window (observe's, kept for its array)
+	recent  []float64 // per device: its median compute of the last stragglerRecent steps (observe's)
+	before  []float64 // per device: of the stragglerBase steps before them (observe's)
+	rest    []float64 // the others' drifts (observe's, kept for its array)
 	sorted  []float64 // a window being sorted for its median (observe's, kept for its array)
 }
 

@@ -3,6 +3,8 @@
 package runtime
 
 import (
+	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -72,25 +74,17 @@ func NewTrainer(cfg TrainConfig) (*Trainer, error) {
 // plan checks everything that needs no data or devices: the configuration,
 // the checkpoint to resume, the schedule and the split.
 func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
-	ck, fromCk, err := startFrom(&cfg)
+	ck, fromCk, err := startFrom(&cfg, ownTensors(cfg))
 	if err != nil {
 		return nil, nil, err
 	}
-	if s := cfg.Sched; s != nil { // a given schedule says its own name and sizes
-		cfg.Schedule, cfg.Microbatches, cfg.Chunks = s.Name, s.Microbatches, s.Chunks
-	}
-	if cfg.FitDevices && cfg.Group == nil {
-		cfg.Devices = cfg.Devices[:fitDevices(cfg)]
-	}
+	cfg = settled(cfg)
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}
-	sched := cfg.Sched
-	if sched == nil {
-		var err error
-		if sched, err = schedule.GenerateChunks(cfg.Schedule, cfg.numDevices(), cfg.Microbatches, max(cfg.Chunks, 1)); err != nil {
-			return nil, nil, scheduleError(err, cfg.Batch)
-		}
+	sched, err := scheduleOf(cfg)
+	if err != nil {
+		return nil, nil, err
 	}
 	if cfg.Devices[0].Kind == device.KindCUDA {
 		if err := cfg.Model.CheckCUDA(); err != nil {
@@ -103,14 +97,7 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 			return nil, nil, fileError{err}
 		}
 	}
-	stageDevices := sched.StageDevices(cfg.deviceNames())
-	opts := planOptions(cfg, sched)
-	opts.Split, opts.LayerMap = cfg.Split, cfg.LayerMap
-	onSplit := cfg.balancesLive() && len(st.Split) == len(stageDevices) && (st.SplitDevices == nil || slices.Equal(st.SplitDevices, cfg.deviceNames()))
-	if onSplit {
-		opts.Split = st.Split // where the run's balancing left it, on as many stages
-	}
-	pl, err := model.Partition(cfg.Model, stageDevices, opts)
+	pl, onSplit, err := partition(cfg, sched, st)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -159,6 +146,82 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 		}
 	}
 	return t, ck, nil
+}
+
+// settled is cfg with what follows from its other settings: a given
+// schedule's name and sizes, and the devices the model fills.
+func settled(cfg TrainConfig) TrainConfig {
+	if s := cfg.Sched; s != nil { // a given schedule says its own name and sizes
+		cfg.Schedule, cfg.Microbatches, cfg.Chunks = s.Name, s.Microbatches, s.Chunks
+	}
+	if cfg.FitDevices && cfg.Group == nil {
+		cfg.Devices = cfg.Devices[:fitDevices(cfg)]
+	}
+	return cfg
+}
+
+// scheduleOf is the schedule cfg runs: given, or generated.
+func scheduleOf(cfg TrainConfig) (*schedule.Schedule, error) {
+	if cfg.Sched != nil {
+		return cfg.Sched, nil
+	}
+	sched, err := schedule.GenerateChunks(cfg.Schedule, cfg.numDevices(), cfg.Microbatches, max(cfg.Chunks, 1))
+	if err != nil {
+		return nil, scheduleError(err, cfg.Batch)
+	}
+	return sched, nil
+}
+
+// partition splits cfg's model into sched's stages: as the settings say,
+// or where a balancing run resumed (st) left it on as many stages, which
+// onSplit says.
+func partition(cfg TrainConfig, sched *schedule.Schedule, st TrainState) (pl *model.Plan, onSplit bool, err error) {
+	stageDevices := sched.StageDevices(cfg.deviceNames())
+	opts := planOptions(cfg, sched)
+	opts.Split, opts.LayerMap = cfg.Split, cfg.LayerMap
+	onSplit = cfg.balancesLive() && len(st.Split) == len(stageDevices) && (st.SplitDevices == nil || slices.Equal(st.SplitDevices, cfg.deviceNames()))
+	if onSplit {
+		opts.Split = st.Split
+	}
+	pl, err = model.Partition(cfg.Model, stageDevices, opts)
+	return pl, onSplit, err
+}
+
+// ownTensors keeps, of a checkpoint that ranks resume, the tensors of this
+// rank's stages under the plan that checkpoint gives: a rank never holds
+// the whole model. nil (keep all) in one process, and where the plan
+// fails: the run's own checks then say why.
+func ownTensors(cfg TrainConfig) model.Keep {
+	if cfg.Group == nil {
+		return nil
+	}
+	return func(m model.Config, state json.RawMessage) func(string) bool {
+		c := cfg
+		if c.Model == (model.Config{}) {
+			c.Model = m
+		}
+		c.Context = cmp.Or(c.Context, m.MaxT)
+		c = settled(c)
+		sched, err := scheduleOf(c)
+		if err != nil {
+			return nil
+		}
+		st, err := resumeState(&model.Checkpoint{State: state}, "")
+		if err != nil {
+			return nil
+		}
+		pl, _, err := partition(c, sched, st)
+		if err != nil {
+			return nil
+		}
+		own := map[string]bool{}
+		for _, s := range c.Group.own(pl).Stages {
+			for _, t := range m.StageTensors(s) {
+				own[t.Name] = true
+			}
+		}
+		return func(name string) bool { return own[name] }
+	}
 }
 
 // lrMoved says how a resume's new --steps (an override of the record's)
@@ -235,13 +298,14 @@ func planOptions(cfg TrainConfig, sched *schedule.Schedule) model.PlanOptions {
 }
 
 // startFrom loads the checkpoint a run starts from, if any: Out's to
-// resume (InitFrom is then only the run's history), or InitFrom's weights. A zero Model becomes the checkpoint's
+// resume (InitFrom is then only the run's history), keeping what keep
+// chooses, or InitFrom's weights. A zero Model becomes the checkpoint's
 // (fromCk); a given one must be the checkpoint's.
-func startFrom(cfg *TrainConfig) (ck *model.Checkpoint, fromCk bool, err error) {
+func startFrom(cfg *TrainConfig, keep model.Keep) (ck *model.Checkpoint, fromCk bool, err error) {
 	switch {
 	case cfg.Resume:
 		dir := CheckpointDir(cfg.Out)
-		ck, err = model.LoadResume(dir)
+		ck, err = model.LoadResumeKeeping(dir, keep)
 		switch {
 		case errors.Is(err, model.ErrNoCheckpoint):
 			return nil, false, fileError{field.Errorf("resume", "{resume}: %s holds no checkpoint (no %s): the run stopped before its first ({save-every}), or {out} names another run; start it again without {resume}", cfg.Out, dir)}

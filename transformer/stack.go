@@ -97,22 +97,12 @@ func NewStack(ops kernels.Ops, cfg model.Config, spec Spec, B, T int) (*Stack, e
 	if !spec.Recompute.Valid() {
 		return nil, fmt.Errorf("transformer: recompute mode %v is not one of none, gelu, block", spec.Recompute)
 	}
-	var specs []model.Tensor
-	if spec.Embed {
-		specs = append(specs, cfg.EmbeddingTensors()...)
-	}
+	specs := cfg.StageTensors(model.Stage{FirstLayer: spec.FirstBlock, LastLayer: spec.FirstBlock + spec.NumBlocks - 1, Embed: spec.Embed, Head: spec.Head})
 	s := &Stack{ops: ops, cfg: cfg, spec: spec, d: dims{B, T, cfg.C, cfg.NH}, wte: -1, wpe: -1, lnfW: -1, lnfB: -1}
-	for l := spec.FirstBlock; l < spec.FirstBlock+spec.NumBlocks; l++ {
-		s.blocks = append(s.blocks, len(specs))
-		specs = append(specs, cfg.BlockTensors(l)...)
-	}
-	if spec.Head {
-		specs = append(specs, cfg.HeadTensors()...)
-		if !spec.Embed {
-			specs = append(specs, cfg.EmbeddingTensors()[0]) // the tied LM head's own copy of wte
-		}
-	}
 	s.P = NewParams(ops, specs, kernels.Weights)
+	for l := spec.FirstBlock; l < spec.FirstBlock+spec.NumBlocks; l++ {
+		s.blocks = append(s.blocks, s.P.Index(cfg.BlockTensors(l)[0].Name))
+	}
 	if !spec.Inference {
 		s.G = NewParams(ops, specs, kernels.Working)
 		s.M, s.V = NewParams(ops, specs, kernels.Exact), NewParams(ops, specs, kernels.Exact)
