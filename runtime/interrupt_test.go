@@ -132,3 +132,33 @@ func TestEarlierRanksSummariesGo(t *testing.T) {
 		t.Errorf("the rank's directory went too: %v", err)
 	}
 }
+
+// TestStopJustAfterASaveSavesOnce: a run stopped in the step that its
+// --save-every just saved ends with that checkpoint, not a second write of
+// it (for a large model, a long wait before the stop).
+func TestStopJustAfterASaveSavesOnce(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	cfg := resumeConfig(t, corpus(t), out, "cpu:0,cpu:1", 4)
+	cfg.SaveEvery = 2
+	tr, err := NewTrainer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var saved os.FileInfo
+	sum, err := tr.Run(ctx, func(p Progress) {
+		if p.Step == 2 {
+			saved, err = os.Stat(CheckpointDir(out))
+			cancel()
+		}
+	})
+	if err != nil || saved == nil {
+		t.Fatalf("%v; the checkpoint after step 2: %v", err, saved)
+	}
+	now, err := os.Stat(CheckpointDir(out))
+	if err != nil || !os.SameFile(saved, now) || !sum.Interrupted || sum.Steps != 2 {
+		t.Errorf("stopped after step %d (interrupted %v), the checkpoint step 2 saved was written again (%v)", sum.Steps, sum.Interrupted, err)
+	}
+}

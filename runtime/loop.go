@@ -309,8 +309,12 @@ func (t *Trainer) finish(ctx context.Context, sum *Summary, in *StepInput, measu
 	// that only writes the summary its run's end did not; but one that
 	// evaluated what a signal had stopped saves, so that its checkpoint no
 	// longer says the evaluation is pending.
+	// Nor does one whose last step's checkpoint, as it stands, was saved
+	// (a stop just after a --save-every): for a large model, writing it
+	// again would hold up the stop.
 	evaluated := t.resumed.EvalPending && t.evalStopped != t.start
-	if !t.cfg.SkipCheckpoint && (sum.Steps > t.start || evaluated && sum.Steps == t.start) {
+	saved := t.saved == (savedState{sum.Steps, t.evalStopped == sum.Steps})
+	if !t.cfg.SkipCheckpoint && !saved && (sum.Steps > t.start || evaluated && sum.Steps == t.start) {
 		if err := t.save(sum.Steps); err != nil {
 			return err
 		}
@@ -424,12 +428,21 @@ func (t *Trainer) save(step int) error {
 		}
 	}
 	if t.cfg.Group != nil {
-		return t.saveGroup(step, ck)
+		err = t.saveGroup(step, ck)
+	} else if err = t.sameOut(); err == nil {
+		err = t.saveError(step, model.Save(CheckpointDir(t.cfg.Out), ck))
 	}
-	if err := t.sameOut(); err != nil {
-		return err
+	if err == nil {
+		t.saved = savedState{step, t.evalStopped == step}
 	}
-	return t.saveError(step, model.Save(CheckpointDir(t.cfg.Out), ck))
+	return err
+}
+
+// savedState is what distinguishes a run's checkpoints at one point of a
+// start: the step, and whether its evaluation is pending.
+type savedState struct {
+	step        int
+	evalPending bool
 }
 
 // saveError is err, a save's at step, said as what it means: a tensor

@@ -44,6 +44,7 @@ type Trainer struct {
 	// evalStopped is the step whose evaluation a signal stopped (0: none),
 	// which its checkpoint records (TrainState.EvalPending).
 	evalStopped int
+	saved       savedState  // the checkpoint this start saved last (zero: none)
 	sum         *Summary    // the running Run's, whose losses each checkpoint keeps
 	outDir      os.FileInfo // the run directory as Run found it (rank 0), to notice it gone
 	dataSum     string      // the sha256 of the data's tokens, once computed (tokenSum)
