@@ -253,31 +253,34 @@ func checkSave(ck *Checkpoint) error {
 	if err := ck.Config.Validate(); err != nil {
 		return err
 	}
-	ts := ck.Config.AllTensors()
-	if err := checkTensorMap("Params", ck.Params, ts); err != nil {
+	if err := checkTensors(ck.Config.AllTensors(), ck.Params, ck.M, ck.V); err != nil {
 		return err
-	}
-	if err := checkFiniteMap("Params", ck.Params, ts); err != nil {
-		return err
-	}
-	if (ck.M == nil) != (ck.V == nil) {
-		return errors.New("optimizer state has only one of M and V; set both (to save the moments) or neither")
-	}
-	if ck.M != nil {
-		if err := checkTensorMap("M", ck.M, ts); err != nil {
-			return err
-		}
-		if err := checkTensorMap("V", ck.V, ts); err != nil {
-			return err
-		}
-		if err := checkFiniteMap("M", ck.M, ts); err != nil {
-			return err
-		}
-		if err := checkFiniteMap("V", ck.V, ts); err != nil {
-			return err
-		}
 	}
 	return checkState(ck.State)
+}
+
+// checkTensors rejects tensors Load would refuse: params must hold each of
+// ts, of its shape and finite, and the moments m and v (both or neither)
+// the same.
+func checkTensors(ts []Tensor, params, m, v map[string][]float32) error {
+	if (m == nil) != (v == nil) {
+		return errors.New("optimizer state has only one of M and V; set both (to save the moments) or neither")
+	}
+	for _, f := range []struct {
+		name    string
+		tensors map[string][]float32
+	}{{"Params", params}, {"M", m}, {"V", v}} {
+		if f.tensors == nil && f.name != "Params" {
+			continue
+		}
+		if err := checkTensorMap(f.name, f.tensors, ts); err != nil {
+			return err
+		}
+		if err := checkFiniteMap(f.name, f.tensors, ts); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkState rejects a State Load would refuse; nil is none.

@@ -179,7 +179,7 @@ func TestLoadResumeKeepingKeepsItsOwn(t *testing.T) {
 	sameTensors(t, "Params of "+oldSuffix, got.Params, subset(older.Params, mine))
 }
 
-// TestCommitPartsRefuses: parts that miss a tensor, hold one twice, name
+// TestCommitPartsRefuses: a state that says no step, parts that miss a tensor, hold one twice, name
 // a tensor the model lacks, differ in holding the moments, or whose file
 // the committer does not see whole (a writer on another disk) make no
 // checkpoint: the previous one loads and nothing is left beside it.
@@ -187,19 +187,21 @@ func TestCommitPartsRefuses(t *testing.T) {
 	for _, c := range []struct {
 		name, want string
 		edit       func(t *testing.T, dir string, parts []Part)
+		state      string // the checkpoint's state.json, where not tinyCheckpoint's
 	}{
-		{"missing", "no part holds tensor ln_f.bias", func(_ *testing.T, _ string, p []Part) {
+		{name: "state", want: `"step"`, edit: func(*testing.T, string, []Part) {}, state: `{"step": 0, "seed": 1}`},
+		{name: "missing", want: "no part holds tensor ln_f.bias", edit: func(_ *testing.T, _ string, p []Part) {
 			p[1].Names = slices.DeleteFunc(p[1].Names, func(n string) bool { return n == "ln_f.bias" })
 		}},
-		{"twice", "part 1 and part 2 both hold tensor wpe.weight", func(_ *testing.T, _ string, p []Part) { p[1].Names = append(p[1].Names, "wpe.weight") }},
-		{"unknown", `part 2 holds tensor "h.9.ln_1.weight", which is not a parameter`, func(_ *testing.T, _ string, p []Part) { p[1].Names = append(p[1].Names, "h.9.ln_1.weight") }},
-		{"moments", "part 1 and part 2 differ in whether they hold the AdamW moments", func(_ *testing.T, _ string, p []Part) { p[1].Optimizer = "" }},
-		{"elsewhere", "part 2's", func(t *testing.T, dir string, p []Part) {
+		{name: "twice", want: "part 1 and part 2 both hold tensor wpe.weight", edit: func(_ *testing.T, _ string, p []Part) { p[1].Names = append(p[1].Names, "wpe.weight") }},
+		{name: "unknown", want: `part 2 holds tensor "h.9.ln_1.weight", which is not a parameter`, edit: func(_ *testing.T, _ string, p []Part) { p[1].Names = append(p[1].Names, "h.9.ln_1.weight") }},
+		{name: "moments", want: "part 1 and part 2 differ in whether they hold the AdamW moments", edit: func(_ *testing.T, _ string, p []Part) { p[1].Optimizer = "" }},
+		{name: "elsewhere", want: "part 2's", edit: func(t *testing.T, dir string, p []Part) {
 			if err := os.Remove(filepath.Join(dir+tmpSuffix, p[1].Model)); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"truncated", "but its writer wrote", func(t *testing.T, dir string, p []Part) {
+		{name: "truncated", want: "but its writer wrote", edit: func(t *testing.T, dir string, p []Part) {
 			if err := os.Truncate(filepath.Join(dir+tmpSuffix, optimizerDir, p[0].Optimizer), 100); err != nil {
 				t.Fatal(err)
 			}
@@ -209,7 +211,11 @@ func TestCommitPartsRefuses(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "ckpt")
 			before := tinyCheckpoint(1)
 			mustSave(t, dir, before)
-			err := saveParts(t, dir, tinyCheckpoint(2), 2, func(p []Part) { c.edit(t, dir, p) })
+			ck := tinyCheckpoint(2)
+			if c.state != "" {
+				ck.State = json.RawMessage(c.state)
+			}
+			err := saveParts(t, dir, ck, 2, func(p []Part) { c.edit(t, dir, p) })
 			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "not saved") {
 				t.Fatalf("CommitParts = %v, want an error saying %q and that nothing was saved", err, c.want)
 			}

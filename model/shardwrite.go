@@ -56,7 +56,7 @@ func BeginParts(dir string) (token string, err error) {
 	}
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
+		return "", removeOnError(tmp, err)
 	}
 	token = hex.EncodeToString(b[:])
 	if err := removeOnError(tmp, os.Mkdir(filepath.Join(tmp, optimizerDir), 0o755)); err != nil {
@@ -68,7 +68,7 @@ func BeginParts(dir string) (token string, err error) {
 	})); err != nil {
 		return "", err
 	}
-	return token, fsutil.SyncDir(tmp)
+	return token, removeOnError(tmp, fsutil.SyncDir(tmp))
 }
 
 // AbortParts removes what BeginParts and the writers left, when a writer
@@ -148,27 +148,7 @@ func partTensors(c Config, params, m, v map[string][]float32) ([]Tensor, error) 
 			ts = append(ts, t)
 		}
 	}
-	if err := checkTensorMap("Params", params, ts); err != nil {
-		return nil, err
-	}
-	if err := checkFiniteMap("Params", params, ts); err != nil {
-		return nil, err
-	}
-	if (m == nil) != (v == nil) {
-		return nil, errors.New("optimizer state has only one of M and V; set both (to save the moments) or neither")
-	}
-	if m == nil {
-		return ts, nil
-	}
-	for field, mv := range map[string]map[string][]float32{"M": m, "V": v} {
-		if err := checkTensorMap(field, mv, ts); err != nil {
-			return nil, err
-		}
-		if err := checkFiniteMap(field, mv, ts); err != nil {
-			return nil, err
-		}
-	}
-	return ts, nil
+	return ts, checkTensors(ts, params, m, v)
 }
 
 // fileSize is the size of the file at path.
@@ -192,14 +172,15 @@ func CommitParts(dir string, ck *Checkpoint, parts []Part) error {
 	if err != nil {
 		return err
 	}
-	if err := ck.Config.Validate(); err != nil {
-		return err
-	}
-	if err := checkState(ck.State); err != nil {
-		return fmt.Errorf("checkpoint %s: %w", dir, err)
-	}
 	tmp := dir + tmpSuffix
-	if err := removeOnError(tmp, writeIndexes(tmp, ck, parts)); err != nil {
+	err = ck.Config.Validate()
+	if err == nil {
+		err = checkState(ck.State)
+	}
+	if err == nil {
+		err = writeIndexes(tmp, ck, parts)
+	}
+	if err := removeOnError(tmp, err); err != nil {
 		return fmt.Errorf("checkpoint %s: not saved (any previous checkpoint there is unchanged): %w", dir, err)
 	}
 	return commitTmp(dir)

@@ -53,7 +53,7 @@ func (t *Trainer) saveGroup(step int, ck *model.Checkpoint) error {
 			}
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", what, err)
 		}
 	} else {
 		if err := g.receiveGob(0, tag(msgBegin), what, &begin); err != nil {
