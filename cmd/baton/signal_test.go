@@ -136,12 +136,14 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 // whole process group, so the run may get two SIGINTs at once (the kernel
 // merges them as often as not, so a run of baton cannot show this
 // reliably); they are one stop, which saves, not a second signal that
-// exits before the step ends. One sameStop later, a signal is a second.
+// exits before the step ends. One sameStop later, a signal is a second,
+// whose number the exit status takes.
 func TestSignalsAtOnceAreOneStop(t *testing.T) {
 	sigs := make(chan os.Signal, 2)
 	done := make(chan struct{})
+	var second os.Signal
 	go func() {
-		awaitSecond(sigs, time.Now())
+		second = awaitSecond(sigs, time.Now())
 		close(done)
 	}()
 	sigs <- syscall.SIGINT
@@ -150,9 +152,12 @@ func TestSignalsAtOnceAreOneStop(t *testing.T) {
 		t.Fatal("a signal right after the first was taken for a second one")
 	case <-time.After(sameStop + 100*time.Millisecond):
 	}
-	sigs <- syscall.SIGINT
+	sigs <- syscall.SIGTERM
 	select {
 	case <-done:
+		if second != syscall.SIGTERM {
+			t.Errorf("the second signal was taken to be %v, want SIGTERM", second)
+		}
 	case <-time.After(lineLimit):
 		t.Fatal("a signal sameStop after the first was not taken for a second one")
 	}

@@ -35,7 +35,8 @@ const sameStop = 250 * time.Millisecond
 
 // onStopSignal returns a context that the first stop signal cancels, after
 // a warning that says what happens now (doing); a second signal (sameStop
-// after it or later) exits at once with 128+its number, saying what is
+// after it or later) exits at once with 128+the second's number, as a
+// process killed by it would, saying what is
 // left (left, asked then). sig is the first
 // signal, nil before one. release says the work the context guards is over
 // and the process is ending (closing devices and links, printing its
@@ -60,6 +61,7 @@ func onStopSignal(log *slog.Logger, doing string, left func() string) (ctx conte
 	)
 	go func() {
 		s := <-sigs
+		at := time.Now() // before the warning, whose write may block on a stalled stderr
 		mu.Lock()
 		stopped := !ending
 		if stopped {
@@ -70,9 +72,9 @@ func onStopSignal(log *slog.Logger, doing string, left func() string) (ctx conte
 			log.Warn("signal: "+doing+"; send it again to exit at once", "signal", sigName(s))
 			stop()
 		}
-		awaitSecond(sigs, time.Now())
+		second := awaitSecond(sigs, at)
 		fmt.Fprintf(os.Stderr, "baton: second signal, exiting now; %s\n", left())
-		os.Exit(exitCode(s))
+		os.Exit(exitCode(second))
 	}()
 	sig = func() os.Signal {
 		mu.Lock()
@@ -119,14 +121,15 @@ func onSignalWhileStarting() (started func()) {
 	}
 }
 
-// awaitSecond returns once a signal comes on sigs sameStop or more after
+// awaitSecond returns the signal that comes on sigs sameStop or more after
 // the first (at first): any sooner is the same stop.
-func awaitSecond(sigs <-chan os.Signal, first time.Time) {
-	for range sigs {
+func awaitSecond(sigs <-chan os.Signal, first time.Time) os.Signal {
+	for s := range sigs {
 		if time.Since(first) >= sameStop {
-			return
+			return s
 		}
 	}
+	return nil
 }
 
 // sigName names a stop signal as a shell user knows it: SIGINT, not
