@@ -168,14 +168,7 @@ func stepMetric(step int, res *StepResult, lr float32, took time.Duration, token
 	if took > 0 {
 		m.TokensPerSec = float64(tokens) / took.Seconds()
 	}
-	var span time.Duration
-	for _, recs := range res.Records {
-		for _, r := range recs {
-			if r.Action.Kind.IsCompute() {
-				span = max(span, r.End)
-			}
-		}
-	}
+	span := res.PipelineSpan()
 	m.Idle = resize(idle, len(res.Records))
 	for d, recs := range res.Records {
 		if len(recs) == 0 { // another rank's device: every device acts in every step

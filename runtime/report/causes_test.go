@@ -110,7 +110,7 @@ func TestCausesGaps(t *testing.T) {
 	// are where the example's devices have nothing to do.
 	first := step.Records[1][0]
 	found := false
-	for _, sg := range deviceSegments(step.Records[1], pipelineSpan(step)) {
+	for _, sg := range deviceSegments(step.Records[1], step.PipelineSpan()) {
 		if sg.cause == causeGap && sg.start == first.End {
 			found = sg.end == first.End+50*time.Microsecond
 		}
@@ -130,7 +130,7 @@ func TestCausesGaps(t *testing.T) {
 func TestCausesSeveralStagesPerDevice(t *testing.T) {
 	step := interleavedStep()
 	var whole Split
-	span := pipelineSpan(step)
+	span := step.PipelineSpan()
 	whole.add(deviceSegments(step.Records[0], span), 0, span, 1)
 	if !causesNear(whole.ComputeS, 3e-3) || !causesNear(whole.GapS, 0.1e-3) || !causesNear(whole.WaitPrevS, 1.2e-3) ||
 		!causesNear(whole.WaitNextS, 2.2e-3) || !causesNear(whole.CausesS(), whole.IdleS) {

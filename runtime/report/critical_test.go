@@ -78,8 +78,8 @@ func TestCriticalPath1F1B(t *testing.T) {
 		t.Fatal("no critical path")
 	}
 	last := path[len(path)-1]
-	if r := step.Records[last.Device][last.Index]; !r.Action.Kind.IsCompute() || r.End != pipelineSpan(step) {
-		t.Errorf("the path ends at %s (%v), want the last compute action, ending at %v", r.Action, r.End, pipelineSpan(step))
+	if r := step.Records[last.Device][last.Index]; !r.Action.Kind.IsCompute() || r.End != step.PipelineSpan() {
+		t.Errorf("the path ends at %s (%v), want the last compute action, ending at %v", r.Action, r.End, step.PipelineSpan())
 	}
 	if first := path[0]; first.Index != 0 {
 		t.Errorf("the path starts at action %d of device %d, want a device's first action", first.Index, first.Device)
@@ -103,8 +103,8 @@ func TestCriticalPath1F1B(t *testing.T) {
 	for _, s := range shares {
 		sum += s
 	}
-	if sum+gap != pipelineSpan(step) {
-		t.Errorf("shares %v + gaps %v = %v, want the span %v", sum, gap, sum+gap, pipelineSpan(step))
+	if sum+gap != step.PipelineSpan() {
+		t.Errorf("shares %v + gaps %v = %v, want the span %v", sum, gap, sum+gap, step.PipelineSpan())
 	}
 	// The example has fixed costs and no gaps: the path is all compute and copies.
 	if gap != 0 {

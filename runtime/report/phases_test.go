@@ -30,7 +30,7 @@ func phaseRecord(t *testing.T, step *Step, d int, a string) Record {
 // cools down with the backwards left.
 func TestPhaseBounds1F1B(t *testing.T) {
 	step := tlExampleStep(3, 4)
-	span := pipelineSpan(step)
+	span := step.PipelineSpan()
 	for d, firstB := range []string{"0B0", "1B0", "2B0"} {
 		steady, cool := phaseBounds(step.Records[d], span)
 		wantSteady := phaseRecord(t, step, d, firstB).Start
@@ -70,7 +70,7 @@ func TestPhaseBounds1F1B(t *testing.T) {
 // Forwards all before the backwards (naive, GPipe): no steady phase.
 func TestPhaseBoundsNoSteady(t *testing.T) {
 	step := traceTwoStageStep()
-	span := pipelineSpan(step)
+	span := step.PipelineSpan()
 	ms := func(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
 	for d, want := range []time.Duration{ms(3.3), ms(2.2)} {
 		steady, cool := phaseBounds(step.Records[d], span)

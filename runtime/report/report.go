@@ -77,7 +77,7 @@ func Build(s *schedule.Schedule, devs []DeviceInfo, steps []*Step) (*Report, err
 	}
 	r.CriticalPath = newPathReport(names, s.Stages)
 	for _, res := range steps {
-		span := pipelineSpan(res)
+		span := res.PipelineSpan()
 		r.PipelineS += span.Seconds() / n
 		r.StepS += res.Time.Seconds() / n
 		r.CriticalPath.add(res, 1/n)
@@ -132,8 +132,9 @@ func Build(s *schedule.Schedule, devs []DeviceInfo, steps []*Step) (*Report, err
 	return r, nil
 }
 
-// pipelineSpan is the time from a step's origin to its last compute action.
-func pipelineSpan(res *Step) time.Duration {
+// PipelineSpan is the time from a step's origin to its last compute
+// action: what a device's idle share of the step is a share of.
+func (res *Step) PipelineSpan() time.Duration {
 	var span time.Duration
 	for _, recs := range res.Records {
 		for _, rec := range recs {
