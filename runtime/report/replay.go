@@ -194,11 +194,7 @@ func (r *Replay) fromStages(plan *model.Plan, costs []StageCost, p int) {
 // devices' costs, each divided by its own slow-down runSlow[j], times
 // scale[i]. The embedding and the head keep their measured costs.
 func (r *Replay) OnDevices(from []int, scale, runSlow []float64) *Replay {
-	var mean unitCost
-	for j, c := range r.block {
-		mean = mean.plus(c.scaled(1 / runSlow[j]))
-	}
-	mean = mean.scaled(1 / float64(len(r.block)))
+	mean := r.meanBlock(runSlow)
 	out := *r
 	out.block = make([]unitCost, len(from))
 	for i, j := range from {
@@ -212,13 +208,23 @@ func (r *Replay) OnDevices(from []int, scale, runSlow []float64) *Replay {
 }
 
 // blockOn is a block's cost on device d: measured, or for a device the run
-// did not have, the mean over those it had.
+// did not have (a what-if on more devices, none named), the mean over
+// those it had as measured: more devices of the kinds the run had.
 func (r *Replay) blockOn(d int) unitCost {
 	if d < len(r.block) {
 		return r.block[d]
 	}
+	return r.meanBlock(nil)
+}
+
+// meanBlock is the mean of the run's devices' block costs, each divided by
+// its slow-down slow[j] (nil: as measured).
+func (r *Replay) meanBlock(slow []float64) unitCost {
 	var sum unitCost
-	for _, c := range r.block {
+	for j, c := range r.block {
+		if slow != nil {
+			c = c.scaled(1 / slow[j])
+		}
 		sum = sum.plus(c)
 	}
 	return sum.scaled(1 / float64(len(r.block)))
