@@ -271,24 +271,38 @@ func summaryBehind(out string, step int) bool {
 // each at least (the length of Split, or the schedule file's devices, where
 // given), so that the default list trains --model tiny (2 layers).
 func fitDevices(cfg TrainConfig) int {
-	return FitDevices(cfg.Model.L, cfg.Chunks, cfg.Split, cfg.LayerMap, cfg.Sched, len(cfg.Devices))
+	return FitDevices(cfg.Model.L, cfg.Chunks, cfg.Split, cfg.LayerMap, cfg.Sched, len(cfg.Devices)).N
+}
+
+// DeviceFit is how many default devices a run keeps, and what decided it
+// (By): "schedule-file" (Units rows), "layer-map" or "split" (Units
+// stages), or "layers" (Units layers), Units divided by --chunks but for
+// a schedule file's rows.
+type DeviceFit struct {
+	N     int
+	By    string
+	Units int
 }
 
 // FitDevices is how many of n default devices a model of layers blocks
 // fills, one stage each at least: a given schedule's rows, or the stages
-// of split (else of the layers) over chunks per device.
-func FitDevices(layers, chunks int, split, layerMap []int, sched *schedule.Schedule, n int) int {
-	fit := layers / max(1, chunks)
-	if len(split) > 0 {
-		fit = len(split) / max(1, chunks)
+// of layerMap, else of split, else of the layers, over chunks per device.
+func FitDevices(layers, chunks int, split, layerMap []int, sched *schedule.Schedule, n int) DeviceFit {
+	f := DeviceFit{By: "layers", Units: layers}
+	switch {
+	case sched != nil:
+		f = DeviceFit{By: "schedule-file", Units: sched.Devices}
+	case len(layerMap) > 0: // stages 0..max; a map that skips one is the planner's to refuse
+		f = DeviceFit{By: "layer-map", Units: min(slices.Max(layerMap)+1, layers)}
+	case len(split) > 0:
+		f = DeviceFit{By: "split", Units: len(split)}
 	}
-	if len(layerMap) > 0 { // stages 0..max; a map that skips one is the planner's to refuse
-		fit = min(slices.Max(layerMap)+1, layers) / max(1, chunks)
+	fit := f.Units
+	if sched == nil {
+		fit /= max(1, chunks)
 	}
-	if sched != nil {
-		fit = sched.Devices
-	}
-	return min(max(fit, 1), n)
+	f.N = min(max(fit, 1), n)
+	return f
 }
 
 // planOptions are the memory estimate's settings for cfg run under sched.

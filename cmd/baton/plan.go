@@ -126,16 +126,16 @@ func runPlan(out, notes io.Writer, f *planFlags, given *schedule.Schedule) error
 	split, _ := model.ParseInts("split", f.split) // a bad one is refused by the planner
 	lmap, _ := model.ParseInts("layer-map", f.lmap)
 	fit := runtime.FitDevices(mc.L, f.chunks, split, lmap, given, len(names))
-	cut := !f.devicesGiven && fit < len(names)
+	cut := !f.devicesGiven && fit.N < len(names)
 	if cut { // as train does: the default devices cut to what the model fills
-		names = names[:fit]
+		names = names[:fit.N]
 	}
 	plan, s, err := planOn(mc, names, f, given)
 	if err != nil {
 		return err
 	}
 	if cut {
-		fmt.Fprintf(notes, "%s: planning on %d of the default devices, %s (--devices chooses)\n", fitReason("model", mc.L, split, lmap, f.chunks, given), fit, strings.Join(device.Strings(names), ","))
+		fmt.Fprintf(notes, "%s: planning on %d of the default devices, %s (--devices chooses)\n", fitReason("model", fit, f.chunks, given), fit.N, strings.Join(device.Strings(names), ","))
 	}
 	tl, err := schedule.Simulate(schedule.Lower(s), planCost(plan, names))
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -386,26 +385,26 @@ func noteFittedDevices(log *slog.Logger, asked []device.Name, cfg runtime.TrainC
 		names[i] = d.String()
 	}
 	log.Info(fmt.Sprintf("%s: training on %d of the default devices, %s (--devices chooses)",
-		fitReason("model "+cfg.Preset, cfg.Model.L, cfg.Split, cfg.LayerMap, cfg.Chunks, cfg.Sched), len(names), strings.Join(names, ",")))
+		fitReason("model "+cfg.Preset, runtime.FitDevices(cfg.Model.L, cfg.Chunks, cfg.Split, cfg.LayerMap, cfg.Sched, len(asked)), cfg.Chunks, cfg.Sched), len(names), strings.Join(names, ",")))
 }
 
 // fitReason words what set the number of default devices a run keeps
-// (runtime.FitDevices): a schedule file's rows, --split's stages, or the
-// model's layers, over --chunks where a device holds several.
-func fitReason(model string, layers int, split, layerMap []int, chunks int, sched *schedule.Schedule) string {
+// (runtime.FitDevices): a schedule file's rows, --layer-map's or --split's
+// stages, or the model's layers, over --chunks where a device holds several.
+func fitReason(model string, fit runtime.DeviceFit, chunks int, sched *schedule.Schedule) string {
 	over := ""
 	if chunks > 1 {
 		over = fmt.Sprintf(" over --chunks %d", chunks)
 	}
-	switch {
-	case sched != nil:
-		return fmt.Sprintf("--schedule-file %s has %s", strings.TrimPrefix(sched.Name, schedule.FilePrefix), words.Count(sched.Devices, "row"))
-	case len(layerMap) > 0: // as runtime.FitDevices counts them
-		return fmt.Sprintf("--layer-map names %d stages%s", slices.Max(layerMap)+1, over)
-	case len(split) > 0:
-		return fmt.Sprintf("--split has %d stages%s", len(split), over)
+	switch fit.By {
+	case "schedule-file":
+		return fmt.Sprintf("--schedule-file %s has %s", strings.TrimPrefix(sched.Name, schedule.FilePrefix), words.Count(fit.Units, "row"))
+	case "layer-map":
+		return fmt.Sprintf("--layer-map names %d stages%s", fit.Units, over)
+	case "split":
+		return fmt.Sprintf("--split has %d stages%s", fit.Units, over)
 	}
-	return fmt.Sprintf("%s has %d layers%s", model, layers, over)
+	return fmt.Sprintf("%s has %d layers%s", model, fit.Units, over)
 }
 
 // naiveNote says that naive does not use the micro-batches m given.
