@@ -64,6 +64,7 @@ const (
 	msgMoveLink                    // a link's id for a move, from the rank that sends the blocks to the rank that takes them
 	msgData                        // the sha256 of a rank's tokens, to every rank, before the first step
 	msgBegin                       // rank 0's word that a checkpoint's new directory is ready for the parts, to every rank
+	msgKinds                       // not a kind: one past the last, for a test to see each worded
 )
 
 // messageWords say what each kind of message carries, for errors.

@@ -152,7 +152,7 @@ func TestMessagesAreWorded(t *testing.T) {
 			t.Errorf("%v is worded %q, want %q", tag, got, want)
 		}
 	}
-	for k := msgActivation; k <= msgBegin; k++ {
+	for k := msgActivation; k < msgKinds; k++ {
 		if _, ok := messageWords[k]; !ok {
 			t.Errorf("message kind %d has no words", k)
 		}
