@@ -69,7 +69,7 @@ func planCmd() *cobra.Command {
 	f.model.add(fl)
 	fl.StringVar(&f.devices, "devices", "cpu:0,cpu:1,cpu:2,cpu:3", "devices")
 	fl.StringVar(&f.split, "split", "", "decoder blocks per stage, e.g. 6,6,6,6")
-	fl.StringVar(&f.lmap, "layer-map", "", "device index of each block, e.g. 0,0,1,1")
+	fl.StringVar(&f.lmap, "layer-map", "", "stage index of each block (a device's with --chunks 1), e.g. 0,0,1,1")
 	fl.StringVar(&f.schedule, "schedule", "1f1b", strings.Join(schedule.ScheduleNames, ", "))
 	fl.StringVar(&f.scheduleFile, "schedule-file", "", "plan the schedule in this CSV file, one row of actions per device (see docs/schedule-files.md)")
 	fl.IntVar(&f.m, "microbatches", 4, "micro-batches per step")

@@ -82,7 +82,7 @@ func trainCmd() *cobra.Command {
 	fl.IntVar(&f.microbatches, "microbatches", 4, "micro-batches per step (must divide --batch; naive always uses 1)")
 	fl.IntVar(&f.chunks, "chunks", 1, "stages per device, for --schedule interleaved (device d holds stages d, d+p, …)")
 	fl.StringVar(&f.split, "split", "", "decoder blocks per stage, e.g. 2,2,2,2 (default: balanced by a cost model)")
-	fl.StringVar(&f.lmap, "layer-map", "", "device index of each block, e.g. 0,0,1,1 (must be contiguous)")
+	fl.StringVar(&f.lmap, "layer-map", "", "stage index of each block (a device's with --chunks 1), e.g. 0,0,1,1 (must be contiguous)")
 	fl.IntVar(&f.batch, "batch", 8, "sequences per step")
 	fl.IntVar(&f.steps, "steps", 300, "steps of the whole run (a resumed run stops where an uninterrupted one would)")
 	fl.Float64Var(&f.lr, "lr", 1e-3, "peak learning rate")
