@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"baton/internal/fsutil"
 )
@@ -256,7 +257,24 @@ func checkSave(ck *Checkpoint) error {
 	if err := checkTensors(ck.Config.AllTensors(), ck.Params, ck.M, ck.V); err != nil {
 		return err
 	}
+	if err := checkExtra(ck.Extra); err != nil {
+		return err
+	}
 	return checkState(ck.State)
+}
+
+// checkExtra rejects an extra file whose name is not a plain file name,
+// or is one of the checkpoint's own: its config, state, model or
+// optimizer files and directories, the token of a save in parts, or any
+// .safetensors file (transformers would take it for the model's).
+func checkExtra(extra map[string][]byte) error {
+	for _, name := range slices.Sorted(maps.Keys(extra)) {
+		own := slices.Contains([]string{configFile, stateFile, modelIndex, optimizerDir, begunFile}, name) || strings.HasSuffix(name, ".safetensors")
+		if name != filepath.Base(name) || name == "." || name == ".." || own {
+			return fmt.Errorf("the checkpoint's extra file %q: a checkpoint's own file, or not a file name; give a plain name that none of the checkpoint's files has", name)
+		}
+	}
+	return nil
 }
 
 // checkTensors rejects tensors Load would refuse: params must hold each of
@@ -382,9 +400,6 @@ func writeMeta(tmp string, ck *Checkpoint) error {
 		return err
 	}
 	for _, name := range slices.Sorted(maps.Keys(ck.Extra)) {
-		if name != filepath.Base(name) || name == configFile || name == modelFile || name == modelIndex || name == stateFile {
-			return fmt.Errorf("checkpoint %s: an extra file named %q would not sit beside the model", tmp, name)
-		}
 		if err := fsutil.WriteNew(filepath.Join(tmp, name), func(w io.Writer) error {
 			_, err := w.Write(ck.Extra[name])
 			return err

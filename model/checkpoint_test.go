@@ -253,6 +253,10 @@ func TestSaveRejectsBadInput(t *testing.T) {
 		{"infinite M", "", func(ck *Checkpoint) { ck.M["wte.weight"][0] = float32(math.Inf(-1)) }, "M[wte.weight][0] is -Inf"},
 		{"infinite V", "", func(ck *Checkpoint) { ck.V["ln_f.bias"][31] = float32(math.Inf(1)) }, "V[ln_f.bias][31] is +Inf"},
 		{"dot dir", ".", func(*Checkpoint) {}, "name a directory of its own"},
+		{"extra in a directory", "", func(ck *Checkpoint) { ck.Extra = map[string][]byte{"a/vocab.json": nil} }, `extra file "a/vocab.json"`},
+		{"extra as the state", "", func(ck *Checkpoint) { ck.Extra = map[string][]byte{"state.json": nil} }, `extra file "state.json"`},
+		{"extra as a shard", "", func(ck *Checkpoint) { ck.Extra = map[string][]byte{"model-00001-of-00002.safetensors": nil} }, `extra file "model-00001-of-00002.safetensors"`},
+		{"extra as the moments", "", func(ck *Checkpoint) { ck.Extra = map[string][]byte{"optimizer": nil} }, `extra file "optimizer"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

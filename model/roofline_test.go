@@ -1,3 +1,5 @@
+// A step's kernels from the model's shapes: their FLOPs match the planner's, every parameter gets AdamW, the counts follow block.go.
+
 package model
 
 import (

@@ -175,6 +175,9 @@ func CommitParts(dir string, ck *Checkpoint, parts []Part) error {
 	tmp := dir + tmpSuffix
 	err = ck.Config.Validate()
 	if err == nil {
+		err = checkExtra(ck.Extra)
+	}
+	if err == nil {
 		err = checkState(ck.State)
 	}
 	if err == nil {

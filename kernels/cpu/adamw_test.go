@@ -1,3 +1,5 @@
+// The gradient norm's sum of squares against a compensated float64 sum, across the CPU's blocks.
+
 package cpu
 
 import (

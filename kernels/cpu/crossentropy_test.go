@@ -1,3 +1,5 @@
+// The classifier's dlogits written over the logits give the bits of a separate output on the CPU.
+
 package cpu
 
 import "testing"

@@ -1,3 +1,5 @@
+// The embedding lookup: a token outside the vocabulary panics, and its backward gives the generic bits on every instruction set.
+
 package cpu
 
 import "testing"

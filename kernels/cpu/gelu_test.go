@@ -1,3 +1,5 @@
+// GELU's backward written over its input gradient gives the bits of a separate output on the CPU.
+
 package cpu
 
 import "testing"

@@ -1,3 +1,5 @@
+// The packed GEMM's bits: edge tiles, block boundaries, triangles and single rows against the element-wise reference.
+
 package cpu
 
 import (

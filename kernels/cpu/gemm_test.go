@@ -1,3 +1,5 @@
+// The GEMM's edge cases: empty shapes, misaligned operands, and row subsets giving the full batch's bits.
+
 package cpu
 
 import (

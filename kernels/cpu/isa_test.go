@@ -1,3 +1,5 @@
+// Which instruction set the CPU kernels choose from what the CPU has and what BATON_CPU asks.
+
 package cpu
 
 import (

@@ -1,3 +1,5 @@
+// LayerNorm's backward weight and bias gradients: the vector path gives the generic loop's bits.
+
 package cpu
 
 import "testing"

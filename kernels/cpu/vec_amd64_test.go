@@ -1,3 +1,5 @@
+// The vector helpers (exp with shift, GELU, column sums, sums of squares) against float64 or the generic bits.
+
 package cpu
 
 import (

@@ -1,3 +1,5 @@
+// RoundBF16, which the bf16 conformance suite rounds its inputs with: to nearest even, NaN and infinities kept.
+
 package kernelstest
 
 import (

@@ -1,3 +1,5 @@
+// The roofline line: GPU peaks by name, bounds by hand on an H100, and work without a bound on CPU devices.
+
 package report
 
 import (
