@@ -45,7 +45,10 @@ func hfSkipped(name string) bool {
 // PaddedVocab with zero rows, so a padded token is never predicted more
 // than any other before training. The Checkpoint has no optimizer state or
 // training state: whatever the directory holds beside the weights is not read.
-func LoadHF(dir string) (*Checkpoint, error) {
+func LoadHF(dir string) (*Checkpoint, error) { return loadHF(dir, nil) }
+
+// loadHF is LoadHF keeping the tensors keep chooses (nil: all).
+func loadHF(dir string, keep Keep) (*Checkpoint, error) {
 	fi, err := os.Stat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: no such directory; give a directory holding %s and %s (a Hugging Face GPT-2 model or a baton run)", dir, modelFile, configFile)
@@ -60,21 +63,30 @@ func LoadHF(dir string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	params, err := readTensors(dir, modelFile, modelIndex, stored.AllTensors(), stored, hfStored, readHFTensors, nil)
+	var kept func(string) bool
+	if keep != nil {
+		kept = keep(stored, nil)
+	}
+	params, err := readTensors(dir, modelFile, modelIndex, stored.AllTensors(), stored, hfStored, readHFTensors, kept)
 	if err != nil {
 		return nil, err
 	}
 	return padVocab(&Checkpoint{Config: stored, Params: params, Tokens: tokens}), nil
 }
 
-// padVocab pads ck's vocabulary to PaddedVocab with zero rows of wte.weight.
+// padVocab pads ck's vocabulary to PaddedVocab with zero rows of
+// wte.weight, where ck holds it (a load that keeps some tensors may not).
 func padVocab(ck *Checkpoint) *Checkpoint {
 	v := PaddedVocab(ck.Config.V)
-	if v != ck.Config.V {
-		wte := make([]float32, v*ck.Config.C) // rows past the stored ones stay zero
-		copy(wte, ck.Params["wte.weight"])
-		ck.Params["wte.weight"], ck.Config.V = wte, v
+	if v == ck.Config.V {
+		return ck
 	}
+	if stored, ok := ck.Params["wte.weight"]; ok {
+		wte := make([]float32, v*ck.Config.C) // rows past the stored ones stay zero
+		copy(wte, stored)
+		ck.Params["wte.weight"] = wte
+	}
+	ck.Config.V = v
 	return ck
 }
 
@@ -101,13 +113,18 @@ func weightsDir(dir string) string {
 // checkpoint that is missing or does not load falls back to the <dir>.old an
 // interrupted save leaves, with Load's warning naming the step lost. Only
 // Config, Params and Warnings are set.
-func LoadWeights(dir string) (*Checkpoint, error) {
+func LoadWeights(dir string) (*Checkpoint, error) { return LoadWeightsKeeping(dir, nil) }
+
+// LoadWeightsKeeping is LoadWeights keeping only the tensors keep chooses
+// for the model it reads (with no training state), as a rank keeps its own
+// stages' (LoadResumeKeeping).
+func LoadWeightsKeeping(dir string, keep Keep) (*Checkpoint, error) {
 	dir = weightsDir(dir)
-	ck, err := LoadHF(dir)
-	if _, serr := os.Stat(dir + oldSuffix); err == nil || serr != nil {
+	ck, err := loadHF(dir, keep)
+	if _, serr := os.Stat(dir + oldSuffix); err == nil || serr != nil || hfNamed(dir) {
 		return ck, err
 	}
-	if ck, err = Load(dir); err != nil {
+	if ck, err = load(dir, false, keep); err != nil { // falls back to <dir>.old, as Load does
 		return nil, err
 	}
 	return padVocab(&Checkpoint{Config: ck.Config, Params: ck.Params, Warnings: ck.Warnings}), nil

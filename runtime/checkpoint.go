@@ -74,12 +74,6 @@ func resumeState(ck *model.Checkpoint, dir string) (TrainState, error) {
 	return out, nil
 }
 
-// loadInit reads the weights a new run starts from: a baton run's (its
-// checkpoint.old, with a warning, where an interrupted save left only that)
-// or any GPT-2 directory's, as model.LoadWeights reads them. Only the
-// weights are kept: the run starts at step 0 with fresh AdamW moments.
-func loadInit(dir string) (*model.Checkpoint, error) { return model.LoadWeights(dir) }
-
 // presetOf names the preset c is, or "custom" (then base is a preset of
 // the same vocabulary, which the model's sizes override in a record).
 func presetOf(c model.Config) (name, base string) {

@@ -94,7 +94,8 @@ func TestRanksSaveTheirOwnParts(t *testing.T) {
 
 // TestRanksResumeHoldTheirOwnTensors: resuming, each rank keeps its own
 // stages' tensors and moments of the checkpoint, not the whole model (the
-// tied wte in both ends' ranks), with the values the whole load reads.
+// tied wte in both ends' ranks), with the values the whole load reads; and
+// its own tensors of the weights it starts from (--init-from).
 func TestRanksResumeHoldTheirOwnTensors(t *testing.T) {
 	data, out := corpus(t), filepath.Join(t.TempDir(), "run")
 	cfg := resumeConfig(t, data, out, "cpu:0", 4)
@@ -133,6 +134,20 @@ func TestRanksResumeHoldTheirOwnTensors(t *testing.T) {
 		for _, name := range own {
 			if !slices.Equal(ck.Params[name], whole.Params[name]) || !slices.Equal(ck.M[name], whole.M[name]) || !slices.Equal(ck.V[name], whole.V[name]) {
 				t.Errorf("rank %d: %s differs from the whole checkpoint's", r, name)
+			}
+		}
+
+		c = tr.cfg
+		c.InitFrom = out
+		if ck, _, err = startFrom(&c, ownTensors(c)); err != nil {
+			t.Fatalf("rank %d, --init-from: %v", r, err)
+		}
+		if len(ck.Params) != len(own) || ck.M != nil {
+			t.Errorf("rank %d starts from %d tensors of the checkpoint's %d (moments %v); want its own %d and no moments", r, len(ck.Params), len(whole.Params), ck.M != nil, len(own))
+		}
+		for _, name := range own {
+			if !slices.Equal(ck.Params[name], whole.Params[name]) {
+				t.Errorf("rank %d, --init-from: %s differs from the checkpoint's", r, name)
 			}
 		}
 	}

@@ -188,10 +188,10 @@ func partition(cfg TrainConfig, sched *schedule.Schedule, st TrainState) (pl *mo
 	return pl, onSplit, err
 }
 
-// ownTensors keeps, of a checkpoint that ranks resume, the tensors of this
-// rank's stages under the plan that checkpoint gives: a rank never holds
-// the whole model. nil (keep all) in one process, and where the plan
-// fails: the run's own checks then say why.
+// ownTensors keeps, of a checkpoint that ranks resume or start from, the
+// tensors of this rank's stages under the plan that checkpoint gives: a
+// rank never holds the whole model. nil (keep all) in one process, and
+// where the plan fails: the run's own checks then say why.
 func ownTensors(cfg TrainConfig) model.Keep {
 	if cfg.Group == nil {
 		return nil
@@ -207,9 +207,12 @@ func ownTensors(cfg TrainConfig) model.Keep {
 		if err != nil {
 			return nil
 		}
-		st, err := resumeState(&model.Checkpoint{State: state}, "")
-		if err != nil {
-			return nil
+		var st TrainState // weights alone (--init-from) have none
+		if state != nil {
+			var err error
+			if st, err = resumeState(&model.Checkpoint{State: state}, ""); err != nil {
+				return nil
+			}
 		}
 		pl, _, err := partition(c, sched, st)
 		if err != nil {
@@ -313,8 +316,8 @@ func planOptions(cfg TrainConfig, sched *schedule.Schedule) model.PlanOptions {
 }
 
 // startFrom loads the checkpoint a run starts from, if any: Out's to
-// resume (InitFrom is then only the run's history), keeping what keep
-// chooses, or InitFrom's weights. A zero Model becomes the checkpoint's
+// resume (InitFrom is then only the run's history), or InitFrom's
+// weights, keeping what keep chooses. A zero Model becomes the checkpoint's
 // (fromCk); a given one must be the checkpoint's.
 func startFrom(cfg *TrainConfig, keep model.Keep) (ck *model.Checkpoint, fromCk bool, err error) {
 	switch {
@@ -328,7 +331,10 @@ func startFrom(cfg *TrainConfig, keep model.Keep) (ck *model.Checkpoint, fromCk 
 			return nil, false, fileError{field.Errorf("resume", "{resume}: %w", err)}
 		}
 	case cfg.InitFrom != "":
-		if ck, err = loadInit(cfg.InitFrom); err != nil {
+		// A baton run's weights (its checkpoint.old, with a warning, where
+		// an interrupted save left only that) or any GPT-2 directory's; the
+		// run starts at step 0 with fresh AdamW moments.
+		if ck, err = model.LoadWeightsKeeping(cfg.InitFrom, keep); err != nil {
 			return nil, false, fileError{field.Errorf("init-from", "{init-from} %w", err)}
 		}
 	default:
