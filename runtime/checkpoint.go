@@ -166,6 +166,6 @@ func writeTensor(s *transformer.Stack, i int, ck *model.Checkpoint, step int) {
 }
 
 // stackSpec turns a planned stage into the part of the decoder it holds.
-func stackSpec(s model.Stage, r model.Recompute) transformer.Spec {
-	return transformer.Spec{FirstBlock: s.FirstLayer, NumBlocks: s.Blocks(), Embed: s.Embed, Head: s.Head, Recompute: r}
+func stackSpec(s model.Stage, r model.Recompute, vocab int) transformer.Spec {
+	return transformer.Spec{FirstBlock: s.FirstLayer, NumBlocks: s.Blocks(), Embed: s.Embed, Head: s.Head, Recompute: r, Vocab: vocab}
 }

@@ -23,7 +23,7 @@ func profiledPipeline(tb testing.TB, cfg model.Config, name string, p, m, batch 
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if pl.stages, err = newStages(devs, plan, batch/m, cfg.MaxT, prof.opsOf); err != nil {
+	if pl.stages, err = newStages(devs, plan, batch/m, cfg.MaxT, 0, prof.opsOf); err != nil {
 		tb.Fatal(err)
 	}
 	for _, st := range pl.stages {

@@ -391,7 +391,7 @@ func (t *Trainer) open(ck *model.Checkpoint) (*Trainer, error) {
 	all := cfg.Group.place(t.devs)
 	err = guard(func() error { // a device's failure (out of memory) panics inside its Ops
 		t.kprof = newKernelProfile(cfg.ProfileKernels)
-		if t.stages, err = newStages(all, plan, mbB, cfg.Context, t.kprof.opsOf); err != nil {
+		if t.stages, err = newStages(all, plan, mbB, cfg.Context, t.vocab(), t.kprof.opsOf); err != nil {
 			return err
 		}
 		if ck != nil {
@@ -437,14 +437,15 @@ func (t *Trainer) open(ck *model.Checkpoint) (*Trainer, error) {
 // device d holds stages d, d+p, d+2p, … A nil device is another rank's:
 // its stages are nil here.
 func NewStages(devs []device.Device, plan *model.Plan, B, T int) ([]*Stage, error) {
-	return newStages(devs, plan, B, T, device.Device.Ops)
+	return newStages(devs, plan, B, T, 0, device.Device.Ops)
 }
 
-// newStages is NewStages with each stack computing on opsOf(its device).
+// newStages is NewStages with each stack computing on opsOf(its device),
+// its head leaving the ids from vocab on out of the softmax (0: none).
 // Each stage allocates through Owned Ops of its own, so that a move can
 // hand back all it holds; on an error, or a device's panic (out of
 // memory), what was made is handed back.
-func newStages(devs []device.Device, plan *model.Plan, B, T int, opsOf func(device.Device) kernels.Ops) ([]*Stage, error) {
+func newStages(devs []device.Device, plan *model.Plan, B, T, vocab int, opsOf func(device.Device) kernels.Ops) ([]*Stage, error) {
 	var stages []*Stage
 	var mems []*device.Owned
 	built := false
@@ -463,7 +464,7 @@ func newStages(devs []device.Device, plan *model.Plan, B, T int, opsOf func(devi
 		}
 		mem := device.Own(dev, opsOf(dev))
 		mems = append(mems, mem)
-		stack, err := transformer.NewStack(mem, plan.Config, stackSpec(ps, plan.Recompute), B, T)
+		stack, err := transformer.NewStack(mem, plan.Config, stackSpec(ps, plan.Recompute, vocab), B, T)
 		if err != nil {
 			return nil, err
 		}
@@ -476,6 +477,17 @@ func newStages(devs []device.Device, plan *model.Plan, B, T int, opsOf func(devi
 	}
 	built = true
 	return stages, nil
+}
+
+// vocab is how many ids the run's tokens take, where the model's
+// vocabulary is larger (GPT-2's tokens in its padded 50,304, or bytes in
+// a GPT-2-sized model): the ids past them pad it, and the head leaves
+// them out of the softmax (transformer.Spec.Vocab); 0 where none do.
+func (t *Trainer) vocab() int {
+	if v := t.ds.V; v < t.cfg.Model.V {
+		return v
+	}
+	return 0
 }
 
 // CheckpointDir is where a run directory keeps its checkpoint.

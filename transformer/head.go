@@ -11,19 +11,44 @@ type headScratch struct {
 	lnf, lnfMean, lnfRstd kernels.Buffer // (B,T,C), (B,T), (B,T)
 	logits                kernels.Buffer // (B,T,V), turned into dlogits in place
 	dlnf                  kernels.Buffer // (B,T,C)
+	padding               kernels.Buffer // (V): 0, then maskedLogit from the vocabulary's end; nil where it has none
 }
 
-func newHeadScratch(ops kernels.Ops, N, C, V int) headScratch {
-	return headScratch{
+// maskedLogit is what a padding id's logit becomes: its probability, e to
+// the power of it less the row's largest logit, is exactly 0 in float32
+// and bf16 alike, and so is its gradient; being finite, it keeps the
+// softmax's subtractions free of infinities.
+const maskedLogit = -1e30
+
+// newHeadScratch makes the head's scratch for N rows over V logits, of
+// which the ids from vocab on (0: none) are padding (Spec.Vocab).
+func newHeadScratch(ops kernels.Ops, N, C, V, vocab int) headScratch {
+	h := headScratch{
 		lnf: working(ops, N*C), lnfMean: ops.Alloc(N), lnfRstd: ops.Alloc(N),
 		logits: working(ops, N*V), dlnf: working(ops, N*C),
 	}
+	if vocab > 0 && vocab < V {
+		mask := make([]float32, V)
+		for j := vocab; j < V; j++ {
+			mask[j] = maskedLogit
+		}
+		h.padding = ops.AllocAs(V, kernels.Weights) // as the layers' biases, which BiasForward adds
+		ops.Upload(h.padding, mask)
+	}
+	return h
 }
 
-// headLogits: logits (B,T,V) = ln_f(x) (B,T,C) @ wteᵀ (C,V).
+// headLogits: logits (B,T,V) = ln_f(x) (B,T,C) @ wteᵀ (C,V), the padding
+// ids' masked: left out of the softmax, they get no probability and no
+// gradient, as llm.c leaves GPT-2's padded rows out. A zero row of wte
+// (GPT-2's weights padded to 50,304) would otherwise give logit 0, far
+// above a trained model's real logits, and take nearly all the mass.
 func headLogits(ops kernels.Ops, h *headScratch, x, lnfW, lnfB, wte kernels.Buffer, N, C, V int) {
 	ops.LayerNormForward(h.lnf, h.lnfMean, h.lnfRstd, x, lnfW, lnfB, N, C)
 	ops.Gemm(false, true, N, V, C, 1, h.lnf, wte, 0, h.logits)
+	if h.padding != nil {
+		ops.BiasForward(h.logits, h.padding, N, V)
+	}
 }
 
 // headForwardBackward computes losses (B,T) of x (B,T,C) against targets (B,T)

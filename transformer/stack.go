@@ -24,6 +24,11 @@ type Spec struct {
 	// gradient, three times its parameters' memory that training needs,
 	// and its stash keeps of each block only qkv (inferenceActs).
 	Inference bool
+	// Vocab is how many ids the tokens can take (0: all V): the ids from
+	// Vocab to V pad the vocabulary (GPT-2's 50,257 to 50,304, or bytes'
+	// 256 in a GPT-2-sized model), never a target, and the head leaves
+	// their logits out of the softmax.
+	Vocab int
 }
 
 // Whole is the Spec of an undivided model.
@@ -115,7 +120,7 @@ func NewStack(ops kernels.Ops, cfg model.Config, spec Spec, B, T int) (*Stack, e
 		// An inference stack makes its head's scratch when Logits first
 		// needs it: a Decoder never does, and for GPT-2 the (T,V) logits
 		// alone are 206 MB.
-		s.head = newHeadScratch(ops, N, cfg.C, cfg.V)
+		s.head = newHeadScratch(ops, N, cfg.C, cfg.V, spec.Vocab)
 		s.dwteHead = working(ops, cfg.V*cfg.C)
 	}
 	return s, nil
@@ -343,7 +348,7 @@ func (s *Stack) Logits(tokens []int32, out []float32) {
 		s.sample = s.NewActs()
 	}
 	if s.head.logits == nil {
-		s.head = newHeadScratch(s.ops, s.d.N(), s.d.C, s.cfg.V)
+		s.head = newHeadScratch(s.ops, s.d.N(), s.d.C, s.cfg.V, s.spec.Vocab)
 	}
 	x := s.forwardBlocks(s.sample, tokens)
 	headLogits(s.ops, &s.head, x, s.P.T[s.lnfW], s.P.T[s.lnfB], s.P.T[s.wte], s.d.N(), s.d.C, s.cfg.V)
