@@ -3,6 +3,7 @@
 package data
 
 import (
+	"bytes"
 	"fmt"
 	"sync"
 	"unicode/utf8"
@@ -51,10 +52,14 @@ func NewGPT2() *GPT2 {
 // Encode appends the tokens of text to dst, as tiktoken's encode_ordinary
 // does: a literal "<|endoftext|>" in text is ordinary text. The tokenizer
 // splits Unicode text, so bytes that are not valid UTF-8 are each encoded
-// as their single-byte token, which keeps Decode(Encode(x)) == x for any x.
+// as their single-byte token, which keeps Decode(Encode(x)) == x for any x;
+// so is DEL (0x7F), which the tokenizer drops (tiktoken-go encodes "a\x7fb"
+// as "ab"). GPT-2 merges no pair with either, so each is its own token as
+// in GPT-2; only the text beside one may be split otherwise than GPT-2's
+// pattern would ("\x7f's" gives DEL, "'s" where GPT-2 gives DEL, "'", "s").
 func (t *GPT2) Encode(dst []uint16, text []byte) ([]uint16, error) {
 	for len(text) > 0 {
-		n := validPrefix(text)
+		n := encodablePrefix(text)
 		if n > 0 {
 			ids, _, err := t.c.Encode(string(text[:n]))
 			if err != nil {
@@ -72,15 +77,19 @@ func (t *GPT2) Encode(dst []uint16, text []byte) ([]uint16, error) {
 	return dst, nil
 }
 
-// validPrefix is the length of the longest prefix of b that is valid UTF-8.
-func validPrefix(b []byte) int {
-	if utf8.Valid(b) {
+// del is the byte the tokenizer drops (Encode).
+const del = 0x7f
+
+// encodablePrefix is the length of the longest prefix of b that is valid
+// UTF-8 without a DEL: what the tokenizer encodes whole.
+func encodablePrefix(b []byte) int {
+	if utf8.Valid(b) && bytes.IndexByte(b, del) < 0 {
 		return len(b)
 	}
 	n := 0
 	for n < len(b) {
 		r, size := utf8.DecodeRune(b[n:])
-		if r == utf8.RuneError && size == 1 {
+		if r == utf8.RuneError && size == 1 || r == del {
 			break
 		}
 		n += size

@@ -27,6 +27,9 @@ func TestGPT2KnownEncodings(t *testing.T) {
 		// A literal end-of-text marker in a file is ordinary text, as in
 		// tiktoken's encode_ordinary: only the tokenizer inserts 50256.
 		{"<|endoftext|>", []uint16{27, 91, 437, 1659, 5239, 91, 29}},
+		// DEL, which the tokenizer library drops, is GPT-2's 221.
+		{"a\x7fb", []uint16{64, 221, 65}},
+		{"\x7f\x7f", []uint16{221, 221}},
 	} {
 		got, err := tok.Encode(nil, []byte(c.text))
 		if err != nil {
@@ -55,7 +58,7 @@ func TestGPT2DecodeEndOfText(t *testing.T) {
 func TestGPT2RoundTripBytes(t *testing.T) {
 	tok := NewGPT2()
 	for _, s := range [][]byte{
-		{0xff, 'a', 0xc3}, {0xe2, 0x82}, []byte("naïve 日本語 \xed\xa0\x80 ok"), {0}, []byte("  \n\t\r\n  x  "),
+		{0xff, 'a', 0xc3}, {0xe2, 0x82}, []byte("naïve 日本語 \xed\xa0\x80 ok"), {0}, []byte("  \n\t\r\n  x  "), []byte("del \x7f, \xff\x7f."),
 	} {
 		ids, err := tok.Encode(nil, s)
 		if err != nil {
