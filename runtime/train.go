@@ -377,6 +377,9 @@ func (t *Trainer) open(ck *model.Checkpoint) (*Trainer, error) {
 	if w := vocabWarning(cfg.Model.V, t.ds); w != "" {
 		t.warnings = append(t.warnings, w)
 	}
+	if w := tokensWarning(ck, t.ds); w != "" {
+		t.warnings = append(t.warnings, w)
+	}
 	if n := t.val.Len(); cfg.EvalBatches > n {
 		t.warnings = append(t.warnings, fmt.Sprintf("the validation tokens hold %d batches of %d×%d, fewer than the %d asked for: each evaluation reads those %d", n, cfg.Batch, cfg.Context, cfg.EvalBatches, n))
 	}
