@@ -59,8 +59,8 @@ func applyConfig(fl *pflag.FlagSet, path string) (set []string, note string, err
 			dropped = append(dropped, k)
 			continue
 		}
-		if _, text := vals[k].(string); text && numericFlag(fl.Lookup(k)) {
-			return nil, "", fmt.Errorf("--config %s: %s = %q is text; write the number without quotes", path, k, v)
+		if _, text := vals[k].(string); text && valueKind(fl.Lookup(k)) != "" {
+			return nil, "", fmt.Errorf("--config %s: %s = %q is text; write %s without quotes", path, k, v, valueKind(fl.Lookup(k)))
 		}
 		if !given(fl, vals, k) && !samePreset(fl, k, v) {
 			if there := underDir(k, v, dir); there != v {
@@ -68,6 +68,9 @@ func applyConfig(fl *pflag.FlagSet, path string) (set []string, note string, err
 				v = there
 			}
 			if err := fl.Set(k, v); err != nil {
+				if kind := valueKind(fl.Lookup(k)); kind != "" {
+					return nil, "", fmt.Errorf("--config %s: %s = %s: not %s; write %s", path, k, v, kind, kind)
+				}
 				return nil, "", fmt.Errorf("--config %s: %s = %s: %v", path, k, v, err)
 			}
 			set = append(set, k)
@@ -79,14 +82,20 @@ func applyConfig(fl *pflag.FlagSet, path string) (set []string, note string, err
 	return set, strings.Join(notes, "; "), nil
 }
 
-// numericFlag says whether f takes a number or a switch, which a
-// configuration file writes without quotes.
-func numericFlag(f *pflag.Flag) bool {
+// valueKind says what f takes where it is a number or a switch, which a
+// configuration file writes without quotes; "" for text.
+func valueKind(f *pflag.Flag) string {
 	switch f.Value.Type() {
-	case "int", "int64", "uint64", "float64", "bool":
-		return true
+	case "int", "int64":
+		return "a whole number"
+	case "uint64":
+		return "a whole number of at least 0"
+	case "float64":
+		return "a number"
+	case "bool":
+		return "true or false"
 	}
-	return false
+	return ""
 }
 
 // duplicateKey is the first key the JSON object raw gives twice, or "":
@@ -115,9 +124,10 @@ func duplicateKey(raw []byte) string {
 	return ""
 }
 
-// relativeFile says whether setting k is a file, and v a relative path to it.
+// relativeFile says whether setting k is a file or directory read as the
+// run starts, and v a relative path to it.
 func relativeFile(k, v string) bool {
-	return (k == "data" || k == "schedule-file") && v != "" && !filepath.IsAbs(v)
+	return (k == "data" || k == "schedule-file" || k == "init-from") && v != "" && !filepath.IsAbs(v)
 }
 
 // underDir is a run.json's relative data or schedule file v (setting k)

@@ -342,8 +342,8 @@ func TestConfigNumbers(t *testing.T) {
 	for _, c := range []struct{ file, text, err string }{
 		{"a.json", `{"steps": 2.0, "batch": 1e1}`, ""},
 		{"a.toml", "steps = 2.0\nbatch = 1e1\n", ""},
-		{"b.json", `{"steps": 2.5}`, "steps = 2.5: invalid argument"},
-		{"b.toml", "steps = 2.5\n", "steps = 2.5: invalid argument"},
+		{"b.json", `{"steps": 2.5}`, "steps = 2.5: not a whole number"},
+		{"b.toml", "steps = 2.5\n", "steps = 2.5: not a whole number"},
 		{"c.json", "{\"steps\": 2}\n{\"lr\": 0.5, \"colour\": 1}\n", "--config " + filepath.Join(dir, "c.json") + ": more after the first JSON object"},
 	} {
 		path := filepath.Join(dir, c.file)
@@ -412,5 +412,24 @@ func TestResumeOfAGlobRun(t *testing.T) {
 	}
 	if r := baton(t, dir, "train", "--resume", "--out", "run", "--steps", "3", "--data", "shards/*.bin", "--quiet"); r.code != 0 || strings.Contains(r.stderr, "names no file") {
 		t.Errorf("resume given the glob again: exit %d, want 0 and no word of a missing file:\n%s", r.code, r.stderr)
+	}
+}
+
+// TestConfigInitFromIsRelativeToItsRun: a run.json given as --config from
+// another directory reads its relative --init-from where that run started,
+// as it reads its data.
+func TestConfigInitFromIsRelativeToItsRun(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	copyCorpus(t, dir, "text.txt")
+	other := filepath.Join(dir, "elsewhere")
+	if err := os.Mkdir(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, dir, "train", "--model", "tiny", "--devices", "cpu:0", "--data", "text.txt", "--steps", "1", "--out", "base", "--quiet")
+	mustRun(t, dir, "train", "--init-from", "base", "--devices", "cpu:0", "--data", "text.txt", "--steps", "1", "--out", "tuned", "--quiet")
+	r := baton(t, other, "train", "--config", filepath.Join(dir, "tuned", "run.json"), "--out", "again", "--quiet")
+	if want := "run.json's init-from base is relative to " + dir + ", where that run last started: reading " + filepath.Join(dir, "base"); r.code != 0 || !strings.Contains(r.stderr, want) {
+		t.Errorf("--config of a run started from base, from elsewhere: exit %d, want 0 and %q:\n%s", r.code, want, r.stderr)
 	}
 }
