@@ -162,3 +162,20 @@ func TestStopJustAfterASaveSavesOnce(t *testing.T) {
 		t.Errorf("stopped after step %d (interrupted %v), the checkpoint step 2 saved was written again (%v)", sum.Steps, sum.Interrupted, err)
 	}
 }
+
+// TestStopJustAfterAnEvaluationKeepsItsLoss: a run stopped in the step it
+// has just evaluated ends with that validation loss in its summary, the
+// one its metrics line holds, not "not measured".
+func TestStopJustAfterAnEvaluationKeepsItsLoss(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	cfg := resumeConfig(t, corpus(t), out, "cpu:0,cpu:1", 4)
+	cfg.EvalEvery = 2
+	sum := train(t, cfg, 2)
+	lines, err := readMetrics(filepath.Join(out, MetricsFile), 2)
+	if err != nil || len(lines) != 2 || lines[1].ValLoss == nil {
+		t.Fatalf("metrics.jsonl: %+v, %v; want step 2's line with its validation loss", lines, err)
+	}
+	if !sum.Interrupted || sum.Steps != 2 || sum.ValLoss == nil || *sum.ValLoss != *lines[1].ValLoss {
+		t.Errorf("stopped after step %d (interrupted %v), the summary's validation loss is %v; want step 2's, %v", sum.Steps, sum.Interrupted, sum.ValLoss, *lines[1].ValLoss)
+	}
+}

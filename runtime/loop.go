@@ -270,6 +270,7 @@ func (t *Trainer) between(ctx context.Context, step int, in *StepInput, p *Progr
 			return err
 		default:
 			p.ValLoss, m.ValLoss = val, &val
+			t.lastEval = evalAt{step, val}
 		}
 	}
 	if t.logDue(m) {
@@ -286,6 +287,9 @@ func (t *Trainer) between(ctx context.Context, step int, in *StepInput, p *Progr
 // finish evaluates (unless interrupted), logs the last step, saves the
 // checkpoint and writes the run's report and summary.
 func (t *Trainer) finish(ctx context.Context, sum *Summary, in *StepInput, measured []*StepResult, last *Metric, metrics *metricsLog) error {
+	if e := t.lastEval; sum.ValLoss == nil && e.step == sum.Steps && e.step > 0 {
+		sum.ValLoss = &e.loss // a stop just after an evaluation: the run's last step has its loss
+	}
 	if !sum.Interrupted && sum.ValLoss == nil {
 		switch val, err := t.evaluate(ctx, in); {
 		case errors.Is(err, errEvalStopped):
@@ -436,6 +440,12 @@ func (t *Trainer) save(step int) error {
 		t.saved = savedState{step, t.evalStopped == step}
 	}
 	return err
+}
+
+// evalAt is a step's validation loss.
+type evalAt struct {
+	step int
+	loss float64
 }
 
 // savedState is what distinguishes a run's checkpoints at one point of a

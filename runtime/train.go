@@ -45,6 +45,7 @@ type Trainer struct {
 	// which its checkpoint records (TrainState.EvalPending).
 	evalStopped int
 	saved       savedState  // the checkpoint this start saved last (zero: none)
+	lastEval    evalAt      // the last validation loss this start measured (zero: none)
 	sum         *Summary    // the running Run's, whose losses each checkpoint keeps
 	outDir      os.FileInfo // the run directory as Run found it (rank 0), to notice it gone
 	dataSum     string      // the sha256 of the data's tokens, once computed (tokenSum)
