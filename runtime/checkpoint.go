@@ -5,6 +5,8 @@ package runtime
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"baton/internal/field"
 	"baton/kernels"
@@ -72,6 +74,22 @@ func resumeState(ck *model.Checkpoint, dir string) (TrainState, error) {
 		out.Losses, out.LossesFirstStep = st.Losses, st.First
 	}
 	return out, nil
+}
+
+// NoCheckpointYet is the error, naming setting name, of dir where it is a
+// run directory (it holds run.json) without a checkpoint yet, nor the
+// checkpoint.old of an interrupted save; nil otherwise. Read as a
+// checkpoint, such a directory would be said to lack config.json.
+func NoCheckpointYet(name, dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, RecordFile)); err != nil {
+		return nil
+	}
+	for _, d := range []string{CheckpointDir(dir), CheckpointDir(dir) + ".old"} {
+		if _, err := os.Stat(d); err == nil {
+			return nil
+		}
+	}
+	return field.Errorf(name, "{"+name+"} %s: the run has no checkpoint yet (no %s): a run saves one every {save-every} steps and at its end", dir, CheckpointDir(dir))
 }
 
 // presetOf names the preset c is, or "custom" (then base is a preset of

@@ -332,6 +332,9 @@ func startFrom(cfg *TrainConfig, keep model.Keep) (ck *model.Checkpoint, fromCk 
 			return nil, false, fileError{field.Errorf("resume", "{resume}: %w", err)}
 		}
 	case cfg.InitFrom != "":
+		if err := NoCheckpointYet("init-from", cfg.InitFrom); err != nil {
+			return nil, false, fileError{err}
+		}
 		// A baton run's weights (its checkpoint.old, with a warning, where
 		// an interrupted save left only that) or any GPT-2 directory's; the
 		// run starts at step 0 with fresh AdamW moments.

@@ -1,4 +1,4 @@
-// Bad --init-from command lines: a missing directory, the checkpoint --out would replace, with --resume (or --resume with --overwrite), a tensor of another shape, a model that disagrees.
+// Bad --init-from command lines: a missing directory, a run with no checkpoint yet (and sample from one), the checkpoint --out would replace, with --resume (or --resume with --overwrite), a tensor of another shape, a model that disagrees.
 
 package main
 
@@ -6,6 +6,10 @@ package main
 func initFromCases(trained string) []badInput {
 	return []badInput{
 		{name: "init-from nowhere", args: train("--init-from=nowhere", "--out=new"), code: 1, msg: "--init-from nowhere: no such directory"},
+		{name: "init-from a run with no checkpoint yet", args: train("--init-from=young", "--out=new"), fixture: "young/run.json: {}",
+			setup: writeFile("young/run.json", []byte("{}")), code: 1, msg: "--init-from young: the run has no checkpoint yet (no young/checkpoint): a run saves one every --save-every steps and at its end"},
+		{name: "sample from a run with no checkpoint yet", args: []string{"sample", "--from=young"}, fixture: "young/run.json: {}",
+			setup: writeFile("young/run.json", []byte("{}")), code: 1, msg: "--from young: the run has no checkpoint yet (no young/checkpoint)"},
 		{name: "init-from with resume", args: train("--init-from=run", "--resume"), fixture: trained, setup: withRun(nil), code: 2,
 			msg: "--init-from starts a new run from a model's weights and --resume continues a run; give one of them"},
 		{name: "init-from in a config file with resume", args: train("--config=c.json", "--resume"), fixture: trained + `; c.json: {"init-from": "run"}`,

@@ -42,6 +42,9 @@ func sampleCmd() *cobra.Command {
 				}
 				c.Prompt = string(p)
 			}
+			if err := runtime.NoCheckpointYet("from", from); err != nil {
+				return err
+			}
 			c.Checkpoint = from
 			// A run directory; its checkpoint may be only checkpoint.old,
 			// after a save was interrupted.
