@@ -1,4 +1,4 @@
-// --init-from and the run it starts: a vocabulary no preset has resumes and round-trips through run.json, sizes not given come from the weights, and sample reads what init-from reads.
+// --init-from and the run it starts: a vocabulary no preset has resumes and round-trips through run.json, sizes not given come from the weights, a shorter context trains the weights' model, and sample reads what init-from reads.
 
 package main
 
@@ -108,5 +108,32 @@ func TestSampleReadsWhatInitFromReads(t *testing.T) {
 		if r := baton(t, dir, "sample", "--from", from, "--tokens", "3"); r.code != 0 {
 			t.Errorf("sample --from %s: exit status %d; stderr:\n%s", from, r.code, r.stderr)
 		}
+	}
+}
+
+// TestInitFromAtAShorterContext: --context below the weights' 16
+// positions trains their model on sequences of 8 tokens (as GPT-2 is
+// fine-tuned below its 1,024), resumes so, and saves the 16 positions; a
+// longer one than they have is refused.
+func TestInitFromAtAShorterContext(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	saveWeights(t, filepath.Join(dir, "hf"), model.Config{V: 256, MaxT: 16, C: 32, NH: 4, L: 2})
+	run := []string{"train", "--devices", "cpu:0", "--data", corpus, "--batch", "2", "--microbatches", "1", "--quiet", "--init-from", "hf"}
+	mustRun(t, dir, append(run, "--steps", "1", "--context", "8", "--out", "run")...)
+	mustRun(t, dir, "train", "--resume", "--out", "run", "--steps", "2", "--quiet")
+	var sum struct {
+		Context, Steps int
+	}
+	readJSON(t, filepath.Join(dir, "run", "summary.json"), &sum)
+	var ck struct {
+		T int `json:"n_positions"`
+	}
+	readJSON(t, filepath.Join(dir, "run", "checkpoint", "config.json"), &ck)
+	if sum.Context != 8 || sum.Steps != 2 || ck.T != 16 {
+		t.Errorf("the run trained %d steps at context %d and saved %d positions; want 2 steps at 8, and 16", sum.Steps, sum.Context, ck.T)
+	}
+	if r := baton(t, dir, append(run, "--steps", "1", "--context", "32", "--out", "long")...); r.code == 0 || !strings.Contains(r.stderr, "T=16") {
+		t.Errorf("--context 32 on weights of 16 positions: exit %d, want a refusal naming the weights' model:\n%s", r.code, r.stderr)
 	}
 }

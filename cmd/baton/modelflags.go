@@ -26,7 +26,7 @@ func (f *modelFlags) add(fl *pflag.FlagSet) {
 	fl.IntVar(&f.layers, "layers", 0, "decoder blocks (overrides the preset)")
 	fl.IntVar(&f.width, "width", 0, "channels C (overrides the preset)")
 	fl.IntVar(&f.heads, "heads", 0, "attention heads (overrides the preset)")
-	fl.IntVar(&f.context, "context", 0, "tokens per sequence T (default: the preset's position table)")
+	fl.IntVar(&f.context, "context", 0, "tokens per sequence T (default: the preset's position table; with --init-from, below the weights' trains them on shorter sequences)")
 }
 
 // model is the preset with the overrides applied, and its name ("custom"
@@ -71,13 +71,20 @@ func (f *modelFlags) over(mc model.Config) model.Config {
 // zero Config, which the trainer takes as theirs, where the overrides agree
 // with it or dir's config.json does not read (loading it then says why);
 // else theirs with the overrides, which the trainer refuses naming both.
+// A --context below their position table changes no model: the run trains
+// on sequences that long (as GPT-2, of 1,024 positions, is fine-tuned on
+// shorter ones).
 func (f *modelFlags) onWeights(dir string) model.Config {
 	if dir == "" {
 		return model.Config{}
 	}
 	wc, err := model.WeightsConfig(dir)
-	if err != nil || f.over(wc) == wc {
+	asked := f.over(wc)
+	if f.context > 0 && f.context < wc.MaxT {
+		asked.MaxT = wc.MaxT
+	}
+	if err != nil || asked == wc {
 		return model.Config{}
 	}
-	return f.over(wc)
+	return asked
 }

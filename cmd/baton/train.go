@@ -129,10 +129,23 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 	}
 	mc, name, err := f.model()
 	base := f.preset
+	context := mc.MaxT
 	if weights != "" && !f.presetGiven {
 		// The weights' model, which the sizes given must agree with: the
-		// default preset's other sizes are no part of it.
+		// default preset's other sizes are no part of it. Its context is
+		// --context, else its own (0: the trainer takes the weights').
 		mc, name, base, err = f.onWeights(weights), "custom", "", nil
+		context = f.context
+	}
+	if weights != "" && f.context > 0 {
+		if wc, werr := model.WeightsConfig(weights); werr == nil && f.context < wc.MaxT {
+			// Sequences shorter than the weights' position table: their
+			// model, trained at --context (as onWeights asks it).
+			context = f.context
+			if mc != (model.Config{}) {
+				mc.MaxT = wc.MaxT
+			}
+		}
 	}
 	if err != nil {
 		return runtime.TrainConfig{}, err
@@ -188,7 +201,7 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 	}
 	cfg := runtime.TrainConfig{
 		Preset: name, Model: mc, Devices: devs, Precision: prec, StochasticRounding: f.bf16Rounding == "stochastic", Schedule: f.schedule, Microbatches: f.microbatches, Chunks: f.chunks,
-		Batch: f.batch, Context: mc.MaxT, Steps: f.steps, LR: float32(f.lr), MinLR: float32(f.minLR),
+		Batch: f.batch, Context: context, Steps: f.steps, LR: float32(f.lr), MinLR: float32(f.minLR),
 		Warmup: f.warmup, WeightDecay: float32(f.weightDecay), MaxGradNorm: f.maxGradNorm, Seed: f.seed,
 		Data: f.data, DataLimit: f.dataLimit, EvalEvery: f.evalEvery, EvalBatches: f.evalBatches, SaveEvery: f.saveEvery,
 		Split: split, LayerMap: lmap, Timeout: f.timeout, Out: out, Resume: f.resume, Override: f.override, InitFrom: f.initFrom,
