@@ -5,7 +5,9 @@ package model
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"reflect"
 )
 
 // gpt2EOS is the <|endoftext|> id of GPT-2's tokenizer, its last token.
@@ -116,6 +118,21 @@ type hfConfigIn struct {
 	Tokens             *string  `json:"baton_tokens"`
 }
 
+// jsonKind words what a field of kind k is written as in JSON.
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.Int, reflect.Int64:
+		return "a whole number without quotes"
+	case reflect.Float32, reflect.Float64:
+		return "a number without quotes"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "a string in quotes"
+	}
+	return "GPT2Config writes it"
+}
+
 // decodeHFConfig parses config.json and returns the Config it describes and
 // what its token ids are ("" where it does not say), or an error (without
 // the file name; the caller adds it) naming the field.
@@ -123,6 +140,10 @@ func decodeHFConfig(data []byte) (Config, string, error) {
 	var h hfConfigIn
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&h); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return Config{}, "", fmt.Errorf("field %s is a JSON %s; write it as %s", te.Field, te.Value, jsonKind(te.Type.Kind()))
+		}
 		return Config{}, "", fmt.Errorf("not a JSON object of GPT2Config fields: %w", err)
 	}
 	if dec.More() {

@@ -136,6 +136,14 @@ func TestLoadHFErrors(t *testing.T) {
 	if _, err := LoadHF(filepath.Join(t.TempDir(), "nowhere")); err == nil || !strings.Contains(err.Error(), "no such directory") {
 		t.Errorf("missing directory: error %v", err)
 	}
+	for _, bad := range []struct{ json, msg string }{
+		{`{"vocab_size": 250, "n_positions": 16, "n_embd": "16", "n_head": 2, "n_layer": 2}`, `field n_embd is a JSON string; write it as a whole number without quotes`},
+		{`{"vocab_size": 250.5, "n_positions": 16, "n_embd": 16, "n_head": 2, "n_layer": 2}`, `field vocab_size is a JSON number 250.5; write it as a whole number without quotes`},
+	} {
+		if _, _, err := decodeHFConfig([]byte(bad.json)); err == nil || !strings.Contains(err.Error(), bad.msg) {
+			t.Errorf("config %s: error %v, want one saying %q", bad.json, err, bad.msg)
+		}
+	}
 }
 
 // TestLoadHFGPT2Vocabulary loads GPT-2's own 50,257 rows, in a model

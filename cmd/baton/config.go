@@ -156,7 +156,8 @@ func pathExists(p string) bool {
 	return err == nil && len(matches) > 0
 }
 
-// readConfig decodes a JSON (.json) or TOML (any other name) file into its
+// readConfig decodes a JSON (.json, or any name whose text opens with "{")
+// or TOML file into its
 // settings by key; a run.json gives its "config", and the directory its
 // run last started in, against which its relative paths were given. A key
 // that is no setting is an error naming it.
@@ -166,7 +167,7 @@ func readConfig(path string) (map[string]any, string, error) {
 		return nil, "", fmt.Errorf("--config: %v", err)
 	}
 	vals := map[string]any{}
-	if strings.EqualFold(filepath.Ext(path), ".json") {
+	if strings.EqualFold(filepath.Ext(path), ".json") || bytes.HasPrefix(bytes.TrimSpace(raw), []byte("{")) { // no TOML opens with a brace
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.UseNumber() // a seed above 2^53 stays exact
 		if key := duplicateKey(raw); key != "" {

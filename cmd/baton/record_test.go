@@ -335,13 +335,15 @@ func TestResumeWithoutRecord(t *testing.T) {
 
 // TestConfigNumbers: JSON and TOML agree: a whole number written as a
 // float (2.0, 1e1) sets an integer flag, and a fraction is refused naming
-// its key; a second JSON object is refused, not ignored.
+// its key; a second JSON object is refused, not ignored; a file of another
+// name opening with a brace is JSON.
 func TestConfigNumbers(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	for _, c := range []struct{ file, text, err string }{
 		{"a.json", `{"steps": 2.0, "batch": 1e1}`, ""},
 		{"a.toml", "steps = 2.0\nbatch = 1e1\n", ""},
+		{"a.txt", ` {"steps": 2, "batch": 10}`, ""}, // JSON by its brace, whatever its name
 		{"b.json", `{"steps": 2.5}`, "steps = 2.5: not a whole number"},
 		{"b.toml", "steps = 2.5\n", "steps = 2.5: not a whole number"},
 		{"c.json", "{\"steps\": 2}\n{\"lr\": 0.5, \"colour\": 1}\n", "--config " + filepath.Join(dir, "c.json") + ": more after the first JSON object"},
