@@ -53,7 +53,7 @@ const (
 
 	// Caps on the JSON files, so a wrong path cannot exhaust memory.
 	maxConfigBytes = 1 << 20
-	maxStateBytes  = 64 << 20
+	maxStateBytes  = 512 << 20 // every step's loss, ~20 bytes each, for runtime.MaxSteps
 )
 
 // Checkpoint is everything needed to resume training or to hand the model

@@ -35,7 +35,9 @@ func (t *Trainer) newLoop(sum *Summary) *loop {
 	if l.rb != nil {
 		l.movesBefore = l.rb.resumed(sum.Rebalances, t.onSplit, t.resumed.BalanceChecked)
 	}
-	sum.Losses = slices.Grow(sum.Losses, cfg.Steps-t.start)
+	// Room for the losses, so that steps append without allocating: for
+	// the first million at most; past them the slice grows as it must.
+	sum.Losses = slices.Grow(sum.Losses, min(cfg.Steps-t.start, 1<<20))
 	return l
 }
 

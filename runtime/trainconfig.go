@@ -100,6 +100,12 @@ type TrainConfig struct {
 	Sched *schedule.Schedule
 }
 
+// MaxSteps bounds --steps: the checkpoint's state.json keeps every
+// step's loss, some 20 bytes each, and model.LoadResume reads a state of
+// up to 512 MB. Ten million steps of GPT-2's batch of 0.5 M tokens would
+// be 5·10¹² tokens, far past any run baton is for.
+const MaxSteps = 10_000_000
+
 // Validate checks the run's settings before any work; its error is a
 // *field.Error naming the field to fix.
 func (c *TrainConfig) Validate() error {
@@ -120,6 +126,9 @@ func (c *TrainConfig) Validate() error {
 	}
 	if c.Steps < 1 {
 		return field.Errorf("steps", "{steps} is %d; it must be at least 1", c.Steps)
+	}
+	if c.Steps > MaxSteps {
+		return field.Errorf("steps", "{steps} is %d, more than %d: every step's loss is kept in the checkpoint, which would grow too large to resume from; to train until you stop the run, give {steps} it will not reach, such as 1000000", c.Steps, MaxSteps)
 	}
 	if c.Batch < 1 {
 		return field.Errorf("batch", "{batch} is %d; it must be at least 1", c.Batch)

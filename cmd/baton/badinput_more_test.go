@@ -27,6 +27,7 @@ func numberCases() []badInput {
 		{name: "zero batch", args: train("--batch=0"), code: 2, msg: "--batch is 0"},
 		{name: "negative batch", args: train("--batch=-8"), code: 2, msg: "--batch is -8"},
 		{name: "negative steps", args: train("--steps=-1"), code: 2, msg: "--steps is -1"},
+		{name: "steps past what a checkpoint keeps", args: train("--steps=9223372036854775807"), code: 2, msg: "--steps is 9223372036854775807, more than 10000000"},
 		{name: "negative context", args: train("--context=-1"), code: 2, msg: "n_positions (T) is -1"},
 		{name: "learning rate not a number", args: train("--lr=fast"), code: 2, msg: `invalid argument "fast" for "--lr"`},
 		{name: "warm-up not a number", args: train("--warmup=2.5"), code: 2, msg: `invalid argument "2.5" for "--warmup"`},

@@ -84,7 +84,7 @@ func trainCmd() *cobra.Command {
 	fl.StringVar(&f.split, "split", "", "decoder blocks per stage, e.g. 2,2,2,2 (default: balanced by a cost model)")
 	fl.StringVar(&f.lmap, "layer-map", "", "stage index of each block (a device's with --chunks 1), e.g. 0,0,1,1 (must be contiguous)")
 	fl.IntVar(&f.batch, "batch", 8, "sequences per step")
-	fl.IntVar(&f.steps, "steps", 300, "steps of the whole run (a resumed run stops where an uninterrupted one would)")
+	fl.IntVar(&f.steps, "steps", 300, "steps of the whole run, at most 10,000,000 (a resumed run stops where an uninterrupted one would)")
 	fl.Float64Var(&f.lr, "lr", 1e-3, "peak learning rate")
 	fl.Float64Var(&f.minLR, "min-lr", 1e-4, "learning rate at the end of the cosine decay")
 	fl.IntVar(&f.warmup, "warmup", 30, "linear warm-up steps")
