@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"fmt"
 	"os"
+	goruntime "runtime"
 	"slices"
 	"strings"
 
@@ -140,7 +141,7 @@ func checkFits(devs []device.Name, pl *model.Plan, prec string, extra int64) err
 		if r.addressSpace {
 			as = fmt.Sprintf(", %s of address space,", model.HumanBytes(want))
 		}
-		return field.Errorf("batch", "the run needs about %s of memory (parameters, gradients, AdamW state, %s of activations of B=%d T=%d, and %s for the process)%s but %s is left %s; lower {batch}, raise {microbatches}, or choose a smaller model",
+		return field.Errorf("batch", "the run needs about %s of memory (parameters, gradients, AdamW state, %s of activations of B=%d T=%d, and %s for the process, with the attention's (T, T) scratch)%s but %s is left %s; lower {batch} or {context}, raise {microbatches}, or choose a smaller model",
 			model.HumanBytes(need), words.Count(stashes, "micro-batch stash"), pl.B, pl.T, model.HumanBytes(extra), as, model.HumanBytes(max(r.bytes, 0)), r.from)
 	}
 	return nil
@@ -180,7 +181,7 @@ func tightest(need int64) (*room, int64) {
 // checked against as it starts), against the tightest of the process's
 // limits, where one is known.
 func HostFit(pl *model.Plan) HostRoom {
-	need, _ := cpuNeed(pl, cpuExtra(pl.Config))
+	need, _ := cpuNeed(pl, cpuExtra(pl.Config, pl.Devices()))
 	h := HostRoom{NeedBytes: need}
 	r, want := tightest(need)
 	if r == nil {
@@ -228,7 +229,14 @@ type room struct {
 // the Go runtime and the data, and Init's host buffer of the largest
 // tensor (wte, V·C floats). Measured (2026-12-07): resident memory was the
 // plan and 55 to 75 MiB, and V·C floats more, for tiny to gpt2-124m.
-func cpuExtra(c model.Config) int64 { return 96<<20 + 4*int64(c.V)*int64(c.C) }
+// Beside them, the CPU kernels' attention scratch: two (T, T) float32
+// matrices for each worker that may run a head at once, GOMAXPROCS on
+// each of devices (a context of 16,384 on 2 CPUs holds 4 GiB of them;
+// at 1,024, 16 MiB).
+func cpuExtra(c model.Config, devices int) int64 {
+	T := int64(c.MaxT)
+	return 96<<20 + 4*int64(c.V)*int64(c.C) + 8*T*T*int64(devices*goruntime.GOMAXPROCS(0))
+}
 
 // addressSpaceFor is the address space a run takes up beyond what it
 // holds at the check to allocate need bytes. Measured on CPU devices

@@ -6,6 +6,8 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"testing"
 
@@ -134,5 +136,31 @@ func TestMemoryEstimateHoldsCPUPeak(t *testing.T) {
 		{devices: "cpu:0,cpu:1", schedule: "zb-h1", layers: 8, batch: 64, m: 4, headSlack: splitSlack},
 	} {
 		t.Run(fmt.Sprintf("%s/%s/B=%d/m=%d", r.devices, r.schedule, r.batch, r.m), func(t *testing.T) { checkEstimate(t, data, r) })
+	}
+}
+
+// TestLongContextCountsTheAttentionScratch: the CPU kernels' attention
+// holds two (T, T) matrices per worker, which the host's need counts: at a
+// context of 16,384 on one device, 2 GiB per worker, where tiny's stages
+// take some 260 MiB (a run measured 4.7 GB resident on 2 CPUs against a
+// plan of 257 MiB before); and a context of 2^20 is refused before the run
+// allocates, naming --context, where it died out of memory in its step.
+func TestLongContextCountsTheAttentionScratch(t *testing.T) {
+	c := model.Presets["tiny"]
+	c.MaxT = 16384
+	pl, err := model.Partition(c, []string{"cpu:0"}, model.PlanOptions{B: 1, T: c.MaxT, Stashes: []int{1}, Microbatches: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if need, scratch := HostFit(pl).NeedBytes, int64(8*16384*16384*goruntime.GOMAXPROCS(0)); need < scratch {
+		t.Errorf("the host's need at a context of 16384 is %d bytes, less than the attention's scratch alone, %d", need, scratch)
+	}
+	cfg := resumeConfig(t, corpus(t), filepath.Join(t.TempDir(), "run"), "cpu:0", 1)
+	cfg.Model.MaxT, cfg.Context = 1<<20, 1<<20
+	cfg.Batch, cfg.Microbatches = 1, 1
+	_, err = NewTrainer(cfg)
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "attention's (T, T) scratch") || !strings.Contains(err.Error(), "context") {
+		t.Fatalf("NewTrainer at a context of 2^20: %v; want a refusal naming the attention's scratch and the context", err)
 	}
 }

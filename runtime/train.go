@@ -103,7 +103,7 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := checkFits(cfg.Devices, cfg.Group.own(pl), cfg.Precision.String(), cpuExtra(cfg.Model)); err != nil {
+	if err := checkFits(cfg.Devices, cfg.Group.own(pl), cfg.Precision.String(), cpuExtra(cfg.Model, len(cfg.Devices))); err != nil {
 		return nil, nil, err
 	}
 	t := &Trainer{cfg: cfg, plan: pl, sched: sched, onSplit: onSplit}
