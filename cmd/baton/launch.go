@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,6 +63,10 @@ summary.json says where the run stopped.`,
 
 // check refuses bad flags, each error naming its flag, and returns where
 // rank 0 listens: port 0 for one to be found on this host.
+//
+// A --nproc-per-node past maxLocalRanks is refused before any rank starts:
+// a slip of the keyboard (100000) once started processes until the host
+// stalled.
 func (f *launchFlags) check(args []string) (host string, port int, err error) {
 	switch {
 	case len(args) == 0:
@@ -72,6 +77,8 @@ func (f *launchFlags) check(args []string) (host string, port int, err error) {
 		return "", 0, fmt.Errorf("launch runs train as ranks; %q runs in one process: drop launch and run baton %s", args[0], args[0])
 	case f.nproc < 1:
 		return "", 0, fmt.Errorf("--nproc-per-node %d: want 1 or more ranks on this host", f.nproc)
+	case f.nproc > maxLocalRanks():
+		return "", 0, fmt.Errorf("--nproc-per-node %d: more ranks than this host runs (at most %d: 4 per CPU, and 8 at least); each rank is a process that trains its own stages", f.nproc, maxLocalRanks())
 	case f.nnodes < 1:
 		return "", 0, fmt.Errorf("--nnodes %d: want 1 or more hosts", f.nnodes)
 	case f.nodeRank < 0 || f.nodeRank >= f.nnodes:
@@ -420,3 +427,7 @@ func launchProbeCmd() *cobra.Command {
 	fl.BoolVar(&ignoreTerm, "ignore-term", false, "ignore SIGTERM")
 	return cmd
 }
+
+// maxLocalRanks is the most ranks launch starts on this host: 4 per CPU,
+// at least 8, past any GPU host's count and any useful count of CPU ranks.
+func maxLocalRanks() int { return max(8, 4*goruntime.NumCPU()) }

@@ -276,6 +276,7 @@ func TestLaunchUsageErrors(t *testing.T) {
 		{[]string{"--nproc-per-node", "2"}, "nothing to run: give a baton command after --, e.g. baton launch --nproc-per-node 2 -- train"},
 		{[]string{"--nproc-per-node", "2", "--"}, "nothing to run: give a baton command after --"},
 		{[]string{"--nproc-per-node", "0", "--", "train"}, "--nproc-per-node 0: want 1 or more ranks on this host"},
+		{[]string{"--nproc-per-node", "100000", "--", "train"}, "--nproc-per-node 100000: more ranks than this host runs"},
 		{[]string{"--nnodes", "0", "--", "train"}, "--nnodes 0: want 1 or more hosts"},
 		{[]string{"--nnodes", "2", "--node-rank", "2", "--master", "h:1", "--", "train"}, "--node-rank 2 is not in 0..1 (--nnodes 2)"},
 		{[]string{"--node-rank", "-1", "--", "train"}, "--node-rank -1 is not in 0..0 (--nnodes 1)"},
