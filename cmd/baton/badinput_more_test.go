@@ -88,6 +88,7 @@ func pathCases() []badInput {
 		{name: "data where the run writes its summary", args: train("--data=run/summary.json"), fixture: "run/summary.json: 11 KB of text",
 			setup: writeFile("run/summary.json", []byte(strings.Repeat("func main() { return nil }\n", 400))), code: 2, msg: "where a run writes its own summary.json"},
 		{name: "profile over the data", args: train("--cpuprofile=corpus.txt"), code: 2, msg: "--cpuprofile corpus.txt is also --data"},
+		{name: "profile over the run's summary", args: train("--cpuprofile=run/summary.json"), code: 2, msg: "--cpuprofile run/summary.json is in --out run, where a run writes its own summary.json; write it elsewhere"},
 		{name: "profile over the schedule file", args: train("--schedule-file=s.csv", "--cpuprofile=s.csv"), fixture: "s.csv: rows 0F0,0B0,0STEP and 1F0,1B0,1STEP",
 			setup: writeFile("s.csv", []byte("0F0,0B0,0STEP\n1F0,1B0,1STEP\n")), code: 2, msg: "--cpuprofile s.csv is also --schedule-file"},
 		{name: "one path for two outputs", args: []string{"schedule", "--stages=2", "--microbatches=2", "--out=s", "--svg=./s"}, code: 2, msg: "--out s is also --svg: one output would overwrite the other"},

@@ -43,7 +43,8 @@ func within(p, dir string) bool {
 	return err == nil && (rel == "." || rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)))
 }
 
-// checkOutputs refuses an output that is another output or an input, lies inside an input
+// checkOutputs refuses an output that is another output or an input, or
+// one of the files a run writes in an output directory, lies inside an input
 // directory (a resumed run would read its own outputs as data), or holds
 // an input (a file, or a checkpoint directory) where a run rewrites its
 // output directory. Unset paths are skipped.
@@ -54,8 +55,18 @@ func checkOutputs(outputs, inputs []pathFlag) error {
 		}
 		op := resolved(o.path)
 		for _, other := range outputs[i+1:] {
-			if other.path != "" && resolved(other.path) == op {
+			if other.path == "" {
+				continue
+			}
+			xp := resolved(other.path)
+			if xp == op {
 				return fmt.Errorf("%s %s is also %s: one output would overwrite the other; give each its own path", o.flag, o.path, other.flag)
+			}
+			for _, pair := range [][2]pathFlag{{o, other}, {other, o}} {
+				dir, file := pair[0], pair[1]
+				if dp, fp := resolved(dir.path), resolved(file.path); dir.dir && within(fp, dp) && runFileOf(dp, fp) != "" {
+					return fmt.Errorf("%s %s is in %s %s, where a run writes its own %s; write it elsewhere", file.flag, file.path, dir.flag, dir.path, runFileOf(dp, fp))
+				}
 			}
 		}
 		for _, in := range inputs {
