@@ -23,6 +23,9 @@ type CPU struct {
 	ops  *countingOps
 	slow float64 // >1: every unit of work takes this many times as long (see Stretch)
 
+	stretchMu sync.Mutex
+	owed      time.Duration // sleep owed by earlier stretches (<0: overslept), for the next
+
 	mu   sync.Mutex
 	free []*cpuEvent // events handed back by Release, for Record to reuse
 }

@@ -66,6 +66,36 @@ func TestStretchMakesWorkSlower(t *testing.T) {
 	}
 }
 
+// TestStretchCarriesTheOvershoot: sleeps that each wake a millisecond late
+// still add up to (Slow-1) times the work over many small units, not
+// (Slow-1) times it and a millisecond per unit, as cpu:0~2 on the tiny
+// model's units (a tenth of a millisecond) once ran 4 to 5 times slower;
+// and a sleep that overshot by far (a stopped process) takes at most
+// maxCredit off the next ones.
+func TestStretchCarriesTheOvershoot(t *testing.T) {
+	devs, err := Open(mustExpand(t, "cpu:0~2"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := devs[0].(*CPU)
+	var slept time.Duration
+	late := func(want time.Duration) time.Duration {
+		slept += want + time.Millisecond
+		return want + time.Millisecond
+	}
+	const unit, units = 100 * time.Microsecond, 1000
+	for range units {
+		d.stretchBy(unit, late)
+	}
+	if want := units * unit; slept < want || slept > want+2*time.Millisecond {
+		t.Errorf("1000 units of %v slept %v in all on cpu:0~2; want %v, give or take one late wake", unit, slept, want)
+	}
+	d.stretchBy(10*time.Millisecond, func(time.Duration) time.Duration { return time.Hour })
+	if d.owed != -maxCredit {
+		t.Errorf("after a sleep an hour long, the next sleeps owe %v; want %v", d.owed, -maxCredit)
+	}
+}
+
 func mustExpand(t *testing.T, list string) []Name {
 	t.Helper()
 	names, err := Expand(list)
