@@ -110,3 +110,19 @@ func TestResumeIsExactOnAnyLayout(t *testing.T) {
 		})
 	}
 }
+
+// TestScheduleNameIsTheGenerators: a schedule named in another case runs
+// under the generator's own spelling, which run.json records, so that a
+// resume naming it so agrees with the record.
+func TestScheduleNameIsTheGenerators(t *testing.T) {
+	cfg := resumeConfig(t, corpus(t), filepath.Join(t.TempDir(), "run"), "cpu:0,cpu:1", 1)
+	cfg.Schedule = "1F1B"
+	tr, err := NewTrainer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if got := tr.Config().Schedule; got != "1f1b" {
+		t.Errorf("--schedule 1F1B runs as %q, want 1f1b", got)
+	}
+}

@@ -151,10 +151,13 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 }
 
 // settled is cfg with what follows from its other settings: a given
-// schedule's name and sizes, and the devices the model fills.
+// schedule's name and sizes (a generator's name as it spells it), and the
+// devices the model fills.
 func settled(cfg TrainConfig) TrainConfig {
 	if s := cfg.Sched; s != nil { // a given schedule says its own name and sizes
 		cfg.Schedule, cfg.Microbatches, cfg.Chunks = s.Name, s.Microbatches, s.Chunks
+	} else if tr, err := schedule.Lookup(cfg.Schedule); err == nil {
+		cfg.Schedule = tr.Name // as the generators spell it (1F1B is 1f1b), for run.json and a resume
 	}
 	if cfg.FitDevices && cfg.Group == nil {
 		cfg.Devices = cfg.Devices[:fitDevices(cfg)]
