@@ -321,6 +321,11 @@ func TestLoadRefusesBadShards(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		// ln_f.bias, in the second shard, put in a third that is not there:
+		// the third is missing, not the second's ln_f.bias unexpected.
+		{"moved to a missing shard", "model-00003-of-00003.safetensors: missing, though model.safetensors.index.json names it for ln_f.bias", func(_ *testing.T, _ string, ix *shardIndex) {
+			ix.WeightMap["ln_f.bias"] = "model-00003-of-00003.safetensors"
+		}},
 		{"both", "holds both model.safetensors and the shards of model.safetensors.index.json", func(t *testing.T, dir string, _ *shardIndex) {
 			writeFile(t, filepath.Join(dir, modelFile), []byte("x"))
 		}},

@@ -71,12 +71,18 @@ func readTensors(dir, single, index string, want []Tensor, c Config, stored stor
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string][]float32, len(want))
-	for _, f := range slices.Sorted(maps.Keys(files)) {
+	// Every shard is there before any is read: a tensor the index puts in
+	// a missing shard, found in another, is the missing shard's error.
+	names := slices.Sorted(maps.Keys(files))
+	for _, f := range names {
 		path := filepath.Join(filepath.Dir(indexPath), f)
 		if ok, err := present(path, false, ""); err != nil || !ok {
 			return nil, cmp.Or(err, fmt.Errorf("checkpoint %s: missing, though %s names it for %s and %d more tensors; the checkpoint is incomplete", path, index, files[f][0].Name, len(files[f])-1))
 		}
+	}
+	out := make(map[string][]float32, len(want))
+	for _, f := range names {
+		path := filepath.Join(filepath.Dir(indexPath), f)
 		part, err := read(path, files[f], c)
 		if err != nil {
 			return nil, err
