@@ -179,3 +179,39 @@ func TestStopJustAfterAnEvaluationKeepsItsLoss(t *testing.T) {
 		t.Errorf("stopped after step %d (interrupted %v), the summary's validation loss is %v; want step 2's, %v", sum.Steps, sum.Interrupted, sum.ValLoss, *lines[1].ValLoss)
 	}
 }
+
+// TestReportLostSaysTheTrainingIsKept: a run whose report cannot be
+// written after its last checkpoint (here trace.json is a directory; a
+// full disk does the same) fails saying where that checkpoint is and that
+// a resume writes what is missing, which it does.
+func TestReportLostSaysTheTrainingIsKept(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	cfg := resumeConfig(t, corpus(t), out, "cpu:0,cpu:1", 2)
+	tr, err := NewTrainer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	blocked := filepath.Join(out, "trace.json", "x")
+	_, err = tr.Run(context.Background(), func(p Progress) {
+		if p.Step == 2 {
+			if err := os.MkdirAll(blocked, 0o755); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	want := "the training is kept: the checkpoint of step 2 is in " + CheckpointDir(out) + ", and resume with the same steps writes the report and summary"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Run with trace.json a directory: %v; want an error saying %q", err, want)
+	}
+	if err := os.RemoveAll(filepath.Dir(blocked)); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Resume = true
+	if sum := train(t, cfg, 0); sum.Steps != 2 {
+		t.Errorf("the resume wrote a summary of %d steps, want 2", sum.Steps)
+	}
+	if _, err := os.Stat(filepath.Join(out, "summary.json")); err != nil {
+		t.Errorf("after the resume: %v", err)
+	}
+}

@@ -331,7 +331,7 @@ func (t *Trainer) finish(ctx context.Context, sum *Summary, in *StepInput, measu
 	}
 	if len(measured) > 0 {
 		if err := t.writeReport(sum, measured); err != nil {
-			return err
+			return t.recordLost(sum, err)
 		}
 	} else if prev := previousSummary(t.cfg.Out); t.lead() && sum.Steps == t.start && sum.ValLoss != nil && prev != nil && prev.Steps == sum.Steps {
 		// This start only evaluated the run's end, which a signal had
@@ -340,7 +340,18 @@ func (t *Trainer) finish(ctx context.Context, sum *Summary, in *StepInput, measu
 		prev.ValLoss, prev.Interrupted, prev.Version = sum.ValLoss, sum.Interrupted, sum.Version
 		*sum = *prev
 	}
-	return t.writeSummary(sum)
+	return t.recordLost(sum, t.writeSummary(sum))
+}
+
+// recordLost is err, of writing the run's report or summary after its
+// last checkpoint, saying that the training is not lost with them (a full
+// disk would otherwise read as the run's failure): the checkpoint holds
+// the last step, and a resume at it writes what is missing.
+func (t *Trainer) recordLost(sum *Summary, err error) error {
+	if err == nil || sum.Checkpoint == "" {
+		return err
+	}
+	return field.Errorf("resume", "%w; the training is kept: the checkpoint of step %d is in %s, and {resume} with the same {steps} writes the report and summary", err, sum.Steps, sum.Checkpoint)
 }
 
 // clearPrevious removes what an earlier run left in out that a resume or a
