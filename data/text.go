@@ -90,6 +90,9 @@ func (d *Dataset) readTree(root string, limit int64) ([]uint16, error) {
 	if limit > 0 && total > limit {
 		k = (total + limit - 1) / limit
 		d.Subset = fmt.Sprintf("every %s of %s (%d bytes), up to %d bytes", words.Ordinal(k), words.Count(len(files), "text file"), total, limit)
+		if k >= int64(len(files)) { // one file, cut to the limit
+			d.Subset = fmt.Sprintf("the first %d bytes of the first of %s (%d bytes)", min(limit, files[0].size), words.Count(len(files), "text file"), total)
+		}
 	}
 	var take []textFile
 	var n int64

@@ -127,8 +127,16 @@ func TestLoadTextLimit(t *testing.T) {
 			t.Fatalf("file %d is %s; want %s", i, r, want)
 		}
 	}
-	if d.Subset == "" {
-		t.Fatal("Subset does not say the corpus was sampled")
+	if want := "every 3rd of 30 text files (3000 bytes), up to 1000 bytes"; d.Subset != want {
+		t.Fatalf("Subset %q, want %q", d.Subset, want)
+	}
+	// A limit below the tree's size over its file count takes the first
+	// file alone, cut, and says so, not "every 300th of 30".
+	if d, err = LoadText(root, 10); err != nil {
+		t.Fatal(err)
+	}
+	if want := "the first 10 bytes of the first of 30 text files (3000 bytes)"; len(d.Files) != 1 || d.Subset != want {
+		t.Fatalf("limit 10: %d files, subset %q; want 1 and %q", len(d.Files), d.Subset, want)
 	}
 	// A file larger than what is left of the limit is cut: sizes 500, 10,
 	// 10, 10 under a limit of 300 give k = 2, and file 0 is cut at 300.
