@@ -112,13 +112,16 @@ func (d *Dataset) Check(V, T int) error {
 				d.Source, len(s.tokens), s.name, T+1, T, more)
 		}
 	}
-	if d.MaxToken >= V {
-		hint := ""
-		if d.MaxToken > 255 && d.MaxToken <= EndOfText {
-			hint = " (GPT-2's tokens: {model} gpt2-124m or another gpt2- preset)"
-		}
-		return field.Errorf("model", "data: %s holds token %d but the model's vocabulary is %d; use a model with V > %d"+hint,
-			d.Source, d.MaxToken, V, d.MaxToken)
+	switch {
+	case d.MaxToken < V:
+	case d.MaxToken >= GPT2Vocab: // no preset is larger, nor any tokenizer baton writes with
+		return field.Errorf("data", "data: %s holds token %d, past GPT-2's ids (0 to %d) and the model's vocabulary of %d: it was written with another tokenizer, or is damaged; write shards with `baton tokenize`",
+			d.Source, d.MaxToken, GPT2Vocab-1, V)
+	case d.MaxToken > 255:
+		return field.Errorf("model", "data: %s holds GPT-2's tokens (up to %d) but the model's vocabulary is %d; use {model} gpt2-124m or another gpt2- preset, made as small as a run needs with {layers}, {width} and {heads}",
+			d.Source, d.MaxToken, V)
+	default:
+		return field.Errorf("model", "data: %s holds token %d but the model's vocabulary is %d; use a model with V > %d", d.Source, d.MaxToken, V, d.MaxToken)
 	}
 	return nil
 }

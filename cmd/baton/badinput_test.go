@@ -156,6 +156,8 @@ func dataCases() []badInput {
 			setup: writeFile("train.bin", shard(20240520, 2, 1000, tokens(1000, 256))), code: 1, msg: "unsupported llm.c shard version 2"},
 		{name: "shard tokens beyond the vocabulary", args: train("--data=train.bin"), fixture: "train.bin: 4000 GPT-2 tokens up to 999",
 			setup: writeFile("train.bin", shard(20240520, 1, 4000, tokens(4000, 1000))), code: 1, msg: "vocabulary is 256"},
+		{name: "shard tokens past GPT-2's", args: train("--data=train.bin"), fixture: "train.bin: 9000 tokens up to 59997",
+			setup: writeFile("train.bin", shard(20240520, 1, 9000, tokens(9000, 60000))), code: 1, msg: "holds token 59997, past GPT-2's ids (0 to 50256) and the model's vocabulary of 256: it was written with another tokenizer, or is damaged"},
 	}
 }
 

@@ -49,7 +49,7 @@ func TestTokenizeCommand(t *testing.T) {
 	}
 	// GPT-2 tokens are beyond a byte-level model's vocabulary: still an error.
 	r = baton(t, dir, tinyTrain(filepath.Join(dir, "run"), 1, "--data", "shards")...)
-	if r.code != 1 || !regexp.MustCompile(`holds token \d+ but the model's vocabulary is 256`).MatchString(r.stderr) {
+	if r.code != 1 || !regexp.MustCompile(`holds GPT-2's tokens \(up to \d+\) but the model's vocabulary is 256; use --model gpt2-124m or another gpt2- preset, made as small as a run needs with --layers, --width and --heads`).MatchString(r.stderr) {
 		t.Errorf("training a byte-level model on GPT-2 shards: exit %d, %s", r.code, r.stderr)
 	}
 	// --data-limit bounds text; shards are read whole, and a limit given says so.
