@@ -133,7 +133,11 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 		case st.EvalPending && t.start < cfg.Steps:
 			t.warnings = append(t.warnings, fmt.Sprintf("the checkpoint at step %d was saved when a signal stopped its evaluation: evaluating it first, for that step's line in %s", t.start, MetricsFile))
 		case t.start >= cfg.Steps:
-			return nil, nil, field.Errorf("steps", "{resume}: the checkpoint is at step %d, already at {steps} %d; raise {steps} to train further", t.start, cfg.Steps)
+			at := "already at"
+			if t.start > cfg.Steps {
+				at = "past"
+			}
+			return nil, nil, field.Errorf("steps", "{resume}: the checkpoint is at step %d, %s {steps} %d; raise {steps} to train further", t.start, at, cfg.Steps)
 		}
 		if w := lrMoved(cfg, t.start); w != "" {
 			t.warnings = append(t.warnings, w)

@@ -40,6 +40,20 @@ func flagName(f string) string {
 	return "--" + f
 }
 
+// flagNames names fields for one message as flagName does, saying which
+// file set a field at its first mention only: "--steps (set by run.json)
+// 10; raise --steps", not the file twice.
+func flagNames() func(string) string {
+	said := map[string]bool{}
+	return func(f string) string {
+		if said[f] {
+			return "--" + f
+		}
+		said[f] = true
+		return flagName(f)
+	}
+}
+
 // setBy names, for each setting that a configuration file rather than the
 // command line gave (--config's file, or run.json on a resume), that file,
 // so that an error about the setting does not send the user to a flag they
@@ -123,7 +137,7 @@ neighbours and sits idle. Without a GPU it runs on virtual CPU devices
 	if err == nil {
 		return
 	}
-	fmt.Fprintln(os.Stderr, "baton:", field.Render(err, flagName))
+	fmt.Fprintln(os.Stderr, "baton:", field.Render(err, flagNames()))
 	var ue usageError
 	var ie interrupted
 	var ce *runtime.ConfigError

@@ -243,7 +243,7 @@ func TestResumeFromAnotherDirectory(t *testing.T) {
 	}
 	editRecord(func(rec map[string]any) { rec["config"].(map[string]any)["data"] = "gone.txt" })(t, other)
 	r = baton(t, other, "train", "--resume", "--out", "run", "--steps", "5", "--quiet")
-	if want := "run.json's data gone.txt names no file here (" + other + ") nor in " + other + ", where the run last started; give --data"; r.code != 2 || !strings.Contains(r.stderr, want) {
+	if want := "run.json's data gone.txt names no file in " + other + ", where the run last started; give --data"; r.code != 2 || !strings.Contains(r.stderr, want) {
 		t.Errorf("resume on a relative path found nowhere: exit %d, want 2 and %q:\n%s", r.code, want, r.stderr)
 	}
 	// As it says: the file given is read, its tokens checked against the run's.

@@ -104,8 +104,11 @@ func (f *trainFlags) fromRunDir(rec *runtime.Record, k, was string) (string, err
 		return there, nil
 	}
 	if dir != "" && relativeFile(k, was) && !pathExists(was) {
-		here, _ := os.Getwd()
-		return "", fmt.Errorf("--resume: run.json's %s %s names no file here (%s) nor in %s, where the run last started; give --%s (the run's own, or --override)", k, was, here, dir, k)
+		where := fmt.Sprintf("in %s, where the run last started", dir)
+		if here, _ := os.Getwd(); here != dir {
+			where = fmt.Sprintf("here (%s) nor %s", here, where)
+		}
+		return "", fmt.Errorf("--resume: run.json's %s %s names no file %s; give --%s (the run's own, or --override)", k, was, where, k)
 	}
 	return was, nil // a record without dir: loading it says what is missing
 }

@@ -417,7 +417,7 @@ func fitReason(model string, fit runtime.DeviceFit, chunks int, sched *schedule.
 	case "split":
 		return fmt.Sprintf("--split has %d stages%s", fit.Units, over)
 	}
-	return fmt.Sprintf("%s has %d layers%s", model, fit.Units, over)
+	return fmt.Sprintf("%s has %s%s", model, words.Count(fit.Units, "layer"), over)
 }
 
 // naiveNote says that naive does not use the micro-batches m given.
