@@ -334,7 +334,7 @@ func startFrom(cfg *TrainConfig, keep model.Keep) (ck *model.Checkpoint, fromCk 
 		ck, err = model.LoadResumeKeeping(dir, keep)
 		switch {
 		case errors.Is(err, model.ErrNoCheckpoint):
-			return nil, false, fileError{field.Errorf("resume", "{resume}: %s holds no checkpoint (no %s): the run stopped before its first ({save-every}), or {out} names another run; start it again without {resume}", cfg.Out, dir)}
+			return nil, false, fileError{field.Errorf("resume", "{resume}: %s holds no checkpoint (no %s): the run stopped before its first checkpoint (one every {save-every} steps, and one at its end), or {out} names another run; start it again without {resume}", cfg.Out, dir)}
 		case err != nil:
 			return nil, false, fileError{field.Errorf("resume", "{resume}: %w", err)}
 		}

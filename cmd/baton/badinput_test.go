@@ -166,7 +166,7 @@ func dataCases() []badInput {
 // flag error.
 func runDirCases(trained string) []badInput {
 	return []badInput{
-		{name: "resume without a checkpoint", args: train("--resume"), code: 1, msg: "--resume: run holds no checkpoint (no run/checkpoint): the run stopped before its first (--save-every)"},
+		{name: "resume without a checkpoint", args: train("--resume"), code: 1, msg: "--resume: run holds no checkpoint (no run/checkpoint): the run stopped before its first checkpoint (one every --save-every steps, and one at its end)"},
 		{name: "resume without out", args: []string{"train", "--model=tiny", "--resume"}, code: 2, msg: "--resume needs --out"},
 		{name: "out already holds a checkpoint", args: train(), fixture: trained, setup: withRun(nil), code: 2, msg: "--out run already holds a checkpoint"},
 		{name: "resume at the last step", args: train("--resume", "--steps=2"), fixture: trained, setup: withRun(nil), code: 2, msg: "already at --steps 2"},
