@@ -64,6 +64,9 @@ func numberCases() []badInput {
 		{name: "bench zero batch", args: []string{"bench", "--quick", "--batch=0"}, code: 2, msg: "--batch is 0"},
 		{name: "bench zero chunks", args: []string{"bench", "--quick", "--chunks=0"}, code: 2, msg: "--chunks is 0"},
 		{name: "bench zero micro-batches", args: []string{"bench", "--quick", "--microbatches=0"}, code: 2, msg: "--microbatches has 0; give counts of micro-batches, each at least 1"},
+		{name: "bench micro-batches twice", args: []string{"bench", "--quick", "--microbatches=4,4"}, code: 2, msg: "--microbatches lists 4 twice; a sweep runs each point once: give it once"},
+		{name: "bench schedule twice", args: []string{"bench", "--quick", "--schedules=1f1b,gpipe,1f1b"}, code: 2, msg: "--schedules lists 1f1b twice"},
+		{name: "bench empty out", args: []string{"bench", "--quick", "--out="}, code: 2, msg: "--out is empty; give the directory of the report"},
 		{name: "bench negative data limit", args: []string{"bench", "--quick", "--data-limit=-1"}, code: 2, msg: "--data-limit is -1"},
 	}
 	for _, f := range []string{"warmup", "eval-every", "save-every"} {

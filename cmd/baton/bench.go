@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -129,17 +130,23 @@ func (f *benchFlags) options(cmd *cobra.Command) (bench.Options, error) {
 		ps = append(ps, p)
 	}
 	scheds := strings.Split(f.schedules, ",")
-	for _, s := range scheds {
+	for i, s := range scheds {
 		if !slices.Contains(schedule.ScheduleNames, s) {
 			return bench.Options{}, fmt.Errorf("--schedules: unknown schedule %q; choose from %s", s, strings.Join(schedule.ScheduleNames, ", "))
+		}
+		if slices.Contains(scheds[:i], s) {
+			return bench.Options{}, fmt.Errorf("--schedules lists %s twice; a sweep runs each point once: give it once", s)
 		}
 	}
 	if len(ms) == 0 {
 		return bench.Options{}, fmt.Errorf("--microbatches is empty; give the micro-batch counts to sweep, such as 4,8")
 	}
-	for _, m := range ms {
+	for i, m := range ms {
 		if m < 1 {
 			return bench.Options{}, fmt.Errorf("--microbatches has %d; give counts of micro-batches, each at least 1", m)
+		}
+		if slices.Contains(ms[:i], m) {
+			return bench.Options{}, fmt.Errorf("--microbatches lists %d twice; a sweep runs each point once: give it once", m)
 		}
 		if f.batch%m != 0 {
 			return bench.Options{}, fmt.Errorf("--microbatches %d does not divide --batch %d", m, f.batch)
@@ -208,6 +215,9 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 		if peer, err = readPeer(f.peer, o.Preset); err != nil {
 			return err
 		}
+	}
+	if f.out == "" {
+		return usage(errors.New("--out is empty; give the directory of the report, such as bench/results"))
 	}
 	if err := fsutil.ProbeDir(f.out); err != nil { // before the sweep, not after it
 		return usage(fmt.Errorf("--out %s: %w; give a directory baton can write to", f.out, err))
