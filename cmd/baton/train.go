@@ -193,6 +193,9 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 		return runtime.TrainConfig{}, fmt.Errorf("--rebalance-gain is %g; give the predicted gain a move needs as a fraction above 0 and below 1, e.g. 0.05", f.rebalanceGain)
 	}
 	out := f.out
+	if out == "" && f.fl != nil && f.fl.Changed("out") {
+		return runtime.TrainConfig{}, fmt.Errorf("--out is empty; give the run directory, or leave --out out for runs/<date-time>")
+	}
 	if out == "" {
 		if f.resume {
 			return runtime.TrainConfig{}, fmt.Errorf("--resume needs --out, the run directory to continue")
