@@ -16,6 +16,15 @@ type Kernel struct {
 	Calls  int    `json:"calls"` // per step: the micro-batches for F, B and W; 1 for STEP
 }
 
+// PaddingKernel is the call a run whose tokens take fewer ids than the
+// vocabulary adds to StepKernels' for its last stage: the head adds the
+// padding ids' mask to the logits (transformer.Spec.Vocab), in the head's
+// forward, once per micro-batch of m.
+func (p *Plan) PaddingKernel(m, e int) Kernel {
+	last := p.Stages[len(p.Stages)-1]
+	return Kernel{Cost: BiasForwardCost(p.B*p.T, p.Config.V, e), Stage: last.Index, Unit: p.Config.UnitName(p.Config.HeadUnit()), Action: "F", Calls: m}
+}
+
 // StepKernels lists the kernel calls of one training step of p with m
 // micro-batches of p.B sequences of p.T tokens, e bytes per element (see
 // Cost), as transformer.Stack makes them under p.Recompute: the forward,

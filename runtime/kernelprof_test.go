@@ -11,8 +11,9 @@ import (
 )
 
 // profiledPipeline is pipelineOn's pipeline on p CPU devices under
-// recompute mode r, its stages computing on prof's Ops (prof nil: untimed).
-func profiledPipeline(tb testing.TB, cfg model.Config, name string, p, m, batch int, r model.Recompute, prof *kernelProfile) (*pipeline, *model.Plan) {
+// recompute mode r, its stages computing on prof's Ops (prof nil: untimed),
+// their heads masking the ids from vocab on (0: none).
+func profiledPipeline(tb testing.TB, cfg model.Config, name string, p, m, batch int, r model.Recompute, vocab int, prof *kernelProfile) (*pipeline, *model.Plan) {
 	tb.Helper()
 	var devs []device.Device
 	for i := range p {
@@ -23,7 +24,7 @@ func profiledPipeline(tb testing.TB, cfg model.Config, name string, p, m, batch 
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if pl.stages, err = newStages(devs, plan, batch/m, cfg.MaxT, 0, prof.opsOf); err != nil {
+	if pl.stages, err = newStages(devs, plan, batch/m, cfg.MaxT, vocab, prof.opsOf); err != nil {
 		tb.Fatal(err)
 	}
 	for _, st := range pl.stages {
@@ -35,18 +36,20 @@ func profiledPipeline(tb testing.TB, cfg model.Config, name string, p, m, batch 
 
 // Every kernel a step calls, and as many times, is one the plan's kernel
 // list (model.Plan.StepKernels) names at that shape: what the roofline
-// prices is what the stacks run, for every kind of backward and recompute.
+// prices is what the stacks run, for every kind of backward and recompute,
+// and with a padded vocabulary its mask (model.Plan.PaddingKernel).
 func TestProfileKernelsMatchesPlan(t *testing.T) {
 	for _, tc := range []struct {
 		schedule string
 		r        model.Recompute
+		vocab    int
 	}{
-		{"1f1b", model.RecomputeNone}, {"gpipe", model.RecomputeGELU}, {"1f1b", model.RecomputeBlock},
-		{"zb-h1", model.RecomputeNone}, {"zb-h1", model.RecomputeBlock},
+		{"1f1b", model.RecomputeNone, 0}, {"gpipe", model.RecomputeGELU, 0}, {"1f1b", model.RecomputeBlock, 0},
+		{"zb-h1", model.RecomputeNone, 0}, {"zb-h1", model.RecomputeBlock, 0}, {"1f1b", model.RecomputeNone, eqModel.V - 8},
 	} {
-		t.Run(fmt.Sprintf("%s-%v", tc.schedule, tc.r), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s-%v-vocab%d", tc.schedule, tc.r, tc.vocab), func(t *testing.T) {
 			prof := newKernelProfile(true)
-			pl, plan := profiledPipeline(t, eqModel, tc.schedule, 2, 4, eqBatch, tc.r, prof)
+			pl, plan := profiledPipeline(t, eqModel, tc.schedule, 2, 4, eqBatch, tc.r, tc.vocab, prof)
 			pl.step(t)
 			prof.discard() // initialisation, and the first step's growing of the loss buffer (not measured in a run either)
 			var kept []*StepResult
@@ -56,7 +59,11 @@ func TestProfileKernelsMatchesPlan(t *testing.T) {
 				kept = append(kept, res)
 			}
 			want := map[string]float64{}
-			for _, k := range plan.StepKernels(pl.ex.Sched.Microbatches, pl.ex.Sched.SplitsBackward(), 4) {
+			ks := plan.StepKernels(pl.ex.Sched.Microbatches, pl.ex.Sched.SplitsBackward(), 4)
+			if tc.vocab > 0 {
+				ks = append(ks, plan.PaddingKernel(pl.ex.Sched.Microbatches, 4))
+			}
+			for _, k := range ks {
 				want[k.Op+" "+k.Shape] += float64(k.Calls)
 			}
 			got := map[string]float64{}
@@ -103,7 +110,7 @@ func BenchmarkProfileKernels(b *testing.B) {
 	for _, on := range []bool{false, true} {
 		b.Run(fmt.Sprintf("step/profile=%v", on), func(b *testing.B) {
 			prof := newKernelProfile(on)
-			pl, _ := profiledPipeline(b, model.Presets["small"], "1f1b", 2, 4, 8, model.RecomputeNone, prof)
+			pl, _ := profiledPipeline(b, model.Presets["small"], "1f1b", 2, 4, 8, model.RecomputeNone, 0, prof)
 			pl.step(b)
 			b.ResetTimer()
 			for range b.N {

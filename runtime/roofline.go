@@ -16,6 +16,9 @@ func (t *Trainer) roofline(measured []*StepResult, stepS float64) *report.Roofli
 	cfg := t.cfg
 	e := elemBytes(cfg.Precision)
 	ks := t.plan.StepKernels(t.ex.Sched.Microbatches, t.ex.Sched.SplitsBackward(), e)
+	if t.vocab() > 0 {
+		ks = append(ks, t.plan.PaddingKernel(t.ex.Sched.Microbatches, e))
+	}
 	names := cfg.deviceNames()
 	gpu, gpus := gpuOf(t.gpus(), names[0])
 	r := report.BuildRoofline(ks, gpu, strings.Join(names, ","), gpus, cfg.Precision.String(), stepS, t.kprof.times(measured, e))
