@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -109,4 +110,28 @@ func runFileOf(op, ip string) string {
 func isDir(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.IsDir()
+}
+
+// probeFileDir checks, before any work, that an output file can be made
+// at path (flag names it): its directory is there and takes a new file,
+// as the file's atomic write will need at the end (fsutil.WriteAtomic;
+// a device or pipe is written into, and not probed). Unlike --out, such a
+// file's directory is not made: a mistyped one is refused, not created.
+func probeFileDir(flag, path string) error {
+	if path == "" {
+		return nil
+	}
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		if fi.IsDir() {
+			return usage(fmt.Errorf("%s %s is a directory; give a file path", flag, path))
+		}
+		return nil // a device or a pipe (/dev/null), which is written into as it is
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".probe-*")
+	if err != nil {
+		return usage(fmt.Errorf("%s %s: cannot write beside it (%v); give a path in a directory that exists and baton can write to", flag, path, errors.Unwrap(err)))
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
 }

@@ -45,6 +45,11 @@ func scheduleCmd() *cobra.Command {
 			if err := checkOutputs([]pathFlag{{"--out", file, false}, {"--svg", svg, false}}, nil); err != nil {
 				return usage(err)
 			}
+			for _, o := range []pathFlag{{"--out", file, false}, {"--svg", svg, false}} {
+				if err := probeFileDir(o.flag, o.path); err != nil {
+					return err
+				}
+			}
 			if err := checkCounts(count{"stages", "pipeline's stages", stages}, count{"microbatches", "micro-batches per step", m}, chunksCount(chunks)); err != nil {
 				return usage(err)
 			}

@@ -236,6 +236,9 @@ func runTrain(cmd *cobra.Command, f *trainFlags) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := probeFileDir("--cpuprofile", rankPath(f.cpuprofile, env)); err != nil {
+		return err
+	}
 	lock, err := lockOut(rankDir(cfg.Out, env))
 	if err != nil {
 		return err
