@@ -26,7 +26,7 @@ func (f *modelFlags) add(fl *pflag.FlagSet) {
 	fl.IntVar(&f.layers, "layers", 0, "decoder blocks (overrides the preset)")
 	fl.IntVar(&f.width, "width", 0, "channels C (overrides the preset)")
 	fl.IntVar(&f.heads, "heads", 0, "attention heads (overrides the preset)")
-	fl.IntVar(&f.context, "context", 0, "tokens per sequence T (default: the preset's position table; with --init-from, below the weights' trains them on shorter sequences)")
+	fl.IntVar(&f.context, "context", 0, "tokens per sequence T (default: the preset's position table)")
 }
 
 // model is the preset with the overrides applied, and its name ("custom"
