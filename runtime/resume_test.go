@@ -45,6 +45,13 @@ func resumeConfig(t testing.TB, data, out, devices string, steps int) TrainConfi
 // train runs cfg, interrupted as by Ctrl-C after stopAt steps (0: never).
 func train(t *testing.T, cfg TrainConfig, stopAt int) *Summary {
 	t.Helper()
+	return trainWatching(t, cfg, stopAt, nil)
+}
+
+// trainWatching is train, calling watch (unless nil) with each step's
+// progress before it stops the run at stopAt.
+func trainWatching(t *testing.T, cfg TrainConfig, stopAt int, watch func(Progress)) *Summary {
+	t.Helper()
 	tr, err := NewTrainer(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -53,6 +60,9 @@ func train(t *testing.T, cfg TrainConfig, stopAt int) *Summary {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sum, err := tr.Run(ctx, func(p Progress) {
+		if watch != nil {
+			watch(p)
+		}
 		if p.Step == stopAt {
 			cancel()
 		}

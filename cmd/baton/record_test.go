@@ -189,18 +189,27 @@ func TestResumeRefusesChangedData(t *testing.T) {
 	}
 }
 
+// withElsewhere makes a directory holding the corpus as text.txt and an
+// empty directory elsewhere/ in it, from which a run begun in the first is
+// continued or fed back.
+func withElsewhere(t *testing.T) (dir, other string) {
+	t.Helper()
+	dir = t.TempDir()
+	copyCorpus(t, dir, "text.txt")
+	other = filepath.Join(dir, "elsewhere")
+	if err := os.Mkdir(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir, other
+}
+
 // TestResumeFromAnotherDirectory: a run given a relative --data resumes
 // from another directory, reading the data where the run last started
 // (run.json's starts' dir) and saying so, and its run.json as --config
 // does the same; gone from there too, the error says where it looked.
 func TestResumeFromAnotherDirectory(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	copyCorpus(t, dir, "text.txt")
-	other := filepath.Join(dir, "elsewhere")
-	if err := os.Mkdir(other, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir, other := withElsewhere(t)
 	mustRun(t, dir, "train", "--model", "tiny", "--devices", "cpu:0,cpu:1", "--data", "text.txt", "--steps", "2", "--out", "run", "--quiet")
 	if r := readRecord(t, filepath.Join(dir, "run")); r.Starts[0].Dir != dir {
 		t.Errorf("run.json's first start ran in %q, want %q", r.Starts[0].Dir, dir)
@@ -422,12 +431,7 @@ func TestResumeOfAGlobRun(t *testing.T) {
 // as it reads its data.
 func TestConfigInitFromIsRelativeToItsRun(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	copyCorpus(t, dir, "text.txt")
-	other := filepath.Join(dir, "elsewhere")
-	if err := os.Mkdir(other, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir, other := withElsewhere(t)
 	mustRun(t, dir, "train", "--model", "tiny", "--devices", "cpu:0", "--data", "text.txt", "--steps", "1", "--out", "base", "--quiet")
 	mustRun(t, dir, "train", "--init-from", "base", "--devices", "cpu:0", "--data", "text.txt", "--steps", "1", "--out", "tuned", "--quiet")
 	r := baton(t, other, "train", "--config", filepath.Join(dir, "tuned", "run.json"), "--out", "again", "--quiet")
