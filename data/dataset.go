@@ -57,27 +57,45 @@ func Load(path string, limit int64) (*Dataset, error) {
 		}
 		return LoadText(p, limit)
 	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		if isGlob(path) {
-			return LoadShards(path)
-		}
-		return nil, missing(path, err)
-	}
-	if fi.IsDir() {
-		bins, err := binFiles(path)
-		if err != nil {
-			return nil, err
-		}
-		if len(bins) > 0 {
-			return LoadShards(path)
-		}
-		return LoadText(path, limit)
-	}
-	if strings.EqualFold(filepath.Ext(path), ".bin") {
+	shards, err := isShards(path)
+	switch {
+	case err != nil:
+		return nil, err
+	case shards:
 		return LoadShards(path)
 	}
 	return LoadText(path, limit)
+}
+
+// VocabOf is the vocabulary of the tokens Load(path) reads, from the path
+// alone (what Load's Dataset.V will be): GPT2Vocab for llm.c shards,
+// TextVocab for text; TextVocab where the path does not load (Load then
+// says why).
+func VocabOf(path string) int {
+	if shards, err := isShards(path); err == nil && shards {
+		return GPT2Vocab
+	}
+	return TextVocab
+}
+
+// isShards says whether Load reads path as llm.c shards: a glob of them, a
+// directory holding .bin files, or a .bin file; else it is text ("" is the
+// default corpus, text).
+func isShards(path string) (bool, error) {
+	if path == "" {
+		return false, nil
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil && isGlob(path):
+		return true, nil
+	case err != nil:
+		return false, missing(path, err)
+	case fi.IsDir():
+		bins, err := binFiles(path)
+		return len(bins) > 0, err
+	}
+	return strings.EqualFold(filepath.Ext(path), ".bin"), nil
 }
 
 // missing turns a failed stat into an error that names the path and the fix.

@@ -67,6 +67,10 @@ type PlanOptions struct {
 	// eager optimizer step keeps to redo a step (12 bytes per parameter, 14
 	// in bf16).
 	EagerOptimizer bool
+	// Vocab is how many ids the data's tokens take where fewer than the
+	// model's V (0: all): the head masks the rest, with a mask of V
+	// elements that the last stage allocates as its biases (transformer.Spec.Vocab).
+	Vocab int
 }
 
 // Partition splits cfg's blocks into one stage per entry of stageDevices,

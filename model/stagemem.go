@@ -12,7 +12,8 @@ import "math/bits"
 // says, the per-token losses, and the CUDA backend's own scratch. It lists
 // the buffers as transformer.NewStack, NewActs and the runtime allocate
 // them, each rounded as the CUDA caching allocator rounds it
-// (CUDABlockBytes), so that a CUDA stage's peak stays at or below it: all
+// (CUDABlockBytes), so that a CUDA stage's peak stays at or below it (with
+// o.Vocab, the head's mask of the padding ids too): all
 // are live at once when the optimizer step sums the gradients' squares. A
 // CPU device allocates the same buffers unrounded and keeps its kernels'
 // scratch in Go memory: a little less. Left out is what no allocator
@@ -41,6 +42,9 @@ func (c Config) stageMem(k, n int, embed, head bool, o PlanOptions, bf16 bool) i
 	tied := embed != head // a stage with one end of the tied embedding
 	if head {
 		m.head()
+		if o.Vocab > 0 && o.Vocab < c.V {
+			m.weights(m.V) // the padding ids' mask
+		}
 		m.losses(max(o.Microbatches, n))
 	}
 	if tied {

@@ -23,9 +23,10 @@ func TestCUDAMemoryEstimate(t *testing.T) {
 	for _, r := range []estimateRun{
 		{devices: "cuda:0", schedule: "1f1b", layers: 2, batch: 128, m: 1, prec: kernels.FP32},
 		{devices: "cuda:0", schedule: "1f1b", layers: 2, batch: 128, m: 1, prec: kernels.BF16},
+		{devices: "cuda:0", schedule: "1f1b", layers: 2, batch: 16, m: 1, prec: kernels.BF16, vocab: 4096},
 		{devices: "cuda:0/2", schedule: "1f1b", layers: 8, batch: 64, m: 4, prec: kernels.FP32},
 		{devices: "cuda:0/2", schedule: "zb-h1", layers: 8, batch: 64, m: 4, prec: kernels.BF16, headSlack: splitSlack},
 	} {
-		t.Run(fmt.Sprintf("%v/%s/%s/B=%d/m=%d", r.prec, r.devices, r.schedule, r.batch, r.m), func(t *testing.T) { checkEstimate(t, data, r) })
+		t.Run(fmt.Sprintf("%v/%s/%s/B=%d/m=%d/V=%d", r.prec, r.devices, r.schedule, r.batch, r.m, r.vocab), func(t *testing.T) { checkEstimate(t, data, r) })
 	}
 }

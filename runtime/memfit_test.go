@@ -72,6 +72,7 @@ type estimateRun struct {
 	layers, batch, m  int
 	prec              kernels.Precision
 	headSlack         float64 // the slack of the last stage's device; 0: estimateSlack
+	vocab             int     // the model's V, where not tiny's 256: above the bytes' 256, the head masks the rest
 }
 
 // estimateSlack is how far above a device's measured peak its estimate may
@@ -101,7 +102,7 @@ func checkEstimate(t *testing.T, data string, r estimateRun) {
 		t.Fatal(err)
 	}
 	cfg := model.Presets["tiny"]
-	cfg.L = r.layers
+	cfg.L, cfg.V = r.layers, cmp.Or(r.vocab, cfg.V)
 	sum := train(t, TrainConfig{Preset: "custom", Model: cfg, Devices: names, Schedule: r.schedule, Microbatches: r.m,
 		Batch: r.batch, Context: cfg.MaxT, Steps: 1, LR: 3e-3, MinLR: 3e-4, Warmup: 1, WeightDecay: 0.1, MaxGradNorm: 1,
 		Seed: 5, Data: data, EvalBatches: 1, Out: t.TempDir(), Precision: r.prec}, 0)
@@ -127,15 +128,17 @@ func checkEstimate(t *testing.T, data string, r estimateRun) {
 
 // TestMemoryEstimateHoldsCPUPeak: on CPU devices, which count every buffer
 // the stages allocate, the plan's estimate holds the peak of one stage
-// with a large micro-batch and of a pipeline, split backwards included.
+// with a large micro-batch and of a pipeline, split backwards included,
+// and of a head that masks a padded vocabulary.
 func TestMemoryEstimateHoldsCPUPeak(t *testing.T) {
 	data := corpus(t)
 	for _, r := range []estimateRun{
 		{devices: "cpu:0", schedule: "1f1b", layers: 2, batch: 128, m: 1},
+		{devices: "cpu:0", schedule: "1f1b", layers: 2, batch: 16, m: 1, vocab: 4096},
 		{devices: "cpu:0,cpu:1", schedule: "1f1b", layers: 8, batch: 64, m: 4},
 		{devices: "cpu:0,cpu:1", schedule: "zb-h1", layers: 8, batch: 64, m: 4, headSlack: splitSlack},
 	} {
-		t.Run(fmt.Sprintf("%s/%s/B=%d/m=%d", r.devices, r.schedule, r.batch, r.m), func(t *testing.T) { checkEstimate(t, data, r) })
+		t.Run(fmt.Sprintf("%s/%s/B=%d/m=%d/V=%d", r.devices, r.schedule, r.batch, r.m, r.vocab), func(t *testing.T) { checkEstimate(t, data, r) })
 	}
 }
 

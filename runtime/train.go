@@ -320,7 +320,7 @@ func FitDevices(layers, chunks int, split, layerMap []int, sched *schedule.Sched
 func planOptions(cfg TrainConfig, sched *schedule.Schedule) model.PlanOptions {
 	return model.PlanOptions{B: cfg.Batch / sched.Microbatches, T: cfg.Context, Stashes: sched.Stashes(),
 		Microbatches: sched.Microbatches, SplitBackward: sched.SplitsBackward(),
-		Recompute: cfg.Recompute, EagerOptimizer: cfg.OptimizerStep == "eager"}
+		Recompute: cfg.Recompute, EagerOptimizer: cfg.OptimizerStep == "eager", Vocab: cfg.vocab()}
 }
 
 // startFrom loads the checkpoint a run starts from, if any: Out's to
@@ -497,12 +497,7 @@ func newStages(devs []device.Device, plan *model.Plan, B, T, vocab int, opsOf fu
 // vocabulary is larger (GPT-2's tokens in its padded 50,304, or bytes in
 // a GPT-2-sized model): the ids past them pad it, and the head leaves
 // them out of the softmax (transformer.Spec.Vocab); 0 where none do.
-func (t *Trainer) vocab() int {
-	if v := t.ds.V; v < t.cfg.Model.V {
-		return v
-	}
-	return 0
-}
+func (t *Trainer) vocab() int { return t.cfg.vocab() }
 
 // CheckpointDir is where a run directory keeps its checkpoint.
 func CheckpointDir(out string) string { return out + "/checkpoint" }

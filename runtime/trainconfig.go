@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"baton/data"
 	"baton/internal/field"
 	"baton/kernels"
 	"baton/model"
@@ -98,6 +99,16 @@ type TrainConfig struct {
 	// file's, checked when schedule.ReadCSV read it. It has a list for each
 	// of Devices, and micro-batches that divide Batch.
 	Sched *schedule.Schedule
+}
+
+// vocab is how many ids the data's tokens take where the model's
+// vocabulary is larger (Trainer.vocab), from the data's path alone, so
+// that the plan, made before the data is read, counts the head's mask.
+func (c TrainConfig) vocab() int {
+	if v := data.VocabOf(c.Data); v < c.Model.V {
+		return v
+	}
+	return 0
 }
 
 // MaxSteps bounds --steps: the checkpoint's state.json keeps every
