@@ -142,6 +142,17 @@ func TestRanksResumeHoldTheirOwnTensors(t *testing.T) {
 		if ck, _, err = startFrom(&c, ownTensors(c)); err != nil {
 			t.Fatalf("rank %d, --init-from: %v", r, err)
 		}
+		// A run's state in the weights (a balanced split) is no part of a
+		// new run from them, which splits as its own settings say.
+		balancing := c
+		balancing.Rebalance.Mode = "auto"
+		keep := ownTensors(balancing)(c.Model, json.RawMessage(`{"step": 1, "seed": 1, "split": [1, 3]}`))
+		for _, name := range own {
+			if keep == nil || !keep(name) {
+				t.Errorf("rank %d, --init-from with a balancing run's state: %s is not kept", r, name)
+				break
+			}
+		}
 		if len(ck.Params) != len(own) || ck.M != nil {
 			t.Errorf("rank %d starts from %d tensors of the checkpoint's %d (moments %v); want its own %d and no moments", r, len(ck.Params), len(whole.Params), ck.M != nil, len(own))
 		}

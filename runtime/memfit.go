@@ -181,7 +181,7 @@ func tightest(need int64) (*room, int64) {
 // checked against as it starts), against the tightest of the process's
 // limits, where one is known.
 func HostFit(pl *model.Plan) HostRoom {
-	need, _ := cpuNeed(pl, cpuExtra(pl.Config, pl.Devices()))
+	need, _ := cpuNeed(pl, cpuExtra(pl.Config, pl.T, pl.Devices()))
 	h := HostRoom{NeedBytes: need}
 	r, want := tightest(need)
 	if r == nil {
@@ -230,12 +230,12 @@ type room struct {
 // tensor (wte, V·C floats). Measured (2026-12-07): resident memory was the
 // plan and 55 to 75 MiB, and V·C floats more, for tiny to gpt2-124m.
 // Beside them, the CPU kernels' attention scratch: two (T, T) float32
-// matrices for each worker that may run a head at once, GOMAXPROCS on
+// matrices, T the sequences' length (the context, not the model's
+// positions), for each worker that may run a head at once, GOMAXPROCS on
 // each of devices (a context of 16,384 on 2 CPUs holds 4 GiB of them;
 // at 1,024, 16 MiB).
-func cpuExtra(c model.Config, devices int) int64 {
-	T := int64(c.MaxT)
-	return 96<<20 + 4*int64(c.V)*int64(c.C) + 8*T*T*int64(devices*goruntime.GOMAXPROCS(0))
+func cpuExtra(c model.Config, T, devices int) int64 {
+	return 96<<20 + 4*int64(c.V)*int64(c.C) + 8*int64(T)*int64(T)*int64(devices*goruntime.GOMAXPROCS(0))
 }
 
 // addressSpaceFor is the address space a run takes up beyond what it

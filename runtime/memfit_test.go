@@ -146,8 +146,9 @@ func TestMemoryEstimateHoldsCPUPeak(t *testing.T) {
 // holds two (T, T) matrices per worker, which the host's need counts: at a
 // context of 16,384 on one device, 2 GiB per worker, where tiny's stages
 // take some 260 MiB (a run measured 4.7 GB resident on 2 CPUs against a
-// plan of 257 MiB before); and a context of 2^20 is refused before the run
-// allocates, naming --context, where it died out of memory in its step.
+// plan of 257 MiB before); a context of 2^20 is refused before the run
+// allocates, naming --context, where it died out of memory in its step,
+// but 2^20 positions trained on 16 tokens are not.
 func TestLongContextCountsTheAttentionScratch(t *testing.T) {
 	c := model.Presets["tiny"]
 	c.MaxT = 16384
@@ -157,6 +158,15 @@ func TestLongContextCountsTheAttentionScratch(t *testing.T) {
 	}
 	if need, scratch := HostFit(pl).NeedBytes, int64(8*16384*16384*goruntime.GOMAXPROCS(0)); need < scratch {
 		t.Errorf("the host's need at a context of 16384 is %d bytes, less than the attention's scratch alone, %d", need, scratch)
+	}
+	// The scratch is the context's, not the positions': 2^20 positions
+	// trained on 16 tokens fit.
+	short := resumeConfig(t, corpus(t), filepath.Join(t.TempDir(), "short"), "cpu:0", 1)
+	short.Model.MaxT, short.Context = 1<<20, 16
+	if tr, err := NewTrainer(short); err != nil {
+		t.Errorf("2^20 positions at a context of 16: %v; want it to fit", err)
+	} else {
+		tr.Close()
 	}
 	cfg := resumeConfig(t, corpus(t), filepath.Join(t.TempDir(), "run"), "cpu:0", 1)
 	cfg.Model.MaxT, cfg.Context = 1<<20, 1<<20

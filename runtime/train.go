@@ -103,7 +103,7 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := checkFits(cfg.Devices, cfg.Group.own(pl), cfg.Precision.String(), cpuExtra(cfg.Model, len(cfg.Devices))); err != nil {
+	if err := checkFits(cfg.Devices, cfg.Group.own(pl), cfg.Precision.String(), cpuExtra(cfg.Model, cmp.Or(cfg.Context, cfg.Model.MaxT), len(cfg.Devices))); err != nil {
 		return nil, nil, err
 	}
 	t := &Trainer{cfg: cfg, plan: pl, sched: sched, onSplit: onSplit}
@@ -215,8 +215,8 @@ func ownTensors(cfg TrainConfig) model.Keep {
 		if err != nil {
 			return nil
 		}
-		var st TrainState // weights alone (--init-from) have none
-		if state != nil {
+		var st TrainState // weights alone (--init-from) have none, even a run's that holds one
+		if state != nil && cfg.Resume {
 			var err error
 			if st, err = resumeState(&model.Checkpoint{State: state}, ""); err != nil {
 				return nil

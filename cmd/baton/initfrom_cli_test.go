@@ -113,7 +113,8 @@ func TestSampleReadsWhatInitFromReads(t *testing.T) {
 
 // TestInitFromAtAShorterContext: --context below the weights' 16
 // positions trains their model on sequences of 8 tokens (as GPT-2 is
-// fine-tuned below its 1,024), resumes so, and saves the 16 positions; a
+// fine-tuned below its 1,024), resumes so (the weights it started from
+// gone by then), and saves the 16 positions; a
 // longer one than they have is refused.
 func TestInitFromAtAShorterContext(t *testing.T) {
 	t.Parallel()
@@ -121,7 +122,14 @@ func TestInitFromAtAShorterContext(t *testing.T) {
 	saveWeights(t, filepath.Join(dir, "hf"), model.Config{V: 256, MaxT: 16, C: 32, NH: 4, L: 2})
 	run := []string{"train", "--devices", "cpu:0", "--data", corpus, "--batch", "2", "--microbatches", "1", "--quiet", "--init-from", "hf"}
 	mustRun(t, dir, append(run, "--steps", "1", "--context", "8", "--out", "run")...)
+	// The weights started from are the run's history: gone, the run resumes.
+	if err := os.Rename(filepath.Join(dir, "hf"), filepath.Join(dir, "hf-away")); err != nil {
+		t.Fatal(err)
+	}
 	mustRun(t, dir, "train", "--resume", "--out", "run", "--steps", "2", "--quiet")
+	if err := os.Rename(filepath.Join(dir, "hf-away"), filepath.Join(dir, "hf")); err != nil {
+		t.Fatal(err)
+	}
 	var sum struct {
 		Context, Steps int
 	}

@@ -103,7 +103,9 @@ func (f *trainFlags) fromRunDir(rec *runtime.Record, k, was string) (string, err
 		f.notes = append(f.notes, fmt.Sprintf("run.json's %s %s is relative to %s, where the run last started: reading %s", k, was, dir, there))
 		return there, nil
 	}
-	if dir != "" && relativeFile(k, was) && !pathExists(was) {
+	// A resume reads no init-from (the run's history only): its weights
+	// may be gone.
+	if dir != "" && relativeFile(k, was) && k != "init-from" && !pathExists(was) {
 		where := fmt.Sprintf("in %s, where the run last started", dir)
 		if here, _ := os.Getwd(); here != dir {
 			where = fmt.Sprintf("here (%s) nor %s", here, where)
