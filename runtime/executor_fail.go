@@ -42,6 +42,7 @@ func (r *run) join() error {
 			}
 		case <-w.C():
 			if w.expired() {
+				r.ex.left = &leftWorkers{done: r.done, n: n}
 				return fmt.Errorf("%w\nsome devices did not stop: %s", r.err, r.where())
 			}
 		}
@@ -50,6 +51,39 @@ func (r *run) join() error {
 
 // joinGrace is how long the workers get to stop after a failure at most.
 const joinGrace = 5 * time.Second
+
+// leftWorkers are n workers of a failed step still running: each sends on
+// done as it ends.
+type leftWorkers struct {
+	done chan struct{}
+	n    int
+}
+
+// settle waits, at most d, for the workers a failed step left running,
+// and says whether none is left. Until then they may still use the
+// devices' memory, events and links: freeing those under a worker that
+// went on after --timeout was a write to freed device memory (on cudaemu:
+// a copy into no allocation, once a segmentation fault).
+func (ex *Executor) settle(d time.Duration) bool {
+	l := ex.left
+	if l == nil {
+		return true
+	}
+	w := newWatchdog(d, nil)
+	defer w.stop()
+	for l.n > 0 {
+		select {
+		case <-l.done:
+			l.n--
+		case <-w.C():
+			if w.expired() {
+				return false
+			}
+		}
+	}
+	ex.left = nil
+	return true
+}
 
 // fail records the first error and stops every worker, a send waiting for
 // a stash of its neighbour's included.

@@ -1,4 +1,4 @@
-// Faults: a NaN stops the step before any update and names the tensor; a stalled device fails the step instead of hanging.
+// Faults: a NaN stops the step before any update and names the tensor; a stalled device fails the step instead of hanging, and nothing is freed under its worker until it ends.
 
 package runtime
 
@@ -59,7 +59,12 @@ func (d *stalledDevice) CopyTo(peer device.Device, dst, src kernels.Buffer) { <-
 func TestStalledDeviceFailsTheStepSayingWhoWaitsOnWhat(t *testing.T) {
 	pl := newPipeline(t, eqModel, "gpipe", 2, 2, eqBatch)
 	stall := &stalledDevice{Device: pl.devs[0], release: make(chan struct{})}
-	defer close(stall.release)
+	released := false
+	defer func() {
+		if !released {
+			close(stall.release)
+		}
+	}()
 	pl.ex.Devices[0] = stall
 	pl.stages[0].Device = stall
 	pl.ex.Timeout = 200 * time.Millisecond
@@ -78,6 +83,16 @@ func TestStalledDeviceFailsTheStepSayingWhoWaitsOnWhat(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not say %q:\n%v", want, err)
 		}
+	}
+	// The stalled worker still runs, on the devices' memory: nothing may be
+	// freed under it until it ends.
+	if pl.ex.settle(10 * time.Millisecond) {
+		t.Error("settle says no worker is left while cpu:0's is stalled in its send")
+	}
+	close(stall.release)
+	released = true
+	if !pl.ex.settle(time.Minute) {
+		t.Error("settle says a worker is left after the stalled one was released")
 	}
 }
 

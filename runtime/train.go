@@ -514,8 +514,13 @@ func (t *Trainer) Data() data.Info { return t.ds.Describe() }
 // StartStep is the number of steps already done before this run (resume).
 func (t *Trainer) StartStep() int { return t.start }
 
-// Close releases the links and the devices.
+// Close releases the links and the devices, once the workers a failed
+// step left running have ended (Executor.settle, joinGrace at most); past
+// that, they keep them until the process ends.
 func (t *Trainer) Close() {
+	if t.ex != nil && !t.ex.settle(joinGrace) {
+		return // a worker still runs on them: the devices go with the process
+	}
 	if t.ex != nil {
 		closeLinks(t.ex.links)
 	}
