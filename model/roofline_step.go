@@ -17,12 +17,17 @@ type Kernel struct {
 }
 
 // PaddingKernel is the call a run whose tokens take fewer ids than the
-// vocabulary adds to StepKernels' for its last stage: the head adds the
-// padding ids' mask to the logits (transformer.Spec.Vocab), in the head's
-// forward, once per micro-batch of m.
-func (p *Plan) PaddingKernel(m, e int) Kernel {
-	last := p.Stages[len(p.Stages)-1]
-	return Kernel{Cost: BiasForwardCost(p.B*p.T, p.Config.V, e), Stage: last.Index, Unit: p.Config.UnitName(p.Config.HeadUnit()), Action: "F", Calls: m}
+// vocabulary adds to StepKernels' for its head's stage: the head adds the
+// padding ids' mask to the logits (transformer.Spec.Vocab), in its
+// forward, once per micro-batch of m. false where p holds no head (a
+// rank's own part of a plan).
+func (p *Plan) PaddingKernel(m, e int) (Kernel, bool) {
+	for _, st := range p.Stages {
+		if st.Head {
+			return Kernel{Cost: BiasForwardCost(p.B*p.T, p.Config.V, e), Stage: st.Index, Unit: p.Config.UnitName(p.Config.HeadUnit()), Action: "F", Calls: m}, true
+		}
+	}
+	return Kernel{}, false
 }
 
 // StepKernels lists the kernel calls of one training step of p with m

@@ -268,3 +268,34 @@ func TestJoinBoundsSendsByTheTimeout(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+// TestRanksProfileTheirOwnKernels: with --profile-kernels on ranks, rank
+// 0's roofline lists the kernels of its own stages, each timed, not every
+// rank's (whose calls it did not time) beside its own times.
+func TestRanksProfileTheirOwnKernels(t *testing.T) {
+	data := corpus(t)
+	dir := t.TempDir()
+	cfgs := make([]TrainConfig, 2)
+	for r := range cfgs {
+		cfgs[r] = resumeConfig(t, data, dir, "cpu:0", 3)
+		cfgs[r].ProfileKernels = true
+	}
+	sums, errs := runRanks(t, cfgs)
+	for r, err := range errs {
+		if err != nil {
+			t.Fatalf("rank %d: %v", r, err)
+		}
+	}
+	rf := sums[0].Roofline
+	if rf == nil || len(rf.Kernels) == 0 {
+		t.Fatal("rank 0 wrote no roofline")
+	}
+	for _, k := range rf.Kernels {
+		if k.MeasuredS == nil {
+			t.Errorf("rank 0's roofline lists %s %s (%s), which it did not time", k.Op, k.Shape, k.Where)
+		}
+		if k.Op == "CrossEntropyForwardBackward" {
+			t.Errorf("rank 0's roofline lists the head's %s, on rank 1", k.Op)
+		}
+	}
+}
