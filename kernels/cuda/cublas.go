@@ -52,9 +52,10 @@ static baton_sgemm_t baton_cublas_sgemm;
 static baton_gemmex_t baton_cublas_gemmex;
 static baton_sscal_t baton_cublas_sscal;
 
-// baton_cublas_open loads cuBLAS (first, if not empty, then the usual sonames) and
+// baton_cublas_open loads cuBLAS (first, if not empty, else the usual sonames) and
 // resolves every entry point. 0: loaded; -1: no library (err lists dlerror's messages);
-// -2: a symbol is missing (err names it).
+// -2: a symbol is missing (err names it); -3: first does not load (err says why), where
+// falling back to another library would ignore what the user set.
 static int baton_cublas_open(const char* first, char* err, int errlen) {
 	const char* names[] = {first, "libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so", 0};
 	int used = 0;
@@ -67,6 +68,10 @@ static int baton_cublas_open(const char* first, char* err, int errlen) {
 			break;
 		}
 		const char* e = dlerror();
+		if (i == 0) {
+			snprintf(err, errlen, "%s", e ? e : first);
+			return -3;
+		}
 		if (used < errlen) used += snprintf(err + used, errlen - used, "%s%s", used ? "; " : "", e ? e : names[i]);
 	}
 	if (!baton_cublas_lib) return -1;
@@ -255,6 +260,7 @@ static int baton_lt_matmul(void* lt, int ta, int tb, int m, int n, int k, float 
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -338,9 +344,11 @@ func loadCublas() error {
 				cublasLib.ltErr = fmt.Errorf("cuda: cuBLASLt: %s", C.GoString(&msg[0]))
 			}
 		case -1:
-			cublasLib.err = fmt.Errorf("cuda: cannot load cuBLAS (tried $BATON_CUBLAS, libcublas.so.13, .12, .11, libcublas.so; add its directory to LD_LIBRARY_PATH): %s", C.GoString(&msg[0]))
+			cublasLib.err = &LibraryError{fmt.Sprintf("cannot load cuBLAS (tried libcublas.so.13, .12, .11, libcublas.so; add its directory to LD_LIBRARY_PATH, or set BATON_CUBLAS to its path): %s", C.GoString(&msg[0]))}
+		case -3:
+			cublasLib.err = &LibraryError{fmt.Sprintf("BATON_CUBLAS=%s does not load (%s); set it to cuBLAS's path (libcublas.so.*), or unset it to look in LD_LIBRARY_PATH", os.Getenv("BATON_CUBLAS"), C.GoString(&msg[0]))}
 		default:
-			cublasLib.err = fmt.Errorf("cuda: cuBLAS: %s", C.GoString(&msg[0]))
+			cublasLib.err = &LibraryError{fmt.Sprintf("cuBLAS: %s; set BATON_CUBLAS to a cuBLAS of version 11 to 13", C.GoString(&msg[0]))}
 		}
 	})
 	return cublasLib.err
@@ -380,7 +388,9 @@ func newCublasHandle(stream cu.Stream, prec kernels.Precision) (*cublasHandle, e
 	}
 	c := &cublasHandle{compute: cublasCompute32F, stream: stream}
 	if err := cublasCheck("cublasCreate_v2", C.baton_cublas_new(&c.h)); err != nil {
-		return nil, fmt.Errorf("cuda: %w", err)
+		// Most often a cuBLAS of another CUDA version than the driver's
+		// (a system's libcublas.so.11 found first): name the one loaded.
+		return nil, &LibraryError{fmt.Sprintf("cuBLAS (%s) does not start: %v; set BATON_CUBLAS to the cuBLAS of this driver's CUDA version", cublasLib.name, err)}
 	}
 	if cublasLib.ltErr == nil {
 		if err := cublasCheck("cublasLtCreate", C.baton_lt_new(&c.lt)); err != nil {
@@ -545,7 +555,7 @@ func PrimeCublas(ctx cu.CUContext) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("cuda: PrimeCublas(%v): %w", ctx, err)
+		return wrapUnlessLibrary(err, "cuda: PrimeCublas(%v): %w", ctx, err)
 	}
 	if primed.handles == nil {
 		primed.handles = map[cu.CUContext]*cublasHandle{}
@@ -582,4 +592,21 @@ func primeDevice(dev cu.Device) error {
 	}
 	primed.devices[dev] = true
 	return nil
+}
+
+// LibraryError is a library baton loads at run time (cuBLAS) that is
+// missing, or not one it can use: the user's to fix, said in words without
+// the calls it surfaced through, which wrapUnlessLibrary keeps out.
+type LibraryError struct{ msg string }
+
+func (e *LibraryError) Error() string { return e.msg }
+
+// wrapUnlessLibrary is fmt.Errorf(format, args...), or err itself where it
+// is a *LibraryError.
+func wrapUnlessLibrary(err error, format string, args ...any) error {
+	var le *LibraryError
+	if errors.As(err, &le) {
+		return le
+	}
+	return fmt.Errorf(format, args...)
 }

@@ -100,7 +100,7 @@ func New(ctx cu.CUContext, stream cu.Stream, alloc *Allocator, prec kernels.Prec
 		return nil, fmt.Errorf("cuda: New: the device of context %v: %w", ctx, err)
 	}
 	if err := primeDevice(dev); err != nil {
-		return nil, fmt.Errorf("cuda: New: %w", err)
+		return nil, wrapUnlessLibrary(err, "cuda: New: %w", err)
 	}
 	mods, err := embeddedModules()
 	if err != nil {

@@ -5,6 +5,7 @@
 package cuda
 
 import (
+	"errors"
 	"fmt"
 	goruntime "runtime"
 	"sync"
@@ -185,7 +186,11 @@ func (g *gpuState) newDevice(name string, part int, mode string, ctx cu.CUContex
 	}
 	d.alloc = kcuda.NewAllocator(ctx, name)
 	ops, err := kcuda.New(ctx, d.compute, d.alloc, opt.Precision)
-	if err != nil {
+	var le *kcuda.LibraryError
+	switch {
+	case errors.As(err, &le):
+		return d, le
+	case err != nil:
 		return d, fmt.Errorf("kernels: %w", err)
 	}
 	ops.SetBF16Rounding(opt.StochasticRounding, opt.Seed)
