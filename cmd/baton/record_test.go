@@ -439,3 +439,21 @@ func TestConfigInitFromIsRelativeToItsRun(t *testing.T) {
 		t.Errorf("--config of a run started from base, from elsewhere: exit %d, want 0 and %q:\n%s", r.code, want, r.stderr)
 	}
 }
+
+// TestResumeInAnotherPrecisionDropsTheBF16Rounding: a bf16 run with
+// stochastic rounding resumed with --precision fp32 leaves the rounding,
+// which is bf16 weights' alone, out with a note, instead of refusing the
+// precision asked for by suggesting bf16.
+func TestResumeInAnotherPrecisionDropsTheBF16Rounding(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mustRun(t, dir, tinyTrain("run", 2)...)
+	editRecord(func(rec map[string]any) {
+		c := rec["config"].(map[string]any)
+		c["precision"], c["bf16-rounding"] = "bf16", "stochastic" // as a GPU run records them
+	})(t, dir)
+	r := baton(t, dir, "train", "--resume", "--out", "run", "--steps", "3", "--precision", "fp32", "--quiet")
+	if want := "resuming in fp32: the run's --bf16-rounding stochastic, for bf16 weights, is not used"; r.code != 0 || !strings.Contains(r.stderr, want) {
+		t.Errorf("resume of a bf16 run in fp32: exit %d, want 0 and %q:\n%s", r.code, want, r.stderr)
+	}
+}

@@ -205,6 +205,12 @@ func (f *trainFlags) applyRecord(fl *pflag.FlagSet, rec *runtime.Record, perRank
 			f.notes = append(f.notes, fmt.Sprintf("resuming on %d devices, not the run's %d: its --%s %s is not used", nowCount, wasCount, k, was))
 			continue
 		}
+		if prec := fl.Lookup("precision").Value.String(); k == "bf16-rounding" && !given(fl, vals, k) && fl.Changed("precision") && prec != "bf16" {
+			// A rounding of bf16 weights, which a resume in another
+			// precision (given) has none of.
+			f.notes = append(f.notes, fmt.Sprintf("resuming in %s: the run's --bf16-rounding %s, for bf16 weights, is not used", prec, was))
+			continue
+		}
 		if !given(fl, vals, k) {
 			if was, err = f.fromRunDir(rec, k, was); err != nil {
 				return nil, err
