@@ -106,7 +106,7 @@ func Open(names []Name, opt Options) ([]Device, error) {
 		drv, ok := drivers[n.Kind]
 		if !ok {
 			CloseAll(devs)
-			return nil, field.Errorf("devices", "{devices} %s: this binary was built without CUDA support; build with -tags cuda", n)
+			return nil, field.Errorf("devices", "{devices} %s: this binary was built without CUDA support; build with -tags cuda, or give {devices} cpu:0 (or more cpu: devices; a checkpoint continues on any)", n)
 		}
 		d, err := drv.Open(n, opt)
 		if err != nil {

@@ -166,7 +166,7 @@ func expandOne(name string, splits map[int]Name) ([]Name, error) {
 	case kind == string(KindCPU):
 		return expandCPU(name, idx)
 	case !Available(KindCUDA):
-		return nil, field.Errorf("devices", "{devices} %s: this binary was built without CUDA support; build with -tags cuda", name)
+		return nil, field.Errorf("devices", "{devices} %s: this binary was built without CUDA support; build with -tags cuda, or give {devices} cpu:0 (or more cpu: devices; a checkpoint continues on any)", name)
 	}
 	c, err := ParseName(name)
 	if err != nil {
