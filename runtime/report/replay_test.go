@@ -89,7 +89,8 @@ func TestBalancedSplitUnloadsTheSlowDevice(t *testing.T) {
 
 // TestSearchKeepsToTheMemoryLimit: below the least memory any choice
 // needs without recomputation, the search finds only choices that
-// recompute, each within the limit.
+// recompute, each within the limit; above it, among equally fast choices,
+// it puts first the one that recomputes nothing.
 func TestSearchKeepsToTheMemoryLimit(t *testing.T) {
 	r := slowReplay(t, 4)
 	all := r.Search(Space{Devices: 4})
@@ -102,6 +103,12 @@ func TestSearchKeepsToTheMemoryLimit(t *testing.T) {
 		if c.Recompute != model.RecomputeNone {
 			t.Fatalf("without a memory limit the search recomputes: %s", c.Choice)
 		}
+	}
+	// With room for all, recomputing is no faster (GELU's rebuild costs no
+	// time here): the fastest choice recomputes nothing, though a
+	// recomputing one as fast needs less memory.
+	if roomy := r.Search(Space{Devices: 4, Capacity: 1 << 50}); roomy[0].Recompute != model.RecomputeNone {
+		t.Errorf("with room for every choice the search's first recomputes: %s", roomy[0].Choice)
 	}
 	limited := r.Search(Space{Devices: 4, Capacity: least - 1})
 	if len(limited) == 0 {

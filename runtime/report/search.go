@@ -32,7 +32,8 @@ type Candidate struct {
 // count that divides the batch, every chunk count an interleaved schedule
 // can take (up to 4), the FLOPs split and the measured one and, under a
 // memory limit, each recomputation; it returns those that fit, fastest
-// first (ties: less memory, then the order tried).
+// first (ties: less recomputation, which buys memory alone and the memory
+// limit is met already, then less memory, then the order tried).
 func (r *Replay) Search(sp Space) []Candidate {
 	recomputes := []model.Recompute{model.RecomputeNone}
 	if sp.Capacity > 0 {
@@ -75,7 +76,7 @@ func (r *Replay) Search(sp Space) []Candidate {
 		}
 	}
 	slices.SortStableFunc(out, func(a, b Candidate) int {
-		return cmp.Or(cmp.Compare(a.StepS, b.StepS), cmp.Compare(slices.Max(a.PeakBytes), slices.Max(b.PeakBytes)))
+		return cmp.Or(cmp.Compare(a.StepS, b.StepS), cmp.Compare(a.Recompute, b.Recompute), cmp.Compare(slices.Max(a.PeakBytes), slices.Max(b.PeakBytes)))
 	})
 	return out
 }
