@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"baton/internal/words"
 	"baton/runtime"
 	"baton/runtime/device"
 	"baton/runtime/dist"
@@ -63,8 +64,8 @@ func rankDevice(env dist.Env) (device.Name, error) {
 	case gpus == 0:
 		return device.Name{Kind: device.KindCPU, Part: -1}, nil
 	case env.LocalRank >= gpus:
-		return device.Name{}, fmt.Errorf("rank %d is local rank %d but this host has %d GPUs: give each rank its devices with --devices (--devices cuda:0 on every rank shares GPU 0), or start at most %d ranks here",
-			env.Rank, env.LocalRank, gpus, gpus)
+		return device.Name{}, fmt.Errorf("rank %d is local rank %d but this host has %s: give each rank its devices with --devices (--devices cuda:0 on every rank shares GPU 0), or start at most %s here",
+			env.Rank, env.LocalRank, words.Count(gpus, "GPU"), words.Count(gpus, "rank"))
 	}
 	return device.Name{Kind: device.KindCUDA, Index: env.LocalRank, Part: -1}, nil
 }

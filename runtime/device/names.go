@@ -115,6 +115,9 @@ func Expand(list string) ([]Name, error) {
 	var out []Name
 	var kinds []Kind
 	for _, raw := range splitList(list) {
+		if strings.TrimSpace(raw) == "" {
+			return nil, field.Errorf("devices", "{devices} %s has an empty entry (a comma too many?); list devices separated by single commas, such as cpu:0,cpu:1", list)
+		}
 		expanded, err := expandOne(strings.TrimSpace(raw), splits)
 		if err != nil {
 			return nil, err
