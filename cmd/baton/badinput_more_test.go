@@ -171,6 +171,9 @@ func moreScheduleFileCases() []badInput {
 	return []badInput{
 		{name: "empty schedule file", args: train("--schedule-file=s.csv"), fixture: "s.csv: 0 bytes", setup: file(""), code: 2, msg: "s.csv"},
 		{name: "schedule file that is a directory", args: train("--schedule-file=s.csv"), fixture: "s.csv/: a directory", setup: mkdir("s.csv"), code: 2, msg: "s.csv"},
+		{name: "schedule file with a STEP before another stage's backward", args: train("--schedule-file=s.csv", "--layers=4"), fixture: "s.csv: rows 0F0,0F1,2F0,2F1,2B0,2B1,2STEP,0B0,0B1,0STEP and 1F0,1F1,3F0,3B0,3F1,3B1,3STEP,1B0,1B1,1STEP",
+			setup: writeFile("s.csv", []byte("0F0,0F1,2F0,2F1,2B0,2B1,2STEP,0B0,0B1,0STEP\n1F0,1F1,3F0,3B0,3F1,3B1,3STEP,1B0,1B1,1STEP\n")), code: 2,
+			msg: "row 1, column 8 (0B0): 0B0 follows a STEP of this device; a device's STEPs end its list: move them after its other actions (the other: column 7)"},
 		{name: "schedule file running a forward twice", args: train("--schedule-file=s.csv"), fixture: "s.csv: rows 0F0,0F0,0B0,0STEP and 1F0,1B0,1STEP",
 			setup: file("0F0,0F0,0B0,0STEP\n1F0,1B0,1STEP\n"), code: 2, msg: "row 1, column 2 (0F0): micro-batch 0 already has a forward"},
 		{name: "schedule file with a W before its I", args: train("--schedule-file=s.csv"), fixture: "s.csv: rows 0F0,0W0,0I0,0STEP and 1F0,1B0,1STEP",

@@ -2,7 +2,10 @@
 
 package schedule
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // Validate checks that s is a well-formed step:
 //
@@ -27,11 +30,26 @@ func Validate(s *Schedule) error {
 	}
 	v := &validator{s: s, at: map[Action]int{}, lowered: hasComm(s)}
 	for d, list := range s.Lists {
+		firstStep := -1
 		for i, a := range list {
-			if err := v.check(d, i, a); err != nil {
-				return fmt.Errorf("schedule %s: %w", s.Name, &ActionError{Device: d, Index: i, Action: a, Err: err})
+			err := v.check(d, i, a)
+			if err == nil && firstStep >= 0 && a.Kind != Step {
+				// The executor runs a device's STEPs together, after
+				// everything else on it (runtime's steps).
+				err = earlier(firstStep, fmt.Errorf("%s follows a STEP of this device; a device's STEPs end its list: move them after its other actions", a))
+			}
+			if err != nil {
+				ae := &ActionError{Device: d, Index: i, Action: a, Err: err, Earlier: -1}
+				var ee *earlierError
+				if errors.As(err, &ee) {
+					ae.Err, ae.Earlier = ee.err, ee.at
+				}
+				return fmt.Errorf("schedule %s: %w", s.Name, ae)
 			}
 			v.at[a] = i
+			if a.Kind == Step && firstStep < 0 {
+				firstStep = i
+			}
 		}
 	}
 	if err := v.complete(); err != nil {
@@ -42,20 +60,37 @@ func Validate(s *Schedule) error {
 
 // ActionError is a fault Validate found at one place of a schedule: action
 // Index (Action) of device Device's list or, with Index −1, the device's
-// list as a whole (an action it lacks). Callers that show a schedule in
-// other terms (ReadCSV: rows and columns of a file) read the place from it.
+// list as a whole (an action it lacks); Earlier, where not −1, is the
+// index of the action of the same list it clashes with. Callers that show
+// a schedule in other terms (ReadCSV: rows and columns of a file) read the
+// places from it.
 type ActionError struct {
 	Device, Index int
 	Action        Action
 	Err           error
+	Earlier       int
 }
 
 func (e *ActionError) Error() string {
-	if e.Index < 0 {
+	switch {
+	case e.Index < 0:
 		return fmt.Sprintf("device %d: %v", e.Device, e.Err)
+	case e.Earlier >= 0:
+		return fmt.Sprintf("device %d, action %d (%s): %v (the other: action %d)", e.Device, e.Index, e.Action, e.Err, e.Earlier)
 	}
 	return fmt.Sprintf("device %d, action %d (%s): %v", e.Device, e.Index, e.Action, e.Err)
 }
+
+// earlierError is a check's fault that names an earlier action of the
+// same list, at index at, which Validate places in its ActionError.
+type earlierError struct {
+	at  int
+	err error
+}
+
+func (e *earlierError) Error() string { return e.err.Error() }
+
+func earlier(at int, err error) error { return &earlierError{at: at, err: err} }
 
 func (e *ActionError) Unwrap() error { return e.Err }
 
@@ -109,15 +144,15 @@ func (v *validator) check(d, i int, a Action) error {
 		return fmt.Errorf("stage %d lives on device %d (stage mod devices), not device %d", st, s.DeviceOf(st), d)
 	}
 	if k, ok := v.at[Action{Stage: st, Kind: Step, Microbatch: -1}]; ok {
-		return fmt.Errorf("stage %d already ran its STEP at action %d; STEP must be the stage's last action", st, k)
+		return earlier(k, fmt.Errorf("stage %d already ran its STEP; STEP must be the stage's last action", st))
 	}
 	if k, ok := v.at[a]; ok {
-		return fmt.Errorf("micro-batch %d already has a %s on stage %d (action %d); each runs once per micro-batch", mb, describe(a.Kind), st, k)
+		return earlier(k, fmt.Errorf("micro-batch %d already has a %s on stage %d; each runs once per micro-batch", mb, describe(a.Kind), st))
 	}
 	switch a.Kind {
 	case F:
 		if v.lowered && st > 0 && !v.seen(st, RecvF, mb) {
-			return fmt.Errorf("no %dRECV_F%d before the forward; a lowered schedule receives every activation (run Lower)", st, mb)
+			return fmt.Errorf("no %dRECV_F%d before the forward; a lowered schedule receives every activation (give every send and receive, or none for baton to add them)", st, mb)
 		}
 	case B, I, W:
 		return v.checkBackward(a)
@@ -170,7 +205,7 @@ func (v *validator) checkBackward(a Action) error {
 	case a.Kind == I && !v.seen(st, F, mb):
 		return fmt.Errorf("micro-batch %d has no forward before its input-gradient backward (I)", mb)
 	case a.Kind != W && v.lowered && st < v.s.Stages-1 && !v.seen(st, RecvB, mb):
-		return fmt.Errorf("no %dRECV_B%d before the backward; a lowered schedule receives every output gradient (run Lower)", st, mb)
+		return fmt.Errorf("no %dRECV_B%d before the backward; a lowered schedule receives every output gradient (give every send and receive, or none for baton to add them)", st, mb)
 	}
 	return nil
 }

@@ -32,7 +32,8 @@ func TestValidateAccepts(t *testing.T) {
 	}
 }
 
-// Two stages per device, dealt round-robin: device 0 holds 0 and 2.
+// Two stages per device, dealt round-robin: device 0 holds 0 and 2; a
+// device's STEPs end its list, whichever stages they are of.
 func TestValidateChunks(t *testing.T) {
 	s := &Schedule{Name: "test", Devices: 2, Stages: 4, Chunks: 2, Microbatches: 1, Lists: [][]Action{
 		actionsOf(t, "0F0 0SEND_F0 2RECV_F0 2F0 2SEND_F0 2RECV_B0 2B0 2SEND_B0 0RECV_B0 0B0 2STEP 0STEP"),
@@ -43,6 +44,15 @@ func TestValidateChunks(t *testing.T) {
 	}
 	if _, err := Simulate(s, UniformCost(1, 2)); err != nil {
 		t.Error(err)
+	}
+	// One stage's STEP before the other's backward: the executor runs a
+	// device's STEPs together, at its list's end.
+	early := &Schedule{Name: "test", Devices: 2, Stages: 4, Chunks: 2, Microbatches: 1, Lists: [][]Action{
+		actionsOf(t, "0F0 0SEND_F0 2RECV_F0 2F0 2SEND_F0 2RECV_B0 2B0 2SEND_B0 2STEP 0RECV_B0 0B0 0STEP"),
+		s.Lists[1],
+	}}
+	if err := Validate(early); err == nil || !strings.Contains(err.Error(), "device 0, action 9 (0RECV_B0): 0RECV_B0 follows a STEP of this device; a device's STEPs end its list: move them after its other actions (the other: action 8)") {
+		t.Errorf("a STEP before another stage's backward on its device: %v", err)
 	}
 	s.Lists[0], s.Lists[1] = s.Lists[1], s.Lists[0]
 	if err := Validate(s); err == nil || !strings.Contains(err.Error(), "device 0, action 0 (1RECV_F0): stage 1 lives on device 1") {
@@ -70,15 +80,15 @@ func TestValidateRejects(t *testing.T) {
 		{"B before F", 1, 2, []string{"0F0 0B1 0F1 0B0 0STEP"},
 			"device 0, action 1 (0B1): micro-batch 1 has no forward before its backward"},
 		{"duplicated F", 2, 2, []string{"0F0 0F1 0F0 0B0 0B1 0STEP", "1F0 1F1 1B0 1B1 1STEP"},
-			"device 0, action 2 (0F0): micro-batch 0 already has a forward on stage 0 (action 0)"},
+			"device 0, action 2 (0F0): micro-batch 0 already has a forward on stage 0; each runs once per micro-batch (the other: action 0)"},
 		{"duplicated B", 1, 1, []string{"0F0 0B0 0B0 0STEP"},
-			"device 0, action 2 (0B0): micro-batch 0 already has a backward on stage 0 (action 1)"},
+			"device 0, action 2 (0B0): micro-batch 0 already has a backward on stage 0; each runs once per micro-batch (the other: action 1)"},
 		{"STEP in the middle", 1, 2, []string{"0F0 0B0 0STEP 0F1 0B1"},
 			"device 0, action 2 (0STEP): micro-batch 1 has no backward before the STEP"},
 		{"action after STEP", 2, 1, []string{"0F0 0B0 0STEP 0B0", "1F0 1B0 1STEP"},
-			"device 0, action 3 (0B0): stage 0 already ran its STEP at action 2; STEP must be the stage's last action"},
+			"device 0, action 3 (0B0): stage 0 already ran its STEP; STEP must be the stage's last action (the other: action 2)"},
 		{"two STEPs", 1, 1, []string{"0F0 0B0 0STEP 0STEP"},
-			"device 0, action 3 (0STEP): stage 0 already ran its STEP at action 2"},
+			"device 0, action 3 (0STEP): stage 0 already ran its STEP; STEP must be the stage's last action (the other: action 2)"},
 		{"unmatched RECV_F", 2, 2, []string{
 			"0F0 0SEND_F0 0F1 0RECV_B0 0B0 0RECV_B1 0B1 0STEP", validDev1},
 			"device 1, action 2 (1RECV_F1): no matching 0SEND_F1 on device 0; the receive would wait forever"},
@@ -89,7 +99,7 @@ func TestValidateRejects(t *testing.T) {
 			"device 0, action 1 (0SEND_F0): no matching 1RECV_F0 on device 1; nobody receives what it sends"},
 		{"receive after its forward", 2, 2, []string{validDev0,
 			"1F0 1RECV_F0 1RECV_F1 1F1 1B0 1SEND_B0 1B1 1SEND_B1 1STEP"},
-			"device 1, action 0 (1F0): no 1RECV_F0 before the forward; a lowered schedule receives every activation (run Lower)"},
+			"device 1, action 0 (1F0): no 1RECV_F0 before the forward; a lowered schedule receives every activation (give every send and receive, or none for baton to add them)"},
 		{"receive after its backward", 2, 1, []string{
 			"0F0 0SEND_F0 0B0 0RECV_B0 0STEP", "1RECV_F0 1F0 1B0 1SEND_B0 1STEP"},
 			"device 0, action 2 (0B0): no 0RECV_B0 before the backward"},
