@@ -110,7 +110,7 @@ func runReplay(cmd *cobra.Command, f *planFlags) error {
 	}
 	writeMeasured(out, f.replay, sum, r, same)
 	writeNotes(out, false, notes)
-	fmt.Fprintf(out, "what if %s: predicted %.1f ms per step (%.2fx %s), bubble %.1f%%\n", what.Choice, what.StepS*1e3, baseline(sum, same)/what.StepS, baselineName(same), what.Bubble*100)
+	fmt.Fprintf(out, "what if %s: predicted %.1f ms per step (%.2fx the speed of %s), bubble %.1f%%\n", what.Choice, what.StepS*1e3, baseline(sum, same)/what.StepS, baselineName(same), what.Bubble*100)
 	for d, idle := range what.IdleFrac {
 		fmt.Fprintf(out, "  device %d idle %.1f%%\n", d, idle*100)
 	}
@@ -254,8 +254,8 @@ func runSearch(out io.Writer, f *planFlags, r *report.Replay, sum *runtime.Summa
 	writeMeasured(out, f.replay, sum, r, same)
 	fmt.Fprintf(out, "the best %d of %d choices on %d devices, by predicted step time:\n", len(best), len(all), sp.Devices)
 	w := tabwriter.NewWriter(out, 2, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(out, "  vs now: against %s, %.1f ms\n", baselineName(same), now*1e3)
-	fmt.Fprintln(w, "  schedule\tm\tchunks\tsplit\tbalance\trecompute\tstep ms\tvs now\tbubble\tpeak memory/device\t")
+	fmt.Fprintf(out, "  speed: against %s, %.1f ms (above 1x, faster)\n", baselineName(same), now*1e3)
+	fmt.Fprintln(w, "  schedule\tm\tchunks\tsplit\tbalance\trecompute\tstep ms\tspeed\tbubble\tpeak memory/device\t")
 	for _, c := range best {
 		fmt.Fprintf(w, "  %s\t%d\t%d\t%s\t%s\t%s\t%.1f\t%.2fx\t%.1f%%\t%s\t\n", c.Schedule, c.Microbatches, c.Chunks, model.JoinInts(c.Split), c.Balance,
 			c.Recompute, c.StepS*1e3, now/c.StepS, c.Bubble*100, model.HumanBytes(slices.Max(c.PeakBytes)))
