@@ -43,6 +43,9 @@ func planCmd() *cobra.Command {
 				return usage(fmt.Errorf("--balance %q is not one of flops, measured", f.balance))
 			}
 			if f.replay != "" {
+				if cmd.Flags().Changed("schedule") {
+					noteNaive(cmd, f.schedule, f.m)
+				}
 				return runReplay(cmd, &f)
 			}
 			if f.balance == "measured" {

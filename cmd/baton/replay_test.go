@@ -142,3 +142,15 @@ func TestReplayOfOneStepSaysItAllocated(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayNaiveNotesUnusedMicrobatches: plan --replay naive with
+// --microbatches says they go unused, as train, plan and schedule do.
+func TestReplayNaiveNotesUnusedMicrobatches(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mustRun(t, dir, tinyTrain("run", 2)...)
+	r := baton(t, dir, "plan", "--replay", "run", "--schedule", "naive", "--microbatches", "8")
+	if want := "--schedule naive runs the whole batch as one micro-batch: --microbatches 8 is not used"; r.code != 0 || !strings.Contains(r.stderr, want) {
+		t.Errorf("plan --replay --schedule naive --microbatches 8: exit %d, want 0 and %q:\n%s", r.code, want, r.stderr)
+	}
+}
