@@ -112,7 +112,7 @@ func weightsDir(dir string) string {
 // directory LoadHF reads, the vocabulary padded as LoadHF pads it. A
 // checkpoint that is missing or does not load falls back to the <dir>.old an
 // interrupted save leaves, with Load's warning naming the step lost. Only
-// Config, Params and Warnings are set.
+// Config, Params, Tokens and Warnings are set.
 func LoadWeights(dir string) (*Checkpoint, error) { return LoadWeightsKeeping(dir, nil) }
 
 // LoadWeightsKeeping is LoadWeights keeping only the tensors keep chooses
@@ -127,7 +127,7 @@ func LoadWeightsKeeping(dir string, keep Keep) (*Checkpoint, error) {
 	if ck, err = load(dir, false, keep); err != nil { // falls back to <dir>.old, as Load does
 		return nil, err
 	}
-	return padVocab(&Checkpoint{Config: ck.Config, Params: ck.Params, Warnings: ck.Warnings}), nil
+	return padVocab(&Checkpoint{Config: ck.Config, Params: ck.Params, Tokens: ck.Tokens, Warnings: ck.Warnings}), nil
 }
 
 // WeightsConfig is the model LoadWeights(dir) reads, from config.json alone

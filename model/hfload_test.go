@@ -231,3 +231,20 @@ func TestLoadReadsHFNames(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadWeightsFromOldKeepsTheTokens: weights read from the
+// checkpoint.old an interrupted save left say what their ids are, as the
+// checkpoint's own would, so that a run on other ids is warned of.
+func TestLoadWeightsFromOldKeepsTheTokens(t *testing.T) {
+	run := t.TempDir()
+	ck := tinyCheckpoint(1)
+	ck.Tokens = TokensBytes
+	mustSave(t, filepath.Join(run, runCheckpoint+oldSuffix), ck)
+	got, err := LoadWeights(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Tokens != TokensBytes || len(got.Warnings) == 0 {
+		t.Errorf("weights from %s: tokens %q, warnings %q; want %q and a warning of the fallback", runCheckpoint+oldSuffix, got.Tokens, got.Warnings, TokensBytes)
+	}
+}
