@@ -65,7 +65,9 @@ func loadHF(dir string, keep Keep) (*Checkpoint, error) {
 	}
 	var kept func(string) bool
 	if keep != nil {
-		kept = keep(stored, nil)
+		padded := stored // the model a run starts from them is
+		padded.V = PaddedVocab(stored.V)
+		kept = keep(padded, nil)
 	}
 	params, err := readTensors(dir, modelFile, modelIndex, stored.AllTensors(), stored, hfStored, readHFTensors, kept)
 	if err != nil {

@@ -22,12 +22,14 @@ import (
 // checkpoint itself holds (its weights were trained from that model and
 // seed), so no flag changes them; guarded ones change what the run
 // computes from here on, so a change must be asked for with --override and
-// is recorded. The others (devices, split, steps, evaluation, saving,
-// logging, timeout) change how or how long it runs, not what it learns:
-// --steps is how a run is extended.
+// is recorded: the context among them, the sequences' length, which may be
+// below the model's positions (the trainer refuses one beyond them). The
+// others (devices, split, steps, evaluation, saving, logging, timeout)
+// change how or how long it runs, not what it learns: --steps is how a run
+// is extended.
 var (
-	fixedSettings   = append(slices.Clone(modelFlagNames), "seed")
-	guardedSettings = []string{"data", "data-limit", "batch", "microbatches", "schedule", "schedule-file",
+	fixedSettings   = []string{"model", "layers", "width", "heads", "seed"}
+	guardedSettings = []string{"context", "data", "data-limit", "batch", "microbatches", "schedule", "schedule-file",
 		"lr", "min-lr", "warmup", "weight-decay", "max-grad-norm"}
 )
 
