@@ -67,20 +67,15 @@ func (f *modelFlags) over(mc model.Config) model.Config {
 	return mc
 }
 
-// onWeights is the model to ask of the weights in dir ("" for none): the
-// zero Config, which the trainer takes as theirs, where the overrides agree
-// with it or dir's config.json does not read (loading it then says why);
-// else theirs with the overrides, which the trainer refuses naming both.
-// A --context below their position table changes no model: the run trains
-// on sequences that long (as GPT-2, of 1,024 positions, is fine-tuned on
-// shorter ones).
-func (f *modelFlags) onWeights(dir string) model.Config {
-	if dir == "" {
-		return model.Config{}
-	}
-	wc, err := model.WeightsConfig(dir)
+// onWeights is the model to ask of the weights whose model config.json
+// gives as wc (err: it does not read): the zero Config, which the trainer
+// takes as theirs, where the overrides agree with it or it does not read
+// (loading it then says why); else theirs with the overrides, which the
+// trainer refuses naming both. A --context that trainsShorter changes no
+// model.
+func (f *modelFlags) onWeights(wc model.Config, err error) model.Config {
 	asked := f.over(wc)
-	if f.context > 0 && f.context < wc.MaxT {
+	if f.trainsShorter(wc) {
 		asked.MaxT = wc.MaxT
 	}
 	if err != nil || asked == wc {
@@ -88,3 +83,8 @@ func (f *modelFlags) onWeights(dir string) model.Config {
 	}
 	return asked
 }
+
+// trainsShorter says whether --context asks for sequences shorter than
+// wc's positions: wc's model, trained on sequences that long (as GPT-2, of
+// 1,024 positions, is fine-tuned on shorter ones).
+func (f *modelFlags) trainsShorter(wc model.Config) bool { return f.context > 0 && f.context < wc.MaxT }

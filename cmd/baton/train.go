@@ -131,21 +131,18 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 	mc, name, err := f.model()
 	base := f.preset
 	context := mc.MaxT
-	if weights != "" && !f.presetGiven {
-		// The weights' model, which the sizes given must agree with: the
-		// default preset's other sizes are no part of it. Its context is
-		// --context, else its own (0: the trainer takes the weights').
-		mc, name, base, err = f.onWeights(weights), "custom", "", nil
-		context = f.context
-	}
-	if weights != "" && f.context > 0 {
-		if wc, werr := model.WeightsConfig(weights); werr == nil && f.context < wc.MaxT {
-			// Sequences shorter than the weights' position table: their
-			// model, trained at --context (as onWeights asks it).
+	if weights != "" {
+		wc, werr := model.WeightsConfig(weights)
+		if !f.presetGiven {
+			// The weights' model, which the sizes given must agree with:
+			// the default preset's other sizes are no part of it. Its
+			// context is --context, else its own (0: the trainer takes
+			// the weights').
+			mc, name, base, err = f.onWeights(wc, werr), "custom", "", nil
 			context = f.context
-			if mc != (model.Config{}) {
-				mc.MaxT = wc.MaxT
-			}
+		}
+		if werr == nil && f.trainsShorter(wc) && mc != (model.Config{}) {
+			mc.MaxT, context = wc.MaxT, f.context // a preset's, given: its model at --context
 		}
 	}
 	if err != nil {
