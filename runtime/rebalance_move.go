@@ -137,9 +137,7 @@ func carry(old, stages []*Stage, in arrivals) error {
 // partition is the plan of split over the run's devices, the same on
 // every rank.
 func (t *Trainer) partition(split []int) (*model.Plan, error) {
-	opts := planOptions(t.cfg, t.ex.Sched)
-	opts.Split = split
-	return model.Partition(t.cfg.Model, t.ex.Sched.StageDevices(t.cfg.deviceNames()), opts)
+	return partitionAt(t.cfg, t.ex.Sched, split)
 }
 
 // newStagesFor builds this process's stages of pl, zeroed, once its

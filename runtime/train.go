@@ -185,15 +185,25 @@ func scheduleOf(cfg TrainConfig) (*schedule.Schedule, error) {
 // or where a balancing run resumed (st) left it on as many stages, which
 // onSplit says.
 func partition(cfg TrainConfig, sched *schedule.Schedule, st TrainState) (pl *model.Plan, onSplit bool, err error) {
-	stageDevices := sched.StageDevices(cfg.deviceNames())
+	onSplit = cfg.balancesLive() && len(st.Split) == sched.Stages && (st.SplitDevices == nil || slices.Equal(st.SplitDevices, cfg.deviceNames()))
+	var split []int
+	if onSplit {
+		split = st.Split
+	}
+	pl, err = partitionAt(cfg, sched, split)
+	return pl, onSplit, err
+}
+
+// partitionAt splits cfg's model into sched's stages by split, or where
+// it is nil as cfg's --split or --layer-map say, else by FLOPs; the same
+// on every rank.
+func partitionAt(cfg TrainConfig, sched *schedule.Schedule, split []int) (*model.Plan, error) {
 	opts := planOptions(cfg, sched)
 	opts.Split, opts.LayerMap = cfg.Split, cfg.LayerMap
-	onSplit = cfg.balancesLive() && len(st.Split) == len(stageDevices) && (st.SplitDevices == nil || slices.Equal(st.SplitDevices, cfg.deviceNames()))
-	if onSplit {
-		opts.Split = st.Split
+	if split != nil {
+		opts.Split, opts.LayerMap = split, nil
 	}
-	pl, err = model.Partition(cfg.Model, stageDevices, opts)
-	return pl, onSplit, err
+	return model.Partition(cfg.Model, sched.StageDevices(cfg.deviceNames()), opts)
 }
 
 // ownTensors keeps, of a checkpoint that ranks resume or start from, the

@@ -65,7 +65,7 @@ func (f *trainFlags) settle(fl *pflag.FlagSet, perRank bool) ([]runtime.Override
 	}
 	rec, err := runtime.ReadRecord(f.out)
 	switch {
-	case errors.Is(err, os.ErrNotExist) && (f.override || !hasCheckpoint(f.out)):
+	case errors.Is(err, os.ErrNotExist) && (f.override || !runtime.HasCheckpoint(f.out)):
 		return nil, nil // the flags given are the run's settings, or the trainer says there is nothing to resume
 	case errors.Is(err, os.ErrNotExist):
 		// Defaults in place of the run's settings would change its training unseen.
@@ -142,17 +142,6 @@ func (f *trainFlags) recordedFile(rec *runtime.Record, given *pflag.Flag, was st
 		return now
 	}
 	return there
-}
-
-// hasCheckpoint says whether out holds a checkpoint to resume, or the .old
-// of an interrupted save.
-func hasCheckpoint(out string) bool {
-	for _, d := range []string{runtime.CheckpointDir(out), runtime.CheckpointDir(out) + ".old"} {
-		if _, err := os.Stat(d); err == nil {
-			return true
-		}
-	}
-	return false
 }
 
 // applyRecord gives every flag of rec's settings (--out's run.json) that

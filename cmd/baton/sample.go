@@ -46,12 +46,8 @@ func sampleCmd() *cobra.Command {
 				return err
 			}
 			c.Checkpoint = from
-			// A run directory; its checkpoint may be only checkpoint.old,
-			// after a save was interrupted.
-			for _, dir := range []string{runtime.CheckpointDir(from), runtime.CheckpointDir(from) + ".old"} {
-				if _, err := os.Stat(dir); err == nil {
-					c.Checkpoint = runtime.CheckpointDir(from)
-				}
+			if runtime.HasCheckpoint(from) { // a run directory (its checkpoint may be only the .old of an interrupted save)
+				c.Checkpoint = runtime.CheckpointDir(from)
 			}
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 			c.Warn = func(msg string) { log.Warn(msg) }

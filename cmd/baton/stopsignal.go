@@ -181,7 +181,7 @@ func ending(log *slog.Logger, sum *runtime.Summary, sig os.Signal, out string) e
 
 // checkpointLeft says what a run in out that exits at once leaves to resume.
 func checkpointLeft(out string) string {
-	if hasCheckpoint(out) {
+	if runtime.HasCheckpoint(out) {
 		return fmt.Sprintf("the last complete checkpoint, in %s, is intact (continue with --resume --out %s)", runtime.CheckpointDir(out), out)
 	}
 	return "no checkpoint was saved yet, so nothing of this run can be resumed: start it again"
