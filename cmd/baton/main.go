@@ -41,8 +41,10 @@ func flagName(f string) string {
 }
 
 // flagNames names fields for one message as flagName does, saying which
-// file set a field at its first mention only: "--steps (set by run.json)
-// 10; raise --steps", not the file twice.
+// file set a field once only: "--steps (set by run.json) 10; raise
+// --steps", not the file twice. Once is the first naming field.Render
+// makes, an error's own fields before those of the error it wraps, which
+// is the first in the text but where an error's words follow its %w.
 func flagNames() func(string) string {
 	said := map[string]bool{}
 	return func(f string) string {
