@@ -66,6 +66,7 @@ func numberCases() []badInput {
 		{name: "bench zero micro-batches", args: []string{"bench", "--quick", "--microbatches=0"}, code: 2, msg: "--microbatches has 0; give counts of micro-batches, each at least 1"},
 		{name: "bench micro-batches twice", args: []string{"bench", "--quick", "--microbatches=4,4"}, code: 2, msg: "--microbatches lists 4 twice; a sweep runs each point once: give it once"},
 		{name: "bench schedule twice", args: []string{"bench", "--quick", "--schedules=1f1b,gpipe,1f1b"}, code: 2, msg: "--schedules lists 1f1b twice"},
+		{name: "empty cuda-graphs", args: train("--cuda-graphs="), code: 2, msg: "--cuda-graphs is empty; give on, off or auto"},
 		{name: "train empty out", args: []string{"train", "--model=tiny", "--devices=cpu:0", "--data=corpus.txt", "--steps=1", "--out="}, code: 2, msg: "--out is empty; give the run directory, or leave --out out for runs/<date-time>"},
 		{name: "bench empty out", args: []string{"bench", "--quick", "--out="}, code: 2, msg: "--out is empty; give the directory of the report"},
 		{name: "bench negative data limit", args: []string{"bench", "--quick", "--data-limit=-1"}, code: 2, msg: "--data-limit is -1"},

@@ -190,6 +190,9 @@ func (f *trainFlags) config() (runtime.TrainConfig, error) {
 	if !(f.rebalanceGain > 0 && f.rebalanceGain < 1) { // 0 would be the runtime's default, 0.05, not "any gain"
 		return runtime.TrainConfig{}, fmt.Errorf("--rebalance-gain is %g; give the predicted gain a move needs as a fraction above 0 and below 1, e.g. 0.05", f.rebalanceGain)
 	}
+	if f.cudaGraphs == "" { // the flag's default is auto: only given so, empty
+		return runtime.TrainConfig{}, fmt.Errorf("--cuda-graphs is empty; give on, off or auto")
+	}
 	out := f.out
 	if out == "" && f.fl != nil && f.fl.Changed("out") {
 		return runtime.TrainConfig{}, fmt.Errorf("--out is empty; give the run directory, or leave --out out for runs/<date-time>")
