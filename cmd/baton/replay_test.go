@@ -82,7 +82,8 @@ func TestReplayRefusesADamagedSummary(t *testing.T) {
 // name (the run's schedule, split and micro-batches otherwise), and prices
 // devices by name: the run's slowed cpu:1~3 named cpu:1 costs a third,
 // named cpu:1~6 twice, and a device the run lacked is priced at the mean,
-// with a note saying so.
+// with a note saying so; the diagnosis on more devices starts from the
+// run moved to them.
 func TestReplayWhatIfStartsFromTheRun(t *testing.T) {
 	dir := t.TempDir()
 	if r := baton(t, dir, tinyTrain("run", 4, "--layers", "4", "--devices", "cpu:0,cpu:1~3", "--schedule", "gpipe", "--split", "3,1",
@@ -125,6 +126,19 @@ func TestReplayWhatIfStartsFromTheRun(t *testing.T) {
 	}
 	if _, _, notes := replay("--devices", "cpu:0,cpu:7", "--schedule", "1f1b"); len(notes) != 1 || !strings.Contains(notes[0], "cpu:7 was not in the run") {
 		t.Errorf("cpu:7, not in the run: notes %q; want one saying so", notes)
+	}
+	// On another device count the diagnosis sets its changes against the
+	// run's choice moved there, which is what the what-if predicts.
+	r := baton(t, dir, "plan", "--replay", "run", "--json", "--devices", "cpu:0,cpu:1,cpu:2,cpu:3")
+	var out struct {
+		Predicted prediction
+		Diagnosis struct{ Replayed prediction }
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &out) != nil {
+		t.Fatalf("plan --replay on 4 devices: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if out.Diagnosis.Replayed.StepS != out.Predicted.StepS {
+		t.Errorf("on 4 devices the diagnosis sets its changes against %v s, the what-if of the run there predicts %v s; want the same", out.Diagnosis.Replayed.StepS, out.Predicted.StepS)
 	}
 }
 

@@ -32,8 +32,9 @@ func (c Choice) String() string {
 type Diagnosis struct {
 	Run     []string `json:"run"`
 	Devices []string `json:"devices"`
-	// Replayed is the run's own choice replayed on its measured costs: the
-	// check on the predictions beside it.
+	// Replayed is the run's own choice replayed on its measured costs (on
+	// other devices, the run's choice moved to them): the check on the
+	// predictions beside it.
 	Replayed   *Prediction `json:"replayed"`
 	Rebalanced *Prediction `json:"rebalanced,omitempty"` // the same schedule on the measured min–max split, when it differs
 	Best       *Candidate  `json:"best,omitempty"`       // the search's fastest choice, when it differs from both
