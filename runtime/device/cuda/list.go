@@ -6,6 +6,7 @@ package cuda
 
 import (
 	"fmt"
+	"os"
 
 	"gorgonia.org/cu"
 
@@ -20,10 +21,13 @@ func listGPUs() ([]device.Info, string, error) {
 		return nil, "", check("cuDeviceGetCount", err)
 	}
 	driver := driverVersion()
-	if v, err := NCCLVersion(); err == nil {
+	switch v, err := NCCLVersion(); {
+	case os.Getenv("BATON_NCCL") == "off":
+		driver += ", NCCL off (BATON_NCCL=off: GPU ranks send through the host)"
+	case err == nil:
 		driver += ", NCCL " + v
-	} else {
-		driver += ", no NCCL"
+	default:
+		driver += ", no NCCL (" + err.Error() + ")" // which library was not found, and why
 	}
 	devs := make([]cu.Device, n)
 	out := make([]device.Info, n)
