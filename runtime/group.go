@@ -64,6 +64,7 @@ const (
 	msgMoveLink                    // a link's id for a move, from the rank that sends the blocks to the rank that takes them
 	msgData                        // the sha256 of a rank's tokens, to every rank, before the first step
 	msgBegin                       // rank 0's word that a checkpoint's new directory is ready for the parts, to every rank
+	msgTransfers                   // a rank's sends over links, timed, to every rank, for the report
 	msgKinds                       // not a kind: one past the last, for a test to see each worded
 )
 
@@ -75,6 +76,7 @@ var messageWords = map[uint8]string{
 	msgWindow: "the steps measured for a balance check", msgVerdict: "the balance check's verdict", msgBlocks: "the blocks that move",
 	msgMoved: "whether it holds its new stages", msgBuilt: "whether it built its new stages", msgMoveLink: "a move's link id",
 	msgData: "the checksum of its tokens", msgBegin: "the word that the checkpoint's directory is ready", msgLinkID: "a link's id",
+	msgTransfers: "its links' transfers",
 }
 
 // describeTag words a message between ranks for errors: what it carries,

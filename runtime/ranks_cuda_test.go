@@ -1,12 +1,13 @@
 //go:build cuda
 
-// Ranks on CUDA devices weigh their own stages against their GPU's memory before anything is allocated.
+// Ranks on CUDA devices weigh their own stages against their GPU's memory before anything is allocated, and report their sends over NCCL.
 
 package runtime
 
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,5 +49,41 @@ func TestCUDARanksRefuseWhatTheirGPUCannotHold(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "cuda:0 needs about") || !strings.Contains(err.Error(), "but has 1.00 MiB of memory") {
 			t.Errorf("rank %d: %v; want cuda:0's need refused beside its 1 MiB", r, err)
 		}
+	}
+}
+
+// TestCUDARanksReportTheirLinks: two ranks on one GPU's partitions report
+// each boundary's sends over NCCL (rank 0's activations to rank 1, rank
+// 1's gradients back) in rank 0's summary: how many, their bytes, each a
+// micro-batch's (B,T,C) float32s, and their time on the send stream.
+func TestCUDARanksReportTheirLinks(t *testing.T) {
+	if ok, why := ncclTakesTwoRanksOnOneGPU(t); !ok {
+		t.Skip(why)
+	}
+	data, dir := corpus(t), t.TempDir()
+	cfgs := make([]TrainConfig, 2)
+	for r, dev := range []string{"cuda:0/2#0", "cuda:0/2#1"} {
+		cfgs[r] = resumeConfig(t, data, dir, dev, 3)
+	}
+	sums, errs := runRanks(t, cfgs)
+	for r, err := range errs {
+		if err != nil {
+			t.Fatalf("rank %d: %v", r, err)
+		}
+	}
+	c := cfgs[0]
+	each := int64(c.Batch / c.Microbatches * c.Context * c.Model.C * 4)
+	var seen []string
+	for _, tr := range sums[0].Transfers {
+		if tr.Path != "NCCL" {
+			continue
+		}
+		seen = append(seen, tr.From+" → "+tr.To)
+		if tr.Copies == 0 || tr.Bytes != int64(tr.Copies)*each || !(tr.Seconds > 0) {
+			t.Errorf("%s: %d sends, %d bytes, %v s; want some, of %d bytes each, taking time", tr, tr.Copies, tr.Bytes, tr.Seconds, each)
+		}
+	}
+	if want := []string{"rank0/cuda:0/2#0 → rank1/cuda:0/2#1", "rank1/cuda:0/2#1 → rank0/cuda:0/2#0"}; !slices.Equal(seen, want) {
+		t.Errorf("rank 0's summary reports NCCL sends %q; want %q", seen, want)
 	}
 }

@@ -119,8 +119,12 @@ func (t *Trainer) writeReport(sum *Summary, measured []*StepResult) error {
 			_, peaks[d] = dev.Memory()
 		}
 	}
+	var links []device.TransferStat
 	if t.cfg.Group != nil {
 		var err error
+		if links, err = t.gatherTransfers(); err != nil {
+			return err
+		}
 		if measured, err = t.mergeSteps(measured, peaks, dist.Tag{Kind: msgRecords}, "for the report"); err != nil || !t.lead() {
 			return err // a rank other than 0 has sent its part
 		}
@@ -158,7 +162,7 @@ func (t *Trainer) writeReport(sum *Summary, measured []*StepResult) error {
 			return err
 		}
 	}
-	sum.Transfers = device.Transfers(t.devs)
+	sum.Transfers = append(device.Transfers(t.devs), links...)
 	var trace, svg bytes.Buffer
 	if err := report.WriteTrace(&trace, sum.Devices, steps); err != nil {
 		return err

@@ -52,3 +52,10 @@ func Linkable(k Kind) bool {
 	d, ok := drivers[k]
 	return ok && d.LinkID != nil
 }
+
+// SendTimer is a link that times its sends (NCCL's, on a stream of their
+// own): how many, their bytes and their time, with the path they took; the
+// ends they joined are the caller's to name.
+type SendTimer interface {
+	Sent() (TransferStat, error)
+}

@@ -22,6 +22,7 @@ func (l *link) Recv(dst kernels.Buffer) error                 { return l.comm.Re
 func (l *link) Exchange(src, dst kernels.Buffer) error        { return l.comm.Exchange(src, dst, l.peer) }
 func (l *link) Err() error                                    { return l.comm.Check() }
 func (l *link) Close() error                                  { return l.comm.Close() }
+func (l *link) Sent() (device.TransferStat, error)            { return l.comm.Sent() }
 
 // newLinkID is a fresh NCCL id, as the link's two ends share it.
 func newLinkID() ([]byte, error) {

@@ -57,6 +57,16 @@ type Comm struct {
 	sends, recvs       int        // operations posted so far, to name them
 	lastSend, lastRecv string     // the latest of each, to name in an asynchronous error
 	closed             bool
+
+	timed []timedSend         // sends whose events are not read yet, oldest first
+	sent  device.TransferStat // the sends read: count, bytes, seconds on the send stream
+}
+
+// timedSend is one send's span on the send stream, between events of its
+// own (the one Send returns is the caller's to release), and its bytes.
+type timedSend struct {
+	start, end cu.Event
+	bytes      int64
 }
 
 // NewComm joins the communicator id names as rank of world, on dev's
@@ -127,10 +137,15 @@ func (c *Comm) bind() (func(), error) {
 func (c *Comm) Send(src kernels.Buffer, peer int) (device.Event, error) {
 	var done cu.Event
 	err := c.do(func() error {
-		if err := c.postOne(true, src, peer); err != nil {
+		t := timedSend{}
+		var err error
+		if t.start, err = c.dev.events.get(); err != nil {
 			return err
 		}
-		var err error
+		if t.bytes, err = c.postOne(true, src, peer, t.start); err != nil {
+			c.dev.events.put(t.start)
+			return err
+		}
 		if done, err = c.dev.events.get(); err != nil {
 			return err
 		}
@@ -138,7 +153,15 @@ func (c *Comm) Send(src kernels.Buffer, peer int) (device.Event, error) {
 			c.dev.events.put(done)
 			return err
 		}
-		return nil
+		if t.end, err = c.dev.events.get(); err != nil {
+			return err
+		}
+		if err := check("cuEventRecord", t.end.Record(c.sendStream)); err != nil {
+			c.dev.events.put(t.end)
+			return err
+		}
+		c.timed = append(c.timed, t)
+		return c.readSends(false)
 	})
 	if err != nil {
 		return nil, err
@@ -150,40 +173,98 @@ func (c *Comm) Send(src kernels.Buffer, peer int) (device.Event, error) {
 // compute stream waits for them.
 func (c *Comm) Recv(dst kernels.Buffer, peer int) error {
 	return c.do(func() error {
-		if err := c.postOne(false, dst, peer); err != nil {
+		if _, err := c.postOne(false, dst, peer, cu.Event{}); err != nil {
 			return err
 		}
 		return c.lead(c.recvStream)
 	})
 }
 
+// readSends adds the sends whose end has passed to c.sent, oldest first,
+// and hands their events back; with wait, it waits for all of them. c.mu
+// is held and the device's context current.
+func (c *Comm) readSends(wait bool) error {
+	for len(c.timed) > 0 {
+		t := c.timed[0]
+		if wait {
+			if err := check("cuEventSynchronize", t.end.Synchronize()); err != nil {
+				return err
+			}
+		} else if t.end.Query() != nil { // not yet (or an error, which the next wait says)
+			return nil
+		}
+		ms, err := t.start.Elapsed(t.end)
+		if err != nil {
+			return check("cuEventElapsedTime", err)
+		}
+		c.sent.Copies++
+		c.sent.Bytes += t.bytes
+		c.sent.Seconds += ms / 1e3
+		c.dev.events.put(t.start)
+		c.dev.events.put(t.end)
+		c.timed = c.timed[1:]
+	}
+	return nil
+}
+
+// Sent is what the Comm's sends carried so far and how long they took on
+// its send stream, once each had run: NCCL's time for the transfer, and for
+// the peer's receive to be posted where it came later.
+func (c *Comm) Sent() (device.TransferStat, error) {
+	unbind, err := c.bind()
+	if err != nil {
+		return device.TransferStat{}, err
+	}
+	defer unbind()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed {
+		if err := c.readSends(true); err != nil {
+			return device.TransferStat{}, err
+		}
+	}
+	st := c.sent
+	st.Path = "NCCL"
+	return st, nil
+}
+
 // postOne posts a send of b to peer (send true) on the send stream, or a
 // receive into b from peer on the receive stream, once that stream has
-// followed the compute stream; it counts the call and names it for errors.
-func (c *Comm) postOne(send bool, b kernels.Buffer, peer int) error {
+// followed the compute stream (and recorded start there, where given); it
+// counts the call, names it for errors, and returns the bytes it moves.
+func (c *Comm) postOne(send bool, b kernels.Buffer, peer int, start cu.Event) (int64, error) {
 	verb, dir, stream, count, last := "ncclRecv", "from", c.recvStream, &c.recvs, &c.lastRecv
 	if send {
 		verb, dir, stream, count, last = "ncclSend", "to", c.sendStream, &c.sends, &c.lastSend
 	}
 	w, err := c.wireOf(b, peer)
 	if err != nil {
-		return fmt.Errorf("%s %s rank %d: %w", verb, dir, peer, err)
+		return 0, fmt.Errorf("%s %s rank %d: %w", verb, dir, peer, err)
 	}
 	*count++
 	*last = fmt.Sprintf("%s #%d of %d floats %s rank %d", verb, *count, w.n, dir, peer)
 	if err := c.follow(stream); err != nil {
-		return err
+		return 0, err
+	}
+	if start != (cu.Event{}) {
+		if err := check("cuEventRecord", start.Record(stream)); err != nil {
+			return 0, err
+		}
+	}
+	bytes := w.n * 4
+	if w.typ == ncclBfloat16 {
+		bytes = w.n * 2
 	}
 	if err := c.lib.post(*last, send, w.ptr, w.n, w.typ, peer, c.comm, stream); err != nil {
-		return err
+		return 0, err
 	}
 	// A bf16 parameter (a rebalance moves it) carries its float32 master,
 	// as CopyTo does: the peer's buffer has one too, the same model's.
 	if w.master != 0 {
 		*last += " and its float32 master"
-		return c.lib.post(*last, send, w.master, w.n, ncclFloat32, peer, c.comm, stream)
+		return bytes + w.n*4, c.lib.post(*last, send, w.master, w.n, ncclFloat32, peer, c.comm, stream)
 	}
-	return nil
+	return bytes, nil
 }
 
 // Exchange sends src to rank peer and receives dst from it at once, as one
@@ -362,7 +443,7 @@ func (c *Comm) Close() error {
 	err = c.asyncError()
 	if err == nil {
 		if err = c.syncStreams(); err == nil {
-			err = c.asyncError()
+			err = errors.Join(c.asyncError(), c.readSends(true)) // the timing events go back to the device
 		}
 	}
 	if err != nil {
