@@ -278,13 +278,7 @@ func Diagnose(sum *Summary, r *report.Replay, p int, capacity int64) (*report.Di
 		capacity = smallestGPU(sum.Devices)
 	}
 	r.Balanced = sum.Balance != ""
-	now := sum.Choice()
-	if p != now.Devices {
-		// The run's choice moved to p devices, split by FLOPs, as a
-		// what-if on them has it: what the changes there are set against.
-		now.Devices, now.Split = p, nil
-	}
-	return report.Diagnose(sum.Report, r, now, report.Space{Devices: p, Capacity: capacity})
+	return report.Diagnose(sum.Report, r, sum.Choice(), report.Space{Devices: p, Capacity: capacity})
 }
 
 // smallestGPU is leastShare of the GPUs named in devices (a summary's,

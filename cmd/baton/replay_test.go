@@ -140,6 +140,12 @@ func TestReplayWhatIfStartsFromTheRun(t *testing.T) {
 	if out.Diagnosis.Replayed.StepS != out.Predicted.StepS {
 		t.Errorf("on 4 devices the diagnosis sets its changes against %v s, the what-if of the run there predicts %v s; want the same", out.Diagnosis.Replayed.StepS, out.Predicted.StepS)
 	}
+	// ...and says where it is, suggesting nothing re-priced from the run's
+	// own split, which is for its 2 devices.
+	text := baton(t, dir, "plan", "--replay", "run", "--devices", "cpu:0,cpu:1,cpu:2,cpu:3")
+	if !strings.Contains(text.stdout, "On 4 devices instead of the run's 2") || strings.Contains(text.stdout, "instead of  ") {
+		t.Errorf("the diagnosis on 4 devices does not say so, or names an empty split:\n%s", text.stdout)
+	}
 }
 
 // TestReplayOfOneStepSaysItAllocated: a one-step run's only measured step
@@ -166,5 +172,18 @@ func TestReplayNaiveNotesUnusedMicrobatches(t *testing.T) {
 	r := baton(t, dir, "plan", "--replay", "run", "--schedule", "naive", "--microbatches", "8")
 	if want := "--schedule naive runs the whole batch as one micro-batch: --microbatches 8 is not used"; r.code != 0 || !strings.Contains(r.stderr, want) {
 		t.Errorf("plan --replay --schedule naive --microbatches 8: exit %d, want 0 and %q:\n%s", r.code, want, r.stderr)
+	}
+}
+
+// TestReplayOfInterleavingOnOtherDevices: an interleaved run asked about
+// 1f1b on 3 devices, where its own interleaving cannot be (4 micro-batches
+// on 3 devices), still gets its what-if and diagnosis.
+func TestReplayOfInterleavingOnOtherDevices(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mustRun(t, dir, tinyTrain("run", 3, "--layers", "4", "--schedule", "interleaved", "--chunks", "2", "--microbatches", "4", "--quiet")...)
+	r := baton(t, dir, "plan", "--replay", "run", "--devices", "cpu:0,cpu:1,cpu:2", "--schedule", "1f1b")
+	if r.code != 0 || !strings.Contains(r.stdout, "diagnosis:") {
+		t.Errorf("plan --replay of an interleaved run as 1f1b on 3 devices: exit %d, want 0 and a diagnosis:\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }

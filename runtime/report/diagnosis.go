@@ -58,6 +58,17 @@ func Diagnose(rep *Report, r *Replay, now Choice, sp Space) (*Diagnosis, error) 
 	if err != nil {
 		return nil, fmt.Errorf("diagnosis: replaying the run: %w", err)
 	}
+	if sp.Devices != now.Devices {
+		// On other devices the changes are set against the run's choice
+		// moved there, split by FLOPs, as a what-if on them has it; where
+		// that choice cannot be (interleaving's micro-batches), against
+		// the run's own.
+		moved := now
+		moved.Devices, moved.Split = sp.Devices, nil
+		if p, err := r.Predict(moved); err == nil {
+			cur = p
+		}
+	}
 	dg := &Diagnosis{Replayed: cur}
 	suggested := false
 	gain := func(p *Prediction) float64 { return 1 - p.StepS/cur.StepS }
