@@ -156,7 +156,7 @@ func (f *csvFile) locate(err error) error {
 	case ae.Index < 0:
 		return fmt.Errorf("schedule file %s: row %d: %w", f.name, ae.Device+1, ae.Err)
 	}
-	if ae.Earlier >= 0 {
+	if ae.HasEarlier {
 		return fmt.Errorf("schedule file %s: %s: %w (the other: column %d)", f.name, f.at(ae.Device, ae.Index), ae.Err, f.cols[ae.Device][ae.Earlier])
 	}
 	return fmt.Errorf("schedule file %s: %s: %w", f.name, f.at(ae.Device, ae.Index), ae.Err)

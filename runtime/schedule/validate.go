@@ -39,10 +39,10 @@ func Validate(s *Schedule) error {
 				err = earlier(firstStep, fmt.Errorf("%s follows a STEP of this device; a device's STEPs end its list: move them after its other actions", a))
 			}
 			if err != nil {
-				ae := &ActionError{Device: d, Index: i, Action: a, Err: err, Earlier: -1}
+				ae := &ActionError{Device: d, Index: i, Action: a, Err: err}
 				var ee *earlierError
 				if errors.As(err, &ee) {
-					ae.Err, ae.Earlier = ee.err, ee.at
+					ae.Err, ae.Earlier, ae.HasEarlier = ee.err, ee.at, true
 				}
 				return fmt.Errorf("schedule %s: %w", s.Name, ae)
 			}
@@ -60,7 +60,7 @@ func Validate(s *Schedule) error {
 
 // ActionError is a fault Validate found at one place of a schedule: action
 // Index (Action) of device Device's list or, with Index −1, the device's
-// list as a whole (an action it lacks); Earlier, where not −1, is the
+// list as a whole (an action it lacks); with HasEarlier, Earlier is the
 // index of the action of the same list it clashes with. Callers that show
 // a schedule in other terms (ReadCSV: rows and columns of a file) read the
 // places from it.
@@ -69,13 +69,14 @@ type ActionError struct {
 	Action        Action
 	Err           error
 	Earlier       int
+	HasEarlier    bool
 }
 
 func (e *ActionError) Error() string {
 	switch {
 	case e.Index < 0:
 		return fmt.Sprintf("device %d: %v", e.Device, e.Err)
-	case e.Earlier >= 0:
+	case e.HasEarlier:
 		return fmt.Sprintf("device %d, action %d (%s): %v (the other: action %d)", e.Device, e.Index, e.Action, e.Err, e.Earlier)
 	}
 	return fmt.Sprintf("device %d, action %d (%s): %v", e.Device, e.Index, e.Action, e.Err)

@@ -141,6 +141,9 @@ func TestValidateRejects(t *testing.T) {
 		if !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s:\n got %v\nwant %q", c.name, err, c.want)
 		}
+		if !strings.Contains(c.want, "(the other:") && strings.Contains(err.Error(), "(the other:") {
+			t.Errorf("%s: %v names another action, though nothing clashes", c.name, err)
+		}
 	}
 }
 
