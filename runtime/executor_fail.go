@@ -28,11 +28,7 @@ func (r *run) join() error {
 	}
 	// The grace runs on the watchdog's clock, so that a process stopped
 	// here does not report devices as stuck.
-	grace := joinGrace
-	if r.ex.Timeout > 0 {
-		grace = min(grace, r.ex.Timeout)
-	}
-	w := newWatchdog(grace, nil)
+	w := newWatchdog(r.ex.grace(), nil)
 	defer w.stop()
 	for {
 		select {
@@ -51,6 +47,16 @@ func (r *run) join() error {
 
 // joinGrace is how long the workers get to stop after a failure at most.
 const joinGrace = 5 * time.Second
+
+// grace is how long the workers get to stop after a failure, and then to
+// end before their devices are freed: joinGrace, or --timeout where
+// shorter, so that a rank that failed still ends within it.
+func (ex *Executor) grace() time.Duration {
+	if ex.Timeout > 0 {
+		return min(joinGrace, ex.Timeout)
+	}
+	return joinGrace
+}
 
 // leftWorkers are n workers of a failed step still running: each sends on
 // done as it ends.
