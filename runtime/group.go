@@ -64,7 +64,7 @@ const (
 	msgMoveLink                    // a link's id for a move, from the rank that sends the blocks to the rank that takes them
 	msgData                        // the sha256 of a rank's tokens, to every rank, before the first step
 	msgBegin                       // rank 0's word that a checkpoint's new directory is ready for the parts, to every rank
-	msgTransfers                   // a rank's sends over links, timed, to every rank, for the report
+	msgTransfers                   // a rank's sends over links, timed, to rank 0 for the report
 	msgKinds                       // not a kind: one past the last, for a test to see each worded
 )
 

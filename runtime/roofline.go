@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"baton/kernels"
+	"baton/runtime/device"
 	"baton/runtime/report"
 )
 
@@ -15,17 +16,16 @@ import (
 func (t *Trainer) roofline(measured []*StepResult, stepS float64) *report.Roofline {
 	cfg := t.cfg
 	e := elemBytes(cfg.Precision)
-	pl, on := t.plan, t.gpus()
+	pl, on, names := t.plan, t.gpus(), cfg.deviceNames()
 	if cfg.Group != nil && t.kprof != nil {
 		// The kernels this rank timed, on its own GPUs, not every rank's
 		// beside its times alone.
-		pl, on = cfg.Group.own(pl), gpusOf(cfg.Devices)
+		pl, on, names = cfg.Group.own(pl), gpusOf(cfg.Devices), device.Strings(cfg.Devices)
 	}
 	ks := pl.StepKernels(t.ex.Sched.Microbatches, t.ex.Sched.SplitsBackward(), e)
 	if k, ok := pl.PaddingKernel(t.ex.Sched.Microbatches, e); ok && t.vocab() > 0 {
 		ks = append(ks, k)
 	}
-	names := cfg.deviceNames()
 	gpu, gpus := gpuOf(on, names[0])
 	r := report.BuildRoofline(ks, gpu, strings.Join(names, ","), gpus, cfg.Precision.String(), stepS, t.kprof.times(measured, e))
 	if cfg.Group != nil && t.kprof != nil {

@@ -1,4 +1,4 @@
-// The ranks' transfers over links (NCCL): each sending end's count, bytes and time on its send stream, gathered by rank 0 for the report.
+// The ranks' transfers over links (NCCL): each sending end's count, bytes and time on its send stream, per pair of devices, gathered by rank 0 for the report.
 
 package runtime
 
@@ -12,61 +12,63 @@ import (
 	"baton/runtime/dist"
 )
 
-// linkTransfers are this rank's sends over links, one per boundary it
-// sends across, named by the devices at its ends: for the ranks' links
-// what device.Transfers says of one process's copies.
-func (t *Trainer) linkTransfers() ([]device.TransferStat, error) {
+// linkTransfers are this rank's sends over links, summed per pair of
+// devices they join (as device.Transfers sums one process's copies; with
+// interleaving a pair has several boundaries), in the pairs' order.
+func (t *Trainer) linkTransfers() []device.TransferStat {
 	names := t.cfg.deviceNames()
-	var out []device.TransferStat
+	byPair := map[[2]string]*device.TransferStat{}
 	for key, l := range t.ex.links {
 		timer, ok := l.(device.SendTimer)
-		if !ok {
+		if !ok || key.kind == msgTied { // the tied embedding's exchange is not timed
 			continue
 		}
 		sent, err := timer.Sent()
-		if err != nil {
-			return nil, err
-		}
-		if sent.Copies == 0 {
-			continue // the receiving end, or the tied embedding's exchange
+		if err != nil || sent.Copies == 0 {
+			continue // the receiving end; or the sends' timing failed, which leaves the training whole and the figures out
 		}
 		from := key.stage - 1 // an activation, from the stage before
 		if key.kind == msgGradient {
 			from = key.stage + 1
 		}
-		sent.From, sent.To = names[t.ex.Sched.DeviceOf(from)], names[t.ex.Sched.DeviceOf(key.stage)]
-		out = append(out, sent)
+		pair := [2]string{names[t.ex.Sched.DeviceOf(from)], names[t.ex.Sched.DeviceOf(key.stage)]}
+		sum := byPair[pair]
+		if sum == nil {
+			sum = &device.TransferStat{From: pair[0], To: pair[1], Path: sent.Path}
+			byPair[pair] = sum
+		}
+		sum.Copies, sum.Bytes, sum.Seconds = sum.Copies+sent.Copies, sum.Bytes+sent.Bytes, sum.Seconds+sent.Seconds
 	}
-	slices.SortFunc(out, func(a, b device.TransferStat) int {
-		return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To))
-	})
-	return out, nil
+	out := make([]device.TransferStat, 0, len(byPair))
+	for _, s := range byPair {
+		out = append(out, *s)
+	}
+	slices.SortFunc(out, func(a, b device.TransferStat) int { return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To)) })
+	return out
 }
 
-// gatherTransfers is every rank's linkTransfers, in rank order, which each
-// rank sends to every other (rank 0 reports them).
+// gatherTransfers is, on rank 0, every rank's linkTransfers in rank order;
+// every other rank sends its own to rank 0 and has none.
 func (t *Trainer) gatherTransfers() ([]device.TransferStat, error) {
-	mine, err := t.linkTransfers()
-	if err != nil {
-		return nil, err
+	mine := t.linkTransfers()
+	g, tag := t.cfg.Group, dist.Tag{Kind: msgTransfers}
+	if g.Rank() != 0 {
+		raw, err := json.Marshal(mine)
+		if err != nil {
+			return nil, err
+		}
+		return nil, g.send(0, tag, raw)
 	}
-	raw, err := json.Marshal(mine)
-	if err != nil {
-		return nil, err
-	}
-	all, err := t.cfg.Group.exchange(dist.Tag{Kind: msgTransfers}, raw, func(r int) string {
-		return fmt.Sprintf("gathering the links' transfers: rank %d's", r)
-	})
-	if err != nil {
-		return nil, err
-	}
-	var out []device.TransferStat
-	for r, b := range all {
-		var ts []device.TransferStat
-		if err := json.Unmarshal(b, &ts); err != nil {
+	for r := 1; r < g.Mesh.World(); r++ {
+		raw, err := g.receive(r, tag, fmt.Sprintf("gathering the links' transfers: rank %d's", r))
+		if err != nil {
+			return nil, err
+		}
+		var theirs []device.TransferStat
+		if err := json.Unmarshal(raw, &theirs); err != nil {
 			return nil, fmt.Errorf("rank %d's transfers: %w", r, err)
 		}
-		out = append(out, ts...)
+		mine = append(mine, theirs...)
 	}
-	return out, nil
+	return mine, nil
 }

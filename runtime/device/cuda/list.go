@@ -21,12 +21,11 @@ func listGPUs() ([]device.Info, string, error) {
 		return nil, "", check("cuDeviceGetCount", err)
 	}
 	driver := driverVersion()
-	switch v, err := NCCLVersion(); {
-	case os.Getenv("BATON_NCCL") == "off":
+	if os.Getenv("BATON_NCCL") == "off" { // not loaded at all
 		driver += ", NCCL off (BATON_NCCL=off: GPU ranks send through the host)"
-	case err == nil:
+	} else if v, err := NCCLVersion(); err == nil {
 		driver += ", NCCL " + v
-	default:
+	} else {
 		driver += ", no NCCL (" + err.Error() + ")" // which library was not found, and why
 	}
 	devs := make([]cu.Device, n)

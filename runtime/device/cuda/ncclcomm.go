@@ -5,6 +5,7 @@
 package cuda
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	goruntime "runtime"
@@ -58,8 +59,9 @@ type Comm struct {
 	lastSend, lastRecv string     // the latest of each, to name in an asynchronous error
 	closed             bool
 
-	timed []timedSend         // sends whose events are not read yet, oldest first
-	sent  device.TransferStat // the sends read: count, bytes, seconds on the send stream
+	timed     []timedSend         // sends whose events are not read yet, oldest first
+	sent      device.TransferStat // the sends read: count, bytes, seconds on the send stream
+	timingErr error               // the first failure to read a send's events, which Sent returns
 }
 
 // timedSend is one send's span on the send stream, between events of its
@@ -146,22 +148,30 @@ func (c *Comm) Send(src kernels.Buffer, peer int) (device.Event, error) {
 			c.dev.events.put(t.start)
 			return err
 		}
-		if done, err = c.dev.events.get(); err != nil {
-			return err
+		if done, err = c.dev.events.get(); err == nil {
+			err = check("cuEventRecord", done.Record(c.sendStream))
 		}
-		if err := check("cuEventRecord", done.Record(c.sendStream)); err != nil {
+		if err != nil {
+			c.dev.events.put(t.start)
 			c.dev.events.put(done)
 			return err
 		}
-		if t.end, err = c.dev.events.get(); err != nil {
-			return err
+		// The send is posted: its timing may fail (Sent says so), not it.
+		if t.end, err = c.dev.events.get(); err == nil {
+			if err = check("cuEventRecord", t.end.Record(c.sendStream)); err != nil {
+				c.dev.events.put(t.end)
+			}
 		}
-		if err := check("cuEventRecord", t.end.Record(c.sendStream)); err != nil {
-			c.dev.events.put(t.end)
-			return err
+		if err != nil {
+			c.dev.events.put(t.start)
+			c.timingErr = cmp.Or(c.timingErr, err)
+			return nil
 		}
 		c.timed = append(c.timed, t)
-		return c.readSends(false)
+		if err := c.readSends(false); err != nil {
+			c.timingErr = cmp.Or(c.timingErr, err)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -218,10 +228,11 @@ func (c *Comm) Sent() (device.TransferStat, error) {
 	defer unbind()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.closed {
-		if err := c.readSends(true); err != nil {
-			return device.TransferStat{}, err
-		}
+	if !c.closed && c.timingErr == nil {
+		c.timingErr = c.readSends(true)
+	}
+	if c.timingErr != nil {
+		return device.TransferStat{}, fmt.Errorf("timing the sends on %s: %w", c.dev.name, c.timingErr)
 	}
 	st := c.sent
 	st.Path = "NCCL"

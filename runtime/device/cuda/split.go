@@ -246,6 +246,10 @@ func (g *gpuState) primeCuBLAS() error {
 	}
 	if err := kcuda.PrimeCublas(g.primary); err != nil {
 		g.dev.ReleasePrimaryCtx()
+		var le *kcuda.LibraryError
+		if errors.As(err, &le) {
+			return le // the library's own words, as a whole GPU's open gives them
+		}
 		return fmt.Errorf("the first cuBLAS handle, on the primary context: %w", err)
 	}
 	primed[g.index] = true
