@@ -43,7 +43,9 @@ func (t *Trainer) linkTransfers() []device.TransferStat {
 	for _, s := range byPair {
 		out = append(out, *s)
 	}
-	slices.SortFunc(out, func(a, b device.TransferStat) int { return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To)) })
+	slices.SortFunc(out, func(a, b device.TransferStat) int {
+		return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To))
+	})
 	return out
 }
 
