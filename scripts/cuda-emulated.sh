@@ -78,6 +78,16 @@ for devs in cuda:5 "cuda:0/[100,100]"; do
   fi
   echo "--devices $devs: $msg"
 done
+say "a BATON_CUBLAS that does not load is refused in one line naming it, for a GPU and its partitions, not passed over"
+for devs in cuda:0 cuda:0/2; do
+  rc=0
+  msg=$(env LD_LIBRARY_PATH="$work" BATON_CUBLAS=/nonexistent/libcublas.so "$work/baton" train --quiet --model tiny --steps 1 --devices "$devs" --out "$out/nocublas" 2>&1) || rc=$?
+  if [ "$rc" -ne 1 ] || ! grep -qF "BATON_CUBLAS=/nonexistent/libcublas.so does not load" <<<"$msg" || grep -q "PrimeCublas\|cuBLAS handle" <<<"$msg"; then
+    echo "BATON_CUBLAS=/nonexistent/libcublas.so on $devs: exit $rc, want 1 and one line naming it: $msg"
+    exit 1
+  fi
+  echo "$devs: $msg"
+done
 say "a bf16 run's checkpoint (its float32 masters) resumed in fp32 on CPU devices, and the reverse"
 "${emu[@]}" "$work/baton" train --quiet --resume --devices cpu:0,cpu:1 --precision fp32 --bf16-rounding nearest --steps 6 --out "$out/bf16"
 grep -q '"precision": "fp32"' "$out/bf16/summary.json" || { echo "bf16 resumed in fp32: summary.json says otherwise"; exit 1; }
