@@ -40,6 +40,9 @@ type Group struct {
 
 	server *dist.StoreServer // rank 0's
 	dogs   watchdogs         // the waits' between steps (between)
+	// left are the ends of the work within gave up waiting for (a move's
+	// copies), still running on the devices until each sends its error.
+	left []chan error
 }
 
 // Rank is this process's rank.
@@ -143,12 +146,35 @@ func (g *Group) within(what string, f func() error) error {
 		return fmt.Errorf("%s: not done after %v", what, g.Timeout)
 	})
 	if werr != nil {
+		g.left = append(g.left, done) // f goes on, on the devices' memory
 		return werr
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
+}
+
+// settle waits, at most d, for the work within gave up waiting for, and
+// says whether none is left: until then it may use the devices' memory
+// and links, as a failed step's workers may (Executor.settle).
+func (g *Group) settle(d time.Duration) bool {
+	if g == nil {
+		return true
+	}
+	w := newWatchdog(d, nil)
+	defer w.stop()
+	for len(g.left) > 0 {
+		select {
+		case <-g.left[0]:
+			g.left = g.left[1:]
+		case <-w.C():
+			if w.expired() {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // between waits for ch between steps: failing at once, with the mesh's

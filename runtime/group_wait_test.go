@@ -154,7 +154,7 @@ func TestGroupWaitsSurviveAStop(t *testing.T) {
 
 // TestGroupWaitsFailOnTime: a peer that sends nothing, and a transfer that
 // never ends, still fail their waits near the timeout while this process
-// runs.
+// runs; the transfer is left to end before the devices are freed.
 func TestGroupWaitsFailOnTime(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	g, _ := groupPair(t, timeout)
@@ -169,7 +169,8 @@ func TestGroupWaitsFailOnTime(t *testing.T) {
 	}
 	began = time.Now()
 	stuck := make(chan struct{})
-	defer close(stuck)
+	release := sync.OnceFunc(func() { close(stuck) })
+	defer release()
 	err = g.within("moving block 3", func() error { <-stuck; return nil })
 	took = time.Since(began)
 	if want := "moving block 3: not done after 300ms"; err == nil || err.Error() != want {
@@ -177,5 +178,13 @@ func TestGroupWaitsFailOnTime(t *testing.T) {
 	}
 	if took < timeout || took > 10*timeout {
 		t.Errorf("a transfer that never ends failed after %v, want just over %v", took, timeout)
+	}
+	// It still runs, on the devices: nothing may be freed under it.
+	if g.settle(10 * time.Millisecond) {
+		t.Error("settle says nothing is left while the transfer still runs")
+	}
+	release()
+	if !g.settle(time.Minute) {
+		t.Error("settle says the transfer is left after it ended")
 	}
 }

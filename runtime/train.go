@@ -525,11 +525,12 @@ func (t *Trainer) Data() data.Info { return t.ds.Describe() }
 func (t *Trainer) StartStep() int { return t.start }
 
 // Close releases the links and the devices, once the workers a failed
-// step left running have ended (Executor.settle, within the grace join
-// gave them); past that, they keep them until the process ends.
+// step left running, and a move's copies a rebalance gave up on, have
+// ended (Executor.settle, Group.settle, within the grace join gave them);
+// past that, they keep them until the process ends.
 func (t *Trainer) Close() {
-	if t.ex != nil && !t.ex.settle(t.ex.grace()) {
-		return // a worker still runs on them: the devices go with the process
+	if t.ex != nil && (!t.ex.settle(t.ex.grace()) || !t.cfg.Group.settle(t.ex.grace())) {
+		return // a worker, or a move's copy, still runs on them: the devices go with the process
 	}
 	if t.ex != nil {
 		closeLinks(t.ex.links)
