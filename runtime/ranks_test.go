@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"baton/model"
+	"baton/runtime/device"
 	"baton/runtime/dist"
 )
 
@@ -297,5 +298,39 @@ func TestRanksProfileTheirOwnKernels(t *testing.T) {
 		if k.Op == "CrossEntropyForwardBackward" {
 			t.Errorf("rank 0's roofline lists the head's %s, on rank 1", k.Op)
 		}
+	}
+}
+
+// TestReplayOfRanksRescalesSlowDowns: a what-if on a run of two ranks
+// (rank0/cpu:0, rank1/cpu:0) takes its devices in order, rescaling each by
+// its slow-down against the run's device's: cpu:0~4 for rank 0's cpu:0
+// prices its blocks at 4 times, with a note, and predicts a longer step.
+func TestReplayOfRanksRescalesSlowDowns(t *testing.T) {
+	dir := t.TempDir()
+	cfgs := []TrainConfig{resumeConfig(t, corpus(t), dir, "cpu:0", 3), resumeConfig(t, corpus(t), dir, "cpu:0", 3)}
+	if _, errs := runRanks(t, cfgs); errs[0] != nil || errs[1] != nil {
+		t.Fatal(errs)
+	}
+	r, sum, err := LoadReplay(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := device.Expand("cpu:0,cpu:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slowNames, err := device.Expand("cpu:0~4,cpu:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, _ := ReplayOn(sum, r, names)
+	slow, notes := ReplayOn(sum, r, slowNames)
+	a, err1 := same.Predict(sum.Choice())
+	b, err2 := slow.Predict(sum.Choice())
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if !(b.StepS > a.StepS) || len(notes) != 1 || !strings.Contains(notes[0], "device 0 (cpu:0~4) is the run's rank0/cpu:0 at 4 times its measured time") {
+		t.Errorf("cpu:0~4 for rank 0's cpu:0: %v s against %v s, notes %q; want a longer step and a note", b.StepS, a.StepS, notes)
 	}
 }

@@ -18,7 +18,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 )
 
 // SummarySchema is the version of summary.json's layout. 1: losses cover
@@ -287,10 +286,8 @@ func Diagnose(sum *Summary, r *report.Replay, p int, capacity int64) (*report.Di
 func smallestGPU(devices []string) int64 {
 	var names []device.Name
 	for _, d := range devices {
-		if i := strings.IndexByte(d, '/'); strings.HasPrefix(d, "rank") && i > 0 {
-			d = d[i+1:] // rank1/cuda:0/2#1, a rank's device
-		}
-		n, err := device.ParseName(d)
+		local, _ := rankLocal(d) // rank1/cuda:0/2#1, a rank's device
+		n, err := device.ParseName(local)
 		if err != nil {
 			return 0
 		}
