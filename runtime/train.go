@@ -367,8 +367,12 @@ func startFrom(cfg *TrainConfig, keep model.Keep) (ck *model.Checkpoint, fromCk 
 	if cfg.Context == 0 {
 		cfg.Context = cfg.Model.MaxT
 	}
+	longer := ck.Config
+	longer.MaxT = cfg.Model.MaxT
 	switch {
 	case ck.Config == cfg.Model:
+	case longer == cfg.Model && cfg.Model.MaxT > ck.Config.MaxT: // the sizes agree but for a context past the positions
+		return nil, false, field.Errorf("context", "{context} %d is more than the %d positions (n_positions) of the checkpoint's model; give {context} %d or less", cfg.Model.MaxT, ck.Config.MaxT, ck.Config.MaxT)
 	case cfg.Resume:
 		return nil, false, field.Errorf("model", "{resume}: the checkpoint's model (%s) differs from the one asked for (%s); drop {layers}, {width}, {heads} and {context} to use the checkpoint's", ck.Config, cfg.Model)
 	default:

@@ -141,7 +141,7 @@ func TestInitFromAtAShorterContext(t *testing.T) {
 	if sum.Context != 8 || sum.Steps != 2 || ck.T != 16 {
 		t.Errorf("the run trained %d steps at context %d and saved %d positions; want 2 steps at 8, and 16", sum.Steps, sum.Context, ck.T)
 	}
-	if r := baton(t, dir, append(run, "--steps", "1", "--context", "32", "--out", "long")...); r.code == 0 || !strings.Contains(r.stderr, "T=16") {
-		t.Errorf("--context 32 on weights of 16 positions: exit %d, want a refusal naming the weights' model:\n%s", r.code, r.stderr)
+	if r := baton(t, dir, append(run, "--steps", "1", "--context", "32", "--out", "long")...); r.code != 2 || !strings.Contains(r.stderr, "--context 32 is more than the 16 positions (n_positions) of the checkpoint's model; give --context 16 or less") {
+		t.Errorf("--context 32 on weights of 16 positions: exit %d, want 2 and a refusal naming the positions:\n%s", r.code, r.stderr)
 	}
 }
