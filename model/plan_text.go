@@ -20,12 +20,12 @@ func (p *Plan) String() string {
 		total += s.FLOPsPerToken
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "plan: %d layers %s, split %s; memory for micro-batches of B=%d T=%d, stashes %s\n",
-		p.Config.L, p.placement(), JoinInts(p.Split()), p.B, p.T, JoinInts(p.Stashes()))
+	fmt.Fprintf(&b, "plan: %s %s, split %s; memory for micro-batches of B=%d T=%d, stashes %s\n",
+		words.Count(p.Config.L, "layer"), p.placement(), JoinInts(p.Split()), p.B, p.T, JoinInts(p.Stashes()))
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "stage\tdevice\tlayers\tparams\tmemory fp32/tf32\tbf16\tFLOPs")
 	for _, s := range p.Stages {
-		layers := layerRange(s.FirstLayer, s.LastLayer)
+		layers := LayerRange(s.FirstLayer, s.LastLayer)
 		if s.Embed {
 			layers += " +embed"
 		}
@@ -64,13 +64,15 @@ func runsOf(m []int, d int) string {
 		for end+1 < len(m) && m[end+1] == d {
 			end++
 		}
-		parts = append(parts, layerRange(l, end))
+		parts = append(parts, LayerRange(l, end))
 		l = end
 	}
 	return strings.Join(parts, ", ")
 }
 
-func layerRange(first, last int) string {
+// LayerRange names the blocks first to last as the plan's table does:
+// "3-5", or "3" for one.
+func LayerRange(first, last int) string {
 	if first == last {
 		return strconv.Itoa(first)
 	}

@@ -141,7 +141,7 @@ func (t *Trainer) writeReport(sum *Summary, measured []*StepResult) error {
 		if d.Layers != "" {
 			d.Layers += ","
 		}
-		d.Layers += fmt.Sprintf("%d-%d", s.FirstLayer, s.LastLayer)
+		d.Layers += model.LayerRange(s.FirstLayer, s.LastLayer)
 	}
 	steps := make([]*report.Step, len(measured))
 	for i, m := range measured {

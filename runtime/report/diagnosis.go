@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 
@@ -190,7 +191,11 @@ func deviceSentence(st DeviceStats, names []string, d int, pipeline float64, eag
 	if top.s <= 0 || st.IdleFrac < 0.005 {
 		return s + "."
 	}
-	s += fmt.Sprintf(", %.0f points of it %s", 100*top.s/pipeline, top.what)
+	if pts := math.Round(100 * top.s / pipeline); pts == 1 {
+		s += ", 1 point of it " + top.what
+	} else {
+		s += fmt.Sprintf(", %.0f points of it %s", pts, top.what)
+	}
 	if phase := phaseOf(top.phases); phase != "" {
 		s += " " + phase
 	}
