@@ -150,7 +150,7 @@ func (t *Trainer) newStagesFor(pl *model.Plan) ([]*Stage, error) {
 	var stages []*Stage
 	err := guard(func() error {
 		var err error
-		stages, err = newStages(t.ex.Devices, pl, cfg.Batch/t.ex.Sched.Microbatches, cfg.Context, t.vocab(), t.kprof.opsOf)
+		stages, err = newStages(t.ex.Devices, pl, cfg.Batch/t.ex.Sched.Microbatches, cfg.Context, t.cfg.vocab, t.kprof.opsOf)
 		return err
 	})
 	return stages, err

@@ -23,7 +23,7 @@ func (t *Trainer) roofline(measured []*StepResult, stepS float64) *report.Roofli
 		pl, on, names = cfg.Group.own(pl), gpusOf(cfg.Devices), device.Strings(cfg.Devices)
 	}
 	ks := pl.StepKernels(t.ex.Sched.Microbatches, t.ex.Sched.SplitsBackward(), e)
-	if k, ok := pl.PaddingKernel(t.ex.Sched.Microbatches, e); ok && t.vocab() > 0 {
+	if k, ok := pl.PaddingKernel(t.ex.Sched.Microbatches, e); ok && t.cfg.vocab > 0 {
 		ks = append(ks, k)
 	}
 	gpu, gpus := gpuOf(on, names[0])

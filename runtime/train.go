@@ -155,9 +155,11 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 }
 
 // settled is cfg with what follows from its other settings: a given
-// schedule's name and sizes (a generator's name as it spells it), and the
-// devices the model fills.
+// schedule's name and sizes (a generator's name as it spells it), the
+// devices the model fills, and the ids its data takes (read once: every
+// plan of the run, its rebalances' too, counts the same mask).
 func settled(cfg TrainConfig) TrainConfig {
+	cfg.vocab = cfg.dataVocab()
 	if s := cfg.Sched; s != nil { // a given schedule says its own name and sizes
 		cfg.Schedule, cfg.Microbatches, cfg.Chunks = s.Name, s.Microbatches, s.Chunks
 	} else if tr, err := schedule.Lookup(cfg.Schedule); err == nil {
@@ -330,7 +332,7 @@ func FitDevices(layers, chunks int, split, layerMap []int, sched *schedule.Sched
 func planOptions(cfg TrainConfig, sched *schedule.Schedule) model.PlanOptions {
 	return model.PlanOptions{B: cfg.Batch / sched.Microbatches, T: cfg.Context, Stashes: sched.Stashes(),
 		Microbatches: sched.Microbatches, SplitBackward: sched.SplitsBackward(),
-		Recompute: cfg.Recompute, EagerOptimizer: cfg.OptimizerStep == "eager", Vocab: cfg.vocab()}
+		Recompute: cfg.Recompute, EagerOptimizer: cfg.OptimizerStep == "eager", Vocab: cfg.vocab}
 }
 
 // startFrom loads the checkpoint a run starts from, if any: Out's to
@@ -419,7 +421,7 @@ func (t *Trainer) open(ck *model.Checkpoint) (*Trainer, error) {
 	all := cfg.Group.place(t.devs)
 	err = guard(func() error { // a device's failure (out of memory) panics inside its Ops
 		t.kprof = newKernelProfile(cfg.ProfileKernels)
-		if t.stages, err = newStages(all, plan, mbB, cfg.Context, t.vocab(), t.kprof.opsOf); err != nil {
+		if t.stages, err = newStages(all, plan, mbB, cfg.Context, t.cfg.vocab, t.kprof.opsOf); err != nil {
 			return err
 		}
 		if ck != nil {
@@ -506,12 +508,6 @@ func newStages(devs []device.Device, plan *model.Plan, B, T, vocab int, opsOf fu
 	built = true
 	return stages, nil
 }
-
-// vocab is how many ids the run's tokens take, where the model's
-// vocabulary is larger (GPT-2's tokens in its padded 50,304, or bytes in
-// a GPT-2-sized model): the ids past them pad it, and the head leaves
-// them out of the softmax (transformer.Spec.Vocab); 0 where none do.
-func (t *Trainer) vocab() int { return t.cfg.vocab() }
 
 // CheckpointDir is where a run directory keeps its checkpoint.
 func CheckpointDir(out string) string { return out + "/checkpoint" }

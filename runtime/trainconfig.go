@@ -99,12 +99,19 @@ type TrainConfig struct {
 	// file's, checked when schedule.ReadCSV read it. It has a list for each
 	// of Devices, and micro-batches that divide Batch.
 	Sched *schedule.Schedule
+
+	// vocab is how many ids the data's tokens take where the model's
+	// vocabulary is larger (GPT-2's tokens in its padded 50,304, or bytes
+	// in a GPT-2-sized model): the ids past them pad it, and the head
+	// leaves them out of the softmax (transformer.Spec.Vocab); 0 where none
+	// do. settled resolves it once.
+	vocab int
 }
 
-// vocab is how many ids the data's tokens take where the model's
-// vocabulary is larger (Trainer.vocab), from the data's path alone, so
-// that the plan, made before the data is read, counts the head's mask.
-func (c TrainConfig) vocab() int {
+// dataVocab is how many ids the data's tokens take where the model's
+// vocabulary is larger, from the data's path alone, so that the plan,
+// made before the data is read, counts the head's mask; 0 where as many.
+func (c TrainConfig) dataVocab() int {
 	if v := data.VocabOf(c.Data); v < c.Model.V {
 		return v
 	}
