@@ -1,4 +1,4 @@
-// Tests of the vocabulary warnings: bytes under gpt2-124m warn, GPT-2 tokens and ASCII under 256 do not; weights of one kind of ids on the other warn.
+// Tests of the vocabulary warnings and mask: bytes under gpt2-124m warn and mask the ids past 255, GPT-2 tokens and ASCII under 256 do not warn; weights of one kind of ids on the other warn.
 
 package runtime
 
@@ -36,7 +36,7 @@ func TestVocabWarning(t *testing.T) {
 }
 
 // TestTrainerWarnsOfUnusedVocabulary: a trainer of a 4096-token model on
-// byte-level text warns, naming both numbers.
+// byte-level text warns, naming both numbers, and masks the ids past 255.
 func TestTrainerWarnsOfUnusedVocabulary(t *testing.T) {
 	cfg := resumeConfig(t, corpus(t), filepath.Join(t.TempDir(), "run"), "cpu:0,cpu:1", 1)
 	cfg.Model.V = 4096
@@ -45,6 +45,9 @@ func TestTrainerWarnsOfUnusedVocabulary(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Close()
+	if tr.cfg.vocab != data.TextVocab {
+		t.Errorf("the run masks the ids from %d on, want from %d: the bytes' ids end there", tr.cfg.vocab, data.TextVocab)
+	}
 	for _, w := range tr.Warnings() {
 		if strings.Contains(w, "vocabulary is 4096 tokens but the data's largest token is ") {
 			return
