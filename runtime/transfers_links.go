@@ -4,7 +4,6 @@ package runtime
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -55,20 +54,12 @@ func (t *Trainer) gatherTransfers() ([]device.TransferStat, error) {
 	mine := t.linkTransfers()
 	g, tag := t.cfg.Group, dist.Tag{Kind: msgTransfers}
 	if g.Rank() != 0 {
-		raw, err := json.Marshal(mine)
-		if err != nil {
-			return nil, err
-		}
-		return nil, g.send(0, tag, raw)
+		return nil, g.sendGob(0, tag, mine)
 	}
 	for r := 1; r < g.Mesh.World(); r++ {
-		raw, err := g.receive(r, tag, fmt.Sprintf("gathering the links' transfers: rank %d's", r))
-		if err != nil {
-			return nil, err
-		}
 		var theirs []device.TransferStat
-		if err := json.Unmarshal(raw, &theirs); err != nil {
-			return nil, fmt.Errorf("rank %d's transfers: %w", r, err)
+		if err := g.receiveGob(r, tag, fmt.Sprintf("gathering the links' transfers: rank %d's", r), &theirs); err != nil {
+			return nil, err
 		}
 		mine = append(mine, theirs...)
 	}
