@@ -127,9 +127,10 @@ type Executor struct {
 	// allocates nothing (see run.reset); a failed step drops it.
 	trained *run
 	dogs    watchdogs // the waits' watchdogs, kept from step to step
-	// left are the workers a failed step gave up waiting for (join): still
-	// running, on the devices' memory, until they end (settle).
-	left *leftWorkers
+	// left are the workers a failed step gave up waiting for (join), one
+	// token each to come on its channel: still running, on the devices'
+	// memory, until they end (settle).
+	left []chan struct{}
 }
 
 // run is the shared state of one step. A successful step leaves it ready

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	goruntime "runtime"
+	"slices"
 	"time"
 )
 
@@ -38,7 +39,7 @@ func (r *run) join() error {
 			}
 		case <-w.C():
 			if w.expired() {
-				r.ex.left = &leftWorkers{done: r.done, n: n}
+				r.ex.left = slices.Repeat([]chan struct{}{r.done}, n) // a token from each as it ends
 				return fmt.Errorf("%w\nsome devices did not stop: %s", r.err, r.where())
 			}
 		}
@@ -58,37 +59,36 @@ func (ex *Executor) grace() time.Duration {
 	return joinGrace
 }
 
-// leftWorkers are n workers of a failed step still running: each sends on
-// done as it ends.
-type leftWorkers struct {
-	done chan struct{}
-	n    int
-}
-
 // settle waits, at most d, for the workers a failed step left running,
 // and says whether none is left. Until then they may still use the
 // devices' memory, events and links: freeing those under a worker that
 // went on after --timeout was a write to freed device memory (on cudaemu:
 // a copy into no allocation, once a segmentation fault).
 func (ex *Executor) settle(d time.Duration) bool {
-	l := ex.left
-	if l == nil {
-		return true
+	ex.left = settleLeft(ex.left, d)
+	return len(ex.left) == 0
+}
+
+// settleLeft takes one value from each of left in turn, work a failure
+// gave up waiting for, in d at most on the watchdog's clock (as join
+// waits), and returns those it did not hear from.
+func settleLeft[T any](left []chan T, d time.Duration) []chan T {
+	if len(left) == 0 {
+		return nil
 	}
 	w := newWatchdog(d, nil)
 	defer w.stop()
-	for l.n > 0 {
+	for len(left) > 0 {
 		select {
-		case <-l.done:
-			l.n--
+		case <-left[0]:
+			left = left[1:]
 		case <-w.C():
 			if w.expired() {
-				return false
+				return left
 			}
 		}
 	}
-	ex.left = nil
-	return true
+	return nil
 }
 
 // fail records the first error and stops every worker, a send waiting for

@@ -162,19 +162,8 @@ func (g *Group) settle(d time.Duration) bool {
 	if g == nil {
 		return true
 	}
-	w := newWatchdog(d, nil)
-	defer w.stop()
-	for len(g.left) > 0 {
-		select {
-		case <-g.left[0]:
-			g.left = g.left[1:]
-		case <-w.C():
-			if w.expired() {
-				return false
-			}
-		}
-	}
-	return true
+	g.left = settleLeft(g.left, d)
+	return len(g.left) == 0
 }
 
 // between waits for ch between steps: failing at once, with the mesh's
