@@ -3,8 +3,10 @@
 package main
 
 import (
+	"baton/internal/fsutil"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,11 +129,13 @@ func probeFileDir(flag, path string) error {
 		}
 		return nil // a device or a pipe (/dev/null), which is written into as it is
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".probe-*")
-	if err != nil {
-		return usage(fmt.Errorf("%s %s: cannot write beside it (%v); give a path in a directory that exists and baton can write to", flag, path, errors.Unwrap(err)))
+	if err := fsutil.ProbeWrite(filepath.Dir(path)); err != nil {
+		why := err
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			why = pe.Err // what the system said, without the probe's own name
+		}
+		return usage(fmt.Errorf("%s %s: cannot write beside it (%v); give a path in a directory that exists and baton can write to", flag, path, why))
 	}
-	name := f.Name()
-	f.Close()
-	return os.Remove(name)
+	return nil
 }

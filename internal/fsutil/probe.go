@@ -15,6 +15,12 @@ func ProbeDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("cannot make the directory: %w", err)
 	}
+	return ProbeWrite(dir)
+}
+
+// ProbeWrite writes and removes a small file in dir, which must exist:
+// where a file will be written there later, done before the work starts.
+func ProbeWrite(dir string) error {
 	f, err := os.CreateTemp(dir, ".probe-*")
 	if err != nil {
 		return fmt.Errorf("cannot write in it: %w", err)
