@@ -248,6 +248,7 @@ func computeCases() []badInput {
 		{name: "bench peer file of another format", args: []string{"bench", "--quick", "--peer=peer.csv"}, fixture: "peer.csv: a CSV with the header model,tokens",
 			setup: writeFile("peer.csv", []byte("model,tokens\ntiny,5\n")), code: 1, msg: `--peer peer.csv: no "devices" column`},
 		{name: "unknown command", args: []string{"fly"}, code: 2, msg: `unknown command "fly"`},
+		{name: "completion for an unknown shell", args: []string{"completion", "tcsh"}, code: 2, msg: `unknown command "tcsh" for "baton completion"`},
 	}
 }
 

@@ -128,6 +128,12 @@ neighbours and sits idle. Without a GPU it runs on virtual CPU devices
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
 	root.AddCommand(trainCmd(), sampleCmd(), tokenizeCmd(), planCmd(), scheduleCmd(), devicesCmd(), benchCmd(), versionCmd())
 	root.AddCommand(launchCmd(), launchProbeCmd())
+	// cobra's completion command, not runnable, prints its help and
+	// succeeds on a shell it does not know; runnable, it refuses one.
+	root.InitDefaultCompletionCmd()
+	if c, _, err := root.Find([]string{"completion"}); err == nil && c.Name() == "completion" {
+		c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	}
 	// Commands print to cmd.OutOrStdout(), this writer: output lost there
 	// fails the command, however it was printed.
 	stdout := &errWriter{w: os.Stdout}
