@@ -100,8 +100,8 @@ func pathCases() []badInput {
 		{name: "one path for two outputs", args: []string{"schedule", "--stages=2", "--microbatches=2", "--out=s", "--svg=./s"}, code: 2, msg: "--out s is also --svg: one output would overwrite the other"},
 		{name: "schedule written over a directory", args: []string{"schedule", "--stages=2", "--microbatches=2", "--out=texts"}, fixture: "texts/a.txt: 11 KB of text",
 			setup: texts, code: 2, msg: "--out texts is a directory; give a file path"},
-		{name: "bench out is /dev/null", args: []string{"bench", "--quick", "--out=/dev/null"}, code: 2, msg: "--out /dev/null: cannot make the directory"},
-		{name: "bench out names a file", args: []string{"bench", "--quick", "--out=afile"}, fixture: "afile: a file", setup: writeFile("afile", []byte("x")), code: 2, msg: "--out afile: cannot make the directory"},
+		{name: "bench out is /dev/null", args: []string{"bench", "--quick", "--out=/dev/null"}, code: 2, msg: "--out /dev/null: mkdir /dev/null: not a directory"},
+		{name: "bench out names a file", args: []string{"bench", "--quick", "--out=afile"}, fixture: "afile: a file", setup: writeFile("afile", []byte("x")), code: 2, msg: "--out afile: mkdir afile: not a directory"},
 	}
 }
 

@@ -219,9 +219,13 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	if f.out == "" {
 		return usage(errors.New("--out is empty; give the directory of the report, such as bench/results"))
 	}
-	if err := fsutil.ProbeDir(f.out); err != nil { // before the sweep, not after it
-		return usage(fmt.Errorf("--out %s: %w; give a directory baton can write to", f.out, err))
+	// Locked before the sweep, not after it: the directory must be writable,
+	// and not another sweep's; Release takes it away again if still empty.
+	lock, err := lockOut(f.out)
+	if err != nil {
+		return err
 	}
+	defer lock.Release()
 	if err := bench.CheckTempDir(); err != nil { // each point runs in a temporary directory
 		return usage(err)
 	}

@@ -1,6 +1,6 @@
 //go:build unix
 
-// Two runs, one directory: the second is refused at once, naming the first's pid, and the first finishes unharmed.
+// Two runs, or a run and a sweep, one directory: the second is refused at once, naming the first's pid, and the first finishes unharmed.
 package main
 
 import (
@@ -31,6 +31,10 @@ func TestSecondRunInOneDirectoryIsRefused(t *testing.T) {
 		if r.code != 1 || r.stderr != want || r.stdout != "" {
 			t.Errorf("a second run (%s): exit status %d, stdout %q, stderr\n%s\nwant exit status 1 and\n%s", extra, r.code, r.stdout, r.stderr, want)
 		}
+	}
+	// A benchmark sweep into the run's directory is refused alike.
+	if r := baton(t, dir, "bench", "--quick", "--data", corpus, "--out", "run"); r.code != 1 || r.stderr != want || r.stdout != "" {
+		t.Errorf("a sweep into the run's directory: exit status %d, stdout %q, stderr\n%s\nwant exit status 1 and\n%s", r.code, r.stdout, r.stderr, want)
 	}
 	if first.exited {
 		t.Fatal("the first run ended before the second ones were refused")
