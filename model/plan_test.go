@@ -147,6 +147,9 @@ func TestPlanParamsSum(t *testing.T) {
 			var sum int64
 			for _, s := range plan.Stages {
 				sum += s.Params
+				if held := sumElems(cfg.StageTensors(s)); s.Params != held { // the closed form and the tensors a stage holds
+					t.Errorf("%s on %d devices, stage %d: %d params, but it holds tensors of %d", name, p, s.Index, s.Params, held)
+				}
 			}
 			want := cfg.NumParams()
 			if p > 1 {
