@@ -96,15 +96,23 @@ func padVocab(ck *Checkpoint) *Checkpoint {
 // runtime.CheckpointDir names it.
 const runCheckpoint = "checkpoint"
 
-// weightsDir is the directory holding dir's weights: a run directory's
-// checkpoint, also when only the <checkpoint>.old of an interrupted save is
-// left; else dir itself.
-func weightsDir(dir string) string {
+// HasRunCheckpoint says whether the run directory dir holds a checkpoint,
+// or only the <checkpoint>.old an interrupted save leaves, which Load reads.
+func HasRunCheckpoint(dir string) bool {
 	ck := filepath.Join(dir, runCheckpoint)
 	for _, d := range []string{ck, ck + oldSuffix} {
 		if _, err := os.Stat(d); err == nil {
-			return ck
+			return true
 		}
+	}
+	return false
+}
+
+// weightsDir is the directory holding dir's weights: a run directory's
+// checkpoint (HasRunCheckpoint); else dir itself.
+func weightsDir(dir string) string {
+	if HasRunCheckpoint(dir) {
+		return filepath.Join(dir, runCheckpoint)
 	}
 	return dir
 }

@@ -76,23 +76,12 @@ func resumeState(ck *model.Checkpoint, dir string) (TrainState, error) {
 	return out, nil
 }
 
-// HasCheckpoint says whether the run directory out holds a checkpoint, or
-// the checkpoint.old an interrupted save leaves, which model.Load reads.
-func HasCheckpoint(out string) bool {
-	for _, d := range []string{CheckpointDir(out), CheckpointDir(out) + ".old"} {
-		if _, err := os.Stat(d); err == nil {
-			return true
-		}
-	}
-	return false
-}
-
 // NoCheckpointYet is the error, naming setting name, of dir where it is a
 // run directory (it holds run.json) without a checkpoint yet, nor the
 // checkpoint.old of an interrupted save; nil otherwise. Read as a
 // checkpoint, such a directory would be said to lack config.json.
 func NoCheckpointYet(name, dir string) error {
-	if _, err := os.Stat(filepath.Join(dir, RecordFile)); err != nil || HasCheckpoint(dir) {
+	if _, err := os.Stat(filepath.Join(dir, RecordFile)); err != nil || model.HasRunCheckpoint(dir) {
 		return nil
 	}
 	return field.Errorf(name, "{"+name+"} %s: the run has no checkpoint yet (no %s): a run saves one every {save-every} steps and at its end", dir, CheckpointDir(dir))

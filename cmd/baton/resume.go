@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"baton/model"
 	"baton/runtime"
 	"baton/runtime/device"
 )
@@ -65,7 +66,7 @@ func (f *trainFlags) settle(fl *pflag.FlagSet, perRank bool) ([]runtime.Override
 	}
 	rec, err := runtime.ReadRecord(f.out)
 	switch {
-	case errors.Is(err, os.ErrNotExist) && (f.override || !runtime.HasCheckpoint(f.out)):
+	case errors.Is(err, os.ErrNotExist) && (f.override || !model.HasRunCheckpoint(f.out)):
 		return nil, nil // the flags given are the run's settings, or the trainer says there is nothing to resume
 	case errors.Is(err, os.ErrNotExist):
 		// Defaults in place of the run's settings would change its training unseen.

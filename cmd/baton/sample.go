@@ -46,7 +46,7 @@ func sampleCmd() *cobra.Command {
 				return err
 			}
 			c.Checkpoint = from
-			if runtime.HasCheckpoint(from) { // a run directory (its checkpoint may be only the .old of an interrupted save)
+			if model.HasRunCheckpoint(from) { // a run directory (its checkpoint may be only the .old of an interrupted save)
 				c.Checkpoint = runtime.CheckpointDir(from)
 			}
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))

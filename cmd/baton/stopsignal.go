@@ -3,7 +3,6 @@
 package main
 
 import (
-	"baton/runtime"
 	"context"
 	"fmt"
 	"log/slog"
@@ -12,6 +11,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"baton/model"
+	"baton/runtime"
 )
 
 // interrupted is the error of a run stopped by a signal, with its exit status.
@@ -181,7 +183,7 @@ func ending(log *slog.Logger, sum *runtime.Summary, sig os.Signal, out string) e
 
 // checkpointLeft says what a run in out that exits at once leaves to resume.
 func checkpointLeft(out string) string {
-	if runtime.HasCheckpoint(out) {
+	if model.HasRunCheckpoint(out) {
 		return fmt.Sprintf("the last complete checkpoint, in %s, is intact (continue with --resume --out %s)", runtime.CheckpointDir(out), out)
 	}
 	return "no checkpoint was saved yet, so nothing of this run can be resumed: start it again"
