@@ -15,6 +15,9 @@ import (
 type eagerBackups struct {
 	once sync.Once
 	of   []*transformer.Backup // per stage; each made by its stage's worker, on its device, at its first eager step
+	// begun, per stage, says its backup holds the state before an update
+	// not validated yet: one a failed step leaves (undoFailed restores it).
+	begun []bool
 }
 
 // beginEager steps st's tensors but the tied embedding unclipped (gradient
@@ -25,11 +28,15 @@ type eagerBackups struct {
 // applyEager once folded.
 func (r *run) beginEager(st *Stage) {
 	b := &r.ex.eager
-	b.once.Do(func() { b.of = make([]*transformer.Backup, len(r.ex.Stages)) })
+	b.once.Do(func() {
+		b.of = make([]*transformer.Backup, len(r.ex.Stages))
+		b.begun = make([]bool, len(r.ex.Stages))
+	})
 	if b.of[st.Index] == nil {
 		b.of[st.Index] = st.Stack.NewBackup()
 	}
 	b.of[st.Index].Save()
+	b.begun[st.Index] = true
 	st.Stack.UpdateUntied(r.in.AdamStep, r.in.Adam, 1)
 }
 

@@ -122,6 +122,9 @@ type Executor struct {
 	reservedFor *schedule.Schedule          // the schedule whose StashBound the stages hold
 	seq         int64                       // steps run, evaluations included: the same on every rank, so it names their messages
 	eager       eagerBackups
+	// failed says the last step failed: its gradients, and updates of the
+	// eager optimizer, may be part done (undoFailed undoes them).
+	failed bool
 	// trained is the last training step's state, reset and run again by
 	// the next one while steps succeed, so that a step in steady state
 	// allocates nothing (see run.reset); a failed step drops it.
@@ -164,7 +167,8 @@ type run struct {
 	started int             // workers and receivers started: the tokens join waits for
 }
 
-// Run executes one training step of the schedule.
+// Run executes one training step of the schedule. A step that fails leaves
+// no gradient behind and, with the eager optimizer, no update (undoFailed).
 func (ex *Executor) Run(in *StepInput) (*StepResult, error) {
 	return ex.execute(ex.Sched.Lists, in, nil)
 }
@@ -287,7 +291,7 @@ func (ex *Executor) prepare() error {
 				st.stashes.reclaim()
 			}
 		}
-		return nil
+		return ex.undoFailed()
 	})
 }
 
@@ -303,6 +307,13 @@ func (ex *Executor) execute(lists [][]schedule.Action, in *StepInput, res *StepR
 	out, err := r.execute(res)
 	if err != nil {
 		ex.trained = nil // its mailboxes and tokens may hold what the failure left
+		ex.failed = true
+		if len(ex.left) == 0 {
+			// No worker runs on: the step is undone now, so that a failed
+			// step leaves the model as it found it. Where this fails, the
+			// next step's prepare tries again and fails on it.
+			guard(ex.undoFailed)
+		}
 	}
 	return out, err
 }
@@ -400,6 +411,7 @@ func (r *run) finish(res *StepResult) (*StepResult, error) {
 			if err := r.validateEager(res); err != nil {
 				return nil, err
 			}
+			clear(r.ex.eager.begun) // the step stands as validated
 		}
 	}
 	return res, nil

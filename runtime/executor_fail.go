@@ -46,6 +46,32 @@ func (r *run) join() error {
 	}
 }
 
+// undoFailed, after a failed step, zeroes every stage's gradients (the
+// optimizer zeroes them only once it has stepped, and the next step would
+// add its own to them) and restores the stages an eager update had begun
+// on, so that the step changes nothing. An update of the default
+// optimizer stands: it keeps no copy to undo one from, and updates only
+// once every stage's gradients are in, so only a failure in a step's last
+// moments comes after one. Each stage's device is bound to the calling
+// goroutine; a device fault panics (guard).
+func (ex *Executor) undoFailed() error {
+	if !ex.failed {
+		return nil
+	}
+	for _, st := range ex.localStages() {
+		func() {
+			defer st.Device.Bind()()
+			if b := &ex.eager; b.begun != nil && b.begun[st.Index] {
+				b.of[st.Index].Restore()
+				b.begun[st.Index] = false
+			}
+			st.Stack.ZeroGrads()
+		}()
+	}
+	ex.failed = false
+	return nil
+}
+
 // joinGrace is how long the workers get to stop after a failure at most.
 const joinGrace = 5 * time.Second
 
