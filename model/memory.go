@@ -16,11 +16,15 @@ import (
 var Precisions = []string{"fp32", "tf32", "bf16"}
 
 // MemFor is the stage's bytes in precision prec, one of Precisions.
-func (s Stage) MemFor(prec string) int64 {
+func (s Stage) MemFor(prec string) int64 { return BytesIn(prec, s.MemBytes, s.MemBytesBF16) }
+
+// BytesIn is, of an estimate's fp32 (and tf32) and bf16 bytes, those of
+// precision prec, one of Precisions.
+func BytesIn(prec string, fp32, bf16 int64) int64 {
 	if prec == "bf16" {
-		return s.MemBytesBF16
+		return bf16
 	}
-	return s.MemBytes
+	return fp32
 }
 
 // units are the suffixes ParseSize accepts, longest first so "GiB" wins over "B".

@@ -42,6 +42,9 @@ type Plan struct {
 	// EagerOptimizer: the memory counts an eager optimizer step's copy
 	// (PlanOptions.EagerOptimizer).
 	EagerOptimizer bool `json:"eager_optimizer,omitempty"`
+	// Vocab: the memory counts the head's mask of the padding ids past it
+	// (PlanOptions.Vocab; 0: none).
+	Vocab int `json:"vocab,omitempty"`
 }
 
 // PlanOptions say how to split; without Split or LayerMap the planner balances.
@@ -131,7 +134,7 @@ func Partition(cfg Config, stageDevices []string, opts PlanOptions) (*Plan, erro
 	}
 
 	opts.B, opts.T = B, T
-	plan := &Plan{Config: cfg, B: B, T: T, Recompute: opts.Recompute, EagerOptimizer: opts.EagerOptimizer}
+	plan := &Plan{Config: cfg, B: B, T: T, Recompute: opts.Recompute, EagerOptimizer: opts.EagerOptimizer, Vocab: opts.Vocab}
 	first := 0
 	for s, k := range split {
 		st := Stage{Index: s, Device: stageDevices[s], FirstLayer: first, LastLayer: first + k - 1, Embed: s == 0, Head: s == p-1}

@@ -24,6 +24,13 @@ func (c Config) StageBytes(s, k int, embed, head bool, o PlanOptions) (fp32, bf1
 	return c.stageMem(k, n, embed, head, o, false), c.stageMem(k, n, embed, head, o, true)
 }
 
+// StageBytesIn is StageBytes in precision prec, one of Precisions: what a
+// device must hold for the stage, as a planner weighs it against the device.
+func (c Config) StageBytesIn(prec string, s, k int, embed, head bool, o PlanOptions) int64 {
+	fp32, bf16 := c.StageBytes(s, k, embed, head, o)
+	return BytesIn(prec, fp32, bf16)
+}
+
 // stageMem is StageBytes in one precision for a stage of k blocks holding
 // n stashes.
 func (c Config) stageMem(k, n int, embed, head bool, o PlanOptions, bf16 bool) int64 {

@@ -27,12 +27,7 @@ type DeviceMem struct {
 }
 
 // MemFor is the device's bytes in precision prec, one of model.Precisions.
-func (d DeviceMem) MemFor(prec string) int64 {
-	if prec == "bf16" {
-		return d.BytesBF16
-	}
-	return d.Bytes
-}
+func (d DeviceMem) MemFor(prec string) int64 { return model.BytesIn(prec, d.Bytes, d.BytesBF16) }
 
 // DeviceMemory sums pl's stages per device of devs, in the order devices
 // first appear in the pipeline.

@@ -259,6 +259,7 @@ func (t *Trainer) price(step int, window []*StepResult, need float64) verdict {
 	if err != nil {
 		return verdict{Line: fmt.Sprintf("rebalance at step %d: %v; the split stays", step, err)}
 	}
+	r.Precision = cfg.Precision.String()
 	from := t.plan.Split()
 	to := r.BalancedSplit(p, v, cfg.Recompute, t.stageFits())
 	now := report.Choice{Schedule: s.Name, Devices: p, Microbatches: s.Microbatches, Chunks: v, Split: from, Recompute: cfg.Recompute}
@@ -316,8 +317,7 @@ func (t *Trainer) stageFits() func(s, k int) bool {
 	opts, last := planOptions(t.cfg, sched), len(t.stages)-1
 	return func(s, k int) bool {
 		on := gpus[sched.DeviceOf(s)]
-		fp32, bf16 := t.cfg.Model.StageBytes(s, k, s == 0, s == last, opts)
-		need := DeviceMem{Bytes: fp32, BytesBF16: bf16}.MemFor(t.cfg.Precision.String())
+		need := t.cfg.Model.StageBytesIn(t.cfg.Precision.String(), s, k, s == 0, s == last, opts)
 		return on.Memory == 0 || need <= on.Memory/shares[on.GPU]
 	}
 }

@@ -269,7 +269,7 @@ func (s *Summary) Choice() report.Choice {
 func Diagnose(sum *Summary, r *report.Replay, p int, capacity int64) (*report.Diagnosis, error) {
 	if r == nil {
 		var err error
-		if r, err = report.NewReplay(sum.Config, sum.Context, sum.Batch, sum.Microbatches, sum.Plan, sum.StageCosts, sum.LayerCosts); err != nil {
+		if r, err = sum.replay(); err != nil {
 			return nil, err
 		}
 	}
@@ -329,8 +329,19 @@ func LoadReplay(runDir string) (*report.Replay, *Summary, error) {
 	if err := sum.replayable(); err != nil {
 		return nil, nil, field.Errorf("replay", "{replay}: %s/summary.json %v; it must come from a completed baton train run", runDir, err)
 	}
-	r, err := report.NewReplay(sum.Config, sum.Context, sum.Batch, sum.Microbatches, sum.Plan, sum.StageCosts, sum.LayerCosts)
+	r, err := sum.replay()
 	return r, &sum, err
+}
+
+// replay prices the run's units from its measured costs, its memory in
+// its precision.
+func (s *Summary) replay() (*report.Replay, error) {
+	r, err := report.NewReplay(s.Config, s.Context, s.Batch, s.Microbatches, s.Plan, s.StageCosts, s.LayerCosts)
+	if err != nil {
+		return nil, err
+	}
+	r.Precision = s.Precision
+	return r, nil
 }
 
 // replayable checks what a replay divides by and indexes with (Choice's

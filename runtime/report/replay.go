@@ -87,6 +87,9 @@ type Replay struct {
 	// Balanced says the run chose its split on measured times, as a
 	// diagnosis would suggest (--balance measured, --rebalance auto).
 	Balanced bool
+	// Precision is the run's, one of model.Precisions, whose memory every
+	// choice's is counted in ("": fp32's).
+	Precision string
 
 	block     []unitCost // per device of the measured run: one decoder block
 	embed     unitCost   // on the first device; its backward is part of B, or of W when split
@@ -95,6 +98,7 @@ type Replay struct {
 	measuredM int
 	recompute model.Recompute // what the measured run's blocks recomputed
 	eager     bool            // the run stepped its optimizer eagerly, whose copy any choice's memory counts
+	vocab     int             // the data's vocabulary, where the model's pads it: the head's mask, which any choice's memory counts
 }
 
 // NewReplay prices the units from a run's plan and measured costs: its
@@ -104,7 +108,7 @@ func NewReplay(cfg model.Config, T, batch, m int, plan *model.Plan, costs []Stag
 		return nil, fmt.Errorf("replay: %d stage costs for %d planned stages", len(costs), len(plan.Stages))
 	}
 	p := plan.Devices()
-	r := &Replay{Config: cfg, Context: T, Batch: batch, measuredM: m, block: make([]unitCost, p), recompute: plan.Recompute, eager: plan.EagerOptimizer}
+	r := &Replay{Config: cfg, Context: T, Batch: batch, measuredM: m, block: make([]unitCost, p), recompute: plan.Recompute, eager: plan.EagerOptimizer, vocab: plan.Vocab}
 	var sends, nsend float64
 	for _, c := range costs {
 		if c.Send > 0 {
@@ -279,7 +283,7 @@ type Prediction struct {
 	StepS    float64   `json:"pipeline_s"`
 	IdleFrac []float64 `json:"idle_frac"`
 	Bubble   float64   `json:"bubble"`
-	// PeakBytes is each device's memory for training in fp32 or tf32.
+	// PeakBytes is each device's memory for training in the run's precision.
 	PeakBytes []int64 `json:"peak_bytes"`
 }
 
@@ -318,7 +322,7 @@ func (r *Replay) Predict(c Choice) (*Prediction, error) {
 		return nil, fmt.Errorf("%d micro-batches do not divide the batch of %d", m, r.Batch)
 	}
 	plan, err := model.Partition(r.Config, sched.StageDevices(names), model.PlanOptions{Split: c.Split, B: r.Batch / m, T: r.Context,
-		Stashes: sched.Stashes(), Microbatches: m, SplitBackward: sched.SplitsBackward(), Recompute: c.Recompute, EagerOptimizer: r.eager})
+		Stashes: sched.Stashes(), Microbatches: m, SplitBackward: sched.SplitsBackward(), Recompute: c.Recompute, EagerOptimizer: r.eager, Vocab: r.vocab})
 	if err != nil {
 		return nil, err
 	}
@@ -327,7 +331,7 @@ func (r *Replay) Predict(c Choice) (*Prediction, error) {
 	peak := make([]int64, p)
 	for s, st := range plan.Stages {
 		stage[s] = r.stageCost(s, len(plan.Stages), p, st.Blocks(), c.Recompute).scaled(scale)
-		peak[s%p] += st.MemBytes
+		peak[s%p] += st.MemFor(r.Precision)
 	}
 	tl, err := schedule.Simulate(schedule.Lower(sched), func(a schedule.Action) float64 {
 		c := stage[a.Stage]

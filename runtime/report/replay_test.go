@@ -161,3 +161,48 @@ func TestEagerOptimizerMemoryIsCounted(t *testing.T) {
 		t.Errorf("device 1 (2 blocks) peaks at %d bytes eagerly, %d by default; want at least 12 bytes per parameter more (%d; buffers are aligned)", eager, plain, 12*blocks)
 	}
 }
+
+// TestReplayCountsTheRunsPrecisionAndVocabulary: a bf16 run's choices are
+// weighed by their bf16 memory, both as priced and as balanced within a
+// device's memory; and a vocabulary the model pads adds the head's mask
+// to the last device alone.
+func TestReplayCountsTheRunsPrecisionAndVocabulary(t *testing.T) {
+	even := Choice{Schedule: "1f1b", Devices: 4, Microbatches: 4, Chunks: 1, Split: []int{2, 2, 2, 2}}
+	replay := func(vocab int, prec string) (*Replay, []int64) {
+		t.Helper()
+		plan, err := model.Partition(replayModel, []string{"d0", "d1", "d2", "d3"}, model.PlanOptions{Split: []int{2, 2, 2, 2}, Vocab: vocab})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := NewReplay(replayModel, 8, 8, 4, plan, make([]StageCost, 4), slowSecond())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Precision = prec
+		p, err := r.Predict(even)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r, p.PeakBytes
+	}
+	_, fp32 := replay(0, "")
+	r, bf16 := replay(0, "bf16")
+	if slices.Max(bf16) >= slices.Min(fp32) {
+		t.Fatalf("%v bytes in bf16, not all below fp32's %v", bf16, fp32)
+	}
+	// Within the even split's own bf16 peak, the balancing (fitsIn, as
+	// Search and the diagnosis weigh splits) takes its stages' blocks.
+	fits := r.fitsIn(even, slices.Max(bf16))
+	for s := range 4 {
+		if !fits(s, 2) {
+			t.Errorf("stage %d does not hold its 2 blocks within the %d bytes the split needs in bf16", s, slices.Max(bf16))
+		}
+	}
+	rm, masked := replay(50, "bf16")
+	if !slices.Equal(masked[:3], bf16[:3]) || masked[3] <= bf16[3] {
+		t.Errorf("with 50 of 64 ids: %v bytes, against %v unpadded: want more on the last device alone", masked, bf16)
+	}
+	if rm.fitsIn(even, masked[3]-1)(3, 2) {
+		t.Errorf("with 50 of 64 ids, the last stage's 2 blocks fit in a byte less than the %d it needs", masked[3])
+	}
+}

@@ -93,10 +93,9 @@ func (r *Replay) fitsIn(c Choice, capacity int64) func(s, k int) bool {
 	}
 	stages := c.Devices * c.Chunks
 	o := model.PlanOptions{B: r.Batch / sched.Microbatches, T: r.Context, Stashes: sched.Stashes(), Microbatches: sched.Microbatches,
-		SplitBackward: sched.SplitsBackward(), Recompute: c.Recompute, EagerOptimizer: r.eager}
+		SplitBackward: sched.SplitsBackward(), Recompute: c.Recompute, EagerOptimizer: r.eager, Vocab: r.vocab}
 	return func(s, k int) bool {
-		b, _ := r.Config.StageBytes(s, k, s == 0, s == stages-1, o)
-		return b*int64(c.Chunks) <= capacity
+		return r.Config.StageBytesIn(r.Precision, s, k, s == 0, s == stages-1, o)*int64(c.Chunks) <= capacity
 	}
 }
 
