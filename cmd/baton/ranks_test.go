@@ -363,3 +363,43 @@ func TestRanksSplitResumesInOneProcess(t *testing.T) {
 		t.Errorf("resumed on 4 devices: exit %d, split %v over %d stages; want 0 and the split kept:\n%s", r.code, rec.Config.Split, len(rec.Plan.Stages), r.stderr)
 	}
 }
+
+// TestRanksSplitResumesOnOtherRanks: a run of 2 ranks with --split 3,1
+// resumes as 3 ranks, splitting anew and saying so, as a resume in one
+// process on another count of devices does; as 2 ranks again it keeps the
+// split.
+func TestRanksSplitResumesOnOtherRanks(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	args := []string{"train", "--model", "tiny", "--layers", "4", "--data", corpus, "--out", "run", "--quiet", "--eval-every", "0", "--eval-batches", "1"}
+	start := func(world int, extra ...string) []string {
+		t.Helper()
+		port := freeTCPPort(t)
+		var ranks []*child
+		for r := range world {
+			ranks = append(ranks, startChildEnv(t, dir, rankEnv(r, world, port), append(slices.Clone(args), extra...)...))
+		}
+		var stderr []string
+		for r, c := range ranks {
+			if code, _ := c.wait(t); code != 0 {
+				t.Fatalf("%d ranks %v, rank %d: status %d\n%s", world, extra, r, code, c.errText())
+			}
+			stderr = append(stderr, c.errText())
+		}
+		return stderr
+	}
+	start(2, "--split", "3,1", "--steps", "2")
+	for r, text := range start(3, "--resume", "--steps", "3") {
+		if want := "resuming on 3 devices, not the run's 2: its --split 3,1 is not used"; !strings.Contains(text, want) {
+			t.Errorf("resumed as 3 ranks, rank %d does not say %q:\n%s", r, want, text)
+		}
+	}
+	var sum struct {
+		Steps      int `json:"steps"`
+		NumDevices int `json:"num_devices"`
+	}
+	readJSON(t, filepath.Join(dir, "run", "summary.json"), &sum)
+	if sum.Steps != 3 || sum.NumDevices != 3 {
+		t.Errorf("resumed as 3 ranks: %d steps on %d devices, want 3 on 3", sum.Steps, sum.NumDevices)
+	}
+}

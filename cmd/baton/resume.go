@@ -36,11 +36,12 @@ var (
 
 // settle gives the flags not on the command line their values from
 // --config and, on a resume, from the run's record, and returns the
-// record's settings that given flags override. perRank says the process is
-// one rank of several: run.json's devices are rank 0's, and each rank keeps
-// its own, from its --devices or its local rank, as when the run began.
-// Its errors are usage errors but for a run.json that is missing.
-func (f *trainFlags) settle(fl *pflag.FlagSet, perRank bool) ([]runtime.Override, error) {
+// record's settings that given flags override. world is the ranks this
+// start runs as: in one of several, run.json's devices are rank 0's, and
+// each rank keeps its own, from its --devices or its local rank, as when
+// the run began. Its errors are usage errors but for a run.json that is
+// missing.
+func (f *trainFlags) settle(fl *pflag.FlagSet, world int) ([]runtime.Override, error) {
 	var fromFile []string
 	if f.configFile != "" {
 		var err error
@@ -75,7 +76,7 @@ func (f *trainFlags) settle(fl *pflag.FlagSet, perRank bool) ([]runtime.Override
 		return nil, usage(err)
 	}
 	f.record = rec
-	overrides, err := f.applyRecord(fl, rec, perRank, fromFile)
+	overrides, err := f.applyRecord(fl, rec, world, fromFile)
 	return overrides, usage(err)
 }
 
@@ -148,9 +149,9 @@ func (f *trainFlags) recordedFile(rec *runtime.Record, given *pflag.Flag, was st
 // applyRecord gives every flag of rec's settings (--out's run.json) that
 // the command line did not give rec's value, and checks the ones it did
 // give, or --config gave (its keys fromFile): a contradiction is refused
-// unless --override, and then returned as an override to record. perRank
-// leaves --devices to the rank.
-func (f *trainFlags) applyRecord(fl *pflag.FlagSet, rec *runtime.Record, perRank bool, fromFile []string) ([]runtime.Override, error) {
+// unless --override, and then returned as an override to record. In a
+// start of several ranks (world), --devices is each rank's own.
+func (f *trainFlags) applyRecord(fl *pflag.FlagSet, rec *runtime.Record, world int, fromFile []string) ([]runtime.Override, error) {
 	vals, err := settingsMap(rec.Config)
 	if err != nil {
 		return nil, err
@@ -161,10 +162,12 @@ func (f *trainFlags) applyRecord(fl *pflag.FlagSet, rec *runtime.Record, perRank
 		ranks = rec.Starts[n-1].Ranks
 	}
 	// The devices now and the run's, where they may differ: --devices is
-	// given, or a run of ranks resumes in one process (run.json's devices
-	// are rank 0's; its plan has every rank's).
+	// given, the run ran as ranks (run.json's devices are rank 0's; its
+	// plan has every rank's), or it resumes as ranks (each with its
+	// --devices, as many as this one's, or one).
+	perRank := world > 1
 	var nowCount, wasCount int
-	if !perRank && (fl.Changed("devices") || ranks > 1) {
+	if perRank || fl.Changed("devices") || ranks > 1 {
 		recDevices, _ := flagValue(vals["devices"])
 		now := recDevices
 		if fl.Changed("devices") {
@@ -172,12 +175,18 @@ func (f *trainFlags) applyRecord(fl *pflag.FlagSet, rec *runtime.Record, perRank
 		}
 		nowCount, wasCount = deviceCount(now), deviceCount(recDevices)
 		switch {
+		case perRank && !fl.Changed("devices"):
+			nowCount = world // a device per rank, from its local rank
+		case perRank:
+			nowCount *= world
+		}
+		switch {
 		case ranks > 1 && rec.Plan != nil:
 			wasCount = rec.Plan.Devices()
 		case ranks > 1: // no plan recorded: every rank as many as rank 0
 			wasCount *= ranks
 		}
-		if !fl.Changed("devices") {
+		if !perRank && !fl.Changed("devices") {
 			f.notes = append(f.notes, fmt.Sprintf("the run last ran as %d ranks; resuming in one process on run.json's --devices %s, rank 0's alone: give --devices for more (a resume continues exactly on any layout)", ranks, recDevices))
 		}
 	}

@@ -313,7 +313,11 @@ func trainConfig(cmd *cobra.Command, f *trainFlags) (runtime.TrainConfig, dist.E
 	// Read once; a bad environment is reported after the flags' errors.
 	env, envErr := dist.EnvFrom(os.Getenv)
 	typed := balancingFlagsTyped(fl) // before run.json or --config sets them all
-	overrides, err := f.settle(fl, envErr == nil && env.WorldSize > 1)
+	world := 1
+	if envErr == nil {
+		world = max(env.WorldSize, 1)
+	}
+	overrides, err := f.settle(fl, world)
 	if err != nil {
 		return none, env, err
 	}
