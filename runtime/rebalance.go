@@ -53,13 +53,7 @@ func (c *TrainConfig) validateBalance() error {
 	if !c.balancesLive() {
 		return nil
 	}
-	what, off := "{rebalance} auto", "{rebalance} off"
-	if c.Balance == "measured" {
-		what, off = "{balance} measured", "{balance} flops"
-		if c.Rebalance.Mode == "auto" {
-			off += " and {rebalance} off"
-		}
-	}
+	what, off := c.balancing()
 	switch {
 	case len(c.Split) > 0 || len(c.LayerMap) > 0:
 		return field.Errorf("balance", what+" chooses the split itself; drop {split} and {layer-map}, or {balance}/{rebalance}")
@@ -75,6 +69,32 @@ func (c *TrainConfig) validateBalance() error {
 		return field.Errorf("steps", what+" re-splits after a first step and {rebalance-warmup} (%d) measured steps, and the new split needs a step to run: {steps} %d is too few; give {steps} %d or more, or a smaller {rebalance-warmup}", r.warmup(), c.Steps, r.warmup()+2)
 	}
 	return nil
+}
+
+// balancing names the setting that balances live and the one that
+// turns it off, in a message's terms.
+func (c *TrainConfig) balancing() (what, off string) {
+	if c.Balance != "measured" {
+		return "{rebalance} auto", "{rebalance} off"
+	}
+	if c.Rebalance.Mode == "auto" {
+		return "{balance} measured", "{balance} flops and {rebalance} off"
+	}
+	return "{balance} measured", "{balance} flops"
+}
+
+// checkResumedBalancing refuses a resume from step start that balances
+// anew (the run did not balance, or did on other devices) with too few
+// steps left to re-split, as validateBalance refuses a new run: it would
+// train on the FLOPs split throughout, saying it balanced.
+func (c *TrainConfig) checkResumedBalancing(start int, onSplit bool) error {
+	w := c.Rebalance.warmup()
+	if !c.balancesLive() || onSplit || start >= c.Steps || c.Steps-start >= w+2 {
+		return nil
+	}
+	what, _ := c.balancing()
+	return field.Errorf("steps", what+" re-splits after a first step and {rebalance-warmup} (%d) measured steps, and the new split needs a step to run: the run resumes at step %d, so {steps} %d leaves %d, too few; give {steps} %d or more, or a smaller {rebalance-warmup}",
+		w, start, c.Steps, c.Steps-start, start+w+2)
 }
 
 // balancesLive says whether the run re-splits itself while training.

@@ -142,6 +142,9 @@ func plan(cfg TrainConfig) (*Trainer, *model.Checkpoint, error) {
 		if w := lrMoved(cfg, t.start); w != "" {
 			t.warnings = append(t.warnings, w)
 		}
+		if err := cfg.checkResumedBalancing(t.start, onSplit); err != nil {
+			return nil, nil, err
+		}
 		if cfg.balancesLive() && len(st.Split) > 0 && !onSplit {
 			was := fmt.Sprintf("%d stages", len(st.Split))
 			if st.SplitDevices != nil {

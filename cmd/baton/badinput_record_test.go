@@ -26,6 +26,7 @@ func recordCases(trained string) []badInput {
 		{name: "resume with other heads", args: train("--resume", "--heads=2"), fixture: trained, setup: run, code: 2, msg: "--heads 2 contradicts run.json's 4"},
 		{name: "resume with another context", args: train("--resume", "--context=8"), fixture: trained, setup: run, code: 2, msg: "--context 8 contradicts run.json's 16"},
 		{name: "resume with another seed", args: train("--resume", "--seed=2"), fixture: trained, setup: run, code: 2, msg: "--seed 2 contradicts run.json's 1"},
+		{name: "resume balancing with too few steps left", args: train("--resume", "--balance=measured"), fixture: trained, setup: run, code: 2, msg: "the run resumes at step 2, so --steps 3 leaves 1, too few; give --steps 7 or more"},
 		{name: "resume overriding the seed", args: train("--resume", "--seed=2", "--override"), fixture: trained, setup: run, code: 2, msg: "drop --seed"},
 		{name: "resume with other data", args: train("--resume", "--data=other.txt"), fixture: relData,
 			setup: withRun(recordData("corpus.txt", "other.txt")), code: 2, msg: "--data other.txt contradicts run.json's corpus.txt; drop it, or pass --override to change it"},
