@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -333,6 +334,15 @@ func (t *Trainer) finish(ctx context.Context, sum *Summary, in *StepInput, measu
 		if err := t.writeReport(sum, measured); err != nil {
 			return t.recordLost(sum, err)
 		}
+	} else if sum.Steps > t.start && t.lead() {
+		// This start trained but measured no step (a signal stopped it
+		// after its first, which allocates): an earlier start's trace and
+		// timeline would pass for its own.
+		for _, f := range []string{TraceFile, TimelineFile} {
+			if err := os.Remove(filepath.Join(t.cfg.Out, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return t.recordLost(sum, err)
+			}
+		}
 	} else if prev := previousSummary(t.cfg.Out); t.lead() && sum.Steps == t.start && sum.ValLoss != nil && prev != nil && prev.Steps == sum.Steps {
 		// This start only evaluated the run's end, which a signal had
 		// stopped: the summary is the one that start wrote, now whole,
@@ -363,7 +373,7 @@ func (t *Trainer) recordLost(sum *Summary, err error) error {
 // one killed before its summary would take the old run's losses as its own.
 func clearPrevious(out string) error {
 	ck := CheckpointDir(out)
-	for _, p := range []string{ck + ".tmp", ck + ".old", ck, filepath.Join(out, "summary.json"), filepath.Join(out, "trace.json"), filepath.Join(out, "timeline.svg")} {
+	for _, p := range []string{ck + ".tmp", ck + ".old", ck, filepath.Join(out, "summary.json"), filepath.Join(out, TraceFile), filepath.Join(out, TimelineFile)} {
 		if err := os.RemoveAll(p); err != nil {
 			return field.Errorf("out", "{out}: removing the previous run's %s: %v", p, err)
 		}

@@ -108,6 +108,13 @@ func (t *Trainer) writeSummary(sum *Summary) error {
 	return fsutil.WriteFileAtomic(filepath.Join(t.ownDir(), "summary.json"), append(raw, '\n'))
 }
 
+// TraceFile and TimelineFile are the run directory's files of the steps
+// measured last: their trace (Perfetto's JSON) and the last one drawn.
+const (
+	TraceFile    = "trace.json"
+	TimelineFile = "timeline.svg"
+)
+
 // writeReport builds the idle report from the measured steps and draws them:
 // trace.json (every kept step, for Perfetto) and timeline.svg (the last step).
 func (t *Trainer) writeReport(sum *Summary, measured []*StepResult) error {
@@ -166,7 +173,7 @@ func (t *Trainer) writeReport(sum *Summary, measured []*StepResult) error {
 	if err := report.WriteTrace(&trace, sum.Devices, steps); err != nil {
 		return err
 	}
-	if err := fsutil.WriteFileAtomic(t.cfg.Out+"/trace.json", trace.Bytes()); err != nil {
+	if err := fsutil.WriteFileAtomic(filepath.Join(t.cfg.Out, TraceFile), trace.Bytes()); err != nil {
 		return err
 	}
 	title, err := timelineTitle(t.ex.Sched, devs, steps, rep)
@@ -176,7 +183,7 @@ func (t *Trainer) writeReport(sum *Summary, measured []*StepResult) error {
 	if err := report.WriteTimeline(&svg, sum.Devices, steps[len(steps)-1], title); err != nil {
 		return err
 	}
-	return fsutil.WriteFileAtomic(t.cfg.Out+"/timeline.svg", svg.Bytes())
+	return fsutil.WriteFileAtomic(filepath.Join(t.cfg.Out, TimelineFile), svg.Bytes())
 }
 
 // timelineTitle names the step the timeline draws, the run's last, with
