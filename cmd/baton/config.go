@@ -59,6 +59,9 @@ func applyConfig(fl *pflag.FlagSet, path string) (set []string, note string, err
 			dropped = append(dropped, k)
 			continue
 		}
+		if k == "schedule-file" && v != "" && fl.Changed("schedule") && !fl.Changed(k) {
+			notes = append(notes, fmt.Sprintf("--schedule %s replaces %s's schedule-file %s", fl.Lookup("schedule").Value, path, v))
+		}
 		if _, text := vals[k].(string); text && valueKind(fl.Lookup(k)) != "" {
 			return nil, "", fmt.Errorf("--config %s: %s = %q is text; write %s without quotes", path, k, v, valueKind(fl.Lookup(k)))
 		}

@@ -405,6 +405,23 @@ func TestConfigModelGivenWins(t *testing.T) {
 	}
 }
 
+// TestConfigScheduleGivenWins: a --schedule on the command line replaces
+// the configuration file's schedule-file, saying so.
+func TestConfigScheduleGivenWins(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFile("c.toml", []byte("schedule-file = \"s.csv\"\n"))(t, dir)
+	path := filepath.Join(dir, "c.toml")
+	fl := trainCmd().Flags()
+	if err := fl.Parse([]string{"--schedule=gpipe"}); err != nil {
+		t.Fatal(err)
+	}
+	_, note, err := applyConfig(fl, path)
+	if want := "--schedule gpipe replaces " + path + "'s schedule-file s.csv"; err != nil || note != want || fl.Lookup("schedule-file").Value.String() != "" {
+		t.Errorf("--schedule gpipe with %s: --schedule-file %q, note %q, %v; want none and the note %q", path, fl.Lookup("schedule-file").Value, note, err, want)
+	}
+}
+
 // TestResumeOfAGlobRun: a run on shards named by a glob resumes from
 // another directory with the glob read where it started, and given the
 // glob again says nothing of a missing file (a pattern is no file).
