@@ -12,7 +12,7 @@ func balanceCases() []badInput {
 	return append([]badInput{
 		{name: "slow-down below 1", args: train("--devices=cpu:0,cpu:1~0.5"), code: 2, msg: `bad device "cpu:1~0.5"; the slow-down after ~ must be a number from 1 to 100`},
 		{name: "slow-down not a number", args: train("--devices=cpu:0~slow"), code: 2, msg: `bad device "cpu:0~slow"`},
-		{name: "slowed device listed twice", args: train("--devices=cpu:0,cpu:0~2"), code: 2, msg: "cpu:0~2 is listed twice"},
+		{name: "slowed device listed twice", args: train("--devices=cpu:0,cpu:0~2"), code: 2, msg: "cpu:0 (as cpu:0 and cpu:0~2) is listed twice"},
 		{name: "unknown balance", args: train("--balance=time"), code: 2, msg: `--balance "time" is not one of flops, measured`},
 		{name: "empty balance", args: train("--balance="), code: 2, msg: "--balance is empty; give flops or measured"},
 		{name: "empty recompute", args: train("--recompute="), code: 2, msg: "--recompute is empty; give none, gelu or block"},

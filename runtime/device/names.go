@@ -110,7 +110,7 @@ func Expand(list string) ([]Name, error) {
 	if strings.TrimSpace(list) == "" {
 		return nil, field.Errorf("devices", "{devices} is empty; give e.g. cpu:0,cpu:1 or cuda:0")
 	}
-	seen := map[Name]bool{}
+	seen := map[Name]Name{}  // a device, by the name it was first listed under
 	splits := map[int]Name{} // GPU → how it is used: whole, or split (Part -1)
 	var out []Name
 	var kinds []Kind
@@ -124,10 +124,14 @@ func Expand(list string) ([]Name, error) {
 		}
 		for _, e := range expanded {
 			key := e.Device()
-			if seen[key] {
-				return nil, field.Errorf("devices", "{devices}: %s is listed twice; each stage needs its own device", e)
+			if first, ok := seen[key]; ok {
+				twice := key.String()
+				if first != e {
+					twice = fmt.Sprintf("%s (as %s and %s)", key, first, e) // a slow-down names one device two ways
+				}
+				return nil, field.Errorf("devices", "{devices}: %s is listed twice; each stage needs its own device", twice)
 			}
-			seen[key] = true
+			seen[key] = e
 			out = append(out, e)
 			if len(kinds) == 0 || kinds[0] != e.Kind {
 				kinds = append(kinds, e.Kind)

@@ -22,7 +22,8 @@ func TestSlowedCPUNames(t *testing.T) {
 		{list: "cpu:1~101", err: "from 1 to 100"},
 		{list: "cpu:1~NaN", err: "from 1 to 100"},
 		{list: "cpu:1~", err: "from 1 to 100"},
-		{list: "cpu:1,cpu:1~2", err: "cpu:1~2 is listed twice"},
+		{list: "cpu:1,cpu:1~2", err: "cpu:1 (as cpu:1 and cpu:1~2) is listed twice"},
+		{list: "cpu:1~3,cpu:1~2", err: "cpu:1 (as cpu:1~3 and cpu:1~2) is listed twice"},
 	} {
 		names, err := Expand(c.list)
 		if c.err != "" {
