@@ -83,6 +83,16 @@ func configCases() []badInput {
 			setup: writeFile("c.toml", []byte("steps = \"3\"\n")), code: 2, msg: `--config c.toml: steps = "3" is text; write a whole number without quotes`},
 		{name: "config with a table for a value", args: train("--config=c.toml"), fixture: "c.toml: a table [model]",
 			setup: writeFile("c.toml", []byte("[model]\nname = \"tiny\"\n")), code: 2, msg: "--config c.toml: model:"},
+		{name: "empty JSON config", args: train("--config=c.json"), fixture: "c.json: empty",
+			setup: writeFile("c.json", nil), code: 2, msg: "--config c.json: the file is empty; give the settings as one JSON object"},
+		{name: "JSON config that is an array", args: train("--config=c.json"), fixture: "c.json: [1, 2]",
+			setup: writeFile("c.json", []byte("[1, 2]")), code: 2, msg: "--config c.json: the file holds a JSON array; give the settings as one JSON object"},
+		{name: "JSON config with a null", args: train("--config=c.json"), fixture: `c.json: {"lr": null}`,
+			setup: writeFile("c.json", []byte(`{"lr": null}`)), code: 2, msg: "--config c.json: lr is null; give it a value, or leave it out for its default"},
+		{name: "JSON config with a syntax error", args: train("--config=c.json"), fixture: "c.json: a comma before the closing brace on line 3",
+			setup: writeFile("c.json", []byte("{\n\"lr\": 0.1,\n}\n")), code: 2, msg: "--config c.json: line 3: invalid character '}'"},
+		{name: "config of a run.json's config alone", args: train("--config=c.json"), fixture: `c.json: {"config": {"lr": 0.1}}`,
+			setup: writeFile("c.json", []byte(`{"config": {"lr": 0.1}}`)), code: 2, msg: `--config c.json: a "config" object is read from a whole run.json`},
 	}
 }
 

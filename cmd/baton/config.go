@@ -171,15 +171,7 @@ func readConfig(path string) (map[string]any, string, error) {
 	}
 	vals := map[string]any{}
 	if strings.EqualFold(filepath.Ext(path), ".json") || bytes.HasPrefix(bytes.TrimSpace(raw), []byte("{")) { // no TOML opens with a brace
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.UseNumber() // a seed above 2^53 stays exact
-		if key := duplicateKey(raw); key != "" {
-			err = fmt.Errorf("%q is given twice; give each setting once", key)
-		} else if err = dec.Decode(&vals); err == nil {
-			if _, end := dec.Token(); end != io.EOF { // a second object would be ignored
-				err = errors.New("more after the first JSON object; give every setting in one object")
-			}
-		}
+		vals, err = decodeJSONConfig(raw)
 	} else {
 		_, err = toml.Decode(string(raw), &vals)
 	}
@@ -196,11 +188,60 @@ func readConfig(path string) (map[string]any, string, error) {
 	}
 	known := settingKeys()
 	for _, k := range orderedKeys(vals) {
-		if !slices.Contains(known, k) {
+		switch {
+		case k == "config":
+			return nil, "", fmt.Errorf("--config %s: a \"config\" object is read from a whole run.json (with its \"schema_version\"); give that run.json, or the settings inside \"config\" at the top level", path)
+		case !slices.Contains(known, k):
 			return nil, "", fmt.Errorf("--config %s: unknown field %q; the fields are those of run.json's \"config\": %s", path, k, strings.Join(known, ", "))
+		case vals[k] == nil:
+			return nil, "", fmt.Errorf("--config %s: %s is null; give it a value, or leave it out for its default", path, k)
 		}
 	}
 	return vals, dir, nil
+}
+
+// decodeJSONConfig reads a JSON configuration: one object, each key once,
+// its errors said with the line they are on.
+func decodeJSONConfig(raw []byte) (map[string]any, error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, errors.New(`the file is empty; give the settings as one JSON object, such as {"steps": 100}`)
+	}
+	if key := duplicateKey(raw); key != "" {
+		return nil, fmt.Errorf("%q is given twice; give each setting once", key)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber() // a seed above 2^53 stays exact
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) {
+			return nil, fmt.Errorf("line %d: %v", 1+bytes.Count(raw[:min(syntax.Offset, int64(len(raw)))], []byte("\n")), err)
+		}
+		return nil, err
+	}
+	vals, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf(`the file holds a JSON %s; give the settings as one JSON object, such as {"steps": 100}`, jsonKind(v))
+	}
+	if _, end := dec.Token(); end != io.EOF { // a second object would be ignored
+		return nil, errors.New("more after the first JSON object; give every setting in one object")
+	}
+	return vals, nil
+}
+
+// jsonKind names the kind of a decoded JSON value.
+func jsonKind(v any) string {
+	switch v.(type) {
+	case []any:
+		return "array"
+	case string:
+		return "string"
+	case json.Number:
+		return "number"
+	case bool:
+		return "true or false"
+	}
+	return "null"
 }
 
 // orderedKeys are m's keys in run.json's order, then any unknown ones sorted.
