@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 
 	"baton/data"
 	"baton/internal/field"
@@ -91,6 +92,10 @@ func ReadRecord(dir string) (*Record, error) {
 	dec.DisallowUnknownFields()
 	var r Record
 	if err := dec.Decode(&r); err != nil {
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) {
+			return nil, field.Errorf("resume", "{resume}: %s: %s is a JSON %s where baton writes %s (edited by hand?); write it as baton does, or give the setting as a flag with {override}", path, typ.Field, typ.Value, jsonKindOf(typ.Type))
+		}
 		return nil, field.Errorf("resume", "{resume}: %s: %v", path, err)
 	}
 	if r.SchemaVersion < 1 || r.SchemaVersion > RecordSchema {
@@ -161,4 +166,21 @@ func tokenSum(ds *data.Dataset) string {
 		}
 	}
 	return fmt.Sprintf("%x", h.Sum(nil))
+}
+
+// jsonKindOf names, in JSON's terms, the kind of value a Go type is read from.
+func jsonKindOf(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	}
+	return "a number"
 }
