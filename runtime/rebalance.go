@@ -290,8 +290,11 @@ func (t *Trainer) price(step int, window []*StepResult, need float64) verdict {
 		return verdict{Line: fmt.Sprintf("rebalance at step %d: no balanced split (%v); the split stays", step, err)}
 	}
 	gain := 1 - bal.StepS/cur.StepS
-	if slices.Equal(from, to) || gain <= need {
-		return verdict{Line: fmt.Sprintf("rebalance at step %d: split %s is balanced (%s would gain %.1f%%, %.0f%% needed)", step, model.JoinInts(from), model.JoinInts(to), 100*gain, 100*need)}
+	switch {
+	case slices.Equal(from, to):
+		return verdict{Line: fmt.Sprintf("rebalance at step %d: split %s stays: it is the balanced split of the measured times", step, model.JoinInts(from))}
+	case gain <= need:
+		return verdict{Line: fmt.Sprintf("rebalance at step %d: split %s stays: the balanced split %s would gain %.1f%%, and %.0f%% is needed", step, model.JoinInts(from), model.JoinInts(to), 100*gain, 100*need)}
 	}
 	return verdict{From: from, To: to, Gain: gain, CurS: cur.StepS, BalS: bal.StepS, BeforeS: meanStepS(window)}
 }

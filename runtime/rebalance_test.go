@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -493,5 +494,22 @@ func TestMeasuredBalanceChecksOnceAcrossResumes(t *testing.T) {
 	sum = train(t, cfg, 0)
 	if len(sum.Rebalances) != 2 {
 		t.Errorf("resumed on other devices of the same count, the run moved %+v; want a second check, and a move off the FLOPs split", sum.Rebalances)
+	}
+}
+
+// TestRebalanceCheckThatStaysSaysSo: a check whose balanced split gains
+// less than needed keeps the split and says so, naming both splits.
+func TestRebalanceCheckThatStaysSaysSo(t *testing.T) {
+	cfg := rebalanceConfig(t, corpus(t), filepath.Join(t.TempDir(), "run"))
+	cfg.Rebalance, cfg.Steps = Rebalance{Mode: "auto", Warmup: 2, Every: 100, MinGain: 0.99}, 4
+	var notices []string
+	sum := trainWatching(t, cfg, 0, func(p Progress) {
+		if p.Notice != "" {
+			notices = append(notices, p.Notice)
+		}
+	})
+	want := regexp.MustCompile(`^rebalance at step 3: split \d+(,\d+){3} stays: the balanced split \d+(,\d+){3} would gain -?\d+\.\d%, and 99% is needed$`)
+	if len(sum.Rebalances) != 0 || len(notices) != 1 || !want.MatchString(notices[0]) {
+		t.Errorf("moves %+v, notices %q; want none, and one notice matching %s", sum.Rebalances, notices, want)
 	}
 }
