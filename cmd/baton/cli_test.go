@@ -325,6 +325,25 @@ func TestNaiveSaysItIgnoresMicrobatches(t *testing.T) {
 	}
 }
 
+// TestInterleavedWithOneChunkSaysSo: interleaved with one chunk per device
+// runs as 1f1b, which train and plan say rather than report it as
+// interleaving; with two chunks they say nothing of it.
+func TestInterleavedWithOneChunkSaysSo(t *testing.T) {
+	dir := t.TempDir()
+	want := "--schedule interleaved with --chunks 1 gives each device one stage, as 1f1b does: give --chunks 2 or more to interleave"
+	for _, args := range [][]string{
+		tinyTrain("run", 1, "--quiet", "--schedule", "interleaved"),
+		{"plan", "--model", "tiny", "--schedule", "interleaved"},
+	} {
+		if r := baton(t, dir, args...); r.code != 0 || !strings.Contains(r.stderr, want) {
+			t.Errorf("baton %s: exit %d; want 0 and %q:\n%s", strings.Join(args, " "), r.code, want, r.stderr)
+		}
+	}
+	if r := baton(t, dir, "plan", "--model", "small", "--schedule", "interleaved", "--chunks", "2"); r.code != 0 || strings.Contains(r.stderr, "interleave") {
+		t.Errorf("baton plan with --chunks 2: exit %d; want 0 and no note:\n%s", r.code, r.stderr)
+	}
+}
+
 // TestBalancingFlagsWithoutBalancingAreNamed: --rebalance-every, -gain and
 // -warmup typed without --rebalance auto (or, for -warmup, --balance
 // measured) are named as not used; a resume of a run whose run.json holds

@@ -54,6 +54,9 @@ func planCmd() *cobra.Command {
 			f.devicesGiven = cmd.Flags().Changed("devices")
 			if f.scheduleFile == "" {
 				noteNaive(cmd, f.schedule, f.m)
+				if n := unchunkedNote(f.schedule, f.chunks); n != "" {
+					fmt.Fprintln(cmd.ErrOrStderr(), "baton:", n)
+				}
 			}
 			if cmd.Flags().Changed("top") {
 				return usage(fmt.Errorf("--top counts the choices of plan --replay RUN_DIR --balance measured; drop it"))

@@ -386,6 +386,9 @@ func warnAtStart(log *slog.Logger, f *trainFlags, fl *pflag.FlagSet, asked []dev
 	if naiveIgnores(fl, f.schedule, f.microbatches) && f.scheduleFile == "" {
 		log.Warn(naiveNote(f.microbatches))
 	}
+	if n := unchunkedNote(f.schedule, f.chunks); n != "" && f.scheduleFile == "" {
+		log.Warn(n)
+	}
 	if f.dataLimit != defaultDataLimit && tr.Data().Format == data.Shards {
 		log.Warn(fmt.Sprintf("--data-limit %d limits text only: the llm.c shards of %s are read whole", f.dataLimit, tr.Data().Source))
 	}
@@ -442,6 +445,15 @@ func noteNaive(cmd *cobra.Command, schedule string, m int) {
 	if naiveIgnores(cmd.Flags(), schedule, m) {
 		fmt.Fprintln(cmd.ErrOrStderr(), "baton:", naiveNote(m))
 	}
+}
+
+// unchunkedNote says that schedule, one that interleaves chunks, given one
+// chunk per device, runs as 1f1b does; "" for any other.
+func unchunkedNote(name string, chunks int) string {
+	if tr, err := schedule.Lookup(name); err != nil || !tr.Chunked || chunks > 1 {
+		return ""
+	}
+	return fmt.Sprintf("--schedule %s with --chunks %d gives each device one stage, as 1f1b does: give --chunks 2 or more to interleave", name, chunks)
 }
 
 // naiveIgnores says whether --microbatches m, given, goes unused by the schedule.
