@@ -45,7 +45,7 @@ func runReplay(cmd *cobra.Command, f *planFlags) error {
 	if err != nil {
 		return err
 	}
-	p, own := len(sum.Devices), true
+	p, own, devNames := len(sum.Devices), true, sum.Devices
 	var notes []string
 	if sum.Steps-sum.StartStep == 1 {
 		notes = append(notes, "the run trained one step, whose times include allocating its buffers and overstate a step's; a run of 2 steps or more measures those after its first")
@@ -56,6 +56,7 @@ func runReplay(cmd *cobra.Command, f *planFlags) error {
 			return usage(err)
 		}
 		p, own = len(names), slices.Equal(device.Strings(names), sum.Devices)
+		devNames = device.Strings(names)
 		var more []string
 		r, more = runtime.ReplayOn(sum, r, names)
 		notes = append(notes, more...)
@@ -112,7 +113,11 @@ func runReplay(cmd *cobra.Command, f *planFlags) error {
 	writeNotes(out, false, notes)
 	fmt.Fprintf(out, "what if %s: predicted %.1f ms per step (%.2fx the speed of %s), bubble %.1f%%\n", what.Choice, what.StepS*1e3, baseline(sum, same)/what.StepS, baselineName(same), what.Bubble*100)
 	for d, idle := range what.IdleFrac {
-		fmt.Fprintf(out, "  device %d idle %.1f%%\n", d, idle*100)
+		over := ""
+		if capacity > 0 && what.PeakBytes[d] > capacity {
+			over = fmt.Sprintf(": does not fit --device-memory %s", model.HumanBytes(capacity))
+		}
+		fmt.Fprintf(out, "  %s idle %.1f%%, memory %s%s\n", devNames[d], idle*100, model.HumanBytes(what.PeakBytes[d]), over)
 	}
 	if diag != nil {
 		if !own {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -145,6 +146,14 @@ func TestReplayWhatIfStartsFromTheRun(t *testing.T) {
 	text := baton(t, dir, "plan", "--replay", "run", "--devices", "cpu:0,cpu:1,cpu:2,cpu:3")
 	if !strings.Contains(text.stdout, "On 4 devices instead of the run's 2") || strings.Contains(text.stdout, "instead of  ") {
 		t.Errorf("the diagnosis on 4 devices does not say so, or names an empty split:\n%s", text.stdout)
+	}
+	// Each device by name, with its memory, and where it is over
+	// --device-memory, saying so.
+	text = baton(t, dir, "plan", "--replay", "run", "--devices", "cpu:0,cpu:1", "--device-memory", "1KiB")
+	for _, dev := range []string{"cpu:0", "cpu:1"} {
+		if want := regexp.MustCompile(`(?m)^  ` + dev + ` idle \d+\.\d%, memory [0-9.]+ [KM]iB: does not fit --device-memory 1\.00 KiB$`); !want.MatchString(text.stdout) {
+			t.Errorf("the what-if within 1 KiB does not say %s is over it (%s):\n%s", dev, want, text.stdout)
+		}
 	}
 }
 
