@@ -86,6 +86,8 @@ func configCases() []badInput {
 			setup: writeFile("c.toml", []byte("steps = \"3\"\n")), code: 2, msg: `--config c.toml: steps = "3" is text; write a whole number without quotes`},
 		{name: "config with a table for a value", args: train("--config=c.toml"), fixture: "c.toml: a table [model]",
 			setup: writeFile("c.toml", []byte("[model]\nname = \"tiny\"\n")), code: 2, msg: "--config c.toml: model:"},
+		{name: "config with a list inside a list", args: train("--config=c.toml"), fixture: `c.toml: devices = [["cpu:0", "cpu:1"]]`,
+			setup: writeFile("c.toml", []byte("devices = [[\"cpu:0\", \"cpu:1\"]]\n")), code: 2, msg: "--config c.toml: devices: a list inside a list; give one flat list of values"},
 		{name: "empty JSON config", args: train("--config=c.json"), fixture: "c.json: empty",
 			setup: writeFile("c.json", nil), code: 2, msg: "--config c.json: the file is empty; give the settings as one JSON object"},
 		{name: "JSON config that is an array", args: train("--config=c.json"), fixture: "c.json: [1, 2]",

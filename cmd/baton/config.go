@@ -299,6 +299,10 @@ func flagValue(v any) (string, error) {
 	case []any:
 		parts := make([]string, len(v))
 		for i, e := range v {
+			switch e.(type) {
+			case []any, map[string]any, []map[string]any:
+				return "", errors.New("a list inside a list; give one flat list of values")
+			}
 			s, err := flagValue(e)
 			if err != nil {
 				return "", err
