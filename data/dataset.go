@@ -101,9 +101,9 @@ func isShards(path string) (bool, error) {
 // missing turns a failed stat into an error that names the path and the fix.
 func missing(path string, err error) error {
 	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("data: %s does not exist; give a text file, a directory of text files, or llm.c .bin shards", path)
+		return field.Errorf("data", "{data} %s does not exist; give a text file, a directory of text files, or llm.c .bin shards", path)
 	}
-	return fmt.Errorf("data: %v", err)
+	return field.Errorf("data", "{data}: %v", err)
 }
 
 // Check reports whether a model with vocabulary V and context T can train on

@@ -252,8 +252,11 @@ func documents(inputs []string) ([]textFile, error) {
 	var docs []textFile
 	for _, in := range inputs {
 		fi, err := os.Stat(in)
-		if err != nil {
-			return nil, missing(in, err)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			return nil, fmt.Errorf("tokenize: %s does not exist; give text files or directories of them", in)
+		case err != nil:
+			return nil, fmt.Errorf("tokenize: %v", err)
 		}
 		if fi.IsDir() {
 			files, skipped, err := walkText(in)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"baton/internal/field"
 	"baton/model"
 )
 
@@ -43,7 +44,7 @@ func (f *modelFlags) model() (model.Config, string, error) {
 		v, preset  int
 	}{{"layers", "decoder blocks", f.layers, mc.L}, {"width", "channels", f.width, mc.C}, {"heads", "attention heads", f.heads, mc.NH}, {"context", "tokens per sequence", f.context, mc.MaxT}} {
 		if o.v == 0 && f.fl != nil && f.fl.Changed(o.flag) {
-			return mc, "", fmt.Errorf("--%s is 0; give the %s, at least 1, or leave --%s out for the preset's %d", o.flag, o.what, o.flag, o.preset)
+			return mc, "", field.Errorf(o.flag, "{"+o.flag+"} is 0; give the %s, at least 1, or leave {"+o.flag+"} out for the preset's %d", o.what, o.preset)
 		}
 	}
 	name := f.preset
