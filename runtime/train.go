@@ -179,6 +179,11 @@ func scheduleOf(cfg TrainConfig) (*schedule.Schedule, error) {
 	if cfg.Sched != nil {
 		return cfg.Sched, nil
 	}
+	if tr, err := schedule.Lookup(cfg.Schedule); err == nil && !tr.Chunked && cfg.Chunks > 1 {
+		// Said of chunks, which a configuration file may have set beside a
+		// schedule given on the command line.
+		return nil, field.Errorf("chunks", "{chunks} %d puts several stages on each device, which {schedule} %s does not (one stage each); give {chunks} 1, or {schedule} interleaved", cfg.Chunks, tr.Name)
+	}
 	sched, err := schedule.GenerateChunks(cfg.Schedule, cfg.numDevices(), cfg.Microbatches, max(cfg.Chunks, 1))
 	if err != nil {
 		return nil, scheduleError(err, cfg.Batch)

@@ -125,7 +125,7 @@ func moreDeviceCases() []badInput {
 		{name: "split with a count per device missing", args: train("--split=2"), code: 2, msg: "has 1 entries but there are 2 devices"},
 		{name: "split stage larger than the model", args: train("--split=5,1"), code: 2, msg: "gives stage 0 5 layers but the model has only 2"},
 		{name: "split and layer map both", args: train("--split=1,1", "--layer-map=0,1"), code: 2, msg: "both --split and --layer-map given"},
-		{name: "chunks for a schedule without them", args: train("--chunks=2"), code: 2, msg: "only interleaved takes chunks"},
+		{name: "chunks for a schedule without them", args: train("--chunks=2"), code: 2, msg: "--chunks 2 puts several stages on each device, which --schedule 1f1b does not (one stage each); give --chunks 1, or --schedule interleaved"},
 		{name: "interleaved micro-batches not a multiple of the devices", args: train("--layers=4", "--schedule=interleaved", "--chunks=2", "--microbatches=1"), code: 2,
 			msg: "interleaving needs micro-batches to be a multiple of devices"},
 		{name: "interleaved micro-batches: the suggestion divides the batch", args: train("--devices=cpu:0..2", "--layers=6", "--schedule=interleaved", "--chunks=2", "--microbatches=4", "--batch=12"), code: 2,
