@@ -3,8 +3,11 @@
 package model
 
 // FLOPsPerToken is the training cost of one token, forward and backward:
-// 6N for the matmuls with the parameters plus 6·L·C·T for attention (the
-// formula of the PaLM and nanoGPT papers, with T the context).
+// 6N for the matmuls with the parameters plus 6·L·C·T for attention, T the
+// context: the QKᵀ and AV products over the causal half of the T×T scores,
+// which is all the kernels compute (BlockFLOPsPerToken). PaLM's and
+// nanoGPT's MFU count 12·L·C·T, the whole square, so for the same time
+// theirs reads a little higher.
 func (c Config) FLOPsPerToken(T int) float64 {
 	return 6*float64(c.NumParams()) + 6*float64(c.L)*float64(c.C)*float64(T)
 }
