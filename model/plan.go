@@ -182,11 +182,8 @@ func (c Config) StageParams(k int, embed, head bool) int64 {
 // tooManyStages says that L layers cannot give each stage one, in the
 // terms of what made the stages: devices, or devices and chunks.
 func tooManyStages(L int, stageDevices []string) error {
-	p, devices := len(stageDevices), map[string]bool{}
-	for _, d := range stageDevices {
-		devices[d] = true
-	}
-	if n := len(devices); n < p {
+	p := len(stageDevices)
+	if n := devicesOf(stageDevices); n < p {
 		return field.Errorf("chunks", "model: %d devices × %d chunks = %d stages but only %d layers: every stage needs at least one layer; use fewer {chunks} or devices (at most %d stages) or more {layers}", n, p/n, p, L, L)
 	}
 	if strings.HasPrefix(stageDevices[0], "rank") && strings.Contains(stageDevices[0], "/") { // a run of several processes: rank0/cpu:0, …

@@ -129,9 +129,7 @@ func (r *run) receiveRemote(dev device.Device, st *Stage, rec *timedAction, from
 func waitSends(dev device.Device, st *Stage, mb int) {
 	for _, ev := range st.stashes.takeSends(mb) {
 		dev.Wait(ev)
-		if rel, ok := st.Device.(device.EventReleaser); ok {
-			rel.Release(ev)
-		}
+		st.release(ev)
 	}
 }
 
