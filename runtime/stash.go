@@ -111,7 +111,7 @@ func (p *stashPool) waited() int {
 // with the fence of its previous use (nil for a fresh one): the copy into
 // it must wait for the fence, since the stage's device may still be reading
 // the stash when the host moves on. The fence is the caller's from then on,
-// to hand back to the stage's device once waited for (releaseEvent).
+// to hand back to the stage's device once waited for (Stage.release).
 func (p *stashPool) input(mb int) (*transformer.Acts, device.Event) {
 	return p.acquire(mb, true)
 }

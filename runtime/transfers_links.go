@@ -5,6 +5,7 @@ package runtime
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 
 	"baton/runtime/device"
@@ -17,8 +18,12 @@ import (
 func (t *Trainer) linkTransfers() []device.TransferStat {
 	names := t.cfg.deviceNames()
 	byPair := map[[2]string]*device.TransferStat{}
-	for key, l := range t.ex.links {
-		timer, ok := l.(device.SendTimer)
+	// In the keys' order, so that a pair's seconds are summed alike every run.
+	keys := slices.SortedFunc(maps.Keys(t.ex.links), func(a, b linkKey) int {
+		return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(a.stage, b.stage))
+	})
+	for _, key := range keys {
+		timer, ok := t.ex.links[key].(device.SendTimer)
 		if !ok || key.kind == msgTied { // the tied embedding's exchange is not timed
 			continue
 		}
