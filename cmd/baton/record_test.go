@@ -94,7 +94,8 @@ func TestResumeKeepsTheRunsSettings(t *testing.T) {
 
 // TestResumeOnOtherDevicesSplitsAnew: run.json's --split is for the run's
 // devices; a resume on as many others keeps it, one on another count splits
-// anew, saying so, instead of refusing a --split the user never typed.
+// anew, saying so ("1 device", not "1 devices"), instead of refusing a
+// --split the user never typed.
 func TestResumeOnOtherDevicesSplitsAnew(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -109,6 +110,11 @@ func TestResumeOnOtherDevicesSplitsAnew(t *testing.T) {
 	}
 	if rec := readRecord(t, filepath.Join(dir, "run")); rec.Config["split"] != nil {
 		t.Errorf("run.json's split after the resume on 4 devices: %v, want none", rec.Config["split"])
+	}
+	mustRun(t, dir, tinyTrain("two", 2, "--quiet", "--layers", "4", "--split", "3,1")...)
+	r = baton(t, dir, "train", "--resume", "--out", "two", "--steps", "3", "--devices", "cpu:0", "--quiet")
+	if r.code != 0 || !strings.Contains(r.stderr, "resuming on 1 device, not the run's 2: its --split 3,1 is not used") {
+		t.Fatalf("resume on 1 device: exit %d; stderr:\n%s", r.code, r.stderr)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"baton/internal/words"
 	"baton/model"
 	"baton/runtime"
 	"baton/runtime/device"
@@ -203,7 +204,7 @@ func (f *trainFlags) applyRecord(fl *pflag.FlagSet, rec *runtime.Record, world i
 		if otherCount && (k == "split" || k == "layer-map") && !given(fl, vals, k) {
 			// A split is for the devices it was recorded with; a resume on
 			// as many others keeps it, on another count splits anew.
-			f.notes = append(f.notes, fmt.Sprintf("resuming on %d devices, not the run's %d: its --%s %s is not used", nowCount, wasCount, k, was))
+			f.notes = append(f.notes, fmt.Sprintf("resuming on %s, not the run's %d: its --%s %s is not used", words.Count(nowCount, "device"), wasCount, k, was))
 			continue
 		}
 		if prec := fl.Lookup("precision").Value.String(); k == "bf16-rounding" && !given(fl, vals, k) && fl.Changed("precision") && prec != "bf16" {
