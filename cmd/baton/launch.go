@@ -307,7 +307,11 @@ func supervise(procs []*os.Process, first int, exits <-chan rankExit, sigs <-cha
 	switch {
 	case signalled && failed.interrupted() && len(killed) == 0:
 		// The user stopped the run through launch: no rank failed.
-		msg = fmt.Sprintf("interrupted by %s: the ranks stopped together (rank %d exited first, status %d); each says above what it saved", sigName(got), failed.rank, failed.code)
+		where := "says above"
+		if redirects != "" {
+			where = "says in " + filepath.Join(redirects, "rankR.stderr")
+		}
+		msg = fmt.Sprintf("interrupted by %s: the ranks stopped together (rank %d exited first, status %d); each %s what it saved", sigName(got), failed.rank, failed.code, where)
 	case len(killed) > 0 && failed.code == lostRankStatus && !signalled:
 		// The rank reaped only lost another; one that would not end
 		// even when told to is where the failure began: it hung.

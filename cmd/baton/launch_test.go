@@ -353,3 +353,25 @@ func TestSuperviseNamesARankThatFailedAfterAnInterrupt(t *testing.T) {
 		t.Errorf("supervise = %v; want rank 1 named, status 1", err)
 	}
 }
+
+// TestSuperviseSendsAnInterruptedRunToItsRedirects: with --redirects the
+// ranks' lines are in their files, not above launch's last line, which
+// says so.
+func TestSuperviseSendsAnInterruptedRunToItsRedirects(t *testing.T) {
+	c := exec.Command("sleep", "30")
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+	exits, sigs := make(chan rankExit, 1), make(chan os.Signal, 1)
+	sigs <- syscall.SIGTERM
+	go func() {
+		time.Sleep(100 * time.Millisecond) // after supervise passed the signal on
+		exits <- rankExit{local: 0, rank: 0, code: 143}
+	}()
+	err := supervise([]*os.Process{c.Process}, 0, exits, sigs, time.Minute, "rd")
+	want := "interrupted by SIGTERM: the ranks stopped together (rank 0 exited first, status 143); each says in " + filepath.Join("rd", "rankR.stderr") + " what it saved"
+	if ie := (interrupted{}); !errors.As(err, &ie) || ie.code != 143 || ie.msg != want {
+		t.Errorf("supervise = %v; want %q, status 143", err, want)
+	}
+}
