@@ -172,7 +172,7 @@ func otherWorld(ctx context.Context, st *dist.Store, env dist.Env, r, w int) err
 	} else {
 		st.Set("read/"+strconv.Itoa(env.Rank), nil)
 	}
-	return &ConfigError{fmt.Errorf("rank %d was started as one of %d ranks, rank %d as one of %d (the launcher's WORLD_SIZE, SLURM_NTASKS or OMPI_COMM_WORLD_SIZE); start every rank with the same",
+	return &ConfigError{fmt.Errorf("rank %d was started as one of %d ranks, rank %d as one of %d (the launcher's WORLD_SIZE, SLURM_NTASKS or OMPI_COMM_WORLD_SIZE); start every rank with the same number of ranks",
 		r, w, env.Rank, env.WorldSize)}
 }
 

@@ -191,7 +191,7 @@ func TestRanksOfAnotherWorldAreRefusedAtOnce(t *testing.T) {
 	common := []string{"train", "--model", "tiny", "--devices", "cpu:0", "--data", corpus, "--steps", "3", "--out", "run", "--timeout", "5m"}
 	a := startChildEnv(t, dir, rankEnv(0, 2, port), common...)
 	b := startChildEnv(t, dir, rankEnv(1, 3, port), common...)
-	re := regexp.MustCompile(`rank \d was started as one of \d ranks, rank \d as one of \d \(the launcher's WORLD_SIZE`)
+	re := regexp.MustCompile(`rank \d was started as one of \d ranks, rank \d as one of \d \(the launcher's WORLD_SIZE, SLURM_NTASKS or OMPI_COMM_WORLD_SIZE\); start every rank with the same number of ranks\n$`)
 	endsWithin(t, a, "rank 0", 20*time.Second, 2, re)
 	endsWithin(t, b, "rank 1", 20*time.Second, 2, re)
 }
