@@ -95,15 +95,22 @@ func join(ctx context.Context, st *dist.Store, env dist.Env, cfg TrainConfig) (*
 	}
 	entries := make([]joinEntry, env.WorldSize)
 	for r := range entries {
-		v, err := st.Get(ctx, "join/"+strconv.Itoa(r))
+		v, refused, err := st.GetOr(ctx, "join/"+strconv.Itoa(r), refusedKey)
 		if err != nil {
 			return nil, fmt.Errorf("waiting for rank %d to join: %w", r, err)
+		}
+		if refused {
+			var w otherWorlds
+			if err := json.Unmarshal(v, &w); err != nil {
+				return nil, fmt.Errorf("the store's word that the run was refused: %w", err)
+			}
+			return nil, refuse(ctx, st, env, w)
 		}
 		if err := json.Unmarshal(v, &entries[r]); err != nil {
 			return nil, fmt.Errorf("rank %d's entry in the store: %w", r, err)
 		}
 		if w := entries[r].World; w != 0 && w != env.WorldSize { // 0: another build, which sameStart names
-			return nil, otherWorld(ctx, st, env, r, w)
+			return nil, refuse(ctx, st, env, newOtherWorlds(r, w, env.Rank, env.WorldSize))
 		}
 	}
 	// Every rank checks every entry itself, so that all say why a rank is
@@ -158,22 +165,51 @@ func realPath(p string) string {
 	return abs
 }
 
-// otherWorld is the refusal of rank r, started in a world of w ranks, by
-// this rank, started in another: at once, rather than wait out the timeout
-// for ranks that will never come. Every rank reads rank 0's entry first,
-// so each rank whose world is not rank 0's refuses on it; rank 0, which
-// serves the store, waits (a few seconds at most) for rank r to have read
-// its entry, so that r says why too rather than that the store was lost.
-func otherWorld(ctx context.Context, st *dist.Store, env dist.Env, r, w int) error {
+// refusedKey is where a rank that refuses the run says why, for the ranks
+// waiting on one that will never come: their world has a rank that none
+// was started as (nodes with other --nproc-per-node), so only a rank
+// started in another world can tell them.
+const refusedKey = "refused"
+
+// otherWorlds is two ranks started in worlds of other sizes, the lower
+// rank first, so that every rank names them alike.
+type otherWorlds struct{ Rank, World, Other, OtherWorld int }
+
+func newOtherWorlds(r, w, q, v int) otherWorlds {
+	if q < r {
+		r, w, q, v = q, v, r, w
+	}
+	return otherWorlds{r, w, q, v}
+}
+
+func (o otherWorlds) Error() string {
+	return fmt.Sprintf("rank %d was started as one of %d ranks, rank %d as one of %d (the launcher's WORLD_SIZE, SLURM_NTASKS or OMPI_COMM_WORLD_SIZE); start every rank with the same number of ranks",
+		o.Rank, o.World, o.Other, o.OtherWorld)
+}
+
+// refuse is this rank's refusal of a run whose ranks were started in
+// worlds of other sizes: at once, rather than wait out the timeout for
+// ranks that will never come. It leaves why in the store, for every rank
+// still waiting. Rank 0, which serves the store, waits (a few seconds at
+// most) for each rank that joined to have read what it needs to refuse as
+// well, so that each says why rather than that the store was lost.
+func refuse(ctx context.Context, st *dist.Store, env dist.Env, why otherWorlds) error {
+	if _, told, err := st.Lookup(refusedKey); err == nil && !told {
+		raw, _ := json.Marshal(why)
+		st.Set(refusedKey, raw)
+	}
 	if env.Rank == 0 {
 		wait, cancel := context.WithTimeout(ctx, 5*time.Second)
-		st.Get(wait, "read/"+strconv.Itoa(r))
+		for r := 1; r < env.WorldSize; r++ {
+			if _, joined, _ := st.Lookup("join/" + strconv.Itoa(r)); joined {
+				st.Get(wait, "read/"+strconv.Itoa(r))
+			}
+		}
 		cancel()
 	} else {
 		st.Set("read/"+strconv.Itoa(env.Rank), nil)
 	}
-	return &ConfigError{fmt.Errorf("rank %d was started as one of %d ranks, rank %d as one of %d (the launcher's WORLD_SIZE, SLURM_NTASKS or OMPI_COMM_WORLD_SIZE); start every rank with the same number of ranks",
-		r, w, env.Rank, env.WorldSize)}
+	return &ConfigError{why}
 }
 
 // barrier marks this rank's key under prefix in the store, saying it has

@@ -182,18 +182,31 @@ func TestRankStartedOtherwiseIsRefusedByAll(t *testing.T) {
 }
 
 // TestRanksOfAnotherWorldAreRefusedAtOnce: ranks started with other world
-// sizes say so at once (status 2), rather than wait out --timeout for a
-// rank that will never come.
+// sizes say so at once (status 2), each naming the same two ranks, rather
+// than wait out --timeout for a rank that will never come: here rank 1,
+// then rank 2, which none was started as (two nodes' launchers given other
+// --nproc-per-node), where only the rank of the other world can tell them.
 func TestRanksOfAnotherWorldAreRefusedAtOnce(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	port := freeTCPPort(t)
 	common := []string{"train", "--model", "tiny", "--devices", "cpu:0", "--data", corpus, "--steps", "3", "--out", "run", "--timeout", "5m"}
-	a := startChildEnv(t, dir, rankEnv(0, 2, port), common...)
-	b := startChildEnv(t, dir, rankEnv(1, 3, port), common...)
-	re := regexp.MustCompile(`rank \d was started as one of \d ranks, rank \d as one of \d \(the launcher's WORLD_SIZE, SLURM_NTASKS or OMPI_COMM_WORLD_SIZE\); start every rank with the same number of ranks\n$`)
-	endsWithin(t, a, "rank 0", 20*time.Second, 2, re)
-	endsWithin(t, b, "rank 1", 20*time.Second, 2, re)
+	for _, c := range []struct {
+		ranks, worlds []int
+		want          string
+	}{
+		{[]int{0, 1}, []int{2, 3}, "rank 0 was started as one of 2 ranks, rank 1 as one of 3"},
+		{[]int{0, 1, 3}, []int{3, 3, 4}, "rank 0 was started as one of 3 ranks, rank 3 as one of 4"},
+	} {
+		port := freeTCPPort(t)
+		var ranks []*child
+		for i, r := range c.ranks {
+			ranks = append(ranks, startChildEnv(t, dir, rankEnv(r, c.worlds[i], port), common...))
+		}
+		re := regexp.MustCompile(`rank \d of \d: ` + c.want + ` \(the launcher's WORLD_SIZE, SLURM_NTASKS or OMPI_COMM_WORLD_SIZE\); start every rank with the same number of ranks\n$`)
+		for i, rank := range ranks {
+			endsWithin(t, rank, fmt.Sprint("rank ", c.ranks[i]), 20*time.Second, 2, re)
+		}
+	}
 }
 
 // TestRanksNameOneDirectoryTwoWays: on one host, ranks that spell one run

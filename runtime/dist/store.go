@@ -163,8 +163,17 @@ func (s *Store) Set(key string, value []byte) error {
 // Get waits until key is set, and returns its value, or fails when ctx
 // ends first, naming the key and how long it waited.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
-	if len(key) > math.MaxUint16 {
-		return nil, fmt.Errorf("dist: store key of %d bytes is too long (at most %d)", len(key), math.MaxUint16)
+	v, _, err := s.GetOr(ctx, key, "")
+	return v, err
+}
+
+// GetOr is Get watching a second key, or ("" for none): once or is set it
+// returns or's value, and true, rather than wait on for key, so that a
+// wait for something that will not come ends as soon as another client
+// says why. or is looked at between waits on the server, getSlice apart.
+func (s *Store) GetOr(ctx context.Context, key, or string) ([]byte, bool, error) {
+	if len(key) > math.MaxUint16 || len(or) > math.MaxUint16 {
+		return nil, false, fmt.Errorf("dist: store key of %d bytes is too long (at most %d)", max(len(key), len(or)), math.MaxUint16)
 	}
 	start := time.Now()
 	for {
@@ -176,13 +185,26 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 			if err == nil {
 				err = context.DeadlineExceeded
 			}
-			return nil, fmt.Errorf("dist: store key %q was not set after waiting %v: %w", key, time.Since(start).Round(time.Millisecond), err)
+			return nil, false, fmt.Errorf("dist: store key %q was not set after waiting %v: %w", key, time.Since(start).Round(time.Millisecond), err)
+		}
+		if or != "" {
+			if v, ok, err := s.get(ctx, or, 0); err != nil || ok {
+				return v, ok, err
+			}
 		}
 		v, ok, err := s.get(ctx, key, wait)
 		if err != nil || ok {
-			return v, err
+			return v, false, err
 		}
 	}
+}
+
+// Lookup is key's value and true where it is set now, without waiting.
+func (s *Store) Lookup(key string) ([]byte, bool, error) {
+	if len(key) > math.MaxUint16 {
+		return nil, false, fmt.Errorf("dist: store key of %d bytes is too long (at most %d)", len(key), math.MaxUint16)
+	}
+	return s.get(context.Background(), key, 0)
 }
 
 // get is one get request: key's value, or false when it was not set

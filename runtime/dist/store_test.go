@@ -90,6 +90,40 @@ func TestStoreGetWaitsForSet(t *testing.T) {
 	}
 }
 
+// TestStoreGetOrEndsOnTheOtherKey: a wait for a key never set ends soon
+// after the key it watches is set, with that key's value; a key set first
+// is returned as Get returns it.
+func TestStoreGetOrEndsOnTheOtherKey(t *testing.T) {
+	s := serveStore(t)
+	a, b := dialStoreT(t, s.Addr()), dialStoreT(t, s.Addr())
+	if _, ok, err := b.Lookup("stop"); ok || err != nil {
+		t.Fatalf("Lookup of a key not set = %v, %v", ok, err)
+	}
+	if err := a.Set("key", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if v, other, err := b.GetOr(context.Background(), "key", "stop"); err != nil || other || string(v) != "v" {
+		t.Fatalf("GetOr of a key set = %q, %v, %v", v, other, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		a.Set("stop", []byte("why"))
+	}()
+	start := time.Now()
+	v, other, err := b.GetOr(ctx, "never", "stop")
+	if err != nil || !other || string(v) != "why" {
+		t.Fatalf("GetOr once the other key is set = %q, %v, %v; want its value", v, other, err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("GetOr took %v to see the other key set", d)
+	}
+	if v, ok, err := b.Lookup("stop"); !ok || err != nil || string(v) != "why" {
+		t.Errorf("Lookup of a key set = %q, %v, %v", v, ok, err)
+	}
+}
+
 func TestStoreManyClients(t *testing.T) {
 	s := serveStore(t)
 	const n = 16
