@@ -57,14 +57,20 @@ func TestRankPathGivesEachRankItsOwn(t *testing.T) {
 
 // TestSignalWhileStartingSaysNothingWasTrained: a signal before the run's
 // first step (here while rank 1 waits for a rank 0 that never comes) ends
-// it with a line saying nothing was trained, not silently.
+// it with a line saying nothing was trained, not silently, and leaves no
+// directory it made (run/ranks/1 and its lock file).
 func TestSignalWhileStartingSaysNothingWasTrained(t *testing.T) {
 	t.Parallel()
-	c := startChildEnv(t, t.TempDir(), rankEnv(1, 2, freeTCPPort(t)), tinyTrain("run", 3, "--devices", "cpu:0")...)
+	dir := t.TempDir()
+	before := snapshot(t, dir)
+	c := startChildEnv(t, dir, rankEnv(1, 2, freeTCPPort(t)), tinyTrain("run", 3, "--devices", "cpu:0")...)
 	time.Sleep(500 * time.Millisecond) // past the handler's start; rank 1 waits for rank 0 up to --timeout
 	c.signal(t, syscall.SIGINT)
 	code, killed := c.wait(t)
 	if stderr := c.errText(); killed || code != 130 || !strings.Contains(stderr, "baton: interrupted by SIGINT while starting: nothing was trained or saved") {
 		t.Errorf("exit %d (killed: %v); want 130 and a line saying nothing was trained:\n%s", code, killed, stderr)
+	}
+	if left := changes(before, snapshot(t, dir)); len(left) > 0 {
+		t.Errorf("the interrupted start left %v", left)
 	}
 }

@@ -94,10 +94,12 @@ func onStopSignal(log *slog.Logger, doing string, left func() string) (ctx conte
 // onSignalWhileStarting exits at a stop signal that comes while a run
 // starts (joining its ranks, reading its data and checkpoint, allocating),
 // saying that nothing was trained or saved, rather than dying silently as
-// an uncaught signal does. started hands the signals over to the run's own
-// handling, onStopSignal, which must be installed first: a signal that
-// comes after started is the run's alone.
-func onSignalWhileStarting() (started func()) {
+// an uncaught signal does. undo runs first: os.Exit skips the caller's
+// deferred calls, and the run lock's release among them is what removes
+// the directories the start made. started hands the signals over to the
+// run's own handling, onStopSignal, which must be installed first: a
+// signal that comes after started is the run's alone.
+func onSignalWhileStarting(undo func()) (started func()) {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, stopSignals...)
 	var (
@@ -108,6 +110,7 @@ func onSignalWhileStarting() (started func()) {
 		for s := range sigs {
 			mu.Lock()
 			if !over {
+				undo()
 				fmt.Fprintf(os.Stderr, "baton: interrupted by %s while starting: nothing was trained or saved\n", sigName(s))
 				os.Exit(exitCode(s))
 			}

@@ -245,7 +245,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) (err error) {
 		return err
 	}
 	defer lock.Release()
-	started := onSignalWhileStarting()
+	started := onSignalWhileStarting(func() { lock.Release() })
 	con := &console{w: os.Stderr}
 	log := slog.New(slog.NewTextHandler(con, nil))
 	watchLauncher() // a rank of baton launch, even its only one, stops when the launcher is gone

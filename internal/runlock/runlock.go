@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -27,6 +28,9 @@ type Lock struct {
 	f    *os.File
 	path string
 	made []string // directories Acquire created, deepest first
+
+	release sync.Once
+	err     error // Release's
 }
 
 // BusyError is a directory locked by another live process.
@@ -128,14 +132,19 @@ func holder(f *os.File) int {
 // Release removes the lock file, then the directories Acquire created if
 // they are still empty (a run that failed before writing anything leaves
 // no trace), and gives the lock up. Removing the file before unlocking it
-// is what lets Acquire detect a lock on a removed file.
+// is what lets Acquire detect a lock on a removed file. Only the first
+// call does so, and any call returns once it has: a process may release
+// on its way out from a signal handler while its own return releases too,
+// and a second removal could take the next holder's lock file.
 func (l *Lock) Release() error {
-	err := os.Remove(l.path)
-	if cerr := l.f.Close(); err == nil {
-		err = cerr
-	}
-	removeEmpty(l.made)
-	return err
+	l.release.Do(func() {
+		l.err = os.Remove(l.path)
+		if cerr := l.f.Close(); l.err == nil {
+			l.err = cerr
+		}
+		removeEmpty(l.made)
+	})
+	return l.err
 }
 
 // mkdirAll is os.MkdirAll, returning the directories it created, deepest first.

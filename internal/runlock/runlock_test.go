@@ -79,6 +79,31 @@ func TestReleaseLeavesNoTrace(t *testing.T) {
 	}
 }
 
+// TestSecondReleaseLeavesTheNextHolder: a lock released twice (on a
+// signal's way out and on the return's) removes its file once, not the
+// lock file of the holder that came in between.
+func TestSecondReleaseLeavesTheNextHolder(t *testing.T) {
+	dir := t.TempDir()
+	first, err := Acquire(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Release(); err != nil {
+		t.Fatal(err)
+	}
+	next, err := Acquire(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer next.Release()
+	if err := first.Release(); err != nil {
+		t.Errorf("the second Release: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, Name)); err != nil {
+		t.Errorf("the next holder's lock file: %v", err)
+	}
+}
+
 // TestLockOfAKilledHolderIsFree runs a holder in a child process, which
 // SIGKILL ends without a Release: the kernel's unlock is what frees the
 // directory, its lock file still in place.
