@@ -5,6 +5,7 @@ package runtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -62,7 +63,7 @@ func Join(ctx context.Context, env dist.Env, cfg TrainConfig, timeout time.Durat
 		closeServer(server)
 		return nil, err
 	}
-	g, err := join(ctx, st, env, cfg)
+	g, err := join(ctx, st, env, cfg, timeout)
 	st.Close()
 	if err != nil {
 		closeServer(server)
@@ -78,7 +79,7 @@ func closeServer(s *dist.StoreServer) {
 	}
 }
 
-func join(ctx context.Context, st *dist.Store, env dist.Env, cfg TrainConfig) (*Group, error) {
+func join(ctx context.Context, st *dist.Store, env dist.Env, cfg TrainConfig, timeout time.Duration) (*Group, error) {
 	mine := joinEntry{Version: Version().String(), Settings: cfg.Settings(), Devices: device.Strings(cfg.Devices), GPUs: gpusOf(cfg.Devices),
 		Resume: cfg.Resume, Out: filepath.Clean(cfg.Out), World: env.WorldSize}
 	mine.Host, _ = os.Hostname()
@@ -93,11 +94,16 @@ func join(ctx context.Context, st *dist.Store, env dist.Env, cfg TrainConfig) (*
 	if err := st.Set("join/"+strconv.Itoa(env.Rank), raw); err != nil {
 		return nil, err
 	}
+	late := func(did, check string) func(err error, r int) error {
+		return func(err error, r int) error { return lateRank(err, r, did, check, cfg.Timeout, timeout) }
+	}
+	unstarted := fmt.Sprintf("check that it was started, as one of %d ranks, and reaches rank 0 at %s", env.WorldSize, net.JoinHostPort(env.MasterAddr, strconv.Itoa(env.MasterPort)))
+	stopped := "it joined, then stopped or failed (its own output says why)"
 	entries := make([]joinEntry, env.WorldSize)
 	for r := range entries {
 		v, refused, err := st.GetOr(ctx, "join/"+strconv.Itoa(r), refusedKey)
 		if err != nil {
-			return nil, fmt.Errorf("waiting for rank %d to join: %w", r, err)
+			return nil, late("join", unstarted)(err, r)
 		}
 		if refused {
 			var w otherWorlds
@@ -115,7 +121,7 @@ func join(ctx context.Context, st *dist.Store, env dist.Env, cfg TrainConfig) (*
 	}
 	// Every rank checks every entry itself, so that all say why a rank is
 	// refused; rank 0 keeps the store until each has read them all.
-	if err := barrier(ctx, st, "read/", "read the others' settings", env.Rank, env.WorldSize); err != nil {
+	if err := barrier(ctx, st, "read/", env.Rank, env.WorldSize, late("read the others' settings", stopped)); err != nil {
 		return nil, err
 	}
 	if err := sameStart(entries); err != nil {
@@ -144,7 +150,7 @@ func join(ctx context.Context, st *dist.Store, env dist.Env, cfg TrainConfig) (*
 	// Rank 0 returns once every rank is done with the store: a rank 0 that
 	// then fails (its own checks) and takes the store down leaves no rank
 	// reading from it, which would report the lost store, not the reason.
-	if err := barrier(ctx, st, "joined/", "finish joining", env.Rank, env.WorldSize); err != nil {
+	if err := barrier(ctx, st, "joined/", env.Rank, env.WorldSize, late("finish joining", stopped)); err != nil {
 		mesh.Close()
 		return nil, err
 	}
@@ -213,9 +219,9 @@ func refuse(ctx context.Context, st *dist.Store, env dist.Env, why otherWorlds) 
 }
 
 // barrier marks this rank's key under prefix in the store, saying it has
-// done what; rank 0 waits for every rank's, so that it keeps the store
-// until then.
-func barrier(ctx context.Context, st *dist.Store, prefix, what string, rank, world int) error {
+// done a step of the rendezvous; rank 0 waits for every rank's, so that it
+// keeps the store until then. late words a wait for rank r that failed.
+func barrier(ctx context.Context, st *dist.Store, prefix string, rank, world int, late func(err error, r int) error) error {
 	if err := st.Set(prefix+strconv.Itoa(rank), nil); err != nil {
 		return err
 	}
@@ -224,10 +230,24 @@ func barrier(ctx context.Context, st *dist.Store, prefix, what string, rank, wor
 	}
 	for r := range world {
 		if _, err := st.Get(ctx, prefix+strconv.Itoa(r)); err != nil {
-			return fmt.Errorf("waiting for rank %d to %s: %w", r, what, err)
+			return late(err, r)
 		}
 	}
 	return nil
+}
+
+// lateRank words a wait for rank r to do a step of the rendezvous that
+// failed: one that ran out says what r did not do within which limit
+// (--timeout, or the rendezvous's own where --timeout is 0, for no limit)
+// and what to check, rather than the store key and Go's context error.
+func lateRank(err error, r int, did, check string, flag, limit time.Duration) error {
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("waiting for rank %d to %s: %w", r, did, err)
+	}
+	if flag != limit {
+		return field.Errorf("timeout", "rank %d did not %s within %v, the rendezvous's limit where {timeout} is 0: %s", r, did, limit, check)
+	}
+	return field.Errorf("timeout", "rank %d did not %s within {timeout} %v: %s", r, did, limit, check)
 }
 
 // sameStart refuses ranks started unlike rank 0: another build, or a

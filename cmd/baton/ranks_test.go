@@ -209,6 +209,17 @@ func TestRanksOfAnotherWorldAreRefusedAtOnce(t *testing.T) {
 	}
 }
 
+// TestRankThatNeverJoinsIsNamed: a rank that waits out --timeout for
+// another says which did not join and what to check, not which store key
+// was not set and Go's context error.
+func TestRankThatNeverJoinsIsNamed(t *testing.T) {
+	t.Parallel()
+	port := freeTCPPort(t)
+	c := startChildEnv(t, t.TempDir(), rankEnv(0, 2, port), tinyTrain("run", 3, "--devices", "cpu:0", "--timeout", "1s")...)
+	want := regexp.MustCompile(fmt.Sprintf(`baton: rank 0 of 2: rank 1 did not join within --timeout 1s: check that it was started, as one of 2 ranks, and reaches rank 0 at 127\.0\.0\.1:%d\n$`, port))
+	endsWithin(t, c, "rank 0", 20*time.Second, 1, want)
+}
+
 // TestRanksNameOneDirectoryTwoWays: on one host, ranks that spell one run
 // directory two ways (relative, absolute through a link) and read the same text at two
 // paths run together; two directories spelled alike (the same relative
