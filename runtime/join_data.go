@@ -14,7 +14,8 @@ import (
 // tokens (the same --data path on hosts or in directories that hold other
 // files): one stage's inputs would meet another's targets. Each rank sends
 // the sha256 of its tokens to every other and compares them all, so every
-// rank names the same ranks.
+// rank names the same ranks; each refuses as a configuration error (exit
+// status 2 in the CLI), prefixed with its rank as the rendezvous's are.
 func (t *Trainer) sameData() error {
 	g := t.cfg.Group
 	if g == nil {
@@ -33,7 +34,7 @@ func (t *Trainer) sameData() error {
 		}
 	}
 	if len(other) > 0 {
-		return field.Errorf("data", "the ranks read different data: the sha256 of rank 0's tokens is %s, %s (this rank read %s); give every rank the same {data}", short(string(sums[0])), strings.Join(other, ", "), t.ds.Source)
+		return &ConfigError{fmt.Errorf("rank %d of %d: %w", g.Rank(), g.Mesh.World(), field.Errorf("data", "the ranks read different data: the sha256 of rank 0's tokens is %s, %s (this rank read %s); give every rank the same {data}", short(string(sums[0])), strings.Join(other, ", "), t.ds.Source))}
 	}
 	return nil
 }
