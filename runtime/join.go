@@ -55,7 +55,11 @@ func Join(ctx context.Context, env dist.Env, cfg TrainConfig, timeout time.Durat
 	if env.Rank == 0 {
 		var err error
 		if server, err = dist.ServeStore(net.JoinHostPort("", strconv.Itoa(env.MasterPort))); err != nil {
-			return nil, fmt.Errorf("rank 0: serving the rendezvous at port %d (MASTER_PORT): %w", env.MasterPort, err)
+			from := ""
+			if env.PortFrom != "" {
+				from = " (" + env.PortFrom + ")"
+			}
+			return nil, fmt.Errorf("serving the rendezvous at port %d%s: %w; give rank 0 a port no other process listens on", env.MasterPort, from, err)
 		}
 	}
 	st, err := dist.DialStore(ctx, addr)

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -242,6 +243,28 @@ func TestLaunchRankKilledTheOthersSayWhy(t *testing.T) {
 			t.Errorf("rank %d did not say it lost rank 1 (%q):\n%s", r, want, c.errText())
 		}
 	}
+}
+
+// TestPortInUseNamesWhereItCameFrom: rank 0 that cannot serve the
+// rendezvous says so once, as rank 0 of the world, naming what gave the
+// port: launch's --master, or MASTER_PORT for a rank started by hand.
+func TestPortInUseNamesWhereItCameFrom(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	dir := t.TempDir()
+	train := []string{"train", "--model", "tiny", "--devices", "cpu:0", "--data", corpus, "--steps", "3", "--out", "run", "--timeout", "20s", "--quiet"}
+	r := baton(t, dir, append([]string{"launch", "--nproc-per-node", "2", "--master", fmt.Sprint("127.0.0.1:", port), "--"}, train...)...)
+	want := fmt.Sprintf("[rank 0] baton: rank 0 of 2: serving the rendezvous at port %d (baton launch's --master, or the free port it picked): ", port)
+	if r.code != 1 || !strings.Contains(r.stderr, want) {
+		t.Errorf("launch: exit status %d, want 1 and %q:\n%s", r.code, want, r.stderr)
+	}
+	c := startChildEnv(t, dir, rankEnv(0, 2, port), train...)
+	endsWithin(t, c, "rank 0", 20*time.Second, 1, regexp.MustCompile(fmt.Sprintf(`^baton: rank 0 of 2: serving the rendezvous at port %d \(MASTER_PORT\): `, port)))
 }
 
 func TestLaunchRedirects(t *testing.T) {

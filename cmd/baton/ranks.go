@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -34,6 +35,9 @@ func joinRanks(fl *pflag.FlagSet, cfg *runtime.TrainConfig, env dist.Env) (*runt
 			return nil, usage(err)
 		}
 		cfg.Devices = []device.Name{d}
+	}
+	if os.Getenv(launchPIDEnv) != "" { // launch sets MASTER_PORT from its own flag
+		env.PortFrom = "baton launch's --master, or the free port it picked"
 	}
 	timeout := cfg.Timeout
 	if timeout == 0 {

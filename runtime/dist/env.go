@@ -19,6 +19,7 @@ type Env struct {
 	MasterAddr                string
 	MasterPort                int
 	Source                    string // who set it: "torchrun", "slurm", "openmpi"; "" in a single process
+	PortFrom                  string // what gave MasterPort, as a message names it: "MASTER_PORT", Slurm's job id
 }
 
 // EnvFrom reads this process's place from the launcher's variables in
@@ -66,7 +67,7 @@ func (v envVars) torchrun() (Env, error) {
 	if err := e.check(v, "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"); err != nil {
 		return Env{}, err
 	}
-	if err := v.master(&e, "WORLD_SIZE", "", 0); err != nil {
+	if err := v.master(&e, "WORLD_SIZE", "", 0, ""); err != nil {
 		return Env{}, err
 	}
 	return e, nil
@@ -96,7 +97,7 @@ func (v envVars) openMPI() (Env, error) {
 	if e.WorldSize > 1 && (!v.set("MASTER_ADDR") || !v.set("MASTER_PORT")) {
 		return Env{}, errors.New("mpirun does not say where rank 0 listens: pass MASTER_ADDR and MASTER_PORT to every process, e.g. mpirun -x MASTER_ADDR=host0 -x MASTER_PORT=29500 …")
 	}
-	if err := v.master(&e, "OMPI_COMM_WORLD_SIZE", "", 0); err != nil {
+	if err := v.master(&e, "OMPI_COMM_WORLD_SIZE", "", 0, ""); err != nil {
 		return Env{}, err
 	}
 	return e, nil
@@ -120,10 +121,11 @@ func (e Env) check(v envVars, rank, size, localRank, localSize string) error {
 }
 
 // master sets the rendezvous address: MASTER_ADDR and MASTER_PORT where
-// set, else host and port (a launcher's own answer; "" and 0 for none).
+// set, else host and port (a launcher's own answer, port given by
+// portFrom; "" and 0 for none).
 // Several processes need both; one alone needs neither.
-func (v envVars) master(e *Env, size, host string, port int) error {
-	e.MasterAddr, e.MasterPort = host, port
+func (v envVars) master(e *Env, size, host string, port int, portFrom string) error {
+	e.MasterAddr, e.MasterPort, e.PortFrom = host, port, portFrom
 	if v.set("MASTER_ADDR") {
 		addr, err := masterHost(strings.TrimSpace(v("MASTER_ADDR")))
 		if err != nil {
@@ -136,7 +138,7 @@ func (v envVars) master(e *Env, size, host string, port int) error {
 		if err != nil {
 			return fmt.Errorf("MASTER_PORT=%v", err)
 		}
-		e.MasterPort = p
+		e.MasterPort, e.PortFrom = p, "MASTER_PORT"
 	}
 	if e.WorldSize == 1 {
 		return nil

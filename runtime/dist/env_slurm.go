@@ -37,7 +37,7 @@ func (v envVars) slurm() (Env, error) {
 	if err := e.check(v, "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID", v.slurmLocalName()); err != nil {
 		return Env{}, err
 	}
-	host, port := "", 0
+	host, port, portFrom := "", 0, ""
 	if e.WorldSize > 1 && !v.set("MASTER_ADDR") {
 		name := firstSet(v, "SLURM_STEP_NODELIST", "SLURM_JOB_NODELIST", "SLURM_NODELIST")
 		if name == "" {
@@ -55,9 +55,9 @@ func (v envVars) slurm() (Env, error) {
 		if err != nil {
 			return Env{}, err
 		}
-		port = slurmPortBase + id%20000
+		port, portFrom = slurmPortBase+id%20000, fmt.Sprintf("%d + SLURM_JOB_ID mod 20000", slurmPortBase)
 	}
-	if err := v.master(&e, "SLURM_NTASKS", host, port); err != nil {
+	if err := v.master(&e, "SLURM_NTASKS", host, port, portFrom); err != nil {
 		return Env{}, err
 	}
 	return e, nil

@@ -29,6 +29,9 @@ func with(base []string, more ...string) []string {
 	return append(append([]string{}, base...), more...)
 }
 
+// slurmJobPort is PortFrom where the port is Slurm's job id's.
+const slurmJobPort = "20000 + SLURM_JOB_ID mod 20000"
+
 func TestEnvFrom(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -36,29 +39,29 @@ func TestEnvFrom(t *testing.T) {
 		want Env
 	}{
 		{"nothing: one process", nil, Env{Rank: 0, WorldSize: 1, LocalWorldSize: 1}},
-		{"torchrun", torchrun4, Env{5, 8, 1, 4, "host0", 29500, "torchrun"}},
+		{"torchrun", torchrun4, Env{5, 8, 1, 4, "host0", 29500, "torchrun", "MASTER_PORT"}},
 		{"torchrun, no local pair: all on this host", []string{"RANK=1", "WORLD_SIZE=2", "MASTER_ADDR=::1", "MASTER_PORT=1"},
-			Env{1, 2, 1, 2, "::1", 1, "torchrun"}},
-		{"torchrun, one process needs no master", []string{"RANK=0", "WORLD_SIZE=1"}, Env{0, 1, 0, 1, "", 0, "torchrun"}},
+			Env{1, 2, 1, 2, "::1", 1, "torchrun", "MASTER_PORT"}},
+		{"torchrun, one process needs no master", []string{"RANK=0", "WORLD_SIZE=1"}, Env{0, 1, 0, 1, "", 0, "torchrun", ""}},
 		{"torchrun, spaces around numbers", []string{"RANK= 0", "WORLD_SIZE=1 ", "MASTER_ADDR= h ", "MASTER_PORT= 80"},
-			Env{0, 1, 0, 1, "h", 80, "torchrun"}},
-		{"torchrun before slurm and mpi", with(srun, with(mpirun, torchrun4...)...), Env{5, 8, 1, 4, "host0", 29500, "torchrun"}},
+			Env{0, 1, 0, 1, "h", 80, "torchrun", "MASTER_PORT"}},
+		{"torchrun before slurm and mpi", with(srun, with(mpirun, torchrun4...)...), Env{5, 8, 1, 4, "host0", 29500, "torchrun", "MASTER_PORT"}},
 		{"slurm: this node's count of 4(x2),3, first host, port from the job id", srun,
-			Env{5, 11, 1, 3, "gpu07", 20000 + 123456%20000, "slurm"}},
-		{"slurm before mpi", with(srun, mpirun...), Env{5, 11, 1, 3, "10.0.0.1", 29500, "slurm"}},
+			Env{5, 11, 1, 3, "gpu07", 20000 + 123456%20000, "slurm", slurmJobPort}},
+		{"slurm before mpi", with(srun, mpirun...), Env{5, 11, 1, 3, "10.0.0.1", 29500, "slurm", "MASTER_PORT"}},
 		{"slurm: MASTER_ADDR and MASTER_PORT win", with(srun, "MASTER_ADDR=login1", "MASTER_PORT=30000"),
-			Env{5, 11, 1, 3, "login1", 30000, "slurm"}},
+			Env{5, 11, 1, 3, "login1", 30000, "slurm", "MASTER_PORT"}},
 		{"slurm: the step's node list before the job's", with(srun, "SLURM_STEP_NODELIST=a[3-4],b1"),
-			Env{5, 11, 1, 3, "a3", 23456, "slurm"}},
+			Env{5, 11, 1, 3, "a3", 23456, "slurm", slurmJobPort}},
 		{"slurm: the old SLURM_NODELIST", []string{"SLURM_PROCID=0", "SLURM_NTASKS=2", "SLURM_NODELIST=n1,n2", "SLURM_JOB_ID=40000"},
-			Env{0, 2, 0, 2, "n1", 20000, "slurm"}},
+			Env{0, 2, 0, 2, "n1", 20000, "slurm", slurmJobPort}},
 		{"slurm: SLURM_NTASKS_PER_NODE before SLURM_TASKS_PER_NODE", with(srun, "SLURM_NTASKS_PER_NODE=4"),
-			Env{5, 11, 1, 4, "gpu07", 23456, "slurm"}},
+			Env{5, 11, 1, 4, "gpu07", 23456, "slurm", slurmJobPort}},
 		{"slurm: one count for every node, no node id", []string{"SLURM_PROCID=3", "SLURM_NTASKS=4", "SLURM_LOCALID=1",
-			"SLURM_TASKS_PER_NODE=2(x2)", "SLURM_JOB_NODELIST=n[1-2]", "SLURM_JOB_ID=7"}, Env{3, 4, 1, 2, "n1", 20007, "slurm"}},
-		{"slurm: one task needs no node list or job id", []string{"SLURM_PROCID=0", "SLURM_NTASKS=1"}, Env{0, 1, 0, 1, "", 0, "slurm"}},
-		{"mpirun", mpirun, Env{3, 4, 1, 2, "10.0.0.1", 29500, "openmpi"}},
-		{"mpirun, one process needs no master", []string{"OMPI_COMM_WORLD_RANK=0", "OMPI_COMM_WORLD_SIZE=1"}, Env{0, 1, 0, 1, "", 0, "openmpi"}},
+			"SLURM_TASKS_PER_NODE=2(x2)", "SLURM_JOB_NODELIST=n[1-2]", "SLURM_JOB_ID=7"}, Env{3, 4, 1, 2, "n1", 20007, "slurm", slurmJobPort}},
+		{"slurm: one task needs no node list or job id", []string{"SLURM_PROCID=0", "SLURM_NTASKS=1"}, Env{0, 1, 0, 1, "", 0, "slurm", ""}},
+		{"mpirun", mpirun, Env{3, 4, 1, 2, "10.0.0.1", 29500, "openmpi", "MASTER_PORT"}},
+		{"mpirun, one process needs no master", []string{"OMPI_COMM_WORLD_RANK=0", "OMPI_COMM_WORLD_SIZE=1"}, Env{0, 1, 0, 1, "", 0, "openmpi", ""}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got, err := EnvFrom(getenv(c.env...))
