@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"baton/internal/runlock"
 	"baton/internal/words"
 	"baton/runtime"
 	"baton/runtime/device"
@@ -72,6 +74,20 @@ func rankDevice(env dist.Env) (device.Name, error) {
 			env.Rank, env.LocalRank, words.Count(gpus, "GPU"), words.Count(gpus, "rank"))
 	}
 	return device.Name{Kind: device.KindCUDA, Index: env.LocalRank, Part: -1}, nil
+}
+
+// lockRank locks the directory this process writes its part of the run
+// in (rankDir). Among ranks, a directory locked already is as often a
+// second process started as the same rank (two launchers whose ranks
+// overlap) as another run of --out: the message names both.
+func lockRank(out string, env dist.Env) (*runlock.Lock, error) {
+	l, err := lockOut(rankDir(out, env))
+	var busy *runlock.BusyError
+	if env.WorldSize > 1 && errors.As(err, &busy) {
+		return nil, fmt.Errorf("rank %d of %d: --out %v: another process was started as rank %d (the launcher's RANK, SLURM_PROCID or OMPI_COMM_WORLD_RANK; under baton launch, hosts with the same --node-rank or other --nproc-per-node), or another run of --out %s runs; give each process its own rank, or wait for that run to end or choose another --out",
+			env.Rank, env.WorldSize, busy, env.Rank, out)
+	}
+	return l, err
 }
 
 // rankDir is the directory a rank locks and writes its own part in: the run

@@ -220,6 +220,26 @@ func TestRankThatNeverJoinsIsNamed(t *testing.T) {
 	endsWithin(t, c, "rank 0", 20*time.Second, 1, want)
 }
 
+// TestRankStartedTwiceIsNamed: a second process started as a rank that
+// one already runs as finds the rank's directory locked; it says that two
+// processes may claim one rank, not only that another run uses --out.
+func TestRankStartedTwiceIsNamed(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	port := freeTCPPort(t)
+	args := tinyTrain("run", 3, "--devices", "cpu:0", "--timeout", "20s")
+	first := startChildEnv(t, dir, rankEnv(1, 2, port), args...)
+	lock := filepath.Join(dir, "run", "ranks", "1", ".lock")
+	for deadline := time.Now().Add(10 * time.Second); !exists(lock); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first rank 1 made no %s; stderr:\n%s", lock, first.errText())
+		}
+	}
+	second := startChildEnv(t, dir, rankEnv(1, 2, port), args...)
+	want := regexp.MustCompile(fmt.Sprintf(`^baton: rank 1 of 2: --out run/ranks/1 is in use by process %d, which holds run/ranks/1/\.lock: another process was started as rank 1 \(the launcher's RANK, SLURM_PROCID or OMPI_COMM_WORLD_RANK`, first.cmd.Process.Pid))
+	endsWithin(t, second, "the second rank 1", 10*time.Second, 1, want)
+}
+
 // TestRanksNameOneDirectoryTwoWays: on one host, ranks that spell one run
 // directory two ways (relative, absolute through a link) and read the same text at two
 // paths run together; two directories spelled alike (the same relative

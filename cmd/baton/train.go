@@ -240,7 +240,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) (err error) {
 	if err := probeFileDir("--cpuprofile", rankPath(f.cpuprofile, env)); err != nil {
 		return err
 	}
-	lock, err := lockOut(rankDir(cfg.Out, env))
+	lock, err := lockRank(cfg.Out, env)
 	if err != nil {
 		return err
 	}
@@ -469,7 +469,7 @@ func lockOut(dir string) (*runlock.Lock, error) {
 	var busy *runlock.BusyError
 	switch {
 	case errors.As(err, &busy):
-		return nil, fmt.Errorf("--out %v; wait for that run to end or choose another --out", busy)
+		return nil, fmt.Errorf("--out %w; wait for that run to end or choose another --out", busy)
 	case err != nil:
 		return nil, usage(fmt.Errorf("--out %s: %w; give a directory baton can write to", dir, err))
 	}
