@@ -118,13 +118,18 @@ func settleLeft[T any](left []chan T, d time.Duration) []chan T {
 }
 
 // fail records the first error and stops every worker, a send waiting for
-// a stash of its neighbour's included.
+// a stash of its neighbour's included. A wait that timed out on another
+// rank breaks the mesh naming that rank (hang).
 func (r *run) fail(err error) {
 	r.once.Do(func() {
 		r.err = err
 		close(r.abort)
 		for _, st := range r.ex.localStages() {
 			st.stashes.interrupt()
+		}
+		var h *hang
+		if errors.As(err, &h) {
+			r.ex.Group.Mesh.Silent(h.rank, h.tag, r.ex.Timeout)
 		}
 	})
 }

@@ -131,6 +131,7 @@ func (g *Group) receiveGob(from int, tag dist.Tag, what string, v any) error {
 // group's timeout, and failing at once when the mesh breaks.
 func (g *Group) receive(from int, tag dist.Tag, what string) ([]byte, error) {
 	return between(g, g.Mesh.Inbox(from, tag), what, func() error {
+		g.Mesh.Silent(from, tag, g.Timeout) // so that the other ranks name it too
 		return &linkError{fmt.Errorf("%s: rank %d (%s) sent nothing for %v", what, from, g.Mesh.Host(from), g.Timeout)}
 	})
 }
@@ -349,9 +350,23 @@ func (r *run) receiveMessage(a schedule.Action, from int, tag dist.Tag) ([]byte,
 	}}
 	return await(r, g.Mesh.Inbox(rank, tag), broken, func() error {
 		// The silent rank is lost: the failure (a hang) began there.
-		return &linkError{field.Errorf("timeout", "waited %v for %s from rank %d (%s) without progress; this rank's devices are at: %s (an action that runs longer than {timeout} is taken for a hang: raise {timeout} if one does)", r.ex.Timeout, a, rank, g.Mesh.Host(rank), r.where())}
+		return &linkError{&hang{rank: rank, tag: tag, err: field.Errorf("timeout", "waited %v for %s from rank %d (%s) without progress; this rank's devices are at: %s (an action that runs longer than {timeout} is taken for a hang: raise {timeout} if one does)", r.ex.Timeout, a, rank, g.Mesh.Host(rank), r.where())}}
 	})
 }
+
+// hang is a step's wait for message tag that timed out on rank, which this
+// rank takes for hung. The run tells the other ranks (Mesh.Silent) once it
+// has taken the error as its own (run.fail): this rank then reports its
+// wait, not the mesh's break that its other waits see, and the others name
+// the rank that hung, not this one, which they see leave.
+type hang struct {
+	rank int
+	tag  dist.Tag
+	err  error
+}
+
+func (h *hang) Error() string { return h.err.Error() }
+func (h *hang) Unwrap() error { return h.err }
 
 // brokenLink is a mesh's failure as await sees it: closed, and its error.
 type brokenLink struct {

@@ -39,10 +39,11 @@ func (e *PeerError) Unwrap() error { return e.Err }
 // cannot go on, and every waiting receive should learn so at once (Broken)
 // and why (Err). The mesh breaks at once when a connection ends without a
 // bye (the peer's process died), carries a bad frame, or a send makes no
-// progress, and when a peer's bye says its own mesh broke (naming where
-// the failure began). A peer's Close is orderly: everything it sent
-// arrives, then its bye; this mesh breaks only if it still waits for
-// something from that peer (an Inbox, a clock answer) or sends to it.
+// progress, when a peer's bye says its own mesh broke (naming where the
+// failure began), and when its user takes a peer for hung (Silent). A
+// peer's Close is orderly: everything it sent arrives, then its bye; this
+// mesh breaks only if it still waits for something from that peer (an
+// Inbox, a clock answer) or sends to it.
 type Mesh struct {
 	// SendTimeout is how long a Send may make no progress (the peer takes
 	// no chunk of its payload) before it fails the mesh: a peer that stopped
@@ -308,6 +309,17 @@ func (m *Mesh) leave(p *peer) {
 		m.fail(p.errorf("left the run while this rank waited for %s", m.describe(awaited[0])))
 	}
 	p.conn.Close()
+}
+
+// Silent breaks the mesh because rank sent nothing for d while this rank
+// waited for tag: a hang, which began there. Err, and the bye each peer
+// gets, name rank, so that the peers name it too, not this rank, whose
+// leaving is what they would see first.
+func (m *Mesh) Silent(rank int, tag Tag, d time.Duration) {
+	if rank < 0 || rank >= m.world || rank == m.rank {
+		panic(fmt.Sprintf("dist: rank %d cannot take rank %d of a world of %d for silent", m.rank, rank, m.world))
+	}
+	m.fail(m.peers[rank].errorf("sent nothing for %v while rank %d waited for %s", d, m.rank, m.describe(tag)))
 }
 
 // fail breaks the mesh with err unless it is broken already, and ends

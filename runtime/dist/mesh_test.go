@@ -315,6 +315,15 @@ func TestMeshPeerCloses(t *testing.T) {
 	}
 }
 
+// A rank that takes another for silent breaks its mesh naming that rank,
+// and so does every rank its bye reaches, though none waited for it.
+func TestMeshSilentNamesTheSilentRank(t *testing.T) {
+	meshes := connectAll(t, 3)
+	meshes[0].Silent(1, Tag{Kind: 10, Step: 3}, 2*time.Second)
+	waitBroken(t, meshes[0], "rank 1 (127.0.0.1): sent nothing for 2s while rank 0 waited for kind 10 stage 0 micro-batch 0 step 3")
+	waitBroken(t, meshes[2], "rank 0 (127.0.0.1): its mesh broke: rank 1 (127.0.0.1): sent nothing for 2s")
+}
+
 // A rank that waits for a message breaks when the sender closes instead.
 func TestMeshPeerClosesWhileAwaited(t *testing.T) {
 	meshes := connectAll(t, 2)
