@@ -3,12 +3,14 @@
 package dist
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -294,7 +296,10 @@ func (m *Mesh) Err() error {
 
 // leave takes p's bye on its Close. Everything p sent before it has been
 // delivered (the stream is in order), so the mesh breaks only if this rank
-// waits for more from p; then it closes this end, which p waits for.
+// waits for more from p; then it closes this end, which p waits for. Of
+// several messages awaited it names the earliest (by step, then kind,
+// stage and micro-batch), not the first the map happens to yield: the
+// same waits always read the same.
 func (m *Mesh) leave(p *peer) {
 	m.mu.Lock()
 	close(p.gone)
@@ -306,7 +311,10 @@ func (m *Mesh) leave(p *peer) {
 	}
 	m.mu.Unlock()
 	if len(awaited) > 0 {
-		m.fail(p.errorf("left the run while this rank waited for %s", m.describe(awaited[0])))
+		first := slices.MinFunc(awaited, func(a, b Tag) int {
+			return cmp.Or(cmp.Compare(a.Step, b.Step), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Stage, b.Stage), cmp.Compare(a.Microbatch, b.Microbatch))
+		})
+		m.fail(p.errorf("left the run while this rank waited for %s", m.describe(first)))
 	}
 	p.conn.Close()
 }

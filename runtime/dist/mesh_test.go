@@ -332,6 +332,19 @@ func TestMeshPeerClosesWhileAwaited(t *testing.T) {
 	waitBroken(t, meshes[0], "rank 1 (127.0.0.1): left the run while this rank waited for kind 10 stage 0 micro-batch 0 step 0")
 }
 
+// A rank that waits for several messages from a rank that closes names
+// the earliest of them, every time, whatever order the map holds them in.
+func TestMeshPeerClosesWhileSeveralAwaited(t *testing.T) {
+	for range 10 {
+		meshes := connectAll(t, 2)
+		for _, tag := range []Tag{{Kind: 4, Step: 8}, {Kind: 2, Stage: 1, Step: 7}, {Kind: 4, Step: 7}, {Kind: 2, Stage: 0, Microbatch: 3, Step: 7}, {Kind: 1, Step: 9}} {
+			meshes[0].Inbox(1, tag)
+		}
+		meshes[1].Close()
+		waitBroken(t, meshes[0], "rank 1 (127.0.0.1): left the run while this rank waited for kind 2 stage 0 micro-batch 3 step 7")
+	}
+}
+
 func TestMeshSendToClosedPeer(t *testing.T) {
 	meshes := connectAll(t, 2)
 	meshes[1].Close()
