@@ -130,10 +130,14 @@ func (g *Group) receiveGob(from int, tag dist.Tag, what string, v any) error {
 // receive waits for message tag from rank from, between steps: within the
 // group's timeout, and failing at once when the mesh breaks.
 func (g *Group) receive(from int, tag dist.Tag, what string) ([]byte, error) {
-	return between(g, g.Mesh.Inbox(from, tag), what, func() error {
+	msg, err := between(g, g.Mesh.Inbox(from, tag), what, func() error {
 		g.Mesh.Silent(from, tag, g.Timeout) // so that the other ranks name it too
 		return &linkError{fmt.Errorf("%s: rank %d (%s) sent nothing for %v", what, from, g.Mesh.Host(from), g.Timeout)}
 	})
+	if err != nil {
+		g.Mesh.Forget(from, tag) // given up: the peer's orderly Close later breaks nothing
+	}
+	return msg, err
 }
 
 // within runs f, a wait on other ranks outside the mesh (a link's
@@ -348,10 +352,14 @@ func (r *run) receiveMessage(a schedule.Action, from int, tag dist.Tag) ([]byte,
 	broken := &brokenLink{c: g.Mesh.Broken(), err: func() error {
 		return &linkError{fmt.Errorf("%w; this rank was waiting for %s from rank %d", g.Mesh.Err(), a, rank)}
 	}}
-	return await(r, g.Mesh.Inbox(rank, tag), broken, func() error {
+	msg, err := await(r, g.Mesh.Inbox(rank, tag), broken, func() error {
 		// The silent rank is lost: the failure (a hang) began there.
 		return &linkError{&hang{rank: rank, tag: tag, err: field.Errorf("timeout", "waited %v for %s from rank %d (%s) without progress; this rank's devices are at: %s (an action that runs longer than {timeout} is taken for a hang: raise {timeout} if one does)", r.ex.Timeout, a, rank, g.Mesh.Host(rank), r.where())}}
 	})
+	if err != nil {
+		g.Mesh.Forget(rank, tag) // given up: the peer's orderly Close later breaks nothing
+	}
+	return msg, err
 }
 
 // hang is a step's wait for message tag that timed out on rank, which this

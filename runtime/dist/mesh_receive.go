@@ -11,7 +11,8 @@ import (
 
 // Inbox is where message tag from rank from arrives, once; it may have
 // arrived already. The mesh forgets the message once it is handed over.
-// The channel is never closed: wait on Broken beside it.
+// The channel is never closed: wait on Broken beside it, and Forget a wait
+// given up.
 func (m *Mesh) Inbox(from int, tag Tag) <-chan []byte {
 	if from < 0 || from >= m.world || from == m.rank {
 		panic(fmt.Sprintf("dist: rank %d has no inbox for rank %d in a world of %d", m.rank, from, m.world))
@@ -29,6 +30,19 @@ func (m *Mesh) Inbox(from int, tag Tag) <-chan []byte {
 		m.fail(p.errorf("left the run before sending %s", m.describe(tag)))
 	}
 	return ch
+}
+
+// Forget gives up a wait for message tag from rank from that Inbox began
+// (the caller timed out or was aborted): its empty slot goes, so that the
+// peer's orderly Close later is not taken for leaving while this rank
+// waited. A message that arrives after is kept, as one never asked for is.
+func (m *Mesh) Forget(from int, tag Tag) {
+	k := inboxKey{from, tag}
+	m.mu.Lock()
+	if ch, ok := m.inbox[k]; ok && len(ch) == 0 {
+		delete(m.inbox, k)
+	}
+	m.mu.Unlock()
 }
 
 // deliver hands an arrived message to its inbox, or keeps it for Inbox.

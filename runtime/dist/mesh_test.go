@@ -332,6 +332,31 @@ func TestMeshPeerClosesWhileAwaited(t *testing.T) {
 	waitBroken(t, meshes[0], "rank 1 (127.0.0.1): left the run while this rank waited for kind 10 stage 0 micro-batch 0 step 0")
 }
 
+// A wait given up (Forget) leaves nothing behind: the sender's Close then
+// breaks nothing, and a message that comes after all is kept for Inbox.
+func TestMeshForgetsAWaitGivenUp(t *testing.T) {
+	meshes := connectAll(t, 2)
+	late, never := Tag{Kind: 3, Step: 1}, Tag{Kind: 3, Step: 2}
+	meshes[0].Inbox(1, late)
+	meshes[0].Inbox(1, never)
+	meshes[0].Forget(1, late)
+	meshes[0].Forget(1, never)
+	if n := meshes[0].pending(); n != 0 {
+		t.Fatalf("%d inboxes left after their waits were given up", n)
+	}
+	if err := meshes[1].Send(0, late, []byte("late")); err != nil {
+		t.Fatal(err)
+	}
+	meshes[1].Close()
+	waitGone(t, meshes[0], 1)
+	if got := receive(t, meshes[0], 1, late); string(got) != "late" {
+		t.Errorf("the message of a wait given up, asked for again: %q", got)
+	}
+	if err := meshes[0].Err(); err != nil {
+		t.Errorf("a rank that gave up its waits broke when the sender closed: %v", err)
+	}
+}
+
 // A rank that waits for several messages from a rank that closes names
 // the earliest of them, every time, whatever order the map holds them in.
 func TestMeshPeerClosesWhileSeveralAwaited(t *testing.T) {
