@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // byeTimeout is how long a rank that says bye waits for the peer to close
@@ -353,7 +354,15 @@ func (m *Mesh) fail(err error) {
 	m.mu.Unlock()
 	reason := ""
 	if err != ErrClosed {
-		reason = err.Error()[:min(len(err.Error()), maxBye)]
+		reason = err.Error()
+		if len(reason) > maxBye {
+			// Cut at a character's start: the peer prints the reason.
+			n := maxBye
+			for n > 0 && !utf8.RuneStart(reason[n]) {
+				n--
+			}
+			reason = reason[:n]
+		}
 	}
 	for _, p := range m.peers {
 		if p != nil {

@@ -1,4 +1,4 @@
-// Tests of the mesh over loopback: every pair both ways, messages before and after Inbox, concurrent and big sends, and no goroutine left after Close.
+// Tests of the mesh over loopback: every pair both ways, messages before and after Inbox, concurrent and big sends, what a rank that closes or breaks tells the others, and no goroutine left after Close.
 
 package dist
 
@@ -8,11 +8,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // connectAll connects world ranks in this process through one store and
@@ -330,6 +332,41 @@ func TestMeshPeerClosesWhileAwaited(t *testing.T) {
 	meshes[0].Inbox(1, Tag{Kind: 10})
 	meshes[1].Close()
 	waitBroken(t, meshes[0], "rank 1 (127.0.0.1): left the run while this rank waited for kind 10 stage 0 micro-batch 0 step 0")
+}
+
+// TestByeReasonEndsOnACharacter: a reason past maxBye, passed on in the
+// bye, is cut at the start of the character that straddles the limit, not
+// inside it (the peer prints it).
+func TestByeReasonEndsOnACharacter(t *testing.T) {
+	_, conn, err := rawPeer(t, rank1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// m's error is prefix+theirs: "—" (3 bytes) takes bytes maxBye-1 to
+	// maxBye+1 of it.
+	prefix := "rank 1 (127.0.0.1): its mesh broke: "
+	theirs := strings.Repeat("x", maxBye-1-len(prefix)) + "— and more"
+	var h [headerSize]byte
+	putHeader(&h, frameBye, Tag{}, []byte(theirs))
+	if _, err := conn.Write(append(h[:], theirs...)); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(conn, h[:]); err != nil {
+		t.Fatal(err)
+	}
+	got, err := parseHeader(&h)
+	if err != nil || got.typ != frameBye {
+		t.Fatalf("the mesh answered a bye with a frame of type %d (%v), want its own bye", got.typ, err)
+	}
+	reason := make([]byte, got.length)
+	if _, err := io.ReadFull(conn, reason); err != nil {
+		t.Fatal(err)
+	}
+	if want := prefix + theirs[:maxBye-1-len(prefix)]; string(reason) != want {
+		t.Errorf("the bye's reason has %d bytes, ending %q; want the %d before the \"—\" (valid UTF-8: %v)",
+			len(reason), reason[max(0, len(reason)-8):], len(want), utf8.Valid(reason))
+	}
 }
 
 // A wait given up (Forget) leaves nothing behind: the sender's Close then
