@@ -187,10 +187,15 @@ func (r *run) publishRemote(s int, msg []byte) error {
 	if err := dist.DecodeFloat64s(msg, all); err != nil {
 		return err
 	}
-	if len(all) == 0 || int(all[0]) > len(all)-1 {
-		return fmt.Errorf("a squares message of %d values", len(all))
+	if len(all) == 0 {
+		return fmt.Errorf("an empty squares message")
 	}
+	// A count that is no whole number from 0 to the values after it (a
+	// peer's bug: its checksum holds) would panic in this goroutine.
 	n := int(all[0])
+	if n < 0 || float64(n) != all[0] || n > len(all)-1 {
+		return fmt.Errorf("a squares message of %d values says it holds %v squares", len(all), all[0])
+	}
 	r.squares[s] = all[1 : 1+n]
 	if s == len(r.ex.Stages)-1 {
 		r.lossSums = all[1+n:]
