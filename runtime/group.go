@@ -291,13 +291,15 @@ func (r *run) tag(kind uint8, stage, mb int) dist.Tag {
 	return dist.Tag{Kind: kind, Stage: int32(stage), Microbatch: int32(mb), Step: r.seq}
 }
 
-// sendBuffer copies src, on dev, to the rank of stage to, as message tag;
-// a failure says which message was lost.
-func (r *run) sendBuffer(dev device.Device, to int, tag dist.Tag, src kernels.Buffer) error {
+// sendBuffer copies src, on dev, to the rank of stage to, as message tag
+// of action a; a failure says where this rank was, as a receive's does
+// (the mesh's error names the message where the send itself failed).
+func (r *run) sendBuffer(dev device.Device, a schedule.Action, to int, tag dist.Tag, src kernels.Buffer) error {
 	host := make([]float32, src.Len())
 	dev.Ops().Download(host, src)
-	if err := r.ex.Group.Mesh.Send(r.ex.rankOf(to), tag, dist.EncodeFloat32s(host)); err != nil {
-		return &linkError{fmt.Errorf("%w; this rank was sending %s", err, tag)}
+	rank := r.ex.rankOf(to)
+	if err := r.ex.Group.Mesh.Send(rank, tag, dist.EncodeFloat32s(host)); err != nil {
+		return &linkError{fmt.Errorf("%w; this rank was sending %s to rank %d", err, a, rank)}
 	}
 	return nil
 }

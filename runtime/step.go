@@ -77,7 +77,7 @@ func (r *run) tiedPeer(s int) int {
 }
 
 // sendTied copies st's part of the tied gradient into the other end's
-// memory, or to its rank.
+// memory, or to its rank, in its STEP.
 func (r *run) sendTied(st *Stage) error {
 	other := r.tiedPeer(st.Index)
 	switch {
@@ -88,7 +88,8 @@ func (r *run) sendTied(st *Stage) error {
 			return &linkError{fmt.Errorf("the tied embedding's gradient: %w", err)}
 		}
 	case r.ex.remote(other):
-		return r.sendBuffer(st.Device, other, r.tag(msgTied, other, 0), st.Stack.TiedGrad())
+		step := schedule.Action{Stage: st.Index, Kind: schedule.Step, Microbatch: -1}
+		return r.sendBuffer(st.Device, step, other, r.tag(msgTied, other, 0), st.Stack.TiedGrad())
 	default:
 		peer := r.ex.Stages[other]
 		st.Device.CopyTo(peer.Device, peer.tiedRecv, st.Stack.TiedGrad())

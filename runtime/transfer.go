@@ -55,7 +55,7 @@ func (r *run) sendAway(dev device.Device, st *Stage, a schedule.Action, kind uin
 		return true, nil
 	}
 	if r.ex.remote(to) {
-		return true, r.sendBuffer(dev, to, r.tag(kind, to, a.Microbatch), buf)
+		return true, r.sendBuffer(dev, a, to, r.tag(kind, to, a.Microbatch), buf)
 	}
 	return false, nil
 }

@@ -47,7 +47,7 @@ func TestClockOffsetRefuses(t *testing.T) {
 	}
 	meshes[1].Close()
 	waitGone(t, meshes[0], 1)
-	if _, _, err := meshes[0].ClockOffset(1, 4); err == nil || err != meshes[0].Err() || !strings.Contains(err.Error(), "rank 1 (127.0.0.1): left the run; a clock ping was not sent") {
+	if _, _, err := meshes[0].ClockOffset(1, 4); err == nil || err != meshes[0].Err() || !strings.Contains(err.Error(), "rank 1 (127.0.0.1): left the run before this rank could send a clock ping") {
 		t.Errorf("ClockOffset with a closed peer = %v, want the mesh's Err", err)
 	}
 	if _, _, err := meshes[0].ClockOffset(1, 4); err != meshes[0].Err() {

@@ -40,7 +40,7 @@ func (m *Mesh) write(p *peer, typ uint8, tag Tag, payload []byte, timeout time.D
 		return err
 	}
 	if closed(p.gone) {
-		m.fail(p.errorf("left the run; %s was not sent", m.describeFrame(typ, tag)))
+		m.fail(p.errorf("left the run before this rank could send %s", m.describeFrame(typ, tag)))
 		return m.Err()
 	}
 	first := h[:]
@@ -69,7 +69,7 @@ func (m *Mesh) writeFailed(p *peer, typ uint8, tag Tag, timeout time.Duration, e
 	case m.Err() != nil:
 		// The mesh broke, and closed the connection under the write.
 	case closed(p.gone):
-		m.fail(p.errorf("left the run; %s was not sent", m.describeFrame(typ, tag)))
+		m.fail(p.errorf("left the run before this rank could send %s", m.describeFrame(typ, tag)))
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		m.fail(p.errorf("sending %s made no progress for %v: the peer stopped reading", m.describeFrame(typ, tag), timeout))
 	case errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET):

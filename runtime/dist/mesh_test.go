@@ -411,7 +411,7 @@ func TestMeshSendToClosedPeer(t *testing.T) {
 	meshes := connectAll(t, 2)
 	meshes[1].Close()
 	waitGone(t, meshes[0], 1)
-	if err := meshes[0].Send(1, Tag{Kind: 4}, nil); err == nil || err != meshes[0].Err() || !strings.Contains(err.Error(), "rank 1 (127.0.0.1): left the run; kind 4 stage 0 micro-batch 0 step 0 was not sent") {
+	if err := meshes[0].Send(1, Tag{Kind: 4}, nil); err == nil || err != meshes[0].Err() || !strings.Contains(err.Error(), "rank 1 (127.0.0.1): left the run before this rank could send kind 4 stage 0 micro-batch 0 step 0") {
 		t.Errorf("Send to a closed rank = %v, want the mesh's Err", err)
 	}
 }
