@@ -119,6 +119,7 @@ type Executor struct {
 	Group *Group
 
 	links       map[linkKey]device.PeerLink // a run of several processes' links between devices (openLinks)
+	hostSent    hostSends                   // its sends through the mesh, where no link joins the devices
 	reservedFor *schedule.Schedule          // the schedule whose StashBound the stages hold
 	seq         int64                       // steps run, evaluations included: the same on every rank, so it names their messages
 	eager       eagerBackups

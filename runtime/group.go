@@ -295,11 +295,16 @@ func (r *run) tag(kind uint8, stage, mb int) dist.Tag {
 // of action a; a failure says where this rank was, as a receive's does
 // (the mesh's error names the message where the send itself failed).
 func (r *run) sendBuffer(dev device.Device, a schedule.Action, to int, tag dist.Tag, src kernels.Buffer) error {
+	t0 := time.Now()
 	host := make([]float32, src.Len())
 	dev.Ops().Download(host, src)
 	rank := r.ex.rankOf(to)
-	if err := r.ex.Group.Mesh.Send(rank, tag, dist.EncodeFloat32s(host)); err != nil {
+	payload := dist.EncodeFloat32s(host)
+	if err := r.ex.Group.Mesh.Send(rank, tag, payload); err != nil {
 		return &linkError{fmt.Errorf("%w; this rank was sending %s to rank %d", err, a, rank)}
+	}
+	if tag.Kind != msgTied { // as over links, the tied embedding's exchange is not a boundary's
+		r.ex.hostSent.add(r.ex.Sched.DeviceOf(a.Stage), r.ex.Sched.DeviceOf(to), len(payload), time.Since(t0))
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"path/filepath"
@@ -179,6 +180,27 @@ func TestRanksTrainAsOneProcess(t *testing.T) {
 				if st.ComputeS <= 0 {
 					t.Errorf("device %d (%s) has no compute in the merged report", d, st.Device)
 				}
+			}
+			// Each boundary between ranks, both ways, is reported once with
+			// its sends through the mesh: a micro-batch's (B,T,C) each.
+			p := len(lead.Devices)
+			rankOf := func(d int) int { return int(lead.Devices[d][len("rank")] - '0') }
+			pairs := map[string]bool{}
+			for s := range p*c.chunks - 1 {
+				if a, b := s%p, (s+1)%p; rankOf(a) != rankOf(b) {
+					pairs[lead.Devices[a]+" → "+lead.Devices[b]], pairs[lead.Devices[b]+" → "+lead.Devices[a]] = true, true
+				}
+			}
+			each := int64(one.Batch / one.Microbatches * one.Context * one.Model.C * 4)
+			reported := map[string]bool{}
+			for _, tr := range lead.Transfers {
+				reported[tr.From+" → "+tr.To] = true
+				if !strings.HasPrefix(tr.Path, "host") || tr.Copies == 0 || tr.Bytes != int64(tr.Copies)*each || !(tr.Seconds > 0) {
+					t.Errorf("%s: %d sends, %d bytes, %v s; want some through the host, of %d bytes each, taking time", tr, tr.Copies, tr.Bytes, tr.Seconds, each)
+				}
+			}
+			if !maps.Equal(reported, pairs) {
+				t.Errorf("rank 0's summary reports sends %v; want one entry for each of %v", slices.Sorted(maps.Keys(reported)), slices.Sorted(maps.Keys(pairs)))
 			}
 		})
 	}

@@ -67,7 +67,7 @@ type Summary struct {
 	// (the norm clipped, or was not finite), and OptimizerRedoS their time.
 	OptimizerRedone int                   `json:"optimizer_redone_steps,omitempty"`
 	OptimizerRedoS  float64               `json:"optimizer_redo_s,omitempty"`
-	Transfers       []device.TransferStat `json:"transfers,omitempty"` // the path and bandwidth of each stage boundary (CUDA devices)
+	Transfers       []device.TransferStat `json:"transfers,omitempty"` // the path and bandwidth of each stage boundary (CUDA devices, and between ranks)
 	// ClockSkewS is how far apart the devices' step origins may lie, the
 	// most over the measured steps: 0 on CPU devices (one clock), else
 	// what the barrier that aligns them left (StepResult.ClockSkew).

@@ -1,4 +1,4 @@
-// The ranks' transfers over links (NCCL): each sending end's count, bytes and time on its send stream, per pair of devices, gathered by rank 0 for the report.
+// The ranks' transfers over links (NCCL), and through the mesh where no link joins two devices: each sending end's count, bytes and time, per pair of devices, gathered by rank 0 for the report.
 
 package runtime
 
@@ -12,9 +12,10 @@ import (
 	"baton/runtime/dist"
 )
 
-// linkTransfers are this rank's sends over links, summed per pair of
+// linkTransfers are this rank's sends to other ranks, summed per pair of
 // devices they join (as device.Transfers sums one process's copies; with
-// interleaving a pair has several boundaries), in the pairs' order.
+// interleaving a pair has several boundaries), over links and through
+// the mesh (hostSends), in the pairs' order.
 func (t *Trainer) linkTransfers() []device.TransferStat {
 	names := t.cfg.deviceNames()
 	byPair := map[[2]string]*device.TransferStat{}
@@ -43,7 +44,7 @@ func (t *Trainer) linkTransfers() []device.TransferStat {
 		}
 		sum.Copies, sum.Bytes, sum.Seconds = sum.Copies+sent.Copies, sum.Bytes+sent.Bytes, sum.Seconds+sent.Seconds
 	}
-	out := make([]device.TransferStat, 0, len(byPair))
+	out := t.ex.hostSent.stats(names)
 	for _, s := range byPair {
 		out = append(out, *s)
 	}

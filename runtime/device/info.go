@@ -73,7 +73,11 @@ func (t TransferStat) GBps() float64 {
 }
 
 func (t TransferStat) String() string {
-	return fmt.Sprintf("%s → %s: %s, %d copies, %.1f MB, %.1f GB/s", t.From, t.To, t.Path, t.Copies, float64(t.Bytes)/1e6, t.GBps())
+	rate := fmt.Sprintf("%.1f GB/s", t.GBps())
+	if t.GBps() < 1 { // small sends, or through the host: MB/s says more than 0.0 GB/s
+		rate = fmt.Sprintf("%.1f MB/s", t.GBps()*1e3)
+	}
+	return fmt.Sprintf("%s → %s: %s, %d copies, %.1f MB, %s", t.From, t.To, t.Path, t.Copies, float64(t.Bytes)/1e6, rate)
 }
 
 // TransferReporter is a device that times its copies (CUDA devices).
