@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,8 +25,9 @@ type textFile struct {
 // (see splitStream). A directory is walked in sorted path order, skipping
 // hidden entries, symbolic links and files that look binary. When its text
 // exceeds limit bytes, every k-th file is taken, with k the smallest stride
-// that fits, so the sample spans the whole tree; the last file taken is cut
-// at the limit. limit <= 0 reads everything.
+// that fits, so the sample spans the whole tree, and where their sizes
+// leave it short of the limit, files between them (readTree); the file
+// that reaches the limit is cut there. limit <= 0 reads everything.
 func LoadText(path string, limit int64) (*Dataset, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -94,19 +96,37 @@ func (d *Dataset) readTree(root string, limit int64) ([]uint16, error) {
 			d.Subset = fmt.Sprintf("the first %d bytes of the first of %s (%d bytes)", min(limit, files[0].size), words.Count(len(files), "text file"), total)
 		}
 	}
-	var take []textFile
+	// Every k-th file from file 0; where their sizes differ so much that
+	// these fall short of the limit (a large file between the ones taken),
+	// every k-th from file 1, then from file 2, …, until it is reached: a
+	// sample of the limit's size, still spread over the tree. The file
+	// that reaches the limit is cut there.
+	room := func(n int64) int64 {
+		if limit <= 0 {
+			return math.MaxInt64
+		}
+		return limit - n
+	}
+	sizes := make([]int64, len(files)) // taken of each file
 	var n int64
-	for i := int64(0); i < int64(len(files)); i += k {
-		f := files[i]
-		if limit > 0 && n+f.size > limit {
-			f.size = limit - n
+	more := 0
+	for o := int64(0); o < k && room(n) > 0; o++ {
+		for i := o; i < int64(len(files)) && room(n) > 0; i += k {
+			sizes[i] = min(files[i].size, room(n))
+			n += sizes[i]
+			if o > 0 {
+				more++
+			}
 		}
-		if f.size > 0 {
-			take = append(take, f)
-			n += f.size
-		}
-		if limit > 0 && n >= limit {
-			break
+	}
+	if more > 0 {
+		d.Subset = fmt.Sprintf("every %s of %s (%d bytes), and %s between them to fill the limit of %d bytes",
+			words.Ordinal(k), words.Count(len(files), "text file"), total, words.Count(more, "file"), limit)
+	}
+	var take []textFile
+	for i, f := range files { // in the tree's order
+		if sizes[i] > 0 {
+			take = append(take, textFile{f.path, sizes[i]})
 		}
 	}
 	ts := make([]uint16, n)

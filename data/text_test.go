@@ -4,6 +4,7 @@ package data
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -150,6 +151,30 @@ func TestLoadTextLimit(t *testing.T) {
 	}
 	if n := len(d.Train) + len(d.Val); n != 300 || len(d.Files) != 1 {
 		t.Fatalf("%d tokens from %d files; want 300 from 1", n, len(d.Files))
+	}
+}
+
+// TestLoadTextFillsTheLimitOfASkewedTree: where every k-th file falls
+// short of the limit (a large file lies between them), files between
+// them fill it, the large one cut: 100 files of 10 bytes and one of 4000
+// under a limit of 2000 (k = 3) give 2000 bytes, not the 340 of files 0,
+// 3, …, 99.
+func TestLoadTextFillsTheLimitOfASkewedTree(t *testing.T) {
+	root := t.TempDir()
+	for i := range 100 {
+		writeFile(t, filepath.Join(root, fmt.Sprintf("a%03d.txt", i)), bytes.Repeat([]byte{'a'}, 10))
+	}
+	writeFile(t, filepath.Join(root, "b.txt"), bytes.Repeat([]byte{'b'}, 4000))
+	d, err := LoadText(root, 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := stream(d)
+	if len(got) != 2000 || bytes.Count(got, []byte{'b'}) != 2000-10*(len(d.Files)-1) {
+		t.Fatalf("%d bytes from %d files, %d of them the large file's; want 2000, the large file's filling what the small ones leave", len(got), len(d.Files), bytes.Count(got, []byte{'b'}))
+	}
+	if want := "every 3rd of 101 text files (5000 bytes), and 34 files between them to fill the limit of 2000 bytes"; d.Subset != want {
+		t.Errorf("Subset %q, want %q", d.Subset, want)
 	}
 }
 
