@@ -89,3 +89,50 @@ func TestLaunchKilledStopsItsRanks(t *testing.T) {
 		t.Error("no rank said that its launcher is gone")
 	}
 }
+
+// TestLaunchSignalledThenKilledLetsItsRankSave: a launcher that passes a
+// SIGTERM on and is then killed leaves its rank to finish the step and
+// save, as that signal asks: the rank, finding its launcher gone, sends
+// itself no second signal, which would exit it unsaved.
+func TestLaunchSignalledThenKilledLetsItsRankSave(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	run := filepath.Join(dir, "run")
+	// Steps of seconds (a device slowed 15 times): the rank is still in
+	// one when it finds its launcher gone.
+	c := startChild(t, dir, "launch", "--nproc-per-node", "1", "--redirects", "logs", "--", "train", "--devices", "cpu:0~15",
+		"--data", corpus, "--steps", "100000", "--save-every", "1", "--eval-every", "0", "--eval-batches", "1", "--out", "run", "--quiet")
+	waitCheckpoint(t, run, 1)
+	lock, err := os.ReadFile(filepath.Join(run, runlock.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(lock)))
+	if err != nil {
+		t.Fatalf("the rank's lock file holds %q, not a pid", lock)
+	}
+	t.Cleanup(func() {
+		if running(pid) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(300 * time.Millisecond)
+	c.cmd.Process.Kill()
+	c.wait(t)
+	const limit = 60 * time.Second
+	for began := time.Now(); running(pid) && time.Since(began) < limit; {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if running(pid) {
+		t.Fatalf("the rank (pid %d) still runs %v after its launcher was killed", pid, limit)
+	}
+	log, err := os.ReadFile(filepath.Join(dir, "logs", "rank0.stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := regexp.MustCompile(`(?m)^baton: interrupted by SIGTERM at step \d+; checkpoint saved in `)
+	if !saved.Match(log) || bytes.Contains(log, []byte("second signal")) {
+		t.Errorf("the rank's stderr does not say it stopped on the one SIGTERM and saved (%q):\n%s", saved, log)
+	}
+}

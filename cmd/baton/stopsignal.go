@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -64,6 +65,7 @@ func onStopSignal(log *slog.Logger, doing string, left func() string) (ctx conte
 	go func() {
 		s := <-sigs
 		at := time.Now() // before the warning, whose write may block on a stalled stderr
+		stopping.Store(true)
 		mu.Lock()
 		stopped := !ending
 		if stopped {
@@ -125,6 +127,11 @@ func onSignalWhileStarting(undo func()) (started func()) {
 		close(sigs)
 	}
 }
+
+// stopping says that a stop signal came: the run is stopping, and a
+// rank that then finds its launcher gone (stopForLauncher) must not send
+// itself another, which would count as the second and exit unsaved.
+var stopping atomic.Bool
 
 // awaitSecond returns the signal that comes on sigs sameStop or more after
 // the first (at first): any sooner is the same stop.
