@@ -227,7 +227,8 @@ func runLaunch(cmd *cobra.Command, f *launchFlags, args []string) error {
 // failed or signalled run has ended (the run's checkpoint is then complete
 // or abandoned), or launch is signalled twice, the ranks still running have
 // grace to end before SIGKILL: a rank that cannot end (stopped, hung) must
-// not keep launch waiting. The error is the first failure's, with its
+// not keep launch waiting. A second signal within sameStop of the first is
+// the same stop, delivered twice. The error is the first failure's, with its
 // status, or that of a rank a signal killed (not launch's) or that failed
 // on its own (not lostRankStatus): the failure's cause, where the ranks
 // that lost it were reaped first.
@@ -244,6 +245,7 @@ func supervise(procs []*os.Process, first int, exits <-chan rankExit, sigs <-cha
 	var failed *rankExit
 	var signalled, termed bool
 	var got os.Signal   // the first signal launch passed on
+	var gotAt time.Time // when it came
 	var fault *rankExit // the first rank after the first to end neither well nor as a stop signal says
 	var kill <-chan time.Time
 	var killed []string
@@ -274,11 +276,14 @@ func supervise(procs []*os.Process, first int, exits <-chan rankExit, sigs <-cha
 				kill = time.After(grace)
 			}
 		case s := <-sigs:
+			if signalled && time.Since(gotAt) < sameStop {
+				continue // the same stop delivered twice (timeout(1) signals launch, then its group)
+			}
 			if signalled && kill == nil {
 				kill = time.After(grace)
 			}
 			if !signalled {
-				got = s
+				got, gotAt = s, time.Now()
 			}
 			signalled = true
 			signalAll(s)

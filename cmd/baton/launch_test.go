@@ -377,6 +377,34 @@ func TestSuperviseNamesARankThatFailedAfterAnInterrupt(t *testing.T) {
 	}
 }
 
+// TestSuperviseTakesASignalDeliveredTwiceForOne: timeout(1) delivers its
+// SIGTERM to launch twice, microseconds apart: one stop, which leaves the
+// ranks all the time they take to save, not --grace.
+func TestSuperviseTakesASignalDeliveredTwiceForOne(t *testing.T) {
+	var procs []*os.Process
+	for range 2 {
+		c := exec.Command("sleep", "30")
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+		procs = append(procs, c.Process)
+	}
+	exits, sigs := make(chan rankExit, 2), make(chan os.Signal, 2)
+	sigs <- syscall.SIGTERM
+	sigs <- syscall.SIGTERM
+	go func() {
+		time.Sleep(1500 * time.Millisecond) // saving, past --grace
+		exits <- rankExit{local: 0, rank: 0, code: 143}
+		exits <- rankExit{local: 1, rank: 1, code: 143}
+	}()
+	err := supervise(procs, 0, exits, sigs, time.Second, "")
+	want := "interrupted by SIGTERM: the ranks stopped together (rank 0 exited first, status 143); each says above what it saved"
+	if ie := (interrupted{}); !errors.As(err, &ie) || ie.code != 143 || ie.msg != want {
+		t.Errorf("supervise = %v; want %q, status 143, no rank killed", err, want)
+	}
+}
+
 // TestSuperviseSendsAnInterruptedRunToItsRedirects: with --redirects the
 // ranks' lines are in their files, not above launch's last line, which
 // says so.
