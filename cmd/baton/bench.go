@@ -261,15 +261,13 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 		return usage(fmt.Errorf("no point of the sweep could run (the first: %s); nothing written to %s", rs[0].Skipped, f.out))
 	}
 	// A signal after the last point stops the sweep too: Write writes
-	// nothing once it came, and one that came while the files were written
-	// takes them back, as promised. From release on, it comes after the report.
+	// nothing once it came. One that comes while the files are written
+	// comes after the report: they replace an earlier report of the same
+	// name file by file, and taking them back would leave neither.
 	rep := bench.Report{Command: o.Command, Date: began, Machine: machine, Options: o, Elapsed: time.Since(began), Peer: peer, Tag: f.tag}
 	written, removed, err := bench.Write(ctx, f.out, rep, rs)
 	release()
-	if s := sig(); s != nil {
-		for _, p := range written {
-			os.Remove(p)
-		}
+	if s := sig(); s != nil && len(written) == 0 {
 		return stopped(s)
 	}
 	if err != nil {
