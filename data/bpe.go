@@ -3,7 +3,6 @@
 package data
 
 import (
-	"bytes"
 	"fmt"
 	"sync"
 	"unicode/utf8"
@@ -81,15 +80,21 @@ func (t *GPT2) Encode(dst []uint16, text []byte) ([]uint16, error) {
 const del = 0x7f
 
 // encodablePrefix is the length of the longest prefix of b that is valid
-// UTF-8 without a DEL: what the tokenizer encodes whole.
+// UTF-8 without a DEL: what the tokenizer encodes whole. It reads no
+// further than that prefix, so that Encode, calling it after each DEL or
+// invalid byte, reads its text once.
 func encodablePrefix(b []byte) int {
-	if utf8.Valid(b) && bytes.IndexByte(b, del) < 0 {
-		return len(b)
-	}
 	n := 0
 	for n < len(b) {
+		if c := b[n]; c < utf8.RuneSelf {
+			if c == del {
+				break
+			}
+			n++
+			continue
+		}
 		r, size := utf8.DecodeRune(b[n:])
-		if r == utf8.RuneError && size == 1 || r == del {
+		if r == utf8.RuneError && size == 1 {
 			break
 		}
 		n += size

@@ -4,6 +4,7 @@ package data
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"testing"
 )
@@ -71,5 +72,26 @@ func TestGPT2RoundTripBytes(t *testing.T) {
 		if !bytes.Equal(back, s) {
 			t.Errorf("Decode(Encode(%q)) = %q", s, back)
 		}
+	}
+}
+
+// BenchmarkGPT2EncodeWithDELs: text with a DEL every 242 bytes, which the
+// tokenizer encodes around; its time per byte stays that of plain text
+// as the text grows (it once read the rest of the text after every DEL).
+func BenchmarkGPT2EncodeWithDELs(b *testing.B) {
+	tok := NewGPT2()
+	line := append(bytes.Repeat([]byte("the quick brown fox jumps "), 10)[:241], del)
+	for _, n := range []int{1 << 18, 1 << 20} {
+		text := bytes.Repeat(line, n/len(line))
+		b.Run(fmt.Sprintf("%dKiB", n>>10), func(b *testing.B) {
+			b.SetBytes(int64(len(text)))
+			var dst []uint16
+			var err error
+			for b.Loop() {
+				if dst, err = tok.Encode(dst[:0], text); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
