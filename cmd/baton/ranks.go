@@ -28,7 +28,7 @@ const joinTimeout = 5 * time.Minute
 // cpu:0, unless --devices names them), then joins the others, which must
 // have been started with the same settings.
 func joinRanks(fl *pflag.FlagSet, cfg *runtime.TrainConfig, env dist.Env) (*runtime.Group, error) {
-	if !fl.Changed("out") && !fl.Changed("config") {
+	if !fl.Changed("out") { // no configuration file gives one: --out is the command line's
 		return nil, usage(fmt.Errorf("a run of %d processes (%s) needs --out: the run directory, the same on every rank", env.WorldSize, env.Source))
 	}
 	if !fl.Changed("devices") {

@@ -447,3 +447,19 @@ func TestRanksSplitResumesOnOtherRanks(t *testing.T) {
 		t.Errorf("resumed as 3 ranks: %d steps on %d devices, want 3 on 3", sum.Steps, sum.NumDevices)
 	}
 }
+
+// TestRankWithoutOutIsRefused: a rank needs --out, the run directory
+// every rank names alike, --config or not (a configuration file gives
+// none), rather than runs/<its own clock's time>.
+func TestRankWithoutOutIsRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFile("c.toml", []byte("steps = 2\n"))(t, dir)
+	for _, extra := range [][]string{nil, {"--config", "c.toml"}} {
+		c := startChildEnv(t, dir, rankEnv(0, 2, freeTCPPort(t)), append([]string{"train", "--model", "tiny", "--data", corpus}, extra...)...)
+		code, _ := c.wait(t)
+		if want := "baton: a run of 2 processes (torchrun) needs --out"; code != 2 || !strings.Contains(c.errText(), want) {
+			t.Errorf("a rank with %v and no --out: status %d; want 2 and %q:\n%s", extra, code, want, c.errText())
+		}
+	}
+}
