@@ -51,6 +51,11 @@ func (o *Ops) Gemm(transA, transB bool, M, N, K int, alpha float32, a, b kernels
 	}
 }
 
+// gemvFits says whether a SIMD set's gemv takes a single-row Gemm: b
+// transposed needs K in whole groups of 8 (gemvT8's transposes). Here,
+// not beside the amd64 gemv, so that Gemm builds everywhere.
+func gemvFits(g gemmArgs) bool { return g.M == 1 && (!g.transB || g.K%8 == 0) }
+
 // scaleC: c *= beta, where beta == 0 clears c without reading it.
 func scaleC(c []float32, beta float32) {
 	switch beta {

@@ -16,10 +16,6 @@ type gemvTask struct{ gemmArgs }
 
 var gemvTasks taskPool[gemvTask]
 
-// gemvFits says whether gemvVec takes a single-row Gemm: b transposed
-// needs K in whole groups of 8 (gemvT8's transposes).
-func gemvFits(g gemmArgs) bool { return g.M == 1 && (!g.transB || g.K%8 == 0) }
-
 // gemvVec: c (1,N) = alpha * a (1,K) @ op(b) + beta * c, a transposed or
 // not (one row or one column: the same K values). The packed path copies
 // each panel of b before reading it, three passes over b's bytes where a
