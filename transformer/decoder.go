@@ -29,6 +29,7 @@ type Decoder struct {
 	atty, proj, res2      kernels.Buffer // (1,C)
 	fch, fchGelu          kernels.Buffer // (1,4C)
 	logits                kernels.Buffer // (1,V)
+	padding               kernels.Buffer // (V): the padding ids' mask, or nil
 	rows                  kernels.RowAttention
 }
 
@@ -53,6 +54,7 @@ func NewDecoder(s *Stack) (*Decoder, error) {
 		x: ops.Alloc(C), ln: ops.Alloc(C), lnMean: ops.Alloc(1), lnRstd: ops.Alloc(1),
 		atty: ops.Alloc(C), proj: ops.Alloc(C), res2: ops.Alloc(C),
 		fch: ops.Alloc(4 * C), fchGelu: ops.Alloc(4 * C), logits: ops.Alloc(s.cfg.V), rows: rows,
+		padding: newPaddingMask(ops, s.cfg.V, s.spec.Vocab),
 	}
 	for _, ba := range s.sample.blocks {
 		d.qkv = append(d.qkv, ba.qkv)
@@ -134,10 +136,14 @@ func (d *Decoder) block(i int, w []kernels.Buffer, p int) {
 	ops.ResidualForward(d.x, d.res2, d.proj, C)
 }
 
-// head writes the logits (V) of the row x to out: ln_f(x) @ wteᵀ.
+// head writes the logits (V) of the row x to out: ln_f(x) @ wteᵀ, the
+// padding ids' masked as the stack's head masks them (headLogits).
 func (d *Decoder) head(out []float32) {
 	s, ops, C, V := d.s, d.s.ops, d.s.cfg.C, d.s.cfg.V
 	ops.LayerNormForward(d.ln, d.lnMean, d.lnRstd, d.x, s.P.T[s.lnfW], s.P.T[s.lnfB], 1, C)
 	ops.Gemm(false, true, 1, V, C, 1, d.ln, s.P.T[s.wte], 0, d.logits)
+	if d.padding != nil {
+		ops.BiasForward(d.logits, d.padding, 1, V)
+	}
 	ops.Download(out, d.logits)
 }

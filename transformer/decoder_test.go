@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"baton/kernels/cpu"
 	"baton/model"
 	"baton/transformer"
 )
@@ -56,6 +57,43 @@ func TestDecoderMatchesForward(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDecoderMasksThePadding: with ids past the data's vocabulary padding
+// the model's, the Decoder's logits of those ids are masked as a forward
+// pass's are, and the others are a forward pass's.
+func TestDecoderMasksThePadding(t *testing.T) {
+	cfg := model.Presets["tiny"]
+	stack := func() *transformer.Stack {
+		spec := transformer.Whole(cfg)
+		spec.Inference, spec.Vocab = true, 200
+		s, err := transformer.NewStack(cpu.New(), cfg, spec, 1, cfg.MaxT)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Init(3)
+		return s
+	}
+	tokens := make([]int32, cfg.MaxT) // a forward pass takes a whole context
+	for i := range tokens {
+		tokens[i] = int32(7 * i % 200)
+	}
+	V := cfg.V
+	want := make([]float32, len(tokens)*V)
+	stack().Logits(tokens, want)
+	dec, err := transformer.NewDecoder(stack())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float32, V)
+	dec.Start(tokens, got)
+	last := want[(len(tokens)-1)*V:]
+	closeRow(t, len(tokens)-1, got[:200], last[:200])
+	for j := 200; j < V; j++ {
+		if got[j] != last[j] || got[j] > -1e29 {
+			t.Fatalf("padding id %d: logit %v from the cache, %v from a forward pass; want both masked", j, got[j], last[j])
+		}
 	}
 }
 

@@ -27,15 +27,23 @@ func newHeadScratch(ops kernels.Ops, N, C, V, vocab int) headScratch {
 		lnf: working(ops, N*C), lnfMean: ops.Alloc(N), lnfRstd: ops.Alloc(N),
 		logits: working(ops, N*V), dlnf: working(ops, N*C),
 	}
-	if vocab > 0 && vocab < V {
-		mask := make([]float32, V)
-		for j := vocab; j < V; j++ {
-			mask[j] = maskedLogit
-		}
-		h.padding = ops.AllocAs(V, kernels.Weights) // as the layers' biases, which BiasForward adds
-		ops.Upload(h.padding, mask)
-	}
+	h.padding = newPaddingMask(ops, V, vocab)
 	return h
+}
+
+// newPaddingMask is the bias (V) that masks the ids from vocab to V, the
+// padding of the vocabulary (maskedLogit), or nil where none pads.
+func newPaddingMask(ops kernels.Ops, V, vocab int) kernels.Buffer {
+	if vocab <= 0 || vocab >= V {
+		return nil
+	}
+	mask := make([]float32, V)
+	for j := vocab; j < V; j++ {
+		mask[j] = maskedLogit
+	}
+	b := ops.AllocAs(V, kernels.Weights) // as the layers' biases, which BiasForward adds
+	ops.Upload(b, mask)
+	return b
 }
 
 // headLogits: logits (B,T,V) = ln_f(x) (B,T,C) @ wteᵀ (C,V), the padding

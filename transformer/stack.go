@@ -339,7 +339,8 @@ func (s *Stack) embeddingBackward(a *Acts) {
 }
 
 // Logits runs an undivided model on tokens (B,T) and writes the logits
-// (B,T,V) to out, for sampling, in a stash of its own.
+// (B,T,V) to out, in a stash of its own: a whole forward pass, which the
+// Decoder (what samples) is checked against.
 func (s *Stack) Logits(tokens []int32, out []float32) {
 	if !s.spec.Embed || !s.spec.Head {
 		panic("transformer: Logits needs a stack that holds the whole model")
