@@ -2,7 +2,10 @@
 
 package cpu
 
-import "baton/kernels"
+import (
+	"baton/kernels"
+	"math"
+)
 
 // geluK is sqrt(2/pi), the tanh approximation's constant (as in GPT-2).
 const geluK = 0.7978845608028654
@@ -79,16 +82,29 @@ func (e *eltTask) run(lo, hi int) {
 	}
 }
 
-func gelu(x float32) float32 {
-	u := geluK * (x + 0.044715*x*x*x)
-	return 0.5 * x * (1 + tanhf(u))
+// geluParts: with u = sqrt(2/pi)(x + 0.044715x³) and e = e^(-2|u|),
+// 0.5(1 + tanh u) = s/(1+e), where s is 1 for u >= 0 and e below. The
+// tanh form, 0.5x(1 + tanh u), cancels for u far below 0 and loses every
+// digit of gelu(x) below x ≈ -5; this form keeps them, as the vector
+// kernels' does (_asm/gelu.go), and e cannot overflow.
+func geluParts(x float32) (s, e float32) {
+	u := math.Float32bits(geluK * (x + 0.044715*x*x*x))
+	e = expf(-2 * math.Float32frombits(u&^(1<<31)))
+	// s chosen by u's sign bit without a branch, which GELU's inputs would
+	// take at random (-0 takes e, which is 1 there).
+	neg := uint32(int32(u) >> 31)
+	return math.Float32frombits(math.Float32bits(e)&neg | math.Float32bits(1)&^neg), e
 }
 
-// geluGrad is d gelu / dx; sech² is taken as 1 - tanh², which cannot
-// overflow the way 1/cosh² does for large |u|.
+func gelu(x float32) float32 {
+	s, e := geluParts(x)
+	return x * s / (1 + e)
+}
+
+// geluGrad is d gelu / dx = 0.5(1+tanh u) + 0.5x(1-tanh²u)u', which is
+// (s + 2x·e·u'/(1+e))/(1+e) (geluParts).
 func geluGrad(x float32) float32 {
-	u := geluK * (x + 0.044715*x*x*x)
-	th := tanhf(u)
+	s, e := geluParts(x)
 	du := geluK * (1 + 3*0.044715*x*x)
-	return 0.5*(1+th) + 0.5*x*(1-th*th)*du
+	return (s + 2*x*e*du/(1+e)) / (1 + e)
 }

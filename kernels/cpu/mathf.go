@@ -1,13 +1,13 @@
-// Float32 exp and tanh: the transcendental functions of softmax and GELU, without float64 round trips.
+// Float32 exp: the transcendental function of softmax and GELU, without float64 round trips.
 
 package cpu
 
 import "math"
 
-// math.Exp and math.Tanh were 40% of attention's time and most of GELU's.
-// These float32 versions are plain arithmetic, so as deterministic as the
-// rest of the package (same binary, same bits), and accurate to 1 ulp (expf)
-// and 1e-7 absolute (tanhf): TestExpf, TestTanhf.
+// math.Exp and math.Tanh were 40% of attention's time and most of GELU's
+// (which now takes e^-2|u| in place of tanh u, geluParts). This float32
+// version is plain arithmetic, so as deterministic as the rest of the
+// package (same binary, same bits), and accurate to 1 ulp: TestExpf.
 
 // expf returns e^x: x = k ln2 + r with |r| <= ln2/2, e^r by a degree-6
 // polynomial (Cephes' expf coefficients), and 2^k put in the exponent bits.
@@ -43,15 +43,4 @@ func expf(x float32) float32 {
 		return y * 2 * math.Float32frombits(uint32(ki-1+127)<<23)
 	}
 	return y * math.Float32frombits(uint32(ki+127)<<23)
-}
-
-// tanhf returns tanh(x) as 1 - 2/(e^2|x| + 1) with x's sign: accurate to
-// about 1e-7 absolute, which is what GELU's 1 + tanh(u) needs, though not
-// to 1 ulp relative near 0 (where the form cancels). It has no branch on
-// x: a |x| < 0.625 polynomial branch, taken at random for GELU inputs,
-// cost more in mispredictions than the whole function.
-func tanhf(x float32) float32 {
-	a := math.Float32frombits(math.Float32bits(x) &^ (1 << 31))
-	t := 1 - 2/(expf(2*a)+1)
-	return math.Float32frombits(math.Float32bits(t) | math.Float32bits(x)&(1<<31)) // tanh is odd
 }

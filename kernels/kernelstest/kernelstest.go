@@ -79,7 +79,7 @@ type Tolerances struct {
 // order on the suite's shapes (the CPU backend, which sums some reductions
 // in float64, shows 1e-8 to 1e-6; go test -v logs every error).
 var FP32 = Tolerances{
-	// A few roundings per element (2^-24 each), tanhf's 2 ulp in GELU,
+	// A few roundings per element (2^-24 each), expf's ulp in GELU,
 	// sqrt and a division per AdamW step, over three steps: ~1e-6.
 	Elementwise: 1e-5,
 	// float32 sums of n terms: the error is ~sqrt(n)·2^-24 relative to the
