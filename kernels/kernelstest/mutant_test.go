@@ -184,3 +184,25 @@ func TestMutants(t *testing.T) {
 func TestRunAgainst(t *testing.T) {
 	RunAgainst(t, func() kernels.Ops { return cpu.NewWorkers(3) }, func() kernels.Ops { return cpu.NewWorkers(1) }, FP32)
 }
+
+// TestCheckAgainstFailsOnAnotherBackend: the cross-backend comparison
+// (which TestRunAgainst's two CPU backends, equal to the bit, never fail)
+// fails a backend unlike the reference, naming the reference: the CPU
+// against a mutant whose cross-entropy ignores dscale.
+func TestCheckAgainstFailsOnAnotherBackend(t *testing.T) {
+	base := cpu.New()
+	rec := &recorder{TB: t}
+	for _, g := range groups(FP32) {
+		if g.name != "CrossEntropyForwardBackward" {
+			continue
+		}
+		for _, c := range g.cases {
+			if got, ok := call(rec, base, c); ok {
+				checkAgainst(rec, got, ceIgnoresDscale{base}, c)
+			}
+		}
+	}
+	if all := strings.Join(rec.errs, "\n"); len(rec.errs) == 0 || !strings.Contains(all, "backend "+base.Name()) {
+		t.Errorf("comparing the CPU backend with a broken one: %d failures, none naming the reference backend:\n%s", len(rec.errs), all)
+	}
+}
