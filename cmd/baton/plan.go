@@ -158,8 +158,9 @@ func runPlan(out, notes io.Writer, f *planFlags, given *schedule.Schedule) error
 	}
 	analytic := s.AnalyticBubble()
 	var host *runtime.HostRoom
-	if names[0].Kind == device.KindCPU && f.deviceMemory == "" {
-		// CPU devices share the host: the run is checked against it as a whole.
+	if names[0].Kind == device.KindCPU {
+		// CPU devices share the host: the run is checked against it as a
+		// whole, whatever --device-memory asks about.
 		h := runtime.HostFit(plan)
 		host = &h
 	}
@@ -180,7 +181,11 @@ func runPlan(out, notes io.Writer, f *planFlags, given *schedule.Schedule) error
 	fmt.Fprint(out, plan)
 	writeDeviceMemory(out, mems, capacity, f.deviceMemory != "")
 	if host != nil && host.Fits != nil {
-		fmt.Fprintf(out, "  the host, which the CPU devices share, for all their stages and the process: %s; %s\n", model.HumanBytes(host.NeedBytes), host)
+		which := "the host, which the CPU devices share"
+		if f.deviceMemory != "" {
+			which = "this host, which train weighs the CPU devices against rather than --device-memory"
+		}
+		fmt.Fprintf(out, "  %s, for all their stages and the process: %s; %s\n", which, model.HumanBytes(host.NeedBytes), host)
 	}
 	writeScaling(out, scaling, s)
 	if n := len(scaling); n > 0 && scaling[n-1].Devices < f.devicesMax {
