@@ -136,10 +136,44 @@ func checkFits(devs []device.Name, pl *model.Plan, prec string, extra int64) err
 		if r.addressSpace {
 			as = fmt.Sprintf(", %s of address space,", model.HumanBytes(want))
 		}
-		return field.Errorf("batch", "the run needs about %s of memory (parameters, gradients, AdamW state, %s of activations of B=%d T=%d, and %s for the process, with the attention's (T, T) scratch)%s but %s is left %s; lower {batch} or {context}, raise {microbatches}, or choose a smaller model",
+		return field.Errorf("batch", "the run needs about %s of memory (parameters, gradients, AdamW state, %s of activations of B=%d T=%d, and %s for the process, with the attention's (T, T) scratch)%s but %s is left %s; "+memoryFixes(pl, pl.Stages, r.bytes-extra, false),
 			model.HumanBytes(need), words.Count(stashes, "micro-batch stash"), pl.B, pl.T, model.HumanBytes(extra), as, model.HumanBytes(max(r.bytes, 0)), r.from)
 	}
 	return nil
+}
+
+// memoryFixes words what can bring stages of pl within have bytes: a
+// smaller micro-batch (lower batch, or more micro-batches) where one holds
+// more than a sequence, a shorter context, recomputation where blocks
+// stash more than their output, more GPUs, a smaller model. Where the
+// stages' parameters with their gradients and AdamW moments (16 bytes
+// each) alone exceed have, only the last two can, and it says so. It is
+// part of a field.Errorf format: its settings in braces, and no verb.
+func memoryFixes(pl *model.Plan, stages []model.Stage, have int64, gpus bool) string {
+	var params int64
+	for _, s := range stages {
+		params += s.Params
+	}
+	var fixes []string
+	if state := 16 * params; state > have {
+		fixes = append(fixes, fmt.Sprintf("the parameters with their gradients and AdamW state alone take %s", model.HumanBytes(state)))
+		if gpus {
+			return fixes[0] + ": spread the layers over more GPUs with {devices} or {split}, or choose a smaller model"
+		}
+		return fixes[0] + ": choose a smaller model"
+	}
+	if pl.B > 1 {
+		fixes = append(fixes, "lower {batch} or raise {microbatches} (micro-batches of "+words.Count(pl.B, "sequence")+")")
+	}
+	fixes = append(fixes, "lower {context}")
+	if pl.Recompute != model.RecomputeBlock {
+		fixes = append(fixes, "recompute in the backward ({recompute} block)")
+	}
+	if gpus {
+		fixes = append(fixes, "spread the layers over more GPUs with {devices} or {split}")
+	}
+	fixes = append(fixes, "or choose a smaller model")
+	return strings.Join(fixes, ", ")
 }
 
 // cpuNeed is what a run of pl on CPU devices allocates, every stage's
@@ -251,12 +285,14 @@ func CheckDeviceFit(mems []DeviceMem, capacity map[string]int64, pl *model.Plan,
 			continue
 		}
 		stages, stashes := make([]string, len(m.Stages)), 0
+		var own []model.Stage
 		for i, s := range m.Stages {
 			st := pl.Stages[slices.IndexFunc(pl.Stages, func(st model.Stage) bool { return st.Index == s })] // pl may be a rank's part
 			stages[i] = fmt.Sprintf("%d (layers %d–%d)", s, st.FirstLayer, st.LastLayer)
 			stashes += st.Stashes
+			own = append(own, st)
 		}
-		return field.Errorf("batch", "%s needs about %s for its stages %s (parameters, gradients, AdamW state, %s of activations of B=%d T=%d) but has %s of memory; lower {batch}, raise {microbatches}, spread the layers over more GPUs with {devices} or {split}, or choose a smaller model",
+		return field.Errorf("batch", "%s needs about %s for its stages %s (parameters, gradients, AdamW state, %s of activations of B=%d T=%d) but has %s of memory; "+memoryFixes(pl, own, have, true),
 			m.Device, model.HumanBytes(m.MemFor(prec)), strings.Join(stages, ", "), words.Count(stashes, "micro-batch stash"), pl.B, pl.T, model.HumanBytes(have))
 	}
 	return nil

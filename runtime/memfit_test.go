@@ -177,3 +177,35 @@ func TestLongContextCountsTheAttentionScratch(t *testing.T) {
 		t.Fatalf("NewTrainer at a context of 2^20: %v; want a refusal naming the attention's scratch and the context", err)
 	}
 }
+
+// TestMemoryFixesNameWhatCanHelp: the advice of a refusal names only what
+// can lower the stages' memory enough: no smaller micro-batch where one is
+// a single sequence, no recomputation where blocks recompute already, and
+// only a smaller model (or more GPUs) where the parameters with their
+// state alone are too many.
+func TestMemoryFixesNameWhatCanHelp(t *testing.T) {
+	cfg := model.Presets["small"]
+	plan := func(B int, r model.Recompute) *model.Plan {
+		pl, err := model.Partition(cfg, []string{"d0", "d1"}, model.PlanOptions{B: B, T: cfg.MaxT, Recompute: r})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pl
+	}
+	state := 16 * (plan(1, 0).Stages[0].Params + plan(1, 0).Stages[1].Params)
+	for _, c := range []struct {
+		pl   *model.Plan
+		have int64
+		gpus bool
+		want string
+	}{
+		{plan(4, model.RecomputeNone), state + 1, false, "lower {batch} or raise {microbatches} (micro-batches of 4 sequences), lower {context}, recompute in the backward ({recompute} block), or choose a smaller model"},
+		{plan(1, model.RecomputeBlock), state + 1, true, "lower {context}, spread the layers over more GPUs with {devices} or {split}, or choose a smaller model"},
+		{plan(4, model.RecomputeNone), state - 1, false, "the parameters with their gradients and AdamW state alone take " + model.HumanBytes(state) + ": choose a smaller model"},
+		{plan(4, model.RecomputeNone), state - 1, true, "the parameters with their gradients and AdamW state alone take " + model.HumanBytes(state) + ": spread the layers over more GPUs with {devices} or {split}, or choose a smaller model"},
+	} {
+		if got := memoryFixes(c.pl, c.pl.Stages, c.have, c.gpus); got != c.want {
+			t.Errorf("B=%d, recompute %v, %d bytes, GPUs %v:\n%s\nwant\n%s", c.pl.B, c.pl.Recompute, c.have, c.gpus, got, c.want)
+		}
+	}
+}

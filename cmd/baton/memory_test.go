@@ -3,34 +3,48 @@
 package main
 
 import (
+	"fmt"
 	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
 )
 
-// TestRunThatCannotFitIsRefused: under an address-space limit of 3 GiB
-// (ulimit -v, as prlimit --as sets it), gpt2-124m with 8 sequences of 1024
-// tokens, about 8 GiB planned, is refused at once, exit 2, saying how much
-// it needs, how much there is and what to lower; nothing is written.
+// TestRunThatCannotFitIsRefused: under an address-space limit of 6 or 3
+// GiB (ulimit -v, as prlimit --as sets it), gpt2-124m with 8 sequences of
+// 1024 tokens, about 8 GiB planned, is refused at once, exit 2, saying how
+// much it needs, how much there is and what can lower it enough; nothing
+// is written.
 func TestRunThatCannotFitIsRefused(t *testing.T) {
 	bash, err := exec.LookPath("bash")
 	if err != nil {
 		t.Skip("no bash to set the limit with")
 	}
-	dir := t.TempDir()
-	script := `ulimit -v 3145728 && exec "$0" "$@"`
-	cmd := exec.Command(bash, "-c", script, batonBin, "train", "--model=gpt2-124m", "--devices=cpu:0", "--batch=8",
-		"--microbatches=1", "--steps=1", "--out=run")
-	cmd.Dir = dir
-	before := snapshot(t, dir)
-	out, _ := cmd.CombinedOutput()
-	need := regexp.MustCompile(`baton: the run needs about [0-9.]+ GiB of memory .*, [0-9.]+ GiB of address space, but [0-9.]+ [MG]iB is left under the address-space limit, RLIMIT_AS \(ulimit -v\), of 3\.00 GiB, of which the process holds [0-9.]+ [MG]iB; lower --batch`)
-	if code := cmd.ProcessState.ExitCode(); code != 2 || !need.Match(out) {
-		t.Fatalf("exit %d, want 2 with the memory needed and available:\n%s", code, out)
-	}
-	if ch := changes(before, snapshot(t, dir)); len(ch) > 0 {
-		t.Errorf("a refused run wrote %s", strings.Join(ch, ", "))
+	for _, c := range []struct {
+		limitKiB int
+		limit    string
+		fix      string
+	}{
+		// Room for the parameters and their state (1.85 GiB), not for B=8's activations.
+		{6 << 20, "6.00 GiB", "lower --batch or raise --microbatches (micro-batches of 8 sequences), lower --context, recompute in the backward (--recompute block), or choose a smaller model"},
+		// Not even for those: only a smaller model fits.
+		{3 << 20, "3.00 GiB", "the parameters with their gradients and AdamW state alone take 1.85 GiB: choose a smaller model"},
+	} {
+		dir := t.TempDir()
+		script := fmt.Sprintf(`ulimit -v %d && exec "$0" "$@"`, c.limitKiB)
+		cmd := exec.Command(bash, "-c", script, batonBin, "train", "--model=gpt2-124m", "--devices=cpu:0", "--batch=8",
+			"--microbatches=1", "--steps=1", "--out=run")
+		cmd.Dir = dir
+		before := snapshot(t, dir)
+		out, _ := cmd.CombinedOutput()
+		need := regexp.MustCompile(`baton: the run needs about [0-9.]+ GiB of memory .*, [0-9.]+ GiB of address space, but [0-9.]+ [MG]iB is left under the address-space limit, RLIMIT_AS \(ulimit -v\), of ` +
+			regexp.QuoteMeta(c.limit) + `, of which the process holds [0-9.]+ [MG]iB; ` + regexp.QuoteMeta(c.fix) + `\n$`)
+		if code := cmd.ProcessState.ExitCode(); code != 2 || !need.Match(out) {
+			t.Fatalf("limit %s: exit %d, want 2 with the memory needed and available, and %q:\n%s", c.limit, code, c.fix, out)
+		}
+		if ch := changes(before, snapshot(t, dir)); len(ch) > 0 {
+			t.Errorf("a refused run wrote %s", strings.Join(ch, ", "))
+		}
 	}
 }
 
