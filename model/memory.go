@@ -3,6 +3,7 @@
 package model
 
 import (
+	"math"
 	"strconv"
 	"strings"
 
@@ -48,9 +49,11 @@ func ParseSize(name, s string) (int64, error) {
 		}
 	}
 	f, err := strconv.ParseFloat(num, 64)
-	// Written so that NaN fails it too; under a byte would truncate to 0,
-	// which means no limit.
-	if err != nil || !(f*mult >= 1 && f*mult < 1<<62) {
+	switch {
+	case err == nil && f*mult < 1 && !math.IsNaN(f):
+		// Under a byte would truncate to 0, which means no limit.
+		return 0, field.Errorf(name, "{"+name+"} %s: a device's memory is a byte or more; give one such as 80GiB, or leave {"+name+"} out", s)
+	case err != nil || !(f*mult < 1<<62): // NaN fails it too
 		return 0, field.Errorf(name, "{"+name+"} %q is not a size; give one such as 80GiB, 24G or 40GB", s)
 	}
 	return int64(f * mult), nil
