@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -95,8 +96,11 @@ func runTokenize(cmd *cobra.Command, c data.TokenizeConfig) error {
 	res, err := data.Tokenize(ctx, c)
 	bar.stop(err == nil)
 	s := sig()
-	if s != nil && err != nil {
+	switch {
+	case s != nil && errors.Is(err, context.Canceled):
 		return interrupted{exitCode(s), fmt.Sprintf("tokenize: stopped by %s; no shard was written", sigName(s))}
+	case s != nil && err != nil: // it failed on its own as the signal came: the failure is what to say
+		return fmt.Errorf("%w (%s came meanwhile; no shard was written)", err, sigName(s))
 	}
 	if s != nil {
 		log.Warn("the signal came as the shards were moved into place: they are complete and kept", "signal", sigName(s))
