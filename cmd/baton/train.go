@@ -93,7 +93,7 @@ func trainCmd() *cobra.Command {
 	fl.Float64Var(&f.maxGradNorm, "max-grad-norm", 1.0, "clip the global gradient norm (0: off)")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the initial weights and of the batch order")
 	fl.StringVar(&f.data, "data", "", "text file, directory of text, or llm.c .bin shards (default: the Go standard library sources)")
-	fl.Int64Var(&f.dataLimit, "data-limit", defaultDataLimit, "bytes of text to read at most (0: all of it; llm.c shards are read whole)")
+	fl.Int64Var(&f.dataLimit, "data-limit", data.DefaultTextLimit, "bytes of text to read at most (0: all of it; llm.c shards are read whole)")
 	fl.IntVar(&f.evalEvery, "eval-every", 100, "steps between validation passes (0: only at the end)")
 	fl.IntVar(&f.evalBatches, "eval-batches", 8, "validation batches per pass (at most what the validation tokens hold)")
 	fl.IntVar(&f.saveEvery, "save-every", 100, "steps between checkpoints (0: only at the end)")
@@ -389,16 +389,13 @@ func warnAtStart(log *slog.Logger, f *trainFlags, fl *pflag.FlagSet, asked []dev
 	if n := unchunkedNote(f.schedule, f.chunks); n != "" && f.scheduleFile == "" {
 		log.Warn(n)
 	}
-	if f.dataLimit != defaultDataLimit && tr.Data().Format == data.Shards {
+	if f.dataLimit != data.DefaultTextLimit && tr.Data().Format == data.Shards {
 		log.Warn(fmt.Sprintf("--data-limit %d limits text only: the llm.c shards of %s are read whole", f.dataLimit, tr.Data().Source))
 	}
 	for _, w := range tr.Warnings() {
 		log.Warn(w)
 	}
 }
-
-// defaultDataLimit is --data-limit's default: 16 MiB of text.
-const defaultDataLimit = 16 << 20
 
 // noteFittedDevices says which of the default devices a model too shallow
 // for all of them trains on (runtime.TrainConfig.FitDevices): devices the
