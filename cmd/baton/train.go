@@ -77,7 +77,7 @@ func trainCmd() *cobra.Command {
 	fl := cmd.Flags()
 	f.modelFlags.add(fl)
 	fl.Lookup("context").Usage += "; with --init-from or --resume, one below the weights' trains their model on shorter sequences"
-	fl.StringVar(&f.devices, "devices", "cpu:0,cpu:1,cpu:2,cpu:3", "devices, one stage each: cpu:0,cpu:1 or cpu:0..3; cuda:0 or cuda:0/4 in the cuda build (left out: cut to the model's layers; one device per rank under baton launch)")
+	fl.StringVar(&f.devices, "devices", "cpu:0,cpu:1,cpu:2,cpu:3", "devices, one stage each: cpu:0,cpu:1 or cpu:0..3 (cpu:1~2: one twice as slow); cuda:0 or cuda:0/4 in the cuda build (left out: cut to the model's layers; one device per rank under baton launch)")
 	fl.StringVar(&f.schedule, "schedule", "1f1b", "pipeline schedule: "+strings.Join(schedule.ScheduleNames, ", "))
 	fl.StringVar(&f.scheduleFile, "schedule-file", "", "run the schedule in this CSV file, one row of actions per device (written by baton schedule --out; see docs/schedule-files.md)")
 	fl.IntVar(&f.microbatches, "microbatches", 4, "micro-batches per step (must divide --batch; naive always uses 1)")
