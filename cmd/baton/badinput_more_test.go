@@ -199,6 +199,7 @@ func moreComputeCases() []badInput {
 		{name: "plan unknown device", args: []string{"plan", "--model=tiny", "--devices=gpu:0"}, code: 2, msg: `unknown device "gpu:0"`},
 		{name: "plan more devices than layers", args: []string{"plan", "--model=tiny", "--devices=cpu:0..3"}, code: 2, msg: "4 devices but only 2 layers"},
 		{name: "plan device memory not a size", args: []string{"plan", "--model=tiny", "--devices=cpu:0", "--device-memory=lots"}, code: 2, msg: `--device-memory "lots" is not a size`},
+		{name: "plan unknown optimizer step", args: []string{"plan", "--model=tiny", "--optimizer-step=lazy"}, code: 2, msg: `--optimizer-step "lazy" is not one of default, eager`},
 		{name: "plan device memory of zero", args: []string{"plan", "--model=tiny", "--devices=cpu:0", "--device-memory=0"}, code: 2, msg: "--device-memory 0: a device's memory is a byte or more"},
 		{name: "plan devices-max beyond the devices named", args: []string{"plan", "--model=small", "--devices=cpu:0,cpu:1", "--devices-max=4"}, code: 2, msg: "--devices-max 4 but --devices names 2"},
 		{name: "plan devices-max with a split", args: []string{"plan", "--model=small", "--split=4,4", "--devices=cpu:0,cpu:1", "--devices-max=2"}, code: 2, msg: "drop --schedule-file, --split and --layer-map"},

@@ -22,7 +22,7 @@ type planFlags struct {
 	model                                  modelFlags
 	devices, split, lmap, schedule, replay string
 	scheduleFile, deviceMemory             string
-	balance, recompute                     string
+	balance, recompute, optimizerStep      string
 	top                                    int
 	m, batch, chunks, devicesMax           int
 	asJSON, devicesGiven                   bool
@@ -87,6 +87,7 @@ func planCmd() *cobra.Command {
 	fl.StringVar(&f.balance, "balance", "flops", "with --replay: flops, or measured to search every schedule, micro-batch count, chunk count and split on the run's measured times")
 	fl.IntVar(&f.top, "top", 5, "with --balance measured: how many of the best choices to print")
 	fl.StringVar(&f.recompute, "recompute", "none", "what each block's forward leaves for its backward to recompute: none, gelu, block (the memory estimate counts it)")
+	fl.StringVar(&f.optimizerStep, "optimizer-step", "default", "default or eager, as train takes it: the memory estimate counts eager's copy of the parameters and moments")
 	fl.BoolVar(&f.asJSON, "json", false, "print JSON")
 	return cmd
 }
@@ -237,6 +238,13 @@ func planOn(mc model.Config, names []device.Name, f *planFlags, given *schedule.
 	opts := model.PlanOptions{B: f.batch / s.Microbatches, T: mc.MaxT, Stashes: s.Stashes(), Microbatches: s.Microbatches, SplitBackward: s.SplitsBackward()}
 	if opts.Recompute, err = model.ParseRecompute(f.recompute); err != nil {
 		return nil, nil, usage(err)
+	}
+	switch f.optimizerStep {
+	case "default":
+	case "eager":
+		opts.EagerOptimizer = true
+	default:
+		return nil, nil, usage(fmt.Errorf("--optimizer-step %q is not one of default, eager", f.optimizerStep))
 	}
 	if opts.Split, err = model.ParseInts("split", f.split); err != nil {
 		return nil, nil, usage(err)

@@ -5,6 +5,7 @@ package main
 import (
 	"encoding/json"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	goruntime "runtime"
 	"strings"
@@ -146,5 +147,35 @@ func TestPlanJSONSaysWhetherTheHostFits(t *testing.T) {
 	}
 	if out.Host.Fits == nil || !*out.Host.Fits {
 		t.Errorf("the tiny model on 2 CPU devices: host %+v; want it to fit (/proc/meminfo is read on Linux)", out.Host)
+	}
+}
+
+// TestPlanCountsTheEagerOptimizersCopy: plan --optimizer-step eager
+// counts, byte for byte, what train's plan counts for it (a copy of each
+// stage's parameters and moments), and more than plan without it.
+func TestPlanCountsTheEagerOptimizersCopy(t *testing.T) {
+	dir := t.TempDir()
+	shape := []string{"--model=small", "--devices=cpu:0,cpu:1", "--batch=8", "--microbatches=4"}
+	type stages struct {
+		Stages []struct {
+			MemBytes int64 `json:"mem_bytes"`
+		} `json:"stages"`
+	}
+	plans := map[string]*stages{}
+	for _, step := range []string{"default", "eager"} {
+		r := baton(t, dir, append([]string{"plan", "--json", "--optimizer-step=" + step}, shape...)...)
+		plans[step] = &stages{}
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), plans[step]) != nil {
+			t.Fatalf("plan --optimizer-step %s: exit %d\n%s", step, r.code, r.stderr)
+		}
+	}
+	mustRun(t, dir, append([]string{"train", "--optimizer-step=eager", "--data", corpus, "--steps=1", "--out=run", "--quiet"}, shape...)...)
+	var rec struct{ Plan stages }
+	readJSON(t, filepath.Join(dir, "run", "run.json"), &rec)
+	for s, st := range plans["eager"].Stages {
+		if trained := rec.Plan.Stages[s].MemBytes; st.MemBytes != trained || st.MemBytes <= plans["default"].Stages[s].MemBytes {
+			t.Errorf("stage %d: plan --optimizer-step eager counts %d bytes, train's plan %d, plan without it %d; want train's, and more",
+				s, st.MemBytes, trained, plans["default"].Stages[s].MemBytes)
+		}
 	}
 }

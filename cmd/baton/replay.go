@@ -145,6 +145,8 @@ func replayFlags(fl *pflag.FlagSet, measured bool, top int) error {
 		return usage(fmt.Errorf("--replay takes the model and the batch from the run; drop %s", g))
 	}
 	switch {
+	case fl.Changed("optimizer-step"):
+		return usage(fmt.Errorf("--replay takes the optimizer step from the run, whose memory its predictions count; drop --optimizer-step"))
 	case fl.Changed("schedule-file"):
 		return usage(fmt.Errorf("--replay predicts generated schedules only; drop --schedule-file"))
 	case fl.Changed("layer-map"):
