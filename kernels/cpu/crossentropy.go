@@ -20,9 +20,12 @@ var ceTasks taskPool[ceTask]
 
 // CrossEntropyForwardBackward: losses (N) = -log softmax(logits)[target] and
 // dlogits (N,V) = (softmax - onehot(target)) * dscale. Stable: the row max is
-// subtracted before exp (expf, mathf.go) and the denominator is summed in
-// float64 in index order. dlogits may be logits: each row reads logits[i]
-// before it writes dlogits[i], and keeps the target's logit aside first.
+// subtracted before exp. The portable path takes expf (mathf.go) and sums
+// the denominator in float64 in index order; an instruction set's ceRow
+// (ceRowVec on amd64) takes its vector exp and sums in float32 over eight
+// lanes: either order is fixed by V alone. dlogits may be logits: each row
+// reads logits[i] before it writes dlogits[i], and keeps the target's logit
+// aside first.
 func (o *Ops) CrossEntropyForwardBackward(losses, dlogits, logits, targets kernels.Buffer, N, V int, dscale float32) {
 	t := ceTasks.get()
 	*t = ceTask{
