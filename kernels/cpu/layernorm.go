@@ -16,6 +16,11 @@ const lnEps = 1e-5
 // cancel catastrophically when |mean| >> std. Element-wise math stays
 // float32, and the forward uses the float32 mean and rstd it saves, so the
 // backward recomputes exactly the normalised values the forward produced.
+// Every product that meets an add or a subtract is rounded by an explicit
+// conversion, which the Go spec says no build may fuse away: a build for
+// GOAMD64=v3 (or arm64) would otherwise take a*b+c as one FMA, so the bits
+// would depend on how baton was compiled, and the vector rows
+// (_asm/layernorm.go) round each product as this code does.
 
 type lnTask struct {
 	out, mean, rstd, inp, w, b []float32
@@ -58,14 +63,14 @@ func (l *lnTask) run(lo, hi int) {
 		var ss float64
 		for _, v := range x {
 			d := float64(v) - m
-			ss += d * d
+			ss += float64(d * d)
 		}
 		m32 := float32(m)
 		s32 := float32(1 / math.Sqrt(ss/float64(C)+lnEps))
 		out := l.out[n*C : (n+1)*C] // (C)
 		w, b := l.w[:C], l.b[:C]
 		for i, v := range x {
-			out[i] = (v-m32)*s32*w[i] + b[i]
+			out[i] = float32((v-m32)*s32*w[i]) + b[i]
 		}
 		l.mean[n] = m32
 		l.rstd[n] = s32
@@ -137,7 +142,7 @@ func (l *lnBackTask) runRows(lo, hi int) {
 		meanDN := float32(sumDN / float64(C))
 		for i, v := range x {
 			norm := (v - m) * s
-			di[i] += (w[i]*d[i] - meanD - norm*meanDN) * s
+			di[i] += float32((float32(w[i]*d[i]) - meanD - float32(norm*meanDN)) * s)
 		}
 	}
 }

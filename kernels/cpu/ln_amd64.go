@@ -25,7 +25,7 @@ func lnRowVec(out, x, w, b []float32) (mean, rstd float32) {
 	}
 	for _, v := range x[n:] {
 		d := float64(v) - m
-		ss += d * d
+		ss += float64(d * d) // rounded, as layernorm.go's generic rows
 	}
 	m32 := float32(m)
 	s32 := float32(1 / math.Sqrt(ss/float64(C)+lnEps))
@@ -33,7 +33,7 @@ func lnRowVec(out, x, w, b []float32) (mean, rstd float32) {
 		lnNorm(&out[0], &x[0], &w[0], &b[0], n, m32, s32)
 	}
 	for i := n; i < C; i++ {
-		out[i] = (x[i]-m32)*s32*w[i] + b[i]
+		out[i] = float32((x[i]-m32)*s32*w[i]) + b[i]
 	}
 	return m32, s32
 }
@@ -60,7 +60,7 @@ func lnBackRowVec(di, x, d, w []float32, m, s float32) {
 	}
 	for i := n; i < C; i++ {
 		norm := (x[i] - m) * s
-		di[i] += (w[i]*d[i] - meanD - norm*meanDN) * s
+		di[i] += float32((float32(w[i]*d[i]) - meanD - float32(norm*meanDN)) * s)
 	}
 }
 

@@ -10,9 +10,11 @@ import (
 
 // The sums take eight float64 lanes (lane j adds the elements i ≡ j mod 8
 // in order) and then add the lanes in a fixed tree: their bits differ from
-// the generic row loop's but depend on the row length alone. The element-
-// wise parts round exactly as the generic Go does (no FMA), so they give
-// its bits for equal statistics.
+// the generic row loop's but depend on the row length alone (rowDevSq
+// squares and adds in one FMA). The element-wise parts take no FMA and
+// round after each operation, as the Go rows do on any GOAMD64 (they round
+// each product by an explicit conversion, which keeps Go from fusing it),
+// so they give the generic bits for equal statistics.
 
 // loopRow emits a loop over n (a multiple of 8) floats, eight per step:
 // body gets the offset of the step's first element; ptrs advance by 32.
