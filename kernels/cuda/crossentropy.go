@@ -13,7 +13,11 @@ import (
 )
 
 // ceBlock returns the block size for rows of V logits: V rounded up to a warp,
-// at most 1024. It depends on V alone, and with it the summation order.
+// at most 1024. It depends on V alone; the summation order depends on it and
+// on the path src/crossentropy.cu takes per call: where V is a multiple of 4
+// (8 for bf16) and logits and dlogits are 16-byte aligned, thread i folds
+// elements 4i..4i+3 (8i..8i+7) of each stride, otherwise element i, so the
+// same logits in a view at another alignment may round differently.
 func ceBlock(V int) int {
 	return min(1024, (V+31)/32*32)
 }
