@@ -43,7 +43,7 @@ func (t *rowTask) run(lo, hi int) {
 		return
 	}
 	s := rowScores.get()
-	*s = growTo(*s, (t.p+8)&^7)
+	*s = grow(*s, (t.p+8)&^7)
 	for h := lo; h < hi; h++ {
 		t.simd.attnRow(t.out[h*hs:][:hs], t.qkv[h*hs:], *s, t.p, t.C, hs)
 	}
@@ -78,12 +78,4 @@ func onlineRow(acc, qkv []float32, t, C, hs int) float32 {
 	}
 	scaleVec(acc, float32(1/l))
 	return float32(float64(m) + math.Log(l))
-}
-
-// growTo is s with room for n values, reallocated only to grow.
-func growTo(s []float32, n int) []float32 {
-	if cap(s) < n {
-		return make([]float32, n)
-	}
-	return s[:n]
 }

@@ -54,3 +54,12 @@ func (tp *taskPool[T]) put(t *T) {
 	*t = zero
 	tp.f.put(t)
 }
+
+// grow returns a free list's scratch buffer s with length n, reallocated
+// only when it is too short (without copying: callers overwrite it).
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}

@@ -45,14 +45,6 @@ type packBufs struct {
 
 var packBufsFree freeList[packBufs]
 
-// grow returns s with length n, reallocated only when it is too short.
-func grow(s []float32, n int) []float32 {
-	if cap(s) < n {
-		return make([]float32, n)
-	}
-	return s[:n]
-}
-
 // packedTask is one Gemm call and the block in flight.
 type packedTask struct {
 	gemmArgs
