@@ -111,16 +111,6 @@ func (s *Stack) update(t int, hp kernels.AdamParams, gradScale float32, which fu
 	}
 }
 
-// nameSeed is a tensor's seed for stochastic rounding: FNV-1a of its name,
-// so both ends of the tied embedding round alike, on any layout.
-func nameSeed(name string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(name); i++ {
-		h = (h ^ uint64(name[i])) * 1099511628211
-	}
-	return h
-}
-
 // Backup is a copy of a stack's parameters and AdamW moments on its device:
 // restoring it undoes an Update exactly, where inverting AdamW in floating
 // point would not.

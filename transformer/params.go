@@ -64,11 +64,20 @@ func initInto(v []float32, t model.Tensor, L int, seed uint64) {
 		if strings.HasSuffix(t.Name, "c_proj.weight") {
 			std /= math.Sqrt(2 * float64(L))
 		}
-		h := fnv.New64a()
-		h.Write([]byte(t.Name))
-		r := rand.New(rand.NewPCG(seed, h.Sum64()))
+		r := rand.New(rand.NewPCG(seed, nameSeed(t.Name)))
 		for i := range v {
 			v[i] = float32(r.NormFloat64() * std)
 		}
 	}
+}
+
+// nameSeed is a tensor's seed from its name alone (64-bit FNV-1a): the
+// stream of its initial values (initInto) and its seed for stochastic
+// rounding (AdamW in update, RoundWeights in WriteParam), so that a model
+// split into any stages draws and rounds each tensor alike, and both ends
+// of the tied embedding round alike.
+func nameSeed(name string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return h.Sum64()
 }
