@@ -39,8 +39,14 @@ func randTokens(r *rand.Rand, n, V int) I32 { return kernelstest.RandTokens(r, n
 
 func cloneF32(x []float32) F32 { return append(F32(nil), x...) }
 
+// sameBits fails t unless a and b hold the same float32 bits, as many of
+// them: a result cut short does not pass.
 func sameBits(t *testing.T, name string, a, b []float32) {
 	t.Helper()
+	if len(a) != len(b) {
+		t.Errorf("%s: %d elements vs %d", name, len(a), len(b))
+		return
+	}
 	for i := range a {
 		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
 			t.Errorf("%s: element %d differs: %v vs %v", name, i, a[i], b[i])
