@@ -78,6 +78,8 @@ type Ops interface {
 
 	// Gemm: c (M,N) = alpha * op(a) @ op(b) + beta * c, row-major, dense;
 	// op(a) is (M,K) (a is (K,M) when transA), op(b) is (K,N) ((N,K) when transB).
+	// As in BLAS, beta == 0 does not read c, and K == 0 or alpha == 0 reads
+	// neither a nor b (c = beta * c): NaNs there do not reach c.
 	Gemm(transA, transB bool, M, N, K int, alpha float32, a, b Buffer, beta float32, c Buffer)
 	// BiasForward: out (N,OC) += bias (OC) on every row.
 	BiasForward(out, bias Buffer, N, OC int)

@@ -12,9 +12,15 @@ import (
 // beta = 0, c is prefilled with NaN: it must not be read.
 var gemmScalars = [][2]float32{{1, 0}, {1, 1}, {-1.5, 0.25}, {0.5, 0}}
 
+// gemmCases cross the backends' blocks in M, N and K, and take a single
+// row (M = 1: one token's matmuls when sampling) both as a scalar (1x1x1)
+// and through 130 columns and 264 terms: a row's own paths (the CPU's
+// gemv, 64 columns of b at a time, or 8 rows of a transposed b) and their
+// edges, the last columns and a second block of K. Then the calls with no
+// products (gemmScaleCases).
 func gemmCases(tol Tolerances) []opCase {
 	var cases []opCase
-	for _, s := range [][3]int{{7, 8, 24}, {37, 72, 8}, {129, 24, 72}, {1, 1, 1}, {130, 257, 33}, {5, 11, 1031}, {70, 130, 300}} {
+	for _, s := range [][3]int{{7, 8, 24}, {37, 72, 8}, {129, 24, 72}, {1, 1, 1}, {130, 257, 33}, {5, 11, 1031}, {70, 130, 300}, {1, 130, 264}} {
 		M, N, K := s[0], s[1], s[2]
 		for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
 			tA, tB := tr[0], tr[1]
@@ -54,8 +60,51 @@ func gemmCases(tol Tolerances) []opCase {
 			}})
 		}
 	}
-	for i := 4; i < 8; i++ { // 37x72x8, every transpose
+	for _, i := range []int{4, 5, 6, 7, 28, 30} { // 37x72x8, every transpose; 1x130x264, b as is and transposed
 		cases = withMisaligned(cases, i)
+	}
+	return append(cases, gemmScaleCases(tol)...)
+}
+
+// gemmScaleCases are the calls with no products, K = 0 or alpha = 0,
+// where c = beta c exactly and a and b are not read (ops.go): they hold
+// NaN, which any product taken of them would bring into c.
+func gemmScaleCases(tol Tolerances) []opCase {
+	var cases []opCase
+	const M, N = 7, 8
+	for _, s := range []struct {
+		K     int
+		alpha float32
+	}{{0, 1}, {24, 0}} {
+		K, alpha := s.K, s.alpha
+		for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+			tA, tB := tr[0], tr[1]
+			cases = append(cases, opCase{name: name("M", M, "N", N, "K", K, "alpha", alpha, "tA", tA, "tB", tB), off: aligned, run: func(e *env) []result {
+				r := NewRand(seed(3, M, N, K, b2i(tA), b2i(tB)))
+				a, b := e.in("a", nan(M*K)), e.in("b", nan(K*N))
+				var res []result
+				for _, beta := range []float32{0, 1, 0.25} {
+					c0 := RandF32(r, M*N)
+					if beta == 0 {
+						c0 = nan(M * N)
+					}
+					what := fmt.Sprintf("c (alpha=%v, beta=%v)", alpha, beta)
+					c := e.out(what, c0)
+					e.o.Gemm(tA, tB, M, N, K, alpha, a.b, b.b, beta, c.b)
+					// The op adds nothing to beta c0 (zeros for beta = 0), so the
+					// error's normaliser is errFloor: any other bits fail.
+					want, base := make([]float64, M*N), []float64(nil)
+					if beta != 0 {
+						for i, v := range c0 {
+							want[i] = float64(beta) * float64(v)
+						}
+						base = want
+					}
+					res = append(res, result{name: what, got: e.get(c), want: want, base: base, shape: shape("M", M, "N", N), tol: tol.Gemm})
+				}
+				return res
+			}})
+		}
 	}
 	return cases
 }

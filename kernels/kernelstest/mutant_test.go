@@ -28,6 +28,7 @@ type (
 	lnOverwritesDinp     struct{ kernels.Ops }
 	lnLosesRstd          struct{ kernels.Ops }
 	gemmReadsC           struct{ kernels.Ops }
+	gemmAlphaZeroReadsAB struct{ kernels.Ops }
 	biasGradOverwrites   struct{ kernels.Ops }
 	attnAccumulates      struct{ kernels.Ops }
 	geluClobbersInput    struct{ kernels.Ops }
@@ -58,6 +59,13 @@ func (m lnLosesRstd) LayerNormForward(out, mean, rstd, inp, w, b kernels.Buffer,
 func (m gemmReadsC) Gemm(tA, tB bool, M, N, K int, alpha float32, a, b kernels.Buffer, beta float32, c kernels.Buffer) {
 	if beta == 0 {
 		beta = 1e-30 // 0 · c, as a kernel that always reads c computes it
+	}
+	m.Ops.Gemm(tA, tB, M, N, K, alpha, a, b, beta, c)
+}
+
+func (m gemmAlphaZeroReadsAB) Gemm(tA, tB bool, M, N, K int, alpha float32, a, b kernels.Buffer, beta float32, c kernels.Buffer) {
+	if alpha == 0 {
+		alpha = math.SmallestNonzeroFloat32 // 0 · op(a) op(b), as a kernel that always multiplies computes it
 	}
 	m.Ops.Gemm(tA, tB, M, N, K, alpha, a, b, beta, c)
 }
@@ -132,6 +140,7 @@ func TestMutants(t *testing.T) {
 		{"LayerNormBackward", lnOverwritesDinp{base}, "dinp (N="},
 		{"LayerNormForward", lnLosesRstd{base}, "rstd (N="},
 		{"Gemm", gemmReadsC{base}, "NaN or Inf"},
+		{"Gemm", gemmAlphaZeroReadsAB{base}, "c (alpha=0, beta=0)"},
 		{"BiasBackward", biasGradOverwrites{base}, "accumulated onto"},
 		{"AttentionBackward", attnAccumulates{base}, "dqkv[q]"},
 		{"GeluBackward", geluClobbersInput{base}, "dout (7 elements) is an input but changed"},
