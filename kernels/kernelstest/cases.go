@@ -27,6 +27,7 @@ func groups(tol Tolerances) []group {
 		{"CrossEntropyForwardBackward", crossEntropyCases(tol)},
 		{"SumSquares", sumSquaresCases(tol)},
 		{"AdamW", adamWCases(tol)},
+		{"RoundWeights", roundWeightsCases()},
 	}
 	for _, g := range gs {
 		for i := range g.cases {

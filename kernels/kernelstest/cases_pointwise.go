@@ -1,4 +1,4 @@
-// The op cases of the pointwise and reducing ops: GELU, residual, cross-entropy, sums of squares and AdamW.
+// The op cases of the pointwise and reducing ops: GELU, residual, cross-entropy, sums of squares, AdamW and RoundWeights.
 
 package kernelstest
 
@@ -230,4 +230,44 @@ func adamWCases(tol Tolerances) []opCase {
 		}
 	}
 	return withMisaligned(cases, 1)
+}
+
+// roundWeightsCases: RoundWeights with the seed and step of the AdamW step
+// that last wrote a parameter rewrites its copy as that step rounded it, so
+// neither the copy the ops read (which EncoderForward of token 0, with wpe
+// zero, copies out) nor the float32 master (what Download gives) changes a
+// bit, whatever the backend keeps and however it rounds. N = 1031: on the
+// CUDA backend 128 packs of 8 and a tail of 7 (one by one, misaligned). The
+// op's use, a master uploaded from the host, is that backend's own test:
+// under BF16 the suite rounds every upload.
+func roundWeightsCases() []opCase {
+	const N, steps = 1031, 2
+	hp := adamHypers[0]
+	hp.Seed = 0xfeed
+	c := opCase{name: name("N", N), off: aligned, run: func(e *env) []result {
+		r := NewRand(seed(11, N))
+		params := e.out("params", RandF32(r, N))
+		m, v := e.out("m", make([]float32, N)), e.out("v", make([]float32, N))
+		for t := 1; t <= steps; t++ {
+			e.o.AdamW(params.b, e.in(fmt.Sprintf("grads (step %d)", t), RandF32(r, N)).b, m.b, v.b, N, hp, 1, t)
+		}
+		inp, wpe := e.ints("inp", []int32{0}), e.in("wpe", make([]float32, N))
+		copyOut := func(what string) []float32 {
+			out := e.out(what, nan(N))
+			e.o.EncoderForward(out.b, inp.b, params.b, wpe.b, 1, 1, N)
+			h := make([]float32, N)
+			e.o.Download(h, out.b) // not get, which would allow a bf16 rounding
+			return h
+		}
+		master, cp := F64(e.get(params)), F64(copyOut("the copy before"))
+		e.o.RoundWeights(params.b, hp.Seed, steps)
+		// Each want is also its base: the op adds nothing, so the error's
+		// normaliser is errFloor and any other bits fail. Another backend
+		// may keep another copy: own.
+		return []result{
+			{name: "params (the master) after RoundWeights", got: e.get(params), want: master, base: master, own: true},
+			{name: "the copy after RoundWeights", got: copyOut("the copy after"), want: cp, base: cp, own: true},
+		}
+	}}
+	return withMisaligned([]opCase{c}, 0)
 }

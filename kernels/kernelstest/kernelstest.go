@@ -170,10 +170,11 @@ var BF16 = Tolerances{
 }
 
 // Run runs the conformance suite on the backend newOps makes: a subtest per
-// op of kernels.Ops (Memory, EncoderForward, ..., AdamW), and under each a
-// subtest per shape and variant. newOps is called once per op; when the
-// op's subtests end, the backend's Close method is called if it has one
-// (Close() or Close() error). A backend is used from one goroutine only.
+// op of kernels.Ops (Memory, EncoderForward, ..., AdamW, RoundWeights), and
+// under each a subtest per shape and variant. newOps is called once per op;
+// when the op's subtests end, the backend's Close method is called if it
+// has one (Close() or Close() error). A backend is used from one goroutine
+// only.
 func Run(t *testing.T, newOps func() kernels.Ops, tol Tolerances) {
 	run(t, newOps, nil, tol)
 }

@@ -38,6 +38,7 @@ type (
 	sumSquaresFloat32    struct{ kernels.Ops }
 	sumSquaresOneSlot    struct{ kernels.Ops }
 	adamStepOffByOne     struct{ kernels.Ops }
+	roundWeightsMaster   struct{ kernels.Ops } // rounds the float32 master, not a copy
 )
 
 func (m encoderOverwrites) EncoderBackward(dwte, dwpe, dout, inp kernels.Buffer, B, T, C int) {
@@ -127,6 +128,10 @@ func (m adamStepOffByOne) AdamW(params, grads, mm, v kernels.Buffer, N int, p ke
 	m.Ops.AdamW(params, grads, mm, v, N, p, gradScale, t+1)
 }
 
+func (m roundWeightsMaster) RoundWeights(params kernels.Buffer, seed uint64, t int) {
+	roundOut(m, params)
+}
+
 // TestMutants: every mutant fails the cases of the op it breaks, with a
 // message that names the tensor, the worst element and got vs want.
 func TestMutants(t *testing.T) {
@@ -150,6 +155,7 @@ func TestMutants(t *testing.T) {
 		{"SumSquares", sumSquaresFloat32{base}, "relative error"},
 		{"SumSquares", sumSquaresOneSlot{base}, "the buffer alone"},
 		{"AdamW", adamStepOffByOne{base}, "params after step 1"},
+		{"RoundWeights", roundWeightsMaster{base}, "params (the master) after RoundWeights"},
 	} {
 		t.Run(mt.group, func(t *testing.T) {
 			var g *group
