@@ -5,7 +5,7 @@ package kernelstest
 // groups returns the cases of every op, in the order of kernels.Ops.
 // Shapes mix tiny sizes, sizes just past powers of two and sizes that are
 // multiples of no block size (B·T = 7, 37, 129; C = 8, 24, 72, 1031;
-// heads of 3, 4, 8, 24, 64, 96; V = 11, 257, 1031; T = 1, 5, 7, 33, 130;
+// heads of 3, 4, 8, 24, 64, 96; V = 11, 257, 1031; T = 1, 5, 7, 33, 130, 259;
 // GEMMs crossing 64-, 128- and 256-element blocks in M, N and K, a single
 // row among them, and GEMMs with no products). Each op also runs one shape
 // with misaligned views.

@@ -154,6 +154,7 @@ func attentionCases(tol Tolerances, backward bool) []opCase {
 		{1, 130, 96, 1},  // hs 96, one head
 		{2, 7, 6, 2},     // hs 3: odd
 		{1, 7, 8, 2},     // hs 4, as in the transformer's small test models
+		{1, 259, 16, 2},  // hs 8, T past 256: the CPU's products over keys take K in blocks of 256
 	} {
 		B, T, C, NH := s[0], s[1], s[2], s[3]
 		cases = append(cases, opCase{name: name("B", B, "T", T, "C", C, "NH", NH), off: aligned, run: func(e *env) []result {

@@ -94,7 +94,7 @@ var FP32 = Tolerances{
 	// blocks them (split-K included): a few 1e-6; 1e-4 leaves a margin
 	// for any fp32 algorithm and still sees any wrong term.
 	Gemm: 1e-4,
-	// hs-term dot products, an online softmax over up to 130 keys whose
+	// hs-term dot products, an online softmax over up to 259 keys whose
 	// running max rescales the accumulator, expf (fast-math __expf is
 	// ~2 ulp + 1.2|x| ulp): ~1e-6 to 1e-5.
 	Attention: 1e-4,
