@@ -22,8 +22,9 @@ import (
 // Start runs a one-token prompt by rows and longer ones by a forward pass.
 func TestDecoderMatchesForward(t *testing.T) {
 	for name, cfg := range map[string]model.Config{
-		"tiny": model.Presets["tiny"],
-		"odd":  {V: 300, MaxT: 23, C: 48, NH: 3, L: 3}, // sizes no SIMD width divides
+		"tiny":    model.Presets["tiny"],
+		"odd V,T": {V: 300, MaxT: 23, C: 48, NH: 3, L: 3}, // the head's single row ends in a tail of 4 columns; heads of 16
+		"odd":     {V: 301, MaxT: 23, C: 45, NH: 3, L: 3}, // sizes no SIMD width (8 or 16 floats) divides, heads of 15
 	} {
 		t.Run(name, func(t *testing.T) {
 			stack := func() *transformer.Stack {
