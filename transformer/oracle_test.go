@@ -215,7 +215,18 @@ const (
 )
 
 func TestDecoderMatchesGorgonia(t *testing.T) {
-	cfg := model.Config{V: 11, MaxT: 7, C: 8, NH: 2, L: 2} // odd sizes; MaxT > T leaves unused positions
+	// Odd sizes; MaxT > T leaves unused positions. "odd widths" is C and
+	// the heads (3) that no SIMD width divides, so that every row of the
+	// vector kernels ends in a tail.
+	for name, cfg := range map[string]model.Config{
+		"C=8":        {V: 11, MaxT: 7, C: 8, NH: 2, L: 2},
+		"odd widths": {V: 11, MaxT: 7, C: 9, NH: 3, L: 2},
+	} {
+		t.Run(name, func(t *testing.T) { testDecoderMatchesGorgonia(t, cfg) })
+	}
+}
+
+func testDecoderMatchesGorgonia(t *testing.T, cfg model.Config) {
 	const B, T = 2, 5
 	N := B * T
 	r := rand.New(rand.NewPCG(1, 2))
