@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -207,7 +208,11 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 		return usage(err)
 	}
 	machine := bench.Describe(bench.GPUsOf(o.Devices))
-	if err := checkTag(bench.Stem(time.Now(), machine, f.tag), f.tag); err != nil {
+	stem := bench.Stem(time.Now(), machine, f.tag)
+	if err := checkTag(stem, f.tag); err != nil {
+		return usage(err)
+	}
+	if err := checkPeerIsNoOutput(f.peer, f.out, stem); err != nil {
 		return usage(err)
 	}
 	var peer []bench.Result
@@ -299,6 +304,28 @@ func checkTag(stem, tag string) error {
 	if longest > fsutil.NameMax {
 		return fmt.Errorf("--tag is %d characters: the sweep's file names would be up to %d bytes long, over the %d a file system takes; give a --tag of at most %d characters",
 			len(tag), longest, fsutil.NameMax, fsutil.NameMax-(longest-len(tag)))
+	}
+	return nil
+}
+
+// checkPeerIsNoOutput refuses a --peer that is one of the files the sweep
+// writes under out, by any path or link: its rows, read before the sweep,
+// would come back in the new CSV and report as if this sweep had measured
+// them, and the file itself be replaced. A peer that cannot be opened is
+// left to readPeer to name.
+func checkPeerIsNoOutput(peer, out, stem string) error {
+	if peer == "" {
+		return nil
+	}
+	pi, err := os.Stat(peer)
+	if err != nil {
+		return nil
+	}
+	for _, name := range bench.FileNames(stem) {
+		p := filepath.Join(out, name)
+		if oi, err := os.Stat(p); err == nil && os.SameFile(pi, oi) {
+			return fmt.Errorf("--peer %s is %s, a file this sweep writes: its rows would come back as measured by this sweep; give --peer a copy kept outside --out, or another --tag", peer, p)
+		}
 	}
 	return nil
 }

@@ -102,3 +102,36 @@ func TestCheckTagUpToNameMax(t *testing.T) {
 		t.Errorf("a tag 1 byte too long: %v, want %q", err, want)
 	}
 }
+
+// TestBenchRefusesItsOwnCSVAsPeer: a --peer that is the CSV the sweep is
+// about to write, named as it is or through a link, is refused before the
+// sweep, naming both, and the earlier report is left as it was, instead of
+// its rows coming back in the new CSV as measured by this sweep.
+func TestBenchRefusesItsOwnCSVAsPeer(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Symlink(corpus, filepath.Join(dir, "corpus.txt")); err != nil {
+		t.Fatal(err)
+	}
+	sweep := []string{"bench", "--quick", "--steps=1", "--devices-max=1", "--schedules=naive", "--data=corpus.txt", "--out=res"}
+	if r := baton(t, dir, sweep...); r.code != 0 {
+		t.Fatalf("the first sweep: exit %d\n%s", r.code, r.stderr)
+	}
+	csvs, err := filepath.Glob(filepath.Join(dir, "res", "*.csv"))
+	if err != nil || len(csvs) != 1 {
+		t.Fatalf("the first sweep wrote CSVs %v (%v); want one", csvs, err)
+	}
+	own := filepath.Join("res", filepath.Base(csvs[0]))
+	if err := os.Symlink(own, filepath.Join(dir, "peer.csv")); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, dir)
+	for _, peer := range []string{own, "peer.csv"} {
+		r := baton(t, dir, append(sweep, "--peer="+peer)...)
+		if want := "--peer " + peer + " is " + own + ", a file this sweep writes"; r.code != 2 || !strings.Contains(r.stderr, want) {
+			t.Errorf("--peer %s: exit %d; want 2 and %q:\n%s", peer, r.code, want, r.stderr)
+		}
+	}
+	if ch := changes(before, snapshot(t, dir)); len(ch) > 0 {
+		t.Errorf("a refused sweep changed the earlier report: %s", strings.Join(ch, ", "))
+	}
+}
