@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"fmt"
 	"image/png"
 	"math"
 	"os"
@@ -149,11 +150,16 @@ func TestReadCSV(t *testing.T) {
 		{"model,devices,schedule,tokens_per_sec,step_s\n", `no "precision" column`},
 		{"model,devices,schedule,precision,tokens_per_sec,step_s\ntiny,1,torch-eager,fp32,fast,0.1\n", `line 2, tokens_per_sec: "fast" is not a number`},
 		{"model,devices,schedule,precision,tokens_per_sec,step_s\ntiny,0,torch-eager,fp32,1,0.1\n", "line 2, devices: 0"},
+		{"model,devices,schedule,precision,tokens_per_sec,step_s\ntiny,1000000000,torch-eager,fp32,1,0.1\n", "line 2, devices: 1000000000; want from 1 to 16384"},
 		{"model,devices,schedule,precision,tokens_per_sec,step_s\ntiny,1,torch-eager,fp32,,0.1\n", "line 2: tokens_per_sec and step_s are required"},
 	} {
 		if _, err := ReadCSV(strings.NewReader(bad.csv)); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("ReadCSV(%q): error %v, want %q", bad.csv, err, bad.want)
 		}
+	}
+	widest := fmt.Sprintf("model,devices,schedule,precision,tokens_per_sec,step_s\nbig,%d,torch-eager,fp32,1,0.1\n", model.MaxLayers)
+	if rs, err := ReadCSV(strings.NewReader(widest)); err != nil || rs[0].P() != model.MaxLayers {
+		t.Errorf("a row of as many devices as a model may have layers: %v", err)
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"baton/model"
 )
 
 // ReadCSV reads rows in WriteCSV's format, columns found by their header
@@ -41,6 +43,10 @@ func ReadCSV(r io.Reader) ([]Result, error) {
 	}
 	return out, nil
 }
+
+// maxDevices bounds a row's devices, which size its per-device columns:
+// no pipeline has more devices than a model has layers.
+const maxDevices = model.MaxLayers
 
 // csvRow is one data row, its cells found by header name.
 type csvRow struct {
@@ -86,8 +92,8 @@ func (c csvRow) integer(h string, dflt int) (int, error) {
 func (c csvRow) result() (Result, error) {
 	r := Result{Model: c.cell("model"), Schedule: c.cell("schedule"), Precision: c.cell("precision")}
 	p, err := c.integer("devices", 1)
-	if err == nil && p < 1 {
-		err = fmt.Errorf("line %d, devices: %d; want at least 1", c.line, p)
+	if err == nil && (p < 1 || p > maxDevices) {
+		err = fmt.Errorf("line %d, devices: %d; want from 1 to %d (a pipeline has a layer per device at least, and a model at most %d layers)", c.line, p, maxDevices, maxDevices)
 	}
 	if err != nil {
 		return r, err
