@@ -25,7 +25,7 @@ import (
 func handMade() []Result {
 	pt := func(s string, p, m int, meas float64) Result {
 		r := Result{Model: "tiny", Schedule: s, Precision: "fp32", Microbatches: m, Chunks: 1, TokensPerSec: 1000 * float64(p), StepS: 0.1,
-			BubbleMeasured: meas, BubbleSimulated: meas + 0.01, BubbleAnalytic: meas - 0.01}
+			BubbleMeasured: meas, BubbleSimulated: meas + 0.01, BubbleAnalytic: max(meas-0.01, 0)} // a fraction, never negative
 		for d := range p {
 			r.Devices = append(r.Devices, "cpu:"+string(rune('0'+d)))
 			r.IdleFrac = append(r.IdleFrac, meas)
@@ -145,6 +145,7 @@ func TestReadCSV(t *testing.T) {
 		t.Errorf("CSV changed on a round trip:\n%s\nthen\n%s", b.String(), again.String())
 	}
 
+	head := strings.Join(CSVHeader(1), ",") + "\n"
 	for _, bad := range []struct{ csv, want string }{
 		{"", "no header"},
 		{"model,devices,schedule,tokens_per_sec,step_s\n", `no "precision" column`},
@@ -152,6 +153,18 @@ func TestReadCSV(t *testing.T) {
 		{"model,devices,schedule,precision,tokens_per_sec,step_s\ntiny,0,torch-eager,fp32,1,0.1\n", "line 2, devices: 0"},
 		{"model,devices,schedule,precision,tokens_per_sec,step_s\ntiny,1000000000,torch-eager,fp32,1,0.1\n", "line 2, devices: 1000000000; want from 1 to 16384"},
 		{"model,devices,schedule,precision,tokens_per_sec,step_s\ntiny,1,torch-eager,fp32,,0.1\n", "line 2: tokens_per_sec and step_s are required"},
+		{head + "tiny,1,torch-eager,fp32,1,1,-5,,,,0.1,,\n", "line 2, tokens_per_sec: -5; want a finite number above 0"},
+		{head + "tiny,1,torch-eager,fp32,1,1,Inf,,,,0.1,,\n", "line 2, tokens_per_sec: Inf; want a finite number above 0"},
+		{head + "tiny,1,torch-eager,fp32,1,1,NaN,,,,0.1,,\n", "line 2, tokens_per_sec: NaN; want a finite number above 0"},
+		{head + "tiny,1,torch-eager,fp32,1,1,0,,,,0,,\n", "line 2, tokens_per_sec: 0; want a finite number above 0"},
+		{head + "tiny,1,torch-eager,fp32,1,1,1000,,,,0,,\n", "line 2, step_s: 0; want a finite number of seconds above 0"},
+		{head + "tiny,1,torch-eager,fp32,1,1,1000,1.5,,,0.1,,\n", "line 2, bubble_measured: 1.5; want a fraction from 0 to 1"},
+		{head + "tiny,1,torch-eager,fp32,1,1,1000,,,,0.1,-0.2,\n", "line 2, idle_frac_0: -0.2; want a fraction from 0 to 1"},
+		{head + "tiny,1,torch-eager,fp32,1,1,1000,,,,0.1,,-7\n", "line 2, peak_bytes_0: -7; want a number of bytes, 0 or more"},
+		{head + "tiny,1,torch-eager,fp99,1,1,1000,,,,0.1,,\n", `line 2, precision: "fp99"; want fp32, tf32 or bf16`},
+		{head + "tiny,1,torch-eager,,1,1,1000,,,,0.1,,\n", `line 2, precision: ""; want fp32, tf32 or bf16`},
+		{head + "tiny,1,torch-eager,fp32,0,1,1000,,,,0.1,,\n", "line 2, microbatches: 0; want at least 1"},
+		{head + "tiny,1,torch-eager,fp32,1,-1,1000,,,,0.1,,\n", "line 2, chunks: -1; want at least 1"},
 	} {
 		if _, err := ReadCSV(strings.NewReader(bad.csv)); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("ReadCSV(%q): error %v, want %q", bad.csv, err, bad.want)

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"baton/kernels"
 	"baton/model"
 )
 
@@ -62,8 +63,10 @@ func (c csvRow) cell(h string) string {
 	return ""
 }
 
-// num is a figure; empty is NaN.
-func (c csvRow) num(h string) (float64, error) {
+// num is a figure; empty is NaN. A cell that is a number but not a finite
+// one that ok takes (a negative time, a fraction past 1) is refused, saying
+// what the column wants.
+func (c csvRow) num(h string, ok func(float64) bool, want string) (float64, error) {
 	s := c.cell(h)
 	if s == "" {
 		return math.NaN(), nil
@@ -72,8 +75,18 @@ func (c csvRow) num(h string) (float64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("line %d, %s: %q is not a number", c.line, h, s)
 	}
+	if math.IsNaN(x) || math.IsInf(x, 0) || !ok(x) {
+		return 0, fmt.Errorf("line %d, %s: %s; want %s", c.line, h, s, want)
+	}
 	return x, nil
 }
+
+// positive and fraction are what num's figures must be: a rate or a time,
+// and a share of the pipeline's time.
+var (
+	positive = func(x float64) bool { return x > 0 }
+	fraction = func(x float64) bool { return x >= 0 && x <= 1 }
+)
 
 // integer is a count; empty is dflt.
 func (c csvRow) integer(h string, dflt int) (int, error) {
@@ -90,7 +103,12 @@ func (c csvRow) integer(h string, dflt int) (int, error) {
 
 // result reads the row.
 func (c csvRow) result() (Result, error) {
-	r := Result{Model: c.cell("model"), Schedule: c.cell("schedule"), Precision: c.cell("precision")}
+	r := Result{Model: c.cell("model"), Schedule: c.cell("schedule")}
+	prec, err := kernels.ParsePrecision(c.cell("precision"))
+	if err != nil {
+		return r, fmt.Errorf("line %d, precision: %q; want fp32, tf32 or bf16", c.line, c.cell("precision"))
+	}
+	r.Precision = prec.String()
 	p, err := c.integer("devices", 1)
 	if err == nil && (p < 1 || p > maxDevices) {
 		err = fmt.Errorf("line %d, devices: %d; want from 1 to %d (a pipeline has a layer per device at least, and a model at most %d layers)", c.line, p, maxDevices, maxDevices)
@@ -99,18 +117,28 @@ func (c csvRow) result() (Result, error) {
 		return r, err
 	}
 	r.Devices = make([]string, p)
-	if r.Microbatches, err = c.integer("microbatches", 1); err != nil {
-		return r, err
-	}
-	if r.Chunks, err = c.integer("chunks", 1); err != nil {
-		return r, err
-	}
 	for _, f := range []struct {
 		h   string
-		dst *float64
-	}{{"tokens_per_sec", &r.TokensPerSec}, {"step_s", &r.StepS}, {"bubble_measured", &r.BubbleMeasured},
-		{"bubble_simulated", &r.BubbleSimulated}, {"bubble_analytic", &r.BubbleAnalytic}} { // in column order: the first bad cell is named
-		if *f.dst, err = c.num(f.h); err != nil {
+		dst *int
+	}{{"microbatches", &r.Microbatches}, {"chunks", &r.Chunks}} {
+		if *f.dst, err = c.integer(f.h, 1); err == nil && *f.dst < 1 {
+			err = fmt.Errorf("line %d, %s: %d; want at least 1", c.line, f.h, *f.dst)
+		}
+		if err != nil {
+			return r, err
+		}
+	}
+	for _, f := range []struct {
+		h    string
+		dst  *float64
+		ok   func(float64) bool
+		want string
+	}{{"tokens_per_sec", &r.TokensPerSec, positive, "a finite number above 0"},
+		{"bubble_measured", &r.BubbleMeasured, fraction, "a fraction from 0 to 1"},
+		{"bubble_simulated", &r.BubbleSimulated, fraction, "a fraction from 0 to 1"},
+		{"bubble_analytic", &r.BubbleAnalytic, fraction, "a fraction from 0 to 1"},
+		{"step_s", &r.StepS, positive, "a finite number of seconds above 0"}} { // in column order: the first bad cell is named
+		if *f.dst, err = c.num(f.h, f.ok, f.want); err != nil {
 			return r, err
 		}
 	}
@@ -123,13 +151,17 @@ func (c csvRow) result() (Result, error) {
 // perDevice reads the idle fraction and peak memory of each of p devices.
 func (c csvRow) perDevice(r *Result, p int) error {
 	for d := range p {
-		idle, err := c.num(fmt.Sprintf("idle_frac_%d", d))
+		idle, err := c.num(fmt.Sprintf("idle_frac_%d", d), fraction, "a fraction from 0 to 1")
 		if err != nil {
 			return err
 		}
-		peak, err := c.integer(fmt.Sprintf("peak_bytes_%d", d), -1)
+		h := fmt.Sprintf("peak_bytes_%d", d)
+		peak, err := c.integer(h, -1)
 		if err != nil {
 			return err
+		}
+		if peak < 0 && c.cell(h) != "" {
+			return fmt.Errorf("line %d, %s: %d; want a number of bytes, 0 or more", c.line, h, peak)
 		}
 		if !math.IsNaN(idle) {
 			r.IdleFrac = append(r.IdleFrac, idle)
