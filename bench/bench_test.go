@@ -129,6 +129,14 @@ func TestReadCSV(t *testing.T) {
 		t.Errorf("first row read as %+v", r)
 	}
 
+	// A spreadsheet's export begins with a byte order mark, before a
+	// header it may quote.
+	for _, exported := range []string{"\ufeff" + peerRows, "\ufeff\"model\"" + strings.TrimPrefix(peerRows, "model")} {
+		if again, err := ReadCSV(strings.NewReader(exported)); err != nil || len(again) != 2 || again[0].TokensPerSec != 500 {
+			t.Errorf("the rows after a byte order mark: %d rows, %v", len(again), err)
+		}
+	}
+
 	// baton's own CSV, PyTorch's rows appended, reads back to the same CSV.
 	var b, again bytes.Buffer
 	if err := WriteCSV(&b, append(handMade(), peer...)); err != nil {

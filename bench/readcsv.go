@@ -3,6 +3,7 @@
 package bench
 
 import (
+	"bufio"
 	"encoding/csv"
 	"fmt"
 	"io"
@@ -16,9 +17,14 @@ import (
 
 // ReadCSV reads rows in WriteCSV's format, columns found by their header
 // names: scripts/torch_peer.py writes PyTorch's figures so. Empty cells are
-// NaN (figures) or left out (per-device values).
+// NaN (figures) or left out (per-device values). A leading UTF-8 byte order
+// mark, which spreadsheets write, is skipped.
 func ReadCSV(r io.Reader) ([]Result, error) {
-	rows, err := csv.NewReader(r).ReadAll()
+	br := bufio.NewReader(r)
+	if b, err := br.Peek(len(bom)); err == nil && string(b) == bom {
+		br.Discard(len(bom))
+	}
+	rows, err := csv.NewReader(br).ReadAll()
 	if err != nil {
 		return nil, err
 	}
@@ -48,6 +54,9 @@ func ReadCSV(r io.Reader) ([]Result, error) {
 // maxDevices bounds a row's devices, which size its per-device columns:
 // no pipeline has more devices than a model has layers.
 const maxDevices = model.MaxLayers
+
+// bom is the UTF-8 byte order mark.
+const bom = "\ufeff"
 
 // csvRow is one data row, its cells found by header name.
 type csvRow struct {
