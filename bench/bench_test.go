@@ -82,6 +82,18 @@ func TestWriteMarkdown(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
 	}
+	// --data-limit 0 takes all of the corpus; under 1 MiB is no 0 MiB.
+	for limit, want := range map[int64]string{0: "with `runtime.Trainer` on all of the Go standard library sources;",
+		1 << 20: "on 1.00 MiB sampled from the Go standard library sources;", 300 << 10: "on 300.00 KiB sampled from"} {
+		rep.Options.DataLimit = limit
+		b.Reset()
+		if err := WriteMarkdown(&b, rep, handMade()); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("--data-limit %d: report lacks %q:\n%s", limit, want, b.String())
+		}
+	}
 }
 
 // TestHeadlineOfSeveralPrecisions: a sweep of fp32 and tf32 heads its

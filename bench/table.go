@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"baton/model"
 	"baton/runtime/report"
 )
 
@@ -299,9 +300,14 @@ func percents(xs []float64) string {
 	return strings.Join(s, ", ")
 }
 
+// corpus names what the points trained on: --data, or as much of the
+// default corpus as --data-limit took (0: all of it).
 func corpus(o Options) string {
-	if o.Data == "" {
-		return fmt.Sprintf("the Go standard library sources, %d MiB", o.DataLimit>>20)
+	switch {
+	case o.Data != "":
+		return o.Data
+	case o.DataLimit == 0:
+		return "all of the Go standard library sources"
 	}
-	return o.Data
+	return model.HumanBytes(o.DataLimit) + " sampled from the Go standard library sources"
 }
