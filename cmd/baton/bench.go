@@ -20,6 +20,7 @@ import (
 	"baton/internal/fsutil"
 	"baton/kernels"
 	"baton/model"
+	"baton/runtime"
 	"baton/runtime/device"
 	"baton/runtime/schedule"
 )
@@ -108,6 +109,9 @@ func (f *benchFlags) options(cmd *cobra.Command) (bench.Options, error) {
 	}
 	if f.steps < 1 {
 		return bench.Options{}, fmt.Errorf("--steps is %d; it must be at least 1", f.steps)
+	}
+	if f.steps >= runtime.MaxSteps { // a point trains one warm-up step besides, which train would count
+		return bench.Options{}, fmt.Errorf("--steps is %d; give at most %d: each point trains one warm-up step besides, and a run at most %d steps", f.steps, runtime.MaxSteps-1, runtime.MaxSteps)
 	}
 	if f.batch < 1 {
 		return bench.Options{}, fmt.Errorf("--batch is %d; it must be at least 1", f.batch)

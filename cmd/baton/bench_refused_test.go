@@ -24,6 +24,8 @@ func benchCases() []badInput {
 			setup: writeFile("peer.csv", []byte("model,devices,schedule,precision,microbatches,chunks,tokens_per_sec,bubble_measured,bubble_simulated,bubble_analytic,step_s,idle_frac_0,peak_bytes_0\n"+
 				"gpt2-124m,1,torch-eager,fp32,1,1,50383.2,,,,0.162600,,3145728\nfoo,3,myrun,fp32,1,1,1000.0,,,,0.100000,,1048576\n")),
 			code: 1, msg: "--peer peer.csv: no row of this sweep's model tiny (L=8) on one device, only of gpt2-124m (p=1), foo (p=3)"},
+		{name: "bench of more steps than a run takes", args: []string{"bench", "--quick", "--steps=10000000"},
+			code: 2, msg: "--steps is 10000000; give at most 9999999: each point trains one warm-up step besides, and a run at most 10000000 steps"},
 		{name: "bench of no micro-batch count", args: append(onePoint, "--microbatches="), code: 2, msg: "--microbatches is empty; give the micro-batch counts to sweep, such as 4,8"},
 		{name: "bench of no precision cpu: devices compute", args: append(onePoint, "--precision=bf16"),
 			code: 2, msg: "--precision bf16: cpu: devices compute in fp32 only; add fp32, or sweep cuda: --devices"},
