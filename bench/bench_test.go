@@ -82,6 +82,16 @@ func TestWriteMarkdown(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
 	}
+	rep.Options.Steps, rep.Machine.Cores = 1, 1
+	b.Reset()
+	if err := WriteMarkdown(&b, rep, handMade()); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"and then 1 measured step with", "Test CPU, 1 core,"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("a sweep of 1 measured step on 1 core: report lacks %q:\n%s", want, b.String())
+		}
+	}
 	// --data-limit 0 takes all of the corpus; under 1 MiB is no 0 MiB.
 	for limit, want := range map[int64]string{0: "with `runtime.Trainer` on all of the Go standard library sources;",
 		1 << 20: "on 1.00 MiB sampled from the Go standard library sources;", 300 << 10: "on 300.00 KiB sampled from"} {

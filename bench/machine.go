@@ -9,6 +9,7 @@ import (
 	goruntime "runtime"
 	"strings"
 
+	"baton/internal/words"
 	"baton/runtime/device"
 )
 
@@ -61,7 +62,7 @@ func GPUsOf(devices []device.Name) []string {
 
 // String is one line for the report.
 func (m Machine) String() string {
-	s := fmt.Sprintf("%s, %d cores", m.CPU, m.Cores)
+	s := m.CPU + ", " + words.Count(m.Cores, "core")
 	if m.MemBytes > 0 {
 		s += fmt.Sprintf(", %.0f GiB", float64(m.MemBytes)/(1<<30))
 	}

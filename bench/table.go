@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"baton/internal/words"
 	"baton/model"
 	"baton/runtime/report"
 )
@@ -98,8 +99,8 @@ func WriteMarkdown(w io.Writer, rep Report, rs []Result) error {
 	fmt.Fprintf(&b, "`%s`\n\n", rep.Command)
 	fmt.Fprintf(&b, "# baton bench, %s\n\n", rep.Date.Format("2006-01-02"))
 	fmt.Fprintf(&b, "**Machine:** %s.\n\n", rep.Machine)
-	fmt.Fprintf(&b, "**Setup:** model `%s` (%s, %.2f M parameters), batch %d × %d tokens; each point trains 1 warm-up step and then %d measured steps with `runtime.Trainer` on %s; figures are means of the measured steps. The sweep took %s; the CSV behind the tables: [%s](%s).\n\n",
-		o.Preset, o.Model, float64(o.Model.NumParams())/1e6, o.Batch, o.Model.MaxT, o.Steps, corpus(o), rep.Elapsed.Round(100*time.Millisecond), rep.CSV, rep.CSV)
+	fmt.Fprintf(&b, "**Setup:** model `%s` (%s, %.2f M parameters), batch %d × %d tokens; each point trains 1 warm-up step and then %s with `runtime.Trainer` on %s; figures are means of the measured steps. The sweep took %s; the CSV behind the tables: [%s](%s).\n\n",
+		o.Preset, o.Model, float64(o.Model.NumParams())/1e6, o.Batch, o.Model.MaxT, words.Count(o.Steps, "measured step"), corpus(o), rep.Elapsed.Round(100*time.Millisecond), rep.CSV, rep.CSV)
 	b.WriteString("Every figure below was measured, except the columns labelled *analytic* (the schedule's formula) and *simulated* (the schedule replayed on the run's own measured action times). Idle is the fraction of the pipeline's time a device did not compute; the bubble is its mean over devices.\n\n")
 	main := OfPrecision(rs, o.precisions()[0].String())
 	if h := SweepHeadline(o, rs); h != "" {

@@ -18,6 +18,7 @@ import (
 	"baton/bench"
 	"baton/internal/field"
 	"baton/internal/fsutil"
+	"baton/internal/words"
 	"baton/kernels"
 	"baton/model"
 	"baton/runtime"
@@ -242,7 +243,7 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	ctx, sig, release := onStopSignal(log, "finishing the current step; no report will be written", func() string { return "no report was written" })
 	defer release()
 	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "bench: %s, %d points, %d measured steps each\n", o.Model, len(o.Points()), o.Steps)
+	fmt.Fprintf(out, "bench: %s, %s, %s each\n", o.Model, words.Count(len(o.Points()), "point"), words.Count(o.Steps, "measured step"))
 	began := time.Now()
 	rs, err := bench.Run(ctx, o, out)
 	stopped := func(s os.Signal) error {

@@ -26,7 +26,7 @@ func TestBenchStopsOnSIGINTAfterTheLastPoint(t *testing.T) {
 	dir := t.TempDir()
 	// One point, skipped at once (16 stages for 8 layers): after the first
 	// line the sweep has nothing to do but print the point's.
-	const first = "bench: V=256 T=16 C=32 NH=4 L=8, 1 points, 3 measured steps each\n"
+	const first = "bench: V=256 T=16 C=32 NH=4 L=8, 1 point, 3 measured steps each\n"
 	cmd := exec.Command(batonBin, "bench", "--quick", "--devices-max", "1", "--schedules", "interleaved", "--chunks", "16", "--microbatches", "4", "--out", "results")
 	cmd.Dir = dir
 	r, w, err := os.Pipe()
