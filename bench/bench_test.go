@@ -241,9 +241,9 @@ func TestWriteMarkdownPeer(t *testing.T) {
 		t.Errorf("a sweep on CPU devices claims the peer's GPU:\n%s", md)
 	}
 	for _, want := range []string{"## Beside PyTorch\n\nbaton ran on CPU devices; the peer file does not say where",
-		"| tiny | baton naive | fp32 | 1000 | 100.0 | 1 | 2.00× |  |", // baton's p=1 point: 1000 tokens/s vs eager's 500
-		"| tiny | PyTorch eager | fp32 | 500 | 200.0 | 3 | 1.00× |  |",
-		"| tiny | PyTorch compile | bf16 | 4000 | 25.0 | 1 |  |  |"} { // no GPU named: no MFU
+		"| tiny | baton naive | fp32 | 1000 | 100.0 | 1.0 | 2.00× |  |", // baton's p=1 point: 1000 tokens/s vs eager's 500
+		"| tiny | PyTorch eager | fp32 | 500 | 200.0 | 3.0 | 1.00× |  |",
+		"| tiny | PyTorch compile | bf16 | 4000 | 25.0 | 1.0 |  |  |"} { // no GPU named: no MFU
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
@@ -258,7 +258,7 @@ func TestWriteMarkdownPeer(t *testing.T) {
 	if err := WriteMarkdown(&b, rep, handMade()); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"## Beside PyTorch on the same GPU\n", "| tiny | PyTorch compile | bf16 | 4000 | 25.0 | 1 |  | 0.3% |", "| tiny | PyTorch eager | fp32 | 500 | 200.0 | 3 | 1.00× | 0.6% |"} {
+	for _, want := range []string{"## Beside PyTorch on the same GPU\n", "| tiny | PyTorch compile | bf16 | 4000 | 25.0 | 1.0 |  | 0.3% |", "| tiny | PyTorch eager | fp32 | 500 | 200.0 | 3.0 | 1.00× | 0.6% |"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
 		}
@@ -271,7 +271,7 @@ func TestWriteMarkdownPeer(t *testing.T) {
 func TestPeerOfOtherModels(t *testing.T) {
 	peer, err := ReadCSV(strings.NewReader(peerRows + `gpt2-124m,1,torch-eager,fp32,1,1,50383.2,,,,0.160000,,3145728
 tiny,3,torch-eager,fp32,1,1,9000.0,,,,0.010000,,1048576
-tiny,1,myrun,fp32,1,1,250.0,,,,0.400000,,1048576
+tiny,1,myrun,fp32,1,1,250.0,,,,0.400000,,2998927
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -283,8 +283,8 @@ tiny,1,myrun,fp32,1,1,250.0,,,,0.400000,,1048576
 	}
 	md := b.String()
 	for _, want := range []string{
-		"| tiny | baton naive | fp32 | 1000 | 100.0 | 1 | 2.00× |  |", // still against tiny's eager 500, not gpt2-124m's nor p=3's
-		"| tiny | myrun | fp32 | 250 | 400.0 | 1 | 0.50× |  |",
+		"| tiny | baton naive | fp32 | 1000 | 100.0 | 1.0 | 2.00× |  |", // still against tiny's eager 500, not gpt2-124m's nor p=3's
+		"| tiny | myrun | fp32 | 250 | 400.0 | 2.9 | 0.50× |  |",        // 2.86 MiB, not 3
 		"Not compared, being of another model than `tiny` or of several devices: `gpt2-124m` PyTorch eager fp32, p=1, 50383 tokens/s; `tiny` PyTorch eager fp32, p=3, 9000 tokens/s.",
 	} {
 		if !strings.Contains(md, want) {

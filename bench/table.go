@@ -205,7 +205,7 @@ func writePeer(b *strings.Builder, rep Report, rs []Result) {
 	for _, r := range rows {
 		peak, ratio := "", ""
 		if len(r.PeakBytes) > 0 {
-			peak = fmt.Sprintf("%.0f", float64(r.PeakBytes[0])/(1<<20))
+			peak = fmt.Sprintf("%.1f", float64(r.PeakBytes[0])/(1<<20)) // as every point's table gives it
 		}
 		if e := eager[r.Precision]; e > 0 {
 			ratio = fmt.Sprintf("%.2f×", r.TokensPerSec/e)
