@@ -241,11 +241,22 @@ func TestWriteMarkdownPeer(t *testing.T) {
 		t.Errorf("a sweep on CPU devices claims the peer's GPU:\n%s", md)
 	}
 	for _, want := range []string{"## Beside PyTorch\n\nbaton ran on CPU devices; the peer file does not say where",
-		"| tiny | baton naive | fp32 | 1000 | 100.0 | 1.0 | 2.00× |  |", // baton's p=1 point: 1000 tokens/s vs eager's 500
-		"| tiny | PyTorch eager | fp32 | 500 | 200.0 | 3.0 | 1.00× |  |",
-		"| tiny | PyTorch compile | bf16 | 4000 | 25.0 | 1.0 |  |  |"} { // no GPU named: no MFU
+		"| tiny | baton naive | fp32 | 1000 | 100.0 | 1.0 | 2.00× |\n", // baton's p=1 point: 1000 tokens/s vs eager's 500
+		"| tiny | PyTorch eager | fp32 | 500 | 200.0 | 3.0 | 1.00× |\n",
+		"| tiny | PyTorch compile | bf16 | 4000 | 25.0 | 1.0 |  |\n"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	// No GPU, or one baton has no peak for: no MFU, column or sentence.
+	for _, gpus := range [][]string{nil, {"Some GPU"}} {
+		rep.Machine.GPUs = gpus
+		b.Reset()
+		if err := WriteMarkdown(&b, rep, handMade()); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(b.String(), "MFU") {
+			t.Errorf("GPUs %q: the report speaks of MFU, which it cannot give:\n%s", gpus, b.String())
 		}
 	}
 	// On an H100, MFU is tokens/s × (6N + 6LCT) FLOPs per token over the
@@ -258,7 +269,8 @@ func TestWriteMarkdownPeer(t *testing.T) {
 	if err := WriteMarkdown(&b, rep, handMade()); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"## Beside PyTorch on the same GPU\n", "| tiny | PyTorch compile | bf16 | 4000 | 25.0 | 1.0 |  | 0.3% |", "| tiny | PyTorch eager | fp32 | 500 | 200.0 | 3.0 | 1.00× | 0.6% |"} {
+	for _, want := range []string{"## Beside PyTorch on the same GPU\n", "MFU is the model's training FLOPs", "| vs PyTorch eager | MFU |\n",
+		"| tiny | PyTorch compile | bf16 | 4000 | 25.0 | 1.0 |  | 0.3% |\n", "| tiny | PyTorch eager | fp32 | 500 | 200.0 | 3.0 | 1.00× | 0.6% |\n"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
 		}
@@ -283,8 +295,8 @@ tiny,1,myrun,fp32,1,1,250.0,,,,0.400000,,2998927
 	}
 	md := b.String()
 	for _, want := range []string{
-		"| tiny | baton naive | fp32 | 1000 | 100.0 | 1.0 | 2.00× |  |", // still against tiny's eager 500, not gpt2-124m's nor p=3's
-		"| tiny | myrun | fp32 | 250 | 400.0 | 2.9 | 0.50× |  |",        // 2.86 MiB, not 3
+		"| tiny | baton naive | fp32 | 1000 | 100.0 | 1.0 | 2.00× |\n", // still against tiny's eager 500, not gpt2-124m's nor p=3's
+		"| tiny | myrun | fp32 | 250 | 400.0 | 2.9 | 0.50× |\n",        // 2.86 MiB, not 3
 		"Not compared, being of another model than `tiny` or of several devices: `gpt2-124m` PyTorch eager fp32, p=1, 50383 tokens/s; `tiny` PyTorch eager fp32, p=3, 9000 tokens/s.",
 	} {
 		if !strings.Contains(md, want) {

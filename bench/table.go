@@ -169,9 +169,12 @@ func SplitPeer(model string, peer []Result) (same, other []Result) {
 func writePeer(b *strings.Builder, rep Report, rs []Result) {
 	o := rep.Options
 	peer, other := SplitPeer(o.Preset, rep.Peer)
+	// MFU needs the GPU's peak: a sweep on CPU devices, or on a GPU baton
+	// has no figures for, has no MFU column, nor the sentence that defines it.
 	var gpuPeak report.Peak
+	hasPeak := false
 	if len(rep.Machine.GPUs) > 0 {
-		gpuPeak, _ = report.PeakOf(rep.Machine.GPUs[0])
+		gpuPeak, hasPeak = report.PeakOf(rep.Machine.GPUs[0])
 	}
 	eager := map[string]float64{}
 	for _, r := range peer {
@@ -200,8 +203,13 @@ func writePeer(b *strings.Builder, rep Report, rs []Result) {
 	} else {
 		b.WriteString("## Beside PyTorch\n\nbaton ran on CPU devices; the peer file does not say where its rows were measured (`scripts/torch_peer.py` runs on a GPU or the CPU), so its ratios compare machines as much as programs.\n\n")
 	}
-	b.WriteString("One device and the same model; the rows not marked baton are the peer file's (`scripts/torch_peer.py` writes PyTorch's), named as it names them. MFU is the model's training FLOPs (6N + 6LCT per token) per second against the GPU's dense peak in the row's precision.\n\n")
-	b.WriteString("| model | run | precision | tokens/s | step ms | peak MiB | vs PyTorch eager | MFU |\n| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |\n")
+	b.WriteString("One device and the same model; the rows not marked baton are the peer file's (`scripts/torch_peer.py` writes PyTorch's), named as it names them.")
+	head, rule := "| model | run | precision | tokens/s | step ms | peak MiB | vs PyTorch eager |", "| --- | --- | --- | ---: | ---: | ---: | ---: |"
+	if hasPeak {
+		b.WriteString(" MFU is the model's training FLOPs (6N + 6LCT per token) per second against the GPU's dense peak in the row's precision.")
+		head, rule = head+" MFU |", rule+" ---: |"
+	}
+	b.WriteString("\n\n" + head + "\n" + rule + "\n")
 	for _, r := range rows {
 		peak, ratio := "", ""
 		if len(r.PeakBytes) > 0 {
@@ -210,11 +218,15 @@ func writePeer(b *strings.Builder, rep Report, rs []Result) {
 		if e := eager[r.Precision]; e > 0 {
 			ratio = fmt.Sprintf("%.2f×", r.TokensPerSec/e)
 		}
-		mfu := ""
-		if d := gpuPeak.Dense(r.Precision); d > 0 {
-			mfu = fmt.Sprintf("%.1f%%", 100*r.TokensPerSec*o.Model.FLOPsPerToken(o.Model.MaxT)/d)
+		fmt.Fprintf(b, "| %s | %s | %s | %.0f | %.1f | %s | %s |", r.Model, r.run, r.Precision, r.TokensPerSec, r.StepS*1000, peak, ratio)
+		if hasPeak {
+			mfu := ""
+			if d := gpuPeak.Dense(r.Precision); d > 0 {
+				mfu = fmt.Sprintf("%.1f%%", 100*r.TokensPerSec*o.Model.FLOPsPerToken(o.Model.MaxT)/d)
+			}
+			fmt.Fprintf(b, " %s |", mfu)
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %.0f | %.1f | %s | %s | %s |\n", r.Model, r.run, r.Precision, r.TokensPerSec, r.StepS*1000, peak, ratio, mfu)
+		b.WriteString("\n")
 	}
 	if len(other) > 0 {
 		list := make([]string, len(other))
