@@ -190,7 +190,9 @@ func benchFlagName(f string) string {
 }
 
 // command is the command line that reproduces the sweep: every flag given,
-// with the build tag of this binary.
+// with the build tag of this binary, as a shell reads it back: a bool given
+// false as --name=false (--name alone is true), a value the shell would
+// split or expand in quotes.
 func (f *benchFlags) command(cmd *cobra.Command) string {
 	parts := []string{"go run ./cmd/baton bench"}
 	if device.Available(device.KindCUDA) {
@@ -198,13 +200,25 @@ func (f *benchFlags) command(cmd *cobra.Command) string {
 	}
 	cmd.Flags().Visit(func(fl *pflag.Flag) {
 		switch {
-		case fl.Value.Type() == "bool":
+		case fl.Value.Type() == "bool" && fl.Value.String() == "true":
 			parts = append(parts, "--"+fl.Name)
+		case fl.Value.Type() == "bool":
+			parts = append(parts, "--"+fl.Name+"="+fl.Value.String())
 		default:
-			parts = append(parts, "--"+fl.Name+" "+fl.Value.String())
+			parts = append(parts, "--"+fl.Name+" "+shellWord(fl.Value.String()))
 		}
 	})
 	return strings.Join(parts, " ")
+}
+
+// shellWord is s as one word of a POSIX shell: as it is where the shell
+// reads every character as itself, else in single quotes.
+func shellWord(s string) string {
+	const plain = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.,:/=+@%"
+	if s != "" && strings.Trim(s, plain) == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func runBench(cmd *cobra.Command, f *benchFlags) error {
