@@ -350,12 +350,11 @@ func TestLaunchPrefixedLines(t *testing.T) {
 	}
 }
 
-// TestSuperviseNamesARankThatFailedAfterAnInterrupt: after launch passed
-// on SIGINT, the rank that stopped on it (130) exits first and another
-// fails (1): launch names the one that failed, with its status.
-func TestSuperviseNamesARankThatFailedAfterAnInterrupt(t *testing.T) {
+// sleepers are n processes that stand in for ranks supervise watches
+// (their exits are the test's to send), killed when the test ends.
+func sleepers(t *testing.T, n int) []*os.Process {
 	var procs []*os.Process
-	for range 2 {
+	for range n {
 		c := exec.Command("sleep", "30")
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
@@ -363,6 +362,14 @@ func TestSuperviseNamesARankThatFailedAfterAnInterrupt(t *testing.T) {
 		t.Cleanup(func() { c.Process.Kill(); c.Wait() })
 		procs = append(procs, c.Process)
 	}
+	return procs
+}
+
+// TestSuperviseNamesARankThatFailedAfterAnInterrupt: after launch passed
+// on SIGINT, the rank that stopped on it (130) exits first and another
+// fails (1): launch names the one that failed, with its status.
+func TestSuperviseNamesARankThatFailedAfterAnInterrupt(t *testing.T) {
+	procs := sleepers(t, 2)
 	exits, sigs := make(chan rankExit, 2), make(chan os.Signal, 1)
 	sigs <- syscall.SIGINT
 	go func() {
@@ -381,15 +388,7 @@ func TestSuperviseNamesARankThatFailedAfterAnInterrupt(t *testing.T) {
 // SIGTERM to launch twice, microseconds apart: one stop, which leaves the
 // ranks all the time they take to save, not --grace.
 func TestSuperviseTakesASignalDeliveredTwiceForOne(t *testing.T) {
-	var procs []*os.Process
-	for range 2 {
-		c := exec.Command("sleep", "30")
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Process.Kill(); c.Wait() })
-		procs = append(procs, c.Process)
-	}
+	procs := sleepers(t, 2)
 	exits, sigs := make(chan rankExit, 2), make(chan os.Signal, 2)
 	sigs <- syscall.SIGTERM
 	sigs <- syscall.SIGTERM
@@ -409,18 +408,14 @@ func TestSuperviseTakesASignalDeliveredTwiceForOne(t *testing.T) {
 // ranks' lines are in their files, not above launch's last line, which
 // says so.
 func TestSuperviseSendsAnInterruptedRunToItsRedirects(t *testing.T) {
-	c := exec.Command("sleep", "30")
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+	procs := sleepers(t, 1)
 	exits, sigs := make(chan rankExit, 1), make(chan os.Signal, 1)
 	sigs <- syscall.SIGTERM
 	go func() {
 		time.Sleep(100 * time.Millisecond) // after supervise passed the signal on
 		exits <- rankExit{local: 0, rank: 0, code: 143}
 	}()
-	err := supervise([]*os.Process{c.Process}, 0, exits, sigs, time.Minute, "rd")
+	err := supervise(procs, 0, exits, sigs, time.Minute, "rd")
 	want := "interrupted by SIGTERM: the ranks stopped together (rank 0 exited first, status 143); each says in " + filepath.Join("rd", "rankR.stderr") + " what it saved"
 	if ie := (interrupted{}); !errors.As(err, &ie) || ie.code != 143 || ie.msg != want {
 		t.Errorf("supervise = %v; want %q, status 143", err, want)
