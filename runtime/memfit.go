@@ -136,7 +136,7 @@ func checkFits(devs []device.Name, pl *model.Plan, prec string, extra int64) err
 		if r.addressSpace {
 			as = fmt.Sprintf(", %s of address space,", model.HumanBytes(want))
 		}
-		return field.Errorf("batch", "the run needs about %s of memory (parameters, gradients, AdamW state, %s of activations of B=%d T=%d, and %s for the process, with the attention's (T, T) scratch)%s but %s is left %s; "+memoryFixes(pl, pl.Stages, r.bytes-extra, false),
+		return field.Errorf("batch", "the run needs about %s of memory (parameters, gradients, AdamW state, %s of activations of B=%d T=%d, and %s for the process, with the attention's (T, T) scratch)%s but %s is left %s; "+memoryFixes(pl, pl.Stages, r.bytes, false),
 			model.HumanBytes(need), words.Count(stashes, "micro-batch stash"), pl.B, pl.T, model.HumanBytes(extra), as, model.HumanBytes(max(r.bytes, 0)), r.from)
 	}
 	return nil
