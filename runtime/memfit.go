@@ -154,14 +154,14 @@ func memoryFixes(pl *model.Plan, stages []model.Stage, have int64, gpus bool) st
 	for _, s := range stages {
 		params += s.Params
 	}
-	var fixes []string
 	if state := 16 * params; state > have {
-		fixes = append(fixes, fmt.Sprintf("the parameters with their gradients and AdamW state alone take %s", model.HumanBytes(state)))
+		alone := "the parameters with their gradients and AdamW state alone take " + model.HumanBytes(state)
 		if gpus {
-			return fixes[0] + ": spread the layers over more GPUs with {devices} or {split}, or choose a smaller model"
+			return alone + ": spread the layers over more GPUs with {devices} or {split}, or choose a smaller model"
 		}
-		return fixes[0] + ": choose a smaller model"
+		return alone + ": choose a smaller model"
 	}
+	var fixes []string
 	if pl.B > 1 {
 		fixes = append(fixes, "lower {batch} or raise {microbatches} (micro-batches of "+words.Count(pl.B, "sequence")+")")
 	}
