@@ -119,15 +119,18 @@ func (d *Dataset) readTree(root string, limit int64) ([]uint16, error) {
 			}
 		}
 	}
-	if more > 0 {
-		d.Subset = fmt.Sprintf("every %s of %s (%d bytes), and %s between them to fill the limit of %d bytes",
-			words.Ordinal(k), words.Count(len(files), "text file"), total, words.Count(more, "file"), limit)
-	}
 	var take []textFile
 	for i, f := range files { // in the tree's order
 		if sizes[i] > 0 {
 			take = append(take, textFile{f.path, sizes[i]})
 		}
+	}
+	switch {
+	case more > 0 && k >= int64(len(files)): // a stride past the tree: its first files
+		d.Subset = fmt.Sprintf("the first %s of %s (%d bytes), up to %d bytes", words.Count(len(take), "file"), words.Count(len(files), "text file"), total, limit)
+	case more > 0:
+		d.Subset = fmt.Sprintf("every %s of %s (%d bytes), and %s between them to fill the limit of %d bytes",
+			words.Ordinal(k), words.Count(len(files), "text file"), total, words.Count(more, "file"), limit)
 	}
 	ts := make([]uint16, n)
 	buf := make([]byte, 64<<10)

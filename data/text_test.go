@@ -176,6 +176,18 @@ func TestLoadTextFillsTheLimitOfASkewedTree(t *testing.T) {
 	if want := "every 3rd of 101 text files (5000 bytes), and 34 files between them to fill the limit of 2000 bytes"; d.Subset != want {
 		t.Errorf("Subset %q, want %q", d.Subset, want)
 	}
+	// A stride past the tree (a limit below its size over its file count)
+	// whose first file falls short: the first files, the last cut.
+	root = t.TempDir()
+	for i, n := range []int{10, 10, 500} {
+		writeFile(t, filepath.Join(root, string(rune('a'+i))), bytes.Repeat([]byte{'x'}, n))
+	}
+	if d, err = LoadText(root, 100); err != nil {
+		t.Fatal(err)
+	}
+	if want := "the first 3 files of 3 text files (520 bytes), up to 100 bytes"; len(stream(d)) != 100 || d.Subset != want {
+		t.Errorf("%d bytes, Subset %q; want 100 and %q", len(stream(d)), d.Subset, want)
+	}
 }
 
 func TestLoadTextFile(t *testing.T) {
