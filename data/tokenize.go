@@ -87,7 +87,7 @@ func Tokenize(ctx context.Context, cfg TokenizeConfig) (TokenizeResult, error) {
 	if cfg.Progress != nil {
 		progress = func(done, tokens int64) { cfg.Progress(done, res.Bytes, tokens) }
 	}
-	ts, err := encodeAll(ctx, NewGPT2(), docs, progress)
+	ts, err := encodeAll(ctx, NewGPT2(), docs, pieceBytes, progress)
 	if err != nil {
 		return res, err
 	}

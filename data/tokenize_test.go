@@ -6,7 +6,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -100,7 +103,7 @@ func TestGPT2RoundTripDefaultCorpus(t *testing.T) {
 		docs = append(docs, files[i])
 	}
 	tok := NewGPT2()
-	ts, err := encodeAll(context.Background(), tok, docs, nil)
+	ts, err := encodeAll(context.Background(), tok, docs, pieceBytes, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,4 +266,64 @@ func TestTokenizeLongOut(t *testing.T) {
 	if got := tree(t, parent); got != name+"/ "+name+"/train_000000.bin" {
 		t.Errorf("the run left %q", got)
 	}
+}
+
+// TestEncodeAllCutsLargeDocumentsAlike: documents cut into pieces of about
+// 64 bytes encode to the tokens of each one whole, for text made of what
+// GPT-2's pre-tokenizer splits on (newlines before spaces, letters,
+// quotes and contractions, CRLF, tabs, non-ASCII space, DEL, bytes that
+// are not UTF-8) and for files spread over the default corpus.
+func TestEncodeAllCutsLargeDocumentsAlike(t *testing.T) {
+	dir := t.TempDir()
+	r := rand.New(rand.NewPCG(7, 8))
+	atoms := []string{"\n", "\n", "\n\n", " ", "  ", "\t", "\r\n", "'s", "'ll", "x", "foo", "Bar", "42", "é", "\u00a0", "日本", "\x7f", "\xff", "{", "}", "(", "); ", "// ", "\n}", "\n'"}
+	var docs []textFile
+	for i := range 20 {
+		var b []byte
+		for len(b) < 3000 {
+			b = append(b, atoms[r.IntN(len(atoms))]...)
+		}
+		path := filepath.Join(dir, fmt.Sprintf("doc%d.txt", i))
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, textFile{path, int64(len(b))})
+	}
+	if root, err := DefaultTextPath(); err == nil {
+		files, _, err := walkText(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < len(files); i += 400 {
+			docs = append(docs, files[i])
+		}
+	}
+	tok := NewGPT2()
+	whole, err := encodeAll(context.Background(), tok, docs, math.MaxInt, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut, err := encodeAll(context.Background(), tok, docs, 64, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := firstDiff(cut, whole); i >= 0 {
+		t.Fatalf("cut into pieces, %d tokens; whole, %d; they differ first at token %d", len(cut), len(whole), i)
+	}
+	if pieces := len(cutText(bytes.Repeat([]byte("a\nb"), 100), 64)); pieces < 4 {
+		t.Errorf("300 bytes cut at 64: %d pieces, want 4 or more", pieces)
+	}
+}
+
+// firstDiff is the first index where a and b differ, or -1 where they are equal.
+func firstDiff(a, b []uint16) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	if len(a) != len(b) {
+		return min(len(a), len(b))
+	}
+	return -1
 }
