@@ -3,9 +3,11 @@
 package data
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"sync"
@@ -18,14 +20,12 @@ import (
 // microsecond a token on a core: 4 MiB, about half a second).
 const pieceBytes = 4 << 20
 
-// piece is a part of document doc to encode: text, or the whole file at
-// its path where text is nil; the first piece of a document starts with
-// EndOfText.
+// piece is a part of a document to encode, size bytes of the file at path
+// from off, read by the worker that encodes it, so that the text in memory
+// at once is a few pieces; a document's first piece starts with EndOfText.
 type piece struct {
-	path  string
-	text  []byte
-	first bool
-	size  int64
+	path      string
+	off, size int64
 }
 
 // encodeAll returns EndOfText followed by the tokens of each document, in
@@ -35,16 +35,20 @@ type piece struct {
 func encodeAll(ctx context.Context, tok *GPT2, docs []textFile, cut int, progress func(bytes, tokens int64)) ([]uint16, error) {
 	var pieces []piece
 	for _, d := range docs {
-		if d.size <= int64(cut) {
-			pieces = append(pieces, piece{path: d.path, first: true, size: d.size})
-			continue
+		cuts := []int64{0}
+		if d.size > int64(cut) {
+			more, err := fileCuts(d.path, cut)
+			if err != nil {
+				return nil, err
+			}
+			cuts = append(cuts, more...)
 		}
-		b, err := readDoc(d.path)
-		if err != nil {
-			return nil, err
-		}
-		for i, part := range cutText(b, cut) {
-			pieces = append(pieces, piece{path: d.path, text: part, first: i == 0, size: int64(len(part))})
+		for i, off := range cuts {
+			end := d.size
+			if i+1 < len(cuts) {
+				end = cuts[i+1]
+			}
+			pieces = append(pieces, piece{path: d.path, off: off, size: end - off})
 		}
 	}
 	out := make([][]uint16, len(pieces))
@@ -85,7 +89,7 @@ func encodeAll(ctx context.Context, tok *GPT2, docs []textFile, cut int, progres
 			return nil, context.Cause(ctx)
 		}
 		all = append(all, out[i]...)
-		out[i], pieces[i].text = nil, nil // the copy in all is the one kept
+		out[i] = nil // the copy in all is the one kept
 		bytes += pieces[i].size
 		if progress != nil {
 			progress(bytes, int64(len(all)))
@@ -94,29 +98,46 @@ func encodeAll(ctx context.Context, tok *GPT2, docs []textFile, cut int, progres
 	return all, nil
 }
 
-// cutText cuts b into parts of about n bytes or more, each cut just after
-// a newline between two printable ASCII characters other than a space.
+// cuts are the offsets, after the start, where a text read from r is cut
+// into parts of about n bytes or more (n >= 2), each cut just after a
+// newline between two printable ASCII characters other than a space.
 // GPT-2's pre-tokenizer makes such a newline a token of its own whether
 // text goes on after it or not (after other whitespace it would not: at
 // the end of a part, "  \n" is one token, where "  " and "\n" are two in
 // the whole), and BPE merges only within its tokens, so the parts encode
-// to the tokens of b, in order. Text with no such place stays whole.
-func cutText(b []byte, n int) [][]byte {
-	var parts [][]byte
-	for len(b) > n {
-		at := -1
-		for i := max(n, 2); i < len(b); i++ {
-			if b[i-1] == '\n' && printable(b[i-2]) && printable(b[i]) {
-				at = i
-				break
-			}
+// to the tokens of the whole, in order. Text with no such place stays whole.
+func cuts(r io.ByteReader, n int) ([]int64, error) {
+	var out []int64
+	var last int64
+	var before, prev byte // the two bytes before pos
+	for pos := int64(0); ; pos++ {
+		c, err := r.ReadByte()
+		switch {
+		case err == io.EOF:
+			return out, nil
+		case err != nil:
+			return nil, err
 		}
-		if at < 0 {
-			break
+		if pos-last >= int64(n) && prev == '\n' && printable(before) && printable(c) {
+			out = append(out, pos)
+			last = pos
 		}
-		parts, b = append(parts, b[:at]), b[at:]
+		before, prev = prev, c
 	}
-	return append(parts, b)
+}
+
+// fileCuts is cuts of the file at path, read once through.
+func fileCuts(path string, n int) ([]int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, docError(path, err)
+	}
+	defer f.Close()
+	c, err := cuts(bufio.NewReaderSize(f, 1<<20), n)
+	if err != nil {
+		return nil, docError(path, err)
+	}
+	return c, nil
 }
 
 // printable says whether c is a printable ASCII character other than a space.
@@ -124,29 +145,30 @@ func printable(c byte) bool { return c > ' ' && c < 0x7f }
 
 // encodePiece is the tokens of p, after EndOfText where it starts a document.
 func encodePiece(tok *GPT2, p piece) ([]uint16, error) {
-	text := p.text
-	if text == nil {
-		var err error
-		if text, err = readDoc(p.path); err != nil {
-			return nil, err
-		}
+	f, err := os.Open(p.path)
+	if err != nil {
+		return nil, docError(p.path, err)
+	}
+	defer f.Close()
+	text := make([]byte, p.size)
+	if _, err := f.ReadAt(text, p.off); err != nil {
+		return nil, docError(p.path, err)
 	}
 	// About 2.5 bytes a token for code and English: one allocation mostly.
 	ts := make([]uint16, 0, len(text)/2+1)
-	if p.first {
+	if p.off == 0 {
 		ts = append(ts, EndOfText)
 	}
 	return tok.Encode(ts, text)
 }
 
-// readDoc reads a document to tokenize.
-func readDoc(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return nil, fmt.Errorf("data: %s disappeared while it was being tokenized", path)
-	case err != nil:
-		return nil, fmt.Errorf("data: %v", err)
+// docError is err of reading the document at path.
+func docError(path string, err error) error {
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("data: %s disappeared while it was being tokenized", path)
 	}
-	return b, nil
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("data: %s got shorter while it was being tokenized", path)
+	}
+	return fmt.Errorf("data: %v", err)
 }
