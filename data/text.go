@@ -50,16 +50,8 @@ func LoadText(path string, limit int64) (*Dataset, error) {
 
 // readOne reads a single text file named directly by the user.
 func (d *Dataset) readOne(path string, fi fs.FileInfo, limit int64) ([]uint16, error) {
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("data: %s is not a regular file or a directory", path)
-	}
-	if fi.Size() == 0 {
-		return nil, fmt.Errorf("data: %s is empty; give a file that holds text", path)
-	}
-	if why, err := sniff(path, fi.Size(), make([]byte, sniffLen)); err != nil {
+	if err := checkText(path, fi, "give a text file, a directory of text files, or llm.c .bin shards"); err != nil {
 		return nil, err
-	} else if why != "" {
-		return nil, fmt.Errorf("data: %s looks binary (%s); give a text file, a directory of text files, or llm.c .bin shards", path, why)
 	}
 	n := fi.Size()
 	if limit > 0 && n > limit {
@@ -73,6 +65,25 @@ func (d *Dataset) readOne(path string, fi fs.FileInfo, limit int64) ([]uint16, e
 	}
 	d.Files = []string{path}
 	return ts[:got], nil
+}
+
+// checkText refuses a file named by the user that is not a regular file,
+// is empty or looks binary; fix says what to give instead of a binary one.
+func checkText(path string, fi fs.FileInfo, fix string) error {
+	switch {
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("data: %s is not a regular file or a directory", path)
+	case fi.Size() == 0:
+		return fmt.Errorf("data: %s is empty; give a file that holds text", path)
+	}
+	why, err := sniff(path, fi.Size(), make([]byte, sniffLen))
+	if err != nil {
+		return err
+	}
+	if why != "" {
+		return fmt.Errorf("data: %s looks binary (%s); %s", path, why, fix)
+	}
+	return nil
 }
 
 // readTree walks root, samples its text files under limit and reads them.

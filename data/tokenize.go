@@ -279,22 +279,10 @@ func documents(inputs []string) ([]textFile, error) {
 
 // checkTextFile refuses a file named directly that is not text.
 func checkTextFile(path string, fi fs.FileInfo) error {
-	switch {
-	case !fi.Mode().IsRegular():
-		return fmt.Errorf("data: %s is not a regular file or a directory", path)
-	case fi.Size() == 0:
-		return fmt.Errorf("data: %s is empty; give a file that holds text", path)
-	case strings.EqualFold(filepath.Ext(path), ".bin"):
+	if fi.Mode().IsRegular() && fi.Size() > 0 && strings.EqualFold(filepath.Ext(path), ".bin") {
 		return fmt.Errorf("data: %s is a .bin file, which baton reads as llm.c token shards; it is tokenized already", path)
 	}
-	why, err := sniff(path, fi.Size(), make([]byte, sniffLen))
-	if err != nil {
-		return err
-	}
-	if why != "" {
-		return fmt.Errorf("data: %s looks binary (%s); give text files or directories of them", path, why)
-	}
-	return nil
+	return checkText(path, fi, "give text files or directories of them")
 }
 
 // checkOut refuses, before the long work of encoding, an output directory
