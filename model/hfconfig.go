@@ -4,6 +4,7 @@ package model
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -118,10 +119,13 @@ type hfConfigIn struct {
 	Tokens             *string  `json:"baton_tokens"`
 }
 
-// jsonKind words what a field of kind k is written as in JSON.
-func jsonKind(k reflect.Kind) string {
+// JSONKind words what a field of kind k is written as in JSON, for a
+// message about a file that gives it as something else (config.json here,
+// run.json in runtime); "" for a kind it does not name.
+func JSONKind(k reflect.Kind) string {
 	switch k {
-	case reflect.Int, reflect.Int64:
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return "a whole number without quotes"
 	case reflect.Float32, reflect.Float64:
 		return "a number without quotes"
@@ -129,8 +133,12 @@ func jsonKind(k reflect.Kind) string {
 		return "true or false"
 	case reflect.String:
 		return "a string in quotes"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
 	}
-	return "GPT2Config writes it"
+	return ""
 }
 
 // decodeHFConfig parses config.json and returns the Config it describes and
@@ -142,7 +150,7 @@ func decodeHFConfig(data []byte) (Config, string, error) {
 	if err := dec.Decode(&h); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
-			return Config{}, "", fmt.Errorf("field %s is a JSON %s; write it as %s", te.Field, te.Value, jsonKind(te.Type.Kind()))
+			return Config{}, "", fmt.Errorf("field %s is a JSON %s; write it as %s", te.Field, te.Value, cmp.Or(JSONKind(te.Type.Kind()), "GPT2Config writes it"))
 		}
 		return Config{}, "", fmt.Errorf("not a JSON object of GPT2Config fields: %w", err)
 	}

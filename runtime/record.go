@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 
 	"baton/data"
 	"baton/internal/field"
@@ -94,7 +93,7 @@ func ReadRecord(dir string) (*Record, error) {
 	if err := dec.Decode(&r); err != nil {
 		var typ *json.UnmarshalTypeError
 		if errors.As(err, &typ) {
-			return nil, field.Errorf("resume", "{resume}: %s: %s is a JSON %s where baton writes %s (edited by hand?); write it as baton does, or give the setting as a flag with {override}", path, typ.Field, typ.Value, jsonKindOf(typ.Type))
+			return nil, field.Errorf("resume", "{resume}: %s: %s is a JSON %s where baton writes %s (edited by hand?); write it as baton does, or give the setting as a flag with {override}", path, typ.Field, typ.Value, model.JSONKind(typ.Type.Kind()))
 		}
 		return nil, field.Errorf("resume", "{resume}: %s: %v", path, err)
 	}
@@ -166,21 +165,4 @@ func tokenSum(ds *data.Dataset) string {
 		}
 	}
 	return fmt.Sprintf("%x", h.Sum(nil))
-}
-
-// jsonKindOf names, in JSON's terms, the kind of value a Go type is read from.
-func jsonKindOf(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.Bool:
-		return "true or false"
-	case reflect.String:
-		return "a string"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.Struct, reflect.Map:
-		return "an object"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "a whole number"
-	}
-	return "a number"
 }

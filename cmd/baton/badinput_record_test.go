@@ -51,7 +51,7 @@ func recordCases(trained string) []badInput {
 			setup: withRun(editRecord(func(r map[string]any) { r["colour"] = "blue" })), code: 2, msg: `unknown field "colour"`},
 		{name: "resume with a run.json setting of another type", args: train("--resume"), fixture: trained + `; run.json's config has "lr": "fast"`,
 			setup: withRun(editRecord(func(r map[string]any) { r["config"].(map[string]any)["lr"] = "fast" })), code: 2,
-			msg: "--resume: run/run.json: config.lr is a JSON string where baton writes a number (edited by hand?)"},
+			msg: "--resume: run/run.json: config.lr is a JSON string where baton writes a number without quotes (edited by hand?)"},
 		{name: "resume with a newer run.json", args: train("--resume"), fixture: trained + "; run.json has schema_version 99",
 			setup: withRun(editRecord(func(r map[string]any) { r["schema_version"] = 99 })), code: 2, msg: "schema_version 99; this baton reads 1 to 3"},
 		{name: "zero log interval", args: train("--log-every=0"), code: 2, msg: "--log-every is 0"},
