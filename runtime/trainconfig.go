@@ -179,10 +179,8 @@ func (c *TrainConfig) Validate() error {
 			return field.Errorf("schedule", "{schedule}: %w", err)
 		}
 	}
-	switch c.OptimizerStep {
-	case "", "default", "eager":
-	default:
-		return field.Errorf("optimizer-step", "{optimizer-step} %q is not one of default, eager", c.OptimizerStep)
+	if _, err := ParseOptimizerStep(c.OptimizerStep); err != nil {
+		return err
 	}
 	if c.ProfileKernels && c.balancesLive() {
 		return field.Errorf("profile-kernels", "{profile-kernels} times the kernels of the stages the run starts with, and {balance} measured or {rebalance} auto builds new ones; drop one of them")
@@ -237,3 +235,15 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 type fileError struct{ error }
 
 func (e fileError) Unwrap() error { return e.error }
+
+// ParseOptimizerStep says whether step, an {optimizer-step} (default, or
+// "" for it, or eager), steps each stage eagerly; another is an error.
+func ParseOptimizerStep(step string) (eager bool, err error) {
+	switch step {
+	case "", "default":
+		return false, nil
+	case "eager":
+		return true, nil
+	}
+	return false, field.Errorf("optimizer-step", "{optimizer-step} %q is not one of default, eager", step)
+}

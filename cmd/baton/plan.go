@@ -239,12 +239,8 @@ func planOn(mc model.Config, names []device.Name, f *planFlags, given *schedule.
 	if opts.Recompute, err = model.ParseRecompute(f.recompute); err != nil {
 		return nil, nil, usage(err)
 	}
-	switch f.optimizerStep {
-	case "default":
-	case "eager":
-		opts.EagerOptimizer = true
-	default:
-		return nil, nil, usage(fmt.Errorf("--optimizer-step %q is not one of default, eager", f.optimizerStep))
+	if opts.EagerOptimizer, err = runtime.ParseOptimizerStep(f.optimizerStep); err != nil {
+		return nil, nil, usage(err)
 	}
 	if opts.Split, err = model.ParseInts("split", f.split); err != nil {
 		return nil, nil, usage(err)
