@@ -3,7 +3,6 @@
 package data
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -37,7 +36,7 @@ func encodeAll(ctx context.Context, tok *GPT2, docs []textFile, cut int, progres
 	for _, d := range docs {
 		cuts := []int64{0}
 		if d.size > int64(cut) {
-			more, err := fileCuts(d.path, cut)
+			more, err := fileCuts(d.path, d.size, cut)
 			if err != nil {
 				return nil, err
 			}
@@ -98,42 +97,53 @@ func encodeAll(ctx context.Context, tok *GPT2, docs []textFile, cut int, progres
 	return all, nil
 }
 
-// cuts are the offsets, after the start, where a text read from r is cut
-// into parts of about n bytes or more (n >= 2), each cut just after a
-// newline between two printable ASCII characters other than a space.
-// GPT-2's pre-tokenizer makes such a newline a token of its own whether
-// text goes on after it or not (after other whitespace it would not: at
-// the end of a part, "  \n" is one token, where "  " and "\n" are two in
-// the whole), and BPE merges only within its tokens, so the parts encode
-// to the tokens of the whole, in order. Text with no such place stays whole.
-func cuts(r io.ByteReader, n int) ([]int64, error) {
+// cuts are the offsets where the size bytes r holds are cut into parts of
+// about n bytes or more (n >= 2), each cut just after a newline between
+// two printable ASCII characters other than a space. GPT-2's pre-tokenizer
+// makes such a newline a token of its own whether text goes on after it
+// or not (after other whitespace it would not: at the end of a part,
+// "  \n" is one token, where "  " and "\n" are two in the whole), and BPE
+// merges only within its tokens, so the parts encode to the tokens of the
+// whole, in order. Text with no such place stays whole. Each cut is
+// looked for from n bytes past the last, so that of a large file only a
+// little around each cut is read, not the whole file before its pieces.
+func cuts(r io.ReaderAt, size int64, n int) ([]int64, error) {
 	var out []int64
-	var last int64
-	var before, prev byte // the two bytes before pos
-	for pos := int64(0); ; pos++ {
-		c, err := r.ReadByte()
-		switch {
-		case err == io.EOF:
-			return out, nil
-		case err != nil:
-			return nil, err
+	buf := make([]byte, 64<<10)
+	for last := int64(0); ; {
+		at, err := nextCut(r, size, last+int64(n), buf)
+		if err != nil || at < 0 {
+			return out, err
 		}
-		if pos-last >= int64(n) && prev == '\n' && printable(before) && printable(c) {
-			out = append(out, pos)
-			last = pos
-		}
-		before, prev = prev, c
+		out = append(out, at)
+		last = at
 	}
 }
 
-// fileCuts is cuts of the file at path, read once through.
-func fileCuts(path string, n int) ([]int64, error) {
+// nextCut is the first place from (>= 2) on where cuts may cut, or -1.
+func nextCut(r io.ReaderAt, size, from int64, buf []byte) (int64, error) {
+	for s := from - 2; s+2 < size; s += int64(len(buf)) - 2 { // windows overlapping by the two bytes before a place
+		w := buf[:min(int64(len(buf)), size-s)]
+		if _, err := r.ReadAt(w, s); err != nil {
+			return -1, err
+		}
+		for i := 2; i < len(w); i++ {
+			if w[i-1] == '\n' && printable(w[i-2]) && printable(w[i]) {
+				return s + int64(i), nil
+			}
+		}
+	}
+	return -1, nil
+}
+
+// fileCuts is cuts of the file at path, of size bytes.
+func fileCuts(path string, size int64, n int) ([]int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, docError(path, err)
 	}
 	defer f.Close()
-	c, err := cuts(bufio.NewReaderSize(f, 1<<20), n)
+	c, err := cuts(f, size, n)
 	if err != nil {
 		return nil, docError(path, err)
 	}

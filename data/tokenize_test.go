@@ -310,8 +310,27 @@ func TestEncodeAllCutsLargeDocumentsAlike(t *testing.T) {
 	if i := firstDiff(cut, whole); i >= 0 {
 		t.Fatalf("cut into pieces, %d tokens; whole, %d; they differ first at token %d", len(cut), len(whole), i)
 	}
-	if c, err := cuts(bytes.NewReader(bytes.Repeat([]byte("a\nb"), 100)), 64); err != nil || len(c) < 3 || c[0] < 64 {
+	if c, err := cuts(bytes.NewReader(bytes.Repeat([]byte("a\nb"), 100)), 300, 64); err != nil || len(c) < 3 || c[0] < 64 {
 		t.Errorf("300 bytes cut at 64: cuts %v, %v; want 3 or more, the first at 64 or later", c, err)
+	}
+}
+
+// TestNextCutAcrossWindows: the place nextCut finds is the same whatever
+// the window it reads through, down to three bytes, where each place's
+// three bytes straddle windows.
+func TestNextCutAcrossWindows(t *testing.T) {
+	text := []byte("ab\nc  \nd\n\ne\r\nf x\ny\nz")
+	r := bytes.NewReader(text)
+	for from := int64(2); from <= int64(len(text)); from++ {
+		want, err := nextCut(r, int64(len(text)), from, make([]byte, 1<<10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for w := 3; w <= 8; w++ {
+			if got, err := nextCut(r, int64(len(text)), from, make([]byte, w)); err != nil || got != want {
+				t.Errorf("from %d through windows of %d bytes: %d, %v; want %d", from, w, got, err, want)
+			}
+		}
 	}
 }
 
